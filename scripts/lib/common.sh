@@ -1,0 +1,50 @@
+# Shared settings and helpers for the bootstrap steps. Sourced, not run.
+
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# Per-machine cache, outside the checkout, so that every clone on this machine
+# (and CI's fresh clone) reuses the same toolchain and base images.
+SANDFLEET_CACHE="${SANDFLEET_CACHE:-/var/cache/sandfleet}"
+
+NODE_VERSION="24.22.3"
+NODE_HOME="$SANDFLEET_CACHE/node-$NODE_VERSION"
+
+PULUMI_VERSION="v3.274.1"
+# The Node.js language host is an untagged Go module in the Pulumi repository
+# and the module proxy here serves no pseudo-version of it; v3.68.0 is the last
+# release of the sdk module that still carried the host inside it. Its gRPC
+# contract with the engine is stable, and the e2e tests exercise the pairing.
+PULUMI_LANGUAGE_SDK_VERSION="v3.68.0"
+PULUMI_HOME_BIN="$SANDFLEET_CACHE/pulumi-$PULUMI_VERSION-lh-$PULUMI_LANGUAGE_SDK_VERSION/bin"
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() {
+  printf 'bootstrap: error: %s\n' "$*" >&2
+  exit 1
+}
+
+require_root() {
+  if [[ $(id -u) -ne 0 ]]; then
+    die "must run as root (it installs Debian packages and starts dockerd); run: sudo npm test"
+  fi
+}
+
+require_cmd() {
+  command -v "$1" >/dev/null 2>&1 || die "$2"
+}
+
+# Runs a command quietly; on failure prints its output and stops.
+quiet() {
+  local log
+  log="$(mktemp)"
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    die "failed: $*"
+  fi
+  rm -f "$log"
+}
+
+# The PATH every script and test of the project runs with.
+sandfleet_path() {
+  printf '%s:%s:%s' "$NODE_HOME/bin" "$PULUMI_HOME_BIN" "$PATH"
+}

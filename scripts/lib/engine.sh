@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# A Docker engine: Debian's docker.io, with gVisor's runsc registered as a
+# runtime, started in the background when none answers.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+packages=(docker.io runsc debootstrap busybox-static)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install ${missing[*]}"
+  say "installing Debian packages: ${missing[*]}"
+  quiet apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# runsc only works here without networking (this runsc fails with it, and its
+# kvm platform hangs), so it is registered with --network=none.
+daemon_json='{
+  "runtimes": {
+    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] }
+  }
+}'
+config_changed=0
+if [[ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]]; then
+  say "registering runsc in /etc/docker/daemon.json"
+  mkdir -p /etc/docker
+  printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
+  config_changed=1
+fi
+
+engine_answers() { docker info >/dev/null 2>&1; }
+
+if engine_answers && ((config_changed)); then
+  pkill -HUP -x dockerd || true # dockerd reloads its runtimes on SIGHUP
+fi
+
+if ! engine_answers; then
+  say "starting dockerd (log: /var/log/sandfleet-dockerd.log)"
+  setsid dockerd >/var/log/sandfleet-dockerd.log 2>&1 </dev/null &
+  for _ in $(seq 1 60); do
+    engine_answers && break
+    sleep 0.5
+  done
+  engine_answers || {
+    tail -20 /var/log/sandfleet-dockerd.log >&2
+    die "dockerd did not answer within 30s"
+  }
+fi
+docker info --format '{{json .Runtimes}}' | grep -q runsc || die "the engine does not list runsc as a runtime"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The Pulumi CLI and its Node.js language host, built from Go modules (the
+# vendor's installer cannot be reached), plus the dynamic-provider plugin shim
+# that ships inside the @pulumi/pulumi npm package. Cached per machine and
+# rebuilt only when a pinned version changes.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+bin="$PULUMI_HOME_BIN"
+if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" ]]; then
+  exit 0
+fi
+require_cmd go "Go is needed to build the Pulumi CLI from Go modules; install Debian's golang-go (>= 1.26) or put go on PATH"
+
+# Builds one main package from a throwaway wrapper module. `go install` refuses
+# modules with replace directives, and `go mod tidy` would drop the mains.
+build_main() { # <name> <version stamp> <main package> <require lines...>
+  local name="$1" stamp="$2" pkg="$3"
+  shift 3
+  local work="$SANDFLEET_CACHE/build/$name"
+  rm -rf "$work"
+  mkdir -p "$work"
+  {
+    echo "module sandfleet.local/build/$name"
+    echo
+    echo "go 1.26"
+    echo
+    echo "require ("
+    printf '\t%s\n' "$@"
+    echo ")"
+  } >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  (cd "$work" && GOFLAGS=-mod=mod quiet go build -trimpath -o "$bin.tmp/$name" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$stamp" "$pkg")
+}
+
+say "building the Pulumi CLI $PULUMI_VERSION and language host from Go modules (first time: 10-20 minutes)"
+started=$(date +%s)
+rm -rf "$bin.tmp"
+mkdir -p "$bin.tmp"
+build_main pulumi "$PULUMI_VERSION" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+  "github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION"
+say "pulumi built in $(($(date +%s) - started))s"
+build_main pulumi-language-nodejs "$PULUMI_LANGUAGE_SDK_VERSION" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+  "github.com/pulumi/pulumi/sdk/v3 $PULUMI_LANGUAGE_SDK_VERSION"
+"$bin.tmp/pulumi" version >/dev/null || die "the freshly built pulumi does not run"
+rm -rf "$bin"
+mv "$bin.tmp" "$bin"
+say "Pulumi CLI $("$bin/pulumi" version) ready in $bin ($(($(date +%s) - started))s)"
