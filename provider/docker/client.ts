@@ -1,0 +1,40 @@
+import Docker from "dockerode";
+import { type ContainerClient, containerClient } from "./containers.ts";
+import { dockerOptions } from "./connect.ts";
+import { engineCall } from "./errors.ts";
+import { type ExecClient, execClient } from "./exec.ts";
+import { type ImageClient, imageClient } from "./images.ts";
+import { type NetworkClient, networkClient } from "./networks.ts";
+
+/**
+ * The engine, as sandfleet sees it: narrow clients per kind of object. The
+ * runtime and the resources depend on this interface only, so a unit test can
+ * hand them a fake.
+ */
+export interface DockerClient {
+  readonly host: string;
+  readonly containers: ContainerClient;
+  readonly images: ImageClient;
+  readonly networks: NetworkClient;
+  readonly exec: ExecClient;
+  /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
+  ping(): Promise<void>;
+}
+
+/**
+ * Connects to the engine at `host` (DOCKER_HOST forms), else DOCKER_HOST,
+ * else the local socket. Cheap: nothing is sent until the first call.
+ */
+export function connectDocker(host?: string): DockerClient {
+  const docker = new Docker(dockerOptions(host));
+  return {
+    host: host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
+    containers: containerClient(docker),
+    images: imageClient(docker),
+    networks: networkClient(docker),
+    exec: execClient(docker),
+    async ping() {
+      await engineCall("ping Docker engine", () => docker.ping());
+    },
+  };
+}

@@ -1,0 +1,156 @@
+import type Docker from "dockerode";
+import { engineCall, engineLookup } from "./errors.ts";
+import type { ContainerInfo, ContainerSpec, ContainerStatus, ContainerSummary, Labels, ResourceLimits } from "./types.ts";
+
+export interface ContainerClient {
+  /** Creates (does not start) a container; returns its id. */
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  /** Sends a signal to the main process; a no-op when it is not running. */
+  kill(id: string, signal?: string): Promise<void>;
+  /** Removes the container and its anonymous volumes; absent is fine. */
+  remove(id: string): Promise<void>;
+  update(id: string, limits: ResourceLimits): Promise<void>;
+  /** Containers (running or not) carrying every one of the labels. */
+  list(labels: Labels): Promise<ContainerSummary[]>;
+  /** Resolves with the exit code once the container stops. */
+  wait(id: string): Promise<number>;
+}
+
+export function containerClient(docker: Docker): ContainerClient {
+  return {
+    async create(spec) {
+      const container = await engineCall(`create container from image ${spec.image}`, () =>
+        docker.createContainer(toCreateOptions(spec)),
+      );
+      return container.id;
+    },
+    async start(id) {
+      await engineCall(`start container ${id}`, () => docker.getContainer(id).start());
+    },
+    async inspect(id) {
+      const info = await engineLookup(`inspect container ${id}`, () => docker.getContainer(id).inspect());
+      return info && fromInspect(info);
+    },
+    async kill(id, signal = "SIGKILL") {
+      try {
+        await engineCall(`kill container ${id}`, () => docker.getContainer(id).kill({ signal }));
+      } catch (error) {
+        // 409: not running; 404: gone. Both mean there is nothing to kill.
+        const name = (error as Error).name;
+        if (name !== "ConflictError" && name !== "NotFoundError") throw error;
+      }
+    },
+    async remove(id) {
+      await engineLookup(`remove container ${id}`, () => docker.getContainer(id).remove({ force: true, v: true }));
+    },
+    async update(id, limits) {
+      await engineCall(`update container ${id}`, () =>
+        docker.getContainer(id).update({
+          ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
+          ...(limits.memoryBytes !== undefined
+            ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes }
+            : {}),
+          ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
+        }),
+      );
+    },
+    async list(labels) {
+      const found = await engineCall("list containers", () =>
+        docker.listContainers({ all: true, filters: { label: labelFilters(labels) } }),
+      );
+      return found.map((c) => ({
+        id: c.Id,
+        name: (c.Names[0] ?? "").replace(/^\//, ""),
+        labels: c.Labels,
+        status: c.State as ContainerStatus,
+      }));
+    },
+    async wait(id) {
+      const result = (await engineCall(`wait for container ${id}`, () => docker.getContainer(id).wait())) as {
+        StatusCode: number;
+      };
+      return result.StatusCode;
+    },
+  };
+}
+
+export function labelFilters(labels: Labels): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  return {
+    ...(spec.name ? { name: spec.name } : {}),
+    Image: spec.image,
+    ...(spec.cmd ? { Cmd: [...spec.cmd] } : {}),
+    ...(spec.entrypoint ? { Entrypoint: [...spec.entrypoint] } : {}),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...spec.labels },
+    ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
+    ...(spec.user ? { User: spec.user } : {}),
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    OpenStdin: false,
+    NetworkDisabled: spec.networkMode === "none",
+    HostConfig: {
+      NanoCpus: spec.nanoCpus,
+      Memory: spec.memoryBytes,
+      // Equal to Memory: no swap, so the memory limit is the real limit.
+      MemorySwap: spec.memoryBytes,
+      PidsLimit: spec.pidsLimit,
+      ReadonlyRootfs: spec.readOnlyRootfs,
+      NetworkMode: spec.networkMode,
+      CapDrop: [...spec.capDrop],
+      SecurityOpt: [...spec.securityOpt],
+      Privileged: false,
+      Runtime: spec.runtime,
+      ...(spec.tmpfs ? { Tmpfs: { ...spec.tmpfs } } : {}),
+      RestartPolicy: { Name: "no" },
+    },
+  };
+}
+
+function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
+  const host = info.HostConfig as Docker.HostConfig & { Runtime?: string };
+  return {
+    id: info.Id,
+    name: info.Name.replace(/^\//, ""),
+    image: info.Config.Image,
+    imageId: info.Image,
+    labels: info.Config.Labels ?? {},
+    status: info.State.Status as ContainerStatus,
+    running: info.State.Running,
+    exitCode: info.State.ExitCode,
+    oomKilled: info.State.OOMKilled,
+    startedAt: info.State.StartedAt,
+    finishedAt: info.State.FinishedAt,
+    user: info.Config.User ?? "",
+    workdir: info.Config.WorkingDir ?? "",
+    env: parseEnv(info.Config.Env ?? []),
+    cmd: info.Config.Cmd ?? [],
+    nanoCpus: host.NanoCpus ?? 0,
+    memoryBytes: host.Memory ?? 0,
+    pidsLimit: host.PidsLimit ?? 0,
+    readOnlyRootfs: host.ReadonlyRootfs ?? false,
+    networkMode: host.NetworkMode ?? "",
+    capDrop: host.CapDrop ?? [],
+    capAdd: host.CapAdd ?? [],
+    securityOpt: host.SecurityOpt ?? [],
+    privileged: host.Privileged ?? false,
+    runtime: host.Runtime ?? "runc",
+    binds: host.Binds ?? [],
+  };
+}
+
+function parseEnv(entries: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of entries) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return env;
+}

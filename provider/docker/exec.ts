@@ -1,0 +1,87 @@
+import { PassThrough, type Readable, type Writable } from "node:stream";
+import type Docker from "dockerode";
+import { engineCall } from "./errors.ts";
+import type { ExecResult, ExecSpec } from "./types.ts";
+
+/** A process started inside a container, with its streams still open. */
+export interface ExecProcess {
+  readonly execId: string;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Present when started with `stdin: true`; end it to close the process's input. */
+  readonly stdin: Writable | undefined;
+  /** Resolves with the exit code once the process has ended and its output is drained. */
+  wait(): Promise<number>;
+}
+
+export interface ExecClient {
+  start(containerId: string, spec: ExecSpec, options?: { stdin?: boolean }): Promise<ExecProcess>;
+  /** Runs to completion and collects the output. */
+  run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
+}
+
+export function execClient(docker: Docker): ExecClient {
+  const start: ExecClient["start"] = async (containerId, spec, options = {}) => {
+    const withStdin = options.stdin === true;
+    const exec = await engineCall(`exec in container ${containerId}`, () =>
+      docker.getContainer(containerId).exec({
+        Cmd: [...spec.argv],
+        AttachStdin: withStdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        ...(spec.env ? { Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
+        ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
+        ...(spec.user ? { User: spec.user } : {}),
+      }),
+    );
+    const stream = await engineCall(`start exec in container ${containerId}`, () =>
+      exec.start({ hijack: true, stdin: withStdin }),
+    );
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.once("end", resolve);
+      stream.once("close", resolve);
+      stream.once("error", reject);
+    }).finally(() => {
+      stdout.end();
+      stderr.end();
+    });
+    return {
+      execId: exec.id,
+      stdout,
+      stderr,
+      stdin: withStdin ? stream : undefined,
+      async wait() {
+        await ended;
+        // The stream can end a moment before the engine records the exit code.
+        for (;;) {
+          const info = await engineCall(`inspect exec ${exec.id}`, () => exec.inspect());
+          if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      },
+    };
+  };
+
+  return {
+    start,
+    async run(containerId, spec) {
+      const process = await start(containerId, spec);
+      const [stdout, stderr, exitCode] = await Promise.all([
+        collect(process.stdout),
+        collect(process.stderr),
+        process.wait(),
+      ]);
+      return { exitCode, stdout, stderr };
+    },
+  };
+}
+
+async function collect(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

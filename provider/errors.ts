@@ -1,0 +1,60 @@
+/**
+ * One error hierarchy for everything sandfleet throws. Docker's status codes
+ * are translated into these in one place (`docker/errors.ts`), so callers can
+ * branch on the class and users read one message shape.
+ */
+export class SandfleetError extends Error {
+  override readonly name: string = "SandfleetError";
+}
+
+/** The Docker engine could not be reached at all. */
+export class EngineUnavailableError extends SandfleetError {
+  override readonly name = "EngineUnavailableError";
+}
+
+/** The thing asked for (container, image, network, volume) does not exist. */
+export class NotFoundError extends SandfleetError {
+  override readonly name = "NotFoundError";
+}
+
+/** The thing conflicts with something that exists, e.g. a name already taken. */
+export class ConflictError extends SandfleetError {
+  override readonly name = "ConflictError";
+}
+
+/** Input that sandfleet refuses before touching the engine. */
+export class InvalidArgumentError extends SandfleetError {
+  override readonly name = "InvalidArgumentError";
+}
+
+/** The engine answered, but with an error sandfleet has no better name for. */
+export class EngineError extends SandfleetError {
+  override readonly name = "EngineError";
+}
+
+/** Something did not become ready in time; the message names what and why. */
+export class TimeoutError extends SandfleetError {
+  override readonly name = "TimeoutError";
+}
+
+/** A command in a sandbox exited non-zero; carries the whole result. */
+export class CommandExitError extends SandfleetError {
+  override readonly name = "CommandExitError";
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+
+  constructor(argv: readonly string[], result: { exitCode: number; stdout: string; stderr: string }) {
+    const detail = result.stderr.trim() || result.stdout.trim();
+    super(
+      `command ${JSON.stringify(argv)} exited with code ${result.exitCode}` + (detail ? `: ${lastLines(detail, 5)}` : ""),
+    );
+    this.exitCode = result.exitCode;
+    this.stdout = result.stdout;
+    this.stderr = result.stderr;
+  }
+}
+
+function lastLines(text: string, count: number): string {
+  return text.split("\n").slice(-count).join("\n");
+}

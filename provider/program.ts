@@ -1,0 +1,31 @@
+/**
+ * The Pulumi program behind every sandfleet.yaml stack: read the file named by
+ * stack config `sandfleet:file` (relative to Pulumi.yaml; default sandfleet.yaml),
+ * validate it, and declare its resources. Any problem in the file fails the
+ * program before a single resource is registered.
+ */
+import { resolve } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { deploySpec, specOutputs } from "./spec/deploy.ts";
+import { formatIssue, SpecError } from "./spec/issues.ts";
+import { loadSpecFile } from "./spec/load.ts";
+import { projectDirectory } from "./spec/project-dir.ts";
+
+const file = new pulumi.Config("sandfleet").get("file") ?? "sandfleet.yaml";
+const projectDir = projectDirectory(pulumi.getProject(), pulumi.runtime.getRootDirectory());
+
+function load() {
+  try {
+    return loadSpecFile(resolve(projectDir, file), file);
+  } catch (error) {
+    if (error instanceof SpecError) {
+      for (const issue of error.issues) void pulumi.log.error(formatIssue(issue));
+      throw new pulumi.RunError(`${file} is not valid: ${error.issues.length} problem(s), listed above`);
+    }
+    throw error;
+  }
+}
+
+const outputs = specOutputs(deploySpec(load()));
+export const app = outputs.app;
+export const sandboxes = outputs.sandboxes;

@@ -1,0 +1,61 @@
+import { connectDocker } from "../docker/client.ts";
+import { LABEL, ownershipLabels } from "../runtime/labels.ts";
+import { appNetworkName, nameProblem } from "../runtime/names.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys, pick } from "./diff.ts";
+
+export const APP_INPUT_KEYS = ["name", "internal", "dockerHost"] as const;
+
+type Props = Record<string, unknown>;
+
+export const appProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures: { property: string; reason: string }[] = [];
+    if (typeof news.name !== "string") failures.push({ property: "name", reason: "is required" });
+    else {
+      const problem = nameProblem(news.name);
+      if (problem) failures.push({ property: "name", reason: problem });
+    }
+    if (news.internal !== undefined && typeof news.internal !== "boolean") {
+      failures.push({ property: "internal", reason: "must be true or false" });
+    }
+    return { inputs: { ...news, internal: news.internal ?? true }, failures };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    const changes = changedKeys(olds, news, APP_INPUT_KEYS);
+    return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: true };
+  },
+
+  async create(inputs: Props) {
+    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const app = inputs.name as string;
+    const networkName = appNetworkName(app);
+    const networkId = await docker.networks.create({
+      name: networkName,
+      internal: inputs.internal !== false,
+      labels: ownershipLabels(app, "network"),
+    });
+    return { id: networkId, outs: { ...inputs, networkId, networkName } };
+  },
+
+  async read(id: string, props: Props) {
+    const docker = connectDocker(props.dockerHost as string | undefined);
+    const network = await docker.networks.inspect(id);
+    if (!network) return {};
+    const inputs = { ...pick(props, APP_INPUT_KEYS), internal: network.internal };
+    return { id, props: { ...props, ...inputs, networkId: network.id, networkName: network.name }, inputs };
+  },
+
+  async update(_id: string, _olds: Props, news: Props) {
+    return { outs: news };
+  },
+
+  /** Ending an app ends its sandboxes, including those made at run time, then its network. */
+  async delete(id: string, props: Props) {
+    const docker = connectDocker(props.dockerHost as string | undefined);
+    const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
+    await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
+    await docker.networks.remove(id);
+  },
+};

@@ -1,0 +1,46 @@
+import * as pulumi from "@pulumi/pulumi";
+import { delegatingProvider } from "./delegate.ts";
+
+const provider = delegatingProvider(new URL("./app-provider.ts", import.meta.url).href, "appProvider");
+
+export interface AppArgs {
+  /** The app's name (Modal's rules); defaults to the resource name. */
+  name?: string;
+  /** Whether the app's network has no route out of the host. Default true. */
+  internal?: pulumi.Input<boolean>;
+  /** Docker engine (DOCKER_HOST forms); default the local one. */
+  dockerHost?: string;
+}
+
+/**
+ * A namespace for sandboxes: every object it owns carries its name as a label,
+ * and its networked sandboxes share its private bridge network.
+ */
+export class App extends pulumi.dynamic.Resource {
+  /** The app's name, known at construction so sandboxes can be named from it. */
+  readonly appName: string;
+  readonly dockerHost: string | undefined;
+  declare readonly name: pulumi.Output<string>;
+  declare readonly networkId: pulumi.Output<string>;
+  declare readonly networkName: pulumi.Output<string>;
+
+  constructor(resourceName: string, args: AppArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    const appName = args.name ?? resourceName;
+    super(
+      provider,
+      resourceName,
+      {
+        name: appName,
+        internal: args.internal,
+        dockerHost: args.dockerHost,
+        networkId: undefined,
+        networkName: undefined,
+      },
+      opts,
+      "sandfleet",
+      "App",
+    );
+    this.appName = appName;
+    this.dockerHost = args.dockerHost;
+  }
+}

@@ -1,0 +1,102 @@
+import { connectDocker } from "../docker/client.ts";
+import { createSandbox, inspectSandbox, removeSandbox, type SandboxState } from "../runtime/sandbox-ops.ts";
+import {
+  normalizeSandboxParams,
+  sandboxParamsProblems,
+  type SandboxParams,
+} from "../runtime/sandbox-params.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys, pick } from "./diff.ts";
+
+/** Inputs of the Sandbox resource, in the order a preview lists them. */
+export const SANDBOX_INPUT_KEYS = [
+  "app",
+  "name",
+  "image",
+  "command",
+  "entrypoint",
+  "env",
+  "workdir",
+  "cpu",
+  "memoryMiB",
+  "pidsLimit",
+  "user",
+  "readOnlyRootfs",
+  "network",
+  "runtime",
+  "tags",
+  "dockerHost",
+] as const;
+
+/** Docker changes these on a running container; every other change replaces it. */
+const UPDATABLE_IN_PLACE = new Set<string>(["cpu", "memoryMiB", "pidsLimit"]);
+
+type Props = Record<string, unknown>;
+
+function outputsOf(inputs: Props, state: SandboxState): Props {
+  return {
+    ...inputs,
+    containerId: state.id,
+    containerName: state.containerName,
+    sandboxName: state.name,
+    status: state.status,
+    running: state.running,
+  };
+}
+
+export const sandboxProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures = sandboxParamsProblems(news as Partial<SandboxParams>);
+    if (failures.length > 0) return { inputs: news, failures };
+    return { inputs: normalizeSandboxParams(news as unknown as SandboxParams) };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    const changes = changedKeys(olds, news, SANDBOX_INPUT_KEYS);
+    const replaces = changes.filter((key) => !UPDATABLE_IN_PLACE.has(key));
+    return {
+      changes: changes.length > 0,
+      replaces,
+      // A named sandbox keeps its container name, which must be free again first.
+      deleteBeforeReplace: replaces.length > 0 && typeof news.name === "string",
+    };
+  },
+
+  async create(inputs: Props) {
+    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const state = await createSandbox(docker, inputs as unknown as SandboxParams);
+    return { id: state.id, outs: outputsOf(inputs, state) };
+  },
+
+  async read(id: string, props: Props) {
+    const docker = connectDocker(props.dockerHost as string | undefined);
+    const state = await inspectSandbox(docker, id);
+    // No id tells the engine the container is gone; the next `up` recreates it.
+    if (!state) return {};
+    const inputs = {
+      ...pick(props, SANDBOX_INPUT_KEYS),
+      // Limits changed behind Pulumi's back show up as a diff on the next preview.
+      cpu: state.container.nanoCpus / 1e9,
+      memoryMiB: state.container.memoryBytes / (1024 * 1024),
+      pidsLimit: state.container.pidsLimit,
+    };
+    return { id, props: { ...outputsOf(inputs, state), exitCode: state.exitCode }, inputs };
+  },
+
+  async update(id: string, olds: Props, news: Props) {
+    const docker = connectDocker(news.dockerHost as string | undefined);
+    const changes = changedKeys(olds, news, [...UPDATABLE_IN_PLACE]);
+    const params = normalizeSandboxParams(news as unknown as SandboxParams);
+    await docker.containers.update(id, {
+      ...(changes.includes("cpu") ? { nanoCpus: Math.round(params.cpu * 1e9) } : {}),
+      ...(changes.includes("memoryMiB") ? { memoryBytes: params.memoryMiB * 1024 * 1024 } : {}),
+      ...(changes.includes("pidsLimit") ? { pidsLimit: params.pidsLimit } : {}),
+    });
+    const state = await inspectSandbox(docker, id);
+    return { outs: state ? outputsOf(news, state) : news };
+  },
+
+  async delete(id: string, props: Props) {
+    await removeSandbox(connectDocker(props.dockerHost as string | undefined), id);
+  },
+};

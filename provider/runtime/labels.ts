@@ -1,0 +1,30 @@
+/**
+ * Every object sandfleet makes carries these labels, so that listing, garbage
+ * collection and drift detection find what they own without guessing.
+ */
+export const LABEL = {
+  managed: "sandfleet.managed",
+  app: "sandfleet.app",
+  kind: "sandfleet.kind",
+  name: "sandfleet.name",
+  owner: "sandfleet.owner",
+  tagPrefix: "sandfleet.tag.",
+} as const;
+
+export type ObjectKind = "sandbox" | "network";
+
+export function ownershipLabels(app: string, kind: ObjectKind, extra: Record<string, string> = {}): Record<string, string> {
+  return { [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.kind]: kind, ...extra };
+}
+
+export function tagLabels(tags: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [LABEL.tagPrefix + k, v]));
+}
+
+export function tagsFromLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels)
+      .filter(([k]) => k.startsWith(LABEL.tagPrefix))
+      .map(([k, v]) => [k.slice(LABEL.tagPrefix.length), v]),
+  );
+}

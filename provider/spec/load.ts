@@ -1,0 +1,68 @@
+import { readFileSync } from "node:fs";
+import { LineCounter, parseDocument } from "yaml";
+import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
+import { positionOf } from "./positions.ts";
+import { dottedPath } from "./positions.ts";
+import { schemaValidator } from "./schema.ts";
+import { schemaProblems } from "./schema-errors.ts";
+import type { SandfleetSpec } from "./types.ts";
+
+export type LoadResult = { spec: SandfleetSpec; issues: [] } | { spec: undefined; issues: SpecIssue[] };
+
+/**
+ * Parses and validates the text of a sandfleet.yaml. Every problem is
+ * reported at once, each at the line and column a user has to edit.
+ */
+export function loadSpec(text: string, file: string): LoadResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const syntax: SpecIssue[] = doc.errors.map((error) => {
+    const { line, col } = lines.linePos(error.pos[0]);
+    return { file, line, column: col, path: "syntax", reason: firstLine(error.message) };
+  });
+  if (syntax.length > 0) return { spec: undefined, issues: syntax.sort(compareIssues) };
+
+  const data: unknown = doc.toJS() ?? {};
+  const validate = schemaValidator();
+  if (!validate(data)) {
+    const issues = schemaProblems(validate.errors ?? [], data).map((problem) => ({
+      file,
+      ...positionOf(doc, lines, problem.path, problem.atKey),
+      path: dottedPath(problem.path) || "(file)",
+      reason: problem.reason,
+    }));
+    return { spec: undefined, issues: dedupe(issues).sort(compareIssues) };
+  }
+  const spec = data as Omit<SandfleetSpec, "file" | "sandboxes"> & Partial<Pick<SandfleetSpec, "sandboxes">>;
+  return { spec: { ...spec, file, sandboxes: spec.sandboxes ?? {} }, issues: [] };
+}
+
+/** Reads and validates a file; throws SpecError with every problem. */
+export function loadSpecFile(path: string, displayName: string = path): SandfleetSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "";
+    throw new SpecError([
+      { file: displayName, line: 1, column: 1, path: "(file)", reason: code === "ENOENT" ? "file not found" : String(error) },
+    ]);
+  }
+  const result = loadSpec(text, displayName);
+  if (!result.spec) throw new SpecError(result.issues);
+  return result.spec;
+}
+
+function firstLine(message: string): string {
+  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "").trim();
+}
+
+function dedupe(issues: SpecIssue[]): SpecIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((issue) => {
+    const key = `${issue.line}:${issue.column}:${issue.path}:${issue.reason}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,114 @@
+import type { ErrorObject } from "./schema.ts";
+import type { PathSegment } from "./positions.ts";
+
+/** A schema violation, restated for a person: where it is and what to do. */
+export interface SchemaProblem {
+  path: PathSegment[];
+  /** Point at the property's key rather than its value. */
+  atKey: boolean;
+  reason: string;
+}
+
+// Patterns of the schema, said in words.
+const PATTERN_WORDS: Record<string, string> = {
+  "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$":
+    "must be 1 to 64 letters, digits, '-', '.' or '_', starting with a letter or digit",
+  "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
+  "^/": "must be an absolute path (start with /)",
+  "^(unix|tcp|ssh|https?)://": "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
+};
+
+function pointerToPath(pointer: string): PathSegment[] {
+  if (pointer === "") return [];
+  return pointer
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  return JSON.stringify(value);
+}
+
+export function schemaProblems(errors: readonly ErrorObject[], data: unknown): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  for (const error of errors) {
+    const path = pointerToPath(error.instancePath);
+    const value = path.reduce<unknown>((node, segment) => (node as Record<PathSegment, unknown> | undefined)?.[segment], data);
+    const params = error.params as Record<string, unknown>;
+    const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
+    switch (error.keyword) {
+      case "additionalProperties": {
+        const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+        problems.push({
+          path: [...path, String(params.additionalProperty)],
+          atKey: true,
+          reason:
+            `unknown property "${String(params.additionalProperty)}"` +
+            (allowed.length ? ` (expected one of: ${allowed.join(", ")})` : ""),
+        });
+        break;
+      }
+      case "required":
+        problems.push({ path: [...path, String(params.missingProperty)], atKey: true, reason: "is required" });
+        break;
+      case "propertyNames":
+        break; // restated by the inner keyword, which carries propertyName
+      case "type":
+        problems.push({ path, atKey: false, reason: `must be ${article(String(params.type))}, not ${describe(value)}` });
+        break;
+      case "enum":
+        problems.push({
+          path,
+          atKey: false,
+          reason: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(", ")}, not ${describe(value)}`,
+        });
+        break;
+      case "pattern": {
+        const words = PATTERN_WORDS[String(params.pattern)] ?? `must match ${String(params.pattern)}`;
+        if (propertyName !== undefined) {
+          problems.push({ path: [...path, propertyName], atKey: true, reason: `name "${propertyName}" ${words}` });
+        } else {
+          problems.push({ path, atKey: false, reason: `${describe(value)} ${words}` });
+        }
+        break;
+      }
+      case "minimum":
+      case "maximum":
+        problems.push({
+          path,
+          atKey: false,
+          reason: `must be ${error.keyword === "minimum" ? "at least" : "at most"} ${String(params.limit)}, not ${describe(value)}`,
+        });
+        break;
+      case "minItems":
+        problems.push({ path, atKey: false, reason: "must not be empty" });
+        break;
+      case "minLength":
+        problems.push({ path, atKey: false, reason: "must not be empty" });
+        break;
+      default:
+        problems.push({ path, atKey: false, reason: error.message ?? error.keyword });
+    }
+  }
+  return problems;
+}
+
+function article(type: string): string {
+  const words: Record<string, string> = {
+    object: "a map",
+    array: "a list",
+    string: "a string",
+    number: "a number",
+    integer: "a whole number",
+    boolean: "true or false",
+  };
+  return type
+    .split(",")
+    .map((t) => words[t] ?? t)
+    .join(" or ");
+}

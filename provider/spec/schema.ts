@@ -1,0 +1,18 @@
+import { readFileSync } from "node:fs";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
+
+export const SCHEMA_PATH = new URL("../../schema/sandfleet.schema.json", import.meta.url);
+
+let compiled: ValidateFunction | undefined;
+
+/** The JSON Schema of sandfleet.yaml, compiled once per process. */
+export function schemaValidator(): ValidateFunction {
+  if (!compiled) {
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as object;
+    const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+export type { ErrorObject };
