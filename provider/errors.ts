@@ -47,7 +47,8 @@ export class CommandExitError extends SandfleetError {
   constructor(argv: readonly string[], result: { exitCode: number; stdout: string; stderr: string }) {
     const detail = result.stderr.trim() || result.stdout.trim();
     super(
-      `command ${JSON.stringify(argv)} exited with code ${result.exitCode}` + (detail ? `: ${lastLines(detail, 5)}` : ""),
+      `command ${JSON.stringify(argv)} exited with code ${result.exitCode}` +
+        (detail ? `: ${lastLines(detail, 5)}` : ""),
     );
     this.exitCode = result.exitCode;
     this.stdout = result.stdout;

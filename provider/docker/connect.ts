@@ -16,7 +16,9 @@ export function dockerOptions(host: string | undefined = process.env.DOCKER_HOST
   try {
     url = new URL(host.includes("://") ? host : `tcp://${host}`);
   } catch {
-    throw new InvalidArgumentError(`docker host ${JSON.stringify(host)} is not a URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host`);
+    throw new InvalidArgumentError(
+      `docker host ${JSON.stringify(host)} is not a URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host`,
+    );
   }
   if (url.protocol === "ssh:") {
     return {

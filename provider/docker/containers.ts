@@ -1,6 +1,13 @@
 import type Docker from "dockerode";
 import { engineCall, engineLookup } from "./errors.ts";
-import type { ContainerInfo, ContainerSpec, ContainerStatus, ContainerSummary, Labels, ResourceLimits } from "./types.ts";
+import type {
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  Labels,
+  ResourceLimits,
+} from "./types.ts";
 
 export interface ContainerClient {
   /** Creates (does not start) a container; returns its id. */
@@ -49,9 +56,7 @@ export function containerClient(docker: Docker): ContainerClient {
       await engineCall(`update container ${id}`, () =>
         docker.getContainer(id).update({
           ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
-          ...(limits.memoryBytes !== undefined
-            ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes }
-            : {}),
+          ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
           ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
         }),
       );
@@ -114,32 +119,36 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   };
 }
 
+/** What the engine really sends: dockerode's types promise fields that are often null. */
+type Nullable<T> = { [K in keyof T]?: T[K] | null };
+
 function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
-  const host = info.HostConfig as Docker.HostConfig & { Runtime?: string };
+  const host = info.HostConfig as Nullable<Docker.HostConfig & { Runtime: string }>;
+  const config = info.Config as Nullable<Docker.ContainerInspectInfo["Config"]>;
   return {
     id: info.Id,
     name: info.Name.replace(/^\//, ""),
-    image: info.Config.Image,
+    image: config.Image ?? "",
     imageId: info.Image,
-    labels: info.Config.Labels ?? {},
+    labels: config.Labels ?? {},
     status: info.State.Status as ContainerStatus,
     running: info.State.Running,
     exitCode: info.State.ExitCode,
     oomKilled: info.State.OOMKilled,
     startedAt: info.State.StartedAt,
     finishedAt: info.State.FinishedAt,
-    user: info.Config.User ?? "",
-    workdir: info.Config.WorkingDir ?? "",
-    env: parseEnv(info.Config.Env ?? []),
-    cmd: info.Config.Cmd ?? [],
+    user: config.User ?? "",
+    workdir: config.WorkingDir ?? "",
+    env: parseEnv(config.Env ?? []),
+    cmd: config.Cmd ?? [],
     nanoCpus: host.NanoCpus ?? 0,
     memoryBytes: host.Memory ?? 0,
     pidsLimit: host.PidsLimit ?? 0,
     readOnlyRootfs: host.ReadonlyRootfs ?? false,
     networkMode: host.NetworkMode ?? "",
-    capDrop: host.CapDrop ?? [],
-    capAdd: host.CapAdd ?? [],
-    securityOpt: host.SecurityOpt ?? [],
+    capDrop: (host.CapDrop as string[] | null | undefined) ?? [],
+    capAdd: (host.CapAdd as string[] | null | undefined) ?? [],
+    securityOpt: (host.SecurityOpt as string[] | null | undefined) ?? [],
     privileged: host.Privileged ?? false,
     runtime: host.Runtime ?? "runc",
     binds: host.Binds ?? [],

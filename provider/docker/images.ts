@@ -10,7 +10,11 @@ export function imageClient(docker: Docker): ImageClient {
   return {
     async inspect(ref) {
       const info = await engineLookup(`inspect image ${ref}`, () => docker.getImage(ref).inspect());
-      return info && { id: info.Id, tags: info.RepoTags ?? [], labels: info.Config.Labels ?? {} };
+      if (!info) return undefined;
+      // The engine sends null for an image without tags or labels, whatever the typings say.
+      const tags = info.RepoTags as string[] | null;
+      const labels = info.Config.Labels as Record<string, string> | null;
+      return { id: info.Id, tags: tags ?? [], labels: labels ?? {} };
     },
   };
 }

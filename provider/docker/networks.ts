@@ -26,9 +26,9 @@ export function networkClient(docker: Docker): NetworkClient {
       return network.id;
     },
     async inspect(idOrName) {
-      const info = (await engineLookup(`inspect network ${idOrName}`, () =>
+      const info = await engineLookup<Docker.NetworkInspectInfo>(`inspect network ${idOrName}`, () =>
         docker.getNetwork(idOrName).inspect(),
-      )) as Docker.NetworkInspectInfo | undefined;
+      );
       return info && fromInspect(info);
     },
     async remove(idOrName) {

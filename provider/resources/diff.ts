@@ -1,7 +1,11 @@
 import { isDeepStrictEqual } from "node:util";
 
 /** The input keys whose values differ; a key absent on one side and undefined on the other is equal. */
-export function changedKeys(olds: Record<string, unknown>, news: Record<string, unknown>, keys: readonly string[]): string[] {
+export function changedKeys(
+  olds: Record<string, unknown>,
+  news: Record<string, unknown>,
+  keys: readonly string[],
+): string[] {
   return keys.filter((key) => !isDeepStrictEqual(olds[key] ?? null, news[key] ?? null));
 }
 

@@ -1,10 +1,6 @@
 import { connectDocker } from "../docker/client.ts";
 import { createSandbox, inspectSandbox, removeSandbox, type SandboxState } from "../runtime/sandbox-ops.ts";
-import {
-  normalizeSandboxParams,
-  sandboxParamsProblems,
-  type SandboxParams,
-} from "../runtime/sandbox-params.ts";
+import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
 
@@ -46,7 +42,7 @@ function outputsOf(inputs: Props, state: SandboxState): Props {
 
 export const sandboxProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
-    const failures = sandboxParamsProblems(news as Partial<SandboxParams>);
+    const failures = sandboxParamsProblems(news);
     if (failures.length > 0) return { inputs: news, failures };
     return { inputs: normalizeSandboxParams(news as unknown as SandboxParams) };
   },

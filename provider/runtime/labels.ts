@@ -13,7 +13,11 @@ export const LABEL = {
 
 export type ObjectKind = "sandbox" | "network";
 
-export function ownershipLabels(app: string, kind: ObjectKind, extra: Record<string, string> = {}): Record<string, string> {
+export function ownershipLabels(
+  app: string,
+  kind: ObjectKind,
+  extra: Record<string, string> = {},
+): Record<string, string> {
   return { [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.kind]: kind, ...extra };
 }
 

@@ -38,7 +38,7 @@ export async function createSandbox(
   params: SandboxParams,
   options: { owner?: string } = {},
 ): Promise<SandboxState> {
-  const problems = sandboxParamsProblems(params);
+  const problems = sandboxParamsProblems({ ...params });
   if (problems.length > 0) {
     throw new InvalidArgumentError(`invalid sandbox: ${problems.map((p) => `${p.property} ${p.reason}`).join("; ")}`);
   }
@@ -49,7 +49,9 @@ export async function createSandbox(
     );
   }
   if (normalized.network === "app" && !(await docker.networks.inspect(appNetworkName(normalized.app)))) {
-    throw new NotFoundError(`app "${normalized.app}" has no network ${appNetworkName(normalized.app)}; create the App first`);
+    throw new NotFoundError(
+      `app "${normalized.app}" has no network ${appNetworkName(normalized.app)}; create the App first`,
+    );
   }
   const spec = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
   let id: string;

@@ -42,7 +42,9 @@ export interface SandboxParams {
 }
 
 /** SandboxParams with every default filled in: what diffs compare. */
-export type NormalizedSandboxParams = Required<Omit<SandboxParams, "name" | "entrypoint" | "workdir" | "user" | "dockerHost">> &
+export type NormalizedSandboxParams = Required<
+  Omit<SandboxParams, "name" | "entrypoint" | "workdir" | "user" | "dockerHost">
+> &
   Pick<SandboxParams, "name" | "entrypoint" | "workdir" | "user" | "dockerHost">;
 
 export const SANDBOX_DEFAULTS = {
@@ -61,7 +63,7 @@ export interface PropertyProblem {
 }
 
 /** Every problem with the parameters, one per property, before anything touches the engine. */
-export function sandboxParamsProblems(params: Partial<SandboxParams>): PropertyProblem[] {
+export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
   const problems: PropertyProblem[] = [];
   const problem = (property: string, reason: string) => problems.push({ property, reason });
 
@@ -87,10 +89,16 @@ export function sandboxParamsProblems(params: Partial<SandboxParams>): PropertyP
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
     problem("cpu", "must be a number of cores between 0.01 and 1024");
   }
-  if (params.memoryMiB !== undefined && !(Number.isInteger(params.memoryMiB) && params.memoryMiB >= 6)) {
+  if (
+    params.memoryMiB !== undefined &&
+    !(typeof params.memoryMiB === "number" && Number.isInteger(params.memoryMiB) && params.memoryMiB >= 6)
+  ) {
     problem("memoryMiB", "must be a whole number of MiB, at least 6 (Docker's minimum)");
   }
-  if (params.pidsLimit !== undefined && !(Number.isInteger(params.pidsLimit) && params.pidsLimit >= 1)) {
+  if (
+    params.pidsLimit !== undefined &&
+    !(typeof params.pidsLimit === "number" && Number.isInteger(params.pidsLimit) && params.pidsLimit >= 1)
+  ) {
     problem("pidsLimit", "must be a whole number, at least 1");
   }
   if (params.network !== undefined && params.network !== "none" && params.network !== "app") {
@@ -100,7 +108,10 @@ export function sandboxParamsProblems(params: Partial<SandboxParams>): PropertyP
     problem("runtime", 'must be "runc" or "runsc"');
   }
   if (params.runtime === "runsc" && params.network === "app") {
-    problem("runtime", "runsc (gVisor) is registered without networking on this engine; use runc for a networked sandbox");
+    problem(
+      "runtime",
+      "runsc (gVisor) is registered without networking on this engine; use runc for a networked sandbox",
+    );
   }
   for (const key of ["env", "tags"] as const) {
     const map = params[key];
@@ -109,7 +120,8 @@ export function sandboxParamsProblems(params: Partial<SandboxParams>): PropertyP
     else {
       for (const [k, v] of Object.entries(map)) {
         if (typeof v !== "string") problem(`${key}.${k}`, "must be a string");
-        if (key === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problem(`${key}.${k}`, "is not a valid variable name");
+        if (key === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+          problem(`${key}.${k}`, "is not a valid variable name");
       }
     }
   }

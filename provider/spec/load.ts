@@ -45,7 +45,13 @@ export function loadSpecFile(path: string, displayName: string = path): Sandflee
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";
     throw new SpecError([
-      { file: displayName, line: 1, column: 1, path: "(file)", reason: code === "ENOENT" ? "file not found" : String(error) },
+      {
+        file: displayName,
+        line: 1,
+        column: 1,
+        path: "(file)",
+        reason: code === "ENOENT" ? "file not found" : String(error),
+      },
     ]);
   }
   const result = loadSpec(text, displayName);

@@ -15,11 +15,18 @@ export function positionOf(
 ): { line: number; column: number } {
   let node: unknown = doc.contents;
   let offset = rangeStart(node) ?? 0;
+  // Where the last key found starts: a missing property is reported at the
+  // key of the map that lacks it, which is where a user would add it.
+  let keyOffset: number | undefined;
   for (const [index, segment] of path.entries()) {
     const last = index === path.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment));
-      if (!pair) break;
+      if (!pair) {
+        offset = keyOffset ?? offset;
+        break;
+      }
+      keyOffset = rangeStart(pair.key);
       if (last && atKey) {
         offset = rangeStart(pair.key) ?? offset;
         break;
@@ -40,5 +47,8 @@ function rangeStart(node: unknown): number | undefined {
 }
 
 export function dottedPath(path: readonly PathSegment[]): string {
-  return path.map((s) => (typeof s === "number" ? `[${s}]` : s)).join(".").replace(/\.\[/g, "[");
+  return path
+    .map((s) => (typeof s === "number" ? `[${s}]` : s))
+    .join(".")
+    .replace(/\.\[/g, "[");
 }

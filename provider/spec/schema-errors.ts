@@ -15,7 +15,8 @@ const PATTERN_WORDS: Record<string, string> = {
     "must be 1 to 64 letters, digits, '-', '.' or '_', starting with a letter or digit",
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
   "^/": "must be an absolute path (start with /)",
-  "^(unix|tcp|ssh|https?)://": "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
+  "^(unix|tcp|ssh|https?)://":
+    "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
 };
 
 function pointerToPath(pointer: string): PathSegment[] {
@@ -38,7 +39,10 @@ export function schemaProblems(errors: readonly ErrorObject[], data: unknown): S
   const problems: SchemaProblem[] = [];
   for (const error of errors) {
     const path = pointerToPath(error.instancePath);
-    const value = path.reduce<unknown>((node, segment) => (node as Record<PathSegment, unknown> | undefined)?.[segment], data);
+    const value = path.reduce<unknown>(
+      (node, segment) => (node as Record<PathSegment, unknown> | undefined)?.[segment],
+      data,
+    );
     const params = error.params as Record<string, unknown>;
     const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
     switch (error.keyword) {
@@ -59,7 +63,11 @@ export function schemaProblems(errors: readonly ErrorObject[], data: unknown): S
       case "propertyNames":
         break; // restated by the inner keyword, which carries propertyName
       case "type":
-        problems.push({ path, atKey: false, reason: `must be ${article(String(params.type))}, not ${describe(value)}` });
+        problems.push({
+          path,
+          atKey: false,
+          reason: `must be ${article(String(params.type))}, not ${describe(value)}`,
+        });
         break;
       case "enum":
         problems.push({

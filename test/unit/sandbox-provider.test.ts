@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
+
+const base = { app: "demo", name: "web", image: "sandfleet/busybox" };
+
+async function checked(inputs: Record<string, unknown>) {
+  const result = await sandboxProvider.check({}, inputs);
+  expect(result.failures ?? []).toEqual([]);
+  return result.inputs as Record<string, unknown>;
+}
+
+describe("Sandbox provider check", () => {
+  it("reports bad inputs per property", async () => {
+    const result = await sandboxProvider.check({}, { app: "demo", image: "i", memoryMiB: 1, workdir: "x" });
+    expect(result.failures?.map((f) => f.property).sort()).toEqual(["memoryMiB", "workdir"]);
+  });
+});
+
+describe("Sandbox provider diff", () => {
+  it("sees no change between an up and the next preview", async () => {
+    const inputs = await checked(base);
+    const outputs = { ...inputs, containerId: "abc", status: "running", running: true };
+    const diff = await sandboxProvider.diff("abc", outputs, await checked({ ...base }));
+    expect(diff).toMatchObject({ changes: false, replaces: [] });
+  });
+
+  it("sees no change when only map order differs", async () => {
+    const olds = await checked({ ...base, env: { A: "1", B: "2" } });
+    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...base, env: { B: "2", A: "1" } }));
+    expect(diff.changes).toBe(false);
+  });
+
+  it("updates memory, cpu and pids in place", async () => {
+    const olds = await checked(base);
+    const diff = await sandboxProvider.diff(
+      "abc",
+      olds,
+      await checked({ ...base, memoryMiB: 1024, cpu: 2, pidsLimit: 10 }),
+    );
+    expect(diff).toMatchObject({ changes: true, replaces: [] });
+  });
+
+  it("replaces on an image change, deleting first to reuse the name", async () => {
+    const olds = await checked(base);
+    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...base, image: "sandfleet/python" }));
+    expect(diff).toEqual({ changes: true, replaces: ["image"], deleteBeforeReplace: true });
+  });
+
+  it("replaces an unnamed sandbox without deleting first", async () => {
+    const { name: _name, ...unnamed } = base;
+    const olds = await checked(unnamed);
+    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...unnamed, env: { A: "1" } }));
+    expect(diff).toEqual({ changes: true, replaces: ["env"], deleteBeforeReplace: false });
+  });
+});

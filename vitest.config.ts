@@ -1,0 +1,37 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects, split by what they need: unit (nothing), integration (a
+// real Docker engine), e2e (the real pulumi CLI and a real engine).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/require-engine.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["test/support/require-engine.ts", "test/support/require-pulumi.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          // Stacks share one engine; running them one at a time keeps timings honest.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
