@@ -10,6 +10,7 @@ export default async function requireEngine(): Promise<void> {
     throw new Error(
       `These tests need a running Docker engine at ${docker.host} and none answered (${String(error)}). ` +
         "Run them through `npm test`, which starts one (scripts/bootstrap).",
+      { cause: error },
     );
   }
   for (const image of ["sandfleet/busybox", "sandfleet/python"]) {

@@ -1,0 +1,56 @@
+/**
+ * `npm run quickstart`: provisions examples/quickstart with the real `pulumi
+ * up` on the local file backend, runs commands in its sandboxes through the
+ * runtime API, and says how to tear it down (`npm run quickstart -- --destroy`).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { Sandbox } from "../provider/index.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const projectDir = new URL("../examples/quickstart/", import.meta.url).pathname;
+const stateDir = `${root}.pulumi-state`;
+const stack = "quickstart";
+mkdirSync(stateDir, { recursive: true });
+
+function pulumi(args: string[], options: { capture?: boolean; allowFailure?: boolean } = {}): string {
+  const result = spawnSync("pulumi", [...args, "--non-interactive"], {
+    cwd: projectDir,
+    env: { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: "" },
+    stdio: ["ignore", options.capture ? "pipe" : "inherit", "inherit"],
+    encoding: "utf8",
+  });
+  if (result.status !== 0 && !options.allowFailure) {
+    console.error(`\npulumi ${args.join(" ")} failed (exit ${result.status ?? "signal"})`);
+    process.exit(1);
+  }
+  return result.stdout;
+}
+
+if (process.argv.includes("--destroy")) {
+  pulumi(["destroy", "--yes", "--skip-preview", "--stack", stack]);
+  pulumi(["stack", "rm", "--yes", "--stack", stack]);
+  process.exit(0);
+}
+
+pulumi(["stack", "select", "--create", stack], { capture: true });
+pulumi(["up", "--yes", "--skip-preview", "--stack", stack]);
+const outputs = JSON.parse(pulumi(["stack", "output", "--json", "--stack", stack], { capture: true })) as {
+  sandboxes: Record<string, string>;
+};
+
+const hello = await Sandbox.fromId(outputs.sandboxes.hello ?? "");
+const python = await Sandbox.fromId(outputs.sandboxes.python ?? "");
+const helloCommand = 'echo "$GREETING, running as $(id -un), network interfaces: $(ls /sys/class/net)"';
+const pythonCommand =
+  "import platform; print(f'python {platform.python_version()} on the gVisor kernel {platform.release()}')";
+const greeting = await hello.exec(["sh", "-c", helloCommand], { check: true });
+const kernel = await python.exec(["python3", "-c", pythonCommand], { check: true });
+
+console.log(`
+hello  $ sh -c '${helloCommand}'
+${greeting.stdout.trimEnd()}
+python $ python3 -c "${pythonCommand}"
+${kernel.stdout.trimEnd()}
+
+Tear it down with:  npm run quickstart -- --destroy`);
