@@ -37,16 +37,28 @@ if engine_answers && ((config_changed)); then
   pkill -HUP -x dockerd || true # dockerd reloads its runtimes on SIGHUP
 fi
 
+# A pid file left by a dockerd that was killed (or is a zombie) stops a new one.
+clear_stale_pidfile() {
+  local file=/var/run/docker.pid pid state
+  [[ -f $file ]] || return 0
+  pid="$(cat "$file")"
+  state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+  if [[ -z "$state" || "$state" == Z* ]]; then rm -f "$file"; fi
+}
+
 if ! engine_answers; then
   say "starting dockerd (log: /var/log/sandfleet-dockerd.log)"
+  clear_stale_pidfile
   setsid dockerd >/var/log/sandfleet-dockerd.log 2>&1 </dev/null &
+  dockerd_pid=$!
   for _ in $(seq 1 60); do
     engine_answers && break
+    kill -0 "$dockerd_pid" 2>/dev/null || break
     sleep 0.5
   done
   engine_answers || {
     tail -20 /var/log/sandfleet-dockerd.log >&2
-    die "dockerd did not answer within 30s"
+    die "dockerd did not come up (see /var/log/sandfleet-dockerd.log)"
   }
 fi
 docker info --format '{{json .Runtimes}}' | grep -q runsc || die "the engine does not list runsc as a runtime"
