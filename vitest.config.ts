@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // real Docker engine), e2e (the real pulumi CLI and a real engine).
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
         test: {
