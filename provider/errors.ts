@@ -9,37 +9,37 @@ export class SandfleetError extends Error {
 
 /** The Docker engine could not be reached at all. */
 export class EngineUnavailableError extends SandfleetError {
-  override readonly name = "EngineUnavailableError";
+  override readonly name: string = "EngineUnavailableError";
 }
 
 /** The thing asked for (container, image, network, volume) does not exist. */
 export class NotFoundError extends SandfleetError {
-  override readonly name = "NotFoundError";
+  override readonly name: string = "NotFoundError";
 }
 
 /** The thing conflicts with something that exists, e.g. a name already taken. */
 export class ConflictError extends SandfleetError {
-  override readonly name = "ConflictError";
+  override readonly name: string = "ConflictError";
 }
 
 /** Input that sandfleet refuses before touching the engine. */
 export class InvalidArgumentError extends SandfleetError {
-  override readonly name = "InvalidArgumentError";
+  override readonly name: string = "InvalidArgumentError";
 }
 
 /** The engine answered, but with an error sandfleet has no better name for. */
 export class EngineError extends SandfleetError {
-  override readonly name = "EngineError";
+  override readonly name: string = "EngineError";
 }
 
 /** Something did not become ready in time; the message names what and why. */
 export class TimeoutError extends SandfleetError {
-  override readonly name = "TimeoutError";
+  override readonly name: string = "TimeoutError";
 }
 
 /** A command in a sandbox exited non-zero; carries the whole result. */
 export class CommandExitError extends SandfleetError {
-  override readonly name = "CommandExitError";
+  override readonly name: string = "CommandExitError";
   readonly exitCode: number;
   readonly stdout: string;
   readonly stderr: string;

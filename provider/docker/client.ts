@@ -5,6 +5,7 @@ import { engineCall } from "./errors.ts";
 import { type ExecClient, execClient } from "./exec.ts";
 import { type ImageClient, imageClient } from "./images.ts";
 import { type NetworkClient, networkClient } from "./networks.ts";
+import { type VolumeClient, volumeClient } from "./volumes.ts";
 
 /**
  * The engine, as sandfleet sees it: narrow clients per kind of object. The
@@ -16,6 +17,7 @@ export interface DockerClient {
   readonly containers: ContainerClient;
   readonly images: ImageClient;
   readonly networks: NetworkClient;
+  readonly volumes: VolumeClient;
   readonly exec: ExecClient;
   /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
   ping(): Promise<void>;
@@ -32,6 +34,7 @@ export function connectDocker(host?: string): DockerClient {
     containers: containerClient(docker),
     images: imageClient(docker),
     networks: networkClient(docker),
+    volumes: volumeClient(docker),
     exec: execClient(docker),
     async ping() {
       await engineCall("ping Docker engine", () => docker.ping());

@@ -114,8 +114,19 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       Privileged: false,
       Runtime: spec.runtime,
       ...(spec.tmpfs ? { Tmpfs: { ...spec.tmpfs } } : {}),
+      Mounts: (spec.mounts ?? []).map((m) => ({
+        Type: "volume",
+        Source: m.volume,
+        Target: m.target,
+        ReadOnly: m.readOnly,
+      })),
+      // Published on the loopback address only, on a port the engine picks.
+      PortBindings: Object.fromEntries(
+        (spec.ports ?? []).map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
+      ),
       RestartPolicy: { Name: "no" },
     },
+    ...(spec.ports?.length ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])) } : {}),
   };
 }
 
@@ -152,7 +163,27 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     privileged: host.Privileged ?? false,
     runtime: host.Runtime ?? "runc",
     binds: host.Binds ?? [],
+    mounts: ((info.Mounts as { Type: string; Name?: string; Destination: string; RW: boolean }[] | null) ?? [])
+      .filter((m) => m.Type === "volume" && m.Name)
+      .map((m) => ({ volume: m.Name ?? "", target: m.Destination, readOnly: !m.RW })),
+    ports: publishedPorts(info.NetworkSettings.Ports),
+    addresses: Object.fromEntries(
+      Object.entries((info.NetworkSettings.Networks as Record<string, { IPAddress: string }> | null) ?? {})
+        .filter(([, n]) => n.IPAddress)
+        .map(([name, n]) => [name, n.IPAddress]),
+    ),
   };
+}
+
+function publishedPorts(
+  ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null,
+): Record<number, number> {
+  const published: Record<number, number> = {};
+  for (const [key, bindings] of Object.entries(ports ?? {})) {
+    const binding = bindings?.find((b) => b.HostIp === "127.0.0.1") ?? bindings?.[0];
+    if (binding && key.endsWith("/tcp")) published[Number.parseInt(key, 10)] = Number(binding.HostPort);
+  }
+  return published;
 }
 
 function parseEnv(entries: readonly string[]): Record<string, string> {

@@ -1,20 +1,155 @@
+import { Readable } from "node:stream";
 import type Docker from "dockerode";
-import { engineLookup } from "./errors.ts";
-import type { ImageInfo } from "./types.ts";
+import { pack } from "tar-fs";
+import { EngineError } from "../errors.ts";
+import { engineCall, engineLookup, translateDockerError } from "./errors.ts";
+import { labelFilters } from "./containers.ts";
+import type { ImageBuildSpec, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
+
+export interface ImageCommitSpec {
+  repo: string;
+  tag: string;
+  labels: Labels;
+  /** The image config to record: what a container of the image starts with. */
+  env: readonly string[];
+  cmd: readonly string[] | undefined;
+  entrypoint: readonly string[] | undefined;
+  user: string;
+  workdir: string;
+}
+
+/** A build step that failed: the engine's own message and the output before it. */
+export class ImageBuildError extends EngineError {
+  override readonly name: string = "ImageBuildError";
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super(message);
+    this.output = output;
+  }
+}
 
 export interface ImageClient {
   inspect(ref: string): Promise<ImageInfo | undefined>;
+  /** Builds the directory `contextDir` (with its Dockerfile); streams each output line to `onLine`. */
+  build(contextDir: string, spec: ImageBuildSpec, onLine: (line: string) => void): Promise<string>;
+  /** Commits a container's filesystem as an image; returns the image id. */
+  commit(containerId: string, spec: ImageCommitSpec): Promise<string>;
+  /** Removes one reference to an image; an image a container still uses is kept. */
+  remove(ref: string): Promise<ImageRemoval>;
+  list(labels: Labels): Promise<ImageSummary[]>;
+}
+
+interface BuildEvent {
+  stream?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
 }
 
 export function imageClient(docker: Docker): ImageClient {
+  const inspect = async (ref: string): Promise<ImageInfo | undefined> => {
+    const info = await engineLookup(`inspect image ${ref}`, () => docker.getImage(ref).inspect());
+    if (!info) return undefined;
+    // The engine sends null for missing lists and maps, whatever the typings say.
+    const config = info.Config as Partial<Record<string, unknown>>;
+    return {
+      id: info.Id,
+      tags: info.RepoTags ?? [],
+      labels: (config.Labels as Record<string, string> | null) ?? {},
+      env: (config.Env as string[] | null) ?? [],
+      cmd: (config.Cmd as string[] | null) ?? undefined,
+      entrypoint: (config.Entrypoint as string[] | null) ?? undefined,
+      user: (config.User as string | null) ?? "",
+      workdir: (config.WorkingDir as string | null) ?? "",
+    };
+  };
+
   return {
-    async inspect(ref) {
-      const info = await engineLookup(`inspect image ${ref}`, () => docker.getImage(ref).inspect());
-      if (!info) return undefined;
-      // The engine sends null for an image without tags or labels, whatever the typings say.
-      const tags = info.RepoTags as string[] | null;
-      const labels = info.Config.Labels as Record<string, string> | null;
-      return { id: info.Id, tags: tags ?? [], labels: labels ?? {} };
+    inspect,
+
+    async build(contextDir, spec, onLine) {
+      const stream = await engineCall(`build image ${spec.tag}`, () =>
+        docker.buildImage(Readable.from(pack(contextDir)), {
+          t: spec.tag,
+          labels: { ...spec.labels },
+          networkmode: spec.networkMode,
+          dockerfile: spec.dockerfile,
+          rm: true,
+          forcerm: true,
+          pull: false,
+        }),
+      );
+      const output: string[] = [];
+      let failure: string | undefined;
+      let partial = "";
+      await new Promise<void>((resolve, reject) => {
+        docker.modem.followProgress(
+          stream,
+          (error: Error | null) => {
+            if (error) reject(translateDockerError(error, `build image ${spec.tag}`));
+            else resolve();
+          },
+          (event: BuildEvent) => {
+            if (event.stream) {
+              const lines = (partial + event.stream).split("\n");
+              partial = lines.pop() ?? "";
+              for (const line of lines) {
+                output.push(line);
+                onLine(line);
+              }
+            }
+            if (event.error) failure = event.errorDetail?.message ?? event.error;
+          },
+        );
+      });
+      if (partial) {
+        output.push(partial);
+        onLine(partial);
+      }
+      if (failure !== undefined) throw new ImageBuildError(failure, output.join("\n"));
+      const built = await inspect(spec.tag);
+      if (!built) throw new ImageBuildError(`build of ${spec.tag} finished without an image`, output.join("\n"));
+      return built.id;
+    },
+
+    async commit(containerId, spec) {
+      const result = await engineCall<{ Id: string }>(`commit container ${containerId}`, () =>
+        docker.getContainer(containerId).commit({
+          _query: { container: containerId, repo: spec.repo, tag: spec.tag, pause: true },
+          _body: {
+            Labels: { ...spec.labels },
+            Env: [...spec.env],
+            Cmd: spec.cmd ? [...spec.cmd] : null,
+            Entrypoint: spec.entrypoint ? [...spec.entrypoint] : null,
+            User: spec.user,
+            WorkingDir: spec.workdir,
+          },
+        }),
+      );
+      return result.Id;
+    },
+
+    async remove(ref) {
+      try {
+        await engineCall(`remove image ${ref}`, () => docker.getImage(ref).remove({ force: false, noprune: false }));
+        return "removed";
+      } catch (error) {
+        const name = (error as Error).name;
+        if (name === "NotFoundError") return "absent";
+        if (name === "ConflictError") return "in-use";
+        throw error;
+      }
+    },
+
+    async list(labels) {
+      const found = await engineCall("list images", () =>
+        docker.listImages({ filters: { label: labelFilters(labels) } }),
+      );
+      return found.map((image) => ({
+        id: image.Id,
+        tags: (image.RepoTags as string[] | null) ?? [],
+        labels: (image.Labels as Record<string, string> | null) ?? {},
+      }));
     },
   };
 }

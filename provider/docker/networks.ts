@@ -19,6 +19,9 @@ export function networkClient(docker: Docker): NetworkClient {
           Name: spec.name,
           Driver: "bridge",
           Internal: spec.internal,
+          // Without masquerading, containers get no NAT to the outside, while
+          // ports published on 127.0.0.1 still reach them.
+          Options: spec.masquerade ? {} : { "com.docker.network.bridge.enable_ip_masquerade": "false" },
           Labels: { ...spec.labels },
           CheckDuplicate: true,
         }),
@@ -44,5 +47,12 @@ export function networkClient(docker: Docker): NetworkClient {
 }
 
 function fromInspect(info: Docker.NetworkInspectInfo): NetworkInfo {
-  return { id: info.Id, name: info.Name, labels: info.Labels ?? {}, internal: info.Internal };
+  const options = (info.Options as Record<string, string> | null) ?? {};
+  return {
+    id: info.Id,
+    name: info.Name,
+    labels: info.Labels ?? {},
+    internal: info.Internal,
+    masquerade: options["com.docker.network.bridge.enable_ip_masquerade"] !== "false",
+  };
 }

@@ -27,6 +27,16 @@ export interface ContainerSpec {
   runtime: string;
   /** tmpfs mounts, path to mount options; gives a read-only rootfs a writable /tmp. */
   tmpfs?: Readonly<Record<string, string>>;
+  /** Named volumes to mount. */
+  mounts?: readonly VolumeMount[];
+  /** Container TCP ports to publish, each on a free port of 127.0.0.1. */
+  ports?: readonly number[];
+}
+
+export interface VolumeMount {
+  volume: string;
+  target: string;
+  readOnly: boolean;
 }
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -58,6 +68,11 @@ export interface ContainerInfo {
   privileged: boolean;
   runtime: string;
   binds: readonly string[];
+  mounts: readonly VolumeMount[];
+  /** Published container port -> host port on 127.0.0.1. */
+  ports: Readonly<Record<number, number>>;
+  /** The container's address on each network it joined. */
+  addresses: Readonly<Record<string, string>>;
 }
 
 export interface ContainerSummary {
@@ -77,13 +92,49 @@ export interface ImageInfo {
   id: string;
   tags: readonly string[];
   labels: Labels;
+  env: readonly string[];
+  cmd: readonly string[] | undefined;
+  entrypoint: readonly string[] | undefined;
+  user: string;
+  workdir: string;
+}
+
+export interface ImageSummary {
+  id: string;
+  tags: readonly string[];
+  labels: Labels;
+}
+
+export interface ImageBuildSpec {
+  tag: string;
+  labels: Labels;
+  /** "none" keeps RUN steps off the network. */
+  networkMode: "none" | "default";
+  /** Name of the Dockerfile inside the context. */
+  dockerfile: string;
+}
+
+/** The outcome of removing an image that may still be in use. */
+export type ImageRemoval = "removed" | "absent" | "in-use";
+
+export interface VolumeSpec {
+  name: string;
+  labels: Labels;
+}
+
+export interface VolumeInfo {
+  name: string;
+  labels: Labels;
+  mountpoint: string;
 }
 
 export interface NetworkSpec {
   name: string;
   labels: Labels;
-  /** An internal network has no route out of the host. */
+  /** An internal network has no route out of the host, and no published ports. */
   internal: boolean;
+  /** NAT to the outside for containers on the network. */
+  masquerade: boolean;
 }
 
 export interface NetworkInfo {
@@ -91,6 +142,7 @@ export interface NetworkInfo {
   name: string;
   labels: Labels;
   internal: boolean;
+  masquerade: boolean;
 }
 
 export interface ExecSpec {

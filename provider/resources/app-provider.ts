@@ -4,7 +4,7 @@ import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
 
-export const APP_INPUT_KEYS = ["name", "internal", "dockerHost"] as const;
+export const APP_INPUT_KEYS = ["name", "internet", "dockerHost"] as const;
 
 type Props = Record<string, unknown>;
 
@@ -16,10 +16,10 @@ export const appProvider: FullProvider = {
       const problem = nameProblem(news.name);
       if (problem) failures.push({ property: "name", reason: problem });
     }
-    if (news.internal !== undefined && typeof news.internal !== "boolean") {
-      failures.push({ property: "internal", reason: "must be true or false" });
+    if (news.internet !== undefined && typeof news.internet !== "boolean") {
+      failures.push({ property: "internet", reason: "must be true or false" });
     }
-    return { inputs: { ...news, internal: news.internal ?? true }, failures };
+    return { inputs: { ...news, internet: news.internet ?? false }, failures };
   },
 
   async diff(_id: string, olds: Props, news: Props) {
@@ -33,7 +33,8 @@ export const appProvider: FullProvider = {
     const networkName = appNetworkName(app);
     const networkId = await docker.networks.create({
       name: networkName,
-      internal: inputs.internal !== false,
+      internal: false,
+      masquerade: inputs.internet === true,
       labels: ownershipLabels(app, "network"),
     });
     return { id: networkId, outs: { ...inputs, networkId, networkName } };
@@ -43,7 +44,7 @@ export const appProvider: FullProvider = {
     const docker = connectDocker(props.dockerHost as string | undefined);
     const network = await docker.networks.inspect(id);
     if (!network) return {};
-    const inputs = { ...pick(props, APP_INPUT_KEYS), internal: network.internal };
+    const inputs = { ...pick(props, APP_INPUT_KEYS), internet: network.masquerade };
     return { id, props: { ...props, ...inputs, networkId: network.id, networkName: network.name }, inputs };
   },
 

@@ -6,8 +6,11 @@ const provider = delegatingProvider(new URL("./app-provider.ts", import.meta.url
 export interface AppArgs {
   /** The app's name (Modal's rules); defaults to the resource name. */
   name?: string;
-  /** Whether the app's network has no route out of the host. Default true. */
-  internal?: pulumi.Input<boolean>;
+  /**
+   * Whether the app's networked sandboxes get NAT to the outside. Default
+   * false: they reach each other and ports published on 127.0.0.1, nothing else.
+   */
+  internet?: pulumi.Input<boolean>;
   /** Docker engine (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
 }
@@ -31,7 +34,7 @@ export class App extends pulumi.dynamic.Resource {
       resourceName,
       {
         name: appName,
-        internal: args.internal,
+        internet: args.internet,
         dockerHost: args.dockerHost,
         networkId: undefined,
         networkName: undefined,

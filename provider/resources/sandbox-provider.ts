@@ -1,5 +1,11 @@
 import { connectDocker } from "../docker/client.ts";
-import { createSandbox, inspectSandbox, removeSandbox, type SandboxState } from "../runtime/sandbox-ops.ts";
+import {
+  createSandbox,
+  inspectSandbox,
+  removeSandbox,
+  waitUntilReady,
+  type SandboxState,
+} from "../runtime/sandbox-ops.ts";
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
@@ -21,6 +27,12 @@ export const SANDBOX_INPUT_KEYS = [
   "network",
   "runtime",
   "tags",
+  "volumes",
+  "secretEnv",
+  "ports",
+  "readiness",
+  "timeoutMs",
+  "idleTimeoutMs",
   "dockerHost",
 ] as const;
 
@@ -37,7 +49,17 @@ function outputsOf(inputs: Props, state: SandboxState): Props {
     sandboxName: state.name,
     status: state.status,
     running: state.running,
+    // Pulumi outputs are JSON: port numbers become string keys.
+    publishedPorts: Object.fromEntries(Object.entries(state.ports).map(([k, v]) => [k, v])),
   };
+}
+
+/**
+ * A create that failed after the container existed: Pulumi records the id and
+ * properties, so the next `up` replaces it and `destroy` removes it.
+ */
+function initFailure(message: string, id: string, properties: Props): Error {
+  return Object.assign(new Error(message), { id, properties, reasons: [message] });
 }
 
 export const sandboxProvider: FullProvider = {
@@ -61,6 +83,14 @@ export const sandboxProvider: FullProvider = {
   async create(inputs: Props) {
     const docker = connectDocker(inputs.dockerHost as string | undefined);
     const state = await createSandbox(docker, inputs as unknown as SandboxParams);
+    if (state.readiness) {
+      try {
+        await waitUntilReady(docker, state);
+      } catch (error) {
+        const latest = (await inspectSandbox(docker, state.id)) ?? state;
+        throw initFailure((error as Error).message, state.id, outputsOf(inputs, latest));
+      }
+    }
     return { id: state.id, outs: outputsOf(inputs, state) };
   },
 

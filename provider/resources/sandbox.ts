@@ -1,20 +1,33 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { ReadinessParams } from "../runtime/readiness.ts";
 import type { SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
+import { withDependency } from "./options.ts";
+import type { Secret } from "./secret.ts";
+import { Volume } from "./volume.ts";
 
 const provider = delegatingProvider(new URL("./sandbox-provider.ts", import.meta.url).href, "sandboxProvider");
+
+/** Anything that names a local image: a reference, or an Image or Snapshot resource. */
+export type ImageInput = pulumi.Input<string> | { readonly imageRef: pulumi.Output<string> };
+
+export type VolumeMountInput = Volume | { volume: Volume | string; readOnly?: boolean };
 
 export interface SandboxArgs {
   /** The owning app, or its name. */
   app: App | string;
-  /** Local image reference. */
-  image: pulumi.Input<string>;
+  /** Local image reference, or an Image or Snapshot resource. */
+  image: ImageInput;
   /** Unique within the app; omitted, a name is generated. */
   name?: pulumi.Input<string>;
   command?: pulumi.Input<pulumi.Input<string>[]>;
   entrypoint?: pulumi.Input<pulumi.Input<string>[]>;
   env?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Secrets whose values become environment variables. */
+  secrets?: Secret[];
+  /** Mount path -> volume (a Volume resource, or a Docker volume name). */
+  volumes?: Record<string, VolumeMountInput>;
   /** Absolute working directory. */
   workdir?: pulumi.Input<string>;
   /** CPU limit in cores. Default 1. Changes in place. */
@@ -26,6 +39,14 @@ export interface SandboxArgs {
   user?: pulumi.Input<string>;
   readOnlyRootfs?: pulumi.Input<boolean>;
   network?: pulumi.Input<SandboxNetwork>;
+  /** TCP ports to publish on 127.0.0.1; needs network "app". */
+  ports?: pulumi.Input<number[]>;
+  /** `pulumi up` returns once this probe passes, or fails naming it. */
+  readiness?: pulumi.Input<ReadinessParams>;
+  /** Maximum lifetime in ms. */
+  timeoutMs?: pulumi.Input<number>;
+  /** Idle time in ms after which the sandbox ends. */
+  idleTimeoutMs?: pulumi.Input<number>;
   runtime?: pulumi.Input<SandboxRuntime>;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Docker engine (DOCKER_HOST forms); default the app's, else the local one. */
@@ -39,31 +60,57 @@ export class Sandbox extends pulumi.dynamic.Resource {
   declare readonly sandboxName: pulumi.Output<string>;
   declare readonly status: pulumi.Output<string>;
   declare readonly running: pulumi.Output<boolean>;
+  /** Container port -> host port on 127.0.0.1. */
+  declare readonly publishedPorts: pulumi.Output<Record<string, number>>;
 
   constructor(resourceName: string, args: SandboxArgs, opts: pulumi.CustomResourceOptions = {}) {
     const app = args.app instanceof App ? args.app : undefined;
-    const { app: _app, dockerHost, ...rest } = args;
+    const { app: _app, dockerHost, image, secrets, volumes, ...rest } = args;
+    const mounts = Object.entries(volumes ?? {}).map(([mountPath, mount]) => {
+      const { volume, readOnly } = mount instanceof Volume ? { volume: mount, readOnly: false } : mount;
+      return {
+        mountPath,
+        volume: volume instanceof Volume ? volume.volumeName : volume,
+        readOnly: readOnly ?? false,
+      };
+    });
     super(
       provider,
       resourceName,
       {
         ...rest,
         app: app ? app.appName : args.app,
+        image: typeof image === "object" && "imageRef" in image ? image.imageRef : image,
+        volumes: mounts,
+        secretEnv: mergedSecretEnv(secrets ?? []),
         dockerHost: dockerHost ?? app?.dockerHost,
         containerId: undefined,
         containerName: undefined,
         sandboxName: undefined,
         status: undefined,
         running: undefined,
+        publishedPorts: undefined,
       },
-      { ...opts, dependsOn: app ? [app, ...dependencies(opts.dependsOn)] : opts.dependsOn },
+      {
+        ...withDependency(opts, app),
+        additionalSecretOutputs: ["secretEnv", ...(opts.additionalSecretOutputs ?? [])],
+      },
       "sandfleet",
       "Sandbox",
     );
   }
 }
 
-function dependencies(dependsOn: pulumi.CustomResourceOptions["dependsOn"]): pulumi.Input<pulumi.Resource>[] {
-  if (dependsOn === undefined) return [];
-  return Array.isArray(dependsOn) ? dependsOn : [dependsOn as pulumi.Input<pulumi.Resource>];
+/** The secrets' values as one environment, a secret output; a key set twice is an error. */
+function mergedSecretEnv(secrets: Secret[]): pulumi.Output<Record<string, string>> {
+  return pulumi.all(secrets.map((s) => s.values)).apply((all) => {
+    const env: Record<string, string> = {};
+    for (const values of all) {
+      for (const [key, value] of Object.entries(values)) {
+        if (key in env) throw new Error(`secret variable ${key} is set by more than one secret`);
+        env[key] = value;
+      }
+    }
+    return env;
+  });
 }

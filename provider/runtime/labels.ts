@@ -8,10 +8,14 @@ export const LABEL = {
   kind: "sandfleet.kind",
   name: "sandfleet.name",
   owner: "sandfleet.owner",
+  timeoutMs: "sandfleet.timeout-ms",
+  idleTimeoutMs: "sandfleet.idle-timeout-ms",
+  readiness: "sandfleet.readiness",
+  source: "sandfleet.source",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
-export type ObjectKind = "sandbox" | "network";
+export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot";
 
 export function ownershipLabels(
   app: string,

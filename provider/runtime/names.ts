@@ -21,3 +21,12 @@ export function containerName(app: string, name: string): string {
 export function appNetworkName(app: string): string {
   return `sandfleet-${app}`;
 }
+
+export function volumeName(app: string, name: string): string {
+  return `sandfleet-${app}-${name}`;
+}
+
+/** Docker repositories must be lowercase; app and image names need not be. */
+export function imageRepository(app: string, name: string): string {
+  return `sandfleet/${app.toLowerCase()}/${name.toLowerCase()}`;
+}

@@ -4,6 +4,8 @@ import type { ContainerInfo, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, tagsFromLabels } from "./labels.ts";
 import { appNetworkName } from "./names.ts";
+import type { Clock } from "./poll.ts";
+import { probeFor, READINESS_DEFAULTS, waitForProbe, type ReadinessParams } from "./readiness.ts";
 import {
   normalizeSandboxParams,
   sandboxContainerSpec,
@@ -21,6 +23,9 @@ export interface SandboxState {
   running: boolean;
   exitCode: number;
   tags: Record<string, string>;
+  /** Container port -> host port on 127.0.0.1. */
+  ports: Record<number, number>;
+  readiness: ReadinessParams | undefined;
   container: ContainerInfo;
 }
 
@@ -52,6 +57,14 @@ export async function createSandbox(
     throw new NotFoundError(
       `app "${normalized.app}" has no network ${appNetworkName(normalized.app)}; create the App first`,
     );
+  }
+  // Docker would quietly create a missing named volume; a typo must fail instead.
+  for (const mount of normalized.volumes) {
+    if (!(await docker.volumes.inspect(mount.volume))) {
+      throw new NotFoundError(
+        `volume "${mount.volume}" (for ${mount.mountPath}) not found on ${docker.host}; create the Volume first`,
+      );
+    }
   }
   const spec = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
   let id: string;
@@ -88,8 +101,38 @@ export async function inspectSandbox(docker: DockerClient, id: string): Promise<
     running: container.running,
     exitCode: container.exitCode,
     tags: tagsFromLabels(container.labels),
+    ports: { ...container.ports },
+    readiness: parseReadiness(container.labels[LABEL.readiness]),
     container,
   };
+}
+
+function parseReadiness(label: string | undefined): ReadinessParams | undefined {
+  if (!label) return undefined;
+  try {
+    return JSON.parse(label) as ReadinessParams;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Waits until the sandbox's readiness probe passes. Fails with a TimeoutError
+ * naming the probe and its last failure, or at once when the sandbox has ended.
+ */
+export async function waitUntilReady(
+  docker: DockerClient,
+  state: SandboxState,
+  overrides: { timeoutMs?: number; clock?: Clock } = {},
+): Promise<void> {
+  const readiness = state.readiness;
+  const probe = readiness && probeFor(readiness);
+  if (!readiness || !probe) throw new InvalidArgumentError(`sandbox ${state.name} has no readiness probe`);
+  await waitForProbe(docker, state.id, `sandbox ${state.name}`, probe, {
+    intervalMs: readiness.intervalMs ?? READINESS_DEFAULTS.intervalMs,
+    timeoutMs: overrides.timeoutMs ?? readiness.timeoutMs ?? READINESS_DEFAULTS.timeoutMs,
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+  });
 }
 
 /** Removes the sandbox's container; one that is already gone is fine. */

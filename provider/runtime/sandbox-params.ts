@@ -1,4 +1,5 @@
 import type { ContainerSpec } from "../docker/types.ts";
+import { READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";
 import { appNetworkName, containerName, nameProblem } from "./names.ts";
 
@@ -37,15 +38,37 @@ export interface SandboxParams {
   runtime?: SandboxRuntime;
   /** Free-form tags, for listing and lookups. */
   tags?: Record<string, string>;
+  /** Named Docker volumes to mount. */
+  volumes?: SandboxVolumeMount[];
+  /** Environment variables from secrets: never printed, kept encrypted by Pulumi. */
+  secretEnv?: Record<string, string>;
+  /** TCP ports to publish on 127.0.0.1 (needs `network: "app"`). */
+  ports?: number[];
+  /** How to tell the sandbox is ready; `pulumi up` waits for it. */
+  readiness?: ReadinessParams;
+  /** Maximum lifetime in ms; a sandbox ended by it reports exit code 124. */
+  timeoutMs?: number;
+  /** Ends the sandbox after this long with no exec running, no stdin written and no tunnel connection. */
+  idleTimeoutMs?: number;
   /** Docker engine to use (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
 }
 
+export interface SandboxVolumeMount {
+  /** Absolute path inside the sandbox. */
+  mountPath: string;
+  /** Name of the Docker volume. */
+  volume: string;
+  readOnly?: boolean;
+}
+
+/** Longest lifetime, idle time or readiness wait a sandbox may ask for: 24 hours. */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+
 /** SandboxParams with every default filled in: what diffs compare. */
-export type NormalizedSandboxParams = Required<
-  Omit<SandboxParams, "name" | "entrypoint" | "workdir" | "user" | "dockerHost">
-> &
-  Pick<SandboxParams, "name" | "entrypoint" | "workdir" | "user" | "dockerHost">;
+type OptionalKeys =
+  "name" | "entrypoint" | "workdir" | "user" | "dockerHost" | "readiness" | "timeoutMs" | "idleTimeoutMs";
+export type NormalizedSandboxParams = Required<Omit<SandboxParams, OptionalKeys>> & Pick<SandboxParams, OptionalKeys>;
 
 export const SANDBOX_DEFAULTS = {
   command: ["sleep", "infinity"],
@@ -125,6 +148,108 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
       }
     }
   }
+  problems.push(...mountProblems(params.volumes), ...portProblems(params.ports, params.network));
+  if (params.readiness !== undefined) problems.push(...readinessProblems(params.readiness, params.ports));
+  for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
+    const value = params[key];
+    if (
+      value !== undefined &&
+      !(typeof value === "number" && Number.isInteger(value) && value >= 1000 && value <= MAX_DURATION_MS)
+    ) {
+      problem(key, "must be a whole number of ms between 1000 (1s) and 86400000 (24h)");
+    }
+  }
+  const secretEnv = params.secretEnv;
+  if (secretEnv !== undefined) {
+    if (typeof secretEnv !== "object" || secretEnv === null || Array.isArray(secretEnv)) {
+      problem("secretEnv", "must be a map of strings");
+    } else {
+      for (const [k, v] of Object.entries(secretEnv)) {
+        // The value is never named in a message: it is a secret.
+        if (typeof v !== "string") problem(`secretEnv.${k}`, "must be a string");
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problem(`secretEnv.${k}`, "is not a valid variable name");
+        const env = params.env as Record<string, unknown> | undefined;
+        if (env && typeof env === "object" && k in env)
+          problem(`env.${k}`, "is also set by a secret; set it in one place");
+      }
+    }
+  }
+  return problems;
+}
+
+function mountProblems(volumes: unknown): PropertyProblem[] {
+  if (volumes === undefined) return [];
+  if (!Array.isArray(volumes)) return [{ property: "volumes", reason: "must be a list of mounts" }];
+  const problems: PropertyProblem[] = [];
+  const seen = new Set<string>();
+  volumes.forEach((mount: Record<string, unknown> | null, i) => {
+    const at = `volumes[${i}]`;
+    if (typeof mount?.mountPath !== "string" || !mount.mountPath.startsWith("/") || mount.mountPath === "/") {
+      problems.push({ property: `${at}.mountPath`, reason: "must be an absolute path other than /" });
+    } else if (seen.has(mount.mountPath)) {
+      problems.push({ property: `${at}.mountPath`, reason: `${mount.mountPath} is mounted twice` });
+    } else seen.add(mount.mountPath);
+    if (typeof mount?.volume !== "string" || mount.volume === "") {
+      problems.push({ property: `${at}.volume`, reason: "must name a volume" });
+    }
+  });
+  return problems;
+}
+
+function portProblems(ports: unknown, network: unknown): PropertyProblem[] {
+  if (ports === undefined) return [];
+  if (!Array.isArray(ports)) return [{ property: "ports", reason: "must be a list of port numbers" }];
+  const problems: PropertyProblem[] = [];
+  ports.forEach((port: unknown, i) => {
+    if (!(typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535)) {
+      problems.push({ property: `ports[${i}]`, reason: "must be a port number from 1 to 65535" });
+    }
+  });
+  if (new Set(ports).size !== ports.length) problems.push({ property: "ports", reason: "lists a port twice" });
+  if (ports.length > 0 && network !== "app") {
+    problems.push({ property: "ports", reason: 'publishing ports needs network: "app"' });
+  }
+  return problems;
+}
+
+function readinessProblems(readiness: unknown, ports: unknown): PropertyProblem[] {
+  if (typeof readiness !== "object" || readiness === null) return [{ property: "readiness", reason: "must be a map" }];
+  const r = readiness as Record<string, unknown>;
+  const problems: PropertyProblem[] = [];
+  if ((r.tcpPort === undefined) === (r.exec === undefined)) {
+    problems.push({ property: "readiness", reason: "needs exactly one of tcpPort or exec" });
+  }
+  if (
+    r.tcpPort !== undefined &&
+    !(typeof r.tcpPort === "number" && Number.isInteger(r.tcpPort) && r.tcpPort >= 1 && r.tcpPort <= 65535)
+  ) {
+    problems.push({ property: "readiness.tcpPort", reason: "must be a port number from 1 to 65535" });
+  } else if (typeof r.tcpPort === "number" && Array.isArray(ports) && ports.length > 0 && !ports.includes(r.tcpPort)) {
+    problems.push({ property: "readiness.tcpPort", reason: `port ${r.tcpPort} is not among the sandbox's ports` });
+  }
+  if (
+    r.exec !== undefined &&
+    (!Array.isArray(r.exec) || r.exec.length === 0 || r.exec.some((a) => typeof a !== "string"))
+  ) {
+    problems.push({ property: "readiness.exec", reason: "must be a non-empty list of strings" });
+  }
+  if (
+    r.intervalMs !== undefined &&
+    !(typeof r.intervalMs === "number" && Number.isInteger(r.intervalMs) && r.intervalMs >= 10)
+  ) {
+    problems.push({ property: "readiness.intervalMs", reason: "must be a whole number of ms, at least 10" });
+  }
+  if (
+    r.timeoutMs !== undefined &&
+    !(
+      typeof r.timeoutMs === "number" &&
+      Number.isInteger(r.timeoutMs) &&
+      r.timeoutMs >= 1 &&
+      r.timeoutMs <= MAX_DURATION_MS
+    )
+  ) {
+    problems.push({ property: "readiness.timeoutMs", reason: "must be a whole number of ms up to 86400000 (24h)" });
+  }
   return problems;
 }
 
@@ -145,6 +270,23 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     network: params.network ?? SANDBOX_DEFAULTS.network,
     runtime: params.runtime ?? SANDBOX_DEFAULTS.runtime,
     tags: sortedRecord(params.tags ?? {}),
+    volumes: [...(params.volumes ?? [])]
+      .map((m) => ({ mountPath: m.mountPath, volume: m.volume, readOnly: m.readOnly ?? false }))
+      .sort((a, b) => (a.mountPath < b.mountPath ? -1 : 1)),
+    secretEnv: sortedRecord(params.secretEnv ?? {}),
+    ports: [...(params.ports ?? [])].sort((a, b) => a - b),
+    ...(params.readiness !== undefined
+      ? {
+          readiness: {
+            ...(params.readiness.tcpPort !== undefined ? { tcpPort: params.readiness.tcpPort } : {}),
+            ...(params.readiness.exec !== undefined ? { exec: params.readiness.exec } : {}),
+            intervalMs: params.readiness.intervalMs ?? READINESS_DEFAULTS.intervalMs,
+            timeoutMs: params.readiness.timeoutMs ?? READINESS_DEFAULTS.timeoutMs,
+          },
+        }
+      : {}),
+    ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
+    ...(params.idleTimeoutMs !== undefined ? { idleTimeoutMs: params.idleTimeoutMs } : {}),
     ...(params.dockerHost !== undefined ? { dockerHost: params.dockerHost } : {}),
   };
 }
@@ -165,12 +307,15 @@ export function sandboxContainerSpec(
     image: params.image,
     cmd: params.command,
     ...(params.entrypoint ? { entrypoint: params.entrypoint } : {}),
-    env: params.env,
+    env: { ...params.env, ...params.secretEnv },
     labels: {
       ...tagLabels(params.tags),
       ...ownershipLabels(params.app, "sandbox", {
         [LABEL.name]: name,
         ...(owner ? { [LABEL.owner]: owner } : {}),
+        ...(params.timeoutMs !== undefined ? { [LABEL.timeoutMs]: String(params.timeoutMs) } : {}),
+        ...(params.idleTimeoutMs !== undefined ? { [LABEL.idleTimeoutMs]: String(params.idleTimeoutMs) } : {}),
+        ...(params.readiness ? { [LABEL.readiness]: JSON.stringify(params.readiness) } : {}),
       }),
     },
     ...(params.workdir ? { workdir: params.workdir } : {}),
@@ -184,6 +329,8 @@ export function sandboxContainerSpec(
     securityOpt: ["no-new-privileges"],
     runtime: params.runtime,
     ...(params.readOnlyRootfs ? { tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" } } : {}),
+    mounts: params.volumes.map((m) => ({ volume: m.volume, target: m.mountPath, readOnly: m.readOnly ?? false })),
+    ports: params.ports,
   };
 }
 

@@ -14,7 +14,12 @@ export function deploySpec(spec: SandfleetSpec): DeployedSpec {
   const app = new App(spec.app, { name: spec.app, ...(spec.dockerHost ? { dockerHost: spec.dockerHost } : {}) });
   const sandboxes: Record<string, Sandbox> = {};
   for (const [name, sandbox] of Object.entries(spec.sandboxes)) {
-    const { app: _appName, ...params } = sandboxParamsFromSpec(spec, name, sandbox);
+    const {
+      app: _appName,
+      volumes: _volumes,
+      secretEnv: _secretEnv,
+      ...params
+    } = sandboxParamsFromSpec(spec, name, sandbox);
     sandboxes[name] = new Sandbox(name, { ...params, app });
   }
   return { app, sandboxes };

@@ -23,7 +23,7 @@ export function compareIssues(a: SpecIssue, b: SpecIssue): number {
 
 /** Thrown when a spec file has problems; carries every one of them. */
 export class SpecError extends SandfleetError {
-  override readonly name = "SpecError";
+  override readonly name: string = "SpecError";
   readonly issues: readonly SpecIssue[];
 
   constructor(issues: readonly SpecIssue[]) {

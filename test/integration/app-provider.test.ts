@@ -14,7 +14,7 @@ describe("App provider against a real engine", () => {
     const { inputs } = (await appProvider.check({}, { name: app })) as { inputs: Record<string, unknown> };
     const created = await appProvider.create(inputs);
     const network = await docker.networks.inspect(created.id);
-    expect(network).toMatchObject({ name: `sandfleet-${app}`, internal: true });
+    expect(network).toMatchObject({ name: `sandfleet-${app}`, internal: false, masquerade: false });
     expect(network?.labels).toMatchObject({ "sandfleet.managed": "true", "sandfleet.app": app });
 
     const read = await appProvider.read(created.id, created.outs);

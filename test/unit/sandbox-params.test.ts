@@ -19,6 +19,9 @@ describe("sandbox parameters", () => {
       network: "none",
       runtime: "runc",
       tags: {},
+      volumes: [],
+      secretEnv: {},
+      ports: [],
     });
   });
 

@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ImageStep } from "../runtime/image-recipe.ts";
+import { App } from "./app.ts";
+import { delegatingProvider } from "./delegate.ts";
+import { withDependency } from "./options.ts";
+
+const provider = delegatingProvider(new URL("./image-provider.ts", import.meta.url).href, "imageProvider");
+
+export interface ImageArgs {
+  /** The owning app, or its name. */
+  app: App | string;
+  /** Unique within the app; defaults to the resource name. */
+  name?: string;
+  /** An image already on the engine; nothing is built. */
+  ref?: string;
+  /** The local image to build on. */
+  base?: pulumi.Input<string>;
+  /** Run commands, set env, workdir or user, copy local files or folders, or raw Dockerfile lines. */
+  steps?: ImageStep[];
+  /** Build from a Dockerfile and context instead. */
+  dockerfile?: { path: string; context?: string };
+  /** Let RUN steps use the network. Default false. */
+  network?: boolean;
+  /** Where relative paths start. Default: the program's working directory. */
+  sourceDir?: string;
+  dockerHost?: string;
+}
+
+/**
+ * A local image: an existing reference, or built from a recipe under a tag
+ * that is the recipe's content hash, so that an unchanged recipe never
+ * rebuilds and a changed file always does.
+ */
+export class Image extends pulumi.dynamic.Resource {
+  /** The reference a sandbox uses: `sandfleet/<app>/<name>:<hash>`, or the given ref. */
+  declare readonly imageRef: pulumi.Output<string>;
+  declare readonly imageId: pulumi.Output<string>;
+  declare readonly contentHash: pulumi.Output<string>;
+
+  constructor(resourceName: string, args: ImageArgs, opts: pulumi.CustomResourceOptions = {}) {
+    const app = args.app instanceof App ? args.app : undefined;
+    super(
+      provider,
+      resourceName,
+      {
+        app: app ? app.appName : args.app,
+        name: args.name ?? resourceName,
+        ref: args.ref,
+        base: args.base,
+        steps: args.steps,
+        dockerfile: args.dockerfile,
+        network: args.network,
+        sourceDir: args.sourceDir ?? process.cwd(),
+        dockerHost: args.dockerHost ?? app?.dockerHost,
+        imageRef: undefined,
+        imageId: undefined,
+        contentHash: undefined,
+      },
+      withDependency(opts, app),
+      "sandfleet",
+      "Image",
+    );
+  }
+}

@@ -1,0 +1,60 @@
+import { nameProblem } from "../runtime/names.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys } from "./diff.ts";
+
+type Props = Record<string, unknown>;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * A Secret has no Docker object: its values live only in the Pulumi state,
+ * encrypted, and reach a sandbox as environment variables when it starts.
+ * Messages never include a value.
+ */
+export const secretProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures: { property: string; reason: string }[] = [];
+    for (const key of ["app", "name"] as const) {
+      const value = news[key];
+      const problem = typeof value === "string" ? nameProblem(value) : "is required";
+      if (problem) failures.push({ property: key, reason: problem });
+    }
+    const values = news.values;
+    if (typeof values !== "object" || values === null || Array.isArray(values)) {
+      failures.push({ property: "values", reason: "must be a map of variable names to strings" });
+    } else {
+      if (Object.keys(values).length === 0)
+        failures.push({ property: "values", reason: "must hold at least one value" });
+      for (const [key, value] of Object.entries(values)) {
+        if (!ENV_NAME.test(key)) failures.push({ property: `values.${key}`, reason: "is not a valid variable name" });
+        if (typeof value !== "string") failures.push({ property: `values.${key}`, reason: "must be a string" });
+      }
+    }
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    const changes = changedKeys(olds, news, ["app", "name", "values"]);
+    const replaces = changes.filter((key) => key !== "values");
+    return { changes: changes.length > 0, replaces };
+  },
+
+  async create(inputs: Props) {
+    return { id: `${String(inputs.app)}/${String(inputs.name)}`, outs: { ...inputs, keys: keysOf(inputs) } };
+  },
+
+  async read(id: string, props: Props) {
+    return { id, props, inputs: { app: props.app, name: props.name, values: props.values } };
+  },
+
+  async update(_id: string, _olds: Props, news: Props) {
+    return { outs: { ...news, keys: keysOf(news) } };
+  },
+
+  async delete() {
+    // Nothing outside the Pulumi state to remove.
+  },
+};
+
+function keysOf(inputs: Props): string[] {
+  return Object.keys((inputs.values as Record<string, string> | undefined) ?? {}).sort();
+}

@@ -1,0 +1,55 @@
+import { connectDocker } from "../docker/client.ts";
+import { nameProblem } from "../runtime/names.ts";
+import { snapshotSandbox } from "../runtime/snapshot.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys, pick } from "./diff.ts";
+import { engineLog } from "./engine-log.ts";
+
+export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost"] as const;
+type Props = Record<string, unknown>;
+
+export const snapshotProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures: { property: string; reason: string }[] = [];
+    for (const key of ["app", "name"] as const) {
+      const value = news[key];
+      const problem = typeof value === "string" ? nameProblem(value) : "is required";
+      if (problem) failures.push({ property: key, reason: problem });
+    }
+    if (typeof news.sandboxId !== "string" || news.sandboxId === "") {
+      failures.push({ property: "sandboxId", reason: "must be the id of a sandbox" });
+    }
+    return { inputs: news, failures };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    // A snapshot is of one sandbox at one time: another sandbox means another snapshot.
+    const changes = changedKeys(olds, news, SNAPSHOT_INPUT_KEYS);
+    return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: false };
+  },
+
+  async create(inputs: Props) {
+    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const state = await snapshotSandbox(docker, inputs.sandboxId as string, {
+      app: inputs.app as string,
+      name: inputs.name as string,
+    });
+    return { id: state.imageRef, outs: { ...inputs, imageRef: state.imageRef, imageId: state.imageId } };
+  },
+
+  async read(id: string, props: Props) {
+    const image = await connectDocker(props.dockerHost as string | undefined).images.inspect(id);
+    if (!image) return {};
+    return { id, props: { ...props, imageRef: id, imageId: image.id }, inputs: pick(props, SNAPSHOT_INPUT_KEYS) };
+  },
+
+  async update(id: string, olds: Props, news: Props) {
+    return { outs: { ...news, imageRef: id, imageId: olds.imageId } };
+  },
+
+  /** Removes the snapshot's image unless a container still uses it. */
+  async delete(id: string, props: Props) {
+    const outcome = await connectDocker(props.dockerHost as string | undefined).images.remove(id);
+    if (outcome === "in-use") engineLog("")(`snapshot ${id} is still used by a container; its image is kept`);
+  },
+};

@@ -1,0 +1,42 @@
+import * as pulumi from "@pulumi/pulumi";
+import { App } from "./app.ts";
+import { delegatingProvider } from "./delegate.ts";
+import { withDependency } from "./options.ts";
+import type { Sandbox } from "./sandbox.ts";
+
+const provider = delegatingProvider(new URL("./snapshot-provider.ts", import.meta.url).href, "snapshotProvider");
+
+export interface SnapshotArgs {
+  /** The owning app, or its name. */
+  app: App | string;
+  /** The sandbox whose filesystem to commit. */
+  sandbox: Sandbox;
+  /** Unique within the app; defaults to the resource name. */
+  name?: string;
+  dockerHost?: string;
+}
+
+/** The filesystem of a sandbox committed to an image, usable as the image of another sandbox. */
+export class Snapshot extends pulumi.dynamic.Resource {
+  declare readonly imageRef: pulumi.Output<string>;
+  declare readonly imageId: pulumi.Output<string>;
+
+  constructor(resourceName: string, args: SnapshotArgs, opts: pulumi.CustomResourceOptions = {}) {
+    const app = args.app instanceof App ? args.app : undefined;
+    super(
+      provider,
+      resourceName,
+      {
+        app: app ? app.appName : args.app,
+        name: args.name ?? resourceName,
+        sandboxId: args.sandbox.containerId,
+        dockerHost: args.dockerHost ?? app?.dockerHost,
+        imageRef: undefined,
+        imageId: undefined,
+      },
+      withDependency(opts, app, args.sandbox),
+      "sandfleet",
+      "Snapshot",
+    );
+  }
+}

@@ -1,0 +1,64 @@
+import { connectDocker } from "../docker/client.ts";
+import { ownershipLabels, LABEL } from "../runtime/labels.ts";
+import { nameProblem, volumeName } from "../runtime/names.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys, pick } from "./diff.ts";
+
+export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost"] as const;
+type Props = Record<string, unknown>;
+
+export const volumeProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures: { property: string; reason: string }[] = [];
+    for (const key of ["app", "name"] as const) {
+      const value = news[key];
+      const problem = typeof value === "string" ? nameProblem(value) : "is required";
+      if (problem) failures.push({ property: key, reason: problem });
+    }
+    if (news.retainOnDelete !== undefined && typeof news.retainOnDelete !== "boolean") {
+      failures.push({ property: "retainOnDelete", reason: "must be true or false" });
+    }
+    return { inputs: { ...news, retainOnDelete: news.retainOnDelete ?? false }, failures };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    const changes = changedKeys(olds, news, VOLUME_INPUT_KEYS);
+    // Whether to keep the data on delete is sandfleet's decision, not Docker's: no replacement.
+    const replaces = changes.filter((key) => key !== "retainOnDelete");
+    return { changes: changes.length > 0, replaces, deleteBeforeReplace: true };
+  },
+
+  async create(inputs: Props) {
+    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const app = inputs.app as string;
+    const name = volumeName(app, inputs.name as string);
+    const existing = await docker.volumes.inspect(name);
+    // Adopting a volume sandfleet made and kept (retainOnDelete) brings its data back.
+    if (existing && existing.labels[LABEL.managed] !== "true") {
+      throw new Error(`volume ${name} already exists and was not made by sandfleet; pick another name`);
+    }
+    const volume =
+      existing ??
+      (await docker.volumes.create({
+        name,
+        labels: ownershipLabels(app, "volume", { [LABEL.name]: inputs.name as string }),
+      }));
+    return { id: volume.name, outs: { ...inputs, volumeName: volume.name } };
+  },
+
+  async read(id: string, props: Props) {
+    const docker = connectDocker(props.dockerHost as string | undefined);
+    const volume = await docker.volumes.inspect(id);
+    if (!volume) return {};
+    return { id, props: { ...props, volumeName: volume.name }, inputs: pick(props, VOLUME_INPUT_KEYS) };
+  },
+
+  async update(_id: string, _olds: Props, news: Props) {
+    return { outs: { ...news, volumeName: _id } };
+  },
+
+  async delete(id: string, props: Props) {
+    if (props.retainOnDelete === true) return;
+    await connectDocker(props.dockerHost as string | undefined).volumes.remove(id);
+  },
+};

@@ -1,0 +1,42 @@
+import * as pulumi from "@pulumi/pulumi";
+import { App } from "./app.ts";
+import { delegatingProvider } from "./delegate.ts";
+import { withDependency } from "./options.ts";
+
+const provider = delegatingProvider(new URL("./volume-provider.ts", import.meta.url).href, "volumeProvider");
+
+export interface VolumeArgs {
+  /** The owning app, or its name. */
+  app: App | string;
+  /** Unique within the app; defaults to the resource name. */
+  name?: string;
+  /** Keep the volume and its data when the resource is deleted. Default false. */
+  retainOnDelete?: pulumi.Input<boolean>;
+  dockerHost?: string;
+}
+
+/** A named Docker volume whose data outlives the sandboxes that mount it. */
+export class Volume extends pulumi.dynamic.Resource {
+  /** The Docker volume's name, known at construction: `sandfleet-<app>-<name>`. */
+  declare readonly volumeName: pulumi.Output<string>;
+  readonly app: App | undefined;
+
+  constructor(resourceName: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions = {}) {
+    const app = args.app instanceof App ? args.app : undefined;
+    super(
+      provider,
+      resourceName,
+      {
+        app: app ? app.appName : args.app,
+        name: args.name ?? resourceName,
+        retainOnDelete: args.retainOnDelete,
+        dockerHost: args.dockerHost ?? app?.dockerHost,
+        volumeName: undefined,
+      },
+      withDependency(opts, app),
+      "sandfleet",
+      "Volume",
+    );
+    this.app = app;
+  }
+}

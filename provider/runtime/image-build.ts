@@ -1,0 +1,119 @@
+import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import type { DockerClient } from "../docker/client.ts";
+import { ImageBuildError } from "../docker/images.ts";
+import { NotFoundError } from "../errors.ts";
+import { describeStep, dockerfileFor, imageMode, recipeHash, type ImageParams } from "./image-recipe.ts";
+import { LABEL, ownershipLabels } from "./labels.ts";
+import { imageRepository } from "./names.ts";
+
+export interface ImageState {
+  /** What a sandbox names as its image. */
+  imageRef: string;
+  imageId: string;
+  /** Content hash of the recipe; empty for an existing reference. */
+  contentHash: string;
+}
+
+/** Fails with a clear message when the base image is missing; sandfleet never pulls. */
+export async function baseImageId(docker: DockerClient, base: string): Promise<string> {
+  const image = await docker.images.inspect(base);
+  if (!image) {
+    throw new NotFoundError(
+      `base image "${base}" not found on the Docker engine at ${docker.host}; build or load it first (sandfleet never pulls)`,
+    );
+  }
+  return image.id;
+}
+
+/** The content hash of an image's recipe, as `check` computes it before anything is built. */
+export async function imageContentHash(docker: DockerClient, params: ImageParams): Promise<string> {
+  if (imageMode(params) === "ref") return "";
+  const baseId = params.base ? await baseImageId(docker, params.base) : "";
+  return recipeHash(params, baseId);
+}
+
+export function imageTag(params: ImageParams, contentHash: string): string {
+  return `${imageRepository(params.app, params.name)}:${contentHash.slice(0, 16)}`;
+}
+
+/**
+ * Makes sure the image exists: an existing reference is checked, a recipe is
+ * built under its content-addressed tag unless that tag is already there.
+ * Build output goes to `onLine`; a failing step is named in the error.
+ */
+export async function ensureImage(
+  docker: DockerClient,
+  params: ImageParams,
+  onLine: (line: string) => void = () => undefined,
+): Promise<ImageState> {
+  if (imageMode(params) === "ref") {
+    const ref = params.ref ?? "";
+    const image = await docker.images.inspect(ref);
+    if (!image) throw new NotFoundError(`image "${ref}" not found on the Docker engine at ${docker.host}`);
+    return { imageRef: ref, imageId: image.id, contentHash: "" };
+  }
+  const contentHash = await imageContentHash(docker, params);
+  const tag = imageTag(params, contentHash);
+  const existing = await docker.images.inspect(tag);
+  if (existing) return { imageRef: tag, imageId: existing.id, contentHash };
+
+  const context = mkdtempSync(join(tmpdir(), "sandfleet-build-"));
+  try {
+    const dockerfile = prepareContext(context, params);
+    const labels = ownershipLabels(params.app, "image", {
+      [LABEL.name]: params.name,
+      "sandfleet.content-hash": contentHash,
+    });
+    let step = 0;
+    const imageId = await docker.images
+      .build(context, { tag, labels, networkMode: params.network ? "default" : "none", dockerfile }, (line) => {
+        const match = /^Step (\d+)\/\d+ :/.exec(line);
+        if (match) step = Number(match[1]);
+        onLine(line);
+      })
+      .catch((error: unknown) => {
+        throw error instanceof ImageBuildError ? stepError(params, step, error) : error;
+      });
+    return { imageRef: tag, imageId, contentHash };
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
+}
+
+/** Lays out the build context; returns the Dockerfile's name in it. */
+function prepareContext(context: string, params: ImageParams): string {
+  const sourceDir = params.sourceDir ?? process.cwd();
+  if (params.dockerfile) {
+    cpSync(resolve(sourceDir, params.dockerfile.context ?? "."), context, { recursive: true });
+    cpSync(resolve(sourceDir, params.dockerfile.path), join(context, ".sandfleet.Dockerfile"));
+    return ".sandfleet.Dockerfile";
+  }
+  const steps = params.steps ?? [];
+  steps.forEach((step, i) => {
+    if (!("copy" in step)) return;
+    const src = resolve(sourceDir, step.copy.src);
+    const target = join(context, `copy-${i}`);
+    // A folder's contents land in dest; a file lands in dest under its own name.
+    cpSync(src, statSync(src).isDirectory() ? target : join(target, basename(src)), { recursive: true });
+  });
+  writeFileSync(join(context, "Dockerfile"), dockerfileFor(params.base ?? "", steps));
+  return "Dockerfile";
+}
+
+function stepError(params: ImageParams, step: number, error: ImageBuildError): ImageBuildError {
+  const tail = error.output.split("\n").filter(Boolean).slice(-10).join("\n");
+  const steps = params.steps ?? [];
+  // Instruction 1 is FROM; instruction k + 2 is step k.
+  const failed = params.dockerfile ? undefined : steps[step - 2];
+  const where = failed
+    ? `step ${step - 1} of ${steps.length} (${describeStep(failed)})`
+    : step > 0
+      ? `Dockerfile instruction ${step}`
+      : "the build";
+  return new ImageBuildError(
+    `image ${params.name}: ${where} failed: ${error.message}${tail ? `\n${tail}` : ""}`,
+    error.output,
+  );
+}

@@ -1,0 +1,47 @@
+import { TimeoutError } from "../errors.ts";
+
+/** Time as the poller sees it; tests hand in a fake one. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+export interface PollParams {
+  timeoutMs: number;
+  intervalMs: number;
+  clock?: Clock;
+}
+
+/** Thrown by a check to stop polling at once: waiting longer cannot help. */
+export class GiveUp extends Error {
+  override readonly name: string = "GiveUp";
+}
+
+/**
+ * Calls `attempt` until it resolves, every `intervalMs`, for at most
+ * `timeoutMs`. Fails with the one message shape for timeouts:
+ * "<what> not ready after <N> ms: <last error>".
+ */
+export async function pollUntil<T>(what: string, attempt: () => Promise<T>, params: PollParams): Promise<T> {
+  const clock = params.clock ?? systemClock;
+  const started = clock.now();
+  let lastError: string;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (error instanceof GiveUp) throw new TimeoutError(`${what} not ready: ${error.message}`);
+      lastError = error instanceof Error ? error.message : String(error);
+    }
+    const elapsed = clock.now() - started;
+    if (elapsed + params.intervalMs > params.timeoutMs) {
+      throw new TimeoutError(`${what} not ready after ${params.timeoutMs} ms: ${lastError}`);
+    }
+    await clock.sleep(params.intervalMs);
+  }
+}

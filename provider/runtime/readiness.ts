@@ -1,0 +1,83 @@
+import type { DockerClient } from "../docker/client.ts";
+import { GiveUp, pollUntil, type Clock } from "./poll.ts";
+
+/** How to tell that a sandbox is ready, as given by users. */
+export interface ReadinessParams {
+  /** Ready once something listens on this TCP port inside the sandbox. */
+  tcpPort?: number;
+  /** Ready once this command exits 0 inside the sandbox. */
+  exec?: string[];
+  /** Time between checks. Default 100. */
+  intervalMs?: number;
+  /** Longest wait. Default 5 minutes. */
+  timeoutMs?: number;
+}
+
+export const READINESS_DEFAULTS = { intervalMs: 100, timeoutMs: 5 * 60 * 1000 } as const;
+
+/** One way of checking readiness; `check` resolves when ready and throws the reason when not. */
+export interface Probe {
+  readonly description: string;
+  check(docker: DockerClient, containerId: string): Promise<void>;
+}
+
+/** A TCP port in LISTEN state, read from the sandbox's own /proc: works with or without a network. */
+export function tcpProbe(port: number): Probe {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  return {
+    description: `tcp port ${port}`,
+    async check(docker, containerId) {
+      const result = await docker.exec.run(containerId, {
+        argv: ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+      });
+      // Columns: sl local_address rem_address st ...; state 0A is LISTEN.
+      const listening = result.stdout
+        .split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .some((cols) => cols[1]?.endsWith(`:${hexPort}`) && cols[3] === "0A");
+      if (!listening) throw new Error(`nothing listens on port ${port}`);
+    },
+  };
+}
+
+export function execProbe(argv: readonly string[]): Probe {
+  return {
+    description: `exec ${JSON.stringify(argv)}`,
+    async check(docker, containerId) {
+      const result = await docker.exec.run(containerId, { argv });
+      if (result.exitCode !== 0) {
+        const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join(" | ");
+        throw new Error(`exited with code ${result.exitCode}${detail ? `: ${detail}` : ""}`);
+      }
+    },
+  };
+}
+
+export function probeFor(readiness: ReadinessParams): Probe | undefined {
+  if (readiness.tcpPort !== undefined) return tcpProbe(readiness.tcpPort);
+  if (readiness.exec !== undefined) return execProbe(readiness.exec);
+  return undefined;
+}
+
+/**
+ * Waits until the probe passes. Gives up at once when the sandbox has
+ * stopped, since no probe can pass after that.
+ */
+export async function waitForProbe(
+  docker: DockerClient,
+  containerId: string,
+  what: string,
+  probe: Probe,
+  params: { intervalMs: number; timeoutMs: number; clock?: Clock },
+): Promise<void> {
+  await pollUntil(
+    `${what} (${probe.description})`,
+    async () => {
+      const container = await docker.containers.inspect(containerId);
+      if (!container) throw new GiveUp("the sandbox no longer exists");
+      if (!container.running) throw new GiveUp(`the sandbox exited with code ${container.exitCode}`);
+      await probe.check(docker, containerId);
+    },
+    params,
+  );
+}
