@@ -52,9 +52,10 @@ export function imageClient(docker: Docker): ImageClient {
     if (!info) return undefined;
     // The engine sends null for missing lists and maps, whatever the typings say.
     const config = info.Config as Partial<Record<string, unknown>>;
+    const repoTags: string[] | null = info.RepoTags;
     return {
       id: info.Id,
-      tags: info.RepoTags ?? [],
+      tags: repoTags ?? [],
       labels: (config.Labels as Record<string, string> | null) ?? {},
       env: (config.Env as string[] | null) ?? [],
       cmd: (config.Cmd as string[] | null) ?? undefined,

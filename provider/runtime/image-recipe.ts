@@ -66,7 +66,8 @@ export function imageParamsProblems(params: Readonly<Record<string, unknown>>): 
     else params.steps.forEach((step: unknown, i) => problems.push(...stepProblems(step, `steps[${i}]`, sourceDir)));
   }
   if (params.dockerfile !== undefined) {
-    const d = params.dockerfile;
+    const d: { path?: unknown; context?: unknown } | null =
+      typeof params.dockerfile === "object" ? params.dockerfile : null;
     if (typeof d?.path !== "string") problems.push({ property: "dockerfile.path", reason: "is required" });
     else if (!isFile(resolve(sourceDir, d.path))) {
       problems.push({ property: "dockerfile.path", reason: `${resolve(sourceDir, d.path)} is not a file` });
