@@ -4,6 +4,7 @@ import { pack } from "tar-fs";
 import { EngineError } from "../errors.ts";
 import { engineCall, engineLookup, translateDockerError } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
+import { listOf } from "./values.ts";
 import type { ImageBuildSpec, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
 
 export interface ImageCommitSpec {
@@ -52,10 +53,9 @@ export function imageClient(docker: Docker): ImageClient {
     if (!info) return undefined;
     // The engine sends null for missing lists and maps, whatever the typings say.
     const config = info.Config as Partial<Record<string, unknown>>;
-    const repoTags: string[] | null = info.RepoTags;
     return {
       id: info.Id,
-      tags: repoTags ?? [],
+      tags: listOf(info.RepoTags),
       labels: (config.Labels as Record<string, string> | null) ?? {},
       env: (config.Env as string[] | null) ?? [],
       cmd: (config.Cmd as string[] | null) ?? undefined,
