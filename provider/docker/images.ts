@@ -33,7 +33,7 @@ export interface ImageClient {
   inspect(ref: string): Promise<ImageInfo | undefined>;
   /** Builds the directory `contextDir` (with its Dockerfile); streams each output line to `onLine`. */
   build(contextDir: string, spec: ImageBuildSpec, onLine: (line: string) => void): Promise<string>;
-  /** Commits a container's filesystem as an image; returns the image id. */
+  /** Records a container's filesystem as an image with exactly the given config; returns the image id. */
   commit(containerId: string, spec: ImageCommitSpec): Promise<string>;
   /** Removes one reference to an image; an image a container still uses is kept. */
   remove(ref: string): Promise<ImageRemoval>;
@@ -114,20 +114,31 @@ export function imageClient(docker: Docker): ImageClient {
     },
 
     async commit(containerId, spec) {
-      const result = await engineCall<{ Id: string }>(`commit container ${containerId}`, () =>
-        docker.getContainer(containerId).commit({
-          _query: { container: containerId, repo: spec.repo, tag: spec.tag, pause: true },
-          _body: {
-            Labels: { ...spec.labels },
-            Env: [...spec.env],
-            Cmd: spec.cmd ? [...spec.cmd] : null,
-            Entrypoint: spec.entrypoint ? [...spec.entrypoint] : null,
-            User: spec.user,
-            WorkingDir: spec.workdir,
-          },
-        }),
+      // Exported and imported rather than committed: a commit merges the
+      // container's own config (its environment, its labels) into the image,
+      // and those must not be carried over.
+      const container = docker.getContainer(containerId);
+      const paused = await container.pause().then(
+        () => true,
+        () => false,
       );
-      return result.Id;
+      try {
+        const tar = await engineCall(`export container ${containerId}`, () => container.export());
+        const progress = await engineCall(`import snapshot ${spec.repo}:${spec.tag}`, () =>
+          docker.importImage(tar, { repo: spec.repo, tag: spec.tag, changes: configChanges(spec) }),
+        );
+        await new Promise<void>((resolve, reject) => {
+          docker.modem.followProgress(progress, (error: Error | null) => {
+            if (error) reject(translateDockerError(error, `import snapshot ${spec.repo}:${spec.tag}`));
+            else resolve();
+          });
+        });
+      } finally {
+        if (paused) await container.unpause().catch(() => undefined);
+      }
+      const image = await inspect(`${spec.repo}:${spec.tag}`);
+      if (!image) throw new EngineError(`snapshot ${spec.repo}:${spec.tag} was imported but cannot be found`);
+      return image.id;
     },
 
     async remove(ref) {
@@ -153,4 +164,19 @@ export function imageClient(docker: Docker): ImageClient {
       }));
     },
   };
+}
+
+/** The image config of a snapshot, as Dockerfile instructions for an import. */
+function configChanges(spec: ImageCommitSpec): string[] {
+  return [
+    ...spec.env.map((entry) => {
+      const eq = entry.indexOf("=");
+      return `ENV ${entry.slice(0, eq)}=${JSON.stringify(entry.slice(eq + 1))}`;
+    }),
+    ...Object.entries(spec.labels).map(([k, v]) => `LABEL ${JSON.stringify(k)}=${JSON.stringify(v)}`),
+    ...(spec.cmd ? [`CMD ${JSON.stringify(spec.cmd)}`] : []),
+    ...(spec.entrypoint ? [`ENTRYPOINT ${JSON.stringify(spec.entrypoint)}`] : []),
+    ...(spec.user ? [`USER ${spec.user}`] : []),
+    ...(spec.workdir ? [`WORKDIR ${JSON.stringify(spec.workdir)}`] : []),
+  ];
 }

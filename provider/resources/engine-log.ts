@@ -10,6 +10,8 @@ export function engineLog(prefix: string): (line: string) => void {
   if (!process.env.PULUMI_NODEJS_ENGINE && address && /^[\w.-]+:\d+$/.test(address)) {
     process.env.PULUMI_NODEJS_ENGINE = address;
   }
+  // Outside a Pulumi run (the runtime API, tests) there is no log to write to.
+  if (!process.env.PULUMI_NODEJS_ENGINE) return () => undefined;
   return (line: string) => {
     if (line.trim()) void pulumi.log.info(`${prefix}${line}`);
   };

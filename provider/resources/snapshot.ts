@@ -29,7 +29,8 @@ export class Snapshot extends pulumi.dynamic.Resource {
       {
         app: app ? app.appName : args.app,
         name: args.name ?? resourceName,
-        sandboxId: args.sandbox.containerId,
+        // The resource id, not an output: it stays known while the sandbox is only updated.
+        sandboxId: args.sandbox.id,
         dockerHost: args.dockerHost ?? app?.dockerHost,
         imageRef: undefined,
         imageId: undefined,

@@ -73,8 +73,10 @@ export async function ensureImage(
         if (match) step = Number(match[1]);
         onLine(line);
       })
-      .catch((error: unknown) => {
-        throw error instanceof ImageBuildError ? stepError(params, step, error) : error;
+      .catch(async (error: unknown) => {
+        if (!(error instanceof ImageBuildError)) throw error;
+        await removeIntermediateImages(docker, error.output);
+        throw stepError(params, step, error);
       });
     return { imageRef: tag, imageId, contentHash };
   } finally {
@@ -100,6 +102,17 @@ function prepareContext(context: string, params: ImageParams): string {
   });
   writeFileSync(join(context, "Dockerfile"), dockerfileFor(params.base ?? "", steps));
   return "Dockerfile";
+}
+
+/**
+ * A failed build leaves the layers of its successful steps behind as untagged
+ * images. Removing the last one removes its untagged parents too; the base
+ * image (the first layer named) is tagged and stays.
+ */
+async function removeIntermediateImages(docker: DockerClient, output: string): Promise<void> {
+  const layers = [...output.matchAll(/^ ---> ([0-9a-f]{12})$/gm)].map((m) => m[1] ?? "");
+  const last = layers.slice(1).pop();
+  if (last) await docker.images.remove(last).catch(() => undefined);
 }
 
 function stepError(params: ImageParams, step: number, error: ImageBuildError): ImageBuildError {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { cleanupApp, docker, leftovers, uniqueApp } from "../support/engine.ts";
+import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 
 describe("App provider against a real engine", () => {
   let app = uniqueApp();
@@ -25,7 +25,7 @@ describe("App provider against a real engine", () => {
     expect((await sandbox.state()).container.networkMode).toBe(`sandfleet-${app}`);
 
     await appProvider.delete(created.id, created.outs);
-    expect(await leftovers(app)).toEqual({ containers: [], networks: [] });
+    expect(await leftovers(app)).toEqual(NOTHING);
     expect(await appProvider.read(created.id, created.outs)).toEqual({});
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { EngineUnavailableError, NotFoundError } from "../../provider/errors.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
-import { cleanupApp, docker, leftovers, uniqueApp } from "../support/engine.ts";
+import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 
 describe("Sandbox provider against a real engine", () => {
   let app = uniqueApp();
@@ -78,14 +78,14 @@ describe("Sandbox provider against a real engine", () => {
     await sandboxProvider.delete(id, outs);
     expect(await docker.containers.inspect(id)).toBeUndefined();
     await sandboxProvider.delete(id, outs);
-    expect(await leftovers(app)).toEqual({ containers: [], networks: [] });
+    expect(await leftovers(app)).toEqual(NOTHING);
   });
 
   it("fails clearly on a missing image and leaves nothing behind", async () => {
     const attempt = create({ image: "sandfleet/does-not-exist:1" });
     await expect(attempt).rejects.toThrow(NotFoundError);
     await expect(attempt).rejects.toThrow(/image "sandfleet\/does-not-exist:1" not found .* never pulls/);
-    expect(await leftovers(app)).toEqual({ containers: [], networks: [] });
+    expect(await leftovers(app)).toEqual(NOTHING);
   });
 
   it("fails clearly when the name is taken and leaves the other sandbox alone", async () => {

@@ -9,11 +9,30 @@ export function uniqueApp(prefix = "t"): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
 }
 
-/** What sandfleet left on the engine for an app: the test's leak detector. */
-export async function leftovers(app: string): Promise<{ containers: string[]; networks: string[] }> {
+export interface Leftovers {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+  images: string[];
+}
+
+export const NOTHING: Leftovers = { containers: [], networks: [], volumes: [], images: [] };
+
+/** What sandfleet left on the engine for an app: the tests' leak detector. */
+export async function leftovers(app: string): Promise<Leftovers> {
   const labels = { [LABEL.managed]: "true", [LABEL.app]: app };
-  const [containers, networks] = await Promise.all([docker.containers.list(labels), docker.networks.list(labels)]);
-  return { containers: containers.map((c) => c.name), networks: networks.map((n) => n.name) };
+  const [containers, networks, volumes, images] = await Promise.all([
+    docker.containers.list(labels),
+    docker.networks.list(labels),
+    docker.volumes.list(labels),
+    docker.images.list(labels),
+  ]);
+  return {
+    containers: containers.map((c) => c.name),
+    networks: networks.map((n) => n.name),
+    volumes: volumes.map((v) => v.name),
+    images: images.flatMap((i) => (i.tags.length ? i.tags : [i.id])),
+  };
 }
 
 /** Removes everything an app's tests made, found by label. */
@@ -23,4 +42,9 @@ export async function cleanupApp(app: string): Promise<void> {
   await Promise.all(containers.map((c) => docker.containers.remove(c.id)));
   const networks = await docker.networks.list(labels);
   await Promise.all(networks.map((n) => docker.networks.remove(n.id)));
+  const volumes = await docker.volumes.list(labels);
+  await Promise.all(volumes.map((v) => docker.volumes.remove(v.name)));
+  for (const image of await docker.images.list(labels)) {
+    for (const tag of image.tags.length ? image.tags : [image.id]) await docker.images.remove(tag);
+  }
 }

@@ -1,0 +1,2 @@
+import sys
+print("tool says:", " ".join(sys.argv[1:]))
