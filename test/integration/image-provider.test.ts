@@ -18,7 +18,9 @@ describe("Image provider against a real engine", () => {
     await cleanupApp(app);
     app = uniqueApp();
   });
-  afterAll(() => rmSync(sourceDir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(sourceDir, { recursive: true, force: true });
+  });
 
   const recipe = (): Record<string, unknown> => ({
     app,
