@@ -9,7 +9,10 @@ export {
   SandfleetError,
   TimeoutError,
 } from "./errors.ts";
-export { Sandbox, type ConnectParams, type ExecParams } from "./runtime/sandbox.ts";
+export { Sandbox, type ConnectParams, type ListParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
+export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecParams } from "./runtime/process.ts";
+export { SandboxFiles, type FileEntry } from "./runtime/files.ts";
+export type { SnapshotState } from "./runtime/snapshot.ts";
 export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sandbox-params.ts";
 export type { SandboxState } from "./runtime/sandbox-ops.ts";
 export type { ExecResult } from "./docker/types.ts";

@@ -44,8 +44,8 @@ const python = await Sandbox.fromId(outputs.sandboxes.python ?? "");
 const helloCommand = 'echo "$GREETING, running as $(id -un), network interfaces: $(ls /sys/class/net)"';
 const pythonCommand =
   "import platform; print(f'python {platform.python_version()} on the gVisor kernel {platform.release()}')";
-const greeting = await hello.exec(["sh", "-c", helloCommand], { check: true });
-const kernel = await python.exec(["python3", "-c", pythonCommand], { check: true });
+const greeting = await hello.run(["sh", "-c", helloCommand], { check: true });
+const kernel = await python.run(["python3", "-c", pythonCommand], { check: true });
 
 console.log(`
 hello  $ sh -c '${helloCommand}'

@@ -19,6 +19,7 @@ export interface ContainerClient {
   /** Removes the container and its anonymous volumes; absent is fine. */
   remove(id: string): Promise<void>;
   update(id: string, limits: ResourceLimits): Promise<void>;
+  rename(id: string, name: string): Promise<void>;
   /** Containers (running or not) carrying every one of the labels. */
   list(labels: Labels): Promise<ContainerSummary[]>;
   /** Resolves with the exit code once the container stops. */
@@ -60,6 +61,9 @@ export function containerClient(docker: Docker): ContainerClient {
           ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
         }),
       );
+    },
+    async rename(id, name) {
+      await engineCall(`rename container ${id}`, () => docker.getContainer(id).rename({ name }));
     },
     async list(labels) {
       const found = await engineCall("list containers", () =>

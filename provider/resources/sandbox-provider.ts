@@ -82,7 +82,7 @@ export const sandboxProvider: FullProvider = {
 
   async create(inputs: Props) {
     const docker = connectDocker(inputs.dockerHost as string | undefined);
-    const state = await createSandbox(docker, inputs as unknown as SandboxParams);
+    const state = await createSandbox(docker, inputs as unknown as SandboxParams, { owner: "pulumi" });
     if (state.readiness) {
       try {
         await waitUntilReady(docker, state);

@@ -41,7 +41,7 @@ export function generatedSandboxName(): string {
 export async function createSandbox(
   docker: DockerClient,
   params: SandboxParams,
-  options: { owner?: string } = {},
+  options: { owner?: "pulumi" | "runtime" } = {},
 ): Promise<SandboxState> {
   const problems = sandboxParamsProblems({ ...params });
   if (problems.length > 0) {

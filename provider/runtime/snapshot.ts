@@ -19,7 +19,7 @@ export interface SnapshotState {
 export async function snapshotSandbox(
   docker: DockerClient,
   containerId: string,
-  params: { app: string; name?: string },
+  params: { app: string; name?: string; owner?: "pulumi" | "runtime" },
 ): Promise<SnapshotState> {
   const container = await docker.containers.inspect(containerId);
   if (!container) throw new NotFoundError(`cannot snapshot sandbox ${containerId}: it no longer exists`);
@@ -30,7 +30,11 @@ export async function snapshotSandbox(
   const imageId = await docker.images.commit(containerId, {
     repo,
     tag,
-    labels: ownershipLabels(params.app, "snapshot", { [LABEL.name]: name, [LABEL.source]: container.name }),
+    labels: ownershipLabels(params.app, "snapshot", {
+      [LABEL.name]: name,
+      [LABEL.source]: container.name,
+      [LABEL.owner]: params.owner ?? "pulumi",
+    }),
     env: source?.env ?? [],
     cmd: source?.cmd,
     entrypoint: source?.entrypoint,

@@ -66,14 +66,15 @@ describe("pulumi up of the quickstart, with the real pulumi CLI", () => {
   it("runs commands in them and prints the output", async () => {
     const ids = await sandboxIds();
     const hello = await Sandbox.fromId(ids.hello ?? "");
-    expect(await hello.exec(["sh", "-c", 'echo "$GREETING"; id -un'])).toEqual({
+    expect(await hello.run(["sh", "-c", 'echo "$GREETING"; id -un'])).toEqual({
       exitCode: 0,
       stdout: "hello from a sandfleet sandbox\nsandbox\n",
       stderr: "",
+      timedOut: false,
     });
     const python = await Sandbox.fromId(ids.python ?? "");
-    const result = await python.exec(["python3", "-c", "print(sum(range(10)))"]);
-    expect(result).toEqual({ exitCode: 0, stdout: "45\n", stderr: "" });
+    const result = await python.run(["python3", "-c", "print(sum(range(10)))"]);
+    expect(result).toMatchObject({ exitCode: 0, stdout: "45\n", stderr: "" });
   });
 
   it("previews no changes right after up", async () => {

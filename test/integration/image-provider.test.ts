@@ -49,11 +49,7 @@ describe("Image provider against a real engine", () => {
     expect(lines.some((l) => /^Step 2\/\d+ : COPY/.test(l))).toBe(true);
 
     await using sandbox = await Sandbox.create({ app, image: state.imageRef });
-    const result = await sandbox.exec([
-      "sh",
-      "-c",
-      'echo "$TOOLS $(pwd)"; cat /build-networks; ./run.sh; ls -l run.sh',
-    ]);
+    const result = await sandbox.run(["sh", "-c", 'echo "$TOOLS $(pwd)"; cat /build-networks; ./run.sh; ls -l run.sh']);
     expect(result.stdout).toMatch(/^\/opt\/tools \/opt\/tools\nlo\nrun-me\n-rwx/);
   });
 
@@ -131,7 +127,7 @@ describe("Image provider against a real engine", () => {
     });
     const created = await imageProvider.create(inputs);
     await using sandbox = await Sandbox.create({ app, image: created.id });
-    expect((await sandbox.exec(["cat", "/greeting.txt", "/build-networks"])).stdout).toBe("hi from a Dockerfile\nlo\n");
+    expect((await sandbox.run(["cat", "/greeting.txt", "/build-networks"])).stdout).toBe("hi from a Dockerfile\nlo\n");
   });
 
   it("takes an existing reference as is and never deletes it", async () => {
@@ -150,7 +146,7 @@ describe("Image provider against a real engine", () => {
     const sandbox = await Sandbox.create({ app, image: created.id });
     await imageProvider.delete(created.id, outs);
     expect(await docker.images.inspect(created.id)).toBeDefined();
-    await sandbox.terminate();
+    await sandbox.remove();
     await imageProvider.delete(created.id, outs);
     expect(await docker.images.inspect(created.id)).toBeUndefined();
     expect(await imageProvider.read(created.id, outs)).toEqual({});

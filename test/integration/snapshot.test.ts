@@ -12,7 +12,7 @@ describe("Snapshot provider against a real engine", () => {
 
   it("restores a file written before it, without the source's secret environment", async () => {
     const source = await Sandbox.create({ app, image: "sandfleet/python", user: "sandbox", env: { PLAIN: "p" } });
-    await source.exec(["sh", "-c", "echo before > /home/sandbox/note"], { check: true });
+    await source.run(["sh", "-c", "echo before > /home/sandbox/note"], { check: true });
     const created = await snapshotProvider.create({ app, name: "snap", sandboxId: source.id });
     const imageRef = String((created.outs as Record<string, unknown>).imageRef);
     expect(imageRef).toMatch(new RegExp(`^sandfleet/${app}/snapshots:snap-`));
@@ -26,7 +26,7 @@ describe("Snapshot provider against a real engine", () => {
     expect(image?.env.some((e) => e.startsWith("PLAIN="))).toBe(false);
 
     await using restored = await Sandbox.create({ app, image: imageRef });
-    expect((await restored.exec(["cat", "/home/sandbox/note"])).stdout).toBe("before\n");
+    expect((await restored.run(["cat", "/home/sandbox/note"])).stdout).toBe("before\n");
     expect((await restored.state()).tags).toEqual({});
   });
 
@@ -37,7 +37,7 @@ describe("Snapshot provider against a real engine", () => {
     const user = await Sandbox.create({ app, image: created.id });
     await snapshotProvider.delete(created.id, outs);
     expect(await docker.images.inspect(created.id)).toBeDefined();
-    await user.terminate();
+    await user.remove();
     await snapshotProvider.delete(created.id, outs);
     expect(await snapshotProvider.read(created.id, outs)).toEqual({});
   });

@@ -29,8 +29,8 @@ describe("Volume provider against a real engine", () => {
       image: "sandfleet/busybox",
       volumes: [{ mountPath: "/data", volume: volume.id }],
     });
-    await writer.exec(["sh", "-c", "echo kept > /data/file"], { check: true });
-    await writer.terminate();
+    await writer.run(["sh", "-c", "echo kept > /data/file"], { check: true });
+    await writer.remove();
 
     const reader = await Sandbox.create({
       app,
@@ -38,10 +38,10 @@ describe("Volume provider against a real engine", () => {
       image: "sandfleet/python",
       volumes: [{ mountPath: "/data", volume: volume.id, readOnly: true }],
     });
-    expect((await reader.exec(["cat", "/data/file"])).stdout).toBe("kept\n");
-    const write = await reader.exec(["sh", "-c", "echo x > /data/other"]);
+    expect((await reader.run(["cat", "/data/file"])).stdout).toBe("kept\n");
+    const write = await reader.run(["sh", "-c", "echo x > /data/other"]);
     expect(write.stderr).toMatch(/Read-only file system/);
-    await reader.terminate();
+    await reader.remove();
   });
 
   it("refuses to mount a volume that does not exist rather than making one", async () => {
@@ -72,8 +72,8 @@ describe("Volume provider against a real engine", () => {
       image: "sandfleet/busybox",
       volumes: [{ mountPath: "/d", volume: volume.id }],
     });
-    await sandbox.exec(["sh", "-c", "echo survived > /d/f"], { check: true });
-    await sandbox.terminate();
+    await sandbox.run(["sh", "-c", "echo survived > /d/f"], { check: true });
+    await sandbox.remove();
     await volumeProvider.delete(volume.id, volume.outs);
     expect(await docker.volumes.inspect(volume.id)).toBeDefined();
 
@@ -83,7 +83,7 @@ describe("Volume provider against a real engine", () => {
       image: "sandfleet/busybox",
       volumes: [{ mountPath: "/d", volume: adopted.id }],
     });
-    expect((await reader.exec(["cat", "/d/f"])).stdout).toBe("survived\n");
+    expect((await reader.run(["cat", "/d/f"])).stdout).toBe("survived\n");
   });
 
   it("changes retention without replacing the volume", async () => {

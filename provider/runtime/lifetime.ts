@@ -1,0 +1,34 @@
+import type { DockerClient } from "../docker/client.ts";
+import type { ContainerInfo } from "../docker/types.ts";
+import { TIMEOUT_EXIT_CODE } from "./process.ts";
+
+/** Why sandfleet ended a sandbox itself. */
+export type EndReason = "timeout" | "idle";
+
+// The reason is kept in the container's name, a fact on the engine that
+// survives restarts of whoever ended it; labels cannot change after create.
+const ENDED = /\.ended-(timeout|idle)$/;
+
+export function endedName(name: string, reason: EndReason): string {
+  return `${name.replace(ENDED, "")}.ended-${reason}`;
+}
+
+export function endReasonOf(containerName: string): EndReason | undefined {
+  return ENDED.exec(containerName)?.[1] as EndReason | undefined;
+}
+
+/**
+ * The exit code a sandbox reports: undefined while it runs; 124 when ended by
+ * its timeout or idle timeout; otherwise its own (137 when terminated).
+ */
+export function reportedExitCode(container: ContainerInfo): number | undefined {
+  if (container.running) return undefined;
+  return endReasonOf(container.name) ? TIMEOUT_EXIT_CODE : container.exitCode;
+}
+
+/** Records the reason, then ends the sandbox. Safe to repeat after a crash between the two. */
+export async function endSandbox(docker: DockerClient, container: ContainerInfo, reason: EndReason): Promise<void> {
+  if (endReasonOf(container.name) === undefined)
+    await docker.containers.rename(container.id, endedName(container.name, reason));
+  await docker.containers.kill(container.id, "SIGKILL");
+}

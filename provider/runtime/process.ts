@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import type { Readable, Writable } from "node:stream";
+import type { DockerClient } from "../docker/client.ts";
+import type { ExecProcess } from "../docker/exec.ts";
+import type { ExecResult } from "../docker/types.ts";
+
+/** Exit code reported for a command ended by its timeout, as timeout(1) does. */
+export const TIMEOUT_EXIT_CODE = 124;
+
+export interface ExecParams {
+  /** Extra environment variables for this command. */
+  env?: Record<string, string>;
+  /** Absolute working directory for this command. */
+  workdir?: string;
+  /** User to run as; default the sandbox's. */
+  user?: string;
+  /** Ends the command, and every process it started, after this long; it then reports exit code 124. */
+  timeoutMs?: number;
+  /** Open the command's stdin for writing (through `process.stdin`). Default false. */
+  stdin?: boolean;
+}
+
+// Every process an exec starts inherits this variable, which is how a timeout
+// finds them all, children included, to end them.
+const MARK = "SANDFLEET_EXEC";
+
+const KILL_MARKED = `for p in /proc/[0-9]*; do
+  if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARK}=$1"; then kill -KILL "\${p#/proc/}" 2>/dev/null; fi
+done`;
+
+/**
+ * A command running in a sandbox: stdout and stderr as streams, stdin as a
+ * writable stream (when asked for), and its exit code from `wait()`.
+ */
+export class SandboxProcess {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly #stdin: Writable | undefined;
+  readonly #exit: Promise<number>;
+  readonly #kill: () => Promise<void>;
+  #timedOut = false;
+
+  private constructor(exec: ExecProcess, kill: () => Promise<void>, timeoutMs: number | undefined) {
+    this.stdout = exec.stdout;
+    this.stderr = exec.stderr;
+    this.#stdin = exec.stdin;
+    this.#kill = kill;
+    let timer: NodeJS.Timeout | undefined;
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        this.#timedOut = true;
+        void kill();
+      }, timeoutMs);
+    }
+    this.#exit = exec
+      .wait()
+      .then((code) => (this.#timedOut ? TIMEOUT_EXIT_CODE : code))
+      .finally(() => {
+        clearTimeout(timer);
+      });
+  }
+
+  static async start(
+    docker: DockerClient,
+    containerId: string,
+    argv: readonly string[],
+    params: ExecParams = {},
+  ): Promise<SandboxProcess> {
+    const mark = randomBytes(8).toString("hex");
+    const user = params.user;
+    const exec = await docker.exec.start(
+      containerId,
+      {
+        argv,
+        env: { ...params.env, [MARK]: mark },
+        ...(params.workdir ? { workdir: params.workdir } : {}),
+        ...(user ? { user } : {}),
+      },
+      { stdin: params.stdin === true },
+    );
+    const kill = async () => {
+      // As the same user: with every capability dropped, root cannot signal another user's processes.
+      await docker.exec.run(containerId, { argv: ["sh", "-c", KILL_MARKED, "sh", mark], ...(user ? { user } : {}) });
+    };
+    return new SandboxProcess(exec, kill, params.timeoutMs);
+  }
+
+  /** The command's input; throws unless the command was started with `stdin: true`. */
+  get stdin(): Writable {
+    if (!this.#stdin) throw new Error("this command was started without stdin; pass { stdin: true }");
+    return this.#stdin;
+  }
+
+  /** Whether the command was ended by its timeout. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /** Resolves with the exit code once the command has ended and its output is drained. */
+  wait(): Promise<number> {
+    return this.#exit;
+  }
+
+  /** Ends the command and every process it started. */
+  async kill(): Promise<void> {
+    await this.#kill();
+  }
+
+  /** Waits for the end and collects everything the command wrote. */
+  async output(): Promise<ExecResult & { timedOut: boolean }> {
+    const [stdout, stderr, exitCode] = await Promise.all([collect(this.stdout), collect(this.stderr), this.wait()]);
+    return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8"), timedOut: this.#timedOut };
+  }
+
+  /** Like output(), with stdout as bytes: for binary content. */
+  async outputBytes(): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
+    const [stdout, stderr, exitCode] = await Promise.all([collect(this.stdout), collect(this.stderr), this.wait()]);
+    return { exitCode, stdout, stderr: stderr.toString("utf8") };
+  }
+}
+
+async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
