@@ -59,3 +59,8 @@ export class CommandExitError extends SandfleetError {
 function lastLines(text: string, count: number): string {
   return text.split("\n").slice(-count).join("\n");
 }
+
+/** A warm pool had no ready member to claim. */
+export class PoolExhaustedError extends SandfleetError {
+  override readonly name: string = "PoolExhaustedError";
+}

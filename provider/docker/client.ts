@@ -2,6 +2,7 @@ import Docker from "dockerode";
 import { type ContainerClient, containerClient } from "./containers.ts";
 import { dockerOptions } from "./connect.ts";
 import { engineCall } from "./errors.ts";
+import { type EventClient, eventClient } from "./events.ts";
 import { type ExecClient, execClient } from "./exec.ts";
 import { type ImageClient, imageClient } from "./images.ts";
 import { type NetworkClient, networkClient } from "./networks.ts";
@@ -18,6 +19,7 @@ export interface DockerClient {
   readonly images: ImageClient;
   readonly networks: NetworkClient;
   readonly volumes: VolumeClient;
+  readonly events: EventClient;
   readonly exec: ExecClient;
   /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
   ping(): Promise<void>;
@@ -35,6 +37,7 @@ export function connectDocker(host?: string): DockerClient {
     images: imageClient(docker),
     networks: networkClient(docker),
     volumes: volumeClient(docker),
+    events: eventClient(docker),
     exec: execClient(docker),
     async ping() {
       await engineCall("ping Docker engine", () => docker.ping());

@@ -1,4 +1,6 @@
+import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
+import { listOf } from "./values.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type {
   ContainerInfo,
@@ -24,6 +26,8 @@ export interface ContainerClient {
   list(labels: Labels): Promise<ContainerSummary[]>;
   /** Resolves with the exit code once the container stops. */
   wait(id: string): Promise<number>;
+  /** The main process's output so far, and on as it comes when following. */
+  logs(id: string, options: { follow: boolean; tail?: number }): Promise<{ stdout: Readable; stderr: Readable }>;
 }
 
 export function containerClient(docker: Docker): ContainerClient {
@@ -75,6 +79,28 @@ export function containerClient(docker: Docker): ContainerClient {
         labels: c.Labels,
         status: c.State as ContainerStatus,
       }));
+    },
+    async logs(id, options) {
+      const container = docker.getContainer(id);
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      const query = { stdout: true, stderr: true, ...(options.tail !== undefined ? { tail: options.tail } : {}) };
+      if (options.follow) {
+        const stream = await engineCall(`follow logs of container ${id}`, () =>
+          container.logs({ ...query, follow: true }),
+        );
+        docker.modem.demuxStream(stream, stdout, stderr);
+        stream.once("end", () => {
+          stdout.end();
+          stderr.end();
+        });
+      } else {
+        const buffer = await engineCall(`read logs of container ${id}`, () =>
+          container.logs({ ...query, follow: false }),
+        );
+        demuxBuffer(buffer, stdout, stderr);
+      }
+      return { stdout, stderr };
     },
     async wait(id) {
       const result = (await engineCall(`wait for container ${id}`, () => docker.getContainer(id).wait())) as {
@@ -171,12 +197,27 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
       .filter((m) => m.Type === "volume" && m.Name)
       .map((m) => ({ volume: m.Name ?? "", target: m.Destination, readOnly: !m.RW })),
     ports: publishedPorts(info.NetworkSettings.Ports),
+    pid: info.State.Pid,
+    execIds: listOf(info.ExecIDs as string[] | null),
     addresses: Object.fromEntries(
       Object.entries((info.NetworkSettings.Networks as Record<string, { IPAddress: string }> | null) ?? {})
         .filter(([, n]) => n.IPAddress)
         .map(([name, n]) => [name, n.IPAddress]),
     ),
   };
+}
+
+/** Splits a non-following log read: frames of [stream, 0, 0, 0, size(4), payload]. */
+function demuxBuffer(buffer: Buffer, stdout: PassThrough, stderr: PassThrough): void {
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const size = buffer.readUInt32BE(offset + 4);
+    const payload = buffer.subarray(offset + 8, offset + 8 + size);
+    (buffer[offset] === 2 ? stderr : stdout).write(payload);
+    offset += 8 + size;
+  }
+  stdout.end();
+  stderr.end();
 }
 
 function publishedPorts(

@@ -1,7 +1,7 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import type Docker from "dockerode";
-import { engineCall } from "./errors.ts";
-import type { ExecResult, ExecSpec } from "./types.ts";
+import { engineCall, engineLookup } from "./errors.ts";
+import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
 
 /** A process started inside a container, with its streams still open. */
 export interface ExecProcess {
@@ -18,6 +18,7 @@ export interface ExecClient {
   start(containerId: string, spec: ExecSpec, options?: { stdin?: boolean }): Promise<ExecProcess>;
   /** Runs to completion and collects the output. */
   run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
+  inspect(execId: string): Promise<ExecInfo | undefined>;
 }
 
 export function execClient(docker: Docker): ExecClient {
@@ -68,6 +69,10 @@ export function execClient(docker: Docker): ExecClient {
 
   return {
     start,
+    async inspect(execId) {
+      const info = await engineLookup(`inspect exec ${execId}`, () => docker.getExec(execId).inspect());
+      return info && { running: info.Running, exitCode: info.ExitCode };
+    },
     async run(containerId, spec) {
       const process = await start(containerId, spec);
       const [stdout, stderr, exitCode] = await Promise.all([

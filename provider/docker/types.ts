@@ -73,6 +73,22 @@ export interface ContainerInfo {
   ports: Readonly<Record<number, number>>;
   /** The container's address on each network it joined. */
   addresses: Readonly<Record<string, string>>;
+  /** Host process id of the main process; 0 when not running. */
+  pid: number;
+  /** Execs the engine still knows of, running or finished. */
+  execIds: readonly string[];
+}
+
+export interface ExecInfo {
+  running: boolean;
+  exitCode: number | null;
+}
+
+export interface EngineEvent {
+  /** Unix time in ms. */
+  timeMs: number;
+  action: string;
+  containerId: string;
 }
 
 export interface ContainerSummary {

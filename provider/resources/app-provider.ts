@@ -52,11 +52,17 @@ export const appProvider: FullProvider = {
     return { outs: news };
   },
 
-  /** Ending an app ends its sandboxes, including those made at run time, then its network. */
+  /** Ending an app ends its sandboxes, including those made at run time or claimed from its pools, then its network. */
   async delete(id: string, props: Props) {
     const docker = connectDocker(props.dockerHost as string | undefined);
     const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
+    const claims = await docker.volumes.list({
+      [LABEL.managed]: "true",
+      [LABEL.app]: props.name as string,
+      [LABEL.kind]: "claim",
+    });
+    await Promise.all(claims.map((v) => docker.volumes.remove(v.name)));
     await docker.networks.remove(id);
   },
 };

@@ -5,14 +5,11 @@ import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { withDependency } from "./options.ts";
 import type { Secret } from "./secret.ts";
-import { Volume } from "./volume.ts";
+import { imageRefOf, mergedSecretEnv, volumeMounts, type ImageInput, type VolumeMountInput } from "./inputs.ts";
 
 const provider = delegatingProvider(new URL("./sandbox-provider.ts", import.meta.url).href, "sandboxProvider");
 
-/** Anything that names a local image: a reference, or an Image or Snapshot resource. */
-export type ImageInput = pulumi.Input<string> | { readonly imageRef: pulumi.Output<string> };
-
-export type VolumeMountInput = Volume | { volume: Volume | string; readOnly?: boolean };
+export type { ImageInput, VolumeMountInput } from "./inputs.ts";
 
 export interface SandboxArgs {
   /** The owning app, or its name. */
@@ -66,23 +63,15 @@ export class Sandbox extends pulumi.dynamic.Resource {
   constructor(resourceName: string, args: SandboxArgs, opts: pulumi.CustomResourceOptions = {}) {
     const app = args.app instanceof App ? args.app : undefined;
     const { app: _app, dockerHost, image, secrets, volumes, ...rest } = args;
-    const mounts = Object.entries(volumes ?? {}).map(([mountPath, mount]) => {
-      const { volume, readOnly } = mount instanceof Volume ? { volume: mount, readOnly: false } : mount;
-      return {
-        mountPath,
-        volume: volume instanceof Volume ? volume.volumeName : volume,
-        readOnly: readOnly ?? false,
-      };
-    });
     super(
       provider,
       resourceName,
       {
         ...rest,
         app: app ? app.appName : args.app,
-        image: typeof image === "object" && "imageRef" in image ? image.imageRef : image,
-        volumes: mounts,
-        secretEnv: mergedSecretEnv(secrets ?? []),
+        image: imageRefOf(image),
+        volumes: volumeMounts(volumes),
+        secretEnv: mergedSecretEnv(secrets),
         dockerHost: dockerHost ?? app?.dockerHost,
         containerId: undefined,
         containerName: undefined,
@@ -99,18 +88,4 @@ export class Sandbox extends pulumi.dynamic.Resource {
       "Sandbox",
     );
   }
-}
-
-/** The secrets' values as one environment, a secret output; a key set twice is an error. */
-function mergedSecretEnv(secrets: Secret[]): pulumi.Output<Record<string, string>> {
-  return pulumi.all(secrets.map((s) => s.values)).apply((all) => {
-    const env: Record<string, string> = {};
-    for (const values of all) {
-      for (const [key, value] of Object.entries(values)) {
-        if (key in env) throw new Error(`secret variable ${key} is set by more than one secret`);
-        env[key] = value;
-      }
-    }
-    return env;
-  });
 }

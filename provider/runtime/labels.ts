@@ -12,10 +12,17 @@ export const LABEL = {
   idleTimeoutMs: "sandfleet.idle-timeout-ms",
   readiness: "sandfleet.readiness",
   source: "sandfleet.source",
+  pool: "sandfleet.pool",
+  template: "sandfleet.template",
+  replicas: "sandfleet.replicas",
+  rollout: "sandfleet.rollout",
+  poolTemplate: "sandfleet.pool-template",
+  member: "sandfleet.member",
+  claimedAt: "sandfleet.claimed-at",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
-export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot";
+export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim";
 
 export function ownershipLabels(
   app: string,

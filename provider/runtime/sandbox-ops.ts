@@ -41,7 +41,7 @@ export function generatedSandboxName(): string {
 export async function createSandbox(
   docker: DockerClient,
   params: SandboxParams,
-  options: { owner?: "pulumi" | "runtime" } = {},
+  options: { owner?: "pulumi" | "runtime"; extraLabels?: Record<string, string> } = {},
 ): Promise<SandboxState> {
   const problems = sandboxParamsProblems({ ...params });
   if (problems.length > 0) {
@@ -66,7 +66,8 @@ export async function createSandbox(
       );
     }
   }
-  const spec = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
+  const base = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
+  const spec = { ...base, labels: { ...base.labels, ...options.extraLabels } };
   let id: string;
   try {
     id = await docker.containers.create(spec);

@@ -5,6 +5,7 @@ import { SandboxFiles } from "./files.ts";
 import { LABEL, tagLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { containerName } from "./names.ts";
+import { claimMember, type ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecParams } from "./process.ts";
 import { createSandbox, inspectSandbox, waitUntilReady, type SandboxState } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
@@ -79,6 +80,18 @@ export class Sandbox {
     const state = await inspectSandbox(docker, containerName(app, name));
     if (!state || state.app !== app)
       throw new NotFoundError(`no sandbox named "${name}" in app "${app}" on ${docker.host}`);
+    return new Sandbox(docker, state);
+  }
+
+  /**
+   * Takes one ready sandbox from a warm pool, atomically: no two claimers get
+   * the same one. Fails with PoolExhaustedError when none is ready within `waitMs`.
+   */
+  static async claim(app: string, pool: string, params: ConnectParams & ClaimParams = {}): Promise<Sandbox> {
+    const docker = params.docker ?? connectDocker(params.dockerHost);
+    const id = await claimMember(docker, app, pool, params);
+    const state = await inspectSandbox(docker, id);
+    if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
     return new Sandbox(docker, state);
   }
 

@@ -1,0 +1,43 @@
+import { connectDocker } from "../../docker/client.ts";
+import { Agent } from "../../runtime/agent.ts";
+import { parseDuration } from "../../spec/units.ts";
+import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
+
+export const agent: Verb = {
+  name: "agent",
+  summary: "keep lifetimes and warm pools true: end expired and idle sandboxes, refill pools",
+  usage: "sandfleet agent [--interval 1s] [--once] [--json]",
+  examples: ["sandfleet agent", "sandfleet agent --once --json"],
+  options: { interval: { type: "string" }, once: { type: "boolean" } },
+  async run({ values, json }) {
+    const interval = stringOption(values, "interval") ?? "1s";
+    const intervalMs = parseDuration(interval);
+    if (intervalMs === undefined) throw new UsageError(`--interval ${interval} is not a duration like 1s`);
+    const docker = connectDocker();
+    await docker.ping();
+    const reconcilers = (await import("../../runtime/pool-agent.ts")).poolReconcilers();
+    const instance = new Agent({
+      docker,
+      intervalMs,
+      reconcilers,
+      onEvent: (event) => {
+        const line = json
+          ? JSON.stringify({ time: new Date().toISOString(), ...event })
+          : `${new Date().toISOString()} ${event.action} ${event.sandbox ?? ""} ${event.reason ?? ""} ${event.detail ?? ""}`.trimEnd();
+        (event.action === "error" ? console.error : console.log)(line);
+      },
+    });
+    if (values.once === true) {
+      await instance.reconcileOnce();
+      return EXIT.ok;
+    }
+    const controller = new AbortController();
+    for (const signal of ["SIGINT", "SIGTERM"] as const)
+      process.once(signal, () => {
+        controller.abort();
+      });
+    if (!json) console.log(`sandfleet agent watching ${docker.host} every ${interval}`);
+    await instance.run(controller.signal);
+    return EXIT.ok;
+  },
+};

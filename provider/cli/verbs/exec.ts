@@ -1,0 +1,52 @@
+import { parseDuration } from "../../spec/units.ts";
+import { resolveSandbox } from "../sandbox-ref.ts";
+import { printJson } from "../output.ts";
+import { EXIT, listOption, pairs, stringOption, UsageError, type Verb } from "../verb.ts";
+
+export const exec: Verb = {
+  name: "exec",
+  summary: "run a command in a sandbox; its exit code is passed through",
+  usage:
+    "sandfleet exec SANDBOX [--timeout 30s] [--workdir DIR] [--user USER] [--env K=V]... [--json] -- COMMAND [ARG...]",
+  examples: [
+    "sandfleet exec code-interpreter/sb-1 -- python3 -c 'print(6 * 7)'",
+    "echo data | sandfleet exec 3f2a9c -- wc -c",
+  ],
+  options: {
+    timeout: { type: "string" },
+    workdir: { type: "string" },
+    user: { type: "string" },
+    env: { type: "string", multiple: true },
+  },
+  async run({ values, positionals, rest, json }) {
+    const [ref] = positionals;
+    if (!ref || rest.length === 0) throw new UsageError("needs a sandbox and a command after --");
+    const timeout = stringOption(values, "timeout");
+    const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout);
+    if (timeout !== undefined && timeoutMs === undefined)
+      throw new UsageError(`--timeout ${timeout} is not a duration like 30s`);
+    const sandbox = await resolveSandbox(ref);
+    // Piped input goes to the command; a terminal does not.
+    const withStdin = !process.stdin.isTTY;
+    const workdir = stringOption(values, "workdir");
+    const user = stringOption(values, "user");
+    const running = await sandbox.exec(rest, {
+      env: pairs(listOption(values, "env"), "--env"),
+      ...(workdir ? { workdir } : {}),
+      ...(user ? { user } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      stdin: withStdin,
+    });
+    if (withStdin) process.stdin.pipe(running.stdin);
+    if (json) {
+      const result = await running.output();
+      printJson(result);
+      return result.exitCode;
+    }
+    running.stdout.pipe(process.stdout);
+    running.stderr.pipe(process.stderr);
+    const code = await running.wait();
+    if (running.timedOut) process.stderr.write(`sandfleet: command ended by its timeout (${String(timeout)})\n`);
+    return code === EXIT.ok ? EXIT.ok : code;
+  },
+};

@@ -1,0 +1,48 @@
+import type Docker from "dockerode";
+import { labelFilters } from "./containers.ts";
+import { engineCall } from "./errors.ts";
+import type { EngineEvent, Labels } from "./types.ts";
+
+export interface EventClient {
+  /** Container events the engine still holds between two times (it keeps the most recent ones only). */
+  containerEvents(params: {
+    sinceMs: number;
+    untilMs: number;
+    actions: readonly string[];
+    labels: Labels;
+  }): Promise<EngineEvent[]>;
+}
+
+interface RawEvent {
+  Action?: string;
+  Actor?: { ID?: string };
+  timeNano?: number;
+  time?: number;
+}
+
+export function eventClient(docker: Docker): EventClient {
+  return {
+    async containerEvents(params) {
+      const stream = await engineCall("read engine events", () =>
+        docker.getEvents({
+          since: Math.floor(params.sinceMs / 1000),
+          until: Math.ceil(params.untilMs / 1000),
+          filters: { type: ["container"], event: [...params.actions], label: labelFilters(params.labels) },
+        }),
+      );
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks)
+        .toString("utf8")
+        .split("\n")
+        .filter((line) => line.trim())
+        .map((line) => JSON.parse(line) as RawEvent)
+        .map((event) => ({
+          timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
+          // "exec_start: sh -c ..." -> "exec_start"
+          action: (event.Action ?? "").split(":")[0] ?? "",
+          containerId: event.Actor?.ID ?? "",
+        }));
+    },
+  };
+}

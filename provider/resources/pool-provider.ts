@@ -1,0 +1,88 @@
+import { connectDocker } from "../docker/client.ts";
+import {
+  drainPool,
+  listMembers,
+  poolExists,
+  poolParamsProblems,
+  reconcilePool,
+  removePoolRecord,
+  writePoolRecord,
+  type PoolParams,
+} from "../runtime/pool.ts";
+import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
+import type { FullProvider } from "./delegate.ts";
+import { changedKeys, pick } from "./diff.ts";
+
+export const POOL_INPUT_KEYS = ["app", "name", "replicas", "template", "secretEnv", "rollout", "dockerHost"] as const;
+/** A new pool identity is a new pool; replicas, template and rollout change the members in place. */
+const IDENTITY_KEYS = ["app", "name", "dockerHost"] as const;
+
+type Props = Record<string, unknown>;
+
+/** The runtime's view: secret values join the template only here, never in what a preview shows. */
+function paramsOf(props: Props): PoolParams {
+  const template = props.template as PoolParams["template"];
+  const secretEnv = props.secretEnv as Record<string, string> | undefined;
+  return { ...(props as unknown as PoolParams), template: { ...template, ...(secretEnv ? { secretEnv } : {}) } };
+}
+
+async function readyCount(params: PoolParams): Promise<number> {
+  const members = await listMembers(connectDocker(params.dockerHost), params.app, params.name);
+  return members.filter((m) => m.state === "warm" && m.running).length;
+}
+
+async function provision(props: Props): Promise<Props> {
+  const params = paramsOf(props);
+  const docker = connectDocker(params.dockerHost);
+  await writePoolRecord(docker, params);
+  await reconcilePool(docker, params);
+  return { ...props, readyCount: await readyCount(params) };
+}
+
+export const poolProvider: FullProvider = {
+  async check(_olds: Props, news: Props) {
+    const failures = poolParamsProblems({ ...news, template: paramsOf(news).template });
+    if (failures.length > 0) return { inputs: news, failures };
+    // The template is compared with its defaults filled in, so a default spelled out is no change.
+    const {
+      app: _app,
+      secretEnv: _secretEnv,
+      ...template
+    } = normalizeSandboxParams({
+      ...(news.template as PoolParams["template"]),
+      app: news.app as string,
+    });
+    return { inputs: { ...news, template, rollout: news.rollout ?? "rolling" } };
+  },
+
+  async diff(_id: string, olds: Props, news: Props) {
+    const changes = changedKeys(olds, news, POOL_INPUT_KEYS);
+    return {
+      changes: changes.length > 0,
+      replaces: changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k)),
+    };
+  },
+
+  /** Returns once `replicas` members are ready; a member that never gets ready fails it, naming the probe. */
+  async create(inputs: Props) {
+    return { id: `${String(inputs.app)}/${String(inputs.name)}`, outs: await provision(inputs) };
+  },
+
+  async read(id: string, props: Props) {
+    const params = props as unknown as PoolParams;
+    if (!(await poolExists(connectDocker(params.dockerHost), params.app, params.name))) return {};
+    return { id, props: { ...props, readyCount: await readyCount(params) }, inputs: pick(props, POOL_INPUT_KEYS) };
+  },
+
+  /** More or fewer members without touching the others; a new template rolls (or replaces all at once). */
+  async update(_id: string, _olds: Props, news: Props) {
+    return { outs: await provision(news) };
+  },
+
+  async delete(_id: string, props: Props) {
+    const params = props as unknown as PoolParams;
+    const docker = connectDocker(params.dockerHost);
+    await removePoolRecord(docker, params.app, params.name);
+    await drainPool(docker, params.app, params.name);
+  },
+};

@@ -1,0 +1,138 @@
+import type { DockerClient } from "../docker/client.ts";
+import type { ContainerInfo } from "../docker/types.ts";
+import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
+import { LABEL } from "./labels.ts";
+import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
+import { claimTimes, parseMember } from "./pool.ts";
+import { MAX_DURATION_MS } from "./sandbox-params.ts";
+import { systemClock, type Clock } from "./poll.ts";
+
+export interface AgentEvent {
+  action: "ended" | "refilled" | "error";
+  sandbox?: string;
+  reason?: EndReason;
+  detail?: string;
+}
+
+/** One part of what the agent keeps true, run on every pass. */
+export type Reconciler = (docker: DockerClient, nowMs: number) => Promise<AgentEvent[]>;
+
+export interface AgentParams {
+  docker: DockerClient;
+  /** Time between passes. Default 1000. */
+  intervalMs?: number;
+  clock?: Clock;
+  /** Further reconcilers, e.g. warm-pool refills. */
+  reconcilers?: Reconciler[];
+  onEvent?: (event: AgentEvent) => void;
+}
+
+/**
+ * The reconciler behind `sandfleet agent`. It holds no state of its own:
+ * each pass reads the facts from the engine (labels with the limits, start
+ * times, exec events, names that record why a sandbox was ended), so a
+ * restarted agent, or one that outlived an engine restart, does the same.
+ */
+export class Agent {
+  readonly #params: Required<Omit<AgentParams, "onEvent">> & Pick<AgentParams, "onEvent">;
+  readonly #startedMs: number;
+
+  constructor(params: AgentParams) {
+    this.#params = { intervalMs: 1000, clock: systemClock, reconcilers: [], ...params };
+    this.#startedMs = this.#params.clock.now();
+  }
+
+  /** One pass over every sandbox and pool; returns what it did. */
+  async reconcileOnce(): Promise<AgentEvent[]> {
+    const { docker, clock, reconcilers } = this.#params;
+    const now = clock.now();
+    const events = await enforceLifetimes(docker, now, this.#startedMs);
+    for (const reconcile of reconcilers) events.push(...(await reconcile(docker, now)));
+    for (const event of events) this.#params.onEvent?.(event);
+    return events;
+  }
+
+  /** Passes until the signal aborts; an engine that went away is retried, not fatal. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.reconcileOnce();
+      } catch (error) {
+        this.#params.onEvent?.({ action: "error", detail: error instanceof Error ? error.message : String(error) });
+      }
+      await Promise.race([
+        this.#params.clock.sleep(this.#params.intervalMs),
+        new Promise((resolve) => {
+          signal.addEventListener("abort", resolve, { once: true });
+        }),
+      ]);
+    }
+  }
+}
+
+/** Ends sandboxes past their timeout or idle timeout, and finishes ends a crash interrupted. */
+export async function enforceLifetimes(
+  docker: DockerClient,
+  nowMs: number,
+  agentStartedMs: number,
+): Promise<AgentEvent[]> {
+  const running = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.kind]: "sandbox" });
+  const containers = (
+    await Promise.all(running.filter((c) => c.status === "running").map((c) => docker.containers.inspect(c.id)))
+  ).filter((c): c is ContainerInfo => c !== undefined && c.running);
+  if (containers.length === 0) return [];
+
+  const needsIdle = containers.some((c) => c.labels[LABEL.idleTimeoutMs]);
+  const activity = needsIdle
+    ? await lastExecActivity(docker, nowMs - MAX_DURATION_MS, nowMs)
+    : { byContainer: new Map<string, number>(), complete: true };
+
+  const claims = containers.some((c) => c.labels[LABEL.pool] !== undefined)
+    ? await claimTimes(docker)
+    : new Map<string, number>();
+  const events: AgentEvent[] = [];
+  for (const container of containers) {
+    const reason = await dueReason(docker, container, nowMs, agentStartedMs, activity, claims);
+    if (!reason) continue;
+    await endSandbox(docker, container, reason);
+    events.push({ action: "ended", sandbox: container.name, reason });
+  }
+  return events;
+}
+
+async function dueReason(
+  docker: DockerClient,
+  container: ContainerInfo,
+  nowMs: number,
+  agentStartedMs: number,
+  activity: { byContainer: Map<string, number>; complete: boolean },
+  claims: Map<string, number>,
+): Promise<EndReason | undefined> {
+  // Renamed but still running: an earlier pass was cut off between the two steps.
+  const recorded = endReasonOf(container.name);
+  if (recorded) return recorded;
+
+  let startedMs = Date.parse(container.startedAt);
+  const pool = container.labels[LABEL.pool];
+  if (pool !== undefined) {
+    // A pool member's lifetime starts when it is claimed; until then it waits, warm.
+    const member = parseMember(container.labels[LABEL.app] ?? "", pool, {
+      id: container.id,
+      name: container.name,
+      labels: container.labels,
+      status: container.status,
+    });
+    if (!member || member.state !== "claimed") return undefined;
+    startedMs = claims.get(member.memberId) ?? agentStartedMs;
+  }
+  const timeoutMs = Number(container.labels[LABEL.timeoutMs] ?? 0);
+  if (timeoutMs > 0 && nowMs >= startedMs + timeoutMs) return "timeout";
+
+  const idleTimeoutMs = Number(container.labels[LABEL.idleTimeoutMs] ?? 0);
+  if (idleTimeoutMs <= 0) return undefined;
+  if (hasOpenTunnelConnection(container) || (await hasRunningExec(docker, container))) return undefined;
+  const lastExec = activity.byContainer.get(container.id);
+  // Without a complete record, count from when this agent started: never end a sandbox early.
+  const since = Math.max(startedMs, lastExec ?? (activity.complete ? startedMs : agentStartedMs));
+  return nowMs - since >= idleTimeoutMs ? "idle" : undefined;
+}

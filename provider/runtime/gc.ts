@@ -1,0 +1,40 @@
+import type { DockerClient } from "../docker/client.ts";
+import { LABEL } from "./labels.ts";
+
+export interface Garbage {
+  containers: { id: string; name: string }[];
+  images: string[];
+}
+
+/**
+ * What sandfleet made at run time and nothing owns any more: ended sandboxes
+ * made through the runtime, and runtime snapshots no container uses. Anything
+ * a Pulumi stack owns is left to the stack.
+ */
+export async function collectGarbage(
+  docker: DockerClient,
+  params: { app?: string; dryRun: boolean },
+): Promise<Garbage> {
+  const scope = {
+    [LABEL.managed]: "true",
+    [LABEL.owner]: "runtime",
+    ...(params.app ? { [LABEL.app]: params.app } : {}),
+  };
+  const ended = (await docker.containers.list({ ...scope, [LABEL.kind]: "sandbox" })).filter(
+    (c) => c.status === "exited" || c.status === "dead" || c.status === "created",
+  );
+  const snapshots = await docker.images.list({ ...scope, [LABEL.kind]: "snapshot" });
+  const garbage: Garbage = { containers: ended.map((c) => ({ id: c.id, name: c.name })), images: [] };
+  if (!params.dryRun) for (const c of ended) await docker.containers.remove(c.id);
+  for (const image of snapshots) {
+    for (const tag of image.tags) {
+      if (params.dryRun) {
+        garbage.images.push(tag);
+        continue;
+      }
+      // Removal is refused while a container uses the image: that is the "nothing uses it" test.
+      if ((await docker.images.remove(tag)) === "removed") garbage.images.push(tag);
+    }
+  }
+  return garbage;
+}

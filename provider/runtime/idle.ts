@@ -1,0 +1,61 @@
+import { readFileSync } from "node:fs";
+import type { DockerClient } from "../docker/client.ts";
+import type { ContainerInfo } from "../docker/types.ts";
+
+/** Docker keeps this many recent events; a full answer may have lost older ones. */
+const ENGINE_EVENT_BUFFER = 256;
+
+/**
+ * When each sandbox was last active, from the engine's own record of exec
+ * starts and ends, so that a restarted agent knows as much as a running one.
+ * `complete` is false when the engine's event buffer may have dropped some.
+ */
+export async function lastExecActivity(
+  docker: DockerClient,
+  sinceMs: number,
+  nowMs: number,
+): Promise<{ byContainer: Map<string, number>; complete: boolean }> {
+  const events = await docker.events.containerEvents({
+    sinceMs,
+    untilMs: nowMs,
+    actions: ["exec_start", "exec_die"],
+    labels: { "sandfleet.managed": "true" },
+  });
+  const byContainer = new Map<string, number>();
+  for (const event of events) {
+    byContainer.set(event.containerId, Math.max(byContainer.get(event.containerId) ?? 0, event.timeMs));
+  }
+  return { byContainer, complete: events.length < ENGINE_EVENT_BUFFER };
+}
+
+/** Whether any exec is running in the sandbox now. */
+export async function hasRunningExec(docker: DockerClient, container: ContainerInfo): Promise<boolean> {
+  const execs = await Promise.all(container.execIds.map((id) => docker.exec.inspect(id)));
+  return execs.some((exec) => exec?.running === true);
+}
+
+/**
+ * Whether a connection through a tunnel (a published port) is open, read from
+ * the sandbox's network namespace on this host. Not knowable for a remote
+ * engine, where it reports false.
+ */
+export function hasOpenTunnelConnection(container: ContainerInfo): boolean {
+  const ports = Object.keys(container.ports).map((p) => Number(p));
+  if (ports.length === 0 || container.pid <= 0) return false;
+  const hexPorts = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, "0")));
+  for (const table of ["tcp", "tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${String(container.pid)}/net/${table}`, "utf8");
+    } catch {
+      return false;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const localPort = cols[1]?.split(":")[1];
+      // 01: ESTABLISHED
+      if (localPort && hexPorts.has(localPort) && cols[3] === "01") return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,46 @@
+import type { DockerClient } from "../docker/client.ts";
+import type { AgentEvent, Reconciler } from "./agent.ts";
+import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
+
+/** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
+export async function refillPools(docker: DockerClient): Promise<AgentEvent[]> {
+  const events: AgentEvent[] = [];
+  for (const pool of await recordedPools(docker)) {
+    const { secretKeys, ...template } = pool.template;
+    const members = await listMembers(docker, pool.app, pool.name);
+    const secretEnv = await secretEnvFromMember(
+      docker,
+      members.filter((m) => m.templateHash === pool.templateHash),
+      secretKeys,
+    );
+    const label = `${pool.app}/${pool.name}`;
+    if (!secretEnv) {
+      events.push({
+        action: "error",
+        sandbox: label,
+        detail: "no live member holds the pool's secrets; run `pulumi up` to refill it",
+      });
+      continue;
+    }
+    try {
+      const { added, removed } = await reconcilePool(docker, {
+        app: pool.app,
+        name: pool.name,
+        replicas: pool.replicas,
+        rollout: pool.rollout,
+        template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
+      });
+      if (added || removed)
+        events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
+    } catch (error) {
+      events.push({ action: "error", sandbox: label, detail: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  await pruneClaimRecords(docker);
+  return events;
+}
+
+/** The agent's warm-pool reconcilers. */
+export function poolReconcilers(): Reconciler[] {
+  return [(docker) => refillPools(docker)];
+}

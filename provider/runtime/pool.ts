@@ -1,0 +1,338 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { DockerClient } from "../docker/client.ts";
+import type { ContainerSummary } from "../docker/types.ts";
+import { InvalidArgumentError, PoolExhaustedError } from "../errors.ts";
+import { LABEL, ownershipLabels } from "./labels.ts";
+import { nameProblem } from "./names.ts";
+import { systemClock, type Clock } from "./poll.ts";
+import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
+import {
+  normalizeSandboxParams,
+  sandboxParamsProblems,
+  type PropertyProblem,
+  type SandboxParams,
+} from "./sandbox-params.ts";
+
+/** The sandbox every member of a pool is made from. */
+export type PoolTemplate = Omit<SandboxParams, "app" | "name" | "dockerHost">;
+
+export interface PoolParams {
+  app: string;
+  name: string;
+  /** How many ready members to keep. */
+  replicas: number;
+  template: PoolTemplate;
+  /** "rolling" (default): a template change replaces members one at a time, keeping the ready count. */
+  rollout?: "rolling" | "all-at-once";
+  dockerHost?: string;
+}
+
+export const MAX_REPLICAS = 500;
+
+/*
+ * A member's state is in its container name, since a rename is the one atomic
+ * test-and-set the engine offers:
+ *   sandfleet-<app>-<pool>-p-<id>          pending: made, not yet ready
+ *   sandfleet-<app>-<pool>-w-<id>          warm: ready, claimable
+ *   sandfleet-<app>-<pool>-c-<id>          claimed
+ * Two claimers renaming the same warm member to the same claimed name cannot
+ * both succeed: the engine refuses a rename to the name a container already
+ * has. When it was claimed, from which its lifetime counts, is kept in a
+ * labelled claim record (a volume) the winner writes next.
+ */
+export type MemberState = "pending" | "warm" | "claimed";
+
+export interface PoolMember {
+  id: string;
+  containerName: string;
+  memberId: string;
+  state: MemberState;
+  templateHash: string;
+  running: boolean;
+}
+
+function prefix(app: string, pool: string): string {
+  return `sandfleet-${app}-${pool}-`;
+}
+
+export function memberName(app: string, pool: string, state: "p" | "w" | "c", memberId: string): string {
+  return `${prefix(app, pool)}${state}-${memberId}`;
+}
+
+export function parseMember(app: string, pool: string, c: ContainerSummary): PoolMember | undefined {
+  const rest = c.name.startsWith(prefix(app, pool)) ? c.name.slice(prefix(app, pool).length) : undefined;
+  const match = rest === undefined ? null : /^([pwc])-([0-9a-f]+)$/.exec(rest);
+  if (!match) return undefined;
+  const states = { p: "pending", w: "warm", c: "claimed" } as const;
+  return {
+    id: c.id,
+    containerName: c.name,
+    memberId: match[2] ?? "",
+    state: states[match[1] as "p" | "w" | "c"],
+    templateHash: c.labels[LABEL.template] ?? "",
+    running: c.status === "running",
+  };
+}
+
+export function poolParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
+  const problems: PropertyProblem[] = [];
+  for (const key of ["app", "name"] as const) {
+    const value = params[key];
+    const problem = typeof value === "string" ? nameProblem(value) : "is required";
+    if (problem) problems.push({ property: key, reason: problem });
+  }
+  const replicas = params.replicas;
+  if (!(typeof replicas === "number" && Number.isInteger(replicas) && replicas >= 0 && replicas <= MAX_REPLICAS)) {
+    problems.push({ property: "replicas", reason: `must be a whole number from 0 to ${String(MAX_REPLICAS)}` });
+  }
+  if (params.rollout !== undefined && params.rollout !== "rolling" && params.rollout !== "all-at-once") {
+    problems.push({ property: "rollout", reason: 'must be "rolling" or "all-at-once"' });
+  }
+  const template = params.template;
+  if (typeof template !== "object" || template === null) problems.push({ property: "template", reason: "is required" });
+  else {
+    for (const p of sandboxParamsProblems({ ...template, app: params.app })) {
+      if (p.property !== "app") problems.push({ property: `template.${p.property}`, reason: p.reason });
+    }
+    if ("name" in template) problems.push({ property: "template.name", reason: "members are named by the pool" });
+  }
+  return problems;
+}
+
+/** Hash of the normalized template: members of another template are rolled. Secret values count, unprinted. */
+export function templateHash(template: PoolTemplate): string {
+  const normalized = normalizeSandboxParams({ ...template, app: "-" });
+  return createHash("sha256").update(JSON.stringify(normalized)).digest("hex").slice(0, 16);
+}
+
+export async function listMembers(docker: DockerClient, app: string, pool: string): Promise<PoolMember[]> {
+  const containers = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.pool]: pool });
+  return containers.map((c) => parseMember(app, pool, c)).filter((m): m is PoolMember => m !== undefined);
+}
+
+/**
+ * Makes one member: pending until its readiness probe passes, then warm.
+ * A member that never becomes ready is removed and the failure thrown.
+ */
+export async function addMember(docker: DockerClient, params: PoolParams): Promise<PoolMember> {
+  const memberId = randomBytes(4).toString("hex");
+  const hash = templateHash(params.template);
+  const state = await createSandbox(
+    docker,
+    { ...params.template, app: params.app, name: `${params.name}-p-${memberId}` },
+    { owner: "pulumi", extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash } },
+  );
+  try {
+    if (state.readiness) await waitUntilReady(docker, state);
+    await docker.containers.rename(state.id, memberName(params.app, params.name, "w", memberId));
+  } catch (error) {
+    await removeSandbox(docker, state.id);
+    throw error;
+  }
+  return {
+    id: state.id,
+    containerName: memberName(params.app, params.name, "w", memberId),
+    memberId,
+    state: "warm",
+    templateHash: hash,
+    running: true,
+  };
+}
+
+/**
+ * Brings the pool to `replicas` warm members of the current template. Extra
+ * members go first; members of an old template are replaced one at a time
+ * (rolling: a new one is ready before an old one goes) or all at once.
+ */
+export async function reconcilePool(
+  docker: DockerClient,
+  params: PoolParams,
+): Promise<{ added: number; removed: number }> {
+  const hash = templateHash(params.template);
+  const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
+  const dead = members.filter((m) => !m.running);
+  const live = members.filter((m) => m.running);
+  const current = live.filter((m) => m.templateHash === hash);
+  const old = live.filter((m) => m.templateHash !== hash);
+  let added = 0;
+  let removed = 0;
+  const remove = async (list: PoolMember[]) => {
+    await Promise.all(list.map((m) => removeSandbox(docker, m.id)));
+    removed += list.length;
+  };
+  const add = async (count: number) => {
+    await Promise.all(Array.from({ length: count }, () => addMember(docker, params)));
+    added += count;
+  };
+
+  await remove(dead);
+  // Too many of the current template: the newest go, the longest-warm stay.
+  if (current.length > params.replicas) await remove(current.slice(params.replicas));
+  const keepOld = Math.max(0, Math.min(old.length, params.replicas - Math.min(current.length, params.replicas)));
+  await remove(old.slice(keepOld));
+  const oldKept = old.slice(0, keepOld);
+  const missing = Math.max(0, params.replicas - Math.min(current.length, params.replicas) - oldKept.length);
+  if (params.rollout === "all-at-once") {
+    await remove(oldKept);
+    await add(missing + oldKept.length);
+  } else {
+    await add(missing);
+    for (const stale of oldKept) {
+      await add(1);
+      await remove([stale]);
+    }
+  }
+  return { added, removed };
+}
+
+/** Removes every unclaimed member; claimed ones belong to their claimers. */
+export async function drainPool(docker: DockerClient, app: string, pool: string): Promise<void> {
+  const members = await listMembers(docker, app, pool);
+  await Promise.all(members.filter((m) => m.state !== "claimed").map((m) => removeSandbox(docker, m.id)));
+}
+
+export interface ClaimParams {
+  /** Wait this long for a member when none is ready; default 0: fail at once. */
+  waitMs?: number;
+  clock?: Clock;
+}
+
+/**
+ * Takes one warm member atomically: it leaves the pool and is the claimer's.
+ * Fails with PoolExhaustedError when none is ready (after `waitMs`).
+ */
+export async function claimMember(
+  docker: DockerClient,
+  app: string,
+  pool: string,
+  params: ClaimParams = {},
+): Promise<string> {
+  const clock = params.clock ?? systemClock;
+  const deadline = clock.now() + (params.waitMs ?? 0);
+  for (;;) {
+    const warm = (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
+    if (warm.length === 0 && !(await poolExists(docker, app, pool))) {
+      throw new InvalidArgumentError(`app "${app}" has no pool "${pool}"`);
+    }
+    // Claimers start at different members, so that they seldom race for one.
+    const offset = warm.length ? Math.floor(Math.random() * warm.length) : 0;
+    for (let i = 0; i < warm.length; i++) {
+      const member = warm[(offset + i) % warm.length];
+      if (!member) continue;
+      const claimed = memberName(app, pool, "c", member.memberId);
+      try {
+        await docker.containers.rename(member.id, claimed);
+      } catch {
+        continue; // another claimer won this one
+      }
+      await docker.volumes.create({
+        name: claimRecordName(app, pool, member.memberId),
+        labels: ownershipLabels(app, "claim", {
+          [LABEL.pool]: pool,
+          [LABEL.member]: member.memberId,
+          [LABEL.claimedAt]: String(clock.now()),
+        }),
+      });
+      return member.id;
+    }
+    if (clock.now() >= deadline) {
+      throw new PoolExhaustedError(`pool "${pool}" of app "${app}" is exhausted: no ready member to claim`);
+    }
+    await clock.sleep(50);
+  }
+}
+
+export function claimRecordName(app: string, pool: string, memberId: string): string {
+  return `sandfleet-${app}-${pool}-claim-${memberId}`;
+}
+
+/** When each claimed member was claimed, by member id, from the claim records. */
+export async function claimTimes(docker: DockerClient): Promise<Map<string, number>> {
+  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "claim" });
+  return new Map(records.map((r) => [r.labels[LABEL.member] ?? "", Number(r.labels[LABEL.claimedAt] ?? 0)]));
+}
+
+/** Removes claim records whose sandbox is gone. */
+export async function pruneClaimRecords(docker: DockerClient): Promise<void> {
+  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "claim" });
+  for (const record of records) {
+    const app = record.labels[LABEL.app] ?? "";
+    const pool = record.labels[LABEL.pool] ?? "";
+    const member = record.labels[LABEL.member] ?? "";
+    if (!(await docker.containers.inspect(memberName(app, pool, "c", member))))
+      await docker.volumes.remove(record.name);
+  }
+}
+
+/** The pool's record on the engine: a labelled volume holding its replicas and template. */
+export function poolRecordName(app: string, pool: string): string {
+  return `sandfleet-${app}-pool-${pool}`;
+}
+
+export async function poolExists(docker: DockerClient, app: string, pool: string): Promise<boolean> {
+  return (await docker.volumes.inspect(poolRecordName(app, pool))) !== undefined;
+}
+
+/**
+ * Writes the pool's record, which the agent refills from. Secret values are
+ * left out: the agent copies them from a live member of the same template.
+ */
+export async function writePoolRecord(docker: DockerClient, params: PoolParams): Promise<void> {
+  const name = poolRecordName(params.app, params.name);
+  const { secretEnv, ...rest } = params.template;
+  const record = { ...rest, secretKeys: Object.keys(secretEnv ?? {}).sort() };
+  const labels = ownershipLabels(params.app, "pool", {
+    [LABEL.pool]: params.name,
+    [LABEL.replicas]: String(params.replicas),
+    [LABEL.rollout]: params.rollout ?? "rolling",
+    [LABEL.template]: templateHash(params.template),
+    [LABEL.poolTemplate]: JSON.stringify(record),
+  });
+  const existing = await docker.volumes.inspect(name);
+  // Volume labels cannot change: an outdated record is replaced.
+  if (existing && JSON.stringify(existing.labels) === JSON.stringify(labels)) return;
+  if (existing) await docker.volumes.remove(name);
+  await docker.volumes.create({ name, labels });
+}
+
+export async function removePoolRecord(docker: DockerClient, app: string, pool: string): Promise<void> {
+  await docker.volumes.remove(poolRecordName(app, pool));
+}
+
+/** The pools recorded on the engine, as the agent sees them. */
+export async function recordedPools(docker: DockerClient): Promise<
+  {
+    app: string;
+    name: string;
+    replicas: number;
+    rollout: "rolling" | "all-at-once";
+    templateHash: string;
+    template: PoolTemplate & { secretKeys: string[] };
+  }[]
+> {
+  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "pool" });
+  return records.map((r) => ({
+    app: r.labels[LABEL.app] ?? "",
+    name: r.labels[LABEL.pool] ?? "",
+    replicas: Number(r.labels[LABEL.replicas] ?? 0),
+    rollout: r.labels[LABEL.rollout] === "all-at-once" ? "all-at-once" : "rolling",
+    templateHash: r.labels[LABEL.template] ?? "",
+    template: JSON.parse(r.labels[LABEL.poolTemplate] ?? "{}") as PoolTemplate & { secretKeys: string[] },
+  }));
+}
+
+/** The secret values of a live member of the template, for the agent's refills. */
+export async function secretEnvFromMember(
+  docker: DockerClient,
+  members: PoolMember[],
+  keys: readonly string[],
+): Promise<Record<string, string> | undefined> {
+  if (keys.length === 0) return {};
+  for (const member of members) {
+    const state = await inspectSandbox(docker, member.id);
+    if (!state) continue;
+    const env = state.container.env;
+    if (keys.every((k) => k in env)) return Object.fromEntries(keys.map((k) => [k, env[k] ?? ""]));
+  }
+  return undefined;
+}
