@@ -55,7 +55,12 @@ export function containerClient(docker: Docker): ContainerClient {
       }
     },
     async remove(id) {
-      await engineLookup(`remove container ${id}`, () => docker.getContainer(id).remove({ force: true, v: true }));
+      try {
+        await engineLookup(`remove container ${id}`, () => docker.getContainer(id).remove({ force: true, v: true }));
+      } catch (error) {
+        // Someone else is already removing it: the outcome is the same.
+        if (!/already in progress/.test((error as Error).message)) throw error;
+      }
     },
     async update(id, limits) {
       await engineCall(`update container ${id}`, () =>

@@ -65,7 +65,16 @@ export const poolProvider: FullProvider = {
 
   /** Returns once `replicas` members are ready; a member that never gets ready fails it, naming the probe. */
   async create(inputs: Props) {
-    return { id: `${String(inputs.app)}/${String(inputs.name)}`, outs: await provision(inputs) };
+    try {
+      return { id: `${String(inputs.app)}/${String(inputs.name)}`, outs: await provision(inputs) };
+    } catch (error) {
+      // Nothing half-made: the members that did get ready and the record go again.
+      const params = paramsOf(inputs);
+      const docker = connectDocker(params.dockerHost);
+      await removePoolRecord(docker, params.app, params.name);
+      await drainPool(docker, params.app, params.name);
+      throw error;
+    }
   },
 
   async read(id: string, props: Props) {

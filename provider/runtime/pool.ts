@@ -161,8 +161,11 @@ export async function reconcilePool(
     removed += list.length;
   };
   const add = async (count: number) => {
-    await Promise.all(Array.from({ length: count }, () => addMember(docker, params)));
-    added += count;
+    // Every attempt settles before a failure is reported, so none is left half-made behind it.
+    const results = await Promise.allSettled(Array.from({ length: count }, () => addMember(docker, params)));
+    added += results.filter((r) => r.status === "fulfilled").length;
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
   };
 
   await remove(dead);

@@ -1,0 +1,93 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
+import { Agent } from "../../provider/runtime/agent.ts";
+import { poolProvider } from "../../provider/resources/pool-provider.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+
+const cli = new URL("../../provider/cli/main.ts", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function startAgent(): ChildProcess {
+  return spawn(process.execPath, [cli, "agent", "--interval", "200ms", "--json"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+describe("sandfleet agent against a real engine", () => {
+  const app = uniqueApp("agent");
+  afterAll(() => cleanupApp(app));
+
+  it("ends a sandbox past its timeout with exit code 124", async () => {
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1000 });
+    const agent = new Agent({ docker });
+    expect(await agent.reconcileOnce()).toEqual([]);
+    await sleep(1200);
+    const events = await agent.reconcileOnce();
+    expect(events).toContainEqual(expect.objectContaining({ action: "ended", reason: "timeout" }));
+    expect(await sandbox.wait()).toBe(124);
+    expect((await sandbox.state()).containerName).toMatch(/\.ended-timeout$/);
+  });
+
+  it("ends an idle sandbox and spares a busy one", async () => {
+    const idle = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
+    const busy = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
+    const recent = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
+    const work = await busy.exec(["sleep", "4"]);
+    await sleep(1000);
+    await recent.run(["true"]); // activity resets its idle clock
+    await sleep(900);
+    await new Agent({ docker }).reconcileOnce();
+    expect(await idle.poll()).toBe(124);
+    expect(await busy.poll()).toBeUndefined();
+    expect(await recent.poll()).toBeUndefined();
+    expect(await work.wait()).toBe(0);
+  });
+
+  it("killed and restarted, still ends what it must", async () => {
+    const first = startAgent();
+    await sleep(500);
+    first.kill("SIGKILL");
+    await new Promise((resolve) => first.once("exit", resolve));
+    // Made while no agent runs: only the engine knows its deadline.
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1500 });
+    await sleep(1600);
+    const second = startAgent();
+    try {
+      expect(await sandbox.wait()).toBe(124);
+    } finally {
+      second.kill("SIGTERM");
+    }
+  });
+
+  it("counts a pool member's lifetime from its claim, and refills the pool", async () => {
+    const inputs = (
+      await poolProvider.check(
+        {},
+        {
+          app,
+          name: "short",
+          replicas: 1,
+          template: { image: "sandfleet/busybox", timeoutMs: 1000 },
+        },
+      )
+    ).inputs as Record<string, unknown>;
+    await poolProvider.create(inputs);
+    await sleep(1200);
+    const agent = new Agent({
+      docker,
+      reconcilers: [(d) => import("../../provider/runtime/pool-agent.ts").then((m) => m.refillPools(d))],
+    });
+    expect(await agent.reconcileOnce()).toEqual([]);
+    const claimed = await Sandbox.claim(app, "short");
+    await sleep(600);
+    const events = await agent.reconcileOnce();
+    expect(await claimed.poll()).toBeUndefined();
+    await sleep(600);
+    events.push(...(await agent.reconcileOnce()));
+    expect(await claimed.poll()).toBe(124);
+    expect(events).toContainEqual(expect.objectContaining({ action: "refilled", sandbox: `${app}/short` }));
+    const warm = await Sandbox.claim(app, "short");
+    expect((await warm.state()).running).toBe(true);
+  });
+});
