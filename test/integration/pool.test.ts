@@ -103,15 +103,15 @@ describe("changing a pool", () => {
       replaces: [],
     });
     let lowest = Infinity;
-    let rolling = true;
+    const watch = { rolling: true };
     const watcher = (async () => {
-      while (rolling) {
+      while (watch.rolling) {
         lowest = Math.min(lowest, (await warmIds(app, "roll")).length);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     })();
     await poolProvider.update(created.id, inputs, changed);
-    rolling = false;
+    watch.rolling = false;
     await watcher;
     const after = await warmIds(app, "roll");
     expect(after).toHaveLength(3);
