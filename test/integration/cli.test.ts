@@ -1,0 +1,141 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolProvider } from "../../provider/resources/pool-provider.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { sandfleet } from "../support/cli.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+
+describe("the sandfleet CLI against a real engine", () => {
+  const app = uniqueApp("cli");
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await Sandbox.create({
+      app,
+      name: "box",
+      image: "sandfleet/busybox",
+      tags: { team: "cli" },
+      command: ["sh", "-c", "echo started; echo oops >&2; exec sleep infinity"],
+    });
+  });
+  afterAll(() => cleanupApp(app));
+
+  it("lists sandboxes as a table and as JSON", async () => {
+    const table = await sandfleet(["ls", "--app", app]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^ID\s+APP\s+NAME\s+STATUS\s+EXIT\s+AGE\s+TAGS\n/);
+    expect(table.stdout).toContain(`${app}  box   running  -`);
+    const json = await sandfleet(["ls", "--app", app, "--tag", "team=cli", "--json"]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      expect.objectContaining({
+        id: sandbox.id,
+        app,
+        name: "box",
+        status: "running",
+        exitCode: null,
+        tags: { team: "cli" },
+      }),
+    ]);
+  });
+
+  it("passes the command's exit code and output through, and pipes stdin", async () => {
+    const failing = await sandfleet(["exec", `${app}/box`, "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    expect(failing).toEqual({ code: 3, stdout: "out\n", stderr: "err\n" });
+    const piped = await sandfleet(["exec", sandbox.id.slice(0, 12), "--", "sh", "-c", "tr a-z A-Z"], {
+      input: "hello\n",
+    });
+    expect(piped).toMatchObject({ code: 0, stdout: "HELLO\n" });
+    const json = await sandfleet(["exec", `${app}/box`, "--json", "--", "sh", "-c", "echo hi; exit 5"]);
+    expect(json.code).toBe(5);
+    expect(JSON.parse(json.stdout)).toEqual({ exitCode: 5, stdout: "hi\n", stderr: "", timedOut: false });
+    const timed = await sandfleet(["exec", `${app}/box`, "--timeout", "300ms", "--", "sleep", "30"]);
+    expect(timed.code).toBe(124);
+    expect(timed.stderr).toContain("command ended by its timeout (300ms)");
+  });
+
+  it("prints the main process's logs", async () => {
+    const logs = await sandfleet(["logs", `${app}/box`]);
+    expect(logs).toMatchObject({ code: 0, stdout: "started\n", stderr: "oops\n" });
+  });
+
+  it("claims from a pool, snapshots, terminates and collects garbage", async () => {
+    const inputs = (
+      await poolProvider.check({}, { app, name: "p", replicas: 1, template: { image: "sandfleet/busybox" } })
+    ).inputs as Record<string, unknown>;
+    await poolProvider.create(inputs);
+    const claimed = await sandfleet(["claim", `${app}/p`, "--json"]);
+    expect(claimed.code).toBe(0);
+    const { id } = JSON.parse(claimed.stdout) as { id: string };
+    const exhausted = await sandfleet(["claim", `${app}/p`]);
+    expect(exhausted.code).toBe(1);
+    expect(exhausted.stderr).toContain("is exhausted");
+
+    const snapshot = await sandfleet(["snapshot", id, "--name", "cli-snap"]);
+    expect(snapshot.stdout).toMatch(new RegExp(`^sandfleet/${app}/snapshots:cli-snap-`));
+
+    const runtimeMade = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    const terminated = await sandfleet(["terminate", runtimeMade.id, "--json"]);
+    expect(JSON.parse(terminated.stdout)).toEqual([expect.objectContaining({ exitCode: 137, removed: false })]);
+    const dry = await sandfleet(["gc", "--app", app, "--dry-run", "--json"]);
+    const garbage = JSON.parse(dry.stdout) as { containers: { id: string }[]; images: string[] };
+    expect(garbage.containers.map((c) => c.id)).toEqual([runtimeMade.id]);
+    expect(garbage.images).toEqual([snapshot.stdout.trim()]);
+    await sandfleet(["gc", "--app", app]);
+    expect((await sandfleet(["ls", "--app", app, "--all", "--json"])).stdout).not.toContain(runtimeMade.id);
+  });
+
+  it("validates files, with positions, exit codes and JSON", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sandfleet-cli-"));
+    writeFileSync(join(dir, "good.yaml"), "app: demo\nsandboxes:\n  a: { image: sandfleet/busybox }\n");
+    writeFileSync(join(dir, "bad.yaml"), "app: demo\nsandboxes:\n  a: { image: sandfleet/busybox, memory: 1TB }\n");
+    expect(await sandfleet(["validate", join(dir, "good.yaml")])).toMatchObject({ code: 0 });
+    const bad = await sandfleet(["validate", join(dir, "good.yaml"), join(dir, "bad.yaml")]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      `${join(dir, "bad.yaml")}:3:42  sandboxes.a.memory: "1TB" must be a size like 512Mi or 2Gi\n`,
+    );
+    const json = JSON.parse((await sandfleet(["validate", join(dir, "bad.yaml"), "--json"])).stdout) as {
+      valid: boolean;
+    };
+    expect(json.valid).toBe(false);
+  });
+
+  it("means something with its exit codes and helps with examples", async () => {
+    expect((await sandfleet(["exec", `${app}/box`])).code).toBe(2);
+    expect((await sandfleet(["ls", "--bogus"])).code).toBe(2);
+    expect((await sandfleet(["frobnicate"])).code).toBe(2);
+    const missing = await sandfleet(["exec", `${app}/nobody`, "--", "true"]);
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain(`no sandbox named "nobody" in app "${app}"`);
+    const unreachable = await sandfleet(["ls"], { env: { DOCKER_HOST: "unix:///run/no-engine-here.sock" } });
+    expect(unreachable.code).toBe(4);
+    expect(unreachable.stderr).toContain("Docker engine unreachable");
+    const jsonError = await sandfleet(["exec", `${app}/nobody`, "--json", "--", "true"]);
+    expect(JSON.parse(jsonError.stdout)).toEqual({
+      error: { kind: "NotFoundError", message: expect.any(String) as string },
+    });
+    for (const verb of [
+      "ls",
+      "exec",
+      "logs",
+      "terminate",
+      "snapshot",
+      "claim",
+      "gc",
+      "agent",
+      "validate",
+      "schema",
+      "up",
+      "preview",
+      "destroy",
+    ]) {
+      const help = await sandfleet([verb, "--help"]);
+      expect(help.code).toBe(0);
+      expect(help.stdout).toContain(`usage: sandfleet ${verb}`);
+      expect(help.stdout).toMatch(/examples:\n {2}sandfleet /);
+    }
+    const schema = await sandfleet(["schema"]);
+    expect((JSON.parse(schema.stdout) as { title: string }).title).toBe("sandfleet.yaml");
+  });
+});
