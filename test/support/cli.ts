@@ -19,8 +19,8 @@ export function sandfleet(
   });
   let stdout = "";
   let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   if (options.input !== undefined) child.stdin?.end(options.input);
   return new Promise((resolve, reject) => {
     child.on("error", reject);
