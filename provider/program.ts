@@ -28,4 +28,7 @@ function load() {
 
 const outputs = specOutputs(deploySpec(load()));
 export const app = outputs.app;
+export const images = outputs.images;
 export const sandboxes = outputs.sandboxes;
+export const snapshots = outputs.snapshots;
+export const pools = outputs.pools;

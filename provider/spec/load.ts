@@ -1,10 +1,12 @@
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
 import { positionOf } from "./positions.ts";
 import { dottedPath } from "./positions.ts";
 import { schemaValidator } from "./schema.ts";
 import { schemaProblems } from "./schema-errors.ts";
+import { semanticProblems } from "./semantics.ts";
 import type { SandfleetSpec } from "./types.ts";
 
 export type LoadResult = { spec: SandfleetSpec; issues: [] } | { spec: undefined; issues: SpecIssue[] };
@@ -13,7 +15,8 @@ export type LoadResult = { spec: SandfleetSpec; issues: [] } | { spec: undefined
  * Parses and validates the text of a sandfleet.yaml. Every problem is
  * reported at once, each at the line and column a user has to edit.
  */
-export function loadSpec(text: string, file: string): LoadResult {
+export function loadSpec(text: string, file: string, dir: string = dirname(resolve(file))): LoadResult {
+  // Paths in the file are relative to `dir`, the file's own directory.
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const syntax: SpecIssue[] = doc.errors.map((error) => {
@@ -33,8 +36,30 @@ export function loadSpec(text: string, file: string): LoadResult {
     }));
     return { spec: undefined, issues: dedupe(issues).sort(compareIssues) };
   }
-  const spec = data as Omit<SandfleetSpec, "file" | "sandboxes"> & Partial<Pick<SandfleetSpec, "sandboxes">>;
-  return { spec: { ...spec, file, sandboxes: spec.sandboxes ?? {} }, issues: [] };
+  const spec = withDefaults(data as Partial<SandfleetSpec>, file, dir);
+  const semantic = semanticProblems(spec).map((problem) => ({
+    file,
+    ...positionOf(doc, lines, problem.path, problem.atKey),
+    path: dottedPath(problem.path),
+    reason: problem.reason,
+  }));
+  if (semantic.length > 0) return { spec: undefined, issues: dedupe(semantic).sort(compareIssues) };
+  return { spec, issues: [] };
+}
+
+function withDefaults(data: Partial<SandfleetSpec>, file: string, dir: string): SandfleetSpec {
+  return {
+    ...data,
+    file,
+    dir,
+    app: data.app ?? "",
+    images: data.images ?? {},
+    volumes: data.volumes ?? {},
+    secrets: data.secrets ?? {},
+    sandboxes: data.sandboxes ?? {},
+    snapshots: data.snapshots ?? {},
+    pools: data.pools ?? {},
+  };
 }
 
 /** Reads and validates a file; throws SpecError with every problem. */
@@ -54,7 +79,8 @@ export function loadSpecFile(path: string, displayName: string = path): Sandflee
       },
     ]);
   }
-  const result = loadSpec(text, displayName);
+  // The spec's directory is that of `path`, whatever name it is shown under.
+  const result = loadSpec(text, displayName, dirname(resolve(path)));
   if (!result.spec) throw new SpecError(result.issues);
   return result.spec;
 }

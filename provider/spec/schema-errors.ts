@@ -15,6 +15,10 @@ const PATTERN_WORDS: Record<string, string> = {
     "must be 1 to 64 letters, digits, '-', '.' or '_', starting with a letter or digit",
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
   "^/": "must be an absolute path (start with /)",
+  "^/.": "must be an absolute path other than /",
+  "^[1-9][0-9]*(ms|s|m|h)$": "must be a duration like 500ms, 30s, 5m or 24h",
+  "^[A-Za-z_][A-Za-z0-9_]*$": "must be a variable name (letters, digits and _, not starting with a digit)",
+  "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
 };
@@ -35,9 +39,38 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
+// A `oneOf` of the schema, said in words; told apart by the alternatives it offers.
+const ONE_OF_WORDS: [alternatives: string, words: string][] = [
+  [
+    '{"required":["ref"]},{"required":["base"]},{"required":["dockerfile"]}',
+    "needs exactly one of ref, base or dockerfile",
+  ],
+  ['{"description":"Name of a volume of this file."', "must be a volume name, or { volume, readOnly }"],
+  ['{"type":"string","minLength":1},{"$ref":"#/$defs/argv"}', "must be a command line or a non-empty list of strings"],
+];
+
+function oneOfWords(alternatives: unknown): string {
+  const text = JSON.stringify(alternatives);
+  return ONE_OF_WORDS.find(([shape]) => text.includes(shape))?.[1] ?? "does not match any allowed form";
+}
+
+/**
+ * A failed `oneOf` also reports why each alternative failed, which reads as
+ * noise; those are dropped for the one sentence that says what is expected.
+ * Problems deeper inside the value are kept.
+ */
+function withoutOneOfBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+  const oneOfs = errors.filter((e) => e.keyword === "oneOf");
+  return errors.filter(
+    (e) =>
+      e.keyword === "oneOf" ||
+      !oneOfs.some((o) => e.instancePath === o.instancePath || e.schemaPath.startsWith(`${o.schemaPath}/`)),
+  );
+}
+
 export function schemaProblems(errors: readonly ErrorObject[], data: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  for (const error of errors) {
+  for (const error of withoutOneOfBranches(errors)) {
     const path = pointerToPath(error.instancePath);
     const value = path.reduce<unknown>(
       (node, segment) => (node as Record<PathSegment, unknown> | undefined)?.[segment],
@@ -93,6 +126,17 @@ export function schemaProblems(errors: readonly ErrorObject[], data: unknown): S
           reason: `must be ${error.keyword === "minimum" ? "at least" : "at most"} ${String(params.limit)}, not ${describe(value)}`,
         });
         break;
+      case "oneOf":
+        // About a whole map: shown at its key, where the reader finds it.
+        problems.push({ path, atKey: isMap(value), reason: oneOfWords(error.schema) });
+        break;
+      case "uniqueItems":
+        problems.push({ path, atKey: false, reason: "lists an entry twice" });
+        break;
+      case "minProperties":
+      case "maxProperties":
+        problems.push({ path, atKey: isMap(value), reason: minMaxProperties(error.parentSchema) });
+        break;
       case "minItems":
         problems.push({ path, atKey: false, reason: "must not be empty" });
         break;
@@ -104,6 +148,15 @@ export function schemaProblems(errors: readonly ErrorObject[], data: unknown): S
     }
   }
   return problems;
+}
+
+function isMap(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function minMaxProperties(schema: unknown): string {
+  const properties = Object.keys((schema as { properties?: object } | undefined)?.properties ?? {});
+  return properties.length ? `needs exactly one of ${properties.join(", ")}` : "must not be empty";
 }
 
 function article(type: string): string {

@@ -1,29 +1,51 @@
 import type { SandboxParams } from "../runtime/sandbox-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
+import { parseDuration, parseSizeMiB } from "./units.ts";
 
-/** `512Mi` -> 512, `2Gi` -> 2048. The schema has already checked the form. */
-export function sizeToMiB(size: string): number {
-  const match = /^([1-9][0-9]*)(Mi|Gi)$/.exec(size);
-  if (!match) throw new Error(`not a size: ${size}`);
-  return Number(match[1]) * (match[2] === "Gi" ? 1024 : 1);
+/** Whether an `image:` value is a local reference rather than the name of an image or snapshot. */
+export function isImageReference(image: string): boolean {
+  return image.includes("/") || image.includes(":");
 }
 
-/** The runtime parameters for one sandbox of a spec. */
-export function sandboxParamsFromSpec(spec: SandfleetSpec, name: string, sandbox: SpecSandbox): SandboxParams {
+function duration(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseDuration(text);
+}
+
+/**
+ * The runtime parameters of a sandbox (or pool template) of a spec, less
+ * what refers to other entries: image, secrets and volumes are resolved by
+ * the caller, which knows the resources.
+ */
+export function sandboxParamsFromSpec(
+  spec: SandfleetSpec,
+  sandbox: SpecSandbox,
+): Omit<SandboxParams, "app" | "image" | "volumes" | "secretEnv"> {
+  const memoryMiB = sandbox.memory === undefined ? undefined : parseSizeMiB(sandbox.memory);
+  const readiness = sandbox.readiness;
   return {
-    app: spec.app,
-    name,
-    image: sandbox.image,
     ...(sandbox.command ? { command: sandbox.command } : {}),
     ...(sandbox.entrypoint ? { entrypoint: sandbox.entrypoint } : {}),
     ...(sandbox.env ? { env: sandbox.env } : {}),
     ...(sandbox.workdir ? { workdir: sandbox.workdir } : {}),
     ...(sandbox.cpu !== undefined ? { cpu: sandbox.cpu } : {}),
-    ...(sandbox.memory !== undefined ? { memoryMiB: sizeToMiB(sandbox.memory) } : {}),
+    ...(memoryMiB !== undefined ? { memoryMiB } : {}),
     ...(sandbox.pids !== undefined ? { pidsLimit: sandbox.pids } : {}),
     ...(sandbox.user ? { user: sandbox.user } : {}),
     ...(sandbox.readOnlyRootfs !== undefined ? { readOnlyRootfs: sandbox.readOnlyRootfs } : {}),
     ...(sandbox.network ? { network: sandbox.network } : {}),
+    ...(sandbox.ports ? { ports: sandbox.ports } : {}),
+    ...(readiness
+      ? {
+          readiness: {
+            ...(readiness.tcp !== undefined ? { tcpPort: readiness.tcp } : {}),
+            ...(readiness.exec ? { exec: readiness.exec } : {}),
+            ...(readiness.interval ? { intervalMs: duration(readiness.interval) } : {}),
+            ...(readiness.timeout ? { timeoutMs: duration(readiness.timeout) } : {}),
+          },
+        }
+      : {}),
+    ...(sandbox.timeout ? { timeoutMs: duration(sandbox.timeout) } : {}),
+    ...(sandbox.idleTimeout ? { idleTimeoutMs: duration(sandbox.idleTimeout) } : {}),
     ...(sandbox.runtime ? { runtime: sandbox.runtime } : {}),
     ...(sandbox.tags ? { tags: sandbox.tags } : {}),
     ...(spec.dockerHost ? { dockerHost: spec.dockerHost } : {}),

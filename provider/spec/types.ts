@@ -1,11 +1,40 @@
+import type { ImageStep } from "../runtime/image-recipe.ts";
 import type { SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 
-/** A sandbox as written in sandfleet.yaml (sizes as strings like `512Mi`). */
+/** An image as written in sandfleet.yaml. */
+export interface SpecImage {
+  ref?: string;
+  base?: string;
+  steps?: ImageStep[];
+  dockerfile?: { path: string; context?: string };
+  network?: boolean;
+}
+
+export interface SpecVolume {
+  retainOnDelete?: boolean;
+}
+
+export type SecretSource = { config: string } | { env: string };
+
+export interface SpecSecret {
+  values: Record<string, SecretSource>;
+}
+
+export interface SpecReadiness {
+  tcp?: number;
+  exec?: string[];
+  interval?: string;
+  timeout?: string;
+}
+
+/** A sandbox as written in sandfleet.yaml: sizes like `512Mi`, durations like `5m`. */
 export interface SpecSandbox {
   image: string;
   command?: string[];
   entrypoint?: string[];
   env?: Record<string, string>;
+  secrets?: string[];
+  volumes?: Record<string, string | { volume: string; readOnly?: boolean }>;
   workdir?: string;
   cpu?: number;
   memory?: string;
@@ -13,15 +42,37 @@ export interface SpecSandbox {
   user?: string;
   readOnlyRootfs?: boolean;
   network?: SandboxNetwork;
+  ports?: number[];
+  readiness?: SpecReadiness;
+  timeout?: string;
+  idleTimeout?: string;
   runtime?: SandboxRuntime;
   tags?: Record<string, string>;
+}
+
+export interface SpecSnapshot {
+  sandbox: string;
+}
+
+export interface SpecPool {
+  replicas: number;
+  rollout?: "rolling" | "all-at-once";
+  template: SpecSandbox;
 }
 
 /** sandfleet.yaml, once it has passed validation. */
 export interface SandfleetSpec {
   /** The file it came from, for messages. */
   file: string;
+  /** The directory relative paths start from. */
+  dir: string;
   app: string;
   dockerHost?: string;
+  internet?: boolean;
+  images: Record<string, SpecImage>;
+  volumes: Record<string, SpecVolume>;
+  secrets: Record<string, SpecSecret>;
   sandboxes: Record<string, SpecSandbox>;
+  snapshots: Record<string, SpecSnapshot>;
+  pools: Record<string, SpecPool>;
 }

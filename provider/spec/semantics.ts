@@ -1,0 +1,146 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
+import type { SchemaProblem } from "./schema-errors.ts";
+import { isImageReference } from "./to-params.ts";
+import type { SandfleetSpec, SpecSandbox } from "./types.ts";
+import { parseDuration, parseSizeMiB } from "./units.ts";
+
+const MIN_MEMORY_MIB = 6;
+const MAX_MEMORY_MIB = 1024 * 1024;
+
+/**
+ * What the schema cannot say: references to entries that do not exist,
+ * names two entries share, ranges of sizes and durations, files that are not
+ * there, probes on ports that are not published, and cycles.
+ */
+export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const problem = (path: (string | number)[], reason: string, atKey = false) => problems.push({ path, reason, atKey });
+
+  // Sandboxes and pools make containers in one namespace; images and snapshots are both `image:` names.
+  for (const name of Object.keys(spec.pools)) {
+    if (name in spec.sandboxes)
+      problem(["pools", name], `name "${name}" is also a sandbox; sandboxes and pools share names`, true);
+  }
+  for (const name of Object.keys(spec.snapshots)) {
+    if (name in spec.images)
+      problem(["snapshots", name], `name "${name}" is also an image; images and snapshots share names`, true);
+  }
+
+  for (const [name, image] of Object.entries(spec.images)) {
+    image.steps?.forEach((step, i) => {
+      if ("copy" in step && !existsSync(resolve(spec.dir, step.copy.src))) {
+        problem(
+          ["images", name, "steps", i, "copy", "src"],
+          `${step.copy.src} does not exist (relative to ${spec.file})`,
+        );
+      }
+    });
+    if (image.dockerfile && !existsSync(resolve(spec.dir, image.dockerfile.path))) {
+      problem(
+        ["images", name, "dockerfile", "path"],
+        `${image.dockerfile.path} does not exist (relative to ${spec.file})`,
+      );
+    }
+  }
+
+  for (const [name, sandbox] of Object.entries(spec.sandboxes))
+    checkSandbox(spec, ["sandboxes", name], sandbox, problem);
+  for (const [name, pool] of Object.entries(spec.pools))
+    checkSandbox(spec, ["pools", name, "template"], pool.template, problem);
+
+  for (const [name, snapshot] of Object.entries(spec.snapshots)) {
+    if (!(snapshot.sandbox in spec.sandboxes)) {
+      problem(
+        ["snapshots", name, "sandbox"],
+        `unknown sandbox "${snapshot.sandbox}"${known(Object.keys(spec.sandboxes))}`,
+      );
+    } else if (snapshotCycle(spec, name)) {
+      problem(
+        ["snapshots", name, "sandbox"],
+        `snapshot "${name}" depends on itself through sandbox "${snapshot.sandbox}"`,
+      );
+    }
+  }
+  return problems;
+}
+
+type Report = (path: (string | number)[], reason: string, atKey?: boolean) => void;
+
+function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: SpecSandbox, problem: Report): void {
+  if (!isImageReference(sandbox.image) && !(sandbox.image in spec.images) && !(sandbox.image in spec.snapshots)) {
+    problem(
+      [...at, "image"],
+      `unknown image "${sandbox.image}": not an entry of images or snapshots${known([...Object.keys(spec.images), ...Object.keys(spec.snapshots)])}, and not a local reference (those contain '/' or ':')`,
+    );
+  }
+  sandbox.secrets?.forEach((secret, i) => {
+    if (!(secret in spec.secrets))
+      problem([...at, "secrets", i], `unknown secret "${secret}"${known(Object.keys(spec.secrets))}`);
+  });
+  for (const [mountPath, mount] of Object.entries(sandbox.volumes ?? {})) {
+    const volume = typeof mount === "string" ? mount : mount.volume;
+    const path = typeof mount === "string" ? [...at, "volumes", mountPath] : [...at, "volumes", mountPath, "volume"];
+    if (!(volume in spec.volumes)) problem(path, `unknown volume "${volume}"${known(Object.keys(spec.volumes))}`);
+  }
+  if (sandbox.memory !== undefined) {
+    const mib = parseSizeMiB(sandbox.memory) ?? 0;
+    if (mib < MIN_MEMORY_MIB || mib > MAX_MEMORY_MIB)
+      problem([...at, "memory"], `${sandbox.memory} is outside 6Mi to 1024Gi`);
+  }
+  for (const key of ["timeout", "idleTimeout"] as const) {
+    const value = sandbox[key];
+    if (value !== undefined && (parseDuration(value) ?? 0) > MAX_DURATION_MS)
+      problem([...at, key], `${value} is longer than 24h`);
+    if (value !== undefined && (parseDuration(value) ?? 0) < 1000) problem([...at, key], `${value} is shorter than 1s`);
+  }
+  const readiness = sandbox.readiness;
+  if (readiness) {
+    if ((readiness.tcp === undefined) === (readiness.exec === undefined)) {
+      problem([...at, "readiness"], "needs exactly one of tcp or exec");
+    }
+    if (readiness.tcp !== undefined && !(sandbox.ports ?? []).includes(readiness.tcp)) {
+      problem(
+        [...at, "readiness", "tcp"],
+        `port ${String(readiness.tcp)} is not among the sandbox's ports [${(sandbox.ports ?? []).join(", ")}]`,
+      );
+    }
+    if (readiness.timeout !== undefined && (parseDuration(readiness.timeout) ?? 0) > MAX_DURATION_MS) {
+      problem([...at, "readiness", "timeout"], `${readiness.timeout} is longer than 24h`);
+    }
+    if (readiness.interval !== undefined && (parseDuration(readiness.interval) ?? 0) < 10) {
+      problem([...at, "readiness", "interval"], `${readiness.interval} is shorter than 10ms`);
+    }
+  }
+  if ((sandbox.ports?.length ?? 0) > 0 && sandbox.network !== "app") {
+    problem([...at, "ports"], "publishing ports needs network: app");
+  }
+  if (sandbox.runtime === "runsc" && sandbox.network === "app") {
+    problem([...at, "runtime"], "runsc runs without networking here; use runc for a sandbox with network: app");
+  }
+  const secretKeys = (sandbox.secrets ?? []).flatMap((s) => Object.keys(spec.secrets[s]?.values ?? {}));
+  for (const key of Object.keys(sandbox.env ?? {})) {
+    if (secretKeys.includes(key))
+      problem([...at, "env", key], `${key} is also set by one of the sandbox's secrets`, true);
+  }
+}
+
+/** Whether a snapshot's sandbox starts, directly or through other snapshots, from that same snapshot. */
+function snapshotCycle(spec: SandfleetSpec, start: string): boolean {
+  const seen = new Set<string>();
+  let snapshot: string | undefined = start;
+  while (snapshot !== undefined && !seen.has(snapshot)) {
+    seen.add(snapshot);
+    const sandbox: SpecSandbox | undefined = spec.sandboxes[spec.snapshots[snapshot]?.sandbox ?? ""];
+    // An image name wins over a snapshot name (and sharing one is reported on its own).
+    snapshot =
+      sandbox && sandbox.image in spec.snapshots && !(sandbox.image in spec.images) ? sandbox.image : undefined;
+    if (snapshot === start) return true;
+  }
+  return false;
+}
+
+function known(names: string[]): string {
+  return names.length ? ` (known: ${names.join(", ")})` : " (none are declared)";
+}
