@@ -55,12 +55,18 @@ export const poolProvider: FullProvider = {
     return { inputs: { ...news, template, rollout: news.rollout ?? "rolling" } };
   },
 
+  /**
+   * Besides input changes, a pool with fewer ready members than its replicas
+   * (after claims or deaths the agent has not refilled) is an update, so that
+   * the next `up` refills it.
+   */
   async diff(_id: string, olds: Props, news: Props) {
     const changes = changedKeys(olds, news, POOL_INPUT_KEYS);
-    return {
-      changes: changes.length > 0,
-      replaces: changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k)),
-    };
+    const replaces = changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k));
+    const params = paramsOf(olds);
+    const underfilled =
+      replaces.length === 0 && (await readyCount(params).catch(() => params.replicas)) < params.replicas;
+    return { changes: changes.length > 0 || underfilled, replaces };
   },
 
   /** Returns once `replicas` members are ready; a member that never gets ready fails it, naming the probe. */

@@ -188,10 +188,14 @@ export async function reconcilePool(
   return { added, removed };
 }
 
-/** Removes every unclaimed member; claimed ones belong to their claimers. */
+/**
+ * Removes the pool's members. Claimed ones belong to their claimers while the
+ * pool lives; when the pool itself goes (`destroy`, or its removal from the
+ * file), they go with it, as a Modal app's sandboxes end with the app.
+ */
 export async function drainPool(docker: DockerClient, app: string, pool: string): Promise<void> {
   const members = await listMembers(docker, app, pool);
-  await Promise.all(members.filter((m) => m.state !== "claimed").map((m) => removeSandbox(docker, m.id)));
+  await Promise.all(members.map((m) => removeSandbox(docker, m.id)));
 }
 
 export interface ClaimParams {

@@ -19,7 +19,10 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
   // Paths in the file are relative to `dir`, the file's own directory.
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const syntax: SpecIssue[] = doc.errors.map((error) => {
+  // After an unexpected token the parser is lost, and what it says next is noise.
+  const firstLost = doc.errors.findIndex((e) => e.code === "UNEXPECTED_TOKEN");
+  const errors = firstLost < 0 ? doc.errors : doc.errors.slice(0, firstLost + 1);
+  const syntax: SpecIssue[] = errors.map((error) => {
     const { line, col } = lines.linePos(error.pos[0]);
     return { file, line, column: col, path: "syntax", reason: firstLine(error.message) };
   });

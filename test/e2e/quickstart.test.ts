@@ -88,7 +88,7 @@ describe("pulumi up of the quickstart, with the real pulumi CLI", () => {
 
     const refresh = await stack.run(["refresh", "--yes", "--skip-preview"]);
     expect(refresh.stdout).toMatch(/hello\s+deleted/);
-    expect(await stack.resourceNames(SANDBOX_TYPE)).toEqual(["python"]);
+    expect(await stack.resourceNames(SANDBOX_TYPE)).toEqual(["sandbox-python"]);
 
     const up = await stack.run(["up", "--yes", "--skip-preview"]);
     expect(up.stdout).toMatch(/\+ 1 created/);

@@ -120,13 +120,13 @@ describe("changing a pool", () => {
     for (const id of after) expect((await docker.containers.inspect(id))?.memoryBytes).toBe(48 * 1024 * 1024);
   });
 
-  it("deletes its members and its record, leaving claimed sandboxes to their claimers", async () => {
+  it("deletes its members, claimed ones too, and its record", async () => {
     const inputs = await checked({ app, name: "gone", replicas: 2, template });
     const created = await poolProvider.create(inputs);
     const mine = await Sandbox.claim(app, "gone");
     await poolProvider.delete(created.id, created.outs as Record<string, unknown>);
-    expect(await warmIds(app, "gone")).toEqual([]);
-    expect((await mine.state()).running).toBe(true);
+    expect(await listMembers(docker, app, "gone")).toEqual([]);
+    await expect(mine.state()).rejects.toThrow(/no longer exists/);
     expect(await poolProvider.read(created.id, created.outs as Record<string, unknown>)).toEqual({});
     await expect(Sandbox.claim(app, "gone")).rejects.toThrow(`app "${app}" has no pool "gone"`);
   });

@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { listMembers } from "../../provider/runtime/pool.ts";
+import { sandfleet } from "../support/cli.ts";
+import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
+import { PulumiStack } from "../support/pulumi.ts";
+
+const examples = new URL("../../examples/", import.meta.url).pathname;
+
+/**
+ * An example stack under a unique app name, its sandfleet.yaml copied beside
+ * the original (so that its relative paths hold) where the test may edit it.
+ */
+function exampleStack(example: string) {
+  const dir = join(examples, example);
+  const id = randomBytes(4).toString("hex");
+  const app = uniqueApp(example.slice(0, 6));
+  const specFile = join(dir, `.e2e-${id}.yaml`);
+  const stack = new PulumiStack(dir, `e2e-${id}`);
+  const original = readFileSync(join(dir, "sandfleet.yaml"), "utf8");
+  return {
+    app,
+    stack,
+    specFile,
+    original,
+    async init(config: Record<string, string> = {}) {
+      writeFileSync(specFile, original);
+      await stack.init({ "sandfleet:file": specFile, "sandfleet:app": app, ...config });
+    },
+    edit(change: (text: string) => string) {
+      writeFileSync(specFile, change(readFileSync(specFile, "utf8")));
+    },
+    async dispose() {
+      await stack.dispose();
+      await cleanupApp(app);
+      rmSync(specFile, { force: true });
+    },
+  };
+}
+
+const warm = async (app: string, pool: string) =>
+  (await listMembers(docker, app, pool))
+    .filter((m) => m.state === "warm")
+    .map((m) => m.id)
+    .sort();
+
+describe("the code-interpreter example, with the real pulumi CLI", () => {
+  const example = exampleStack("code-interpreter");
+  const secret = `model-key-${randomBytes(6).toString("hex")}`;
+  beforeAll(async () => {
+    await example.init();
+    await example.stack.run(["config", "set", "--secret", "modelApiKey", secret]);
+  });
+  afterAll(() => example.dispose());
+
+  it("brings up a ready pool of 3 whose members run cells and hold the secret", async () => {
+    const up = await example.stack.run(["up", "--yes", "--skip-preview"]);
+    expect(up.stdout).toMatch(/pools\s*:\s*\{\s*python: 3/);
+    expect(await warm(example.app, "python")).toHaveLength(3);
+    const sandbox = await Sandbox.claim(example.app, "python");
+    const cell = await sandbox.run(["python3", "/opt/tools/run_cell.py"], { input: "print(sum(range(101)))\n" });
+    expect(cell).toMatchObject({ exitCode: 0, stdout: "5050\n" });
+    expect((await sandbox.run(["sh", "-c", 'echo "$MODEL_API_KEY"; id -un; pwd'])).stdout).toBe(
+      `${secret}\nsandbox\n/workspace\n`,
+    );
+    // A claimed member left the pool; the next up refills it.
+    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    expect(await warm(example.app, "python")).toHaveLength(3);
+  });
+
+  it("previews no changes after up", async () => {
+    await example.stack.run(["preview", "--expect-no-changes"]);
+  });
+
+  it("scales 3 -> 5 -> 2 without replacing the members it keeps", async () => {
+    const three = await warm(example.app, "python");
+    example.edit((t) => t.replace("replicas: 3", "replicas: 5"));
+    const preview = await example.stack.run(["preview", "--diff"]);
+    expect(preview.stdout).toMatch(/~ replicas\s*: 3 => 5/);
+    expect(preview.stdout).toMatch(/~ 1 to update/);
+    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    const five = await warm(example.app, "python");
+    expect(five).toHaveLength(5);
+    expect(five).toEqual(expect.arrayContaining(three));
+
+    example.edit((t) => t.replace("replicas: 5", "replicas: 2"));
+    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    const two = await warm(example.app, "python");
+    expect(two).toHaveLength(2);
+    expect(five).toEqual(expect.arrayContaining(two));
+  });
+
+  it("rolls a template change through, the preview showing that one field", async () => {
+    const before = await warm(example.app, "python");
+    example.edit((t) => t.replace("memory: 256Mi", "memory: 192Mi"));
+    const preview = await example.stack.run(["preview", "--diff"]);
+    expect(preview.stdout).toMatch(/~ memoryMiB\s*: 256 => 192/);
+    // The one field, inside the template: no other value changes.
+    const changed = preview.stdout.split("\n").filter((line) => line.includes("=>"));
+    expect(changed.map((line) => line.trim().replace(/\s+:/, ":"))).toEqual(["~ memoryMiB: 256 => 192"]);
+    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    const after = await warm(example.app, "python");
+    expect(after).toHaveLength(2);
+    expect(after.filter((id) => before.includes(id))).toEqual([]);
+    for (const id of after) expect((await docker.containers.inspect(id))?.memoryBytes).toBe(192 * 1024 * 1024);
+  });
+
+  it("keeps the secret out of the state and destroys everything", async () => {
+    expect((await example.stack.run(["stack", "export"])).stdout).not.toContain(secret);
+    await example.stack.run(["destroy", "--yes", "--skip-preview"]);
+    expect(await leftovers(example.app)).toEqual(NOTHING);
+  });
+});
+
+describe("the web-service example, through the sandfleet CLI", () => {
+  const example = exampleStack("web-service");
+  beforeAll(() => example.init());
+  afterAll(() => example.dispose());
+
+  it("serves through a tunnel on 127.0.0.1 once up returns", async () => {
+    const env = { PULUMI_BACKEND_URL: `file://${example.stack.backendDir}` };
+    const up = await sandfleet(["up", "-C", join(examples, "web-service"), "--stack", example.stack.stack], { env });
+    expect(up.code).toBe(0);
+    const [web] = await Sandbox.list({ app: example.app });
+    const [tunnel] = (await web?.tunnels()) ?? [];
+    expect(tunnel?.containerPort).toBe(8000);
+    const page = await fetch(tunnel?.url ?? "");
+    expect(await page.text()).toContain("served from a sandbox");
+    const destroy = await sandfleet(["destroy", "-C", join(examples, "web-service"), "--stack", example.stack.stack], {
+      env,
+    });
+    expect(destroy.code).toBe(0);
+    expect(await leftovers(example.app)).toEqual(NOTHING);
+  });
+});
+
+describe("the snapshot-pool example, with the real pulumi CLI", () => {
+  const example = exampleStack("snapshot-pool");
+  beforeAll(() => example.init());
+  afterAll(() => example.dispose());
+
+  it("starts every pool member from the seed's snapshot", async () => {
+    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    const member = await Sandbox.claim(example.app, "workers");
+    expect(await member.files.readText("/home/sandbox/state.json")).toBe('{"primes": [2, 3, 5, 7, 11]}');
+    await example.stack.run(["destroy", "--yes", "--skip-preview"]);
+    expect(await leftovers(example.app)).toEqual(NOTHING);
+  });
+});
