@@ -1,0 +1,120 @@
+import { join } from "node:path";
+import { PulumiStack } from "../test/support/pulumi.ts";
+import { cleanupApp } from "../test/support/engine.ts";
+import { spawn } from "node:child_process";
+import { benchApp } from "./scenarios.ts";
+import { docker, medianMs, pidsMatching, rssMiB, type Figure } from "./measure.ts";
+
+const stacks = new URL("./stacks/", import.meta.url).pathname;
+const cli = new URL("../provider/cli/main.ts", import.meta.url).pathname;
+
+async function timed(action: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await action();
+  return performance.now() - started;
+}
+
+/** Highest resident memory of matching processes while `action` runs. */
+async function peakRss(pattern: RegExp, action: () => Promise<unknown>): Promise<number> {
+  let peak = 0;
+  const sampler = setInterval(() => {
+    for (const pid of pidsMatching(pattern)) peak = Math.max(peak, rssMiB(pid));
+  }, 50);
+  try {
+    await action();
+  } finally {
+    clearInterval(sampler);
+  }
+  return peak;
+}
+
+/** 4 and 5: `pulumi up` of a pool of 20, a no-change up, and memory while the pool runs. */
+export async function pulumiPool(): Promise<Figure[]> {
+  const app = benchApp();
+  const pool = new PulumiStack(join(stacks, "pool20"), `bench-${app}`);
+  const noop = new PulumiStack(join(stacks, "noop"), `bench-${app}`);
+  const figures: Figure[] = [];
+  try {
+    await pool.init({ "sandfleet:app": app });
+    await noop.init();
+    const upMs = await timed(() => pool.run(["up", "--yes", "--skip-preview"]));
+    const rawIds: string[] = [];
+    const rawMs = await timed(async () => {
+      const ids = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          docker("run", "-d", "--network", "none", "--memory", "32m", "sandfleet/busybox", "sleep", "infinity"),
+        ),
+      );
+      rawIds.push(...ids.map((id) => id.trim()));
+    });
+    await docker("rm", "-f", ...rawIds);
+    figures.push({
+      name: "pulumi up of a pool of 20, from nothing",
+      value: upMs,
+      unit: "ms",
+      baselineName: "20 docker run -d, all at once",
+      baseline: rawMs,
+    });
+
+    await noop.run(["up", "--yes", "--skip-preview"]);
+    let providerPeak = 0;
+    const noChange = await medianMs(3, 1, async () => {
+      providerPeak = Math.max(
+        providerPeak,
+        await peakRss(/dynamic-provider/, () => pool.run(["up", "--yes", "--skip-preview"])),
+      );
+    });
+    const noopNoChange = await medianMs(3, 1, async () => {
+      await noop.run(["up", "--yes", "--skip-preview"]);
+    });
+    figures.push({
+      name: "no-change pulumi up of the pool of 20",
+      value: noChange,
+      unit: "ms",
+      baselineName: "no-change up, same number of do-nothing dynamic resources",
+      baseline: noopNoChange,
+      target: 1.5,
+    });
+    figures.push({
+      name: "dynamic provider process, peak resident memory during up",
+      value: providerPeak,
+      unit: "MiB",
+    });
+
+    const agent = spawn(process.execPath, [cli, "agent", "--interval", "1s", "--json"], { stdio: "ignore" });
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    figures.push({
+      name: "sandfleet agent, resident memory with a pool of 20",
+      value: agent.pid ? rssMiB(agent.pid) : 0,
+      unit: "MiB",
+    });
+    agent.kill("SIGTERM");
+
+    const ids = (await docker("ps", "-q", "--filter", `label=sandfleet.app=${app}`)).trim().split("\n");
+    const stats = await docker("stats", "--no-stream", "--format", "{{.MemUsage}}", ...ids);
+    const usages = stats
+      .trim()
+      .split("\n")
+      .map((line) => parseMiB(line.split("/")[0]?.trim() ?? "0"));
+    const shims = pidsMatching(/containerd-shim/).reduce((sum, pid) => sum + rssMiB(pid), 0);
+    figures.push({
+      name: "engine-side memory per idle sandbox (container cgroup)",
+      value: usages.reduce((a, b) => a + b, 0) / usages.length,
+      unit: "MiB",
+      note: `plus ${(shims / Math.max(1, pidsMatching(/containerd-shim/).length)).toFixed(1)} MiB of containerd-shim per container`,
+    });
+  } finally {
+    await pool.dispose();
+    await noop.dispose();
+    await cleanupApp(app);
+  }
+  return figures;
+}
+
+function parseMiB(text: string): number {
+  const match = /([\d.]+)\s*([KMG]i?B)/.exec(text);
+  if (!match) return 0;
+  const value = Number(match[1]);
+  const unit = match[2] ?? "MiB";
+  return unit.startsWith("K") ? value / 1024 : unit.startsWith("G") ? value * 1024 : value;
+}

@@ -1,0 +1,35 @@
+// `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
+import { readFileSync, writeFileSync } from "node:fs";
+import { machine, type Figure } from "./measure.ts";
+import { pulumiPool } from "./pulumi-scenarios.ts";
+import { benchmarksMarkdown } from "./report.ts";
+import { coldSandbox, execThroughput, scaling, warmClaim } from "./scenarios.ts";
+
+const quick = process.argv.includes("--quick");
+const runs = quick ? 5 : 15;
+const figures: Figure[] = [];
+const step = async (what: string, scenario: () => Promise<Figure[]>) => {
+  process.stdout.write(`bench: ${what}... `);
+  const started = performance.now();
+  const found = await scenario();
+  figures.push(...found);
+  console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
+  for (const f of found)
+    console.log(
+      `  ${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.toFixed(1)})` : ""}`,
+    );
+};
+
+await step("cold sandboxes", () => coldSandbox(runs));
+await step("warm claims", () => warmClaim(runs));
+await step("exec round trips", () => execThroughput(runs * 2));
+await step("pulumi up of a pool of 20, memory", () => pulumiPool());
+await step("scaling", () => scaling(quick ? [10] : [10, 50, 100]));
+
+const notesPath = new URL("./notes.md", import.meta.url);
+const notes = readFileSync(notesPath, "utf8").trim().split("\n");
+writeFileSync(
+  new URL("../BENCHMARKS.md", import.meta.url),
+  benchmarksMarkdown(await machine(), figures, notes, new Date()),
+);
+console.log("bench: wrote BENCHMARKS.md");
