@@ -12,6 +12,7 @@ export async function coldSandbox(runs: number): Promise<Figure[]> {
   for (const runtime of ["runc", "runsc"] as const) {
     const app = benchApp();
     const made: Sandbox[] = [];
+    const rawIds: string[] = [];
     const value = await medianMs(runs, 2, async () => {
       const sandbox = await Sandbox.create({
         app,
@@ -30,9 +31,9 @@ export async function coldSandbox(runs: number): Promise<Figure[]> {
         await docker("run", "-d", "--network", "none", "--runtime", runtime, "sandfleet/busybox", "sleep", "infinity")
       ).trim();
       await docker("exec", id, "true");
-      made.push({ id } as Sandbox);
+      rawIds.push(id);
     });
-    await Promise.all(made.map((s) => docker("rm", "-f", s.id)));
+    await docker("rm", "-f", ...rawIds);
     figures.push({
       name: `cold sandbox (${runtime}): create, probe passed, first exec`,
       value,
