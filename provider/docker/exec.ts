@@ -61,7 +61,7 @@ export function execClient(docker: Docker): ExecClient {
         for (;;) {
           const info = await engineCall(`inspect exec ${exec.id}`, () => exec.inspect());
           if (!info.Running && info.ExitCode !== null) return info.ExitCode;
-          await new Promise((resolve) => setTimeout(resolve, 10));
+          await new Promise((resolve) => setTimeout(resolve, 2));
         }
       },
     };

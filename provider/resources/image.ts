@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ImageStep } from "../runtime/image-recipe.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
-import { withDependency } from "./options.ts";
+import { ownership, withDependency } from "./options.ts";
 
 const provider = delegatingProvider(new URL("./image-provider.ts", import.meta.url).href, "imageProvider");
 
@@ -38,12 +38,12 @@ export class Image extends pulumi.dynamic.Resource {
   declare readonly contentHash: pulumi.Output<string>;
 
   constructor(resourceName: string, args: ImageArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
     super(
       provider,
       resourceName,
       {
-        app: app ? app.appName : args.app,
+        ...owner,
         name: args.name ?? resourceName,
         ref: args.ref,
         base: args.base,
@@ -51,7 +51,6 @@ export class Image extends pulumi.dynamic.Resource {
         dockerfile: args.dockerfile,
         network: args.network,
         sourceDir: args.sourceDir ?? process.cwd(),
-        dockerHost: args.dockerHost ?? app?.dockerHost,
         imageRef: undefined,
         imageId: undefined,
         contentHash: undefined,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
-import { withDependency } from "./options.ts";
+import { ownership, withDependency } from "./options.ts";
 import type { SandboxArgs } from "./sandbox.ts";
 import { imageRefOf, mergedSecretEnv, volumeMounts } from "./inputs.ts";
 
@@ -31,20 +31,19 @@ export class SandboxPool extends pulumi.dynamic.Resource {
   declare readonly readyCount: pulumi.Output<number>;
 
   constructor(resourceName: string, args: SandboxPoolArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
     const { image, secrets, volumes, ...rest } = args.template;
     super(
       provider,
       resourceName,
       {
-        app: app ? app.appName : args.app,
+        ...owner,
         name: args.name ?? resourceName,
         replicas: args.replicas,
         rollout: args.rollout,
         template: { ...rest, image: imageRefOf(image), volumes: volumeMounts(volumes) },
         // Apart from the template, so that a preview shows template changes in the clear.
         secretEnv: mergedSecretEnv(secrets),
-        dockerHost: args.dockerHost ?? app?.dockerHost,
         readyCount: undefined,
       },
       { ...withDependency(opts, app), additionalSecretOutputs: ["secretEnv", ...(opts.additionalSecretOutputs ?? [])] },

@@ -3,7 +3,7 @@ import type { ReadinessParams } from "../runtime/readiness.ts";
 import type { SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
-import { withDependency } from "./options.ts";
+import { ownership, withDependency } from "./options.ts";
 import type { Secret } from "./secret.ts";
 import { imageRefOf, mergedSecretEnv, volumeMounts, type ImageInput, type VolumeMountInput } from "./inputs.ts";
 
@@ -61,18 +61,17 @@ export class Sandbox extends pulumi.dynamic.Resource {
   declare readonly publishedPorts: pulumi.Output<Record<string, number>>;
 
   constructor(resourceName: string, args: SandboxArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
-    const { app: _app, dockerHost, image, secrets, volumes, ...rest } = args;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
+    const { app: _app, dockerHost: _dockerHost, image, secrets, volumes, ...rest } = args;
     super(
       provider,
       resourceName,
       {
         ...rest,
-        app: app ? app.appName : args.app,
+        ...owner,
         image: imageRefOf(image),
         volumes: volumeMounts(volumes),
         secretEnv: mergedSecretEnv(secrets),
-        dockerHost: dockerHost ?? app?.dockerHost,
         containerId: undefined,
         containerName: undefined,
         sandboxName: undefined,

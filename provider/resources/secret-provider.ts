@@ -1,4 +1,4 @@
-import { nameProblem } from "../runtime/names.ts";
+import { identityProblems } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys } from "./diff.ts";
 
@@ -12,12 +12,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export const secretProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
-    const failures: { property: string; reason: string }[] = [];
-    for (const key of ["app", "name"] as const) {
-      const value = news[key];
-      const problem = typeof value === "string" ? nameProblem(value) : "is required";
-      if (problem) failures.push({ property: key, reason: problem });
-    }
+    const failures = identityProblems(news);
     const values = news.values;
     if (typeof values !== "object" || values === null || Array.isArray(values)) {
       failures.push({ property: "values", reason: "must be a map of variable names to strings" });

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
+import { ownership } from "./options.ts";
 
 const provider = delegatingProvider(new URL("./secret-provider.ts", import.meta.url).href, "secretProvider");
 
@@ -28,12 +29,11 @@ export class Secret extends pulumi.dynamic.Resource {
   declare readonly values: pulumi.Output<Record<string, string>>;
 
   constructor(resourceName: string, args: SecretArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
     super(
       provider,
       resourceName,
       {
-        app: app ? app.appName : args.app,
+        app: ownership(args.app).inputs.app,
         name: args.name ?? resourceName,
         values: pulumi.secret(args.values),
         keys: undefined,

@@ -1,5 +1,5 @@
 import { connectDocker } from "../docker/client.ts";
-import { nameProblem } from "../runtime/names.ts";
+import { identityProblems } from "../runtime/names.ts";
 import { snapshotSandbox } from "../runtime/snapshot.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
@@ -10,12 +10,7 @@ type Props = Record<string, unknown>;
 
 export const snapshotProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
-    const failures: { property: string; reason: string }[] = [];
-    for (const key of ["app", "name"] as const) {
-      const value = news[key];
-      const problem = typeof value === "string" ? nameProblem(value) : "is required";
-      if (problem) failures.push({ property: key, reason: problem });
-    }
+    const failures = identityProblems(news);
     if (typeof news.sandboxId !== "string" || news.sandboxId === "") {
       failures.push({ property: "sandboxId", reason: "must be the id of a sandbox" });
     }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
-import { withDependency } from "./options.ts";
+import { ownership, withDependency } from "./options.ts";
 import type { Sandbox } from "./sandbox.ts";
 
 const provider = delegatingProvider(new URL("./snapshot-provider.ts", import.meta.url).href, "snapshotProvider");
@@ -22,16 +22,15 @@ export class Snapshot extends pulumi.dynamic.Resource {
   declare readonly imageId: pulumi.Output<string>;
 
   constructor(resourceName: string, args: SnapshotArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
     super(
       provider,
       resourceName,
       {
-        app: app ? app.appName : args.app,
+        ...owner,
         name: args.name ?? resourceName,
         // The resource id, not an output: it stays known while the sandbox is only updated.
         sandboxId: args.sandbox.id,
-        dockerHost: args.dockerHost ?? app?.dockerHost,
         imageRef: undefined,
         imageId: undefined,
       },

@@ -1,6 +1,6 @@
 import { connectDocker } from "../docker/client.ts";
 import { ownershipLabels, LABEL } from "../runtime/labels.ts";
-import { nameProblem, volumeName } from "../runtime/names.ts";
+import { identityProblems, volumeName } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
 
@@ -9,12 +9,7 @@ type Props = Record<string, unknown>;
 
 export const volumeProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
-    const failures: { property: string; reason: string }[] = [];
-    for (const key of ["app", "name"] as const) {
-      const value = news[key];
-      const problem = typeof value === "string" ? nameProblem(value) : "is required";
-      if (problem) failures.push({ property: key, reason: problem });
-    }
+    const failures = identityProblems(news);
     if (news.retainOnDelete !== undefined && typeof news.retainOnDelete !== "boolean") {
       failures.push({ property: "retainOnDelete", reason: "must be true or false" });
     }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
-import { withDependency } from "./options.ts";
+import { ownership, withDependency } from "./options.ts";
 
 const provider = delegatingProvider(new URL("./volume-provider.ts", import.meta.url).href, "volumeProvider");
 
@@ -22,15 +22,14 @@ export class Volume extends pulumi.dynamic.Resource {
   readonly app: App | undefined;
 
   constructor(resourceName: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const app = args.app instanceof App ? args.app : undefined;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
     super(
       provider,
       resourceName,
       {
-        app: app ? app.appName : args.app,
+        ...owner,
         name: args.name ?? resourceName,
         retainOnDelete: args.retainOnDelete,
-        dockerHost: args.dockerHost ?? app?.dockerHost,
         volumeName: undefined,
       },
       withDependency(opts, app),

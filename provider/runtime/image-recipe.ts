@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { basename, isAbsolute, join, resolve } from "node:path";
-import { nameProblem } from "./names.ts";
+import { identityProblems } from "./names.ts";
 import type { PropertyProblem } from "./sandbox-params.ts";
 
 /** One step of an image recipe; each becomes one Dockerfile instruction. */
@@ -42,12 +42,7 @@ export function imageMode(params: ImageParams): ImageMode {
 const STEP_KINDS = ["run", "env", "workdir", "user", "copy", "dockerfile"] as const;
 
 export function imageParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
-  const problems: PropertyProblem[] = [];
-  for (const key of ["app", "name"] as const) {
-    const value = params[key];
-    const problem = typeof value === "string" ? nameProblem(value) : "is required";
-    if (problem) problems.push({ property: key, reason: problem });
-  }
+  const problems: PropertyProblem[] = identityProblems(params);
   const modes = [params.ref, params.base ?? params.steps, params.dockerfile].filter((v) => v !== undefined).length;
   if (modes !== 1) {
     problems.push({ property: "base", reason: "give exactly one of ref, base (with steps), or dockerfile" });

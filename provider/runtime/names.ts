@@ -30,3 +30,12 @@ export function volumeName(app: string, name: string): string {
 export function imageRepository(app: string, name: string): string {
   return `sandfleet/${app.toLowerCase()}/${name.toLowerCase()}`;
 }
+
+/** Problems with the `app` and `name` every sandfleet object has, as `{property, reason}`. */
+export function identityProblems(params: Readonly<Record<string, unknown>>): { property: string; reason: string }[] {
+  return (["app", "name"] as const).flatMap((key) => {
+    const value = params[key];
+    const reason = typeof value === "string" ? nameProblem(value) : "is required";
+    return reason ? [{ property: key, reason }] : [];
+  });
+}

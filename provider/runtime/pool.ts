@@ -3,7 +3,7 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ContainerSummary } from "../docker/types.ts";
 import { InvalidArgumentError, PoolExhaustedError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
-import { nameProblem } from "./names.ts";
+import { identityProblems } from "./names.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
 import {
@@ -75,12 +75,7 @@ export function parseMember(app: string, pool: string, c: ContainerSummary): Poo
 }
 
 export function poolParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
-  const problems: PropertyProblem[] = [];
-  for (const key of ["app", "name"] as const) {
-    const value = params[key];
-    const problem = typeof value === "string" ? nameProblem(value) : "is required";
-    if (problem) problems.push({ property: key, reason: problem });
-  }
+  const problems: PropertyProblem[] = identityProblems(params);
   const replicas = params.replicas;
   if (!(typeof replicas === "number" && Number.isInteger(replicas) && replicas >= 0 && replicas <= MAX_REPLICAS)) {
     problems.push({ property: "replicas", reason: `must be a whole number from 0 to ${String(MAX_REPLICAS)}` });
