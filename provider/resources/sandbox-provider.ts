@@ -71,9 +71,12 @@ export const sandboxProvider: FullProvider = {
 
   async diff(_id: string, olds: Props, news: Props) {
     const changes = changedKeys(olds, news, SANDBOX_INPUT_KEYS);
-    const replaces = changes.filter((key) => !UPDATABLE_IN_PLACE.has(key));
+    // A declared sandbox that a refresh found stopped (exited, killed, ended by a timeout) is
+    // brought back by the next up, as one that was removed is.
+    const stopped = olds.running === false;
+    const replaces = [...changes.filter((key) => !UPDATABLE_IN_PLACE.has(key)), ...(stopped ? ["running"] : [])];
     return {
-      changes: changes.length > 0,
+      changes: changes.length > 0 || stopped,
       replaces,
       // A named sandbox keeps its container name, which must be free again first.
       deleteBeforeReplace: replaces.length > 0 && typeof news.name === "string",

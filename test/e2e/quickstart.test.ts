@@ -99,6 +99,19 @@ describe("pulumi up of the quickstart, with the real pulumi CLI", () => {
     await stack.run(["preview", "--expect-no-changes"]);
   });
 
+  it("sees a sandbox that stopped on refresh, and brings it back on the next up", async () => {
+    const before = await sandboxIds();
+    await docker.containers.kill(before.hello ?? "", "SIGKILL");
+    await stack.run(["refresh", "--yes", "--skip-preview"]);
+    const preview = await stack.run(["preview"]);
+    expect(preview.stdout).toMatch(/sandbox-hello\s+replace/);
+    await stack.run(["up", "--yes", "--skip-preview"]);
+    const after = await sandboxIds();
+    expect(after.hello).not.toBe(before.hello);
+    expect((await docker.containers.inspect(after.hello ?? ""))?.running).toBe(true);
+    await stack.run(["preview", "--expect-no-changes"]);
+  });
+
   it("fails a broken sandfleet.yaml before touching anything, saying where", async () => {
     const good = readFileSync(specFile, "utf8");
     writeFileSync(specFile, good.replace("memory: 128Mi", "memory: 128MB"));

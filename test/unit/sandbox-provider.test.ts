@@ -52,4 +52,10 @@ describe("Sandbox provider diff", () => {
     const diff = await sandboxProvider.diff("abc", olds, await checked({ ...unnamed, env: { A: "1" } }));
     expect(diff).toEqual({ changes: true, replaces: ["env"], deleteBeforeReplace: false });
   });
+
+  it("replaces a sandbox that a refresh found stopped", async () => {
+    const inputs = await checked(base);
+    const diff = await sandboxProvider.diff("abc", { ...inputs, running: false, status: "exited" }, inputs);
+    expect(diff).toEqual({ changes: true, replaces: ["running"], deleteBeforeReplace: true });
+  });
 });
