@@ -34,7 +34,7 @@ build_main() { # <name> <version stamp> <main package> <require lines...>
     -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$stamp" "$pkg")
 }
 
-say "building the Pulumi CLI $PULUMI_VERSION and language host from Go modules (first time: 10-20 minutes)"
+say "building the Pulumi CLI $PULUMI_VERSION and language host from Go modules (first time: about 5 minutes)"
 started=$(date +%s)
 rm -rf "$bin.tmp"
 mkdir -p "$bin.tmp"
