@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference } from "./to-params.ts";
@@ -30,18 +30,13 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
 
   for (const [name, image] of Object.entries(spec.images)) {
     image.steps?.forEach((step, i) => {
-      if ("copy" in step && !existsSync(resolve(spec.dir, step.copy.src))) {
-        problem(
-          ["images", name, "steps", i, "copy", "src"],
-          `${step.copy.src} does not exist (relative to ${spec.file})`,
-        );
-      }
+      if ("copy" in step) checkLocalPath(spec, ["images", name, "steps", i, "copy", "src"], step.copy.src, problem);
     });
-    if (image.dockerfile && !existsSync(resolve(spec.dir, image.dockerfile.path))) {
-      problem(
-        ["images", name, "dockerfile", "path"],
-        `${image.dockerfile.path} does not exist (relative to ${spec.file})`,
-      );
+    if (image.dockerfile) {
+      checkLocalPath(spec, ["images", name, "dockerfile", "path"], image.dockerfile.path, problem);
+      if (image.dockerfile.context !== undefined) {
+        checkLocalPath(spec, ["images", name, "dockerfile", "context"], image.dockerfile.context, problem);
+      }
     }
   }
 
@@ -67,6 +62,20 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
 }
 
 type Report = (path: (string | number)[], reason: string, atKey?: boolean) => void;
+
+/**
+ * Files an image takes must lie beside the spec: a reviewed file must not be
+ * able to copy, say, /etc/shadow or ../../.ssh into an image.
+ */
+function checkLocalPath(spec: SandfleetSpec, at: (string | number)[], path: string, problem: Report): void {
+  const full = resolve(spec.dir, path);
+  const within = relative(spec.dir, full);
+  if (isAbsolute(path) || within === ".." || within.startsWith(`..${sep}`)) {
+    problem(at, `${path} is outside the folder of ${spec.file}; files an image takes must lie beside it`);
+  } else if (!existsSync(full)) {
+    problem(at, `${path} does not exist (relative to ${spec.file})`);
+  }
+}
 
 function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: SpecSandbox, problem: Report): void {
   if (!isImageReference(sandbox.image) && !(sandbox.image in spec.images) && !(sandbox.image in spec.snapshots)) {
