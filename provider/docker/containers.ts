@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
+import { ConflictError, NotFoundError } from "../errors.ts";
 import { listOf } from "./values.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type {
@@ -50,8 +51,7 @@ export function containerClient(docker: Docker): ContainerClient {
         await engineCall(`kill container ${id}`, () => docker.getContainer(id).kill({ signal }));
       } catch (error) {
         // 409: not running; 404: gone. Both mean there is nothing to kill.
-        const name = (error as Error).name;
-        if (name !== "ConflictError" && name !== "NotFoundError") throw error;
+        if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
       }
     },
     async remove(id) {

@@ -1,5 +1,6 @@
 import type Docker from "dockerode";
 import { labelFilters } from "./containers.ts";
+import { readAll } from "../streams.ts";
 import { engineCall } from "./errors.ts";
 import type { EngineEvent, Labels } from "./types.ts";
 
@@ -30,9 +31,7 @@ export function eventClient(docker: Docker): EventClient {
           filters: { type: ["container"], event: [...params.actions], label: labelFilters(params.labels) },
         }),
       );
-      const chunks: Buffer[] = [];
-      for await (const chunk of stream) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks)
+      return (await readAll(stream))
         .toString("utf8")
         .split("\n")
         .filter((line) => line.trim())

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import type Docker from "dockerode";
+import { readAll } from "../streams.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
 
@@ -76,17 +77,11 @@ export function execClient(docker: Docker): ExecClient {
     async run(containerId, spec) {
       const process = await start(containerId, spec);
       const [stdout, stderr, exitCode] = await Promise.all([
-        collect(process.stdout),
-        collect(process.stderr),
+        readAll(process.stdout),
+        readAll(process.stderr),
         process.wait(),
       ]);
-      return { exitCode, stdout, stderr };
+      return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
     },
   };
-}
-
-async function collect(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }

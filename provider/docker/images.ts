@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import type Docker from "dockerode";
 import { pack } from "tar-fs";
-import { EngineError } from "../errors.ts";
+import { ConflictError, EngineError, NotFoundError } from "../errors.ts";
 import { engineCall, engineLookup, translateDockerError } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
 import { listOf } from "./values.ts";
@@ -146,9 +146,8 @@ export function imageClient(docker: Docker): ImageClient {
         await engineCall(`remove image ${ref}`, () => docker.getImage(ref).remove({ force: false, noprune: false }));
         return "removed";
       } catch (error) {
-        const name = (error as Error).name;
-        if (name === "NotFoundError") return "absent";
-        if (name === "ConflictError") return "in-use";
+        if (error instanceof NotFoundError) return "absent";
+        if (error instanceof ConflictError) return "in-use";
         throw error;
       }
     },

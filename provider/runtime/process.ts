@@ -3,6 +3,7 @@ import type { Readable, Writable } from "node:stream";
 import type { DockerClient } from "../docker/client.ts";
 import type { ExecProcess } from "../docker/exec.ts";
 import type { ExecResult } from "../docker/types.ts";
+import { readAll } from "../streams.ts";
 
 /** Exit code reported for a command ended by its timeout, as timeout(1) does. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -108,19 +109,13 @@ export class SandboxProcess {
 
   /** Waits for the end and collects everything the command wrote. */
   async output(): Promise<ExecResult & { timedOut: boolean }> {
-    const [stdout, stderr, exitCode] = await Promise.all([collect(this.stdout), collect(this.stderr), this.wait()]);
-    return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8"), timedOut: this.#timedOut };
+    const { exitCode, stdout, stderr } = await this.outputBytes();
+    return { exitCode, stdout: stdout.toString("utf8"), stderr, timedOut: this.#timedOut };
   }
 
   /** Like output(), with stdout as bytes: for binary content. */
   async outputBytes(): Promise<{ exitCode: number; stdout: Buffer; stderr: string }> {
-    const [stdout, stderr, exitCode] = await Promise.all([collect(this.stdout), collect(this.stderr), this.wait()]);
+    const [stdout, stderr, exitCode] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.wait()]);
     return { exitCode, stdout, stderr: stderr.toString("utf8") };
   }
-}
-
-async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -1,4 +1,5 @@
 import { connectDocker } from "../../docker/client.ts";
+import { readAll } from "../../streams.ts";
 import { resolveSandbox } from "../sandbox-ref.ts";
 import { printJson } from "../output.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
@@ -23,12 +24,8 @@ export const logs: Verb = {
       ...(tail !== undefined ? { tail } : {}),
     });
     if (json) {
-      const collect = async (stream: NodeJS.ReadableStream) => {
-        let text = "";
-        for await (const chunk of stream) text += String(chunk);
-        return text;
-      };
-      printJson({ stdout: await collect(streams.stdout), stderr: await collect(streams.stderr) });
+      const [stdout, stderr] = await Promise.all([readAll(streams.stdout), readAll(streams.stderr)]);
+      printJson({ stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") });
       return EXIT.ok;
     }
     streams.stdout.pipe(process.stdout);
