@@ -1,13 +1,7 @@
 #!/usr/bin/env node
 // The `sandfleet` command: one file per verb under verbs/, this file only dispatches.
 import { parseArgs } from "node:util";
-import {
-  ConflictError,
-  EngineUnavailableError,
-  InvalidArgumentError,
-  NotFoundError,
-  SandfleetError,
-} from "../errors.ts";
+import { EngineUnavailableError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { pulumiVerb } from "./pulumi.ts";
 import { EXIT, UsageError, type Verb } from "./verb.ts";
 import { agent } from "./verbs/agent.ts";
@@ -100,7 +94,6 @@ function exitCodeOf(error: unknown): number {
   if (error instanceof InvalidArgumentError) return EXIT.usage;
   if (error instanceof NotFoundError) return EXIT.notFound;
   if (error instanceof EngineUnavailableError) return EXIT.engineUnavailable;
-  if (error instanceof ConflictError || error instanceof SandfleetError) return EXIT.failed;
   return EXIT.failed;
 }
 

@@ -5,18 +5,13 @@ import { ConflictError, EngineError, NotFoundError } from "../errors.ts";
 import { engineCall, engineLookup, translateDockerError } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
 import { listOf } from "./values.ts";
-import type { ImageBuildSpec, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
+import type { ImageBuildSpec, ImageConfig, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
 
-export interface ImageCommitSpec {
+/** A snapshot to record: its name, its labels and the image config it keeps. */
+export interface ImageCommitSpec extends ImageConfig {
   repo: string;
   tag: string;
   labels: Labels;
-  /** The image config to record: what a container of the image starts with. */
-  env: readonly string[];
-  cmd: readonly string[] | undefined;
-  entrypoint: readonly string[] | undefined;
-  user: string;
-  workdir: string;
 }
 
 /** A build step that failed: the engine's own message and the output before it. */

@@ -104,15 +104,19 @@ export interface ResourceLimits {
   pidsLimit?: number;
 }
 
-export interface ImageInfo {
-  id: string;
-  tags: readonly string[];
-  labels: Labels;
+/** What a container of an image starts with. */
+export interface ImageConfig {
   env: readonly string[];
   cmd: readonly string[] | undefined;
   entrypoint: readonly string[] | undefined;
   user: string;
   workdir: string;
+}
+
+export interface ImageInfo extends ImageConfig {
+  id: string;
+  tags: readonly string[];
+  labels: Labels;
 }
 
 export interface ImageSummary {

@@ -117,16 +117,17 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
     { ...params.template, app: params.app, name: `${params.name}-p-${memberId}` },
     { owner: "pulumi", extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash } },
   );
+  const warmName = memberName(params.app, params.name, "w", memberId);
   try {
     if (state.readiness) await waitUntilReady(docker, state);
-    await docker.containers.rename(state.id, memberName(params.app, params.name, "w", memberId));
+    await docker.containers.rename(state.id, warmName);
   } catch (error) {
     await removeSandbox(docker, state.id);
     throw error;
   }
   return {
     id: state.id,
-    containerName: memberName(params.app, params.name, "w", memberId),
+    containerName: warmName,
     memberId,
     state: "warm",
     templateHash: hash,

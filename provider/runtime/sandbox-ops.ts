@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
-import { LABEL, tagsFromLabels } from "./labels.ts";
+import { LABEL, tagLabels, tagsFromLabels } from "./labels.ts";
 import { appNetworkName } from "./names.ts";
 import type { Clock } from "./poll.ts";
 import { probeFor, READINESS_DEFAULTS, waitForProbe, type ReadinessParams } from "./readiness.ts";
@@ -115,6 +115,23 @@ function parseReadiness(label: string | undefined): ReadinessParams | undefined 
   } catch {
     return undefined;
   }
+}
+
+/** The state of each sandbox of an app with at least the given tags, oldest first. */
+export async function listSandboxes(
+  docker: DockerClient,
+  params: { app?: string; tags?: Record<string, string>; includeEnded?: boolean },
+): Promise<SandboxState[]> {
+  const found = await docker.containers.list({
+    [LABEL.managed]: "true",
+    [LABEL.kind]: "sandbox",
+    ...(params.app ? { [LABEL.app]: params.app } : {}),
+    ...tagLabels(params.tags ?? {}),
+  });
+  const states = await Promise.all(found.map((c) => inspectSandbox(docker, c.id)));
+  return states
+    .filter((s): s is SandboxState => s !== undefined && (params.includeEnded === true || s.running))
+    .sort((a, b) => (a.container.startedAt < b.container.startedAt ? -1 : 1));
 }
 
 /**

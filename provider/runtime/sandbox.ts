@@ -2,12 +2,11 @@ import { connectDocker, type DockerClient } from "../docker/client.ts";
 import type { ExecResult } from "../docker/types.ts";
 import { CommandExitError, NotFoundError } from "../errors.ts";
 import { SandboxFiles } from "./files.ts";
-import { LABEL, tagLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { containerName } from "./names.ts";
 import { claimMember, type ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecParams } from "./process.ts";
-import { createSandbox, inspectSandbox, waitUntilReady, type SandboxState } from "./sandbox-ops.ts";
+import { createSandbox, inspectSandbox, listSandboxes, waitUntilReady, type SandboxState } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
 
@@ -98,17 +97,7 @@ export class Sandbox {
   /** Sandboxes by app and tags, oldest first. */
   static async list(params: ListParams = {}): Promise<Sandbox[]> {
     const docker = params.docker ?? connectDocker(params.dockerHost);
-    const found = await docker.containers.list({
-      [LABEL.managed]: "true",
-      [LABEL.kind]: "sandbox",
-      ...(params.app ? { [LABEL.app]: params.app } : {}),
-      ...tagLabels(params.tags ?? {}),
-    });
-    const states = await Promise.all(found.map((c) => inspectSandbox(docker, c.id)));
-    return states
-      .filter((s): s is SandboxState => s !== undefined && (params.includeEnded === true || s.running))
-      .sort((a, b) => (a.container.startedAt < b.container.startedAt ? -1 : 1))
-      .map((s) => new Sandbox(docker, s));
+    return (await listSandboxes(docker, params)).map((s) => new Sandbox(docker, s));
   }
 
   /** Starts a command; its output streams as it comes. */

@@ -1,7 +1,7 @@
 import { parseDuration } from "../../spec/units.ts";
 import { resolveSandbox } from "../sandbox-ref.ts";
 import { printJson } from "../output.ts";
-import { EXIT, listOption, pairs, stringOption, UsageError, type Verb } from "../verb.ts";
+import { listOption, pairs, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const exec: Verb = {
   name: "exec",
@@ -47,6 +47,6 @@ export const exec: Verb = {
     running.stderr.pipe(process.stderr);
     const code = await running.wait();
     if (running.timedOut) process.stderr.write(`sandfleet: command ended by its timeout (${String(timeout)})\n`);
-    return code === EXIT.ok ? EXIT.ok : code;
+    return code;
   },
 };

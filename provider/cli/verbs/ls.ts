@@ -1,5 +1,6 @@
 import { reportedExitCode } from "../../runtime/lifetime.ts";
-import { Sandbox } from "../../runtime/sandbox.ts";
+import { connectDocker } from "../../docker/client.ts";
+import { listSandboxes } from "../../runtime/sandbox-ops.ts";
 import { age, printJson, printTable } from "../output.ts";
 import { EXIT, listOption, pairs, stringOption, type Verb } from "../verb.ts";
 
@@ -15,12 +16,12 @@ export const ls: Verb = {
   },
   async run({ values, json }) {
     const app = stringOption(values, "app");
-    const sandboxes = await Sandbox.list({
+    // One inspect per sandbox: the listing's own states, not a handle that inspects again.
+    const states = await listSandboxes(connectDocker(), {
       ...(app ? { app } : {}),
       tags: pairs(listOption(values, "tag"), "--tag"),
       includeEnded: values.all === true,
     });
-    const states = await Promise.all(sandboxes.map((s) => s.state()));
     const rows = states.map((s) => ({
       id: s.id,
       app: s.app,
