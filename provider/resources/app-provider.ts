@@ -1,12 +1,10 @@
-import { connectDocker } from "../docker/client.ts";
 import { LABEL, ownershipLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
+import { engineOf, type Props } from "./engine.ts";
 
 export const APP_INPUT_KEYS = ["name", "internet", "dockerHost"] as const;
-
-type Props = Record<string, unknown>;
 
 export const appProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
@@ -28,7 +26,7 @@ export const appProvider: FullProvider = {
   },
 
   async create(inputs: Props) {
-    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const docker = engineOf(inputs);
     const app = inputs.name as string;
     const networkName = appNetworkName(app);
     const networkId = await docker.networks.create({
@@ -41,7 +39,7 @@ export const appProvider: FullProvider = {
   },
 
   async read(id: string, props: Props) {
-    const docker = connectDocker(props.dockerHost as string | undefined);
+    const docker = engineOf(props);
     const network = await docker.networks.inspect(id);
     if (!network) return {};
     const inputs = { ...pick(props, APP_INPUT_KEYS), internet: network.masquerade };
@@ -54,7 +52,7 @@ export const appProvider: FullProvider = {
 
   /** Ending an app ends its sandboxes, including those made at run time or claimed from its pools, then its network. */
   async delete(id: string, props: Props) {
-    const docker = connectDocker(props.dockerHost as string | undefined);
+    const docker = engineOf(props);
     const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
     const claims = await docker.volumes.list({

@@ -1,9 +1,9 @@
-import { connectDocker } from "../docker/client.ts";
 import { ensureImage, imageContentHash } from "../runtime/image-build.ts";
 import { imageMode, imageParamsProblems, type ImageParams } from "../runtime/image-recipe.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineLog } from "./engine-log.ts";
+import { engineOf, removeImageUnlessUsed, type Props } from "./engine.ts";
 
 export const IMAGE_INPUT_KEYS = [
   "app",
@@ -25,15 +25,13 @@ export const IMAGE_INPUT_KEYS = [
  */
 const IDENTITY_KEYS = ["app", "name", "ref", "contentHash", "dockerHost"] as const;
 
-type Props = Record<string, unknown>;
-
 export const imageProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = imageParamsProblems(news);
     if (failures.length > 0) return { inputs: news, failures };
     const params = news as unknown as ImageParams;
     try {
-      const contentHash = await imageContentHash(connectDocker(params.dockerHost), params);
+      const contentHash = await imageContentHash(engineOf(params), params);
       return { inputs: { ...news, network: news.network ?? false, contentHash } };
     } catch (error) {
       return {
@@ -52,12 +50,12 @@ export const imageProvider: FullProvider = {
 
   async create(inputs: Props) {
     const params = inputs as unknown as ImageParams;
-    const state = await ensureImage(connectDocker(params.dockerHost), params, engineLog(`[image ${params.name}] `));
+    const state = await ensureImage(engineOf(params), params, engineLog(`[image ${params.name}] `));
     return { id: state.imageRef, outs: { ...inputs, ...state } };
   },
 
   async read(id: string, props: Props) {
-    const docker = connectDocker(props.dockerHost as string | undefined);
+    const docker = engineOf(props);
     const image = await docker.images.inspect(id);
     if (!image) return {};
     return { id, props: { ...props, imageRef: id, imageId: image.id }, inputs: pick(props, IMAGE_INPUT_KEYS) };
@@ -70,7 +68,6 @@ export const imageProvider: FullProvider = {
   /** Removes the tag sandfleet built; an image given by reference, or still used by a container, stays. */
   async delete(id: string, props: Props) {
     if (props.ref !== undefined) return;
-    const outcome = await connectDocker(props.dockerHost as string | undefined).images.remove(id);
-    if (outcome === "in-use") engineLog("")(`image ${id} is still used by a container; kept`);
+    await removeImageUnlessUsed(props, id, "image");
   },
 };

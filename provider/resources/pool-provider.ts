@@ -1,4 +1,3 @@
-import { connectDocker } from "../docker/client.ts";
 import {
   drainPool,
   listMembers,
@@ -12,12 +11,11 @@ import {
 import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
+import { engineOf, type Props } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = ["app", "name", "replicas", "template", "secretEnv", "rollout", "dockerHost"] as const;
 /** A new pool identity is a new pool; replicas, template and rollout change the members in place. */
 const IDENTITY_KEYS = ["app", "name", "dockerHost"] as const;
-
-type Props = Record<string, unknown>;
 
 /** The runtime's view: secret values join the template only here, never in what a preview shows. */
 function paramsOf(props: Props): PoolParams {
@@ -27,13 +25,13 @@ function paramsOf(props: Props): PoolParams {
 }
 
 async function readyCount(params: PoolParams): Promise<number> {
-  const members = await listMembers(connectDocker(params.dockerHost), params.app, params.name);
+  const members = await listMembers(engineOf(params), params.app, params.name);
   return members.filter((m) => m.state === "warm" && m.running).length;
 }
 
 async function provision(props: Props): Promise<Props> {
   const params = paramsOf(props);
-  const docker = connectDocker(params.dockerHost);
+  const docker = engineOf(params);
   await writePoolRecord(docker, params);
   await reconcilePool(docker, params);
   return { ...props, readyCount: await readyCount(params) };
@@ -76,7 +74,7 @@ export const poolProvider: FullProvider = {
     } catch (error) {
       // Nothing half-made: the members that did get ready and the record go again.
       const params = paramsOf(inputs);
-      const docker = connectDocker(params.dockerHost);
+      const docker = engineOf(params);
       await removePoolRecord(docker, params.app, params.name);
       await drainPool(docker, params.app, params.name);
       throw error;
@@ -85,7 +83,7 @@ export const poolProvider: FullProvider = {
 
   async read(id: string, props: Props) {
     const params = props as unknown as PoolParams;
-    if (!(await poolExists(connectDocker(params.dockerHost), params.app, params.name))) return {};
+    if (!(await poolExists(engineOf(params), params.app, params.name))) return {};
     return { id, props: { ...props, readyCount: await readyCount(params) }, inputs: pick(props, POOL_INPUT_KEYS) };
   },
 
@@ -96,7 +94,7 @@ export const poolProvider: FullProvider = {
 
   async delete(_id: string, props: Props) {
     const params = props as unknown as PoolParams;
-    const docker = connectDocker(params.dockerHost);
+    const docker = engineOf(params);
     await removePoolRecord(docker, params.app, params.name);
     await drainPool(docker, params.app, params.name);
   },

@@ -1,4 +1,3 @@
-import { connectDocker } from "../docker/client.ts";
 import {
   createSandbox,
   inspectSandbox,
@@ -9,6 +8,7 @@ import {
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
+import { engineOf, type Props } from "./engine.ts";
 
 /** Inputs of the Sandbox resource, in the order a preview lists them. */
 export const SANDBOX_INPUT_KEYS = [
@@ -38,8 +38,6 @@ export const SANDBOX_INPUT_KEYS = [
 
 /** Docker changes these on a running container; every other change replaces it. */
 const UPDATABLE_IN_PLACE = new Set<string>(["cpu", "memoryMiB", "pidsLimit"]);
-
-type Props = Record<string, unknown>;
 
 function outputsOf(inputs: Props, state: SandboxState): Props {
   return {
@@ -84,7 +82,7 @@ export const sandboxProvider: FullProvider = {
   },
 
   async create(inputs: Props) {
-    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const docker = engineOf(inputs);
     const state = await createSandbox(docker, inputs as unknown as SandboxParams, { owner: "pulumi" });
     if (state.readiness) {
       try {
@@ -98,7 +96,7 @@ export const sandboxProvider: FullProvider = {
   },
 
   async read(id: string, props: Props) {
-    const docker = connectDocker(props.dockerHost as string | undefined);
+    const docker = engineOf(props);
     const state = await inspectSandbox(docker, id);
     // No id tells the engine the container is gone; the next `up` recreates it.
     if (!state) return {};
@@ -113,7 +111,7 @@ export const sandboxProvider: FullProvider = {
   },
 
   async update(id: string, olds: Props, news: Props) {
-    const docker = connectDocker(news.dockerHost as string | undefined);
+    const docker = engineOf(news);
     const changes = changedKeys(olds, news, [...UPDATABLE_IN_PLACE]);
     const params = normalizeSandboxParams(news as unknown as SandboxParams);
     await docker.containers.update(id, {
@@ -126,6 +124,6 @@ export const sandboxProvider: FullProvider = {
   },
 
   async delete(id: string, props: Props) {
-    await removeSandbox(connectDocker(props.dockerHost as string | undefined), id);
+    await removeSandbox(engineOf(props), id);
   },
 };

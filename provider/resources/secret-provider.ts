@@ -1,8 +1,8 @@
 import { identityProblems } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys } from "./diff.ts";
+import { type Props } from "./engine.ts";
 
-type Props = Record<string, unknown>;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**

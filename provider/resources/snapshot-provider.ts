@@ -1,13 +1,10 @@
-import { connectDocker } from "../docker/client.ts";
 import { identityProblems } from "../runtime/names.ts";
 import { snapshotSandbox } from "../runtime/snapshot.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineLog } from "./engine-log.ts";
+import { engineOf, removeImageUnlessUsed, type Props } from "./engine.ts";
 
 export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost"] as const;
-type Props = Record<string, unknown>;
-
 export const snapshotProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
@@ -24,7 +21,7 @@ export const snapshotProvider: FullProvider = {
   },
 
   async create(inputs: Props) {
-    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const docker = engineOf(inputs);
     const state = await snapshotSandbox(docker, inputs.sandboxId as string, {
       app: inputs.app as string,
       name: inputs.name as string,
@@ -33,7 +30,7 @@ export const snapshotProvider: FullProvider = {
   },
 
   async read(id: string, props: Props) {
-    const image = await connectDocker(props.dockerHost as string | undefined).images.inspect(id);
+    const image = await engineOf(props).images.inspect(id);
     if (!image) return {};
     return { id, props: { ...props, imageRef: id, imageId: image.id }, inputs: pick(props, SNAPSHOT_INPUT_KEYS) };
   },
@@ -44,7 +41,6 @@ export const snapshotProvider: FullProvider = {
 
   /** Removes the snapshot's image unless a container still uses it. */
   async delete(id: string, props: Props) {
-    const outcome = await connectDocker(props.dockerHost as string | undefined).images.remove(id);
-    if (outcome === "in-use") engineLog("")(`snapshot ${id} is still used by a container; its image is kept`);
+    await removeImageUnlessUsed(props, id, "snapshot");
   },
 };

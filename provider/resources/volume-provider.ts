@@ -1,12 +1,10 @@
-import { connectDocker } from "../docker/client.ts";
 import { ownershipLabels, LABEL } from "../runtime/labels.ts";
 import { identityProblems, volumeName } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
+import { engineOf, type Props } from "./engine.ts";
 
 export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost"] as const;
-type Props = Record<string, unknown>;
-
 export const volumeProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
@@ -24,7 +22,7 @@ export const volumeProvider: FullProvider = {
   },
 
   async create(inputs: Props) {
-    const docker = connectDocker(inputs.dockerHost as string | undefined);
+    const docker = engineOf(inputs);
     const app = inputs.app as string;
     const name = volumeName(app, inputs.name as string);
     const existing = await docker.volumes.inspect(name);
@@ -42,7 +40,7 @@ export const volumeProvider: FullProvider = {
   },
 
   async read(id: string, props: Props) {
-    const docker = connectDocker(props.dockerHost as string | undefined);
+    const docker = engineOf(props);
     const volume = await docker.volumes.inspect(id);
     if (!volume) return {};
     return { id, props: { ...props, volumeName: volume.name }, inputs: pick(props, VOLUME_INPUT_KEYS) };
@@ -54,6 +52,6 @@ export const volumeProvider: FullProvider = {
 
   async delete(id: string, props: Props) {
     if (props.retainOnDelete === true) return;
-    await connectDocker(props.dockerHost as string | undefined).volumes.remove(id);
+    await engineOf(props).volumes.remove(id);
   },
 };
