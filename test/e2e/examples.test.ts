@@ -3,9 +3,8 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { listMembers } from "../../provider/runtime/pool.ts";
 import { sandfleet } from "../support/cli.ts";
-import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
+import { cleanupApp, docker, leftovers, NOTHING, uniqueApp, warmMemberIds } from "../support/engine.ts";
 import { PulumiStack } from "../support/pulumi.ts";
 
 const examples = new URL("../../examples/", import.meta.url).pathname;
@@ -41,12 +40,6 @@ function exampleStack(example: string) {
   };
 }
 
-const warm = async (app: string, pool: string) =>
-  (await listMembers(docker, app, pool))
-    .filter((m) => m.state === "warm")
-    .map((m) => m.id)
-    .sort();
-
 describe("the code-interpreter example, with the real pulumi CLI", () => {
   const example = exampleStack("code-interpreter");
   const secret = `model-key-${randomBytes(6).toString("hex")}`;
@@ -59,7 +52,7 @@ describe("the code-interpreter example, with the real pulumi CLI", () => {
   it("brings up a ready pool of 3 whose members run cells and hold the secret", async () => {
     const up = await example.stack.run(["up", "--yes", "--skip-preview"]);
     expect(up.stdout).toMatch(/pools\s*:\s*\{\s*python: 3/);
-    expect(await warm(example.app, "python")).toHaveLength(3);
+    expect(await warmMemberIds(example.app, "python")).toHaveLength(3);
     const sandbox = await Sandbox.claim(example.app, "python");
     const cell = await sandbox.run(["python3", "/opt/tools/run_cell.py"], { input: "print(sum(range(101)))\n" });
     expect(cell).toMatchObject({ exitCode: 0, stdout: "5050\n" });
@@ -68,7 +61,7 @@ describe("the code-interpreter example, with the real pulumi CLI", () => {
     );
     // A claimed member left the pool; the next up refills it.
     await example.stack.run(["up", "--yes", "--skip-preview"]);
-    expect(await warm(example.app, "python")).toHaveLength(3);
+    expect(await warmMemberIds(example.app, "python")).toHaveLength(3);
   });
 
   it("previews no changes after up", async () => {
@@ -76,25 +69,25 @@ describe("the code-interpreter example, with the real pulumi CLI", () => {
   });
 
   it("scales 3 -> 5 -> 2 without replacing the members it keeps", async () => {
-    const three = await warm(example.app, "python");
+    const three = await warmMemberIds(example.app, "python");
     example.edit((t) => t.replace("replicas: 3", "replicas: 5"));
     const preview = await example.stack.run(["preview", "--diff"]);
     expect(preview.stdout).toMatch(/~ replicas\s*: 3 => 5/);
     expect(preview.stdout).toMatch(/~ 1 to update/);
     await example.stack.run(["up", "--yes", "--skip-preview"]);
-    const five = await warm(example.app, "python");
+    const five = await warmMemberIds(example.app, "python");
     expect(five).toHaveLength(5);
     expect(five).toEqual(expect.arrayContaining(three));
 
     example.edit((t) => t.replace("replicas: 5", "replicas: 2"));
     await example.stack.run(["up", "--yes", "--skip-preview"]);
-    const two = await warm(example.app, "python");
+    const two = await warmMemberIds(example.app, "python");
     expect(two).toHaveLength(2);
     expect(five).toEqual(expect.arrayContaining(two));
   });
 
   it("rolls a template change through, the preview showing that one field", async () => {
-    const before = await warm(example.app, "python");
+    const before = await warmMemberIds(example.app, "python");
     example.edit((t) => t.replace("memory: 256Mi", "memory: 192Mi"));
     const preview = await example.stack.run(["preview", "--diff"]);
     expect(preview.stdout).toMatch(/~ memoryMiB\s*: 256 => 192/);
@@ -102,7 +95,7 @@ describe("the code-interpreter example, with the real pulumi CLI", () => {
     const changed = preview.stdout.split("\n").filter((line) => line.includes("=>"));
     expect(changed.map((line) => line.trim().replace(/\s+:/, ":"))).toEqual(["~ memoryMiB: 256 => 192"]);
     await example.stack.run(["up", "--yes", "--skip-preview"]);
-    const after = await warm(example.app, "python");
+    const after = await warmMemberIds(example.app, "python");
     expect(after).toHaveLength(2);
     expect(after.filter((id) => before.includes(id))).toEqual([]);
     for (const id of after) expect((await docker.containers.inspect(id))?.memoryBytes).toBe(192 * 1024 * 1024);

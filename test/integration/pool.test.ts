@@ -4,7 +4,7 @@ import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { refillPools } from "../../provider/runtime/pool-agent.ts";
 import { listMembers, poolExists } from "../../provider/runtime/pool.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { cleanupApp, docker, uniqueApp, warmMemberIds } from "../support/engine.ts";
 
 const template = {
   image: "sandfleet/busybox",
@@ -18,12 +18,6 @@ async function checked(inputs: Record<string, unknown>) {
   expect(result.failures ?? []).toEqual([]);
   return result.inputs as Record<string, unknown>;
 }
-
-const warmIds = async (app: string, pool: string) =>
-  (await listMembers(docker, app, pool))
-    .filter((m) => m.state === "warm")
-    .map((m) => m.id)
-    .sort();
 
 describe("a warm pool of 20 against a real engine", () => {
   const app = uniqueApp("pool");
@@ -50,7 +44,7 @@ describe("a warm pool of 20 against a real engine", () => {
       expect(error.message).toBe(`pool "py" of app "${app}" is exhausted: no ready member to claim`);
     }
     // Claimed sandboxes left the pool and work.
-    expect(await warmIds(app, "py")).toEqual([]);
+    expect(await warmMemberIds(app, "py")).toEqual([]);
     const claimed = await Sandbox.fromId(won[0] ?? "");
     expect((await claimed.run(["echo", "mine"])).stdout).toBe("mine\n");
   });
@@ -61,7 +55,7 @@ describe("a warm pool of 20 against a real engine", () => {
     expect(events).toContainEqual({ action: "refilled", sandbox: `${app}/py`, detail: "+20 -0" });
     const sandbox = await waiting;
     expect((await sandbox.state()).running).toBe(true);
-    expect(await warmIds(app, "py")).toHaveLength(19);
+    expect(await warmMemberIds(app, "py")).toHaveLength(19);
     const read = await poolProvider.read(`${app}/py`, outs);
     expect(read.props).toMatchObject({ readyCount: 19 });
   });
@@ -74,7 +68,7 @@ describe("changing a pool", () => {
   it("scales without touching the members it keeps", async () => {
     const inputs = await checked({ app, name: "web", replicas: 3, template });
     const created = await poolProvider.create(inputs);
-    const three = await warmIds(app, "web");
+    const three = await warmMemberIds(app, "web");
     expect(three).toHaveLength(3);
 
     const five = await checked({ ...inputs, replicas: 5 });
@@ -83,12 +77,12 @@ describe("changing a pool", () => {
       replaces: [],
     });
     await poolProvider.update(created.id, inputs, five);
-    const afterFive = await warmIds(app, "web");
+    const afterFive = await warmMemberIds(app, "web");
     expect(afterFive).toHaveLength(5);
     expect(afterFive).toEqual(expect.arrayContaining(three));
 
     await poolProvider.update(created.id, five, await checked({ ...inputs, replicas: 2 }));
-    const afterTwo = await warmIds(app, "web");
+    const afterTwo = await warmMemberIds(app, "web");
     expect(afterTwo).toHaveLength(2);
     expect(afterFive).toEqual(expect.arrayContaining(afterTwo));
   });
@@ -96,7 +90,7 @@ describe("changing a pool", () => {
   it("rolls a new template through, never below the old ready count", async () => {
     const inputs = await checked({ app, name: "roll", replicas: 3, template });
     const created = await poolProvider.create(inputs);
-    const before = await warmIds(app, "roll");
+    const before = await warmMemberIds(app, "roll");
     const changed = await checked({ ...inputs, template: { ...template, memoryMiB: 48 } });
     expect(await poolProvider.diff(created.id, created.outs as Record<string, unknown>, changed)).toMatchObject({
       changes: true,
@@ -106,14 +100,14 @@ describe("changing a pool", () => {
     const watch = { rolling: true };
     const watcher = (async () => {
       while (watch.rolling) {
-        lowest = Math.min(lowest, (await warmIds(app, "roll")).length);
+        lowest = Math.min(lowest, (await warmMemberIds(app, "roll")).length);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
     })();
     await poolProvider.update(created.id, inputs, changed);
     watch.rolling = false;
     await watcher;
-    const after = await warmIds(app, "roll");
+    const after = await warmMemberIds(app, "roll");
     expect(after).toHaveLength(3);
     expect(after.filter((id) => before.includes(id))).toEqual([]);
     expect(lowest).toBeGreaterThanOrEqual(3);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { connectDocker, type DockerClient } from "../../provider/docker/client.ts";
 import { LABEL } from "../../provider/runtime/labels.ts";
+import { listMembers } from "../../provider/runtime/pool.ts";
 
 export const docker: DockerClient = connectDocker();
 
@@ -47,4 +48,12 @@ export async function cleanupApp(app: string): Promise<void> {
   for (const image of await docker.images.list(labels)) {
     for (const tag of image.tags.length ? image.tags : [image.id]) await docker.images.remove(tag);
   }
+}
+
+/** The ids of a pool's warm members, sorted, to compare across changes. */
+export async function warmMemberIds(app: string, pool: string): Promise<string[]> {
+  return (await listMembers(docker, app, pool))
+    .filter((m) => m.state === "warm")
+    .map((m) => m.id)
+    .sort();
 }
