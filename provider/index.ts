@@ -10,7 +10,7 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { Sandbox, type ConnectParams, type ListParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
-export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecParams } from "./runtime/process.ts";
+export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { SandboxFiles, type FileEntry } from "./runtime/files.ts";
 export type { SnapshotState } from "./runtime/snapshot.ts";
 export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sandbox-params.ts";

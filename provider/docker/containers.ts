@@ -83,6 +83,7 @@ export function containerClient(docker: Docker): ContainerClient {
         name: (c.Names[0] ?? "").replace(/^\//, ""),
         labels: c.Labels,
         status: c.State as ContainerStatus,
+        createdMs: c.Created * 1000,
       }));
     },
     async logs(id, options) {
@@ -148,6 +149,7 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       SecurityOpt: [...spec.securityOpt],
       Privileged: false,
       Runtime: spec.runtime,
+      Init: spec.init,
       ...(spec.tmpfs ? { Tmpfs: { ...spec.tmpfs } } : {}),
       Mounts: (spec.mounts ?? []).map((m) => ({
         Type: "volume",
@@ -181,6 +183,7 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     running: info.State.Running,
     exitCode: info.State.ExitCode,
     oomKilled: info.State.OOMKilled,
+    createdAt: info.Created,
     startedAt: info.State.StartedAt,
     finishedAt: info.State.FinishedAt,
     user: config.User ?? "",
@@ -197,6 +200,7 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     securityOpt: (host.SecurityOpt as string[] | null | undefined) ?? [],
     privileged: host.Privileged ?? false,
     runtime: host.Runtime ?? "runc",
+    init: (host as { Init?: boolean | null }).Init === true,
     binds: host.Binds ?? [],
     mounts: ((info.Mounts as { Type: string; Name?: string; Destination: string; RW: boolean }[] | null) ?? [])
       .filter((m) => m.Type === "volume" && m.Name)

@@ -10,6 +10,9 @@ import {
 interface DockerodeError {
   statusCode?: number;
   code?: string;
+  /** Where a failed connection went: a socket path, or a host with `port`. */
+  address?: string;
+  port?: number;
   json?: { message?: string } | null;
   reason?: string;
   message?: string;
@@ -26,7 +29,7 @@ export function translateDockerError(error: unknown, what: string): SandfleetErr
   const e = (error ?? {}) as DockerodeError;
   const engineMessage = (e.json?.message ?? e.reason ?? e.message ?? String(error)).trim();
   if (e.code && unreachableCodes.has(e.code)) {
-    return new EngineUnavailableError(`${what}: Docker engine unreachable (${e.code}): ${engineMessage}`);
+    return new EngineUnavailableError(`${what}: the Docker engine ${engineAddress(e)} is unreachable (${e.code})`);
   }
   switch (e.statusCode) {
     case 400:
@@ -38,6 +41,12 @@ export function translateDockerError(error: unknown, what: string): SandfleetErr
     default:
       return new EngineError(`${what}: ${engineMessage}`);
   }
+}
+
+function engineAddress(e: DockerodeError): string {
+  if (!e.address) return "";
+  if (e.port !== undefined) return `at tcp://${e.address}:${String(e.port)}`;
+  return `at unix://${e.address}`;
 }
 
 /** Runs an engine call and translates its failure. */

@@ -11,6 +11,8 @@ export interface EventClient {
     untilMs: number;
     actions: readonly string[];
     labels: Labels;
+    /** Only this container's events. */
+    containerId?: string;
   }): Promise<EngineEvent[]>;
 }
 
@@ -28,7 +30,12 @@ export function eventClient(docker: Docker): EventClient {
         docker.getEvents({
           since: Math.floor(params.sinceMs / 1000),
           until: Math.ceil(params.untilMs / 1000),
-          filters: { type: ["container"], event: [...params.actions], label: labelFilters(params.labels) },
+          filters: {
+            type: ["container"],
+            event: [...params.actions],
+            label: labelFilters(params.labels),
+            ...(params.containerId ? { container: [params.containerId] } : {}),
+          },
         }),
       );
       return (await readAll(stream))

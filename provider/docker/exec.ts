@@ -2,6 +2,7 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import type Docker from "dockerode";
 import { readAll } from "../streams.ts";
 import { engineCall, engineLookup } from "./errors.ts";
+import { killTagged } from "./process-kill.ts";
 import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
 
 /** A process started inside a container, with its streams still open. */
@@ -20,6 +21,12 @@ export interface ExecClient {
   /** Runs to completion and collects the output. */
   run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
   inspect(execId: string): Promise<ExecInfo | undefined>;
+  /**
+   * Ends every process in the container whose environment holds `key=value`,
+   * children included, without needing a free pid in the container where it
+   * can (see process-kill.ts). `user` runs the fallback inside the sandbox.
+   */
+  killTagged(containerId: string, tag: { key: string; value: string }, user?: string): Promise<void>;
 }
 
 export function execClient(docker: Docker): ExecClient {
@@ -68,20 +75,27 @@ export function execClient(docker: Docker): ExecClient {
     };
   };
 
+  const run: ExecClient["run"] = async (containerId, spec) => {
+    const process = await start(containerId, spec);
+    const [stdout, stderr, exitCode] = await Promise.all([
+      readAll(process.stdout),
+      readAll(process.stderr),
+      process.wait(),
+    ]);
+    return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
+  };
+
   return {
     start,
+    run,
+    async killTagged(containerId, tag, user) {
+      await killTagged(docker, containerId, tag, async (script, args) => {
+        await run(containerId, { argv: ["sh", "-c", script, "sh", ...args], ...(user ? { user } : {}) });
+      });
+    },
     async inspect(execId) {
       const info = await engineLookup(`inspect exec ${execId}`, () => docker.getExec(execId).inspect());
       return info && { running: info.Running, exitCode: info.ExitCode };
-    },
-    async run(containerId, spec) {
-      const process = await start(containerId, spec);
-      const [stdout, stderr, exitCode] = await Promise.all([
-        readAll(process.stdout),
-        readAll(process.stderr),
-        process.wait(),
-      ]);
-      return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
     },
   };
 }

@@ -25,6 +25,8 @@ export interface ContainerSpec {
   securityOpt: readonly string[];
   /** OCI runtime registered with the engine: "runc" or "runsc". */
   runtime: string;
+  /** Run the engine's init (tini) as PID 1: it reaps orphans and forwards signals. */
+  init: boolean;
   /** tmpfs mounts, path to mount options; gives a read-only rootfs a writable /tmp. */
   tmpfs?: Readonly<Record<string, string>>;
   /** Named volumes to mount. */
@@ -51,6 +53,7 @@ export interface ContainerInfo {
   running: boolean;
   exitCode: number;
   oomKilled: boolean;
+  createdAt: string;
   startedAt: string;
   finishedAt: string;
   user: string;
@@ -67,6 +70,7 @@ export interface ContainerInfo {
   securityOpt: readonly string[];
   privileged: boolean;
   runtime: string;
+  init: boolean;
   binds: readonly string[];
   mounts: readonly VolumeMount[];
   /** Published container port -> host port on 127.0.0.1. */
@@ -96,6 +100,8 @@ export interface ContainerSummary {
   name: string;
   labels: Labels;
   status: ContainerStatus;
+  /** When the container was made, in ms since the epoch. */
+  createdMs: number;
 }
 
 export interface ResourceLimits {

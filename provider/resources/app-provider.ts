@@ -2,7 +2,7 @@ import { LABEL, ownershipLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, type Props } from "./engine.ts";
+import { engineOf, type Props, requireEngine } from "./engine.ts";
 
 export const APP_INPUT_KEYS = ["name", "internet", "dockerHost"] as const;
 
@@ -21,6 +21,7 @@ export const appProvider: FullProvider = {
   },
 
   async diff(_id: string, olds: Props, news: Props) {
+    await requireEngine(news);
     const changes = changedKeys(olds, news, APP_INPUT_KEYS);
     return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: true };
   },

@@ -9,9 +9,26 @@ export function engineOf(props: { dockerHost?: unknown }): DockerClient {
   return connectDocker(typeof props.dockerHost === "string" ? props.dockerHost : undefined);
 }
 
+/**
+ * Fails unless the resource's engine answers. A diff calls it, so that a
+ * preview or up against an engine that went away fails naming the engine,
+ * instead of reporting "unchanged" from the outputs of the last run.
+ */
+export async function requireEngine(props: Props): Promise<void> {
+  await engineOf(props).ping();
+}
+
 /** Removes one image reference; an image a container still uses is kept, and the log says so. */
 export async function removeImageUnlessUsed(props: Props, ref: string, what: string): Promise<void> {
   if ((await engineOf(props).images.remove(ref)) === "in-use") {
     engineLog("")(`${what} ${ref} is still used by a container, so it stays`);
   }
+}
+
+/**
+ * A create that failed after something was made: Pulumi records the id and
+ * properties, so the next `up` replaces it and `destroy` removes it.
+ */
+export function initFailure(message: string, id: string, properties: Props): Error {
+  return Object.assign(new Error(message), { id, properties, reasons: [message] });
 }

@@ -3,7 +3,7 @@ import { imageMode, imageParamsProblems, type ImageParams } from "../runtime/ima
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineLog } from "./engine-log.ts";
-import { engineOf, removeImageUnlessUsed, type Props } from "./engine.ts";
+import { engineOf, type Props, removeImageUnlessUsed, requireEngine } from "./engine.ts";
 
 export const IMAGE_INPUT_KEYS = [
   "app",
@@ -42,6 +42,7 @@ export const imageProvider: FullProvider = {
   },
 
   async diff(_id: string, olds: Props, news: Props) {
+    await requireEngine(news);
     const changes = changedKeys(olds, news, IDENTITY_KEYS);
     const cosmetic = changedKeys(olds, news, IMAGE_INPUT_KEYS).filter((k) => !changes.includes(k) && k !== "sourceDir");
     // A new recipe is a new image under a new tag: build it, move the sandboxes, then delete the old one.

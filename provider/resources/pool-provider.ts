@@ -11,7 +11,7 @@ import {
 import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, type Props } from "./engine.ts";
+import { engineOf, initFailure, type Props } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = ["app", "name", "replicas", "template", "secretEnv", "rollout", "dockerHost"] as const;
 /** A new pool identity is a new pool; replicas, template and rollout change the members in place. */
@@ -62,21 +62,27 @@ export const poolProvider: FullProvider = {
     const changes = changedKeys(olds, news, POOL_INPUT_KEYS);
     const replaces = changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k));
     const params = paramsOf(olds);
-    const underfilled =
-      replaces.length === 0 && (await readyCount(params).catch(() => params.replicas)) < params.replicas;
+    const underfilled = replaces.length === 0 && (await readyCount(params)) < params.replicas;
     return { changes: changes.length > 0 || underfilled, replaces };
   },
 
   /** Returns once `replicas` members are ready; a member that never gets ready fails it, naming the probe. */
   async create(inputs: Props) {
+    const id = `${String(inputs.app)}/${String(inputs.name)}`;
     try {
-      return { id: `${String(inputs.app)}/${String(inputs.name)}`, outs: await provision(inputs) };
+      return { id, outs: await provision(inputs) };
     } catch (error) {
       // Nothing half-made: the members that did get ready and the record go again.
       const params = paramsOf(inputs);
       const docker = engineOf(params);
-      await removePoolRecord(docker, params.app, params.name);
-      await drainPool(docker, params.app, params.name);
+      try {
+        await drainPool(docker, params.app, params.name);
+        await removePoolRecord(docker, params.app, params.name);
+      } catch {
+        // The engine cannot be asked (the usual reason for both failures): the pool is
+        // recorded as made, so that the next `up` completes it and `destroy` removes it.
+        throw initFailure((error as Error).message, id, { ...inputs, readyCount: 0 });
+      }
       throw error;
     }
   },

@@ -8,7 +8,8 @@ import {
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, type Props } from "./engine.ts";
+import { engineOf, initFailure, type Props } from "./engine.ts";
+import { engineLog } from "./engine-log.ts";
 
 /** Inputs of the Sandbox resource, in the order a preview lists them. */
 export const SANDBOX_INPUT_KEYS = [
@@ -52,43 +53,62 @@ function outputsOf(inputs: Props, state: SandboxState): Props {
   };
 }
 
+/** The declaration a sandbox comes from, as its resource class names it (see `declaredBy` in createSandbox). */
+function declaredBy(props: Props): { declaredBy?: string } {
+  return typeof props.declaredBy === "string" ? { declaredBy: props.declaredBy } : {};
+}
+
+function stoppedReport(olds: Props, live: SandboxState | undefined): string {
+  const name = typeof olds.containerName === "string" ? olds.containerName : "";
+  if (!live) return `sandbox ${name} no longer exists; this update makes it again`;
+  const why = live.container.oomKilled ? " (out of memory)" : "";
+  return `sandbox ${name} stopped with exit code ${String(live.exitCode)}${why}; this update replaces it`;
+}
+
 /**
- * A create that failed after the container existed: Pulumi records the id and
- * properties, so the next `up` replaces it and `destroy` removes it.
+ * What an `up` does to a sandbox: inputs that Docker cannot change in place
+ * replace it; a declared sandbox that stopped (exited, killed, ended by a
+ * timeout, or an engine restart) or was removed is brought back, refresh or not.
  */
-function initFailure(message: string, id: string, properties: Props): Error {
-  return Object.assign(new Error(message), { id, properties, reasons: [message] });
+export function sandboxDiff(olds: Props, news: Props, live: { running: boolean } | undefined) {
+  const changes = changedKeys(olds, news, SANDBOX_INPUT_KEYS);
+  const stopped = olds.running === false || !live?.running;
+  const replaces = [...changes.filter((key) => !UPDATABLE_IN_PLACE.has(key)), ...(stopped ? ["running"] : [])];
+  return {
+    changes: changes.length > 0 || stopped,
+    replaces,
+    // A named sandbox keeps its container name, which must be free again first.
+    deleteBeforeReplace: replaces.length > 0 && typeof news.name === "string",
+  };
 }
 
 export const sandboxProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = sandboxParamsProblems(news);
     if (failures.length > 0) return { inputs: news, failures };
-    return { inputs: normalizeSandboxParams(news as unknown as SandboxParams) };
+    return { inputs: { ...normalizeSandboxParams(news as unknown as SandboxParams), ...declaredBy(news) } };
   },
 
-  async diff(_id: string, olds: Props, news: Props) {
-    const changes = changedKeys(olds, news, SANDBOX_INPUT_KEYS);
-    // A declared sandbox that a refresh found stopped (exited, killed, ended by a timeout) is
-    // brought back by the next up, as one that was removed is.
-    const stopped = olds.running === false;
-    const replaces = [...changes.filter((key) => !UPDATABLE_IN_PLACE.has(key)), ...(stopped ? ["running"] : [])];
-    return {
-      changes: changes.length > 0 || stopped,
-      replaces,
-      // A named sandbox keeps its container name, which must be free again first.
-      deleteBeforeReplace: replaces.length > 0 && typeof news.name === "string",
-    };
+  async diff(id: string, olds: Props, news: Props) {
+    // Asking the engine also makes a preview fail, rather than report stale outputs, when it is gone.
+    const live = await inspectSandbox(engineOf(news), id);
+    const result = sandboxDiff(olds, news, live);
+    if (result.replaces.includes("running")) engineLog("")(stoppedReport(olds, live));
+    return result;
   },
 
   async create(inputs: Props) {
     const docker = engineOf(inputs);
-    const state = await createSandbox(docker, inputs as unknown as SandboxParams, { owner: "pulumi" });
+    const state = await createSandbox(docker, inputs as unknown as SandboxParams, {
+      owner: "pulumi",
+      ...declaredBy(inputs),
+    });
     if (state.readiness) {
       try {
         await waitUntilReady(docker, state);
       } catch (error) {
-        const latest = (await inspectSandbox(docker, state.id)) ?? state;
+        // The id reaches Pulumi even when the engine cannot be asked any more.
+        const latest = (await inspectSandbox(docker, state.id).catch(() => undefined)) ?? state;
         throw initFailure((error as Error).message, state.id, outputsOf(inputs, latest));
       }
     }

@@ -69,6 +69,8 @@ export class Sandbox extends pulumi.dynamic.Resource {
       {
         ...rest,
         ...owner,
+        // Not compared by diff: it lets a create recognise its own leftovers (createSandbox).
+        declaredBy: `${pulumi.getProject()}/${pulumi.getStack()}/${resourceName}`,
         image: imageRefOf(image),
         volumes: volumeMounts(volumes),
         secretEnv: mergedSecretEnv(secrets),

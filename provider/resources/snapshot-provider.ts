@@ -2,7 +2,7 @@ import { identityProblems } from "../runtime/names.ts";
 import { snapshotSandbox } from "../runtime/snapshot.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, removeImageUnlessUsed, type Props } from "./engine.ts";
+import { engineOf, type Props, removeImageUnlessUsed, requireEngine } from "./engine.ts";
 
 export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost"] as const;
 export const snapshotProvider: FullProvider = {
@@ -16,6 +16,7 @@ export const snapshotProvider: FullProvider = {
 
   async diff(_id: string, olds: Props, news: Props) {
     // A snapshot is of one sandbox at one time: another sandbox means another snapshot.
+    await requireEngine(news);
     const changes = changedKeys(olds, news, SNAPSHOT_INPUT_KEYS);
     return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: false };
   },

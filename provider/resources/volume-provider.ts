@@ -2,7 +2,7 @@ import { ownershipLabels, LABEL } from "../runtime/labels.ts";
 import { identityProblems, volumeName } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, type Props } from "./engine.ts";
+import { engineOf, type Props, requireEngine } from "./engine.ts";
 
 export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost"] as const;
 export const volumeProvider: FullProvider = {
@@ -15,6 +15,7 @@ export const volumeProvider: FullProvider = {
   },
 
   async diff(_id: string, olds: Props, news: Props) {
+    await requireEngine(news);
     const changes = changedKeys(olds, news, VOLUME_INPUT_KEYS);
     // Whether to keep the data on delete is sandfleet's decision, not Docker's: no replacement.
     const replaces = changes.filter((key) => key !== "retainOnDelete");

@@ -121,6 +121,7 @@ async function dueReason(
       name: container.name,
       labels: container.labels,
       status: container.status,
+      createdMs: Date.parse(container.createdAt),
     });
     if (!member || member.state !== "claimed") return undefined;
     startedMs = claims.get(member.memberId) ?? agentStartedMs;

@@ -19,6 +19,8 @@ export const LABEL = {
   poolTemplate: "sandfleet.pool-template",
   member: "sandfleet.member",
   claimedAt: "sandfleet.claimed-at",
+  maker: "sandfleet.maker",
+  resource: "sandfleet.resource",
   tagPrefix: "sandfleet.tag.",
 } as const;
 

@@ -1,4 +1,4 @@
-import { TimeoutError } from "../errors.ts";
+import { EngineUnavailableError, TimeoutError } from "../errors.ts";
 
 /** Time as the poller sees it; tests hand in a fake one. */
 export interface Clock {
@@ -25,7 +25,9 @@ export class GiveUp extends Error {
 /**
  * Calls `attempt` until it resolves, every `intervalMs`, for at most
  * `timeoutMs`. Fails with the one message shape for timeouts:
- * "<what> not ready after <N> ms: <last error>".
+ * "<what> not ready after <N> ms: <last error>". An engine that cannot be
+ * reached ends the wait at once: no probe can pass without it, and an
+ * operator must hear about it now, not after the whole timeout.
  */
 export async function pollUntil<T>(what: string, attempt: () => Promise<T>, params: PollParams): Promise<T> {
   const clock = params.clock ?? systemClock;
@@ -36,6 +38,7 @@ export async function pollUntil<T>(what: string, attempt: () => Promise<T>, para
       return await attempt();
     } catch (error) {
       if (error instanceof GiveUp) throw new TimeoutError(`${what} not ready: ${error.message}`);
+      if (error instanceof EngineUnavailableError) throw error;
       lastError = error instanceof Error ? error.message : String(error);
     }
     const elapsed = clock.now() - started;

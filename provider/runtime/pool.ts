@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerSummary } from "../docker/types.ts";
-import { InvalidArgumentError, PoolExhaustedError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
+import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems } from "./names.ts";
 import { systemClock, type Clock } from "./poll.ts";
+import { READINESS_DEFAULTS } from "./readiness.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
 import {
   normalizeSandboxParams,
@@ -49,6 +51,9 @@ export interface PoolMember {
   state: MemberState;
   templateHash: string;
   running: boolean;
+  createdMs: number;
+  /** The process making it, while pending (see maker.ts). */
+  maker: string | undefined;
 }
 
 function prefix(app: string, pool: string): string {
@@ -71,7 +76,22 @@ export function parseMember(app: string, pool: string, c: ContainerSummary): Poo
     state: states[match[1] as "p" | "w" | "c"],
     templateHash: c.labels[LABEL.template] ?? "",
     running: c.status === "running",
+    createdMs: c.createdMs,
+    maker: c.labels[LABEL.maker],
   };
+}
+
+/** Time a maker may be silent past its readiness timeout before its pending member counts as abandoned. */
+const PENDING_GRACE_MS = 30_000;
+
+/**
+ * A pending member nobody will finish: its maker (an `up`, an agent) was
+ * killed, or it has been pending longer than its probe may take.
+ */
+export function isAbandoned(member: PoolMember, template: PoolTemplate, nowMs: number): boolean {
+  if (member.state !== "pending") return false;
+  const probeMs = template.readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs;
+  return makerIsGone(member.maker) || nowMs - member.createdMs > probeMs + PENDING_GRACE_MS;
 }
 
 export function poolParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
@@ -115,7 +135,10 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
   const state = await createSandbox(
     docker,
     { ...params.template, app: params.app, name: `${params.name}-p-${memberId}` },
-    { owner: "pulumi", extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash } },
+    {
+      owner: "pulumi",
+      extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash, [LABEL.maker]: currentMaker() },
+    },
   );
   const warmName = memberName(params.app, params.name, "w", memberId);
   try {
@@ -132,6 +155,8 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
     state: "warm",
     templateHash: hash,
     running: true,
+    createdMs: Date.now(),
+    maker: undefined,
   };
 }
 
@@ -146,8 +171,10 @@ export async function reconcilePool(
 ): Promise<{ added: number; removed: number }> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
-  const dead = members.filter((m) => !m.running);
-  const live = members.filter((m) => m.running);
+  // Members left pending by a killed maker would otherwise count as current forever.
+  const now = Date.now();
+  const dead = members.filter((m) => !m.running || isAbandoned(m, params.template, now));
+  const live = members.filter((m) => !dead.includes(m));
   const current = live.filter((m) => m.templateHash === hash);
   const old = live.filter((m) => m.templateHash !== hash);
   let added = 0;
@@ -225,8 +252,11 @@ export async function claimMember(
       const claimed = memberName(app, pool, "c", member.memberId);
       try {
         await docker.containers.rename(member.id, claimed);
-      } catch {
-        continue; // another claimer won this one
+      } catch (error) {
+        // Taken (the name exists) or gone (removed meanwhile): another claimer or a reconcile won this one.
+        // Anything else, such as an engine that went away, is the caller's to hear about.
+        if (error instanceof ConflictError || error instanceof NotFoundError) continue;
+        throw error;
       }
       await docker.volumes.create({
         name: claimRecordName(app, pool, member.memberId),

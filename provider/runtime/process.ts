@@ -8,6 +8,15 @@ import { readAll } from "../streams.ts";
 /** Exit code reported for a command ended by its timeout, as timeout(1) does. */
 export const TIMEOUT_EXIT_CODE = 124;
 
+/** Exit code of a process ended by SIGKILL (128 + 9). */
+const KILLED_EXIT_CODE = 137;
+
+/**
+ * Why a command ended, when it did not end by itself: its timeout, `kill()`,
+ * or the kernel's out-of-memory killer (the sandbox's memory limit).
+ */
+export type ExecEndReason = "timeout" | "killed" | "oom";
+
 export interface ExecParams {
   /** Extra environment variables for this command. */
   env?: Record<string, string>;
@@ -22,12 +31,8 @@ export interface ExecParams {
 }
 
 // Every process an exec starts inherits this variable, which is how a timeout
-// finds them all, children included, to end them.
+// or a kill finds them all, children included, to end them.
 const MARK = "SANDFLEET_EXEC";
-
-const KILL_MARKED = `for p in /proc/[0-9]*; do
-  if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qx "${MARK}=$1"; then kill -KILL "\${p#/proc/}" 2>/dev/null; fi
-done`;
 
 /**
  * A command running in a sandbox: stdout and stderr as streams, stdin as a
@@ -40,8 +45,15 @@ export class SandboxProcess {
   readonly #exit: Promise<number>;
   readonly #kill: () => Promise<void>;
   #timedOut = false;
+  #killed = false;
+  #reason: ExecEndReason | undefined;
 
-  private constructor(exec: ExecProcess, kill: () => Promise<void>, timeoutMs: number | undefined) {
+  private constructor(
+    exec: ExecProcess,
+    kill: () => Promise<void>,
+    timeoutMs: number | undefined,
+    wasOomKilled: () => Promise<boolean>,
+  ) {
     this.stdout = exec.stdout;
     this.stderr = exec.stderr;
     this.#stdin = exec.stdin;
@@ -50,12 +62,17 @@ export class SandboxProcess {
     if (timeoutMs !== undefined) {
       timer = setTimeout(() => {
         this.#timedOut = true;
-        void kill();
+        void kill().catch(() => undefined);
       }, timeoutMs);
     }
     this.#exit = exec
       .wait()
-      .then((code) => (this.#timedOut ? TIMEOUT_EXIT_CODE : code))
+      .then(async (code) => {
+        if (this.#timedOut) this.#reason = "timeout";
+        else if (this.#killed) this.#reason = "killed";
+        else if (code === KILLED_EXIT_CODE && (await wasOomKilled())) this.#reason = "oom";
+        return this.#timedOut ? TIMEOUT_EXIT_CODE : code;
+      })
       .finally(() => {
         clearTimeout(timer);
       });
@@ -80,10 +97,27 @@ export class SandboxProcess {
       { stdin: params.stdin === true },
     );
     const kill = async () => {
-      // As the same user: with every capability dropped, root cannot signal another user's processes.
-      await docker.exec.run(containerId, { argv: ["sh", "-c", KILL_MARKED, "sh", mark], ...(user ? { user } : {}) });
+      // As the same user, where it runs inside: with every capability dropped, root cannot
+      // signal another user's processes.
+      await docker.exec.killTagged(containerId, { key: MARK, value: mark }, user);
     };
-    return new SandboxProcess(exec, kill, params.timeoutMs);
+    const startedMs = Date.now();
+    const wasOomKilled = async () => {
+      // The engine reports the kernel's kill as an "oom" event of the container, a moment after the exit.
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const events = await docker.events.containerEvents({
+          sinceMs: startedMs - 1000,
+          untilMs: Date.now(),
+          actions: ["oom"],
+          labels: {},
+          containerId,
+        });
+        if (events.some((e) => e.timeMs >= startedMs - 1000)) return true;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return false;
+    };
+    return new SandboxProcess(exec, kill, params.timeoutMs, wasOomKilled);
   }
 
   /** The command's input; throws unless the command was started with `stdin: true`. */
@@ -104,13 +138,25 @@ export class SandboxProcess {
 
   /** Ends the command and every process it started. */
   async kill(): Promise<void> {
+    this.#killed = true;
     await this.#kill();
   }
 
+  /** Why the command ended, once it has, when it did not end by itself: "timeout", "killed" or "oom". */
+  get reason(): ExecEndReason | undefined {
+    return this.#reason;
+  }
+
   /** Waits for the end and collects everything the command wrote. */
-  async output(): Promise<ExecResult & { timedOut: boolean }> {
+  async output(): Promise<ExecResult & { timedOut: boolean; reason?: ExecEndReason }> {
     const { exitCode, stdout, stderr } = await this.outputBytes();
-    return { exitCode, stdout: stdout.toString("utf8"), stderr, timedOut: this.#timedOut };
+    return {
+      exitCode,
+      stdout: stdout.toString("utf8"),
+      stderr,
+      timedOut: this.#timedOut,
+      ...(this.#reason ? { reason: this.#reason } : {}),
+    };
   }
 
   /** Like output(), with stdout as bytes: for binary content. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo, ContainerStatus } from "../docker/types.ts";
+import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, tagLabels, tagsFromLabels } from "./labels.ts";
 import { appNetworkName } from "./names.ts";
@@ -41,7 +41,16 @@ export function generatedSandboxName(): string {
 export async function createSandbox(
   docker: DockerClient,
   params: SandboxParams,
-  options: { owner?: "pulumi" | "runtime"; extraLabels?: Record<string, string> } = {},
+  options: {
+    owner?: "pulumi" | "runtime";
+    extraLabels?: Record<string, string>;
+    /**
+     * Who declared it (`project/stack/resource` for a Pulumi resource). A
+     * container of that name left by an earlier create of the same
+     * declaration, cut off before Pulumi recorded it, is replaced, not a conflict.
+     */
+    declaredBy?: string;
+  } = {},
 ): Promise<SandboxState> {
   const problems = sandboxParamsProblems({ ...params });
   if (problems.length > 0) {
@@ -67,17 +76,28 @@ export async function createSandbox(
     }
   }
   const base = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
-  const spec = { ...base, labels: { ...base.labels, ...options.extraLabels } };
+  const spec: ContainerSpec = {
+    ...base,
+    labels: {
+      ...base.labels,
+      ...options.extraLabels,
+      ...(options.declaredBy ? { [LABEL.resource]: options.declaredBy } : {}),
+    },
+  };
   let id: string;
   try {
     id = await docker.containers.create(spec);
   } catch (error) {
-    if (error instanceof ConflictError) {
+    if (!(error instanceof ConflictError)) throw error;
+    const holder = spec.name ? await docker.containers.inspect(spec.name) : undefined;
+    if (!options.declaredBy || holder?.labels[LABEL.resource] !== options.declaredBy) {
       throw new ConflictError(
         `sandbox name "${spec.labels[LABEL.name]}" is already taken in app "${normalized.app}" (container ${spec.name})`,
       );
     }
-    throw error;
+    // Our own leftover from a create that was cut off: Pulumi never learned its id.
+    await docker.containers.remove(holder.id);
+    id = await docker.containers.create(spec);
   }
   try {
     await docker.containers.start(id);

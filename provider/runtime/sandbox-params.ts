@@ -328,6 +328,8 @@ export function sandboxContainerSpec(
     capDrop: ["ALL"],
     securityOpt: ["no-new-privileges"],
     runtime: params.runtime,
+    // Without an init, orphans of execs stay zombies and use up the pids limit.
+    init: true,
     ...(params.readOnlyRootfs ? { tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" } } : {}),
     mounts: params.volumes.map((m) => ({ volume: m.volume, target: m.mountPath, readOnly: m.readOnly ?? false })),
     ports: params.ports,

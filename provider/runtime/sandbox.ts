@@ -5,7 +5,7 @@ import { SandboxFiles } from "./files.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { containerName } from "./names.ts";
 import { claimMember, type ClaimParams } from "./pool.ts";
-import { SandboxProcess, type ExecParams } from "./process.ts";
+import { SandboxProcess, type ExecEndReason, type ExecParams } from "./process.ts";
 import { createSandbox, inspectSandbox, listSandboxes, waitUntilReady, type SandboxState } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
@@ -106,7 +106,10 @@ export class Sandbox {
   }
 
   /** Runs a command to completion and returns its exit code and output. */
-  async run(argv: string[], params: RunParams = {}): Promise<ExecResult & { timedOut: boolean }> {
+  async run(
+    argv: string[],
+    params: RunParams = {},
+  ): Promise<ExecResult & { timedOut: boolean; reason?: ExecEndReason }> {
     const { input, check, ...execParams } = params;
     const process = await this.exec(argv, { ...execParams, stdin: execParams.stdin === true || input !== undefined });
     if (input !== undefined) process.stdin.end(typeof input === "string" ? Buffer.from(input) : input);

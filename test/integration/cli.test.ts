@@ -110,7 +110,7 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(missing.stderr).toContain(`no sandbox named "nobody" in app "${app}"`);
     const unreachable = await sandfleet(["ls"], { env: { DOCKER_HOST: "unix:///run/no-engine-here.sock" } });
     expect(unreachable.code).toBe(4);
-    expect(unreachable.stderr).toContain("Docker engine unreachable");
+    expect(unreachable.stderr).toContain("the Docker engine at unix:///run/no-engine-here.sock is unreachable");
     const jsonError = await sandfleet(["exec", `${app}/nobody`, "--json", "--", "true"]);
     expect(JSON.parse(jsonError.stdout)).toEqual({
       error: { kind: "NotFoundError", message: expect.any(String) as string },

@@ -106,6 +106,8 @@ describe("Sandbox provider against a real engine", () => {
   it("says which engine it could not reach", async () => {
     const attempt = create({ dockerHost: "unix:///run/sandfleet-no-such-engine.sock" });
     await expect(attempt).rejects.toBeInstanceOf(EngineUnavailableError);
-    await expect(attempt).rejects.toThrow(/Docker engine unreachable \(ENOENT\)/);
+    await expect(attempt).rejects.toThrow(
+      /the Docker engine at unix:\/\/\/run\/sandfleet-no-such-engine.sock is unreachable \(ENOENT\)/,
+    );
   });
 });

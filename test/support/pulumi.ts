@@ -23,7 +23,11 @@ export class PulumiStack {
     this.stack = stack;
   }
 
-  run(args: string[], options: { allowFailure?: boolean } = {}): Promise<PulumiResult> {
+  /**
+   * Starts a pulumi command in a process group of its own, so that a test can
+   * kill it as a crash would: the CLI, its language host and its providers.
+   */
+  start(args: string[]): { exited: Promise<PulumiResult>; killTree(): void } {
     const child = spawn("pulumi", [...args, "--stack", this.stack, "--non-interactive", "--color", "never"], {
       cwd: this.projectDir,
       env: {
@@ -33,20 +37,32 @@ export class PulumiStack {
         PULUMI_SKIP_UPDATE_CHECK: "true",
       },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
     });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    return new Promise((resolve, reject) => {
+    const exited = new Promise<PulumiResult>((resolve, reject) => {
       child.on("error", reject);
-      child.on("close", (code) => {
-        const result = { code: code ?? -1, stdout, stderr };
-        if (result.code !== 0 && !options.allowFailure) {
-          reject(new Error(`pulumi ${args.join(" ")} exited ${result.code}\n${stdout}\n${stderr}`));
-        } else resolve(result);
+      child.on("close", (code, signal) => {
+        resolve({ code: code ?? (signal ? 128 + 9 : -1), stdout, stderr });
       });
     });
+    return {
+      exited,
+      killTree() {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      },
+    };
+  }
+
+  async run(args: string[], options: { allowFailure?: boolean } = {}): Promise<PulumiResult> {
+    const result = await this.start(args).exited;
+    if (result.code !== 0 && !options.allowFailure) {
+      throw new Error(`pulumi ${args.join(" ")} exited ${String(result.code)}\n${result.stdout}\n${result.stderr}`);
+    }
+    return result;
   }
 
   async init(config: Record<string, string> = {}): Promise<void> {

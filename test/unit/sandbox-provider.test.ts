@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
+import { sandboxDiff, sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 
 const base = { app: "demo", name: "web", image: "sandfleet/busybox" };
 
@@ -16,46 +16,55 @@ describe("Sandbox provider check", () => {
   });
 });
 
+const running = { running: true };
+
 describe("Sandbox provider diff", () => {
   it("sees no change between an up and the next preview", async () => {
     const inputs = await checked(base);
     const outputs = { ...inputs, containerId: "abc", status: "running", running: true };
-    const diff = await sandboxProvider.diff("abc", outputs, await checked({ ...base }));
+    const diff = sandboxDiff(outputs, await checked({ ...base }), running);
     expect(diff).toMatchObject({ changes: false, replaces: [] });
   });
 
   it("sees no change when only map order differs", async () => {
     const olds = await checked({ ...base, env: { A: "1", B: "2" } });
-    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...base, env: { B: "2", A: "1" } }));
+    const diff = sandboxDiff(olds, await checked({ ...base, env: { B: "2", A: "1" } }), running);
     expect(diff.changes).toBe(false);
   });
 
   it("updates memory, cpu and pids in place", async () => {
     const olds = await checked(base);
-    const diff = await sandboxProvider.diff(
-      "abc",
-      olds,
-      await checked({ ...base, memoryMiB: 1024, cpu: 2, pidsLimit: 10 }),
-    );
+    const diff = sandboxDiff(olds, await checked({ ...base, memoryMiB: 1024, cpu: 2, pidsLimit: 10 }), running);
     expect(diff).toMatchObject({ changes: true, replaces: [] });
   });
 
   it("replaces on an image change, deleting first to reuse the name", async () => {
     const olds = await checked(base);
-    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...base, image: "sandfleet/python" }));
+    const diff = sandboxDiff(olds, await checked({ ...base, image: "sandfleet/python" }), running);
     expect(diff).toEqual({ changes: true, replaces: ["image"], deleteBeforeReplace: true });
   });
 
   it("replaces an unnamed sandbox without deleting first", async () => {
     const { name: _name, ...unnamed } = base;
     const olds = await checked(unnamed);
-    const diff = await sandboxProvider.diff("abc", olds, await checked({ ...unnamed, env: { A: "1" } }));
+    const diff = sandboxDiff(olds, await checked({ ...unnamed, env: { A: "1" } }), running);
     expect(diff).toEqual({ changes: true, replaces: ["env"], deleteBeforeReplace: false });
   });
 
   it("replaces a sandbox that a refresh found stopped", async () => {
     const inputs = await checked(base);
-    const diff = await sandboxProvider.diff("abc", { ...inputs, running: false, status: "exited" }, inputs);
+    const diff = sandboxDiff({ ...inputs, running: false, status: "exited" }, inputs, running);
     expect(diff).toEqual({ changes: true, replaces: ["running"], deleteBeforeReplace: true });
+  });
+
+  it("replaces a sandbox the engine reports stopped or gone, without a refresh", () => {
+    const inputs = { ...base, running: true };
+    for (const live of [{ running: false }, undefined]) {
+      expect(sandboxDiff(inputs, base, live)).toEqual({
+        changes: true,
+        replaces: ["running"],
+        deleteBeforeReplace: true,
+      });
+    }
   });
 });

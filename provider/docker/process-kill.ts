@@ -1,0 +1,65 @@
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import type Docker from "dockerode";
+import { engineLookup } from "./errors.ts";
+
+/** Rounds of find-and-kill before giving up on a process tree that keeps forking. */
+const MAX_ROUNDS = 200;
+
+/**
+ * Ends every process of a container whose environment holds `key=value`.
+ *
+ * On the engine's own host, with runc, the processes are host processes: they
+ * are found in /proc and signalled from outside, which works even when the
+ * sandbox has no pid left for a new process (a fork loop, a pids limit full of
+ * zombies). Elsewhere (a remote engine, gVisor, no permission) a script run in
+ * the sandbox does the same, as the given user.
+ */
+export async function killTagged(
+  docker: Docker,
+  containerId: string,
+  tag: { key: string; value: string },
+  runInside: (script: string, args: string[]) => Promise<void>,
+): Promise<void> {
+  const info = await engineLookup(`inspect container ${containerId}`, () => docker.getContainer(containerId).inspect());
+  if (!info?.State.Running) return;
+  const runtime = (info.HostConfig as { Runtime?: string }).Runtime ?? "runc";
+  if (runtime !== "runsc" && killFromHost(info.Id, info.State.Pid, `${tag.key}=${tag.value}`)) return;
+  await runInside(KILL_INSIDE, [`${tag.key}=${tag.value}`]);
+}
+
+// Repeats until a pass finds no tagged process: children forked during a pass are caught by the next.
+const KILL_INSIDE = `while :; do
+  found=
+  for p in /proc/[0-9]*; do
+    if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qxF "$1"; then kill -KILL "\${p#/proc/}" 2>/dev/null && found=1; fi
+  done
+  [ -n "$found" ] || break
+done`;
+
+/** Returns false when this host cannot see or signal the container's processes. */
+function killFromHost(containerId: string, initPid: number, entry: string): boolean {
+  let namespace: string;
+  try {
+    if (!readFileSync(`/proc/${String(initPid)}/cgroup`, "utf8").includes(containerId)) return false;
+    namespace = readlinkSync(`/proc/${String(initPid)}/ns/pid`);
+  } catch {
+    return false;
+  }
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    let found = 0;
+    for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+      try {
+        if (readlinkSync(`/proc/${pid}/ns/pid`) !== namespace) continue;
+        if (!readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)) continue;
+        process.kill(Number(pid), "SIGKILL");
+        found++;
+      } catch (error) {
+        // Gone meanwhile is fine; not allowed means this host cannot do it.
+        if ((error as NodeJS.ErrnoException).code === "EPERM" || (error as NodeJS.ErrnoException).code === "EACCES")
+          return false;
+      }
+    }
+    if (found === 0) return true;
+  }
+  return true;
+}

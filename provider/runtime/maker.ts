@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+
+/*
+ * A half-made object (a pool member still pending, a sandbox whose create was
+ * cut off) carries a label naming the process that is making it: host, pid,
+ * and the pid's start time, since pids are reused. Whoever finds the object
+ * later can then tell a maker that is still at work from one that was killed.
+ */
+
+/** When a process started, in clock ticks since boot (field 22 of /proc/PID/stat); undefined off Linux. */
+function processStartTicks(pid: number | "self"): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+let self: string | undefined;
+
+/** This process, as a maker label: `host:pid:start`. */
+export function currentMaker(): string {
+  self ??= `${hostname()}:${String(process.pid)}:${processStartTicks("self") ?? "0"}`;
+  return self;
+}
+
+/**
+ * Whether the maker named by the label is gone for sure: true when it ran on
+ * this host and that process no longer exists; false when it is alive or when
+ * this host cannot tell (another host, or no label).
+ */
+export function makerIsGone(label: string | undefined): boolean {
+  const [host, pid, start] = (label ?? "").split(":");
+  if (!host || !pid || !start || host !== hostname()) return false;
+  const now = processStartTicks(Number(pid));
+  return now === undefined || (start !== "0" && now !== start);
+}

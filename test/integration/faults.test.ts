@@ -1,0 +1,134 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EngineUnavailableError } from "../../provider/errors.ts";
+import { listMembers, reconcilePool, writePoolRecord, type PoolParams } from "../../provider/runtime/pool.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { DisposableEngine } from "../support/disposable-engine.ts";
+
+const cli = new URL("../../provider/cli/main.ts", import.meta.url).pathname;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${String(timeoutMs)} ms`);
+    await sleep(100);
+  }
+}
+
+/** Processes in the sandbox, zombies included, from its own /proc. */
+async function processCount(sandbox: Sandbox): Promise<number> {
+  const { stdout } = await sandbox.run(["sh", "-c", "ls -d /proc/[0-9]* | wc -l"], { check: true });
+  // The listing counts the sh and ls of the listing itself.
+  return Number(stdout.trim()) - 2;
+}
+
+describe("an init in every sandbox, and execs that end whole", () => {
+  const app = uniqueApp("faults");
+  afterAll(() => cleanupApp(app));
+
+  it("reaps orphans: 1,000 execs that leave a background child leave no zombie", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", pidsLimit: 64 });
+    const baseline = await processCount(sandbox);
+    const queue = Array.from({ length: 1000 }, (_, i) => i);
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (queue.pop() !== undefined) {
+          expect((await sandbox.run(["sh", "-c", "sleep 0 &"])).exitCode).toBe(0);
+        }
+      }),
+    );
+    await until("orphans reaped", async () => (await processCount(sandbox)) === baseline, 10_000);
+    // Far more execs than the pids limit succeeded, and the limit is not held by zombies.
+    expect((await sandbox.run(["true"])).exitCode).toBe(0);
+  });
+
+  it("ends a spawn loop that filled the pids limit within its timeout plus 2 s, leaving no child", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", pidsLimit: 64 });
+    const baseline = await processCount(sandbox);
+    const started = Date.now();
+    const result = await sandbox.run(["sh", "-c", "while :; do sleep 1000 & done"], { timeoutMs: 2000 });
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(result).toMatchObject({ exitCode: 124, timedOut: true, reason: "timeout" });
+    await until("children gone", async () => (await processCount(sandbox)) === baseline, 5000);
+  });
+
+  it("reports an exec killed for memory as 137 with reason oom, and the sandbox lives on", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", memoryMiB: 48 });
+    const result = await sandbox.run(["python3", "-c", "b = b'x' * (256 * 1024 * 1024)"]);
+    expect(result).toMatchObject({ exitCode: 137, reason: "oom", timedOut: false });
+    expect((await sandbox.run(["true"])).exitCode).toBe(0);
+    // A process killed by a plain SIGKILL is not mistaken for one killed for memory.
+    const killed = await sandbox.run(["sh", "-c", "kill -9 $$"]);
+    expect(killed.exitCode).toBe(137);
+    expect(killed.reason).toBeUndefined();
+  });
+});
+
+describe("faults on a disposable engine", () => {
+  let engine: DisposableEngine;
+  beforeAll(async () => {
+    engine = await DisposableEngine.start();
+  });
+  afterAll(() => engine.dispose());
+
+  const slowTemplate = {
+    image: "sandfleet/busybox",
+    memoryMiB: 32,
+    command: ["sh", "-c", "sleep 2; touch /tmp/ready; exec sleep 86400"],
+    readiness: { exec: ["test", "-f", "/tmp/ready"], intervalMs: 100 },
+  };
+
+  it("an engine that stops during a readiness wait fails it at once, naming the engine", async () => {
+    const sandbox = await Sandbox.create(
+      { app: uniqueApp("lost"), image: "sandfleet/busybox", readiness: { exec: ["false"] } },
+      { dockerHost: engine.host },
+    );
+    const waiting = sandbox.waitUntilReady();
+    await sleep(500);
+    const stoppedAt = Date.now();
+    await engine.stopDaemon("SIGKILL");
+    await expect(waiting).rejects.toBeInstanceOf(EngineUnavailableError);
+    await expect(waiting).rejects.toThrow(`the Docker engine at ${engine.host} is unreachable`);
+    expect(Date.now() - stoppedAt).toBeLessThan(3000);
+    // Claims and execs do not retry into a hang either.
+    await expect(Sandbox.claim("any", "pool", { dockerHost: engine.host, waitMs: 60_000 })).rejects.toBeInstanceOf(
+      EngineUnavailableError,
+    );
+    await engine.startDaemon();
+  });
+
+  it("a SIGKILLed agent mid-refill is finished by the next: the pool is back at replicas, no extras", async () => {
+    const params: PoolParams = { app: uniqueApp("refill"), name: "workers", replicas: 4, template: slowTemplate };
+    await writePoolRecord(engine.docker, params);
+    await reconcilePool(engine.docker, params);
+    for (let i = 0; i < 3; i++) await Sandbox.claim(params.app, "workers", { dockerHost: engine.host });
+
+    const startAgent = (): ChildProcess =>
+      spawn(process.execPath, [cli, "agent", "--interval", "200ms"], {
+        env: { ...process.env, DOCKER_HOST: engine.host },
+        stdio: "ignore",
+      });
+    const members = () => listMembers(engine.docker, params.app, "workers");
+    const first = startAgent();
+    await until("a refill under way", async () => (await members()).some((m) => m.state === "pending"));
+    first.kill("SIGKILL");
+    await sleep(300);
+    expect((await members()).filter((m) => m.state === "pending").length).toBeGreaterThan(0);
+
+    const second = startAgent();
+    try {
+      await until("the pool refilled", async () => {
+        const now = await members();
+        return now.filter((m) => m.state === "warm").length === 4 && !now.some((m) => m.state === "pending");
+      });
+      await sleep(1000); // a few more passes: nothing more is added
+      const settled = await members();
+      expect(settled.filter((m) => m.state !== "claimed")).toHaveLength(4);
+      expect(settled.filter((m) => m.state === "claimed")).toHaveLength(3);
+    } finally {
+      second.kill("SIGKILL");
+    }
+  });
+});

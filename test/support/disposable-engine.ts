@@ -1,0 +1,97 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connectDocker, type DockerClient } from "../../provider/docker/client.ts";
+
+/**
+ * A second Docker engine that a test starts, stops, kills and restarts at
+ * will: its own socket, data root, exec root and containerd, no default
+ * bridge and no iptables rules, so nothing it does touches the engine the
+ * other tests use. Base images are copied into it from the main engine.
+ */
+export class DisposableEngine {
+  readonly dir: string;
+  readonly host: string;
+  readonly docker: DockerClient;
+  #daemon: ChildProcess | undefined;
+
+  private constructor() {
+    // Short: a unix socket path has to fit in 108 bytes.
+    this.dir = mkdtempSync("/tmp/sfe-");
+    this.host = `unix://${join(this.dir, "docker.sock")}`;
+    this.docker = connectDocker(this.host);
+    writeFileSync(join(this.dir, "daemon.json"), "{}\n");
+  }
+
+  static async start(images: readonly string[] = ["sandfleet/busybox"]): Promise<DisposableEngine> {
+    const engine = new DisposableEngine();
+    await engine.startDaemon();
+    for (const image of images) {
+      execFileSync("sh", ["-c", `docker save "$1" | docker -H "$2" load -q`, "sh", image, engine.host], {
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+    }
+    return engine;
+  }
+
+  async startDaemon(): Promise<void> {
+    const daemon = spawn(
+      "dockerd",
+      [
+        `--host=${this.host}`,
+        `--data-root=${join(this.dir, "data")}`,
+        `--exec-root=${join(this.dir, "exec")}`,
+        `--pidfile=${join(this.dir, "docker.pid")}`,
+        `--config-file=${join(this.dir, "daemon.json")}`,
+        "--bridge=none",
+        "--iptables=false",
+        "--ip6tables=false",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"], detached: true },
+    );
+    let log = "";
+    daemon.stderr.on("data", (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+    });
+    this.#daemon = daemon;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await this.docker.ping();
+        return;
+      } catch (error) {
+        if (daemon.exitCode !== null || Date.now() > deadline) {
+          throw new Error(`disposable dockerd did not come up: ${String(error)}\n${log}`, { cause: error });
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  }
+
+  /** Stops the engine as an operator or a crash would: SIGTERM (clean) or SIGKILL. */
+  async stopDaemon(signal: "SIGTERM" | "SIGKILL" = "SIGTERM"): Promise<void> {
+    const daemon = this.#daemon;
+    if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null) return;
+    const exited = new Promise((resolve) => daemon.once("exit", resolve));
+    daemon.kill(signal);
+    await exited;
+    this.#daemon = undefined;
+  }
+
+  async restartDaemon(): Promise<void> {
+    await this.stopDaemon();
+    await this.startDaemon();
+  }
+
+  /** Removes every container, then stops the engine and deletes its data. */
+  async dispose(): Promise<void> {
+    if (this.#daemon) {
+      const all = await this.docker.containers.list({}).catch(() => []);
+      await Promise.all(all.map((c) => this.docker.containers.remove(c.id).catch(() => undefined)));
+      await this.stopDaemon();
+    }
+    // Mounts the daemon left behind (it may have been killed) go before the files.
+    execFileSync("sh", ["-c", `grep -o " $1[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`, "sh", this.dir]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,142 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { checkLocalState } from "../../provider/cli/state-guard.ts";
+import { translateDockerError } from "../../provider/docker/errors.ts";
+import { EngineUnavailableError } from "../../provider/errors.ts";
+import { currentMaker, makerIsGone } from "../../provider/runtime/maker.ts";
+import { isAbandoned, type PoolMember } from "../../provider/runtime/pool.ts";
+
+/** A process that has run and exited: its pid is free. */
+function deadPid(): number {
+  return spawnSync("true").pid;
+}
+
+describe("makers of half-made objects", () => {
+  it("knows this process is alive and an exited one is gone", () => {
+    expect(makerIsGone(currentMaker())).toBe(false);
+    expect(makerIsGone(`${hostname()}:${String(deadPid())}:12345`)).toBe(true);
+  });
+
+  it("sees a reused pid as another process", () => {
+    const [host, pid] = currentMaker().split(":");
+    expect(makerIsGone(`${host ?? ""}:${pid ?? ""}:1`)).toBe(true);
+  });
+
+  it("cannot tell for another host or no label, so says not gone", () => {
+    expect(makerIsGone(`some-other-host:${String(deadPid())}:1`)).toBe(false);
+    expect(makerIsGone(undefined)).toBe(false);
+  });
+});
+
+describe("abandoned pending pool members", () => {
+  const now = Date.now();
+  const member = (over: Partial<PoolMember>): PoolMember => ({
+    id: "c1",
+    containerName: "sandfleet-a-p-p-1",
+    memberId: "1",
+    state: "pending",
+    templateHash: "h",
+    running: true,
+    createdMs: now,
+    maker: currentMaker(),
+    ...over,
+  });
+  const template = { image: "sandfleet/busybox", readiness: { exec: ["true"], timeoutMs: 10_000 } };
+
+  it("are those whose maker is gone", () => {
+    expect(isAbandoned(member({}), template, now)).toBe(false);
+    expect(isAbandoned(member({ maker: `${hostname()}:${String(deadPid())}:1` }), template, now)).toBe(true);
+  });
+
+  it("are those pending longer than the probe may take plus a grace, whoever made them", () => {
+    const old = member({ maker: "elsewhere:1:1", createdMs: now - 10_000 - 31_000 });
+    expect(isAbandoned(old, template, now)).toBe(true);
+    expect(isAbandoned(member({ maker: "elsewhere:1:1", createdMs: now - 20_000 }), template, now)).toBe(false);
+  });
+
+  it("never include warm or claimed members", () => {
+    const gone = `${hostname()}:${String(deadPid())}:1`;
+    expect(isAbandoned(member({ state: "warm", maker: gone }), template, now)).toBe(false);
+    expect(isAbandoned(member({ state: "claimed", maker: gone }), template, now)).toBe(false);
+  });
+});
+
+describe("an unreachable engine", () => {
+  it("is named in one message", () => {
+    const error = translateDockerError(
+      Object.assign(new Error("connect ECONNREFUSED /run/x.sock"), { code: "ECONNREFUSED", address: "/run/x.sock" }),
+      "inspect container abc",
+    );
+    expect(error).toBeInstanceOf(EngineUnavailableError);
+    expect(error.message).toBe(
+      "inspect container abc: the Docker engine at unix:///run/x.sock is unreachable (ECONNREFUSED)",
+    );
+    const tcp = translateDockerError({ code: "ECONNREFUSED", address: "10.0.0.2", port: 2376 }, "ping");
+    expect(tcp.message).toBe("ping: the Docker engine at tcp://10.0.0.2:2376 is unreachable (ECONNREFUSED)");
+  });
+});
+
+describe("the local backend's state, before up", () => {
+  function backend(): { dir: string; stacks: string; locks: string } {
+    const dir = mkdtempSync(join(tmpdir(), "sandfleet-state-"));
+    const stacks = join(dir, ".pulumi", "stacks", "proj");
+    const locks = join(dir, ".pulumi", "locks", "proj", "dev");
+    mkdirSync(stacks, { recursive: true });
+    mkdirSync(locks, { recursive: true });
+    return { dir, stacks, locks };
+  }
+  const good = JSON.stringify({ version: 3, checkpoint: { latest: { resources: [] } } });
+
+  it("says nothing about a whole state", () => {
+    const b = backend();
+    writeFileSync(join(b.stacks, "dev.json"), good);
+    expect(checkLocalState(b.dir, "proj", "dev")).toEqual([]);
+  });
+
+  it("stops at a state file cut short, naming the backup to restore", () => {
+    const b = backend();
+    writeFileSync(join(b.stacks, "dev.json"), '{"version": 3, "checkp');
+    writeFileSync(join(b.stacks, "dev.json.bak"), good);
+    const [finding] = checkLocalState(b.dir, "proj", "dev");
+    expect(finding?.severity).toBe("fatal");
+    expect(finding?.message).toContain(`${join(b.stacks, "dev.json")} is cut short`);
+    expect(finding?.message).toContain(`cp ${join(b.stacks, "dev.json.bak")} ${join(b.stacks, "dev.json")}`);
+  });
+
+  it("stops at an empty .attrs sidecar", () => {
+    const b = backend();
+    writeFileSync(join(b.stacks, "dev.json"), good);
+    writeFileSync(join(b.stacks, "dev.json.attrs"), "");
+    const [finding] = checkLocalState(b.dir, "proj", "dev");
+    expect(finding).toMatchObject({ severity: "fatal" });
+    expect(finding?.message).toContain("dev.json.attrs is empty");
+  });
+
+  it("notes an interrupted update and goes on", () => {
+    const b = backend();
+    const state = {
+      checkpoint: { latest: { pending_operations: [{ type: "creating", resource: { urn: "urn:x::sa" } }] } },
+    };
+    writeFileSync(join(b.stacks, "dev.json"), JSON.stringify(state));
+    const findings = checkLocalState(b.dir, "proj", "dev");
+    expect(findings.map((f) => f.severity)).toEqual(["note"]);
+    expect(findings[0]?.message).toContain("interrupted during 1 operation(s): creating sa");
+  });
+
+  it("removes a lock whose process is gone, and refuses one held by a live process", () => {
+    const b = backend();
+    const stale = join(b.locks, "stale.json");
+    writeFileSync(stale, JSON.stringify({ pid: deadPid(), hostname: hostname() }));
+    const findings = checkLocalState(b.dir, "proj", "dev");
+    expect(findings.map((f) => f.severity)).toEqual(["note"]);
+    expect(findings[0]?.message).toContain("removed a stale lock");
+    expect(existsSync(stale)).toBe(false);
+    writeFileSync(join(b.locks, "live.json"), JSON.stringify({ pid: process.pid, hostname: hostname() }));
+    const [live] = checkLocalState(b.dir, "proj", "dev");
+    expect(live).toMatchObject({ severity: "fatal" });
+    expect(live?.message).toContain(`locked by a running pulumi (pid ${String(process.pid)}`);
+  });
+});
