@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import { type ContainerClient, containerClient } from "./containers.ts";
 import { dockerOptions } from "./connect.ts";
-import { engineCall } from "./errors.ts";
+import { engineCall, namingEngine, withEngineName } from "./errors.ts";
 import { type EventClient, eventClient } from "./events.ts";
 import { type ExecClient, execClient } from "./exec.ts";
 import { type ImageClient, imageClient } from "./images.ts";
@@ -31,16 +31,21 @@ export interface DockerClient {
  */
 export function connectDocker(host?: string): DockerClient {
   const docker = new Docker(dockerOptions(host));
+  const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   return {
-    host: host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock",
-    containers: containerClient(docker),
-    images: imageClient(docker),
-    networks: networkClient(docker),
-    volumes: volumeClient(docker),
-    events: eventClient(docker),
-    exec: execClient(docker),
+    host: name,
+    containers: namingEngine(containerClient(docker), name),
+    images: namingEngine(imageClient(docker), name),
+    networks: namingEngine(networkClient(docker), name),
+    volumes: namingEngine(volumeClient(docker), name),
+    events: namingEngine(eventClient(docker), name),
+    exec: namingEngine(execClient(docker), name),
     async ping() {
-      await engineCall("ping Docker engine", () => docker.ping());
+      try {
+        await engineCall("ping Docker engine", () => docker.ping());
+      } catch (error) {
+        throw withEngineName(error, name);
+      }
     },
   };
 }

@@ -10,9 +10,6 @@ import {
 interface DockerodeError {
   statusCode?: number;
   code?: string;
-  /** Where a failed connection went: a socket path, or a host with `port`. */
-  address?: string;
-  port?: number;
   json?: { message?: string } | null;
   reason?: string;
   message?: string;
@@ -29,7 +26,7 @@ export function translateDockerError(error: unknown, what: string): SandfleetErr
   const e = (error ?? {}) as DockerodeError;
   const engineMessage = (e.json?.message ?? e.reason ?? e.message ?? String(error)).trim();
   if (e.code && unreachableCodes.has(e.code)) {
-    return new EngineUnavailableError(`${what}: the Docker engine ${engineAddress(e)} is unreachable (${e.code})`);
+    return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${e.code})`);
   }
   switch (e.statusCode) {
     case 400:
@@ -43,10 +40,34 @@ export function translateDockerError(error: unknown, what: string): SandfleetErr
   }
 }
 
-function engineAddress(e: DockerodeError): string {
-  if (!e.address) return "";
-  if (e.port !== undefined) return `at tcp://${e.address}:${String(e.port)}`;
-  return `at unix://${e.address}`;
+const UNREACHABLE = "the Docker engine is unreachable";
+
+/**
+ * Names the engine in an unreachable-engine error. The client knows which
+ * engine it talks to; the socket error alone often does not say (a reset
+ * connection carries no address).
+ */
+export function withEngineName(error: unknown, host: string): unknown {
+  if (!(error instanceof EngineUnavailableError) || !error.message.includes(UNREACHABLE)) return error;
+  return new EngineUnavailableError(error.message.replace(UNREACHABLE, `the Docker engine at ${host} is unreachable`));
+}
+
+/** The same client, with every failure of its methods passed through withEngineName. */
+export function namingEngine<T extends object>(client: T, host: string): T {
+  const named = (method: (...args: unknown[]) => Promise<unknown>) => {
+    return async (...args: unknown[]): Promise<unknown> => {
+      try {
+        return await method.apply(client, args);
+      } catch (error) {
+        throw withEngineName(error, host);
+      }
+    };
+  };
+  const entries = Object.entries(client).map(([key, value]: [string, unknown]) => [
+    key,
+    typeof value === "function" ? named(value as (...args: unknown[]) => Promise<unknown>) : value,
+  ]);
+  return Object.fromEntries(entries) as T;
 }
 
 /** Runs an engine call and translates its failure. */

@@ -46,20 +46,28 @@ function killFromHost(containerId: string, initPid: number, entry: string): bool
     return false;
   }
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    let found = 0;
-    for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    const tagged = readdirSync("/proc").filter((pid) => /^\d+$/.test(pid) && isTagged(pid, namespace, entry));
+    for (const pid of tagged) {
       try {
-        if (readlinkSync(`/proc/${pid}/ns/pid`) !== namespace) continue;
-        if (!readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)) continue;
         process.kill(Number(pid), "SIGKILL");
-        found++;
       } catch (error) {
         // Gone meanwhile is fine; not allowed means this host cannot do it.
-        if ((error as NodeJS.ErrnoException).code === "EPERM" || (error as NodeJS.ErrnoException).code === "EACCES")
-          return false;
+        if ((error as NodeJS.ErrnoException).code === "EPERM") return false;
       }
     }
-    if (found === 0) return true;
+    if (tagged.length === 0) return true;
   }
   return true;
+}
+
+/** Whether the process is in the namespace and has the entry in its environment; unreadable ones are not. */
+function isTagged(pid: string, namespace: string, entry: string): boolean {
+  try {
+    return (
+      readlinkSync(`/proc/${pid}/ns/pid`) === namespace &&
+      readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)
+    );
+  } catch {
+    return false;
+  }
 }

@@ -112,7 +112,7 @@ export class SandboxProcess {
           labels: {},
           containerId,
         });
-        if (events.some((e) => e.timeMs >= startedMs - 1000)) return true;
+        if (events.some((e) => e.timeMs >= startedMs)) return true;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return false;

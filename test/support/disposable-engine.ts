@@ -1,18 +1,24 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectDocker, type DockerClient } from "../../provider/docker/client.ts";
 
 /**
  * A second Docker engine that a test starts, stops, kills and restarts at
- * will: its own socket, data root, exec root and containerd, no default
- * bridge and no iptables rules, so nothing it does touches the engine the
- * other tests use. Base images are copied into it from the main engine.
+ * will: its own socket, data root, exec root, containerd and default bridge,
+ * and no iptables rules, so nothing it does touches the engine the other
+ * tests use. Base images are copied into it from the main engine.
  */
 export class DisposableEngine {
   readonly dir: string;
   readonly host: string;
   readonly docker: DockerClient;
+  /**
+   * Its own default bridge. With `--bridge=none` dockerd would delete the
+   * host's docker0, which belongs to the main engine.
+   */
+  readonly #bridge: string;
   #daemon: ChildProcess | undefined;
 
   private constructor() {
@@ -21,6 +27,15 @@ export class DisposableEngine {
     this.host = `unix://${join(this.dir, "docker.sock")}`;
     this.docker = connectDocker(this.host);
     writeFileSync(join(this.dir, "daemon.json"), "{}\n");
+    const suffix = randomBytes(4).toString("hex");
+    this.#bridge = `sfe${suffix}`;
+    execFileSync("sh", [
+      "-c",
+      `ip link add "$1" type bridge && ip addr add "$2" dev "$1" && ip link set "$1" up`,
+      "sh",
+      this.#bridge,
+      `10.254.${String(parseInt(suffix.slice(0, 2), 16))}.1/24`,
+    ]);
   }
 
   static async start(images: readonly string[] = ["sandfleet/busybox"]): Promise<DisposableEngine> {
@@ -35,6 +50,9 @@ export class DisposableEngine {
   }
 
   async startDaemon(): Promise<void> {
+    // After a crash the pid file of its containerd names a process that is gone, or some
+    // other process by now: dockerd would wait on it instead of starting its own.
+    rmSync(join(this.dir, "exec", "containerd", "containerd.pid"), { force: true });
     const daemon = spawn(
       "dockerd",
       [
@@ -43,7 +61,7 @@ export class DisposableEngine {
         `--exec-root=${join(this.dir, "exec")}`,
         `--pidfile=${join(this.dir, "docker.pid")}`,
         `--config-file=${join(this.dir, "daemon.json")}`,
-        "--bridge=none",
+        `--bridge=${this.#bridge}`,
         "--iptables=false",
         "--ip6tables=false",
       ],
@@ -90,8 +108,14 @@ export class DisposableEngine {
       await Promise.all(all.map((c) => this.docker.containers.remove(c.id).catch(() => undefined)));
       await this.stopDaemon();
     }
-    // Mounts the daemon left behind (it may have been killed) go before the files.
-    execFileSync("sh", ["-c", `grep -o " $1[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`, "sh", this.dir]);
+    // Shims and mounts a killed daemon left behind go before the files.
+    execFileSync("sh", [
+      "-c",
+      `pkill -KILL -f "$1/" ; grep -o " $1/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l`,
+      "sh",
+      this.dir,
+    ]);
+    execFileSync("ip", ["link", "del", this.#bridge]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkLocalState } from "../../provider/cli/state-guard.ts";
-import { translateDockerError } from "../../provider/docker/errors.ts";
+import { connectDocker } from "../../provider/docker/client.ts";
 import { EngineUnavailableError } from "../../provider/errors.ts";
 import { currentMaker, makerIsGone } from "../../provider/runtime/maker.ts";
 import { isAbandoned, type PoolMember } from "../../provider/runtime/pool.ts";
@@ -65,17 +65,16 @@ describe("abandoned pending pool members", () => {
 });
 
 describe("an unreachable engine", () => {
-  it("is named in one message", () => {
-    const error = translateDockerError(
-      Object.assign(new Error("connect ECONNREFUSED /run/x.sock"), { code: "ECONNREFUSED", address: "/run/x.sock" }),
-      "inspect container abc",
+  it("is named in one message, by the client that knows which engine it is", async () => {
+    const docker = connectDocker("unix:///run/sandfleet-no-engine.sock");
+    const attempt = docker.containers.inspect("abc");
+    await expect(attempt).rejects.toBeInstanceOf(EngineUnavailableError);
+    await expect(attempt).rejects.toThrow(
+      /^inspect container abc: the Docker engine at unix:\/\/\/run\/sandfleet-no-engine.sock is unreachable \(ENOENT\)$/,
     );
-    expect(error).toBeInstanceOf(EngineUnavailableError);
-    expect(error.message).toBe(
-      "inspect container abc: the Docker engine at unix:///run/x.sock is unreachable (ECONNREFUSED)",
+    await expect(docker.ping()).rejects.toThrow(
+      "the Docker engine at unix:///run/sandfleet-no-engine.sock is unreachable",
     );
-    const tcp = translateDockerError({ code: "ECONNREFUSED", address: "10.0.0.2", port: 2376 }, "ping");
-    expect(tcp.message).toBe("ping: the Docker engine at tcp://10.0.0.2:2376 is unreachable (ECONNREFUSED)");
   });
 });
 
