@@ -131,6 +131,7 @@ function lockFindings(locksDir: string, project: string, stack: string): StateFi
         });
       } else if (here || lock.pid === undefined) {
         rmSync(path, { force: true });
+        rmSync(`${path}.attrs`, { force: true });
         findings.push({
           severity: "note",
           message: `removed a stale lock of stack "${stack}" (${path}): the pulumi that held it (pid ${String(lock.pid ?? "?")}) is gone.`,
