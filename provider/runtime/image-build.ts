@@ -3,8 +3,15 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import type { DockerClient } from "../docker/client.ts";
 import { ImageBuildError } from "../docker/images.ts";
-import { NotFoundError } from "../errors.ts";
-import { describeStep, dockerfileFor, imageMode, recipeHash, type ImageParams } from "./image-recipe.ts";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import {
+  describeStep,
+  dockerfileFor,
+  imageMode,
+  imageParamsProblems,
+  recipeHash,
+  type ImageParams,
+} from "./image-recipe.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
 import { imageRepository } from "./names.ts";
 
@@ -48,6 +55,10 @@ export async function ensureImage(
   params: ImageParams,
   onLine: (line: string) => void = () => undefined,
 ): Promise<ImageState> {
+  const problems = imageParamsProblems({ ...params });
+  if (problems.length > 0) {
+    throw new InvalidArgumentError(`invalid image: ${problems.map((p) => `${p.property} ${p.reason}`).join("; ")}`);
+  }
   if (imageMode(params) === "ref") {
     const ref = params.ref ?? "";
     const image = await docker.images.inspect(ref);

@@ -1,8 +1,11 @@
 import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { localPathProblem } from "../local-paths.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { LIMITS, ruleProblem } from "../rules.ts";
 import { basename, isAbsolute, join, resolve } from "node:path";
 import { identityProblems } from "./names.ts";
-import type { PropertyProblem } from "./sandbox-params.ts";
+import { argvProblems, mapProblems, type PropertyProblem } from "./sandbox-params.ts";
 
 /** One step of an image recipe; each becomes one Dockerfile instruction. */
 export type ImageStep =
@@ -43,39 +46,42 @@ const STEP_KINDS = ["run", "env", "workdir", "user", "copy", "dockerfile"] as co
 
 export function imageParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
   const problems: PropertyProblem[] = identityProblems(params);
+  const problem = (property: string, reason: string | undefined) => {
+    if (reason) problems.push({ property, reason });
+  };
   const modes = [params.ref, params.base ?? params.steps, params.dockerfile].filter((v) => v !== undefined).length;
-  if (modes !== 1) {
-    problems.push({ property: "base", reason: "give exactly one of ref, base (with steps), or dockerfile" });
+  if (modes !== 1) problem("base", "give exactly one of ref, base (with steps), or dockerfile");
+  for (const key of ["ref", "base"] as const) {
+    // Both are written into the build's Dockerfile or passed as a reference: one line each.
+    if (params[key] !== undefined)
+      problem(key, params[key] === "" ? "must be an image reference" : ruleProblem("line", params[key]));
   }
-  if (params.ref !== undefined && (typeof params.ref !== "string" || params.ref === "")) {
-    problems.push({ property: "ref", reason: "must be an image reference" });
-  }
-  if (params.steps !== undefined && params.base === undefined)
-    problems.push({ property: "base", reason: "steps need a base image" });
-  if (params.base !== undefined && (typeof params.base !== "string" || params.base === "")) {
-    problems.push({ property: "base", reason: "must be an image reference" });
-  }
+  if (params.steps !== undefined && params.base === undefined) problem("base", "steps need a base image");
   const sourceDir = typeof params.sourceDir === "string" ? params.sourceDir : process.cwd();
   if (params.steps !== undefined) {
-    if (!Array.isArray(params.steps)) problems.push({ property: "steps", reason: "must be a list" });
-    else params.steps.forEach((step: unknown, i) => problems.push(...stepProblems(step, `steps[${i}]`, sourceDir)));
+    if (!Array.isArray(params.steps)) problem("steps", "must be a list");
+    else if (params.steps.length > LIMITS.steps) {
+      problem("steps", `must have at most ${String(LIMITS.steps)} items (has ${String(params.steps.length)})`);
+    } else params.steps.forEach((step: unknown, i) => problems.push(...stepProblems(step, `steps[${i}]`, sourceDir)));
   }
   if (params.dockerfile !== undefined) {
     const d: { path?: unknown; context?: unknown } | null =
       typeof params.dockerfile === "object" ? params.dockerfile : null;
-    if (typeof d?.path !== "string") problems.push({ property: "dockerfile.path", reason: "is required" });
-    else if (!isFile(resolve(sourceDir, d.path))) {
-      problems.push({ property: "dockerfile.path", reason: `${resolve(sourceDir, d.path)} is not a file` });
-    }
-    if (d?.context !== undefined && (typeof d.context !== "string" || !isDirectory(resolve(sourceDir, d.context)))) {
-      problems.push({ property: "dockerfile.context", reason: "must be a directory" });
+    if (typeof d?.path !== "string") problem("dockerfile.path", "is required");
+    else problem("dockerfile.path", localPathProblem(sourceDir, d.path, "file"));
+    if (d?.context !== undefined) {
+      problem(
+        "dockerfile.context",
+        typeof d.context === "string" ? localPathProblem(sourceDir, d.context, "folder") : "must be a folder",
+      );
     }
   }
-  if (params.network !== undefined && typeof params.network !== "boolean") {
-    problems.push({ property: "network", reason: "must be true or false" });
-  }
+  if (params.network !== undefined && typeof params.network !== "boolean") problem("network", "must be true or false");
   return problems;
 }
+
+/** A raw Dockerfile instruction: one line, and not a second FROM. */
+const RAW_INSTRUCTION = /^(?!\s*(FROM|from)\b)[^\n]+$/;
 
 function stepProblems(step: unknown, at: string, sourceDir: string): PropertyProblem[] {
   const keys = typeof step === "object" && step !== null ? Object.keys(step) : [];
@@ -84,59 +90,39 @@ function stepProblems(step: unknown, at: string, sourceDir: string): PropertyPro
     return [{ property: at, reason: `must have exactly one of ${STEP_KINDS.join(", ")}` }];
   }
   const value = (step as Record<string, unknown>)[kind ?? ""];
-  const bad = (reason: string) => [{ property: `${at}.${kind ?? ""}`, reason }];
+  const bad = (reason: string | undefined) => (reason ? [{ property: `${at}.${kind ?? ""}`, reason }] : []);
   switch (kind) {
     case "run":
-      if (typeof value === "string" ? value.trim() === "" : !isArgv(value))
-        return bad("must be a command line or a non-empty list of strings");
-      return [];
+      if (typeof value === "string") return bad(value.trim() === "" ? "must not be empty" : ruleProblem("text", value));
+      return argvProblems(`${at}.run`, value);
     case "env":
-      if (
-        typeof value !== "object" ||
-        value === null ||
-        Object.entries(value).some(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== "string")
-      ) {
-        return bad("must map variable names to strings");
-      }
-      return [];
+      return mapProblems(`${at}.env`, value, "variableName", "text");
     case "workdir":
-      return typeof value === "string" && value.startsWith("/") ? [] : bad("must be an absolute path");
+      return bad(ruleProblem("absolutePath", value));
     case "user":
-      return typeof value === "string" && value !== "" ? [] : bad("must name a user");
+      return bad(value === "" ? "must name a user" : ruleProblem("line", value));
     case "dockerfile":
-      return typeof value === "string" && value.trim() !== "" && !value.includes("\n") && !/^\s*FROM\b/i.test(value)
-        ? []
-        : bad("must be one Dockerfile instruction on one line, not FROM");
+      return bad(
+        ruleProblem("line", value) ??
+          (RAW_INSTRUCTION.test(String(value))
+            ? undefined
+            : "must be one Dockerfile instruction on one line, not FROM"),
+      );
     case "copy": {
       const copy = value as { src?: unknown; dest?: unknown } | null;
       if (typeof copy?.src !== "string") return bad("needs src, a local file or folder");
-      if (typeof copy.dest !== "string" || !copy.dest.startsWith("/")) return bad("needs dest, an absolute path");
-      const src = resolve(sourceDir, copy.src);
-      if (!isFile(src) && !isDirectory(src)) return bad(`${src} does not exist`);
-      return [];
+      return [
+        ...(copy.dest === undefined ? bad("needs dest, an absolute path") : []),
+        ...(copy.dest !== undefined && ruleProblem("absolutePath", copy.dest)
+          ? [{ property: `${at}.copy.dest`, reason: ruleProblem("absolutePath", copy.dest) ?? "" }]
+          : []),
+        ...(localPathProblem(sourceDir, copy.src)
+          ? [{ property: `${at}.copy.src`, reason: localPathProblem(sourceDir, copy.src) ?? "" }]
+          : []),
+      ];
     }
   }
   return [];
-}
-
-function isArgv(value: unknown): boolean {
-  return Array.isArray(value) && value.length > 0 && value.every((a) => typeof a === "string");
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -144,7 +130,7 @@ function isDirectory(path: string): boolean {
  * `copy-<i>/` in the build context. Instruction i + 2 is step i (1 is FROM).
  */
 export function dockerfileFor(base: string, steps: readonly ImageStep[]): string {
-  const lines = [`FROM ${base}`];
+  const lines = [`FROM ${oneLine(base)}`];
   steps.forEach((step, i) => {
     if ("run" in step) {
       lines.push(`RUN ${JSON.stringify(typeof step.run === "string" ? ["/bin/sh", "-c", step.run] : step.run)}`);
@@ -157,11 +143,22 @@ export function dockerfileFor(base: string, steps: readonly ImageStep[]): string
         }`,
       );
     } else if ("workdir" in step) lines.push(`WORKDIR ${JSON.stringify(step.workdir)}`);
-    else if ("user" in step) lines.push(`USER ${step.user}`);
+    else if ("user" in step) lines.push(`USER ${oneLine(step.user)}`);
     else if ("copy" in step) lines.push(`COPY ${JSON.stringify([`copy-${i}/`, step.copy.dest])}`);
-    else lines.push(step.dockerfile);
+    else lines.push(oneLine(step.dockerfile));
   });
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The last guard before text becomes a Dockerfile line: every caller checks
+ * first (imageParamsProblems), but a value with a line break here would be a
+ * second instruction, so it never passes.
+ */
+function oneLine(value: string): string {
+  const reason = ruleProblem("line", value);
+  if (reason) throw new InvalidArgumentError(`${JSON.stringify(value)} ${reason}`);
+  return value;
 }
 
 export function describeStep(step: ImageStep): string {

@@ -1,17 +1,13 @@
+import { ruleProblem } from "../rules.ts";
+
 /**
  * Names of apps and sandboxes follow Modal's rules: letters, digits, dashes,
  * periods and underscores, at most 64 characters. They also become parts of
  * Docker object names, which must start with a letter or digit.
  */
-const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
 export function nameProblem(name: string): string | undefined {
   if (name.length === 0) return "must not be empty";
-  if (name.length > 64) return `must be at most 64 characters (has ${name.length})`;
-  if (!NAME_PATTERN.test(name)) {
-    return "may contain only letters, digits, '-', '.' and '_', and must start with a letter or digit";
-  }
-  return undefined;
+  return ruleProblem("name", name);
 }
 
 export function containerName(app: string, name: string): string {

@@ -1,4 +1,5 @@
 import type { ContainerSpec } from "../docker/types.ts";
+import { LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";
 import { appNetworkName, containerName, nameProblem } from "./names.ts";
@@ -89,6 +90,10 @@ export interface PropertyProblem {
 export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
   const problems: PropertyProblem[] = [];
   const problem = (property: string, reason: string) => problems.push({ property, reason });
+  const ruled = (property: string, rule: RuleName, value: unknown) => {
+    const reason = ruleProblem(rule, value);
+    if (reason) problem(property, reason);
+  };
 
   if (typeof params.app !== "string") problem("app", "is required");
   else {
@@ -96,27 +101,29 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     if (p) problem("app", p);
   }
   if (typeof params.image !== "string" || params.image.trim() === "") problem("image", "is required");
+  else ruled("image", "line", params.image);
   if (params.name !== undefined) {
     const p = typeof params.name === "string" ? nameProblem(params.name) : "must be a string";
     if (p) problem("name", p);
   }
   for (const key of ["command", "entrypoint"] as const) {
-    const argv = params[key];
-    if (argv !== undefined && (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== "string"))) {
-      problem(key, "must be a non-empty list of strings");
-    }
+    if (params[key] !== undefined) problems.push(...argvProblems(key, params[key]));
   }
-  if (params.workdir !== undefined && !(typeof params.workdir === "string" && params.workdir.startsWith("/"))) {
-    problem("workdir", "must be an absolute path");
-  }
+  if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
+  if (params.user !== undefined) ruled("user", "line", params.user);
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
     problem("cpu", "must be a number of cores between 0.01 and 1024");
   }
   if (
     params.memoryMiB !== undefined &&
-    !(typeof params.memoryMiB === "number" && Number.isInteger(params.memoryMiB) && params.memoryMiB >= 6)
+    !(
+      typeof params.memoryMiB === "number" &&
+      Number.isInteger(params.memoryMiB) &&
+      params.memoryMiB >= MEMORY_MIB.min &&
+      params.memoryMiB <= MEMORY_MIB.max
+    )
   ) {
-    problem("memoryMiB", "must be a whole number of MiB, at least 6 (Docker's minimum)");
+    problem("memoryMiB", `must be a whole number of MiB from ${String(MEMORY_MIB.min)} to ${String(MEMORY_MIB.max)}`);
   }
   if (
     params.pidsLimit !== undefined &&
@@ -136,18 +143,10 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
       "runsc (gVisor) is registered without networking on this engine; use runc for a networked sandbox",
     );
   }
-  for (const key of ["env", "tags"] as const) {
-    const map = params[key];
-    if (map === undefined) continue;
-    if (typeof map !== "object" || map === null || Array.isArray(map)) problem(key, "must be a map of strings");
-    else {
-      for (const [k, v] of Object.entries(map)) {
-        if (typeof v !== "string") problem(`${key}.${k}`, "must be a string");
-        if (key === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
-          problem(`${key}.${k}`, "is not a valid variable name");
-      }
-    }
-  }
+  problems.push(
+    ...mapProblems("env", params.env, "variableName", "text"),
+    ...mapProblems("tags", params.tags, "tagKey", "tagValue"),
+  );
   problems.push(...mountProblems(params.volumes), ...portProblems(params.ports, params.network));
   if (params.readiness !== undefined) problems.push(...readinessProblems(params.readiness, params.ports));
   for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
@@ -159,22 +158,47 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
       problem(key, "must be a whole number of ms between 1000 (1s) and 86400000 (24h)");
     }
   }
-  const secretEnv = params.secretEnv;
-  if (secretEnv !== undefined) {
-    if (typeof secretEnv !== "object" || secretEnv === null || Array.isArray(secretEnv)) {
-      problem("secretEnv", "must be a map of strings");
-    } else {
-      for (const [k, v] of Object.entries(secretEnv)) {
-        // The value is never named in a message: it is a secret.
-        if (typeof v !== "string") problem(`secretEnv.${k}`, "must be a string");
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) problem(`secretEnv.${k}`, "is not a valid variable name");
-        const env = params.env as Record<string, unknown> | undefined;
-        if (env && typeof env === "object" && k in env)
-          problem(`env.${k}`, "is also set by a secret; set it in one place");
-      }
+  // Values are never named in a message: they are secrets (and mapProblems names none).
+  problems.push(...mapProblems("secretEnv", params.secretEnv, "variableName", "text"));
+  const { env, secretEnv } = params;
+  if (isStringMap(env) && isStringMap(secretEnv)) {
+    for (const k of Object.keys(secretEnv)) {
+      if (k in env) problem(`env.${k}`, "is also set by a secret; set it in one place");
     }
   }
   return problems;
+}
+
+function isStringMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A map of strings: its size, each key by one rule and each value by another. */
+export function mapProblems(property: string, map: unknown, keyRule: RuleName, valueRule: RuleName): PropertyProblem[] {
+  if (map === undefined) return [];
+  if (!isStringMap(map)) return [{ property, reason: "must be a map of strings" }];
+  const entries = Object.entries(map);
+  if (entries.length > LIMITS.mapEntries) {
+    return [
+      { property, reason: `must have at most ${String(LIMITS.mapEntries)} entries (has ${String(entries.length)})` },
+    ];
+  }
+  return entries.flatMap(([k, v]) => {
+    const reason = ruleProblem(keyRule, k) ?? (typeof v === "string" ? ruleProblem(valueRule, v) : "must be a string");
+    return reason ? [{ property: `${property}.${k}`, reason }] : [];
+  });
+}
+
+/** A command line as a list: not empty, not too long, no NUL in any item. */
+export function argvProblems(property: string, argv: unknown): PropertyProblem[] {
+  if (!Array.isArray(argv) || argv.length === 0) return [{ property, reason: "must be a non-empty list of strings" }];
+  if (argv.length > LIMITS.argvItems) {
+    return [{ property, reason: `must have at most ${String(LIMITS.argvItems)} items (has ${String(argv.length)})` }];
+  }
+  return argv.flatMap((item: unknown, i) => {
+    const reason = ruleProblem("text", item);
+    return reason ? [{ property: `${property}[${String(i)}]`, reason }] : [];
+  });
 }
 
 function mountProblems(volumes: unknown): PropertyProblem[] {
@@ -182,10 +206,19 @@ function mountProblems(volumes: unknown): PropertyProblem[] {
   if (!Array.isArray(volumes)) return [{ property: "volumes", reason: "must be a list of mounts" }];
   const problems: PropertyProblem[] = [];
   const seen = new Set<string>();
+  if (volumes.length > LIMITS.mounts) {
+    return [
+      {
+        property: "volumes",
+        reason: `must have at most ${String(LIMITS.mounts)} items (has ${String(volumes.length)})`,
+      },
+    ];
+  }
   volumes.forEach((mount: Record<string, unknown> | null, i) => {
     const at = `volumes[${i}]`;
-    if (typeof mount?.mountPath !== "string" || !mount.mountPath.startsWith("/") || mount.mountPath === "/") {
-      problems.push({ property: `${at}.mountPath`, reason: "must be an absolute path other than /" });
+    const pathProblem = ruleProblem("mountPath", mount?.mountPath);
+    if (pathProblem || typeof mount?.mountPath !== "string") {
+      problems.push({ property: `${at}.mountPath`, reason: pathProblem ?? "must be a string" });
     } else if (seen.has(mount.mountPath)) {
       problems.push({ property: `${at}.mountPath`, reason: `${mount.mountPath} is mounted twice` });
     } else seen.add(mount.mountPath);
@@ -199,6 +232,11 @@ function mountProblems(volumes: unknown): PropertyProblem[] {
 function portProblems(ports: unknown, network: unknown): PropertyProblem[] {
   if (ports === undefined) return [];
   if (!Array.isArray(ports)) return [{ property: "ports", reason: "must be a list of port numbers" }];
+  if (ports.length > LIMITS.ports) {
+    return [
+      { property: "ports", reason: `must have at most ${String(LIMITS.ports)} items (has ${String(ports.length)})` },
+    ];
+  }
   const problems: PropertyProblem[] = [];
   ports.forEach((port: unknown, i) => {
     if (!(typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535)) {
@@ -227,12 +265,7 @@ function readinessProblems(readiness: unknown, ports: unknown): PropertyProblem[
   } else if (typeof r.tcpPort === "number" && Array.isArray(ports) && ports.length > 0 && !ports.includes(r.tcpPort)) {
     problems.push({ property: "readiness.tcpPort", reason: `port ${r.tcpPort} is not among the sandbox's ports` });
   }
-  if (
-    r.exec !== undefined &&
-    (!Array.isArray(r.exec) || r.exec.length === 0 || r.exec.some((a) => typeof a !== "string"))
-  ) {
-    problems.push({ property: "readiness.exec", reason: "must be a non-empty list of strings" });
-  }
+  if (r.exec !== undefined) problems.push(...argvProblems("readiness.exec", r.exec));
   if (
     r.intervalMs !== undefined &&
     !(typeof r.intervalMs === "number" && Number.isInteger(r.intervalMs) && r.intervalMs >= 10)

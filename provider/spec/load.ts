@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
+import { isAlias, isCollection, isPair, LineCounter, parseDocument, type Document } from "yaml";
+import { LIMITS } from "../rules.ts";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
 import { positionOf } from "./positions.ts";
 import { dottedPath } from "./positions.ts";
@@ -17,6 +18,11 @@ export type LoadResult = { spec: SandfleetSpec; issues: [] } | { spec: undefined
  */
 export function loadSpec(text: string, file: string, dir: string = dirname(resolve(file))): LoadResult {
   // Paths in the file are relative to `dir`, the file's own directory.
+  const bytes = Buffer.byteLength(text);
+  if (bytes > LIMITS.fileBytes) {
+    const reason = `is ${String(bytes)} bytes; a sandfleet.yaml may have at most ${String(LIMITS.fileBytes)}`;
+    return { spec: undefined, issues: [{ file, line: 1, column: 1, path: "(file)", reason }] };
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   // After an unexpected token the parser is lost, and what it says next is noise.
@@ -28,7 +34,12 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
   });
   if (syntax.length > 0) return { spec: undefined, issues: syntax.sort(compareIssues) };
 
-  const data: unknown = doc.toJS() ?? {};
+  const shape = shapeProblem(doc);
+  if (shape) {
+    const { line, col } = lines.linePos(shape.offset);
+    return { spec: undefined, issues: [{ file, line, column: col, path: "syntax", reason: shape.reason }] };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
   const validate = schemaValidator();
   if (!validate(data)) {
     const issues = schemaProblems(validate.errors ?? [], data).map((problem) => ({
@@ -48,6 +59,39 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
   }));
   if (semantic.length > 0) return { spec: undefined, issues: dedupe(semantic).sort(compareIssues) };
   return { spec, issues: [] };
+}
+
+/** Aliases the whole file may expand to: far beyond any real file, far below a billion laughs. */
+const MAX_ALIAS_COUNT = 1000;
+
+/**
+ * What would make reading the document itself fail: nesting deeper than
+ * any sandfleet.yaml needs (before anything recurses into it), or aliases
+ * that expand without bound. Found without recursion, with a position.
+ */
+function shapeProblem(doc: Document): { offset: number; reason: string } | undefined {
+  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 0 }];
+  let aliases = 0;
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop() ?? { node: undefined, depth: 0 };
+    if (isAlias(node)) {
+      aliases++;
+      if (aliases > MAX_ALIAS_COUNT / 10) {
+        return { offset: node.range?.[0] ?? 0, reason: `more than ${String(MAX_ALIAS_COUNT / 10)} aliases (*name)` };
+      }
+      continue;
+    }
+    if (!isCollection(node)) continue;
+    if (depth >= LIMITS.depth) {
+      return { offset: node.range?.[0] ?? 0, reason: `nested more than ${String(LIMITS.depth)} levels deep` };
+    }
+    for (const item of node.items) {
+      if (isPair(item)) {
+        stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
+      } else stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }
 
 function withDefaults(data: Partial<SandfleetSpec>, file: string, dir: string): SandfleetSpec {

@@ -1,4 +1,5 @@
 import type { ErrorObject } from "./schema.ts";
+import { RULES } from "../rules.ts";
 import type { PathSegment } from "./positions.ts";
 
 /** A schema violation, restated for a person: where it is and what to do. */
@@ -9,15 +10,11 @@ export interface SchemaProblem {
   reason: string;
 }
 
-// Patterns of the schema, said in words.
+// Patterns of the schema, said in words: the rules' own words, and those of the few patterns only the schema has.
 const PATTERN_WORDS: Record<string, string> = {
-  "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$":
-    "must be 1 to 64 letters, digits, '-', '.' or '_', starting with a letter or digit",
+  ...Object.fromEntries(Object.values(RULES).map((rule) => [rule.pattern, rule.words])),
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
-  "^/": "must be an absolute path (start with /)",
-  "^/.": "must be an absolute path other than /",
   "^[1-9][0-9]*(ms|s|m|h)$": "must be a duration like 500ms, 30s, 5m or 24h",
-  "^[A-Za-z_][A-Za-z0-9_]*$": "must be a variable name (letters, digits and _, not starting with a digit)",
   "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
@@ -134,8 +131,36 @@ export function schemaProblems(errors: readonly ErrorObject[], data: unknown): S
         problems.push({ path, atKey: false, reason: "lists an entry twice" });
         break;
       case "minProperties":
-      case "maxProperties":
-        problems.push({ path, atKey: isMap(value), reason: minMaxProperties(error.parentSchema) });
+      case "maxProperties": {
+        const limit = Number(params.limit);
+        const reason =
+          error.keyword === "maxProperties" && limit > 1
+            ? `must have at most ${String(limit)} entries (has ${String(Object.keys(value as object).length)})`
+            : minMaxProperties(error.parentSchema);
+        problems.push({ path, atKey: isMap(value), reason });
+        break;
+      }
+      case "maxItems":
+        problems.push({
+          path,
+          atKey: false,
+          reason: `must have at most ${String(params.limit)} items (has ${String((value as unknown[]).length)})`,
+        });
+        break;
+      case "maxLength":
+        if (propertyName !== undefined) {
+          problems.push({
+            path: [...path, propertyName],
+            atKey: true,
+            reason: `name is longer than ${String(params.limit)} characters`,
+          });
+        } else {
+          problems.push({
+            path,
+            atKey: false,
+            reason: `must be at most ${String(params.limit)} characters (has ${String((value as string).length)})`,
+          });
+        }
         break;
       case "minItems":
         problems.push({ path, atKey: false, reason: "must not be empty" });

@@ -1,13 +1,10 @@
-import { existsSync } from "node:fs";
-import { isAbsolute, relative, resolve, sep } from "node:path";
+import { localPathProblem } from "../local-paths.ts";
+import { MEMORY_MIB } from "../rules.ts";
 import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseDuration, parseSizeMiB } from "./units.ts";
-
-const MIN_MEMORY_MIB = 6;
-const MAX_MEMORY_MIB = 1024 * 1024;
 
 /**
  * What the schema cannot say: references to entries that do not exist,
@@ -33,9 +30,9 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
       if ("copy" in step) checkLocalPath(spec, ["images", name, "steps", i, "copy", "src"], step.copy.src, problem);
     });
     if (image.dockerfile) {
-      checkLocalPath(spec, ["images", name, "dockerfile", "path"], image.dockerfile.path, problem);
+      checkLocalPath(spec, ["images", name, "dockerfile", "path"], image.dockerfile.path, problem, "file");
       if (image.dockerfile.context !== undefined) {
-        checkLocalPath(spec, ["images", name, "dockerfile", "context"], image.dockerfile.context, problem);
+        checkLocalPath(spec, ["images", name, "dockerfile", "context"], image.dockerfile.context, problem, "folder");
       }
     }
   }
@@ -63,18 +60,18 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
 
 type Report = (path: (string | number)[], reason: string, atKey?: boolean) => void;
 
-/**
- * Files an image takes must lie beside the spec: a reviewed file must not be
- * able to copy, say, /etc/shadow or ../../.ssh into an image.
- */
-function checkLocalPath(spec: SandfleetSpec, at: (string | number)[], path: string, problem: Report): void {
-  const full = resolve(spec.dir, path);
-  const within = relative(spec.dir, full);
-  if (isAbsolute(path) || within === ".." || within.startsWith(`..${sep}`)) {
-    problem(at, `${path} is outside the folder of ${spec.file}; files an image takes must lie beside it`);
-  } else if (!existsSync(full)) {
-    problem(at, `${path} does not exist (relative to ${spec.file})`);
-  }
+function checkLocalPath(
+  spec: SandfleetSpec,
+  at: (string | number)[],
+  path: string,
+  problem: Report,
+  kind?: "file" | "folder",
+): void {
+  const reason = localPathProblem(spec.dir, path, kind, {
+    folder: `the folder of ${spec.file}`,
+    relativeTo: spec.file,
+  });
+  if (reason) problem(at, reason);
 }
 
 function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: SpecSandbox, problem: Report): void {
@@ -95,7 +92,7 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
   }
   if (sandbox.memory !== undefined) {
     const mib = parseSizeMiB(sandbox.memory) ?? 0;
-    if (mib < MIN_MEMORY_MIB || mib > MAX_MEMORY_MIB)
+    if (mib < MEMORY_MIB.min || mib > MEMORY_MIB.max)
       problem([...at, "memory"], `${sandbox.memory} is outside 6Mi to 1024Gi`);
   }
   for (const key of ["timeout", "idleTimeout"] as const) {

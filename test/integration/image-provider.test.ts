@@ -111,7 +111,7 @@ describe("Image provider against a real engine", () => {
       },
     );
     expect(result.failures?.map((f) => f.property)).toEqual([
-      "steps[0].copy",
+      "steps[0].copy.src",
       "steps[1].workdir",
       "steps[2].dockerfile",
       "steps[3]",
