@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { isAlias, isCollection, isPair, LineCounter, parseDocument, type Document } from "yaml";
+import { isAlias, isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
 import { positionOf } from "./positions.ts";
@@ -24,7 +24,7 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
     return { spec: undefined, issues: [{ file, line: 1, column: 1, path: "(file)", reason }] };
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   // After an unexpected token the parser is lost, and what it says next is noise.
   const firstLost = doc.errors.findIndex((e) => e.code === "UNEXPECTED_TOKEN");
   const errors = firstLost < 0 ? doc.errors : doc.errors.slice(0, firstLost + 1);
@@ -39,7 +39,24 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
     const { line, col } = lines.linePos(shape.offset);
     return { spec: undefined, issues: [{ file, line, column: col, path: "syntax", reason: shape.reason }] };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch {
+    // The only failure left is aliases that expand without bound (a "billion laughs").
+    const { line, col } = lines.linePos(firstAliasOffset(doc));
+    const reason = `aliases expand to more than ${String(MAX_ALIAS_COUNT)} nodes; write the entries out`;
+    return { spec: undefined, issues: [{ file, line, column: col, path: "syntax", reason }] };
+  }
+  const oversized = oversizedSection(data);
+  if (oversized) {
+    const count = Object.keys((data as Record<string, object>)[oversized] ?? {}).length;
+    const reason = `must have at most ${String(LIMITS.sectionEntries)} entries (has ${String(count)})`;
+    return {
+      spec: undefined,
+      issues: [{ file, ...positionOf(doc, lines, [oversized], true), path: oversized, reason }],
+    };
+  }
   const validate = schemaValidator();
   if (!validate(data)) {
     const issues = schemaProblems(validate.errors ?? [], data).map((problem) => ({
@@ -65,33 +82,58 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
 const MAX_ALIAS_COUNT = 1000;
 
 /**
- * What would make reading the document itself fail: nesting deeper than
- * any sandfleet.yaml needs (before anything recurses into it), or aliases
- * that expand without bound. Found without recursion, with a position.
+ * Nesting deeper than any sandfleet.yaml needs, found before anything
+ * recurses into the document (a parser or validator would overflow its stack).
  */
 function shapeProblem(doc: Document): { offset: number; reason: string } | undefined {
-  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 0 }];
-  let aliases = 0;
-  while (stack.length > 0) {
-    const { node, depth } = stack.pop() ?? { node: undefined, depth: 0 };
-    if (isAlias(node)) {
-      aliases++;
-      if (aliases > MAX_ALIAS_COUNT / 10) {
-        return { offset: node.range?.[0] ?? 0, reason: `more than ${String(MAX_ALIAS_COUNT / 10)} aliases (*name)` };
-      }
-      continue;
-    }
-    if (!isCollection(node)) continue;
-    if (depth >= LIMITS.depth) {
+  for (const { node, depth } of nodesOf(doc)) {
+    if (isCollection(node) && depth >= LIMITS.depth) {
       return { offset: node.range?.[0] ?? 0, reason: `nested more than ${String(LIMITS.depth)} levels deep` };
     }
-    for (const item of node.items) {
-      if (isPair(item)) {
-        stack.push({ node: item.key, depth: depth + 1 }, { node: item.value, depth: depth + 1 });
-      } else stack.push({ node: item, depth: depth + 1 });
+    // The parser's own check of unique keys takes quadratic time: a large map would take seconds.
+    if (isMap(node)) {
+      const keys = new Set<unknown>();
+      for (const { key } of node.items) {
+        const value = isScalar(key) ? key.value : key;
+        if (keys.has(value))
+          return { offset: (key as { range?: number[] }).range?.[0] ?? 0, reason: "Map keys must be unique" };
+        keys.add(value);
+      }
     }
   }
   return undefined;
+}
+
+function firstAliasOffset(doc: Document): number {
+  for (const { node } of nodesOf(doc)) if (isAlias(node)) return node.range?.[0] ?? 0;
+  return 0;
+}
+
+/** Every node with its depth, without recursion, stopping at the depth limit. */
+function* nodesOf(doc: Document): Generator<{ node: unknown; depth: number }> {
+  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 0 }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    yield next;
+    const { node, depth } = next;
+    if (!isCollection(node) || depth >= LIMITS.depth) continue;
+    for (const item of [...node.items].reverse()) {
+      if (isPair(item)) stack.push({ node: item.value, depth: depth + 1 }, { node: item.key, depth: depth + 1 });
+      else stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+}
+
+/**
+ * A section with more entries than any review could read: said at once, as
+ * the schema's maxProperties would, before validating each of them costs
+ * seconds per thousand.
+ */
+function oversizedSection(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  return Object.entries(data).find(
+    ([, section]) =>
+      typeof section === "object" && section !== null && Object.keys(section).length > LIMITS.sectionEntries,
+  )?.[0];
 }
 
 function withDefaults(data: Partial<SandfleetSpec>, file: string, dir: string): SandfleetSpec {

@@ -31,6 +31,7 @@ function pointerToPath(pointer: string): PathSegment[] {
 
 function describe(value: unknown): string {
   if (value === null) return "null";
+  if (value instanceof Uint8Array) return "binary data";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
   return JSON.stringify(value);
@@ -43,7 +44,7 @@ const ONE_OF_WORDS: [alternatives: string, words: string][] = [
     "needs exactly one of ref, base or dockerfile",
   ],
   ['{"description":"Name of a volume of this file."', "must be a volume name, or { volume, readOnly }"],
-  ['{"type":"string","minLength":1},{"$ref":"#/$defs/argv"}', "must be a command line or a non-empty list of strings"],
+  ['"#/$defs/text","minLength":1},{"$ref":"#/$defs/argv"}', "must be a command line or a non-empty list of strings"],
 ];
 
 function oneOfWords(alternatives: unknown): string {
@@ -58,16 +59,41 @@ function oneOfWords(alternatives: unknown): string {
  */
 function withoutOneOfBranches(errors: readonly ErrorObject[]): ErrorObject[] {
   const oneOfs = errors.filter((e) => e.keyword === "oneOf");
-  return errors.filter(
+  const kept = errors.filter(
     (e) =>
       e.keyword === "oneOf" ||
       !oneOfs.some((o) => e.instancePath === o.instancePath || e.schemaPath.startsWith(`${o.schemaPath}/`)),
   );
+  return kept.flatMap((e) => {
+    if (e.keyword !== "oneOf") return [e];
+    // A problem inside the value says more than "no form matches": keep that alone.
+    if (kept.some((k) => k.instancePath.startsWith(`${e.instancePath}/`))) return [];
+    // A value of the right type that breaks a rule (a NUL in a command line) is told the rule.
+    const broken = errors.find(
+      (b) => b.instancePath === e.instancePath && (b.keyword === "pattern" || b.keyword === "maxLength"),
+    );
+    return [broken ?? e];
+  });
+}
+
+/** One verdict per value: a length bound says enough, and of several patterns the first. */
+function oneRulePerValue(errors: readonly ErrorObject[]): ErrorObject[] {
+  const seen = new Set<string>();
+  const ruleKeywords = new Set(["pattern", "maxLength"]);
+  const ordered = [...errors].sort((a, b) => Number(b.keyword === "maxLength") - Number(a.keyword === "maxLength"));
+  const dropped = new Set<ErrorObject>();
+  for (const e of ordered) {
+    if (!ruleKeywords.has(e.keyword)) continue;
+    const key = `${e.instancePath}|${(e as ErrorObject & { propertyName?: string }).propertyName ?? ""}`;
+    if (seen.has(key)) dropped.add(e);
+    seen.add(key);
+  }
+  return errors.filter((e) => !dropped.has(e));
 }
 
 export function schemaProblems(errors: readonly ErrorObject[], data: unknown): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  for (const error of withoutOneOfBranches(errors)) {
+  for (const error of oneRulePerValue(withoutOneOfBranches(errors))) {
     const path = pointerToPath(error.instancePath);
     const value = path.reduce<unknown>(
       (node, segment) => (node as Record<PathSegment, unknown> | undefined)?.[segment],

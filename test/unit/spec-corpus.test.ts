@@ -10,14 +10,15 @@ function expectations(text: string): string[] {
   return [...text.matchAll(/^# expect: (.*)$/gm)].map((m) => m[1] ?? "");
 }
 
-describe("invalid spec files", () => {
-  const files = readdirSync(join(corpus, "invalid")).filter((f) => f.endsWith(".yaml"));
+describe.each(["invalid", "hostile"])("%s spec files", (folder) => {
+  const files = readdirSync(join(corpus, folder)).filter((f) => f.endsWith(".yaml"));
 
   it.each(files)("%s reports exactly the expected problems", (file) => {
-    const text = readFileSync(join(corpus, "invalid", file), "utf8");
+    const text = readFileSync(join(corpus, folder, file), "utf8");
+    // The spec's folder is the corpus folder: copy sources and symlinks resolve there.
+    const result = loadSpec(text, file, join(corpus, folder));
     const expected = expectations(text);
     expect(expected.length).toBeGreaterThan(0);
-    const result = loadSpec(text, file);
     expect(result.spec).toBeUndefined();
     expect(result.issues.map((i) => `${i.line}:${i.column}  ${i.path}: ${i.reason}`)).toEqual(expected);
     expect(result.issues.every((i) => i.file === file)).toBe(true);
@@ -37,5 +38,28 @@ describe("valid spec files", () => {
     const result = loadSpec(readFileSync(path, "utf8"), path);
     expect(result.issues).toEqual([]);
     expect(result.spec?.app).toMatch(/^[A-Za-z0-9]/);
+  });
+});
+
+describe("hostile spec files made at test time", () => {
+  it("refuses a file over 1 MiB before parsing it", () => {
+    const text = `app: demo\n# ${"x".repeat(1024 * 1024)}\n`;
+    expect(loadSpec(text, "big.yaml").issues).toEqual([
+      {
+        file: "big.yaml",
+        line: 1,
+        column: 1,
+        path: "(file)",
+        reason: `is ${String(text.length)} bytes; a sandfleet.yaml may have at most 1048576`,
+      },
+    ]);
+  });
+
+  it("refuses 20,000 sandboxes at the section, with one message", () => {
+    const entries = Array.from({ length: 20_000 }, (_, i) => `  s${String(i)}: { image: sandfleet/busybox }\n`);
+    const result = loadSpec(`app: demo\nsandboxes:\n${entries.join("")}`, "many.yaml");
+    expect(result.issues.map((i) => `${String(i.line)}:${String(i.column)}  ${i.path}: ${i.reason}`)).toEqual([
+      "2:1  sandboxes: must have at most 200 entries (has 20000)",
+    ]);
   });
 });
