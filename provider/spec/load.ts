@@ -130,7 +130,7 @@ function* nodesOf(doc: Document): Generator<{ node: unknown; depth: number }> {
  */
 function oversizedSection(data: unknown): string | undefined {
   if (typeof data !== "object" || data === null) return undefined;
-  return Object.entries(data).find(
+  return Object.entries(data as Record<string, unknown>).find(
     ([, section]) =>
       typeof section === "object" && section !== null && Object.keys(section).length > LIMITS.sectionEntries,
   )?.[0];
