@@ -11,10 +11,11 @@ export interface CliResult {
 /** Runs the real `sandfleet` command in a child process. */
 export function sandfleet(
   args: string[],
-  options: { input?: string; env?: Record<string, string> } = {},
+  options: { input?: string; env?: Record<string, string>; cwd?: string } = {},
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [cli, ...args], {
     env: { ...process.env, ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
   });
   let stdout = "";
