@@ -74,7 +74,8 @@ export const RULES = {
   tagValue: {
     pattern: `^[^${CONTROL}]*$`,
     maxLength: 256,
-    words: "must be one line without control characters",
+    // The same pattern as `line`, so the same words: the schema's messages find words by pattern.
+    words: "must be one line without control characters (no newline, carriage return or NUL)",
     description: "A tag value, at most 256 characters.",
   },
 } as const satisfies Record<string, StringRule>;
