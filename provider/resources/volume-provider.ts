@@ -1,4 +1,5 @@
 import { ownershipLabels, LABEL } from "../runtime/labels.ts";
+import { ConflictError } from "../errors.ts";
 import { identityProblems, volumeName } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
@@ -28,8 +29,16 @@ export const volumeProvider: FullProvider = {
     const name = volumeName(app, inputs.name as string);
     const existing = await docker.volumes.inspect(name);
     // Adopting a volume sandfleet made and kept (retainOnDelete) brings its data back.
-    if (existing && existing.labels[LABEL.managed] !== "true") {
-      throw new Error(`volume ${name} already exists and was not made by sandfleet; pick another name`);
+    // Only a volume of this kind, app and name is taken back; anything else of that name is not ours.
+    const ours =
+      existing?.labels[LABEL.managed] === "true" &&
+      existing.labels[LABEL.kind] === "volume" &&
+      existing.labels[LABEL.app] === app &&
+      existing.labels[LABEL.name] === inputs.name;
+    if (existing && !ours) {
+      throw new ConflictError(
+        `volume ${name} already exists and is not sandfleet's volume "${String(inputs.name)}" of app "${app}"; pick another name`,
+      );
     }
     const volume =
       existing ??

@@ -4,7 +4,7 @@ import type { ContainerSummary } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
-import { identityProblems } from "./names.ts";
+import { identityProblems, objectName } from "./names.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { READINESS_DEFAULTS } from "./readiness.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
@@ -34,9 +34,10 @@ export const MAX_REPLICAS = 500;
 /*
  * A member's state is in its container name, since a rename is the one atomic
  * test-and-set the engine offers:
- *   sandfleet-<app>-<pool>-p-<id>          pending: made, not yet ready
- *   sandfleet-<app>-<pool>-w-<id>          warm: ready, claimable
- *   sandfleet-<app>-<pool>-c-<id>          claimed
+ *   sandfleet-pm-<n>-<app>-<pool>-p-<id>   pending: made, not yet ready
+ *   sandfleet-pm-<n>-<app>-<pool>-w-<id>   warm: ready, claimable
+ *   sandfleet-pm-<n>-<app>-<pool>-c-<id>   claimed
+ * (see names.ts for the encoding; the id is hex, so the state parses from the right).
  * Two claimers renaming the same warm member to the same claimed name cannot
  * both succeed: the engine refuses a rename to the name a container already
  * has. When it was claimed, from which its lifetime counts, is kept in a
@@ -57,7 +58,7 @@ export interface PoolMember {
 }
 
 function prefix(app: string, pool: string): string {
-  return `sandfleet-${app}-${pool}-`;
+  return objectName("member", app, `${pool}-`);
 }
 
 export function memberName(app: string, pool: string, state: "p" | "w" | "c", memberId: string): string {
@@ -138,6 +139,7 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
     {
       owner: "pulumi",
       extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash, [LABEL.maker]: currentMaker() },
+      dockerName: memberName(params.app, params.name, "p", memberId),
     },
   );
   const warmName = memberName(params.app, params.name, "w", memberId);
@@ -276,7 +278,7 @@ export async function claimMember(
 }
 
 export function claimRecordName(app: string, pool: string, memberId: string): string {
-  return `sandfleet-${app}-${pool}-claim-${memberId}`;
+  return objectName("claim", app, `${pool}-${memberId}`);
 }
 
 /** When each claimed member was claimed, by member id, from the claim records. */
@@ -299,7 +301,7 @@ export async function pruneClaimRecords(docker: DockerClient): Promise<void> {
 
 /** The pool's record on the engine: a labelled volume holding its replicas and template. */
 export function poolRecordName(app: string, pool: string): string {
-  return `sandfleet-${app}-pool-${pool}`;
+  return objectName("pool", app, pool);
 }
 
 export async function poolExists(docker: DockerClient, app: string, pool: string): Promise<boolean> {

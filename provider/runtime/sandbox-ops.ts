@@ -50,6 +50,8 @@ export async function createSandbox(
      * declaration, cut off before Pulumi recorded it, is replaced, not a conflict.
      */
     declaredBy?: string;
+    /** The Docker name, when it is not a sandbox's own (a pool member's). */
+    dockerName?: string;
   } = {},
 ): Promise<SandboxState> {
   const problems = sandboxParamsProblems({ ...params });
@@ -78,6 +80,7 @@ export async function createSandbox(
   const base = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
   const spec: ContainerSpec = {
     ...base,
+    ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
       ...base.labels,
       ...options.extraLabels,

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { containerName } from "../../provider/runtime/names.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -41,7 +42,7 @@ describe("pulumi up of the quickstart, with the real pulumi CLI", () => {
 
     const hello = await docker.containers.inspect(ids.hello ?? "");
     expect(hello).toMatchObject({
-      name: `sandfleet-${app}-hello`,
+      name: containerName(app, "hello"),
       running: true,
       networkMode: "none",
       capDrop: ["ALL"],

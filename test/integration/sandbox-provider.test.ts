@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { containerName } from "../../provider/runtime/names.ts";
 import { EngineUnavailableError, NotFoundError } from "../../provider/errors.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
@@ -20,7 +21,7 @@ describe("Sandbox provider against a real engine", () => {
 
   it("creates a locked-down, labelled, running container", async () => {
     const { id, outs } = await create({ memoryMiB: 64, pidsLimit: 32, cpu: 0.5, tags: { team: "t" } });
-    expect(outs).toMatchObject({ containerId: id, containerName: `sandfleet-${app}-box`, status: "running" });
+    expect(outs).toMatchObject({ containerId: id, containerName: containerName(app, "box"), status: "running" });
     const info = await docker.containers.inspect(id);
     expect(info).toMatchObject({
       running: true,
@@ -91,7 +92,7 @@ describe("Sandbox provider against a real engine", () => {
   it("fails clearly when the name is taken and leaves the other sandbox alone", async () => {
     const first = await create();
     await expect(create()).rejects.toThrow(`sandbox name "box" is already taken in app "${app}"`);
-    expect((await leftovers(app)).containers).toEqual([`sandfleet-${app}-box`]);
+    expect((await leftovers(app)).containers).toEqual([containerName(app, "box")]);
     expect((await docker.containers.inspect(first.id))?.running).toBe(true);
   });
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { volumeName } from "../../provider/runtime/names.ts";
 import { volumeProvider } from "../../provider/resources/volume-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
@@ -20,7 +21,7 @@ describe("Volume provider against a real engine", () => {
 
   it("keeps data across the sandboxes that use it, including a replacement", async () => {
     const volume = await create();
-    expect(volume.id).toBe(`sandfleet-${app}-data`);
+    expect(volume.id).toBe(volumeName(app, "data"));
     expect((await docker.volumes.inspect(volume.id))?.labels).toMatchObject({ "sandfleet.app": app });
 
     const writer = await Sandbox.create({
@@ -49,9 +50,9 @@ describe("Volume provider against a real engine", () => {
       Sandbox.create({
         app,
         image: "sandfleet/busybox",
-        volumes: [{ mountPath: "/data", volume: `sandfleet-${app}-typo` }],
+        volumes: [{ mountPath: "/data", volume: volumeName(app, "typo") }],
       }),
-    ).rejects.toThrow(`volume "sandfleet-${app}-typo" (for /data) not found`);
+    ).rejects.toThrow(`volume "${volumeName(app, "typo")}" (for /data) not found`);
     expect(await leftovers(app)).toEqual(NOTHING);
   });
 

@@ -91,10 +91,12 @@ describe("the container of a sandbox", () => {
     expect(spec.nanoCpus).toBe(500_000_000);
     expect(spec.pidsLimit).toBe(256);
     expect(spec.runtime).toBe("runc");
+    // The engine's init reaps orphans, so zombies never hold the pids limit.
+    expect(spec.init).toBe(true);
   });
 
   it("is named after app and sandbox and labelled with its owners", () => {
-    expect(spec.name).toBe("sandfleet-demo-web");
+    expect(spec.name).toBe("sandfleet-sb-4-demo-web");
     expect(spec.labels).toMatchObject({
       "sandfleet.managed": "true",
       "sandfleet.app": "demo",
@@ -111,7 +113,7 @@ describe("the container of a sandbox", () => {
     );
     expect(readOnly.readOnlyRootfs).toBe(true);
     expect(Object.keys(readOnly.tmpfs ?? {})).toEqual(["/tmp"]);
-    expect(readOnly.name).toBe("sandfleet-a-sb-1");
+    expect(readOnly.name).toBe("sandfleet-sb-1-a-sb-1");
   });
 
   it("joins the app's network only when asked", () => {
