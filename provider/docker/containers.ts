@@ -8,6 +8,7 @@ import type {
   ContainerSpec,
   ContainerStatus,
   ContainerSummary,
+  HealthCheck,
   Labels,
   ResourceLimits,
 } from "./types.ts";
@@ -137,6 +138,17 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     Tty: false,
     OpenStdin: false,
     NetworkDisabled: spec.networkMode === "none",
+    ...(spec.healthcheck
+      ? {
+          Healthcheck: {
+            Test: ["CMD", ...spec.healthcheck.argv],
+            Interval: spec.healthcheck.intervalMs * 1e6,
+            Timeout: spec.healthcheck.timeoutMs * 1e6,
+            Retries: spec.healthcheck.retries,
+            StartPeriod: spec.healthcheck.startPeriodMs * 1e6,
+          },
+        }
+      : {}),
     HostConfig: {
       NanoCpus: spec.nanoCpus,
       Memory: spec.memoryBytes,
@@ -201,6 +213,8 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     privileged: host.Privileged ?? false,
     runtime: host.Runtime ?? "runc",
     init: (host as { Init?: boolean | null }).Init === true,
+    healthcheck: healthcheckOf(config.Healthcheck),
+    health: (info.State as { Health?: { Status?: string } }).Health?.Status,
     binds: host.Binds ?? [],
     mounts: ((info.Mounts as { Type: string; Name?: string; Destination: string; RW: boolean }[] | null) ?? [])
       .filter((m) => m.Type === "volume" && m.Name)
@@ -213,6 +227,18 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
         .filter(([, n]) => n.IPAddress)
         .map(([name, n]) => [name, n.IPAddress]),
     ),
+  };
+}
+
+function healthcheckOf(check: Docker.HealthConfig | null | undefined): HealthCheck | undefined {
+  const test = check?.Test ?? [];
+  if (!check || test[0] !== "CMD") return undefined;
+  return {
+    argv: test.slice(1),
+    intervalMs: (check.Interval ?? 0) / 1e6,
+    timeoutMs: (check.Timeout ?? 0) / 1e6,
+    retries: check.Retries ?? 0,
+    startPeriodMs: (check.StartPeriod ?? 0) / 1e6,
   };
 }
 

@@ -18,7 +18,7 @@ export interface EventClient {
 
 interface RawEvent {
   Action?: string;
-  Actor?: { ID?: string };
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
   timeNano?: number;
   time?: number;
 }
@@ -45,9 +45,11 @@ export function eventClient(docker: Docker): EventClient {
         .map((line) => JSON.parse(line) as RawEvent)
         .map((event) => ({
           timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
-          // "exec_start: sh -c ..." -> "exec_start"
+          // "exec_start: sh -c ..." -> "exec_start", "sh -c ..."
           action: (event.Action ?? "").split(":")[0] ?? "",
+          detail: (event.Action ?? "").split(": ").slice(1).join(": "),
           containerId: event.Actor?.ID ?? "",
+          execId: event.Actor?.Attributes?.execID,
         }));
     },
   };

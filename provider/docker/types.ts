@@ -27,12 +27,23 @@ export interface ContainerSpec {
   runtime: string;
   /** Run the engine's init (tini) as PID 1: it reaps orphans and forwards signals. */
   init: boolean;
+  /** The engine's health check: a command run in the container now and then. */
+  healthcheck?: HealthCheck;
   /** tmpfs mounts, path to mount options; gives a read-only rootfs a writable /tmp. */
   tmpfs?: Readonly<Record<string, string>>;
   /** Named volumes to mount. */
   mounts?: readonly VolumeMount[];
   /** Container TCP ports to publish, each on a free port of 127.0.0.1. */
   ports?: readonly number[];
+}
+
+export interface HealthCheck {
+  /** argv, run without a shell. */
+  argv: readonly string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
 }
 
 export interface VolumeMount {
@@ -71,6 +82,9 @@ export interface ContainerInfo {
   privileged: boolean;
   runtime: string;
   init: boolean;
+  healthcheck: HealthCheck | undefined;
+  /** "healthy", "unhealthy" or "starting"; undefined without a health check. */
+  health: string | undefined;
   binds: readonly string[];
   mounts: readonly VolumeMount[];
   /** Published container port -> host port on 127.0.0.1. */
@@ -92,7 +106,11 @@ export interface EngineEvent {
   /** Unix time in ms. */
   timeMs: number;
   action: string;
+  /** What follows the action's name: the command line of an exec_start. */
+  detail: string;
   containerId: string;
+  /** The exec an exec_start or exec_die is about. */
+  execId: string | undefined;
 }
 
 export interface ContainerSummary {

@@ -4,6 +4,7 @@ import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idl
 import { LABEL } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
 import { claimTimes, parseMember } from "./pool.ts";
+import { healthCheckCommandLine } from "./readiness.ts";
 import { MAX_DURATION_MS } from "./sandbox-params.ts";
 import { systemClock, type Clock } from "./poll.ts";
 
@@ -84,7 +85,12 @@ export async function enforceLifetimes(
 
   const needsIdle = containers.some((c) => c.labels[LABEL.idleTimeoutMs]);
   const activity = needsIdle
-    ? await lastExecActivity(docker, nowMs - MAX_DURATION_MS, nowMs)
+    ? await lastExecActivity(
+        docker,
+        nowMs - MAX_DURATION_MS,
+        nowMs,
+        new Map(containers.flatMap((c) => (c.healthcheck ? [[c.id, healthCheckCommandLine(c.healthcheck)]] : []))),
+      )
     : { byContainer: new Map<string, number>(), complete: true };
 
   const claims = containers.some((c) => c.labels[LABEL.pool] !== undefined)

@@ -14,6 +14,8 @@ export async function lastExecActivity(
   docker: DockerClient,
   sinceMs: number,
   nowMs: number,
+  /** Each sandbox's health-check command line: the engine's own execs are not activity. */
+  healthChecks: ReadonlyMap<string, string> = new Map(),
 ): Promise<{ byContainer: Map<string, number>; complete: boolean }> {
   const events = await docker.events.containerEvents({
     sinceMs,
@@ -21,8 +23,14 @@ export async function lastExecActivity(
     actions: ["exec_start", "exec_die"],
     labels: { "sandfleet.managed": "true" },
   });
+  const healthExecs = new Set(
+    events
+      .filter((e) => e.action === "exec_start" && e.detail === healthChecks.get(e.containerId))
+      .map((e) => e.execId),
+  );
   const byContainer = new Map<string, number>();
   for (const event of events) {
+    if (event.execId !== undefined && healthExecs.has(event.execId)) continue;
     byContainer.set(event.containerId, Math.max(byContainer.get(event.containerId) ?? 0, event.timeMs));
   }
   return { byContainer, complete: events.length < ENGINE_EVENT_BUFFER };

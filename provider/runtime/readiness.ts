@@ -1,4 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
+import type { HealthCheck } from "../docker/types.ts";
 import { GiveUp, pollUntil, type Clock } from "./poll.ts";
 
 /** How to tell that a sandbox is ready, as given by users. */
@@ -51,6 +52,35 @@ export function execProbe(argv: readonly string[]): Probe {
       }
     },
   };
+}
+
+/** The engine's init, mounted into every sandbox (sandboxes run with `init`). */
+const ENGINE_INIT = "/sbin/docker-init";
+
+/**
+ * The engine's own health check for a sandbox, so that `docker ps` and
+ * docker-bench see its state: the readiness probe when there is one, else a
+ * check that needs nothing from the image (the init answering).
+ */
+export function healthCheckFor(readiness: ReadinessParams | undefined): HealthCheck {
+  const timing = {
+    intervalMs: 30_000,
+    timeoutMs: 5_000,
+    retries: 3,
+    startPeriodMs: Math.min(readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs, READINESS_DEFAULTS.timeoutMs),
+  };
+  if (readiness?.exec) return { argv: readiness.exec, ...timing };
+  if (readiness?.tcpPort !== undefined) {
+    const hex = readiness.tcpPort.toString(16).toUpperCase().padStart(4, "0");
+    const listening = `grep -qE '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`;
+    return { argv: ["sh", "-c", listening], ...timing };
+  }
+  return { argv: [ENGINE_INIT, "--version"], ...timing };
+}
+
+/** The command line the engine reports for a health check's exec (its events join argv with spaces). */
+export function healthCheckCommandLine(check: HealthCheck): string {
+  return check.argv.join(" ");
 }
 
 export function probeFor(readiness: ReadinessParams): Probe | undefined {

@@ -1,6 +1,6 @@
 import type { ContainerSpec } from "../docker/types.ts";
 import { LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
-import { READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
+import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";
 import { appNetworkName, containerName, nameProblem } from "./names.ts";
 
@@ -363,6 +363,7 @@ export function sandboxContainerSpec(
     runtime: params.runtime,
     // Without an init, orphans of execs stay zombies and use up the pids limit.
     init: true,
+    healthcheck: healthCheckFor(params.readiness),
     ...(params.readOnlyRootfs ? { tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" } } : {}),
     mounts: params.volumes.map((m) => ({ volume: m.volume, target: m.mountPath, readOnly: m.readOnly ?? false })),
     ports: params.ports,

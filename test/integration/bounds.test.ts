@@ -1,0 +1,78 @@
+import { execFileSync } from "node:child_process";
+import { afterAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+
+interface Inspect {
+  Config: { Healthcheck?: { Test?: string[] }; User: string };
+  HostConfig: Record<string, unknown> & {
+    CapAdd: string[] | null;
+    CapDrop: string[] | null;
+    SecurityOpt: string[] | null;
+    Binds: string[] | null;
+    Devices: unknown[] | null;
+    PortBindings: Record<string, { HostIp: string }[]> | null;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
+  };
+  Mounts: { Source: string; Destination: string; Propagation: string }[];
+}
+
+/** What docker-bench-security reads: the engine's own inspect output, through the docker CLI. */
+function inspect(id: string): Inspect {
+  return (JSON.parse(execFileSync("docker", ["inspect", id], { encoding: "utf8" })) as Inspect[])[0] as Inspect;
+}
+
+describe("the bounds of a default sandbox", () => {
+  const app = uniqueApp("bounds");
+  afterAll(() => cleanupApp(app));
+
+  it("passes what docker-bench section 5 scores, read through docker inspect", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    const info = inspect(sandbox.id);
+    const host = info.HostConfig;
+    expect(host.CapDrop).toEqual(["ALL"]); // 5.4
+    expect(host.CapAdd ?? []).toEqual([]);
+    expect(host.Privileged).toBe(false); // 5.5
+    expect(host.Binds ?? []).toEqual([]); // 5.6, 5.32: no host path, no docker.sock
+    expect(info.Mounts.filter((m) => m.Source.startsWith("/") && !m.Source.startsWith("/var/lib/docker"))).toEqual([]);
+    expect(host.NetworkMode).toBe("none"); // 5.10, 5.30: neither the host's nor the default bridge
+    expect(host.Memory).toBeGreaterThan(0); // 5.11
+    expect(host.NanoCpus).toBeGreaterThan(0); // 5.12
+    expect(["no", "on-failure"]).toContain(host.RestartPolicy.Name); // 5.15
+    expect(host.RestartPolicy.MaximumRetryCount).toBeLessThanOrEqual(5);
+    for (const mode of ["PidMode", "IpcMode", "UTSMode", "UsernsMode"]) expect(host[mode]).not.toBe("host"); // 5.16, 5.17, 5.21, 5.31
+    expect(host.Devices ?? []).toEqual([]); // 5.18
+    expect(info.Mounts.filter((m) => /shared/.test(m.Propagation))).toEqual([]); // 5.20
+    expect((host.SecurityOpt ?? []).join(" ")).not.toMatch(/seccomp[:=]unconfined/); // 5.22
+    expect(host.CgroupParent ?? "").toBe(""); // 5.25
+    expect(host.SecurityOpt).toContain("no-new-privileges"); // 5.26
+    expect(info.Config.Healthcheck?.Test).toEqual(["CMD", "/sbin/docker-init", "--version"]); // 5.27
+    expect(host.PidsLimit).toBeGreaterThan(0); // 5.29
+    expect(host.Init).toBe(true);
+    // 5.27's check needs nothing from the image: it passes in a busybox sandbox and a python one.
+    expect((await sandbox.run(["/sbin/docker-init", "--version"])).exitCode).toBe(0);
+  });
+
+  it("makes the readiness probe its health check", async () => {
+    await using sandbox = await Sandbox.create({
+      app,
+      image: "sandfleet/python",
+      network: "none",
+      readiness: { exec: ["python3", "-c", "pass"] },
+    });
+    expect(inspect(sandbox.id).Config.Healthcheck?.Test).toEqual(["CMD", "python3", "-c", "pass"]);
+  });
+
+  it("keeps code inside: no sysrq, no Docker socket, no route out, pids bounded", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", pidsLimit: 32 });
+    const sysrq = await sandbox.run(["sh", "-c", "echo h > /proc/sysrq-trigger"]);
+    expect(sysrq.exitCode).not.toBe(0);
+    const socket = await sandbox.run(["sh", "-c", "ls /var/run/docker.sock /run/docker.sock"]);
+    expect(socket.exitCode).not.toBe(0);
+    const route = await sandbox.run(["cat", "/proc/net/route"]);
+    // Only the header: no interface but loopback, so no route anywhere.
+    expect(route.stdout.trim().split("\n")).toHaveLength(1);
+    const bomb = await sandbox.run(["sh", "-c", "for i in $(seq 64); do sleep 30 & done; wait"], { timeoutMs: 5000 });
+    expect(bomb.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+  });
+});
