@@ -121,3 +121,6 @@ export const LIMITS = {
 
 /** Memory a sandbox may have, in MiB: Docker's minimum, and 1 TiB. */
 export const MEMORY_MIB = { min: 6, max: 1024 * 1024 } as const;
+
+/** Disk of a sandbox's writable layer, in MiB, and the bound a sandbox gets without `disk` where the engine can enforce one. */
+export const DISK_MIB = { min: 16, max: 1024 * 1024, default: 10 * 1024 } as const;

@@ -6,7 +6,13 @@ import { type EventClient, eventClient } from "./events.ts";
 import { type ExecClient, execClient } from "./exec.ts";
 import { type ImageClient, imageClient } from "./images.ts";
 import { type NetworkClient, networkClient } from "./networks.ts";
+import type { EngineInfo } from "./types.ts";
 import { type VolumeClient, volumeClient } from "./volumes.ts";
+
+interface RawInfo {
+  Driver?: string;
+  DriverStatus?: [string, string][] | null;
+}
 
 /**
  * The engine, as sandfleet sees it: narrow clients per kind of object. The
@@ -23,6 +29,8 @@ export interface DockerClient {
   readonly exec: ExecClient;
   /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
   ping(): Promise<void>;
+  /** The engine's storage, asked once per client. */
+  info(): Promise<EngineInfo>;
 }
 
 /**
@@ -32,6 +40,7 @@ export interface DockerClient {
 export function connectDocker(host?: string): DockerClient {
   const docker = new Docker(dockerOptions(host));
   const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
+  let info: Promise<EngineInfo> | undefined;
   return {
     host: name,
     containers: namingEngine(containerClient(docker), name),
@@ -40,6 +49,18 @@ export function connectDocker(host?: string): DockerClient {
     volumes: namingEngine(volumeClient(docker), name),
     events: namingEngine(eventClient(docker), name),
     exec: namingEngine(execClient(docker), name),
+    info() {
+      info ??= engineCall("ask the Docker engine about itself", () => docker.info() as Promise<RawInfo>)
+        .then((raw) => ({
+          storageDriver: raw.Driver ?? "",
+          backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
+        }))
+        .catch((error: unknown) => {
+          info = undefined;
+          throw withEngineName(error, name);
+        });
+      return info;
+    },
     async ping() {
       try {
         await engineCall("ping Docker engine", () => docker.ping());

@@ -155,6 +155,7 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
       // Equal to Memory: no swap, so the memory limit is the real limit.
       MemorySwap: spec.memoryBytes,
       PidsLimit: spec.pidsLimit,
+      ...(spec.diskBytes !== undefined ? { StorageOpt: { size: String(spec.diskBytes) } } : {}),
       ReadonlyRootfs: spec.readOnlyRootfs,
       NetworkMode: spec.networkMode,
       CapDrop: [...spec.capDrop],
@@ -205,6 +206,7 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     nanoCpus: host.NanoCpus ?? 0,
     memoryBytes: host.Memory ?? 0,
     pidsLimit: host.PidsLimit ?? 0,
+    diskBytes: diskBytesOf((host as { StorageOpt?: Record<string, string> | null }).StorageOpt),
     readOnlyRootfs: host.ReadonlyRootfs ?? false,
     networkMode: host.NetworkMode ?? "",
     capDrop: (host.CapDrop as string[] | null | undefined) ?? [],
@@ -228,6 +230,16 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
         .map(([name, n]) => [name, n.IPAddress]),
     ),
   };
+}
+
+/** Docker keeps the size as given: bytes, or a number with a unit (10G). */
+function diskBytesOf(options: Record<string, string> | null | undefined): number | undefined {
+  const size = options?.size;
+  if (!size) return undefined;
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(size.trim());
+  if (!match) return undefined;
+  const power = ["", "k", "m", "g", "t"].indexOf((match[2] ?? "").toLowerCase());
+  return Math.round(Number(match[1]) * 1024 ** power);
 }
 
 function healthcheckOf(check: Docker.HealthConfig | null | undefined): HealthCheck | undefined {

@@ -18,6 +18,8 @@ export interface ContainerSpec {
   nanoCpus: number;
   memoryBytes: number;
   pidsLimit: number;
+  /** Bound of the writable layer (storage-opt size); only on storage that can enforce it. */
+  diskBytes?: number;
   readOnlyRootfs: boolean;
   /** "none", or the name of a network to attach to. */
   networkMode: string;
@@ -74,6 +76,8 @@ export interface ContainerInfo {
   nanoCpus: number;
   memoryBytes: number;
   pidsLimit: number;
+  /** Bound of the writable layer; undefined when unbounded. */
+  diskBytes: number | undefined;
   readOnlyRootfs: boolean;
   networkMode: string;
   capDrop: readonly string[];
@@ -200,4 +204,12 @@ export interface ExecResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/** What the engine says of itself that sandfleet needs to know. */
+export interface EngineInfo {
+  /** Storage driver: overlay2, btrfs, zfs, ... */
+  storageDriver: string;
+  /** The file system under the driver's data: extfs, xfs, btrfs, ... */
+  backingFilesystem: string;
 }

@@ -1,4 +1,6 @@
 import { connectDocker, type DockerClient } from "../docker/client.ts";
+import { EngineUnavailableError } from "../errors.ts";
+import { diskBoundProblem } from "../runtime/disk.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** The properties the engine hands a dynamic provider: inputs, or inputs and outputs. */
@@ -31,4 +33,26 @@ export async function removeImageUnlessUsed(props: Props, ref: string, what: str
  */
 export function initFailure(message: string, id: string, properties: Props): Error {
   return Object.assign(new Error(message), { id, properties, reasons: [message] });
+}
+
+/**
+ * `check`'s word on a disk bound the engine cannot enforce. An engine that
+ * cannot be asked says nothing here: the diff that follows fails naming it.
+ */
+export async function diskProblems(
+  props: Props,
+  diskMiB: unknown,
+  property: string,
+): Promise<{ property: string; reason: string }[]> {
+  if (diskMiB === undefined) return [];
+  const docker = engineOf(props);
+  let info;
+  try {
+    info = await docker.info();
+  } catch (error) {
+    if (error instanceof EngineUnavailableError) return [];
+    throw error;
+  }
+  const reason = diskBoundProblem(info, docker.host);
+  return reason ? [{ property, reason }] : [];
 }

@@ -11,7 +11,7 @@ import {
 import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, initFailure, type Props } from "./engine.ts";
+import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = ["app", "name", "replicas", "template", "secretEnv", "rollout", "dockerHost"] as const;
 /** A new pool identity is a new pool; replicas, template and rollout change the members in place. */
@@ -40,6 +40,10 @@ async function provision(props: Props): Promise<Props> {
 export const poolProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = poolParamsProblems({ ...news, template: paramsOf(news).template });
+    if (failures.length === 0) {
+      const template = news.template as { diskMiB?: unknown };
+      failures.push(...(await diskProblems(news, template.diskMiB, "template.diskMiB")));
+    }
     if (failures.length > 0) return { inputs: news, failures };
     // The template is compared with its defaults filled in, so a default spelled out is no change.
     const {

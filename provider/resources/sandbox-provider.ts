@@ -8,7 +8,7 @@ import {
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { engineOf, initFailure, type Props } from "./engine.ts";
+import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** Inputs of the Sandbox resource, in the order a preview lists them. */
@@ -23,6 +23,7 @@ export const SANDBOX_INPUT_KEYS = [
   "cpu",
   "memoryMiB",
   "pidsLimit",
+  "diskMiB",
   "user",
   "readOnlyRootfs",
   "network",
@@ -85,6 +86,7 @@ export function sandboxDiff(olds: Props, news: Props, live: { running: boolean }
 export const sandboxProvider: FullProvider = {
   async check(_olds: Props, news: Props) {
     const failures = sandboxParamsProblems(news);
+    if (failures.length === 0) failures.push(...(await diskProblems(news, news.diskMiB, "diskMiB")));
     if (failures.length > 0) return { inputs: news, failures };
     return { inputs: { ...normalizeSandboxParams(news as unknown as SandboxParams), ...declaredBy(news) } };
   },

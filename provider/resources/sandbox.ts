@@ -31,6 +31,8 @@ export interface SandboxArgs {
   cpu?: pulumi.Input<number>;
   /** Memory limit in MiB. Default 512. Changes in place. */
   memoryMiB?: pulumi.Input<number>;
+  /** Disk for the writable layer in MiB. Default 10 GiB where the engine can bound it. Replaces on change. */
+  diskMiB?: pulumi.Input<number>;
   /** Process limit. Default 256. Changes in place. */
   pidsLimit?: pulumi.Input<number>;
   user?: pulumi.Input<string>;

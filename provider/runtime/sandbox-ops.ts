@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { diskBound } from "./disk.ts";
 import { LABEL, tagLabels, tagsFromLabels } from "./labels.ts";
 import { appNetworkName } from "./names.ts";
 import type { Clock } from "./poll.ts";
@@ -77,7 +78,13 @@ export async function createSandbox(
       );
     }
   }
-  const base = sandboxContainerSpec(normalized, generatedSandboxName(), options.owner);
+  const disk = await diskBound(docker, normalized.diskMiB);
+  if (disk.problem) throw new InvalidArgumentError(`invalid sandbox: diskMiB: ${disk.problem}`);
+  const base = sandboxContainerSpec(
+    { ...normalized, ...(disk.diskMiB !== undefined ? { diskMiB: disk.diskMiB } : {}) },
+    generatedSandboxName(),
+    options.owner,
+  );
   const spec: ContainerSpec = {
     ...base,
     ...(options.dockerName ? { name: options.dockerName } : {}),

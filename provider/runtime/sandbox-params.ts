@@ -1,5 +1,5 @@
 import type { ContainerSpec } from "../docker/types.ts";
-import { LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
+import { DISK_MIB, LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";
 import { appNetworkName, containerName, nameProblem } from "./names.ts";
@@ -29,6 +29,11 @@ export interface SandboxParams {
   memoryMiB?: number;
   /** Maximum number of processes. Default 256. */
   pidsLimit?: number;
+  /**
+   * Disk for the writable layer in MiB. Default 10240 (10 GiB) where the
+   * engine's storage can bound it; on an engine that cannot, giving it is an error.
+   */
+  diskMiB?: number;
   /** User to run as (name or uid[:gid]); default the image's. */
   user?: string;
   /** Mount the root filesystem read-only (with a writable tmpfs on /tmp). Default false. */
@@ -68,7 +73,7 @@ export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
 
 /** SandboxParams with every default filled in: what diffs compare. */
 type OptionalKeys =
-  "name" | "entrypoint" | "workdir" | "user" | "dockerHost" | "readiness" | "timeoutMs" | "idleTimeoutMs";
+  "name" | "entrypoint" | "workdir" | "user" | "dockerHost" | "readiness" | "timeoutMs" | "idleTimeoutMs" | "diskMiB";
 export type NormalizedSandboxParams = Required<Omit<SandboxParams, OptionalKeys>> & Pick<SandboxParams, OptionalKeys>;
 
 export const SANDBOX_DEFAULTS = {
@@ -124,6 +129,17 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     )
   ) {
     problem("memoryMiB", `must be a whole number of MiB from ${String(MEMORY_MIB.min)} to ${String(MEMORY_MIB.max)}`);
+  }
+  if (
+    params.diskMiB !== undefined &&
+    !(
+      typeof params.diskMiB === "number" &&
+      Number.isInteger(params.diskMiB) &&
+      params.diskMiB >= DISK_MIB.min &&
+      params.diskMiB <= DISK_MIB.max
+    )
+  ) {
+    problem("diskMiB", `must be a whole number of MiB from ${String(DISK_MIB.min)} to ${String(DISK_MIB.max)}`);
   }
   if (
     params.pidsLimit !== undefined &&
@@ -298,6 +314,7 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     cpu: params.cpu ?? SANDBOX_DEFAULTS.cpu,
     memoryMiB: params.memoryMiB ?? SANDBOX_DEFAULTS.memoryMiB,
     pidsLimit: params.pidsLimit ?? SANDBOX_DEFAULTS.pidsLimit,
+    ...(params.diskMiB !== undefined ? { diskMiB: params.diskMiB } : {}),
     ...(params.user !== undefined ? { user: params.user } : {}),
     readOnlyRootfs: params.readOnlyRootfs ?? SANDBOX_DEFAULTS.readOnlyRootfs,
     network: params.network ?? SANDBOX_DEFAULTS.network,
@@ -356,6 +373,7 @@ export function sandboxContainerSpec(
     nanoCpus: Math.round(params.cpu * 1e9),
     memoryBytes: params.memoryMiB * 1024 * 1024,
     pidsLimit: params.pidsLimit,
+    ...(params.diskMiB !== undefined ? { diskBytes: params.diskMiB * 1024 * 1024 } : {}),
     readOnlyRootfs: params.readOnlyRootfs,
     networkMode: params.network === "app" ? appNetworkName(params.app) : "none",
     capDrop: ["ALL"],

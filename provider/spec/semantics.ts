@@ -1,5 +1,5 @@
 import { localPathProblem } from "../local-paths.ts";
-import { MEMORY_MIB } from "../rules.ts";
+import { DISK_MIB, MEMORY_MIB } from "../rules.ts";
 import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference } from "./to-params.ts";
@@ -94,6 +94,10 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
     const mib = parseSizeMiB(sandbox.memory) ?? 0;
     if (mib < MEMORY_MIB.min || mib > MEMORY_MIB.max)
       problem([...at, "memory"], `${sandbox.memory} is outside 6Mi to 1024Gi`);
+  }
+  if (sandbox.disk !== undefined) {
+    const mib = parseSizeMiB(sandbox.disk) ?? 0;
+    if (mib < DISK_MIB.min || mib > DISK_MIB.max) problem([...at, "disk"], `${sandbox.disk} is outside 16Mi to 1024Gi`);
   }
   for (const key of ["timeout", "idleTimeout"] as const) {
     const value = sandbox[key];

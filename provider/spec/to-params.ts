@@ -21,6 +21,7 @@ export function sandboxParamsFromSpec(
   sandbox: SpecSandbox,
 ): Omit<SandboxParams, "app" | "image" | "volumes" | "secretEnv"> {
   const memoryMiB = sandbox.memory === undefined ? undefined : parseSizeMiB(sandbox.memory);
+  const diskMiB = sandbox.disk === undefined ? undefined : parseSizeMiB(sandbox.disk);
   const readiness = sandbox.readiness;
   return {
     ...(sandbox.command ? { command: sandbox.command } : {}),
@@ -29,6 +30,7 @@ export function sandboxParamsFromSpec(
     ...(sandbox.workdir ? { workdir: sandbox.workdir } : {}),
     ...(sandbox.cpu !== undefined ? { cpu: sandbox.cpu } : {}),
     ...(memoryMiB !== undefined ? { memoryMiB } : {}),
+    ...(diskMiB !== undefined ? { diskMiB } : {}),
     ...(sandbox.pids !== undefined ? { pidsLimit: sandbox.pids } : {}),
     ...(sandbox.user ? { user: sandbox.user } : {}),
     ...(sandbox.readOnlyRootfs !== undefined ? { readOnlyRootfs: sandbox.readOnlyRootfs } : {}),

@@ -38,6 +38,7 @@ export interface SpecSandbox {
   workdir?: string;
   cpu?: number;
   memory?: string;
+  disk?: string;
   pids?: number;
   user?: string;
   readOnlyRootfs?: boolean;

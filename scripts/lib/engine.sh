@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A Docker engine: Debian's docker.io, with gVisor's runsc registered as a
-# runtime, started in the background when none answers.
+# runtime, its data on btrfs (so each sandbox's disk can be bounded), started
+# in the background when none answers.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-packages=(docker.io runsc debootstrap busybox-static)
+packages=(docker.io runsc debootstrap busybox-static btrfs-progs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -16,16 +17,36 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# This kernel has no XFS project quotas, so overlay2 cannot bound a
+# container's disk; btrfs qgroups can, and Docker's btrfs driver takes
+# `--storage-opt size`. The engine's data lives on btrfs in a sparse file,
+# loop-mounted (the file only takes the space that is used).
+DATA_ROOT=/var/lib/sandfleet-docker
+STORAGE_FILE="$SANDFLEET_CACHE/docker-btrfs.img"
+if ! mountpoint -q "$DATA_ROOT"; then
+  if [[ ! -f "$STORAGE_FILE" ]]; then
+    say "making a btrfs file system for the engine's data ($STORAGE_FILE, sparse)"
+    mkdir -p "$SANDFLEET_CACHE"
+    truncate -s 64G "$STORAGE_FILE"
+    quiet mkfs.btrfs -q "$STORAGE_FILE"
+  fi
+  mkdir -p "$DATA_ROOT"
+  quiet mount -o loop "$STORAGE_FILE" "$DATA_ROOT"
+fi
+btrfs qgroup show "$DATA_ROOT" >/dev/null 2>&1 || quiet btrfs quota enable "$DATA_ROOT"
+
 # runsc only works here without networking (this runsc fails with it, and its
 # kvm platform hangs), so it is registered with --network=none.
 daemon_json='{
+  "data-root": "/var/lib/sandfleet-docker",
+  "storage-driver": "btrfs",
   "runtimes": {
     "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] }
   }
 }'
 config_changed=0
 if [[ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]]; then
-  say "registering runsc in /etc/docker/daemon.json"
+  say "writing /etc/docker/daemon.json (btrfs storage, runsc)"
   mkdir -p /etc/docker
   printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
   config_changed=1
@@ -33,7 +54,13 @@ fi
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
-if engine_answers && ((config_changed)); then
+# A running engine on another storage driver or data root is restarted on this one:
+# SIGHUP reloads runtimes, not storage.
+if engine_answers && [[ "$(docker info --format '{{.Driver}} {{.DockerRootDir}}' 2>/dev/null)" != "btrfs $DATA_ROOT" ]]; then
+  say "restarting dockerd on btrfs storage ($DATA_ROOT)"
+  pkill -x dockerd || true
+  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 0.5; done
+elif engine_answers && ((config_changed)); then
   pkill -HUP -x dockerd || true # dockerd reloads its runtimes on SIGHUP
 fi
 

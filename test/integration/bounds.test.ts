@@ -1,7 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { afterAll, describe, expect, it } from "vitest";
+import { statfsSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../provider/errors.ts";
+import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { DisposableEngine } from "../support/disposable-engine.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 interface Inspect {
   Config: { Healthcheck?: { Test?: string[] }; User: string };
@@ -74,5 +78,53 @@ describe("the bounds of a default sandbox", () => {
     expect(route.stdout.trim().split("\n")).toHaveLength(1);
     const bomb = await sandbox.run(["sh", "-c", "for i in $(seq 64); do sleep 30 & done; wait"], { timeoutMs: 5000 });
     expect(bomb.stderr).toMatch(/can't fork|Resource temporarily unavailable/);
+  });
+});
+
+describe("a disk bound per sandbox", () => {
+  const app = uniqueApp("disk");
+  afterAll(() => cleanupApp(app));
+
+  function hostFreeBytes(): number {
+    const stat = statfsSync("/");
+    return stat.bavail * stat.bsize;
+  }
+
+  it("stops writes past the bound with a quota error while the host keeps its space", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", diskMiB: 64 });
+    const before = hostFreeBytes();
+    const fill = await sandbox.run(["sh", "-c", "dd if=/dev/zero of=/fill bs=1M count=512"]);
+    expect(fill.exitCode).not.toBe(0);
+    expect(fill.stderr).toMatch(/Disk quota exceeded|No space left on device/);
+    // The sandbox wrote at most its 64 MiB; the host lost no more than that (and some slack).
+    expect(before - hostFreeBytes()).toBeLessThan(128 * 1024 * 1024);
+    expect((await docker.containers.inspect(sandbox.id))?.diskBytes).toBe(64 * 1024 * 1024);
+  });
+
+  it("bounds a default sandbox at 10 GiB", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await docker.containers.inspect(sandbox.id))?.diskBytes).toBe(10 * 1024 * 1024 * 1024);
+  });
+
+  describe("on an engine whose storage cannot bound it", () => {
+    let engine: DisposableEngine;
+    beforeAll(async () => {
+      engine = await DisposableEngine.start();
+    });
+    afterAll(() => engine.dispose());
+
+    it("refuses `disk` in check and at create, saying why, and runs a sandbox without it unbounded", async () => {
+      const inputs = { app, name: "d", image: "sandfleet/busybox", diskMiB: 64, dockerHost: engine.host };
+      const checked = await sandboxProvider.check({}, inputs);
+      expect(checked.failures).toEqual([
+        { property: "diskMiB", reason: expect.stringContaining("cannot bound a container's disk") as unknown },
+      ]);
+      const attempt = Sandbox.create({ app, image: "sandfleet/busybox", diskMiB: 64 }, { dockerHost: engine.host });
+      await expect(attempt).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(attempt).rejects.toThrow(/stores containers with overlay2 on extfs, which cannot bound/);
+      expect(await engine.docker.containers.list({})).toEqual([]);
+      await using unbounded = await Sandbox.create({ app, image: "sandfleet/busybox" }, { dockerHost: engine.host });
+      expect((await engine.docker.containers.inspect(unbounded.id))?.diskBytes).toBeUndefined();
+    });
   });
 });
