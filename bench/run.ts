@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { machine, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
-import { coldSandbox, execThroughput, scaling, warmClaim } from "./scenarios.ts";
+import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
 const quick = process.argv.includes("--quick");
 const runs = quick ? 5 : 15;
@@ -21,6 +21,7 @@ const step = async (what: string, scenario: () => Promise<Figure[]>) => {
 };
 
 await step("cold sandboxes", () => coldSandbox(runs));
+await step("storage", () => storageCost(runs));
 await step("warm claims", () => warmClaim(runs));
 await step("exec round trips", () => execThroughput(runs * 2));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());

@@ -3,6 +3,8 @@ import { connectDocker } from "../provider/docker/client.ts";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
 import { normalizeSandboxParams, sandboxContainerSpec } from "../provider/runtime/sandbox-params.ts";
 import { Sandbox } from "../provider/runtime/sandbox.ts";
+import { DISK_MIB } from "../provider/rules.ts";
+import { DisposableEngine } from "../test/support/disposable-engine.ts";
 import { cleanupApp } from "../test/support/engine.ts";
 import { docker, medianMs, type Figure } from "./measure.ts";
 
@@ -179,4 +181,41 @@ export async function scaling(sizes: number[]): Promise<Figure[]> {
     await cleanupApp(app);
   }
   return figures;
+}
+
+/**
+ * 6. What the storage costs: a cold container (run, then a first exec) on the
+ * engine's btrfs storage with the default disk bound, against the same on
+ * overlay2 over ext4 (a disposable engine started for the comparison), which
+ * cannot bound a disk on this kernel.
+ */
+export async function storageCost(runs: number): Promise<Figure[]> {
+  const overlay = await DisposableEngine.start();
+  try {
+    const cold = async (host: string[], extra: string[]) => {
+      const ids: string[] = [];
+      const value = await medianMs(runs, 2, async () => {
+        const id = (
+          await docker(...host, "run", "-d", "--network", "none", ...extra, "sandfleet/busybox", "sleep", "1d")
+        ).trim();
+        await docker(...host, "exec", id, "true");
+        ids.push(id);
+      });
+      await docker(...host, "rm", "-f", ...ids);
+      return value;
+    };
+    const btrfs = await cold([], ["--storage-opt", `size=${String(DISK_MIB.default)}M`]);
+    const overlay2 = await cold(["-H", overlay.host], []);
+    return [
+      {
+        name: "cold container on btrfs with the default 10 GiB disk bound",
+        value: btrfs,
+        unit: "ms",
+        baselineName: "the same on overlay2 over ext4, unbounded",
+        baseline: overlay2,
+      },
+    ];
+  } finally {
+    await overlay.dispose();
+  }
 }
