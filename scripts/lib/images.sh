@@ -66,6 +66,9 @@ build_python() {
   }
   mkdir -p "$rootfs/home/sandbox"
   chown 1000:1000 "$rootfs/home/sandbox"
+  # mktemp made the folder 0700, and the tar's "." carries that to the image's
+  # root, which btrfs storage applies: no other user could reach a file.
+  chmod 0755 "$rootfs"
   tar -C "$rootfs" -c . | quiet docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
