@@ -1,6 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
-import { ConflictError, NotFoundError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { listOf } from "./values.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type {
@@ -73,7 +73,15 @@ export function containerClient(docker: Docker): ContainerClient {
       );
     },
     async rename(id, name) {
-      await engineCall(`rename container ${id}`, () => docker.getContainer(id).rename({ name }));
+      try {
+        await engineCall(`rename container ${id}`, () => docker.getContainer(id).rename({ name }));
+      } catch (error) {
+        // Someone renamed it to that very name first: the same outcome as a name taken (409).
+        if (error instanceof InvalidArgumentError && /same name as its current name/.test(error.message)) {
+          throw new ConflictError(error.message);
+        }
+        throw error;
+      }
     },
     async list(labels) {
       const found = await engineCall("list containers", () =>
