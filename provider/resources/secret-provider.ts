@@ -1,9 +1,8 @@
 import { identityProblems } from "../runtime/names.ts";
+import { mapProblems } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { changedKeys } from "./diff.ts";
 import { type Props } from "./engine.ts";
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * A Secret has no Docker object: its values live only in the Pulumi state,
@@ -19,10 +18,8 @@ export const secretProvider: FullProvider = {
     } else {
       if (Object.keys(values).length === 0)
         failures.push({ property: "values", reason: "must hold at least one value" });
-      for (const [key, value] of Object.entries(values)) {
-        if (!ENV_NAME.test(key)) failures.push({ property: `values.${key}`, reason: "is not a valid variable name" });
-        if (typeof value !== "string") failures.push({ property: `values.${key}`, reason: "must be a string" });
-      }
+      // Values are never named: mapProblems says what is wrong, not what the value is.
+      failures.push(...mapProblems("values", values, "variableName", "text"));
     }
     return { inputs: news, failures };
   },

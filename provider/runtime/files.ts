@@ -1,4 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
+import { ruleProblem } from "../rules.ts";
 import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
 import { SandboxProcess } from "./process.ts";
 
@@ -82,8 +83,8 @@ done`;
 }
 
 function checkedPath(path: string): string {
-  if (!path.startsWith("/")) throw new InvalidArgumentError(`path ${JSON.stringify(path)} must be absolute`);
-  if (path.includes("\0")) throw new InvalidArgumentError("path must not contain a NUL byte");
+  const reason = ruleProblem("absolutePath", path);
+  if (reason) throw new InvalidArgumentError(`path ${JSON.stringify(path)} ${reason}`);
   return path;
 }
 
