@@ -5,6 +5,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
+    // The tests mostly wait on the engine and on pulumi, not on the CPU: on a
+    // 2-core machine the default of one worker would run every file in turn.
+    maxWorkers: 3,
     projects: [
       {
         test: {
@@ -29,8 +32,7 @@ export default defineConfig({
           globalSetup: ["test/support/require-engine.ts", "test/support/require-pulumi.ts"],
           testTimeout: 600_000,
           hookTimeout: 600_000,
-          // Stacks share one engine; running them one at a time keeps timings honest.
-          fileParallelism: false,
+          // Each stack has an app (or an engine) of its own, so they run side by side.
         },
       },
     ],
