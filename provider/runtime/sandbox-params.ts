@@ -119,28 +119,10 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
     problem("cpu", "must be a number of cores between 0.01 and 1024");
   }
-  if (
-    params.memoryMiB !== undefined &&
-    !(
-      typeof params.memoryMiB === "number" &&
-      Number.isInteger(params.memoryMiB) &&
-      params.memoryMiB >= MEMORY_MIB.min &&
-      params.memoryMiB <= MEMORY_MIB.max
-    )
-  ) {
-    problem("memoryMiB", `must be a whole number of MiB from ${String(MEMORY_MIB.min)} to ${String(MEMORY_MIB.max)}`);
-  }
-  if (
-    params.diskMiB !== undefined &&
-    !(
-      typeof params.diskMiB === "number" &&
-      Number.isInteger(params.diskMiB) &&
-      params.diskMiB >= DISK_MIB.min &&
-      params.diskMiB <= DISK_MIB.max
-    )
-  ) {
-    problem("diskMiB", `must be a whole number of MiB from ${String(DISK_MIB.min)} to ${String(DISK_MIB.max)}`);
-  }
+  problems.push(
+    ...wholeMiBProblems("memoryMiB", params.memoryMiB, MEMORY_MIB),
+    ...wholeMiBProblems("diskMiB", params.diskMiB, DISK_MIB),
+  );
   if (
     params.pidsLimit !== undefined &&
     !(typeof params.pidsLimit === "number" && Number.isInteger(params.pidsLimit) && params.pidsLimit >= 1)
@@ -183,6 +165,14 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     }
   }
   return problems;
+}
+
+/** A size in whole MiB within its bounds (rules.ts). */
+function wholeMiBProblems(property: string, value: unknown, range: { min: number; max: number }): PropertyProblem[] {
+  if (value === undefined) return [];
+  const within = typeof value === "number" && Number.isInteger(value) && value >= range.min && value <= range.max;
+  if (within) return [];
+  return [{ property, reason: `must be a whole number of MiB from ${String(range.min)} to ${String(range.max)}` }];
 }
 
 function isStringMap(value: unknown): value is Record<string, unknown> {
