@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineUnavailableError } from "../../provider/errors.ts";
 import { listMembers, reconcilePool, writePoolRecord, type PoolParams } from "../../provider/runtime/pool.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 
@@ -59,6 +60,10 @@ describe("an init in every sandbox, and execs that end whole", () => {
     const result = await sandbox.run(["python3", "-c", "b = b'x' * (256 * 1024 * 1024)"]);
     expect(result).toMatchObject({ exitCode: 137, reason: "oom", timedOut: false });
     expect((await sandbox.run(["true"])).exitCode).toBe(0);
+    // The CLI passes the code through and says why.
+    const cli = await sandfleet(["exec", sandbox.id, "--", "python3", "-c", "b = b'x' * (256 * 1024 * 1024)"]);
+    expect(cli.code).toBe(137);
+    expect(cli.stderr).toContain("more memory than the sandbox has (oom)");
     // A process killed by a plain SIGKILL is not mistaken for one killed for memory.
     const killed = await sandbox.run(["sh", "-c", "kill -9 $$"]);
     expect(killed.exitCode).toBe(137);

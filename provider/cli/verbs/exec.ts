@@ -47,6 +47,9 @@ export const exec: Verb = {
     running.stderr.pipe(process.stderr);
     const code = await running.wait();
     if (running.timedOut) process.stderr.write(`sandfleet: command ended by its timeout (${String(timeout)})\n`);
+    if (running.reason === "oom") {
+      process.stderr.write("sandfleet: command killed for using more memory than the sandbox has (oom)\n");
+    }
     return code;
   },
 };
