@@ -1,12 +1,13 @@
 import { LABEL, ownershipLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
 export const APP_INPUT_KEYS = ["name", "internet", "dockerHost"] as const;
 
-export const appProvider: FullProvider = {
+export const appProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures: { property: string; reason: string }[] = [];
     if (typeof news.name !== "string") failures.push({ property: "name", reason: "is required" });
@@ -64,4 +65,4 @@ export const appProvider: FullProvider = {
     await Promise.all(claims.map((v) => docker.volumes.remove(v.name)));
     await docker.networks.remove(id);
   },
-};
+});

@@ -1,6 +1,7 @@
 import { ensureImage, imageContentHash } from "../runtime/image-build.ts";
 import { imageMode, imageParamsProblems, type ImageParams } from "../runtime/image-recipe.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineLog } from "./engine-log.ts";
 import { engineOf, type Props, removeImageUnlessUsed, requireEngine } from "./engine.ts";
@@ -25,7 +26,7 @@ export const IMAGE_INPUT_KEYS = [
  */
 const IDENTITY_KEYS = ["app", "name", "ref", "contentHash", "dockerHost"] as const;
 
-export const imageProvider: FullProvider = {
+export const imageProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = imageParamsProblems(news);
     if (failures.length > 0) return { inputs: news, failures };
@@ -71,4 +72,4 @@ export const imageProvider: FullProvider = {
     if (props.ref !== undefined) return;
     await removeImageUnlessUsed(props, id, "image");
   },
-};
+});

@@ -10,6 +10,7 @@ import {
 } from "../runtime/pool.ts";
 import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
 
@@ -37,7 +38,7 @@ async function provision(props: Props): Promise<Props> {
   return { ...props, readyCount: await readyCount(params) };
 }
 
-export const poolProvider: FullProvider = {
+export const poolProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = poolParamsProblems({ ...news, template: paramsOf(news).template });
     if (failures.length === 0) {
@@ -108,4 +109,4 @@ export const poolProvider: FullProvider = {
     await removePoolRecord(docker, params.app, params.name);
     await drainPool(docker, params.app, params.name);
   },
-};
+});

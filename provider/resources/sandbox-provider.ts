@@ -7,6 +7,7 @@ import {
 } from "../runtime/sandbox-ops.ts";
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
 import { engineLog } from "./engine-log.ts";
@@ -83,7 +84,7 @@ export function sandboxDiff(olds: Props, news: Props, live: { running: boolean }
   };
 }
 
-export const sandboxProvider: FullProvider = {
+export const sandboxProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = sandboxParamsProblems(news);
     if (failures.length === 0) failures.push(...(await diskProblems(news, news.diskMiB, "diskMiB")));
@@ -148,4 +149,4 @@ export const sandboxProvider: FullProvider = {
   async delete(id: string, props: Props) {
     await removeSandbox(engineOf(props), id);
   },
-};
+});

@@ -1,6 +1,7 @@
 import { identityProblems } from "../runtime/names.ts";
 import { mapProblems } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys } from "./diff.ts";
 import { type Props } from "./engine.ts";
 
@@ -9,7 +10,7 @@ import { type Props } from "./engine.ts";
  * encrypted, and reach a sandbox as environment variables when it starts.
  * Messages never include a value.
  */
-export const secretProvider: FullProvider = {
+export const secretProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
     const values = news.values;
@@ -45,7 +46,7 @@ export const secretProvider: FullProvider = {
   async delete() {
     // Nothing outside the Pulumi state to remove.
   },
-};
+});
 
 function keysOf(inputs: Props): string[] {
   return Object.keys((inputs.values as Record<string, string> | undefined) ?? {}).sort();

@@ -1,11 +1,12 @@
 import { identityProblems } from "../runtime/names.ts";
 import { snapshotSandbox } from "../runtime/snapshot.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, removeImageUnlessUsed, requireEngine } from "./engine.ts";
 
 export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost"] as const;
-export const snapshotProvider: FullProvider = {
+export const snapshotProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
     if (typeof news.sandboxId !== "string" || news.sandboxId === "") {
@@ -44,4 +45,4 @@ export const snapshotProvider: FullProvider = {
   async delete(id: string, props: Props) {
     await removeImageUnlessUsed(props, id, "snapshot");
   },
-};
+});

@@ -2,11 +2,12 @@ import { ownershipLabels, LABEL } from "../runtime/labels.ts";
 import { ConflictError } from "../errors.ts";
 import { identityProblems, volumeName } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
+import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
 export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost"] as const;
-export const volumeProvider: FullProvider = {
+export const volumeProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
     if (news.retainOnDelete !== undefined && typeof news.retainOnDelete !== "boolean") {
@@ -64,4 +65,4 @@ export const volumeProvider: FullProvider = {
     if (props.retainOnDelete === true) return;
     await engineOf(props).volumes.remove(id);
   },
-};
+});

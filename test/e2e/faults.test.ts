@@ -129,7 +129,10 @@ describe("converging after faults, with the real pulumi CLI", () => {
     // With the engine still down, a preview fails too, instead of reporting "unchanged" from stale outputs.
     const preview = await stack.run(["preview", "--diff"], { allowFailure: true });
     expect(preview.code).not.toBe(0);
-    expect(preview.stdout + preview.stderr).toContain(`the Docker engine at ${engine.host} is unreachable`);
+    const previewOutput = preview.stdout + preview.stderr;
+    expect(previewOutput).toContain(`the Docker engine at ${engine.host} is unreachable`);
+    expect(previewOutput).not.toMatch(/^\s+at .*:\d+:\d+\)?$/m);
+    expect(previewOutput).not.toMatch(/Error: [^\n]*Error: /);
 
     await engine.startDaemon();
     const again = await stack.run(["up", "--yes", "--skip-preview"], { allowFailure: true });

@@ -4,6 +4,7 @@ import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkLocalState } from "../../provider/cli/state-guard.ts";
+import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { connectDocker } from "../../provider/docker/client.ts";
 import { EngineUnavailableError } from "../../provider/errors.ts";
 import { currentMaker, makerIsGone } from "../../provider/runtime/maker.ts";
@@ -137,5 +138,23 @@ describe("the local backend's state, before up", () => {
     const [live] = checkLocalState(b.dir, "proj", "dev");
     expect(live).toMatchObject({ severity: "fatal" });
     expect(live?.message).toContain(`locked by a running pulumi (pid ${String(process.pid)}`);
+  });
+});
+
+describe("expected errors, as the dynamic-provider host prints them", () => {
+  it("are one sentence: `${error}: ${error.stack}` reads `sandfleet: <message>`", async () => {
+    const props = {
+      app: "demo",
+      name: "web",
+      image: "sandfleet/busybox",
+      dockerHost: "unix:///run/sandfleet-none.sock",
+    };
+    const error = await sandboxProvider.diff("abc", props, props).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(EngineUnavailableError);
+    // Exactly how the host prints it: the error's own toString, then its stack.
+    const printed = `${(error as Error).toString()}: ${String((error as Error).stack)}`;
+    expect(printed).toBe(
+      "sandfleet: inspect container abc: the Docker engine at unix:///run/sandfleet-none.sock is unreachable (ENOENT)",
+    );
   });
 });
