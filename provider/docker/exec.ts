@@ -58,6 +58,8 @@ export function execClient(docker: Docker): ExecClient {
       stdout.end();
       stderr.end();
     });
+    // Seen by wait(); a caller that never waits must not get an unhandled rejection.
+    ended.catch(() => undefined);
     return {
       execId: exec.id,
       stdout,

@@ -76,6 +76,8 @@ export class SandboxProcess {
       .finally(() => {
         clearTimeout(timer);
       });
+    // A caller that never waits (fire and forget) must not crash its process when the engine goes away.
+    this.#exit.catch(() => undefined);
   }
 
   static async start(
