@@ -1,7 +1,7 @@
 import Docker from "dockerode";
 import { type ContainerClient, containerClient } from "./containers.ts";
 import { dockerOptions } from "./connect.ts";
-import { engineCall, namingEngine, withEngineName } from "./errors.ts";
+import { engineCall, namingEngine } from "./errors.ts";
 import { type EventClient, eventClient } from "./events.ts";
 import { type ExecClient, execClient } from "./exec.ts";
 import { type ImageClient, imageClient } from "./images.ts";
@@ -41,6 +41,26 @@ export function connectDocker(host?: string): DockerClient {
   const docker = new Docker(dockerOptions(host));
   const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   let info: Promise<EngineInfo> | undefined;
+  const engine = namingEngine(
+    {
+      info() {
+        info ??= engineCall("ask the Docker engine about itself", () => docker.info() as Promise<RawInfo>)
+          .then((raw) => ({
+            storageDriver: raw.Driver ?? "",
+            backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
+          }))
+          .catch((error: unknown) => {
+            info = undefined; // asked again next time: the engine may be back
+            throw error;
+          });
+        return info;
+      },
+      async ping() {
+        await engineCall("ping Docker engine", () => docker.ping());
+      },
+    },
+    name,
+  );
   return {
     host: name,
     containers: namingEngine(containerClient(docker), name),
@@ -49,24 +69,6 @@ export function connectDocker(host?: string): DockerClient {
     volumes: namingEngine(volumeClient(docker), name),
     events: namingEngine(eventClient(docker), name),
     exec: namingEngine(execClient(docker), name),
-    info() {
-      info ??= engineCall("ask the Docker engine about itself", () => docker.info() as Promise<RawInfo>)
-        .then((raw) => ({
-          storageDriver: raw.Driver ?? "",
-          backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
-        }))
-        .catch((error: unknown) => {
-          info = undefined;
-          throw withEngineName(error, name);
-        });
-      return info;
-    },
-    async ping() {
-      try {
-        await engineCall("ping Docker engine", () => docker.ping());
-      } catch (error) {
-        throw withEngineName(error, name);
-      }
-    },
+    ...engine,
   };
 }

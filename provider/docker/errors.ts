@@ -47,7 +47,7 @@ const UNREACHABLE = "the Docker engine is unreachable";
  * engine it talks to; the socket error alone often does not say (a reset
  * connection carries no address).
  */
-export function withEngineName(error: unknown, host: string): unknown {
+function withEngineName(error: unknown, host: string): unknown {
   if (!(error instanceof EngineUnavailableError) || !error.message.includes(UNREACHABLE)) return error;
   return new EngineUnavailableError(error.message.replace(UNREACHABLE, `the Docker engine at ${host} is unreachable`));
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo } from "../docker/types.ts";
+import { procNetPort } from "./readiness.ts";
 
 /** Docker keeps this many recent events; a full answer may have lost older ones. */
 const ENGINE_EVENT_BUFFER = 256;
@@ -50,7 +51,7 @@ export async function hasRunningExec(docker: DockerClient, container: ContainerI
 export function hasOpenTunnelConnection(container: ContainerInfo): boolean {
   const ports = Object.keys(container.ports).map((p) => Number(p));
   if (ports.length === 0 || container.pid <= 0) return false;
-  const hexPorts = new Set(ports.map((p) => p.toString(16).toUpperCase().padStart(4, "0")));
+  const hexPorts = new Set(ports.map(procNetPort));
   for (const table of ["tcp", "tcp6"]) {
     let text: string;
     try {

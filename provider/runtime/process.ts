@@ -108,7 +108,7 @@ export class SandboxProcess {
       // The engine reports the kernel's kill as an "oom" event of the container, a moment after the exit.
       for (let attempt = 0; attempt < 4; attempt++) {
         const events = await docker.events.containerEvents({
-          sinceMs: startedMs - 1000,
+          sinceMs: startedMs,
           untilMs: Date.now(),
           actions: ["oom"],
           labels: {},

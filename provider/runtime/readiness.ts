@@ -22,9 +22,14 @@ export interface Probe {
   check(docker: DockerClient, containerId: string): Promise<void>;
 }
 
+/** A port as /proc/net/tcp writes it: four upper-case hex digits. */
+export function procNetPort(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, "0");
+}
+
 /** A TCP port in LISTEN state, read from the sandbox's own /proc: works with or without a network. */
 export function tcpProbe(port: number): Probe {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const hexPort = procNetPort(port);
   return {
     description: `tcp port ${port}`,
     async check(docker, containerId) {
@@ -71,7 +76,7 @@ export function healthCheckFor(readiness: ReadinessParams | undefined): HealthCh
   };
   if (readiness?.exec) return { argv: readiness.exec, ...timing };
   if (readiness?.tcpPort !== undefined) {
-    const hex = readiness.tcpPort.toString(16).toUpperCase().padStart(4, "0");
+    const hex = procNetPort(readiness.tcpPort);
     const listening = `grep -qE '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`;
     return { argv: ["sh", "-c", listening], ...timing };
   }

@@ -6,6 +6,7 @@ import { LABEL } from "../../provider/runtime/labels.ts";
 import { listMembers } from "../../provider/runtime/pool.ts";
 import { sandfleet } from "../support/cli.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
+import { until } from "../support/until.ts";
 import { PulumiStack } from "../support/pulumi.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -84,14 +85,6 @@ describe("converging after faults, with the real pulumi CLI", () => {
     });
     const preview = await stack.run(["preview", "--diff", "--expect-no-changes"], { allowFailure: true });
     expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-  }
-
-  async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`${what} did not happen in ${String(timeoutMs)} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
   }
 
   it("a SIGKILLed `up` leaves nothing stuck: the next `sandfleet up` converges to exactly 13", async () => {

@@ -6,18 +6,9 @@ import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
+import { sleep, until } from "../support/until.ts";
 
 const cli = new URL("../../provider/cli/main.ts", import.meta.url).pathname;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen in ${String(timeoutMs)} ms`);
-    await sleep(100);
-  }
-}
-
 /** Processes in the sandbox, zombies included, from its own /proc. */
 async function processCount(sandbox: Sandbox): Promise<number> {
   const { stdout } = await sandbox.run(["sh", "-c", "ls -d /proc/[0-9]* | wc -l"], { check: true });
