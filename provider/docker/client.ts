@@ -1,9 +1,9 @@
-import Docker from "dockerode";
 import { type ContainerClient, containerClient } from "./containers.ts";
-import { dockerOptions } from "./connect.ts";
+import { engineAddress } from "./connect.ts";
 import { engineCall, namingEngine } from "./errors.ts";
 import { type EventClient, eventClient } from "./events.ts";
 import { type ExecClient, execClient } from "./exec.ts";
+import { engineHttp } from "./http.ts";
 import { type ImageClient, imageClient } from "./images.ts";
 import { type NetworkClient, networkClient } from "./networks.ts";
 import type { EngineInfo } from "./types.ts";
@@ -38,13 +38,13 @@ export interface DockerClient {
  * else the local socket. Cheap: nothing is sent until the first call.
  */
 export function connectDocker(host?: string): DockerClient {
-  const docker = new Docker(dockerOptions(host));
+  const docker = engineHttp(engineAddress(host));
   const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   let info: Promise<EngineInfo> | undefined;
   const engine = namingEngine(
     {
       info() {
-        info ??= engineCall("ask the Docker engine about itself", () => docker.info() as Promise<RawInfo>)
+        info ??= engineCall("ask the Docker engine about itself", () => docker.json<RawInfo>("GET", "/info"))
           .then((raw) => ({
             storageDriver: raw.Driver ?? "",
             backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
@@ -56,19 +56,20 @@ export function connectDocker(host?: string): DockerClient {
         return info;
       },
       async ping() {
-        await engineCall("ping Docker engine", () => docker.ping());
+        await engineCall("ping Docker engine", () => docker.json("GET", "/_ping"));
       },
     },
     name,
   );
+  const containers = containerClient(docker);
   return {
     host: name,
-    containers: namingEngine(containerClient(docker), name),
+    containers: namingEngine(containers, name),
     images: namingEngine(imageClient(docker), name),
     networks: namingEngine(networkClient(docker), name),
     volumes: namingEngine(volumeClient(docker), name),
     events: namingEngine(eventClient(docker), name),
-    exec: namingEngine(execClient(docker), name),
+    exec: namingEngine(execClient(docker, containers), name),
     ...engine,
   };
 }

@@ -1,8 +1,10 @@
 import { PassThrough, type Readable } from "node:stream";
-import type Docker from "dockerode";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
-import { listOf } from "./values.ts";
+import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
+import type { EngineHttp } from "./http.ts";
+import type { RawContainer, RawContainerSummary, RawHealthConfig } from "./raw.ts";
+import { listOf, mapOf } from "./values.ts";
 import type {
   ContainerInfo,
   ContainerSpec,
@@ -32,24 +34,30 @@ export interface ContainerClient {
   logs(id: string, options: { follow: boolean; tail?: number }): Promise<{ stdout: Readable; stderr: Readable }>;
 }
 
-export function containerClient(docker: Docker): ContainerClient {
+export function containerClient(docker: EngineHttp): ContainerClient {
+  const path = (id: string, action = "") => `/containers/${encodeURIComponent(id)}${action}`;
   return {
     async create(spec) {
-      const container = await engineCall(`create container from image ${spec.image}`, () =>
-        docker.createContainer(toCreateOptions(spec)),
+      const created = await engineCall(`create container from image ${spec.image}`, () =>
+        docker.json<{ Id: string }>("POST", "/containers/create", {
+          query: { name: spec.name },
+          body: toCreateBody(spec),
+        }),
       );
-      return container.id;
+      return created.Id;
     },
     async start(id) {
-      await engineCall(`start container ${id}`, () => docker.getContainer(id).start());
+      await engineCall(`start container ${id}`, () => docker.json("POST", path(id, "/start")));
     },
     async inspect(id) {
-      const info = await engineLookup(`inspect container ${id}`, () => docker.getContainer(id).inspect());
+      const info = await engineLookup(`inspect container ${id}`, () =>
+        docker.json<RawContainer>("GET", path(id, "/json")),
+      );
       return info && fromInspect(info);
     },
     async kill(id, signal = "SIGKILL") {
       try {
-        await engineCall(`kill container ${id}`, () => docker.getContainer(id).kill({ signal }));
+        await engineCall(`kill container ${id}`, () => docker.json("POST", path(id, "/kill"), { query: { signal } }));
       } catch (error) {
         // 409: not running; 404: gone. Both mean there is nothing to kill.
         if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
@@ -57,7 +65,9 @@ export function containerClient(docker: Docker): ContainerClient {
     },
     async remove(id) {
       try {
-        await engineLookup(`remove container ${id}`, () => docker.getContainer(id).remove({ force: true, v: true }));
+        await engineLookup(`remove container ${id}`, () =>
+          docker.json("DELETE", path(id), { query: { force: true, v: true } }),
+        );
       } catch (error) {
         // Someone else is already removing it: the outcome is the same.
         if (!/already in progress/.test((error as Error).message)) throw error;
@@ -65,16 +75,18 @@ export function containerClient(docker: Docker): ContainerClient {
     },
     async update(id, limits) {
       await engineCall(`update container ${id}`, () =>
-        docker.getContainer(id).update({
-          ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
-          ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
-          ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
+        docker.json("POST", path(id, "/update"), {
+          body: {
+            ...(limits.nanoCpus !== undefined ? { NanoCpus: limits.nanoCpus } : {}),
+            ...(limits.memoryBytes !== undefined ? { Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes } : {}),
+            ...(limits.pidsLimit !== undefined ? { PidsLimit: limits.pidsLimit } : {}),
+          },
         }),
       );
     },
     async rename(id, name) {
       try {
-        await engineCall(`rename container ${id}`, () => docker.getContainer(id).rename({ name }));
+        await engineCall(`rename container ${id}`, () => docker.json("POST", path(id, "/rename"), { query: { name } }));
       } catch (error) {
         // Someone renamed it to that very name first: the same outcome as a name taken (409).
         if (error instanceof InvalidArgumentError && /same name as its current name/.test(error.message)) {
@@ -85,42 +97,41 @@ export function containerClient(docker: Docker): ContainerClient {
     },
     async list(labels) {
       const found = await engineCall("list containers", () =>
-        docker.listContainers({ all: true, filters: { label: labelFilters(labels) } }),
+        docker.json<RawContainerSummary[]>("GET", "/containers/json", {
+          query: { all: true, filters: JSON.stringify({ label: labelFilters(labels) }) },
+        }),
       );
       return found.map((c) => ({
         id: c.Id,
-        name: (c.Names[0] ?? "").replace(/^\//, ""),
-        labels: c.Labels,
+        name: (listOf(c.Names)[0] ?? "").replace(/^\//, ""),
+        labels: c.Labels ?? {},
         status: c.State as ContainerStatus,
         createdMs: c.Created * 1000,
       }));
     },
     async logs(id, options) {
-      const container = docker.getContainer(id);
       const stdout = new PassThrough();
       const stderr = new PassThrough();
-      const query = { stdout: true, stderr: true, ...(options.tail !== undefined ? { tail: options.tail } : {}) };
+      const query = { stdout: true, stderr: true, follow: options.follow, tail: options.tail };
       if (options.follow) {
         const stream = await engineCall(`follow logs of container ${id}`, () =>
-          container.logs({ ...query, follow: true }),
+          docker.stream("GET", path(id, "/logs"), { query }),
         );
-        docker.modem.demuxStream(stream, stdout, stderr);
-        stream.once("end", () => {
-          stdout.end();
-          stderr.end();
-        });
+        demuxInto(stream, stdout, stderr);
       } else {
-        const buffer = await engineCall(`read logs of container ${id}`, () =>
-          container.logs({ ...query, follow: false }),
+        const stream = await engineCall(`read logs of container ${id}`, () =>
+          docker.stream("GET", path(id, "/logs"), { query }),
         );
-        demuxBuffer(buffer, stdout, stderr);
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        demuxBuffer(Buffer.concat(chunks), stdout, stderr);
       }
       return { stdout, stderr };
     },
     async wait(id) {
-      const result = (await engineCall(`wait for container ${id}`, () => docker.getContainer(id).wait())) as {
-        StatusCode: number;
-      };
+      const result = await engineCall(`wait for container ${id}`, () =>
+        docker.json<{ StatusCode: number }>("POST", path(id, "/wait")),
+      );
       return result.StatusCode;
     },
   };
@@ -130,9 +141,8 @@ export function labelFilters(labels: Labels): string[] {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 }
 
-function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
   return {
-    ...(spec.name ? { name: spec.name } : {}),
     Image: spec.image,
     ...(spec.cmd ? { Cmd: [...spec.cmd] } : {}),
     ...(spec.entrypoint ? { Entrypoint: [...spec.entrypoint] } : {}),
@@ -188,18 +198,15 @@ function toCreateOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
   };
 }
 
-/** What the engine really sends: dockerode's types promise fields that are often null. */
-type Nullable<T> = { [K in keyof T]?: T[K] | null };
-
-function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
-  const host = info.HostConfig as Nullable<Docker.HostConfig & { Runtime: string }>;
-  const config = info.Config as Nullable<Docker.ContainerInspectInfo["Config"]>;
+function fromInspect(info: RawContainer): ContainerInfo {
+  const host = info.HostConfig;
+  const config = info.Config;
   return {
     id: info.Id,
     name: info.Name.replace(/^\//, ""),
     image: config.Image ?? "",
     imageId: info.Image,
-    labels: config.Labels ?? {},
+    labels: mapOf(config.Labels),
     status: info.State.Status as ContainerStatus,
     running: info.State.Running,
     exitCode: info.State.ExitCode,
@@ -209,31 +216,31 @@ function fromInspect(info: Docker.ContainerInspectInfo): ContainerInfo {
     finishedAt: info.State.FinishedAt,
     user: config.User ?? "",
     workdir: config.WorkingDir ?? "",
-    env: parseEnv(config.Env ?? []),
-    cmd: config.Cmd ?? [],
+    env: parseEnv(listOf(config.Env)),
+    cmd: listOf(config.Cmd),
     nanoCpus: host.NanoCpus ?? 0,
     memoryBytes: host.Memory ?? 0,
     pidsLimit: host.PidsLimit ?? 0,
-    diskBytes: diskBytesOf((host as { StorageOpt?: Record<string, string> | null }).StorageOpt),
+    diskBytes: diskBytesOf(host.StorageOpt),
     readOnlyRootfs: host.ReadonlyRootfs ?? false,
     networkMode: host.NetworkMode ?? "",
-    capDrop: (host.CapDrop as string[] | null | undefined) ?? [],
-    capAdd: (host.CapAdd as string[] | null | undefined) ?? [],
-    securityOpt: (host.SecurityOpt as string[] | null | undefined) ?? [],
+    capDrop: listOf(host.CapDrop),
+    capAdd: listOf(host.CapAdd),
+    securityOpt: listOf(host.SecurityOpt),
     privileged: host.Privileged ?? false,
     runtime: host.Runtime ?? "runc",
-    init: (host as { Init?: boolean | null }).Init === true,
+    init: host.Init === true,
     healthcheck: healthcheckOf(config.Healthcheck),
-    health: (info.State as { Health?: { Status?: string } }).Health?.Status,
-    binds: host.Binds ?? [],
-    mounts: ((info.Mounts as { Type: string; Name?: string; Destination: string; RW: boolean }[] | null) ?? [])
+    health: info.State.Health?.Status,
+    binds: listOf(host.Binds),
+    mounts: listOf(info.Mounts)
       .filter((m) => m.Type === "volume" && m.Name)
       .map((m) => ({ volume: m.Name ?? "", target: m.Destination, readOnly: !m.RW })),
     ports: publishedPorts(info.NetworkSettings.Ports),
     pid: info.State.Pid,
-    execIds: listOf(info.ExecIDs as string[] | null),
+    execIds: listOf(info.ExecIDs),
     addresses: Object.fromEntries(
-      Object.entries((info.NetworkSettings.Networks as Record<string, { IPAddress: string }> | null) ?? {})
+      Object.entries(mapOf(info.NetworkSettings.Networks))
         .filter(([, n]) => n.IPAddress)
         .map(([name, n]) => [name, n.IPAddress]),
     ),
@@ -250,7 +257,7 @@ function diskBytesOf(options: Record<string, string> | null | undefined): number
   return Math.round(Number(match[1]) * 1024 ** power);
 }
 
-function healthcheckOf(check: Docker.HealthConfig | null | undefined): HealthCheck | undefined {
+function healthcheckOf(check: RawHealthConfig | null | undefined): HealthCheck | undefined {
   const test = check?.Test ?? [];
   if (!check || test[0] !== "CMD") return undefined;
   return {
@@ -262,21 +269,8 @@ function healthcheckOf(check: Docker.HealthConfig | null | undefined): HealthChe
   };
 }
 
-/** Splits a non-following log read: frames of [stream, 0, 0, 0, size(4), payload]. */
-function demuxBuffer(buffer: Buffer, stdout: PassThrough, stderr: PassThrough): void {
-  let offset = 0;
-  while (offset + 8 <= buffer.length) {
-    const size = buffer.readUInt32BE(offset + 4);
-    const payload = buffer.subarray(offset + 8, offset + 8 + size);
-    (buffer[offset] === 2 ? stderr : stdout).write(payload);
-    offset += 8 + size;
-  }
-  stdout.end();
-  stderr.end();
-}
-
 function publishedPorts(
-  ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null,
+  ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null | undefined,
 ): Record<number, number> {
   const published: Record<number, number> = {};
   for (const [key, bindings] of Object.entries(ports ?? {})) {

@@ -7,28 +7,30 @@ import {
   SandfleetError,
 } from "../errors.ts";
 
-interface DockerodeError {
-  statusCode?: number;
-  code?: string;
-  json?: { message?: string } | null;
-  reason?: string;
-  message?: string;
-}
+import { EngineHttpError } from "./http.ts";
 
-const unreachableCodes = new Set(["ECONNREFUSED", "ENOENT", "EACCES", "ECONNRESET", "EHOSTUNREACH", "ETIMEDOUT"]);
+const unreachableCodes = new Set([
+  "ECONNREFUSED",
+  "ENOENT",
+  "EACCES",
+  "ECONNRESET",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+]);
 
 /**
- * Translates what dockerode throws into sandfleet's error classes, with the
- * engine's own message kept and `what` saying which operation failed.
+ * Translates what a call to the engine throws into sandfleet's error classes,
+ * with the engine's own message kept and `what` saying which operation failed.
  */
 export function translateDockerError(error: unknown, what: string): SandfleetError {
   if (error instanceof SandfleetError) return error;
-  const e = (error ?? {}) as DockerodeError;
-  const engineMessage = (e.json?.message ?? e.reason ?? e.message ?? String(error)).trim();
-  if (e.code && unreachableCodes.has(e.code)) {
-    return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${e.code})`);
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code && unreachableCodes.has(code)) {
+    return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${code})`);
   }
-  switch (e.statusCode) {
+  const engineMessage = (error instanceof Error ? error.message : String(error)).trim();
+  switch (error instanceof EngineHttpError ? error.statusCode : undefined) {
     case 400:
       return new InvalidArgumentError(`${what}: ${engineMessage}`);
     case 404:

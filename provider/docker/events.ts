@@ -1,7 +1,7 @@
-import type Docker from "dockerode";
 import { labelFilters } from "./containers.ts";
-import { readAll } from "../streams.ts";
+import { readJsonLines } from "./demux.ts";
 import { engineCall } from "./errors.ts";
+import type { EngineHttp } from "./http.ts";
 import type { EngineEvent, Labels } from "./types.ts";
 
 export interface EventClient {
@@ -23,34 +23,32 @@ interface RawEvent {
   time?: number;
 }
 
-export function eventClient(docker: Docker): EventClient {
+export function eventClient(docker: EngineHttp): EventClient {
   return {
     async containerEvents(params) {
-      const stream = await engineCall("read engine events", () =>
-        docker.getEvents({
-          since: Math.floor(params.sinceMs / 1000),
-          until: Math.ceil(params.untilMs / 1000),
-          filters: {
-            type: ["container"],
-            event: [...params.actions],
-            label: labelFilters(params.labels),
-            ...(params.containerId ? { container: [params.containerId] } : {}),
+      const raw = await engineCall("read engine events", async () => {
+        const stream = await docker.stream("GET", "/events", {
+          query: {
+            since: Math.floor(params.sinceMs / 1000),
+            until: Math.ceil(params.untilMs / 1000),
+            filters: JSON.stringify({
+              type: ["container"],
+              event: [...params.actions],
+              label: labelFilters(params.labels),
+              ...(params.containerId ? { container: [params.containerId] } : {}),
+            }),
           },
-        }),
-      );
-      return (await readAll(stream))
-        .toString("utf8")
-        .split("\n")
-        .filter((line) => line.trim())
-        .map((line) => JSON.parse(line) as RawEvent)
-        .map((event) => ({
-          timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
-          // "exec_start: sh -c ..." -> "exec_start", "sh -c ..."
-          action: (event.Action ?? "").split(":")[0] ?? "",
-          detail: (event.Action ?? "").split(": ").slice(1).join(": "),
-          containerId: event.Actor?.ID ?? "",
-          execId: event.Actor?.Attributes?.execID,
-        }));
+        });
+        return readJsonLines<RawEvent>(stream, () => undefined);
+      });
+      return raw.map((event) => ({
+        timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
+        // "exec_start: sh -c ..." -> "exec_start", "sh -c ..."
+        action: (event.Action ?? "").split(":")[0] ?? "",
+        detail: (event.Action ?? "").split(": ").slice(1).join(": "),
+        containerId: event.Actor?.ID ?? "",
+        execId: event.Actor?.Attributes?.execID,
+      }));
     },
   };
 }

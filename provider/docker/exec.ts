@@ -1,8 +1,11 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import type Docker from "dockerode";
 import { readAll } from "../streams.ts";
+import type { ContainerClient } from "./containers.ts";
+import { demuxInto } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
+import type { EngineHttp } from "./http.ts";
 import { killTagged } from "./process-kill.ts";
+import type { RawExec } from "./raw.ts";
 import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
 
 /** A process started inside a container, with its streams still open. */
@@ -29,39 +32,39 @@ export interface ExecClient {
   killTagged(containerId: string, tag: { key: string; value: string }, user?: string): Promise<void>;
 }
 
-export function execClient(docker: Docker): ExecClient {
+export function execClient(docker: EngineHttp, containers: ContainerClient): ExecClient {
+  const inspectExec = (execId: string) => docker.json<RawExec>("GET", `/exec/${execId}/json`);
   const start: ExecClient["start"] = async (containerId, spec, options = {}) => {
     const withStdin = options.stdin === true;
     const exec = await engineCall(`exec in container ${containerId}`, () =>
-      docker.getContainer(containerId).exec({
-        Cmd: [...spec.argv],
-        AttachStdin: withStdin,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        ...(spec.env ? { Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
-        ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
-        ...(spec.user ? { User: spec.user } : {}),
+      docker.json<{ Id: string }>("POST", `/containers/${encodeURIComponent(containerId)}/exec`, {
+        body: {
+          Cmd: [...spec.argv],
+          AttachStdin: withStdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          ...(spec.env ? { Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
+          ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
+          ...(spec.user ? { User: spec.user } : {}),
+        },
       }),
     );
     const stream = await engineCall(`start exec in container ${containerId}`, () =>
-      exec.start({ hijack: true, stdin: withStdin }),
+      docker.upgrade(`/exec/${exec.Id}/start`, { Detach: false, Tty: false }),
     );
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    docker.modem.demuxStream(stream, stdout, stderr);
+    demuxInto(stream, stdout, stderr);
     const ended = new Promise<void>((resolve, reject) => {
       stream.once("end", resolve);
       stream.once("close", resolve);
       stream.once("error", reject);
-    }).finally(() => {
-      stdout.end();
-      stderr.end();
     });
     // Seen by wait(); a caller that never waits must not get an unhandled rejection.
     ended.catch(() => undefined);
     return {
-      execId: exec.id,
+      execId: exec.Id,
       stdout,
       stderr,
       stdin: withStdin ? stream : undefined,
@@ -69,7 +72,7 @@ export function execClient(docker: Docker): ExecClient {
         await ended;
         // The stream can end a moment before the engine records the exit code.
         for (;;) {
-          const info = await engineCall(`inspect exec ${exec.id}`, () => exec.inspect());
+          const info = await engineCall(`inspect exec ${exec.Id}`, () => inspectExec(exec.Id));
           if (!info.Running && info.ExitCode !== null) return info.ExitCode;
           await new Promise((resolve) => setTimeout(resolve, 2));
         }
@@ -91,12 +94,12 @@ export function execClient(docker: Docker): ExecClient {
     start,
     run,
     async killTagged(containerId, tag, user) {
-      await killTagged(docker, containerId, tag, async (script, args) => {
+      await killTagged(await containers.inspect(containerId), tag, async (script, args) => {
         await run(containerId, { argv: ["sh", "-c", script, "sh", ...args], ...(user ? { user } : {}) });
       });
     },
     async inspect(execId) {
-      const info = await engineLookup(`inspect exec ${execId}`, () => docker.getExec(execId).inspect());
+      const info = await engineLookup(`inspect exec ${execId}`, () => inspectExec(execId));
       return info && { running: info.Running, exitCode: info.ExitCode };
     },
   };

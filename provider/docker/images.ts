@@ -1,10 +1,12 @@
 import { Readable } from "node:stream";
-import type Docker from "dockerode";
 import { pack } from "tar-fs";
 import { ConflictError, EngineError, NotFoundError } from "../errors.ts";
-import { engineCall, engineLookup, translateDockerError } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
-import { listOf } from "./values.ts";
+import { readJsonLines } from "./demux.ts";
+import { engineCall, engineLookup } from "./errors.ts";
+import type { EngineHttp } from "./http.ts";
+import type { RawImage, RawImageSummary, RawProgress } from "./raw.ts";
+import { listOf, mapOf } from "./values.ts";
 import type { ImageBuildSpec, ImageConfig, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
 
 /** A snapshot to record: its name, its labels and the image config it keeps. */
@@ -35,28 +37,21 @@ export interface ImageClient {
   list(labels: Labels): Promise<ImageSummary[]>;
 }
 
-interface BuildEvent {
-  stream?: string;
-  error?: string;
-  errorDetail?: { message?: string };
-  aux?: { ID?: string };
-}
-
-export function imageClient(docker: Docker): ImageClient {
+export function imageClient(docker: EngineHttp): ImageClient {
+  const path = (ref: string, action = "") => `/images/${encodeURIComponent(ref)}${action}`;
   const inspect = async (ref: string): Promise<ImageInfo | undefined> => {
-    const info = await engineLookup(`inspect image ${ref}`, () => docker.getImage(ref).inspect());
+    const info = await engineLookup(`inspect image ${ref}`, () => docker.json<RawImage>("GET", path(ref, "/json")));
     if (!info) return undefined;
-    // The engine sends null for missing lists and maps, whatever the typings say.
-    const config = info.Config as Partial<Record<string, unknown>>;
+    const config = info.Config ?? {};
     return {
       id: info.Id,
       tags: listOf(info.RepoTags),
-      labels: (config.Labels as Record<string, string> | null) ?? {},
-      env: (config.Env as string[] | null) ?? [],
-      cmd: (config.Cmd as string[] | null) ?? undefined,
-      entrypoint: (config.Entrypoint as string[] | null) ?? undefined,
-      user: (config.User as string | null) ?? "",
-      workdir: (config.WorkingDir as string | null) ?? "",
+      labels: mapOf(config.Labels),
+      env: listOf(config.Env),
+      cmd: config.Cmd ?? undefined,
+      entrypoint: config.Entrypoint ?? undefined,
+      user: config.User ?? "",
+      workdir: config.WorkingDir ?? "",
     };
   };
 
@@ -64,39 +59,33 @@ export function imageClient(docker: Docker): ImageClient {
     inspect,
 
     async build(contextDir, spec, onLine) {
-      const stream = await engineCall(`build image ${spec.tag}`, () =>
-        docker.buildImage(Readable.from(pack(contextDir)), {
-          t: spec.tag,
-          labels: { ...spec.labels },
-          networkmode: spec.networkMode,
-          dockerfile: spec.dockerfile,
-          rm: true,
-          forcerm: true,
-          pull: false,
-        }),
-      );
       const output: string[] = [];
       let failure: string | undefined;
       let partial = "";
-      await new Promise<void>((resolve, reject) => {
-        docker.modem.followProgress(
-          stream,
-          (error: Error | null) => {
-            if (error) reject(translateDockerError(error, `build image ${spec.tag}`));
-            else resolve();
+      await engineCall(`build image ${spec.tag}`, async () => {
+        const progress = await docker.stream("POST", "/build", {
+          query: {
+            t: spec.tag,
+            labels: JSON.stringify(spec.labels),
+            networkmode: spec.networkMode,
+            dockerfile: spec.dockerfile,
+            rm: true,
+            forcerm: true,
+            pull: false,
           },
-          (event: BuildEvent) => {
-            if (event.stream) {
-              const lines = (partial + event.stream).split("\n");
-              partial = lines.pop() ?? "";
-              for (const line of lines) {
-                output.push(line);
-                onLine(line);
-              }
+          upload: Readable.from(pack(contextDir)),
+        });
+        await readJsonLines<RawProgress>(progress, (event) => {
+          if (event.stream) {
+            const lines = (partial + event.stream).split("\n");
+            partial = lines.pop() ?? "";
+            for (const line of lines) {
+              output.push(line);
+              onLine(line);
             }
-            if (event.error) failure = event.errorDetail?.message ?? event.error;
-          },
-        );
+          }
+          if (event.error) failure = event.errorDetail?.message ?? event.error;
+        });
       });
       if (partial) {
         output.push(partial);
@@ -112,33 +101,40 @@ export function imageClient(docker: Docker): ImageClient {
       // Exported and imported rather than committed: a commit merges the
       // container's own config (its environment, its labels) into the image,
       // and those must not be carried over.
-      const container = docker.getContainer(containerId);
-      const paused = await container.pause().then(
+      const container = `/containers/${encodeURIComponent(containerId)}`;
+      const paused = await docker.json("POST", `${container}/pause`).then(
         () => true,
         () => false,
       );
+      const name = `${spec.repo}:${spec.tag}`;
       try {
-        const tar = await engineCall(`export container ${containerId}`, () => container.export());
-        const progress = await engineCall(`import snapshot ${spec.repo}:${spec.tag}`, () =>
-          docker.importImage(tar, { repo: spec.repo, tag: spec.tag, changes: configChanges(spec) }),
+        const tar = await engineCall(`export container ${containerId}`, () =>
+          docker.stream("GET", `${container}/export`),
         );
-        await new Promise<void>((resolve, reject) => {
-          docker.modem.followProgress(progress, (error: Error | null) => {
-            if (error) reject(translateDockerError(error, `import snapshot ${spec.repo}:${spec.tag}`));
-            else resolve();
+        let failure: string | undefined;
+        await engineCall(`import snapshot ${name}`, async () => {
+          const progress = await docker.stream("POST", "/images/create", {
+            query: { fromSrc: "-", repo: spec.repo, tag: spec.tag, changes: configChanges(spec) },
+            upload: tar,
+          });
+          await readJsonLines<RawProgress>(progress, (event) => {
+            if (event.error) failure = event.errorDetail?.message ?? event.error;
           });
         });
+        if (failure !== undefined) throw new EngineError(`import snapshot ${name}: ${failure}`);
       } finally {
-        if (paused) await container.unpause().catch(() => undefined);
+        if (paused) await docker.json("POST", `${container}/unpause`).catch(() => undefined);
       }
-      const image = await inspect(`${spec.repo}:${spec.tag}`);
-      if (!image) throw new EngineError(`snapshot ${spec.repo}:${spec.tag} was imported but cannot be found`);
+      const image = await inspect(name);
+      if (!image) throw new EngineError(`snapshot ${name} was imported but cannot be found`);
       return image.id;
     },
 
     async remove(ref) {
       try {
-        await engineCall(`remove image ${ref}`, () => docker.getImage(ref).remove({ force: false, noprune: false }));
+        await engineCall(`remove image ${ref}`, () =>
+          docker.json("DELETE", path(ref), { query: { force: false, noprune: false } }),
+        );
         return "removed";
       } catch (error) {
         if (error instanceof NotFoundError) return "absent";
@@ -149,13 +145,11 @@ export function imageClient(docker: Docker): ImageClient {
 
     async list(labels) {
       const found = await engineCall("list images", () =>
-        docker.listImages({ filters: { label: labelFilters(labels) } }),
+        docker.json<RawImageSummary[]>("GET", "/images/json", {
+          query: { filters: JSON.stringify({ label: labelFilters(labels) }) },
+        }),
       );
-      return found.map((image) => ({
-        id: image.Id,
-        tags: (image.RepoTags as string[] | null) ?? [],
-        labels: (image.Labels as Record<string, string> | null) ?? {},
-      }));
+      return found.map((image) => ({ id: image.Id, tags: listOf(image.RepoTags), labels: mapOf(image.Labels) }));
     },
   };
 }

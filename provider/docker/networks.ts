@@ -1,6 +1,8 @@
-import type Docker from "dockerode";
 import { labelFilters } from "./containers.ts";
 import { engineCall, engineLookup } from "./errors.ts";
+import type { EngineHttp } from "./http.ts";
+import type { RawNetwork } from "./raw.ts";
+import { mapOf } from "./values.ts";
 import type { Labels, NetworkInfo, NetworkSpec } from "./types.ts";
 
 export interface NetworkClient {
@@ -11,47 +13,52 @@ export interface NetworkClient {
   list(labels: Labels): Promise<NetworkInfo[]>;
 }
 
-export function networkClient(docker: Docker): NetworkClient {
+export function networkClient(docker: EngineHttp): NetworkClient {
+  const path = (idOrName: string) => `/networks/${encodeURIComponent(idOrName)}`;
   return {
     async create(spec) {
       const network = await engineCall(`create network ${spec.name}`, () =>
-        docker.createNetwork({
-          Name: spec.name,
-          Driver: "bridge",
-          Internal: spec.internal,
-          // Without masquerading, containers get no NAT to the outside, while
-          // ports published on 127.0.0.1 still reach them.
-          Options: spec.masquerade ? {} : { "com.docker.network.bridge.enable_ip_masquerade": "false" },
-          Labels: { ...spec.labels },
-          CheckDuplicate: true,
+        docker.json<{ Id: string }>("POST", "/networks/create", {
+          body: {
+            Name: spec.name,
+            Driver: "bridge",
+            Internal: spec.internal,
+            // Without masquerading, containers get no NAT to the outside, while
+            // ports published on 127.0.0.1 still reach them.
+            Options: spec.masquerade ? {} : { "com.docker.network.bridge.enable_ip_masquerade": "false" },
+            Labels: { ...spec.labels },
+            CheckDuplicate: true,
+          },
         }),
       );
-      return network.id;
+      return network.Id;
     },
     async inspect(idOrName) {
-      const info = await engineLookup<Docker.NetworkInspectInfo>(`inspect network ${idOrName}`, () =>
-        docker.getNetwork(idOrName).inspect(),
+      const info = await engineLookup(`inspect network ${idOrName}`, () =>
+        docker.json<RawNetwork>("GET", path(idOrName)),
       );
       return info && fromInspect(info);
     },
     async remove(idOrName) {
-      await engineLookup(`remove network ${idOrName}`, () => docker.getNetwork(idOrName).remove());
+      await engineLookup(`remove network ${idOrName}`, () => docker.json("DELETE", path(idOrName)));
     },
     async list(labels) {
       const found = await engineCall("list networks", () =>
-        docker.listNetworks({ filters: { label: labelFilters(labels) } }),
+        docker.json<RawNetwork[]>("GET", "/networks", {
+          query: { filters: JSON.stringify({ label: labelFilters(labels) }) },
+        }),
       );
       return found.map(fromInspect);
     },
   };
 }
 
-function fromInspect(info: Docker.NetworkInspectInfo): NetworkInfo {
-  const options = (info.Options as Record<string, string> | null) ?? {};
+function fromInspect(info: RawNetwork): NetworkInfo {
+  const options = mapOf(info.Options);
   return {
     id: info.Id,
     name: info.Name,
-    labels: info.Labels ?? {},
+    labels: mapOf(info.Labels),
     internal: info.Internal,
     masquerade: options["com.docker.network.bridge.enable_ip_masquerade"] !== "false",
   };

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import type Docker from "dockerode";
-import { engineLookup } from "./errors.ts";
+import type { ContainerInfo } from "./types.ts";
 
 /** Rounds of find-and-kill before giving up on a process tree that keeps forking. */
 const MAX_ROUNDS = 200;
@@ -15,15 +14,12 @@ const MAX_ROUNDS = 200;
  * the sandbox does the same, as the given user.
  */
 export async function killTagged(
-  docker: Docker,
-  containerId: string,
+  container: ContainerInfo | undefined,
   tag: { key: string; value: string },
   runInside: (script: string, args: string[]) => Promise<void>,
 ): Promise<void> {
-  const info = await engineLookup(`inspect container ${containerId}`, () => docker.getContainer(containerId).inspect());
-  if (!info?.State.Running) return;
-  const runtime = (info.HostConfig as { Runtime?: string }).Runtime ?? "runc";
-  if (runtime !== "runsc" && killFromHost(info.Id, info.State.Pid, `${tag.key}=${tag.value}`)) return;
+  if (!container?.running) return;
+  if (container.runtime !== "runsc" && killFromHost(container.id, container.pid, `${tag.key}=${tag.value}`)) return;
   await runInside(KILL_INSIDE, [`${tag.key}=${tag.value}`]);
 }
 

@@ -1,5 +1,5 @@
-// dockerode's typings promise lists and maps that the engine often sends as
-// null; these read them as what they are.
+// The engine often sends missing lists and maps as null; these read them as
+// what they are.
 
 export function listOf<T>(value: readonly T[] | null | undefined): T[] {
   return value ? [...value] : [];

@@ -1,6 +1,8 @@
-import type Docker from "dockerode";
 import { engineCall, engineLookup } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
+import type { EngineHttp } from "./http.ts";
+import type { RawVolume } from "./raw.ts";
+import { mapOf } from "./values.ts";
 import type { Labels, VolumeInfo, VolumeSpec } from "./types.ts";
 
 export interface VolumeClient {
@@ -11,37 +13,31 @@ export interface VolumeClient {
   list(labels: Labels): Promise<VolumeInfo[]>;
 }
 
-interface RawVolume {
-  Name: string;
-  Labels: Record<string, string> | null;
-  Mountpoint: string;
-}
-
 function fromRaw(raw: RawVolume): VolumeInfo {
-  return { name: raw.Name, labels: raw.Labels ?? {}, mountpoint: raw.Mountpoint };
+  return { name: raw.Name, labels: mapOf(raw.Labels), mountpoint: raw.Mountpoint };
 }
 
-export function volumeClient(docker: Docker): VolumeClient {
+export function volumeClient(docker: EngineHttp): VolumeClient {
+  const path = (name: string) => `/volumes/${encodeURIComponent(name)}`;
   return {
     async create(spec) {
-      await engineCall(`create volume ${spec.name}`, () =>
-        docker.createVolume({ Name: spec.name, Labels: { ...spec.labels } }),
-      );
-      const raw = await engineCall<RawVolume>(`inspect volume ${spec.name}`, () =>
-        docker.getVolume(spec.name).inspect(),
+      const raw = await engineCall(`create volume ${spec.name}`, () =>
+        docker.json<RawVolume>("POST", "/volumes/create", { body: { Name: spec.name, Labels: { ...spec.labels } } }),
       );
       return fromRaw(raw);
     },
     async inspect(name) {
-      const raw = await engineLookup<RawVolume>(`inspect volume ${name}`, () => docker.getVolume(name).inspect());
+      const raw = await engineLookup(`inspect volume ${name}`, () => docker.json<RawVolume>("GET", path(name)));
       return raw && fromRaw(raw);
     },
     async remove(name) {
-      await engineLookup(`remove volume ${name}`, () => docker.getVolume(name).remove());
+      await engineLookup(`remove volume ${name}`, () => docker.json("DELETE", path(name)));
     },
     async list(labels) {
-      const found = await engineCall<{ Volumes: RawVolume[] | null }>("list volumes", () =>
-        docker.listVolumes({ filters: { label: labelFilters(labels) } }),
+      const found = await engineCall("list volumes", () =>
+        docker.json<{ Volumes: RawVolume[] | null }>("GET", "/volumes", {
+          query: { filters: JSON.stringify({ label: labelFilters(labels) }) },
+        }),
       );
       return (found.Volumes ?? []).map(fromRaw);
     },
