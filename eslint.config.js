@@ -25,10 +25,35 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { paths: [{ name: "dockerode", message: "Only provider/docker/ talks to the engine." }] },
+        {
+          paths: ["node:http", "node:https", "node:net"].map((name) => ({
+            name,
+            message: "Only provider/docker/ talks to the engine.",
+          })),
+        },
       ],
     },
   },
+  // The CLI is a shell over the public API: the runtime client (provider/index.ts) and sandfleet/spec.
+  ...[
+    { files: ["provider/cli/*.ts"], up: "\\.\\./" },
+    { files: ["provider/cli/verbs/*.ts"], up: "\\.\\./\\.\\./" },
+  ].map(({ files, up }) => ({
+    files,
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: `^${up}(?!index\\.ts$|spec/index\\.ts$)`,
+              message: "The CLI uses only the public API: import from provider/index.ts or provider/spec/index.ts.",
+            },
+          ],
+        },
+      ],
+    },
+  })),
   {
     files: ["**/*.js"],
     ...tseslint.configs.disableTypeChecked,

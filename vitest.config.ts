@@ -29,7 +29,11 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          globalSetup: ["test/support/require-engine.ts", "test/support/require-pulumi.ts"],
+          globalSetup: [
+            "test/support/require-engine.ts",
+            "test/support/require-pulumi.ts",
+            "test/support/require-build.ts",
+          ],
           testTimeout: 600_000,
           hookTimeout: 600_000,
           // Each stack has an app (or an engine) of its own, so they run side by side.

@@ -1,5 +1,6 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
+import { cliSpeed } from "./cli-scenarios.ts";
 import { machine, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
@@ -20,6 +21,7 @@ const step = async (what: string, scenario: () => Promise<Figure[]>) => {
     );
 };
 
+await step("the CLI", () => cliSpeed(runs));
 await step("cold sandboxes", () => coldSandbox(runs));
 await step("storage", () => storageCost(runs));
 await step("warm claims", () => warmClaim(runs));

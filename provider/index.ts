@@ -1,4 +1,12 @@
-// The public API of the `sandfleet` package.
+/**
+ * `sandfleet`: the runtime client and its errors. Nothing here loads
+ * @pulumi/pulumi, so an agent that only claims and execs pays for none of it;
+ * the resources are in `sandfleet/pulumi`.
+ */
+export { Sandfleet, type AgentOptions, type SandfleetParams } from "./client/sandfleet.ts";
+export { Sandboxes, type ListParams } from "./client/sandboxes.ts";
+export { Pools, SandboxPool, type PoolStatus } from "./client/pools.ts";
+export { Images, Volumes } from "./client/stored.ts";
 export {
   CommandExitError,
   ConflictError,
@@ -6,30 +14,22 @@ export {
   EngineUnavailableError,
   InvalidArgumentError,
   NotFoundError,
+  PoolExhaustedError,
   SandfleetError,
   TimeoutError,
 } from "./errors.ts";
-export { Sandbox, type ConnectParams, type ListParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
+export { ImageBuildError } from "./docker/images.ts";
+export { Sandbox, type ConnectParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
 export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { SandboxFiles, type FileEntry } from "./runtime/files.ts";
+export { Agent, type AgentEvent } from "./runtime/agent.ts";
+export type { Garbage } from "./runtime/gc.ts";
+export type { ClaimParams } from "./runtime/pool.ts";
+export type { ImageState } from "./runtime/image-build.ts";
+export type { ImageParams, ImageStep } from "./runtime/image-recipe.ts";
+export type { ReadinessParams } from "./runtime/readiness.ts";
 export type { SnapshotState } from "./runtime/snapshot.ts";
 export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sandbox-params.ts";
-export type { SandboxState } from "./runtime/sandbox-ops.ts";
-export type { ExecResult } from "./docker/types.ts";
-export { App, type AppArgs } from "./resources/app.ts";
-export {
-  Sandbox as SandboxResource,
-  type SandboxArgs,
-  type ImageInput,
-  type VolumeMountInput,
-} from "./resources/sandbox.ts";
-export { Image, type ImageArgs } from "./resources/image.ts";
-export { Volume, type VolumeArgs } from "./resources/volume.ts";
-export { Secret, type SecretArgs } from "./resources/secret.ts";
-export { Snapshot, type SnapshotArgs } from "./resources/snapshot.ts";
-export type { ImageStep } from "./runtime/image-recipe.ts";
-export type { ReadinessParams } from "./runtime/readiness.ts";
-export { loadSpec, loadSpecFile, type LoadResult } from "./spec/load.ts";
-export { formatIssue, SpecError, type SpecIssue } from "./spec/issues.ts";
-export type { SandfleetSpec, SpecSandbox } from "./spec/types.ts";
-export { deploySpec, type DeployedSpec } from "./spec/deploy.ts";
+export type { SandboxState, SandboxSummary } from "./runtime/sandbox-ops.ts";
+export type { ExecResult, ImageSummary, VolumeInfo } from "./docker/types.ts";
+export { parseDuration } from "./spec/units.ts";

@@ -1,2 +1,2 @@
 // The whole program: provision what sandfleet.yaml beside this file declares.
-export * from "../../provider/program.ts";
+export { sandfleetProgram as default } from "sandfleet/pulumi";

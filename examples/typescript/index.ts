@@ -3,7 +3,7 @@
 // uses all three, a snapshot of it, and a second sandbox started from that
 // snapshot. Run it with `pulumi up` in this directory.
 import * as pulumi from "@pulumi/pulumi";
-import { App, Image, SandboxResource as Sandbox, Secret, Snapshot, Volume } from "../../provider/index.ts";
+import { App, Image, Sandbox, Secret, Snapshot, Volume } from "sandfleet/pulumi";
 
 const config = new pulumi.Config();
 

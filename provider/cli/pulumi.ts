@@ -35,10 +35,8 @@ function runPulumi(args: string[], cwd: string): Promise<number> {
 }
 
 /** A verb that is `pulumi <command>` on the stack in --cwd, selected (and made) first. */
-export function pulumiVerb(name: string, command: string[], summary: string): Verb {
+export function pulumiVerb(name: string, command: string[]): Verb {
   return {
-    name,
-    summary,
     usage: `sandfleet ${name} [--stack STACK] [--cwd DIR] [-- PULUMI_ARGS...]`,
     examples: [`sandfleet ${name} --stack dev`, `sandfleet ${name} -C stacks/agents -- --diff`],
     options: PULUMI_OPTIONS,

@@ -21,10 +21,8 @@ export interface VerbContext {
   json: boolean;
 }
 
-/** One `sandfleet` verb: its help, its options and what it does. */
+/** One `sandfleet` verb: its help, its options and what it does (its name and summary are in verbs.ts). */
 export interface Verb {
-  name: string;
-  summary: string;
   usage: string;
   examples: string[];
   options: Options;

@@ -107,6 +107,11 @@ export function containerClient(docker: EngineHttp): ContainerClient {
         labels: c.Labels ?? {},
         status: c.State as ContainerStatus,
         createdMs: c.Created * 1000,
+        ports: Object.fromEntries(
+          listOf(c.Ports)
+            .filter((p) => p.Type === "tcp" && p.PublicPort !== undefined && (p.IP === "127.0.0.1" || !p.IP))
+            .map((p) => [p.PrivatePort, p.PublicPort ?? 0]),
+        ),
       }));
     },
     async logs(id, options) {

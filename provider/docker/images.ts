@@ -1,5 +1,4 @@
 import { Readable } from "node:stream";
-import { pack } from "tar-fs";
 import { ConflictError, EngineError, NotFoundError } from "../errors.ts";
 import { labelFilters } from "./containers.ts";
 import { readJsonLines } from "./demux.ts";
@@ -73,7 +72,8 @@ export function imageClient(docker: EngineHttp): ImageClient {
             forcerm: true,
             pull: false,
           },
-          upload: Readable.from(pack(contextDir)),
+          // Loaded when first needed: most processes never build.
+          upload: Readable.from((await import("tar-fs")).pack(contextDir)),
         });
         await readJsonLines<RawProgress>(progress, (event) => {
           if (event.stream) {

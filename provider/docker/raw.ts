@@ -66,6 +66,7 @@ export interface RawContainerSummary {
   Labels?: StringMap;
   State: string;
   Created: number;
+  Ports?: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] | null;
 }
 
 export interface RawImage {

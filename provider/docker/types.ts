@@ -124,6 +124,8 @@ export interface ContainerSummary {
   status: ContainerStatus;
   /** When the container was made, in ms since the epoch. */
   createdMs: number;
+  /** Container port -> host port on 127.0.0.1. */
+  ports: Record<number, number>;
 }
 
 export interface ResourceLimits {

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { delegatingProvider } from "./delegate.ts";
 
-const provider = delegatingProvider(new URL("./app-provider.ts", import.meta.url).href, "appProvider");
+const provider = delegatingProvider(import.meta.url, "./app-provider", "appProvider");
 
 export interface AppArgs {
   /** The app's name (Modal's rules); defaults to the resource name. */

@@ -10,7 +10,13 @@ import type * as pulumi from "@pulumi/pulumi";
 /** The operations every sandfleet provider implements. */
 export type FullProvider = Required<Omit<pulumi.dynamic.ResourceProvider, "configure">>;
 
-export function delegatingProvider(moduleUrl: string, exportName: string): pulumi.dynamic.ResourceProvider {
+/**
+ * `sibling` is the implementation module's path next to `base` (the resource's
+ * own `import.meta.url`), without extension: the same one as `base`, so it is
+ * the .ts source in this repository and the built .js file in the package.
+ */
+export function delegatingProvider(base: string, sibling: string, exportName: string): pulumi.dynamic.ResourceProvider {
+  const moduleUrl = new URL(`${sibling}${base.slice(base.lastIndexOf("."))}`, base).href;
   const load = async (): Promise<FullProvider> => {
     const module = (await import(moduleUrl)) as Record<string, FullProvider>;
     const provider = module[exportName];

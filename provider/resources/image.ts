@@ -4,7 +4,7 @@ import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";
 
-const provider = delegatingProvider(new URL("./image-provider.ts", import.meta.url).href, "imageProvider");
+const provider = delegatingProvider(import.meta.url, "./image-provider", "imageProvider");
 
 export interface ImageArgs {
   /** The owning app, or its name. */

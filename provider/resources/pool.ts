@@ -5,7 +5,7 @@ import { ownership, withDependency } from "./options.ts";
 import type { SandboxArgs } from "./sandbox.ts";
 import { imageRefOf, mergedSecretEnv, volumeMounts } from "./inputs.ts";
 
-const provider = delegatingProvider(new URL("./pool-provider.ts", import.meta.url).href, "poolProvider");
+const provider = delegatingProvider(import.meta.url, "./pool-provider", "poolProvider");
 
 /** The sandbox every member is made from: a Sandbox's arguments, less its app, name and engine. */
 export type PoolTemplateArgs = Omit<SandboxArgs, "app" | "name" | "dockerHost">;

@@ -7,7 +7,7 @@ import { ownership, withDependency } from "./options.ts";
 import type { Secret } from "./secret.ts";
 import { imageRefOf, mergedSecretEnv, volumeMounts, type ImageInput, type VolumeMountInput } from "./inputs.ts";
 
-const provider = delegatingProvider(new URL("./sandbox-provider.ts", import.meta.url).href, "sandboxProvider");
+const provider = delegatingProvider(import.meta.url, "./sandbox-provider", "sandboxProvider");
 
 export type { ImageInput, VolumeMountInput } from "./inputs.ts";
 

@@ -3,7 +3,7 @@ import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership } from "./options.ts";
 
-const provider = delegatingProvider(new URL("./secret-provider.ts", import.meta.url).href, "secretProvider");
+const provider = delegatingProvider(import.meta.url, "./secret-provider", "secretProvider");
 
 export interface SecretArgs {
   /** The owning app, or its name. */

@@ -4,7 +4,7 @@ import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";
 import type { Sandbox } from "./sandbox.ts";
 
-const provider = delegatingProvider(new URL("./snapshot-provider.ts", import.meta.url).href, "snapshotProvider");
+const provider = delegatingProvider(import.meta.url, "./snapshot-provider", "snapshotProvider");
 
 export interface SnapshotArgs {
   /** The owning app, or its name. */

@@ -3,7 +3,7 @@ import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";
 
-const provider = delegatingProvider(new URL("./volume-provider.ts", import.meta.url).href, "volumeProvider");
+const provider = delegatingProvider(import.meta.url, "./volume-provider", "volumeProvider");
 
 export interface VolumeArgs {
   /** The owning app, or its name. */

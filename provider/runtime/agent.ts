@@ -128,6 +128,7 @@ async function dueReason(
       labels: container.labels,
       status: container.status,
       createdMs: Date.parse(container.createdAt),
+      ports: container.ports,
     });
     if (!member || member.state !== "claimed") return undefined;
     startedMs = claims.get(member.memberId) ?? agentStartedMs;

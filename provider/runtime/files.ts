@@ -13,12 +13,11 @@ export interface FileEntry {
 export class SandboxFiles {
   readonly #docker: DockerClient;
   readonly #containerId: string;
-  readonly #user: string | undefined;
 
-  constructor(docker: DockerClient, containerId: string, user?: string) {
+  /** @internal */
+  constructor(docker: DockerClient, containerId: string) {
     this.#docker = docker;
     this.#containerId = containerId;
-    this.#user = user;
   }
 
   async read(path: string): Promise<Buffer> {
@@ -75,10 +74,8 @@ done`;
   }
 
   #run(argv: string[], stdin = false): Promise<SandboxProcess> {
-    return SandboxProcess.start(this.#docker, this.#containerId, argv, {
-      ...(this.#user ? { user: this.#user } : {}),
-      stdin,
-    });
+    // No user given: the engine runs it as the sandbox's own.
+    return SandboxProcess.start(this.#docker, this.#containerId, argv, { stdin });
   }
 }
 

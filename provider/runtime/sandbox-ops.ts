@@ -4,6 +4,7 @@ import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/ty
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
 import { LABEL, tagLabels, tagsFromLabels } from "./labels.ts";
+import { reportedExitCode } from "./lifetime.ts";
 import { appNetworkName } from "./names.ts";
 import type { Clock } from "./poll.ts";
 import { probeFor, READINESS_DEFAULTS, waitForProbe, type ReadinessParams } from "./readiness.ts";
@@ -147,21 +148,56 @@ function parseReadiness(label: string | undefined): ReadinessParams | undefined 
   }
 }
 
-/** The state of each sandbox of an app with at least the given tags, oldest first. */
-export async function listSandboxes(
+/** A sandbox as a listing shows it. */
+export interface SandboxSummary {
+  id: string;
+  app: string;
+  name: string;
+  status: ContainerStatus;
+  /** Undefined while it runs; 124 when ended by its timeout or idle timeout; 137 when terminated. */
+  exitCode: number | undefined;
+  /** When it was made (ISO 8601). */
+  createdAt: string;
+  tags: Record<string, string>;
+  /** Container port -> host port on 127.0.0.1. */
+  ports: Record<number, number>;
+}
+
+/**
+ * Each sandbox of an app with at least the given tags, oldest first: one
+ * listing of the engine, and one inspect per ended sandbox for its exit code.
+ */
+export async function summarizeSandboxes(
   docker: DockerClient,
   params: { app?: string; tags?: Record<string, string>; includeEnded?: boolean },
-): Promise<SandboxState[]> {
+): Promise<SandboxSummary[]> {
   const found = await docker.containers.list({
     [LABEL.managed]: "true",
     [LABEL.kind]: "sandbox",
     ...(params.app ? { [LABEL.app]: params.app } : {}),
     ...tagLabels(params.tags ?? {}),
   });
-  const states = await Promise.all(found.map((c) => inspectSandbox(docker, c.id)));
-  return states
-    .filter((s): s is SandboxState => s !== undefined && (params.includeEnded === true || s.running))
-    .sort((a, b) => (a.container.startedAt < b.container.startedAt ? -1 : 1));
+  const shown = found.filter((c) => params.includeEnded === true || c.status === "running" || c.status === "paused");
+  const summaries = await Promise.all(
+    shown.map(async (c): Promise<SandboxSummary | undefined> => {
+      const running = c.status === "running" || c.status === "paused";
+      const ended = running ? undefined : await docker.containers.inspect(c.id);
+      if (!running && !ended) return undefined; // removed meanwhile
+      return {
+        id: c.id,
+        app: c.labels[LABEL.app] ?? "",
+        name: c.labels[LABEL.name] ?? "",
+        status: c.status,
+        exitCode: ended ? reportedExitCode(ended) : undefined,
+        createdAt: new Date(c.createdMs).toISOString(),
+        tags: tagsFromLabels(c.labels),
+        ports: c.ports,
+      };
+    }),
+  );
+  return summaries
+    .filter((s): s is SandboxSummary => s !== undefined)
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
 }
 
 /**

@@ -1,35 +1,25 @@
-import { connectDocker, type DockerClient } from "../docker/client.ts";
+import type { Readable } from "node:stream";
+import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
+import type { ListParams } from "../client/sandboxes.ts";
+import type { DockerClient } from "../docker/client.ts";
 import type { ExecResult } from "../docker/types.ts";
 import { CommandExitError, NotFoundError } from "../errors.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode } from "./lifetime.ts";
-import { containerName } from "./names.ts";
-import { claimMember, type ClaimParams } from "./pool.ts";
+import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams } from "./process.ts";
-import { createSandbox, inspectSandbox, listSandboxes, waitUntilReady, type SandboxState } from "./sandbox-ops.ts";
+import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
 
-export interface ConnectParams {
-  /** Docker engine (DOCKER_HOST forms); default DOCKER_HOST, else the local socket. */
-  dockerHost?: string;
-  /** An already-connected client, e.g. a fake in unit tests. */
-  docker?: DockerClient;
-}
+/** Which engine a static shortcut speaks to: the same choices as `new Sandfleet(...)`. */
+export type ConnectParams = SandfleetParams;
 
 export interface RunParams extends ExecParams {
   /** Bytes for the command's stdin; it is closed after them. */
   input?: string | Uint8Array;
   /** Throw CommandExitError on a non-zero exit instead of returning it. Default false. */
   check?: boolean;
-}
-
-export interface ListParams extends ConnectParams {
-  app?: string;
-  /** A sandbox matches when it has at least these tags. */
-  tags?: Record<string, string>;
-  /** Include sandboxes that have ended. Default false. */
-  includeEnded?: boolean;
 }
 
 /** A published port: where to reach a port of the sandbox from this host. */
@@ -50,54 +40,39 @@ export class Sandbox {
   readonly app: string;
   readonly name: string;
   readonly #docker: DockerClient;
-  readonly #user: string | undefined;
   #detached = false;
 
-  protected constructor(docker: DockerClient, state: SandboxState) {
+  /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
+  constructor(docker: DockerClient, state: Pick<SandboxState, "id" | "app" | "name">) {
     this.#docker = docker;
     this.id = state.id;
     this.app = state.app;
     this.name = state.name;
-    this.#user = state.container.user || undefined;
   }
 
+  /** Shortcut for `new Sandfleet(connect).sandboxes.create(params)`. */
   static async create(params: SandboxParams, connect: ConnectParams = {}): Promise<Sandbox> {
-    const docker = connect.docker ?? connectDocker(connect.dockerHost ?? params.dockerHost);
-    return new Sandbox(docker, await createSandbox(docker, params, { owner: "runtime" }));
+    return client(connect, params.dockerHost).sandboxes.create(params);
   }
 
+  /** Shortcut for `new Sandfleet(connect).sandboxes.fromId(id)`. */
   static async fromId(id: string, connect: ConnectParams = {}): Promise<Sandbox> {
-    const docker = connect.docker ?? connectDocker(connect.dockerHost);
-    const state = await inspectSandbox(docker, id);
-    if (!state) throw new NotFoundError(`no sandbox with id ${id} on ${docker.host}`);
-    return new Sandbox(docker, state);
+    return client(connect).sandboxes.fromId(id);
   }
 
-  /** The sandbox of that name in the app (one that has ended by a timeout is no longer found by name). */
+  /** Shortcut for `new Sandfleet(connect).sandboxes.fromName(app, name)`. */
   static async fromName(app: string, name: string, connect: ConnectParams = {}): Promise<Sandbox> {
-    const docker = connect.docker ?? connectDocker(connect.dockerHost);
-    const state = await inspectSandbox(docker, containerName(app, name));
-    if (!state || state.app !== app)
-      throw new NotFoundError(`no sandbox named "${name}" in app "${app}" on ${docker.host}`);
-    return new Sandbox(docker, state);
+    return client(connect).sandboxes.fromName(app, name);
   }
 
-  /**
-   * Takes one ready sandbox from a warm pool, atomically: no two claimers get
-   * the same one. Fails with PoolExhaustedError when none is ready within `waitMs`.
-   */
+  /** Shortcut for `new Sandfleet(params).sandboxes.claim(app, pool, params)`. */
   static async claim(app: string, pool: string, params: ConnectParams & ClaimParams = {}): Promise<Sandbox> {
-    const docker = params.docker ?? connectDocker(params.dockerHost);
-    const id = await claimMember(docker, app, pool, params);
-    const state = await inspectSandbox(docker, id);
-    if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
-    return new Sandbox(docker, state);
+    return client(params).sandboxes.claim(app, pool, params);
   }
 
-  /** Sandboxes by app and tags, oldest first. */
-  static async list(params: ListParams = {}): Promise<Sandbox[]> {
-    const docker = params.docker ?? connectDocker(params.dockerHost);
-    return (await listSandboxes(docker, params)).map((s) => new Sandbox(docker, s));
+  /** Shortcut for `new Sandfleet(params).sandboxes.list(params)`. */
+  static async list(params: ConnectParams & ListParams = {}): Promise<SandboxSummary[]> {
+    return client(params).sandboxes.list(params);
   }
 
   /** Starts a command; its output streams as it comes. */
@@ -120,7 +95,7 @@ export class Sandbox {
 
   /** Files inside the sandbox, read and written as its user. */
   get files(): SandboxFiles {
-    return new SandboxFiles(this.#docker, this.id, this.#user);
+    return new SandboxFiles(this.#docker, this.id);
   }
 
   /** The engine's view of the sandbox now. */
@@ -144,6 +119,14 @@ export class Sandbox {
   async wait(): Promise<number> {
     await this.#docker.containers.wait(this.id);
     return (await this.poll()) ?? -1;
+  }
+
+  /** What the sandbox's main process wrote; with `follow`, on as it comes until the sandbox ends. */
+  async logs(params: { follow?: boolean; tail?: number } = {}): Promise<{ stdout: Readable; stderr: Readable }> {
+    return this.#docker.containers.logs(this.id, {
+      follow: params.follow === true,
+      ...(params.tail !== undefined ? { tail: params.tail } : {}),
+    });
   }
 
   /** Where each published port of the sandbox is reachable on this host. */
@@ -181,4 +164,8 @@ export class Sandbox {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#detached) await this.remove();
   }
+}
+
+function client(connect: ConnectParams, dockerHost?: string): Sandfleet {
+  return new Sandfleet({ ...connect, ...(connect.dockerHost || !dockerHost ? {} : { dockerHost }) });
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 
-export const SCHEMA_PATH = new URL("../../schema/sandfleet.schema.json", import.meta.url);
+/** The schema file, found through the package's own exports: the same from the sources, dist/ or a bundle. */
+export const SCHEMA_PATH = new URL(import.meta.resolve("sandfleet/schema.json"));
 
 let compiled: ValidateFunction | undefined;
 

@@ -118,7 +118,7 @@ describe("the web-service example, through the sandfleet CLI", () => {
     const up = await sandfleet(["up", "-C", join(examples, "web-service"), "--stack", example.stack.stack], { env });
     expect(up.code).toBe(0);
     const [web] = await Sandbox.list({ app: example.app });
-    const [tunnel] = (await web?.tunnels()) ?? [];
+    const [tunnel] = web ? await (await Sandbox.fromId(web.id)).tunnels() : [];
     expect(tunnel?.containerPort).toBe(8000);
     const page = await fetch(tunnel?.url ?? "");
     expect(await page.text()).toContain("served from a sandbox");

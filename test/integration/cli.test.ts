@@ -1,10 +1,11 @@
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { sandfleet } from "../support/cli.ts";
+import { cliPath, sandfleet } from "../support/cli.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 
 describe("the sandfleet CLI against a real engine", () => {
@@ -54,6 +55,14 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(timed.stderr).toContain("command ended by its timeout (300ms)");
   });
 
+  it("ends when the command does, though the caller's stdin stays open", async () => {
+    const cli = spawn(process.execPath, [cliPath, "exec", `${app}/box`, "--", "sh", "-c", "exit 4"], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    const code = await new Promise<number | null>((resolve) => cli.on("close", resolve));
+    expect(code).toBe(4);
+  });
+
   it("prints the main process's logs", async () => {
     const logs = await sandfleet(["logs", `${app}/box`]);
     expect(logs).toMatchObject({ code: 0, stdout: "started\n", stderr: "oops\n" });
@@ -64,12 +73,18 @@ describe("the sandfleet CLI against a real engine", () => {
       await poolProvider.check({}, { app, name: "p", replicas: 1, template: { image: "sandfleet/busybox" } })
     ).inputs as Record<string, unknown>;
     await poolProvider.create(inputs);
+    const pools = async () => JSON.parse((await sandfleet(["pools", "--app", app, "--json"])).stdout) as unknown;
+    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 1, pending: 0, claimed: 0 }]);
     const claimed = await sandfleet(["claim", `${app}/p`, "--json"]);
     expect(claimed.code).toBe(0);
     const { id } = JSON.parse(claimed.stdout) as { id: string };
     const exhausted = await sandfleet(["claim", `${app}/p`]);
     expect(exhausted.code).toBe(1);
     expect(exhausted.stderr).toContain("is exhausted");
+    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 0, pending: 0, claimed: 1 }]);
+    expect((await sandfleet(["pools", "--app", app])).stdout).toMatch(
+      /^APP\s+POOL\s+REPLICAS\s+READY\s+PENDING\s+CLAIMED\n/,
+    );
 
     const snapshot = await sandfleet(["snapshot", id, "--name", "cli-snap"]);
     expect(snapshot.stdout).toMatch(new RegExp(`^sandfleet/${app}/snapshots:cli-snap-`));

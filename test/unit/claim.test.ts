@@ -11,6 +11,7 @@ function engineWhoseRenameFails(error: Error): DockerClient {
     labels: {},
     status: "running",
     createdMs: 0,
+    ports: {},
   };
   return {
     host: "unix:///fake.sock",

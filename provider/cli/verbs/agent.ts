@@ -1,11 +1,8 @@
-import { connectDocker } from "../../docker/client.ts";
-import { Agent } from "../../runtime/agent.ts";
-import { parseDuration } from "../../spec/units.ts";
+import { parseDuration } from "../../index.ts";
+import { client } from "../client.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const agent: Verb = {
-  name: "agent",
-  summary: "keep lifetimes and warm pools true: end expired and idle sandboxes, refill pools",
   usage: "sandfleet agent [--interval 1s] [--once] [--json]",
   examples: ["sandfleet agent", "sandfleet agent --once --json"],
   options: { interval: { type: "string" }, once: { type: "boolean" } },
@@ -13,13 +10,10 @@ export const agent: Verb = {
     const interval = stringOption(values, "interval") ?? "1s";
     const intervalMs = parseDuration(interval);
     if (intervalMs === undefined) throw new UsageError(`--interval ${interval} is not a duration like 1s`);
-    const docker = connectDocker();
-    await docker.ping();
-    const reconcilers = (await import("../../runtime/pool-agent.ts")).poolReconcilers();
-    const instance = new Agent({
-      docker,
+    const sandfleet = client();
+    await sandfleet.ping();
+    const instance = sandfleet.agent({
       intervalMs,
-      reconcilers,
       onEvent: (event) => {
         const line = json
           ? JSON.stringify({ time: new Date().toISOString(), ...event })
@@ -36,7 +30,7 @@ export const agent: Verb = {
       process.once(signal, () => {
         controller.abort();
       });
-    if (!json) console.log(`sandfleet agent watching ${docker.host} every ${interval}`);
+    if (!json) console.log(`sandfleet agent watching ${sandfleet.engine} every ${interval}`);
     await instance.run(controller.signal);
     return EXIT.ok;
   },

@@ -1,11 +1,9 @@
-import { Sandbox } from "../../runtime/sandbox.ts";
-import { parseDuration } from "../../spec/units.ts";
+import { parseDuration } from "../../index.ts";
+import { client } from "../client.ts";
 import { printJson } from "../output.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const claim: Verb = {
-  name: "claim",
-  summary: "take one ready sandbox from a warm pool and print its id",
   usage: "sandfleet claim APP/POOL [--wait 10s] [--json]",
   examples: ["sandfleet claim code-interpreter/python", "id=$(sandfleet claim agents/py --wait 30s)"],
   options: { wait: { type: "string" } },
@@ -16,7 +14,7 @@ export const claim: Verb = {
     const wait = stringOption(values, "wait");
     const waitMs = wait === undefined ? 0 : parseDuration(wait);
     if (waitMs === undefined) throw new UsageError(`--wait ${String(wait)} is not a duration like 10s`);
-    const sandbox = await Sandbox.claim(ref.slice(0, slash), ref.slice(slash + 1), { waitMs });
+    const sandbox = await client().sandboxes.claim(ref.slice(0, slash), ref.slice(slash + 1), { waitMs });
     if (json) printJson({ id: sandbox.id, app: sandbox.app, pool: ref.slice(slash + 1) });
     else console.log(sandbox.id);
     return EXIT.ok;

@@ -1,11 +1,9 @@
-import { parseDuration } from "../../spec/units.ts";
-import { resolveSandbox } from "../sandbox-ref.ts";
+import { parseDuration } from "../../index.ts";
+import { client } from "../client.ts";
 import { printJson } from "../output.ts";
 import { listOption, pairs, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const exec: Verb = {
-  name: "exec",
-  summary: "run a command in a sandbox; its exit code is passed through",
   usage:
     "sandfleet exec SANDBOX [--timeout 30s] [--workdir DIR] [--user USER] [--env K=V]... [--json] -- COMMAND [ARG...]",
   examples: [
@@ -25,7 +23,7 @@ export const exec: Verb = {
     const timeoutMs = timeout === undefined ? undefined : parseDuration(timeout);
     if (timeout !== undefined && timeoutMs === undefined)
       throw new UsageError(`--timeout ${timeout} is not a duration like 30s`);
-    const sandbox = await resolveSandbox(ref);
+    const sandbox = await client().sandboxes.fromRef(ref);
     // Piped input goes to the command; a terminal does not.
     const withStdin = !process.stdin.isTTY;
     const workdir = stringOption(values, "workdir");
@@ -37,7 +35,15 @@ export const exec: Verb = {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       stdin: withStdin,
     });
-    if (withStdin) process.stdin.pipe(running.stdin);
+    if (withStdin) {
+      process.stdin.pipe(running.stdin);
+      // A caller's pipe may never close (an agent that spawns with stdin open): once the
+      // command has ended, its input is no reason to keep running.
+      void running
+        .wait()
+        .catch(() => undefined)
+        .finally(() => process.stdin.destroy());
+    }
     if (json) {
       const result = await running.output();
       printJson(result);

@@ -1,17 +1,14 @@
-import { connectDocker } from "../../docker/client.ts";
-import { collectGarbage } from "../../runtime/gc.ts";
+import { client } from "../client.ts";
 import { printJson, printTable } from "../output.ts";
 import { EXIT, stringOption, type Verb } from "../verb.ts";
 
 export const gc: Verb = {
-  name: "gc",
-  summary: "remove ended runtime sandboxes and unused runtime snapshots (never what a stack owns)",
   usage: "sandfleet gc [--app APP] [--dry-run] [--json]",
   examples: ["sandfleet gc --dry-run", "sandfleet gc --app code-interpreter"],
   options: { app: { type: "string" }, "dry-run": { type: "boolean" } },
   async run({ values, json }) {
     const app = stringOption(values, "app");
-    const garbage = await collectGarbage(connectDocker(), {
+    const garbage = await client().gc({
       ...(app ? { app } : {}),
       dryRun: values["dry-run"] === true,
     });

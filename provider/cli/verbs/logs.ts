@@ -1,12 +1,8 @@
-import { connectDocker } from "../../docker/client.ts";
-import { readAll } from "../../streams.ts";
-import { resolveSandbox } from "../sandbox-ref.ts";
+import { client } from "../client.ts";
 import { printJson } from "../output.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const logs: Verb = {
-  name: "logs",
-  summary: "print what a sandbox's main process wrote; -f follows",
   usage: "sandfleet logs SANDBOX [-f] [--tail N] [--json]",
   examples: ["sandfleet logs web/server -f", "sandfleet logs 3f2a9c --tail 100"],
   options: { follow: { type: "boolean", short: "f" }, tail: { type: "string" } },
@@ -17,15 +13,14 @@ export const logs: Verb = {
     const tail = tailText === undefined ? undefined : Number(tailText);
     if (tail !== undefined && !(Number.isInteger(tail) && tail >= 0))
       throw new UsageError("--tail needs a whole number");
-    const sandbox = await resolveSandbox(ref);
-    const follow = values.follow === true && !json;
-    const streams = await connectDocker().containers.logs(sandbox.id, {
-      follow,
+    const sandbox = await client().sandboxes.fromRef(ref);
+    const streams = await sandbox.logs({
+      follow: values.follow === true && !json,
       ...(tail !== undefined ? { tail } : {}),
     });
     if (json) {
-      const [stdout, stderr] = await Promise.all([readAll(streams.stdout), readAll(streams.stderr)]);
-      printJson({ stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") });
+      const [stdout, stderr] = await Promise.all([text(streams.stdout), text(streams.stderr)]);
+      printJson({ stdout, stderr });
       return EXIT.ok;
     }
     streams.stdout.pipe(process.stdout);
@@ -37,3 +32,9 @@ export const logs: Verb = {
     return EXIT.ok;
   },
 };
+
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks).toString("utf8");
+}

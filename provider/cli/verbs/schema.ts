@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
-import { SCHEMA_PATH } from "../../spec/schema.ts";
+import { SCHEMA_PATH } from "../../spec/index.ts";
 import { EXIT, type Verb } from "../verb.ts";
 
 export const schema: Verb = {
-  name: "schema",
-  summary: "print the JSON Schema of sandfleet.yaml (for editors: # yaml-language-server: $schema=...)",
   usage: "sandfleet schema",
   examples: ["sandfleet schema > sandfleet.schema.json"],
   options: {},

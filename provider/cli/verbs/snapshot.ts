@@ -1,10 +1,8 @@
-import { resolveSandbox } from "../sandbox-ref.ts";
+import { client } from "../client.ts";
 import { printJson } from "../output.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const snapshot: Verb = {
-  name: "snapshot",
-  summary: "commit a sandbox's filesystem to an image and print its reference",
   usage: "sandfleet snapshot SANDBOX [--name NAME] [--json]",
   examples: ["sandfleet snapshot code-interpreter/sb-1 --name warmed-up"],
   options: { name: { type: "string" } },
@@ -12,7 +10,7 @@ export const snapshot: Verb = {
     const [ref] = positionals;
     if (!ref) throw new UsageError("needs a sandbox");
     const name = stringOption(values, "name");
-    const state = await (await resolveSandbox(ref)).snapshotFilesystem(name);
+    const state = await (await client().sandboxes.fromRef(ref)).snapshotFilesystem(name);
     if (json) printJson(state);
     else console.log(state.imageRef);
     return EXIT.ok;

@@ -1,12 +1,9 @@
 import { readFileSync } from "node:fs";
-import { formatIssue, type SpecIssue } from "../../spec/issues.ts";
-import { loadSpec } from "../../spec/load.ts";
+import { formatIssue, loadSpec, type SpecIssue } from "../../spec/index.ts";
 import { printJson } from "../output.ts";
 import { EXIT, type Verb } from "../verb.ts";
 
 export const validate: Verb = {
-  name: "validate",
-  summary: "check sandfleet.yaml files; every problem as file:line:column  path: reason",
   usage: "sandfleet validate [FILE...] [--json]",
   examples: ["sandfleet validate", "sandfleet validate stacks/*/sandfleet.yaml --json"],
   options: {},

@@ -1,0 +1,88 @@
+import type { DockerClient } from "../docker/client.ts";
+import { NotFoundError } from "../errors.ts";
+import { listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
+import type { Sandbox } from "../runtime/sandbox.ts";
+import type { Sandboxes } from "./sandboxes.ts";
+
+/** A warm pool's numbers now: what it should hold and what it holds. */
+export interface PoolStatus {
+  app: string;
+  name: string;
+  /** How many ready members the pool keeps. */
+  replicas: number;
+  /** Ready and not claimed. */
+  ready: number;
+  /** Being made or waiting for their readiness probe. */
+  pending: number;
+  /** Taken by a claimer; no longer counted towards `replicas`. */
+  claimed: number;
+}
+
+/** One warm pool, as declared by a stack: claim from it, or look at it. */
+export class SandboxPool {
+  readonly app: string;
+  readonly name: string;
+  readonly #docker: DockerClient;
+  readonly #sandboxes: Sandboxes;
+
+  /** @internal */
+  constructor(docker: DockerClient, sandboxes: Sandboxes, app: string, name: string) {
+    this.#docker = docker;
+    this.#sandboxes = sandboxes;
+    this.app = app;
+    this.name = name;
+  }
+
+  /** Takes one ready member; fails with PoolExhaustedError when none is ready within `waitMs`. */
+  async claim(params: ClaimParams = {}): Promise<Sandbox> {
+    return this.#sandboxes.claim(this.app, this.name, params);
+  }
+
+  async status(): Promise<PoolStatus> {
+    const [record] = (await recordedPools(this.#docker)).filter((p) => p.app === this.app && p.name === this.name);
+    if (!record) throw new NotFoundError(`app "${this.app}" has no pool "${this.name}" on ${this.#docker.host}`);
+    return statusOf(this.#docker, record);
+  }
+}
+
+/** The warm pools of one engine. */
+export class Pools {
+  readonly #docker: DockerClient;
+  readonly #sandboxes: Sandboxes;
+
+  /** @internal */
+  constructor(docker: DockerClient, sandboxes: Sandboxes) {
+    this.#docker = docker;
+    this.#sandboxes = sandboxes;
+  }
+
+  /** The pool of that name in the app; fails with NotFoundError when no stack declared it. */
+  async fromName(app: string, name: string): Promise<SandboxPool> {
+    if (!(await poolExists(this.#docker, app, name))) {
+      throw new NotFoundError(`app "${app}" has no pool "${name}" on ${this.#docker.host}`);
+    }
+    return new SandboxPool(this.#docker, this.#sandboxes, app, name);
+  }
+
+  /** Every pool (of the app, if given) with its numbers. */
+  async list(params: { app?: string } = {}): Promise<PoolStatus[]> {
+    const records = (await recordedPools(this.#docker)).filter((p) => !params.app || p.app === params.app);
+    return Promise.all(records.map((record) => statusOf(this.#docker, record)));
+  }
+}
+
+async function statusOf(
+  docker: DockerClient,
+  record: { app: string; name: string; replicas: number },
+): Promise<PoolStatus> {
+  const members = await listMembers(docker, record.app, record.name);
+  const count = (state: string) => members.filter((m) => m.state === state).length;
+  return {
+    app: record.app,
+    name: record.name,
+    replicas: record.replicas,
+    ready: members.filter((m) => m.state === "warm" && m.running).length,
+    pending: count("pending"),
+    claimed: count("claimed"),
+  };
+}

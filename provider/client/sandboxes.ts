@@ -1,0 +1,70 @@
+import type { DockerClient } from "../docker/client.ts";
+import { NotFoundError } from "../errors.ts";
+import { containerName } from "../runtime/names.ts";
+import { claimMember, type ClaimParams } from "../runtime/pool.ts";
+import { createSandbox, inspectSandbox, summarizeSandboxes, type SandboxSummary } from "../runtime/sandbox-ops.ts";
+import type { SandboxParams } from "../runtime/sandbox-params.ts";
+import { Sandbox } from "../runtime/sandbox.ts";
+
+export interface ListParams {
+  app?: string;
+  /** A sandbox matches when it has at least these tags. */
+  tags?: Record<string, string>;
+  /** Include sandboxes that have ended. Default false. */
+  includeEnded?: boolean;
+}
+
+/** The sandboxes of one engine: made, found, claimed and listed. */
+export class Sandboxes {
+  readonly #docker: DockerClient;
+
+  /** @internal */
+  constructor(docker: DockerClient) {
+    this.#docker = docker;
+  }
+
+  /** Creates and starts a sandbox; usable when this resolves (after its readiness probe, if any). */
+  async create(params: SandboxParams): Promise<Sandbox> {
+    return new Sandbox(this.#docker, await createSandbox(this.#docker, params, { owner: "runtime" }));
+  }
+
+  async fromId(id: string): Promise<Sandbox> {
+    const state = await inspectSandbox(this.#docker, id);
+    if (!state) throw new NotFoundError(`no sandbox with id ${id} on ${this.#docker.host}`);
+    return new Sandbox(this.#docker, state);
+  }
+
+  /** The sandbox of that name in the app (one that has ended by a timeout is no longer found by name). */
+  async fromName(app: string, name: string): Promise<Sandbox> {
+    const state = await inspectSandbox(this.#docker, containerName(app, name));
+    if (!state || state.app !== app) {
+      throw new NotFoundError(`no sandbox named "${name}" in app "${app}" on ${this.#docker.host}`);
+    }
+    return new Sandbox(this.#docker, state);
+  }
+
+  /** A sandbox as people name one on a command line: `app/name`, a container id (or its prefix), or a container name. */
+  async fromRef(ref: string): Promise<Sandbox> {
+    const slash = ref.indexOf("/");
+    return slash > 0 ? this.fromName(ref.slice(0, slash), ref.slice(slash + 1)) : this.fromId(ref);
+  }
+
+  /**
+   * Takes one ready sandbox from a warm pool, atomically: no two claimers get
+   * the same one. Fails with PoolExhaustedError when none is ready within `waitMs`.
+   */
+  async claim(app: string, pool: string, params: ClaimParams = {}): Promise<Sandbox> {
+    const id = await claimMember(this.#docker, app, pool, params);
+    const state = await inspectSandbox(this.#docker, id);
+    if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
+    return new Sandbox(this.#docker, state);
+  }
+
+  /**
+   * Sandboxes by app and tags, oldest first, as one listing of the engine
+   * (ended ones are looked at once more, for their exit codes).
+   */
+  async list(params: ListParams = {}): Promise<SandboxSummary[]> {
+    return summarizeSandboxes(this.#docker, params);
+  }
+}

@@ -1,0 +1,69 @@
+import { connectDocker, type DockerClient } from "../docker/client.ts";
+import { Agent, type AgentParams } from "../runtime/agent.ts";
+import { collectGarbage, type Garbage } from "../runtime/gc.ts";
+import { poolReconcilers } from "../runtime/pool-agent.ts";
+import { Images, Volumes } from "./stored.ts";
+import { Pools } from "./pools.ts";
+import { Sandboxes } from "./sandboxes.ts";
+
+export interface SandfleetParams {
+  /** The Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
+  dockerHost?: string;
+  /** @internal An engine client already made, such as a fake in a unit test. */
+  docker?: DockerClient;
+}
+
+export type AgentOptions = Omit<AgentParams, "docker" | "reconcilers">;
+
+/**
+ * A client of one engine: the home of its sandboxes, pools, images and
+ * volumes. It holds one connection, made lazily and shared by everything it
+ * returns; nothing is sent before the first call.
+ *
+ * ```ts
+ * const sandfleet = new Sandfleet({ dockerHost: "unix:///var/run/docker.sock" });
+ * await using sandbox = await sandfleet.sandboxes.claim("code-interpreter", "python");
+ * const { stdout } = await sandbox.run(["python3", "-c", "print(6 * 7)"]);
+ * ```
+ */
+export class Sandfleet {
+  readonly sandboxes: Sandboxes;
+  readonly pools: Pools;
+  readonly images: Images;
+  readonly volumes: Volumes;
+  readonly #docker: DockerClient;
+
+  constructor(params: SandfleetParams = {}) {
+    this.#docker = params.docker ?? connectDocker(params.dockerHost);
+    this.sandboxes = new Sandboxes(this.#docker);
+    this.pools = new Pools(this.#docker, this.sandboxes);
+    this.images = new Images(this.#docker);
+    this.volumes = new Volumes(this.#docker);
+  }
+
+  /** The engine this client speaks to, as a DOCKER_HOST URL. */
+  get engine(): string {
+    return this.#docker.host;
+  }
+
+  /** Resolves when the engine answers; fails with EngineUnavailableError when it does not. */
+  async ping(): Promise<void> {
+    await this.#docker.ping();
+  }
+
+  /**
+   * Removes ended sandboxes and unused snapshots made through the runtime; what
+   * a Pulumi stack owns is left to the stack. `dryRun` only reports them.
+   */
+  async gc(params: { app?: string; dryRun?: boolean } = {}): Promise<Garbage> {
+    return collectGarbage(this.#docker, { ...params, dryRun: params.dryRun === true });
+  }
+
+  /**
+   * The reconciler that keeps lifetimes and warm pools true on this engine:
+   * `run(signal)` until aborted, or `reconcileOnce()`.
+   */
+  agent(params: AgentOptions = {}): Agent {
+    return new Agent({ ...params, docker: this.#docker, reconcilers: poolReconcilers() });
+  }
+}
