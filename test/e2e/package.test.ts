@@ -142,7 +142,11 @@ describe("a TypeScript project that installs sandfleet", () => {
   });
 
   it("type-checks against the package's declarations", async () => {
-    const tsc = await runCommand(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(dir, "tsconfig.check.json")]);
+    const tsc = await runCommand(process.execPath, [
+      join(root, "node_modules/typescript/bin/tsc"),
+      "-p",
+      join(dir, "tsconfig.check.json"),
+    ]);
     expect(tsc.stdout + tsc.stderr).toBe("");
     expect(tsc.code).toBe(0);
   });
