@@ -21,15 +21,22 @@ export default tseslint.config(
   },
   {
     files: ["provider/**/*.ts"],
-    ignores: ["provider/docker/**"],
+    ignores: ["provider/docker/**", "provider/digest.ts"],
     rules: {
       "no-restricted-imports": [
         "error",
         {
-          paths: ["node:http", "node:https", "node:net"].map((name) => ({
-            name,
-            message: "Only provider/docker/ talks to the engine.",
-          })),
+          paths: [
+            ...["node:http", "node:https", "node:net"].map((name) => ({
+              name,
+              message: "Only provider/docker/ talks to the engine.",
+            })),
+            {
+              name: "node:crypto",
+              allowTypeImports: true,
+              message: "Take ids and hashes from provider/digest.ts, which loads node:crypto only when used.",
+            },
+          ],
         },
       ],
     },

@@ -4,7 +4,7 @@ import { Sandfleet } from "../provider/index.ts";
 import { cleanupApp } from "../test/support/engine.ts";
 import { docker, medianMs, run, type Figure } from "./measure.ts";
 
-const bin = new URL("../dist/bin/sandfleet.js", import.meta.url).pathname;
+const bin = new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname;
 const sandfleetCli = (...args: string[]) => run(process.execPath, [bin, ...args], { maxBuffer: 64 * 1024 * 1024 });
 
 export async function cliSpeed(runs: number): Promise<Figure[]> {

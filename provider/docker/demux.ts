@@ -29,6 +29,8 @@ export function demuxInto(source: Readable, stdout: Writable, stderr: Writable):
   };
   source.once("end", finish);
   source.once("close", finish);
+  // A stream handed over paused (an exec's connection) flows only when asked to.
+  source.resume();
 }
 
 /** Splits a stream read whole. */

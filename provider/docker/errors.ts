@@ -26,8 +26,10 @@ const unreachableCodes = new Set([
 export function translateDockerError(error: unknown, what: string): SandfleetError {
   if (error instanceof SandfleetError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // What the transport itself said, where it says more than a code (ssh's own message).
+  const detail = (error as { detail?: unknown } | undefined)?.detail;
   if (code && unreachableCodes.has(code)) {
-    return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${code})`);
+    return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${typeof detail === "string" ? detail : code})`);
   }
   const engineMessage = (error instanceof Error ? error.message : String(error)).trim();
   switch (error instanceof EngineHttpError ? error.statusCode : undefined) {

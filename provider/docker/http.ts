@@ -1,19 +1,10 @@
 /**
- * The Docker Engine API over HTTP, as the engine serves it on its socket.
- *
- * sandfleet speaks the API itself rather than through a client library: the
- * CLI starts once per command, and loading a full client (with its SSH and
- * gRPC stacks) cost more than the engine's own work for an exec. Paths are
+ * The Docker Engine API, as the engine serves it on its socket. Paths are
  * unversioned, so the engine answers in its own API version.
  */
-import { spawn } from "node:child_process";
-import type { IncomingMessage, RequestOptions } from "node:http";
-import { Duplex, type Readable } from "node:stream";
+import { Duplex, PassThrough, type Readable } from "node:stream";
 import type { EngineAddress } from "./connect.ts";
-
-// Taken as plain modules: importing node:http as an ES module costs ~50 ms
-// more at startup (its namespace is built whole), which a CLI run feels.
-const http = process.getBuiltinModule("node:http");
+import { readResponse, requestHead, writeChunked, type Response } from "./http1.ts";
 
 /** The engine answered with an error status; `message` is the engine's own. */
 export class EngineHttpError extends Error {
@@ -39,53 +30,77 @@ export interface EngineHttp {
   /** The response body parsed as JSON; undefined when the engine sends none, or text (a ping's OK). */
   json<T>(method: string, path: string, params?: RequestParams): Promise<T>;
   /** The response body as a stream, for logs, events, exports and progress. */
-  stream(method: string, path: string, params?: RequestParams): Promise<IncomingMessage>;
-  /** A connection the engine has taken over (an exec's stdin and output). */
+  stream(method: string, path: string, params?: RequestParams): Promise<Readable>;
+  /** A connection the engine has taken over (an exec's stdin and output), paused until it is read. */
   upgrade(path: string, body: unknown): Promise<Duplex>;
 }
 
 export function engineHttp(address: EngineAddress): EngineHttp {
-  const transport = transportFor(address);
+  const connect = connectorFor(address);
+  // Connections kept for the next request; unreferenced while they wait, so they never hold a process open.
+  const idle: Duplex[] = [];
 
-  const send = (method: string, path: string, params: RequestParams, headers: Record<string, string> = {}) =>
-    new Promise<{ response?: IncomingMessage; upgraded?: Duplex; reused: boolean }>((resolve, reject) => {
-      const body = params.body === undefined ? undefined : Buffer.from(JSON.stringify(params.body));
-      const req = transport.request({
-        ...transport.options,
-        method,
-        path: path + queryString(params.query),
-        // Named, not derived from the address: deriving it costs a CLI run milliseconds it feels.
-        setHost: false,
-        headers: {
-          host: "docker",
-          ...(body ? { "content-type": "application/json", "content-length": String(body.length) } : {}),
-          ...(params.upload ? { "content-type": "application/x-tar" } : {}),
-          ...headers,
-        },
-      });
-      req.once("error", reject);
-      req.once("response", (response) => {
-        resolve({ response, reused: req.reusedSocket });
-      });
-      req.once("upgrade", (_response, socket, head) => {
-        if (head.length > 0) socket.unshift(head);
-        resolve({ upgraded: socket, reused: false });
-      });
-      if (params.upload) params.upload.once("error", (error) => req.destroy(error)).pipe(req);
-      else req.end(body);
+  const open = (): Duplex => {
+    const socket = connect();
+    // A kept connection the engine closes or resets while it waits is simply dropped.
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      const at = idle.indexOf(socket);
+      if (at >= 0) idle.splice(at, 1);
     });
-
-  const respond = async (method: string, path: string, params: RequestParams): Promise<IncomingMessage> => {
-    let sent;
-    try {
-      sent = await send(method, path, params);
-    } catch (error) {
-      // A kept-alive connection the engine closed meanwhile: one fresh try, when nothing was streamed.
-      if ((error as NodeJS.ErrnoException).code !== "ECONNRESET" || params.upload) throw error;
-      sent = await send(method, path, params);
+    return socket;
+  };
+  const release = (socket: Duplex, reusable: boolean) => {
+    if (!reusable || socket.destroyed || address.kind === "ssh") {
+      socket.destroy();
+      return;
     }
-    const response = sent.response;
-    if (!response) throw new Error(`engine upgraded ${method} ${path} unasked`);
+    unref(socket);
+    idle.push(socket);
+  };
+
+  const exchange = async (
+    method: string,
+    path: string,
+    params: RequestParams,
+    extra: Record<string, string> = {},
+  ): Promise<Awaited<ReturnType<typeof readResponse>>> => {
+    let kept = idle.pop();
+    // One the engine has ended meanwhile will not answer: it is dropped, not reused.
+    while (kept && (kept.destroyed || kept.readableEnded || !kept.writable)) {
+      kept.destroy();
+      kept = idle.pop();
+    }
+    const socket = kept ?? open();
+    if (kept) ref(kept);
+    const body = params.body === undefined ? undefined : Buffer.from(JSON.stringify(params.body));
+    const headers: Record<string, string> = {
+      ...(body ? { "Content-Type": "application/json", "Content-Length": String(body.length) } : {}),
+      ...(params.upload ? { "Content-Type": "application/x-tar", "Transfer-Encoding": "chunked" } : {}),
+      ...(!body && !params.upload && method !== "GET" ? { "Content-Length": "0" } : {}),
+      ...extra,
+    };
+    const responded = readResponse(socket, method, (reusable) => {
+      release(socket, reusable);
+    });
+    socket.write(requestHead(method, path + queryString(params.query), headers));
+    if (body) socket.write(body);
+    if (params.upload) {
+      writeChunked(socket, params.upload).catch((error: unknown) => socket.destroy(error as Error));
+    }
+    try {
+      return await responded;
+    } catch (error) {
+      // A kept connection the engine closed meanwhile: once more on a new one, when nothing was streamed.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (!kept || params.upload || (code !== "ECONNRESET" && code !== "EPIPE")) throw error;
+      return exchange(method, path, params, extra);
+    }
+  };
+
+  const respond = async (method: string, path: string, params: RequestParams): Promise<Response> => {
+    const response = await exchange(method, path, params);
+    if (!("body" in response)) throw new Error(`the engine took over the connection of ${method} ${path} unasked`);
     await failOnErrorStatus(response);
     return response;
   };
@@ -93,33 +108,33 @@ export function engineHttp(address: EngineAddress): EngineHttp {
   return {
     async json<T>(method: string, path: string, params: RequestParams = {}) {
       const response = await respond(method, path, params);
-      const text = (await readBody(response)).toString("utf8");
+      const text = (await readBody(response.body)).toString("utf8");
       const isJson = (response.headers["content-type"] ?? "").includes("json");
       return (isJson && text.trim() ? JSON.parse(text) : undefined) as T;
     },
-    stream: (method, path, params = {}) => respond(method, path, params),
+    async stream(method, path, params = {}) {
+      return (await respond(method, path, params)).body;
+    },
     async upgrade(path, body) {
-      const sent = await send("POST", path, { body }, { connection: "Upgrade", upgrade: "tcp" });
-      if (sent.upgraded) return sent.upgraded;
-      const response = sent.response as IncomingMessage;
+      const response = await exchange("POST", path, { body }, { Connection: "Upgrade", Upgrade: "tcp" });
+      if ("upgraded" in response) return response.upgraded;
       await failOnErrorStatus(response);
-      // An engine that streams without switching protocols: its response is the output.
-      return response as unknown as Duplex;
+      // An engine that streams without switching protocols: its body is the output.
+      return Duplex.from({ readable: response.body, writable: new PassThrough() });
     },
   };
 }
 
-async function failOnErrorStatus(response: IncomingMessage): Promise<void> {
-  const status = response.statusCode ?? 0;
-  if (status < 400) return;
-  const text = (await readBody(response)).toString("utf8");
+async function failOnErrorStatus(response: Response): Promise<void> {
+  if (response.status < 400) return;
+  const text = (await readBody(response.body)).toString("utf8");
   let message = text.trim();
   try {
     message = (JSON.parse(text) as { message?: string }).message ?? message;
   } catch {
     // Not JSON: the text is the message.
   }
-  throw new EngineHttpError(status, message || `HTTP ${String(status)}`);
+  throw new EngineHttpError(response.status, message || `HTTP ${String(response.status)}`);
 }
 
 function queryString(query: RequestParams["query"]): string {
@@ -139,30 +154,27 @@ async function readBody(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-interface Transport {
-  request: typeof http.request;
-  options: RequestOptions;
-}
+const ref = (socket: Duplex) => (socket as Duplex & { ref?: () => void }).ref?.();
+const unref = (socket: Duplex) => (socket as Duplex & { unref?: () => void }).unref?.();
 
-function transportFor(address: EngineAddress): Transport {
+/** How to open a new connection to the engine. */
+function connectorFor(address: EngineAddress): () => Duplex {
   switch (address.kind) {
-    case "unix":
-      // Kept-alive connections are unreferenced while idle: they never hold a process open.
-      return {
-        request: http.request,
-        options: { socketPath: address.socketPath, agent: new http.Agent({ keepAlive: true }) },
-      };
+    case "unix": {
+      const net = process.getBuiltinModule("node:net");
+      return () => net.connect(address.socketPath);
+    }
     case "tcp": {
       if (!address.tls) {
-        const agent = new http.Agent({ keepAlive: true });
-        return { request: http.request, options: { host: address.host, port: address.port, agent } };
+        const net = process.getBuiltinModule("node:net");
+        return () => net.connect(address.port, address.host);
       }
-      const https = process.getBuiltinModule("node:https");
-      const agent = new https.Agent({ keepAlive: true, ...address.tls });
-      return { request: https.request, options: { host: address.host, port: address.port, agent } };
+      const tls = process.getBuiltinModule("node:tls");
+      const { host, port } = address;
+      return () => tls.connect({ host, port, servername: host, ...address.tls });
     }
     case "ssh":
-      return { request: http.request, options: { host: "docker", createConnection: () => sshDial(address) } };
+      return () => sshDial(address);
   }
 }
 
@@ -182,20 +194,38 @@ function sshDial(address: Extract<EngineAddress, { kind: "ssh" }>): Duplex {
     "system",
     "dial-stdio",
   ];
+  const { spawn } = process.getBuiltinModule("node:child_process");
   const child = spawn(process.env.SANDFLEET_SSH ?? "ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
   const stderr: Buffer[] = [];
   child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
-  const connection = Duplex.from({ readable: child.stdout, writable: child.stdin });
-  child.once("error", (error) => connection.destroy(error));
-  child.once("exit", (code) => {
-    if (code !== 0 && code !== null && !connection.destroyed) {
-      const detail = Buffer.concat(stderr).toString("utf8").trim();
-      const error = Object.assign(new Error(`ssh ${address.destination}: ${detail || `exit ${String(code)}`}`), {
-        code: "ECONNREFUSED",
-      });
-      connection.destroy(error);
-    }
+  const connection = new Duplex({
+    read: () => child.stdout.resume(),
+    // A write that fails because ssh has gone is reported by the exit below, with ssh's words.
+    write: (chunk: Buffer, _encoding, callback) => child.stdin.write(chunk, () => callback()),
+    final: (callback) => {
+      child.stdin.end();
+      callback();
+    },
+    destroy: (error, callback) => {
+      child.kill();
+      callback(error);
+    },
   });
-  connection.once("close", () => child.kill());
+  child.stdout.on("data", (chunk: Buffer) => {
+    if (!connection.push(chunk)) child.stdout.pause();
+  });
+  child.stdin.on("error", () => undefined);
+  // The connection ends when ssh does, so that a failed ssh is an error with its own words, not an early end.
+  child.once("close", (code) => {
+    if (code === 0) {
+      connection.push(null);
+      return;
+    }
+    const detail = Buffer.concat(stderr).toString("utf8").trim() || `ssh exited with ${String(code)}`;
+    connection.destroy(Object.assign(new Error(detail), { code: "ECONNREFUSED", detail }));
+  });
+  child.once("error", (error) =>
+    connection.destroy(Object.assign(error, { detail: `cannot run ssh: ${error.message}` })),
+  );
   return connection;
 }

@@ -1,5 +1,6 @@
-import { createHash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { sha256 } from "../digest.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { LIMITS, ruleProblem } from "../rules.ts";
@@ -176,7 +177,7 @@ export function describeStep(step: ImageStep): string {
  * hashes the same, so it is never rebuilt; a changed file always rebuilds.
  */
 export function recipeHash(params: ImageParams, baseImageId: string): string {
-  const hash = createHash("sha256");
+  const hash = sha256();
   const sourceDir = params.sourceDir ?? process.cwd();
   hash.update(
     JSON.stringify({
@@ -197,7 +198,7 @@ export function recipeHash(params: ImageParams, baseImageId: string): string {
   return hash.digest("hex");
 }
 
-function hashTree(hash: ReturnType<typeof createHash>, root: string): void {
+function hashTree(hash: Hash, root: string): void {
   const walk = (path: string, rel: string) => {
     const stat = lstatSync(path);
     if (stat.isSymbolicLink()) hash.update(`link ${rel} ${readlinkSync(path)}\n`);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../digest.ts";
 import { ruleProblem } from "../rules.ts";
 
 /**
@@ -65,7 +65,7 @@ export function volumeName(app: string, name: string): string {
 export function imageRepository(app: string, name: string): string {
   const lower = `sandfleet/${app.toLowerCase()}/${name.toLowerCase()}`;
   if (app === app.toLowerCase() && name === name.toLowerCase()) return lower;
-  return `${lower}/c${createHash("sha256").update(`${app}/${name}`).digest("hex").slice(0, 12)}`;
+  return `${lower}/c${sha256Hex(`${app}/${name}`).slice(0, 12)}`;
 }
 
 /** Problems with the `app` and `name` every sandfleet object has, as `{property, reason}`. */

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomHex, sha256Hex } from "../digest.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerSummary } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
@@ -118,7 +118,7 @@ export function poolParamsProblems(params: Readonly<Record<string, unknown>>): P
 /** Hash of the normalized template: members of another template are rolled. Secret values count, unprinted. */
 export function templateHash(template: PoolTemplate): string {
   const normalized = normalizeSandboxParams({ ...template, app: "-" });
-  return createHash("sha256").update(JSON.stringify(normalized)).digest("hex").slice(0, 16);
+  return sha256Hex(JSON.stringify(normalized)).slice(0, 16);
 }
 
 export async function listMembers(docker: DockerClient, app: string, pool: string): Promise<PoolMember[]> {
@@ -131,7 +131,7 @@ export async function listMembers(docker: DockerClient, app: string, pool: strin
  * A member that never becomes ready is removed and the failure thrown.
  */
 export async function addMember(docker: DockerClient, params: PoolParams): Promise<PoolMember> {
-  const memberId = randomBytes(4).toString("hex");
+  const memberId = randomHex(4);
   const hash = templateHash(params.template);
   const state = await createSandbox(
     docker,

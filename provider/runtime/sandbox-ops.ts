@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../digest.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
@@ -32,7 +32,7 @@ export interface SandboxState {
 }
 
 export function generatedSandboxName(): string {
-  return `sb-${randomBytes(4).toString("hex")}`;
+  return `sb-${randomHex(4)}`;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../digest.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { NotFoundError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
@@ -24,7 +24,7 @@ export async function snapshotSandbox(
   const container = await docker.containers.inspect(containerId);
   if (!container) throw new NotFoundError(`cannot snapshot sandbox ${containerId}: it no longer exists`);
   const source = await docker.images.inspect(container.imageId);
-  const name = params.name ?? `snapshot-${randomBytes(4).toString("hex")}`;
+  const name = params.name ?? `snapshot-${randomHex(4)}`;
   const repo = imageRepository(params.app, "snapshots");
   const tag = `${name.toLowerCase()}-${Date.now().toString(36)}`;
   const imageId = await docker.images.commit(containerId, {

@@ -58,7 +58,7 @@ describe("the packed package", () => {
       "package/dist/pulumi.js",
       "package/dist/pulumi.d.ts",
       "package/dist/spec/index.js",
-      "package/dist/bin/sandfleet.js",
+      "package/dist/bin/sandfleet.cjs",
       "package/schema/sandfleet.schema.json",
       "package/CHANGELOG.md",
       "package/README.md",

@@ -1,0 +1,29 @@
+// Bundles the `sandfleet` command into one CommonJS file, dist/bin/sandfleet.cjs.
+//
+// One file, because resolving and linking some fifty ES modules cost a CLI run
+// more than the engine's own work for an exec. CommonJS, because an ES module
+// that imports a Node built-in builds that module's whole namespace (node:util
+// drags in its diff engine, node:crypto its argon2), where require() does not.
+// Verbs and heavy packages stay lazy: each runs its module's code only when
+// used. The packages themselves (yaml, ajv, tar-fs) are not bundled; they
+// load from the package's own dependencies.
+import { build } from "esbuild";
+
+await build({
+  entryPoints: [new URL("../provider/cli/bin.ts", import.meta.url).pathname],
+  outfile: new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node22",
+  packages: "external",
+  logLevel: "warning",
+  // What import.meta gives the sources, in CommonJS terms.
+  define: { "import.meta.resolve": "__resolveFromBundle", "import.meta.main": "false" },
+  banner: {
+    js: [
+      "#!/usr/bin/env node",
+      'const __resolveFromBundle = (specifier) => require("node:url").pathToFileURL(require.resolve(specifier)).href;',
+    ].join("\n"),
+  },
+});
