@@ -4,7 +4,8 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { checkLocalState, localBackendDir } from "./state-guard.ts";
-import { EXIT, stringOption, type Options, type Verb } from "./verb.ts";
+import type { PreviewJson } from "./preview-summary.ts";
+import { EXIT, stringOption, UsageError, type Options, type Verb } from "./verb.ts";
 
 export const PULUMI_OPTIONS: Options = {
   stack: { type: "string", short: "s" },
@@ -16,7 +17,8 @@ function backendUrl(): string {
   return process.env.PULUMI_BACKEND_URL ?? `file://${homedir()}`;
 }
 
-function runPulumi(args: string[], cwd: string): Promise<number> {
+/** Runs pulumi; with `capture`, its stdout is collected rather than shown. */
+function runPulumi(args: string[], cwd: string, capture?: { stdout: string }): Promise<number> {
   const env = {
     ...process.env,
     PULUMI_BACKEND_URL: backendUrl(),
@@ -24,7 +26,10 @@ function runPulumi(args: string[], cwd: string): Promise<number> {
     PULUMI_SKIP_UPDATE_CHECK: "true",
   };
   return new Promise((resolve, reject) => {
-    const child = spawn("pulumi", args, { cwd, env, stdio: "inherit" });
+    const child = spawn("pulumi", args, { cwd, env, stdio: ["inherit", capture ? "pipe" : "inherit", "inherit"] });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (capture) capture.stdout += chunk.toString("utf8");
+    });
     child.on("error", (error) => {
       reject(new Error(`cannot run pulumi (${error.message}); put it on PATH (scripts/bootstrap builds it)`));
     });
@@ -37,15 +42,20 @@ function runPulumi(args: string[], cwd: string): Promise<number> {
 /** A verb that is `pulumi <command>` on the stack in --cwd, selected (and made) first. */
 export function pulumiVerb(name: string, command: string[]): Verb {
   return {
-    usage: `sandfleet ${name} [--stack STACK] [--cwd DIR] [-- PULUMI_ARGS...]`,
+    usage: `sandfleet ${name} [--stack STACK] [--cwd DIR]${name === "preview" ? " [--summary markdown]" : ""} [-- PULUMI_ARGS...]`,
     examples: [`sandfleet ${name} --stack dev`, `sandfleet ${name} -C stacks/agents -- --diff`],
-    options: PULUMI_OPTIONS,
+    options: name === "preview" ? { ...PULUMI_OPTIONS, summary: { type: "string" } } : PULUMI_OPTIONS,
     async run({ values, rest, json }) {
       const cwd = stringOption(values, "cwd") ?? process.cwd();
       const stack = stringOption(values, "stack") ?? "dev";
+      const summary = stringOption(values, "summary");
+      if (summary !== undefined && (name !== "preview" || summary !== "markdown")) {
+        throw new UsageError("--summary markdown is a preview option");
+      }
       if (!guardState(cwd, stack)) return EXIT.failed;
       const selected = await runPulumi(["stack", "select", "--create", stack, "--non-interactive"], cwd);
       if (selected !== EXIT.ok) return EXIT.failed;
+      if (summary) return printSummary(cwd, stack, rest);
       const code = await runPulumi([...command, "--stack", stack, ...(json ? ["--json"] : []), ...rest], cwd);
       return code === EXIT.ok ? EXIT.ok : EXIT.failed;
     },
@@ -62,4 +72,22 @@ function guardState(cwd: string, stack: string): boolean {
   const findings = checkLocalState(dir, project, stack);
   for (const finding of findings) process.stderr.write(`sandfleet: ${finding.message}\n`);
   return !findings.some((f) => f.severity === "fatal");
+}
+
+/** `pulumi preview --json`, told as a markdown table with the pools' live members. */
+async function printSummary(cwd: string, stack: string, rest: string[]): Promise<number> {
+  const output = { stdout: "" };
+  const code = await runPulumi(["preview", "--json", "--stack", stack, ...rest], cwd, output);
+  if (code !== EXIT.ok) {
+    process.stderr.write(output.stdout);
+    return EXIT.failed;
+  }
+  const { previewSummary } = await import("./preview-summary.ts");
+  const { client } = await import("./client.ts");
+  const pools = await client()
+    .pools.list()
+    .catch(() => []);
+  const live = new Map(pools.map((p) => [`${p.app}/${p.name}`, p]));
+  process.stdout.write(previewSummary(JSON.parse(output.stdout) as PreviewJson, live, stack));
+  return EXIT.ok;
 }

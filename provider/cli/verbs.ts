@@ -61,7 +61,7 @@ export const VERBS: readonly VerbEntry[] = [
   },
   {
     name: "preview",
-    summary: "show what `up` would change (pulumi preview --diff)",
+    summary: "show what `up` would change (pulumi preview --diff); --summary markdown for a pull request",
     load: async () => (await import("./pulumi.ts")).pulumiVerb("preview", ["preview", "--diff"]),
   },
   {

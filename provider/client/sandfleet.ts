@@ -51,6 +51,12 @@ export class Sandfleet {
     await this.#docker.ping();
   }
 
+  /** What the engine's host has: its CPUs and memory (bytes). */
+  async capacity(): Promise<{ cpus: number; memoryBytes: number }> {
+    const info = await this.#docker.info();
+    return { cpus: info.cpus, memoryBytes: info.memoryBytes };
+  }
+
   /**
    * Removes ended sandboxes and unused snapshots made through the runtime; what
    * a Pulumi stack owns is left to the stack. `dryRun` only reports them.

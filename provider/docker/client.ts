@@ -12,6 +12,8 @@ import { type VolumeClient, volumeClient } from "./volumes.ts";
 interface RawInfo {
   Driver?: string;
   DriverStatus?: [string, string][] | null;
+  NCPU?: number;
+  MemTotal?: number;
 }
 
 /**
@@ -48,6 +50,8 @@ export function connectDocker(host?: string): DockerClient {
           .then((raw) => ({
             storageDriver: raw.Driver ?? "",
             backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
+            cpus: raw.NCPU ?? 0,
+            memoryBytes: raw.MemTotal ?? 0,
           }))
           .catch((error: unknown) => {
             info = undefined; // asked again next time: the engine may be back

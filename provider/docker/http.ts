@@ -201,7 +201,10 @@ function sshDial(address: Extract<EngineAddress, { kind: "ssh" }>): Duplex {
   const connection = new Duplex({
     read: () => child.stdout.resume(),
     // A write that fails because ssh has gone is reported by the exit below, with ssh's words.
-    write: (chunk: Buffer, _encoding, callback) => child.stdin.write(chunk, () => callback()),
+    write: (chunk: Buffer, _encoding, callback) =>
+      child.stdin.write(chunk, () => {
+        callback();
+      }),
     final: (callback) => {
       child.stdin.end();
       callback();

@@ -214,4 +214,8 @@ export interface EngineInfo {
   storageDriver: string;
   /** The file system under the driver's data: extfs, xfs, btrfs, ... */
   backingFilesystem: string;
+  /** CPUs the engine's host has. */
+  cpus: number;
+  /** Memory the engine's host has, in bytes. */
+  memoryBytes: number;
 }

@@ -10,11 +10,16 @@ export interface SpecIssue {
   /** Dotted path of the property, e.g. `sandboxes.web.memory`; `syntax` for YAML syntax errors. */
   path: string;
   reason: string;
+  /** "error" unless a policy rule says "warning": a warning is reported and lets validate and up go on. */
+  severity?: "error" | "warning";
+  /** The policy rule broken, for a policy violation. */
+  rule?: string;
 }
 
 /** `file:line:column  path: reason`, the shape editors and CI annotations understand. */
 export function formatIssue(issue: SpecIssue): string {
-  return `${issue.file}:${issue.line}:${issue.column}  ${issue.path}: ${issue.reason}`;
+  const level = issue.severity === "warning" ? "warning: " : "";
+  return `${issue.file}:${issue.line}:${issue.column}  ${level}${issue.path}: ${issue.reason}`;
 }
 
 export function compareIssues(a: SpecIssue, b: SpecIssue): number {
@@ -31,4 +36,9 @@ export class SpecError extends SandfleetError {
     super(`${count} in ${[...new Set(issues.map((i) => i.file))].join(", ")}:\n${issues.map(formatIssue).join("\n")}`);
     this.issues = issues;
   }
+}
+
+/** Whether any of the issues stops validate and up (a policy warning does not). */
+export function hasErrors(issues: readonly SpecIssue[]): boolean {
+  return issues.some((issue) => issue.severity !== "warning");
 }

@@ -1,17 +1,21 @@
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { nameProblem } from "../runtime/names.ts";
 import { deploySpec, specOutputs } from "./deploy.ts";
-import { formatIssue, SpecError } from "./issues.ts";
-import { loadSpecFile } from "./load.ts";
+import { formatIssue, SpecError, type SpecIssue } from "./issues.ts";
+import { readSpecFile } from "./load.ts";
+import { checkPolicy, loadPolicyFile } from "./policy.ts";
 import { projectDirectory } from "./project-dir.ts";
 
 /**
  * The Pulumi program behind every sandfleet.yaml stack: reads the file named
  * by stack config `sandfleet:file` (relative to Pulumi.yaml; default
- * sandfleet.yaml), with the app named by `sandfleet:app` if set, validates it,
- * and declares its resources. Any problem in the file fails the program
- * before a single resource is registered. Returns the stack outputs.
+ * sandfleet.yaml), with the app named by `sandfleet:app` if set, validates it
+ * and holds it to its policy (`sandfleet:policy`, else sandfleet.policy.yaml
+ * beside Pulumi.yaml when there is one), then declares its resources. Any
+ * problem fails the program before a single resource is registered. Returns
+ * the stack outputs.
  *
  * A project's whole entry file: `export { sandfleetProgram as default } from "sandfleet/pulumi";`
  */
@@ -22,17 +26,31 @@ export function sandfleetProgram(): Record<string, pulumi.Output<unknown>> {
   const appOverride = config.get("app");
   const projectDir = projectDirectory(pulumi.getProject(), pulumi.runtime.getRootDirectory());
 
-  let spec;
+  const refuse = (issues: readonly SpecIssue[], what: string): never => {
+    for (const issue of issues) void pulumi.log.error(formatIssue(issue));
+    throw new pulumi.RunError(`${what}: ${String(issues.length)} problem(s), listed above`);
+  };
+  let loaded;
   try {
-    spec = loadSpecFile(resolve(projectDir, file), file);
+    loaded = readSpecFile(resolve(projectDir, file), file);
   } catch (error) {
-    if (error instanceof SpecError) {
-      for (const issue of error.issues) void pulumi.log.error(formatIssue(issue));
-      throw new pulumi.RunError(`${file} is not valid: ${String(error.issues.length)} problem(s), listed above`);
-    }
+    if (error instanceof SpecError) return refuse(error.issues, `${file} is not valid`);
     throw error;
+  }
+  const policyFile =
+    config.get("policy") ??
+    (existsSync(resolve(projectDir, "sandfleet.policy.yaml")) ? "sandfleet.policy.yaml" : undefined);
+  if (policyFile) {
+    const policy = loadPolicyFile(resolve(projectDir, policyFile), policyFile);
+    if (!policy.policy) return refuse(policy.issues, `${policyFile} is not valid`);
+    const violations = checkPolicy(policy.policy, loaded.spec, loaded.source);
+    for (const warning of violations.filter((v) => v.severity === "warning"))
+      void pulumi.log.warn(formatIssue(warning));
+    const errors = violations.filter((v) => v.severity !== "warning");
+    if (errors.length > 0) return refuse(errors, `${file} breaks the policy in ${policyFile}`);
   }
   const badApp = appOverride === undefined ? undefined : nameProblem(appOverride);
   if (badApp) throw new pulumi.RunError(`stack config sandfleet:app ${JSON.stringify(appOverride)} ${badApp}`);
+  const spec = loaded.spec;
   return specOutputs(deploySpec(appOverride ? { ...spec, app: appOverride } : spec));
 }

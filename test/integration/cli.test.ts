@@ -63,6 +63,23 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(code).toBe(4);
   });
 
+  it("checks a fleet against the engine's capacity, with the numbers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sandfleet-capacity-"));
+    const file = join(dir, "sandfleet.yaml");
+    const fleet = (replicas: number) =>
+      `app: ${app}\npools:\n  p:\n    replicas: ${String(replicas)}\n    template: { image: sandfleet/busybox, cpu: 0.5, memory: 64Mi }\n`;
+    writeFileSync(file, fleet(2));
+    expect(await sandfleet(["validate", file, "--capacity"])).toMatchObject({ code: 0, stdout: `${file}: valid\n` });
+    writeFileSync(file, fleet(400));
+    const tooBig = await sandfleet(["validate", file, "--capacity"]);
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.stderr).toMatch(
+      new RegExp(
+        `^${file}:1:6  app: the fleet does not fit the engine at unix:///var/run/docker.sock: its 400 sandboxes at their limits need 200 cpus \\(the engine has \\d+\\)`,
+      ),
+    );
+  });
+
   it("prints the main process's logs", async () => {
     const logs = await sandfleet(["logs", `${app}/box`]);
     expect(logs).toMatchObject({ code: 0, stdout: "started\n", stderr: "oops\n" });

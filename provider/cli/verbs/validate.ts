@@ -1,34 +1,76 @@
-import { readFileSync } from "node:fs";
-import { formatIssue, loadSpec, type SpecIssue } from "../../spec/index.ts";
-import { printJson } from "../output.ts";
-import { EXIT, type Verb } from "../verb.ts";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import {
+  annotations,
+  capacityIssues,
+  checkPolicy,
+  hasErrors,
+  loadPolicyFile,
+  loadSpec,
+  type AnnotationFormat,
+  type Policy,
+  type SpecIssue,
+} from "../../spec/index.ts";
+import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
+
+const FORMATS: readonly AnnotationFormat[] = ["text", "json", "github", "gitlab"];
+/** The policy a spec follows when none is named: this file beside it, if there is one. */
+const POLICY_FILE = "sandfleet.policy.yaml";
 
 export const validate: Verb = {
-  usage: "sandfleet validate [FILE...] [--json]",
-  examples: ["sandfleet validate", "sandfleet validate stacks/*/sandfleet.yaml --json"],
-  options: {},
-  async run({ positionals, json }) {
+  usage: "sandfleet validate [FILE...] [--policy FILE] [--capacity] [--format text|json|github|gitlab] [--json]",
+  examples: [
+    "sandfleet validate",
+    "sandfleet validate stacks/*/sandfleet.yaml --format github",
+    "sandfleet validate --policy platform/policy.yaml --capacity",
+  ],
+  options: { format: { type: "string" }, policy: { type: "string" }, capacity: { type: "boolean" } },
+  async run({ positionals, values, json }) {
+    const format = (json ? "json" : (stringOption(values, "format") ?? "text")) as AnnotationFormat;
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}`);
     const files = positionals.length > 0 ? positionals : ["sandfleet.yaml"];
+    const named = stringOption(values, "policy");
     const issues: SpecIssue[] = [];
+    const policies = new Map<string, Policy | undefined>();
+    const policyFor = (specFile: string): Policy | undefined => {
+      const path = named ?? join(dirname(specFile), POLICY_FILE);
+      if (!named && !existsSync(path)) return undefined;
+      if (!policies.has(path)) {
+        const loaded = loadPolicyFile(path);
+        issues.push(...loaded.issues);
+        policies.set(path, loaded.policy);
+      }
+      return policies.get(path);
+    };
     for (const file of files) {
       let text: string;
       try {
         text = readFileSync(file, "utf8");
       } catch (error) {
-        issues.push({
-          file,
-          line: 1,
-          column: 1,
-          path: "(file)",
-          reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error),
-        });
+        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+        issues.push({ file, line: 1, column: 1, path: "(file)", reason });
         continue;
       }
-      issues.push(...loadSpec(text, file).issues);
+      const loaded = loadSpec(text, file);
+      issues.push(...loaded.issues);
+      if (!loaded.spec) continue;
+      const policy = policyFor(file);
+      if (policy) issues.push(...checkPolicy(policy, loaded.spec, loaded.source));
+      if (values.capacity === true) {
+        const { Sandfleet } = await import("../../index.ts");
+        const sandfleet = new Sandfleet({ ...(loaded.spec.dockerHost ? { dockerHost: loaded.spec.dockerHost } : {}) });
+        const engine = await sandfleet.capacity();
+        issues.push(...capacityIssues(loaded.spec, loaded.source, { name: sandfleet.engine, ...engine }));
+      }
     }
-    if (json) printJson({ valid: issues.length === 0, files, issues });
+    const valid = !hasErrors(issues);
+    const report = annotations(issues, format, files);
+    if (format === "json" || format === "gitlab") console.log(report);
     else if (issues.length === 0) console.log(`${files.join(", ")}: valid`);
-    else for (const issue of issues) console.error(formatIssue(issue));
-    return issues.length === 0 ? EXIT.ok : EXIT.failed;
+    else {
+      (format === "github" ? console.log : console.error)(report);
+      if (valid) console.log(`${files.join(", ")}: valid, with warnings`);
+    }
+    return valid ? EXIT.ok : EXIT.failed;
   },
 };

@@ -1,0 +1,1 @@
+export { sandfleetProgram as default } from "sandfleet/pulumi";

@@ -1,0 +1,168 @@
+/**
+ * `sandfleet preview --summary markdown`: what a change does, in a table short
+ * enough for a pull-request comment. It reads `pulumi preview --json` (the
+ * steps with their old and new inputs) and the pools' live members, and says
+ * for each resource what changes and what that does to running sandboxes.
+ */
+import type { PoolStatus } from "../index.ts";
+
+export interface PreviewStep {
+  op: string;
+  urn: string;
+  replaceReasons?: string[] | null;
+  oldState?: { type?: string; inputs?: Record<string, unknown> } | null;
+  newState?: { type?: string; inputs?: Record<string, unknown> } | null;
+}
+
+export interface PreviewJson {
+  steps?: PreviewStep[];
+  changeSummary?: Record<string, number>;
+}
+
+const SECRET = "[secret]";
+// Pulumi marks a secret value with this key in the JSON it prints.
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+// Inputs that are secrets whatever Pulumi prints for them.
+const SECRET_INPUTS = new Set(["secretEnv"]);
+const IGNORED_INPUTS = new Set(["__provider"]);
+
+function isSecret(value: unknown): boolean {
+  return value === SECRET || (typeof value === "object" && value !== null && SECRET_SIG in value);
+}
+
+/** Every leaf that differs between two input trees, as dotted paths. */
+export function changedFields(
+  before: Record<string, unknown> = {},
+  after: Record<string, unknown> = {},
+): { path: string; before: unknown; after: unknown }[] {
+  const changes: { path: string; before: unknown; after: unknown }[] = [];
+  const walk = (a: unknown, b: unknown, path: string, secret: boolean) => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return;
+    const plain = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && !isSecret(v);
+    if (plain(a) && plain(b)) {
+      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+      for (const key of [...keys].sort()) {
+        if (IGNORED_INPUTS.has(key)) continue;
+        walk(
+          (a as Record<string, unknown>)[key],
+          (b as Record<string, unknown>)[key],
+          path ? `${path}.${key}` : key,
+          secret || SECRET_INPUTS.has(key),
+        );
+      }
+      return;
+    }
+    const shown = (v: unknown) => (secret || isSecret(v) ? SECRET : v);
+    changes.push({ path, before: shown(a), after: shown(b) });
+  };
+  walk(before, after, "", false);
+  return changes;
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return "(none)";
+  if (value === SECRET) return SECRET;
+  return JSON.stringify(value).replace(/\|/g, "\\|");
+}
+
+const OPS: Record<string, string> = {
+  create: "create",
+  update: "update in place",
+  replace: "replace",
+  "create-replacement": "replace",
+  delete: "delete",
+};
+
+function kindOf(step: PreviewStep): string {
+  return (step.newState?.type ?? step.oldState?.type ?? step.urn.split("::")[2] ?? "").split(":").pop() ?? "";
+}
+
+function nameOf(step: PreviewStep): string {
+  const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
+  return typeof inputs.name === "string" ? inputs.name : (step.urn.split("::").pop() ?? "");
+}
+
+function count(n: number, what: string): string {
+  return `${String(n)} ${what}${n === 1 ? "" : "s"}`;
+}
+
+function poolEffect(step: PreviewStep, live: PoolStatus | undefined, fields: string[]): string {
+  const old = step.oldState?.inputs ?? {};
+  const now = step.newState?.inputs ?? {};
+  const unclaimed = live ? live.ready + live.pending : undefined;
+  const claimed = live?.claimed ?? 0;
+  if (step.op === "create") return `starts ${count(Number(now.replicas), "warm member")}`;
+  if (step.op === "delete" || step.op === "replace") {
+    const all = live ? live.ready + live.pending + live.claimed : undefined;
+    const verb = step.op === "delete" ? "removes" : "replaces the pool: removes";
+    return `${verb} ${all === undefined ? "every member" : count(all, "member")}${claimed ? `, the ${count(claimed, "claimed one")} included` : ""}`;
+  }
+  const effects: string[] = [];
+  if (fields.some((f) => f.startsWith("template.") || f.startsWith("secretEnv"))) {
+    const rolling = (now.rollout ?? "rolling") === "rolling";
+    effects.push(
+      `rolls ${unclaimed === undefined ? "its unclaimed members" : count(unclaimed, "unclaimed member")} to the new template${rolling ? ", one at a time, keeping the ready count" : ", all at once"}`,
+    );
+  }
+  const before = Number(old.replicas);
+  const after = Number(now.replicas);
+  if (after > before) effects.push(`adds ${count(after - before, "member")}`);
+  if (after < before) effects.push(`removes ${count(before - after, "member")}`);
+  if (effects.length === 0) effects.push("refills to its replicas");
+  effects.push(claimed ? `${count(claimed, "claimed member")} not touched` : "no claimed members");
+  return effects.join("; ");
+}
+
+function sandboxEffect(step: PreviewStep): string {
+  switch (step.op) {
+    case "create":
+      return "starts a sandbox";
+    case "delete":
+      return "ends and removes the sandbox";
+    case "update":
+      return "changes its limits in place; it keeps running";
+    default: {
+      const reasons = (step.replaceReasons ?? []).map((r) => `\`${r}\``).join(", ");
+      return `ends the running sandbox and starts a new one${reasons ? ` (${reasons} cannot change in place)` : ""}`;
+    }
+  }
+}
+
+/** The markdown table of a preview. `pools` holds the live numbers of each pool, by `app/name`. */
+export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, PoolStatus>, stack: string): string {
+  const steps = (preview.steps ?? []).filter((s) => s.op in OPS && s.op !== "create-replacement");
+  const totals = Object.entries(preview.changeSummary ?? {})
+    .filter(([op]) => op !== "same")
+    .map(([op, n]) => `${String(n)} to ${op}`)
+    .join(", ");
+  const title = `### sandfleet preview of stack \`${stack}\`: ${totals || "no changes"}`;
+  if (steps.length === 0) return `${title}\n`;
+  const rows = steps.map((step) => {
+    const kind = kindOf(step);
+    const changes =
+      step.op === "update" || step.op === "replace"
+        ? changedFields(step.oldState?.inputs ?? {}, step.newState?.inputs ?? {})
+        : [];
+    const fields = changes.map((c) => `\`${c.path}\`: ${show(c.before)} → ${show(c.after)}`).join("<br>");
+    const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
+    const effect =
+      kind === "SandboxPool"
+        ? poolEffect(
+            step,
+            pools.get(`${String(inputs.app)}/${nameOf(step)}`),
+            changes.map((c) => c.path),
+          )
+        : kind === "Sandbox"
+          ? sandboxEffect(step)
+          : "";
+    return `| ${kind} \`${nameOf(step)}\` | ${OPS[step.op] ?? step.op} | ${fields || "—"} | ${effect || "—"} |`;
+  });
+  return [
+    title,
+    "",
+    "| resource | change | what changes | what it does to live sandboxes |",
+    "| --- | --- | --- | --- |",
+    ...rows,
+    "",
+  ].join("\n");
+}

@@ -1,0 +1,261 @@
+/**
+ * Policy: rules a platform team states as data, which every sandfleet.yaml
+ * must follow. A rule has a name, a level (error or warning), an optional
+ * `when` (tags that select sandboxes and pools) and exactly one check. Each
+ * violation is reported at the place in sandfleet.yaml that breaks it, with
+ * the rule's name.
+ */
+import { readFileSync } from "node:fs";
+import { SANDBOX_DEFAULTS } from "../runtime/sandbox-params.ts";
+import { DISK_MIB } from "../rules.ts";
+import { compareIssues, type SpecIssue } from "./issues.ts";
+import { dottedPath, type PathSegment } from "./positions.ts";
+import { policySchemaValidator } from "./schema.ts";
+import { isImageReference } from "./to-params.ts";
+import type { SandfleetSpec, SpecSandbox } from "./types.ts";
+import { parseSizeMiB } from "./units.ts";
+import { readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
+
+export interface PolicyLimits {
+  cpu?: number;
+  memory?: string;
+  disk?: string;
+  pids?: number;
+  replicas?: number;
+}
+
+export interface PolicyRule {
+  name: string;
+  level?: "error" | "warning";
+  when?: { tags?: Record<string, string> };
+  runtime?: "runc" | "runsc";
+  internet?: false;
+  max?: PolicyLimits;
+  maxPerApp?: PolicyLimits;
+  images?: string[];
+  requiredTags?: string[];
+}
+
+export interface Policy {
+  file: string;
+  rules: PolicyRule[];
+}
+
+const CHECKS = ["runtime", "internet", "max", "maxPerApp", "images", "requiredTags"] as const;
+
+export type PolicyLoad = { policy: Policy; issues: [] } | { policy: undefined; issues: SpecIssue[] };
+
+/** Parses and checks a policy file; every problem at its line and column. */
+export function loadPolicy(text: string, file: string): PolicyLoad {
+  const read = readYaml(text, file);
+  if (!read.source) return { policy: undefined, issues: read.issues };
+  const invalid = schemaIssues(policySchemaValidator(), read.source);
+  if (invalid.length > 0) return { policy: undefined, issues: invalid };
+  const rules = (read.source.data as { rules: PolicyRule[] }).rules;
+  const issues: SpecIssue[] = [];
+  const names = new Set<string>();
+  for (const [index, rule] of rules.entries()) {
+    const checks = CHECKS.filter((check) => rule[check] !== undefined);
+    const problem = (reason: string, path: PathSegment[] = ["rules", index]) =>
+      issues.push({ file, ...read.source.at(path), path: dottedPath(path), reason });
+    if (checks.length !== 1) {
+      problem(
+        checks.length === 0
+          ? `has no check; give it one of ${CHECKS.join(", ")}`
+          : `has ${String(checks.length)} checks (${checks.join(", ")}); give each its own rule`,
+      );
+    }
+    if (names.has(rule.name)) problem(`is a second rule named "${rule.name}"`, ["rules", index, "name"]);
+    names.add(rule.name);
+    if (rule.when && (rule.internet !== undefined || rule.maxPerApp !== undefined)) {
+      problem("`when` selects sandboxes and pools; internet and maxPerApp apply to the whole app", [
+        "rules",
+        index,
+        "when",
+      ]);
+    }
+  }
+  if (issues.length > 0) return { policy: undefined, issues: issues.sort(compareIssues) };
+  return { policy: { file, rules }, issues: [] };
+}
+
+export function loadPolicyFile(path: string, displayName: string = path): PolicyLoad {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+    return { policy: undefined, issues: [{ file: displayName, line: 1, column: 1, path: "(file)", reason }] };
+  }
+  return loadPolicy(text, displayName);
+}
+
+/** A sandbox or a pool template, with where it is in the spec and how many it makes. */
+interface Unit {
+  path: PathSegment[];
+  sandbox: SpecSandbox;
+  count: number;
+  poolPath?: PathSegment[];
+  replicas?: number;
+}
+
+function unitsOf(spec: SandfleetSpec): Unit[] {
+  return [
+    ...Object.entries(spec.sandboxes).map(([name, sandbox]) => ({ path: ["sandboxes", name], sandbox, count: 1 })),
+    ...Object.entries(spec.pools).map(([name, pool]) => ({
+      path: ["pools", name, "template"],
+      sandbox: pool.template,
+      count: pool.replicas,
+      poolPath: ["pools", name],
+      replicas: pool.replicas,
+    })),
+  ];
+}
+
+/** What one member uses, its defaults filled in. */
+function usage(sandbox: SpecSandbox) {
+  return {
+    cpu: sandbox.cpu ?? SANDBOX_DEFAULTS.cpu,
+    memoryMiB: sandbox.memory === undefined ? SANDBOX_DEFAULTS.memoryMiB : (parseSizeMiB(sandbox.memory) ?? 0),
+    diskMiB: sandbox.disk === undefined ? DISK_MIB.default : (parseSizeMiB(sandbox.disk) ?? 0),
+    pids: sandbox.pids ?? SANDBOX_DEFAULTS.pidsLimit,
+  };
+}
+
+/** `*` matches any run of characters; everything else is itself. */
+function matches(pattern: string, value: string): boolean {
+  const regex = new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
+  return regex.test(value);
+}
+
+function tagged(sandbox: SpecSandbox, tags: Record<string, string> | undefined): boolean {
+  return Object.entries(tags ?? {}).every(([key, value]) => sandbox.tags?.[key] === value);
+}
+
+function describeTags(tags: Record<string, string>): string {
+  return Object.entries(tags)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+}
+
+/** Every violation of the policy by the spec, at its place in the spec's file. */
+export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSource): SpecIssue[] {
+  const issues: SpecIssue[] = [];
+  for (const rule of policy.rules) {
+    const level = rule.level ?? "error";
+    const violation = (path: PathSegment[], reason: string, atKey = false) =>
+      issues.push({
+        file: spec.file,
+        ...source.at(path, atKey),
+        path: dottedPath(path),
+        reason: `${reason} (policy rule "${rule.name}")`,
+        severity: level,
+        rule: rule.name,
+      });
+    const units = unitsOf(spec).filter((unit) => tagged(unit.sandbox, rule.when?.tags));
+    const scope = rule.when?.tags ? ` for sandboxes tagged ${describeTags(rule.when.tags)}` : "";
+
+    if (rule.runtime) {
+      for (const unit of units) {
+        const runtime = unit.sandbox.runtime ?? SANDBOX_DEFAULTS.runtime;
+        if (runtime !== rule.runtime) {
+          const path = unit.sandbox.runtime ? [...unit.path, "runtime"] : unit.path;
+          violation(path, `runtime must be ${rule.runtime}${scope} (is ${runtime})`, !unit.sandbox.runtime);
+        }
+      }
+    }
+    if (rule.internet === false && spec.internet === true) {
+      violation(["internet"], "internet: true is not allowed");
+    }
+    if (rule.max) {
+      const max = rule.max;
+      for (const unit of units) {
+        const used = usage(unit.sandbox);
+        const over = (
+          key: "cpu" | "memory" | "disk" | "pids",
+          have: number,
+          limit: number | undefined,
+          unit_: string,
+        ) => {
+          if (limit === undefined || have <= limit) return;
+          const specKey = key;
+          const written = unit.sandbox[specKey] !== undefined;
+          violation(
+            written ? [...unit.path, specKey] : unit.path,
+            `${key} must be at most ${String(limit)}${unit_}${scope} (is ${String(have)}${unit_}${written ? "" : ", the default"})`,
+            !written,
+          );
+        };
+        over("cpu", used.cpu, max.cpu, "");
+        over("memory", used.memoryMiB, max.memory === undefined ? undefined : parseSizeMiB(max.memory), " MiB");
+        over("disk", used.diskMiB, max.disk === undefined ? undefined : parseSizeMiB(max.disk), " MiB");
+        over("pids", used.pids, max.pids, "");
+        if (max.replicas !== undefined && unit.replicas !== undefined && unit.replicas > max.replicas) {
+          violation(
+            [...(unit.poolPath ?? []), "replicas"],
+            `replicas must be at most ${String(max.replicas)}${scope} (is ${String(unit.replicas)})`,
+          );
+        }
+      }
+    }
+    if (rule.maxPerApp) {
+      const max = rule.maxPerApp;
+      const total = { cpu: 0, memoryMiB: 0, diskMiB: 0, pids: 0, replicas: 0 };
+      for (const unit of units) {
+        const used = usage(unit.sandbox);
+        total.cpu += used.cpu * unit.count;
+        total.memoryMiB += used.memoryMiB * unit.count;
+        total.diskMiB += used.diskMiB * unit.count;
+        total.pids += used.pids * unit.count;
+        total.replicas += unit.count;
+      }
+      const over = (what: string, have: number, limit: number | undefined, suffix: string) => {
+        if (limit !== undefined && have > limit) {
+          violation(
+            ["app"],
+            `app "${spec.app}" may have at most ${String(limit)}${suffix} of ${what} in all (has ${String(Math.round(have * 100) / 100)}${suffix})`,
+          );
+        }
+      };
+      over("cpu", total.cpu, max.cpu, "");
+      over("memory", total.memoryMiB, max.memory === undefined ? undefined : parseSizeMiB(max.memory), " MiB");
+      over("disk", total.diskMiB, max.disk === undefined ? undefined : parseSizeMiB(max.disk), " MiB");
+      over("pids", total.pids, max.pids, "");
+      over("sandboxes (replicas included)", total.replicas, max.replicas, "");
+    }
+    if (rule.images) {
+      const allowed = rule.images;
+      const check = (path: PathSegment[], image: string, what: string) => {
+        if (!allowed.some((pattern) => matches(pattern, image))) {
+          violation(path, `${what} "${image}" is not one of the allowed images: ${allowed.join(", ")}`);
+        }
+      };
+      for (const [name, image] of Object.entries(spec.images)) {
+        if (image.base) check(["images", name, "base"], image.base, "base image");
+      }
+      for (const unit of units) {
+        // A name of the spec's own images or snapshots is checked where that image is declared.
+        if (isImageReference(unit.sandbox.image)) check([...unit.path, "image"], unit.sandbox.image, "image");
+      }
+    }
+    if (rule.requiredTags) {
+      for (const unit of units) {
+        const missing = rule.requiredTags.filter((key) => unit.sandbox.tags?.[key] === undefined);
+        if (missing.length > 0) {
+          const path = unit.sandbox.tags ? [...unit.path, "tags"] : unit.path;
+          violation(
+            path,
+            `must have the tag${missing.length > 1 ? "s" : ""} ${missing.join(", ")}${scope}`,
+            !unit.sandbox.tags,
+          );
+        }
+      }
+    }
+  }
+  return issues.sort(compareIssues);
+}
