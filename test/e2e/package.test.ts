@@ -59,6 +59,8 @@ describe("the packed package", () => {
       "package/dist/pulumi.d.ts",
       "package/dist/spec/index.js",
       "package/dist/bin/sandfleet.cjs",
+      "package/dist/bin/cli.cjs",
+      "package/schema/sandfleet-policy.schema.json",
       "package/schema/sandfleet.schema.json",
       "package/CHANGELOG.md",
       "package/README.md",
