@@ -64,3 +64,23 @@ function lastLines(text: string, count: number): string {
 export class PoolExhaustedError extends SandfleetError {
   override readonly name: string = "PoolExhaustedError";
 }
+
+/** A file call met a folder where it needs a file. */
+export class IsADirectoryError extends InvalidArgumentError {
+  override readonly name: string = "IsADirectoryError";
+}
+
+/** A file call met a file where it needs a folder (the path itself, or one of its parents). */
+export class NotADirectoryError extends InvalidArgumentError {
+  override readonly name: string = "NotADirectoryError";
+}
+
+/** What a file call would make is there already. */
+export class AlreadyExistsError extends ConflictError {
+  override readonly name: string = "AlreadyExistsError";
+}
+
+/** A folder to remove without `recursive` still holds something. */
+export class DirectoryNotEmptyError extends ConflictError {
+  override readonly name: string = "DirectoryNotEmptyError";
+}

@@ -17,11 +17,15 @@ export {
   PoolExhaustedError,
   SandfleetError,
   TimeoutError,
+  IsADirectoryError,
+  NotADirectoryError,
+  AlreadyExistsError,
+  DirectoryNotEmptyError,
 } from "./errors.ts";
 export { ImageBuildError } from "./docker/images.ts";
 export { Sandbox, type ConnectParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
 export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
-export { SandboxFiles, type FileEntry } from "./runtime/files.ts";
+export { SandboxFiles, READ_LIMIT_BYTES, type FileData, type FileEntry, type FileStat } from "./runtime/files.ts";
 export { Agent, type AgentEvent } from "./runtime/agent.ts";
 export type { Garbage } from "./runtime/gc.ts";
 export type { ClaimParams } from "./runtime/pool.ts";

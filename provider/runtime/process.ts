@@ -2,7 +2,10 @@ import type { Readable, Writable } from "node:stream";
 import type { DockerClient } from "../docker/client.ts";
 import type { ExecProcess } from "../docker/exec.ts";
 import type { ExecResult } from "../docker/types.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { ruleProblem } from "../rules.ts";
 import { readAll } from "../streams.ts";
+import { wholeSecondsProblem } from "./sandbox-params.ts";
 
 /** Exit code reported for a command ended by its timeout, as timeout(1) does. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -59,6 +62,7 @@ export class SandboxProcess {
   #timedOut = false;
   #killed = false;
   #reason: ExecEndReason | undefined;
+  #exitCode: number | null = null;
 
   private constructor(
     exec: ExecProcess,
@@ -83,7 +87,8 @@ export class SandboxProcess {
         if (this.#timedOut) this.#reason = "timeout";
         else if (this.#killed) this.#reason = "killed";
         else if (code === KILLED_EXIT_CODE && (await wasOomKilled())) this.#reason = "oom";
-        return this.#timedOut ? TIMEOUT_EXIT_CODE : code;
+        this.#exitCode = this.#timedOut ? TIMEOUT_EXIT_CODE : code;
+        return this.#exitCode;
       })
       .finally(() => {
         clearTimeout(timer);
@@ -98,6 +103,8 @@ export class SandboxProcess {
     argv: readonly string[],
     params: ExecParams = {},
   ): Promise<SandboxProcess> {
+    const problems = execParamsProblems(argv, params);
+    if (problems.length > 0) throw new InvalidArgumentError(`invalid exec: ${problems.join("; ")}`);
     const mark = uniqueMark();
     const user = params.user;
     const exec = await docker.exec.start(
@@ -140,6 +147,11 @@ export class SandboxProcess {
     return this.#stdin;
   }
 
+  /** The exit code once the command has ended, else null; never waits. */
+  poll(): number | null {
+    return this.#exitCode;
+  }
+
   /** Whether the command was ended by its timeout. */
   get timedOut(): boolean {
     return this.#timedOut;
@@ -178,4 +190,19 @@ export class SandboxProcess {
     const [stdout, stderr, exitCode] = await Promise.all([readAll(this.stdout), readAll(this.stderr), this.wait()]);
     return { exitCode, stdout, stderr: stderr.toString("utf8") };
   }
+}
+
+/** What is wrong with an exec's parameters, found before anything runs. */
+function execParamsProblems(argv: readonly string[], params: ExecParams): string[] {
+  const problems: string[] = [];
+  if (argv.length === 0) problems.push("needs a command");
+  if (params.timeoutMs !== undefined) {
+    const reason = wholeSecondsProblem(params.timeoutMs);
+    if (reason) problems.push(`timeoutMs ${reason}`);
+  }
+  if (params.workdir !== undefined) {
+    const reason = ruleProblem("absolutePath", params.workdir);
+    if (reason) problems.push(`workdir must be an absolute path, got: ${JSON.stringify(params.workdir)}`);
+  }
+  return problems;
 }

@@ -86,6 +86,18 @@ export const SANDBOX_DEFAULTS = {
   runtime: "runc",
 } as const;
 
+/**
+ * A lifetime or a timeout is whole seconds, as Modal has it: 1500 ms is
+ * refused rather than rounded, and 0 or less is never "no timeout".
+ */
+export function wholeSecondsProblem(value: unknown): string | undefined {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "must be a number of ms";
+  if (value <= 0) return `must be positive (got ${String(value)})`;
+  if (!Number.isInteger(value / 1000)) return `must be a multiple of 1000 ms, whole seconds (got ${String(value)})`;
+  if (value > MAX_DURATION_MS) return `must be at most ${String(MAX_DURATION_MS)} ms (24h) (got ${String(value)})`;
+  return undefined;
+}
+
 export interface PropertyProblem {
   property: string;
   reason: string;
@@ -148,13 +160,8 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   problems.push(...mountProblems(params.volumes), ...portProblems(params.ports, params.network));
   if (params.readiness !== undefined) problems.push(...readinessProblems(params.readiness, params.ports));
   for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
-    const value = params[key];
-    if (
-      value !== undefined &&
-      !(typeof value === "number" && Number.isInteger(value) && value >= 1000 && value <= MAX_DURATION_MS)
-    ) {
-      problem(key, "must be a whole number of ms between 1000 (1s) and 86400000 (24h)");
-    }
+    const reason = params[key] === undefined ? undefined : wholeSecondsProblem(params[key]);
+    if (reason) problem(key, reason);
   }
   // Values are never named in a message: they are secrets (and mapProblems names none).
   problems.push(...mapProblems("secretEnv", params.secretEnv, "variableName", "text"));

@@ -3,7 +3,7 @@ import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
 import type { ListParams } from "../client/sandboxes.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { ExecResult } from "../docker/types.ts";
-import { CommandExitError, NotFoundError } from "../errors.ts";
+import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import type { ClaimParams } from "./pool.ts";
@@ -77,7 +77,7 @@ export class Sandbox {
 
   /** Starts a command; its output streams as it comes. */
   async exec(argv: string[], params: ExecParams = {}): Promise<SandboxProcess> {
-    return SandboxProcess.start(this.#docker, this.id, argv, params);
+    return SandboxProcess.start(this.#engine(), this.id, argv, params);
   }
 
   /** Runs a command to completion and returns its exit code and output. */
@@ -95,35 +95,35 @@ export class Sandbox {
 
   /** Files inside the sandbox, read and written as its user. */
   get files(): SandboxFiles {
-    return new SandboxFiles(this.#docker, this.id);
+    return new SandboxFiles(this.#engine(), this.id);
   }
 
   /** The engine's view of the sandbox now. */
   async state(): Promise<SandboxState> {
-    const state = await inspectSandbox(this.#docker, this.id);
+    const state = await inspectSandbox(this.#engine(), this.id);
     if (!state) throw new NotFoundError(`sandbox ${this.id} no longer exists`);
     return state;
   }
 
   /** Waits for the sandbox's readiness probe; fails naming the probe, or at once if the sandbox ended. */
   async waitUntilReady(params: { timeoutMs?: number } = {}): Promise<void> {
-    await waitUntilReady(this.#docker, await this.state(), params);
+    await waitUntilReady(this.#engine(), await this.state(), params);
   }
 
-  /** The exit code if the sandbox has ended (124: by a timeout, 137: terminated), else undefined. */
-  async poll(): Promise<number | undefined> {
-    return reportedExitCode((await this.state()).container);
+  /** The exit code if the sandbox has ended (124: by a timeout, 137: terminated), else null. */
+  async poll(): Promise<number | null> {
+    return reportedExitCode((await this.state()).container) ?? null;
   }
 
   /** Waits until the sandbox ends and returns its exit code. */
   async wait(): Promise<number> {
-    await this.#docker.containers.wait(this.id);
+    await this.#engine().containers.wait(this.id);
     return (await this.poll()) ?? -1;
   }
 
   /** What the sandbox's main process wrote; with `follow`, on as it comes until the sandbox ends. */
   async logs(params: { follow?: boolean; tail?: number } = {}): Promise<{ stdout: Readable; stderr: Readable }> {
-    return this.#docker.containers.logs(this.id, {
+    return this.#engine().containers.logs(this.id, {
       follow: params.follow === true,
       ...(params.tail !== undefined ? { tail: params.tail } : {}),
     });
@@ -142,27 +142,48 @@ export class Sandbox {
 
   /** Commits the sandbox's filesystem (volumes excluded) to an image a new sandbox can start from. */
   async snapshotFilesystem(name?: string): Promise<SnapshotState> {
-    return snapshotSandbox(this.#docker, this.id, { app: this.app, ...(name ? { name } : {}), owner: "runtime" });
+    return snapshotSandbox(this.#engine(), this.id, { app: this.app, ...(name ? { name } : {}), owner: "runtime" });
   }
 
-  /** Ends the sandbox (exit code 137); the stopped container stays until removed or collected. */
+  /**
+   * Ends the sandbox (exit code 137); the stopped container stays until
+   * removed or collected. A sandbox that has already ended is refused, as
+   * Modal refuses a second terminate.
+   */
   async terminate(): Promise<number> {
-    await this.#docker.containers.kill(this.id, "SIGKILL");
+    const ended = reportedExitCode((await this.state()).container);
+    if (ended !== undefined) {
+      throw new ConflictError(`sandbox ${this.app}/${this.name} has already ended (exit code ${String(ended)})`);
+    }
+    await this.#engine().containers.kill(this.id, "SIGKILL");
     return this.wait();
   }
 
   /** Removes the sandbox's container, running or not. */
   async remove(): Promise<void> {
-    await this.#docker.containers.remove(this.id);
+    await this.#engine().containers.remove(this.id);
   }
 
-  /** Lets the sandbox run on after this handle goes out of scope. */
+  /**
+   * Lets the sandbox run on after this handle goes out of scope. The handle is
+   * then done: every later call on it fails (get a new one with fromId).
+   */
   detach(): void {
     this.#detached = true;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#detached) await this.remove();
+  }
+
+  /** The engine, for a handle that is still attached. */
+  #engine(): DockerClient {
+    if (this.#detached) {
+      throw new InvalidArgumentError(
+        `this handle of sandbox ${this.app}/${this.name} was detached; get a new one with fromId("${this.id}")`,
+      );
+    }
+    return this.#docker;
   }
 }
 

@@ -30,17 +30,17 @@ describe("sandfleet agent against a real engine", () => {
   });
 
   it("ends an idle sandbox and spares a busy one", async () => {
-    const idle = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
-    const busy = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
-    const recent = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 1500 });
+    const idle = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
+    const busy = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
+    const recent = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
     const work = await busy.exec(["sleep", "4"]);
     await sleep(1000);
     await recent.run(["true"]); // activity resets its idle clock
-    await sleep(900);
+    await sleep(1200);
     await new Agent({ docker }).reconcileOnce();
     expect(await idle.poll()).toBe(124);
-    expect(await busy.poll()).toBeUndefined();
-    expect(await recent.poll()).toBeUndefined();
+    expect(await busy.poll()).toBeNull();
+    expect(await recent.poll()).toBeNull();
     expect(await work.wait()).toBe(0);
   });
 
@@ -50,8 +50,8 @@ describe("sandfleet agent against a real engine", () => {
     first.kill("SIGKILL");
     await new Promise((resolve) => first.once("exit", resolve));
     // Made while no agent runs: only the engine knows its deadline.
-    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1500 });
-    await sleep(1600);
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000 });
+    await sleep(2100);
     const second = startAgent();
     try {
       expect(await sandbox.wait()).toBe(124);
@@ -82,7 +82,7 @@ describe("sandfleet agent against a real engine", () => {
     const claimed = await Sandbox.claim(app, "short");
     await sleep(600);
     const events = await agent.reconcileOnce();
-    expect(await claimed.poll()).toBeUndefined();
+    expect(await claimed.poll()).toBeNull();
     await sleep(600);
     events.push(...(await agent.reconcileOnce()));
     expect(await claimed.poll()).toBe(124);

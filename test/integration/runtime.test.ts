@@ -41,7 +41,7 @@ describe("the runtime API against a real engine", () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", user: "sandbox" });
     const started = Date.now();
     const result = await sandbox.run(["sh", "-c", "sleep 300 & python3 -c 'import time; time.sleep(300)'"], {
-      timeoutMs: 500,
+      timeoutMs: 1000,
     });
     expect(result).toMatchObject({ exitCode: 124, timedOut: true });
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -66,7 +66,7 @@ describe("the runtime API against a real engine", () => {
 
   it("reports 137 for a terminated sandbox through poll and wait", async () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
-    expect(await sandbox.poll()).toBeUndefined();
+    expect(await sandbox.poll()).toBeNull();
     expect(await sandbox.terminate()).toBe(137);
     expect(await sandbox.poll()).toBe(137);
     expect(await sandbox.wait()).toBe(137);
@@ -130,7 +130,7 @@ describe("the runtime API against a real engine", () => {
       { name: "sub dir", type: "directory", sizeBytes: expect.any(Number) as number },
     ]);
     expect((await sandbox.run(["stat", "-c", "%U", "/home/sandbox/work/notes.txt"])).stdout).toBe("sandbox\n");
-    await files.remove("/home/sandbox/work");
+    await files.remove("/home/sandbox/work", { recursive: true });
     await expect(files.list("/home/sandbox/work")).rejects.toBeInstanceOf(NotFoundError);
     await expect(files.read("/home/sandbox/missing")).rejects.toThrow(/cannot read \/home\/sandbox\/missing/);
     await expect(files.write("relative/path", "x")).rejects.toBeInstanceOf(InvalidArgumentError);
