@@ -6,8 +6,8 @@ export function printTable(columns: string[], rows: string[][]): void {
       .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  console.log(line(columns));
-  for (const row of rows) console.log(line(row));
+  // One write: a line at a time costs a system call (and console's formatting) per row.
+  process.stdout.write([columns, ...rows].map(line).join("\n") + "\n");
 }
 
 export function printJson(value: unknown): void {

@@ -35,6 +35,9 @@ export interface EngineHttp {
   upgrade(path: string, body: unknown): Promise<Duplex>;
 }
 
+/** Connections kept open for reuse, at most: a burst of parallel calls does not leave them all open. */
+const MAX_IDLE = 16;
+
 export function engineHttp(address: EngineAddress): EngineHttp {
   const connect = connectorFor(address);
   // Connections kept for the next request; unreferenced while they wait, so they never hold a process open.
@@ -51,7 +54,7 @@ export function engineHttp(address: EngineAddress): EngineHttp {
     return socket;
   };
   const release = (socket: Duplex, reusable: boolean) => {
-    if (!reusable || socket.destroyed || address.kind === "ssh") {
+    if (!reusable || socket.destroyed || address.kind === "ssh" || idle.length >= MAX_IDLE) {
       socket.destroy();
       return;
     }
