@@ -70,6 +70,6 @@ export class Sandfleet {
    * `run(signal)` until aborted, or `reconcileOnce()`.
    */
   agent(params: AgentOptions = {}): Agent {
-    return new Agent({ ...params, docker: this.#docker, reconcilers: poolReconcilers() });
+    return new Agent({ ...params, docker: this.#docker, reconcilers: poolReconcilers(params.app) });
   }
 }

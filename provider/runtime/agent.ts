@@ -20,6 +20,8 @@ export type Reconciler = (docker: DockerClient, nowMs: number) => Promise<AgentE
 
 export interface AgentParams {
   docker: DockerClient;
+  /** Only this app's sandboxes and pools; default every app on the engine. */
+  app?: string;
   /** Time between passes. Default 1000. */
   intervalMs?: number;
   clock?: Clock;
@@ -35,7 +37,7 @@ export interface AgentParams {
  * restarted agent, or one that outlived an engine restart, does the same.
  */
 export class Agent {
-  readonly #params: Required<Omit<AgentParams, "onEvent">> & Pick<AgentParams, "onEvent">;
+  readonly #params: Required<Omit<AgentParams, "onEvent" | "app">> & Pick<AgentParams, "onEvent" | "app">;
   readonly #startedMs: number;
 
   constructor(params: AgentParams) {
@@ -47,7 +49,7 @@ export class Agent {
   async reconcileOnce(): Promise<AgentEvent[]> {
     const { docker, clock, reconcilers } = this.#params;
     const now = clock.now();
-    const events = await enforceLifetimes(docker, now, this.#startedMs);
+    const events = await enforceLifetimes(docker, now, this.#startedMs, this.#params.app);
     for (const reconcile of reconcilers) events.push(...(await reconcile(docker, now)));
     for (const event of events) this.#params.onEvent?.(event);
     return events;
@@ -76,8 +78,13 @@ export async function enforceLifetimes(
   docker: DockerClient,
   nowMs: number,
   agentStartedMs: number,
+  app?: string,
 ): Promise<AgentEvent[]> {
-  const running = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.kind]: "sandbox" });
+  const running = await docker.containers.list({
+    [LABEL.managed]: "true",
+    [LABEL.kind]: "sandbox",
+    ...(app ? { [LABEL.app]: app } : {}),
+  });
   const containers = (
     await Promise.all(running.filter((c) => c.status === "running").map((c) => docker.containers.inspect(c.id)))
   ).filter((c): c is ContainerInfo => c !== undefined && c.running);

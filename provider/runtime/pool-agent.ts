@@ -3,9 +3,9 @@ import type { AgentEvent, Reconciler } from "./agent.ts";
 import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
-export async function refillPools(docker: DockerClient): Promise<AgentEvent[]> {
+export async function refillPools(docker: DockerClient, app?: string): Promise<AgentEvent[]> {
   const events: AgentEvent[] = [];
-  for (const pool of await recordedPools(docker)) {
+  for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
     const { secretKeys, ...template } = pool.template;
     const members = await listMembers(docker, pool.app, pool.name);
     const secretEnv = await secretEnvFromMember(
@@ -40,7 +40,7 @@ export async function refillPools(docker: DockerClient): Promise<AgentEvent[]> {
   return events;
 }
 
-/** The agent's warm-pool reconcilers. */
-export function poolReconcilers(): Reconciler[] {
-  return [(docker) => refillPools(docker)];
+/** The agent's warm-pool reconcilers, for one app's pools or every app's. */
+export function poolReconcilers(app?: string): Reconciler[] {
+  return [(docker) => refillPools(docker, app)];
 }

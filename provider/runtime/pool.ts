@@ -175,7 +175,9 @@ export async function reconcilePool(
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
   const now = Date.now();
-  const dead = members.filter((m) => !m.running || isAbandoned(m, params.template, now));
+  // A pending member another maker (an `up`, an agent) is still making may not be running yet:
+  // it is dead only once abandoned. Any other member that is not running is dead.
+  const dead = members.filter((m) => (m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running));
   const live = members.filter((m) => !dead.includes(m));
   const current = live.filter((m) => m.templateHash === hash);
   const old = live.filter((m) => m.templateHash !== hash);

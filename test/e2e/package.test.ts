@@ -169,7 +169,7 @@ describe("a TypeScript project that installs sandfleet", () => {
       exhausted: true,
     });
     // The claim took the pool's one member; the agent puts a new one in its place.
-    await mustRun(join(dir, "node_modules/.bin/sandfleet"), ["agent", "--once"], { cwd: dir });
+    await mustRun(join(dir, "node_modules/.bin/sandfleet"), ["agent", "--once", "--app", app], { cwd: dir });
     await noChange();
 
     await stack.run(["destroy", "--yes", "--skip-preview"]);
@@ -232,7 +232,7 @@ describe("a YAML-only project with the installed sandfleet command", () => {
     const exec = await run(["exec", id, "--", "sh", "-c", "echo hello from $(id -un); exit 3"]);
     expect(exec).toMatchObject({ code: 3, stdout: "hello from sandbox\n" });
     await run(["terminate", id, "--rm"]);
-    expect((await run(["agent", "--once"])).code).toBe(0);
+    expect((await run(["agent", "--once", "--app", app])).code).toBe(0);
     await noChange();
     const destroy = await run(["destroy", "--stack", "test"]);
     expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);

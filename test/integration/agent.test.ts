@@ -8,8 +8,9 @@ import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 const cli = new URL("../../provider/cli/main.ts", import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function startAgent(): ChildProcess {
-  return spawn(process.execPath, [cli, "agent", "--interval", "200ms", "--json"], {
+/** An agent for this file's app only: the other test files share the engine. */
+function startAgent(app: string): ChildProcess {
+  return spawn(process.execPath, [cli, "agent", "--app", app, "--interval", "200ms", "--json"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
 }
@@ -45,14 +46,14 @@ describe("sandfleet agent against a real engine", () => {
   });
 
   it("killed and restarted, still ends what it must", async () => {
-    const first = startAgent();
+    const first = startAgent(app);
     await sleep(500);
     first.kill("SIGKILL");
     await new Promise((resolve) => first.once("exit", resolve));
     // Made while no agent runs: only the engine knows its deadline.
     const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000 });
     await sleep(2100);
-    const second = startAgent();
+    const second = startAgent(app);
     try {
       expect(await sandbox.wait()).toBe(124);
     } finally {

@@ -3,16 +3,18 @@ import { client } from "../client.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const agent: Verb = {
-  usage: "sandfleet agent [--interval 1s] [--once] [--json]",
+  usage: "sandfleet agent [--app APP] [--interval 1s] [--once] [--json]",
   examples: ["sandfleet agent", "sandfleet agent --once --json"],
-  options: { interval: { type: "string" }, once: { type: "boolean" } },
+  options: { interval: { type: "string" }, once: { type: "boolean" }, app: { type: "string" } },
   async run({ values, json }) {
     const interval = stringOption(values, "interval") ?? "1s";
     const intervalMs = parseDuration(interval);
     if (intervalMs === undefined) throw new UsageError(`--interval ${interval} is not a duration like 1s`);
     const sandfleet = client();
     await sandfleet.ping();
+    const app = stringOption(values, "app");
     const instance = sandfleet.agent({
+      ...(app ? { app } : {}),
       intervalMs,
       onEvent: (event) => {
         const line = json
@@ -30,7 +32,8 @@ export const agent: Verb = {
       process.once(signal, () => {
         controller.abort();
       });
-    if (!json) console.log(`sandfleet agent watching ${sandfleet.engine} every ${interval}`);
+    if (!json)
+      console.log(`sandfleet agent watching ${app ? `app ${app} on ` : ""}${sandfleet.engine} every ${interval}`);
     await instance.run(controller.signal);
     return EXIT.ok;
   },
