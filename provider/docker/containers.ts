@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from "node:stream";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { readAll } from "../streams.ts";
 import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
@@ -118,19 +119,12 @@ export function containerClient(docker: EngineHttp): ContainerClient {
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       const query = { stdout: true, stderr: true, follow: options.follow, tail: options.tail };
-      if (options.follow) {
-        const stream = await engineCall(`follow logs of container ${id}`, () =>
-          docker.stream("GET", path(id, "/logs"), { query }),
-        );
-        demuxInto(stream, stdout, stderr);
-      } else {
-        const stream = await engineCall(`read logs of container ${id}`, () =>
-          docker.stream("GET", path(id, "/logs"), { query }),
-        );
-        const chunks: Buffer[] = [];
-        for await (const chunk of stream) chunks.push(chunk as Buffer);
-        demuxBuffer(Buffer.concat(chunks), stdout, stderr);
-      }
+      const stream = await engineCall(`${options.follow ? "follow" : "read"} logs of container ${id}`, () =>
+        docker.stream("GET", path(id, "/logs"), { query }),
+      );
+      // Logs so far are read whole, so that a failed read fails this call rather than ending the streams early.
+      if (options.follow) demuxInto(stream, stdout, stderr);
+      else demuxBuffer(await readAll(stream), stdout, stderr);
       return { stdout, stderr };
     },
     async wait(id) {

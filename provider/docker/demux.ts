@@ -47,7 +47,7 @@ export function demuxBuffer(buffer: Buffer, stdout: Writable, stderr: Writable):
 }
 
 /** Each JSON value of a newline-separated stream (progress, events), also given to `onItem` as it comes. */
-export async function readJsonLines<T>(source: Readable, onItem: (item: T) => void): Promise<T[]> {
+export async function readJsonLines<T>(source: Readable, onItem: (item: T) => void = () => undefined): Promise<T[]> {
   const items: T[] = [];
   const take = (line: string) => {
     const item = JSON.parse(line) as T;

@@ -39,7 +39,7 @@ export function eventClient(docker: EngineHttp): EventClient {
             }),
           },
         });
-        return readJsonLines<RawEvent>(stream, () => undefined);
+        return readJsonLines<RawEvent>(stream);
       });
       return raw.map((event) => ({
         timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,

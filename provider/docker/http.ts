@@ -3,6 +3,7 @@
  * unversioned, so the engine answers in its own API version.
  */
 import { Duplex, PassThrough, type Readable } from "node:stream";
+import { readAll } from "../streams.ts";
 import type { EngineAddress } from "./connect.ts";
 import { readResponse, requestHead, writeChunked, type Response } from "./http1.ts";
 
@@ -111,7 +112,7 @@ export function engineHttp(address: EngineAddress): EngineHttp {
   return {
     async json<T>(method: string, path: string, params: RequestParams = {}) {
       const response = await respond(method, path, params);
-      const text = (await readBody(response.body)).toString("utf8");
+      const text = (await readAll(response.body)).toString("utf8");
       const isJson = (response.headers["content-type"] ?? "").includes("json");
       return (isJson && text.trim() ? JSON.parse(text) : undefined) as T;
     },
@@ -130,7 +131,7 @@ export function engineHttp(address: EngineAddress): EngineHttp {
 
 async function failOnErrorStatus(response: Response): Promise<void> {
   if (response.status < 400) return;
-  const text = (await readBody(response.body)).toString("utf8");
+  const text = (await readAll(response.body)).toString("utf8");
   let message = text.trim();
   try {
     message = (JSON.parse(text) as { message?: string }).message ?? message;
@@ -149,12 +150,6 @@ function queryString(query: RequestParams["query"]): string {
   }
   const text = params.toString();
   return text ? `?${text}` : "";
-}
-
-async function readBody(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const ref = (socket: Duplex) => (socket as Duplex & { ref?: () => void }).ref?.();

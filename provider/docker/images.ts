@@ -84,7 +84,7 @@ export function imageClient(docker: EngineHttp): ImageClient {
               onLine(line);
             }
           }
-          if (event.error) failure = event.errorDetail?.message ?? event.error;
+          failure = progressError(event) ?? failure;
         });
       });
       if (partial) {
@@ -111,16 +111,14 @@ export function imageClient(docker: EngineHttp): ImageClient {
         const tar = await engineCall(`export container ${containerId}`, () =>
           docker.stream("GET", `${container}/export`),
         );
-        let failure: string | undefined;
-        await engineCall(`import snapshot ${name}`, async () => {
+        const events = await engineCall(`import snapshot ${name}`, async () => {
           const progress = await docker.stream("POST", "/images/create", {
             query: { fromSrc: "-", repo: spec.repo, tag: spec.tag, changes: configChanges(spec) },
             upload: tar,
           });
-          await readJsonLines<RawProgress>(progress, (event) => {
-            if (event.error) failure = event.errorDetail?.message ?? event.error;
-          });
+          return readJsonLines<RawProgress>(progress);
         });
+        const failure = events.map(progressError).findLast((error) => error !== undefined);
         if (failure !== undefined) throw new EngineError(`import snapshot ${name}: ${failure}`);
       } finally {
         if (paused) await docker.json("POST", `${container}/unpause`).catch(() => undefined);
@@ -152,6 +150,11 @@ export function imageClient(docker: EngineHttp): ImageClient {
       return found.map((image) => ({ id: image.Id, tags: listOf(image.RepoTags), labels: mapOf(image.Labels) }));
     },
   };
+}
+
+/** What a line of build or import progress says went wrong, if anything. */
+function progressError(event: RawProgress): string | undefined {
+  return event.error ? (event.errorDetail?.message ?? event.error) : undefined;
 }
 
 /** The image config of a snapshot, as Dockerfile instructions for an import. */
