@@ -1,11 +1,10 @@
-import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
 import { dottedPath } from "./positions.ts";
 import { schemaValidator } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
-import { dedupe, readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
+import { dedupe, readFileText, readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
 import type { SandfleetSpec } from "./types.ts";
 
 export type LoadResult =
@@ -74,28 +73,15 @@ function withDefaults(data: Partial<SandfleetSpec>, file: string, dir: string): 
 
 /** Reads and validates a file; throws SpecError with every problem. */
 export function loadSpecFile(path: string, displayName: string = path): SandfleetSpec {
-  return readSpecFile(path, displayName).spec;
+  const result = loadSpecPath(path, displayName);
+  if (!result.spec) throw new SpecError(result.issues);
+  return result.spec;
 }
 
-/** Like loadSpecFile, with where each property is in the file (for policy checks). */
-export function readSpecFile(path: string, displayName: string = path): { spec: SandfleetSpec; source: YamlSource } {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "";
-    throw new SpecError([
-      {
-        file: displayName,
-        line: 1,
-        column: 1,
-        path: "(file)",
-        reason: code === "ENOENT" ? "file not found" : String(error),
-      },
-    ]);
-  }
+/** Reads and validates a file; a file that cannot be read is one more problem. */
+export function loadSpecPath(path: string, displayName: string = path): LoadResult {
+  const read = readFileText(path, displayName);
+  if ("issue" in read) return { spec: undefined, issues: [read.issue] };
   // The spec's directory is that of `path`, whatever name it is shown under.
-  const result = loadSpec(text, displayName, dirname(resolve(path)));
-  if (!result.spec) throw new SpecError(result.issues);
-  return { spec: result.spec, source: result.source };
+  return loadSpec(read.text, displayName, dirname(resolve(path)));
 }

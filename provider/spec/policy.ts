@@ -5,16 +5,15 @@
  * violation is reported at the place in sandfleet.yaml that breaks it, with
  * the rule's name.
  */
-import { readFileSync } from "node:fs";
 import { SANDBOX_DEFAULTS } from "../runtime/sandbox-params.ts";
-import { DISK_MIB } from "../rules.ts";
+import { fleetDemand, fleetUnits, memberUsage } from "./fleet.ts";
 import { compareIssues, type SpecIssue } from "./issues.ts";
 import { dottedPath, type PathSegment } from "./positions.ts";
 import { policySchemaValidator } from "./schema.ts";
 import { isImageReference } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseSizeMiB } from "./units.ts";
-import { readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
+import { readFileText, readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
 
 export interface PolicyLimits {
   cpu?: number;
@@ -40,6 +39,9 @@ export interface Policy {
   file: string;
   rules: PolicyRule[];
 }
+
+/** The policy a spec follows when none is named: this file, if it is there. */
+export const POLICY_FILE = "sandfleet.policy.yaml";
 
 const CHECKS = ["runtime", "internet", "max", "maxPerApp", "images", "requiredTags"] as const;
 
@@ -80,46 +82,12 @@ export function loadPolicy(text: string, file: string): PolicyLoad {
 }
 
 export function loadPolicyFile(path: string, displayName: string = path): PolicyLoad {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
-    return { policy: undefined, issues: [{ file: displayName, line: 1, column: 1, path: "(file)", reason }] };
-  }
-  return loadPolicy(text, displayName);
+  const read = readFileText(path, displayName);
+  return "issue" in read ? { policy: undefined, issues: [read.issue] } : loadPolicy(read.text, displayName);
 }
 
-/** A sandbox or a pool template, with where it is in the spec and how many it makes. */
-interface Unit {
-  path: PathSegment[];
-  sandbox: SpecSandbox;
-  count: number;
-  poolPath?: PathSegment[];
-  replicas?: number;
-}
-
-function unitsOf(spec: SandfleetSpec): Unit[] {
-  return [
-    ...Object.entries(spec.sandboxes).map(([name, sandbox]) => ({ path: ["sandboxes", name], sandbox, count: 1 })),
-    ...Object.entries(spec.pools).map(([name, pool]) => ({
-      path: ["pools", name, "template"],
-      sandbox: pool.template,
-      count: pool.replicas,
-      poolPath: ["pools", name],
-      replicas: pool.replicas,
-    })),
-  ];
-}
-
-/** What one member uses, its defaults filled in. */
-function usage(sandbox: SpecSandbox) {
-  return {
-    cpu: sandbox.cpu ?? SANDBOX_DEFAULTS.cpu,
-    memoryMiB: sandbox.memory === undefined ? SANDBOX_DEFAULTS.memoryMiB : (parseSizeMiB(sandbox.memory) ?? 0),
-    diskMiB: sandbox.disk === undefined ? DISK_MIB.default : (parseSizeMiB(sandbox.disk) ?? 0),
-    pids: sandbox.pids ?? SANDBOX_DEFAULTS.pidsLimit,
-  };
+function sizeLimit(text: string | undefined): number | undefined {
+  return text === undefined ? undefined : parseSizeMiB(text);
 }
 
 /** `*` matches any run of characters; everything else is itself. */
@@ -157,7 +125,7 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
         severity: level,
         rule: rule.name,
       });
-    const units = unitsOf(spec).filter((unit) => tagged(unit.sandbox, rule.when?.tags));
+    const units = fleetUnits(spec).filter((unit) => tagged(unit.sandbox, rule.when?.tags));
     const scope = rule.when?.tags ? ` for sandboxes tagged ${describeTags(rule.when.tags)}` : "";
 
     if (rule.runtime) {
@@ -175,7 +143,7 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
     if (rule.max) {
       const max = rule.max;
       for (const unit of units) {
-        const used = usage(unit.sandbox);
+        const used = memberUsage(unit.sandbox);
         const over = (
           key: "cpu" | "memory" | "disk" | "pids",
           have: number,
@@ -191,42 +159,34 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
             !written,
           );
         };
-        over("cpu", used.cpu, max.cpu, "");
-        over("memory", used.memoryMiB, max.memory === undefined ? undefined : parseSizeMiB(max.memory), " MiB");
-        over("disk", used.diskMiB, max.disk === undefined ? undefined : parseSizeMiB(max.disk), " MiB");
+        over("cpu", used.cpus, max.cpu, "");
+        over("memory", used.memoryMiB, sizeLimit(max.memory), " MiB");
+        over("disk", used.diskMiB, sizeLimit(max.disk), " MiB");
         over("pids", used.pids, max.pids, "");
-        if (max.replicas !== undefined && unit.replicas !== undefined && unit.replicas > max.replicas) {
+        if (max.replicas !== undefined && unit.poolPath && unit.count > max.replicas) {
           violation(
-            [...(unit.poolPath ?? []), "replicas"],
-            `replicas must be at most ${String(max.replicas)}${scope} (is ${String(unit.replicas)})`,
+            [...unit.poolPath, "replicas"],
+            `replicas must be at most ${String(max.replicas)}${scope} (is ${String(unit.count)})`,
           );
         }
       }
     }
     if (rule.maxPerApp) {
       const max = rule.maxPerApp;
-      const total = { cpu: 0, memoryMiB: 0, diskMiB: 0, pids: 0, replicas: 0 };
-      for (const unit of units) {
-        const used = usage(unit.sandbox);
-        total.cpu += used.cpu * unit.count;
-        total.memoryMiB += used.memoryMiB * unit.count;
-        total.diskMiB += used.diskMiB * unit.count;
-        total.pids += used.pids * unit.count;
-        total.replicas += unit.count;
-      }
+      const total = fleetDemand(units);
       const over = (what: string, have: number, limit: number | undefined, suffix: string) => {
         if (limit !== undefined && have > limit) {
           violation(
             ["app"],
-            `app "${spec.app}" may have at most ${String(limit)}${suffix} of ${what} in all (has ${String(Math.round(have * 100) / 100)}${suffix})`,
+            `app "${spec.app}" may have at most ${String(limit)}${suffix} of ${what} in all (has ${String(have)}${suffix})`,
           );
         }
       };
-      over("cpu", total.cpu, max.cpu, "");
-      over("memory", total.memoryMiB, max.memory === undefined ? undefined : parseSizeMiB(max.memory), " MiB");
-      over("disk", total.diskMiB, max.disk === undefined ? undefined : parseSizeMiB(max.disk), " MiB");
+      over("cpu", total.cpus, max.cpu, "");
+      over("memory", total.memoryMiB, sizeLimit(max.memory), " MiB");
+      over("disk", total.diskMiB, sizeLimit(max.disk), " MiB");
       over("pids", total.pids, max.pids, "");
-      over("sandboxes (replicas included)", total.replicas, max.replicas, "");
+      over("sandboxes (replicas included)", total.sandboxes, max.replicas, "");
     }
     if (rule.images) {
       const allowed = rule.images;

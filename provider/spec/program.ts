@@ -3,9 +3,9 @@ import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { nameProblem } from "../runtime/names.ts";
 import { deploySpec, specOutputs } from "./deploy.ts";
-import { formatIssue, SpecError, type SpecIssue } from "./issues.ts";
-import { readSpecFile } from "./load.ts";
-import { checkPolicy, loadPolicyFile } from "./policy.ts";
+import { formatIssue, type SpecIssue } from "./issues.ts";
+import { loadSpecPath } from "./load.ts";
+import { checkPolicy, loadPolicyFile, POLICY_FILE } from "./policy.ts";
 import { projectDirectory } from "./project-dir.ts";
 
 /**
@@ -30,16 +30,9 @@ export function sandfleetProgram(): Record<string, pulumi.Output<unknown>> {
     for (const issue of issues) void pulumi.log.error(formatIssue(issue));
     throw new pulumi.RunError(`${what}: ${String(issues.length)} problem(s), listed above`);
   };
-  let loaded;
-  try {
-    loaded = readSpecFile(resolve(projectDir, file), file);
-  } catch (error) {
-    if (error instanceof SpecError) return refuse(error.issues, `${file} is not valid`);
-    throw error;
-  }
-  const policyFile =
-    config.get("policy") ??
-    (existsSync(resolve(projectDir, "sandfleet.policy.yaml")) ? "sandfleet.policy.yaml" : undefined);
+  const loaded = loadSpecPath(resolve(projectDir, file), file);
+  if (!loaded.spec) return refuse(loaded.issues, `${file} is not valid`);
+  const policyFile = config.get("policy") ?? (existsSync(resolve(projectDir, POLICY_FILE)) ? POLICY_FILE : undefined);
   if (policyFile) {
     const policy = loadPolicyFile(resolve(projectDir, policyFile), policyFile);
     if (!policy.policy) return refuse(policy.issues, `${policyFile} is not valid`);

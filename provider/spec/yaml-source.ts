@@ -3,6 +3,7 @@
  * is too big, too deep, not YAML, or an alias bomb, before anything recurses
  * into it. sandfleet.yaml and policy files are both read this way.
  */
+import { readFileSync } from "node:fs";
 import { isAlias, isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, type SpecIssue } from "./issues.ts";
@@ -15,6 +16,16 @@ export interface YamlSource {
   data: unknown;
   /** Where a property is in the file: its value, or its key with `atKey`. */
   at(path: readonly PathSegment[], atKey?: boolean): { line: number; column: number };
+}
+
+/** A file's text, or the issue that says why it cannot be read. */
+export function readFileText(path: string, displayName: string = path): { text: string } | { issue: SpecIssue } {
+  try {
+    return { text: readFileSync(path, "utf8") };
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
+    return { issue: { file: displayName, line: 1, column: 1, path: "(file)", reason } };
+  }
 }
 
 export type ReadResult = { source: YamlSource; issues: [] } | { source: undefined; issues: SpecIssue[] };

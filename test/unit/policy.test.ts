@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { annotations } from "../../provider/spec/annotations.ts";
-import { capacityIssues, fleetDemand } from "../../provider/spec/capacity.ts";
+import { capacityIssues } from "../../provider/spec/capacity.ts";
+import { fleetDemand, fleetUnits } from "../../provider/spec/fleet.ts";
 import { formatIssue, type SpecIssue } from "../../provider/spec/issues.ts";
 import { loadSpec } from "../../provider/spec/load.ts";
 import { checkPolicy, loadPolicy, type Policy } from "../../provider/spec/policy.ts";
@@ -158,7 +159,13 @@ describe("annotations", () => {
 
 describe("capacity", () => {
   it("adds every sandbox and pool member at its limits", () => {
-    expect(fleetDemand(loaded().spec)).toEqual({ sandboxes: 63, cpus: 183, memoryMiB: 33_792, pids: 23_808 });
+    expect(fleetDemand(fleetUnits(loaded().spec))).toEqual({
+      sandboxes: 63,
+      cpus: 183,
+      memoryMiB: 33_792,
+      diskMiB: 63 * 10_240,
+      pids: 23_808,
+    });
   });
 
   it("fails with the numbers when the fleet cannot fit, and passes when it can", () => {

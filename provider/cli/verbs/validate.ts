@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   annotations,
@@ -6,7 +6,8 @@ import {
   checkPolicy,
   hasErrors,
   loadPolicyFile,
-  loadSpec,
+  loadSpecPath,
+  POLICY_FILE,
   type AnnotationFormat,
   type Policy,
   type SpecIssue,
@@ -14,8 +15,6 @@ import {
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 const FORMATS: readonly AnnotationFormat[] = ["text", "json", "github", "gitlab"];
-/** The policy a spec follows when none is named: this file beside it, if there is one. */
-const POLICY_FILE = "sandfleet.policy.yaml";
 
 export const validate: Verb = {
   usage: "sandfleet validate [FILE...] [--policy FILE] [--capacity] [--format text|json|github|gitlab] [--json]",
@@ -43,15 +42,7 @@ export const validate: Verb = {
       return policies.get(path);
     };
     for (const file of files) {
-      let text: string;
-      try {
-        text = readFileSync(file, "utf8");
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : String(error);
-        issues.push({ file, line: 1, column: 1, path: "(file)", reason });
-        continue;
-      }
-      const loaded = loadSpec(text, file);
+      const loaded = loadSpecPath(file);
       issues.push(...loaded.issues);
       if (!loaded.spec) continue;
       const policy = policyFor(file);
