@@ -2,11 +2,7 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ImageSummary, VolumeInfo } from "../docker/types.ts";
 import { ensureImage, type ImageState } from "../runtime/image-build.ts";
 import type { ImageParams } from "../runtime/image-recipe.ts";
-import { LABEL } from "../runtime/labels.ts";
-
-function scope(kind: string, app: string | undefined): Record<string, string> {
-  return { [LABEL.managed]: "true", [LABEL.kind]: kind, ...(app ? { [LABEL.app]: app } : {}) };
-}
+import { scopeLabels } from "../runtime/labels.ts";
 
 /** Images sandfleet builds: from steps or a Dockerfile, tagged by their content. */
 export class Images {
@@ -27,7 +23,7 @@ export class Images {
 
   /** Images built by sandfleet (of the app, if given); snapshots are listed apart, by `kind`. */
   async list(params: { app?: string; kind?: "image" | "snapshot" } = {}): Promise<ImageSummary[]> {
-    return this.#docker.images.list(scope(params.kind ?? "image", params.app));
+    return this.#docker.images.list(scopeLabels(params.kind ?? "image", params.app));
   }
 }
 
@@ -41,6 +37,6 @@ export class Volumes {
   }
 
   async list(params: { app?: string } = {}): Promise<VolumeInfo[]> {
-    return this.#docker.volumes.list(scope("volume", params.app));
+    return this.#docker.volumes.list(scopeLabels("volume", params.app));
   }
 }

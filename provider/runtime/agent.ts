@@ -1,7 +1,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo } from "../docker/types.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
-import { LABEL } from "./labels.ts";
+import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
 import { claimTimes, parseMember } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
@@ -80,11 +80,7 @@ export async function enforceLifetimes(
   agentStartedMs: number,
   app?: string,
 ): Promise<AgentEvent[]> {
-  const running = await docker.containers.list({
-    [LABEL.managed]: "true",
-    [LABEL.kind]: "sandbox",
-    ...(app ? { [LABEL.app]: app } : {}),
-  });
+  const running = await docker.containers.list(scopeLabels("sandbox", app));
   const containers = (
     await Promise.all(running.filter((c) => c.status === "running").map((c) => docker.containers.inspect(c.id)))
   ).filter((c): c is ContainerInfo => c !== undefined && c.running);

@@ -34,6 +34,11 @@ export function ownershipLabels(
   return { [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.kind]: kind, ...extra };
 }
 
+/** The labels that find every object of a kind sandfleet made, or only the app's. */
+export function scopeLabels(kind: ObjectKind, app?: string): Record<string, string> {
+  return { [LABEL.managed]: "true", [LABEL.kind]: kind, ...(app ? { [LABEL.app]: app } : {}) };
+}
+
 export function tagLabels(tags: Readonly<Record<string, string>>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).map(([k, v]) => [LABEL.tagPrefix + k, v]));
 }

@@ -2,7 +2,7 @@ import { randomHex, sha256Hex } from "../digest.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerSummary } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
-import { LABEL, ownershipLabels } from "./labels.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
 import { systemClock, type Clock } from "./poll.ts";
@@ -285,13 +285,13 @@ export function claimRecordName(app: string, pool: string, memberId: string): st
 
 /** When each claimed member was claimed, by member id, from the claim records. */
 export async function claimTimes(docker: DockerClient): Promise<Map<string, number>> {
-  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "claim" });
+  const records = await docker.volumes.list(scopeLabels("claim"));
   return new Map(records.map((r) => [r.labels[LABEL.member] ?? "", Number(r.labels[LABEL.claimedAt] ?? 0)]));
 }
 
 /** Removes claim records whose sandbox is gone. */
 export async function pruneClaimRecords(docker: DockerClient): Promise<void> {
-  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "claim" });
+  const records = await docker.volumes.list(scopeLabels("claim"));
   for (const record of records) {
     const app = record.labels[LABEL.app] ?? "";
     const pool = record.labels[LABEL.pool] ?? "";
@@ -347,7 +347,7 @@ export async function recordedPools(docker: DockerClient): Promise<
     template: PoolTemplate & { secretKeys: string[] };
   }[]
 > {
-  const records = await docker.volumes.list({ [LABEL.managed]: "true", [LABEL.kind]: "pool" });
+  const records = await docker.volumes.list(scopeLabels("pool"));
   return records.map((r) => ({
     app: r.labels[LABEL.app] ?? "",
     name: r.labels[LABEL.pool] ?? "",

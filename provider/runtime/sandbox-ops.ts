@@ -3,7 +3,7 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
-import { LABEL, tagLabels, tagsFromLabels } from "./labels.ts";
+import { LABEL, scopeLabels, tagLabels, tagsFromLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { appNetworkName } from "./names.ts";
 import type { Clock } from "./poll.ts";
@@ -172,17 +172,15 @@ export async function summarizeSandboxes(
   params: { app?: string; tags?: Record<string, string>; includeEnded?: boolean },
 ): Promise<SandboxSummary[]> {
   const found = await docker.containers.list({
-    [LABEL.managed]: "true",
-    [LABEL.kind]: "sandbox",
-    ...(params.app ? { [LABEL.app]: params.app } : {}),
+    ...scopeLabels("sandbox", params.app),
     ...tagLabels(params.tags ?? {}),
   });
-  const shown = found.filter((c) => params.includeEnded === true || c.status === "running" || c.status === "paused");
+  const live = (status: ContainerStatus) => status === "running" || status === "paused";
+  const shown = found.filter((c) => params.includeEnded === true || live(c.status));
   const summaries = await Promise.all(
     shown.map(async (c): Promise<SandboxSummary | undefined> => {
-      const running = c.status === "running" || c.status === "paused";
-      const ended = running ? undefined : await docker.containers.inspect(c.id);
-      if (!running && !ended) return undefined; // removed meanwhile
+      const ended = live(c.status) ? undefined : await docker.containers.inspect(c.id);
+      if (!live(c.status) && !ended) return undefined; // removed meanwhile
       return {
         id: c.id,
         app: c.labels[LABEL.app] ?? "",
@@ -197,7 +195,7 @@ export async function summarizeSandboxes(
   );
   return summaries
     .filter((s): s is SandboxSummary => s !== undefined)
-    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
 }
 
 /**
