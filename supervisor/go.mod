@@ -1,0 +1,3 @@
+module sandfleet/supervisor
+
+go 1.22

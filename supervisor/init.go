@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"sandfleet/supervisor/lifetime"
+	"sandfleet/supervisor/proc"
+	"sandfleet/supervisor/server"
+)
+
+// Config is what sandfleet tells the supervisor when it makes the sandbox.
+type Config struct {
+	TimeoutMs     int64 `json:"timeoutMs,omitempty"`
+	IdleTimeoutMs int64 `json:"idleTimeoutMs,omitempty"`
+	// Warm: a pool member, whose lifetime starts when it is claimed.
+	Warm bool `json:"warm,omitempty"`
+	// Ports published as tunnels: an open connection to one is activity.
+	Ports []int `json:"ports,omitempty"`
+	// Probe is the engine's health check command line, whose execs are not activity.
+	Probe []string `json:"probe,omitempty"`
+}
+
+// The exit code of a sandbox that sandfleet ended by its timeout or idle timeout.
+const endedExitCode = 124
+
+func runInit(args []string) int {
+	var config Config
+	if len(args) >= 2 && args[0] == "--config" {
+		if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
+			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: bad --config: %v\n", err)
+			return 2
+		}
+		args = args[2:]
+	}
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	listener, err := net.Listen("unix", Address)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot listen on %s: %v\n", Address, err)
+		return 1
+	}
+	self, _ := os.Executable()
+	tracker := lifetime.New(
+		time.Duration(config.TimeoutMs)*time.Millisecond,
+		time.Duration(config.IdleTimeoutMs)*time.Millisecond,
+		!config.Warm, time.Now,
+		func() bool { return engineExecRunning(self, config.Probe) || tunnelOpen(config.Ports) },
+	)
+	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ()}
+
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+
+	var mainDone <-chan proc.Status
+	mainPid := 0
+	if len(args) > 0 {
+		cwd, _ := os.Getwd()
+		p, err := proc.Start(proc.Spec{Argv: args, Env: os.Environ(), Dir: cwd, InheritOutput: true})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: %v\n", err)
+			if errors.Is(err, proc.ErrNotFound) {
+				return 127
+			}
+			return 126
+		}
+		srv.MainStdin, mainDone, mainPid = p.Stdin, p.Done, p.Pid
+	}
+	go func() {
+		for {
+			c, err := listener.Accept()
+			if err != nil {
+				continue
+			}
+			go srv.Serve(c)
+		}
+	}()
+
+	tick := time.NewTicker(250 * time.Millisecond)
+	for {
+		select {
+		case status := <-mainDone:
+			return status.Code
+		case sig := <-signals:
+			if mainPid > 0 {
+				syscall.Kill(-mainPid, sig.(syscall.Signal))
+			} else if sig == syscall.SIGTERM || sig == syscall.SIGINT {
+				return 128 + int(sig.(syscall.Signal))
+			}
+		case <-tick.C:
+			if reason, due := tracker.Due(); due {
+				fmt.Fprintf(os.Stderr, "sandfleet: sandbox ended by its %s\n", describe(reason))
+				endAll(mainPid)
+				return endedExitCode
+			}
+		}
+	}
+}
+
+func describe(reason lifetime.Reason) string {
+	if reason == lifetime.Idle {
+		return "idle timeout"
+	}
+	return "timeout"
+}
+
+// endAll kills every process of the sandbox. As PID 1, kill(-1) reaches
+// every other process in the sandbox's PID namespace and nothing outside it.
+func endAll(mainPid int) {
+	if os.Getpid() == 1 {
+		syscall.Kill(-1, syscall.SIGKILL)
+	} else if mainPid > 0 {
+		proc.KillTree(mainPid, "")
+	}
+}
+
+// engineExecRunning says whether the engine runs a command in the sandbox
+// beside the supervisor: an exec other than a supervisor connection or the
+// engine's own health check.
+func engineExecRunning(self string, probe []string) bool {
+	return proc.ForeignProcesses(func(pid int) bool {
+		argv := proc.Cmdline(pid)
+		if len(argv) >= 2 && argv[1] == "connect" && (argv[0] == self || filepath.Base(argv[0]) == filepath.Base(self)) {
+			return true
+		}
+		return len(probe) > 0 && slices.Equal(argv, probe)
+	}) > 0
+}
+
+// tunnelOpen says whether a TCP connection to a published port is open,
+// from the sandbox's own network namespace.
+func tunnelOpen(ports []int) bool {
+	if len(ports) == 0 {
+		return false
+	}
+	wanted := map[string]bool{}
+	for _, p := range ports {
+		wanted[fmt.Sprintf("%04X", p)] = true
+	}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		raw, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			cols := strings.Fields(line)
+			if len(cols) < 4 {
+				continue
+			}
+			_, port, _ := strings.Cut(cols[1], ":")
+			if wanted[port] && cols[3] == "01" { // 01: ESTABLISHED
+				return true
+			}
+		}
+	}
+	return false
+}

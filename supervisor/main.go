@@ -1,0 +1,57 @@
+// Command sandfleet-supervisor runs inside every sandbox that sandfleet
+// makes. As `init` it is PID 1: it starts the sandbox's main command, reaps
+// orphans, ends the sandbox at its timeout or idle timeout, and serves
+// execs and file calls on a Unix socket in the sandbox's own abstract
+// namespace, which no other sandbox and no network can reach. As `connect`
+// it is the far end of one engine exec: it joins that exec's stdin and
+// stdout to the socket, so one engine exec carries many commands.
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+
+	"sandfleet/supervisor/protocol"
+)
+
+// Address is the supervisor's socket: abstract (no file), so it needs no
+// writable filesystem and exists only in the sandbox's network namespace.
+const Address = "@sandfleet-supervisor"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	switch os.Args[1] {
+	case "init":
+		os.Exit(runInit(os.Args[2:]))
+	case "connect":
+		os.Exit(runConnect())
+	case "version":
+		fmt.Println(protocol.Version)
+	default:
+		usage()
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version")
+	os.Exit(2)
+}
+
+// runConnect joins this process's stdin and stdout to the supervisor.
+func runConnect() int {
+	conn, err := net.Dial("unix", Address)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
+		return 1
+	}
+	go func() {
+		io.Copy(conn, os.Stdin)
+		conn.(*net.UnixConn).CloseWrite() // the client is gone: the supervisor ends its commands
+	}()
+	io.Copy(os.Stdout, conn)
+	return 0
+}

@@ -1,0 +1,82 @@
+// Package protocol is the wire format between a sandfleet client and the
+// supervisor: frames of [kind u8][channel u32 BE][length u32 BE][payload],
+// many channels multiplexed over one byte stream. Control payloads are JSON;
+// stdin, stdout, stderr and file contents are raw bytes.
+package protocol
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Kind says what a frame carries.
+type Kind byte
+
+const (
+	// Client to supervisor.
+	Open   Kind = 'o' // JSON Request: start an exec or a file operation on a new channel
+	Input  Kind = 'i' // bytes for the channel's stdin (or a file being written)
+	EndIn  Kind = 'e' // no more input on the channel
+	Signal Kind = 's' // JSON SignalRequest
+	Resize Kind = 'r' // JSON ResizeRequest (PTY execs)
+
+	// Supervisor to client.
+	Hello   Kind = 'h' // JSON HelloReply, on channel 0, first on every connection
+	Started Kind = 'p' // JSON StartedReply
+	Stdout  Kind = '1' // bytes
+	Stderr  Kind = '2' // bytes
+	Exit    Kind = 'x' // JSON ExitReply: the exec ended; the channel is closed
+	Done    Kind = 'd' // JSON result of a file or control operation; the channel is closed
+	Failure Kind = 'f' // JSON FailureReply; the channel is closed
+)
+
+// HeaderSize is the fixed part of every frame.
+const HeaderSize = 9
+
+// MaxPayload bounds one frame, so a corrupt length cannot make either side
+// allocate without limit. Senders split larger data.
+const MaxPayload = 1 << 20
+
+// Frame is one unit on the wire.
+type Frame struct {
+	Kind    Kind
+	Channel uint32
+	Payload []byte
+}
+
+// Write puts one frame on w in a single call, so that frames written by one
+// writer at a time are never interleaved.
+func Write(w io.Writer, f Frame) error {
+	if len(f.Payload) > MaxPayload {
+		return fmt.Errorf("frame payload of %d bytes exceeds %d", len(f.Payload), MaxPayload)
+	}
+	buf := make([]byte, HeaderSize+len(f.Payload))
+	buf[0] = byte(f.Kind)
+	binary.BigEndian.PutUint32(buf[1:5], f.Channel)
+	binary.BigEndian.PutUint32(buf[5:9], uint32(len(f.Payload)))
+	copy(buf[HeaderSize:], f.Payload)
+	_, err := w.Write(buf)
+	return err
+}
+
+// Read takes the next frame from r. io.EOF means the stream ended cleanly
+// between frames; a stream cut inside a frame is io.ErrUnexpectedEOF.
+func Read(r io.Reader) (Frame, error) {
+	var header [HeaderSize]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		return Frame{}, err
+	}
+	length := binary.BigEndian.Uint32(header[5:9])
+	if length > MaxPayload {
+		return Frame{}, fmt.Errorf("frame payload of %d bytes exceeds %d", length, MaxPayload)
+	}
+	f := Frame{Kind: Kind(header[0]), Channel: binary.BigEndian.Uint32(header[1:5]), Payload: make([]byte, length)}
+	if _, err := io.ReadFull(r, f.Payload); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return Frame{}, err
+	}
+	return f, nil
+}

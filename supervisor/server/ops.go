@@ -1,0 +1,169 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"sandfleet/supervisor/files"
+	"sandfleet/supervisor/protocol"
+)
+
+func (c *conn) open(id uint32, req protocol.Request) {
+	switch req.Op {
+	case "exec":
+		if len(req.Argv) == 0 {
+			c.fail(id, protocol.ErrInvalid, "exec needs a command")
+			return
+		}
+		c.startExec(id, req)
+	case "write":
+		c.startWrite(id, req)
+	case "stdin":
+		c.startMainStdin(id)
+	case "read", "list", "stat", "mkdir", "remove":
+		if err := files.CheckPath(req.Op, req.Path); err != nil {
+			c.replyFiles(id, nil, err)
+			return
+		}
+		go c.fileOp(id, req)
+	case "lifetime":
+		c.server.Tracker.Arm(time.Duration(req.TimeoutMs)*time.Millisecond, time.Duration(req.IdleTimeoutMs)*time.Millisecond)
+		deadline, idle, _ := c.server.Tracker.Bounds()
+		reply := map[string]int64{"idleTimeoutMs": idle.Milliseconds()}
+		if !deadline.IsZero() {
+			reply["deadlineMs"] = deadline.UnixMilli()
+		}
+		c.sendJSON(protocol.Done, id, reply)
+	case "ping":
+		c.sendJSON(protocol.Done, id, struct{}{})
+	default:
+		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("unknown operation %q", req.Op))
+	}
+}
+
+// fileOp is activity: a file call counts as an exec would.
+func (c *conn) fileOp(id uint32, req protocol.Request) {
+	tracker := c.server.Tracker
+	tracker.Begin()
+	defer tracker.End()
+	switch req.Op {
+	case "read":
+		var sent int64
+		err := files.Read(req.Path, req.Offset, req.Length, req.MaxBytes, func(data []byte) error {
+			c.sendData(protocol.Stdout, id, data)
+			sent += int64(len(data))
+			return nil
+		})
+		c.replyFiles(id, map[string]int64{"sizeBytes": sent}, err)
+	case "list":
+		entries, err := files.List(req.Path)
+		c.replyFiles(id, map[string]any{"entries": entries}, err)
+	case "stat":
+		entry, err := files.Stat(req.Path)
+		c.replyFiles(id, entry, err)
+	case "mkdir":
+		c.replyFiles(id, struct{}{}, files.Mkdir(req.Path, req.Parents))
+	case "remove":
+		c.replyFiles(id, struct{}{}, files.Remove(req.Path, req.Recursive, req.Force))
+	}
+}
+
+func (c *conn) replyFiles(id uint32, result any, err error) {
+	if err == nil {
+		c.sendJSON(protocol.Done, id, result)
+		return
+	}
+	var typed *files.Error
+	if errors.As(err, &typed) {
+		c.fail(id, typed.Code, typed.Message)
+		return
+	}
+	c.fail(id, protocol.ErrFailed, err.Error())
+}
+
+// writeChannel receives a file's bytes as input frames; the end of input commits it.
+type writeChannel struct {
+	c      *conn
+	id     uint32
+	w      *files.Writer
+	failed error
+	size   int64
+}
+
+func (c *conn) startWrite(id uint32, req protocol.Request) {
+	if err := files.CheckPath("write", req.Path); err != nil {
+		c.replyFiles(id, nil, err)
+		return
+	}
+	w, err := files.OpenWriter(req.Path, req.Append)
+	if err != nil {
+		c.replyFiles(id, nil, err)
+		return
+	}
+	c.server.Tracker.Begin()
+	if !c.register(id, &writeChannel{c: c, id: id, w: w}) {
+		c.server.Tracker.End()
+		w.Close()
+		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
+	}
+}
+
+func (wc *writeChannel) input(data []byte) {
+	if wc.failed == nil {
+		wc.failed = wc.w.Write(data)
+		wc.size += int64(len(data))
+	}
+}
+
+func (wc *writeChannel) endInput() {
+	wc.c.release(wc.id)
+	defer wc.c.server.Tracker.End()
+	err := wc.w.Close()
+	if wc.failed != nil {
+		err = wc.failed
+	}
+	wc.c.replyFiles(wc.id, map[string]int64{"sizeBytes": wc.size}, err)
+}
+
+func (wc *writeChannel) signal(int)            {}
+func (wc *writeChannel) resize(uint16, uint16) {}
+func (wc *writeChannel) closeByPeer() {
+	wc.w.Close()
+	wc.c.server.Tracker.End()
+}
+
+// mainStdinChannel writes to the sandbox's main command.
+type mainStdinChannel struct {
+	c  *conn
+	id uint32
+}
+
+func (c *conn) startMainStdin(id uint32) {
+	if c.server.MainStdin == nil {
+		c.fail(id, protocol.ErrInvalid, "this sandbox's main command takes no stdin")
+		return
+	}
+	if !c.register(id, &mainStdinChannel{c: c, id: id}) {
+		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
+	}
+}
+
+func (m *mainStdinChannel) input(data []byte) {
+	m.c.server.Tracker.Touch()
+	m.c.server.mainIn.Lock()
+	defer m.c.server.mainIn.Unlock()
+	m.c.server.MainStdin.Write(data)
+}
+
+func (m *mainStdinChannel) endInput() {
+	m.c.release(m.id)
+	m.c.server.mainIn.Lock()
+	m.c.server.MainStdin.Close()
+	m.c.server.mainIn.Unlock()
+	m.c.sendJSON(protocol.Done, m.id, struct{}{})
+}
+
+func (m *mainStdinChannel) signal(int)            {}
+func (m *mainStdinChannel) resize(uint16, uint16) {}
+func (m *mainStdinChannel) closeByPeer()          {}
