@@ -24,7 +24,9 @@ export {
 } from "./errors.ts";
 export { ImageBuildError } from "./docker/images.ts";
 export { Sandbox, type ConnectParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
-export { SandboxProcess, TIMEOUT_EXIT_CODE, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
+export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
+export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
+export { TIMEOUT_EXIT_CODE } from "./runtime/lifetime.ts";
 export { SandboxFiles, READ_LIMIT_BYTES, type FileData, type FileEntry, type FileStat } from "./runtime/files.ts";
 export { Agent, type AgentEvent } from "./runtime/agent.ts";
 export type { Garbage } from "./runtime/gc.ts";

@@ -5,6 +5,7 @@ import { claimMember, type ClaimParams } from "../runtime/pool.ts";
 import { createSandbox, inspectSandbox, summarizeSandboxes, type SandboxSummary } from "../runtime/sandbox-ops.ts";
 import type { SandboxParams } from "../runtime/sandbox-params.ts";
 import { Sandbox } from "../runtime/sandbox.ts";
+import { startLifetime } from "../runtime/supervisor/lifetime.ts";
 
 export interface ListParams {
   app?: string;
@@ -57,6 +58,8 @@ export class Sandboxes {
     const id = await claimMember(this.#docker, app, pool, params);
     const state = await inspectSandbox(this.#docker, id);
     if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
+    // Its lifetime starts now; the connection made for this is the one its first exec uses.
+    if (state.supervised) await startLifetime(this.#docker, id);
     return new Sandbox(this.#docker, state);
   }
 

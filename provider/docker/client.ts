@@ -13,6 +13,8 @@ interface RawInfo {
   Driver?: string;
   DriverStatus?: [string, string][] | null;
   NCPU?: number;
+  Architecture?: string;
+  OSType?: string;
   MemTotal?: number;
 }
 
@@ -51,6 +53,8 @@ export function connectDocker(host?: string): DockerClient {
             storageDriver: raw.Driver ?? "",
             backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
             cpus: raw.NCPU ?? 0,
+            architecture: raw.Architecture ?? "",
+            os: raw.OSType ?? "",
             memoryBytes: raw.MemTotal ?? 0,
           }))
           .catch((error: unknown) => {

@@ -4,7 +4,7 @@ import type { ContainerClient } from "./containers.ts";
 import { demuxInto } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
-import { killTagged } from "./process-kill.ts";
+import { signalTagged } from "./process-kill.ts";
 import type { RawExec } from "./raw.ts";
 import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
 
@@ -17,6 +17,8 @@ export interface ExecProcess {
   readonly stdin: Writable | undefined;
   /** Resolves with the exit code once the process has ended and its output is drained. */
   wait(): Promise<number>;
+  /** Whether this exec's open connection keeps the Node process running (by default it does). */
+  hold(keep: boolean): void;
 }
 
 export interface ExecClient {
@@ -24,12 +26,15 @@ export interface ExecClient {
   /** Runs to completion and collects the output. */
   run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
   inspect(execId: string): Promise<ExecInfo | undefined>;
+  /** Sets the window size of an exec started with `tty`. */
+  resize(execId: string, rows: number, cols: number): Promise<void>;
   /**
-   * Ends every process in the container whose environment holds `key=value`,
-   * children included, without needing a free pid in the container where it
-   * can (see process-kill.ts). `user` runs the fallback inside the sandbox.
+   * Signals every process in the container whose environment holds
+   * `key=value`, children included, without needing a free pid in the
+   * container where it can (see process-kill.ts). `user` runs the fallback
+   * inside the sandbox.
    */
-  killTagged(containerId: string, tag: { key: string; value: string }, user?: string): Promise<void>;
+  signalTagged(containerId: string, tag: { key: string; value: string }, signal: number, user?: string): Promise<void>;
 }
 
 export function execClient(docker: EngineHttp, containers: ContainerClient): ExecClient {
@@ -43,7 +48,7 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
           AttachStdin: withStdin,
           AttachStdout: true,
           AttachStderr: true,
-          Tty: false,
+          Tty: spec.tty === true,
           ...(spec.env ? { Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
           ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
           ...(spec.user ? { User: spec.user } : {}),
@@ -51,11 +56,17 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
       }),
     );
     const stream = await engineCall(`start exec in container ${containerId}`, () =>
-      docker.upgrade(`/exec/${exec.Id}/start`, { Detach: false, Tty: false }),
+      docker.upgrade(`/exec/${exec.Id}/start`, { Detach: false, Tty: spec.tty === true }),
     );
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    demuxInto(stream, stdout, stderr);
+    if (spec.tty) {
+      // A terminal's output is one raw stream.
+      stream.pipe(stdout);
+      stream.once("end", () => stderr.end());
+    } else {
+      demuxInto(stream, stdout, stderr);
+    }
     const ended = new Promise<void>((resolve, reject) => {
       stream.once("end", resolve);
       stream.once("close", resolve);
@@ -68,6 +79,11 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
       stdout,
       stderr,
       stdin: withStdin ? stream : undefined,
+      hold(keep) {
+        const handle = stream as Partial<{ ref(): void; unref(): void }>;
+        if (keep) handle.ref?.();
+        else handle.unref?.();
+      },
       async wait() {
         await ended;
         // The stream can end a moment before the engine records the exit code.
@@ -93,10 +109,15 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
   return {
     start,
     run,
-    async killTagged(containerId, tag, user) {
-      await killTagged(await containers.inspect(containerId), tag, async (script, args) => {
+    async signalTagged(containerId, tag, signal, user) {
+      await signalTagged(await containers.inspect(containerId), tag, signal, async (script, args) => {
         await run(containerId, { argv: ["sh", "-c", script, "sh", ...args], ...(user ? { user } : {}) });
       });
+    },
+    async resize(execId, rows, cols) {
+      await engineCall(`resize exec ${execId}`, () =>
+        docker.json("POST", `/exec/${execId}/resize`, { query: { h: rows, w: cols } }),
+      );
     },
     async inspect(execId) {
       const info = await engineLookup(`inspect exec ${execId}`, () => inspectExec(execId));

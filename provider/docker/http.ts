@@ -212,6 +212,17 @@ function sshDial(address: Extract<EngineAddress, { kind: "ssh" }>): Duplex {
       callback(error);
     },
   });
+  // Like a socket's: whether this connection alone keeps the Node process running.
+  // The pipes are sockets underneath, with ref() and unref() of their own.
+  const handles = [child, child.stdin, child.stdout, child.stderr] as unknown as { ref(): void; unref(): void }[];
+  Object.assign(connection, {
+    ref() {
+      for (const handle of handles) handle.ref();
+    },
+    unref() {
+      for (const handle of handles) handle.unref();
+    },
+  });
   child.stdout.on("data", (chunk: Buffer) => {
     if (!connection.push(chunk)) child.stdout.pause();
   });

@@ -31,6 +31,8 @@ export interface ImageClient {
   build(contextDir: string, spec: ImageBuildSpec, onLine: (line: string) => void): Promise<string>;
   /** Records a container's filesystem as an image with exactly the given config; returns the image id. */
   commit(containerId: string, spec: ImageCommitSpec): Promise<string>;
+  /** Makes an image of a root filesystem given as a tar stream, with the config in `spec`. */
+  importArchive(tar: Readable, spec: ImageCommitSpec): Promise<string>;
   /** Removes one reference to an image; an image a container still uses is kept. */
   remove(ref: string): Promise<ImageRemoval>;
   list(labels: Labels): Promise<ImageSummary[]>;
@@ -54,6 +56,22 @@ export function imageClient(docker: EngineHttp): ImageClient {
     };
   };
 
+  // A root filesystem as a tar stream becomes an image with the given config.
+  const importArchive = async (tar: Readable, spec: ImageCommitSpec, what: string): Promise<string> => {
+    const name = `${spec.repo}:${spec.tag}`;
+    const events = await engineCall(`import ${what} ${name}`, async () => {
+      const progress = await docker.stream("POST", "/images/create", {
+        query: { fromSrc: "-", repo: spec.repo, tag: spec.tag, changes: configChanges(spec) },
+        upload: tar,
+      });
+      return readJsonLines<RawProgress>(progress);
+    });
+    const failure = events.map(progressError).findLast((error) => error !== undefined);
+    if (failure !== undefined) throw new EngineError(`import ${what} ${name}: ${failure}`);
+    const image = await inspect(name);
+    if (!image) throw new EngineError(`${what} ${name} was imported but cannot be found`);
+    return image.id;
+  };
   return {
     inspect,
 
@@ -106,26 +124,18 @@ export function imageClient(docker: EngineHttp): ImageClient {
         () => true,
         () => false,
       );
-      const name = `${spec.repo}:${spec.tag}`;
       try {
         const tar = await engineCall(`export container ${containerId}`, () =>
           docker.stream("GET", `${container}/export`),
         );
-        const events = await engineCall(`import snapshot ${name}`, async () => {
-          const progress = await docker.stream("POST", "/images/create", {
-            query: { fromSrc: "-", repo: spec.repo, tag: spec.tag, changes: configChanges(spec) },
-            upload: tar,
-          });
-          return readJsonLines<RawProgress>(progress);
-        });
-        const failure = events.map(progressError).findLast((error) => error !== undefined);
-        if (failure !== undefined) throw new EngineError(`import snapshot ${name}: ${failure}`);
+        return await importArchive(tar, spec, "snapshot");
       } finally {
         if (paused) await docker.json("POST", `${container}/unpause`).catch(() => undefined);
       }
-      const image = await inspect(name);
-      if (!image) throw new EngineError(`snapshot ${name} was imported but cannot be found`);
-      return image.id;
+    },
+
+    async importArchive(tar, spec) {
+      return importArchive(tar, spec, "image");
     },
 
     async remove(ref) {

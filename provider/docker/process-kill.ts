@@ -4,8 +4,12 @@ import type { ContainerInfo } from "./types.ts";
 /** Rounds of find-and-kill before giving up on a process tree that keeps forking. */
 const MAX_ROUNDS = 200;
 
+/** The signal that ends a process for sure. */
+const SIGKILL = 9;
+
 /**
- * Ends every process of a container whose environment holds `key=value`.
+ * Sends a signal (by number) to every process of a container whose
+ * environment holds `key=value`; SIGKILL is repeated until none is left.
  *
  * On the engine's own host, with runc, the processes are host processes: they
  * are found in /proc and signalled from outside, which works even when the
@@ -13,27 +17,29 @@ const MAX_ROUNDS = 200;
  * zombies). Elsewhere (a remote engine, gVisor, no permission) a script run in
  * the sandbox does the same, as the given user.
  */
-export async function killTagged(
+export async function signalTagged(
   container: ContainerInfo | undefined,
   tag: { key: string; value: string },
+  signal: number,
   runInside: (script: string, args: string[]) => Promise<void>,
 ): Promise<void> {
   if (!container?.running) return;
-  if (container.runtime !== "runsc" && killFromHost(container.id, container.pid, `${tag.key}=${tag.value}`)) return;
-  await runInside(KILL_INSIDE, [`${tag.key}=${tag.value}`]);
+  const entry = `${tag.key}=${tag.value}`;
+  if (container.runtime !== "runsc" && signalFromHost(container.id, container.pid, entry, signal)) return;
+  await runInside(SIGNAL_INSIDE, [entry, String(signal)]);
 }
 
-// Repeats until a pass finds no tagged process: children forked during a pass are caught by the next.
-const KILL_INSIDE = `while :; do
+// For SIGKILL, repeats until a pass finds no tagged process: children forked during a pass are caught by the next.
+const SIGNAL_INSIDE = `while :; do
   found=
   for p in /proc/[0-9]*; do
-    if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qxF "$1"; then kill -KILL "\${p#/proc/}" 2>/dev/null && found=1; fi
+    if tr '\\0' '\\n' < "$p/environ" 2>/dev/null | grep -qxF "$1"; then kill -"$2" "\${p#/proc/}" 2>/dev/null && found=1; fi
   done
-  [ -n "$found" ] || break
+  [ -n "$found" ] && [ "$2" = ${String(SIGKILL)} ] || break
 done`;
 
 /** Returns false when this host cannot see or signal the container's processes. */
-function killFromHost(containerId: string, initPid: number, entry: string): boolean {
+function signalFromHost(containerId: string, initPid: number, entry: string, signal: number): boolean {
   let namespace: string;
   try {
     if (!readFileSync(`/proc/${String(initPid)}/cgroup`, "utf8").includes(containerId)) return false;
@@ -45,13 +51,13 @@ function killFromHost(containerId: string, initPid: number, entry: string): bool
     const tagged = readdirSync("/proc").filter((pid) => /^\d+$/.test(pid) && isTagged(pid, namespace, entry));
     for (const pid of tagged) {
       try {
-        process.kill(Number(pid), "SIGKILL");
+        process.kill(Number(pid), signal);
       } catch (error) {
         // Gone meanwhile is fine; not allowed means this host cannot do it.
         if ((error as NodeJS.ErrnoException).code === "EPERM") return false;
       }
     }
-    if (tagged.length === 0) return true;
+    if (tagged.length === 0 || signal !== SIGKILL) return true;
   }
   return true;
 }

@@ -200,6 +200,8 @@ export interface ExecSpec {
   env?: Readonly<Record<string, string>>;
   workdir?: string;
   user?: string;
+  /** Run on a pseudo-terminal: one output stream (stdout), resizable. */
+  tty?: boolean;
 }
 
 export interface ExecResult {
@@ -218,4 +220,8 @@ export interface EngineInfo {
   cpus: number;
   /** Memory the engine's host has, in bytes. */
   memoryBytes: number;
+  /** The host's CPU as the kernel names it: x86_64, aarch64, ... */
+  architecture: string;
+  /** The kind of containers it runs: linux or windows. */
+  os: string;
 }

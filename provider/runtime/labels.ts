@@ -21,6 +21,7 @@ export const LABEL = {
   claimedAt: "sandfleet.claimed-at",
   maker: "sandfleet.maker",
   resource: "sandfleet.resource",
+  supervisor: "sandfleet.supervisor",
   tagPrefix: "sandfleet.tag.",
 } as const;
 

@@ -1,6 +1,8 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo } from "../docker/types.ts";
-import { TIMEOUT_EXIT_CODE } from "./process.ts";
+
+/** Exit code of a sandbox ended by its timeout or idle timeout, as timeout(1) reports it. */
+export const TIMEOUT_EXIT_CODE = 124;
 
 /** Why sandfleet ended a sandbox itself. */
 export type EndReason = "timeout" | "idle";

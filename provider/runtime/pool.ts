@@ -140,6 +140,7 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
       owner: "pulumi",
       extraLabels: { [LABEL.pool]: params.name, [LABEL.template]: hash, [LABEL.maker]: currentMaker() },
       dockerName: memberName(params.app, params.name, "p", memberId),
+      warm: true,
     },
   );
   const warmName = memberName(params.app, params.name, "w", memberId);

@@ -1,17 +1,14 @@
 import type { Readable, Writable } from "node:stream";
 import type { DockerClient } from "../docker/client.ts";
-import type { ExecProcess } from "../docker/exec.ts";
 import type { ExecResult } from "../docker/types.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ruleProblem } from "../rules.ts";
 import { readAll } from "../streams.ts";
+import { KILLED_EXIT_CODE, type RunningCommand, type WindowSize } from "./command.ts";
+import { startEngineCommand } from "./engine-command.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
-
-/** Exit code reported for a command ended by its timeout, as timeout(1) does. */
-export const TIMEOUT_EXIT_CODE = 124;
-
-/** Exit code of a process ended by SIGKILL (128 + 9). */
-const KILLED_EXIT_CODE = 137;
+import { supervisorConnection } from "./supervisor/connections.ts";
+import { startSupervisedCommand } from "./supervisor/command.ts";
 
 /**
  * Why a command ended, when it did not end by itself: its timeout, `kill()`,
@@ -24,30 +21,29 @@ export interface ExecParams {
   env?: Record<string, string>;
   /** Absolute working directory for this command. */
   workdir?: string;
-  /** User to run as; default the sandbox's. */
+  /**
+   * User to run as; default the sandbox's. Another user than the sandbox's is
+   * run by the engine, which can switch users; the supervisor cannot.
+   */
   user?: string;
-  /** Ends the command, and every process it started, after this long; it then reports exit code 124. */
+  /** Ends the command, and every process it started, after this long; it then reports exit code 137 and `timedOut`. */
   timeoutMs?: number;
   /** Open the command's stdin for writing (through `process.stdin`). Default false. */
   stdin?: boolean;
+  /**
+   * Run the command on a pseudo-terminal, of this size (`true`: 24 rows, 80
+   * columns). Its output, stderr included, then comes on stdout; stdin is open.
+   */
+  pty?: boolean | WindowSize;
 }
 
-// Every process an exec starts inherits this variable, which is how a timeout
-// or a kill finds them all, children included, to end them.
-const MARK = "SANDFLEET_EXEC";
-
-let marks = 0;
-
-/**
- * A value no other exec has: this process, the time and a count. It needs to
- * be unique, not secret (a process that copies another exec's mark only makes
- * itself one more process to end), so it costs no random bytes, whose module
- * would cost every `sandfleet exec` ~10 ms to load.
- */
-function uniqueMark(): string {
-  marks++;
-  return [process.pid, Date.now(), marks, Math.floor(Math.random() * 2 ** 32)].map((n) => n.toString(36)).join("-");
+/** Where a command runs: the sandbox, and whether its supervisor can take the command. */
+export interface ExecTarget {
+  id: string;
+  supervised: boolean;
 }
+
+const DEFAULT_WINDOW: WindowSize = { rows: 24, cols: 80 };
 
 /**
  * A command running in a sandbox: stdout and stderr as streams, stdin as a
@@ -56,72 +52,50 @@ function uniqueMark(): string {
 export class SandboxProcess {
   readonly stdout: Readable;
   readonly stderr: Readable;
-  readonly #stdin: Writable | undefined;
+  readonly #command: RunningCommand;
   readonly #exit: Promise<number>;
-  readonly #kill: () => Promise<void>;
   #timedOut = false;
   #killed = false;
   #reason: ExecEndReason | undefined;
   #exitCode: number | null = null;
 
-  private constructor(
-    exec: ExecProcess,
-    kill: () => Promise<void>,
-    timeoutMs: number | undefined,
-    wasOomKilled: () => Promise<boolean>,
-  ) {
-    this.stdout = exec.stdout;
-    this.stderr = exec.stderr;
-    this.#stdin = exec.stdin;
-    this.#kill = kill;
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutMs !== undefined) {
-      timer = setTimeout(() => {
-        this.#timedOut = true;
-        void kill().catch(() => undefined);
-      }, timeoutMs);
-    }
-    this.#exit = exec
-      .wait()
-      .then(async (code) => {
-        if (this.#timedOut) this.#reason = "timeout";
-        else if (this.#killed) this.#reason = "killed";
-        else if (code === KILLED_EXIT_CODE && (await wasOomKilled())) this.#reason = "oom";
-        this.#exitCode = this.#timedOut ? TIMEOUT_EXIT_CODE : code;
-        return this.#exitCode;
-      })
-      .finally(() => {
-        clearTimeout(timer);
-      });
+  private constructor(command: RunningCommand, wasOomKilled: () => Promise<boolean>) {
+    this.#command = command;
+    this.stdout = command.stdout;
+    this.stderr = command.stderr;
+    this.#exit = command.wait().then(async ({ exitCode, timedOut }) => {
+      this.#timedOut = timedOut;
+      if (timedOut) this.#reason = "timeout";
+      else if (this.#killed) this.#reason = "killed";
+      else if (exitCode === KILLED_EXIT_CODE && (await wasOomKilled())) this.#reason = "oom";
+      this.#exitCode = exitCode;
+      return exitCode;
+    });
     // A caller that never waits (fire and forget) must not crash its process when the engine goes away.
     this.#exit.catch(() => undefined);
   }
 
   static async start(
     docker: DockerClient,
-    containerId: string,
+    target: ExecTarget,
     argv: readonly string[],
     params: ExecParams = {},
   ): Promise<SandboxProcess> {
     const problems = execParamsProblems(argv, params);
     if (problems.length > 0) throw new InvalidArgumentError(`invalid exec: ${problems.join("; ")}`);
-    const mark = uniqueMark();
-    const user = params.user;
-    const exec = await docker.exec.start(
-      containerId,
-      {
-        argv,
-        env: { ...params.env, [MARK]: mark },
-        ...(params.workdir ? { workdir: params.workdir } : {}),
-        ...(user ? { user } : {}),
-      },
-      { stdin: params.stdin === true },
-    );
-    const kill = async () => {
-      // As the same user, where it runs inside: with every capability dropped, root cannot
-      // signal another user's processes.
-      await docker.exec.killTagged(containerId, { key: MARK, value: mark }, user);
+    const pty = params.pty === true ? DEFAULT_WINDOW : params.pty || undefined;
+    const spec = {
+      argv,
+      ...(params.env ? { env: params.env } : {}),
+      ...(params.workdir ? { workdir: params.workdir } : {}),
+      ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
+      stdin: params.stdin === true || pty !== undefined,
+      ...(pty ? { pty } : {}),
     };
+    const command =
+      target.supervised && params.user === undefined
+        ? startSupervisedCommand(await supervisorConnection(docker, target.id), spec)
+        : await startEngineCommand(docker, target.id, { ...spec, ...(params.user ? { user: params.user } : {}) });
     const startedMs = Date.now();
     const wasOomKilled = async () => {
       // The engine reports the kernel's kill as an "oom" event of the container, a moment after the exit.
@@ -131,20 +105,21 @@ export class SandboxProcess {
           untilMs: Date.now(),
           actions: ["oom"],
           labels: {},
-          containerId,
+          containerId: target.id,
         });
         if (events.some((e) => e.timeMs >= startedMs)) return true;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       return false;
     };
-    return new SandboxProcess(exec, kill, params.timeoutMs, wasOomKilled);
+    return new SandboxProcess(command, wasOomKilled);
   }
 
-  /** The command's input; throws unless the command was started with `stdin: true`. */
+  /** The command's input; throws unless the command was started with `stdin: true` or a `pty`. */
   get stdin(): Writable {
-    if (!this.#stdin) throw new Error("this command was started without stdin; pass { stdin: true }");
-    return this.#stdin;
+    const stdin = this.#command.stdin;
+    if (!stdin) throw new Error("this command was started without stdin; pass { stdin: true }");
+    return stdin;
   }
 
   /** The exit code once the command has ended, else null; never waits. */
@@ -165,7 +140,17 @@ export class SandboxProcess {
   /** Ends the command and every process it started. */
   async kill(): Promise<void> {
     this.#killed = true;
-    await this.#kill();
+    await this.#command.kill();
+  }
+
+  /** Sends a signal (by number, e.g. 15 for SIGTERM) to the command and every process it started. */
+  async signal(signal: number): Promise<void> {
+    await this.#command.signal(signal);
+  }
+
+  /** Sets the size of the command's terminal (a command started with `pty`); the program sees SIGWINCH. */
+  async resize(size: WindowSize): Promise<void> {
+    await this.#command.resize(size);
   }
 
   /** Why the command ended, once it has, when it did not end by itself: "timeout", "killed" or "oom". */
@@ -204,5 +189,12 @@ function execParamsProblems(argv: readonly string[], params: ExecParams): string
     const reason = ruleProblem("absolutePath", params.workdir);
     if (reason) problems.push(`workdir must be an absolute path, got: ${JSON.stringify(params.workdir)}`);
   }
+  if (typeof params.pty === "object" && !validWindow(params.pty)) {
+    problems.push("pty must give rows and cols as whole numbers from 1 to 65535");
+  }
   return problems;
+}
+
+function validWindow(size: WindowSize): boolean {
+  return [size.rows, size.cols].every((n) => Number.isInteger(n) && n >= 1 && n <= 65535);
 }

@@ -59,8 +59,11 @@ export function execProbe(argv: readonly string[]): Probe {
   };
 }
 
-/** The engine's init, mounted into every sandbox (sandboxes run with `init`). */
-const ENGINE_INIT = "/sbin/docker-init";
+/**
+ * The health check of a sandbox without a probe: the engine's init answering,
+ * which the engine mounts into every sandbox that runs with `init`.
+ */
+export const INIT_CHECK_ARGV: readonly string[] = ["/sbin/docker-init", "--version"];
 
 /**
  * The engine's own health check for a sandbox, so that `docker ps` and
@@ -80,7 +83,7 @@ export function healthCheckFor(readiness: ReadinessParams | undefined): HealthCh
     const listening = `grep -qE '^ *[0-9]+: [0-9A-F]+:${hex} [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6`;
     return { argv: ["sh", "-c", listening], ...timing };
   }
-  return { argv: [ENGINE_INIT, "--version"], ...timing };
+  return { argv: INIT_CHECK_ARGV, ...timing };
 }
 
 /** The command line the engine reports for a health check's exec (its events join argv with spaces). */

@@ -3,6 +3,7 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
+import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagLabels, tagsFromLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { appNetworkName } from "./names.ts";
@@ -28,6 +29,8 @@ export interface SandboxState {
   /** Container port -> host port on 127.0.0.1. */
   ports: Record<number, number>;
   readiness: ReadinessParams | undefined;
+  /** Whether the sandfleet supervisor runs in it (PID 1), taking its execs and file calls. */
+  supervised: boolean;
   container: ContainerInfo;
 }
 
@@ -54,6 +57,8 @@ export async function createSandbox(
     declaredBy?: string;
     /** The Docker name, when it is not a sandbox's own (a pool member's). */
     dockerName?: string;
+    /** A warm pool member: its lifetime starts when it is claimed, not now. */
+    warm?: boolean;
   } = {},
 ): Promise<SandboxState> {
   const problems = sandboxParamsProblems({ ...params });
@@ -61,7 +66,8 @@ export async function createSandbox(
     throw new InvalidArgumentError(`invalid sandbox: ${problems.map((p) => `${p.property} ${p.reason}`).join("; ")}`);
   }
   const normalized = normalizeSandboxParams(params);
-  if (!(await docker.images.inspect(normalized.image))) {
+  const image = await docker.images.inspect(normalized.image);
+  if (!image) {
     throw new NotFoundError(
       `image "${normalized.image}" not found on the Docker engine at ${docker.host}; build or load it first (sandfleet never pulls from a registry)`,
     );
@@ -86,7 +92,8 @@ export async function createSandbox(
     generatedSandboxName(),
     options.owner,
   );
-  const spec: ContainerSpec = {
+  const placement = normalized.supervisor ? await placeSupervisor(docker) : undefined;
+  const labelled: ContainerSpec = {
     ...base,
     ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
@@ -95,6 +102,14 @@ export async function createSandbox(
       ...(options.declaredBy ? { [LABEL.resource]: options.declaredBy } : {}),
     },
   };
+  const spec = placement
+    ? supervisedSpec(labelled, image, placement, {
+        ...(normalized.timeoutMs !== undefined ? { timeoutMs: normalized.timeoutMs } : {}),
+        ...(normalized.idleTimeoutMs !== undefined ? { idleTimeoutMs: normalized.idleTimeoutMs } : {}),
+        ...(options.warm ? { warm: true } : {}),
+        ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
+      })
+    : labelled;
   let id: string;
   try {
     id = await docker.containers.create(spec);
@@ -135,6 +150,7 @@ export async function inspectSandbox(docker: DockerClient, id: string): Promise<
     tags: tagsFromLabels(container.labels),
     ports: { ...container.ports },
     readiness: parseReadiness(container.labels[LABEL.readiness]),
+    supervised: container.labels[LABEL.supervisor] !== undefined,
     container,
   };
 }

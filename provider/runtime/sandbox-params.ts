@@ -58,6 +58,13 @@ export interface SandboxParams {
   idleTimeoutMs?: number;
   /** Docker engine to use (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
+  /**
+   * Run sandfleet's supervisor as the sandbox's PID 1 (default true): execs
+   * and file calls at process speed, PTYs, idle timeouts kept inside the
+   * sandbox. false runs the image as the engine would, with every exec an
+   * engine exec: for images the supervisor cannot run in.
+   */
+  supervisor?: boolean;
 }
 
 export interface SandboxVolumeMount {
@@ -84,6 +91,7 @@ export const SANDBOX_DEFAULTS = {
   readOnlyRootfs: false,
   network: "none",
   runtime: "runc",
+  supervisor: true,
 } as const;
 
 /**
@@ -128,6 +136,7 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   }
   if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
   if (params.user !== undefined) ruled("user", "line", params.user);
+  if (params.supervisor !== undefined && typeof params.supervisor !== "boolean") problem("supervisor", "must be true or false");
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
     problem("cpu", "must be a number of cores between 0.01 and 1024");
   }
@@ -335,6 +344,7 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
     ...(params.idleTimeoutMs !== undefined ? { idleTimeoutMs: params.idleTimeoutMs } : {}),
     ...(params.dockerHost !== undefined ? { dockerHost: params.dockerHost } : {}),
+    supervisor: params.supervisor ?? SANDBOX_DEFAULTS.supervisor,
   };
 }
 

@@ -7,7 +7,7 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import type { ClaimParams } from "./pool.ts";
-import { SandboxProcess, type ExecEndReason, type ExecParams } from "./process.ts";
+import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
@@ -40,14 +40,16 @@ export class Sandbox {
   readonly app: string;
   readonly name: string;
   readonly #docker: DockerClient;
+  readonly #target: ExecTarget;
   #detached = false;
 
   /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
-  constructor(docker: DockerClient, state: Pick<SandboxState, "id" | "app" | "name">) {
+  constructor(docker: DockerClient, state: Pick<SandboxState, "id" | "app" | "name" | "supervised">) {
     this.#docker = docker;
     this.id = state.id;
     this.app = state.app;
     this.name = state.name;
+    this.#target = { id: state.id, supervised: state.supervised };
   }
 
   /** Shortcut for `new Sandfleet(connect).sandboxes.create(params)`. */
@@ -77,7 +79,7 @@ export class Sandbox {
 
   /** Starts a command; its output streams as it comes. */
   async exec(argv: string[], params: ExecParams = {}): Promise<SandboxProcess> {
-    return SandboxProcess.start(this.#engine(), this.id, argv, params);
+    return SandboxProcess.start(this.#engine(), this.#target, argv, params);
   }
 
   /** Runs a command to completion and returns its exit code and output. */
@@ -95,7 +97,7 @@ export class Sandbox {
 
   /** Files inside the sandbox, read and written as its user. */
   get files(): SandboxFiles {
-    return new SandboxFiles(this.#engine(), this.id);
+    return new SandboxFiles(this.#engine(), this.#target);
   }
 
   /** The engine's view of the sandbox now. */

@@ -22,6 +22,7 @@ describe("sandbox parameters", () => {
       volumes: [],
       secretEnv: {},
       ports: [],
+      supervisor: true,
     });
   });
 

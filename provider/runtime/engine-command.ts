@@ -1,0 +1,82 @@
+import type { DockerClient } from "../docker/client.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { KILLED_EXIT_CODE, type CommandSpec, type RunningCommand } from "./command.ts";
+
+// Every process an exec starts inherits this variable, which is how a timeout
+// or a kill finds them all, children included, to end them.
+const MARK = "SANDFLEET_EXEC";
+
+let marks = 0;
+
+/**
+ * A value no other exec has: this process, the time and a count. It needs to
+ * be unique, not secret (a process that copies another exec's mark only makes
+ * itself one more process to end), so it costs no random bytes, whose module
+ * would cost every `sandfleet exec` ~10 ms to load.
+ */
+function uniqueMark(): string {
+  marks++;
+  return [process.pid, Date.now(), marks, Math.floor(Math.random() * 2 ** 32)].map((n) => n.toString(36)).join("-");
+}
+
+/**
+ * A command run by the engine's own exec: for sandboxes without a
+ * supervisor, and for a command run as another user, which only the engine
+ * can switch to. Its timeout is kept here, by this process.
+ */
+export async function startEngineCommand(
+  docker: DockerClient,
+  containerId: string,
+  spec: CommandSpec & { user?: string },
+): Promise<RunningCommand> {
+  const mark = uniqueMark();
+  const exec = await docker.exec.start(
+    containerId,
+    {
+      argv: spec.argv,
+      env: { ...spec.env, [MARK]: mark },
+      ...(spec.workdir ? { workdir: spec.workdir } : {}),
+      ...(spec.user ? { user: spec.user } : {}),
+      ...(spec.pty ? { tty: true } : {}),
+    },
+    // A terminal always has an input; closing it would hang the terminal up.
+    { stdin: spec.stdin || spec.pty !== undefined },
+  );
+  if (spec.pty) await docker.exec.resize(exec.execId, spec.pty.rows, spec.pty.cols);
+  const signalTree = async (signal: number) => {
+    // As the same user, where it runs inside: with every capability dropped, root cannot
+    // signal another user's processes.
+    await docker.exec.signalTagged(containerId, { key: MARK, value: mark }, signal, spec.user);
+  };
+  let timedOut = false;
+  const timer =
+    spec.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          void signalTree(9).catch(() => undefined);
+        }, spec.timeoutMs);
+  const exit = exec.wait().finally(() => {
+    clearTimeout(timer);
+  });
+  return {
+    stdout: exec.stdout,
+    stderr: exec.stderr,
+    stdin: spec.stdin ? exec.stdin : undefined,
+    async wait() {
+      const exitCode = await exit;
+      return { exitCode: timedOut ? KILLED_EXIT_CODE : exitCode, timedOut };
+    },
+    kill: () => signalTree(9),
+    async signal(signal) {
+      if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
+        throw new InvalidArgumentError(`not a signal number: ${String(signal)}`);
+      }
+      await signalTree(signal);
+    },
+    async resize(size) {
+      if (!spec.pty) throw new InvalidArgumentError("only a command started with { pty } has a terminal to resize");
+      await docker.exec.resize(exec.execId, size.rows, size.cols);
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { PassThrough } from "node:stream";
+import { InvalidArgumentError, SandfleetError } from "../../errors.ts";
+import type { CommandSpec, RunningCommand } from "../command.ts";
+import { failureOf, parseJson, type SupervisorConnection } from "./connection.ts";
+import { FRAME } from "./frames.ts";
+
+const SIGKILL = 9;
+
+/**
+ * A command run by the sandbox's supervisor, on one channel of a connection.
+ * Its timeout is kept inside the sandbox, by the supervisor.
+ */
+export function startSupervisedCommand(connection: SupervisorConnection, spec: CommandSpec): RunningCommand {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let settle: { resolve: (exit: { exitCode: number; timedOut: boolean }) => void; reject: (error: Error) => void };
+  const exit = new Promise<{ exitCode: number; timedOut: boolean }>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  // A caller that never waits must not get an unhandled rejection.
+  exit.catch(() => undefined);
+  const finish = () => {
+    stdout.end();
+    stderr.end();
+  };
+  const channel = connection.openChannel(
+    {
+      op: "exec",
+      argv: spec.argv,
+      ...(spec.env ? { env: spec.env } : {}),
+      ...(spec.workdir ? { workdir: spec.workdir } : {}),
+      ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+      ...(spec.pty ? { pty: spec.pty } : {}),
+    },
+    {
+      frame(frame) {
+        if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
+        else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
+        else if (frame.kind === FRAME.exit) {
+          const reply = parseJson(frame.payload) as { exitCode?: number; timedOut?: boolean } | undefined;
+          finish();
+          settle.resolve({ exitCode: reply?.exitCode ?? -1, timedOut: reply?.timedOut === true });
+        } else if (frame.kind === FRAME.failure) {
+          finish();
+          settle.reject(new SandfleetError(failureOf(frame.payload).message));
+        }
+      },
+      lost(error) {
+        finish();
+        settle.reject(error);
+      },
+    },
+  );
+  // Without stdin, the command reads end-of-input at once, as it would from the engine.
+  if (!spec.stdin) connection.send(FRAME.endInput, channel);
+  const signal = (signal: number) =>
+    new Promise<void>((resolve) => {
+      connection.send(FRAME.signal, channel, Buffer.from(JSON.stringify({ signal })), () => {
+        resolve();
+      });
+    });
+  return {
+    stdout,
+    stderr,
+    stdin: spec.stdin ? connection.inputStream(channel) : undefined,
+    wait: () => exit,
+    kill: () => signal(SIGKILL),
+    async signal(number) {
+      if (!Number.isInteger(number) || number < 1 || number > 64) {
+        throw new InvalidArgumentError(`not a signal number: ${String(number)}`);
+      }
+      await signal(number);
+    },
+    async resize(size) {
+      if (!spec.pty) throw new InvalidArgumentError("only a command started with { pty } has a terminal to resize");
+      connection.send(FRAME.resize, channel, Buffer.from(JSON.stringify(size)));
+      return Promise.resolve();
+    },
+  };
+}

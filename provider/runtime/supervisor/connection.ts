@@ -1,0 +1,197 @@
+import { Writable } from "node:stream";
+import type { DockerClient } from "../../docker/client.ts";
+import type { ExecProcess } from "../../docker/exec.ts";
+import { EngineError, SandfleetError } from "../../errors.ts";
+import { encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import { SUPERVISOR_BIN } from "./placement.ts";
+
+/** What a channel's owner hears: its frames, and the loss of the connection. */
+interface ChannelListener {
+  frame(frame: Frame): void;
+  lost(error: Error): void;
+}
+
+/** A failure the supervisor reported for one operation. */
+export class SupervisorFailure extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** The largest piece of input sent in one frame. */
+const INPUT_CHUNK = 256 * 1024;
+
+/**
+ * One connection to a sandbox's supervisor: a single engine exec of
+ * `sandfleet-supervisor connect`, over which any number of commands and file
+ * calls run, each on a channel of its own. An idle connection does not keep
+ * the Node process running.
+ */
+export class SupervisorConnection {
+  readonly #transport: ExecProcess;
+  readonly #channels = new Map<number, ChannelListener>();
+  readonly #parser = new FrameParser();
+  #next = 1;
+  #lost: Error | undefined;
+  readonly #onClose: () => void;
+
+  private constructor(transport: ExecProcess, onClose: () => void) {
+    this.#transport = transport;
+    this.#onClose = onClose;
+  }
+
+  static async open(docker: DockerClient, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
+    const transport = await docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true });
+    const connection = new SupervisorConnection(transport, onClose);
+    const hello = new Promise<void>((resolve, reject) => {
+      connection.#channels.set(0, {
+        frame: (frame) => {
+          if (frame.kind === FRAME.hello) resolve();
+        },
+        lost: reject,
+      });
+    });
+    connection.#listen(containerId);
+    await hello;
+    connection.#channels.delete(0);
+    connection.#updateHold();
+    return connection;
+  }
+
+  #listen(containerId: string): void {
+    const stderr: Buffer[] = [];
+    this.#transport.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    this.#transport.stdout.on("data", (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = this.#parser.push(chunk);
+      } catch (error) {
+        this.#fail(new EngineError(`the supervisor of sandbox ${containerId} sent a bad frame: ${String(error)}`));
+        return;
+      }
+      for (const frame of frames) this.#channels.get(frame.channel)?.frame(frame);
+    });
+    const ended = (cause?: unknown) => {
+      const said = Buffer.concat(stderr).toString("utf8").trim();
+      const why = said || (cause instanceof Error ? cause.message : "the connection closed");
+      this.#fail(new SandfleetError(`lost the connection to the supervisor of sandbox ${containerId}: ${why}`));
+    };
+    this.#transport.stdout.once("end", () => ended());
+    this.#transport.stdout.once("error", ended);
+    this.#transport.stdin?.once("error", ended);
+  }
+
+  #fail(error: Error): void {
+    if (this.#lost) return;
+    this.#lost = error;
+    this.#onClose();
+    const listeners = [...this.#channels.values()];
+    this.#channels.clear();
+    for (const listener of listeners) listener.lost(error);
+    this.#transport.stdin?.destroy();
+  }
+
+  /** Whether the connection still works. */
+  get open(): boolean {
+    return this.#lost === undefined;
+  }
+
+  /** Starts an operation on a new channel; returns the channel's number. */
+  openChannel(request: Record<string, unknown>, listener: ChannelListener): number {
+    if (this.#lost) throw this.#lost;
+    const channel = this.#next++;
+    this.#channels.set(channel, {
+      frame: (frame) => {
+        if (frame.kind === FRAME.exit || frame.kind === FRAME.done || frame.kind === FRAME.failure) {
+          this.#channels.delete(channel);
+          this.#updateHold();
+        }
+        listener.frame(frame);
+      },
+      lost: listener.lost,
+    });
+    this.#updateHold();
+    this.send(FRAME.open, channel, Buffer.from(JSON.stringify(request)));
+    return channel;
+  }
+
+  /** Sends one frame; the callback runs once it is handed to the engine. */
+  send(kind: FrameKind, channel: number, payload?: Uint8Array, callback?: (error?: Error | null) => void): void {
+    const stdin = this.#transport.stdin;
+    if (this.#lost || !stdin) {
+      callback?.(this.#lost ?? new Error("no connection"));
+      return;
+    }
+    stdin.write(encodeFrame(kind, channel, payload), callback);
+  }
+
+  /** Sends bytes as input frames, as large as the protocol allows. */
+  sendInput(channel: number, data: Uint8Array, callback: (error?: Error | null) => void): void {
+    if (data.length === 0) {
+      callback();
+      return;
+    }
+    for (let at = 0; at < data.length; at += INPUT_CHUNK) {
+      const last = at + INPUT_CHUNK >= data.length;
+      this.send(FRAME.input, channel, data.subarray(at, at + INPUT_CHUNK), last ? callback : undefined);
+    }
+  }
+
+  /** A channel whose operation answers once: its data frames, then its result. */
+  async call(request: Record<string, unknown>, input?: Uint8Array): Promise<{ data: Buffer; result: unknown }> {
+    const chunks: Buffer[] = [];
+    return new Promise((resolve, reject) => {
+      const channel = this.openChannel(request, {
+        frame: (frame) => {
+          if (frame.kind === FRAME.stdout) chunks.push(frame.payload);
+          else if (frame.kind === FRAME.done) resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
+          else if (frame.kind === FRAME.failure) reject(failureOf(frame.payload));
+        },
+        lost: reject,
+      });
+      if (input !== undefined) {
+        this.sendInput(channel, input, () => undefined);
+        this.send(FRAME.endInput, channel);
+      }
+    });
+  }
+
+  /** A writable stream whose bytes are the channel's input; ending it ends the input. */
+  inputStream(channel: number): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.sendInput(channel, chunk, callback);
+      },
+      final: (callback) => {
+        this.send(FRAME.endInput, channel, undefined, () => {
+          callback();
+        });
+      },
+    });
+  }
+
+  close(): void {
+    this.#transport.stdin?.end();
+  }
+
+  // Open while a channel is: an idle connection must not keep a script from exiting.
+  #updateHold(): void {
+    this.#transport.hold(this.#channels.size > 0);
+  }
+}
+
+export function parseJson(payload: Buffer): unknown {
+  try {
+    return JSON.parse(payload.toString("utf8")) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export function failureOf(payload: Buffer): SupervisorFailure {
+  const parsed = parseJson(payload) as { code?: string; message?: string } | undefined;
+  return new SupervisorFailure(parsed?.code ?? "failed", parsed?.message ?? "the supervisor failed");
+}
+

@@ -1,0 +1,28 @@
+import type { DockerClient } from "../../docker/client.ts";
+import { SupervisorConnection } from "./connection.ts";
+
+const open = new WeakMap<DockerClient, Map<string, Promise<SupervisorConnection>>>();
+
+/**
+ * The connection to a sandbox's supervisor, opened on first use and then
+ * shared by every command and file call of this process on that sandbox.
+ */
+export async function supervisorConnection(docker: DockerClient, containerId: string): Promise<SupervisorConnection> {
+  let byContainer = open.get(docker);
+  if (!byContainer) {
+    byContainer = new Map();
+    open.set(docker, byContainer);
+  }
+  const known = byContainer.get(containerId);
+  if (known) {
+    const connection = await known.catch(() => undefined);
+    if (connection?.open) return connection;
+  }
+  const forget = () => {
+    if (byContainer.get(containerId) === opening) byContainer.delete(containerId);
+  };
+  const opening = SupervisorConnection.open(docker, containerId, forget);
+  byContainer.set(containerId, opening);
+  opening.catch(forget);
+  return opening;
+}

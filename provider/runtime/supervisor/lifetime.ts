@@ -1,0 +1,11 @@
+import type { DockerClient } from "../../docker/client.ts";
+import { supervisorConnection } from "./connections.ts";
+
+/**
+ * Starts a claimed pool member's lifetime in its supervisor: its timeout
+ * and idle timeout count from now. The agent keeps the same bounds from the
+ * claim record, should this never arrive.
+ */
+export async function startLifetime(docker: DockerClient, containerId: string): Promise<void> {
+  await (await supervisorConnection(docker, containerId)).call({ op: "lifetime" });
+}
