@@ -47,6 +47,8 @@ export interface SandboxArgs {
   /** Idle time in ms after which the sandbox ends. */
   idleTimeoutMs?: pulumi.Input<number>;
   runtime?: pulumi.Input<SandboxRuntime>;
+  /** Run sandfleet's supervisor as PID 1 (default true); false: every exec an engine exec. */
+  supervisor?: pulumi.Input<boolean>;
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Docker engine (DOCKER_HOST forms); default the app's, else the local one. */
   dockerHost?: string;

@@ -1,12 +1,18 @@
 import type { DockerClient } from "../docker/client.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { KILLED_EXIT_CODE, type CommandSpec, type RunningCommand } from "./command.ts";
+import { watchStartFailure } from "./engine-start-failure.ts";
 
 // Every process an exec starts inherits this variable, which is how a timeout
 // or a kill finds them all, children included, to end them.
 const MARK = "SANDFLEET_EXEC";
 
 let marks = 0;
+
+// The engine sets a terminal's size only after the command has started (and
+// this engine's API cannot pass it at create), so the command would read 0x0:
+// the terminal gets its size first, from the image's sh and stty.
+const SIZED_TERMINAL = ["sh", "-c", 'stty rows "$1" cols "$2" 2>/dev/null; shift 2; exec "$@"', "sh"];
 
 /**
  * A value no other exec has: this process, the time and a count. It needs to
@@ -33,7 +39,7 @@ export async function startEngineCommand(
   const exec = await docker.exec.start(
     containerId,
     {
-      argv: spec.argv,
+      argv: spec.pty ? [...SIZED_TERMINAL, String(spec.pty.rows), String(spec.pty.cols), ...spec.argv] : spec.argv,
       env: { ...spec.env, [MARK]: mark },
       ...(spec.workdir ? { workdir: spec.workdir } : {}),
       ...(spec.user ? { user: spec.user } : {}),
@@ -56,12 +62,13 @@ export async function startEngineCommand(
           timedOut = true;
           void signalTree(9).catch(() => undefined);
         }, spec.timeoutMs);
-  const exit = exec.wait().finally(() => {
+  const watched = watchStartFailure(exec, exec.wait());
+  const exit = watched.exitCode.finally(() => {
     clearTimeout(timer);
   });
   return {
-    stdout: exec.stdout,
-    stderr: exec.stderr,
+    stdout: watched.stdout,
+    stderr: watched.stderr,
     stdin: spec.stdin ? exec.stdin : undefined,
     async wait() {
       const exitCode = await exit;

@@ -48,6 +48,7 @@ export interface SpecSandbox {
   timeout?: string;
   idleTimeout?: string;
   runtime?: SandboxRuntime;
+  supervisor?: boolean;
   tags?: Record<string, string>;
 }
 

@@ -20,10 +20,6 @@ const (
 	exitNotFound  = 127
 )
 
-// drainAfterExit bounds how long output is still read after a command has
-// ended: a background child that keeps its stdout open does not hold the exec.
-const drainAfterExit = 200 * time.Millisecond
-
 type execChannel struct {
 	c        *conn
 	id       uint32
@@ -106,13 +102,21 @@ func (ch *execChannel) run(timeoutMs int64) {
 		ch.end()
 		status = <-ch.p.Done
 	}
-	drained := make(chan struct{})
-	go func() { pumps.Wait(); close(drained) }()
-	select {
-	case <-drained:
-	case <-time.After(drainAfterExit):
-		ch.closeOutput()
-		<-drained
+	// As the engine's exec does, the command has ended once its output has:
+	// a background child that keeps stdout open keeps the exec running (and
+	// its timeout, or a kill, ends the child too).
+	if timeout != nil {
+		drained := make(chan struct{})
+		go func() { pumps.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-timeout:
+			timedOut = true
+			ch.end()
+			<-drained
+		}
+	} else {
+		pumps.Wait()
 	}
 	ch.closeOutput()
 	ch.c.release(ch.id)

@@ -15,12 +15,14 @@ function startAgent(app: string): ChildProcess {
   });
 }
 
+// The agent is what ends sandboxes that run without the supervisor (which
+// ends its own); these sandboxes run without one, so that the agent is alone.
 describe("sandfleet agent against a real engine", () => {
   const app = uniqueApp("agent");
   afterAll(() => cleanupApp(app));
 
   it("ends a sandbox past its timeout with exit code 124", async () => {
-    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1000 });
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1000, supervisor: false });
     const agent = new Agent({ docker });
     expect(await agent.reconcileOnce()).toEqual([]);
     await sleep(1200);
@@ -31,9 +33,9 @@ describe("sandfleet agent against a real engine", () => {
   });
 
   it("ends an idle sandbox and spares a busy one", async () => {
-    const idle = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
-    const busy = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
-    const recent = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000 });
+    const idle = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000, supervisor: false });
+    const busy = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000, supervisor: false });
+    const recent = await Sandbox.create({ app, image: "sandfleet/busybox", idleTimeoutMs: 2000, supervisor: false });
     const work = await busy.exec(["sleep", "4"]);
     await sleep(1000);
     await recent.run(["true"]); // activity resets its idle clock
@@ -51,7 +53,7 @@ describe("sandfleet agent against a real engine", () => {
     first.kill("SIGKILL");
     await new Promise((resolve) => first.once("exit", resolve));
     // Made while no agent runs: only the engine knows its deadline.
-    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000 });
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000, supervisor: false });
     await sleep(2100);
     const second = startAgent(app);
     try {
@@ -69,7 +71,7 @@ describe("sandfleet agent against a real engine", () => {
           app,
           name: "short",
           replicas: 1,
-          template: { image: "sandfleet/busybox", timeoutMs: 1000 },
+          template: { image: "sandfleet/busybox", timeoutMs: 1000, supervisor: false },
         },
       )
     ).inputs as Record<string, unknown>;
@@ -77,7 +79,7 @@ describe("sandfleet agent against a real engine", () => {
     await sleep(1200);
     const agent = new Agent({
       docker,
-      reconcilers: [(d) => import("../../provider/runtime/pool-agent.ts").then((m) => m.refillPools(d))],
+      reconcilers: [(d) => import("../../provider/runtime/pool-agent.ts").then((m) => m.refillPools(d, app))],
     });
     expect(await agent.reconcileOnce()).toEqual([]);
     const claimed = await Sandbox.claim(app, "short");

@@ -8,7 +8,7 @@ import { DisposableEngine } from "../support/disposable-engine.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 interface Inspect {
-  Config: { Healthcheck?: { Test?: string[] }; User: string };
+  Config: { Healthcheck?: { Test?: string[] }; User: string; Entrypoint?: string[] };
   HostConfig: Record<string, unknown> & {
     CapAdd: string[] | null;
     CapDrop: string[] | null;
@@ -38,7 +38,8 @@ describe("the bounds of a default sandbox", () => {
     expect(host.CapAdd ?? []).toEqual([]);
     expect(host.Privileged).toBe(false); // 5.5
     expect(host.Binds ?? []).toEqual([]); // 5.6, 5.32: no host path, no docker.sock
-    expect(info.Mounts.filter((m) => m.Source.startsWith("/") && !m.Source.startsWith("/var/lib/docker"))).toEqual([]);
+    // No host path: the one mount is the supervisor's named volume, read-only.
+    expect(info.Mounts).toEqual([expect.objectContaining({ Type: "volume", Destination: "/.sandfleet", RW: false })]);
     expect(host.NetworkMode).toBe("none"); // 5.10, 5.30: neither the host's nor the default bridge
     expect(host.Memory).toBeGreaterThan(0); // 5.11
     expect(host.NanoCpus).toBeGreaterThan(0); // 5.12
@@ -50,11 +51,13 @@ describe("the bounds of a default sandbox", () => {
     expect((host.SecurityOpt ?? []).join(" ")).not.toMatch(/seccomp[:=]unconfined/); // 5.22
     expect(host.CgroupParent ?? "").toBe(""); // 5.25
     expect(host.SecurityOpt).toContain("no-new-privileges"); // 5.26
-    expect(info.Config.Healthcheck?.Test).toEqual(["CMD", "/sbin/docker-init", "--version"]); // 5.27
+    expect(info.Config.Healthcheck?.Test).toEqual(["CMD", "/.sandfleet/sandfleet-supervisor", "version"]); // 5.27
     expect(host.PidsLimit).toBeGreaterThan(0); // 5.29
-    expect(host.Init).toBe(true);
+    // The supervisor is the init: PID 1, reaping orphans and forwarding signals.
+    expect(info.Config.Entrypoint?.[0]).toBe("/.sandfleet/sandfleet-supervisor");
+    expect(host.Init ?? false).toBe(false);
     // 5.27's check needs nothing from the image: it passes in a busybox sandbox and a python one.
-    expect((await sandbox.run(["/sbin/docker-init", "--version"])).exitCode).toBe(0);
+    expect((await sandbox.run(["/.sandfleet/sandfleet-supervisor", "version"])).exitCode).toBe(0);
   });
 
   it("makes the readiness probe its health check", async () => {

@@ -51,7 +51,7 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(json.code).toBe(5);
     expect(JSON.parse(json.stdout)).toEqual({ exitCode: 5, stdout: "hi\n", stderr: "", timedOut: false });
     const timed = await sandfleet(["exec", `${app}/box`, "--timeout", "1s", "--", "sleep", "30"]);
-    expect(timed.code).toBe(124);
+    expect(timed.code).toBe(137);
     expect(timed.stderr).toContain("command ended by its timeout (1s)");
   });
 

@@ -44,7 +44,7 @@ describe("an init in every sandbox, and execs that end whole", () => {
     const started = Date.now();
     const result = await sandbox.run(["sh", "-c", "while :; do sleep 1000 & done"], { timeoutMs: 2000 });
     expect(Date.now() - started).toBeLessThan(4000);
-    expect(result).toMatchObject({ exitCode: 124, timedOut: true, reason: "timeout" });
+    expect(result).toMatchObject({ exitCode: 137, timedOut: true, reason: "timeout" });
     await until("children gone", async () => (await processCount(sandbox)) === baseline, 5000);
   });
 
