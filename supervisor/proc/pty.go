@@ -14,6 +14,12 @@ func openPty() (master, slave *os.File, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
 	}
+	// Non-blocking, so that reads go through Go's poller and can have a deadline:
+	// some kernels (gVisor's) never report the end of a terminal whose program has gone.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, nil, fmt.Errorf("pty: %w", err)
+	}
 	master = os.NewFile(uintptr(fd), "/dev/ptmx")
 	var unlock int32
 	if err := ioctl(master, syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); err != nil {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // Spec is a process to start.
@@ -31,6 +33,8 @@ type Process struct {
 	Stderr io.ReadCloser // nil on a PTY, where both go to Stdout
 	Done   <-chan Status // receives once, when the process has ended
 	pty    *os.File
+	// draining, when set, is how long a PTY may stay quiet before reading ends.
+	draining atomic.Int64
 }
 
 // ErrNotFound is returned when the command cannot be found on PATH; ErrNotExecutable when it is
@@ -131,6 +135,23 @@ func (p *Process) Resize(rows, cols uint16) error {
 		return errors.New("not a PTY exec")
 	}
 	return setWindowSize(p.pty, rows, cols)
+}
+
+// DrainPty ends reading a PTY once no output has come for quiet: a
+// terminal's session ends with its program, whether or not the kernel says
+// so (gVisor's never does).
+func (p *Process) DrainPty(quiet time.Duration) {
+	if p.pty != nil {
+		p.pty.SetReadDeadline(time.Now().Add(quiet))
+		p.draining.Store(int64(quiet))
+	}
+}
+
+// ExtendDrain pushes a draining PTY's deadline on after output came.
+func (p *Process) ExtendDrain() {
+	if quiet := p.draining.Load(); quiet > 0 {
+		p.pty.SetReadDeadline(time.Now().Add(time.Duration(quiet)))
+	}
 }
 
 // IsPty says whether the process runs on a pseudo-terminal.

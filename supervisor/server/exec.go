@@ -20,6 +20,10 @@ const (
 	exitNotFound  = 127
 )
 
+// ptyQuiet is how long a terminal's output may pause, once its program has
+// ended, before the exec is over.
+const ptyQuiet = 100 * time.Millisecond
+
 type execChannel struct {
 	c        *conn
 	id       uint32
@@ -75,6 +79,7 @@ func (ch *execChannel) run(timeoutMs int64) {
 			n, err := r.Read(buf)
 			if n > 0 {
 				ch.c.sendData(kind, ch.id, buf[:n])
+				ch.p.ExtendDrain()
 			}
 			if err != nil { // EOF, or EIO from a PTY whose last user has gone
 				return
@@ -102,6 +107,7 @@ func (ch *execChannel) run(timeoutMs int64) {
 		ch.end()
 		status = <-ch.p.Done
 	}
+	ch.p.DrainPty(ptyQuiet)
 	// As the engine's exec does, the command has ended once its output has:
 	// a background child that keeps stdout open keeps the exec running (and
 	// its timeout, or a kill, ends the child too).
