@@ -11,13 +11,22 @@ const PREFIX = "OCI runtime exec failed";
  */
 export function startFailure(output: string): { exitCode: number; message: string } | undefined {
   if (!output.startsWith(PREFIX)) return undefined;
-  const notFound = /exec: "([^"]*)": executable file not found|exec: "([^"]*)": (?:stat [^:]*: )?no such file or directory/.exec(output);
+  const notFound =
+    /exec: "([^"]*)": executable file not found|exec: "([^"]*)": (?:stat [^:]*: )?no such file or directory/.exec(
+      output,
+    );
   if (notFound) return { exitCode: 127, message: `command not found: ${notFound[1] ?? notFound[2] ?? ""}` };
   const workdir = /chdir to cwd \("([^"]*)"\)/.exec(output);
   if (workdir) return { exitCode: 126, message: `working directory does not exist: ${workdir[1] ?? ""}` };
   const denied = /exec: "([^"]*)": (permission denied|exec format error)/.exec(output);
   if (denied) return { exitCode: 126, message: `command not executable: ${denied[1] ?? ""}: ${denied[2] ?? ""}` };
-  return { exitCode: 126, message: output.slice(PREFIX.length).replace(/^[:\s]+/, "").trim() };
+  return {
+    exitCode: 126,
+    message: output
+      .slice(PREFIX.length)
+      .replace(/^[:\s]+/, "")
+      .trim(),
+  };
 }
 
 /**
@@ -52,7 +61,8 @@ export function watchStartFailure(
   });
   const stdoutEnded = new Promise<void>((resolve) => source.stdout.once("end", resolve));
   const exitCode = Promise.all([exit, stdoutEnded, stderrEnded]).then(([code]) => {
-    const failure = deciding && (code === 126 || code === 127) ? startFailure(Buffer.concat(held).toString("utf8")) : undefined;
+    const failure =
+      deciding && (code === 126 || code === 127) ? startFailure(Buffer.concat(held).toString("utf8")) : undefined;
     if (failure) stderr.write(`sandfleet: ${failure.message}\n`);
     else for (const piece of held) stdout.write(piece);
     stdout.end();

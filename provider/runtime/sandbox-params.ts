@@ -136,7 +136,8 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   }
   if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
   if (params.user !== undefined) ruled("user", "line", params.user);
-  if (params.supervisor !== undefined && typeof params.supervisor !== "boolean") problem("supervisor", "must be true or false");
+  if (params.supervisor !== undefined && typeof params.supervisor !== "boolean")
+    problem("supervisor", "must be true or false");
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
     problem("cpu", "must be a number of cores between 0.01 and 1024");
   }

@@ -55,6 +55,17 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(timed.stderr).toContain("command ended by its timeout (1s)");
   });
 
+  it("runs a command on a terminal with -t, fed with -i", async () => {
+    // Not itself on a terminal, the CLI gives the command a common 24x80 one.
+    const sized = await sandfleet(["exec", "-t", `${app}/box`, "--", "stty", "size"]);
+    expect(sized).toMatchObject({ code: 0, stdout: "24 80\r\n" });
+    const shell = await sandfleet(["exec", "-it", `${app}/box`, "--", "sh"], { input: "tty; exit 3\n" });
+    expect(shell.code).toBe(3);
+    expect(shell.stdout).toMatch(/\/dev\/pts\/\d+/);
+    const refused = await sandfleet(["exec", "-t", "--json", `${app}/box`, "--", "true"]);
+    expect(refused.code).toBe(2);
+  });
+
   it("ends when the command does, though the caller's stdin stays open", async () => {
     const cli = spawn(process.execPath, [cliPath, "exec", `${app}/box`, "--", "sh", "-c", "exit 4"], {
       stdio: ["pipe", "ignore", "ignore"],

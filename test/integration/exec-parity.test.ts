@@ -56,7 +56,11 @@ describe.each([
   });
 
   it("sends a signal to the command, which can handle it", async () => {
-    const process = await sandbox.exec(["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done"]);
+    const process = await sandbox.exec([
+      "sh",
+      "-c",
+      "trap 'echo got-term; exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+    ]);
     await waitForOutput(process, "ready");
     await process.signal(15);
     expect(await process.wait()).toBe(7);
@@ -81,7 +85,10 @@ describe.each([
   });
 
   it("passes env and workdir to the command", async () => {
-    const result = await sandbox.run(["sh", "-c", 'echo "$GREETING"; pwd'], { env: { GREETING: "hi" }, workdir: "/tmp" });
+    const result = await sandbox.run(["sh", "-c", 'echo "$GREETING"; pwd'], {
+      env: { GREETING: "hi" },
+      workdir: "/tmp",
+    });
     expect(result.stdout).toBe("hi\n/tmp\n");
   });
 

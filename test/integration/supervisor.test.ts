@@ -61,7 +61,11 @@ describe("the supervisor inside a sandbox", () => {
     await using b = await Sandbox.create({ app, image: "sandfleet/busybox", network: "app" });
     // No TCP or UDP socket listens in the sandbox but the engine's own DNS
     // resolver (127.0.0.11, 0B00007F): the supervisor's socket is a Unix one.
-    const { stdout: tables } = await a.run(["sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6"]);
+    const { stdout: tables } = await a.run([
+      "sh",
+      "-c",
+      "cat /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6",
+    ]);
     const listening = tables
       .split("\n")
       .filter((line) => / 0A /.test(line) || / 00000000:0000 07 /.test(line))
@@ -78,7 +82,9 @@ describe("the supervisor inside a sandbox", () => {
   it("runs under gVisor (runsc) too", async () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", runtime: "runsc" });
     expect((await sandbox.state()).supervised).toBe(true);
-    expect((await sandbox.run(["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"])).stdout).toMatch(/sandfleet-supervisor init/);
+    expect((await sandbox.run(["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"])).stdout).toMatch(
+      /sandfleet-supervisor init/,
+    );
     expect((await sandbox.run(["sh", "-c", "echo hi; exit 3"])).exitCode).toBe(3);
     await sandbox.files.write("/tmp/x", "under gvisor");
     expect(await sandbox.files.readText("/tmp/x")).toBe("under gvisor");
@@ -119,11 +125,11 @@ describe("the supervisor inside a sandbox", () => {
   });
 
   it("counts a pool member's lifetime from its claim", async () => {
-    const { inputs } = await poolProvider.check(
+    const checked = await poolProvider.check(
       {},
       { app, name: "short", replicas: 1, template: { image: "sandfleet/busybox", timeoutMs: 2000 } },
     );
-    await poolProvider.create(inputs as Record<string, unknown>);
+    await poolProvider.create(checked.inputs as Record<string, unknown>);
     await sleep(2500);
     const claimed = await Sandbox.claim(app, "short");
     const claimedAt = Date.now();

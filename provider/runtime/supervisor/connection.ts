@@ -78,7 +78,9 @@ export class SupervisorConnection {
       const why = said || (cause instanceof Error ? cause.message : "the connection closed");
       this.#fail(new SandfleetError(`lost the connection to the supervisor of sandbox ${containerId}: ${why}`));
     };
-    this.#transport.stdout.once("end", () => ended());
+    this.#transport.stdout.once("end", () => {
+      ended();
+    });
     this.#transport.stdout.once("error", ended);
     this.#transport.stdin?.once("error", ended);
   }
@@ -110,7 +112,9 @@ export class SupervisorConnection {
         }
         listener.frame(frame);
       },
-      lost: listener.lost,
+      lost: (error) => {
+        listener.lost(error);
+      },
     });
     this.#updateHold();
     this.send(FRAME.open, channel, Buffer.from(JSON.stringify(request)));
@@ -146,7 +150,8 @@ export class SupervisorConnection {
       const channel = this.openChannel(request, {
         frame: (frame) => {
           if (frame.kind === FRAME.stdout) chunks.push(frame.payload);
-          else if (frame.kind === FRAME.done) resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
+          else if (frame.kind === FRAME.done)
+            resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
           else if (frame.kind === FRAME.failure) reject(failureOf(frame.payload));
         },
         lost: reject,
@@ -194,4 +199,3 @@ export function failureOf(payload: Buffer): SupervisorFailure {
   const parsed = parseJson(payload) as { code?: string; message?: string } | undefined;
   return new SupervisorFailure(parsed?.code ?? "failed", parsed?.message ?? "the supervisor failed");
 }
-

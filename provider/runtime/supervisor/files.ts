@@ -37,7 +37,12 @@ export function supervisorFileOps(docker: DockerClient, containerId: string): Fi
     async stat(path) {
       const { result } = await call({ op: "stat", path });
       const entry = result as SupervisorEntry;
-      return { ...entryOf(entry), mode: entry.mode, modifiedAt: new Date(entry.modifiedMs).toISOString() } as FileStat;
+      const stat: FileStat = {
+        ...entryOf(entry),
+        mode: entry.mode,
+        modifiedAt: new Date(entry.modifiedMs).toISOString(),
+      };
+      return stat;
     },
     async mkdir(path, parents) {
       await call({ op: "mkdir", path, parents });

@@ -59,7 +59,11 @@ export class FrameParser {
       if (length > MAX_PAYLOAD) throw new RangeError(`frame payload of ${String(length)} bytes`);
       if (this.#size < HEADER + length) break;
       const whole = this.#take(HEADER + length);
-      frames.push({ kind: String.fromCharCode(whole[0] ?? 0), channel: whole.readUInt32BE(1), payload: whole.subarray(HEADER) });
+      frames.push({
+        kind: String.fromCharCode(whole[0] ?? 0),
+        channel: whole.readUInt32BE(1),
+        payload: whole.subarray(HEADER),
+      });
     }
     return frames;
   }

@@ -141,7 +141,10 @@ export function supervisedSpec(
   const healthcheck = spec.healthcheck && {
     ...spec.healthcheck,
     // Without the engine's init, the supervisor is what answers for a sandbox without a probe.
-    argv: spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0") ? [SUPERVISOR_BIN, "version"] : spec.healthcheck.argv,
+    argv:
+      spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0")
+        ? [SUPERVISOR_BIN, "version"]
+        : spec.healthcheck.argv,
   };
   return {
     ...spec,
