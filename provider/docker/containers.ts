@@ -136,8 +136,9 @@ export function containerClient(docker: EngineHttp): ContainerClient {
   };
 }
 
+/** The engine's label filters; an empty value matches any value of the label. */
 export function labelFilters(labels: Labels): string[] {
-  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+  return Object.entries(labels).map(([k, v]) => (v === "" ? k : `${k}=${v}`));
 }
 
 function toCreateBody(spec: ContainerSpec): Record<string, unknown> {

@@ -1,9 +1,12 @@
 import type { DockerClient } from "../docker/client.ts";
 import { LABEL } from "./labels.ts";
+import { collectSupervisors } from "./supervisor/placement.ts";
 
 export interface Garbage {
   containers: { id: string; name: string }[];
   images: string[];
+  /** Versions of the supervisor that no sandbox uses any more (engine-wide collections only). */
+  supervisors: string[];
 }
 
 /**
@@ -24,7 +27,7 @@ export async function collectGarbage(
     (c) => c.status === "exited" || c.status === "dead" || c.status === "created",
   );
   const snapshots = await docker.images.list({ ...scope, [LABEL.kind]: "snapshot" });
-  const garbage: Garbage = { containers: ended.map((c) => ({ id: c.id, name: c.name })), images: [] };
+  const garbage: Garbage = { containers: ended.map((c) => ({ id: c.id, name: c.name })), images: [], supervisors: [] };
   if (!params.dryRun) for (const c of ended) await docker.containers.remove(c.id);
   for (const image of snapshots) {
     for (const tag of image.tags) {
@@ -36,5 +39,7 @@ export async function collectGarbage(
       if ((await docker.images.remove(tag)) === "removed") garbage.images.push(tag);
     }
   }
+  // The supervisor belongs to the whole engine, not to an app.
+  if (!params.app) garbage.supervisors = await collectSupervisors(docker, params.dryRun);
   return garbage;
 }

@@ -4,7 +4,8 @@ import { NotFoundError } from "../../provider/errors.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { collectSupervisors, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -136,5 +137,22 @@ describe("the supervisor inside a sandbox", () => {
     expect(await claimed.poll()).toBeNull();
     expect(await claimed.wait()).toBe(124);
     expect(Date.now() - claimedAt).toBeGreaterThan(1500);
+  });
+
+  it("is placed once per engine and version, and gc removes versions nothing uses", async () => {
+    const current = await placeSupervisor(docker);
+    if (!current) throw new Error("this engine's CPU has no supervisor");
+    // An older version, as an earlier sandfleet would have left it.
+    const old = "0ld0ld0ld0ld0ld0";
+    const labels = { "sandfleet.supervisor": old };
+    await docker.volumes.create({ name: `sandfleet-supervisor-${old}`, labels });
+    expect(await collectSupervisors(docker, true)).toContain(old);
+    expect(await docker.volumes.inspect(`sandfleet-supervisor-${old}`)).toBeDefined();
+    expect(await collectSupervisors(docker, false)).toContain(old);
+    expect(await docker.volumes.inspect(`sandfleet-supervisor-${old}`)).toBeUndefined();
+    // The current version stays, and new sandboxes keep using it.
+    expect(await docker.volumes.inspect(current.volume)).toBeDefined();
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await sandbox.state()).container.labels["sandfleet.supervisor"]).toBe(current.version);
   });
 });

@@ -17,7 +17,11 @@ export const gc: Verb = {
       const verb = values["dry-run"] === true ? "would remove" : "removed";
       printTable(
         ["KIND", verb.toUpperCase()],
-        [...garbage.containers.map((c) => ["sandbox", c.name]), ...garbage.images.map((i) => ["snapshot", i])],
+        [
+          ...garbage.containers.map((c) => ["sandbox", c.name]),
+          ...garbage.images.map((i) => ["snapshot", i]),
+          ...garbage.supervisors.map((v) => ["supervisor", v]),
+        ],
       );
     }
     return EXIT.ok;

@@ -156,3 +156,34 @@ export function supervisedSpec(
     mounts: [...(spec.mounts ?? []), { volume: placement.volume, target: SUPERVISOR_DIR, readOnly: true }],
   };
 }
+
+/**
+ * Removes the supervisor versions other than this package's that no
+ * container uses any more: each one's filler container, volume and image.
+ * Returns the versions removed (with dryRun: those that would be).
+ */
+export async function collectSupervisors(docker: DockerClient, dryRun: boolean): Promise<string[]> {
+  const current = (await placeSupervisor(docker).catch(() => undefined))?.version;
+  const volumes = await docker.volumes.list({ [LABEL.supervisor]: "" });
+  const sandboxes = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.kind]: "sandbox" });
+  const inUse = new Set(sandboxes.map((c) => c.labels[LABEL.supervisor]));
+  const removed: string[] = [];
+  for (const volume of volumes) {
+    const version = volume.labels[LABEL.supervisor] ?? "";
+    if (version === current || inUse.has(version)) continue;
+    if (dryRun) {
+      removed.push(version);
+      continue;
+    }
+    await docker.containers.remove(volume.name);
+    try {
+      await docker.volumes.remove(volume.name);
+    } catch (error) {
+      if (error instanceof ConflictError) continue; // a container of another kind still has it mounted
+      throw error;
+    }
+    await docker.images.remove(`sandfleet-supervisor:${version}`);
+    removed.push(version);
+  }
+  return removed;
+}
