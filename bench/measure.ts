@@ -45,11 +45,11 @@ export async function machine(): Promise<Machine> {
   };
 }
 
-/** Resident memory of a process, in MiB, from /proc. */
-export function rssMiB(pid: number): number {
+/** Resident memory of a process, in MiB, from /proc: all of it, or (`RssAnon`) the part no other process shares. */
+export function rssMiB(pid: number, field: "VmRSS" | "RssAnon" = "VmRSS"): number {
   try {
     const status = readFileSync(`/proc/${String(pid)}/status`, "utf8");
-    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
   } catch {
     return 0;
   }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -33,7 +34,13 @@ type Config struct {
 // The exit code of a sandbox that sandfleet ended by its timeout or idle timeout.
 const endedExitCode = 124
 
+// memoryLimit keeps the supervisor small in every sandbox: past it, the Go
+// runtime collects and returns memory to the kernel eagerly instead of
+// keeping what a burst of execs once needed.
+const memoryLimit = 4 << 20
+
 func runInit(args []string) int {
+	debug.SetMemoryLimit(memoryLimit)
 	var config Config
 	if len(args) >= 2 && args[0] == "--config" {
 		if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
