@@ -172,7 +172,7 @@ export async function execThroughput(runs: number): Promise<Figure[]> {
   const supervisorPid = (await supervised.state()).container.pid;
   const supervisorRss = rssMiB(supervisorPid);
   const supervisorPrivate = rssMiB(supervisorPid, "RssAnon");
-  const relayRss = Math.max(0, ...pidsMatching(/sandfleet-supervisor connect/).map(rssMiB));
+  const relayRss = Math.max(0, ...pidsMatching(/sandfleet-supervisor connect/).map((pid) => rssMiB(pid)));
   await cleanupApp(app);
   return [
     {
