@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 
 	"sandfleet/supervisor/protocol"
 )
@@ -43,7 +44,7 @@ func usage() {
 
 // runConnect joins this process's stdin and stdout to the supervisor.
 func runConnect() int {
-	conn, err := net.Dial("unix", Address)
+	conn, err := dialSupervisor()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
 		return 1
@@ -55,3 +56,19 @@ func runConnect() int {
 	io.Copy(os.Stdout, conn)
 	return 0
 }
+
+// dialSupervisor connects, waiting a moment for a supervisor that is still
+// starting: a sandbox's first exec can come right after its container started.
+func dialSupervisor() (net.Conn, error) {
+	deadline := time.Now().Add(startWait)
+	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
+		conn, err := net.Dial("unix", Address)
+		if err == nil || time.Now().After(deadline) {
+			return conn, err
+		}
+		time.Sleep(pause)
+	}
+}
+
+// startWait bounds how long a connection waits for the supervisor to listen.
+const startWait = 10 * time.Second
