@@ -7,6 +7,9 @@ import type { SandboxParams } from "../runtime/sandbox-params.ts";
 import { Sandbox } from "../runtime/sandbox.ts";
 import { startLifetime } from "../runtime/supervisor/lifetime.ts";
 
+/** The lifetime of a sandbox made from code that does not give one: Modal's 5 minutes. */
+export const RUNTIME_TIMEOUT_MS = 5 * 60 * 1000;
+
 export interface ListParams {
   app?: string;
   /** A sandbox matches when it has at least these tags. */
@@ -24,9 +27,14 @@ export class Sandboxes {
     this.#docker = docker;
   }
 
-  /** Creates and starts a sandbox; usable when this resolves (after its readiness probe, if any). */
+  /**
+   * Creates and starts a sandbox; usable when this resolves. Made from code,
+   * it lives at most `timeoutMs`: 5 minutes unless given (up to 24 hours), as
+   * in Modal, kept by its supervisor with no agent running.
+   */
   async create(params: SandboxParams): Promise<Sandbox> {
-    return new Sandbox(this.#docker, await createSandbox(this.#docker, params, { owner: "runtime" }));
+    const withLifetime = { ...params, timeoutMs: params.timeoutMs ?? RUNTIME_TIMEOUT_MS };
+    return new Sandbox(this.#docker, await createSandbox(this.#docker, withLifetime, { owner: "runtime" }));
   }
 
   async fromId(id: string): Promise<Sandbox> {

@@ -1,4 +1,4 @@
-import { LABEL, ownershipLabels } from "../runtime/labels.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
@@ -57,12 +57,11 @@ export const appProvider: FullProvider = withPlainErrors({
     const docker = engineOf(props);
     const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
-    const claims = await docker.volumes.list({
-      [LABEL.managed]: "true",
-      [LABEL.app]: props.name as string,
-      [LABEL.kind]: "claim",
-    });
-    await Promise.all(claims.map((v) => docker.volumes.remove(v.name)));
+    // Its records go too: claim times, and tags set on its live sandboxes.
+    const records = await Promise.all(
+      (["claim", "tags"] as const).map((kind) => docker.volumes.list(scopeLabels(kind, props.name as string))),
+    );
+    await Promise.all(records.flat().map((v) => docker.volumes.remove(v.name)));
     await docker.networks.remove(id);
   },
 });

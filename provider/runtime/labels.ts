@@ -22,10 +22,12 @@ export const LABEL = {
   maker: "sandfleet.maker",
   resource: "sandfleet.resource",
   supervisor: "sandfleet.supervisor",
+  sandbox: "sandfleet.sandbox",
+  setAt: "sandfleet.set-at",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
-export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim";
+export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags";
 
 export function ownershipLabels(
   app: string,

@@ -1,4 +1,4 @@
-import type { Readable, Writable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import type { DockerClient } from "../docker/client.ts";
 import type { ExecResult } from "../docker/types.ts";
 import { InvalidArgumentError } from "../errors.ts";
@@ -28,8 +28,18 @@ export interface ExecParams {
   user?: string;
   /** Ends the command, and every process it started, after this long; it then reports exit code 137 and `timedOut`. */
   timeoutMs?: number;
-  /** Open the command's stdin for writing (through `process.stdin`). Default false. */
+  /**
+   * The command's stdin stays open for writing through `process.stdin`
+   * (default true, as in Modal: end it with `process.stdin.end()`); false
+   * gives the command end-of-input at once.
+   */
   stdin?: boolean;
+  /** Environment variables from secrets, laid over `env` in order; never printed. */
+  secrets?: Record<string, string>[];
+  /** "ignore" drops the command's stdout as it comes (it then reads as empty); default "pipe". */
+  stdout?: "pipe" | "ignore";
+  /** "ignore" drops the command's stderr as it comes; default "pipe". */
+  stderr?: "pipe" | "ignore";
   /**
    * Run the command on a pseudo-terminal, of this size (`true`: 24 rows, 80
    * columns). Its output, stderr included, then comes on stdout; stdin is open.
@@ -84,12 +94,13 @@ export class SandboxProcess {
     const problems = execParamsProblems(argv, params);
     if (problems.length > 0) throw new InvalidArgumentError(`invalid exec: ${problems.join("; ")}`);
     const pty = params.pty === true ? DEFAULT_WINDOW : params.pty || undefined;
+    const env = Object.assign({}, params.env, ...(params.secrets ?? [])) as Record<string, string>;
     const spec = {
       argv,
-      ...(params.env ? { env: params.env } : {}),
+      ...(Object.keys(env).length > 0 ? { env } : {}),
       ...(params.workdir ? { workdir: params.workdir } : {}),
       ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
-      stdin: params.stdin === true || pty !== undefined,
+      stdin: params.stdin !== false || pty !== undefined,
       ...(pty ? { pty } : {}),
     };
     const command =
@@ -112,13 +123,13 @@ export class SandboxProcess {
       }
       return false;
     };
-    return new SandboxProcess(command, wasOomKilled);
+    return new SandboxProcess(ignoring(command, params), wasOomKilled);
   }
 
-  /** The command's input; throws unless the command was started with `stdin: true` or a `pty`. */
+  /** The command's input; throws when the command was started with `stdin: false`. */
   get stdin(): Writable {
     const stdin = this.#command.stdin;
-    if (!stdin) throw new Error("this command was started without stdin; pass { stdin: true }");
+    if (!stdin) throw new Error("this command was started with stdin: false, so its input is closed");
     return stdin;
   }
 
@@ -177,6 +188,20 @@ export class SandboxProcess {
   }
 }
 
+/** The command with an ignored output drained as it comes, and read as empty. */
+function ignoring(command: RunningCommand, params: ExecParams): RunningCommand {
+  const drop = (stream: Readable): Readable => {
+    stream.resume();
+    return Readable.from([]);
+  };
+  return {
+    ...command,
+    stdin: command.stdin,
+    stdout: params.stdout === "ignore" ? drop(command.stdout) : command.stdout,
+    stderr: params.stderr === "ignore" ? drop(command.stderr) : command.stderr,
+  };
+}
+
 /** What is wrong with an exec's parameters, found before anything runs. */
 function execParamsProblems(argv: readonly string[], params: ExecParams): string[] {
   const problems: string[] = [];
@@ -188,6 +213,11 @@ function execParamsProblems(argv: readonly string[], params: ExecParams): string
   if (params.workdir !== undefined) {
     const reason = ruleProblem("absolutePath", params.workdir);
     if (reason) problems.push(`workdir must be an absolute path, got: ${JSON.stringify(params.workdir)}`);
+  }
+  for (const [index, secret] of (params.secrets ?? []).entries()) {
+    if (typeof secret !== "object" || Object.values(secret).some((value) => typeof value !== "string")) {
+      problems.push(`secrets[${String(index)}] must map names to string values`);
+    }
   }
   if (typeof params.pty === "object" && !validWindow(params.pty)) {
     problems.push("pty must give rows and cols as whole numbers from 1 to 65535");

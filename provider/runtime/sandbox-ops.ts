@@ -3,8 +3,9 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
+import { liveTags } from "./tags.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
-import { LABEL, scopeLabels, tagLabels, tagsFromLabels } from "./labels.ts";
+import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { appNetworkName } from "./names.ts";
 import type { Clock } from "./poll.ts";
@@ -187,12 +188,17 @@ export async function summarizeSandboxes(
   docker: DockerClient,
   params: { app?: string; tags?: Record<string, string>; includeEnded?: boolean },
 ): Promise<SandboxSummary[]> {
-  const found = await docker.containers.list({
-    ...scopeLabels("sandbox", params.app),
-    ...tagLabels(params.tags ?? {}),
-  });
+  // Tags set on a live sandbox are in tag records, so the tags are matched here, not by the engine.
+  const [found, setLater] = await Promise.all([
+    docker.containers.list(scopeLabels("sandbox", params.app)),
+    liveTags(docker, params.app),
+  ]);
+  const tagsOf = (c: { id: string; labels: Record<string, string> }) => setLater.get(c.id) ?? tagsFromLabels(c.labels);
+  const wanted = Object.entries(params.tags ?? {});
   const live = (status: ContainerStatus) => status === "running" || status === "paused";
-  const shown = found.filter((c) => params.includeEnded === true || live(c.status));
+  const shown = found.filter(
+    (c) => (params.includeEnded === true || live(c.status)) && wanted.every(([key, value]) => tagsOf(c)[key] === value),
+  );
   const summaries = await Promise.all(
     shown.map(async (c): Promise<SandboxSummary | undefined> => {
       const ended = live(c.status) ? undefined : await docker.containers.inspect(c.id);
@@ -204,7 +210,7 @@ export async function summarizeSandboxes(
         status: c.status,
         exitCode: ended ? reportedExitCode(ended) : undefined,
         createdAt: new Date(c.createdMs).toISOString(),
-        tags: tagsFromLabels(c.labels),
+        tags: tagsOf(c),
         ports: c.ports,
       };
     }),

@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable, type Writable } from "node:stream";
 import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
 import type { ListParams } from "../client/sandboxes.ts";
 import type { DockerClient } from "../docker/client.ts";
@@ -11,6 +11,9 @@ import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } 
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
+import { readAll } from "../streams.ts";
+import { mainStdin } from "./supervisor/main-stdin.ts";
+import { liveTags, removeTagRecords, setTags } from "./tags.ts";
 
 /** Which engine a static shortcut speaks to: the same choices as `new Sandfleet(...)`. */
 export type ConnectParams = SandfleetParams;
@@ -42,6 +45,8 @@ export class Sandbox {
   readonly #docker: DockerClient;
   readonly #target: ExecTarget;
   #detached = false;
+  #mainOutput: { stdout: PassThrough; stderr: PassThrough } | undefined;
+  #mainInput: Writable | undefined;
 
   /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
   constructor(docker: DockerClient, state: Pick<SandboxState, "id" | "app" | "name" | "supervised">) {
@@ -93,6 +98,45 @@ export class Sandbox {
     const result = await process.output();
     if (check && result.exitCode !== 0) throw new CommandExitError(argv, result);
     return result;
+  }
+
+  /**
+   * The main command's stdin: what is written reaches the command, `end()`
+   * closes it. Needs the supervisor (a sandbox made with `supervisor: false` has none).
+   */
+  get stdin(): Writable {
+    const docker = this.#engine();
+    if (!this.#target.supervised) {
+      throw new InvalidArgumentError(
+        `sandbox ${this.app}/${this.name} runs without the supervisor, so its main command's stdin cannot be written`,
+      );
+    }
+    return (this.#mainInput ??= mainStdin(docker, this.id));
+  }
+
+  /** What the main command writes on stdout, from its start; the stream ends when the sandbox does. */
+  get stdout(): Readable {
+    return this.#mainStreams().stdout;
+  }
+
+  /** What the main command writes on stderr, from its start; the stream ends when the sandbox does. */
+  get stderr(): Readable {
+    return this.#mainStreams().stderr;
+  }
+
+  #mainStreams(): { stdout: PassThrough; stderr: PassThrough } {
+    if (this.#mainOutput) return this.#mainOutput;
+    const output = { stdout: new PassThrough(), stderr: new PassThrough() };
+    this.#mainOutput = output;
+    void followMainOutput(
+      () => this.logs({ follow: true }),
+      () => this.logs(),
+      output,
+    ).catch((error: unknown) => {
+      output.stdout.destroy(error as Error);
+      output.stderr.destroy(error as Error);
+    });
+    return output;
   }
 
   /** Files inside the sandbox, read and written as its user. */
@@ -161,9 +205,22 @@ export class Sandbox {
     return this.wait();
   }
 
-  /** Removes the sandbox's container, running or not. */
+  /** Removes the sandbox's container, running or not, and the tags set on it. */
   async remove(): Promise<void> {
     await this.#engine().containers.remove(this.id);
+    await removeTagRecords(this.#engine(), this.id);
+  }
+
+  /** Replaces the sandbox's tags while it runs; `list({ tags })` finds it by the new ones. */
+  async setTags(tags: Record<string, string>): Promise<void> {
+    await setTags(this.#engine(), this, tags);
+  }
+
+  /** The sandbox's tags: the last set, else those it was made with. */
+  async getTags(): Promise<Record<string, string>> {
+    const docker = this.#engine();
+    const [setLater, state] = await Promise.all([liveTags(docker, this.app), this.state()]);
+    return setLater.get(this.id) ?? state.tags;
   }
 
   /**
@@ -187,6 +244,35 @@ export class Sandbox {
     }
     return this.#docker;
   }
+}
+
+/**
+ * Follows the main command's output until the sandbox ends, then reads the
+ * whole log once more for what the follow missed: the engine keeps a last
+ * line without a newline back until the command's output closes, and may
+ * end a follow before writing it.
+ */
+async function followMainOutput(
+  follow: () => Promise<{ stdout: Readable; stderr: Readable }>,
+  whole: () => Promise<{ stdout: Readable; stderr: Readable }>,
+  output: { stdout: PassThrough; stderr: PassThrough },
+): Promise<void> {
+  const live = await follow();
+  const seen = { stdout: 0, stderr: 0 };
+  const copy = (name: "stdout" | "stderr") =>
+    new Promise<void>((resolve, reject) => {
+      live[name].on("data", (chunk: Buffer) => {
+        seen[name] += chunk.length;
+        output[name].write(chunk);
+      });
+      live[name].once("end", resolve);
+      live[name].once("error", reject);
+    });
+  await Promise.all([copy("stdout"), copy("stderr")]);
+  const all = await whole();
+  const [stdout, stderr] = await Promise.all([readAll(all.stdout), readAll(all.stderr)]);
+  output.stdout.end(stdout.subarray(seen.stdout));
+  output.stderr.end(stderr.subarray(seen.stderr));
 }
 
 function client(connect: ConnectParams, dockerHost?: string): Sandfleet {

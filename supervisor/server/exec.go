@@ -205,7 +205,7 @@ func (ch *execChannel) resize(rows, cols uint16) { ch.p.Resize(max(rows, 1), max
 func (ch *execChannel) closeByPeer() { ch.end() }
 
 // mergeEnv lays an exec's variables over the sandbox's. A terminal gets a
-// TERM unless the exec or the sandbox names one.
+// TERM (and COLORTERM) unless the exec or the sandbox names one.
 func mergeEnv(base []string, extra map[string]string, terminal bool) []string {
 	out := make([]string, 0, len(base)+len(extra)+2)
 	for _, kv := range base {
@@ -225,7 +225,7 @@ func mergeEnv(base []string, extra map[string]string, terminal bool) []string {
 		out = append(out, key+"="+value)
 	}
 	if terminal {
-		out = append(out, "TERM=xterm-256color")
+		out = append(out, "TERM=xterm-256color", "COLORTERM=truecolor")
 	}
 	return out
 }

@@ -32,6 +32,8 @@ const INPUT_CHUNK = 256 * 1024;
 export class SupervisorConnection {
   readonly #transport: ExecProcess;
   readonly #channels = new Map<number, ChannelListener>();
+  /** Channels that may stay open without keeping the Node process running (a main command's stdin). */
+  readonly #unheld = new Set<number>();
   readonly #parser = new FrameParser();
   #next = 1;
   #lost: Error | undefined;
@@ -101,13 +103,19 @@ export class SupervisorConnection {
   }
 
   /** Starts an operation on a new channel; returns the channel's number. */
-  openChannel(request: Record<string, unknown>, listener: ChannelListener): number {
+  openChannel(
+    request: Record<string, unknown>,
+    listener: ChannelListener,
+    options: { holdsProcess?: boolean } = {},
+  ): number {
     if (this.#lost) throw this.#lost;
     const channel = this.#next++;
+    if (options.holdsProcess === false) this.#unheld.add(channel);
     this.#channels.set(channel, {
       frame: (frame) => {
         if (frame.kind === FRAME.exit || frame.kind === FRAME.done || frame.kind === FRAME.failure) {
           this.#channels.delete(channel);
+          this.#unheld.delete(channel);
           this.#updateHold();
         }
         listener.frame(frame);
@@ -183,7 +191,7 @@ export class SupervisorConnection {
 
   // Open while a channel is: an idle connection must not keep a script from exiting.
   #updateHold(): void {
-    this.#transport.hold(this.#channels.size > 0);
+    this.#transport.hold(this.#channels.size > this.#unheld.size);
   }
 }
 
