@@ -27,7 +27,16 @@ export { Sandbox, type ConnectParams, type RunParams, type Tunnel } from "./runt
 export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
 export { TIMEOUT_EXIT_CODE } from "./runtime/lifetime.ts";
-export { SandboxFiles, READ_LIMIT_BYTES, type FileData, type FileEntry, type FileStat } from "./runtime/files.ts";
+export {
+  SandboxFiles,
+  SandboxFile,
+  READ_LIMIT_BYTES,
+  type FileData,
+  type FileEntry,
+  type FileEvent,
+  type FileStat,
+  type OpenMode,
+} from "./runtime/files.ts";
 export { Agent, type AgentEvent } from "./runtime/agent.ts";
 export type { Garbage } from "./runtime/gc.ts";
 export type { ClaimParams } from "./runtime/pool.ts";

@@ -1,4 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
+import { NotFoundError } from "../errors.ts";
 import { FILE_REASONS, fileError, type FileErrorCode } from "./file-errors.ts";
 import type { FileEntry, FileOps } from "./files.ts";
 import { SandboxProcess, type ExecTarget } from "./process.ts";
@@ -40,6 +41,24 @@ exec cat -- "$1"`;
       }
       if (out.exitCode !== 0) throw failure("read", path, out.exitCode, out.stderr);
       return out.stdout;
+    },
+
+    async readRange(path, offset, length) {
+      const whole = await this.read(path, Number.MAX_SAFE_INTEGER);
+      return whole.subarray(offset, length === undefined ? undefined : offset + length);
+    },
+
+    async writeAt(path, data, at) {
+      // Without the supervisor: the whole file, read, changed and written back.
+      const before = await this.read(path, Number.MAX_SAFE_INTEGER).catch((error: unknown) => {
+        if (error instanceof NotFoundError) return Buffer.alloc(0);
+        throw error;
+      });
+      const offset = at === "end" ? before.length : at;
+      const after = Buffer.alloc(Math.max(before.length, offset + data.length));
+      before.copy(after);
+      after.set(data, offset);
+      await this.write(path, after);
     },
 
     async write(path, data) {

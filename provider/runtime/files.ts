@@ -20,6 +20,15 @@ export interface FileStat extends FileEntry {
   modifiedAt: string;
 }
 
+/** A change seen by `watch`. */
+export interface FileEvent {
+  type: "create" | "modify" | "remove";
+  path: string;
+}
+
+/** How `open` opens a file, as Python's open() and Modal's do. */
+export type OpenMode = "r" | "w" | "a" | "r+" | "w+" | "a+";
+
 /** Bytes in any form Modal's file API takes them. */
 export type FileData = string | Uint8Array | ArrayBuffer;
 
@@ -33,7 +42,13 @@ export const READ_LIMIT_BYTES = 64 * 1024 * 1024;
  */
 export interface FileOps {
   read(path: string, maxBytes: number): Promise<Buffer>;
+  /** At most `length` bytes from `offset` (to the end without a length). */
+  readRange(path: string, offset: number, length: number | undefined): Promise<Buffer>;
   write(path: string, data: Uint8Array): Promise<void>;
+  /** Writes at an offset (keeping the rest), or appends. */
+  writeAt(path: string, data: Uint8Array, at: number | "end"): Promise<void>;
+  /** Changes under a path until the signal aborts; undefined where the path cannot watch. */
+  watch?(path: string, recursive: boolean, signal: AbortSignal): AsyncIterable<FileEvent>;
   list(path: string): Promise<FileEntry[]>;
   stat(path: string): Promise<FileStat>;
   mkdir(path: string, parents: boolean): Promise<void>;
@@ -86,6 +101,41 @@ export class SandboxFiles {
     await this.#ops.mkdir(checkedPath(path), options.parents ?? true);
   }
 
+  /** A handle on a file, with a position: `read`, `write`, `seek`, `flush`, `close`. */
+  async open(path: string, mode: OpenMode = "r"): Promise<SandboxFile> {
+    return SandboxFile.open(this.#ops, checkedPath(path), mode);
+  }
+
+  /**
+   * The changes under a path (a folder's subfolders too with `recursive`), as
+   * they happen, until `timeoutMs` passes or `signal` aborts. Needs the
+   * supervisor, which has the kernel's inotify watch the path.
+   */
+  async *watch(
+    path: string,
+    options: { recursive?: boolean; timeoutMs?: number; signal?: AbortSignal } = {},
+  ): AsyncGenerator<FileEvent> {
+    const checked = checkedPath(path);
+    if (!this.#ops.watch) {
+      throw new InvalidArgumentError("watching files needs the supervisor (this sandbox runs without one)");
+    }
+    const signals = [options.signal, options.timeoutMs ? AbortSignal.timeout(options.timeoutMs) : undefined];
+    const signal = AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+    yield* this.#ops.watch(checked, options.recursive === true, signal);
+  }
+
+  /** Copies a file of this machine into the sandbox. */
+  async copyFromLocal(localPath: string, sandboxPath: string): Promise<void> {
+    const { readFile } = await import("node:fs/promises");
+    await this.write(sandboxPath, await readFile(localPath));
+  }
+
+  /** Copies a file of the sandbox to this machine (up to `maxBytes`, 1 GiB by default). */
+  async copyToLocal(sandboxPath: string, localPath: string, options: { maxBytes?: number } = {}): Promise<void> {
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(localPath, await this.read(sandboxPath, { maxBytes: options.maxBytes ?? COPY_LIMIT_BYTES }));
+  }
+
   /**
    * Removes a file, or an empty folder; `recursive` removes a folder with
    * everything in it. A path that does not exist fails unless `force`.
@@ -94,6 +144,92 @@ export class SandboxFiles {
     const checked = checkedPath(path);
     if (checked === "/") throw new InvalidArgumentError("refusing to remove /");
     await this.#ops.remove(checked, options.recursive === true, options.force === true);
+  }
+}
+
+/** What copyToLocal reads at most unless told otherwise. */
+const COPY_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * An open file in a sandbox, as Modal's `open()` gives it: a position that
+ * reads and writes move, each call one round trip. Writes go straight to
+ * the file (`flush` has nothing to do); a closed handle refuses every call.
+ */
+export class SandboxFile {
+  readonly path: string;
+  readonly mode: OpenMode;
+  readonly #ops: FileOps;
+  #position = 0;
+  #closed = false;
+
+  private constructor(ops: FileOps, path: string, mode: OpenMode) {
+    this.#ops = ops;
+    this.path = path;
+    this.mode = mode;
+  }
+
+  /** @internal */
+  static async open(ops: FileOps, path: string, mode: OpenMode): Promise<SandboxFile> {
+    if (!["r", "w", "a", "r+", "w+", "a+"].includes(mode)) {
+      throw new InvalidArgumentError(`open mode must be one of r, w, a, r+, w+, a+, got ${JSON.stringify(mode)}`);
+    }
+    const file = new SandboxFile(ops, path, mode);
+    if (mode.startsWith("r"))
+      await ops.stat(path); // must exist: NotFoundError, or IsADirectoryError on read
+    else if (mode.startsWith("w")) await ops.write(path, new Uint8Array());
+    else await ops.writeAt(path, new Uint8Array(), "end");
+    return file;
+  }
+
+  /** Up to `length` bytes from the position (the rest of the file without a length); the position moves past them. */
+  async read(length?: number): Promise<Uint8Array> {
+    this.#check(this.mode === "r" || this.mode.endsWith("+"), "read");
+    if (length !== undefined && (!Number.isInteger(length) || length < 0)) {
+      throw new InvalidArgumentError(`read length must be a whole number of bytes, got ${String(length)}`);
+    }
+    const data = await this.#ops.readRange(this.path, this.#position, length);
+    this.#position += data.length;
+    return new Uint8Array(data.buffer, data.byteOffset, data.length);
+  }
+
+  /** Writes bytes at the position (at the end in "a" modes); the position moves past them. */
+  async write(data: Uint8Array): Promise<void> {
+    if (!(data instanceof Uint8Array)) throw new TypeError("SandboxFile.write takes a Uint8Array (or Buffer)");
+    this.#check(this.mode !== "r", "write");
+    if (this.mode.startsWith("a")) {
+      await this.#ops.writeAt(this.path, data, "end");
+      this.#position = (await this.#ops.stat(this.path)).sizeBytes;
+    } else {
+      await this.#ops.writeAt(this.path, data, this.#position);
+      this.#position += data.length;
+    }
+  }
+
+  /** Moves the position: from the start (0), from the current position (1) or from the end (2). */
+  async seek(offset: number, whence: 0 | 1 | 2 = 0): Promise<number> {
+    this.#check(true, "seek");
+    const base = whence === 0 ? 0 : whence === 1 ? this.#position : (await this.#ops.stat(this.path)).sizeBytes;
+    if (!Number.isInteger(offset) || base + offset < 0) {
+      throw new InvalidArgumentError(`cannot seek to ${String(base + offset)}`);
+    }
+    this.#position = base + offset;
+    return this.#position;
+  }
+
+  /** Nothing to do: every write has reached the file. Kept for code written against Modal's handle. */
+  async flush(): Promise<void> {
+    this.#check(true, "flush");
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+
+  #check(allowed: boolean, what: string): void {
+    if (this.#closed) throw new InvalidArgumentError(`cannot ${what} ${this.path}: the file is closed`);
+    if (!allowed) throw new InvalidArgumentError(`cannot ${what} ${this.path}: it was opened with mode "${this.mode}"`);
   }
 }
 

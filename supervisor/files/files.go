@@ -178,20 +178,36 @@ type Writer struct {
 	path string
 }
 
-func OpenWriter(path string, appendTo bool) (*Writer, error) {
+// Where a Writer puts its bytes.
+type WriteMode int
+
+const (
+	Replace WriteMode = iota // truncate, then write from the start
+	Append                   // after what is there
+	At                       // from an offset, keeping the rest
+)
+
+func OpenWriter(path string, mode WriteMode, offset int64) (*Writer, error) {
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
 		return nil, fail(protocol.ErrIsADirectory, "write", path, "is a folder")
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fromErrno("write", path, err)
 	}
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	if appendTo {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
-	}
+	flags := map[WriteMode]int{
+		Replace: os.O_WRONLY | os.O_CREATE | os.O_TRUNC,
+		Append:  os.O_WRONLY | os.O_CREATE | os.O_APPEND,
+		At:      os.O_WRONLY | os.O_CREATE,
+	}[mode]
 	f, err := os.OpenFile(path, flags, 0o644)
 	if err != nil {
 		return nil, fromErrno("write", path, err)
+	}
+	if mode == At {
+		if _, err := f.Seek(offset, 0); err != nil {
+			f.Close()
+			return nil, fromErrno("write", path, err)
+		}
 	}
 	return &Writer{f: f, path: path}, nil
 }

@@ -31,7 +31,11 @@ func TestWriteMakesFoldersAndReplacesOrAppends(t *testing.T) {
 		data   string
 		append bool
 	}{{"one", false}, {"two", false}, {"+three", true}} {
-		w, err := OpenWriter(path, step.append)
+		mode := Replace
+		if step.append {
+			mode = Append
+		}
+		w, err := OpenWriter(path, mode, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,6 +49,12 @@ func TestWriteMakesFoldersAndReplacesOrAppends(t *testing.T) {
 	part, _ := readAll(t, path, 3, 3, 0)
 	if string(part) != "+th" {
 		t.Errorf("offset read: %q", part)
+	}
+	w, _ := OpenWriter(path, At, 1)
+	w.Write([]byte("WO"))
+	w.Close()
+	if got, _ := readAll(t, path, 0, 0, 0); string(got) != "tWO+three" {
+		t.Errorf("positioned write: %q", got)
 	}
 }
 
@@ -133,5 +143,32 @@ func TestRemoveIsCarefulUnlessTold(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Error("removing the link removed its target")
+	}
+}
+
+func TestWatchSeesCreateModifyAndRemoveInSubfolders(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(dir+"/sub", 0o755)
+	w, err := Watch(dir, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	os.WriteFile(dir+"/sub/f.txt", []byte("x"), 0o644)
+	os.Remove(dir + "/sub/f.txt")
+	seen := map[string]bool{}
+	for len(seen) < 3 {
+		events, err := w.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range events {
+			if e.Path == dir+"/sub/f.txt" {
+				seen[e.Type] = true
+			}
+		}
+	}
+	if !seen["create"] || !seen["modify"] || !seen["remove"] {
+		t.Errorf("saw %v", seen)
 	}
 }

@@ -24,14 +24,16 @@ type Request struct {
 	Pty       *WindowSize       `json:"pty,omitempty"`
 
 	// files
-	Path      string `json:"path,omitempty"`
-	MaxBytes  int64  `json:"maxBytes,omitempty"`
-	Offset    int64  `json:"offset,omitempty"`
-	Length    int64  `json:"length,omitempty"`
-	Append    bool   `json:"append,omitempty"`
-	Parents   bool   `json:"parents,omitempty"`
-	Recursive bool   `json:"recursive,omitempty"`
-	Force     bool   `json:"force,omitempty"`
+	Path     string `json:"path,omitempty"`
+	MaxBytes int64  `json:"maxBytes,omitempty"`
+	Offset   int64  `json:"offset,omitempty"`
+	Length   int64  `json:"length,omitempty"`
+	Append   bool   `json:"append,omitempty"`
+	// Positioned writes from Offset and keeps what the file has beyond.
+	Positioned bool `json:"positioned,omitempty"`
+	Parents    bool `json:"parents,omitempty"`
+	Recursive  bool `json:"recursive,omitempty"`
+	Force      bool `json:"force,omitempty"`
 
 	// lifetime: milliseconds from now; 0 leaves a bound as it is, -1 removes it
 	IdleTimeoutMs int64 `json:"idleTimeoutMs,omitempty"`

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,6 +22,8 @@ func (c *conn) open(id uint32, req protocol.Request) {
 		c.startWrite(id, req)
 	case "stdin":
 		c.startMainStdin(id)
+	case "watch":
+		c.startWatch(id, req)
 	case "read", "list", "stat", "mkdir", "remove":
 		if err := files.CheckPath(req.Op, req.Path); err != nil {
 			c.replyFiles(id, nil, err)
@@ -96,7 +99,13 @@ func (c *conn) startWrite(id uint32, req protocol.Request) {
 		c.replyFiles(id, nil, err)
 		return
 	}
-	w, err := files.OpenWriter(req.Path, req.Append)
+	mode := files.Replace
+	if req.Append {
+		mode = files.Append
+	} else if req.Positioned {
+		mode = files.At
+	}
+	w, err := files.OpenWriter(req.Path, mode, req.Offset)
 	if err != nil {
 		c.replyFiles(id, nil, err)
 		return
@@ -167,3 +176,49 @@ func (m *mainStdinChannel) endInput() {
 func (m *mainStdinChannel) signal(int)            {}
 func (m *mainStdinChannel) resize(uint16, uint16) {}
 func (m *mainStdinChannel) closeByPeer()          {}
+
+// watchChannel streams changes under a path, one JSON line each, until the
+// client ends its input.
+type watchChannel struct {
+	c  *conn
+	id uint32
+	w  *files.Watcher
+}
+
+func (c *conn) startWatch(id uint32, req protocol.Request) {
+	if err := files.CheckPath("watch", req.Path); err != nil {
+		c.replyFiles(id, nil, err)
+		return
+	}
+	w, err := files.Watch(req.Path, req.Recursive)
+	if err != nil {
+		c.replyFiles(id, nil, err)
+		return
+	}
+	wc := &watchChannel{c: c, id: id, w: w}
+	if !c.register(id, wc) {
+		w.Close()
+		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
+		return
+	}
+	go func() {
+		for {
+			events, err := w.Next()
+			if err != nil {
+				c.release(id)
+				c.sendJSON(protocol.Done, id, struct{}{})
+				return
+			}
+			for _, e := range events {
+				line, _ := json.Marshal(e)
+				c.sendData(protocol.Stdout, id, append(line, '\n'))
+			}
+		}
+	}()
+}
+
+func (wc *watchChannel) input([]byte)          {}
+func (wc *watchChannel) endInput()             { wc.w.Close() }
+func (wc *watchChannel) signal(int)            {}
+func (wc *watchChannel) resize(uint16, uint16) {}
+func (wc *watchChannel) closeByPeer()          { wc.w.Close() }

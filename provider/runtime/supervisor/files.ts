@@ -1,7 +1,8 @@
 import type { DockerClient } from "../../docker/client.ts";
 import { fileError } from "../file-errors.ts";
-import type { FileEntry, FileOps, FileStat } from "../files.ts";
-import { SupervisorFailure } from "./connection.ts";
+import type { FileEntry, FileEvent, FileOps, FileStat } from "../files.ts";
+import { failureOf, SupervisorFailure } from "./connection.ts";
+import { FRAME } from "./frames.ts";
 import { supervisorConnection } from "./connections.ts";
 
 interface SupervisorEntry {
@@ -27,8 +28,20 @@ export function supervisorFileOps(docker: DockerClient, containerId: string): Fi
     async read(path, maxBytes) {
       return (await call({ op: "read", path, maxBytes })).data;
     },
+    async readRange(path, offset, length) {
+      return (await call({ op: "read", path, offset, ...(length !== undefined ? { length } : {}) })).data;
+    },
     async write(path, data) {
       await call({ op: "write", path }, data);
+    },
+    async writeAt(path, data, at) {
+      await call(
+        at === "end" ? { op: "write", path, append: true } : { op: "write", path, positioned: true, offset: at },
+        data,
+      );
+    },
+    watch(path, recursive, signal) {
+      return watchEvents(docker, containerId, path, recursive, signal);
     },
     async list(path) {
       const { result } = await call({ op: "list", path });
@@ -51,6 +64,64 @@ export function supervisorFileOps(docker: DockerClient, containerId: string): Fi
       await call({ op: "remove", path, recursive, force });
     },
   };
+}
+
+async function* watchEvents(
+  docker: DockerClient,
+  containerId: string,
+  path: string,
+  recursive: boolean,
+  signal: AbortSignal,
+): AsyncGenerator<FileEvent> {
+  const connection = await supervisorConnection(docker, containerId);
+  const queue: FileEvent[] = [];
+  let ended: Error | true | undefined;
+  let wake: (() => void) | undefined;
+  let partial = "";
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const channel = connection.openChannel(
+    { op: "watch", path, recursive },
+    {
+      frame(frame) {
+        if (frame.kind === FRAME.stdout) {
+          const lines = (partial + frame.payload.toString("utf8")).split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) if (line) queue.push(JSON.parse(line) as FileEvent);
+        } else if (frame.kind === FRAME.done) ended = true;
+        else if (frame.kind === FRAME.failure) {
+          const failure = failureOf(frame.payload);
+          ended = fileError(failure.code, failure.message);
+        }
+        notify();
+      },
+      lost(error) {
+        ended = error;
+        notify();
+      },
+    },
+  );
+  const stop = () => {
+    connection.send(FRAME.endInput, channel);
+  };
+  signal.addEventListener("abort", stop, { once: true });
+  try {
+    for (;;) {
+      const next = queue.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (ended instanceof Error) throw ended;
+      if (ended) return;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    signal.removeEventListener("abort", stop);
+    if (!ended) stop();
+  }
 }
 
 function entryOf(entry: SupervisorEntry): FileEntry {
