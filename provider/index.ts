@@ -6,7 +6,7 @@
 export { Sandfleet, type AgentOptions, type SandfleetParams } from "./client/sandfleet.ts";
 export { Sandboxes, type ListParams } from "./client/sandboxes.ts";
 export { Pools, SandboxPool, type PoolStatus } from "./client/pools.ts";
-export { Images, Volumes } from "./client/stored.ts";
+export { Apps, AppVolume, Images, Volumes } from "./client/stored.ts";
 export {
   CommandExitError,
   ConflictError,

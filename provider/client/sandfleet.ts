@@ -2,7 +2,7 @@ import { connectDocker, type DockerClient } from "../docker/client.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
-import { Images, Volumes } from "./stored.ts";
+import { Apps, Images, Volumes } from "./stored.ts";
 import { Pools } from "./pools.ts";
 import { Sandboxes } from "./sandboxes.ts";
 
@@ -31,6 +31,7 @@ export class Sandfleet {
   readonly pools: Pools;
   readonly images: Images;
   readonly volumes: Volumes;
+  readonly apps: Apps;
   readonly #docker: DockerClient;
 
   constructor(params: SandfleetParams = {}) {
@@ -39,6 +40,7 @@ export class Sandfleet {
     this.pools = new Pools(this.#docker, this.sandboxes);
     this.images = new Images(this.#docker);
     this.volumes = new Volumes(this.#docker);
+    this.apps = new Apps(this.#docker);
   }
 
   /** The engine this client speaks to, as a DOCKER_HOST URL. */

@@ -2,7 +2,9 @@ import type { DockerClient } from "../docker/client.ts";
 import type { ImageSummary, VolumeInfo } from "../docker/types.ts";
 import { ensureImage, type ImageState } from "../runtime/image-build.ts";
 import type { ImageParams } from "../runtime/image-recipe.ts";
+import { ensureVolume, lookupAppNetwork } from "../runtime/apps.ts";
 import { scopeLabels } from "../runtime/labels.ts";
+import type { SandboxVolumeMount } from "../runtime/sandbox-params.ts";
 
 /** Images sandfleet builds: from steps or a Dockerfile, tagged by their content. */
 export class Images {
@@ -38,5 +40,57 @@ export class Volumes {
 
   async list(params: { app?: string } = {}): Promise<VolumeInfo[]> {
     return this.#docker.volumes.list(scopeLabels("volume", params.app));
+  }
+
+  /**
+   * An app's volume by name, made first with `createIfMissing` (labelled as
+   * the Volume resource labels it); NotFoundError otherwise.
+   */
+  async fromName(app: string, name: string, options: { createIfMissing?: boolean } = {}): Promise<AppVolume> {
+    const volume = await ensureVolume(this.#docker, app, name, { createIfMissing: options.createIfMissing === true });
+    return new AppVolume(app, name, volume.name);
+  }
+}
+
+/** A volume of an app, ready to be mounted into sandboxes. */
+export class AppVolume {
+  readonly app: string;
+  readonly name: string;
+  /** The engine's name for it. */
+  readonly dockerName: string;
+
+  /** @internal */
+  constructor(app: string, name: string, dockerName: string) {
+    this.app = app;
+    this.name = name;
+    this.dockerName = dockerName;
+  }
+
+  /** A mount of this volume at `mountPath`, for a sandbox's `volumes`. */
+  mount(mountPath: string, options: { readOnly?: boolean } = {}): SandboxVolumeMount {
+    return { mountPath, volume: this.dockerName, readOnly: options.readOnly === true };
+  }
+}
+
+/** Apps as the runtime sees them: their private networks. */
+export class Apps {
+  readonly #docker: DockerClient;
+
+  /** @internal */
+  constructor(docker: DockerClient) {
+    this.#docker = docker;
+  }
+
+  /**
+   * An app, with its private network made first when `createIfMissing`
+   * (labelled as the App resource labels it; `internet` lets its sandboxes
+   * out), so that sandboxes with `network: "app"` can be made from code.
+   */
+  async lookup(
+    name: string,
+    options: { createIfMissing?: boolean; internet?: boolean } = {},
+  ): Promise<{ name: string; network: string; internet: boolean }> {
+    const network = await lookupAppNetwork(this.#docker, name, options);
+    return { name, network: network.name, internet: network.masquerade };
   }
 }

@@ -1,4 +1,5 @@
-import { LABEL, ownershipLabels, scopeLabels } from "../runtime/labels.ts";
+import { createAppNetwork } from "../runtime/apps.ts";
+import { LABEL, scopeLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
@@ -31,12 +32,7 @@ export const appProvider: FullProvider = withPlainErrors({
     const docker = engineOf(inputs);
     const app = inputs.name as string;
     const networkName = appNetworkName(app);
-    const networkId = await docker.networks.create({
-      name: networkName,
-      internal: false,
-      masquerade: inputs.internet === true,
-      labels: ownershipLabels(app, "network"),
-    });
+    const networkId = await createAppNetwork(docker, app, inputs.internet === true);
     return { id: networkId, outs: { ...inputs, networkId, networkName } };
   },
 

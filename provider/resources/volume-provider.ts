@@ -1,6 +1,5 @@
-import { ownershipLabels, LABEL } from "../runtime/labels.ts";
-import { ConflictError } from "../errors.ts";
-import { identityProblems, volumeName } from "../runtime/names.ts";
+import { ensureVolume } from "../runtime/apps.ts";
+import { identityProblems } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
@@ -26,27 +25,8 @@ export const volumeProvider: FullProvider = withPlainErrors({
 
   async create(inputs: Props) {
     const docker = engineOf(inputs);
-    const app = inputs.app as string;
-    const name = volumeName(app, inputs.name as string);
-    const existing = await docker.volumes.inspect(name);
     // Adopting a volume sandfleet made and kept (retainOnDelete) brings its data back.
-    // Only a volume of this kind, app and name is taken back; anything else of that name is not ours.
-    const ours =
-      existing?.labels[LABEL.managed] === "true" &&
-      existing.labels[LABEL.kind] === "volume" &&
-      existing.labels[LABEL.app] === app &&
-      existing.labels[LABEL.name] === inputs.name;
-    if (existing && !ours) {
-      throw new ConflictError(
-        `volume ${name} already exists and is not sandfleet's volume "${String(inputs.name)}" of app "${app}"; pick another name`,
-      );
-    }
-    const volume =
-      existing ??
-      (await docker.volumes.create({
-        name,
-        labels: ownershipLabels(app, "volume", { [LABEL.name]: inputs.name as string }),
-      }));
+    const volume = await ensureVolume(docker, inputs.app as string, inputs.name as string, { createIfMissing: true });
     return { id: volume.name, outs: { ...inputs, volumeName: volume.name } };
   },
 
