@@ -1,4 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
+import { expireSnapshots } from "./snapshot.ts";
 import type { ContainerInfo } from "../docker/types.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
@@ -9,7 +10,7 @@ import { MAX_DURATION_MS } from "./sandbox-params.ts";
 import { systemClock, type Clock } from "./poll.ts";
 
 export interface AgentEvent {
-  action: "ended" | "refilled" | "error";
+  action: "ended" | "refilled" | "expired" | "error";
   sandbox?: string;
   reason?: EndReason;
   detail?: string;
@@ -50,6 +51,10 @@ export class Agent {
     const { docker, clock, reconcilers } = this.#params;
     const now = clock.now();
     const events = await enforceLifetimes(docker, now, this.#startedMs, this.#params.app);
+    const app = this.#params.app;
+    for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
+      events.push({ action: "expired", detail: snapshot });
+    }
     for (const reconcile of reconcilers) events.push(...(await reconcile(docker, now)));
     for (const event of events) this.#params.onEvent?.(event);
     return events;

@@ -24,6 +24,7 @@ export const LABEL = {
   supervisor: "sandfleet.supervisor",
   sandbox: "sandfleet.sandbox",
   setAt: "sandfleet.set-at",
+  expiresAt: "sandfleet.expires-at",
   tagPrefix: "sandfleet.tag.",
 } as const;
 

@@ -186,9 +186,18 @@ export class Sandbox {
     }));
   }
 
-  /** Commits the sandbox's filesystem (volumes excluded) to an image a new sandbox can start from. */
-  async snapshotFilesystem(name?: string): Promise<SnapshotState> {
-    return snapshotSandbox(this.#engine(), this.id, { app: this.app, ...(name ? { name } : {}), owner: "runtime" });
+  /**
+   * Commits the sandbox's filesystem (volumes excluded) to an image a new
+   * sandbox can start from. With `expiresInMs`, `sandfleet agent` removes it
+   * once that has passed and no sandbox uses it.
+   */
+  async snapshotFilesystem(name?: string, options: { expiresInMs?: number } = {}): Promise<SnapshotState> {
+    return snapshotSandbox(this.#engine(), this.id, {
+      app: this.app,
+      ...(name ? { name } : {}),
+      owner: "runtime",
+      ...(options.expiresInMs !== undefined ? { expiresInMs: options.expiresInMs } : {}),
+    });
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomHex } from "../digest.ts";
 import type { DockerClient } from "../docker/client.ts";
-import { NotFoundError } from "../errors.ts";
-import { LABEL, ownershipLabels } from "./labels.ts";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { imageRepository } from "./names.ts";
 
 export interface SnapshotState {
@@ -19,8 +19,12 @@ export interface SnapshotState {
 export async function snapshotSandbox(
   docker: DockerClient,
   containerId: string,
-  params: { app: string; name?: string; owner?: "pulumi" | "runtime" },
+  params: { app: string; name?: string; owner?: "pulumi" | "runtime"; expiresInMs?: number },
 ): Promise<SnapshotState> {
+  const expiresInMs = params.expiresInMs;
+  if (expiresInMs !== undefined && (!Number.isInteger(expiresInMs) || expiresInMs <= 0)) {
+    throw new InvalidArgumentError(`expiresInMs must be a positive whole number of ms, got ${String(expiresInMs)}`);
+  }
   const container = await docker.containers.inspect(containerId);
   if (!container) throw new NotFoundError(`cannot snapshot sandbox ${containerId}: it no longer exists`);
   const source = await docker.images.inspect(container.imageId);
@@ -34,6 +38,7 @@ export async function snapshotSandbox(
       [LABEL.name]: name,
       [LABEL.source]: container.name,
       [LABEL.owner]: params.owner ?? "pulumi",
+      ...(expiresInMs !== undefined ? { [LABEL.expiresAt]: String(Date.now() + expiresInMs) } : {}),
     }),
     env: source?.env ?? [],
     cmd: source?.cmd,
@@ -42,4 +47,23 @@ export async function snapshotSandbox(
     workdir: source?.workdir ?? "",
   });
   return { imageRef: `${repo}:${tag}`, imageId, sourceContainerId: containerId };
+}
+
+/**
+ * Removes the snapshots whose expiry has passed; one that a sandbox still
+ * uses is kept until it does not. Returns the references removed (with
+ * dryRun: those that would be).
+ */
+export async function expireSnapshots(
+  docker: DockerClient,
+  nowMs: number,
+  params: { app?: string; dryRun?: boolean } = {},
+): Promise<string[]> {
+  const snapshots = await docker.images.list({ ...scopeLabels("snapshot", params.app), [LABEL.expiresAt]: "" });
+  const expired = snapshots.filter((image) => Number(image.labels[LABEL.expiresAt]) <= nowMs);
+  const removed: string[] = [];
+  for (const tag of expired.flatMap((image) => image.tags)) {
+    if (params.dryRun || (await docker.images.remove(tag)) === "removed") removed.push(tag);
+  }
+  return removed;
 }
