@@ -20,12 +20,128 @@ const create = (params: Record<string, unknown> = {}) =>
 
 afterAll(() => cleanupApp(app));
 
+/** Everything a stream gives, as text. */
+async function text(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 describe("Modal's sandbox behaviours", () => {
-  it("SandboxPollAndReturnCode: poll is null while it runs, then its exit code", async () => {
-    await using sandbox = await create({ command: ["sh", "-c", "sleep 1; exit 42"] });
+  it("SandboxPollAndReturnCode: poll is null while cat waits for stdin, then its exit code", async () => {
+    await using sandbox = await create({ command: ["cat"] });
     expect(await sandbox.poll()).toBeNull();
+    sandbox.stdin.end("hello, Sandbox");
+    expect(await sandbox.wait()).toBe(0);
+    expect(await sandbox.poll()).toBe(0);
+  });
+
+  it("SandboxPollAfterFailure: the main command's exit code", async () => {
+    await using sandbox = await create({ command: ["sh", "-c", "exit 42"] });
     expect(await sandbox.wait()).toBe(42);
     expect(await sandbox.poll()).toBe(42);
+  });
+
+  it("PassCatToStdin: the main command's stdin and stdout", async () => {
+    await using sandbox = await create({ command: ["cat"] });
+    sandbox.stdin.end("this is input that should be mirrored by cat");
+    expect(await text(sandbox.stdout)).toBe("this is input that should be mirrored by cat");
+  });
+
+  it("SandboxWithWorkdir: the main command runs in it", async () => {
+    await using sandbox = await create({ command: ["pwd"], workdir: "/tmp" });
+    expect(await text(sandbox.stdout)).toBe("/tmp\n");
+  });
+
+  it("CreateSandboxWithSecrets: secret values reach the main command", async () => {
+    await using sandbox = await create({ command: ["sh", "-c", 'echo "$c"'], secretEnv: { c: "hello world" } });
+    expect(await text(sandbox.stdout)).toBe("hello world\n");
+  });
+
+  it("SandboxWithReadOnlyVolume: a read-only mount refuses writes, said on the main command's stderr", async () => {
+    const volume = await sandfleet.volumes.fromName(app, "modal-volume", { createIfMissing: true });
+    await using sandbox = await create({
+      command: ["sh", "-c", "echo test > /mnt/test/test.txt"],
+      volumes: [volume.mount("/mnt/test", { readOnly: true })],
+    });
+    expect(await sandbox.wait()).toBe(1);
+    expect(await text(sandbox.stderr)).toContain("Read-only file system");
+  });
+
+  it("AppLookupCreateIfMissing: the runtime makes an app's network, labelled as the App resource labels it", async () => {
+    const other = uniqueApp("modal-net");
+    await expect(sandfleet.apps.lookup(other)).rejects.toBeInstanceOf(NotFoundError);
+    try {
+      const made = await sandfleet.apps.lookup(other, { createIfMissing: true });
+      expect(made).toEqual({ name: other, network: `sandfleet-${other}`, internet: false });
+      await using sandbox = await sandfleet.sandboxes.create({
+        app: other,
+        image: "sandfleet/busybox",
+        network: "app",
+      });
+      expect((await sandbox.run(["sh", "-c", "ls /sys/class/net"])).stdout).toContain("eth0");
+    } finally {
+      await cleanupApp(other);
+    }
+  });
+
+  it("a sandbox made from code lives 5 minutes unless told, as in Modal", async () => {
+    await using made = await create();
+    expect((await made.state()).container.labels["sandfleet.timeout-ms"]).toBe("300000");
+    await using told = await create({ timeoutMs: 3_600_000 });
+    expect((await told.state()).container.labels["sandfleet.timeout-ms"]).toBe("3600000");
+  });
+
+  it("NamedSandbox and NamedSandboxNotFound: one name per app, and a clear miss", async () => {
+    await using named = await create({ name: "named-one" });
+    expect((await sandfleet.sandboxes.fromName(app, "named-one")).id).toBe(named.id);
+    await expect(create({ name: "named-one" })).rejects.toThrow(/already taken/);
+    await expect(sandfleet.sandboxes.fromName(app, "non-existent-sandbox")).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("SandboxSetTagsAndList and SandboxSetMultipleTagsAndList: tags set on a live sandbox", async () => {
+    await using sandbox = await create();
+    const unique = String(Math.random());
+    expect(await sandfleet.sandboxes.list({ tags: { "test-key": unique } })).toEqual([]);
+    expect(await sandbox.getTags()).toEqual({});
+    await sandbox.setTags({ "key-a": unique, "key-b": "B", "key-c": "C" });
+    expect(await sandbox.getTags()).toEqual({ "key-a": unique, "key-b": "B", "key-c": "C" });
+    const ids = async (tags: Record<string, string>) => (await sandfleet.sandboxes.list({ tags })).map((s) => s.id);
+    expect(await ids({ "key-a": unique })).toEqual([sandbox.id]);
+    expect(await ids({ "key-a": unique, "key-b": "B" })).toEqual([sandbox.id]);
+    expect(await ids({ "key-a": unique, "key-b": "B", "key-d": "not-set" })).toEqual([]);
+    await sandbox.setTags({ "key-a": `${unique}-2` });
+    expect(await ids({ "key-a": unique })).toEqual([]);
+    await expect(sandbox.setTags({ "bad key!": "x" })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it("SandboxExecSecret: secrets reach one exec, later ones over earlier", async () => {
+    await using sandbox = await create();
+    const result = await sandbox.run(["sh", "-c", 'echo "$c"; echo "$d"'], {
+      secrets: [{ c: "hello world", d: "1" }, { d: "3" }],
+    });
+    expect(result.stdout).toBe("hello world\n3\n");
+  });
+
+  it("IgnoreLargeStdout: an ignored stdout reads as empty and never holds the command", async () => {
+    await using sandbox = await create();
+    const process = await sandbox.exec(["sh", "-c", "head -c 1000000 /dev/zero"], { stdout: "ignore" });
+    expect(await text(process.stdout)).toBe("");
+    expect(await process.wait()).toBe(0);
+  });
+
+  it("an exec's stdin is open by default, as Modal's", async () => {
+    await using sandbox = await create();
+    const process = await sandbox.exec(["cat"]);
+    process.stdin.end("echoed");
+    expect(await text(process.stdout)).toBe("echoed");
+    const closed = await sandbox.exec(["cat"], { stdin: false });
+    expect(await closed.wait()).toBe(0);
+  });
+
+  it("a timed-out exec reports 137, as Modal's, with timedOut", async () => {
+    await using sandbox = await create();
+    expect(await sandbox.run(["sleep", "30"], { timeoutMs: 1000 })).toMatchObject({ exitCode: 137, timedOut: true });
   });
 
   it("CreateOneSandboxTerminateWaitWorks: terminate ends it with 137, a second terminate is refused", async () => {
@@ -179,5 +295,78 @@ describe("Modal's file behaviours", () => {
       "cannot read /tmp/big: it has 2048 bytes, more than maxBytes (1024)",
     );
     expect((await sandbox.files.read("/tmp/big", { maxBytes: 4096 })).length).toBe(2048);
+  });
+});
+
+describe("Modal's file handles (sandbox_filesystem)", () => {
+  it("WriteAndReadBinaryFile, AppendToFileBinary, FileOpenModes: open() with modes and a position", async () => {
+    await using sandbox = await create();
+    const data = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const writer = await sandbox.files.open("/tmp/append.bin", "w");
+    await writer.write(data);
+    await writer.flush();
+    await writer.close();
+    const appender = await sandbox.files.open("/tmp/append.bin", "a");
+    await appender.write(new Uint8Array([7, 8, 9, 10]));
+    await appender.close();
+    const reader = await sandbox.files.open("/tmp/append.bin", "r");
+    expect([...(await reader.read(3))]).toEqual([1, 2, 3]);
+    expect([...(await reader.read())]).toEqual([4, 5, 6, 7, 8, 9, 10, 7, 8, 9, 10]);
+    await reader.close();
+    await expect(reader.read()).rejects.toThrow(/closed/);
+    await expect(writer.write(data)).rejects.toThrow(/closed/);
+    const both = await sandbox.files.open("/tmp/append.bin", "r+");
+    await both.seek(2);
+    await both.write(new Uint8Array([0, 0]));
+    await both.seek(0);
+    expect([...(await both.read(5))]).toEqual([1, 2, 0, 0, 5]);
+    await expect(sandbox.files.open("/tmp/missing.bin", "r")).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("WriteNonUint8ArrayThrowsTypeError: a handle writes bytes only", async () => {
+    await using sandbox = await create();
+    const handle = await sandbox.files.open("/tmp/typed.bin", "w");
+    await expect(handle.write("hello" as unknown as Uint8Array)).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it("watches a folder: create, modify and remove, until its timeout", async () => {
+    await using sandbox = await create();
+    await sandbox.files.mkdir("/tmp/watched");
+    const events: { type: string; path: string }[] = [];
+    const watching = (async () => {
+      for await (const event of sandbox.files.watch("/tmp/watched", { recursive: true, timeoutMs: 3000 })) {
+        events.push(event);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sandbox.files.write("/tmp/watched/new.txt", "hi");
+    await sandbox.files.remove("/tmp/watched/new.txt");
+    await watching;
+    const seen = new Set(events.filter((e) => e.path === "/tmp/watched/new.txt").map((e) => e.type));
+    expect([...seen].sort()).toEqual(["create", "modify", "remove"]);
+  });
+
+  it("copies files from and to this machine", async () => {
+    const { mkdtemp, readFile, writeFile } = await import("node:fs/promises");
+    const dir = await mkdtemp("/tmp/sandfleet-copy-");
+    await writeFile(`${dir}/in.txt`, "local data");
+    await using sandbox = await create();
+    await sandbox.files.copyFromLocal(`${dir}/in.txt`, "/tmp/copied/in.txt");
+    await sandbox.files.copyToLocal("/tmp/copied/in.txt", `${dir}/out.txt`);
+    expect(await readFile(`${dir}/out.txt`, "utf8")).toBe("local data");
+  });
+});
+
+describe("snapshots that expire", () => {
+  it("are removed by the agent once their expiry has passed", async () => {
+    await using sandbox = await create();
+    const snapshot = await sandbox.snapshotFilesystem("short-lived", { expiresInMs: 1000 });
+    const agent = sandfleet.agent({ app });
+    expect((await agent.reconcileOnce()).filter((e) => e.action === "expired")).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(await agent.reconcileOnce()).toContainEqual({ action: "expired", detail: snapshot.imageRef });
+    expect((await sandfleet.images.list({ app, kind: "snapshot" })).flatMap((i) => i.tags)).not.toContain(
+      snapshot.imageRef,
+    );
   });
 });
