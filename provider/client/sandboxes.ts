@@ -34,7 +34,8 @@ export class Sandboxes {
    */
   async create(params: SandboxParams): Promise<Sandbox> {
     const withLifetime = { ...params, timeoutMs: params.timeoutMs ?? RUNTIME_TIMEOUT_MS };
-    return new Sandbox(this.#docker, await createSandbox(this.#docker, withLifetime, { owner: "runtime" }));
+    const state = await createSandbox(this.#docker, withLifetime, { owner: "runtime", openAhead: true });
+    return new Sandbox(this.#docker, state);
   }
 
   async fromId(id: string): Promise<Sandbox> {

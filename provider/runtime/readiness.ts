@@ -1,5 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
-import type { HealthCheck } from "../docker/types.ts";
+import type { ExecResult, HealthCheck } from "../docker/types.ts";
 import { GiveUp, pollUntil, type Clock } from "./poll.ts";
 
 /** How to tell that a sandbox is ready, as given by users. */
@@ -16,10 +16,13 @@ export interface ReadinessParams {
 
 export const READINESS_DEFAULTS = { intervalMs: 100, timeoutMs: 5 * 60 * 1000 } as const;
 
+/** Runs a command in the sandbox being probed, by whichever path its execs take. */
+export type RunInSandbox = (argv: readonly string[]) => Promise<ExecResult>;
+
 /** One way of checking readiness; `check` resolves when ready and throws the reason when not. */
 export interface Probe {
   readonly description: string;
-  check(docker: DockerClient, containerId: string): Promise<void>;
+  check(run: RunInSandbox): Promise<void>;
 }
 
 /** A port as /proc/net/tcp writes it: four upper-case hex digits. */
@@ -32,10 +35,8 @@ export function tcpProbe(port: number): Probe {
   const hexPort = procNetPort(port);
   return {
     description: `tcp port ${port}`,
-    async check(docker, containerId) {
-      const result = await docker.exec.run(containerId, {
-        argv: ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
-      });
+    async check(run) {
+      const result = await run(["cat", "/proc/net/tcp", "/proc/net/tcp6"]);
       // Columns: sl local_address rem_address st ...; state 0A is LISTEN.
       const listening = result.stdout
         .split("\n")
@@ -49,8 +50,8 @@ export function tcpProbe(port: number): Probe {
 export function execProbe(argv: readonly string[]): Probe {
   return {
     description: `exec ${JSON.stringify(argv)}`,
-    async check(docker, containerId) {
-      const result = await docker.exec.run(containerId, { argv });
+    async check(run) {
+      const result = await run(argv);
       if (result.exitCode !== 0) {
         const detail = (result.stderr.trim() || result.stdout.trim()).split("\n").slice(-3).join(" | ");
         throw new Error(`exited with code ${result.exitCode}${detail ? `: ${detail}` : ""}`);
@@ -106,6 +107,7 @@ export async function waitForProbe(
   containerId: string,
   what: string,
   probe: Probe,
+  run: RunInSandbox,
   params: { intervalMs: number; timeoutMs: number; clock?: Clock },
 ): Promise<void> {
   await pollUntil(
@@ -114,7 +116,7 @@ export async function waitForProbe(
       const container = await docker.containers.inspect(containerId);
       if (!container) throw new GiveUp("the sandbox no longer exists");
       if (!container.running) throw new GiveUp(`the sandbox exited with code ${container.exitCode}`);
-      await probe.check(docker, containerId);
+      await probe.check(run);
     },
     params,
   );

@@ -4,6 +4,14 @@ import { SupervisorConnection } from "./connection.ts";
 const open = new WeakMap<DockerClient, Map<string, Promise<SupervisorConnection>>>();
 
 /**
+ * Opens the connection ahead of the first call, so that a sandbox's first
+ * command does not wait for it; a failure here is met again by that call.
+ */
+export function openAhead(docker: DockerClient, containerId: string): void {
+  supervisorConnection(docker, containerId).catch(() => undefined);
+}
+
+/**
  * The connection to a sandbox's supervisor, opened on first use and then
  * shared by every command and file call of this process on that sandbox.
  */
