@@ -3,6 +3,9 @@ import type { Readable, Writable } from "node:stream";
 /** Exit code of a process ended by SIGKILL (128 + 9), which a command ended by its timeout reports too, as Modal's do. */
 export const KILLED_EXIT_CODE = 137;
 
+/** The signal that ends a process for sure. */
+export const SIGKILL = 9;
+
 /** A terminal's size in character cells. */
 export interface WindowSize {
   rows: number;
@@ -34,8 +37,8 @@ export interface RunningCommand {
   wait(): Promise<{ exitCode: number; timedOut: boolean }>;
   /** Ends the command and every process it started. */
   kill(): Promise<void>;
-  /** Sends a signal to the command and every process it started. */
+  /** Sends a signal (a number SandboxProcess has checked) to the command and every process it started. */
   signal(signal: number): Promise<void>;
-  /** Sets the size of the command's terminal. */
+  /** Sets the size of the command's terminal (one started with a PTY, as SandboxProcess has checked). */
   resize(size: WindowSize): Promise<void>;
 }

@@ -1,6 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
-import { InvalidArgumentError } from "../errors.ts";
-import { KILLED_EXIT_CODE, type CommandSpec, type RunningCommand } from "./command.ts";
+import { KILLED_EXIT_CODE, SIGKILL, type CommandSpec, type RunningCommand } from "./command.ts";
 import { watchStartFailure } from "./engine-start-failure.ts";
 
 // Every process an exec starts inherits this variable, which is how a timeout
@@ -60,7 +59,7 @@ export async function startEngineCommand(
       ? undefined
       : setTimeout(() => {
           timedOut = true;
-          void signalTree(9).catch(() => undefined);
+          void signalTree(SIGKILL).catch(() => undefined);
         }, spec.timeoutMs);
   const watched = watchStartFailure(exec, exec.wait());
   const exit = watched.exitCode.finally(() => {
@@ -74,15 +73,9 @@ export async function startEngineCommand(
       const exitCode = await exit;
       return { exitCode: timedOut ? KILLED_EXIT_CODE : exitCode, timedOut };
     },
-    kill: () => signalTree(9),
-    async signal(signal) {
-      if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
-        throw new InvalidArgumentError(`not a signal number: ${String(signal)}`);
-      }
-      await signalTree(signal);
-    },
+    kill: () => signalTree(SIGKILL),
+    signal: signalTree,
     async resize(size) {
-      if (!spec.pty) throw new InvalidArgumentError("only a command started with { pty } has a terminal to resize");
       await docker.exec.resize(exec.execId, size.rows, size.cols);
     },
   };

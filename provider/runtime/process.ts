@@ -63,14 +63,16 @@ export class SandboxProcess {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly #command: RunningCommand;
+  readonly #pty: boolean;
   readonly #exit: Promise<number>;
   #timedOut = false;
   #killed = false;
   #reason: ExecEndReason | undefined;
   #exitCode: number | null = null;
 
-  private constructor(command: RunningCommand, wasOomKilled: () => Promise<boolean>) {
+  private constructor(command: RunningCommand, pty: boolean, wasOomKilled: () => Promise<boolean>) {
     this.#command = command;
+    this.#pty = pty;
     this.stdout = command.stdout;
     this.stderr = command.stderr;
     this.#exit = command.wait().then(async ({ exitCode, timedOut }) => {
@@ -123,7 +125,7 @@ export class SandboxProcess {
       }
       return false;
     };
-    return new SandboxProcess(ignoring(command, params), wasOomKilled);
+    return new SandboxProcess(ignoring(command, params), pty !== undefined, wasOomKilled);
   }
 
   /** The command's input; throws when the command was started with `stdin: false`. */
@@ -156,11 +158,16 @@ export class SandboxProcess {
 
   /** Sends a signal (by number, e.g. 15 for SIGTERM) to the command and every process it started. */
   async signal(signal: number): Promise<void> {
+    if (!Number.isInteger(signal) || signal < 1 || signal > 64) {
+      throw new InvalidArgumentError(`not a signal number: ${String(signal)}`);
+    }
     await this.#command.signal(signal);
   }
 
   /** Sets the size of the command's terminal (a command started with `pty`); the program sees SIGWINCH. */
   async resize(size: WindowSize): Promise<void> {
+    if (!this.#pty) throw new InvalidArgumentError("only a command started with { pty } has a terminal to resize");
+    if (!validWindow(size)) throw new InvalidArgumentError(WINDOW_PROBLEM);
     await this.#command.resize(size);
   }
 
@@ -220,10 +227,12 @@ function execParamsProblems(argv: readonly string[], params: ExecParams): string
     }
   }
   if (typeof params.pty === "object" && !validWindow(params.pty)) {
-    problems.push("pty must give rows and cols as whole numbers from 1 to 65535");
+    problems.push(`pty: ${WINDOW_PROBLEM}`);
   }
   return problems;
 }
+
+const WINDOW_PROBLEM = "a terminal's rows and cols are whole numbers from 1 to 65535";
 
 function validWindow(size: WindowSize): boolean {
   return [size.rows, size.cols].every((n) => Number.isInteger(n) && n >= 1 && n <= 65535);

@@ -1,10 +1,8 @@
 import { PassThrough } from "node:stream";
-import { InvalidArgumentError, SandfleetError } from "../../errors.ts";
-import type { CommandSpec, RunningCommand } from "../command.ts";
+import { SandfleetError } from "../../errors.ts";
+import { SIGKILL, type CommandSpec, type RunningCommand } from "../command.ts";
 import { failureOf, parseJson, type SupervisorConnection } from "./connection.ts";
 import { FRAME } from "./frames.ts";
-
-const SIGKILL = 9;
 
 /**
  * A command run by the sandbox's supervisor, on one channel of a connection.
@@ -65,14 +63,8 @@ export function startSupervisedCommand(connection: SupervisorConnection, spec: C
     stdin: spec.stdin ? connection.inputStream(channel) : undefined,
     wait: () => exit,
     kill: () => signal(SIGKILL),
-    async signal(number) {
-      if (!Number.isInteger(number) || number < 1 || number > 64) {
-        throw new InvalidArgumentError(`not a signal number: ${String(number)}`);
-      }
-      await signal(number);
-    },
+    signal,
     async resize(size) {
-      if (!spec.pty) throw new InvalidArgumentError("only a command started with { pty } has a terminal to resize");
       connection.send(FRAME.resize, channel, Buffer.from(JSON.stringify(size)));
       return Promise.resolve();
     },
