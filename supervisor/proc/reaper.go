@@ -30,7 +30,6 @@ type reaper struct {
 	// ends at once is never reaped before its waiter is registered.
 	mu      sync.Mutex
 	waiters map[int]chan Status
-	orphans int
 }
 
 var theReaper = startReaper()
@@ -59,11 +58,10 @@ func (r *reaper) reap() {
 		if pid <= 0 || err != nil {
 			return
 		}
+		// A pid nobody waits for is an orphan: reaping it is all it needs.
 		if waiter, ok := r.waiters[pid]; ok {
 			delete(r.waiters, pid)
 			waiter <- statusOf(ws)
-		} else {
-			r.orphans++
 		}
 	}
 }
@@ -79,13 +77,6 @@ func (r *reaper) start(fork func() (int, error)) (int, <-chan Status, error) {
 	waiter := make(chan Status, 1)
 	r.waiters[pid] = waiter
 	return pid, waiter, nil
-}
-
-// OrphansReaped counts the processes reaped that nobody waited for.
-func OrphansReaped() int {
-	theReaper.mu.Lock()
-	defer theReaper.mu.Unlock()
-	return theReaper.orphans
 }
 
 // Reap collects whatever has ended now, for callers that cannot wait for SIGCHLD.

@@ -185,10 +185,6 @@ export class SupervisorConnection {
     });
   }
 
-  close(): void {
-    this.#transport.stdin?.end();
-  }
-
   // Open while a channel is: an idle connection must not keep a script from exiting.
   #updateHold(): void {
     this.#transport.hold(this.#channels.size > this.#unheld.size);
