@@ -35,7 +35,10 @@ export interface SupervisorConfig {
   probe?: readonly string[];
 }
 
-const placements = new WeakMap<DockerClient, Promise<SupervisorPlacement | undefined>>();
+// By engine address: every client of one engine shares the placement, and
+// the binary is read and hashed once per process.
+const placements = new Map<string, Promise<SupervisorPlacement | undefined>>();
+const binaries = new Map<string, { binary: Buffer; version: string }>();
 
 /**
  * Puts the supervisor on the engine once, and says where it is. Undefined on
@@ -43,11 +46,11 @@ const placements = new WeakMap<DockerClient, Promise<SupervisorPlacement | undef
  * run without one, and execs go through the engine.
  */
 export function placeSupervisor(docker: DockerClient): Promise<SupervisorPlacement | undefined> {
-  let placed = placements.get(docker);
+  let placed = placements.get(docker.host);
   if (!placed) {
     placed = place(docker);
-    placements.set(docker, placed);
-    placed.catch(() => placements.delete(docker)); // asked again next time
+    placements.set(docker.host, placed);
+    placed.catch(() => placements.delete(docker.host)); // asked again next time
   }
   return placed;
 }
@@ -56,8 +59,7 @@ async function place(docker: DockerClient): Promise<SupervisorPlacement | undefi
   const info = await docker.info();
   const arch = ARCHES[info.architecture];
   if (info.os !== "linux" || !arch) return undefined;
-  const binary = readBinary(arch);
-  const version = sha256().update(binary).digest("hex").slice(0, 16);
+  const { binary, version } = supervisorBinary(arch);
   const volume = `sandfleet-supervisor-${version}`;
   // The filler container exists once the volume is full: the engine copies
   // the image's files into an empty volume while it creates the container.
@@ -105,15 +107,22 @@ async function place(docker: DockerClient): Promise<SupervisorPlacement | undefi
   return { volume, version };
 }
 
-function readBinary(arch: string): Buffer {
+/** The package's supervisor for a CPU, and its version: the start of its hash. */
+function supervisorBinary(arch: string): { binary: Buffer; version: string } {
+  const known = binaries.get(arch);
+  if (known) return known;
   const url = import.meta.resolve(`sandfleet/supervisor/sandfleet-supervisor-linux-${arch}`);
+  let binary: Buffer;
   try {
-    return readFileSync(fileURLToPath(url));
+    binary = readFileSync(fileURLToPath(url));
   } catch {
     throw new SandfleetError(
       `the sandbox supervisor for linux/${arch} is missing from the package (${fileURLToPath(url)}); in a checkout, run npm run bootstrap`,
     );
   }
+  const read = { binary, version: sha256().update(binary).digest("hex").slice(0, 16) };
+  binaries.set(arch, read);
+  return read;
 }
 
 /** A root filesystem with one file, /supervisor/sandfleet-supervisor, owned by root and not writable. */
