@@ -83,3 +83,34 @@ export interface Figure {
 export function ratio(figure: Figure): number | undefined {
   return figure.baseline ? figure.value / figure.baseline : undefined;
 }
+
+/** CPU ticks used so far by the kernel threads of this name (btrfs-cleaner, kworkers...). */
+function kernelThreadTicks(name: string): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() !== name) continue;
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0); // utime, stime
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks;
+}
+
+/**
+ * Waits until the engine's storage has finished its background work: btrfs
+ * deletes a removed container's subvolume later, in btrfs-cleaner, which can
+ * take a core for minutes after a step that removed many. A step measured
+ * during that measures the cleaner. Gives up after two minutes.
+ */
+export async function settle(): Promise<void> {
+  for (let waited = 0; waited < 120; waited++) {
+    const before = kernelThreadTicks("btrfs-cleaner");
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Under 5% of a core for a second: settled.
+    if (kernelThreadTicks("btrfs-cleaner") - before < 5) return;
+  }
+}

@@ -1,7 +1,7 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cliSpeed } from "./cli-scenarios.ts";
-import { machine, type Figure } from "./measure.ts";
+import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
@@ -10,6 +10,7 @@ const quick = process.argv.includes("--quick");
 const runs = quick ? 5 : 15;
 const figures: Figure[] = [];
 const step = async (what: string, scenario: () => Promise<Figure[]>) => {
+  await settle();
   process.stdout.write(`bench: ${what}... `);
   const started = performance.now();
   const found = await scenario();

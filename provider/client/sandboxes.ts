@@ -67,8 +67,9 @@ export class Sandboxes {
     const id = await claimMember(this.#docker, app, pool, params);
     const state = await inspectSandbox(this.#docker, id);
     if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
-    // Its lifetime starts now; the connection made for this is the one its first exec uses.
-    if (state.supervised) await startLifetime(this.#docker, id);
+    // Its lifetime starts now. Not waited for: the connection this opens is the one the first
+    // exec uses, which queues behind it, and the agent keeps the same bounds from the claim record.
+    if (state.supervised) startLifetime(this.#docker, id).catch(() => undefined);
     return new Sandbox(this.#docker, state);
   }
 
