@@ -66,9 +66,14 @@ export class AppVolume {
     this.dockerName = dockerName;
   }
 
-  /** A mount of this volume at `mountPath`, for a sandbox's `volumes`. */
-  mount(mountPath: string, options: { readOnly?: boolean } = {}): SandboxVolumeMount {
-    return { mountPath, volume: this.dockerName, readOnly: options.readOnly === true };
+  /** A mount of this volume (or of one folder in it, `subPath`) at `mountPath`, for a sandbox's `volumes`. */
+  mount(mountPath: string, options: { readOnly?: boolean; subPath?: string } = {}): SandboxVolumeMount {
+    return {
+      mountPath,
+      volume: this.dockerName,
+      readOnly: options.readOnly === true,
+      ...(options.subPath !== undefined ? { subPath: options.subPath } : {}),
+    };
   }
 }
 

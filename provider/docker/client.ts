@@ -48,8 +48,11 @@ export function connectDocker(host?: string): DockerClient {
   const engine = namingEngine(
     {
       info() {
-        info ??= engineCall("ask the Docker engine about itself", () => docker.json<RawInfo>("GET", "/info"))
-          .then((raw) => ({
+        info ??= engineCall("ask the Docker engine about itself", () =>
+          Promise.all([docker.json<RawInfo>("GET", "/info"), docker.json<{ ApiVersion?: string }>("GET", "/version")]),
+        )
+          .then(([raw, version]) => ({
+            apiVersion: version.ApiVersion ?? "",
             storageDriver: raw.Driver ?? "",
             backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
             cpus: raw.NCPU ?? 0,

@@ -187,6 +187,7 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
         Source: m.volume,
         Target: m.target,
         ReadOnly: m.readOnly,
+        ...(m.subPath ? { VolumeOptions: { Subpath: m.subPath } } : {}),
       })),
       // Published on the loopback address only, on a port the engine picks.
       PortBindings: Object.fromEntries(

@@ -52,6 +52,8 @@ export interface VolumeMount {
   volume: string;
   target: string;
   readOnly: boolean;
+  /** Mount this folder of the volume instead of all of it (Engine API 1.45 and newer). */
+  subPath?: string;
 }
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -224,4 +226,6 @@ export interface EngineInfo {
   architecture: string;
   /** The kind of containers it runs: linux or windows. */
   os: string;
+  /** The newest Engine API version it speaks, e.g. "1.41". */
+  apiVersion: string;
 }

@@ -17,6 +17,7 @@ import {
   sandboxContainerSpec,
   sandboxParamsProblems,
   type SandboxParams,
+  type SandboxVolumeMount,
 } from "./sandbox-params.ts";
 
 /** What the engine says about a sandbox right now. */
@@ -90,6 +91,7 @@ export async function createSandbox(
       );
     }
   }
+  await requireSubPathSupport(docker, normalized.volumes);
   const disk = await diskBound(docker, normalized.diskMiB);
   if (disk.problem) throw new InvalidArgumentError(`invalid sandbox: diskMiB: ${disk.problem}`);
   const base = sandboxContainerSpec(
@@ -250,4 +252,24 @@ export async function waitUntilReady(
 /** Removes the sandbox's container; one that is already gone is fine. */
 export async function removeSandbox(docker: DockerClient, id: string): Promise<void> {
   await docker.containers.remove(id);
+}
+
+/** The Engine API version that mounts part of a volume (VolumeOptions.Subpath). */
+const SUBPATH_API = [1, 45];
+
+/**
+ * An older engine ignores a subPath and mounts the whole volume, which would
+ * give a sandbox more than it was meant to see: refused before anything is made.
+ */
+async function requireSubPathSupport(docker: DockerClient, mounts: readonly SandboxVolumeMount[]): Promise<void> {
+  const first = mounts.find((m) => m.subPath !== undefined);
+  if (!first) return;
+  const { apiVersion } = await docker.info();
+  const [major = 0, minor = 0] = apiVersion.split(".").map(Number);
+  const [needMajor = 0, needMinor = 0] = SUBPATH_API;
+  if (major > needMajor || (major === needMajor && minor >= needMinor)) return;
+  throw new InvalidArgumentError(
+    `invalid sandbox: volumes: subPath "${String(first.subPath)}" needs an engine that speaks Engine API ${SUBPATH_API.join(".")} ` +
+      `(Docker 26) or newer; the engine at ${docker.host} speaks ${apiVersion}`,
+  );
 }

@@ -73,6 +73,11 @@ export interface SandboxVolumeMount {
   /** Name of the Docker volume. */
   volume: string;
   readOnly?: boolean;
+  /**
+   * A folder inside the volume to mount instead of all of it, relative (no
+   * `..`). Needs an engine that speaks Engine API 1.45 (Docker 26) or newer.
+   */
+  subPath?: string;
 }
 
 /** Longest lifetime, idle time or readiness wait a sandbox may ask for: 24 hours. */
@@ -248,6 +253,14 @@ function mountProblems(volumes: unknown): PropertyProblem[] {
     if (typeof mount?.volume !== "string" || mount.volume === "") {
       problems.push({ property: `${at}.volume`, reason: "must name a volume" });
     }
+    if (mount?.subPath !== undefined) {
+      const sub = mount.subPath;
+      const reason =
+        typeof sub !== "string" || sub === "" || sub.startsWith("/")
+          ? "must be a relative path inside the volume"
+          : ruleProblem("absolutePath", `/${sub}`);
+      if (reason) problems.push({ property: `${at}.subPath`, reason });
+    }
   });
   return problems;
 }
@@ -328,7 +341,12 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     runtime: params.runtime ?? SANDBOX_DEFAULTS.runtime,
     tags: sortedRecord(params.tags ?? {}),
     volumes: [...(params.volumes ?? [])]
-      .map((m) => ({ mountPath: m.mountPath, volume: m.volume, readOnly: m.readOnly ?? false }))
+      .map((m) => ({
+        mountPath: m.mountPath,
+        volume: m.volume,
+        readOnly: m.readOnly ?? false,
+        ...(m.subPath !== undefined ? { subPath: m.subPath } : {}),
+      }))
       .sort((a, b) => (a.mountPath < b.mountPath ? -1 : 1)),
     secretEnv: sortedRecord(params.secretEnv ?? {}),
     ports: [...(params.ports ?? [])].sort((a, b) => a - b),
@@ -391,7 +409,12 @@ export function sandboxContainerSpec(
     init: true,
     healthcheck: healthCheckFor(params.readiness),
     ...(params.readOnlyRootfs ? { tmpfs: { "/tmp": "rw,nosuid,nodev,size=64m" } } : {}),
-    mounts: params.volumes.map((m) => ({ volume: m.volume, target: m.mountPath, readOnly: m.readOnly ?? false })),
+    mounts: params.volumes.map((m) => ({
+      volume: m.volume,
+      target: m.mountPath,
+      readOnly: m.readOnly ?? false,
+      ...(m.subPath !== undefined ? { subPath: m.subPath } : {}),
+    })),
     ports: params.ports,
   };
 }

@@ -11,7 +11,7 @@ import {
   NotFoundError,
   Sandfleet,
 } from "../../provider/index.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 const app = uniqueApp("modal");
 const sandfleet = new Sandfleet();
@@ -66,6 +66,27 @@ describe("Modal's sandbox behaviours", () => {
     });
     expect(await sandbox.wait()).toBe(1);
     expect(await text(sandbox.stderr)).toContain("Read-only file system");
+  });
+
+  it("mounts one folder of a volume (subPath), or says the engine cannot", async () => {
+    const volume = await sandfleet.volumes.fromName(app, "sub-volume", { createIfMissing: true });
+    const mount = volume.mount("/mnt/part", { subPath: "part/one" });
+    await expect(create({ volumes: [volume.mount("/mnt/x", { subPath: "../up" })] })).rejects.toThrow(
+      /volumes\[0\]\.subPath/,
+    );
+    const apiVersion = (await docker.info()).apiVersion;
+    const [major = 0, minor = 0] = apiVersion.split(".").map(Number);
+    if (major > 1 || minor >= 45) {
+      await using sandbox = await create({ volumes: [mount] });
+      expect((await sandbox.run(["ls", "/mnt/part"])).exitCode).toBe(0);
+    } else {
+      // This engine would mount the whole volume: refused, before anything is made.
+      const before = (await sandfleet.sandboxes.list({ app, includeEnded: true })).length;
+      await expect(create({ volumes: [mount] })).rejects.toThrow(
+        new RegExp(`needs an engine that speaks Engine API 1\\.45 .* speaks ${apiVersion.replace(".", "\\.")}`),
+      );
+      expect((await sandfleet.sandboxes.list({ app, includeEnded: true })).length).toBe(before);
+    }
   });
 
   it("AppLookupCreateIfMissing: the runtime makes an app's network, labelled as the App resource labels it", async () => {
