@@ -34,13 +34,7 @@ type Config struct {
 // The exit code of a sandbox that sandfleet ended by its timeout or idle timeout.
 const endedExitCode = 124
 
-// memoryLimit keeps the supervisor small in every sandbox: past it, the Go
-// runtime collects and returns memory to the kernel eagerly instead of
-// keeping what a burst of execs once needed.
-const memoryLimit = 4 << 20
-
 func runInit(args []string) int {
-	debug.SetMemoryLimit(memoryLimit)
 	var config Config
 	if len(args) >= 2 && args[0] == "--config" {
 		if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
@@ -105,12 +99,30 @@ func runInit(args []string) int {
 				return 128 + int(sig.(syscall.Signal))
 			}
 		case <-tick.C:
+			returnMemoryWhenQuiet(tracker)
 			if reason, due := tracker.Due(); due {
 				fmt.Fprintf(os.Stderr, "sandfleet: sandbox ended by its %s\n", describe(reason))
 				endAll(mainPid)
 				return endedExitCode
 			}
 		}
+	}
+}
+
+// quietFor is how long the sandbox has no command running before the
+// supervisor gives back to the kernel what a burst of commands needed.
+const quietFor = 2 * time.Second
+
+var returnedAt time.Time
+
+// returnMemoryWhenQuiet keeps the supervisor small in every sandbox without
+// slowing a burst down: the Go runtime keeps freed memory for reuse, which
+// is right while commands run and a waste once they stop.
+func returnMemoryWhenQuiet(tracker *lifetime.Tracker) {
+	running, last := tracker.Activity()
+	if running == 0 && time.Since(last) > quietFor && returnedAt.Before(last) {
+		debug.FreeOSMemory()
+		returnedAt = time.Now()
 	}
 }
 

@@ -109,6 +109,13 @@ func (t *Tracker) Due() (Reason, bool) {
 	return Idle, true
 }
 
+// Activity reports how many operations run now and when the last began or ended.
+func (t *Tracker) Activity() (running int, last time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.running, t.last
+}
+
 // Bounds reports the bounds in force, for people and tests.
 func (t *Tracker) Bounds() (deadline time.Time, idle time.Duration, armed bool) {
 	t.mu.Lock()

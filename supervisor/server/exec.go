@@ -20,6 +20,13 @@ const (
 	exitNotFound  = 127
 )
 
+// pumpBuffers are reused from one command's output to the next: a burst of
+// short commands would otherwise make two fresh buffers each.
+var pumpBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 32*1024)
+	return &b
+}}
+
 // ptyQuiet is how long a terminal's output may pause, once its program has
 // ended, before the exec is over.
 const ptyQuiet = 100 * time.Millisecond
@@ -74,11 +81,12 @@ func (ch *execChannel) run(timeoutMs int64) {
 	var pumps sync.WaitGroup
 	pump := func(r io.ReadCloser, kind protocol.Kind) {
 		defer pumps.Done()
-		buf := make([]byte, 64*1024)
+		buf := pumpBuffers.Get().(*[]byte)
+		defer pumpBuffers.Put(buf)
 		for {
-			n, err := r.Read(buf)
+			n, err := r.Read(*buf)
 			if n > 0 {
-				ch.c.sendData(kind, ch.id, buf[:n])
+				ch.c.sendData(kind, ch.id, (*buf)[:n])
 				ch.p.ExtendDrain()
 			}
 			if err != nil { // EOF, or EIO from a PTY whose last user has gone
