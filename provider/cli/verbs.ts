@@ -20,6 +20,11 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/logs.ts")).logs,
   },
   {
+    name: "extend",
+    summary: "give a live sandbox a new lifetime from now, longer or shorter",
+    load: async () => (await import("./verbs/extend.ts")).extend,
+  },
+  {
     name: "terminate",
     summary: "end sandboxes (they report exit code 137); --rm also removes them",
     load: async () => (await import("./verbs/terminate.ts")).terminate,

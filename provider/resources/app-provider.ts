@@ -53,9 +53,11 @@ export const appProvider: FullProvider = withPlainErrors({
     const docker = engineOf(props);
     const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
-    // Its records go too: claim times, and tags set on its live sandboxes.
+    // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(
-      (["claim", "tags"] as const).map((kind) => docker.volumes.list(scopeLabels(kind, props.name as string))),
+      (["claim", "tags", "deadline"] as const).map((kind) =>
+        docker.volumes.list(scopeLabels(kind, props.name as string)),
+      ),
     );
     await Promise.all(records.flat().map((v) => docker.volumes.remove(v.name)));
     await docker.networks.remove(id);

@@ -1,4 +1,5 @@
 import type { DockerClient } from "../docker/client.ts";
+import { newestRecords } from "./sandbox-records.ts";
 import { expireSnapshots } from "./snapshot.ts";
 import type { ContainerInfo } from "../docker/types.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
@@ -104,9 +105,20 @@ export async function enforceLifetimes(
   const claims = containers.some((c) => c.labels[LABEL.pool] !== undefined)
     ? await claimTimes(docker)
     : new Map<string, number>();
+  const deadlines = new Map(
+    [...(await newestRecords(docker, "deadline", app))].map(([id, r]) => [id, Number(r.labels[LABEL.deadline])]),
+  );
   const events: AgentEvent[] = [];
   for (const container of containers) {
-    const reason = await dueReason(docker, container, nowMs, agentStartedMs, activity, claims);
+    const reason = await dueReason(
+      docker,
+      container,
+      nowMs,
+      agentStartedMs,
+      activity,
+      claims,
+      deadlines.get(container.id),
+    );
     if (!reason) continue;
     await endSandbox(docker, container, reason);
     events.push({ action: "ended", sandbox: container.name, reason });
@@ -121,6 +133,8 @@ async function dueReason(
   agentStartedMs: number,
   activity: { byContainer: Map<string, number>; complete: boolean },
   claims: Map<string, number>,
+  /** A deadline set on the live sandbox, which replaces the one its timeout gives. */
+  deadlineMs: number | undefined,
 ): Promise<EndReason | undefined> {
   // Renamed but still running: an earlier pass was cut off between the two steps.
   const recorded = endReasonOf(container.name);
@@ -142,7 +156,8 @@ async function dueReason(
     startedMs = claims.get(member.memberId) ?? agentStartedMs;
   }
   const timeoutMs = Number(container.labels[LABEL.timeoutMs] ?? 0);
-  if (timeoutMs > 0 && nowMs >= startedMs + timeoutMs) return "timeout";
+  if (deadlineMs !== undefined ? nowMs >= deadlineMs : timeoutMs > 0 && nowMs >= startedMs + timeoutMs)
+    return "timeout";
 
   const idleTimeoutMs = Number(container.labels[LABEL.idleTimeoutMs] ?? 0);
   if (idleTimeoutMs <= 0) return undefined;

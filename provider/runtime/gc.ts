@@ -1,7 +1,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import { LABEL } from "./labels.ts";
 import { collectSupervisors } from "./supervisor/placement.ts";
-import { removeTagRecords } from "./tags.ts";
+import { removeRecords } from "./sandbox-records.ts";
 
 export interface Garbage {
   containers: { id: string; name: string }[];
@@ -40,7 +40,7 @@ export async function collectGarbage(
       if ((await docker.images.remove(tag)) === "removed") garbage.images.push(tag);
     }
   }
-  if (!params.dryRun) await removeTagRecords(docker);
+  if (!params.dryRun) await removeRecords(docker);
   // The supervisor belongs to the whole engine, not to an app.
   if (!params.app) garbage.supervisors = await collectSupervisors(docker, params.dryRun);
   return garbage;

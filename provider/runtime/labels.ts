@@ -25,10 +25,12 @@ export const LABEL = {
   sandbox: "sandfleet.sandbox",
   setAt: "sandfleet.set-at",
   expiresAt: "sandfleet.expires-at",
+  deadline: "sandfleet.deadline",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
-export type ObjectKind = "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags";
+export type ObjectKind =
+  "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags" | "deadline";
 
 export function ownershipLabels(
   app: string,

@@ -1,5 +1,10 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerInfo } from "../docker/types.ts";
+import { ConflictError, InvalidArgumentError } from "../errors.ts";
+import { LABEL } from "./labels.ts";
+import { wholeSecondsProblem } from "./sandbox-params.ts";
+import { writeRecord } from "./sandbox-records.ts";
+import { supervisorConnection } from "./supervisor/connections.ts";
 
 /** Exit code of a sandbox ended by its timeout or idle timeout, as timeout(1) reports it. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -33,4 +38,24 @@ export async function endSandbox(docker: DockerClient, container: ContainerInfo,
   if (endReasonOf(container.name) === undefined)
     await docker.containers.rename(container.id, endedName(container.name, reason));
   await docker.containers.kill(container.id, "SIGKILL");
+}
+
+/**
+ * Gives a live sandbox a new deadline, `timeoutMs` from now, longer or
+ * shorter: a record on the engine that `sandfleet agent` keeps, and the
+ * sandbox's supervisor told at once.
+ */
+export async function setDeadline(
+  docker: DockerClient,
+  sandbox: { id: string; app: string; supervised: boolean },
+  timeoutMs: number,
+): Promise<void> {
+  const reason = wholeSecondsProblem(timeoutMs);
+  if (reason) throw new InvalidArgumentError(`timeoutMs ${reason}`);
+  const container = await docker.containers.inspect(sandbox.id);
+  if (!container?.running) {
+    throw new ConflictError(`sandbox ${sandbox.app}/${sandbox.id.slice(0, 12)} has ended; its lifetime cannot change`);
+  }
+  await writeRecord(docker, "deadline", sandbox, { [LABEL.deadline]: String(Date.now() + timeoutMs) });
+  if (sandbox.supervised) await (await supervisorConnection(docker, sandbox.id)).call({ op: "lifetime", timeoutMs });
 }

@@ -25,7 +25,15 @@ export function nameProblem(name: string): string | undefined {
  * next, the app after exactly that many characters, and the rest is the
  * name: two different (kind, app, name) never give one Docker name.
  */
-const KIND_CODES = { sandbox: "sb", member: "pm", volume: "vol", pool: "pool", claim: "claim", tags: "tags" } as const;
+const KIND_CODES = {
+  sandbox: "sb",
+  member: "pm",
+  volume: "vol",
+  pool: "pool",
+  claim: "claim",
+  tags: "tags",
+  deadline: "deadline",
+} as const;
 
 export type NamedKind = keyof typeof KIND_CODES;
 

@@ -13,7 +13,9 @@ import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
 import { readAll } from "../streams.ts";
 import { mainStdin } from "./supervisor/main-stdin.ts";
-import { liveTags, removeTagRecords, setTags } from "./tags.ts";
+import { removeRecords } from "./sandbox-records.ts";
+import { setDeadline } from "./lifetime.ts";
+import { liveTags, setTags } from "./tags.ts";
 
 /** Which engine a static shortcut speaks to: the same choices as `new Sandfleet(...)`. */
 export type ConnectParams = SandfleetParams;
@@ -217,7 +219,16 @@ export class Sandbox {
   /** Removes the sandbox's container, running or not, and the tags set on it. */
   async remove(): Promise<void> {
     await this.#engine().containers.remove(this.id);
-    await removeTagRecords(this.#engine(), this.id);
+    await removeRecords(this.#engine(), this.id);
+  }
+
+  /**
+   * Sets how long the sandbox may live from now on, longer or shorter, with
+   * no new container: its supervisor and `sandfleet agent` (after a restart
+   * of its own too) both keep the new deadline. Whole seconds, at most 24 hours.
+   */
+  async setTimeout(timeoutMs: number): Promise<void> {
+    await setDeadline(this.#engine(), { id: this.id, app: this.app, supervised: this.#target.supervised }, timeoutMs);
   }
 
   /** Replaces the sandbox's tags while it runs; `list({ tags })` finds it by the new ones. */

@@ -47,6 +47,19 @@ describe("sandfleet agent against a real engine", () => {
     expect(await work.wait()).toBe(0);
   });
 
+  it("keeps a lifetime extended on the live sandbox, after a restart of its own", async () => {
+    const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000, supervisor: false });
+    await sandbox.setTimeout(5000);
+    await sleep(2500);
+    // A new agent knows the new deadline only from the engine.
+    await new Agent({ docker, app }).reconcileOnce();
+    expect(await sandbox.poll()).toBeNull();
+    await sleep(3000);
+    await new Agent({ docker, app }).reconcileOnce();
+    expect(await sandbox.poll()).toBe(124);
+    await expect(sandbox.setTimeout(5000)).rejects.toThrow(/has ended/);
+  });
+
   it("killed and restarted, still ends what it must", async () => {
     const first = startAgent(app);
     await sleep(500);

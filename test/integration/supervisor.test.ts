@@ -5,6 +5,7 @@ import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { collectSupervisors, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,6 +124,21 @@ describe("the supervisor inside a sandbox", () => {
     await sleep(1000);
     expect(await busy.poll()).toBeNull();
     expect(await busy.wait()).toBe(124);
+  });
+
+  it("takes a shorter or longer lifetime on the live sandbox, from the runtime and the CLI", async () => {
+    await using short = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 60_000 });
+    const started = Date.now();
+    await short.setTimeout(1000);
+    expect(await short.wait()).toBe(124);
+    expect(Date.now() - started).toBeLessThan(5000);
+    await using long = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000 });
+    const extended = await sandfleet(["extend", long.id, "1m", "--json"]);
+    expect(extended.code).toBe(0);
+    expect(JSON.parse(extended.stdout)).toMatchObject({ id: long.id });
+    await sleep(3000);
+    expect(await long.poll()).toBeNull();
+    await expect(long.setTimeout(1500)).rejects.toThrow(/multiple of 1000/);
   });
 
   it("counts a pool member's lifetime from its claim", async () => {
