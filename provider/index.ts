@@ -23,7 +23,7 @@ export {
   DirectoryNotEmptyError,
 } from "./errors.ts";
 export { ImageBuildError } from "./docker/images.ts";
-export { Sandbox, type ConnectParams, type RunParams, type Tunnel } from "./runtime/sandbox.ts";
+export { Sandbox, type ConnectParams, type RunParams, type SandboxMetrics, type Tunnel } from "./runtime/sandbox.ts";
 export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
 export { TIMEOUT_EXIT_CODE } from "./runtime/lifetime.ts";

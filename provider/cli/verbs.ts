@@ -20,6 +20,16 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/logs.ts")).logs,
   },
   {
+    name: "pause",
+    summary: "freeze sandboxes: memory and files kept, no CPU; the next exec resumes one",
+    load: async () => (await import("./verbs/pause.ts")).pause,
+  },
+  {
+    name: "resume",
+    summary: "thaw paused sandboxes",
+    load: async () => (await import("./verbs/pause.ts")).resume,
+  },
+  {
     name: "extend",
     summary: "give a live sandbox a new lifetime from now, longer or shorter",
     load: async () => (await import("./verbs/extend.ts")).extend,

@@ -14,12 +14,18 @@ import type {
   HealthCheck,
   Labels,
   ResourceLimits,
+  ContainerStats,
 } from "./types.ts";
 
 export interface ContainerClient {
   /** Creates (does not start) a container; returns its id. */
   create(spec: ContainerSpec): Promise<string>;
   start(id: string): Promise<void>;
+  /** Freezes every process of the container (the cgroup freezer); `unpause` thaws them. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  /** One sample of what the container uses now. */
+  stats(id: string): Promise<ContainerStats>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   /** Sends a signal to the main process; a no-op when it is not running. */
   kill(id: string, signal?: string): Promise<void>;
@@ -55,6 +61,26 @@ export function containerClient(docker: EngineHttp): ContainerClient {
         docker.json<RawContainer>("GET", path(id, "/json")),
       );
       return info && fromInspect(info);
+    },
+    async pause(id) {
+      await engineCall(`pause container ${id}`, () => docker.json("POST", path(id, "/pause")));
+    },
+    async unpause(id) {
+      await engineCall(`unpause container ${id}`, () => docker.json("POST", path(id, "/unpause")));
+    },
+    async stats(id) {
+      const raw = await engineCall(`read the stats of container ${id}`, () =>
+        docker.json<RawStats>("GET", path(id, "/stats"), { query: { stream: false } }),
+      );
+      const networks = Object.values(raw.networks ?? {});
+      return {
+        cpuNs: raw.cpu_stats?.cpu_usage?.total_usage ?? 0,
+        memoryBytes: raw.memory_stats?.usage ?? 0,
+        memoryLimitBytes: raw.memory_stats?.limit ?? 0,
+        pids: raw.pids_stats?.current ?? 0,
+        networkRxBytes: networks.reduce((sum, n) => sum + (n.rx_bytes ?? 0), 0),
+        networkTxBytes: networks.reduce((sum, n) => sum + (n.tx_bytes ?? 0), 0),
+      };
     },
     async kill(id, signal = "SIGKILL") {
       try {
@@ -137,6 +163,14 @@ export function containerClient(docker: EngineHttp): ContainerClient {
 }
 
 /** The engine's label filters; an empty value matches any value of the label. */
+/** The engine's stats answer, the fields sandfleet reads. */
+interface RawStats {
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+  memory_stats?: { usage?: number; limit?: number };
+  pids_stats?: { current?: number };
+  networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }>;
+}
+
 export function labelFilters(labels: Labels): string[] {
   return Object.entries(labels).map(([k, v]) => (v === "" ? k : `${k}=${v}`));
 }

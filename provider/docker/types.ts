@@ -213,6 +213,17 @@ export interface ExecResult {
 }
 
 /** What the engine says of itself that sandfleet needs to know. */
+/** What a container uses, sampled once by the engine. */
+export interface ContainerStats {
+  /** CPU time used since it started, in ns. */
+  cpuNs: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+}
+
 export interface EngineInfo {
   /** Storage driver: overlay2, btrfs, zfs, ... */
   storageDriver: string;

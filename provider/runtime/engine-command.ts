@@ -1,6 +1,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import { KILLED_EXIT_CODE, SIGKILL, type CommandSpec, type RunningCommand } from "./command.ts";
 import { watchStartFailure } from "./engine-start-failure.ts";
+import { withResume } from "./pause.ts";
 
 // Every process an exec starts inherits this variable, which is how a timeout
 // or a kill finds them all, children included, to end them.
@@ -35,17 +36,19 @@ export async function startEngineCommand(
   spec: CommandSpec & { user?: string },
 ): Promise<RunningCommand> {
   const mark = uniqueMark();
-  const exec = await docker.exec.start(
-    containerId,
-    {
-      argv: spec.pty ? [...SIZED_TERMINAL, String(spec.pty.rows), String(spec.pty.cols), ...spec.argv] : spec.argv,
-      env: { ...spec.env, [MARK]: mark },
-      ...(spec.workdir ? { workdir: spec.workdir } : {}),
-      ...(spec.user ? { user: spec.user } : {}),
-      ...(spec.pty ? { tty: true } : {}),
-    },
-    // A terminal always has an input; closing it would hang the terminal up.
-    { stdin: spec.stdin || spec.pty !== undefined },
+  const exec = await withResume(docker, containerId, () =>
+    docker.exec.start(
+      containerId,
+      {
+        argv: spec.pty ? [...SIZED_TERMINAL, String(spec.pty.rows), String(spec.pty.cols), ...spec.argv] : spec.argv,
+        env: { ...spec.env, [MARK]: mark },
+        ...(spec.workdir ? { workdir: spec.workdir } : {}),
+        ...(spec.user ? { user: spec.user } : {}),
+        ...(spec.pty ? { tty: true } : {}),
+      },
+      // A terminal always has an input; closing it would hang the terminal up.
+      { stdin: spec.stdin || spec.pty !== undefined },
+    ),
   );
   if (spec.pty) await docker.exec.resize(exec.execId, spec.pty.rows, spec.pty.cols);
   const signalTree = async (signal: number) => {

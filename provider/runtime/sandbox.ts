@@ -2,7 +2,7 @@ import { PassThrough, type Readable, type Writable } from "node:stream";
 import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
 import type { ListParams } from "../client/sandboxes.ts";
 import type { DockerClient } from "../docker/client.ts";
-import type { ExecResult } from "../docker/types.ts";
+import type { ContainerStats, ExecResult } from "../docker/types.ts";
 import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode } from "./lifetime.ts";
@@ -13,6 +13,7 @@ import type { SandboxParams } from "./sandbox-params.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
 import { readAll } from "../streams.ts";
 import { mainStdin } from "./supervisor/main-stdin.ts";
+import { resumeIfPaused } from "./pause.ts";
 import { removeRecords } from "./sandbox-records.ts";
 import { setDeadline } from "./lifetime.ts";
 import { liveTags, setTags } from "./tags.ts";
@@ -25,6 +26,12 @@ export interface RunParams extends ExecParams {
   input?: string | Uint8Array;
   /** Throw CommandExitError on a non-zero exit instead of returning it. Default false. */
   check?: boolean;
+}
+
+/** What a sandbox uses, sampled once. */
+export interface SandboxMetrics extends ContainerStats {
+  /** When it was sampled (ISO 8601). */
+  sampledAt: string;
 }
 
 /** A published port: where to reach a port of the sandbox from this host. */
@@ -220,6 +227,30 @@ export class Sandbox {
   async remove(): Promise<void> {
     await this.#engine().containers.remove(this.id);
     await removeRecords(this.#engine(), this.id);
+  }
+
+  /**
+   * Freezes every process of the sandbox: its memory and files stay, it uses
+   * no CPU, and its lifetime keeps counting. The next exec, file
+   * call or connection resumes it by itself.
+   */
+  async pause(): Promise<void> {
+    const docker = this.#engine();
+    const { status } = await this.state();
+    if (status === "paused") return;
+    if (status !== "running") throw new ConflictError(`sandbox ${this.app}/${this.name} is ${status}, not running`);
+    await docker.containers.pause(this.id);
+  }
+
+  /** Thaws a paused sandbox; one that runs is left as it is. */
+  async resume(): Promise<void> {
+    await resumeIfPaused(this.#engine(), this.id);
+  }
+
+  /** What the sandbox uses now: CPU time, memory, processes and network bytes, from the engine. */
+  async metrics(): Promise<SandboxMetrics> {
+    const stats = await this.#engine().containers.stats(this.id);
+    return { ...stats, sampledAt: new Date().toISOString() };
   }
 
   /**

@@ -3,6 +3,7 @@ import type { DockerClient } from "../../docker/client.ts";
 import type { ExecProcess } from "../../docker/exec.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
 import { encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import { resumeIfPaused, withResume } from "../pause.ts";
 import { SUPERVISOR_BIN } from "./placement.ts";
 
 /** What a channel's owner hears: its frames, and the loss of the connection. */
@@ -19,6 +20,9 @@ export class SupervisorFailure extends Error {
     this.code = code;
   }
 }
+
+/** How long a new channel may hear nothing before its sandbox is checked for a pause. */
+const STALL_MS = 250;
 
 /** The largest piece of input sent in one frame. */
 const INPUT_CHUNK = 256 * 1024;
@@ -39,14 +43,21 @@ export class SupervisorConnection {
   #lost: Error | undefined;
   readonly #onClose: () => void;
 
-  private constructor(transport: ExecProcess, onClose: () => void) {
+  readonly #onStall: () => void;
+
+  private constructor(transport: ExecProcess, onClose: () => void, onStall: () => void) {
     this.#transport = transport;
     this.#onClose = onClose;
+    this.#onStall = onStall;
   }
 
   static async open(docker: DockerClient, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
-    const transport = await docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true });
-    const connection = new SupervisorConnection(transport, onClose);
+    const transport = await withResume(docker, containerId, () =>
+      docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true }),
+    );
+    // A channel that hears nothing for a while may be talking to a paused sandbox: thaw it.
+    const onStall = () => void resumeIfPaused(docker, containerId).catch(() => undefined);
+    const connection = new SupervisorConnection(transport, onClose, onStall);
     const hello = new Promise<void>((resolve, reject) => {
       connection.#channels.set(0, {
         frame: (frame) => {
@@ -111,8 +122,11 @@ export class SupervisorConnection {
     if (this.#lost) throw this.#lost;
     const channel = this.#next++;
     if (options.holdsProcess === false) this.#unheld.add(channel);
+    const stalled = setTimeout(this.#onStall, STALL_MS);
+    stalled.unref();
     this.#channels.set(channel, {
       frame: (frame) => {
+        clearTimeout(stalled);
         if (frame.kind === FRAME.exit || frame.kind === FRAME.done || frame.kind === FRAME.failure) {
           this.#channels.delete(channel);
           this.#unheld.delete(channel);
@@ -121,6 +135,7 @@ export class SupervisorConnection {
         listener.frame(frame);
       },
       lost: (error) => {
+        clearTimeout(stalled);
         listener.lost(error);
       },
     });

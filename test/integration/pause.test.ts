@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { sandfleet } from "../support/cli.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// A counter in the memory of a running process: it survives a pause only if the process does.
+const COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done";
+
+describe.each([
+  { path: "the supervisor", supervisor: true },
+  { path: "the engine's exec", supervisor: false },
+])("pause and resume, execs through $path", ({ supervisor }) => {
+  const app = uniqueApp("pause");
+  afterAll(() => cleanupApp(app));
+
+  it("keeps a process's memory, uses no CPU while paused, and resumes by itself on the next exec", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", supervisor });
+    const counter = await sandbox.exec(["sh", "-c", COUNTER], { stdin: false });
+    await sleep(500);
+    await sandbox.pause();
+    expect((await sandbox.state()).status).toBe("paused");
+    const before = (await sandbox.metrics()).cpuNs;
+    await sleep(1000);
+    expect((await sandbox.metrics()).cpuNs - before).toBe(0);
+    // The next exec thaws it: the counter goes on from where it was, not from 0.
+    const atPause = Number((await sandbox.run(["cat", "/tmp/count"])).stdout);
+    expect(atPause).toBeGreaterThan(3);
+    expect((await sandbox.state()).status).toBe("running");
+    await sleep(500);
+    expect(Number((await sandbox.run(["cat", "/tmp/count"])).stdout)).toBeGreaterThan(atPause);
+    expect(counter.poll()).toBeNull();
+    await counter.kill();
+  });
+
+  it("pauses and resumes from the CLI, and a file call resumes it too", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", supervisor });
+    expect((await sandfleet(["pause", sandbox.id])).code).toBe(0);
+    expect((await sandbox.state()).status).toBe("paused");
+    expect((await sandfleet(["resume", sandbox.id])).code).toBe(0);
+    expect((await sandbox.state()).status).toBe("running");
+    await sandbox.pause();
+    await sandbox.files.write("/tmp/while-paused", "thawed");
+    expect(await sandbox.files.readText("/tmp/while-paused")).toBe("thawed");
+    expect((await sandbox.state()).status).toBe("running");
+  });
+});
+
+describe("metrics", () => {
+  const app = uniqueApp("metrics");
+  afterAll(() => cleanupApp(app));
+
+  it("report the CPU, memory and processes of a known load", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", memoryMiB: 256 });
+    const idle = await sandbox.metrics();
+    const load = await sandbox.exec(
+      [
+        "python3",
+        "-c",
+        "import time; b = bytearray(64 * 1024 * 1024); t = time.time()\nwhile time.time() - t < 60: pass",
+      ],
+      { stdin: false },
+    );
+    await sleep(1500);
+    const busy = await sandbox.metrics();
+    // A busy loop for 1.5 s: most of a second of CPU at the least.
+    expect(busy.cpuNs - idle.cpuNs).toBeGreaterThan(500_000_000);
+    expect(busy.memoryBytes).toBeGreaterThan(64 * 1024 * 1024);
+    expect(busy.memoryLimitBytes).toBe(256 * 1024 * 1024);
+    expect(busy.pids).toBeGreaterThan(idle.pids);
+    await load.kill();
+  });
+});
