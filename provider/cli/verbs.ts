@@ -20,6 +20,11 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/logs.ts")).logs,
   },
   {
+    name: "top",
+    summary: "what each sandbox uses now: CPU, memory, processes, network",
+    load: async () => (await import("./verbs/top.ts")).top,
+  },
+  {
     name: "pause",
     summary: "freeze sandboxes: memory and files kept, no CPU; the next exec resumes one",
     load: async () => (await import("./verbs/pause.ts")).pause,

@@ -66,6 +66,26 @@ describe("the sandfleet CLI against a real engine", () => {
     expect(refused.code).toBe(2);
   });
 
+  it("shows what each sandbox uses with top", async () => {
+    const busy = await sandfleet([
+      "exec",
+      `${app}/box`,
+      "--",
+      "sh",
+      "-c",
+      "(timeout 5 sh -c 'while :; do :; done' >/dev/null 2>&1 &); true",
+    ]);
+    expect(busy.code).toBe(0);
+    const top = await sandfleet(["top", "--app", app, "--json"]);
+    expect(top.code).toBe(0);
+    const rows = JSON.parse(top.stdout) as { name: string; cpuPercent: number; memoryBytes: number; pids: number }[];
+    const box = rows.find((r) => r.name === `${app}/box`);
+    expect(box?.cpuPercent).toBeGreaterThan(20);
+    expect(box?.memoryBytes).toBeGreaterThan(0);
+    expect(box?.pids).toBeGreaterThan(1);
+    expect((await sandfleet(["top", "--app", app])).stdout).toMatch(/SANDBOX\s+STATUS\s+CPU/);
+  });
+
   it("ends when the command does, though the caller's stdin stays open", async () => {
     const cli = spawn(process.execPath, [cliPath, "exec", `${app}/box`, "--", "sh", "-c", "exit 4"], {
       stdio: ["pipe", "ignore", "ignore"],
