@@ -4,6 +4,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -119,14 +120,19 @@ func (c *conn) fail(channel uint32, code, message string) {
 	c.sendJSON(protocol.Failure, channel, protocol.FailureReply{Code: code, Message: message})
 }
 
+// register gives a channel its handler; a channel still in use is refused,
+// said to the client, and the caller undoes what it started.
 func (c *conn) register(channel uint32, in inbound) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, taken := c.channels[channel]; taken {
-		return false
+	_, taken := c.channels[channel]
+	if !taken {
+		c.channels[channel] = in
 	}
-	c.channels[channel] = in
-	return true
+	c.mu.Unlock()
+	if taken {
+		c.fail(channel, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", channel))
+	}
+	return !taken
 }
 
 func (c *conn) release(channel uint32) {

@@ -67,7 +67,6 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 	ch := &execChannel{c: c, id: id, p: p, mark: mark, stdin: make(chan []byte, 64), killed: make(chan struct{}), finished: make(chan struct{})}
 	if !c.register(id, ch) {
 		proc.KillTree(p.Pid, mark)
-		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
 		return
 	}
 	s.Tracker.Begin()

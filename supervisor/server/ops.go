@@ -114,7 +114,6 @@ func (c *conn) startWrite(id uint32, req protocol.Request) {
 	if !c.register(id, &writeChannel{c: c, id: id, w: w}) {
 		c.server.Tracker.End()
 		w.Close()
-		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
 	}
 }
 
@@ -153,9 +152,7 @@ func (c *conn) startMainStdin(id uint32) {
 		c.fail(id, protocol.ErrInvalid, "this sandbox's main command takes no stdin")
 		return
 	}
-	if !c.register(id, &mainStdinChannel{c: c, id: id}) {
-		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
-	}
+	c.register(id, &mainStdinChannel{c: c, id: id})
 }
 
 func (m *mainStdinChannel) input(data []byte) {
@@ -198,7 +195,6 @@ func (c *conn) startWatch(id uint32, req protocol.Request) {
 	wc := &watchChannel{c: c, id: id, w: w}
 	if !c.register(id, wc) {
 		w.Close()
-		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("channel %d is already in use", id))
 		return
 	}
 	go func() {
