@@ -46,8 +46,7 @@ export async function startEngineCommand(
         ...(spec.user ? { user: spec.user } : {}),
         ...(spec.pty ? { tty: true } : {}),
       },
-      // A terminal always has an input; closing it would hang the terminal up.
-      { stdin: spec.stdin || spec.pty !== undefined },
+      { stdin: spec.stdin },
     ),
   );
   if (spec.pty) await docker.exec.resize(exec.execId, spec.pty.rows, spec.pty.cols);

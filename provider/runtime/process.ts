@@ -102,6 +102,7 @@ export class SandboxProcess {
       ...(Object.keys(env).length > 0 ? { env } : {}),
       ...(params.workdir ? { workdir: params.workdir } : {}),
       ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
+      // A terminal always has an input; closing it would hang the terminal up.
       stdin: params.stdin !== false || pty !== undefined,
       ...(pty ? { pty } : {}),
     };
@@ -203,7 +204,6 @@ function ignoring(command: RunningCommand, params: ExecParams): RunningCommand {
   };
   return {
     ...command,
-    stdin: command.stdin,
     stdout: params.stdout === "ignore" ? drop(command.stdout) : command.stdout,
     stderr: params.stderr === "ignore" ? drop(command.stderr) : command.stderr,
   };

@@ -4,18 +4,17 @@ import type { ListParams } from "../client/sandboxes.ts";
 import type { DockerClient } from "../docker/client.ts";
 import type { ContainerStats, ExecResult } from "../docker/types.ts";
 import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
-import { reportedExitCode } from "./lifetime.ts";
+import { reportedExitCode, setDeadline } from "./lifetime.ts";
+import { resumeIfPaused } from "./pause.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
-import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
-import { readAll } from "../streams.ts";
-import { mainStdin } from "./supervisor/main-stdin.ts";
-import { resumeIfPaused } from "./pause.ts";
 import { removeRecords } from "./sandbox-records.ts";
-import { setDeadline } from "./lifetime.ts";
+import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
+import { mainStdin } from "./supervisor/main-stdin.ts";
 import { liveTags, setTags } from "./tags.ts";
 
 /** Which engine a static shortcut speaks to: the same choices as `new Sandfleet(...)`. */
@@ -223,7 +222,7 @@ export class Sandbox {
     return this.wait();
   }
 
-  /** Removes the sandbox's container, running or not, and the tags set on it. */
+  /** Removes the sandbox's container, running or not, and the records of the tags and deadline set on it. */
   async remove(): Promise<void> {
     await this.#engine().containers.remove(this.id);
     await removeRecords(this.#engine(), this.id);

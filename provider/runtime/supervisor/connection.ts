@@ -42,7 +42,6 @@ export class SupervisorConnection {
   #next = 1;
   #lost: Error | undefined;
   readonly #onClose: () => void;
-
   readonly #onStall: () => void;
 
   private constructor(transport: ExecProcess, onClose: () => void, onStall: () => void) {
