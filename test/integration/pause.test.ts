@@ -6,7 +6,8 @@ import { cleanupApp, uniqueApp } from "../support/engine.ts";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A counter in the memory of a running process: it survives a pause only if the process does.
-const COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done";
+// Each value is written aside and moved into place, so a reader never sees a file half written.
+const COUNTER = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count.new; mv /tmp/count.new /tmp/count; sleep 0.05; done";
 
 describe.each([
   { path: "the supervisor", supervisor: true },
