@@ -14,6 +14,7 @@ import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary 
 import type { SandboxParams } from "./sandbox-params.ts";
 import { removeRecords } from "./sandbox-records.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
+import { connectionSettled } from "./supervisor/connections.ts";
 import { mainStdin } from "./supervisor/main-stdin.ts";
 import { liveTags, setTags } from "./tags.ts";
 
@@ -238,6 +239,7 @@ export class Sandbox {
     const { status } = await this.state();
     if (status === "paused") return;
     if (status !== "running") throw new ConflictError(`sandbox ${this.app}/${this.name} is ${status}, not running`);
+    await connectionSettled(docker, this.id);
     await docker.containers.pause(this.id);
   }
 

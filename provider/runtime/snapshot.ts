@@ -3,6 +3,7 @@ import type { DockerClient } from "../docker/client.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { imageRepository } from "./names.ts";
+import { connectionSettled } from "./supervisor/connections.ts";
 
 export interface SnapshotState {
   imageRef: string;
@@ -27,6 +28,8 @@ export async function snapshotSandbox(
   }
   const container = await docker.containers.inspect(containerId);
   if (!container) throw new NotFoundError(`cannot snapshot sandbox ${containerId}: it no longer exists`);
+  // The commit pauses the sandbox: never while one of our execs into it is starting.
+  await connectionSettled(docker, containerId);
   const source = await docker.images.inspect(container.imageId);
   const name = params.name ?? `snapshot-${randomHex(4)}`;
   const repo = imageRepository(params.app, "snapshots");

@@ -12,6 +12,19 @@ export function openAhead(docker: DockerClient, containerId: string): void {
 }
 
 /**
+ * Resolves once no connection of this process to the sandbox is still
+ * opening. Freezing a sandbox while the engine starts an exec in it hangs the
+ * engine (the exec's runc init waits in the frozen cgroup, holding the
+ * container), so whatever pauses a sandbox waits for this first.
+ */
+export async function connectionSettled(docker: DockerClient, containerId: string): Promise<void> {
+  await open
+    .get(docker)
+    ?.get(containerId)
+    ?.catch(() => undefined);
+}
+
+/**
  * The connection to a sandbox's supervisor, opened on first use and then
  * shared by every command and file call of this process on that sandbox.
  */
