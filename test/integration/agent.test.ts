@@ -23,7 +23,7 @@ describe("sandfleet agent against a real engine", () => {
 
   it("ends a sandbox past its timeout with exit code 124", async () => {
     const sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 1000, supervisor: false });
-    const agent = new Agent({ docker });
+    const agent = new Agent({ docker, app });
     expect(await agent.reconcileOnce()).toEqual([]);
     await sleep(1200);
     const events = await agent.reconcileOnce();
@@ -40,7 +40,7 @@ describe("sandfleet agent against a real engine", () => {
     await sleep(1000);
     await recent.run(["true"]); // activity resets its idle clock
     await sleep(1200);
-    await new Agent({ docker }).reconcileOnce();
+    await new Agent({ docker, app }).reconcileOnce();
     expect(await idle.poll()).toBe(124);
     expect(await busy.poll()).toBeNull();
     expect(await recent.poll()).toBeNull();
@@ -92,6 +92,7 @@ describe("sandfleet agent against a real engine", () => {
     await sleep(1200);
     const agent = new Agent({
       docker,
+      app,
       reconcilers: [(d) => import("../../provider/runtime/pool-agent.ts").then((m) => m.refillPools(d, app))],
     });
     expect(await agent.reconcileOnce()).toEqual([]);
