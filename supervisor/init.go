@@ -29,6 +29,8 @@ type Config struct {
 	Ports []int `json:"ports,omitempty"`
 	// Probe is the engine's health check command line, whose execs are not activity.
 	Probe []string `json:"probe,omitempty"`
+	// IdleAction "pause": an idle sandbox is paused from outside, not ended here.
+	IdleAction string `json:"idleAction,omitempty"`
 }
 
 // The exit code of a sandbox that sandfleet ended by its timeout or idle timeout.
@@ -58,6 +60,9 @@ func runInit(args []string) int {
 		!config.Warm, time.Now,
 		func() bool { return engineExecRunning(self, config.Probe) || tunnelOpen(config.Ports) },
 	)
+	if config.IdleAction == "pause" {
+		tracker.PauseOnIdle()
+	}
 	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ()}
 
 	signals := make(chan os.Signal, 8)

@@ -36,6 +36,8 @@ export const SANDBOX_INPUT_KEYS = [
   "readiness",
   "timeoutMs",
   "idleTimeoutMs",
+  "idleAction",
+  "supervisor",
   "dockerHost",
 ] as const;
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { ReadinessParams } from "../runtime/readiness.ts";
-import type { SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
+import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";
@@ -46,6 +46,8 @@ export interface SandboxArgs {
   timeoutMs?: pulumi.Input<number>;
   /** Idle time in ms after which the sandbox ends. */
   idleTimeoutMs?: pulumi.Input<number>;
+  /** "terminate" (default) or "pause": what the idle timeout does; pausing needs `sandfleet agent`. */
+  idleAction?: pulumi.Input<IdleAction>;
   runtime?: pulumi.Input<SandboxRuntime>;
   /** Run sandfleet's supervisor as PID 1 (default true); false: every exec an engine exec. */
   supervisor?: pulumi.Input<boolean>;

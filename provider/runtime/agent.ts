@@ -2,6 +2,8 @@ import type { DockerClient } from "../docker/client.ts";
 import { newestRecords } from "./sandbox-records.ts";
 import { expireSnapshots } from "./snapshot.ts";
 import type { ContainerInfo } from "../docker/types.ts";
+import { idleBySupervisor, isSupervised, pausesWhenIdle, wakeOnTunnelTraffic } from "./idle-pause.ts";
+import { pauseSandbox } from "./pause.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
@@ -11,7 +13,7 @@ import { MAX_DURATION_MS } from "./sandbox-params.ts";
 import { systemClock, type Clock } from "./poll.ts";
 
 export interface AgentEvent {
-  action: "ended" | "refilled" | "expired" | "error";
+  action: "ended" | "paused" | "resumed" | "refilled" | "expired" | "error";
   sandbox?: string;
   reason?: EndReason;
   detail?: string;
@@ -51,8 +53,9 @@ export class Agent {
   async reconcileOnce(): Promise<AgentEvent[]> {
     const { docker, clock, reconcilers } = this.#params;
     const now = clock.now();
-    const events = await enforceLifetimes(docker, now, this.#startedMs, this.#params.app);
     const app = this.#params.app;
+    const events = await wakeOnTunnelTraffic(docker, app);
+    events.push(...(await enforceLifetimes(docker, now, this.#startedMs, app)));
     for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
       events.push({ action: "expired", detail: snapshot });
     }
@@ -79,7 +82,10 @@ export class Agent {
   }
 }
 
-/** Ends sandboxes past their timeout or idle timeout, and finishes ends a crash interrupted. */
+/**
+ * Ends sandboxes past their timeout or idle timeout (or pauses those whose
+ * idle action is pause), and finishes ends a crash interrupted.
+ */
 export async function enforceLifetimes(
   docker: DockerClient,
   nowMs: number,
@@ -120,6 +126,11 @@ export async function enforceLifetimes(
       deadlines.get(container.id),
     );
     if (!reason) continue;
+    if (reason === "idle" && pausesWhenIdle(container)) {
+      if (await pauseSandbox(docker, container.id, container.name))
+        events.push({ action: "paused", sandbox: container.name, reason });
+      continue;
+    }
     await endSandbox(docker, container, reason);
     events.push({ action: "ended", sandbox: container.name, reason });
   }
@@ -161,6 +172,9 @@ async function dueReason(
 
   const idleTimeoutMs = Number(container.labels[LABEL.idleTimeoutMs] ?? 0);
   if (idleTimeoutMs <= 0) return undefined;
+  // A supervisor that pauses when idle reports its idleness rather than acting on it.
+  if (pausesWhenIdle(container) && isSupervised(container))
+    return (await idleBySupervisor(docker, container)) ? "idle" : undefined;
   if (hasOpenTunnelConnection(container) || (await hasRunningExec(docker, container))) return undefined;
   const lastExec = activity.byContainer.get(container.id);
   // Without a complete record, count from when this agent started: never end a sandbox early.

@@ -21,7 +21,8 @@ export async function lastExecActivity(
   const events = await docker.events.containerEvents({
     sinceMs,
     untilMs: nowMs,
-    actions: ["exec_start", "exec_die"],
+    // A resume is activity too: the sandbox was wanted, and its idle time starts again.
+    actions: ["exec_start", "exec_die", "unpause"],
     labels: { "sandfleet.managed": "true" },
   });
   const healthExecs = new Set(
@@ -43,28 +44,51 @@ export async function hasRunningExec(docker: DockerClient, container: ContainerI
   return execs.some((exec) => exec?.running === true);
 }
 
+/** A TCP socket on one of the sandbox's published ports, from the kernel's table (/proc/net/tcp). */
+interface TunnelSocket {
+  /** The kernel's state code: 01 established, 0A listening. */
+  state: string;
+  /** Bytes waiting to be read; for a listening socket, connections waiting to be accepted. */
+  waiting: number;
+}
+
 /**
- * Whether a connection through a tunnel (a published port) is open, read from
- * the sandbox's network namespace on this host. Not knowable for a remote
- * engine, where it reports false.
+ * The sockets on the sandbox's published ports, read from its network
+ * namespace on this host: readable while it is paused too. Empty for a
+ * remote engine, whose /proc is not here.
  */
-export function hasOpenTunnelConnection(container: ContainerInfo): boolean {
+function tunnelSockets(container: ContainerInfo): TunnelSocket[] {
   const ports = Object.keys(container.ports).map((p) => Number(p));
-  if (ports.length === 0 || container.pid <= 0) return false;
+  if (ports.length === 0 || container.pid <= 0) return [];
   const hexPorts = new Set(ports.map(procNetPort));
+  const sockets: TunnelSocket[] = [];
   for (const table of ["tcp", "tcp6"]) {
     let text: string;
     try {
       text = readFileSync(`/proc/${String(container.pid)}/net/${table}`, "utf8");
     } catch {
-      return false;
+      return sockets;
     }
     for (const line of text.split("\n").slice(1)) {
       const cols = line.trim().split(/\s+/);
       const localPort = cols[1]?.split(":")[1];
-      // 01: ESTABLISHED
-      if (localPort && hexPorts.has(localPort) && cols[3] === "01") return true;
+      if (!localPort || !hexPorts.has(localPort) || cols[3] === undefined) continue;
+      sockets.push({ state: cols[3], waiting: parseInt(cols[4]?.split(":")[1] ?? "0", 16) });
     }
   }
-  return false;
+  return sockets;
+}
+
+/** Whether a connection through a tunnel (a published port) is open. */
+export function hasOpenTunnelConnection(container: ContainerInfo): boolean {
+  return tunnelSockets(container).some((s) => s.state === "01");
+}
+
+/**
+ * Whether someone is waiting on a paused sandbox through a tunnel: a
+ * connection not yet accepted, or bytes not yet read. A connection left open
+ * from before the pause, with nothing sent since, is not a reason to wake it.
+ */
+export function hasTunnelTrafficWaiting(container: ContainerInfo): boolean {
+  return tunnelSockets(container).some((s) => (s.state === "0A" || s.state === "01") && s.waiting > 0);
 }

@@ -10,6 +10,7 @@ export const LABEL = {
   owner: "sandfleet.owner",
   timeoutMs: "sandfleet.timeout-ms",
   idleTimeoutMs: "sandfleet.idle-timeout-ms",
+  idleAction: "sandfleet.idle-action",
   readiness: "sandfleet.readiness",
   source: "sandfleet.source",
   pool: "sandfleet.pool",

@@ -1,5 +1,49 @@
 import type { DockerClient } from "../docker/client.ts";
 import { ConflictError } from "../errors.ts";
+import { connectionSettled } from "./supervisor/connections.ts";
+
+/** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
+const EXEC_START_GRACE_MS = 5000;
+const firstSeenStarting = new Map<string, number>();
+
+/**
+ * Whether the engine may be starting an exec in the container now. Freezing
+ * a sandbox while the engine starts an exec in it hangs the engine (the
+ * exec's runc init waits in the frozen cgroup, holding the container).
+ */
+async function execStarting(docker: DockerClient, execIds: readonly string[]): Promise<boolean> {
+  const now = Date.now();
+  const infos = await Promise.all(execIds.map(async (id) => ({ id, info: await docker.exec.inspect(id) })));
+  return infos.some(({ id, info }) => {
+    if (!info || info.running || info.exitCode !== null) {
+      firstSeenStarting.delete(id);
+      return false;
+    }
+    const first = firstSeenStarting.get(id) ?? now;
+    firstSeenStarting.set(id, first);
+    return now - first < EXEC_START_GRACE_MS;
+  });
+}
+
+/**
+ * Freezes every process of the sandbox: memory and files stay, no CPU is
+ * used. Waits until no exec is starting in it, this process's own or
+ * another's. Says whether it paused it (false: it was paused already).
+ */
+export async function pauseSandbox(docker: DockerClient, id: string, describe: string): Promise<boolean> {
+  await connectionSettled(docker, id);
+  for (let attempt = 0; ; attempt++) {
+    const container = await docker.containers.inspect(id);
+    if (container?.status === "paused") return false;
+    if (container?.status !== "running") {
+      throw new ConflictError(`sandbox ${describe} is ${container?.status ?? "gone"}, not running`);
+    }
+    if (!(await execStarting(docker, container.execIds)) || attempt >= 100) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await docker.containers.pause(id);
+  return true;
+}
 
 /**
  * Thaws a paused sandbox, so that whatever needed it (an exec, a file call,

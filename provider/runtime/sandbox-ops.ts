@@ -113,6 +113,7 @@ export async function createSandbox(
     ? supervisedSpec(labelled, image, placement, {
         ...(normalized.timeoutMs !== undefined ? { timeoutMs: normalized.timeoutMs } : {}),
         ...(normalized.idleTimeoutMs !== undefined ? { idleTimeoutMs: normalized.idleTimeoutMs } : {}),
+        ...(normalized.idleAction === "pause" ? { idleAction: "pause" as const } : {}),
         ...(options.warm ? { warm: true } : {}),
         ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
       })

@@ -6,6 +6,8 @@ import { appNetworkName, containerName, nameProblem } from "./names.ts";
 
 export type SandboxRuntime = "runc" | "runsc";
 export type SandboxNetwork = "none" | "app";
+export type IdleAction = "terminate" | "pause";
+const IDLE_ACTIONS: readonly unknown[] = ["terminate", "pause"] satisfies IdleAction[];
 
 /** What a sandbox is made of. The same fields serve the runtime API and the Sandbox resource. */
 export interface SandboxParams {
@@ -56,6 +58,13 @@ export interface SandboxParams {
   timeoutMs?: number;
   /** Ends the sandbox after this long with no exec running, no stdin written and no tunnel connection. */
   idleTimeoutMs?: number;
+  /**
+   * What an idle timeout does: "terminate" (default) ends the sandbox (exit
+   * code 124); "pause" freezes it, keeping its memory and files, until the
+   * next exec, file call or tunnel connection. Pausing is done by
+   * `sandfleet agent`, which must run.
+   */
+  idleAction?: IdleAction;
   /** Docker engine to use (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
   /**
@@ -85,7 +94,16 @@ export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
 
 /** SandboxParams with every default filled in: what diffs compare. */
 type OptionalKeys =
-  "name" | "entrypoint" | "workdir" | "user" | "dockerHost" | "readiness" | "timeoutMs" | "idleTimeoutMs" | "diskMiB";
+  | "name"
+  | "entrypoint"
+  | "workdir"
+  | "user"
+  | "dockerHost"
+  | "readiness"
+  | "timeoutMs"
+  | "idleTimeoutMs"
+  | "idleAction"
+  | "diskMiB";
 export type NormalizedSandboxParams = Required<Omit<SandboxParams, OptionalKeys>> & Pick<SandboxParams, OptionalKeys>;
 
 export const SANDBOX_DEFAULTS = {
@@ -177,6 +195,11 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
     const reason = params[key] === undefined ? undefined : wholeSecondsProblem(params[key]);
     if (reason) problem(key, reason);
+  }
+  if (params.idleAction !== undefined && !IDLE_ACTIONS.includes(params.idleAction)) {
+    problem("idleAction", 'must be "terminate" or "pause"');
+  } else if (params.idleAction === "pause" && params.idleTimeoutMs === undefined) {
+    problem("idleAction", "pause needs an idleTimeoutMs, after which the sandbox is paused");
   }
   // Values are never named in a message: they are secrets (and mapProblems names none).
   problems.push(...mapProblems("secretEnv", params.secretEnv, "variableName", "text"));
@@ -362,6 +385,8 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
       : {}),
     ...(params.timeoutMs !== undefined ? { timeoutMs: params.timeoutMs } : {}),
     ...(params.idleTimeoutMs !== undefined ? { idleTimeoutMs: params.idleTimeoutMs } : {}),
+    // "terminate" is the default: written or not, the same sandbox.
+    ...(params.idleAction === "pause" ? { idleAction: params.idleAction } : {}),
     ...(params.dockerHost !== undefined ? { dockerHost: params.dockerHost } : {}),
     supervisor: params.supervisor ?? SANDBOX_DEFAULTS.supervisor,
   };
@@ -391,6 +416,7 @@ export function sandboxContainerSpec(
         ...(owner ? { [LABEL.owner]: owner } : {}),
         ...(params.timeoutMs !== undefined ? { [LABEL.timeoutMs]: String(params.timeoutMs) } : {}),
         ...(params.idleTimeoutMs !== undefined ? { [LABEL.idleTimeoutMs]: String(params.idleTimeoutMs) } : {}),
+        ...(params.idleAction ? { [LABEL.idleAction]: params.idleAction } : {}),
         ...(params.readiness ? { [LABEL.readiness]: JSON.stringify(params.readiness) } : {}),
       }),
     },

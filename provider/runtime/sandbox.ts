@@ -7,14 +7,14 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
-import { resumeIfPaused } from "./pause.ts";
+import { pauseSandbox, resumeIfPaused } from "./pause.ts";
+import { touchSupervisor } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import type { SandboxParams } from "./sandbox-params.ts";
 import { removeRecords } from "./sandbox-records.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
-import { connectionSettled } from "./supervisor/connections.ts";
 import { mainStdin } from "./supervisor/main-stdin.ts";
 import { liveTags, setTags } from "./tags.ts";
 
@@ -235,17 +235,13 @@ export class Sandbox {
    * call or connection resumes it by itself.
    */
   async pause(): Promise<void> {
-    const docker = this.#engine();
-    const { status } = await this.state();
-    if (status === "paused") return;
-    if (status !== "running") throw new ConflictError(`sandbox ${this.app}/${this.name} is ${status}, not running`);
-    await connectionSettled(docker, this.id);
-    await docker.containers.pause(this.id);
+    await pauseSandbox(this.#engine(), this.id, `${this.app}/${this.name}`);
   }
 
-  /** Thaws a paused sandbox; one that runs is left as it is. */
+  /** Thaws a paused sandbox; one that runs is left as it is. Its idle time starts again. */
   async resume(): Promise<void> {
-    await resumeIfPaused(this.#engine(), this.id);
+    const docker = this.#engine();
+    if ((await resumeIfPaused(docker, this.id)) && this.#target.supervised) await touchSupervisor(docker, this.id);
   }
 
   /** What the sandbox uses now: CPU time, memory, processes and network bytes, from the engine. */

@@ -105,6 +105,8 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
       problem([...at, key], `${value} is longer than 24h`);
     if (value !== undefined && (parseDuration(value) ?? 0) < 1000) problem([...at, key], `${value} is shorter than 1s`);
   }
+  if (sandbox.idleAction === "pause" && sandbox.idleTimeout === undefined)
+    problem([...at, "idleAction"], "pause needs an idleTimeout, after which the sandbox is paused");
   const readiness = sandbox.readiness;
   if (readiness) {
     if ((readiness.tcp === undefined) === (readiness.exec === undefined)) {

@@ -1,5 +1,5 @@
 import type { ImageStep } from "../runtime/image-recipe.ts";
-import type { SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
+import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 
 /** An image as written in sandfleet.yaml. */
 export interface SpecImage {
@@ -47,6 +47,7 @@ export interface SpecSandbox {
   readiness?: SpecReadiness;
   timeout?: string;
   idleTimeout?: string;
+  idleAction?: IdleAction;
   runtime?: SandboxRuntime;
   supervisor?: boolean;
   tags?: Record<string, string>;

@@ -28,6 +28,49 @@ type Tracker struct {
 	deadline time.Time
 	running  int
 	last     time.Time
+	execs    int64
+	// pauseOnIdle: the sandbox is paused when idle, by whoever watches it
+	// from outside (sandfleet agent), so the tracker reports idleness and
+	// never ends the sandbox for it.
+	pauseOnIdle bool
+}
+
+// PauseOnIdle makes idleness a fact to report, not a reason to end.
+func (t *Tracker) PauseOnIdle() {
+	t.mu.Lock()
+	t.pauseOnIdle = true
+	t.mu.Unlock()
+}
+
+// CountExec records that a command was started, for metrics.
+func (t *Tracker) CountExec() {
+	t.mu.Lock()
+	t.execs++
+	t.mu.Unlock()
+}
+
+// Idleness is what an outside watcher needs to decide a pause: how many
+// operations run, how long nothing has, and how many commands ever ran.
+type Idleness struct {
+	Running   int   `json:"running"`
+	IdleForMs int64 `json:"idleForMs"`
+	Execs     int64 `json:"execs"`
+}
+
+// Idleness reports the sandbox's activity now. Activity the supervisor does
+// not carry itself (an engine exec, a tunnel connection) counts as running.
+func (t *Tracker) Idleness() Idleness {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if t.running > 0 || (t.busy != nil && t.busy()) {
+		t.last = now
+		return Idleness{Running: max(t.running, 1), IdleForMs: 0, Execs: t.execs}
+	}
+	if !t.armed {
+		return Idleness{Execs: t.execs}
+	}
+	return Idleness{IdleForMs: now.Sub(t.last).Milliseconds(), Execs: t.execs}
 }
 
 // New makes a tracker. An armed one counts from now; one that is not (a
@@ -99,7 +142,7 @@ func (t *Tracker) Due() (Reason, bool) {
 	if !t.deadline.IsZero() && !now.Before(t.deadline) {
 		return Timeout, true
 	}
-	if t.idle <= 0 || t.running > 0 || now.Sub(t.last) < t.idle {
+	if t.pauseOnIdle || t.idle <= 0 || t.running > 0 || now.Sub(t.last) < t.idle {
 		return "", false
 	}
 	if t.busy != nil && t.busy() {

@@ -88,3 +88,51 @@ func TestAWarmMemberWaitsForItsClaimAndArmCanExtend(t *testing.T) {
 		t.Fatal("a removed timeout still ends it")
 	}
 }
+
+func TestPauseOnIdleReportsIdlenessAndNeverEnds(t *testing.T) {
+	c := &clock{time.Unix(1000, 0)}
+	tr := New(time.Hour, 5*time.Second, true, c.now, nil)
+	tr.PauseOnIdle()
+	tr.Begin()
+	tr.CountExec()
+	c.advance(time.Minute)
+	if got := tr.Idleness(); got.Running != 1 || got.IdleForMs != 0 || got.Execs != 1 {
+		t.Fatalf("while an exec runs: %+v", got)
+	}
+	tr.End()
+	c.advance(6 * time.Second)
+	if _, due := tr.Due(); due {
+		t.Fatal("a sandbox that pauses when idle was ended for idleness")
+	}
+	if got := tr.Idleness(); got.Running != 0 || got.IdleForMs != 6000 {
+		t.Fatalf("after 6 s idle: %+v", got)
+	}
+	c.advance(time.Hour)
+	if r, due := tr.Due(); !due || r != Timeout {
+		t.Fatalf("its timeout still ends it: got %q %v", r, due)
+	}
+}
+
+func TestIdlenessCountsOutsideActivityAsRunning(t *testing.T) {
+	c := &clock{time.Unix(1000, 0)}
+	busy := true
+	tr := New(0, 5*time.Second, true, c.now, func() bool { return busy })
+	c.advance(time.Minute)
+	if got := tr.Idleness(); got.Running != 1 || got.IdleForMs != 0 {
+		t.Fatalf("with an engine exec running: %+v", got)
+	}
+	busy = false
+	c.advance(2 * time.Second)
+	if got := tr.Idleness(); got.IdleForMs != 2000 {
+		t.Fatalf("idle counts from the end of outside activity: %+v", got)
+	}
+}
+
+func TestAWarmMemberIsNeverIdle(t *testing.T) {
+	c := &clock{time.Unix(1000, 0)}
+	tr := New(0, 5*time.Second, false, c.now, nil)
+	c.advance(time.Hour)
+	if got := tr.Idleness(); got.IdleForMs != 0 {
+		t.Fatalf("an unclaimed member reported idle: %+v", got)
+	}
+}

@@ -70,6 +70,7 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 		return
 	}
 	s.Tracker.Begin()
+	s.Tracker.CountExec()
 	c.sendJSON(protocol.Started, id, protocol.StartedReply{Pid: p.Pid})
 	go ch.feedStdin()
 	go ch.run(req.TimeoutMs)

@@ -38,6 +38,12 @@ func (c *conn) open(id uint32, req protocol.Request) {
 			reply["deadlineMs"] = deadline.UnixMilli()
 		}
 		c.sendJSON(protocol.Done, id, reply)
+	case "touch":
+		// A resume from outside is activity: the idle time starts again.
+		c.server.Tracker.Touch()
+		c.sendJSON(protocol.Done, id, struct{}{})
+	case "activity":
+		c.sendJSON(protocol.Done, id, c.server.Tracker.Idleness())
 	case "ping":
 		c.sendJSON(protocol.Done, id, struct{}{})
 	default:

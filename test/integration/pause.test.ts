@@ -1,9 +1,11 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { connect } from "node:net";
+import { Sandfleet } from "../../provider/client/sandfleet.ts";
+import { Agent, type AgentEvent } from "../../provider/runtime/agent.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { sleep, until } from "../support/until.ts";
 
 // A counter in the memory of a running process: it survives a pause only if the process does.
 // Each value is written aside and moved into place, so a reader never sees a file half written.
@@ -44,6 +46,81 @@ describe.each([
     await sandbox.pause();
     await sandbox.files.write("/tmp/while-paused", "thawed");
     expect(await sandbox.files.readText("/tmp/while-paused")).toBe("thawed");
+    expect((await sandbox.state()).status).toBe("running");
+  });
+
+  it("idleAction pause: the agent pauses an idle sandbox instead of ending it, and an exec resumes it", async () => {
+    await using sandbox = await Sandbox.create({
+      app,
+      image: "sandfleet/busybox",
+      supervisor,
+      idleTimeoutMs: 2000,
+      idleAction: "pause",
+    });
+    await sandbox.files.write("/tmp/kept", "still here");
+    const agent = new Agent({ docker, app });
+    const events: AgentEvent[] = [];
+    await until(
+      "the agent's pause",
+      async () => {
+        events.push(...(await agent.reconcileOnce()));
+        return events.some((e) => e.action === "paused");
+      },
+      20_000,
+    );
+    expect(events.filter((e) => e.action !== "refilled")).toEqual([
+      { action: "paused", sandbox: expect.stringContaining(sandbox.name) as string, reason: "idle" },
+    ]);
+    expect((await sandbox.state()).status).toBe("paused");
+    // Never ended for it, however long it stays paused.
+    await agent.reconcileOnce();
+    expect((await sandbox.state()).status).toBe("paused");
+    expect(await sandbox.files.readText("/tmp/kept")).toBe("still here");
+    expect((await sandbox.state()).status).toBe("running");
+    // Just resumed: not idle again on the agent's next pass.
+    expect((await agent.reconcileOnce()).filter((e) => e.action === "paused")).toEqual([]);
+    expect((await sandbox.state()).status).toBe("running");
+  });
+});
+
+describe("a paused sandbox and its tunnel", () => {
+  const app = uniqueApp("pause-tunnel");
+  afterAll(() => cleanupApp(app));
+
+  it("resumes when a connection waits on its published port", async () => {
+    await new Sandfleet({ docker }).apps.lookup(app, { createIfMissing: true });
+    await using sandbox = await Sandbox.create({
+      app,
+      image: "sandfleet/python",
+      network: "app",
+      ports: [8000],
+      command: ["python3", "-m", "http.server", "8000"],
+      readiness: { tcpPort: 8000 },
+    });
+    await sandbox.waitUntilReady();
+    const [tunnel] = await sandbox.tunnels();
+    await sandbox.pause();
+    const agent = new Agent({ docker, app });
+    expect((await agent.reconcileOnce()).filter((e) => e.action === "resumed")).toEqual([]);
+    // A request that waits on the frozen server; the agent notices it and thaws the sandbox.
+    const reply = new Promise<string>((resolve, reject) => {
+      const socket = connect(tunnel?.hostPort ?? 0, "127.0.0.1", () => socket.write("GET / HTTP/1.0\r\n\r\n"));
+      let text = "";
+      socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      socket.on("end", () => resolve(text));
+      socket.on("error", reject);
+    });
+    const events: AgentEvent[] = [];
+    await until(
+      "the agent's resume",
+      async () => {
+        events.push(...(await agent.reconcileOnce()));
+        return events.some((e) => e.action === "resumed");
+      },
+      10_000,
+    );
+    expect(events.find((e) => e.action === "resumed")?.sandbox).toContain(sandbox.name);
+    expect(await reply).toMatch(/^HTTP\/1\.0 200/);
     expect((await sandbox.state()).status).toBe("running");
   });
 });

@@ -29,6 +29,8 @@ export interface SupervisorPlacement {
 export interface SupervisorConfig {
   timeoutMs?: number;
   idleTimeoutMs?: number;
+  /** "pause": idleness is reported to `sandfleet agent`, which pauses the sandbox; never an end. */
+  idleAction?: "pause";
   /** A pool member: its lifetime starts at its claim. */
   warm?: boolean;
   ports?: readonly number[];
