@@ -104,10 +104,14 @@ describe("a paused sandbox and its tunnel", () => {
     expect((await agent.reconcileOnce()).filter((e) => e.action === "resumed")).toEqual([]);
     // A request that waits on the frozen server; the agent notices it and thaws the sandbox.
     const reply = new Promise<string>((resolve, reject) => {
-      const socket = connect(tunnel?.hostPort ?? 0, "127.0.0.1", () => socket.write("GET / HTTP/1.0\r\n\r\n"));
+      const socket = connect(tunnel?.hostPort ?? 0, "127.0.0.1", () => {
+        socket.write("GET / HTTP/1.0\r\n\r\n");
+      });
       let text = "";
       socket.on("data", (chunk: Buffer) => (text += chunk.toString()));
-      socket.on("end", () => resolve(text));
+      socket.on("end", () => {
+        resolve(text);
+      });
       socket.on("error", reject);
     });
     const events: AgentEvent[] = [];
