@@ -25,6 +25,11 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/top.ts")).top,
   },
   {
+    name: "events",
+    summary: "stream sandboxes' lifecycle: created, ready, claimed, paused, resumed, ended (and why)",
+    load: async () => (await import("./verbs/events.ts")).events,
+  },
+  {
     name: "pause",
     summary: "freeze sandboxes: memory and files kept, no CPU; the next exec resumes one",
     load: async () => (await import("./verbs/pause.ts")).pause,

@@ -1,5 +1,6 @@
 import { connectDocker, type DockerClient } from "../docker/client.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
+import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
 import { Apps, Images, Volumes } from "./stored.ts";
@@ -65,6 +66,18 @@ export class Sandfleet {
    */
   async gc(params: { app?: string; dryRun?: boolean } = {}): Promise<Garbage> {
     return collectGarbage(this.#docker, { ...params, dryRun: params.dryRun === true });
+  }
+
+  /**
+   * The lifecycle of the engine's sandboxes (or one app's) as it happens:
+   * created, ready, claimed, paused, resumed and ended with its reason.
+   *
+   * ```ts
+   * for await (const event of sandfleet.events({ app: "code-interpreter", signal })) console.log(event);
+   * ```
+   */
+  events(params: WatchEventsParams): AsyncGenerator<SandboxEvent> {
+    return watchEvents(this.#docker, params);
   }
 
   /**

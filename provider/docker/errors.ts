@@ -67,9 +67,23 @@ export function namingEngine<T extends object>(client: T, host: string): T {
       }
     };
   };
+  // A stream of results (an async generator) names the engine in a failure midway too.
+  const namedStream = (method: (...args: unknown[]) => AsyncIterable<unknown>) => {
+    return async function* (...args: unknown[]): AsyncGenerator {
+      try {
+        yield* method.apply(client, args);
+      } catch (error) {
+        throw withEngineName(error, host);
+      }
+    };
+  };
   const entries = Object.entries(client).map(([key, value]: [string, unknown]) => [
     key,
-    typeof value === "function" ? named(value as (...args: unknown[]) => Promise<unknown>) : value,
+    typeof value !== "function"
+      ? value
+      : value.constructor.name === "AsyncGeneratorFunction"
+        ? namedStream(value as (...args: unknown[]) => AsyncIterable<unknown>)
+        : named(value as (...args: unknown[]) => Promise<unknown>),
   ]);
   return Object.fromEntries(entries) as T;
 }

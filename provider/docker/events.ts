@@ -1,3 +1,5 @@
+import { StringDecoder } from "node:string_decoder";
+import { EngineUnavailableError } from "../errors.ts";
 import { labelFilters } from "./containers.ts";
 import { readJsonLines } from "./demux.ts";
 import { engineCall } from "./errors.ts";
@@ -14,6 +16,16 @@ export interface EventClient {
     /** Only this container's events. */
     containerId?: string;
   }): Promise<EngineEvent[]>;
+  /**
+   * Container events as they happen, from `sinceMs` (what the engine still
+   * holds of the past, then live) until the signal aborts.
+   */
+  watch(params: {
+    sinceMs?: number;
+    actions: readonly string[];
+    labels: Labels;
+    signal: AbortSignal;
+  }): AsyncIterable<EngineEvent>;
 }
 
 interface RawEvent {
@@ -41,14 +53,52 @@ export function eventClient(docker: EngineHttp): EventClient {
         });
         return readJsonLines<RawEvent>(stream);
       });
-      return raw.map((event) => ({
-        timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
-        // "exec_start: sh -c ..." -> "exec_start", "sh -c ..."
-        action: (event.Action ?? "").split(":")[0] ?? "",
-        detail: (event.Action ?? "").split(": ").slice(1).join(": "),
-        containerId: event.Actor?.ID ?? "",
-        execId: event.Actor?.Attributes?.execID,
-      }));
+      return raw.map(engineEvent);
     },
+
+    async *watch(params) {
+      const stream = await engineCall("watch engine events", () =>
+        docker.stream("GET", "/events", {
+          query: {
+            ...(params.sinceMs !== undefined ? { since: Math.floor(params.sinceMs / 1000) } : {}),
+            filters: JSON.stringify({
+              type: ["container"],
+              event: [...params.actions],
+              label: labelFilters(params.labels),
+            }),
+          },
+        }),
+      );
+      const stop = () => stream.destroy();
+      params.signal.addEventListener("abort", stop, { once: true });
+      try {
+        // A character split across two chunks is decoded whole.
+        const decoder = new StringDecoder("utf8");
+        let partial = "";
+        for await (const chunk of stream) {
+          const lines = (partial + decoder.write(chunk as Buffer)).split("\n");
+          partial = lines.pop() ?? "";
+          for (const line of lines) if (line.trim()) yield engineEvent(JSON.parse(line) as RawEvent);
+        }
+      } catch (error) {
+        if (!params.signal.aborted) throw error;
+      } finally {
+        params.signal.removeEventListener("abort", stop);
+        stream.destroy();
+      }
+      if (!params.signal.aborted) throw new EngineUnavailableError("the engine closed its event stream");
+    },
+  };
+}
+
+function engineEvent(event: RawEvent): EngineEvent {
+  return {
+    timeMs: event.timeNano ? Math.floor(event.timeNano / 1e6) : (event.time ?? 0) * 1000,
+    // "exec_start: sh -c ..." -> "exec_start", "sh -c ..."
+    action: (event.Action ?? "").split(":")[0] ?? "",
+    detail: (event.Action ?? "").split(": ").slice(1).join(": "),
+    containerId: event.Actor?.ID ?? "",
+    execId: event.Actor?.Attributes?.execID,
+    attributes: event.Actor?.Attributes ?? {},
   };
 }

@@ -117,6 +117,8 @@ export interface EngineEvent {
   containerId: string;
   /** The exec an exec_start or exec_die is about. */
   execId: string | undefined;
+  /** What the engine tells with it: the container's name and labels, a die's exitCode, a kill's signal. */
+  attributes: Readonly<Record<string, string>>;
 }
 
 export interface ContainerSummary {

@@ -12,6 +12,7 @@ const event = (timeMs: number, action: string, execId: string, detail = ""): Eng
   action,
   detail,
   containerId: "c1",
+  attributes: {},
   execId,
 });
 

@@ -1,0 +1,170 @@
+import type { DockerClient } from "../docker/client.ts";
+import type { EngineEvent } from "../docker/types.ts";
+import { LABEL, scopeLabels } from "./labels.ts";
+import { endReasonOf, TIMEOUT_EXIT_CODE } from "./lifetime.ts";
+import { parseMember } from "./pool.ts";
+
+/** What happens to a sandbox, in the order it happens. */
+export type SandboxEventKind = "created" | "ready" | "claimed" | "paused" | "resumed" | "ended";
+
+/**
+ * Why a sandbox ended: its timeout or idle timeout, the kernel's OOM killer,
+ * its own main command exiting, or someone terminating it.
+ */
+export type EndedReason = "timeout" | "idle" | "oom" | "exit" | "terminated";
+
+export interface SandboxEvent {
+  /** ISO 8601, from the engine's clock. */
+  time: string;
+  kind: SandboxEventKind;
+  app: string;
+  /** The sandbox's name in its app. */
+  sandbox: string;
+  /** The container's id. */
+  id: string;
+  /** The pool a member belongs to. */
+  pool?: string;
+  /** Why it ended (kind "ended"). */
+  reason?: EndedReason;
+  /** What it reported (kind "ended"): 124 for a timeout, 137 when terminated. */
+  exitCode?: number;
+}
+
+export const SANDBOX_EVENT_KINDS: readonly SandboxEventKind[] = [
+  "created",
+  "ready",
+  "claimed",
+  "paused",
+  "resumed",
+  "ended",
+];
+
+const ENGINE_ACTIONS = ["create", "start", "health_status", "rename", "pause", "unpause", "kill", "oom", "die"];
+
+// The supervisor's last line when it ends a sandbox itself (supervisor/init.go).
+const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
+
+/**
+ * Turns the engine's container events into sandbox events. It keeps, per
+ * container, what a later event needs to be told right: a kill or an OOM
+ * before its end.
+ */
+export class SandboxEventReader {
+  readonly #docker: DockerClient;
+  readonly #killed = new Set<string>();
+  readonly #oom = new Set<string>();
+
+  constructor(docker: DockerClient) {
+    this.#docker = docker;
+  }
+
+  async read(event: EngineEvent): Promise<SandboxEvent | undefined> {
+    const attrs = event.attributes;
+    const app = attrs[LABEL.app];
+    if (app === undefined || attrs[LABEL.kind] !== "sandbox") return undefined;
+    const pool = attrs[LABEL.pool];
+    const base = {
+      time: new Date(event.timeMs).toISOString(),
+      app,
+      sandbox: attrs[LABEL.name] ?? attrs.name ?? event.containerId.slice(0, 12),
+      id: event.containerId,
+      ...(pool !== undefined ? { pool } : {}),
+    };
+    const memberState = () =>
+      pool === undefined
+        ? undefined
+        : parseMember(app, pool, {
+            id: event.containerId,
+            name: attrs.name ?? "",
+            labels: attrs,
+            status: "running",
+            createdMs: 0,
+            ports: {},
+          })?.state;
+    switch (event.action) {
+      case "create":
+        return { ...base, kind: "created" };
+      case "start":
+        // A sandbox with a probe is ready when it passes; a pool member when it is warm.
+        return attrs[LABEL.readiness] === undefined && pool === undefined ? { ...base, kind: "ready" } : undefined;
+      case "health_status":
+        return event.detail === "healthy" && pool === undefined ? { ...base, kind: "ready" } : undefined;
+      case "rename": {
+        const state = memberState();
+        if (state === "warm") return { ...base, kind: "ready" };
+        if (state === "claimed") return { ...base, kind: "claimed" };
+        return undefined;
+      }
+      case "pause":
+        return { ...base, kind: "paused" };
+      case "unpause":
+        return { ...base, kind: "resumed" };
+      case "kill":
+        this.#killed.add(event.containerId);
+        return undefined;
+      case "oom":
+        this.#oom.add(event.containerId);
+        return undefined;
+      case "die": {
+        const exitCode = Number(attrs.exitCode ?? 0);
+        const reason = await this.#endReason(event, exitCode);
+        this.#killed.delete(event.containerId);
+        this.#oom.delete(event.containerId);
+        return {
+          ...base,
+          kind: "ended",
+          reason,
+          exitCode: endReasonOf(attrs.name ?? "") ? TIMEOUT_EXIT_CODE : exitCode,
+        };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {
+    const recorded = endReasonOf(event.attributes.name ?? "");
+    if (recorded) return recorded;
+    if (this.#oom.has(event.containerId)) return "oom";
+    if (exitCode === TIMEOUT_EXIT_CODE && event.attributes[LABEL.supervisor] !== undefined) {
+      const said = await this.#lastWords(event.containerId);
+      if (said) return said === "idle timeout" ? "idle" : "timeout";
+    }
+    return this.#killed.has(event.containerId) ? "terminated" : "exit";
+  }
+
+  /** What the supervisor said when it ended the sandbox itself, from the end of its log. */
+  async #lastWords(containerId: string): Promise<string | undefined> {
+    try {
+      const { stderr, stdout } = await this.#docker.containers.logs(containerId, { follow: false, tail: 5 });
+      stdout.resume();
+      let text = "";
+      for await (const chunk of stderr) text += (chunk as Buffer).toString();
+      return SUPERVISOR_END.exec(text)?.[1];
+    } catch {
+      return undefined; // removed meanwhile: the rest of the facts decide
+    }
+  }
+}
+
+export interface WatchEventsParams {
+  /** Only this app's sandboxes; default every app on the engine. */
+  app?: string;
+  /** Replay what the engine still holds from this time on (it keeps its latest events only). */
+  sinceMs?: number;
+  signal: AbortSignal;
+}
+
+/** The sandbox events of an app (or every app) as they happen, until the signal aborts. */
+export async function* watchEvents(docker: DockerClient, params: WatchEventsParams): AsyncGenerator<SandboxEvent> {
+  const reader = new SandboxEventReader(docker);
+  for await (const event of docker.events.watch({
+    ...(params.sinceMs !== undefined ? { sinceMs: params.sinceMs } : {}),
+    actions: ENGINE_ACTIONS,
+    labels: scopeLabels("sandbox", params.app),
+    signal: params.signal,
+  })) {
+    const sandboxEvent = await reader.read(event);
+    if (sandboxEvent) yield sandboxEvent;
+  }
+}

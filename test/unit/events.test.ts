@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import type { DockerClient } from "../../provider/docker/client.ts";
+import type { EngineEvent } from "../../provider/docker/types.ts";
+import { SandboxEventReader } from "../../provider/runtime/events.ts";
+
+const labels = {
+  "sandfleet.managed": "true",
+  "sandfleet.app": "demo",
+  "sandfleet.kind": "sandbox",
+  "sandfleet.name": "web",
+};
+
+function engineEvent(action: string, attributes: Record<string, string> = {}, detail = ""): EngineEvent {
+  return {
+    timeMs: 1_700_000_000_000,
+    action,
+    detail,
+    containerId: "c1",
+    execId: undefined,
+    attributes: { ...labels, name: "sandfleet-sb-demo-web", ...attributes },
+  };
+}
+
+const noEngine = {} as DockerClient;
+
+describe("sandbox events from engine events", () => {
+  it("a sandbox with a probe is ready at its first healthy check, not at its start", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    const probed = { "sandfleet.readiness": '{"exec":["true"]}' };
+    expect(await reader.read(engineEvent("start", probed))).toBeUndefined();
+    expect(await reader.read(engineEvent("health_status", probed, "unhealthy"))).toBeUndefined();
+    expect(await reader.read(engineEvent("health_status", probed, "healthy"))).toMatchObject({
+      kind: "ready",
+      app: "demo",
+      sandbox: "web",
+      time: "2023-11-14T22:13:20.000Z",
+    });
+  });
+
+  it("an end recorded in the name is a timeout or idle end reported as 124, whatever the kill", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    await reader.read(engineEvent("kill", { signal: "9" }));
+    expect(
+      await reader.read(engineEvent("die", { name: "sandfleet-sb-demo-web.ended-idle", exitCode: "137" })),
+    ).toMatchObject({ kind: "ended", reason: "idle", exitCode: 124 });
+  });
+
+  it("a kill makes the next end terminated, and only that one", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    await reader.read(engineEvent("kill", { signal: "9" }));
+    expect(await reader.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({
+      reason: "terminated",
+      exitCode: 137,
+    });
+    await reader.read(engineEvent("start"));
+    expect(await reader.read(engineEvent("die", { exitCode: "0" }))).toMatchObject({ reason: "exit", exitCode: 0 });
+  });
+
+  it("an OOM before the end makes it oom", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    await reader.read(engineEvent("oom"));
+    expect(await reader.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "oom" });
+  });
+
+  it("ignores what is not a sandbox's", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    expect(await reader.read(engineEvent("create", { "sandfleet.kind": "supervisor" }))).toBeUndefined();
+  });
+});
