@@ -21,7 +21,8 @@ export default tseslint.config(
   },
   {
     files: ["provider/**/*.ts"],
-    ignores: ["provider/docker/**", "provider/digest.ts"],
+    // provider/serve/ holds the HTTP servers sandfleet offers (metrics, dashboard), which use the client.
+    ignores: ["provider/docker/**", "provider/digest.ts", "provider/serve/**"],
     rules: {
       "no-restricted-imports": [
         "error",

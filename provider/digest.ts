@@ -21,3 +21,8 @@ export function sha256(): Hash {
 export function sha256Hex(text: string): string {
   return sha256().update(text).digest("hex");
 }
+
+/** The HMAC-SHA256 of a text under a key, as hex. */
+export function hmacSha256Hex(key: string, text: string): string {
+  return crypto().createHmac("sha256", key).update(text).digest("hex");
+}

@@ -1,6 +1,8 @@
 import { connectDocker, type DockerClient } from "../docker/client.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
+import { AgentMetrics } from "../runtime/metrics.ts";
+import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
 import { Apps, Images, Volumes } from "./stored.ts";
@@ -14,7 +16,10 @@ export interface SandfleetParams {
   docker?: DockerClient;
 }
 
-export type AgentOptions = Omit<AgentParams, "docker" | "reconcilers">;
+export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
+  /** How webhooks are delivered: retries, and the environment the signing keys are read from. */
+  webhooks?: Omit<DeliveryOptions, "onFailure">;
+}
 
 /**
  * A client of one engine: the home of its sandboxes, pools, images and
@@ -84,7 +89,33 @@ export class Sandfleet {
    * The reconciler that keeps lifetimes and warm pools true on this engine:
    * `run(signal)` until aborted, or `reconcileOnce()`.
    */
+  /** Metrics for an agent of this engine (or of one app): give them to `agent({ metrics })`. */
+  async agentMetrics(app?: string): Promise<AgentMetrics> {
+    return AgentMetrics.create(this.#docker, app);
+  }
+
   agent(params: AgentOptions = {}): Agent {
-    return new Agent({ ...params, docker: this.#docker, reconcilers: poolReconcilers(params.app) });
+    const { webhooks: deliveryOptions, ...options } = params;
+    const docker = this.#docker;
+    const delivery = new WebhookDelivery({
+      ...deliveryOptions,
+      onFailure: (detail) => options.onEvent?.({ action: "error", detail }),
+    });
+    return new Agent({
+      ...options,
+      docker,
+      reconcilers: [
+        async (d) => {
+          delivery.use(await readWebhooks(d, options.app));
+          return [];
+        },
+        ...poolReconcilers(options.app),
+      ],
+      observers: [
+        (event) => {
+          delivery.deliver(event);
+        },
+      ],
+    });
   }
 }

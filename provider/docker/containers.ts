@@ -69,8 +69,11 @@ export function containerClient(docker: EngineHttp): ContainerClient {
       await engineCall(`unpause container ${id}`, () => docker.json("POST", path(id, "/unpause")));
     },
     async stats(id) {
-      const raw = await engineCall(`read the stats of container ${id}`, () =>
-        docker.json<RawStats>("GET", path(id, "/stats"), { query: { stream: false } }),
+      const [raw, sized] = await engineCall(`read the stats of container ${id}`, () =>
+        Promise.all([
+          docker.json<RawStats>("GET", path(id, "/stats"), { query: { stream: false } }),
+          docker.json<{ SizeRw?: number }>("GET", path(id, "/json"), { query: { size: true } }),
+        ]),
       );
       const networks = Object.values(raw.networks ?? {});
       return {
@@ -80,6 +83,7 @@ export function containerClient(docker: EngineHttp): ContainerClient {
         pids: raw.pids_stats?.current ?? 0,
         networkRxBytes: networks.reduce((sum, n) => sum + (n.rx_bytes ?? 0), 0),
         networkTxBytes: networks.reduce((sum, n) => sum + (n.tx_bytes ?? 0), 0),
+        diskBytes: sized.SizeRw ?? 0,
       };
     },
     async kill(id, signal = "SIGKILL") {

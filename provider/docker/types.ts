@@ -224,6 +224,8 @@ export interface ContainerStats {
   pids: number;
   networkRxBytes: number;
   networkTxBytes: number;
+  /** Bytes its writable layer holds: what it wrote to its own filesystem. */
+  diskBytes: number;
 }
 
 export interface EngineInfo {

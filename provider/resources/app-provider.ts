@@ -1,4 +1,5 @@
 import { createAppNetwork } from "../runtime/apps.ts";
+import { readWebhooks, webhookProblems, writeWebhooks, type Webhook } from "../runtime/webhooks.ts";
 import { LABEL, scopeLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
@@ -6,7 +7,9 @@ import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
-export const APP_INPUT_KEYS = ["name", "internet", "dockerHost"] as const;
+export const APP_INPUT_KEYS = ["name", "internet", "dockerHost", "webhooks"] as const;
+/** What changes in place: the agent reads webhooks afresh on each pass. */
+const UPDATABLE_IN_PLACE = new Set<string>(["webhooks"]);
 
 export const appProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
@@ -19,13 +22,16 @@ export const appProvider: FullProvider = withPlainErrors({
     if (news.internet !== undefined && typeof news.internet !== "boolean") {
       failures.push({ property: "internet", reason: "must be true or false" });
     }
-    return { inputs: { ...news, internet: news.internet ?? false }, failures };
+    failures.push(...webhookProblems(news.webhooks));
+    return { inputs: { ...news, internet: news.internet ?? false, webhooks: news.webhooks ?? [] }, failures };
   },
 
   async diff(_id: string, olds: Props, news: Props) {
     await requireEngine(news);
-    const changes = changedKeys(olds, news, APP_INPUT_KEYS);
-    return { changes: changes.length > 0, replaces: changes, deleteBeforeReplace: true };
+    // An app made before webhooks existed has none.
+    const changes = changedKeys({ webhooks: [], ...olds }, news, APP_INPUT_KEYS);
+    const replaces = changes.filter((key) => !UPDATABLE_IN_PLACE.has(key));
+    return { changes: changes.length > 0, replaces, deleteBeforeReplace: true };
   },
 
   async create(inputs: Props) {
@@ -33,6 +39,12 @@ export const appProvider: FullProvider = withPlainErrors({
     const app = inputs.name as string;
     const networkName = appNetworkName(app);
     const networkId = await createAppNetwork(docker, app, inputs.internet === true);
+    try {
+      await writeWebhooks(docker, app, webhooksOf(inputs));
+    } catch (error) {
+      await docker.networks.remove(networkId);
+      throw error;
+    }
     return { id: networkId, outs: { ...inputs, networkId, networkName } };
   },
 
@@ -40,12 +52,14 @@ export const appProvider: FullProvider = withPlainErrors({
     const docker = engineOf(props);
     const network = await docker.networks.inspect(id);
     if (!network) return {};
-    const inputs = { ...pick(props, APP_INPUT_KEYS), internet: network.masquerade };
+    const webhooks = (await readWebhooks(docker, props.name as string)).get(props.name as string) ?? [];
+    const inputs = { ...pick(props, APP_INPUT_KEYS), internet: network.masquerade, webhooks };
     return { id, props: { ...props, ...inputs, networkId: network.id, networkName: network.name }, inputs };
   },
 
-  async update(_id: string, _olds: Props, news: Props) {
-    return { outs: news };
+  async update(_id: string, olds: Props, news: Props) {
+    await writeWebhooks(engineOf(news), news.name as string, webhooksOf(news));
+    return { outs: { ...olds, ...news } };
   },
 
   /** Ending an app ends its sandboxes, including those made at run time or claimed from its pools, then its network. */
@@ -55,7 +69,7 @@ export const appProvider: FullProvider = withPlainErrors({
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
     // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(
-      (["claim", "tags", "deadline"] as const).map((kind) =>
+      (["claim", "tags", "deadline", "webhooks"] as const).map((kind) =>
         docker.volumes.list(scopeLabels(kind, props.name as string)),
       ),
     );
@@ -63,3 +77,7 @@ export const appProvider: FullProvider = withPlainErrors({
     await docker.networks.remove(id);
   },
 });
+
+function webhooksOf(props: Props): Webhook[] {
+  return (props.webhooks as Webhook[] | undefined) ?? [];
+}

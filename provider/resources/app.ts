@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { Webhook } from "../runtime/webhooks.ts";
 import { delegatingProvider } from "./delegate.ts";
 
 const provider = delegatingProvider(import.meta.url, "./app-provider", "appProvider");
@@ -11,6 +12,8 @@ export interface AppArgs {
    * false: they reach each other and ports published on 127.0.0.1, nothing else.
    */
   internet?: pulumi.Input<boolean>;
+  /** Where `sandfleet agent` POSTs the app's sandbox events, signed; changed in place. */
+  webhooks?: pulumi.Input<Webhook[]>;
   /** Docker engine (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
 }
@@ -35,6 +38,7 @@ export class App extends pulumi.dynamic.Resource {
       {
         name: appName,
         internet: args.internet,
+        webhooks: args.webhooks,
         dockerHost: args.dockerHost,
         networkId: undefined,
         networkName: undefined,

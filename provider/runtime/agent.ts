@@ -11,6 +11,8 @@ import { claimTimes, parseMember } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
 import { MAX_DURATION_MS } from "./sandbox-params.ts";
 import { systemClock, type Clock } from "./poll.ts";
+import { watchEvents, type SandboxEvent } from "./events.ts";
+import type { AgentMetrics } from "./metrics.ts";
 
 export interface AgentEvent {
   action: "ended" | "paused" | "resumed" | "refilled" | "expired" | "error";
@@ -32,6 +34,10 @@ export interface AgentParams {
   /** Further reconcilers, e.g. warm-pool refills. */
   reconcilers?: Reconciler[];
   onEvent?: (event: AgentEvent) => void;
+  /** Told every sandbox event while `run` runs: webhooks. */
+  observers?: ((event: SandboxEvent) => void)[];
+  /** Prometheus metrics to keep; `agent.metrics.registry` is what a scrape reads. */
+  metrics?: AgentMetrics;
 }
 
 /**
@@ -41,11 +47,24 @@ export interface AgentParams {
  * restarted agent, or one that outlived an engine restart, does the same.
  */
 export class Agent {
-  readonly #params: Required<Omit<AgentParams, "onEvent" | "app">> & Pick<AgentParams, "onEvent" | "app">;
+  readonly #params: Required<Omit<AgentParams, "onEvent" | "app" | "metrics">> & Pick<AgentParams, "onEvent" | "app">;
+  readonly metrics: AgentMetrics | undefined;
+  readonly #recentEvents = new Set<string>();
   readonly #startedMs: number;
 
   constructor(params: AgentParams) {
-    this.#params = { intervalMs: 1000, clock: systemClock, reconcilers: [], ...params };
+    const { metrics, ...rest } = params;
+    this.metrics = metrics;
+    this.#params = { intervalMs: 1000, clock: systemClock, ...rest, reconcilers: [], observers: [] };
+    // Claims are counted before the pool refills prune the records of ended members.
+    if (metrics) {
+      this.#params.reconcilers.push((docker) => metrics.reconcile(docker));
+      this.#params.observers.push((event) => {
+        metrics.observe(event);
+      });
+    }
+    this.#params.reconcilers.push(...(params.reconcilers ?? []));
+    this.#params.observers.push(...(params.observers ?? []));
     this.#startedMs = this.#params.clock.now();
   }
 
@@ -66,6 +85,12 @@ export class Agent {
 
   /** Passes until the signal aborts; an engine that went away is retried, not fatal. */
   async run(signal: AbortSignal): Promise<void> {
+    const watching = this.#params.observers.length > 0 ? this.#watch(signal) : Promise.resolve();
+    await this.#pass(signal);
+    await watching;
+  }
+
+  async #pass(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
         await this.reconcileOnce();
@@ -78,6 +103,40 @@ export class Agent {
           signal.addEventListener("abort", resolve, { once: true });
         }),
       ]);
+    }
+  }
+
+  /**
+   * Tells the observers each sandbox event. A lost stream (an engine
+   * restart) is opened again from the last event told, and what the engine
+   * replays twice is told once.
+   */
+  async #watch(signal: AbortSignal): Promise<void> {
+    const { docker, app, observers } = this.#params;
+    let sinceMs: number | undefined;
+    const stopped = () => signal.aborted;
+    while (!stopped()) {
+      try {
+        for await (const event of watchEvents(docker, {
+          ...(app ? { app } : {}),
+          signal,
+          ...(sinceMs ? { sinceMs } : {}),
+        })) {
+          sinceMs = Date.parse(event.time);
+          const key = `${event.id} ${event.kind} ${event.time}`;
+          if (this.#recentEvents.has(key)) continue;
+          this.#recentEvents.add(key);
+          if (this.#recentEvents.size > 10_000) this.#recentEvents.clear();
+          for (const observe of observers) observe(event);
+        }
+      } catch (error) {
+        if (stopped()) return;
+        this.#params.onEvent?.({
+          action: "error",
+          detail: `event watch: ${error instanceof Error ? error.message : String(error)}`,
+        });
+        await this.#params.clock.sleep(1000);
+      }
     }
   }
 }

@@ -3,41 +3,10 @@ import type { EngineEvent } from "../docker/types.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, TIMEOUT_EXIT_CODE } from "./lifetime.ts";
 import { parseMember } from "./pool.ts";
+import type { EndedReason, SandboxEvent } from "./event-kinds.ts";
 
-/** What happens to a sandbox, in the order it happens. */
-export type SandboxEventKind = "created" | "ready" | "claimed" | "paused" | "resumed" | "ended";
-
-/**
- * Why a sandbox ended: its timeout or idle timeout, the kernel's OOM killer,
- * its own main command exiting, or someone terminating it.
- */
-export type EndedReason = "timeout" | "idle" | "oom" | "exit" | "terminated";
-
-export interface SandboxEvent {
-  /** ISO 8601, from the engine's clock. */
-  time: string;
-  kind: SandboxEventKind;
-  app: string;
-  /** The sandbox's name in its app. */
-  sandbox: string;
-  /** The container's id. */
-  id: string;
-  /** The pool a member belongs to. */
-  pool?: string;
-  /** Why it ended (kind "ended"). */
-  reason?: EndedReason;
-  /** What it reported (kind "ended"): 124 for a timeout, 137 when terminated. */
-  exitCode?: number;
-}
-
-export const SANDBOX_EVENT_KINDS: readonly SandboxEventKind[] = [
-  "created",
-  "ready",
-  "claimed",
-  "paused",
-  "resumed",
-  "ended",
-];
+export type { EndedReason, SandboxEvent, SandboxEventKind } from "./event-kinds.ts";
+export { SANDBOX_EVENT_KINDS } from "./event-kinds.ts";
 
 const ENGINE_ACTIONS = ["create", "start", "health_status", "rename", "pause", "unpause", "kill", "oom", "die"];
 

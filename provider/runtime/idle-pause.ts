@@ -22,8 +22,9 @@ export function isSupervised(container: ContainerInfo): boolean {
  */
 export async function idleBySupervisor(docker: DockerClient, container: ContainerInfo): Promise<boolean> {
   const idleTimeoutMs = Number(container.labels[LABEL.idleTimeoutMs] ?? 0);
-  const { running, idleForMs } = await supervisorActivity(docker, container.id);
-  return idleTimeoutMs > 0 && running === 0 && idleForMs >= idleTimeoutMs;
+  // Paused or ended meanwhile: not idle on this pass.
+  const activity = await supervisorActivity(docker, container.id).catch(() => undefined);
+  return idleTimeoutMs > 0 && activity?.running === 0 && activity.idleForMs >= idleTimeoutMs;
 }
 
 /**

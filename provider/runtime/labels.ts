@@ -20,6 +20,7 @@ export const LABEL = {
   poolTemplate: "sandfleet.pool-template",
   member: "sandfleet.member",
   claimedAt: "sandfleet.claimed-at",
+  claimLatencyMs: "sandfleet.claim-latency-ms",
   maker: "sandfleet.maker",
   resource: "sandfleet.resource",
   supervisor: "sandfleet.supervisor",
@@ -27,11 +28,12 @@ export const LABEL = {
   setAt: "sandfleet.set-at",
   expiresAt: "sandfleet.expires-at",
   deadline: "sandfleet.deadline",
+  webhooks: "sandfleet.webhooks",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
 export type ObjectKind =
-  "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags" | "deadline";
+  "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags" | "deadline" | "webhooks";
 
 export function ownershipLabels(
   app: string,

@@ -33,6 +33,7 @@ const KIND_CODES = {
   claim: "claim",
   tags: "tags",
   deadline: "deadline",
+  webhooks: "hooks",
 } as const;
 
 export type NamedKind = keyof typeof KIND_CODES;

@@ -52,6 +52,7 @@ export interface PoolMember {
   state: MemberState;
   templateHash: string;
   running: boolean;
+  paused: boolean;
   createdMs: number;
   /** The process making it, while pending (see maker.ts). */
   maker: string | undefined;
@@ -77,6 +78,7 @@ export function parseMember(app: string, pool: string, c: ContainerSummary): Poo
     state: states[match[1] as "p" | "w" | "c"],
     templateHash: c.labels[LABEL.template] ?? "",
     running: c.status === "running",
+    paused: c.status === "paused",
     createdMs: c.createdMs,
     maker: c.labels[LABEL.maker],
   };
@@ -158,6 +160,7 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
     state: "warm",
     templateHash: hash,
     running: true,
+    paused: false,
     createdMs: Date.now(),
     maker: undefined,
   };
@@ -178,7 +181,10 @@ export async function reconcilePool(
   const now = Date.now();
   // A pending member another maker (an `up`, an agent) is still making may not be running yet:
   // it is dead only once abandoned. Any other member that is not running is dead.
-  const dead = members.filter((m) => (m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running));
+  // A paused member is alive: its memory is kept, and it resumes on use.
+  const dead = members.filter((m) =>
+    m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running && !m.paused,
+  );
   const live = members.filter((m) => !dead.includes(m));
   const current = live.filter((m) => m.templateHash === hash);
   const old = live.filter((m) => m.templateHash !== hash);
@@ -243,7 +249,8 @@ export async function claimMember(
   params: ClaimParams = {},
 ): Promise<string> {
   const clock = params.clock ?? systemClock;
-  const deadline = clock.now() + (params.waitMs ?? 0);
+  const startedMs = clock.now();
+  const deadline = startedMs + (params.waitMs ?? 0);
   for (;;) {
     const warm = (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
     if (warm.length === 0 && !(await poolExists(docker, app, pool))) {
@@ -269,6 +276,8 @@ export async function claimMember(
           [LABEL.pool]: pool,
           [LABEL.member]: member.memberId,
           [LABEL.claimedAt]: String(clock.now()),
+          // What the claimer waited, for the agent's claim latency metric.
+          [LABEL.claimLatencyMs]: String(clock.now() - startedMs),
         }),
       });
       return member.id;

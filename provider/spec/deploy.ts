@@ -30,6 +30,7 @@ export function deploySpec(spec: SandfleetSpec, config: pulumi.Config = new pulu
   const app = new App(spec.app, {
     name: spec.app,
     internet: spec.internet ?? false,
+    webhooks: spec.webhooks,
     ...(dockerHost ? { dockerHost } : {}),
   });
   const owned = { app, ...(dockerHost ? { dockerHost } : {}) };

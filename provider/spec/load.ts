@@ -68,6 +68,7 @@ function withDefaults(data: Partial<SandfleetSpec>, file: string, dir: string): 
     sandboxes: data.sandboxes ?? {},
     snapshots: data.snapshots ?? {},
     pools: data.pools ?? {},
+    webhooks: data.webhooks ?? [],
   };
 }
 

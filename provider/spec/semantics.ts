@@ -1,3 +1,4 @@
+import { urlProblem } from "../runtime/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { DISK_MIB, MEMORY_MIB } from "../rules.ts";
 import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
@@ -41,6 +42,11 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
     checkSandbox(spec, ["sandboxes", name], sandbox, problem);
   for (const [name, pool] of Object.entries(spec.pools))
     checkSandbox(spec, ["pools", name, "template"], pool.template, problem);
+
+  spec.webhooks.forEach((hook, i) => {
+    const reason = urlProblem(hook.url);
+    if (reason) problem(["webhooks", i, "url"], reason);
+  });
 
   for (const [name, snapshot] of Object.entries(spec.snapshots)) {
     if (!(snapshot.sandbox in spec.sandboxes)) {

@@ -1,3 +1,4 @@
+import type { Webhook } from "../runtime/webhooks.ts";
 import type { ImageStep } from "../runtime/image-recipe.ts";
 import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 
@@ -78,4 +79,5 @@ export interface SandfleetSpec {
   sandboxes: Record<string, SpecSandbox>;
   snapshots: Record<string, SpecSnapshot>;
   pools: Record<string, SpecPool>;
+  webhooks: Webhook[];
 }

@@ -140,7 +140,8 @@ describe("metrics", () => {
       [
         "python3",
         "-c",
-        "import time; b = bytearray(64 * 1024 * 1024); t = time.time()\nwhile time.time() - t < 60: pass",
+        "import time; open('/tmp/16m', 'wb').write(bytes(16 * 1024 * 1024))\n" +
+          "b = bytearray(64 * 1024 * 1024); t = time.time()\nwhile time.time() - t < 60: pass",
       ],
       { stdin: false },
     );
@@ -151,6 +152,7 @@ describe("metrics", () => {
     expect(busy.memoryBytes).toBeGreaterThan(64 * 1024 * 1024);
     expect(busy.memoryLimitBytes).toBe(256 * 1024 * 1024);
     expect(busy.pids).toBeGreaterThan(idle.pids);
+    expect(busy.diskBytes - idle.diskBytes).toBeGreaterThanOrEqual(16 * 1024 * 1024);
     await load.kill();
   });
 });

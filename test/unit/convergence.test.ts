@@ -41,6 +41,7 @@ describe("abandoned pending pool members", () => {
     state: "pending",
     templateHash: "h",
     running: true,
+    paused: false,
     createdMs: now,
     maker: currentMaker(),
     ...over,

@@ -1,11 +1,16 @@
-import { parseDuration } from "../../index.ts";
+import { parseDuration, serveMetrics } from "../../index.ts";
 import { client } from "../client.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const agent: Verb = {
-  usage: "sandfleet agent [--app APP] [--interval 1s] [--once] [--json]",
-  examples: ["sandfleet agent", "sandfleet agent --once --json"],
-  options: { interval: { type: "string" }, once: { type: "boolean" }, app: { type: "string" } },
+  usage: "sandfleet agent [--app APP] [--interval 1s] [--metrics-addr 127.0.0.1:9464] [--once] [--json]",
+  examples: ["sandfleet agent", "sandfleet agent --metrics-addr :9464", "sandfleet agent --once --json"],
+  options: {
+    interval: { type: "string" },
+    once: { type: "boolean" },
+    app: { type: "string" },
+    "metrics-addr": { type: "string" },
+  },
   async run({ values, json }) {
     const interval = stringOption(values, "interval") ?? "1s";
     const intervalMs = parseDuration(interval);
@@ -13,8 +18,11 @@ export const agent: Verb = {
     const sandfleet = client();
     await sandfleet.ping();
     const app = stringOption(values, "app");
+    const metricsAddress = stringOption(values, "metrics-addr");
+    const metrics = metricsAddress !== undefined ? await sandfleet.agentMetrics(app) : undefined;
     const instance = sandfleet.agent({
       ...(app ? { app } : {}),
+      ...(metrics ? { metrics } : {}),
       intervalMs,
       onEvent: (event) => {
         const line = json
@@ -32,9 +40,19 @@ export const agent: Verb = {
       process.once(signal, () => {
         controller.abort();
       });
-    if (!json)
+    const served =
+      instance.metrics && metricsAddress !== undefined
+        ? await serveMetrics(instance.metrics.registry, metricsAddress)
+        : undefined;
+    if (!json) {
       console.log(`sandfleet agent watching ${app ? `app ${app} on ` : ""}${sandfleet.engine} every ${interval}`);
-    await instance.run(controller.signal);
+      if (served) console.log(`metrics at ${served.url}`);
+    }
+    try {
+      await instance.run(controller.signal);
+    } finally {
+      await served?.close();
+    }
     return EXIT.ok;
   },
 };

@@ -28,7 +28,7 @@ export const top: Verb = {
     if (json) printJson(rows);
     else
       printTable(
-        ["SANDBOX", "STATUS", "CPU", "MEMORY", "LIMIT", "PIDS", "NET IN/OUT"],
+        ["SANDBOX", "STATUS", "CPU", "MEMORY", "LIMIT", "PIDS", "NET IN/OUT", "DISK"],
         rows.map((r) => [
           r.name,
           r.status,
@@ -37,6 +37,7 @@ export const top: Verb = {
           mib(r.memoryLimitBytes),
           String(r.pids),
           `${mib(r.networkRxBytes)} / ${mib(r.networkTxBytes)}`,
+          mib(r.diskBytes),
         ]),
       );
     return EXIT.ok;

@@ -116,12 +116,13 @@ export class SupervisorConnection {
   openChannel(
     request: Record<string, unknown>,
     listener: ChannelListener,
-    options: { holdsProcess?: boolean } = {},
+    /** wakes: false for an observer's question, which must not thaw a paused sandbox. */
+    options: { holdsProcess?: boolean; wakes?: boolean } = {},
   ): number {
     if (this.#lost) throw this.#lost;
     const channel = this.#next++;
     if (options.holdsProcess === false) this.#unheld.add(channel);
-    const stalled = setTimeout(this.#onStall, STALL_MS);
+    const stalled = setTimeout(options.wakes === false ? () => undefined : this.#onStall, STALL_MS);
     stalled.unref();
     this.#channels.set(channel, {
       frame: (frame) => {
@@ -166,18 +167,26 @@ export class SupervisorConnection {
   }
 
   /** A channel whose operation answers once: its data frames, then its result. */
-  async call(request: Record<string, unknown>, input?: Uint8Array): Promise<{ data: Buffer; result: unknown }> {
+  async call(
+    request: Record<string, unknown>,
+    input?: Uint8Array,
+    options: { wakes?: boolean } = {},
+  ): Promise<{ data: Buffer; result: unknown }> {
     const chunks: Buffer[] = [];
     return new Promise((resolve, reject) => {
-      const channel = this.openChannel(request, {
-        frame: (frame) => {
-          if (frame.kind === FRAME.stdout) chunks.push(frame.payload);
-          else if (frame.kind === FRAME.done)
-            resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
-          else if (frame.kind === FRAME.failure) reject(failureOf(frame.payload));
+      const channel = this.openChannel(
+        request,
+        {
+          frame: (frame) => {
+            if (frame.kind === FRAME.stdout) chunks.push(frame.payload);
+            else if (frame.kind === FRAME.done)
+              resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
+            else if (frame.kind === FRAME.failure) reject(failureOf(frame.payload));
+          },
+          lost: reject,
         },
-        lost: reject,
-      });
+        options,
+      );
       if (input !== undefined) {
         this.sendInput(channel, input, () => undefined);
         this.send(FRAME.endInput, channel);

@@ -1,0 +1,189 @@
+import { hmacSha256Hex, randomHex } from "../digest.ts";
+import type { DockerClient } from "../docker/client.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
+import { ruleProblem } from "../rules.ts";
+import { objectName } from "./names.ts";
+import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from "./event-kinds.ts";
+
+/**
+ * Where the agent POSTs an app's sandbox events. The signing key is read by
+ * the agent from its own environment, under the name given here: it is never
+ * in sandfleet.yaml, the Pulumi state or the engine.
+ */
+export interface Webhook {
+  /** http:// or https:// */
+  url: string;
+  /** Which events; default every kind. */
+  events?: SandboxEventKind[];
+  /** The environment variable of `sandfleet agent` that holds the HMAC-SHA256 key. */
+  secretEnv: string;
+}
+
+export const SIGNATURE_HEADER = "x-sandfleet-signature";
+export const TIMESTAMP_HEADER = "x-sandfleet-timestamp";
+export const DELIVERY_HEADER = "x-sandfleet-delivery";
+
+/** Problems of a list of webhooks, by property path (`webhooks[0].url`). */
+export function webhookProblems(value: unknown): { property: string; reason: string }[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) return [{ property: "webhooks", reason: "must be a list" }];
+  const problems: { property: string; reason: string }[] = [];
+  value.forEach((hook: unknown, i) => {
+    const at = `webhooks[${String(i)}]`;
+    if (typeof hook !== "object" || hook === null) {
+      problems.push({ property: at, reason: "must be a map with url and secretEnv" });
+      return;
+    }
+    const { url, events, secretEnv } = hook as Record<string, unknown>;
+    const reason = urlProblem(url);
+    if (reason) problems.push({ property: `${at}.url`, reason });
+    const envReason = secretEnv === undefined ? "is required" : ruleProblem("variableName", secretEnv);
+    if (envReason) problems.push({ property: `${at}.secretEnv`, reason: envReason });
+    if (events !== undefined) {
+      const unknown = Array.isArray(events)
+        ? events.filter((e) => !SANDBOX_EVENT_KINDS.includes(e as SandboxEventKind))
+        : [events];
+      if (unknown.length > 0 || (Array.isArray(events) && events.length === 0))
+        problems.push({ property: `${at}.events`, reason: `must be a list of ${SANDBOX_EVENT_KINDS.join(", ")}` });
+    }
+  });
+  return problems;
+}
+
+export function urlProblem(url: unknown): string | undefined {
+  if (typeof url !== "string") return "is required";
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `${JSON.stringify(url)} is not a URL`;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `${JSON.stringify(url)} is not http or https`;
+  if (parsed.username || parsed.password) return "must not carry credentials; sign with secretEnv";
+  return undefined;
+}
+
+/** The app's webhooks, kept on the engine as a record the agent reads: one per app. */
+export async function writeWebhooks(docker: DockerClient, app: string, hooks: readonly Webhook[]): Promise<void> {
+  const name = objectName("webhooks", app, "hooks");
+  await docker.volumes.remove(name);
+  if (hooks.length === 0) return;
+  await docker.volumes.create({
+    name,
+    labels: ownershipLabels(app, "webhooks", { [LABEL.webhooks]: JSON.stringify(hooks) }),
+  });
+}
+
+/** Every app's webhooks (or one app's), by app. */
+export async function readWebhooks(docker: DockerClient, app?: string): Promise<Map<string, Webhook[]>> {
+  const records = await docker.volumes.list(scopeLabels("webhooks", app));
+  return new Map(
+    records.map((r) => [r.labels[LABEL.app] ?? "", JSON.parse(r.labels[LABEL.webhooks] ?? "[]") as Webhook[]]),
+  );
+}
+
+/** The headers that sign a body: HMAC-SHA256 over `<timestamp>.<body>`, so that a replay with a new time fails. */
+export function signature(key: string, timestamp: string, body: string): string {
+  return `sha256=${hmacSha256Hex(key, `${timestamp}.${body}`)}`;
+}
+
+export interface DeliveryOptions {
+  /** The agent's environment, where signing keys are looked up. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** First wait before a retry, doubled each time. Default 1000. */
+  retryBaseMs?: number;
+  /** Attempts in all. Default 6 (about a minute of retries). */
+  attempts?: number;
+  /** Each attempt's time limit. Default 10 s. */
+  timeoutMs?: number;
+  onFailure?: (message: string) => void;
+}
+
+/** Deliveries waiting per webhook; past this the oldest is dropped, and said so. */
+const MAX_PENDING = 1000;
+
+/**
+ * Posts events to webhooks, signed, and retried with backoff on a network
+ * error, a 5xx or a 429. Delivery runs beside the agent: `deliver` returns at
+ * once, and a receiver that is down never holds up a pass.
+ */
+export class WebhookDelivery {
+  readonly #options: Required<Omit<DeliveryOptions, "onFailure">> & Pick<DeliveryOptions, "onFailure">;
+  readonly #pending = new Map<string, number>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #hooks = new Map<string, Webhook[]>();
+
+  constructor(options: DeliveryOptions = {}) {
+    this.#options = { env: process.env, retryBaseMs: 1000, attempts: 6, timeoutMs: 10_000, ...options };
+  }
+
+  /** The webhooks in force, as read from the engine. */
+  use(hooks: Map<string, Webhook[]>): void {
+    this.#hooks = hooks;
+  }
+
+  deliver(event: SandboxEvent): void {
+    for (const hook of this.#hooks.get(event.app) ?? []) {
+      if (hook.events && !hook.events.includes(event.kind)) continue;
+      const waiting = this.#pending.get(hook.url) ?? 0;
+      if (waiting >= MAX_PENDING) {
+        this.#options.onFailure?.(
+          `webhook ${hook.url}: ${String(waiting)} deliveries waiting; dropped a ${event.kind} event`,
+        );
+        continue;
+      }
+      this.#pending.set(hook.url, waiting + 1);
+      const delivery = this.#send(hook, event).finally(() => {
+        this.#pending.set(hook.url, (this.#pending.get(hook.url) ?? 1) - 1);
+        this.#inFlight.delete(delivery);
+      });
+      this.#inFlight.add(delivery);
+    }
+  }
+
+  /** Resolves when every delivery started so far has succeeded or given up. */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  }
+
+  async #send(hook: Webhook, event: SandboxEvent): Promise<void> {
+    const key = this.#options.env[hook.secretEnv];
+    if (!key) {
+      this.#options.onFailure?.(
+        `webhook ${hook.url}: ${hook.secretEnv} is not set in the agent's environment; not sent`,
+      );
+      return;
+    }
+    const body = JSON.stringify(event);
+    const id = randomHex(16);
+    let last = "";
+    for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      try {
+        const response = await fetch(hook.url, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            [SIGNATURE_HEADER]: signature(key, timestamp, body),
+            [TIMESTAMP_HEADER]: timestamp,
+            [DELIVERY_HEADER]: id,
+          },
+          body,
+          redirect: "manual",
+          signal: AbortSignal.timeout(this.#options.timeoutMs),
+        });
+        await response.body?.cancel();
+        if (response.ok) return;
+        last = `answered ${String(response.status)}`;
+        if (response.status < 500 && response.status !== 429) break; // the receiver refuses it: retrying will not help
+      } catch (error) {
+        last = error instanceof Error ? error.message : String(error);
+      }
+      if (attempt < this.#options.attempts)
+        await new Promise((resolve) => setTimeout(resolve, this.#options.retryBaseMs * 2 ** (attempt - 1)));
+    }
+    this.#options.onFailure?.(
+      `webhook ${hook.url}: ${event.kind} of ${event.app}/${event.sandbox} not delivered: ${last}`,
+    );
+  }
+}
