@@ -27,6 +27,7 @@ export { Sandbox, type ConnectParams, type RunParams, type SandboxMetrics, type 
 export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
 export { TIMEOUT_EXIT_CODE } from "./runtime/lifetime.ts";
+export type { PauseResult } from "./runtime/pause.ts";
 export { serveMetrics } from "./serve/metrics.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";

@@ -24,6 +24,11 @@ export interface ContainerClient {
   /** Freezes every process of the container (the cgroup freezer); `unpause` thaws them. */
   pause(id: string): Promise<void>;
   unpause(id: string): Promise<void>;
+  /**
+   * Writes the container's memory and processes to disk with CRIU, as
+   * `docker checkpoint create --leave-running`: it keeps running.
+   */
+  checkpoint(id: string, checkpointId: string): Promise<void>;
   /** One sample of what the container uses now. */
   stats(id: string): Promise<ContainerStats>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
@@ -67,6 +72,11 @@ export function containerClient(docker: EngineHttp): ContainerClient {
     },
     async unpause(id) {
       await engineCall(`unpause container ${id}`, () => docker.json("POST", path(id, "/unpause")));
+    },
+    async checkpoint(id, checkpointId) {
+      await engineCall(`checkpoint container ${id}`, () =>
+        docker.json("POST", path(id, "/checkpoints"), { body: { CheckpointID: checkpointId, Exit: false } }),
+      );
     },
     async stats(id) {
       const [raw, sized] = await engineCall(`read the stats of container ${id}`, () =>

@@ -45,6 +45,32 @@ export async function pauseSandbox(docker: DockerClient, id: string, describe: s
   return true;
 }
 
+/** How a sandbox was paused. */
+export interface PauseResult {
+  /** "freezer": frozen in memory. "checkpoint": written to disk with CRIU as well, then frozen. */
+  mode: "freezer" | "checkpoint";
+  /** Why a checkpoint that was asked for was not made: the engine's or CRIU's own words. */
+  checkpointError?: string;
+}
+
+/**
+ * Asks the engine to write the sandbox's memory to disk with CRIU (Docker's
+ * checkpoint API), leaving it running for the freezer to pause. An engine
+ * without it (not experimental, no CRIU, a CRIU that cannot read this
+ * kernel) says why, and the pause falls back to the freezer alone.
+ */
+export async function checkpointSandbox(docker: DockerClient, id: string): Promise<string | undefined> {
+  await connectionSettled(docker, id);
+  try {
+    await docker.containers.checkpoint(id, `sandfleet-${Date.now().toString(36)}`);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // CRIU's own reason is in its log, which the engine names but does not quote.
+    return `the engine could not checkpoint it (${message.replace(/\s+/g, " ").trim()}); paused with the freezer instead`;
+  }
+}
+
 /**
  * Thaws a paused sandbox, so that whatever needed it (an exec, a file call,
  * a connection) goes on: a paused sandbox resumes by itself on use. Says

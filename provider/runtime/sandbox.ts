@@ -7,7 +7,7 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
-import { pauseSandbox, resumeIfPaused } from "./pause.ts";
+import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
 import { touchSupervisor } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
@@ -232,10 +232,17 @@ export class Sandbox {
   /**
    * Freezes every process of the sandbox: its memory and files stay, it uses
    * no CPU, and its lifetime keeps counting. The next exec, file
-   * call or connection resumes it by itself.
+   * call or connection resumes it by itself. `checkpoint: true` first has
+   * the engine write its memory to disk with CRIU (a restore point that
+   * outlives an engine restart); where the engine cannot, the result says
+   * why, and the freezer alone pauses it.
    */
-  async pause(): Promise<void> {
-    await pauseSandbox(this.#engine(), this.id, `${this.app}/${this.name}`);
+  async pause(options: { checkpoint?: boolean } = {}): Promise<PauseResult> {
+    const docker = this.#engine();
+    const checkpointError = options.checkpoint ? await checkpointSandbox(docker, this.id) : undefined;
+    await pauseSandbox(docker, this.id, `${this.app}/${this.name}`);
+    if (!options.checkpoint) return { mode: "freezer" };
+    return checkpointError === undefined ? { mode: "checkpoint" } : { mode: "freezer", checkpointError };
   }
 
   /** Thaws a paused sandbox; one that runs is left as it is. Its idle time starts again. */
