@@ -28,7 +28,9 @@ export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/p
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
 export { TIMEOUT_EXIT_CODE } from "./runtime/lifetime.ts";
 export type { PauseResult } from "./runtime/pause.ts";
+export type { SupervisorActivity } from "./runtime/supervisor/activity.ts";
 export { serveMetrics } from "./serve/metrics.ts";
+export { serveDashboard, type DashboardOptions } from "./serve/dashboard.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";

@@ -25,6 +25,11 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/top.ts")).top,
   },
   {
+    name: "dashboard",
+    summary: "serve a local web page of apps, pools and sandboxes, with their logs and events",
+    load: async () => (await import("./verbs/dashboard.ts")).dashboard,
+  },
+  {
     name: "events",
     summary: "stream sandboxes' lifecycle: created, ready, claimed, paused, resumed, ended (and why)",
     load: async () => (await import("./verbs/events.ts")).events,

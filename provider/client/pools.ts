@@ -16,6 +16,8 @@ export interface PoolStatus {
   pending: number;
   /** Taken by a claimer; no longer counted towards `replicas`. */
   claimed: number;
+  /** Paused, claimed or not: memory kept, no CPU. */
+  paused: number;
 }
 
 /** One warm pool, as declared by a stack: claim from it, or look at it. */
@@ -84,5 +86,6 @@ async function statusOf(
     ready: members.filter((m) => m.state === "warm" && m.running).length,
     pending: count("pending"),
     claimed: count("claimed"),
+    paused: members.filter((m) => m.paused).length,
   };
 }

@@ -8,7 +8,7 @@ import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
 import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
-import { touchSupervisor } from "./supervisor/activity.ts";
+import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
@@ -249,6 +249,16 @@ export class Sandbox {
   async resume(): Promise<void> {
     const docker = this.#engine();
     if ((await resumeIfPaused(docker, this.id)) && this.#target.supervised) await touchSupervisor(docker, this.id);
+  }
+
+  /**
+   * What runs in the sandbox now and how long it has been idle, as its
+   * supervisor counts. Undefined for a sandbox without one, or one paused or
+   * ended (asking never resumes it).
+   */
+  async activity(): Promise<SupervisorActivity | undefined> {
+    if (!this.#target.supervised) return undefined;
+    return supervisorActivity(this.#engine(), this.id).catch(() => undefined);
   }
 
   /** What the sandbox uses now: CPU time, memory, processes and network bytes, from the engine. */

@@ -122,16 +122,16 @@ describe("the sandfleet CLI against a real engine", () => {
     ).inputs as Record<string, unknown>;
     await poolProvider.create(inputs);
     const pools = async () => JSON.parse((await sandfleet(["pools", "--app", app, "--json"])).stdout) as unknown;
-    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 1, pending: 0, claimed: 0 }]);
+    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 1, pending: 0, claimed: 0, paused: 0 }]);
     const claimed = await sandfleet(["claim", `${app}/p`, "--json"]);
     expect(claimed.code).toBe(0);
     const { id } = JSON.parse(claimed.stdout) as { id: string };
     const exhausted = await sandfleet(["claim", `${app}/p`]);
     expect(exhausted.code).toBe(1);
     expect(exhausted.stderr).toContain("is exhausted");
-    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 0, pending: 0, claimed: 1 }]);
+    expect(await pools()).toEqual([{ app, name: "p", replicas: 1, ready: 0, pending: 0, claimed: 1, paused: 0 }]);
     expect((await sandfleet(["pools", "--app", app])).stdout).toMatch(
-      /^APP\s+POOL\s+REPLICAS\s+READY\s+PENDING\s+CLAIMED\n/,
+      /^APP\s+POOL\s+REPLICAS\s+READY\s+PENDING\s+CLAIMED\s+PAUSED\n/,
     );
 
     const snapshot = await sandfleet(["snapshot", id, "--name", "cli-snap"]);

@@ -12,8 +12,16 @@ export const pools: Verb = {
     if (json) printJson(found);
     else
       printTable(
-        ["APP", "POOL", "REPLICAS", "READY", "PENDING", "CLAIMED"],
-        found.map((p) => [p.app, p.name, String(p.replicas), String(p.ready), String(p.pending), String(p.claimed)]),
+        ["APP", "POOL", "REPLICAS", "READY", "PENDING", "CLAIMED", "PAUSED"],
+        found.map((p) => [
+          p.app,
+          p.name,
+          String(p.replicas),
+          String(p.ready),
+          String(p.pending),
+          String(p.claimed),
+          String(p.paused),
+        ]),
       );
     return EXIT.ok;
   },

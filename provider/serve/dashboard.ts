@@ -1,0 +1,405 @@
+import { readFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Sandfleet } from "../client/sandfleet.ts";
+import { randomHex } from "../digest.ts";
+import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
+import type { ContainerInfo } from "../docker/types.ts";
+import { LABEL } from "../runtime/labels.ts";
+import { parseMember } from "../runtime/pool.ts";
+import type { Sandbox } from "../runtime/sandbox.ts";
+import { parseDuration } from "../spec/units.ts";
+import { parseListenAddress } from "./metrics.ts";
+
+/** A sandbox as the dashboard shows it: its state, age, idle time, limits and live use. */
+export interface DashboardSandbox {
+  id: string;
+  app: string;
+  name: string;
+  pool: string | undefined;
+  /** A pool member's place in its pool. */
+  member: "pending" | "ready" | "claimed" | undefined;
+  status: string;
+  createdAt: string;
+  startedAt: string;
+  exitCode: number | undefined;
+  /** ms since the supervisor last saw activity; undefined when not known (no supervisor, paused, ended). */
+  idleForMs: number | undefined;
+  limits: { cpu: number; memoryBytes: number; pids: number; timeoutMs?: number; idleTimeoutMs?: number };
+  usage: { cpuPercent: number; memoryBytes: number; pids: number } | undefined;
+}
+
+export interface DashboardOverview {
+  engine: string;
+  apps: string[];
+  pools: {
+    app: string;
+    name: string;
+    replicas: number;
+    ready: number;
+    pending: number;
+    claimed: number;
+    paused: number;
+  }[];
+  sandboxes: DashboardSandbox[];
+}
+
+export interface DashboardOptions {
+  /** `host:port`; default 127.0.0.1:7777. */
+  address?: string;
+  /** Only this app. */
+  app?: string;
+  /** Required of every request; default none on a loopback address, a random one elsewhere. */
+  token?: string;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+const POST_HEADER = "x-sandfleet-dashboard";
+const COOKIE = "sandfleet_dashboard";
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+};
+
+/**
+ * `sandfleet dashboard`: a local web page of the engine's apps, pools and
+ * sandboxes, with each one's live log and events, and pause, resume, extend
+ * and terminate. The page is built with the package; this serves it and
+ * the JSON it reads, over the client.
+ *
+ * Bound to loopback it needs no token; bound elsewhere it needs one (made
+ * here when not given). It answers only requests addressed to its own host
+ * (no DNS rebinding), and takes an action only with a header a cross-site
+ * form cannot send.
+ */
+export async function serveDashboard(
+  sandfleet: Sandfleet,
+  options: DashboardOptions = {},
+): Promise<{ url: string; token: string | undefined; close: () => Promise<void> }> {
+  const { host, port } = parseListenAddress(options.address ?? "127.0.0.1:7777");
+  const token = options.token ?? (LOOPBACK.test(host) ? undefined : randomHex(16));
+  const assets = assetsDir();
+  const openStreams = new Set<AbortController>();
+  // Each sandbox's CPU time at the last overview: its CPU use is the change since.
+  const cpuSamples = new Map<string, { cpuNs: number; atMs: number }>();
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      sendError(response, error);
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? "/", "http://dashboard");
+    if (!hostAllowed(request.headers.host, host, boundPort())) {
+      response.writeHead(421).end("this dashboard answers only to its own address\n");
+      return;
+    }
+    if (token !== undefined) {
+      if (url.searchParams.get("token") === token && request.method === "GET" && url.pathname === "/") {
+        // Kept as a cookie, so that the token leaves the address bar and history.
+        response
+          .writeHead(303, { location: "/", "set-cookie": `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
+          .end();
+        return;
+      }
+      if (!authorized(request, token)) {
+        response.writeHead(401, { "content-type": "text/plain" }).end("a token is needed: open the URL it printed\n");
+        return;
+      }
+    }
+    if (url.pathname.startsWith("/api/")) {
+      await api(request, response, url);
+      return;
+    }
+    await serveAsset(response, assets, url.pathname);
+  }
+
+  async function api(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const parts = url.pathname.split("/").filter(Boolean).slice(1); // after "api"
+    if (request.method === "GET" && parts[0] === "overview") {
+      sendJson(response, await overview(sandfleet, options.app, cpuSamples));
+      return;
+    }
+    if (request.method === "GET" && parts[0] === "events") {
+      await streamEvents(request, response, url);
+      return;
+    }
+    if (parts[0] !== "sandboxes" || !parts[1]) throw new NotFoundError(`no such page: ${url.pathname}`);
+    const sandbox = await sandfleet.sandboxes.fromId(decodeURIComponent(parts[1]));
+    if (options.app !== undefined && sandbox.app !== options.app)
+      throw new NotFoundError(`sandbox ${parts[1]} is not of app ${options.app}`);
+    if (request.method === "GET" && parts[2] === "logs") {
+      await streamLogs(request, response, sandbox);
+      return;
+    }
+    if (request.method === "POST" && parts[2]) {
+      // A header no cross-site form or image can send: a page elsewhere cannot act through a visitor's browser.
+      if (request.headers[POST_HEADER] !== "1") {
+        response.writeHead(403).end(`actions need the ${POST_HEADER} header\n`);
+        return;
+      }
+      sendJson(response, await act(sandbox, parts[2], await readBody(request)));
+      return;
+    }
+    throw new NotFoundError(`no such page: ${url.pathname}`);
+  }
+
+  async function streamEvents(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const controller = openStream(request, response);
+    const since = Number(url.searchParams.get("sinceMs") ?? Date.now() - 10 * 60_000);
+    const app = options.app ?? url.searchParams.get("app") ?? undefined;
+    try {
+      for await (const event of sandfleet.events({
+        ...(app ? { app } : {}),
+        sinceMs: since,
+        signal: controller.signal,
+      }))
+        response.write(`data: ${JSON.stringify(event)}\n\n`);
+    } finally {
+      openStreams.delete(controller);
+      response.end();
+    }
+  }
+
+  async function streamLogs(request: IncomingMessage, response: ServerResponse, sandbox: Sandbox): Promise<void> {
+    const controller = openStream(request, response);
+    const { stdout, stderr } = await sandbox.logs({ follow: true, tail: 200 });
+    const send = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
+      response.write(`data: ${JSON.stringify({ stream, text: chunk.toString("utf8") })}\n\n`);
+    };
+    stdout.on("data", send("stdout"));
+    stderr.on("data", send("stderr"));
+    const ended = Promise.all([
+      new Promise((resolve) => stdout.once("close", resolve)),
+      new Promise((resolve) => stderr.once("close", resolve)),
+    ]);
+    controller.signal.addEventListener("abort", () => {
+      stdout.destroy();
+      stderr.destroy();
+    });
+    await ended;
+    openStreams.delete(controller);
+    response.end();
+  }
+
+  function openStream(request: IncomingMessage, response: ServerResponse): AbortController {
+    const controller = new AbortController();
+    openStreams.add(controller);
+    request.once("close", () => {
+      controller.abort();
+    });
+    response.writeHead(200, {
+      "content-type": "text/event-stream",
+      "cache-control": "no-store",
+      connection: "keep-alive",
+    });
+    response.write(": open\n\n");
+    return controller;
+  }
+
+  const boundPort = () => {
+    const bound = server.address();
+    return typeof bound === "object" && bound ? bound.port : port;
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  const shownHost = host.includes(":") ? `[${host}]` : host;
+  const base = `http://${shownHost}:${String(boundPort())}/`;
+  return {
+    url: token === undefined ? base : `${base}?token=${token}`,
+    token,
+    close: async () => {
+      for (const stream of openStreams) stream.abort();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    },
+  };
+}
+
+async function overview(
+  sandfleet: Sandfleet,
+  app: string | undefined,
+  cpuSamples: Map<string, { cpuNs: number; atMs: number }>,
+): Promise<DashboardOverview> {
+  const scope = app ? { app } : {};
+  const [pools, summaries] = await Promise.all([
+    sandfleet.pools.list(scope),
+    sandfleet.sandboxes.list({ ...scope, includeEnded: true }),
+  ]);
+  const sandboxes = await Promise.all(
+    summaries.map(async (summary): Promise<DashboardSandbox | undefined> => {
+      const sandbox = await sandfleet.sandboxes.fromId(summary.id).catch(() => undefined);
+      const state = await sandbox?.state().catch(() => undefined);
+      if (!sandbox || !state) return undefined; // removed meanwhile
+      const live = state.status === "running" || state.status === "paused";
+      const [stats, activity] = await Promise.all([
+        live ? sandbox.metrics().catch(() => undefined) : undefined,
+        state.status === "running" ? sandbox.activity() : undefined,
+      ]);
+      const c = state.container;
+      const timeoutMs = Number(c.labels[LABEL.timeoutMs] ?? 0);
+      const idleTimeoutMs = Number(c.labels[LABEL.idleTimeoutMs] ?? 0);
+      return {
+        id: summary.id,
+        app: summary.app,
+        name: summary.name,
+        pool: c.labels[LABEL.pool],
+        member: memberState(summary.app, c),
+        status: state.status,
+        createdAt: c.createdAt,
+        startedAt: c.startedAt,
+        exitCode: summary.exitCode,
+        idleForMs: activity?.idleForMs,
+        limits: {
+          cpu: c.nanoCpus / 1e9,
+          memoryBytes: c.memoryBytes,
+          pids: c.pidsLimit,
+          ...(timeoutMs > 0 ? { timeoutMs } : {}),
+          ...(idleTimeoutMs > 0 ? { idleTimeoutMs } : {}),
+        },
+        usage: stats
+          ? {
+              cpuPercent: cpuPercentSince(cpuSamples, summary.id, stats),
+              memoryBytes: stats.memoryBytes,
+              pids: stats.pids,
+            }
+          : undefined,
+      };
+    }),
+  );
+  const shown = sandboxes.filter((s): s is DashboardSandbox => s !== undefined);
+  return {
+    engine: sandfleet.engine,
+    apps: [...new Set([...pools.map((p) => p.app), ...shown.map((s) => s.app)])].sort(),
+    pools,
+    sandboxes: shown,
+  };
+}
+
+function memberState(app: string, c: ContainerInfo): DashboardSandbox["member"] {
+  const pool = c.labels[LABEL.pool];
+  if (pool === undefined) return undefined;
+  const state = parseMember(app, pool, { ...c, createdMs: 0 })?.state;
+  return state === "warm" ? "ready" : state;
+}
+
+/** CPU use since the last overview, as a share of one core; 0 the first time. */
+function cpuPercentSince(
+  samples: Map<string, { cpuNs: number; atMs: number }>,
+  id: string,
+  now: { cpuNs: number; sampledAt: string },
+): number {
+  const before = samples.get(id);
+  const atMs = Date.parse(now.sampledAt);
+  samples.set(id, { cpuNs: now.cpuNs, atMs });
+  if (!before || atMs <= before.atMs) return 0;
+  return Math.max(0, (100 * (now.cpuNs - before.cpuNs)) / ((atMs - before.atMs) * 1e6));
+}
+
+async function act(sandbox: Sandbox, action: string, body: Record<string, unknown>): Promise<unknown> {
+  switch (action) {
+    case "pause":
+      return sandbox.pause();
+    case "resume":
+      await sandbox.resume();
+      return { resumed: true };
+    case "terminate":
+      return { exitCode: await sandbox.terminate() };
+    case "extend": {
+      const duration = typeof body.duration === "string" ? body.duration : "";
+      const ms = parseDuration(duration);
+      if (ms === undefined) throw new InvalidArgumentError(`${JSON.stringify(duration)} is not a duration like 30m`);
+      await sandbox.setTimeout(ms);
+      return { deadline: new Date(Date.now() + ms).toISOString() };
+    }
+    default:
+      throw new NotFoundError(`no action ${action}: pause, resume, extend or terminate`);
+  }
+}
+
+function hostAllowed(header: string | undefined, host: string, port: number): boolean {
+  if (!header) return false;
+  const named = header.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  const portOk = header.endsWith(`:${String(port)}`);
+  if (LOOPBACK.test(host)) return portOk && LOOPBACK.test(named);
+  // Bound to every address: any name reaches it, and the token guards it.
+  if (host === "0.0.0.0" || host === "::") return true;
+  return portOk && named === host;
+}
+
+function authorized(request: IncomingMessage, token: string): boolean {
+  if (request.headers.authorization === `Bearer ${token}`) return true;
+  const cookies = (request.headers.cookie ?? "").split(";").map((c) => c.trim());
+  return cookies.includes(`${COOKIE}=${token}`);
+}
+
+async function readBody(request: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const chunk of request) {
+    text += (chunk as Buffer).toString();
+    if (text.length > 64 * 1024) throw new InvalidArgumentError("the request body is too large");
+  }
+  if (!text.trim()) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return typeof parsed === "object" && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    throw new InvalidArgumentError("the request body is not JSON");
+  }
+}
+
+async function serveAsset(response: ServerResponse, assets: string, path: string): Promise<void> {
+  const relative = normalize(path === "/" ? "/index.html" : path).replace(/^\/+/, "");
+  if (relative.startsWith("..")) {
+    response.writeHead(404).end();
+    return;
+  }
+  try {
+    const body = await readFile(join(assets, relative));
+    response
+      .writeHead(200, {
+        "content-type": CONTENT_TYPES[extname(relative)] ?? "application/octet-stream",
+        "content-security-policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
+        "x-content-type-options": "nosniff",
+      })
+      .end(body);
+  } catch {
+    response.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${path}\n`);
+  }
+}
+
+/** Where the built page is: dist/dashboard of the package, from the sources or the built files alike. */
+function assetsDir(): string {
+  return join(fileURLToPath(import.meta.resolve("sandfleet/package.json")), "..", "dist", "dashboard");
+}
+
+function sendJson(response: ServerResponse, value: unknown): void {
+  response
+    .writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
+    .end(JSON.stringify(value));
+}
+
+function sendError(response: ServerResponse, error: unknown): void {
+  const status =
+    error instanceof NotFoundError
+      ? 404
+      : error instanceof InvalidArgumentError
+        ? 400
+        : error instanceof SandfleetError
+          ? 409
+          : 500;
+  const message = error instanceof Error ? error.message : String(error);
+  if (response.headersSent) response.end();
+  else response.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ error: message }));
+}
