@@ -4,6 +4,7 @@ import { cliSpeed } from "./cli-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
+import { lifecycle } from "./lifecycle-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
 const quick = process.argv.includes("--quick");
@@ -27,6 +28,7 @@ await step("cold sandboxes", () => coldSandbox(runs));
 await step("storage", () => storageCost(runs));
 await step("warm claims", () => warmClaim(runs));
 await step("exec round trips", () => execThroughput(runs * 2));
+await step("pause and resume", () => lifecycle(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", () => scaling(quick ? [10] : [10, 50, 100]));
 
