@@ -1,5 +1,4 @@
-import { readFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Sandfleet } from "../client/sandfleet.ts";
@@ -83,6 +82,8 @@ export async function serveDashboard(
   const token = options.token ?? (LOOPBACK.test(host) ? undefined : randomHex(16));
   const assets = assetsDir();
   const openStreams = new Set<AbortController>();
+  // Loaded here, not at import: every run of the CLI imports this module, few serve anything.
+  const { createServer } = await import("node:http");
   // Each sandbox's CPU time at the last overview: its CPU use is the change since.
   const cpuSamples = new Map<string, { cpuNs: number; atMs: number }>();
 
@@ -366,6 +367,7 @@ async function serveAsset(response: ServerResponse, assets: string, path: string
     return;
   }
   try {
+    const { readFile } = await import("node:fs/promises");
     const body = await readFile(join(assets, relative));
     response
       .writeHead(200, {

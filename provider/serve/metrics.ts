@@ -1,4 +1,4 @@
-import { createServer } from "node:http";
+import type { Server } from "node:http";
 import type { Registry } from "prom-client";
 import { InvalidArgumentError } from "../errors.ts";
 
@@ -19,7 +19,9 @@ export async function serveMetrics(
   address: string,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const { host, port } = parseListenAddress(address);
-  const server = createServer((request, response) => {
+  // Loaded here, not at import: every run of the CLI imports this module, few serve anything.
+  const { createServer } = await import("node:http");
+  const server: Server = createServer((request, response) => {
     if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404).end("not found: metrics are at /metrics\n");
       return;
