@@ -31,6 +31,8 @@ export type { PauseResult } from "./runtime/pause.ts";
 export type { SupervisorActivity } from "./runtime/supervisor/activity.ts";
 export { serveMetrics } from "./serve/metrics.ts";
 export { serveDashboard, type DashboardOptions } from "./serve/dashboard.ts";
+export { serveGateway, type GatewayOptions } from "./serve/gateway.ts";
+export type { ConnectToken } from "./runtime/connect-tokens.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";

@@ -30,6 +30,16 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./verbs/dashboard.ts")).dashboard,
   },
   {
+    name: "url",
+    summary: "print a URL that opens a sandbox's port through the gateway, with a token that expires",
+    load: async () => (await import("./verbs/url.ts")).url,
+  },
+  {
+    name: "gateway",
+    summary: "serve connect-token URLs: each request admitted by its token, forwarded to that sandbox's port",
+    load: async () => (await import("./verbs/gateway.ts")).gateway,
+  },
+  {
     name: "events",
     summary: "stream sandboxes' lifecycle: created, ready, claimed, paused, resumed, ended (and why)",
     load: async () => (await import("./verbs/events.ts")).events,

@@ -2,6 +2,8 @@ import { connectDocker, type DockerClient } from "../docker/client.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
 import { AgentMetrics } from "../runtime/metrics.ts";
+import { revokeConnectTokens, verifyConnectToken, type TokenVerdict } from "../runtime/connect-tokens.ts";
+import { resumeIfPaused } from "../runtime/pause.ts";
 import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
@@ -89,6 +91,27 @@ export class Sandfleet {
    * The reconciler that keeps lifetimes and warm pools true on this engine:
    * `run(signal)` until aborted, or `reconcileOnce()`.
    */
+  /** Revokes a connect token: the gateway refuses it within a second. Says whether there was one. */
+  async revokeConnectToken(token: string): Promise<boolean> {
+    return (await revokeConnectTokens(this.#docker, { token })) > 0;
+  }
+
+  /** @internal What a connect token opens, for the gateway. */
+  async verifyConnectToken(token: string): Promise<TokenVerdict> {
+    return verifyConnectToken(this.#docker, token);
+  }
+
+  /**
+   * @internal Where on this host a sandbox's published port is, for the
+   * gateway; a paused sandbox is resumed first. Undefined once it has ended.
+   */
+  async connectTarget(sandboxId: string, port: number): Promise<{ port: number } | undefined> {
+    await resumeIfPaused(this.#docker, sandboxId).catch(() => undefined);
+    const container = await this.#docker.containers.inspect(sandboxId);
+    const hostPort = container?.running ? container.ports[port] : undefined;
+    return hostPort === undefined ? undefined : { port: hostPort };
+  }
+
   /** Metrics for an agent of this engine (or of one app): give them to `agent({ metrics })`. */
   async agentMetrics(app?: string): Promise<AgentMetrics> {
     return AgentMetrics.create(this.#docker, app);

@@ -4,6 +4,7 @@ import { expireSnapshots } from "./snapshot.ts";
 import type { ContainerInfo } from "../docker/types.ts";
 import { idleBySupervisor, isSupervised, pausesWhenIdle, wakeOnTunnelTraffic } from "./idle-pause.ts";
 import { pauseSandbox } from "./pause.ts";
+import { pruneConnectTokens } from "./connect-tokens.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
@@ -75,6 +76,7 @@ export class Agent {
     const app = this.#params.app;
     const events = await wakeOnTunnelTraffic(docker, app);
     events.push(...(await enforceLifetimes(docker, now, this.#startedMs, app)));
+    await pruneConnectTokens(docker, now, app);
     for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
       events.push({ action: "expired", detail: snapshot });
     }

@@ -29,11 +29,24 @@ export const LABEL = {
   expiresAt: "sandfleet.expires-at",
   deadline: "sandfleet.deadline",
   webhooks: "sandfleet.webhooks",
+  tokenId: "sandfleet.token-id",
+  tokenHash: "sandfleet.token-sha256",
+  port: "sandfleet.port",
   tagPrefix: "sandfleet.tag.",
 } as const;
 
 export type ObjectKind =
-  "sandbox" | "network" | "volume" | "image" | "snapshot" | "pool" | "claim" | "tags" | "deadline" | "webhooks";
+  | "sandbox"
+  | "network"
+  | "volume"
+  | "image"
+  | "snapshot"
+  | "pool"
+  | "claim"
+  | "tags"
+  | "deadline"
+  | "webhooks"
+  | "connect";
 
 export function ownershipLabels(
   app: string,

@@ -34,6 +34,7 @@ const KIND_CODES = {
   tags: "tags",
   deadline: "deadline",
   webhooks: "hooks",
+  connect: "connect",
 } as const;
 
 export type NamedKind = keyof typeof KIND_CODES;

@@ -67,7 +67,7 @@ export async function writeRecord(
 
 /** Removes the records of a sandbox, or of every sandbox that no longer exists. */
 export async function removeRecords(docker: DockerClient, sandboxId?: string): Promise<void> {
-  for (const kind of ["tags", "deadline"] as const) {
+  for (const kind of ["tags", "deadline", "connect"] as const) {
     const found = await listRecords(docker, {
       ...scopeLabels(kind),
       ...(sandboxId ? { [LABEL.sandbox]: sandboxId } : {}),

@@ -7,6 +7,7 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
+import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
 import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
 import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
@@ -274,6 +275,16 @@ export class Sandbox {
    */
   async setTimeout(timeoutMs: number): Promise<void> {
     await setDeadline(this.#engine(), { id: this.id, app: this.app, supervised: this.#target.supervised }, timeoutMs);
+  }
+
+  /**
+   * A URL that opens one published port of this sandbox through the
+   * sandfleet gateway (`sandfleet gateway`), to anyone who has it, until
+   * `ttlMs` has passed or it is revoked. `gatewayUrl` defaults to
+   * SANDFLEET_GATEWAY_URL, else http://127.0.0.1:8088.
+   */
+  async createConnectToken(params: { port: number; ttlMs: number; gatewayUrl?: string }): Promise<ConnectToken> {
+    return createConnectToken(this.#engine(), this, params);
   }
 
   /** Replaces the sandbox's tags while it runs; `list({ tags })` finds it by the new ones. */

@@ -16,6 +16,7 @@ export {
 export { POLICY_SCHEMA_PATH } from "./schema.ts";
 export { hasErrors } from "./issues.ts";
 export { capacityIssues } from "./capacity.ts";
+export { advisoryIssues } from "./advisories.ts";
 export { fleetDemand, fleetUnits, type FleetDemand } from "./fleet.ts";
 export { annotations, type AnnotationFormat } from "./annotations.ts";
 export type { YamlSource } from "./yaml-source.ts";

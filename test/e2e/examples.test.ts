@@ -3,6 +3,9 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandfleet } from "../../provider/client/sandfleet.ts";
+import { serveGateway } from "../../provider/serve/gateway.ts";
+import { ARTIFACTS, launchBrowser } from "../support/browser.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp, warmMemberIds } from "../support/engine.ts";
 import { PulumiStack } from "../support/pulumi.ts";
@@ -122,6 +125,26 @@ describe("the web-service example, through the sandfleet CLI", () => {
     expect(tunnel?.containerPort).toBe(8000);
     const page = await fetch(tunnel?.url ?? "");
     expect(await page.text()).toContain("served from a sandbox");
+
+    // Shared through the gateway: the URL `sandfleet url` prints, opened in a browser.
+    const gateway = await serveGateway(new Sandfleet({ docker }), { address: "127.0.0.1:0" });
+    const browser = await launchBrowser();
+    try {
+      const made = await sandfleet(["url", `${example.app}/web`, "8000", "--ttl", "10m", "--gateway", gateway.url]);
+      expect(made.code, made.stderr).toBe(0);
+      const tab = await browser.newPage();
+      await tab.goto(made.stdout.trim());
+      expect(new URL(tab.url()).search).toBe(""); // the token moved into a cookie
+      expect(await tab.locator("p").textContent()).toBe("served from a sandbox");
+      await tab.screenshot({ path: `${ARTIFACTS}web-service-through-gateway.png` });
+      // Another browser, without the URL, gets nothing.
+      const stranger = await browser.newContext();
+      const refused = await (await stranger.newPage()).goto(gateway.url);
+      expect(refused?.status()).toBe(401);
+    } finally {
+      await browser.close();
+      await gateway.close();
+    }
     const destroy = await sandfleet(["destroy", "-C", join(examples, "web-service"), "--stack", example.stack.stack], {
       env,
     });

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
+  advisoryIssues,
   annotations,
   capacityIssues,
   checkPolicy,
@@ -45,6 +46,7 @@ export const validate: Verb = {
       const loaded = loadSpecPath(file);
       issues.push(...loaded.issues);
       if (!loaded.spec) continue;
+      issues.push(...advisoryIssues(loaded.spec, loaded.source));
       const policy = policyFor(file);
       if (policy) issues.push(...checkPolicy(policy, loaded.spec, loaded.source));
       if (values.capacity === true) {

@@ -1,0 +1,113 @@
+import { randomHex, sha256Hex } from "../digest.ts";
+import type { DockerClient } from "../docker/client.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
+import { objectName } from "./names.ts";
+import { wholeSecondsProblem } from "./sandbox-params.ts";
+
+/**
+ * A connect token opens one port of one sandbox through the sandfleet
+ * gateway, until it expires or is revoked. It is `sfc_<id>_<secret>`: the
+ * engine keeps a record of the id with the secret's SHA-256, never the
+ * secret, so a listing of the engine's volumes gives no usable token.
+ */
+export interface ConnectToken {
+  token: string;
+  /** The gateway's URL that opens the sandbox's port with this token. */
+  url: string;
+  sandboxId: string;
+  port: number;
+  expiresAt: string;
+}
+
+/** Longest a token may live: 7 days. */
+export const MAX_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Where the gateway is when nothing says otherwise (`sandfleet gateway`'s default address). */
+export const DEFAULT_GATEWAY_URL = "http://127.0.0.1:8088";
+
+/** The query parameter that carries a token in a URL. */
+export const TOKEN_PARAM = "sandfleet_token";
+
+const TOKEN = /^sfc_([0-9a-f]{16})_([0-9a-f]{64})$/;
+
+export async function createConnectToken(
+  docker: DockerClient,
+  sandbox: { id: string; app: string },
+  params: { port: number; ttlMs: number; gatewayUrl?: string },
+): Promise<ConnectToken> {
+  const { port, ttlMs } = params;
+  const ttlProblem = ttlMs > MAX_TOKEN_TTL_MS ? "must be at most 7 days" : wholeSecondsProblem(ttlMs);
+  if (ttlProblem) throw new InvalidArgumentError(`ttl ${ttlProblem}`);
+  const container = await docker.containers.inspect(sandbox.id);
+  if (!container?.running) throw new InvalidArgumentError(`sandbox ${sandbox.id.slice(0, 12)} is not running`);
+  if (container.ports[port] === undefined) {
+    const published = Object.keys(container.ports).join(", ") || "none";
+    throw new InvalidArgumentError(`port ${String(port)} is not published by the sandbox (published: ${published})`);
+  }
+  const id = randomHex(8);
+  const secret = randomHex(32);
+  const expiresAtMs = Date.now() + ttlMs;
+  await docker.volumes.create({
+    name: objectName("connect", sandbox.app, id),
+    labels: ownershipLabels(sandbox.app, "connect", {
+      [LABEL.sandbox]: sandbox.id,
+      [LABEL.tokenId]: id,
+      [LABEL.tokenHash]: sha256Hex(secret),
+      [LABEL.port]: String(port),
+      [LABEL.expiresAt]: String(expiresAtMs),
+    }),
+  });
+  const token = `sfc_${id}_${secret}`;
+  const gateway = new URL(params.gatewayUrl ?? process.env.SANDFLEET_GATEWAY_URL ?? DEFAULT_GATEWAY_URL);
+  gateway.searchParams.set(TOKEN_PARAM, token);
+  return { token, url: gateway.href, sandboxId: sandbox.id, port, expiresAt: new Date(expiresAtMs).toISOString() };
+}
+
+/** What a token opens, or why it opens nothing. */
+export type TokenVerdict = { sandboxId: string; app: string; port: number } | { refused: string };
+
+/** Checks a token against the engine's records: well formed, known, its secret, not expired. */
+export async function verifyConnectToken(
+  docker: DockerClient,
+  token: string,
+  nowMs = Date.now(),
+): Promise<TokenVerdict> {
+  const match = TOKEN.exec(token);
+  if (!match) return { refused: "not a sandfleet connect token" };
+  const [, id = "", secret = ""] = match;
+  const [record] = await docker.volumes.list({ ...scopeLabels("connect"), [LABEL.tokenId]: id });
+  // Unknown and revoked read the same: the record is gone.
+  if (!record || record.labels[LABEL.tokenHash] !== sha256Hex(secret)) return { refused: "unknown or revoked token" };
+  if (nowMs >= Number(record.labels[LABEL.expiresAt] ?? 0)) return { refused: "expired token" };
+  return {
+    sandboxId: record.labels[LABEL.sandbox] ?? "",
+    app: record.labels[LABEL.app] ?? "",
+    port: Number(record.labels[LABEL.port]),
+  };
+}
+
+/** Revokes a token (or every token of a sandbox): the gateway refuses it from its next request on. */
+export async function revokeConnectTokens(
+  docker: DockerClient,
+  which: { token: string } | { sandboxId: string },
+): Promise<number> {
+  let labels: Record<string, string>;
+  if ("token" in which) {
+    const id = TOKEN.exec(which.token)?.[1];
+    if (!id) throw new InvalidArgumentError("not a sandfleet connect token");
+    labels = { ...scopeLabels("connect"), [LABEL.tokenId]: id };
+  } else labels = { ...scopeLabels("connect"), [LABEL.sandbox]: which.sandboxId };
+  const records = await docker.volumes.list(labels);
+  await Promise.all(records.map((r) => docker.volumes.remove(r.name)));
+  return records.length;
+}
+
+/** Removes the records of tokens (of an app, or every app) that expired or whose sandbox is gone. */
+export async function pruneConnectTokens(docker: DockerClient, nowMs: number, app?: string): Promise<void> {
+  for (const record of await docker.volumes.list(scopeLabels("connect", app))) {
+    const expired = nowMs >= Number(record.labels[LABEL.expiresAt] ?? 0);
+    if (expired || !(await docker.containers.inspect(record.labels[LABEL.sandbox] ?? "")))
+      await docker.volumes.remove(record.name);
+  }
+}
