@@ -112,6 +112,11 @@ export class WebhookDelivery {
   readonly #pending = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #hooks = new Map<string, Webhook[]>();
+  // Events seen before the webhooks were first read wait for them, rather than go nowhere.
+  #markRead: () => void = () => undefined;
+  readonly #read = new Promise<void>((resolve) => {
+    this.#markRead = resolve;
+  });
 
   constructor(options: DeliveryOptions = {}) {
     this.#options = { env: process.env, retryBaseMs: 1000, attempts: 6, timeoutMs: 10_000, ...options };
@@ -120,9 +125,16 @@ export class WebhookDelivery {
   /** The webhooks in force, as read from the engine. */
   use(hooks: Map<string, Webhook[]>): void {
     this.#hooks = hooks;
+    this.#markRead();
   }
 
   deliver(event: SandboxEvent): void {
+    void this.#read.then(() => {
+      this.#dispatch(event);
+    });
+  }
+
+  #dispatch(event: SandboxEvent): void {
     for (const hook of this.#hooks.get(event.app) ?? []) {
       if (hook.events && !hook.events.includes(event.kind)) continue;
       const waiting = this.#pending.get(hook.url) ?? 0;

@@ -72,7 +72,10 @@ describe("sandfleet agent against a real engine", () => {
     try {
       expect(await sandbox.wait()).toBe(124);
     } finally {
+      // Gone before the next test makes a pool of this app, which a pass still running would refill too.
+      const exited = new Promise((resolve) => second.once("exit", resolve));
       second.kill("SIGTERM");
+      await exited;
     }
   });
 

@@ -180,7 +180,7 @@ describe("webhooks declared on an app", () => {
     const controller = new AbortController();
     const running = agent.run(controller.signal);
     try {
-      await sleep(500); // its first pass reads the webhooks, and its watch opens
+      await sleep(300); // its watch opens: the engine streams events from then on
       const sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox", name: "hooked" });
       await sandbox.pause();
       await sandbox.terminate();
