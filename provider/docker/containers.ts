@@ -225,6 +225,9 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
       ReadonlyRootfs: spec.readOnlyRootfs,
       NetworkMode: spec.networkMode,
       CapDrop: [...spec.capDrop],
+      ...(spec.capAdd?.length ? { CapAdd: [...spec.capAdd] } : {}),
+      ...(spec.dns?.length ? { Dns: [...spec.dns] } : {}),
+      ...(spec.hostFiles?.length ? { Binds: spec.hostFiles.map((f) => `${f.source}:${f.target}:ro`) } : {}),
       SecurityOpt: [...spec.securityOpt],
       Privileged: false,
       Runtime: spec.runtime,
@@ -241,7 +244,7 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
       PortBindings: Object.fromEntries(
         (spec.ports ?? []).map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
       ),
-      RestartPolicy: { Name: "no" },
+      RestartPolicy: { Name: spec.restartUnlessStopped ? "unless-stopped" : "no" },
     },
     ...(spec.ports?.length ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])) } : {}),
   };

@@ -61,5 +61,7 @@ function fromInspect(info: RawNetwork): NetworkInfo {
     labels: mapOf(info.Labels),
     internal: info.Internal,
     masquerade: options["com.docker.network.bridge.enable_ip_masquerade"] !== "false",
+    subnet: info.IPAM?.Config?.[0]?.Subnet,
+    gateway: info.IPAM?.Config?.[0]?.Gateway,
   };
 }

@@ -94,6 +94,7 @@ export interface RawNetwork {
   Labels?: StringMap;
   Internal: boolean;
   Options?: StringMap;
+  IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
 }
 
 export interface RawVolume {

@@ -37,6 +37,14 @@ export interface ContainerSpec {
   mounts?: readonly VolumeMount[];
   /** Container TCP ports to publish, each on a free port of 127.0.0.1. */
   ports?: readonly number[];
+  /** DNS servers (a sandbox with an egress allowlist asks only sandfleet's resolver). */
+  dns?: readonly string[];
+  /** Capabilities given back after capDrop: only sandfleet's own egress daemon has any. */
+  capAdd?: readonly string[];
+  /** Restarted by the engine unless stopped: only sandfleet's own daemons, never a sandbox. */
+  restartUnlessStopped?: boolean;
+  /** Host files mounted read-only: only sandfleet's own daemons, never a sandbox. */
+  hostFiles?: readonly { source: string; target: string }[];
 }
 
 export interface HealthCheck {
@@ -197,6 +205,9 @@ export interface NetworkInfo {
   labels: Labels;
   internal: boolean;
   masquerade: boolean;
+  /** Its IPv4 subnet and gateway address, as the engine assigned them. */
+  subnet: string | undefined;
+  gateway: string | undefined;
 }
 
 export interface ExecSpec {

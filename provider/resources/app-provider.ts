@@ -1,4 +1,5 @@
 import { createAppNetwork } from "../runtime/apps.ts";
+import { egressNetworkName } from "../runtime/egress-rules.ts";
 import { readWebhooks, webhookProblems, writeWebhooks, type Webhook } from "../runtime/webhooks.ts";
 import { LABEL, scopeLabels } from "../runtime/labels.ts";
 import { appNetworkName, nameProblem } from "../runtime/names.ts";
@@ -69,11 +70,13 @@ export const appProvider: FullProvider = withPlainErrors({
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
     // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(
-      (["claim", "tags", "deadline", "webhooks", "connect"] as const).map((kind) =>
+      (["claim", "tags", "deadline", "webhooks", "connect", "egress"] as const).map((kind) =>
         docker.volumes.list(scopeLabels(kind, props.name as string)),
       ),
     );
     await Promise.all(records.flat().map((v) => docker.volumes.remove(v.name)));
+    // The egress network its sandboxes with allowlists were given, made on demand.
+    await docker.networks.remove(egressNetworkName(props.name as string));
     await docker.networks.remove(id);
   },
 });

@@ -6,6 +6,7 @@ import {
   type SandboxState,
 } from "../runtime/sandbox-ops.ts";
 import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
+import { setEgress } from "../runtime/egress.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
@@ -37,6 +38,7 @@ export const SANDBOX_INPUT_KEYS = [
   "timeoutMs",
   "idleTimeoutMs",
   "idleAction",
+  "egress",
   "supervisor",
   "dockerHost",
 ] as const;
@@ -77,7 +79,12 @@ function stoppedReport(olds: Props, live: SandboxState | undefined): string {
 export function sandboxDiff(olds: Props, news: Props, live: { running: boolean } | undefined) {
   const changes = changedKeys(olds, news, SANDBOX_INPUT_KEYS);
   const stopped = olds.running === false || !live?.running;
-  const replaces = [...changes.filter((key) => !UPDATABLE_IN_PLACE.has(key)), ...(stopped ? ["running"] : [])];
+  // A changed allowlist is a new policy for the same container; gaining or losing one is another network.
+  const egressInPlace = olds.egress !== undefined && news.egress !== undefined;
+  const replaces = [
+    ...changes.filter((key) => !UPDATABLE_IN_PLACE.has(key) && !(key === "egress" && egressInPlace)),
+    ...(stopped ? ["running"] : []),
+  ];
   return {
     changes: changes.length > 0 || stopped,
     replaces,
@@ -145,6 +152,9 @@ export const sandboxProvider: FullProvider = withPlainErrors({
       ...(changes.includes("pidsLimit") ? { pidsLimit: params.pidsLimit } : {}),
     });
     const state = await inspectSandbox(docker, id);
+    if (state && changedKeys(olds, news, ["egress"]).length > 0) {
+      await setEgress(docker, state, params.egress?.allow ?? []);
+    }
     return { outs: state ? outputsOf(news, state) : news };
   },
 

@@ -48,6 +48,8 @@ export interface SandboxArgs {
   idleTimeoutMs?: pulumi.Input<number>;
   /** "terminate" (default) or "pause": what the idle timeout does; pausing needs `sandfleet agent`. */
   idleAction?: pulumi.Input<IdleAction>;
+  /** Reach only these domains, `*.domain` wildcards and IPv4 CIDRs; the list changes in place. */
+  egress?: pulumi.Input<{ allow: pulumi.Input<pulumi.Input<string>[]> }>;
   runtime?: pulumi.Input<SandboxRuntime>;
   /** Run sandfleet's supervisor as PID 1 (default true); false: every exec an engine exec. */
   supervisor?: pulumi.Input<boolean>;

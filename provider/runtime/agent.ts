@@ -5,6 +5,7 @@ import type { ContainerInfo } from "../docker/types.ts";
 import { idleBySupervisor, isSupervised, pausesWhenIdle, wakeOnTunnelTraffic } from "./idle-pause.ts";
 import { pauseSandbox } from "./pause.ts";
 import { pruneConnectTokens } from "./connect-tokens.ts";
+import { syncEgress } from "./egress.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
@@ -78,6 +79,8 @@ export class Agent {
     const events = await wakeOnTunnelTraffic(docker, app);
     events.push(...(await enforceLifetimes(docker, now, this.#startedMs, app)));
     await pruneConnectTokens(docker, now, app);
+    // The egress daemon holds every app's policies, so this agent gives it the whole engine's.
+    await syncEgress(docker);
     for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
       events.push({ action: "expired", detail: snapshot });
     }

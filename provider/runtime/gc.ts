@@ -1,3 +1,4 @@
+import { SandfleetError } from "../errors.ts";
 import type { DockerClient } from "../docker/client.ts";
 import { LABEL } from "./labels.ts";
 import { collectSupervisors } from "./supervisor/placement.ts";
@@ -40,8 +41,28 @@ export async function collectGarbage(
       if ((await docker.images.remove(tag)) === "removed") garbage.images.push(tag);
     }
   }
-  if (!params.dryRun) await removeRecords(docker);
+  if (!params.dryRun) {
+    await removeRecords(docker);
+    await removeIdleEgressNetworks(docker, params.app);
+  }
   // The supervisor belongs to the whole engine, not to an app.
   if (!params.app) garbage.supervisors = await collectSupervisors(docker, params.dryRun);
   return garbage;
+}
+
+/** Egress networks no container is on any more (the App resource removes its own; these were made by code). */
+async function removeIdleEgressNetworks(docker: DockerClient, app?: string): Promise<void> {
+  const networks = await docker.networks.list({
+    [LABEL.managed]: "true",
+    [LABEL.egressNetwork]: "true",
+    ...(app ? { [LABEL.app]: app } : {}),
+  });
+  for (const network of networks) {
+    try {
+      await docker.networks.remove(network.id);
+    } catch (error) {
+      // Still in use (the engine answers 403, "active endpoints"): kept.
+      if (!(error instanceof SandfleetError && /active endpoints/.test(error.message))) throw error;
+    }
+  }
 }

@@ -29,6 +29,9 @@ export const LABEL = {
   expiresAt: "sandfleet.expires-at",
   deadline: "sandfleet.deadline",
   webhooks: "sandfleet.webhooks",
+  egress: "sandfleet.egress",
+  egressNetwork: "sandfleet.egress-network",
+  egressDaemon: "sandfleet.egress-daemon",
   tokenId: "sandfleet.token-id",
   tokenHash: "sandfleet.token-sha256",
   port: "sandfleet.port",
@@ -46,7 +49,8 @@ export type ObjectKind =
   | "tags"
   | "deadline"
   | "webhooks"
-  | "connect";
+  | "connect"
+  | "egress";
 
 export function ownershipLabels(
   app: string,

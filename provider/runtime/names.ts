@@ -35,6 +35,7 @@ const KIND_CODES = {
   deadline: "deadline",
   webhooks: "hooks",
   connect: "connect",
+  egress: "egress",
 } as const;
 
 export type NamedKind = keyof typeof KIND_CODES;

@@ -5,6 +5,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
 import { liveTags } from "./tags.ts";
+import { applyEgress, ensureEgressDaemon, ensureEgressNetwork } from "./egress.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
@@ -92,6 +93,9 @@ export async function createSandbox(
     }
   }
   await requireSubPathSupport(docker, normalized.volumes);
+  // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps both.
+  const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
+  if (egress) await ensureEgressDaemon(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
   if (disk.problem) throw new InvalidArgumentError(`invalid sandbox: diskMiB: ${disk.problem}`);
   const base = sandboxContainerSpec(
@@ -102,6 +106,7 @@ export async function createSandbox(
   const placement = normalized.supervisor ? await placeSupervisor(docker) : undefined;
   const labelled: ContainerSpec = {
     ...base,
+    ...(egress ? { dns: [egress.gateway] } : {}),
     ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
       ...base.labels,
@@ -135,6 +140,8 @@ export async function createSandbox(
   }
   try {
     await docker.containers.start(id);
+    // Until its policy arrives the network lets it reach nothing; then its list applies.
+    if (egress) await applyEgress(docker, id);
   } catch (error) {
     await docker.containers.remove(id);
     throw error;

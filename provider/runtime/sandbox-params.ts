@@ -1,3 +1,4 @@
+import { egressEntryProblem, egressNetworkName, MAX_EGRESS_ENTRIES, type EgressPolicy } from "./egress-rules.ts";
 import type { ContainerSpec } from "../docker/types.ts";
 import { DISK_MIB, LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
@@ -65,6 +66,13 @@ export interface SandboxParams {
    * `sandfleet agent`, which must run.
    */
   idleAction?: IdleAction;
+  /**
+   * Reach only these destinations: domains, `*.domain` wildcards, IPv4
+   * addresses and CIDRs; only allowed names resolve. Gives the sandbox the
+   * app's egress network (instead of `network`). The list can change on a
+   * live sandbox (`setEgress`).
+   */
+  egress?: EgressPolicy;
   /** Docker engine to use (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
   /**
@@ -103,6 +111,7 @@ type OptionalKeys =
   | "timeoutMs"
   | "idleTimeoutMs"
   | "idleAction"
+  | "egress"
   | "diskMiB";
 export type NormalizedSandboxParams = Required<Omit<SandboxParams, OptionalKeys>> & Pick<SandboxParams, OptionalKeys>;
 
@@ -190,7 +199,11 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     ...mapProblems("env", params.env, "variableName", "text"),
     ...mapProblems("tags", params.tags, "tagKey", "tagValue"),
   );
-  problems.push(...mountProblems(params.volumes), ...portProblems(params.ports, params.network));
+  problems.push(...egressProblems(params.egress, params.network, params.runtime));
+  problems.push(
+    ...mountProblems(params.volumes),
+    ...portProblems(params.ports, params.egress !== undefined ? "egress" : params.network),
+  );
   if (params.readiness !== undefined) problems.push(...readinessProblems(params.readiness, params.ports));
   for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
     const reason = params[key] === undefined ? undefined : wholeSecondsProblem(params[key]);
@@ -303,9 +316,30 @@ function portProblems(ports: unknown, network: unknown): PropertyProblem[] {
     }
   });
   if (new Set(ports).size !== ports.length) problems.push({ property: "ports", reason: "lists a port twice" });
-  if (ports.length > 0 && network !== "app") {
-    problems.push({ property: "ports", reason: 'publishing ports needs network: "app"' });
+  if (ports.length > 0 && network !== "app" && network !== "egress") {
+    problems.push({ property: "ports", reason: 'publishing ports needs network: "app" (or an egress allowlist)' });
   }
+  return problems;
+}
+
+function egressProblems(egress: unknown, network: unknown, runtime: unknown): PropertyProblem[] {
+  if (egress === undefined) return [];
+  const allow = typeof egress === "object" && egress !== null ? (egress as { allow?: unknown }).allow : undefined;
+  if (!Array.isArray(allow)) return [{ property: "egress", reason: "must be { allow: [...] }" }];
+  const problems: PropertyProblem[] = [];
+  if (allow.length > MAX_EGRESS_ENTRIES)
+    problems.push({ property: "egress.allow", reason: `must have at most ${String(MAX_EGRESS_ENTRIES)} entries` });
+  allow.forEach((entry: unknown, i) => {
+    const reason = egressEntryProblem(entry);
+    if (reason) problems.push({ property: `egress.allow[${String(i)}]`, reason });
+  });
+  if (network === "app")
+    problems.push({ property: "egress", reason: 'gives the sandbox its own network; remove network: "app"' });
+  if (runtime === "runsc")
+    problems.push({
+      property: "egress",
+      reason: "needs runc: runsc (gVisor) is registered without networking on this engine",
+    });
   return problems;
 }
 
@@ -387,6 +421,7 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     ...(params.idleTimeoutMs !== undefined ? { idleTimeoutMs: params.idleTimeoutMs } : {}),
     // "terminate" is the default: written or not, the same sandbox.
     ...(params.idleAction === "pause" ? { idleAction: params.idleAction } : {}),
+    ...(params.egress ? { egress: { allow: [...params.egress.allow] } } : {}),
     ...(params.dockerHost !== undefined ? { dockerHost: params.dockerHost } : {}),
     supervisor: params.supervisor ?? SANDBOX_DEFAULTS.supervisor,
   };
@@ -417,6 +452,7 @@ export function sandboxContainerSpec(
         ...(params.timeoutMs !== undefined ? { [LABEL.timeoutMs]: String(params.timeoutMs) } : {}),
         ...(params.idleTimeoutMs !== undefined ? { [LABEL.idleTimeoutMs]: String(params.idleTimeoutMs) } : {}),
         ...(params.idleAction ? { [LABEL.idleAction]: params.idleAction } : {}),
+        ...(params.egress ? { [LABEL.egress]: JSON.stringify(params.egress.allow) } : {}),
         ...(params.readiness ? { [LABEL.readiness]: JSON.stringify(params.readiness) } : {}),
       }),
     },
@@ -427,7 +463,11 @@ export function sandboxContainerSpec(
     pidsLimit: params.pidsLimit,
     ...(params.diskMiB !== undefined ? { diskBytes: params.diskMiB * 1024 * 1024 } : {}),
     readOnlyRootfs: params.readOnlyRootfs,
-    networkMode: params.network === "app" ? appNetworkName(params.app) : "none",
+    networkMode: params.egress
+      ? egressNetworkName(params.app)
+      : params.network === "app"
+        ? appNetworkName(params.app)
+        : "none",
     capDrop: ["ALL"],
     securityOpt: ["no-new-privileges"],
     runtime: params.runtime,

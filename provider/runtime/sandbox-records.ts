@@ -10,7 +10,7 @@ import { objectName } from "./names.ts";
  * newest record of a kind wins; the engine keeps it across restarts of
  * whoever wrote it.
  */
-export type RecordKind = "tags" | "deadline";
+export type RecordKind = "tags" | "deadline" | "egress";
 
 export interface SandboxRecord {
   name: string;
@@ -67,7 +67,7 @@ export async function writeRecord(
 
 /** Removes the records of a sandbox, or of every sandbox that no longer exists. */
 export async function removeRecords(docker: DockerClient, sandboxId?: string): Promise<void> {
-  for (const kind of ["tags", "deadline", "connect"] as const) {
+  for (const kind of ["tags", "deadline", "connect", "egress"] as const) {
     const found = await listRecords(docker, {
       ...scopeLabels(kind),
       ...(sandboxId ? { [LABEL.sandbox]: sandboxId } : {}),

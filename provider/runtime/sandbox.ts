@@ -7,13 +7,16 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
+import { egressRefusals, setEgress } from "./egress.ts";
+import type { EgressPolicy } from "./egress-rules.ts";
+import { LABEL } from "./labels.ts";
 import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
 import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
 import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
-import type { SandboxParams } from "./sandbox-params.ts";
+import { sandboxParamsProblems, type SandboxParams } from "./sandbox-params.ts";
 import { removeRecords } from "./sandbox-records.ts";
 import { snapshotSandbox, type SnapshotState } from "./snapshot.ts";
 import { mainStdin } from "./supervisor/main-stdin.ts";
@@ -285,6 +288,31 @@ export class Sandbox {
    */
   async createConnectToken(params: { port: number; ttlMs: number; gatewayUrl?: string }): Promise<ConnectToken> {
     return createConnectToken(this.#engine(), this, params);
+  }
+
+  /**
+   * Replaces the egress allowlist of a sandbox made with one, while it runs:
+   * the same container, the new list in force at once.
+   */
+  async setEgress(policy: EgressPolicy): Promise<void> {
+    const problems = sandboxParamsProblems({ app: this.app, image: "-", egress: policy });
+    if (problems.length > 0)
+      throw new InvalidArgumentError(problems.map((p) => `${p.property}: ${p.reason}`).join("; "));
+    const { container } = await this.state();
+    if (container.labels[LABEL.egress] === undefined) {
+      throw new ConflictError(
+        `sandbox ${this.app}/${this.name} was made without an egress allowlist; its network cannot change while it runs`,
+      );
+    }
+    await setEgress(this.#engine(), this, policy.allow);
+  }
+
+  /**
+   * What the egress allowlist refused this sandbox, each with its destination
+   * and reason, from the egress daemon's log (`sandfleet logs` shows them).
+   */
+  async egressRefusals(): Promise<{ time: string; destination: string; reason: string }[]> {
+    return egressRefusals(this.#engine(), this.id);
   }
 
   /** Replaces the sandbox's tags while it runs; `list({ tags })` finds it by the new ones. */

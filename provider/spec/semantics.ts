@@ -1,3 +1,4 @@
+import { egressEntryProblem } from "../runtime/egress-rules.ts";
 import { urlProblem } from "../runtime/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { DISK_MIB, MEMORY_MIB } from "../rules.ts";
@@ -111,6 +112,14 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
       problem([...at, key], `${value} is longer than 24h`);
     if (value !== undefined && (parseDuration(value) ?? 0) < 1000) problem([...at, key], `${value} is shorter than 1s`);
   }
+  sandbox.egress?.allow.forEach((entry, i) => {
+    const reason = egressEntryProblem(entry);
+    if (reason) problem([...at, "egress", "allow", i], reason);
+  });
+  if (sandbox.egress && sandbox.network === "app")
+    problem([...at, "egress"], 'gives the sandbox its own network; remove network: "app"');
+  if (sandbox.egress && sandbox.runtime === "runsc")
+    problem([...at, "egress"], "needs runc: runsc (gVisor) is registered without networking on this engine");
   if (sandbox.idleAction === "pause" && sandbox.idleTimeout === undefined)
     problem([...at, "idleAction"], "pause needs an idleTimeout, after which the sandbox is paused");
   const readiness = sandbox.readiness;
@@ -131,8 +140,8 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
       problem([...at, "readiness", "interval"], `${readiness.interval} is shorter than 10ms`);
     }
   }
-  if ((sandbox.ports?.length ?? 0) > 0 && sandbox.network !== "app") {
-    problem([...at, "ports"], "publishing ports needs network: app");
+  if ((sandbox.ports?.length ?? 0) > 0 && sandbox.network !== "app" && !sandbox.egress) {
+    problem([...at, "ports"], "publishing ports needs network: app (or an egress allowlist)");
   }
   if (sandbox.runtime === "runsc" && sandbox.network === "app") {
     problem([...at, "runtime"], "runsc runs without networking here; use runc for a sandbox with network: app");

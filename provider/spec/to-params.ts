@@ -49,6 +49,7 @@ export function sandboxParamsFromSpec(
     ...(sandbox.timeout ? { timeoutMs: duration(sandbox.timeout) } : {}),
     ...(sandbox.idleTimeout ? { idleTimeoutMs: duration(sandbox.idleTimeout) } : {}),
     ...(sandbox.idleAction ? { idleAction: sandbox.idleAction } : {}),
+    ...(sandbox.egress ? { egress: { allow: sandbox.egress.allow } } : {}),
     ...(sandbox.runtime ? { runtime: sandbox.runtime } : {}),
     ...(sandbox.supervisor !== undefined ? { supervisor: sandbox.supervisor } : {}),
     ...(sandbox.tags ? { tags: sandbox.tags } : {}),

@@ -49,6 +49,7 @@ export interface SpecSandbox {
   timeout?: string;
   idleTimeout?: string;
   idleAction?: IdleAction;
+  egress?: { allow: string[] };
   runtime?: SandboxRuntime;
   supervisor?: boolean;
   tags?: Record<string, string>;

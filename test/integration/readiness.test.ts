@@ -67,7 +67,7 @@ describe("sandbox readiness and ports against a real engine", () => {
   it("refuses ports without a network and a probe on a port it does not publish", async () => {
     const result = await sandboxProvider.check({}, { app, image: "i", ports: [80], readiness: { tcpPort: 81 } });
     expect(result.failures).toEqual([
-      { property: "ports", reason: 'publishing ports needs network: "app"' },
+      { property: "ports", reason: 'publishing ports needs network: "app" (or an egress allowlist)' },
       { property: "readiness.tcpPort", reason: "port 81 is not among the sandbox's ports" },
     ]);
   });

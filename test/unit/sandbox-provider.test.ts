@@ -38,6 +38,18 @@ describe("Sandbox provider diff", () => {
     expect(diff).toMatchObject({ changes: true, replaces: [] });
   });
 
+  it("changes an egress allowlist in place, and replaces for gaining or losing one", async () => {
+    const withList = await checked({ ...base, egress: { allow: ["pypi.org"] } });
+    const changed = sandboxDiff(
+      withList,
+      await checked({ ...base, egress: { allow: ["pypi.org", "*.x.org"] } }),
+      running,
+    );
+    expect(changed).toMatchObject({ changes: true, replaces: [] });
+    expect(sandboxDiff(await checked(base), withList, running).replaces).toEqual(["egress"]);
+    expect(sandboxDiff(withList, await checked(base), running).replaces).toEqual(["egress"]);
+  });
+
   it("replaces on an image change, deleting first to reuse the name", async () => {
     const olds = await checked(base);
     const diff = sandboxDiff(olds, await checked({ ...base, image: "sandfleet/python" }), running);

@@ -19,8 +19,12 @@ export const logs: Verb = {
       ...(tail !== undefined ? { tail } : {}),
     });
     if (json) {
-      const [stdout, stderr] = await Promise.all([text(streams.stdout), text(streams.stderr)]);
-      printJson({ stdout, stderr });
+      const [stdout, stderr, egressRefusals] = await Promise.all([
+        text(streams.stdout),
+        text(streams.stderr),
+        sandbox.egressRefusals(),
+      ]);
+      printJson({ stdout, stderr, egressRefusals });
       return EXIT.ok;
     }
     streams.stdout.pipe(process.stdout);
@@ -29,6 +33,9 @@ export const logs: Verb = {
       new Promise((resolve) => streams.stdout.on("end", resolve)),
       new Promise((resolve) => streams.stderr.on("end", resolve)),
     ]);
+    // What the egress allowlist refused it, after its own output (a sandbox without one has none).
+    for (const r of await sandbox.egressRefusals())
+      console.error(`${r.time} sandfleet egress: refused ${r.destination}: ${r.reason}`);
     return EXIT.ok;
   },
 };

@@ -61,7 +61,7 @@ async function place(docker: DockerClient): Promise<SupervisorPlacement | undefi
   const info = await docker.info();
   const arch = ARCHES[info.architecture];
   if (info.os !== "linux" || !arch) return undefined;
-  const { binary, version } = supervisorBinary(arch);
+  const { binary, version } = packagedBinary(`sandfleet-supervisor-linux-${arch}`);
   const volume = `sandfleet-supervisor-${version}`;
   // The filler container exists once the volume is full: the engine copies
   // the image's files into an empty volume while it creates the container.
@@ -69,7 +69,7 @@ async function place(docker: DockerClient): Promise<SupervisorPlacement | undefi
   const labels = { [LABEL.supervisor]: version };
   const image = `sandfleet-supervisor:${version}`;
   if (!(await docker.images.inspect(image))) {
-    await docker.images.importArchive(await binaryArchive(binary), {
+    await docker.images.importArchive(await binaryArchive("supervisor", "sandfleet-supervisor", binary), {
       repo: "sandfleet-supervisor",
       tag: version,
       labels,
@@ -109,30 +109,30 @@ async function place(docker: DockerClient): Promise<SupervisorPlacement | undefi
   return { volume, version };
 }
 
-/** The package's supervisor for a CPU, and its version: the start of its hash. */
-function supervisorBinary(arch: string): { binary: Buffer; version: string } {
-  const known = binaries.get(arch);
+/** A binary the package ships in supervisor/bin (the supervisor, the egress daemon), and its version: the start of its hash. */
+export function packagedBinary(file: string): { binary: Buffer; version: string } {
+  const known = binaries.get(file);
   if (known) return known;
-  const url = import.meta.resolve(`sandfleet/supervisor/sandfleet-supervisor-linux-${arch}`);
+  const url = import.meta.resolve(`sandfleet/supervisor/${file}`);
   let binary: Buffer;
   try {
     binary = readFileSync(fileURLToPath(url));
   } catch {
     throw new SandfleetError(
-      `the sandbox supervisor for linux/${arch} is missing from the package (${fileURLToPath(url)}); in a checkout, run npm run bootstrap`,
+      `${file} is missing from the package (${fileURLToPath(url)}); in a checkout, run npm run bootstrap`,
     );
   }
   const read = { binary, version: sha256().update(binary).digest("hex").slice(0, 16) };
-  binaries.set(arch, read);
+  binaries.set(file, read);
   return read;
 }
 
-/** A root filesystem with one file, /supervisor/sandfleet-supervisor, owned by root and not writable. */
-async function binaryArchive(binary: Buffer): Promise<Readable> {
+/** A root filesystem with one file, /<dir>/<file>, owned by root and not writable. */
+export async function binaryArchive(dir: string, file: string, binary: Buffer): Promise<Readable> {
   const { pack } = await import("tar-stream");
   const archive = pack();
-  archive.entry({ name: "supervisor/", type: "directory", mode: 0o755, uid: 0, gid: 0 });
-  archive.entry({ name: "supervisor/sandfleet-supervisor", mode: 0o555, uid: 0, gid: 0 }, binary);
+  archive.entry({ name: `${dir}/`, type: "directory", mode: 0o755, uid: 0, gid: 0 });
+  archive.entry({ name: `${dir}/${file}`, mode: 0o555, uid: 0, gid: 0 }, binary);
   archive.finalize();
   return Readable.from(archive);
 }

@@ -1,0 +1,222 @@
+import { readFile } from "node:fs/promises";
+import { sha256Hex } from "../digest.ts";
+import type { DockerClient } from "../docker/client.ts";
+import type { ContainerInfo } from "../docker/types.ts";
+import { ConflictError, SandfleetError } from "../errors.ts";
+import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
+import { egressNetworkName } from "./egress-rules.ts";
+import { newestRecords, writeRecord } from "./sandbox-records.ts";
+import { binaryArchive, packagedBinary } from "./supervisor/placement.ts";
+
+/** The app's egress network: a bridge with NAT, on which the daemon's rules decide what passes. */
+export async function ensureEgressNetwork(
+  docker: DockerClient,
+  app: string,
+): Promise<{ name: string; subnet: string; gateway: string }> {
+  const name = egressNetworkName(app);
+  let network = await docker.networks.inspect(name);
+  if (!network) {
+    try {
+      await docker.networks.create({
+        name,
+        internal: false,
+        masquerade: true,
+        labels: ownershipLabels(app, "network", { [LABEL.egressNetwork]: "true" }),
+      });
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error; // made meanwhile by another process
+    }
+    network = await docker.networks.inspect(name);
+  }
+  if (!network?.subnet || !network.gateway) throw new SandfleetError(`network ${name} has no IPv4 subnet`);
+  return { name, subnet: network.subnet, gateway: network.gateway };
+}
+
+const DAEMON = "sandfleet-egress";
+const DAEMON_BIN = "/egress/sandfleet-egress";
+
+/**
+ * The engine's egress daemon: a resolver and a firewall for every sandbox
+ * with an allowlist, on the engine's host network with NET_ADMIN and nothing
+ * else. It restarts with the engine; the agent gives it the whole state again.
+ * SANDFLEET_EGRESS_HOSTS names a hosts file it answers from before the
+ * host's own resolvers (the tests' small internet).
+ */
+export async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
+  const info = await docker.info();
+  const arch = info.architecture === "aarch64" || info.architecture === "arm64" ? "arm64" : "amd64";
+  const { binary, version } = packagedBinary(`sandfleet-egress-linux-${arch}`);
+  const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
+  // The daemon reads the hosts file when it starts: a changed file needs a new one.
+  const hostsContent = hosts ? await readFile(hosts, "utf8") : "";
+  const config = sha256Hex(JSON.stringify({ version, hosts, hostsContent })).slice(0, 16);
+  const existing = await docker.containers.inspect(DAEMON);
+  if (existing?.labels[LABEL.egressDaemon] === config) {
+    if (!existing.running) await docker.containers.start(DAEMON);
+    return DAEMON;
+  }
+  if (existing) await docker.containers.remove(DAEMON);
+  const image = `sandfleet-egress:${version}`;
+  if (!(await docker.images.inspect(image))) {
+    await docker.images.importArchive(await binaryArchive("egress", "sandfleet-egress", binary), {
+      repo: "sandfleet-egress",
+      tag: version,
+      labels: { [LABEL.managed]: "true" },
+      env: [],
+      cmd: undefined,
+      entrypoint: undefined,
+      user: "",
+      workdir: "",
+    });
+  }
+  try {
+    await docker.containers.create({
+      name: DAEMON,
+      image,
+      entrypoint: [DAEMON_BIN, "serve", ...(hosts ? ["--hosts", "/hosts"] : [])],
+      env: {},
+      labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config },
+      nanoCpus: 500_000_000,
+      memoryBytes: 128 * 1024 * 1024,
+      pidsLimit: 64,
+      readOnlyRootfs: false,
+      networkMode: "host",
+      capDrop: ["ALL"],
+      capAdd: ["NET_ADMIN", "NET_BIND_SERVICE"],
+      securityOpt: ["no-new-privileges"],
+      runtime: "runc",
+      init: false,
+      restartUnlessStopped: true,
+      ...(hosts ? { hostFiles: [{ source: hosts, target: "/hosts" }] } : {}),
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error; // another process placed it
+  }
+  const created = await docker.containers.inspect(DAEMON);
+  if (!created?.running) await docker.containers.start(DAEMON).catch(() => undefined);
+  return DAEMON;
+}
+
+interface DaemonPolicy {
+  id: string;
+  ip: string;
+  gateway: string;
+  allow: string[];
+}
+
+/** A sandbox's allowlist now: the newest one set on it live, else the one it was made with. */
+function allowlistOf(container: ContainerInfo, setLater: Map<string, string[]>): string[] | undefined {
+  const later = setLater.get(container.id);
+  if (later) return later;
+  const label = container.labels[LABEL.egress];
+  return label ? (JSON.parse(label) as string[]) : undefined;
+}
+
+async function allowlistsSetLater(docker: DockerClient, app?: string): Promise<Map<string, string[]>> {
+  const records = await newestRecords(docker, "egress", app);
+  return new Map([...records].map(([id, r]) => [id, JSON.parse(r.labels[LABEL.egress] ?? "[]") as string[]]));
+}
+
+/** The daemon's policy for one sandbox, or undefined when it has no allowlist or no address yet. */
+async function policyOf(
+  docker: DockerClient,
+  container: ContainerInfo,
+  setLater: Map<string, string[]>,
+): Promise<DaemonPolicy | undefined> {
+  const allow = allowlistOf(container, setLater);
+  const app = container.labels[LABEL.app] ?? "";
+  const ip = container.addresses[egressNetworkName(app)];
+  if (!allow || !ip || !container.running) return undefined;
+  const network = await docker.networks.inspect(egressNetworkName(app));
+  if (!network?.gateway) return undefined;
+  return { id: container.id, ip, gateway: network.gateway, allow };
+}
+
+async function tellDaemon(docker: DockerClient, request: object): Promise<void> {
+  const daemon = await ensureEgressDaemon(docker);
+  let lastError = "";
+  // A daemon started a moment ago may not listen yet.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const process = await docker.exec.start(daemon, { argv: [DAEMON_BIN, "ctl"] }, { stdin: true });
+    let stderr = "";
+    process.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    process.stdout.resume();
+    process.stdin?.end(JSON.stringify(request));
+    if ((await process.wait()) === 0) return;
+    lastError = stderr.trim();
+    if (!lastError.includes("not running")) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new SandfleetError(`the egress daemon refused the allowlist: ${lastError}`);
+}
+
+async function egressNetworks(docker: DockerClient): Promise<{ subnet: string; gateway: string }[]> {
+  const networks = await docker.networks.list({ [LABEL.managed]: "true", [LABEL.egressNetwork]: "true" });
+  return networks.flatMap((n) => (n.subnet && n.gateway ? [{ subnet: n.subnet, gateway: n.gateway }] : []));
+}
+
+/** Gives the daemon one sandbox's allowlist at once (a new sandbox, a changed list), leaving the others. */
+export async function applyEgress(docker: DockerClient, sandboxId: string): Promise<void> {
+  const container = await docker.containers.inspect(sandboxId);
+  if (!container) return;
+  const setLater = await allowlistsSetLater(docker, container.labels[LABEL.app]);
+  const policy = await policyOf(docker, container, setLater);
+  if (!policy) return;
+  await tellDaemon(docker, { op: "set", networks: await egressNetworks(docker), policies: [policy] });
+}
+
+/**
+ * Gives the daemon the whole truth from the engine: every egress network
+ * and every running sandbox's allowlist. The agent does this on each pass,
+ * so a restarted daemon or an ended sandbox converges.
+ */
+export async function syncEgress(docker: DockerClient): Promise<void> {
+  const networks = await egressNetworks(docker);
+  if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return;
+  const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
+  const setLater = await allowlistsSetLater(docker);
+  const containers = await Promise.all(listed.map((c) => docker.containers.inspect(c.id)));
+  const present = containers.filter((c): c is ContainerInfo => c !== undefined);
+  const policies = (await Promise.all(present.map((c) => policyOf(docker, c, setLater)))).filter(
+    (p): p is DaemonPolicy => p !== undefined,
+  );
+  await tellDaemon(docker, { op: "sync", networks, policies });
+}
+
+/** Replaces a live sandbox's allowlist: same container, the daemon told at once. */
+export async function setEgress(
+  docker: DockerClient,
+  sandbox: { id: string; app: string },
+  allow: string[],
+): Promise<void> {
+  await writeRecord(docker, "egress", sandbox, { [LABEL.egress]: JSON.stringify(allow) });
+  await applyEgress(docker, sandbox.id);
+}
+
+/** What the daemon refused a sandbox, from its log: each with its destination and reason. */
+export async function egressRefusals(
+  docker: DockerClient,
+  sandboxId: string,
+): Promise<{ time: string; destination: string; reason: string }[]> {
+  if (!(await docker.containers.inspect(DAEMON))) return [];
+  const { stdout, stderr } = await docker.containers.logs(DAEMON, { follow: false });
+  stderr.resume();
+  let text = "";
+  for await (const chunk of stdout) text += (chunk as Buffer).toString();
+  return text.split("\n").flatMap((line) => {
+    try {
+      const entry = JSON.parse(line) as {
+        sandbox?: string;
+        refused?: boolean;
+        time: string;
+        destination: string;
+        reason: string;
+      };
+      return entry.refused && entry.sandbox === sandboxId
+        ? [{ time: entry.time, destination: entry.destination, reason: entry.reason }]
+        : [];
+    } catch {
+      return [];
+    }
+  });
+}

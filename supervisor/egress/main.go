@@ -1,0 +1,122 @@
+// sandfleet-egress keeps sandboxes' egress allowlists on an engine's host:
+// a resolver that answers only allowed names, and an nftables table that
+// lets a sandbox's traffic reach only allowed addresses. It runs in a
+// sandfleet-managed container on the host's network, with NET_ADMIN.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+)
+
+// ControlSocket is where `ctl` reaches `serve`, inside the daemon's container.
+const ControlSocket = "/sandfleet-egress.sock"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE] [--upstream IP:PORT,...] | ctl < request.json")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		os.Exit(serve(os.Args[2:]))
+	case "ctl":
+		os.Exit(ctl())
+	default:
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+type request struct {
+	Op       string    `json:"op"`
+	Networks []Network `json:"networks"`
+	Policies []Policy  `json:"policies"`
+}
+
+func serve(args []string) int {
+	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
+	hostsFile := flags.String("hosts", "", "static `address name` lines, answered before the upstream servers")
+	upstream := flags.String("upstream", "", "upstream DNS servers (IP:PORT,...); default the host's resolv.conf")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	hosts, err := ReadHosts(*hostsFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", err)
+		return 1
+	}
+	servers := Nameservers("/etc/resolv.conf")
+	if *upstream != "" {
+		servers = strings.Split(*upstream, ",")
+	}
+	rules, err := NewRules()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: nftables: %v\n", err)
+		return 1
+	}
+	resolver := NewResolver(rules, hosts, servers)
+	_ = os.Remove(ControlSocket)
+	listener, err := net.Listen("unix", ControlSocket)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", err)
+		return 1
+	}
+	resolver.log(map[string]any{"started": true, "upstream": servers, "hosts": len(hosts)})
+	for {
+		conn, err := listener.Accept()
+		if err != nil {
+			continue
+		}
+		go func() {
+			defer conn.Close()
+			var req request
+			reply := map[string]any{"ok": true}
+			if err := json.NewDecoder(conn).Decode(&req); err != nil {
+				reply = map[string]any{"error": "bad request: " + err.Error()}
+			} else if req.Op == "sync" {
+				if err := resolver.Sync(req.Networks, req.Policies); err != nil {
+					reply = map[string]any{"error": err.Error()}
+				}
+			} else if req.Op == "set" {
+				if err := resolver.Set(req.Networks, req.Policies); err != nil {
+					reply = map[string]any{"error": err.Error()}
+				}
+			} else {
+				reply = map[string]any{"error": fmt.Sprintf("unknown op %q", req.Op)}
+			}
+			_ = json.NewEncoder(conn).Encode(reply)
+		}()
+	}
+}
+
+// ctl sends the request on stdin to the daemon and prints its answer; it
+// fails when the daemon refused the request.
+func ctl() int {
+	conn, err := net.Dial("unix", ControlSocket)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: the daemon is not running: %v\n", err)
+		return 1
+	}
+	defer conn.Close()
+	if _, err := io.Copy(conn, os.Stdin); err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", err)
+		return 1
+	}
+	var reply map[string]any
+	if err := json.NewDecoder(conn).Decode(&reply); err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: no answer: %v\n", err)
+		return 1
+	}
+	if msg, failed := reply["error"]; failed {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", msg)
+		return 1
+	}
+	fmt.Println("ok")
+	return 0
+}
