@@ -4,6 +4,7 @@ import { cliSpeed } from "./cli-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
+import { egressOverhead } from "./egress-scenarios.ts";
 import { lifecycle } from "./lifecycle-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
@@ -29,6 +30,7 @@ await step("storage", () => storageCost(runs));
 await step("warm claims", () => warmClaim(runs));
 await step("exec round trips", () => execThroughput(runs * 2));
 await step("pause and resume", () => lifecycle(runs));
+await step("egress allowlists", () => egressOverhead(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", () => scaling(quick ? [10] : [10, 50, 100]));
 
