@@ -93,8 +93,10 @@ func (r *Rules) Apply(
 		rule(forward, established()...)
 		rule(forward, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
 		rule(forward, append(toSet(resolved), verdict(expr.VerdictAccept))...)
-		rule(forward, append(isTCP(), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
-		rule(forward, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
+		// Each refusal is logged to the daemon (NFLOG) with the sandbox it came from.
+		logged := logRefusal(p.ID)
+		rule(forward, append(isTCP(), logged, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
+		rule(forward, logged, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
 		// To this host: DNS at its gateway only.
 		rule(input, established()...)
 		for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
@@ -237,3 +239,16 @@ func established() []expr.Any {
 }
 
 func verdict(kind expr.VerdictKind) *expr.Verdict { return &expr.Verdict{Kind: kind} }
+
+// logRefusal sends the packet to the daemon's NFLOG group, named by the sandbox's short id.
+func logRefusal(sandboxID string) *expr.Log {
+	short := sandboxID
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	return &expr.Log{
+		Key:   1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP,
+		Group: LogGroup,
+		Data:  []byte(refusalPrefixLabel + short),
+	}
+}

@@ -61,6 +61,10 @@ func serve(args []string) int {
 		return 1
 	}
 	resolver := NewResolver(rules, hosts, servers)
+	if err := WatchRefusals(func(r Refusal) { resolver.RefusedAddress(r.Sandbox, r.Destination) }); err != nil {
+		// The firewall still refuses; only its log of addresses is missing.
+		resolver.log(map[string]any{"error": "cannot read refusals (NFLOG): " + err.Error()})
+	}
 	_ = os.Remove(ControlSocket)
 	listener, err := net.Listen("unix", ControlSocket)
 	if err != nil {

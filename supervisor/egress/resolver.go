@@ -18,6 +18,11 @@ import (
 // may connect a little after it looked the name up.
 const MinAllowTTL = 60 * time.Second
 
+type resolvedAddr struct {
+	until time.Time
+	name  string
+}
+
 type sandbox struct {
 	id   string
 	list *Allowlist
@@ -29,7 +34,8 @@ type sandbox struct {
 type Resolver struct {
 	mu         sync.Mutex
 	bySource   map[netip.Addr]sandbox
-	remembered map[string]map[netip.Addr]time.Time
+	// Addresses allowed names resolved to, by sandbox: until when, and for which name.
+	remembered map[string]map[netip.Addr]resolvedAddr
 	servers    map[string][]*dns.Server // by gateway address
 	applied    string                   // the last state synced, as JSON: the same again changes nothing
 	networks   []Network
@@ -43,7 +49,7 @@ type Resolver struct {
 
 func NewResolver(rules *Rules, hosts map[string][]netip.Addr, upstream []string) *Resolver {
 	return &Resolver{
-		bySource: map[netip.Addr]sandbox{}, remembered: map[string]map[netip.Addr]time.Time{},
+		bySource: map[netip.Addr]sandbox{}, remembered: map[string]map[netip.Addr]resolvedAddr{},
 		servers: map[string][]*dns.Server{}, hosts: hosts, upstream: upstream, rules: rules,
 		out: json.NewEncoder(os.Stdout),
 	}
@@ -80,16 +86,27 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) error {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id := range r.remembered {
+	// An address stays allowed only while the name it was resolved for still is.
+	stillAllowed := map[string]map[netip.Addr]time.Time{}
+	for id, addrs := range r.remembered {
 		if lists[id] == nil {
 			delete(r.remembered, id)
+			continue
+		}
+		stillAllowed[id] = map[netip.Addr]time.Time{}
+		for addr, resolved := range addrs {
+			if lists[id].AllowsName(resolved.name) {
+				stillAllowed[id][addr] = resolved.until
+			} else {
+				delete(addrs, addr)
+			}
 		}
 	}
 	if len(policies) == 0 && len(networks) == 0 {
 		if err := r.rules.Remove(); err != nil {
 			return err
 		}
-	} else if err := r.rules.Apply(networks, policies, lists, r.remembered); err != nil {
+	} else if err := r.rules.Apply(networks, policies, lists, stillAllowed); err != nil {
 		return err
 	}
 	r.bySource = bySource
@@ -182,10 +199,10 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	until := time.Now().Add(max(ttl, MinAllowTTL))
 	r.mu.Lock()
 	if r.remembered[sb.id] == nil {
-		r.remembered[sb.id] = map[netip.Addr]time.Time{}
+		r.remembered[sb.id] = map[netip.Addr]resolvedAddr{}
 	}
 	for _, a := range addrs {
-		r.remembered[sb.id][a] = until
+		r.remembered[sb.id][a] = resolvedAddr{until: until, name: name}
 	}
 	r.mu.Unlock()
 	if err := r.rules.Allow(sb.id, addrs, max(ttl, MinAllowTTL)); err != nil {
@@ -227,6 +244,19 @@ func (r *Resolver) lookup(name string) ([]netip.Addr, time.Duration, bool) {
 		return addrs, ttl, true
 	}
 	return nil, 0, false
+}
+
+// RefusedAddress logs a connection the firewall refused; the kernel names the sandbox by its short id.
+func (r *Resolver) RefusedAddress(short, destination string) {
+	r.mu.Lock()
+	id := short
+	for _, p := range r.policies {
+		if strings.HasPrefix(p.ID, short) {
+			id = p.ID
+		}
+	}
+	r.mu.Unlock()
+	r.refused(id, destination, "the address is not in the egress allowlist")
 }
 
 func (r *Resolver) refused(sandboxID, destination, reason string) {

@@ -87,6 +87,9 @@ describe("egress allowlists, against a small internet of the test's own", () => 
     expect((await probe(sandbox, "http", "http://blocked.test/")).body).toBe(`reached ${blocked} host=blocked.test\n`);
     expect((await probe(sandbox, "resolve", "api.allowed.test")).error).toMatch(/gaierror/);
     expect((await probe(sandbox, "connect", ranged, "443")).error).toMatch(/ConnectionRefusedError/);
+    await sandbox.setEgress({ allow: ["allowed.test"] });
+    // A name taken off the list takes the addresses it resolved to with it.
+    expect((await probe(sandbox, "connect", blocked, "80")).error).toMatch(/ConnectionRefusedError/);
     const after = {
       id: (await sandbox.state()).id,
       pid1: (await sandbox.run(["cat", "/proc/1/stat"])).stdout.split(" ")[21],
@@ -95,14 +98,17 @@ describe("egress allowlists, against a small internet of the test's own", () => 
     await sandbox.setEgress({ allow: ["allowed.test", "*.allowed.test", `${ranged}/32`] });
   });
 
-  it("logs each refused name with the sandbox, the destination and the reason, for sandfleet logs", async () => {
+  it("logs each refusal, of a name or an address, with the sandbox, the destination and the reason", async () => {
     await probe(sandbox, "resolve", "never.test");
-    const refusals = await sandbox.egressRefusals();
-    expect(refusals).toContainEqual(
-      expect.objectContaining({ destination: "never.test", reason: "the name is not in the egress allowlist" }),
-    );
+    await probe(sandbox, "connect", blocked, "8443");
     const logs = await cli(["logs", sandbox.id]);
     expect(logs.stderr).toContain("sandfleet egress: refused never.test: the name is not in the egress allowlist");
+    expect(logs.stderr).toContain(
+      `sandfleet egress: refused ${blocked}:8443 (tcp): the address is not in the egress allowlist`,
+    );
+    // Another sandbox's refusals are its own.
+    const other = await sandfleet.sandboxes.create({ app, image: "sandfleet/python", egress: { allow: [] } });
+    expect(await other.egressRefusals()).toEqual([]);
   });
 
   it("leaves a sandbox without a policy with no network at all", async () => {
