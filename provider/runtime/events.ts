@@ -1,6 +1,7 @@
 import type { DockerClient } from "../docker/client.ts";
 import type { EngineEvent } from "../docker/types.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
+import { KILLED_EXIT_CODE } from "./command.ts";
 import { endReasonOf, TIMEOUT_EXIT_CODE } from "./lifetime.ts";
 import { parseMember } from "./pool.ts";
 import type { EndedReason, SandboxEvent } from "./event-kinds.ts";
@@ -99,7 +100,14 @@ export class SandboxEventReader {
       const said = await this.#lastWords(event.containerId);
       if (said) return said === "idle timeout" ? "idle" : "timeout";
     }
-    return this.#killed.has(event.containerId) ? "terminated" : "exit";
+    if (this.#killed.has(event.containerId)) return "terminated";
+    // Killed by a signal: the engine may log its `kill` and `oom` events after the `die`, so the
+    // container's own record decides.
+    if (exitCode === KILLED_EXIT_CODE) {
+      const container = await this.#docker.containers.inspect(event.containerId).catch(() => undefined);
+      return container?.oomKilled === true ? "oom" : "terminated";
+    }
+    return "exit";
   }
 
   /** What the supervisor said when it ended the sandbox itself, from the end of its log. */

@@ -69,8 +69,9 @@ describe("sandfleet agent --metrics-addr", () => {
     const elapsed = (Date.now() - t0) / 1000;
     const labels = { app, sandbox: "busy" };
     const cpu = (s: Sample[]) => sampleValue(s, "sandfleet_sandbox_cpu_seconds", labels) ?? Number.NaN;
-    // One busy thread: close to one CPU second per second (the machine may lend it a little less).
-    expect((cpu(second) - cpu(first)) / elapsed).toBeGreaterThan(0.6);
+    // One busy thread: up to one CPU second per second; on a machine busy with other work, less,
+    // but never nothing.
+    expect((cpu(second) - cpu(first)) / elapsed).toBeGreaterThan(0.25);
     expect((cpu(second) - cpu(first)) / elapsed).toBeLessThan(1.3);
     expect(sampleValue(second, "sandfleet_sandbox_memory_bytes", labels)).toBeGreaterThan(96 * 1024 * 1024);
     expect(sampleValue(second, "sandfleet_sandbox_memory_limit_bytes", labels)).toBe(256 * 1024 * 1024);

@@ -56,6 +56,17 @@ describe("sandbox events from engine events", () => {
     expect(await reader.read(engineEvent("die", { exitCode: "0" }))).toMatchObject({ reason: "exit", exitCode: 0 });
   });
 
+  it("a SIGKILL end the engine logged before its kill or OOM is told by the container's own record", async () => {
+    const withRecord = (oomKilled: boolean) =>
+      new SandboxEventReader({
+        containers: { inspect: () => Promise.resolve({ oomKilled }) },
+      } as unknown as DockerClient);
+    expect(await withRecord(false).read(engineEvent("die", { exitCode: "137" }))).toMatchObject({
+      reason: "terminated",
+    });
+    expect(await withRecord(true).read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "oom" });
+  });
+
   it("an OOM before the end makes it oom", async () => {
     const reader = new SandboxEventReader(noEngine);
     await reader.read(engineEvent("oom"));
