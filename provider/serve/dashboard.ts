@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { PoolStatus } from "../client/pools.ts";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { randomHex } from "../digest.ts";
 import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
@@ -9,7 +10,7 @@ import { LABEL } from "../runtime/labels.ts";
 import { parseMember } from "../runtime/pool.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";
 import { parseDuration } from "../spec/units.ts";
-import { parseListenAddress } from "./metrics.ts";
+import { listen, parseListenAddress } from "./listen.ts";
 
 /** A sandbox as the dashboard shows it: its state, age, idle time, limits and live use. */
 export interface DashboardSandbox {
@@ -32,15 +33,7 @@ export interface DashboardSandbox {
 export interface DashboardOverview {
   engine: string;
   apps: string[];
-  pools: {
-    app: string;
-    name: string;
-    replicas: number;
-    ready: number;
-    pending: number;
-    claimed: number;
-    paused: number;
-  }[];
+  pools: PoolStatus[];
   sandboxes: DashboardSandbox[];
 }
 
@@ -95,7 +88,7 @@ export async function serveDashboard(
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? "/", "http://dashboard");
-    if (!hostAllowed(request.headers.host, host, boundPort())) {
+    if (!hostAllowed(request.headers.host, host, boundPort(server, port))) {
       response.writeHead(421).end("this dashboard answers only to its own address\n");
       return;
     }
@@ -202,28 +195,14 @@ export async function serveDashboard(
     return controller;
   }
 
-  const boundPort = () => {
-    const bound = server.address();
-    return typeof bound === "object" && bound ? bound.port : port;
-  };
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
-  const shownHost = host.includes(":") ? `[${host}]` : host;
-  const base = `http://${shownHost}:${String(boundPort())}/`;
+  const served = await listen(server, { host, port });
+  const base = `${served.base}/`;
   return {
     url: token === undefined ? base : `${base}?token=${token}`,
     token,
     close: async () => {
       for (const stream of openStreams) stream.abort();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
+      await served.close();
     },
   };
 }
@@ -327,6 +306,11 @@ async function act(sandbox: Sandbox, action: string, body: Record<string, unknow
     default:
       throw new NotFoundError(`no action ${action}: pause, resume, extend or terminate`);
   }
+}
+
+function boundPort(server: { address: () => unknown }, asked: number): number {
+  const bound = server.address();
+  return typeof bound === "object" && bound !== null && "port" in bound ? Number(bound.port) : asked;
 }
 
 function hostAllowed(header: string | undefined, host: string, port: number): boolean {

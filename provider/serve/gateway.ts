@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import type { Socket } from "node:net";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { TOKEN_PARAM, type TokenVerdict } from "../runtime/connect-tokens.ts";
-import { parseListenAddress } from "./metrics.ts";
+import { listen, parseListenAddress } from "./listen.ts";
 
 export interface GatewayOptions {
   /** `host:port`; default 127.0.0.1:8088. */
@@ -133,24 +133,8 @@ export async function serveGateway(
     })().catch(() => client.destroy());
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
-  const bound = server.address();
-  const boundPort = typeof bound === "object" && bound ? bound.port : port;
-  const shownHost = host.includes(":") ? `[${host}]` : host;
-  return {
-    url: `${options.tls ? "https" : "http"}://${shownHost}:${String(boundPort)}`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      });
-    },
-  };
+  const served = await listen(server, { host, port }, options.tls ? "https" : "http");
+  return { url: served.base, close: served.close };
 }
 
 /** A browser opening a page (not a script's request): it gets the cookie and a clean address. */

@@ -1,24 +1,12 @@
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
-import { InvalidArgumentError } from "../errors.ts";
-
-/** `host:port`, `:port` or `port` (host 127.0.0.1); `[::1]:port` for IPv6. */
-export function parseListenAddress(address: string): { host: string; port: number } {
-  const match = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(address);
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) {
-    throw new InvalidArgumentError(`${JSON.stringify(address)} is not an address like 127.0.0.1:9464 or :9464`);
-  }
-  const host = match[1] ? match[1].replace(/^\[|\]$/g, "") : "127.0.0.1";
-  return { host, port };
-}
+import { listen, parseListenAddress } from "./listen.ts";
 
 /** Serves the registry at /metrics, in Prometheus's text format, until closed. */
 export async function serveMetrics(
   registry: Registry,
   address: string,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  const { host, port } = parseListenAddress(address);
   // Loaded here, not at import: every run of the CLI imports this module, few serve anything.
   const { createServer } = await import("node:http");
   const server: Server = createServer((request, response) => {
@@ -35,20 +23,6 @@ export async function serveMetrics(
       },
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, resolve);
-  });
-  const bound = server.address();
-  const boundPort = typeof bound === "object" && bound ? bound.port : port;
-  const shownHost = host.includes(":") ? `[${host}]` : host;
-  return {
-    url: `http://${shownHost}:${String(boundPort)}/metrics`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => {
-          resolve();
-        });
-      }),
-  };
+  const served = await listen(server, parseListenAddress(address));
+  return { url: `${served.base}/metrics`, close: served.close };
 }
