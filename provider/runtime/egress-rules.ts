@@ -35,3 +35,11 @@ export function egressEntryProblem(entry: unknown): string | undefined {
 export function egressNetworkName(app: string): string {
   return objectName("egress", app, "net");
 }
+
+/** Why a sandbox's other network settings rule out an allowlist: none, one or both. */
+export function egressSettingProblems(network: unknown, runtime: unknown): string[] {
+  return [
+    ...(network === "app" ? ['gives the sandbox its own network; remove network: "app"'] : []),
+    ...(runtime === "runsc" ? ["needs runc: runsc (gVisor) is registered without networking on this engine"] : []),
+  ];
+}

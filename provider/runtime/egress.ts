@@ -42,7 +42,7 @@ const DAEMON_BIN = "/egress/sandfleet-egress";
  * SANDFLEET_EGRESS_HOSTS names a hosts file it answers from before the
  * host's own resolvers (the tests' small internet).
  */
-export async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
+async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
   const info = await docker.info();
   const arch = info.architecture === "aarch64" || info.architecture === "arm64" ? "arm64" : "amd64";
   const { binary, version } = packagedBinary(`sandfleet-egress-linux-${arch}`);
@@ -118,18 +118,17 @@ async function allowlistsSetLater(docker: DockerClient, app?: string): Promise<M
 }
 
 /** The daemon's policy for one sandbox, or undefined when it has no allowlist or no address yet. */
-async function policyOf(
-  docker: DockerClient,
+function policyOf(
   container: ContainerInfo,
   setLater: Map<string, string[]>,
-): Promise<DaemonPolicy | undefined> {
+  networks: EgressNetwork[],
+): DaemonPolicy | undefined {
   const allow = allowlistOf(container, setLater);
-  const app = container.labels[LABEL.app] ?? "";
-  const ip = container.addresses[egressNetworkName(app)];
-  if (!allow || !ip || !container.running) return undefined;
-  const network = await docker.networks.inspect(egressNetworkName(app));
-  if (!network?.gateway) return undefined;
-  return { id: container.id, ip, gateway: network.gateway, allow };
+  const name = egressNetworkName(container.labels[LABEL.app] ?? "");
+  const ip = container.addresses[name];
+  const gateway = networks.find((n) => n.name === name)?.gateway;
+  if (!allow || !ip || !gateway || !container.running) return undefined;
+  return { id: container.id, ip, gateway, allow };
 }
 
 async function tellDaemon(docker: DockerClient, request: object): Promise<void> {
@@ -150,9 +149,31 @@ async function tellDaemon(docker: DockerClient, request: object): Promise<void> 
   throw new SandfleetError(`the egress daemon refused the allowlist: ${lastError}`);
 }
 
-async function egressNetworks(docker: DockerClient): Promise<{ subnet: string; gateway: string }[]> {
+interface EgressNetwork {
+  name: string;
+  subnet: string;
+  gateway: string;
+}
+
+async function egressNetworks(docker: DockerClient): Promise<EgressNetwork[]> {
   const networks = await docker.networks.list({ [LABEL.managed]: "true", [LABEL.egressNetwork]: "true" });
-  return networks.flatMap((n) => (n.subnet && n.gateway ? [{ subnet: n.subnet, gateway: n.gateway }] : []));
+  return networks.flatMap((n) =>
+    n.subnet && n.gateway ? [{ name: n.name, subnet: n.subnet, gateway: n.gateway }] : [],
+  );
+}
+
+/** The daemon's view of a network, as it sends it: where its resolver answers, which subnet it guards. */
+function daemonNetworks(networks: EgressNetwork[]): { subnet: string; gateway: string }[] {
+  return networks.map(({ subnet, gateway }) => ({ subnet, gateway }));
+}
+
+/**
+ * Tells the daemon of every egress network before a sandbox starts on one:
+ * from its first packet, a sandbox whose policy has not arrived reaches
+ * only its resolver.
+ */
+export async function guardEgressNetworks(docker: DockerClient): Promise<void> {
+  await tellDaemon(docker, { op: "set", networks: daemonNetworks(await egressNetworks(docker)), policies: [] });
 }
 
 /** Gives the daemon one sandbox's allowlist at once (a new sandbox, a changed list), leaving the others. */
@@ -160,9 +181,10 @@ export async function applyEgress(docker: DockerClient, sandboxId: string): Prom
   const container = await docker.containers.inspect(sandboxId);
   if (!container) return;
   const setLater = await allowlistsSetLater(docker, container.labels[LABEL.app]);
-  const policy = await policyOf(docker, container, setLater);
+  const networks = await egressNetworks(docker);
+  const policy = policyOf(container, setLater, networks);
   if (!policy) return;
-  await tellDaemon(docker, { op: "set", networks: await egressNetworks(docker), policies: [policy] });
+  await tellDaemon(docker, { op: "set", networks: daemonNetworks(networks), policies: [policy] });
 }
 
 /**
@@ -176,11 +198,10 @@ export async function syncEgress(docker: DockerClient): Promise<void> {
   const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
   const setLater = await allowlistsSetLater(docker);
   const containers = await Promise.all(listed.map((c) => docker.containers.inspect(c.id)));
-  const present = containers.filter((c): c is ContainerInfo => c !== undefined);
-  const policies = (await Promise.all(present.map((c) => policyOf(docker, c, setLater)))).filter(
-    (p): p is DaemonPolicy => p !== undefined,
-  );
-  await tellDaemon(docker, { op: "sync", networks, policies });
+  const policies = containers
+    .map((c) => (c ? policyOf(c, setLater, networks) : undefined))
+    .filter((p): p is DaemonPolicy => p !== undefined);
+  await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies });
 }
 
 /** Replaces a live sandbox's allowlist: same container, the daemon told at once. */

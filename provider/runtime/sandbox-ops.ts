@@ -5,7 +5,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
 import { liveTags } from "./tags.ts";
-import { applyEgress, ensureEgressDaemon, ensureEgressNetwork } from "./egress.ts";
+import { applyEgress, ensureEgressNetwork, guardEgressNetworks } from "./egress.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
@@ -93,9 +93,10 @@ export async function createSandbox(
     }
   }
   await requireSubPathSupport(docker, normalized.volumes);
-  // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps both.
+  // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps
+  // both, told of the network before anything starts on it.
   const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
-  if (egress) await ensureEgressDaemon(docker);
+  if (egress) await guardEgressNetworks(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
   if (disk.problem) throw new InvalidArgumentError(`invalid sandbox: diskMiB: ${disk.problem}`);
   const base = sandboxContainerSpec(

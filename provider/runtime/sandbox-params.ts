@@ -1,4 +1,10 @@
-import { egressEntryProblem, egressNetworkName, MAX_EGRESS_ENTRIES, type EgressPolicy } from "./egress-rules.ts";
+import {
+  egressEntryProblem,
+  egressNetworkName,
+  egressSettingProblems,
+  MAX_EGRESS_ENTRIES,
+  type EgressPolicy,
+} from "./egress-rules.ts";
 import type { ContainerSpec } from "../docker/types.ts";
 import { DISK_MIB, LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
@@ -333,13 +339,7 @@ function egressProblems(egress: unknown, network: unknown, runtime: unknown): Pr
     const reason = egressEntryProblem(entry);
     if (reason) problems.push({ property: `egress.allow[${String(i)}]`, reason });
   });
-  if (network === "app")
-    problems.push({ property: "egress", reason: 'gives the sandbox its own network; remove network: "app"' });
-  if (runtime === "runsc")
-    problems.push({
-      property: "egress",
-      reason: "needs runc: runsc (gVisor) is registered without networking on this engine",
-    });
+  for (const reason of egressSettingProblems(network, runtime)) problems.push({ property: "egress", reason });
   return problems;
 }
 

@@ -1,4 +1,4 @@
-import { egressEntryProblem } from "../runtime/egress-rules.ts";
+import { egressEntryProblem, egressSettingProblems } from "../runtime/egress-rules.ts";
 import { urlProblem } from "../runtime/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { DISK_MIB, MEMORY_MIB } from "../rules.ts";
@@ -116,10 +116,8 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
     const reason = egressEntryProblem(entry);
     if (reason) problem([...at, "egress", "allow", i], reason);
   });
-  if (sandbox.egress && sandbox.network === "app")
-    problem([...at, "egress"], 'gives the sandbox its own network; remove network: "app"');
-  if (sandbox.egress && sandbox.runtime === "runsc")
-    problem([...at, "egress"], "needs runc: runsc (gVisor) is registered without networking on this engine");
+  if (sandbox.egress)
+    for (const reason of egressSettingProblems(sandbox.network, sandbox.runtime)) problem([...at, "egress"], reason);
   if (sandbox.idleAction === "pause" && sandbox.idleTimeout === undefined)
     problem([...at, "idleAction"], "pause needs an idleTimeout, after which the sandbox is paused");
   const readiness = sandbox.readiness;
