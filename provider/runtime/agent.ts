@@ -79,8 +79,9 @@ export class Agent {
     const events = await wakeOnTunnelTraffic(docker, app);
     events.push(...(await enforceLifetimes(docker, now, this.#startedMs, app)));
     await pruneConnectTokens(docker, now, app);
-    // The egress daemon holds every app's policies, so this agent gives it the whole engine's.
-    await syncEgress(docker);
+    // The egress daemon holds every app's policies, so this agent gives it the whole engine's
+    // (an agent of one app, only when that app uses egress).
+    await syncEgress(docker, app);
     for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
       events.push({ action: "expired", detail: snapshot });
     }

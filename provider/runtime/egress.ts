@@ -97,6 +97,14 @@ async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
   return DAEMON;
 }
 
+/** The daemon that runs, whatever its settings; placed only when there is none. */
+async function runningDaemon(docker: DockerClient): Promise<string> {
+  const existing = await docker.containers.inspect(DAEMON);
+  if (!existing) return ensureEgressDaemon(docker);
+  if (!existing.running) await docker.containers.start(DAEMON);
+  return DAEMON;
+}
+
 interface DaemonPolicy {
   id: string;
   ip: string;
@@ -131,8 +139,8 @@ function policyOf(
   return { id: container.id, ip, gateway, allow };
 }
 
-async function tellDaemon(docker: DockerClient, request: object): Promise<void> {
-  const daemon = await ensureEgressDaemon(docker);
+async function tellDaemon(docker: DockerClient, request: object, keepRunning = false): Promise<void> {
+  const daemon = keepRunning ? await runningDaemon(docker) : await ensureEgressDaemon(docker);
   let lastError = "";
   // A daemon started a moment ago may not listen yet.
   for (let attempt = 0; attempt < 50; attempt++) {
@@ -192,8 +200,10 @@ export async function applyEgress(docker: DockerClient, sandboxId: string): Prom
  * and every running sandbox's allowlist. The agent does this on each pass,
  * so a restarted daemon or an ended sandbox converges.
  */
-export async function syncEgress(docker: DockerClient): Promise<void> {
+export async function syncEgress(docker: DockerClient, app?: string): Promise<void> {
   const networks = await egressNetworks(docker);
+  // An agent of one app has nothing to keep when that app has no egress network.
+  if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return;
   if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return;
   const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
   const setLater = await allowlistsSetLater(docker);
@@ -201,7 +211,8 @@ export async function syncEgress(docker: DockerClient): Promise<void> {
   const policies = containers
     .map((c) => (c ? policyOf(c, setLater, networks) : undefined))
     .filter((p): p is DaemonPolicy => p !== undefined);
-  await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies });
+  // The daemon as it is: an agent keeps it told, and does not place it anew with its own settings.
+  await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies }, true);
 }
 
 /** Replaces a live sandbox's allowlist: same container, the daemon told at once. */
