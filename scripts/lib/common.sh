@@ -16,6 +16,10 @@ PULUMI_VERSION="v3.274.1"
 PULUMI_LANGUAGE_SDK_VERSION="v3.68.0"
 PULUMI_HOME_BIN="$SANDFLEET_CACHE/pulumi-$PULUMI_VERSION-lh-$PULUMI_LANGUAGE_SDK_VERSION/bin"
 
+# The test cluster's Kubernetes, built from the Go module proxy.
+KUBERNETES_VERSION="v1.37.2"
+KUBERNETES_BIN="$SANDFLEET_CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() {
   printf 'bootstrap: error: %s\n' "$*" >&2
@@ -30,6 +34,13 @@ require_root() {
 
 require_cmd() {
   command -v "$1" >/dev/null 2>&1 || die "$2"
+}
+
+# Installs Debian packages, quietly.
+apt_install() {
+  require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install $*"
+  quiet apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "$@"
 }
 
 # Runs a command quietly; on failure prints its output and stops.

@@ -36,10 +36,13 @@ fi
 btrfs qgroup show "$DATA_ROOT" >/dev/null 2>&1 || quiet btrfs quota enable "$DATA_ROOT"
 
 # runsc only works here without networking (this runsc fails with it, and its
-# kvm platform hangs), so it is registered with --network=none.
+# kvm platform hangs), so it is registered with --network=none. The test
+# cluster's registry (scripts/cluster) serves plain HTTP on the cluster's own
+# bridge, where the engine pushes the images sandboxes on Kubernetes run.
 daemon_json='{
   "data-root": "/var/lib/sandfleet-docker",
   "storage-driver": "btrfs",
+  "insecure-registries": ["10.250.0.0/24"],
   "runtimes": {
     "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] }
   }
