@@ -22,7 +22,7 @@ export default tseslint.config(
   {
     files: ["provider/**/*.ts"],
     // provider/serve/ holds the HTTP servers sandfleet offers (metrics, dashboard), which use the client.
-    ignores: ["provider/docker/**", "provider/digest.ts", "provider/serve/**"],
+    ignores: ["provider/engines/**", "provider/digest.ts", "provider/serve/**"],
     rules: {
       "no-restricted-imports": [
         "error",
@@ -30,7 +30,7 @@ export default tseslint.config(
           paths: [
             ...["node:http", "node:https", "node:net"].map((name) => ({
               name,
-              message: "Only provider/docker/ talks to the engine.",
+              message: "Only provider/engines/ talks to an engine.",
             })),
             {
               name: "node:crypto",

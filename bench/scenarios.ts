@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { connectDocker } from "../provider/docker/client.ts";
+import { connectDocker } from "../provider/engines/docker/client.ts";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
 import { normalizeSandboxParams, sandboxContainerSpec } from "../provider/runtime/sandbox-params.ts";
 import { Sandbox } from "../provider/runtime/sandbox.ts";

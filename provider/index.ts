@@ -22,7 +22,7 @@ export {
   AlreadyExistsError,
   DirectoryNotEmptyError,
 } from "./errors.ts";
-export { ImageBuildError } from "./docker/images.ts";
+export { ImageBuildError } from "./engines/docker/images.ts";
 export { Sandbox, type ConnectParams, type RunParams, type SandboxMetrics, type Tunnel } from "./runtime/sandbox.ts";
 export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/process.ts";
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/command.ts";
@@ -55,5 +55,5 @@ export type { ReadinessParams } from "./runtime/readiness.ts";
 export type { SnapshotState } from "./runtime/snapshot.ts";
 export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sandbox-params.ts";
 export type { SandboxState, SandboxSummary } from "./runtime/sandbox-ops.ts";
-export type { ExecResult, ImageSummary, VolumeInfo } from "./docker/types.ts";
+export type { ExecResult, ImageSummary, VolumeInfo } from "./engines/port.ts";
 export { parseDuration } from "./spec/units.ts";

@@ -66,7 +66,7 @@ func runInit(args []string) int {
 	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ()}
 
 	signals := make(chan os.Signal, 8)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, terminateSignal)
 
 	var mainDone <-chan proc.Status
 	mainPid := 0
@@ -98,6 +98,11 @@ func runInit(args []string) int {
 		case status := <-mainDone:
 			return status.Code
 		case sig := <-signals:
+			if sig == terminateSignal {
+				fmt.Fprintln(os.Stderr, "sandfleet: sandbox terminated")
+				endAll(mainPid)
+				return terminatedExitCode
+			}
 			if mainPid > 0 {
 				syscall.Kill(-mainPid, sig.(syscall.Signal))
 			} else if sig == syscall.SIGTERM || sig == syscall.SIGINT {

@@ -32,13 +32,20 @@ func main() {
 		os.Exit(runConnect())
 	case "version":
 		fmt.Println(protocol.Version)
+	case "install":
+		if len(os.Args) != 3 {
+			usage()
+		}
+		os.Exit(runInstall(os.Args[2]))
+	case "terminate":
+		os.Exit(runTerminate())
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version | install DIR | terminate")
 	os.Exit(2)
 }
 

@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";
@@ -24,11 +24,11 @@ export interface PoolStatus {
 export class SandboxPool {
   readonly app: string;
   readonly name: string;
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
   readonly #sandboxes: Sandboxes;
 
   /** @internal */
-  constructor(docker: DockerClient, sandboxes: Sandboxes, app: string, name: string) {
+  constructor(docker: Engine, sandboxes: Sandboxes, app: string, name: string) {
     this.#docker = docker;
     this.#sandboxes = sandboxes;
     this.app = app;
@@ -49,11 +49,11 @@ export class SandboxPool {
 
 /** The warm pools of one engine. */
 export class Pools {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
   readonly #sandboxes: Sandboxes;
 
   /** @internal */
-  constructor(docker: DockerClient, sandboxes: Sandboxes) {
+  constructor(docker: Engine, sandboxes: Sandboxes) {
     this.#docker = docker;
     this.#sandboxes = sandboxes;
   }
@@ -73,10 +73,7 @@ export class Pools {
   }
 }
 
-async function statusOf(
-  docker: DockerClient,
-  record: { app: string; name: string; replicas: number },
-): Promise<PoolStatus> {
+async function statusOf(docker: Engine, record: { app: string; name: string; replicas: number }): Promise<PoolStatus> {
   const members = await listMembers(docker, record.app, record.name);
   const count = (state: string) => members.filter((m) => m.state === state).length;
   return {

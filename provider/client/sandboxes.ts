@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { containerName } from "../runtime/names.ts";
 import { claimMember, type ClaimParams } from "../runtime/pool.ts";
@@ -20,10 +20,10 @@ export interface ListParams {
 
 /** The sandboxes of one engine: made, found, claimed and listed. */
 export class Sandboxes {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
 
   /** @internal */
-  constructor(docker: DockerClient) {
+  constructor(docker: Engine) {
     this.#docker = docker;
   }
 

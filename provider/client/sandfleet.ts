@@ -1,4 +1,5 @@
-import { connectDocker, type DockerClient } from "../docker/client.ts";
+import { connectDocker } from "../engines/docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
 import { AgentMetrics } from "../runtime/metrics.ts";
@@ -15,7 +16,7 @@ export interface SandfleetParams {
   /** The Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
   dockerHost?: string;
   /** @internal An engine client already made, such as a fake in a unit test. */
-  docker?: DockerClient;
+  docker?: Engine;
 }
 
 export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
@@ -40,7 +41,7 @@ export class Sandfleet {
   readonly images: Images;
   readonly volumes: Volumes;
   readonly apps: Apps;
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
 
   constructor(params: SandfleetParams = {}) {
     this.#docker = params.docker ?? connectDocker(params.dockerHost);

@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { ImageSummary, VolumeInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ImageSummary, VolumeInfo } from "../engines/port.ts";
 import { ensureImage, type ImageState } from "../runtime/image-build.ts";
 import type { ImageParams } from "../runtime/image-recipe.ts";
 import { ensureVolume, lookupAppNetwork } from "../runtime/apps.ts";
@@ -8,10 +8,10 @@ import type { SandboxVolumeMount } from "../runtime/sandbox-params.ts";
 
 /** Images sandfleet builds: from steps or a Dockerfile, tagged by their content. */
 export class Images {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
 
   /** @internal */
-  constructor(docker: DockerClient) {
+  constructor(docker: Engine) {
     this.#docker = docker;
   }
 
@@ -31,10 +31,10 @@ export class Images {
 
 /** Volumes sandfleet made for apps. */
 export class Volumes {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
 
   /** @internal */
-  constructor(docker: DockerClient) {
+  constructor(docker: Engine) {
     this.#docker = docker;
   }
 
@@ -79,10 +79,10 @@ export class AppVolume {
 
 /** Apps as the runtime sees them: their private networks. */
 export class Apps {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
 
   /** @internal */
-  constructor(docker: DockerClient) {
+  constructor(docker: Engine) {
     this.#docker = docker;
   }
 

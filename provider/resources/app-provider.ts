@@ -71,10 +71,10 @@ export const appProvider: FullProvider = withPlainErrors({
     // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(
       (["claim", "tags", "deadline", "webhooks", "connect", "egress"] as const).map((kind) =>
-        docker.volumes.list(scopeLabels(kind, props.name as string)),
+        docker.records.list(scopeLabels(kind, props.name as string)),
       ),
     );
-    await Promise.all(records.flat().map((v) => docker.volumes.remove(v.name)));
+    await Promise.all(records.flat().map((v) => docker.records.remove(v.name)));
     // The egress network its sandboxes with allowlists were given, made on demand.
     await docker.networks.remove(egressNetworkName(props.name as string));
     await docker.networks.remove(id);

@@ -1,4 +1,5 @@
-import { connectDocker, type DockerClient } from "../docker/client.ts";
+import { connectDocker } from "../engines/docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { EngineUnavailableError } from "../errors.ts";
 import { diskBoundProblem } from "../runtime/disk.ts";
 import { engineLog } from "./engine-log.ts";
@@ -7,7 +8,7 @@ import { engineLog } from "./engine-log.ts";
 export type Props = Record<string, unknown>;
 
 /** The Docker engine a resource lives on: its `dockerHost`, else the default one. */
-export function engineOf(props: { dockerHost?: unknown }): DockerClient {
+export function engineOf(props: { dockerHost?: unknown }): Engine {
   return connectDocker(typeof props.dockerHost === "string" ? props.dockerHost : undefined);
 }
 

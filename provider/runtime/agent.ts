@@ -1,7 +1,7 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { newestRecords } from "./sandbox-records.ts";
 import { expireSnapshots } from "./snapshot.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import { idleBySupervisor, isSupervised, pausesWhenIdle, wakeOnTunnelTraffic } from "./idle-pause.ts";
 import { pauseSandbox } from "./pause.ts";
 import { pruneConnectTokens } from "./connect-tokens.ts";
@@ -24,10 +24,10 @@ export interface AgentEvent {
 }
 
 /** One part of what the agent keeps true, run on every pass. */
-export type Reconciler = (docker: DockerClient, nowMs: number) => Promise<AgentEvent[]>;
+export type Reconciler = (docker: Engine, nowMs: number) => Promise<AgentEvent[]>;
 
 export interface AgentParams {
-  docker: DockerClient;
+  docker: Engine;
   /** Only this app's sandboxes and pools; default every app on the engine. */
   app?: string;
   /** Time between passes. Default 1000. */
@@ -153,7 +153,7 @@ export class Agent {
  * idle action is pause), and finishes ends a crash interrupted.
  */
 export async function enforceLifetimes(
-  docker: DockerClient,
+  docker: Engine,
   nowMs: number,
   agentStartedMs: number,
   app?: string,
@@ -204,7 +204,7 @@ export async function enforceLifetimes(
 }
 
 async function dueReason(
-  docker: DockerClient,
+  docker: Engine,
   container: ContainerInfo,
   nowMs: number,
   agentStartedMs: number,

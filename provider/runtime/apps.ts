@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { NetworkInfo, VolumeInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { NetworkInfo, VolumeInfo } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
 import { appNetworkName, nameProblem, volumeName } from "./names.ts";
@@ -9,7 +9,7 @@ import { appNetworkName, nameProblem, volumeName } from "./names.ts";
  * name, same labels), so that `pulumi refresh`, `gc` and the App resource see
  * one made at run time as their own. `internet` lets its sandboxes out.
  */
-export async function createAppNetwork(docker: DockerClient, app: string, internet: boolean): Promise<string> {
+export async function createAppNetwork(docker: Engine, app: string, internet: boolean): Promise<string> {
   return docker.networks.create({
     name: appNetworkName(app),
     internal: false,
@@ -20,7 +20,7 @@ export async function createAppNetwork(docker: DockerClient, app: string, intern
 
 /** The app's network, made first when `createIfMissing`; NotFoundError otherwise. */
 export async function lookupAppNetwork(
-  docker: DockerClient,
+  docker: Engine,
   app: string,
   options: { createIfMissing?: boolean; internet?: boolean },
 ): Promise<NetworkInfo> {
@@ -50,7 +50,7 @@ export async function lookupAppNetwork(
  * this app and name is never taken.
  */
 export async function ensureVolume(
-  docker: DockerClient,
+  docker: Engine,
   app: string,
   name: string,
   options: { createIfMissing: boolean },

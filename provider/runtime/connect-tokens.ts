@@ -1,5 +1,5 @@
 import { randomHex, sha256Hex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { objectName } from "./names.ts";
@@ -32,7 +32,7 @@ export const TOKEN_PARAM = "sandfleet_token";
 const TOKEN = /^sfc_([0-9a-f]{16})_([0-9a-f]{64})$/;
 
 export async function createConnectToken(
-  docker: DockerClient,
+  docker: Engine,
   sandbox: { id: string; app: string },
   params: { port: number; ttlMs: number; gatewayUrl?: string },
 ): Promise<ConnectToken> {
@@ -48,7 +48,7 @@ export async function createConnectToken(
   const id = randomHex(8);
   const secret = randomHex(32);
   const expiresAtMs = Date.now() + ttlMs;
-  await docker.volumes.create({
+  await docker.records.create({
     name: objectName("connect", sandbox.app, id),
     labels: ownershipLabels(sandbox.app, "connect", {
       [LABEL.sandbox]: sandbox.id,
@@ -68,15 +68,11 @@ export async function createConnectToken(
 export type TokenVerdict = { sandboxId: string; app: string; port: number } | { refused: string };
 
 /** Checks a token against the engine's records: well formed, known, its secret, not expired. */
-export async function verifyConnectToken(
-  docker: DockerClient,
-  token: string,
-  nowMs = Date.now(),
-): Promise<TokenVerdict> {
+export async function verifyConnectToken(docker: Engine, token: string, nowMs = Date.now()): Promise<TokenVerdict> {
   const match = TOKEN.exec(token);
   if (!match) return { refused: "not a sandfleet connect token" };
   const [, id = "", secret = ""] = match;
-  const [record] = await docker.volumes.list({ ...scopeLabels("connect"), [LABEL.tokenId]: id });
+  const [record] = await docker.records.list({ ...scopeLabels("connect"), [LABEL.tokenId]: id });
   // Unknown and revoked read the same: the record is gone.
   if (!record || record.labels[LABEL.tokenHash] !== sha256Hex(secret)) return { refused: "unknown or revoked token" };
   if (nowMs >= Number(record.labels[LABEL.expiresAt] ?? 0)) return { refused: "expired token" };
@@ -89,7 +85,7 @@ export async function verifyConnectToken(
 
 /** Revokes a token (or every token of a sandbox): the gateway refuses it from its next request on. */
 export async function revokeConnectTokens(
-  docker: DockerClient,
+  docker: Engine,
   which: { token: string } | { sandboxId: string },
 ): Promise<number> {
   let labels: Record<string, string>;
@@ -98,16 +94,16 @@ export async function revokeConnectTokens(
     if (!id) throw new InvalidArgumentError("not a sandfleet connect token");
     labels = { ...scopeLabels("connect"), [LABEL.tokenId]: id };
   } else labels = { ...scopeLabels("connect"), [LABEL.sandbox]: which.sandboxId };
-  const records = await docker.volumes.list(labels);
-  await Promise.all(records.map((r) => docker.volumes.remove(r.name)));
+  const records = await docker.records.list(labels);
+  await Promise.all(records.map((r) => docker.records.remove(r.name)));
   return records.length;
 }
 
 /** Removes the records of tokens (of an app, or every app) that expired or whose sandbox is gone. */
-export async function pruneConnectTokens(docker: DockerClient, nowMs: number, app?: string): Promise<void> {
-  for (const record of await docker.volumes.list(scopeLabels("connect", app))) {
+export async function pruneConnectTokens(docker: Engine, nowMs: number, app?: string): Promise<void> {
+  for (const record of await docker.records.list(scopeLabels("connect", app))) {
     const expired = nowMs >= Number(record.labels[LABEL.expiresAt] ?? 0);
     if (expired || !(await docker.containers.inspect(record.labels[LABEL.sandbox] ?? "")))
-      await docker.volumes.remove(record.name);
+      await docker.records.remove(record.name);
   }
 }

@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { EngineInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { EngineInfo } from "../engines/port.ts";
 import { DISK_MIB } from "../rules.ts";
 
 /**
@@ -23,7 +23,7 @@ export function diskBoundProblem(info: EngineInfo, host: string): string | undef
  * engine can enforce one. Asking for one where it cannot is refused by the caller.
  */
 export async function diskBound(
-  docker: DockerClient,
+  docker: Engine,
   asked: number | undefined,
 ): Promise<{ diskMiB: number | undefined; problem: string | undefined }> {
   const problem = diskBoundProblem(await docker.info(), docker.host);

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { sha256Hex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, SandfleetError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { egressNetworkName } from "./egress-rules.ts";
@@ -10,7 +10,7 @@ import { binaryArchive, packagedBinary } from "./supervisor/placement.ts";
 
 /** The app's egress network: a bridge with NAT, on which the daemon's rules decide what passes. */
 export async function ensureEgressNetwork(
-  docker: DockerClient,
+  docker: Engine,
   app: string,
 ): Promise<{ name: string; subnet: string; gateway: string }> {
   const name = egressNetworkName(app);
@@ -42,7 +42,7 @@ const DAEMON_BIN = "/egress/sandfleet-egress";
  * SANDFLEET_EGRESS_HOSTS names a hosts file it answers from before the
  * host's own resolvers (the tests' small internet).
  */
-async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
+async function ensureEgressDaemon(docker: Engine): Promise<string> {
   const info = await docker.info();
   const arch = info.architecture === "aarch64" || info.architecture === "arm64" ? "arm64" : "amd64";
   const { binary, version } = packagedBinary(`sandfleet-egress-linux-${arch}`);
@@ -98,7 +98,7 @@ async function ensureEgressDaemon(docker: DockerClient): Promise<string> {
 }
 
 /** The daemon that runs, whatever its settings; placed only when there is none. */
-async function runningDaemon(docker: DockerClient): Promise<string> {
+async function runningDaemon(docker: Engine): Promise<string> {
   const existing = await docker.containers.inspect(DAEMON);
   if (!existing) return ensureEgressDaemon(docker);
   if (!existing.running) await docker.containers.start(DAEMON);
@@ -120,7 +120,7 @@ function allowlistOf(container: ContainerInfo, setLater: Map<string, string[]>):
   return label ? (JSON.parse(label) as string[]) : undefined;
 }
 
-async function allowlistsSetLater(docker: DockerClient, app?: string): Promise<Map<string, string[]>> {
+async function allowlistsSetLater(docker: Engine, app?: string): Promise<Map<string, string[]>> {
   const records = await newestRecords(docker, "egress", app);
   return new Map([...records].map(([id, r]) => [id, JSON.parse(r.labels[LABEL.egress] ?? "[]") as string[]]));
 }
@@ -139,7 +139,7 @@ function policyOf(
   return { id: container.id, ip, gateway, allow };
 }
 
-async function tellDaemon(docker: DockerClient, request: object, keepRunning = false): Promise<void> {
+async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<void> {
   const daemon = keepRunning ? await runningDaemon(docker) : await ensureEgressDaemon(docker);
   let lastError = "";
   // A daemon started a moment ago may not listen yet.
@@ -163,7 +163,7 @@ interface EgressNetwork {
   gateway: string;
 }
 
-async function egressNetworks(docker: DockerClient): Promise<EgressNetwork[]> {
+async function egressNetworks(docker: Engine): Promise<EgressNetwork[]> {
   const networks = await docker.networks.list({ [LABEL.managed]: "true", [LABEL.egressNetwork]: "true" });
   return networks.flatMap((n) =>
     n.subnet && n.gateway ? [{ name: n.name, subnet: n.subnet, gateway: n.gateway }] : [],
@@ -180,12 +180,12 @@ function daemonNetworks(networks: EgressNetwork[]): { subnet: string; gateway: s
  * from its first packet, a sandbox whose policy has not arrived reaches
  * only its resolver.
  */
-export async function guardEgressNetworks(docker: DockerClient): Promise<void> {
+export async function guardEgressNetworks(docker: Engine): Promise<void> {
   await tellDaemon(docker, { op: "set", networks: daemonNetworks(await egressNetworks(docker)), policies: [] });
 }
 
 /** Gives the daemon one sandbox's allowlist at once (a new sandbox, a changed list), leaving the others. */
-export async function applyEgress(docker: DockerClient, sandboxId: string): Promise<void> {
+export async function applyEgress(docker: Engine, sandboxId: string): Promise<void> {
   const container = await docker.containers.inspect(sandboxId);
   if (!container) return;
   const setLater = await allowlistsSetLater(docker, container.labels[LABEL.app]);
@@ -200,7 +200,7 @@ export async function applyEgress(docker: DockerClient, sandboxId: string): Prom
  * and every running sandbox's allowlist. The agent does this on each pass,
  * so a restarted daemon or an ended sandbox converges.
  */
-export async function syncEgress(docker: DockerClient, app?: string): Promise<void> {
+export async function syncEgress(docker: Engine, app?: string): Promise<void> {
   const networks = await egressNetworks(docker);
   // An agent of one app has nothing to keep when that app has no egress network.
   if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return;
@@ -216,18 +216,14 @@ export async function syncEgress(docker: DockerClient, app?: string): Promise<vo
 }
 
 /** Replaces a live sandbox's allowlist: same container, the daemon told at once. */
-export async function setEgress(
-  docker: DockerClient,
-  sandbox: { id: string; app: string },
-  allow: string[],
-): Promise<void> {
+export async function setEgress(docker: Engine, sandbox: { id: string; app: string }, allow: string[]): Promise<void> {
   await writeRecord(docker, "egress", sandbox, { [LABEL.egress]: JSON.stringify(allow) });
   await applyEgress(docker, sandbox.id);
 }
 
 /** What the daemon refused a sandbox, from its log: each with its destination and reason. */
 export async function egressRefusals(
-  docker: DockerClient,
+  docker: Engine,
   sandboxId: string,
 ): Promise<{ time: string; destination: string; reason: string }[]> {
   if (!(await docker.containers.inspect(DAEMON))) return [];

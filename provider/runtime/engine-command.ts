@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { KILLED_EXIT_CODE, SIGKILL, type CommandSpec, type RunningCommand } from "./command.ts";
 import { watchStartFailure } from "./engine-start-failure.ts";
 import { withResume } from "./pause.ts";
@@ -31,7 +31,7 @@ function uniqueMark(): string {
  * can switch to. Its timeout is kept here, by this process.
  */
 export async function startEngineCommand(
-  docker: DockerClient,
+  docker: Engine,
   containerId: string,
   spec: CommandSpec & { user?: string },
 ): Promise<RunningCommand> {

@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { EngineEvent } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { EngineEvent } from "../engines/port.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { KILLED_EXIT_CODE } from "./command.ts";
 import { endReasonOf, TIMEOUT_EXIT_CODE } from "./lifetime.ts";
@@ -20,11 +20,11 @@ const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
  * before its end.
  */
 export class SandboxEventReader {
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
   readonly #killed = new Set<string>();
   readonly #oom = new Set<string>();
 
-  constructor(docker: DockerClient) {
+  constructor(docker: Engine) {
     this.#docker = docker;
   }
 
@@ -133,7 +133,7 @@ export interface WatchEventsParams {
 }
 
 /** The sandbox events of an app (or every app) as they happen, until the signal aborts. */
-export async function* watchEvents(docker: DockerClient, params: WatchEventsParams): AsyncGenerator<SandboxEvent> {
+export async function* watchEvents(docker: Engine, params: WatchEventsParams): AsyncGenerator<SandboxEvent> {
   const reader = new SandboxEventReader(docker);
   for await (const event of docker.events.watch({
     ...(params.sinceMs !== undefined ? { sinceMs: params.sinceMs } : {}),

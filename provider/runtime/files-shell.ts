@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { FILE_REASONS, fileError, type FileErrorCode } from "./file-errors.ts";
 import type { FileEntry, FileOps } from "./files.ts";
@@ -24,7 +24,7 @@ const ENTRY = `entry() {
  * The file calls done by the sandbox's own tools (sh, cat, stat) through
  * engine execs: for sandboxes without a supervisor.
  */
-export function shellFileOps(docker: DockerClient, target: ExecTarget): FileOps {
+export function shellFileOps(docker: Engine, target: ExecTarget): FileOps {
   // No user given: the engine runs it as the sandbox's own.
   const run = (argv: string[], stdin = false) => SandboxProcess.start(docker, target, argv, { stdin });
   return {

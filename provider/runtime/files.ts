@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ruleProblem } from "../rules.ts";
 import { shellFileOps } from "./files-shell.ts";
@@ -64,7 +64,7 @@ export class SandboxFiles {
   readonly #ops: FileOps;
 
   /** @internal */
-  constructor(docker: DockerClient, target: ExecTarget) {
+  constructor(docker: Engine, target: ExecTarget) {
     this.#ops = target.supervised ? supervisorFileOps(docker, target.id) : shellFileOps(docker, target);
   }
 

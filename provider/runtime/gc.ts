@@ -1,5 +1,5 @@
 import { SandfleetError } from "../errors.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { LABEL } from "./labels.ts";
 import { collectSupervisors } from "./supervisor/placement.ts";
 import { removeRecords } from "./sandbox-records.ts";
@@ -16,10 +16,7 @@ export interface Garbage {
  * made through the runtime, and runtime snapshots no container uses. Anything
  * a Pulumi stack owns is left to the stack.
  */
-export async function collectGarbage(
-  docker: DockerClient,
-  params: { app?: string; dryRun: boolean },
-): Promise<Garbage> {
+export async function collectGarbage(docker: Engine, params: { app?: string; dryRun: boolean }): Promise<Garbage> {
   const scope = {
     [LABEL.managed]: "true",
     [LABEL.owner]: "runtime",
@@ -51,7 +48,7 @@ export async function collectGarbage(
 }
 
 /** Egress networks no container is on any more (the App resource removes its own; these were made by code). */
-async function removeIdleEgressNetworks(docker: DockerClient, app?: string): Promise<void> {
+async function removeIdleEgressNetworks(docker: Engine, app?: string): Promise<void> {
   const networks = await docker.networks.list({
     [LABEL.managed]: "true",
     [LABEL.egressNetwork]: "true",

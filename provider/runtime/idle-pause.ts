@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import type { AgentEvent } from "./agent.ts";
 import { hasTunnelTrafficWaiting } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
@@ -20,7 +20,7 @@ export function isSupervised(container: ContainerInfo): boolean {
  * supervisor counts: exact, where the engine's record would count the
  * supervisor's own connections as execs.
  */
-export async function idleBySupervisor(docker: DockerClient, container: ContainerInfo): Promise<boolean> {
+export async function idleBySupervisor(docker: Engine, container: ContainerInfo): Promise<boolean> {
   const idleTimeoutMs = Number(container.labels[LABEL.idleTimeoutMs] ?? 0);
   // Paused or ended meanwhile: not idle on this pass.
   const activity = await supervisorActivity(docker, container.id).catch(() => undefined);
@@ -32,7 +32,7 @@ export async function idleBySupervisor(docker: DockerClient, container: Containe
  * paused sandbox resumes by itself on use, and the agent is what notices a
  * connection, as the client notices an exec or a file call.
  */
-export async function wakeOnTunnelTraffic(docker: DockerClient, app?: string): Promise<AgentEvent[]> {
+export async function wakeOnTunnelTraffic(docker: Engine, app?: string): Promise<AgentEvent[]> {
   const listed = await docker.containers.list(scopeLabels("sandbox", app));
   const paused = await Promise.all(
     listed

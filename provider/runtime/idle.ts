@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import { procNetPort } from "./readiness.ts";
 
 /** Docker keeps this many recent events; a full answer may have lost older ones. */
@@ -12,7 +12,7 @@ const ENGINE_EVENT_BUFFER = 256;
  * `complete` is false when the engine's event buffer may have dropped some.
  */
 export async function lastExecActivity(
-  docker: DockerClient,
+  docker: Engine,
   sinceMs: number,
   nowMs: number,
   /** Each sandbox's health-check command line: the engine's own execs are not activity. */
@@ -39,7 +39,7 @@ export async function lastExecActivity(
 }
 
 /** Whether any exec is running in the sandbox now. */
-export async function hasRunningExec(docker: DockerClient, container: ContainerInfo): Promise<boolean> {
+export async function hasRunningExec(docker: Engine, container: ContainerInfo): Promise<boolean> {
   const execs = await Promise.all(container.execIds.map((id) => docker.exec.inspect(id)));
   return execs.some((exec) => exec?.running === true);
 }

@@ -1,8 +1,8 @@
 import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import type { DockerClient } from "../docker/client.ts";
-import { ImageBuildError } from "../docker/images.ts";
+import type { Engine } from "../engines/port.ts";
+import { ImageBuildError } from "../engines/docker/images.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import {
   describeStep,
@@ -24,7 +24,7 @@ export interface ImageState {
 }
 
 /** Fails with a clear message when the base image is missing; sandfleet never pulls. */
-export async function baseImageId(docker: DockerClient, base: string): Promise<string> {
+export async function baseImageId(docker: Engine, base: string): Promise<string> {
   const image = await docker.images.inspect(base);
   if (!image) {
     throw new NotFoundError(
@@ -35,7 +35,7 @@ export async function baseImageId(docker: DockerClient, base: string): Promise<s
 }
 
 /** The content hash of an image's recipe, as `check` computes it before anything is built. */
-export async function imageContentHash(docker: DockerClient, params: ImageParams): Promise<string> {
+export async function imageContentHash(docker: Engine, params: ImageParams): Promise<string> {
   if (imageMode(params) === "ref") return "";
   const baseId = params.base ? await baseImageId(docker, params.base) : "";
   return recipeHash(params, baseId);
@@ -51,7 +51,7 @@ export function imageTag(params: ImageParams, contentHash: string): string {
  * Build output goes to `onLine`; a failing step is named in the error.
  */
 export async function ensureImage(
-  docker: DockerClient,
+  docker: Engine,
   params: ImageParams,
   onLine: (line: string) => void = () => undefined,
 ): Promise<ImageState> {
@@ -120,7 +120,7 @@ function prepareContext(context: string, params: ImageParams): string {
  * images. Removing the last one removes its untagged parents too; the base
  * image (the first layer named) is tagged and stays.
  */
-async function removeIntermediateImages(docker: DockerClient, output: string): Promise<void> {
+async function removeIntermediateImages(docker: Engine, output: string): Promise<void> {
   const layers = [...output.matchAll(/^ ---> ([0-9a-f]{12})$/gm)].map((m) => m[1] ?? "");
   const last = layers.slice(1).pop();
   if (last) await docker.images.remove(last).catch(() => undefined);

@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError } from "../errors.ts";
 import { LABEL } from "./labels.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
@@ -34,7 +34,7 @@ export function reportedExitCode(container: ContainerInfo): number | undefined {
 }
 
 /** Records the reason, then ends the sandbox. Safe to repeat after a crash between the two. */
-export async function endSandbox(docker: DockerClient, container: ContainerInfo, reason: EndReason): Promise<void> {
+export async function endSandbox(docker: Engine, container: ContainerInfo, reason: EndReason): Promise<void> {
   if (endReasonOf(container.name) === undefined)
     await docker.containers.rename(container.id, endedName(container.name, reason));
   await docker.containers.kill(container.id, "SIGKILL");
@@ -46,7 +46,7 @@ export async function endSandbox(docker: DockerClient, container: ContainerInfo,
  * sandbox's supervisor told at once.
  */
 export async function setDeadline(
-  docker: DockerClient,
+  docker: Engine,
   sandbox: { id: string; app: string; supervised: boolean },
   timeoutMs: number,
 ): Promise<void> {

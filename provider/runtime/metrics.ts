@@ -1,6 +1,6 @@
 import type { Counter, Histogram, Registry } from "prom-client";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerStats, ContainerSummary } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerStats, ContainerSummary } from "../engines/port.ts";
 import type { AgentEvent } from "./agent.ts";
 import type { SandboxEvent } from "./events.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
@@ -20,7 +20,7 @@ type PromClient = typeof import("prom-client");
  */
 export class AgentMetrics {
   readonly registry: Registry;
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
   readonly #app: string | undefined;
   readonly #startedMs = Date.now();
   readonly #seenClaims = new Set<string>();
@@ -33,13 +33,13 @@ export class AgentMetrics {
   readonly #ended: Counter<"app" | "reason">;
 
   /** Loads the Prometheus client only when metrics are wanted: most runs of the CLI never need it. */
-  static async create(docker: DockerClient, app?: string): Promise<AgentMetrics> {
+  static async create(docker: Engine, app?: string): Promise<AgentMetrics> {
     return new AgentMetrics(await import("prom-client"), docker, app);
   }
 
   readonly #prom: PromClient;
 
-  private constructor(prom: PromClient, docker: DockerClient, app?: string) {
+  private constructor(prom: PromClient, docker: Engine, app?: string) {
     this.#prom = prom;
     this.registry = new prom.Registry();
     const { Counter, Histogram } = prom;
@@ -80,13 +80,13 @@ export class AgentMetrics {
   }
 
   /** One agent pass: new claims and new execs, before the claim records of ended members are pruned. */
-  async reconcile(docker: DockerClient): Promise<AgentEvent[]> {
+  async reconcile(docker: Engine): Promise<AgentEvent[]> {
     await Promise.all([this.#countClaims(docker), this.#countExecs(docker)]);
     return [];
   }
 
-  async #countClaims(docker: DockerClient): Promise<void> {
-    for (const record of await docker.volumes.list(scopeLabels("claim", this.#app))) {
+  async #countClaims(docker: Engine): Promise<void> {
+    for (const record of await docker.records.list(scopeLabels("claim", this.#app))) {
       const claimedAt = Number(record.labels[LABEL.claimedAt] ?? 0);
       if (this.#seenClaims.has(record.name) || claimedAt < this.#startedMs) continue;
       this.#seenClaims.add(record.name);
@@ -98,7 +98,7 @@ export class AgentMetrics {
   }
 
   /** Commands: each supervisor's own count, and the engine's execs in sandboxes without one. */
-  async #countExecs(docker: DockerClient): Promise<void> {
+  async #countExecs(docker: Engine): Promise<void> {
     const running = (await docker.containers.list(scopeLabels("sandbox", this.#app))).filter(
       (c) => c.status === "running",
     );
@@ -212,7 +212,7 @@ interface EngineSnapshot {
   stats: { labels: Labels<"app" | "sandbox" | "id">; stats: ContainerStats }[];
 }
 
-async function takeSnapshot(docker: DockerClient, app: string | undefined): Promise<EngineSnapshot> {
+async function takeSnapshot(docker: Engine, app: string | undefined): Promise<EngineSnapshot> {
   const pools = await Promise.all(
     (await recordedPools(docker))
       .filter((p) => !app || p.app === app)

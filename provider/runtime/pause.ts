@@ -1,4 +1,4 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { ConflictError } from "../errors.ts";
 import { connectionSettled } from "./supervisor/connections.ts";
 
@@ -11,7 +11,7 @@ const firstSeenStarting = new Map<string, number>();
  * a sandbox while the engine starts an exec in it hangs the engine (the
  * exec's runc init waits in the frozen cgroup, holding the container).
  */
-async function execStarting(docker: DockerClient, execIds: readonly string[]): Promise<boolean> {
+async function execStarting(docker: Engine, execIds: readonly string[]): Promise<boolean> {
   const now = Date.now();
   const infos = await Promise.all(execIds.map(async (id) => ({ id, info: await docker.exec.inspect(id) })));
   return infos.some(({ id, info }) => {
@@ -30,7 +30,7 @@ async function execStarting(docker: DockerClient, execIds: readonly string[]): P
  * used. Waits until no exec is starting in it, this process's own or
  * another's. Says whether it paused it (false: it was paused already).
  */
-export async function pauseSandbox(docker: DockerClient, id: string, describe: string): Promise<boolean> {
+export async function pauseSandbox(docker: Engine, id: string, describe: string): Promise<boolean> {
   await connectionSettled(docker, id);
   for (let attempt = 0; ; attempt++) {
     const container = await docker.containers.inspect(id);
@@ -59,7 +59,7 @@ export interface PauseResult {
  * without it (not experimental, no CRIU, a CRIU that cannot read this
  * kernel) says why, and the pause falls back to the freezer alone.
  */
-export async function checkpointSandbox(docker: DockerClient, id: string): Promise<string | undefined> {
+export async function checkpointSandbox(docker: Engine, id: string): Promise<string | undefined> {
   await connectionSettled(docker, id);
   try {
     await docker.containers.checkpoint(id, `sandfleet-${Date.now().toString(36)}`);
@@ -76,7 +76,7 @@ export async function checkpointSandbox(docker: DockerClient, id: string): Promi
  * a connection) goes on: a paused sandbox resumes by itself on use. Says
  * whether it was paused.
  */
-export async function resumeIfPaused(docker: DockerClient, id: string): Promise<boolean> {
+export async function resumeIfPaused(docker: Engine, id: string): Promise<boolean> {
   const container = await docker.containers.inspect(id);
   if (container?.status !== "paused") return false;
   try {
@@ -89,7 +89,7 @@ export async function resumeIfPaused(docker: DockerClient, id: string): Promise<
 }
 
 /** Runs an engine call on the sandbox; one refused because the sandbox is paused runs again once it is thawed. */
-export async function withResume<T>(docker: DockerClient, id: string, call: () => Promise<T>): Promise<T> {
+export async function withResume<T>(docker: Engine, id: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {

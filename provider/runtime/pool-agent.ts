@@ -1,9 +1,9 @@
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import type { AgentEvent, Reconciler } from "./agent.ts";
 import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
-export async function refillPools(docker: DockerClient, app?: string): Promise<AgentEvent[]> {
+export async function refillPools(docker: Engine, app?: string): Promise<AgentEvent[]> {
   const events: AgentEvent[] = [];
   for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
     const { secretKeys, ...template } = pool.template;

@@ -1,6 +1,6 @@
 import { randomHex, sha256Hex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerSummary } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerSummary } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
@@ -123,7 +123,7 @@ export function templateHash(template: PoolTemplate): string {
   return sha256Hex(JSON.stringify(normalized)).slice(0, 16);
 }
 
-export async function listMembers(docker: DockerClient, app: string, pool: string): Promise<PoolMember[]> {
+export async function listMembers(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
   const containers = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.pool]: pool });
   return containers.map((c) => parseMember(app, pool, c)).filter((m): m is PoolMember => m !== undefined);
 }
@@ -132,7 +132,7 @@ export async function listMembers(docker: DockerClient, app: string, pool: strin
  * Makes one member: pending until its readiness probe passes, then warm.
  * A member that never becomes ready is removed and the failure thrown.
  */
-export async function addMember(docker: DockerClient, params: PoolParams): Promise<PoolMember> {
+export async function addMember(docker: Engine, params: PoolParams): Promise<PoolMember> {
   const memberId = randomHex(4);
   const hash = templateHash(params.template);
   const state = await createSandbox(
@@ -171,10 +171,7 @@ export async function addMember(docker: DockerClient, params: PoolParams): Promi
  * members go first; members of an old template are replaced one at a time
  * (rolling: a new one is ready before an old one goes) or all at once.
  */
-export async function reconcilePool(
-  docker: DockerClient,
-  params: PoolParams,
-): Promise<{ added: number; removed: number }> {
+export async function reconcilePool(docker: Engine, params: PoolParams): Promise<{ added: number; removed: number }> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
@@ -227,7 +224,7 @@ export async function reconcilePool(
  * pool lives; when the pool itself goes (`destroy`, or its removal from the
  * file), they go with it, as a Modal app's sandboxes end with the app.
  */
-export async function drainPool(docker: DockerClient, app: string, pool: string): Promise<void> {
+export async function drainPool(docker: Engine, app: string, pool: string): Promise<void> {
   const members = await listMembers(docker, app, pool);
   await Promise.all(members.map((m) => removeSandbox(docker, m.id)));
 }
@@ -243,7 +240,7 @@ export interface ClaimParams {
  * Fails with PoolExhaustedError when none is ready (after `waitMs`).
  */
 export async function claimMember(
-  docker: DockerClient,
+  docker: Engine,
   app: string,
   pool: string,
   params: ClaimParams = {},
@@ -270,7 +267,7 @@ export async function claimMember(
         if (error instanceof ConflictError || error instanceof NotFoundError) continue;
         throw error;
       }
-      await docker.volumes.create({
+      await docker.records.create({
         name: claimRecordName(app, pool, member.memberId),
         labels: ownershipLabels(app, "claim", {
           [LABEL.pool]: pool,
@@ -294,20 +291,20 @@ export function claimRecordName(app: string, pool: string, memberId: string): st
 }
 
 /** When each claimed member was claimed, by member id, from the claim records. */
-export async function claimTimes(docker: DockerClient): Promise<Map<string, number>> {
-  const records = await docker.volumes.list(scopeLabels("claim"));
+export async function claimTimes(docker: Engine): Promise<Map<string, number>> {
+  const records = await docker.records.list(scopeLabels("claim"));
   return new Map(records.map((r) => [r.labels[LABEL.member] ?? "", Number(r.labels[LABEL.claimedAt] ?? 0)]));
 }
 
 /** Removes claim records whose sandbox is gone. */
-export async function pruneClaimRecords(docker: DockerClient): Promise<void> {
-  const records = await docker.volumes.list(scopeLabels("claim"));
+export async function pruneClaimRecords(docker: Engine): Promise<void> {
+  const records = await docker.records.list(scopeLabels("claim"));
   for (const record of records) {
     const app = record.labels[LABEL.app] ?? "";
     const pool = record.labels[LABEL.pool] ?? "";
     const member = record.labels[LABEL.member] ?? "";
     if (!(await docker.containers.inspect(memberName(app, pool, "c", member))))
-      await docker.volumes.remove(record.name);
+      await docker.records.remove(record.name);
   }
 }
 
@@ -316,15 +313,15 @@ export function poolRecordName(app: string, pool: string): string {
   return objectName("pool", app, pool);
 }
 
-export async function poolExists(docker: DockerClient, app: string, pool: string): Promise<boolean> {
-  return (await docker.volumes.inspect(poolRecordName(app, pool))) !== undefined;
+export async function poolExists(docker: Engine, app: string, pool: string): Promise<boolean> {
+  return (await docker.records.inspect(poolRecordName(app, pool))) !== undefined;
 }
 
 /**
  * Writes the pool's record, which the agent refills from. Secret values are
  * left out: the agent copies them from a live member of the same template.
  */
-export async function writePoolRecord(docker: DockerClient, params: PoolParams): Promise<void> {
+export async function writePoolRecord(docker: Engine, params: PoolParams): Promise<void> {
   const name = poolRecordName(params.app, params.name);
   const { secretEnv, ...rest } = params.template;
   const record = { ...rest, secretKeys: Object.keys(secretEnv ?? {}).sort() };
@@ -335,19 +332,19 @@ export async function writePoolRecord(docker: DockerClient, params: PoolParams):
     [LABEL.template]: templateHash(params.template),
     [LABEL.poolTemplate]: JSON.stringify(record),
   });
-  const existing = await docker.volumes.inspect(name);
+  const existing = await docker.records.inspect(name);
   // Volume labels cannot change: an outdated record is replaced.
   if (existing && JSON.stringify(existing.labels) === JSON.stringify(labels)) return;
-  if (existing) await docker.volumes.remove(name);
-  await docker.volumes.create({ name, labels });
+  if (existing) await docker.records.remove(name);
+  await docker.records.create({ name, labels });
 }
 
-export async function removePoolRecord(docker: DockerClient, app: string, pool: string): Promise<void> {
-  await docker.volumes.remove(poolRecordName(app, pool));
+export async function removePoolRecord(docker: Engine, app: string, pool: string): Promise<void> {
+  await docker.records.remove(poolRecordName(app, pool));
 }
 
 /** The pools recorded on the engine, as the agent sees them. */
-export async function recordedPools(docker: DockerClient): Promise<
+export async function recordedPools(docker: Engine): Promise<
   {
     app: string;
     name: string;
@@ -357,7 +354,7 @@ export async function recordedPools(docker: DockerClient): Promise<
     template: PoolTemplate & { secretKeys: string[] };
   }[]
 > {
-  const records = await docker.volumes.list(scopeLabels("pool"));
+  const records = await docker.records.list(scopeLabels("pool"));
   return records.map((r) => ({
     app: r.labels[LABEL.app] ?? "",
     name: r.labels[LABEL.pool] ?? "",
@@ -370,7 +367,7 @@ export async function recordedPools(docker: DockerClient): Promise<
 
 /** The secret values of a live member of the template, for the agent's refills. */
 export async function secretEnvFromMember(
-  docker: DockerClient,
+  docker: Engine,
   members: PoolMember[],
   keys: readonly string[],
 ): Promise<Record<string, string> | undefined> {

@@ -1,6 +1,6 @@
 import { Readable, type Writable } from "node:stream";
-import type { DockerClient } from "../docker/client.ts";
-import type { ExecResult } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ExecResult } from "../engines/port.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { ruleProblem } from "../rules.ts";
 import { readAll } from "../streams.ts";
@@ -88,7 +88,7 @@ export class SandboxProcess {
   }
 
   static async start(
-    docker: DockerClient,
+    docker: Engine,
     target: ExecTarget,
     argv: readonly string[],
     params: ExecParams = {},

@@ -1,5 +1,5 @@
-import type { DockerClient } from "../docker/client.ts";
-import type { ExecResult, HealthCheck } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ExecResult, HealthCheck } from "../engines/port.ts";
 import { GiveUp, pollUntil, type Clock } from "./poll.ts";
 
 /** How to tell that a sandbox is ready, as given by users. */
@@ -103,7 +103,7 @@ export function probeFor(readiness: ReadinessParams): Probe | undefined {
  * stopped, since no probe can pass after that.
  */
 export async function waitForProbe(
-  docker: DockerClient,
+  docker: Engine,
   containerId: string,
   what: string,
   probe: Probe,

@@ -1,6 +1,6 @@
 import { randomHex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
@@ -49,7 +49,7 @@ export function generatedSandboxName(): string {
  * it is removed again, so a failure leaves nothing behind.
  */
 export async function createSandbox(
-  docker: DockerClient,
+  docker: Engine,
   params: SandboxParams,
   options: {
     owner?: "pulumi" | "runtime";
@@ -153,7 +153,7 @@ export async function createSandbox(
   return state;
 }
 
-export async function inspectSandbox(docker: DockerClient, id: string): Promise<SandboxState | undefined> {
+export async function inspectSandbox(docker: Engine, id: string): Promise<SandboxState | undefined> {
   const container = await docker.containers.inspect(id);
   if (!container || container.labels[LABEL.kind] !== "sandbox") return undefined;
   return {
@@ -201,7 +201,7 @@ export interface SandboxSummary {
  * listing of the engine, and one inspect per ended sandbox for its exit code.
  */
 export async function summarizeSandboxes(
-  docker: DockerClient,
+  docker: Engine,
   params: { app?: string; tags?: Record<string, string>; includeEnded?: boolean },
 ): Promise<SandboxSummary[]> {
   // Tags set on a live sandbox are in tag records, so the tags are matched here, not by the engine.
@@ -241,7 +241,7 @@ export async function summarizeSandboxes(
  * naming the probe and its last failure, or at once when the sandbox has ended.
  */
 export async function waitUntilReady(
-  docker: DockerClient,
+  docker: Engine,
   state: SandboxState,
   overrides: { timeoutMs?: number; clock?: Clock } = {},
 ): Promise<void> {
@@ -259,7 +259,7 @@ export async function waitUntilReady(
 }
 
 /** Removes the sandbox's container; one that is already gone is fine. */
-export async function removeSandbox(docker: DockerClient, id: string): Promise<void> {
+export async function removeSandbox(docker: Engine, id: string): Promise<void> {
   await docker.containers.remove(id);
 }
 
@@ -270,7 +270,7 @@ const SUBPATH_API = [1, 45];
  * An older engine ignores a subPath and mounts the whole volume, which would
  * give a sandbox more than it was meant to see: refused before anything is made.
  */
-async function requireSubPathSupport(docker: DockerClient, mounts: readonly SandboxVolumeMount[]): Promise<void> {
+async function requireSubPathSupport(docker: Engine, mounts: readonly SandboxVolumeMount[]): Promise<void> {
   const first = mounts.find((m) => m.subPath !== undefined);
   if (!first) return;
   const { apiVersion } = await docker.info();

@@ -5,7 +5,7 @@ import {
   MAX_EGRESS_ENTRIES,
   type EgressPolicy,
 } from "./egress-rules.ts";
-import type { ContainerSpec } from "../docker/types.ts";
+import type { ContainerSpec } from "../engines/port.ts";
 import { DISK_MIB, LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";

@@ -1,5 +1,5 @@
 import { randomHex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { objectName } from "./names.ts";
 
@@ -19,8 +19,8 @@ export interface SandboxRecord {
   labels: Record<string, string>;
 }
 
-async function listRecords(docker: DockerClient, labels: Record<string, string>): Promise<SandboxRecord[]> {
-  const volumes = await docker.volumes.list(labels);
+async function listRecords(docker: Engine, labels: Record<string, string>): Promise<SandboxRecord[]> {
+  const volumes = await docker.records.list(labels);
   return volumes
     .map((v) => ({
       name: v.name,
@@ -33,7 +33,7 @@ async function listRecords(docker: DockerClient, labels: Record<string, string>)
 
 /** Each sandbox's newest record of a kind, of an app (or every app), by sandbox id: one listing. */
 export async function newestRecords(
-  docker: DockerClient,
+  docker: Engine,
   kind: RecordKind,
   app?: string,
 ): Promise<Map<string, SandboxRecord>> {
@@ -44,13 +44,13 @@ export async function newestRecords(
 
 /** Records a change: the new record first, then the older ones of its kind go. */
 export async function writeRecord(
-  docker: DockerClient,
+  docker: Engine,
   kind: RecordKind,
   sandbox: { id: string; app: string },
   labels: Record<string, string>,
 ): Promise<void> {
   const setAtMs = Date.now();
-  await docker.volumes.create({
+  await docker.records.create({
     name: objectName(kind, sandbox.app, `${sandbox.id.slice(0, 12)}-${setAtMs.toString(36)}-${randomHex(2)}`),
     labels: ownershipLabels(sandbox.app, kind, {
       [LABEL.sandbox]: sandbox.id,
@@ -62,18 +62,18 @@ export async function writeRecord(
     0,
     -1,
   );
-  await Promise.all(older.map((r) => docker.volumes.remove(r.name)));
+  await Promise.all(older.map((r) => docker.records.remove(r.name)));
 }
 
 /** Removes the records of a sandbox, or of every sandbox that no longer exists. */
-export async function removeRecords(docker: DockerClient, sandboxId?: string): Promise<void> {
+export async function removeRecords(docker: Engine, sandboxId?: string): Promise<void> {
   for (const kind of ["tags", "deadline", "connect", "egress"] as const) {
     const found = await listRecords(docker, {
       ...scopeLabels(kind),
       ...(sandboxId ? { [LABEL.sandbox]: sandboxId } : {}),
     });
     for (const record of found) {
-      if (sandboxId || !(await docker.containers.inspect(record.sandboxId))) await docker.volumes.remove(record.name);
+      if (sandboxId || !(await docker.containers.inspect(record.sandboxId))) await docker.records.remove(record.name);
     }
   }
 }

@@ -1,8 +1,8 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
 import type { ListParams } from "../client/sandboxes.ts";
-import type { DockerClient } from "../docker/client.ts";
-import type { ContainerStats, ExecResult } from "../docker/types.ts";
+import type { Engine } from "../engines/port.ts";
+import type { ContainerStats, ExecResult } from "../engines/port.ts";
 import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
@@ -55,14 +55,14 @@ export class Sandbox {
   readonly id: string;
   readonly app: string;
   readonly name: string;
-  readonly #docker: DockerClient;
+  readonly #docker: Engine;
   readonly #target: ExecTarget;
   #detached = false;
   #mainOutput: { stdout: PassThrough; stderr: PassThrough } | undefined;
   #mainInput: Writable | undefined;
 
   /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
-  constructor(docker: DockerClient, state: Pick<SandboxState, "id" | "app" | "name" | "supervised">) {
+  constructor(docker: Engine, state: Pick<SandboxState, "id" | "app" | "name" | "supervised">) {
     this.#docker = docker;
     this.id = state.id;
     this.app = state.app;
@@ -340,7 +340,7 @@ export class Sandbox {
   }
 
   /** The engine, for a handle that is still attached. */
-  #engine(): DockerClient {
+  #engine(): Engine {
     if (this.#detached) {
       throw new InvalidArgumentError(
         `this handle of sandbox ${this.app}/${this.name} was detached; get a new one with fromId("${this.id}")`,

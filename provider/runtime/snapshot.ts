@@ -1,5 +1,5 @@
 import { randomHex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { imageRepository } from "./names.ts";
@@ -18,7 +18,7 @@ export interface SnapshotState {
  * baked into an image, and its labels name another sandbox.
  */
 export async function snapshotSandbox(
-  docker: DockerClient,
+  docker: Engine,
   containerId: string,
   params: { app: string; name?: string; owner?: "pulumi" | "runtime"; expiresInMs?: number },
 ): Promise<SnapshotState> {
@@ -58,7 +58,7 @@ export async function snapshotSandbox(
  * dryRun: those that would be).
  */
 export async function expireSnapshots(
-  docker: DockerClient,
+  docker: Engine,
   nowMs: number,
   params: { app?: string; dryRun?: boolean } = {},
 ): Promise<string[]> {

@@ -1,5 +1,5 @@
 import { hmacSha256Hex, randomHex } from "../digest.ts";
-import type { DockerClient } from "../docker/client.ts";
+import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { ruleProblem } from "../rules.ts";
 import { objectName } from "./names.ts";
@@ -64,19 +64,19 @@ export function urlProblem(url: unknown): string | undefined {
 }
 
 /** The app's webhooks, kept on the engine as a record the agent reads: one per app. */
-export async function writeWebhooks(docker: DockerClient, app: string, hooks: readonly Webhook[]): Promise<void> {
+export async function writeWebhooks(docker: Engine, app: string, hooks: readonly Webhook[]): Promise<void> {
   const name = objectName("webhooks", app, "hooks");
-  await docker.volumes.remove(name);
+  await docker.records.remove(name);
   if (hooks.length === 0) return;
-  await docker.volumes.create({
+  await docker.records.create({
     name,
     labels: ownershipLabels(app, "webhooks", { [LABEL.webhooks]: JSON.stringify(hooks) }),
   });
 }
 
 /** Every app's webhooks (or one app's), by app. */
-export async function readWebhooks(docker: DockerClient, app?: string): Promise<Map<string, Webhook[]>> {
-  const records = await docker.volumes.list(scopeLabels("webhooks", app));
+export async function readWebhooks(docker: Engine, app?: string): Promise<Map<string, Webhook[]>> {
+  const records = await docker.records.list(scopeLabels("webhooks", app));
   return new Map(
     records.map((r) => [r.labels[LABEL.app] ?? "", JSON.parse(r.labels[LABEL.webhooks] ?? "[]") as Webhook[]]),
   );

@@ -5,7 +5,7 @@ import type { PoolStatus } from "../client/pools.ts";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { randomHex } from "../digest.ts";
 import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
-import type { ContainerInfo } from "../docker/types.ts";
+import type { ContainerInfo } from "../engines/port.ts";
 import { LABEL } from "../runtime/labels.ts";
 import { parseMember } from "../runtime/pool.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";

@@ -167,7 +167,7 @@ describe("the supervisor inside a sandbox", () => {
     expect(await collectSupervisors(docker, false)).toContain(old);
     expect(await docker.volumes.inspect(`sandfleet-supervisor-${old}`)).toBeUndefined();
     // The current version stays, and new sandboxes keep using it.
-    expect(await docker.volumes.inspect(current.volume)).toBeDefined();
+    expect(await docker.volumes.inspect(`sandfleet-supervisor-${current.version}`)).toBeDefined();
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
     expect((await sandbox.state()).container.labels["sandfleet.supervisor"]).toBe(current.version);
   });

@@ -2,7 +2,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectDocker, type DockerClient } from "../../provider/docker/client.ts";
+import { connectDocker } from "../../provider/engines/docker/client.ts";
+import type { Engine } from "../../provider/engines/port.ts";
 
 /**
  * A second Docker engine that a test starts, stops, kills and restarts at
@@ -13,7 +14,7 @@ import { connectDocker, type DockerClient } from "../../provider/docker/client.t
 export class DisposableEngine {
   readonly dir: string;
   readonly host: string;
-  readonly docker: DockerClient;
+  readonly docker: Engine;
   /**
    * Its own default bridge. With `--bridge=none` dockerd would delete the
    * host's docker0, which belongs to the main engine.

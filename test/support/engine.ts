@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { connectDocker, type DockerClient } from "../../provider/docker/client.ts";
+import { connectDocker } from "../../provider/engines/docker/client.ts";
+import type { Engine } from "../../provider/engines/port.ts";
 import { LABEL } from "../../provider/runtime/labels.ts";
 import { listMembers } from "../../provider/runtime/pool.ts";
 
-export const docker: DockerClient = connectDocker();
+export const docker: Engine = connectDocker();
 
 /** A fresh app name per test, so that cleanup by label touches nothing else. */
 export function uniqueApp(prefix = "t"): string {

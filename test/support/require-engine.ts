@@ -1,6 +1,6 @@
 // Tests that need a Docker engine fail, loudly, when none answers: a skipped
 // integration test must never pass for a tested one.
-import { connectDocker } from "../../provider/docker/client.ts";
+import { connectDocker } from "../../provider/engines/docker/client.ts";
 
 export default async function requireEngine(): Promise<void> {
   const docker = connectDocker();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { DockerClient } from "../../provider/docker/client.ts";
+import type { Engine } from "../../provider/engines/port.ts";
 import { ConflictError, EngineUnavailableError, PoolExhaustedError } from "../../provider/errors.ts";
 import { claimMember, memberName } from "../../provider/runtime/pool.ts";
 
 /** One warm member whose rename fails as given; a fake of the two calls a claim makes. */
-function engineWhoseRenameFails(error: Error): DockerClient {
+function engineWhoseRenameFails(error: Error): Engine {
   const warm = {
     id: "c1",
     name: memberName("demo", "web", "w", "1a2b3c4d"),
@@ -20,7 +20,7 @@ function engineWhoseRenameFails(error: Error): DockerClient {
       rename: () => Promise.reject(error),
     },
     volumes: { inspect: () => Promise.resolve({ name: "record", labels: {} }) },
-  } as unknown as DockerClient;
+  } as unknown as Engine;
 }
 
 describe("a claim", () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { checkLocalState } from "../../provider/cli/state-guard.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
-import { connectDocker } from "../../provider/docker/client.ts";
+import { connectDocker } from "../../provider/engines/docker/client.ts";
 import { EngineUnavailableError } from "../../provider/errors.ts";
 import { currentMaker, makerIsGone } from "../../provider/runtime/maker.ts";
 import { isAbandoned, type PoolMember } from "../../provider/runtime/pool.ts";

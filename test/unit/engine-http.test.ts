@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { EngineHttpError, engineHttp } from "../../provider/docker/http.ts";
+import { EngineHttpError, engineHttp } from "../../provider/engines/docker/http.ts";
 
 const servers: Server[] = [];
 const sockets: Socket[] = [];

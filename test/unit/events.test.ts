@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { DockerClient } from "../../provider/docker/client.ts";
-import type { EngineEvent } from "../../provider/docker/types.ts";
+import type { Engine } from "../../provider/engines/port.ts";
+import type { EngineEvent } from "../../provider/engines/port.ts";
 import { SandboxEventReader } from "../../provider/runtime/events.ts";
 
 const labels = {
@@ -21,7 +21,7 @@ function engineEvent(action: string, attributes: Record<string, string> = {}, de
   };
 }
 
-const noEngine = {} as DockerClient;
+const noEngine = {} as Engine;
 
 describe("sandbox events from engine events", () => {
   it("a sandbox with a probe is ready at its first healthy check, not at its start", async () => {
@@ -60,7 +60,7 @@ describe("sandbox events from engine events", () => {
     const withRecord = (oomKilled: boolean) =>
       new SandboxEventReader({
         containers: { inspect: () => Promise.resolve({ oomKilled }) },
-      } as unknown as DockerClient);
+      } as unknown as Engine);
     expect(await withRecord(false).read(engineEvent("die", { exitCode: "137" }))).toMatchObject({
       reason: "terminated",
     });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { DockerClient } from "../../provider/docker/client.ts";
-import type { EngineEvent } from "../../provider/docker/types.ts";
+import type { Engine } from "../../provider/engines/port.ts";
+import type { EngineEvent } from "../../provider/engines/port.ts";
 import { lastExecActivity } from "../../provider/runtime/idle.ts";
 
-function withEvents(events: EngineEvent[]): DockerClient {
-  return { events: { containerEvents: () => Promise.resolve(events) } } as unknown as DockerClient;
+function withEvents(events: EngineEvent[]): Engine {
+  return { events: { containerEvents: () => Promise.resolve(events) } } as unknown as Engine;
 }
 
 const event = (timeMs: number, action: string, execId: string, detail = ""): EngineEvent => ({

@@ -1,4 +1,4 @@
-import type { DockerClient } from "../../docker/client.ts";
+import type { Engine } from "../../engines/port.ts";
 import { TimeoutError } from "../../errors.ts";
 import { supervisorConnection } from "./connections.ts";
 
@@ -16,7 +16,7 @@ export interface SupervisorActivity {
 const ANSWER_WITHIN_MS = 2000;
 
 /** What the supervisor says of its activity; asking never thaws a paused sandbox. */
-export async function supervisorActivity(docker: DockerClient, containerId: string): Promise<SupervisorActivity> {
+export async function supervisorActivity(docker: Engine, containerId: string): Promise<SupervisorActivity> {
   const connection = await supervisorConnection(docker, containerId);
   let timer: NodeJS.Timeout | undefined;
   const { result } = await Promise.race([
@@ -34,6 +34,6 @@ export async function supervisorActivity(docker: DockerClient, containerId: stri
 }
 
 /** Tells the supervisor the sandbox was just used, so that its idle time starts again. */
-export async function touchSupervisor(docker: DockerClient, containerId: string): Promise<void> {
+export async function touchSupervisor(docker: Engine, containerId: string): Promise<void> {
   await (await supervisorConnection(docker, containerId)).call({ op: "touch" });
 }

@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
-import type { DockerClient } from "../../docker/client.ts";
-import type { ExecProcess } from "../../docker/exec.ts";
+import type { Engine } from "../../engines/port.ts";
+import type { ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
 import { encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
 import { resumeIfPaused, withResume } from "../pause.ts";
@@ -54,7 +54,7 @@ export class SupervisorConnection {
     this.#onStall = onStall;
   }
 
-  static async open(docker: DockerClient, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
+  static async open(docker: Engine, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
     const transport = await withResume(docker, containerId, () =>
       docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true }),
     );

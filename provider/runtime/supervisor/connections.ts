@@ -1,13 +1,13 @@
-import type { DockerClient } from "../../docker/client.ts";
+import type { Engine } from "../../engines/port.ts";
 import { SupervisorConnection } from "./connection.ts";
 
-const open = new WeakMap<DockerClient, Map<string, Promise<SupervisorConnection>>>();
+const open = new WeakMap<Engine, Map<string, Promise<SupervisorConnection>>>();
 
 /**
  * Opens the connection ahead of the first call, so that a sandbox's first
  * command does not wait for it; a failure here is met again by that call.
  */
-export function openAhead(docker: DockerClient, containerId: string): void {
+export function openAhead(docker: Engine, containerId: string): void {
   supervisorConnection(docker, containerId).catch(() => undefined);
 }
 
@@ -17,7 +17,7 @@ export function openAhead(docker: DockerClient, containerId: string): void {
  * engine (the exec's runc init waits in the frozen cgroup, holding the
  * container), so whatever pauses a sandbox waits for this first.
  */
-export async function connectionSettled(docker: DockerClient, containerId: string): Promise<void> {
+export async function connectionSettled(docker: Engine, containerId: string): Promise<void> {
   await open
     .get(docker)
     ?.get(containerId)
@@ -28,7 +28,7 @@ export async function connectionSettled(docker: DockerClient, containerId: strin
  * The connection to a sandbox's supervisor, opened on first use and then
  * shared by every command and file call of this process on that sandbox.
  */
-export async function supervisorConnection(docker: DockerClient, containerId: string): Promise<SupervisorConnection> {
+export async function supervisorConnection(docker: Engine, containerId: string): Promise<SupervisorConnection> {
   let byContainer = open.get(docker);
   if (!byContainer) {
     byContainer = new Map();

@@ -1,4 +1,4 @@
-import type { DockerClient } from "../../docker/client.ts";
+import type { Engine } from "../../engines/port.ts";
 import { fileError } from "../file-errors.ts";
 import type { FileEntry, FileEvent, FileOps, FileStat } from "../files.ts";
 import { failureOf, SupervisorFailure } from "./connection.ts";
@@ -15,7 +15,7 @@ interface SupervisorEntry {
 }
 
 /** The file calls done by the sandbox's supervisor itself (supervisor/files). */
-export function supervisorFileOps(docker: DockerClient, containerId: string): FileOps {
+export function supervisorFileOps(docker: Engine, containerId: string): FileOps {
   const call = async (request: Record<string, unknown>, input?: Uint8Array) => {
     const connection = await supervisorConnection(docker, containerId);
     try {
@@ -67,7 +67,7 @@ export function supervisorFileOps(docker: DockerClient, containerId: string): Fi
 }
 
 async function* watchEvents(
-  docker: DockerClient,
+  docker: Engine,
   containerId: string,
   path: string,
   recursive: boolean,

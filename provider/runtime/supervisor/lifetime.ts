@@ -1,4 +1,4 @@
-import type { DockerClient } from "../../docker/client.ts";
+import type { Engine } from "../../engines/port.ts";
 import { supervisorConnection } from "./connections.ts";
 
 /**
@@ -6,6 +6,6 @@ import { supervisorConnection } from "./connections.ts";
  * and idle timeout count from now. The agent keeps the same bounds from the
  * claim record, should this never arrive.
  */
-export async function startLifetime(docker: DockerClient, containerId: string): Promise<void> {
+export async function startLifetime(docker: Engine, containerId: string): Promise<void> {
   await (await supervisorConnection(docker, containerId)).call({ op: "lifetime" });
 }

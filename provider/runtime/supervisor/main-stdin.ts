@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import type { DockerClient } from "../../docker/client.ts";
+import type { Engine } from "../../engines/port.ts";
 import { failureOf, type SupervisorConnection } from "./connection.ts";
 import { supervisorConnection } from "./connections.ts";
 import { FRAME } from "./frames.ts";
@@ -9,7 +9,7 @@ import { FRAME } from "./frames.ts";
  * write opens a channel to the supervisor, which holds the command's end of
  * the pipe; `end()` closes it. An open one does not keep the Node process running.
  */
-export function mainStdin(docker: DockerClient, containerId: string): Writable {
+export function mainStdin(docker: Engine, containerId: string): Writable {
   let opened: Promise<{ connection: SupervisorConnection; channel: number }> | undefined;
   let failed: Error | undefined;
   const open = () =>

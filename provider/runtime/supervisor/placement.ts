@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../../digest.ts";
-import type { DockerClient } from "../../docker/client.ts";
-import type { ContainerSpec, ImageInfo } from "../../docker/types.ts";
-import { ConflictError, SandfleetError } from "../../errors.ts";
+import type { Engine } from "../../engines/port.ts";
+import type { ContainerSpec, ImageInfo } from "../../engines/port.ts";
+import { SandfleetError } from "../../errors.ts";
 import { LABEL } from "../labels.ts";
 import { INIT_CHECK_ARGV } from "../readiness.ts";
 
@@ -15,13 +15,8 @@ export const SUPERVISOR_BIN = `${SUPERVISOR_DIR}/sandfleet-supervisor`;
 /** The CPUs the package carries a supervisor for, by the names engines give them. */
 const ARCHES: Record<string, string> = { x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64" };
 
-/**
- * A supervisor on one engine: a volume holding its binary, named by the
- * binary's hash, so that a new version never changes the volume that
- * running sandboxes have mounted.
- */
+/** A supervisor placed on one engine: its version is the start of the binary's hash. */
 export interface SupervisorPlacement {
-  volume: string;
   version: string;
 }
 
@@ -47,7 +42,7 @@ const binaries = new Map<string, { binary: Buffer; version: string }>();
  * an engine whose CPU the package carries no supervisor for: sandboxes there
  * run without one, and execs go through the engine.
  */
-export function placeSupervisor(docker: DockerClient): Promise<SupervisorPlacement | undefined> {
+export function placeSupervisor(docker: Engine): Promise<SupervisorPlacement | undefined> {
   let placed = placements.get(docker.host);
   if (!placed) {
     placed = place(docker);
@@ -57,56 +52,18 @@ export function placeSupervisor(docker: DockerClient): Promise<SupervisorPlaceme
   return placed;
 }
 
-async function place(docker: DockerClient): Promise<SupervisorPlacement | undefined> {
+async function place(docker: Engine): Promise<SupervisorPlacement | undefined> {
   const info = await docker.info();
   const arch = ARCHES[info.architecture];
   if (info.os !== "linux" || !arch) return undefined;
   const { binary, version } = packagedBinary(`sandfleet-supervisor-linux-${arch}`);
-  const volume = `sandfleet-supervisor-${version}`;
-  // The filler container exists once the volume is full: the engine copies
-  // the image's files into an empty volume while it creates the container.
-  if (await docker.containers.inspect(volume)) return { volume, version };
-  const labels = { [LABEL.supervisor]: version };
-  const image = `sandfleet-supervisor:${version}`;
-  if (!(await docker.images.inspect(image))) {
-    await docker.images.importArchive(await binaryArchive("supervisor", "sandfleet-supervisor", binary), {
-      repo: "sandfleet-supervisor",
-      tag: version,
-      labels,
-      env: [],
-      cmd: [`/supervisor/sandfleet-supervisor`, "version"],
-      entrypoint: undefined,
-      user: "",
-      workdir: "",
-    });
-  }
-  await docker.volumes.create({ name: volume, labels });
-  try {
-    await docker.containers.create({
-      name: volume,
-      image,
-      env: {},
-      labels,
-      nanoCpus: 0,
-      memoryBytes: 0,
-      pidsLimit: 1,
-      readOnlyRootfs: true,
-      networkMode: "none",
-      capDrop: ["ALL"],
-      securityOpt: ["no-new-privileges"],
-      runtime: "runc",
-      init: false,
-      mounts: [{ volume, target: "/supervisor", readOnly: false }],
-    });
-  } catch (error) {
-    if (!(error instanceof ConflictError)) throw error;
-    // Another process is placing the same version; its create finishes the copy.
-    for (let waited = 0; !(await docker.containers.inspect(volume)); waited += 50) {
-      if (waited > 30_000) throw new SandfleetError(`the supervisor's volume ${volume} was never filled`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  return { volume, version };
+  await docker.supervisors.place({
+    version,
+    labels: { [LABEL.supervisor]: version },
+    archive: () => binaryArchive("supervisor", "sandfleet-supervisor", binary),
+    binaryPath: "/supervisor/sandfleet-supervisor",
+  });
+  return { version };
 }
 
 /** A binary the package ships in supervisor/bin (the supervisor, the egress daemon), and its version: the start of its hash. */
@@ -164,7 +121,7 @@ export function supervisedSpec(
     cmd: [...entrypoint, ...(spec.cmd ?? [])],
     init: false,
     labels: { ...spec.labels, [LABEL.supervisor]: placement.version },
-    mounts: [...(spec.mounts ?? []), { volume: placement.volume, target: SUPERVISOR_DIR, readOnly: true }],
+    supervisor: { version: placement.version, dir: SUPERVISOR_DIR },
   };
 }
 
@@ -173,28 +130,15 @@ export function supervisedSpec(
  * container uses any more: each one's filler container, volume and image.
  * Returns the versions removed (with dryRun: those that would be).
  */
-export async function collectSupervisors(docker: DockerClient, dryRun: boolean): Promise<string[]> {
+export async function collectSupervisors(docker: Engine, dryRun: boolean): Promise<string[]> {
   const current = (await placeSupervisor(docker).catch(() => undefined))?.version;
-  const volumes = await docker.volumes.list({ [LABEL.supervisor]: "" });
+  const versions = await docker.supervisors.list({ [LABEL.supervisor]: "" });
   const sandboxes = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.kind]: "sandbox" });
   const inUse = new Set(sandboxes.map((c) => c.labels[LABEL.supervisor]));
   const removed: string[] = [];
-  for (const volume of volumes) {
-    const version = volume.labels[LABEL.supervisor] ?? "";
+  for (const version of versions) {
     if (version === current || inUse.has(version)) continue;
-    if (dryRun) {
-      removed.push(version);
-      continue;
-    }
-    await docker.containers.remove(volume.name);
-    try {
-      await docker.volumes.remove(volume.name);
-    } catch (error) {
-      if (error instanceof ConflictError) continue; // a container of another kind still has it mounted
-      throw error;
-    }
-    await docker.images.remove(`sandfleet-supervisor:${version}`);
-    removed.push(version);
+    if (dryRun || (await docker.supervisors.remove(version))) removed.push(version);
   }
   return removed;
 }

@@ -3,15 +3,7 @@ import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
 import type { RawNetwork } from "./raw.ts";
 import { mapOf } from "./values.ts";
-import type { Labels, NetworkInfo, NetworkSpec } from "./types.ts";
-
-export interface NetworkClient {
-  create(spec: NetworkSpec): Promise<string>;
-  inspect(idOrName: string): Promise<NetworkInfo | undefined>;
-  /** Removes the network; absent is fine. */
-  remove(idOrName: string): Promise<void>;
-  list(labels: Labels): Promise<NetworkInfo[]>;
-}
+import type { NetworkClient, NetworkInfo } from "../port.ts";
 
 export function networkClient(docker: EngineHttp): NetworkClient {
   const path = (idOrName: string) => `/networks/${encodeURIComponent(idOrName)}`;

@@ -1,13 +1,14 @@
-import { type ContainerClient, containerClient } from "./containers.ts";
+import { containerClient } from "./containers.ts";
 import { engineAddress } from "./connect.ts";
 import { engineCall, namingEngine } from "./errors.ts";
-import { type EventClient, eventClient } from "./events.ts";
-import { type ExecClient, execClient } from "./exec.ts";
+import { eventClient } from "./events.ts";
+import { execClient } from "./exec.ts";
 import { engineHttp } from "./http.ts";
-import { type ImageClient, imageClient } from "./images.ts";
-import { type NetworkClient, networkClient } from "./networks.ts";
-import type { EngineInfo } from "./types.ts";
-import { type VolumeClient, volumeClient } from "./volumes.ts";
+import { imageClient } from "./images.ts";
+import { networkClient } from "./networks.ts";
+import type { Engine, EngineInfo } from "../port.ts";
+import { supervisorClient } from "./supervisor.ts";
+import { recordClient, volumeClient } from "./volumes.ts";
 
 interface RawInfo {
   Driver?: string;
@@ -19,29 +20,10 @@ interface RawInfo {
 }
 
 /**
- * The engine, as sandfleet sees it: narrow clients per kind of object. The
- * runtime and the resources depend on this interface only, so a unit test can
- * hand them a fake.
- */
-export interface DockerClient {
-  readonly host: string;
-  readonly containers: ContainerClient;
-  readonly images: ImageClient;
-  readonly networks: NetworkClient;
-  readonly volumes: VolumeClient;
-  readonly events: EventClient;
-  readonly exec: ExecClient;
-  /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
-  ping(): Promise<void>;
-  /** The engine's storage, asked once per client. */
-  info(): Promise<EngineInfo>;
-}
-
-/**
  * Connects to the engine at `host` (DOCKER_HOST forms), else DOCKER_HOST,
  * else the local socket. Cheap: nothing is sent until the first call.
  */
-export function connectDocker(host?: string): DockerClient {
+export function connectDocker(host?: string): Engine {
   const docker = engineHttp(engineAddress(host));
   const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   let info: Promise<EngineInfo> | undefined;
@@ -73,12 +55,16 @@ export function connectDocker(host?: string): DockerClient {
     name,
   );
   const containers = containerClient(docker);
+  const volumes = volumeClient(docker);
+  const images = imageClient(docker);
   return {
     host: name,
     containers: namingEngine(containers, name),
-    images: namingEngine(imageClient(docker), name),
+    images: namingEngine(images, name),
     networks: namingEngine(networkClient(docker), name),
-    volumes: namingEngine(volumeClient(docker), name),
+    volumes: namingEngine(volumes, name),
+    records: namingEngine(recordClient(volumes), name),
+    supervisors: namingEngine(supervisorClient(containers, images, volumes), name),
     events: namingEngine(eventClient(docker), name),
     exec: namingEngine(execClient(docker, containers), name),
     ...engine,

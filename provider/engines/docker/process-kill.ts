@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import type { ContainerInfo } from "./types.ts";
+import type { ContainerInfo } from "../port.ts";
 
 /** Rounds of find-and-kill before giving up on a process tree that keeps forking. */
 const MAX_ROUNDS = 200;

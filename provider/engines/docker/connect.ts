@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError } from "../../errors.ts";
 
 /** Where an engine listens, as read from a DOCKER_HOST-style URL. */
 export type EngineAddress =

@@ -5,7 +5,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   SandfleetError,
-} from "../errors.ts";
+} from "../../errors.ts";
 
 import { EngineHttpError } from "./http.ts";
 

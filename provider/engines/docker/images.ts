@@ -1,19 +1,12 @@
 import { Readable } from "node:stream";
-import { ConflictError, EngineError, NotFoundError } from "../errors.ts";
+import { ConflictError, EngineError, NotFoundError } from "../../errors.ts";
 import { labelFilters } from "./containers.ts";
 import { readJsonLines } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
 import type { RawImage, RawImageSummary, RawProgress } from "./raw.ts";
 import { listOf, mapOf } from "./values.ts";
-import type { ImageBuildSpec, ImageConfig, ImageInfo, ImageRemoval, ImageSummary, Labels } from "./types.ts";
-
-/** A snapshot to record: its name, its labels and the image config it keeps. */
-export interface ImageCommitSpec extends ImageConfig {
-  repo: string;
-  tag: string;
-  labels: Labels;
-}
+import type { ImageClient, ImageCommitSpec, ImageInfo } from "../port.ts";
 
 /** A build step that failed: the engine's own message and the output before it. */
 export class ImageBuildError extends EngineError {
@@ -23,19 +16,6 @@ export class ImageBuildError extends EngineError {
     super(message);
     this.output = output;
   }
-}
-
-export interface ImageClient {
-  inspect(ref: string): Promise<ImageInfo | undefined>;
-  /** Builds the directory `contextDir` (with its Dockerfile); streams each output line to `onLine`. */
-  build(contextDir: string, spec: ImageBuildSpec, onLine: (line: string) => void): Promise<string>;
-  /** Records a container's filesystem as an image with exactly the given config; returns the image id. */
-  commit(containerId: string, spec: ImageCommitSpec): Promise<string>;
-  /** Makes an image of a root filesystem given as a tar stream, with the config in `spec`. */
-  importArchive(tar: Readable, spec: ImageCommitSpec): Promise<string>;
-  /** Removes one reference to an image; an image a container still uses is kept. */
-  remove(ref: string): Promise<ImageRemoval>;
-  list(labels: Labels): Promise<ImageSummary[]>;
 }
 
 export function imageClient(docker: EngineHttp): ImageClient {
@@ -136,6 +116,25 @@ export function imageClient(docker: EngineHttp): ImageClient {
 
     async importArchive(tar, spec) {
       return importArchive(tar, spec, "image");
+    },
+
+    async tag(ref, repo, tag) {
+      await engineCall(`tag image ${ref} as ${repo}:${tag}`, () =>
+        docker.json("POST", path(ref, "/tag"), { query: { repo, tag } }),
+      );
+    },
+
+    async push(repo, tag) {
+      const events = await engineCall(`push image ${repo}:${tag}`, async () => {
+        const progress = await docker.stream("POST", path(repo, "/push"), {
+          query: { tag },
+          // The engine wants credentials even for a registry that needs none.
+          headers: { "X-Registry-Auth": Buffer.from("{}").toString("base64") },
+        });
+        return readJsonLines<RawProgress>(progress);
+      });
+      const failure = events.map(progressError).findLast((error) => error !== undefined);
+      if (failure !== undefined) throw new EngineError(`push image ${repo}:${tag}: ${failure}`);
     },
 
     async remove(ref) {

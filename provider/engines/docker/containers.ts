@@ -1,50 +1,13 @@
-import { PassThrough, type Readable } from "node:stream";
-import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
-import { readAll } from "../streams.ts";
+import { PassThrough } from "node:stream";
+import { ConflictError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { readAll } from "../../streams.ts";
 import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
 import type { RawContainer, RawContainerSummary, RawHealthConfig } from "./raw.ts";
+import { supervisorMount } from "./supervisor.ts";
 import { listOf, mapOf } from "./values.ts";
-import type {
-  ContainerInfo,
-  ContainerSpec,
-  ContainerStatus,
-  ContainerSummary,
-  HealthCheck,
-  Labels,
-  ResourceLimits,
-  ContainerStats,
-} from "./types.ts";
-
-export interface ContainerClient {
-  /** Creates (does not start) a container; returns its id. */
-  create(spec: ContainerSpec): Promise<string>;
-  start(id: string): Promise<void>;
-  /** Freezes every process of the container (the cgroup freezer); `unpause` thaws them. */
-  pause(id: string): Promise<void>;
-  unpause(id: string): Promise<void>;
-  /**
-   * Writes the container's memory and processes to disk with CRIU, as
-   * `docker checkpoint create --leave-running`: it keeps running.
-   */
-  checkpoint(id: string, checkpointId: string): Promise<void>;
-  /** One sample of what the container uses now. */
-  stats(id: string): Promise<ContainerStats>;
-  inspect(id: string): Promise<ContainerInfo | undefined>;
-  /** Sends a signal to the main process; a no-op when it is not running. */
-  kill(id: string, signal?: string): Promise<void>;
-  /** Removes the container and its anonymous volumes; absent is fine. */
-  remove(id: string): Promise<void>;
-  update(id: string, limits: ResourceLimits): Promise<void>;
-  rename(id: string, name: string): Promise<void>;
-  /** Containers (running or not) carrying every one of the labels. */
-  list(labels: Labels): Promise<ContainerSummary[]>;
-  /** Resolves with the exit code once the container stops. */
-  wait(id: string): Promise<number>;
-  /** The main process's output so far, and on as it comes when following. */
-  logs(id: string, options: { follow: boolean; tail?: number }): Promise<{ stdout: Readable; stderr: Readable }>;
-}
+import type { ContainerClient, ContainerInfo, ContainerSpec, ContainerStatus, HealthCheck, Labels } from "../port.ts";
 
 export function containerClient(docker: EngineHttp): ContainerClient {
   const path = (id: string, action = "") => `/containers/${encodeURIComponent(id)}${action}`;
@@ -233,7 +196,10 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
       Runtime: spec.runtime,
       Init: spec.init,
       ...(spec.tmpfs ? { Tmpfs: { ...spec.tmpfs } } : {}),
-      Mounts: (spec.mounts ?? []).map((m) => ({
+      Mounts: [
+        ...(spec.mounts ?? []),
+        ...(spec.supervisor ? [supervisorMount(spec.supervisor.version, spec.supervisor.dir)] : []),
+      ].map((m) => ({
         Type: "volume",
         Source: m.volume,
         Target: m.target,

@@ -1,32 +1,10 @@
 import { StringDecoder } from "node:string_decoder";
-import { EngineUnavailableError } from "../errors.ts";
+import { EngineUnavailableError } from "../../errors.ts";
 import { labelFilters } from "./containers.ts";
 import { readJsonLines } from "./demux.ts";
 import { engineCall } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
-import type { EngineEvent, Labels } from "./types.ts";
-
-export interface EventClient {
-  /** Container events the engine still holds between two times (it keeps the most recent ones only). */
-  containerEvents(params: {
-    sinceMs: number;
-    untilMs: number;
-    actions: readonly string[];
-    labels: Labels;
-    /** Only this container's events. */
-    containerId?: string;
-  }): Promise<EngineEvent[]>;
-  /**
-   * Container events as they happen, from `sinceMs` (what the engine still
-   * holds of the past, then live) until the signal aborts.
-   */
-  watch(params: {
-    sinceMs?: number;
-    actions: readonly string[];
-    labels: Labels;
-    signal: AbortSignal;
-  }): AsyncIterable<EngineEvent>;
-}
+import type { EngineEvent, EventClient } from "../port.ts";
 
 interface RawEvent {
   Action?: string;

@@ -1,41 +1,11 @@
-import { PassThrough, type Readable, type Writable } from "node:stream";
-import { readAll } from "../streams.ts";
-import type { ContainerClient } from "./containers.ts";
+import { PassThrough } from "node:stream";
+import { readAll } from "../../streams.ts";
 import { demuxInto } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
 import { signalTagged } from "./process-kill.ts";
 import type { RawExec } from "./raw.ts";
-import type { ExecInfo, ExecResult, ExecSpec } from "./types.ts";
-
-/** A process started inside a container, with its streams still open. */
-export interface ExecProcess {
-  readonly execId: string;
-  readonly stdout: Readable;
-  readonly stderr: Readable;
-  /** Present when started with `stdin: true`; end it to close the process's input. */
-  readonly stdin: Writable | undefined;
-  /** Resolves with the exit code once the process has ended and its output is drained. */
-  wait(): Promise<number>;
-  /** Whether this exec's open connection keeps the Node process running (by default it does). */
-  hold(keep: boolean): void;
-}
-
-export interface ExecClient {
-  start(containerId: string, spec: ExecSpec, options?: { stdin?: boolean }): Promise<ExecProcess>;
-  /** Runs to completion and collects the output. */
-  run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
-  inspect(execId: string): Promise<ExecInfo | undefined>;
-  /** Sets the window size of an exec started with `tty`. */
-  resize(execId: string, rows: number, cols: number): Promise<void>;
-  /**
-   * Signals every process in the container whose environment holds
-   * `key=value`, children included, without needing a free pid in the
-   * container where it can (see process-kill.ts). `user` runs the fallback
-   * inside the sandbox.
-   */
-  signalTagged(containerId: string, tag: { key: string; value: string }, signal: number, user?: string): Promise<void>;
-}
+import type { ContainerClient, ExecClient } from "../port.ts";
 
 export function execClient(docker: EngineHttp, containers: ContainerClient): ExecClient {
   const inspectExec = (execId: string) => docker.json<RawExec>("GET", `/exec/${execId}/json`);

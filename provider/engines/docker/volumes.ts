@@ -3,15 +3,7 @@ import { labelFilters } from "./containers.ts";
 import type { EngineHttp } from "./http.ts";
 import type { RawVolume } from "./raw.ts";
 import { mapOf } from "./values.ts";
-import type { Labels, VolumeInfo, VolumeSpec } from "./types.ts";
-
-export interface VolumeClient {
-  create(spec: VolumeSpec): Promise<VolumeInfo>;
-  inspect(name: string): Promise<VolumeInfo | undefined>;
-  /** Removes the volume and its data; absent is fine. */
-  remove(name: string): Promise<void>;
-  list(labels: Labels): Promise<VolumeInfo[]>;
-}
+import type { RecordClient, VolumeClient, VolumeInfo } from "../port.ts";
 
 function fromRaw(raw: RawVolume): VolumeInfo {
   return { name: raw.Name, labels: mapOf(raw.Labels), mountpoint: raw.Mountpoint };
@@ -40,6 +32,23 @@ export function volumeClient(docker: EngineHttp): VolumeClient {
         }),
       );
       return (found.Volumes ?? []).map(fromRaw);
+    },
+  };
+}
+
+/** Records are labelled volumes: the engine keeps them, lists them by label, and never mounts them. */
+export function recordClient(volumes: VolumeClient): RecordClient {
+  return {
+    async create(spec) {
+      await volumes.create(spec);
+    },
+    async inspect(name) {
+      const volume = await volumes.inspect(name);
+      return volume && { name: volume.name, labels: volume.labels };
+    },
+    remove: (name) => volumes.remove(name),
+    async list(labels) {
+      return (await volumes.list(labels)).map((v) => ({ name: v.name, labels: v.labels }));
     },
   };
 }

@@ -3,7 +3,7 @@
  * unversioned, so the engine answers in its own API version.
  */
 import { Duplex, PassThrough, type Readable } from "node:stream";
-import { readAll } from "../streams.ts";
+import { readAll } from "../../streams.ts";
 import type { EngineAddress } from "./connect.ts";
 import { readResponse, requestHead, writeChunked, type Response } from "./http1.ts";
 
@@ -25,6 +25,7 @@ export interface RequestParams {
   body?: unknown;
   /** Streamed as the request body (a tar archive). */
   upload?: Readable;
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface EngineHttp {
@@ -82,6 +83,7 @@ export function engineHttp(address: EngineAddress): EngineHttp {
       ...(body ? { "Content-Type": "application/json", "Content-Length": String(body.length) } : {}),
       ...(params.upload ? { "Content-Type": "application/x-tar", "Transfer-Encoding": "chunked" } : {}),
       ...(!body && !params.upload && method !== "GET" ? { "Content-Length": "0" } : {}),
+      ...params.headers,
       ...extra,
     };
     const responded = readResponse(socket, method, (reusable) => {

@@ -1,0 +1,2 @@
+export { connectDocker } from "./client.ts";
+export { ImageBuildError } from "./images.ts";

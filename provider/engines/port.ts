@@ -1,0 +1,444 @@
+/**
+ * The engine port: what sandfleet's runtime, resources, CLI and agent need of
+ * an engine, one client per concern, and the shapes they speak. Each engine
+ * (engines/docker, engines/kubernetes) implements it; nothing above the
+ * engines speaks an engine's own types.
+ */
+
+import type { Readable, Writable } from "node:stream";
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface ContainerSpec {
+  name?: string;
+  image: string;
+  cmd?: readonly string[];
+  entrypoint?: readonly string[];
+  env: Readonly<Record<string, string>>;
+  labels: Labels;
+  workdir?: string;
+  user?: string;
+  /** CPU limit in units of 1e-9 cores (Docker's NanoCpus). */
+  nanoCpus: number;
+  memoryBytes: number;
+  pidsLimit: number;
+  /** Bound of the writable layer (storage-opt size); only on storage that can enforce it. */
+  diskBytes?: number;
+  readOnlyRootfs: boolean;
+  /** "none", or the name of a network to attach to. */
+  networkMode: string;
+  capDrop: readonly string[];
+  securityOpt: readonly string[];
+  /** OCI runtime registered with the engine: "runc" or "runsc". */
+  runtime: string;
+  /** Run the engine's init (tini) as PID 1: it reaps orphans and forwards signals. */
+  init: boolean;
+  /** The engine's health check: a command run in the container now and then. */
+  healthcheck?: HealthCheck;
+  /** tmpfs mounts, path to mount options; gives a read-only rootfs a writable /tmp. */
+  tmpfs?: Readonly<Record<string, string>>;
+  /** Named volumes to mount. */
+  mounts?: readonly VolumeMount[];
+  /** A placed supervisor version, mounted read-only at `dir`. */
+  supervisor?: { version: string; dir: string };
+  /** Container TCP ports to publish, each on a free port of 127.0.0.1. */
+  ports?: readonly number[];
+  /** DNS servers (a sandbox with an egress allowlist asks only sandfleet's resolver). */
+  dns?: readonly string[];
+  /** Capabilities given back after capDrop: only sandfleet's own egress daemon has any. */
+  capAdd?: readonly string[];
+  /** Restarted by the engine unless stopped: only sandfleet's own daemons, never a sandbox. */
+  restartUnlessStopped?: boolean;
+  /** Host files mounted read-only: only sandfleet's own daemons, never a sandbox. */
+  hostFiles?: readonly { source: string; target: string }[];
+}
+
+export interface HealthCheck {
+  /** argv, run without a shell. */
+  argv: readonly string[];
+  intervalMs: number;
+  timeoutMs: number;
+  retries: number;
+  startPeriodMs: number;
+}
+
+export interface VolumeMount {
+  volume: string;
+  target: string;
+  readOnly: boolean;
+  /** Mount this folder of the volume instead of all of it (Engine API 1.45 and newer). */
+  subPath?: string;
+}
+
+export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  imageId: string;
+  labels: Labels;
+  status: ContainerStatus;
+  running: boolean;
+  exitCode: number;
+  oomKilled: boolean;
+  createdAt: string;
+  startedAt: string;
+  finishedAt: string;
+  user: string;
+  workdir: string;
+  env: Readonly<Record<string, string>>;
+  cmd: readonly string[];
+  nanoCpus: number;
+  memoryBytes: number;
+  pidsLimit: number;
+  /** Bound of the writable layer; undefined when unbounded. */
+  diskBytes: number | undefined;
+  readOnlyRootfs: boolean;
+  networkMode: string;
+  capDrop: readonly string[];
+  capAdd: readonly string[];
+  securityOpt: readonly string[];
+  privileged: boolean;
+  runtime: string;
+  init: boolean;
+  healthcheck: HealthCheck | undefined;
+  /** "healthy", "unhealthy" or "starting"; undefined without a health check. */
+  health: string | undefined;
+  binds: readonly string[];
+  mounts: readonly VolumeMount[];
+  /** Published container port -> host port on 127.0.0.1. */
+  ports: Readonly<Record<number, number>>;
+  /** The container's address on each network it joined. */
+  addresses: Readonly<Record<string, string>>;
+  /** Host process id of the main process; 0 when not running. */
+  pid: number;
+  /** Execs the engine still knows of, running or finished. */
+  execIds: readonly string[];
+}
+
+export interface ExecInfo {
+  running: boolean;
+  exitCode: number | null;
+}
+
+export interface EngineEvent {
+  /** Unix time in ms. */
+  timeMs: number;
+  action: string;
+  /** What follows the action's name: the command line of an exec_start. */
+  detail: string;
+  containerId: string;
+  /** The exec an exec_start or exec_die is about. */
+  execId: string | undefined;
+  /** What the engine tells with it: the container's name and labels, a die's exitCode, a kill's signal. */
+  attributes: Readonly<Record<string, string>>;
+}
+
+export interface ContainerSummary {
+  id: string;
+  name: string;
+  labels: Labels;
+  status: ContainerStatus;
+  /** When the container was made, in ms since the epoch. */
+  createdMs: number;
+  /** Container port -> host port on 127.0.0.1. */
+  ports: Record<number, number>;
+}
+
+export interface ResourceLimits {
+  nanoCpus?: number;
+  memoryBytes?: number;
+  pidsLimit?: number;
+}
+
+/** What a container of an image starts with. */
+export interface ImageConfig {
+  env: readonly string[];
+  cmd: readonly string[] | undefined;
+  entrypoint: readonly string[] | undefined;
+  user: string;
+  workdir: string;
+}
+
+export interface ImageInfo extends ImageConfig {
+  id: string;
+  tags: readonly string[];
+  labels: Labels;
+}
+
+export interface ImageSummary {
+  id: string;
+  tags: readonly string[];
+  labels: Labels;
+}
+
+export interface ImageBuildSpec {
+  tag: string;
+  labels: Labels;
+  /** "none" keeps RUN steps off the network. */
+  networkMode: "none" | "default";
+  /** Name of the Dockerfile inside the context. */
+  dockerfile: string;
+}
+
+/** The outcome of removing an image that may still be in use. */
+export type ImageRemoval = "removed" | "absent" | "in-use";
+
+export interface VolumeSpec {
+  name: string;
+  labels: Labels;
+}
+
+export interface VolumeInfo {
+  name: string;
+  labels: Labels;
+  mountpoint: string;
+}
+
+export interface NetworkSpec {
+  name: string;
+  labels: Labels;
+  /** An internal network has no route out of the host, and no published ports. */
+  internal: boolean;
+  /** NAT to the outside for containers on the network. */
+  masquerade: boolean;
+}
+
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  labels: Labels;
+  internal: boolean;
+  masquerade: boolean;
+  /** Its IPv4 subnet and gateway address, as the engine assigned them. */
+  subnet: string | undefined;
+  gateway: string | undefined;
+}
+
+export interface ExecSpec {
+  argv: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  workdir?: string;
+  user?: string;
+  /** Run on a pseudo-terminal: one output stream (stdout), resizable. */
+  tty?: boolean;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** What the engine says of itself that sandfleet needs to know. */
+/** What a container uses, sampled once by the engine. */
+export interface ContainerStats {
+  /** CPU time used since it started, in ns. */
+  cpuNs: number;
+  memoryBytes: number;
+  memoryLimitBytes: number;
+  pids: number;
+  networkRxBytes: number;
+  networkTxBytes: number;
+  /** Bytes its writable layer holds: what it wrote to its own filesystem. */
+  diskBytes: number;
+}
+
+export interface EngineInfo {
+  /** Storage driver: overlay2, btrfs, zfs, ... */
+  storageDriver: string;
+  /** The file system under the driver's data: extfs, xfs, btrfs, ... */
+  backingFilesystem: string;
+  /** CPUs the engine's host has. */
+  cpus: number;
+  /** Memory the engine's host has, in bytes. */
+  memoryBytes: number;
+  /** The host's CPU as the kernel names it: x86_64, aarch64, ... */
+  architecture: string;
+  /** The kind of containers it runs: linux or windows. */
+  os: string;
+  /** The newest Engine API version it speaks, e.g. "1.41". */
+  apiVersion: string;
+}
+
+export interface ContainerClient {
+  /** Creates (does not start) a container; returns its id. */
+  create(spec: ContainerSpec): Promise<string>;
+  start(id: string): Promise<void>;
+  /** Freezes every process of the container (the cgroup freezer); `unpause` thaws them. */
+  pause(id: string): Promise<void>;
+  unpause(id: string): Promise<void>;
+  /**
+   * Writes the container's memory and processes to disk with CRIU, as
+   * `docker checkpoint create --leave-running`: it keeps running.
+   */
+  checkpoint(id: string, checkpointId: string): Promise<void>;
+  /** One sample of what the container uses now. */
+  stats(id: string): Promise<ContainerStats>;
+  inspect(id: string): Promise<ContainerInfo | undefined>;
+  /** Sends a signal to the main process; a no-op when it is not running. */
+  kill(id: string, signal?: string): Promise<void>;
+  /** Removes the container and its anonymous volumes; absent is fine. */
+  remove(id: string): Promise<void>;
+  update(id: string, limits: ResourceLimits): Promise<void>;
+  rename(id: string, name: string): Promise<void>;
+  /** Containers (running or not) carrying every one of the labels. */
+  list(labels: Labels): Promise<ContainerSummary[]>;
+  /** Resolves with the exit code once the container stops. */
+  wait(id: string): Promise<number>;
+  /** The main process's output so far, and on as it comes when following. */
+  logs(id: string, options: { follow: boolean; tail?: number }): Promise<{ stdout: Readable; stderr: Readable }>;
+}
+
+/** A process started inside a container, with its streams still open. */
+export interface ExecProcess {
+  readonly execId: string;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Present when started with `stdin: true`; end it to close the process's input. */
+  readonly stdin: Writable | undefined;
+  /** Resolves with the exit code once the process has ended and its output is drained. */
+  wait(): Promise<number>;
+  /** Whether this exec's open connection keeps the Node process running (by default it does). */
+  hold(keep: boolean): void;
+}
+
+export interface ExecClient {
+  start(containerId: string, spec: ExecSpec, options?: { stdin?: boolean }): Promise<ExecProcess>;
+  /** Runs to completion and collects the output. */
+  run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
+  inspect(execId: string): Promise<ExecInfo | undefined>;
+  /** Sets the window size of an exec started with `tty`. */
+  resize(execId: string, rows: number, cols: number): Promise<void>;
+  /**
+   * Signals every process in the container whose environment holds
+   * `key=value`, children included, without needing a free pid in the
+   * container where it can (see process-kill.ts). `user` runs the fallback
+   * inside the sandbox.
+   */
+  signalTagged(containerId: string, tag: { key: string; value: string }, signal: number, user?: string): Promise<void>;
+}
+
+/** A snapshot to record: its name, its labels and the image config it keeps. */
+export interface ImageCommitSpec extends ImageConfig {
+  repo: string;
+  tag: string;
+  labels: Labels;
+}
+
+export interface ImageClient {
+  inspect(ref: string): Promise<ImageInfo | undefined>;
+  /** Builds the directory `contextDir` (with its Dockerfile); streams each output line to `onLine`. */
+  build(contextDir: string, spec: ImageBuildSpec, onLine: (line: string) => void): Promise<string>;
+  /** Records a container's filesystem as an image with exactly the given config; returns the image id. */
+  commit(containerId: string, spec: ImageCommitSpec): Promise<string>;
+  /** Makes an image of a root filesystem given as a tar stream, with the config in `spec`. */
+  importArchive(tar: Readable, spec: ImageCommitSpec): Promise<string>;
+  /** Gives an image another name, `repo:tag`. */
+  tag(ref: string, repo: string, tag: string): Promise<void>;
+  /** Sends `repo:tag` to its registry. */
+  push(repo: string, tag: string): Promise<void>;
+  /** Removes one reference to an image; an image a container still uses is kept. */
+  remove(ref: string): Promise<ImageRemoval>;
+  list(labels: Labels): Promise<ImageSummary[]>;
+}
+
+export interface VolumeClient {
+  create(spec: VolumeSpec): Promise<VolumeInfo>;
+  inspect(name: string): Promise<VolumeInfo | undefined>;
+  /** Removes the volume and its data; absent is fine. */
+  remove(name: string): Promise<void>;
+  list(labels: Labels): Promise<VolumeInfo[]>;
+}
+
+export interface NetworkClient {
+  create(spec: NetworkSpec): Promise<string>;
+  inspect(idOrName: string): Promise<NetworkInfo | undefined>;
+  /** Removes the network; absent is fine. */
+  remove(idOrName: string): Promise<void>;
+  list(labels: Labels): Promise<NetworkInfo[]>;
+}
+
+export interface EventClient {
+  /** Container events the engine still holds between two times (it keeps the most recent ones only). */
+  containerEvents(params: {
+    sinceMs: number;
+    untilMs: number;
+    actions: readonly string[];
+    labels: Labels;
+    /** Only this container's events. */
+    containerId?: string;
+  }): Promise<EngineEvent[]>;
+  /**
+   * Container events as they happen, from `sinceMs` (what the engine still
+   * holds of the past, then live) until the signal aborts.
+   */
+  watch(params: {
+    sinceMs?: number;
+    actions: readonly string[];
+    labels: Labels;
+    signal: AbortSignal;
+  }): AsyncIterable<EngineEvent>;
+}
+
+/**
+ * An engine, as sandfleet sees it: narrow clients per kind of object. The
+ * runtime and the resources depend on this interface only, so a unit test can
+ * hand them a fake.
+ */
+/**
+ * The in-sandbox supervisor, made mountable by the engine's sandboxes. Each
+ * version is placed once per engine and kept while sandboxes use it.
+ */
+export interface SupervisorClient {
+  /** Idempotent, and safe when several processes place the same version at once. */
+  place(params: {
+    version: string;
+    labels: Labels;
+    /** The binary at `binaryPath` in a root filesystem, as a tar stream. */
+    archive: () => Promise<Readable>;
+    binaryPath: string;
+  }): Promise<void>;
+  /** The versions placed, by the labels they were placed with. */
+  list(labels: Labels): Promise<string[]>;
+  /** Removes a version; false when something still uses it. */
+  remove(version: string): Promise<boolean>;
+}
+
+/**
+ * Small labelled records the runtime keeps beside its sandboxes: claim times,
+ * pool declarations, tags and deadlines set on live sandboxes, connect tokens,
+ * webhooks, egress lists. Their labels are their content.
+ */
+export interface RecordClient {
+  create(spec: RecordSpec): Promise<void>;
+  inspect(name: string): Promise<RecordInfo | undefined>;
+  /** Absent is fine. */
+  remove(name: string): Promise<void>;
+  list(labels: Labels): Promise<RecordInfo[]>;
+}
+
+export interface RecordSpec {
+  name: string;
+  labels: Labels;
+}
+
+export type RecordInfo = RecordSpec;
+
+export interface Engine {
+  /** Where it is, for messages: a DOCKER_HOST URL, or kubernetes://context/namespace. */
+  readonly host: string;
+  readonly containers: ContainerClient;
+  readonly images: ImageClient;
+  readonly networks: NetworkClient;
+  readonly volumes: VolumeClient;
+  readonly records: RecordClient;
+  readonly supervisors: SupervisorClient;
+  readonly events: EventClient;
+  readonly exec: ExecClient;
+  /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
+  ping(): Promise<void>;
+  /** The engine's storage, asked once per client. */
+  info(): Promise<EngineInfo>;
+}
