@@ -27,6 +27,21 @@ export default defineConfig({
       },
       {
         test: {
+          // The same behaviours against the Docker engine and a real Kubernetes cluster, which it starts.
+          name: "parity",
+          include: ["test/parity/**/*.test.ts"],
+          globalSetup: [
+            "test/support/require-engine.ts",
+            "test/support/require-pulumi.ts",
+            "test/support/require-build.ts",
+            "test/support/cluster.ts",
+          ],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: [

@@ -5,6 +5,7 @@ import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
 import { egressOverhead } from "./egress-scenarios.ts";
+import { kubernetesSandboxes } from "./kubernetes-scenarios.ts";
 import { lifecycle } from "./lifecycle-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
@@ -33,6 +34,7 @@ await step("pause and resume", () => lifecycle(runs));
 await step("egress allowlists", () => egressOverhead(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", () => scaling(quick ? [10] : [10, 50, 100]));
+await step("sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
 
 const notesPath = new URL("./notes.md", import.meta.url);
 const notes = readFileSync(notesPath, "utf8").trim().split("\n");

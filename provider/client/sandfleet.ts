@@ -1,4 +1,4 @@
-import { connectDocker } from "../engines/docker/client.ts";
+import { connectEngine, type KubernetesEngineOptions } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
@@ -15,6 +15,11 @@ import { Sandboxes } from "./sandboxes.ts";
 export interface SandfleetParams {
   /** The Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
   dockerHost?: string;
+  /**
+   * A Kubernetes cluster instead of a Docker engine: its kubeconfig context,
+   * namespace, and the registry its nodes pull images from.
+   */
+  kubernetes?: KubernetesEngineOptions;
   /** @internal An engine client already made, such as a fake in a unit test. */
   docker?: Engine;
 }
@@ -44,7 +49,7 @@ export class Sandfleet {
   readonly #docker: Engine;
 
   constructor(params: SandfleetParams = {}) {
-    this.#docker = params.docker ?? connectDocker(params.dockerHost);
+    this.#docker = params.docker ?? connectEngine(params);
     this.sandboxes = new Sandboxes(this.#docker);
     this.pools = new Pools(this.#docker, this.sandboxes);
     this.images = new Images(this.#docker);
@@ -52,7 +57,7 @@ export class Sandfleet {
     this.apps = new Apps(this.#docker);
   }
 
-  /** The engine this client speaks to, as a DOCKER_HOST URL. */
+  /** The engine this client speaks to: a DOCKER_HOST URL, or kubernetes://context/namespace. */
   get engine(): string {
     return this.#docker.host;
   }

@@ -246,6 +246,8 @@ export interface ContainerStats {
 }
 
 export interface EngineInfo {
+  /** Which implementation of the port speaks to it. */
+  kind: "docker" | "kubernetes";
   /** Storage driver: overlay2, btrfs, zfs, ... */
   storageDriver: string;
   /** The file system under the driver's data: extfs, xfs, btrfs, ... */
@@ -396,6 +398,8 @@ export interface SupervisorClient {
   place(params: {
     version: string;
     labels: Labels;
+    /** The static binary itself. */
+    binary: Buffer;
     /** The binary at `binaryPath` in a root filesystem, as a tar stream. */
     archive: () => Promise<Readable>;
     binaryPath: string;

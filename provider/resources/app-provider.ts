@@ -8,7 +8,7 @@ import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
-export const APP_INPUT_KEYS = ["name", "internet", "dockerHost", "webhooks"] as const;
+export const APP_INPUT_KEYS = ["name", "internet", "dockerHost", "kubernetes", "webhooks"] as const;
 /** What changes in place: the agent reads webhooks afresh on each pass. */
 const UPDATABLE_IN_PLACE = new Set<string>(["webhooks"]);
 

@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import type { Webhook } from "../runtime/webhooks.ts";
 import { delegatingProvider } from "./delegate.ts";
 
@@ -16,6 +17,8 @@ export interface AppArgs {
   webhooks?: pulumi.Input<Webhook[]>;
   /** Docker engine (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
+  /** A Kubernetes cluster to run the app's sandboxes on instead of a Docker engine. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /**
@@ -26,6 +29,7 @@ export class App extends pulumi.dynamic.Resource {
   /** The app's name, known at construction so sandboxes can be named from it. */
   readonly appName: string;
   readonly dockerHost: string | undefined;
+  readonly kubernetes: KubernetesEngineOptions | undefined;
   declare readonly name: pulumi.Output<string>;
   declare readonly networkId: pulumi.Output<string>;
   declare readonly networkName: pulumi.Output<string>;
@@ -40,6 +44,7 @@ export class App extends pulumi.dynamic.Resource {
         internet: args.internet,
         webhooks: args.webhooks,
         dockerHost: args.dockerHost,
+        kubernetes: args.kubernetes,
         networkId: undefined,
         networkName: undefined,
       },
@@ -49,5 +54,6 @@ export class App extends pulumi.dynamic.Resource {
     );
     this.appName = appName;
     this.dockerHost = args.dockerHost;
+    this.kubernetes = args.kubernetes;
   }
 }

@@ -1,4 +1,4 @@
-import { connectDocker } from "../engines/docker/client.ts";
+import { connectEngine } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
 import { EngineUnavailableError } from "../errors.ts";
 import { diskBoundProblem } from "../runtime/disk.ts";
@@ -7,9 +7,13 @@ import { engineLog } from "./engine-log.ts";
 /** The properties the engine hands a dynamic provider: inputs, or inputs and outputs. */
 export type Props = Record<string, unknown>;
 
-/** The Docker engine a resource lives on: its `dockerHost`, else the default one. */
-export function engineOf(props: { dockerHost?: unknown }): Engine {
-  return connectDocker(typeof props.dockerHost === "string" ? props.dockerHost : undefined);
+/** The engine a resource lives on: its cluster (`kubernetes`), else its `dockerHost`, else the local Docker engine. */
+export function engineOf(props: { dockerHost?: unknown; kubernetes?: unknown }): Engine {
+  return connectEngine({
+    dockerHost: typeof props.dockerHost === "string" ? props.dockerHost : undefined,
+    // Its fields are all optional strings; the schema and the App's type check them before here.
+    kubernetes: props.kubernetes && typeof props.kubernetes === "object" ? props.kubernetes : undefined,
+  });
 }
 
 /**

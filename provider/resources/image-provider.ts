@@ -16,6 +16,7 @@ export const IMAGE_INPUT_KEYS = [
   "network",
   "sourceDir",
   "dockerHost",
+  "kubernetes",
   "contentHash",
 ] as const;
 
@@ -24,7 +25,7 @@ export const IMAGE_INPUT_KEYS = [
  * recipe. The steps themselves are shown in previews, but a moved checkout
  * (another sourceDir) with the same files is the same image.
  */
-const IDENTITY_KEYS = ["app", "name", "ref", "contentHash", "dockerHost"] as const;
+const IDENTITY_KEYS = ["app", "name", "ref", "contentHash", "dockerHost", "kubernetes"] as const;
 
 export const imageProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {

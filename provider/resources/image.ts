@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageStep } from "../runtime/image-recipe.ts";
 import { App } from "./app.ts";
@@ -24,6 +25,8 @@ export interface ImageArgs {
   /** Where relative paths start. Default: the program's working directory. */
   sourceDir?: string;
   dockerHost?: string;
+  /** A Kubernetes cluster instead of a Docker engine; default the app's. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /**
@@ -38,7 +41,7 @@ export class Image extends pulumi.dynamic.Resource {
   declare readonly contentHash: pulumi.Output<string>;
 
   constructor(resourceName: string, args: ImageArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost, args.kubernetes);
     super(
       provider,
       resourceName,

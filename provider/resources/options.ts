@@ -1,4 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import { App } from "./app.ts";
 
 /** Adds a dependency on `resource` to the options, keeping the user's own. */
@@ -15,10 +16,18 @@ export function withDependency(
 export function ownership(
   app: App | string,
   dockerHost?: string,
-): { app: App | undefined; inputs: { app: string; dockerHost: string | undefined } } {
+  kubernetes?: KubernetesEngineOptions,
+): {
+  app: App | undefined;
+  inputs: { app: string; dockerHost: string | undefined; kubernetes: KubernetesEngineOptions | undefined };
+} {
   const resource = app instanceof App ? app : undefined;
   return {
     app: resource,
-    inputs: { app: resource ? resource.appName : (app as string), dockerHost: dockerHost ?? resource?.dockerHost },
+    inputs: {
+      app: resource ? resource.appName : (app as string),
+      dockerHost: dockerHost ?? resource?.dockerHost,
+      kubernetes: kubernetes ?? resource?.kubernetes,
+    },
   };
 }

@@ -14,9 +14,18 @@ import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
 
-export const POOL_INPUT_KEYS = ["app", "name", "replicas", "template", "secretEnv", "rollout", "dockerHost"] as const;
+export const POOL_INPUT_KEYS = [
+  "app",
+  "name",
+  "replicas",
+  "template",
+  "secretEnv",
+  "rollout",
+  "dockerHost",
+  "kubernetes",
+] as const;
 /** A new pool identity is a new pool; replicas, template and rollout change the members in place. */
-const IDENTITY_KEYS = ["app", "name", "dockerHost"] as const;
+const IDENTITY_KEYS = ["app", "name", "dockerHost", "kubernetes"] as const;
 
 /** The runtime's view: secret values join the template only here, never in what a preview shows. */
 function paramsOf(props: Props): PoolParams {

@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
@@ -8,7 +9,7 @@ import { imageRefOf, mergedSecretEnv, volumeMounts } from "./inputs.ts";
 const provider = delegatingProvider(import.meta.url, "./pool-provider", "poolProvider");
 
 /** The sandbox every member is made from: a Sandbox's arguments, less its app, name and engine. */
-export type PoolTemplateArgs = Omit<SandboxArgs, "app" | "name" | "dockerHost">;
+export type PoolTemplateArgs = Omit<SandboxArgs, "app" | "name" | "dockerHost" | "kubernetes">;
 
 export interface SandboxPoolArgs {
   app: App | string;
@@ -20,6 +21,8 @@ export interface SandboxPoolArgs {
   /** "rolling" (default) keeps the ready count while a new template replaces members; or "all-at-once". */
   rollout?: pulumi.Input<"rolling" | "all-at-once">;
   dockerHost?: string;
+  /** A Kubernetes cluster instead of a Docker engine; default the app's. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /**
@@ -31,7 +34,7 @@ export class SandboxPool extends pulumi.dynamic.Resource {
   declare readonly readyCount: pulumi.Output<number>;
 
   constructor(resourceName: string, args: SandboxPoolArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost, args.kubernetes);
     const { image, secrets, volumes, ...rest } = args.template;
     super(
       provider,

@@ -41,6 +41,7 @@ export const SANDBOX_INPUT_KEYS = [
   "egress",
   "supervisor",
   "dockerHost",
+  "kubernetes",
 ] as const;
 
 /** Docker changes these on a running container; every other change replaces it. */

@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
 import type { ReadinessParams } from "../runtime/readiness.ts";
 import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
@@ -56,6 +57,8 @@ export interface SandboxArgs {
   tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Docker engine (DOCKER_HOST forms); default the app's, else the local one. */
   dockerHost?: string;
+  /** A Kubernetes cluster instead of a Docker engine; default the app's. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /** One sandbox: a locked-down container that stays up for execs. */
@@ -69,8 +72,8 @@ export class Sandbox extends pulumi.dynamic.Resource {
   declare readonly publishedPorts: pulumi.Output<Record<string, number>>;
 
   constructor(resourceName: string, args: SandboxArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
-    const { app: _app, dockerHost: _dockerHost, image, secrets, volumes, ...rest } = args;
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost, args.kubernetes);
+    const { app: _app, dockerHost: _dockerHost, kubernetes: _kubernetes, image, secrets, volumes, ...rest } = args;
     super(
       provider,
       resourceName,

@@ -5,7 +5,7 @@ import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, removeImageUnlessUsed, requireEngine } from "./engine.ts";
 
-export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost"] as const;
+export const SNAPSHOT_INPUT_KEYS = ["app", "name", "sandboxId", "dockerHost", "kubernetes"] as const;
 export const snapshotProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);

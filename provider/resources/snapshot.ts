@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
@@ -14,6 +15,8 @@ export interface SnapshotArgs {
   /** Unique within the app; defaults to the resource name. */
   name?: string;
   dockerHost?: string;
+  /** A Kubernetes cluster instead of a Docker engine; default the app's. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /** The filesystem of a sandbox committed to an image, usable as the image of another sandbox. */
@@ -22,7 +25,7 @@ export class Snapshot extends pulumi.dynamic.Resource {
   declare readonly imageId: pulumi.Output<string>;
 
   constructor(resourceName: string, args: SnapshotArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost, args.kubernetes);
     super(
       provider,
       resourceName,

@@ -5,7 +5,7 @@ import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
-export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost"] as const;
+export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost", "kubernetes"] as const;
 export const volumeProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);

@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
@@ -13,6 +14,8 @@ export interface VolumeArgs {
   /** Keep the volume and its data when the resource is deleted. Default false. */
   retainOnDelete?: pulumi.Input<boolean>;
   dockerHost?: string;
+  /** A Kubernetes cluster instead of a Docker engine; default the app's. */
+  kubernetes?: KubernetesEngineOptions;
 }
 
 /** A named Docker volume whose data outlives the sandboxes that mount it. */
@@ -22,7 +25,7 @@ export class Volume extends pulumi.dynamic.Resource {
   readonly app: App | undefined;
 
   constructor(resourceName: string, args: VolumeArgs, opts: pulumi.CustomResourceOptions = {}) {
-    const { app, inputs: owner } = ownership(args.app, args.dockerHost);
+    const { app, inputs: owner } = ownership(args.app, args.dockerHost, args.kubernetes);
     super(
       provider,
       resourceName,

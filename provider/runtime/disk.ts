@@ -8,6 +8,8 @@ import { DISK_MIB } from "../rules.ts";
  * and on overlay2 only over xfs mounted with project quotas.
  */
 export function diskBoundProblem(info: EngineInfo, host: string): string | undefined {
+  // The kubelet bounds a pod's ephemeral storage itself, on any file system.
+  if (info.kind === "kubernetes") return undefined;
   if (info.storageDriver === "btrfs" || info.storageDriver === "zfs") return undefined;
   if (info.storageDriver === "overlay2" && info.backingFilesystem === "xfs") return undefined;
   const on = info.backingFilesystem ? ` on ${info.backingFilesystem}` : "";

@@ -1,3 +1,4 @@
+import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../engines/port.ts";
@@ -95,6 +96,9 @@ export async function createSandbox(
   await requireSubPathSupport(docker, normalized.volumes);
   // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps
   // both, told of the network before anything starts on it.
+  if (normalized.egress && (await docker.info()).kind === "kubernetes") {
+    throw new InvalidArgumentError(`invalid sandbox: egress: ${KUBERNETES_LIMITS.egress}`);
+  }
   const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
   if (egress) await guardEgressNetworks(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
@@ -273,7 +277,8 @@ const SUBPATH_API = [1, 45];
 async function requireSubPathSupport(docker: Engine, mounts: readonly SandboxVolumeMount[]): Promise<void> {
   const first = mounts.find((m) => m.subPath !== undefined);
   if (!first) return;
-  const { apiVersion } = await docker.info();
+  const { apiVersion, kind } = await docker.info();
+  if (kind === "kubernetes") return; // a subPath is Kubernetes' own
   const [major = 0, minor = 0] = apiVersion.split(".").map(Number);
   const [needMajor = 0, needMinor = 0] = SUBPATH_API;
   if (major > needMajor || (major === needMajor && minor >= needMinor)) return;

@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import {
   egressEntryProblem,
   egressNetworkName,
@@ -81,6 +82,8 @@ export interface SandboxParams {
   egress?: EgressPolicy;
   /** Docker engine to use (DOCKER_HOST forms); default the local one. */
   dockerHost?: string;
+  /** A Kubernetes cluster to run on instead of a Docker engine. */
+  kubernetes?: KubernetesEngineOptions;
   /**
    * Run sandfleet's supervisor as the sandbox's PID 1 (default true): execs
    * and file calls at process speed, PTYs, idle timeouts kept inside the
@@ -113,6 +116,7 @@ type OptionalKeys =
   | "workdir"
   | "user"
   | "dockerHost"
+  | "kubernetes"
   | "readiness"
   | "timeoutMs"
   | "idleTimeoutMs"
@@ -423,6 +427,7 @@ export function normalizeSandboxParams(params: SandboxParams): NormalizedSandbox
     ...(params.idleAction === "pause" ? { idleAction: params.idleAction } : {}),
     ...(params.egress ? { egress: { allow: [...params.egress.allow] } } : {}),
     ...(params.dockerHost !== undefined ? { dockerHost: params.dockerHost } : {}),
+    ...(params.kubernetes !== undefined ? { kubernetes: params.kubernetes } : {}),
     supervisor: params.supervisor ?? SANDBOX_DEFAULTS.supervisor,
   };
 }

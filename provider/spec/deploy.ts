@@ -27,13 +27,14 @@ export interface DeployedSpec {
  */
 export function deploySpec(spec: SandfleetSpec, config: pulumi.Config = new pulumi.Config()): DeployedSpec {
   const dockerHost = spec.dockerHost;
+  const engine = { ...(dockerHost ? { dockerHost } : {}), ...(spec.kubernetes ? { kubernetes: spec.kubernetes } : {}) };
   const app = new App(spec.app, {
     name: spec.app,
     internet: spec.internet ?? false,
     webhooks: spec.webhooks,
-    ...(dockerHost ? { dockerHost } : {}),
+    ...engine,
   });
-  const owned = { app, ...(dockerHost ? { dockerHost } : {}) };
+  const owned = { app, ...engine };
 
   const images = mapValues(
     spec.images,

@@ -1,3 +1,4 @@
+import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { egressEntryProblem, egressSettingProblems } from "../runtime/egress-rules.ts";
 import { urlProblem } from "../runtime/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
@@ -39,6 +40,18 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
     }
   }
 
+  if (spec.kubernetes) {
+    if (spec.dockerHost !== undefined) problem(["kubernetes"], KUBERNETES_LIMITS.engines, true);
+    for (const name of Object.keys(spec.snapshots)) problem(["snapshots", name], KUBERNETES_LIMITS.snapshot, true);
+    const templates = [
+      ...Object.entries(spec.sandboxes).map(([name, s]) => [["sandboxes", name], s] as const),
+      ...Object.entries(spec.pools).map(([name, p]) => [["pools", name, "template"], p.template] as const),
+    ];
+    for (const [at, sandbox] of templates) {
+      if (sandbox.egress) problem([...at, "egress"], KUBERNETES_LIMITS.egress, true);
+      if (sandbox.idleAction === "pause") problem([...at, "idleAction"], KUBERNETES_LIMITS.pause);
+    }
+  }
   for (const [name, sandbox] of Object.entries(spec.sandboxes))
     checkSandbox(spec, ["sandboxes", name], sandbox, problem);
   for (const [name, pool] of Object.entries(spec.pools))

@@ -54,5 +54,6 @@ export function sandboxParamsFromSpec(
     ...(sandbox.supervisor !== undefined ? { supervisor: sandbox.supervisor } : {}),
     ...(sandbox.tags ? { tags: sandbox.tags } : {}),
     ...(spec.dockerHost ? { dockerHost: spec.dockerHost } : {}),
+    ...(spec.kubernetes ? { kubernetes: spec.kubernetes } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import type { Webhook } from "../runtime/webhooks.ts";
 import type { ImageStep } from "../runtime/image-recipe.ts";
 import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
@@ -73,6 +74,7 @@ export interface SandfleetSpec {
   dir: string;
   app: string;
   dockerHost?: string;
+  kubernetes?: KubernetesEngineOptions;
   internet?: boolean;
   images: Record<string, SpecImage>;
   volumes: Record<string, SpecVolume>;

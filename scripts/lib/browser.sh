@@ -5,8 +5,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q 'install ok installed'; then
-  require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install chromium"
   say "installing Debian's chromium (for the dashboard's browser tests)"
-  quiet apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends chromium
+  apt_install chromium
 fi

@@ -36,11 +36,15 @@ require_cmd() {
   command -v "$1" >/dev/null 2>&1 || die "$2"
 }
 
-# Installs Debian packages, quietly.
+# Installs Debian packages, quietly. Steps that run side by side take turns:
+# apt holds a lock and refuses a second install rather than wait.
 apt_install() {
   require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install $*"
-  quiet apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "$@"
+  (
+    flock 9
+    quiet apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "$@"
+  ) 9>/var/lock/sandfleet-apt
 }
 
 # Runs a command quietly; on failure prints its output and stops.

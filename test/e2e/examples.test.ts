@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
@@ -7,41 +6,11 @@ import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { ARTIFACTS, launchBrowser } from "../support/browser.ts";
 import { sandfleet } from "../support/cli.ts";
-import { cleanupApp, docker, leftovers, NOTHING, uniqueApp, warmMemberIds } from "../support/engine.ts";
-import { PulumiStack } from "../support/pulumi.ts";
+import { cleanupApp, docker, leftovers, NOTHING, warmMemberIds } from "../support/engine.ts";
+import { exampleStack as exampleStackOn } from "../support/example-stack.ts";
 
 const examples = new URL("../../examples/", import.meta.url).pathname;
-
-/**
- * An example stack under a unique app name, its sandfleet.yaml copied beside
- * the original (so that its relative paths hold) where the test may edit it.
- */
-function exampleStack(example: string) {
-  const dir = join(examples, example);
-  const id = randomBytes(4).toString("hex");
-  const app = uniqueApp(example.slice(0, 6));
-  const specFile = join(dir, `.e2e-${id}.yaml`);
-  const stack = new PulumiStack(dir, `e2e-${id}`);
-  const original = readFileSync(join(dir, "sandfleet.yaml"), "utf8");
-  return {
-    app,
-    stack,
-    specFile,
-    original,
-    async init(config: Record<string, string> = {}) {
-      writeFileSync(specFile, original);
-      await stack.init({ "sandfleet:file": specFile, "sandfleet:app": app, ...config });
-    },
-    edit(change: (text: string) => string) {
-      writeFileSync(specFile, change(readFileSync(specFile, "utf8")));
-    },
-    async dispose() {
-      await stack.dispose();
-      await cleanupApp(app);
-      rmSync(specFile, { force: true });
-    },
-  };
-}
+const exampleStack = (example: string) => exampleStackOn(example, cleanupApp);
 
 describe("the code-interpreter example, with the real pulumi CLI", () => {
   const example = exampleStack("code-interpreter");

@@ -34,6 +34,7 @@ export function connectDocker(host?: string): Engine {
           Promise.all([docker.json<RawInfo>("GET", "/info"), docker.json<{ ApiVersion?: string }>("GET", "/version")]),
         )
           .then(([raw, version]) => ({
+            kind: "docker" as const,
             apiVersion: version.ApiVersion ?? "",
             storageDriver: raw.Driver ?? "",
             backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",

@@ -60,6 +60,7 @@ async function place(docker: Engine): Promise<SupervisorPlacement | undefined> {
   await docker.supervisors.place({
     version,
     labels: { [LABEL.supervisor]: version },
+    binary,
     archive: () => binaryArchive("supervisor", "sandfleet-supervisor", binary),
     binaryPath: "/supervisor/sandfleet-supervisor",
   });

@@ -1,0 +1,50 @@
+import { connectDocker } from "./docker/client.ts";
+import { connectKubernetes, type KubernetesEngineOptions } from "./kubernetes/client.ts";
+import type { Engine } from "./port.ts";
+
+/** Where an app's sandboxes run: a Docker engine (the default), or a Kubernetes cluster. */
+export interface EngineTarget {
+  /** A Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
+  dockerHost?: string | undefined;
+  /** A Kubernetes cluster: its kubeconfig context, namespace and registry. */
+  kubernetes?: KubernetesEngineOptions | undefined;
+}
+
+// One engine per cluster target in a process: its kubeconfig is read and its images pushed once.
+const clusters = new Map<string, Engine>();
+
+/**
+ * The cluster the environment names, as DOCKER_HOST names a Docker engine:
+ * SANDFLEET_KUBERNETES=context/namespace (either part may be empty, for the
+ * kubeconfig's), with SANDFLEET_REGISTRY the registry its nodes pull from.
+ */
+export function kubernetesFromEnvironment(env: NodeJS.ProcessEnv = process.env): KubernetesEngineOptions | undefined {
+  const named = env.SANDFLEET_KUBERNETES;
+  if (named === undefined || named === "") return undefined;
+  const [context = "", namespace = ""] = named.split("/");
+  return {
+    ...(context ? { context } : {}),
+    ...(namespace ? { namespace } : {}),
+    ...(env.SANDFLEET_REGISTRY ? { registry: env.SANDFLEET_REGISTRY } : {}),
+  };
+}
+
+/**
+ * The engine of a target: its cluster, else its Docker host, else the
+ * cluster SANDFLEET_KUBERNETES names, else DOCKER_HOST or the local engine.
+ * Cheap: nothing is sent before the first call.
+ */
+export function connectEngine(target: EngineTarget = {}): Engine {
+  const kubernetes = target.kubernetes ?? (target.dockerHost ? undefined : kubernetesFromEnvironment());
+  if (!kubernetes) return connectDocker(target.dockerHost);
+  const options = { ...kubernetes, ...(target.dockerHost ? { dockerHost: target.dockerHost } : {}) };
+  const key = JSON.stringify(options);
+  let engine = clusters.get(key);
+  if (!engine) {
+    engine = connectKubernetes(options);
+    clusters.set(key, engine);
+  }
+  return engine;
+}
+
+export type { KubernetesEngineOptions };

@@ -1,0 +1,60 @@
+import type * as k8s from "@kubernetes/client-node";
+
+/** Where a Kubernetes engine is: a kubeconfig context, a namespace, and the registry its nodes pull from. */
+export interface KubernetesTarget {
+  /** A context of the kubeconfig; default its current context. */
+  context?: string;
+  /** The namespace sandfleet works in; default the context's, else "default". */
+  namespace?: string;
+  /** A kubeconfig file; default KUBECONFIG, else ~/.kube/config. */
+  kubeconfig?: string;
+  /**
+   * The registry the cluster pulls sandbox images from (host[:port][/path]).
+   * Images are built by the local Docker engine and pushed there.
+   */
+  registry?: string;
+}
+
+/** The typed API clients of one cluster, made when the engine is first used. */
+export interface KubeApis {
+  readonly lib: typeof k8s;
+  readonly config: k8s.KubeConfig;
+  readonly core: k8s.CoreV1Api;
+  readonly networking: k8s.NetworkingV1Api;
+  readonly namespace: string;
+  readonly context: string;
+}
+
+/**
+ * Loads @kubernetes/client-node and reads the kubeconfig once: most
+ * processes speak only to Docker and never pay for the library.
+ */
+export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
+  let loaded: Promise<KubeApis> | undefined;
+  return () => {
+    loaded ??= (async () => {
+      const lib = await import("@kubernetes/client-node");
+      const config = new lib.KubeConfig();
+      if (target.kubeconfig) config.loadFromFile(target.kubeconfig);
+      else config.loadFromDefault();
+      if (target.context) config.setCurrentContext(target.context);
+      const context = config.getCurrentContext();
+      const namespace = target.namespace ?? config.getContextObject(context)?.namespace ?? "default";
+      return {
+        lib,
+        config,
+        core: config.makeApiClient(lib.CoreV1Api),
+        networking: config.makeApiClient(lib.NetworkingV1Api),
+        namespace,
+        context,
+      };
+    })();
+    loaded.catch(() => (loaded = undefined));
+    return loaded;
+  };
+}
+
+/** How an engine on this target is named in messages and ids of the engine: kubernetes://context/namespace. */
+export function kubernetesHost(target: KubernetesTarget): string {
+  return `kubernetes://${target.context ?? ""}/${target.namespace ?? ""}`;
+}

@@ -1,0 +1,101 @@
+import { connectDocker } from "../docker/client.ts";
+import type { Engine, EngineInfo } from "../port.ts";
+import { kubeApis, kubernetesHost, type KubernetesTarget } from "./api.ts";
+import { kubeCalls } from "./errors.ts";
+import { eventClient } from "./events.ts";
+import { execClient } from "./exec.ts";
+import { imagePublisher, kubernetesImages } from "./images.ts";
+import { networkClient } from "./networks.ts";
+import { podClient } from "./pods.ts";
+import { recordClient } from "./records.ts";
+import { volumeClient } from "./volumes.ts";
+
+export interface KubernetesEngineOptions extends KubernetesTarget {
+  /** The local Docker engine that builds images (DOCKER_HOST forms); default the local one. */
+  dockerHost?: string;
+  /** The storage class of volumes' claims; default the cluster's default class. */
+  storageClass?: string;
+  /** The size each volume claims; default 1Gi. */
+  volumeSize?: string;
+}
+
+/**
+ * A Kubernetes cluster as a sandfleet engine: sandboxes are pods in one
+ * namespace, records are ConfigMaps, volumes are PersistentVolumeClaims,
+ * networks are NetworkPolicies, and images are built by the local Docker
+ * engine and pushed to the cluster's registry. Cheap: nothing is loaded or
+ * sent before the first call.
+ */
+export function connectKubernetes(options: KubernetesEngineOptions): Engine {
+  const host = kubernetesHost(options);
+  const apis = kubeApis(options);
+  const { call, lookup } = kubeCalls(host);
+  const local = connectDocker(options.dockerHost);
+  const publisher = imagePublisher(local.images, options.registry, host);
+  const exec = execClient(apis, call);
+  const networks = networkClient(apis, call, lookup);
+  const containers = podClient({
+    apis,
+    call,
+    lookup,
+    publish: async (image, layer) => {
+      await networks.ensureDefaultDeny();
+      return publisher.publish(image, layer);
+    },
+    async terminate(id, dir) {
+      await exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "terminate"] });
+    },
+    async killAll(id) {
+      await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });
+    },
+    execIdsOf: (id) => exec.idsOf(id),
+  });
+  let info: Promise<EngineInfo> | undefined;
+  return {
+    host,
+    containers,
+    images: kubernetesImages(local.images),
+    networks,
+    volumes: volumeClient(apis, call, lookup, {
+      storageClass: options.storageClass,
+      size: options.volumeSize ?? "1Gi",
+    }),
+    records: recordClient(apis, call, lookup),
+    supervisors: publisher.supervisors(),
+    events: eventClient(apis, call),
+    exec,
+    // A call in the namespace, which sandfleet's role allows (a read of the namespace itself would need more).
+    async ping() {
+      const { core, namespace } = await apis();
+      await call(`reach namespace ${namespace}`, () => core.listNamespacedConfigMap({ namespace, limit: 1 }));
+    },
+    info() {
+      info ??= (async (): Promise<EngineInfo> => {
+        const { core, lib, config } = await apis();
+        const nodes = await call("list the cluster's nodes", () => core.listNode());
+        const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
+        const first = nodes.items[0]?.status?.nodeInfo;
+        const sum = (key: "cpu" | "memory") =>
+          nodes.items.reduce((total, n) => total + quantityOf(n.status?.capacity?.[key]), 0);
+        return {
+          kind: "kubernetes",
+          storageDriver: "",
+          backingFilesystem: "",
+          cpus: sum("cpu"),
+          memoryBytes: sum("memory"),
+          architecture: first?.architecture ?? "",
+          os: first?.operatingSystem ?? "",
+          apiVersion: version.gitVersion,
+        };
+      })();
+      info.catch(() => (info = undefined));
+      return info;
+    },
+  };
+}
+
+function quantityOf(value: string | undefined): number {
+  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(value ?? "");
+  if (!match) return 0;
+  return Number(match[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[match[2] ?? ""] ?? 1);
+}

@@ -1,0 +1,86 @@
+import {
+  ConflictError,
+  EngineError,
+  EngineUnavailableError,
+  InvalidArgumentError,
+  NotFoundError,
+  SandfleetError,
+} from "../../errors.ts";
+
+const unreachableCodes = new Set([
+  "ECONNREFUSED",
+  "ENOENT",
+  "EACCES",
+  "ECONNRESET",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+]);
+
+/** The API server's own words: its Status message, else what the library said. */
+function serverMessage(error: unknown): string {
+  const body = (error as { body?: unknown }).body;
+  if (typeof body === "string") {
+    try {
+      const status = JSON.parse(body) as { message?: string };
+      if (status.message) return status.message;
+    } catch {
+      return body;
+    }
+  }
+  if (body && typeof body === "object" && typeof (body as { message?: unknown }).message === "string") {
+    return (body as { message: string }).message;
+  }
+  return (error instanceof Error ? error.message : String(error)).trim();
+}
+
+/** Translates what a call to the API server throws into sandfleet's error classes, naming the operation and the cluster. */
+export function translateKubernetesError(error: unknown, what: string, host: string): SandfleetError {
+  if (error instanceof SandfleetError) return error;
+  const code =
+    (error as NodeJS.ErrnoException | undefined)?.code ??
+    (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
+  if (code && unreachableCodes.has(code)) {
+    return new EngineUnavailableError(`${what}: the Kubernetes API server of ${host} is unreachable (${code})`);
+  }
+  const status = (error as { code?: unknown }).code;
+  const message = serverMessage(error);
+  switch (typeof status === "number" ? status : undefined) {
+    case 400:
+    case 422:
+      return new InvalidArgumentError(`${what}: ${message}`);
+    case 404:
+      return new NotFoundError(`${what}: ${message}`);
+    case 409:
+      return new ConflictError(`${what}: ${message}`);
+    default:
+      if (/fetch failed|ECONNREFUSED|socket hang up/.test(message)) {
+        return new EngineUnavailableError(`${what}: the Kubernetes API server of ${host} is unreachable (${message})`);
+      }
+      return new EngineError(`${what} on ${host}: ${message}`);
+  }
+}
+
+export type KubeCall = <T>(what: string, call: () => Promise<T>) => Promise<T>;
+export type KubeLookup = <T>(what: string, call: () => Promise<T>) => Promise<T | undefined>;
+
+/** engineCall and engineLookup (404 → undefined) for one cluster. */
+export function kubeCalls(host: string): { call: KubeCall; lookup: KubeLookup } {
+  const call: KubeCall = async (what, fn) => {
+    try {
+      return await fn();
+    } catch (error) {
+      throw translateKubernetesError(error, what, host);
+    }
+  };
+  const lookup: KubeLookup = async (what, fn) => {
+    try {
+      return await fn();
+    } catch (error) {
+      const translated = translateKubernetesError(error, what, host);
+      if (translated instanceof NotFoundError) return undefined;
+      throw translated;
+    }
+  };
+  return { call, lookup };
+}

@@ -1,0 +1,98 @@
+import type { V1NetworkPolicy } from "@kubernetes/client-node";
+import { ConflictError } from "../../errors.ts";
+import type { NetworkClient, NetworkInfo } from "../port.ts";
+import type { KubeApis } from "./api.ts";
+import type { KubeCall, KubeLookup } from "./errors.ts";
+import { kubeMetadata, kubeName, labelsOf, nameOf, OWNED_LABEL, selectorFor } from "./labels.ts";
+import { NETWORK_LABEL, networkLabelValue } from "./pod-spec.ts";
+
+/** Denies every sandbox pod all traffic in and out, unless a network's policy lets it talk to its own network. */
+export const DEFAULT_DENY_POLICY = "sandfleet-default-deny";
+
+/**
+ * A network is a NetworkPolicy: the pods labelled with it may reach each
+ * other, and nothing else. Policies only hold on a cluster whose network
+ * plugin enforces them (Calico, Cilium, ...).
+ */
+export function networkClient(
+  apis: () => Promise<KubeApis>,
+  call: KubeCall,
+  lookup: KubeLookup,
+): NetworkClient & {
+  ensureDefaultDeny(): Promise<void>;
+} {
+  const info = (policy: V1NetworkPolicy): NetworkInfo => ({
+    id: nameOf(policy.metadata),
+    name: nameOf(policy.metadata),
+    labels: labelsOf(policy.metadata),
+    internal: true,
+    masquerade: false,
+    subnet: undefined,
+    gateway: undefined,
+  });
+  let denied: Promise<void> | undefined;
+  const ensureDefaultDeny = () => {
+    denied ??= (async () => {
+      const { networking, namespace } = await apis();
+      try {
+        await call("create the default-deny network policy", () =>
+          networking.createNamespacedNetworkPolicy({
+            namespace,
+            body: {
+              metadata: { name: DEFAULT_DENY_POLICY, labels: { [OWNED_LABEL]: "true" } },
+              spec: { podSelector: { matchLabels: { [OWNED_LABEL]: "true" } }, policyTypes: ["Ingress", "Egress"] },
+            },
+          }),
+        );
+      } catch (error) {
+        if (!(error instanceof ConflictError)) throw error;
+      }
+    })();
+    denied.catch(() => (denied = undefined));
+    return denied;
+  };
+  return {
+    ensureDefaultDeny,
+    async create(spec) {
+      const { networking, namespace } = await apis();
+      await ensureDefaultDeny();
+      const members = { matchLabels: { [NETWORK_LABEL]: networkLabelValue(spec.name) } };
+      await call(`create network ${spec.name}`, () =>
+        networking.createNamespacedNetworkPolicy({
+          namespace,
+          body: {
+            metadata: { name: kubeName(spec.name), ...kubeMetadata(spec.labels, spec.name) },
+            spec: {
+              podSelector: members,
+              policyTypes: ["Ingress", "Egress"],
+              ingress: [{ _from: [{ podSelector: members }] }],
+              egress: [{ to: [{ podSelector: members }] }],
+            },
+          },
+        }),
+      );
+      return spec.name;
+    },
+    async inspect(idOrName) {
+      const { networking, namespace } = await apis();
+      const found = await lookup(`read network ${idOrName}`, () =>
+        networking.readNamespacedNetworkPolicy({ name: kubeName(idOrName), namespace }),
+      );
+      return found && info(found);
+    },
+    async remove(idOrName) {
+      const { networking, namespace } = await apis();
+      await lookup(`delete network ${idOrName}`, () =>
+        networking.deleteNamespacedNetworkPolicy({ name: kubeName(idOrName), namespace }),
+      );
+    },
+    async list(labels) {
+      const { networking, namespace } = await apis();
+      const { selector, matches } = selectorFor(labels);
+      const found = await call("list networks", () =>
+        networking.listNamespacedNetworkPolicy({ namespace, labelSelector: selector }),
+      );
+      return found.items.map(info).filter((n) => n.name !== DEFAULT_DENY_POLICY && matches(n.labels));
+    },
+  };
+}

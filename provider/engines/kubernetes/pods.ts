@@ -1,0 +1,473 @@
+import { PassThrough } from "node:stream";
+import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import { randomHex } from "../../digest.ts";
+import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import type {
+  ContainerClient,
+  ContainerInfo,
+  ContainerSpec,
+  ContainerStatus,
+  ContainerSummary,
+  HealthCheck,
+  VolumeMount,
+} from "../port.ts";
+import type { KubeApis } from "./api.ts";
+import type { ImageLayer } from "./images.ts";
+import type { KubeCall, KubeLookup } from "./errors.ts";
+import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
+import { KUBERNETES_LIMITS } from "./limits.ts";
+import { podPoller } from "./pod-poll.ts";
+import { podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { podStats } from "./stats.ts";
+
+/** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
+export interface PodDeps {
+  apis: () => Promise<KubeApis>;
+  call: KubeCall;
+  lookup: KubeLookup;
+  /** The reference the cluster pulls a local image by (with a layer on top, when asked), pushed there first. */
+  publish(image: string, layer: ImageLayer): Promise<string>;
+  /** Ends a supervised sandbox as a kill does (exit 137), through its supervisor in `dir`. */
+  terminate(id: string, dir: string): Promise<void>;
+  /** Kills every process of a pod but its PID 1. */
+  killAll(id: string): Promise<void>;
+  /** Execs this process started in a pod, for ContainerInfo.execIds. */
+  execIdsOf(id: string): string[];
+}
+
+/** Pod ids are made here: short, valid names, never reused. */
+const POD_ID = /^sf-[0-9a-f]{12}$/;
+const envSecretName = (id: string) => `${id}-env`;
+
+interface SpecNote {
+  image?: string;
+  pidsLimit?: number;
+  user?: string;
+  init?: boolean;
+  runtime?: string;
+  networkMode?: string;
+  mounts?: VolumeMount[];
+  healthcheck?: HealthCheck;
+  supervisor?: { version: string; dir: string };
+}
+
+function specNote(pod: V1Pod): SpecNote {
+  try {
+    return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
+  } catch {
+    return {};
+  }
+}
+
+function sandboxStatus(pod: V1Pod): V1ContainerStatus | undefined {
+  return pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
+}
+
+/** A pod's state in Docker's words: a pod is never restarted, so it goes created → running → exited. */
+export function podStatus(pod: V1Pod): ContainerStatus {
+  if (pod.metadata?.deletionTimestamp) return "removing";
+  const state = sandboxStatus(pod)?.state;
+  if (state?.terminated || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") return "exited";
+  if (state?.running) return "running";
+  return "created";
+}
+
+/** Reads a quantity the way the pod spec was written (bytes, millicores). */
+function quantity(value: string | undefined): number {
+  if (!value) return 0;
+  const match = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|k|M|G)?$/.exec(value);
+  if (!match) return 0;
+  const scale: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+  return Number(match[1]) * (match[2] ? (scale[match[2]] ?? 1) : 1);
+}
+
+function timeOf(value: Date | string | undefined): string {
+  if (!value) return "0001-01-01T00:00:00Z";
+  return value instanceof Date ? value.toISOString() : value;
+}
+
+export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execIds: string[]): ContainerInfo {
+  const note = specNote(pod);
+  const container = pod.spec?.containers.find((c) => c.name === SANDBOX_CONTAINER);
+  const status = sandboxStatus(pod);
+  const terminated = status?.state?.terminated;
+  const limits = container?.resources?.limits ?? {};
+  const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+  const id = pod.metadata?.name ?? "";
+  return {
+    id,
+    name: pod.metadata?.annotations?.[NAME_ANNOTATION] ?? id,
+    image: note.image ?? container?.image ?? "",
+    imageId: status?.imageID ?? "",
+    labels: labelsOf(pod.metadata),
+    status: podStatus(pod),
+    running: podStatus(pod) === "running",
+    exitCode: terminated?.exitCode ?? 0,
+    oomKilled: terminated?.reason === "OOMKilled",
+    createdAt: timeOf(pod.metadata?.creationTimestamp),
+    startedAt: timeOf(status?.state?.running?.startedAt ?? terminated?.startedAt),
+    finishedAt: timeOf(terminated?.finishedAt),
+    user: note.user ?? "",
+    workdir: container?.workingDir ?? "",
+    env,
+    cmd: [...(container?.command ?? []), ...(container?.args ?? [])],
+    nanoCpus: Math.round(quantity(limits.cpu) * 1e9),
+    memoryBytes: quantity(limits.memory),
+    pidsLimit: note.pidsLimit ?? 0,
+    diskBytes: limits["ephemeral-storage"] ? quantity(limits["ephemeral-storage"]) : undefined,
+    readOnlyRootfs: container?.securityContext?.readOnlyRootFilesystem === true,
+    networkMode: note.networkMode ?? "none",
+    capDrop: container?.securityContext?.capabilities?.drop ?? [],
+    capAdd: container?.securityContext?.capabilities?.add ?? [],
+    securityOpt: container?.securityContext?.allowPrivilegeEscalation === false ? ["no-new-privileges"] : [],
+    privileged: container?.securityContext?.privileged === true,
+    runtime: note.runtime ?? "runc",
+    init: note.init ?? false,
+    healthcheck: note.healthcheck,
+    health: note.healthcheck ? (ready ? "healthy" : "starting") : undefined,
+    binds: [],
+    mounts: note.mounts ?? [],
+    ports: {},
+    addresses: pod.status?.podIP ? { [note.networkMode ?? "pod"]: pod.status.podIP } : {},
+    pid: 0,
+    execIds,
+  };
+}
+
+/** Waiting reasons that never resolve by themselves: a start fails with them at once. */
+const FATAL_WAITING = new Set([
+  "ErrImagePull",
+  "ImagePullBackOff",
+  "InvalidImageName",
+  "CreateContainerConfigError",
+  "CreateContainerError",
+  "RunContainerError",
+  "ErrImageNeverPull",
+]);
+
+export function podClient(deps: PodDeps): ContainerClient {
+  const { apis, call, lookup } = deps;
+  const poller = podPoller(apis, call);
+  // A pod's environment Secret never changes after it is made: read once.
+  const envs = new Map<string, Promise<Record<string, string>>>();
+
+  const read = async (idOrName: string): Promise<V1Pod | undefined> => {
+    const { core, namespace } = await apis();
+    if (POD_ID.test(idOrName)) {
+      const pod = await lookup(`read pod ${idOrName}`, () => core.readNamespacedPod({ name: idOrName, namespace }));
+      if (pod) return pod;
+    }
+    const found = await call(`find pod named ${idOrName}`, () =>
+      core.listNamespacedPod({ namespace, labelSelector: `${NAME_HASH_LABEL}=${nameHash(idOrName)}` }),
+    );
+    return found.items.find((p) => p.metadata?.annotations?.[NAME_ANNOTATION] === idOrName);
+  };
+  const require = async (id: string): Promise<V1Pod> => {
+    const pod = await read(id);
+    if (!pod) throw new NotFoundError(`no such sandbox pod: ${id}`);
+    return pod;
+  };
+  const envOf = (pod: V1Pod): Promise<Record<string, string>> => {
+    const id = pod.metadata?.name ?? "";
+    const secret = pod.spec?.containers[0]?.envFrom?.[0]?.secretRef?.name;
+    if (!secret) return Promise.resolve({});
+    let env = envs.get(id);
+    if (!env) {
+      env = (async () => {
+        const { core, namespace } = await apis();
+        const found = await lookup(`read the environment of pod ${id}`, () =>
+          core.readNamespacedSecret({ name: secret, namespace }),
+        );
+        return Object.fromEntries(
+          Object.entries(found?.data ?? {}).map(([k, v]) => [k, Buffer.from(v, "base64").toString("utf8")]),
+        );
+      })();
+      envs.set(id, env);
+      env.catch(() => envs.delete(id));
+    }
+    return env;
+  };
+  const nameTaken = async (name: string): Promise<boolean> => (await read(name)) !== undefined;
+
+  return {
+    async create(spec: ContainerSpec) {
+      const { core, namespace, lib } = await apis();
+      if (spec.name !== undefined && (await nameTaken(spec.name))) {
+        throw new ConflictError(`the name "${spec.name}" is already in use by another sandbox pod in ${namespace}`);
+      }
+      const id = `sf-${randomHex(6)}`;
+      const image = await deps.publish(spec.image, {
+        supervisor: spec.supervisor,
+        userName: spec.user && !/^\d+(:\d+)?$/.test(spec.user) ? spec.user : undefined,
+      });
+      // The environment (with secrets' values) lives in a Secret the pod reads, never in its spec.
+      const hasEnv = Object.keys(spec.env).length > 0;
+      if (hasEnv) {
+        await call(`create the environment of pod ${id}`, () =>
+          core.createNamespacedSecret({
+            namespace,
+            body: {
+              metadata: { name: envSecretName(id), ...kubeMetadata({}) },
+              type: "Opaque",
+              stringData: { ...spec.env },
+            },
+          }),
+        );
+      }
+      const pool = spec.labels["sandfleet.pool"];
+      const pod = podFor(spec, {
+        id,
+        namespace,
+        image,
+        envSecret: hasEnv ? envSecretName(id) : undefined,
+        spreadKey: pool ? nameHash(`${spec.labels["sandfleet.app"] ?? ""}/${pool}`).slice(0, 32) : undefined,
+      });
+      let created: V1Pod;
+      try {
+        created = await call(`create pod for ${spec.name ?? id}`, () =>
+          core.createNamespacedPod({ namespace, body: pod }),
+        );
+      } catch (error) {
+        if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
+        throw error;
+      }
+      if (hasEnv) {
+        // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
+        await call(`give the environment of pod ${id} to it`, () =>
+          core.patchNamespacedSecret(
+            {
+              name: envSecretName(id),
+              namespace,
+              body: {
+                metadata: {
+                  ownerReferences: [{ apiVersion: "v1", kind: "Pod", name: id, uid: created.metadata?.uid ?? "" }],
+                },
+              },
+            },
+            mergePatch(lib),
+          ),
+        );
+      }
+      return id;
+    },
+
+    /** A pod starts as it is made: this waits until its sandbox container runs (or ended), or fails saying why not. */
+    async start(id) {
+      const deadline = Date.now() + 5 * 60_000;
+      for (;;) {
+        const pod = await poller.next(id);
+        if (!pod) throw new NotFoundError(`no such sandbox pod: ${id}`);
+        const status = podStatus(pod);
+        if (status === "running") return;
+        if (status === "exited") {
+          if (sandboxStatus(pod)?.state?.terminated) return; // it ran, and ended already
+          const init = pod.status?.initContainerStatuses?.find((c) => c.state?.terminated?.exitCode);
+          const why = init?.state?.terminated
+            ? `its ${init.name} container ended with exit code ${String(init.state.terminated.exitCode)}`
+            : (pod.status?.message ?? pod.status?.reason ?? "it failed");
+          throw new EngineError(`pod ${id} ended before its sandbox started: ${why}`);
+        }
+        const waiting = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+          .map((c) => c.state?.waiting)
+          .find((w) => w?.reason && FATAL_WAITING.has(w.reason));
+        if (waiting) {
+          throw new EngineError(`pod ${id} cannot start: ${waiting.reason ?? ""}: ${waiting.message ?? ""}`.trim());
+        }
+        const unschedulable = pod.status?.conditions?.find(
+          (c) => c.type === "PodScheduled" && c.reason === "Unschedulable",
+        );
+        // The scheduler found no node for it: said at once, with the scheduler's words, after a short grace.
+        if (unschedulable && Date.now() - new Date(unschedulable.lastTransitionTime ?? Date.now()).getTime() > 30_000) {
+          throw new EngineError(`pod ${id} cannot be placed on any node: ${unschedulable.message ?? "unschedulable"}`);
+        }
+        if (Date.now() > deadline) {
+          throw new EngineError(
+            `pod ${id} did not start in 5 minutes${unschedulable ? `: ${unschedulable.message ?? "unschedulable"}` : ""}`,
+          );
+        }
+      }
+    },
+
+    async pause() {
+      throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
+    },
+    async unpause() {
+      throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
+    },
+    async checkpoint() {
+      throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
+    },
+
+    async stats(id) {
+      const pod = await require(id);
+      return podStats(await apis(), call, pod);
+    },
+
+    async inspect(id) {
+      const pod = await read(id);
+      if (!pod) return undefined;
+      return podInfo(pod, await envOf(pod), deps.execIdsOf(pod.metadata?.name ?? ""));
+    },
+
+    /**
+     * Kubernetes cannot signal a container: the supervisor ends the sandbox
+     * as a kill would; without one, a kill from inside does; failing both,
+     * the pod is deleted.
+     */
+    async kill(id) {
+      const pod = await read(id);
+      if (!pod || podStatus(pod) !== "running") return;
+      const podId = pod.metadata?.name ?? id;
+      const note = specNote(pod);
+      if (note.supervisor) {
+        await deps.terminate(podId, note.supervisor.dir);
+        return;
+      }
+      // A pod sharing its process namespace has the pause process as PID 1: a kill of every other
+      // process ends the sandbox with 137, as Docker's kill does, and keeps its record.
+      if (
+        note.init &&
+        (await deps.killAll(podId).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
+      const { core, namespace } = await apis();
+      await lookup(`delete pod ${podId}`, () =>
+        core.deleteNamespacedPod({ name: podId, namespace, gracePeriodSeconds: 0 }),
+      );
+    },
+
+    async remove(id) {
+      const pod = await read(id);
+      if (!pod) return;
+      const podId = pod.metadata?.name ?? id;
+      const { core, namespace } = await apis();
+      await lookup(`delete pod ${podId}`, () =>
+        core.deleteNamespacedPod({ name: podId, namespace, gracePeriodSeconds: 0 }),
+      );
+      await lookup(`delete the environment of pod ${podId}`, () =>
+        core.deleteNamespacedSecret({ name: envSecretName(podId), namespace }),
+      );
+      envs.delete(podId);
+    },
+
+    async update(id, limits) {
+      const { core, namespace, lib } = await apis();
+      const pod = await require(id);
+      const podId = pod.metadata?.name ?? id;
+      if (limits.pidsLimit !== undefined && limits.pidsLimit !== specNote(pod).pidsLimit) {
+        throw new InvalidArgumentError(
+          "pidsLimit cannot change in place on Kubernetes: the kubelet's podPidsLimit bounds every pod of a node",
+        );
+      }
+      const resources: Record<string, string> = {};
+      if (limits.nanoCpus) resources.cpu = `${String(Math.round(limits.nanoCpus / 1e6))}m`;
+      if (limits.memoryBytes) resources.memory = String(limits.memoryBytes);
+      if (Object.keys(resources).length === 0) return;
+      // In-place pod resize: the container keeps running with its new limits.
+      await call(`resize pod ${podId}`, () =>
+        core.patchNamespacedPodResize(
+          {
+            name: podId,
+            namespace,
+            body: { spec: { containers: [{ name: SANDBOX_CONTAINER, resources: { limits: resources } }] } },
+          },
+          strategicMergePatch(lib),
+        ),
+      );
+    },
+
+    /**
+     * A pod's name cannot change: its sandfleet name is an annotation, with
+     * its hash as a label to find it by. The patch carries the resourceVersion
+     * read, so two renames of one pod cannot both succeed (the API server's
+     * optimistic concurrency), and a name in use is refused as Docker does.
+     */
+    async rename(id, name) {
+      const { core, namespace, lib } = await apis();
+      // A conflict may come from the kubelet writing the pod's status meanwhile: read again and retry,
+      // unless the name is now taken (another renamer won).
+      for (let attempt = 0; ; attempt++) {
+        const pod = await require(id);
+        const podId = pod.metadata?.name ?? id;
+        if (await nameTaken(name)) throw new ConflictError(`the name "${name}" is already in use in ${namespace}`);
+        try {
+          await call(`rename pod ${podId} to ${name}`, () =>
+            core.patchNamespacedPod(
+              {
+                name: podId,
+                namespace,
+                body: {
+                  metadata: {
+                    resourceVersion: pod.metadata?.resourceVersion,
+                    labels: { [NAME_HASH_LABEL]: nameHash(name) },
+                    annotations: { [NAME_ANNOTATION]: name },
+                  },
+                },
+              },
+              mergePatch(lib),
+            ),
+          );
+          return;
+        } catch (error) {
+          if (!(error instanceof ConflictError) || attempt >= 20) throw error;
+        }
+      }
+    },
+
+    async list(labels) {
+      const { core, namespace } = await apis();
+      const { selector, matches } = selectorFor(labels);
+      const found = await call("list sandbox pods", () =>
+        core.listNamespacedPod({ namespace, labelSelector: selector }),
+      );
+      return found.items
+        .filter((pod) => matches(labelsOf(pod.metadata)))
+        .map((pod): ContainerSummary => ({
+          id: pod.metadata?.name ?? "",
+          name: pod.metadata?.annotations?.[NAME_ANNOTATION] ?? pod.metadata?.name ?? "",
+          labels: labelsOf(pod.metadata),
+          status: podStatus(pod),
+          createdMs: new Date(timeOf(pod.metadata?.creationTimestamp)).getTime(),
+          ports: {},
+        }));
+    },
+
+    async wait(id) {
+      const podId = (await require(id)).metadata?.name ?? id;
+      for (;;) {
+        const pod = await poller.next(podId);
+        if (!pod) throw new NotFoundError(`no such sandbox pod: ${id}`);
+        if (podStatus(pod) === "exited") return sandboxStatus(pod)?.state?.terminated?.exitCode ?? 0;
+      }
+    },
+
+    /** A pod's log is one stream: stdout and stderr together, as the kubelet keeps it. */
+    async logs(id, options) {
+      const pod = await require(id);
+      const { lib, config, namespace } = await apis();
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      stderr.end();
+      const log = new lib.Log(config);
+      await call(`read the log of pod ${id}`, () =>
+        log.log(namespace, pod.metadata?.name ?? id, SANDBOX_CONTAINER, stdout, {
+          follow: options.follow,
+          ...(options.tail !== undefined ? { tailLines: options.tail } : {}),
+        }),
+      );
+      return { stdout, stderr };
+    },
+  };
+}
+
+/** The options of a merge patch (client-node sends a strategic merge patch otherwise). */
+export function mergePatch(lib: KubeApis["lib"]) {
+  return lib.setHeaderOptions("Content-Type", lib.PatchStrategy.MergePatch);
+}
+
+export function strategicMergePatch(lib: KubeApis["lib"]) {
+  return lib.setHeaderOptions("Content-Type", lib.PatchStrategy.StrategicMergePatch);
+}

@@ -1,0 +1,40 @@
+import type { RecordClient } from "../port.ts";
+import type { KubeApis } from "./api.ts";
+import type { KubeCall, KubeLookup } from "./errors.ts";
+import { kubeMetadata, kubeName, labelsOf, nameOf, selectorFor } from "./labels.ts";
+
+/** Records are labelled ConfigMaps with no data: their labels are their content. */
+export function recordClient(apis: () => Promise<KubeApis>, call: KubeCall, lookup: KubeLookup): RecordClient {
+  return {
+    async create(spec) {
+      const { core, namespace } = await apis();
+      await call(`create record ${spec.name}`, () =>
+        core.createNamespacedConfigMap({
+          namespace,
+          body: { metadata: { name: kubeName(spec.name), ...kubeMetadata(spec.labels, spec.name) } },
+        }),
+      );
+    },
+    async inspect(name) {
+      const { core, namespace } = await apis();
+      const found = await lookup(`read record ${name}`, () =>
+        core.readNamespacedConfigMap({ name: kubeName(name), namespace }),
+      );
+      return found && { name, labels: labelsOf(found.metadata) };
+    },
+    async remove(name) {
+      const { core, namespace } = await apis();
+      await lookup(`delete record ${name}`, () => core.deleteNamespacedConfigMap({ name: kubeName(name), namespace }));
+    },
+    async list(labels) {
+      const { core, namespace } = await apis();
+      const { selector, matches } = selectorFor(labels);
+      const found = await call("list records", () =>
+        core.listNamespacedConfigMap({ namespace, labelSelector: selector }),
+      );
+      return found.items
+        .map((c) => ({ name: nameOf(c.metadata), labels: labelsOf(c.metadata) }))
+        .filter((r) => matches(r.labels));
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// The role examples/kubernetes/rbac.yaml grants is all sandfleet needs: a pool
+// made, claimed, refilled and removed by a service account that has only it.
+import { readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandfleet } from "../../provider/client/sandfleet.ts";
+import { connectEngine, type KubernetesEngineOptions } from "../../provider/engines/connect.ts";
+import { poolProvider } from "../../provider/resources/pool-provider.ts";
+import { refillPools } from "../../provider/runtime/pool-agent.ts";
+import { listMembers } from "../../provider/runtime/pool.ts";
+import { cleanupBackend } from "../support/backends.ts";
+import { TEST_CLUSTER } from "../support/cluster.ts";
+import { uniqueApp } from "../support/engine.ts";
+import { kubectl } from "../support/kubectl.ts";
+
+const NAMESPACE = "sandfleet-rbac";
+const manifest = new URL("../../examples/kubernetes/rbac.yaml", import.meta.url);
+
+describe("sandfleet with only the role of examples/kubernetes/rbac.yaml", () => {
+  let restricted: KubernetesEngineOptions;
+  const app = uniqueApp("rbac");
+  beforeAll(async () => {
+    await kubectl(["create", "namespace", NAMESPACE]);
+    const file = join(tmpdir(), `sandfleet-rbac-${app}.yaml`);
+    writeFileSync(file, readFileSync(manifest, "utf8").replaceAll("namespace: sandboxes", `namespace: ${NAMESPACE}`));
+    await kubectl(["apply", "-f", file]);
+    const token = (await kubectl(["-n", NAMESPACE, "create", "token", "sandfleet"])).trim();
+    const admin = readFileSync(TEST_CLUSTER.kubeconfig ?? "", "utf8");
+    const server = /server: (\S+)/.exec(admin)?.[1] ?? "";
+    const ca = /certificate-authority: (\S+)/.exec(admin)?.[1] ?? "";
+    const kubeconfig = join(tmpdir(), `sandfleet-rbac-${app}.kubeconfig`);
+    writeFileSync(
+      kubeconfig,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{ name: c, cluster: { server: "${server}", certificate-authority: "${ca}" } }]`,
+        `users: [{ name: sandfleet, user: { token: "${token}" } }]`,
+        `contexts: [{ name: sandfleet, context: { cluster: c, user: sandfleet, namespace: ${NAMESPACE} } }]`,
+        "current-context: sandfleet",
+      ].join("\n"),
+    );
+    restricted = { kubeconfig, registry: TEST_CLUSTER.registry ?? "" };
+  });
+  afterAll(async () => {
+    await cleanupBackend(connectEngine({ kubernetes: { ...TEST_CLUSTER, namespace: NAMESPACE } }), app);
+    await kubectl(["delete", "namespace", NAMESPACE, "--wait=false"]);
+  });
+
+  it("makes a pool, claims from it, runs a command, refills it and removes it", async () => {
+    const engine = connectEngine({ kubernetes: restricted });
+    await engine.ping();
+    const checked = await poolProvider.check(
+      {},
+      {
+        app,
+        name: "py",
+        replicas: 2,
+        template: { image: "sandfleet/busybox", memoryMiB: 32, env: { KEY: "value" } },
+        kubernetes: restricted,
+      },
+    );
+    const created = await poolProvider.create(checked.inputs as Record<string, unknown>);
+    const sandbox = await new Sandfleet({ kubernetes: restricted }).sandboxes.claim(app, "py");
+    expect((await sandbox.run(["sh", "-c", 'echo "$KEY"'])).stdout).toBe("value\n");
+    expect((await sandbox.metrics()).memoryBytes).toBeGreaterThan(0);
+    await sandbox.terminate();
+    expect(await refillPools(engine, app)).toContainEqual({
+      action: "refilled",
+      sandbox: `${app}/py`,
+      detail: "+1 -0",
+    });
+    await poolProvider.delete(created.id, created.outs as Record<string, unknown>);
+    expect(await listMembers(engine, app, "py")).toEqual([]);
+    // The role reaches no other namespace.
+    await expect(connectEngine({ kubernetes: { ...restricted, namespace: "default" } }).ping()).rejects.toThrow(
+      /forbidden/,
+    );
+  });
+});
