@@ -18,6 +18,11 @@ const PATTERN_WORDS: Record<string, string> = {
   "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
+  "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits and -, like sandboxes",
+  "^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._-]+)*$":
+    "must be a registry as host[:port][/path], like registry.internal:5000 or ghcr.io/acme, without a scheme",
+  "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits, - and .",
+  "^[0-9]+(Ki|Mi|Gi|Ti)$": "must be a size like 10Gi or 512Mi",
 };
 
 function pointerToPath(pointer: string): PathSegment[] {

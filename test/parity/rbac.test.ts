@@ -24,7 +24,7 @@ describe("sandfleet with only the role of examples/kubernetes/rbac.yaml", () => 
     await kubectl(["create", "namespace", NAMESPACE]);
     const file = join(tmpdir(), `sandfleet-rbac-${app}.yaml`);
     writeFileSync(file, readFileSync(manifest, "utf8").replaceAll("namespace: sandboxes", `namespace: ${NAMESPACE}`));
-    await kubectl(["apply", "-f", file]);
+    await kubectl(["-n", NAMESPACE, "apply", "-f", file]);
     const token = (await kubectl(["-n", NAMESPACE, "create", "token", "sandfleet"])).trim();
     const admin = readFileSync(TEST_CLUSTER.kubeconfig ?? "", "utf8");
     const server = /server: (\S+)/.exec(admin)?.[1] ?? "";
