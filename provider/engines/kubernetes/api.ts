@@ -1,19 +1,5 @@
 import type * as k8s from "@kubernetes/client-node";
-
-/** Where a Kubernetes engine is: a kubeconfig context, a namespace, and the registry its nodes pull from. */
-export interface KubernetesTarget {
-  /** A context of the kubeconfig; default its current context. */
-  context?: string;
-  /** The namespace sandfleet works in; default the context's, else "default". */
-  namespace?: string;
-  /** A kubeconfig file; default KUBECONFIG, else ~/.kube/config. */
-  kubeconfig?: string;
-  /**
-   * The registry the cluster pulls sandbox images from (host[:port][/path]).
-   * Images are built by the local Docker engine and pushed there.
-   */
-  registry?: string;
-}
+import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
 export interface KubeApis {
@@ -52,9 +38,4 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
     loaded.catch(() => (loaded = undefined));
     return loaded;
   };
-}
-
-/** How an engine on this target is named in messages and ids of the engine: kubernetes://context/namespace. */
-export function kubernetesHost(target: KubernetesTarget): string {
-  return `kubernetes://${target.context ?? ""}/${target.namespace ?? ""}`;
 }

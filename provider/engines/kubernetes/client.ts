@@ -1,6 +1,7 @@
 import { connectDocker } from "../docker/client.ts";
 import type { Engine, EngineInfo } from "../port.ts";
-import { kubeApis, kubernetesHost, type KubernetesTarget } from "./api.ts";
+import { kubeApis } from "./api.ts";
+import { kubernetesHost, type KubernetesTarget } from "./target.ts";
 import { kubeCalls } from "./errors.ts";
 import { eventClient } from "./events.ts";
 import { execClient } from "./exec.ts";
