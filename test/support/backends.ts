@@ -23,7 +23,9 @@ export async function backendLeftovers(engine: Engine, app: string): Promise<str
     engine.volumes.list(labels),
     engine.records.list({ [LABEL.app]: app }),
   ]);
-  return [...containers.map((c) => c.name), ...volumes.map((v) => v.name), ...records.map((r) => r.name)].sort();
+  // On Docker a record is a volume too: each name once.
+  const names = [...containers.map((c) => c.name), ...volumes.map((v) => v.name), ...records.map((r) => r.name)];
+  return [...new Set(names)].sort();
 }
 
 /** Removes what an app's tests left on a backend. */

@@ -7,17 +7,8 @@ import {
   SandfleetError,
 } from "../../errors.ts";
 
+import { translatedCalls, unreachableCode } from "../calls.ts";
 import { EngineHttpError } from "./http.ts";
-
-const unreachableCodes = new Set([
-  "ECONNREFUSED",
-  "ENOENT",
-  "EACCES",
-  "ECONNRESET",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ETIMEDOUT",
-]);
 
 /**
  * Translates what a call to the engine throws into sandfleet's error classes,
@@ -25,10 +16,10 @@ const unreachableCodes = new Set([
  */
 export function translateDockerError(error: unknown, what: string): SandfleetError {
   if (error instanceof SandfleetError) return error;
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = unreachableCode(error);
   // What the transport itself said, where it says more than a code (ssh's own message).
   const detail = (error as { detail?: unknown } | undefined)?.detail;
-  if (code && unreachableCodes.has(code)) {
+  if (code) {
     return new EngineUnavailableError(`${what}: ${UNREACHABLE} (${typeof detail === "string" ? detail : code})`);
   }
   const engineMessage = (error instanceof Error ? error.message : String(error)).trim();
@@ -88,22 +79,5 @@ export function namingEngine<T extends object>(client: T, host: string): T {
   return Object.fromEntries(entries) as T;
 }
 
-/** Runs an engine call and translates its failure. */
-export async function engineCall<T>(what: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateDockerError(error, what);
-  }
-}
-
-/** Like engineCall, but a 404 becomes `undefined`: for inspect-or-absent reads. */
-export async function engineLookup<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await call();
-  } catch (error) {
-    const translated = translateDockerError(error, what);
-    if (translated instanceof NotFoundError) return undefined;
-    throw translated;
-  }
-}
+/** Runs an engine call and translates its failure; engineLookup: the same, but a 404 is `undefined`. */
+export const { call: engineCall, lookup: engineLookup } = translatedCalls(translateDockerError);

@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import { readAll } from "../../streams.ts";
+import { runToEnd } from "../calls.ts";
 import { demuxInto } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
@@ -66,15 +66,7 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
     };
   };
 
-  const run: ExecClient["run"] = async (containerId, spec) => {
-    const process = await start(containerId, spec);
-    const [stdout, stderr, exitCode] = await Promise.all([
-      readAll(process.stdout),
-      readAll(process.stderr),
-      process.wait(),
-    ]);
-    return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
-  };
+  const run: ExecClient["run"] = async (containerId, spec) => runToEnd(await start(containerId, spec));
 
   return {
     start,

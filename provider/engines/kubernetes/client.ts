@@ -7,6 +7,7 @@ import { eventClient } from "./events.ts";
 import { execClient } from "./exec.ts";
 import { imagePublisher, kubernetesImages } from "./images.ts";
 import { networkClient } from "./networks.ts";
+import { parseQuantity } from "./pod-spec.ts";
 import { podClient } from "./pods.ts";
 import { recordClient } from "./records.ts";
 import { volumeClient } from "./volumes.ts";
@@ -77,7 +78,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
         const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
         const first = nodes.items[0]?.status?.nodeInfo;
         const sum = (key: "cpu" | "memory") =>
-          nodes.items.reduce((total, n) => total + quantityOf(n.status?.capacity?.[key]), 0);
+          nodes.items.reduce((total, n) => total + parseQuantity(n.status?.capacity?.[key]), 0);
         return {
           kind: "kubernetes",
           storageDriver: "",
@@ -93,10 +94,4 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       return info;
     },
   };
-}
-
-function quantityOf(value: string | undefined): number {
-  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(value ?? "");
-  if (!match) return 0;
-  return Number(match[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[match[2] ?? ""] ?? 1);
 }

@@ -6,16 +6,7 @@ import {
   NotFoundError,
   SandfleetError,
 } from "../../errors.ts";
-
-const unreachableCodes = new Set([
-  "ECONNREFUSED",
-  "ENOENT",
-  "EACCES",
-  "ECONNRESET",
-  "EPIPE",
-  "EHOSTUNREACH",
-  "ETIMEDOUT",
-]);
+import { type EngineCall, type EngineLookup, translatedCalls, unreachableCode } from "../calls.ts";
 
 /** The API server's own words: its Status message, else what the library said. */
 function serverMessage(error: unknown): string {
@@ -37,10 +28,8 @@ function serverMessage(error: unknown): string {
 /** Translates what a call to the API server throws into sandfleet's error classes, naming the operation and the cluster. */
 export function translateKubernetesError(error: unknown, what: string, host: string): SandfleetError {
   if (error instanceof SandfleetError) return error;
-  const code =
-    (error as NodeJS.ErrnoException | undefined)?.code ??
-    (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
-  if (code && unreachableCodes.has(code)) {
+  const code = unreachableCode(error);
+  if (code) {
     return new EngineUnavailableError(`${what}: the Kubernetes API server of ${host} is unreachable (${code})`);
   }
   const status = (error as { code?: unknown }).code;
@@ -61,26 +50,10 @@ export function translateKubernetesError(error: unknown, what: string, host: str
   }
 }
 
-export type KubeCall = <T>(what: string, call: () => Promise<T>) => Promise<T>;
-export type KubeLookup = <T>(what: string, call: () => Promise<T>) => Promise<T | undefined>;
+export type KubeCall = EngineCall;
+export type KubeLookup = EngineLookup;
 
 /** engineCall and engineLookup (404 → undefined) for one cluster. */
 export function kubeCalls(host: string): { call: KubeCall; lookup: KubeLookup } {
-  const call: KubeCall = async (what, fn) => {
-    try {
-      return await fn();
-    } catch (error) {
-      throw translateKubernetesError(error, what, host);
-    }
-  };
-  const lookup: KubeLookup = async (what, fn) => {
-    try {
-      return await fn();
-    } catch (error) {
-      const translated = translateKubernetesError(error, what, host);
-      if (translated instanceof NotFoundError) return undefined;
-      throw translated;
-    }
-  };
-  return { call, lookup };
+  return translatedCalls((error, what) => translateKubernetesError(error, what, host));
 }

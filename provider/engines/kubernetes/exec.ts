@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import type { V1Status } from "@kubernetes/client-node";
 import { randomHex } from "../../digest.ts";
 import { InvalidArgumentError } from "../../errors.ts";
-import { readAll } from "../../streams.ts";
+import { runToEnd } from "../calls.ts";
 import type { ExecClient, ExecInfo, ExecProcess } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
@@ -96,13 +96,7 @@ export function execClient(
   return {
     start,
     async run(containerId, spec) {
-      const process = await start(containerId, spec);
-      const [stdout, stderr, exitCode] = await Promise.all([
-        readAll(process.stdout),
-        readAll(process.stderr),
-        process.wait(),
-      ]);
-      return { exitCode, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
+      return runToEnd(await start(containerId, spec));
     },
     async inspect(execId) {
       return execs.get(execId)?.info;

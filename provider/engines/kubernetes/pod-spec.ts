@@ -47,7 +47,7 @@ function numericUser(user: string | undefined): { runAsUser?: number; runAsGroup
 /** The hardening every container of a sandbox's pod gets, as on Docker. */
 function containerSecurity(spec: ContainerSpec, user: string | undefined): V1Container["securityContext"] {
   return {
-    allowPrivilegeEscalation: !spec.securityOpt.includes("no-new-privileges") ? undefined : false,
+    allowPrivilegeEscalation: spec.securityOpt.includes("no-new-privileges") ? false : undefined,
     privileged: false,
     readOnlyRootFilesystem: spec.readOnlyRootfs,
     capabilities: { drop: [...spec.capDrop] },
@@ -189,4 +189,13 @@ function kubeQuantity(size: string): string {
   if (!match) return size;
   const unit = { k: "Ki", m: "Mi", g: "Gi", "": "" }[(match[2] ?? "").toLowerCase()] ?? "";
   return `${match[1] ?? ""}${unit}`;
+}
+
+/** A Kubernetes quantity as a number: bytes, cores (millicores read as fractions). */
+export function parseQuantity(value: string | undefined): number {
+  if (!value) return 0;
+  const match = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|k|M|G)?$/.exec(value);
+  if (!match) return 0;
+  const scale: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
+  return Number(match[1]) * (match[2] ? (scale[match[2]] ?? 1) : 1);
 }

@@ -17,7 +17,7 @@ import type { KubeCall, KubeLookup } from "./errors.ts";
 import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
-import { podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
 import { podStats } from "./stats.ts";
 
 /** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
@@ -72,15 +72,6 @@ export function podStatus(pod: V1Pod): ContainerStatus {
   return "created";
 }
 
-/** Reads a quantity the way the pod spec was written (bytes, millicores). */
-function quantity(value: string | undefined): number {
-  if (!value) return 0;
-  const match = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|k|M|G)?$/.exec(value);
-  if (!match) return 0;
-  const scale: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
-  return Number(match[1]) * (match[2] ? (scale[match[2]] ?? 1) : 1);
-}
-
 function timeOf(value: Date | string | undefined): string {
   if (!value) return "0001-01-01T00:00:00Z";
   return value instanceof Date ? value.toISOString() : value;
@@ -94,14 +85,15 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
   const limits = container?.resources?.limits ?? {};
   const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const id = pod.metadata?.name ?? "";
+  const state = podStatus(pod);
   return {
     id,
     name: pod.metadata?.annotations?.[NAME_ANNOTATION] ?? id,
     image: note.image ?? container?.image ?? "",
     imageId: status?.imageID ?? "",
     labels: labelsOf(pod.metadata),
-    status: podStatus(pod),
-    running: podStatus(pod) === "running",
+    status: state,
+    running: state === "running",
     exitCode: terminated?.exitCode ?? 0,
     oomKilled: terminated?.reason === "OOMKilled",
     createdAt: timeOf(pod.metadata?.creationTimestamp),
@@ -111,10 +103,10 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
     workdir: container?.workingDir ?? "",
     env,
     cmd: [...(container?.command ?? []), ...(container?.args ?? [])],
-    nanoCpus: Math.round(quantity(limits.cpu) * 1e9),
-    memoryBytes: quantity(limits.memory),
+    nanoCpus: Math.round(parseQuantity(limits.cpu) * 1e9),
+    memoryBytes: parseQuantity(limits.memory),
     pidsLimit: note.pidsLimit ?? 0,
-    diskBytes: limits["ephemeral-storage"] ? quantity(limits["ephemeral-storage"]) : undefined,
+    diskBytes: limits["ephemeral-storage"] ? parseQuantity(limits["ephemeral-storage"]) : undefined,
     readOnlyRootfs: container?.securityContext?.readOnlyRootFilesystem === true,
     networkMode: note.networkMode ?? "none",
     capDrop: container?.securityContext?.capabilities?.drop ?? [],
