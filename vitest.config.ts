@@ -27,6 +27,16 @@ export default defineConfig({
       },
       {
         test: {
+          // Attacks on the trust boundary, one file per attacker class, against a real engine.
+          name: "security",
+          include: ["test/security/**/*.test.ts"],
+          globalSetup: ["test/support/require-engine.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           // The same behaviours against the Docker engine and a real Kubernetes cluster, which it starts.
           name: "parity",
           // After the other projects: a cluster making pods would starve their timing-bound tests of CPU.
