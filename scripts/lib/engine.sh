@@ -33,7 +33,30 @@ if ! mountpoint -q "$DATA_ROOT"; then
   mkdir -p "$DATA_ROOT"
   quiet mount -o loop "$STORAGE_FILE" "$DATA_ROOT"
 fi
-btrfs qgroup show "$DATA_ROOT" >/dev/null 2>&1 || quiet btrfs quota enable "$DATA_ROOT"
+
+# Simple quotas (kernel 6.7 and newer) count only what a container writes, not
+# its image's shared bytes, and stay consistent as containers come and go.
+# Full qgroups did neither: after removals the kernel marked them inconsistent
+# and stopped enforcing limits until a rescan. A file system still on full
+# qgroups is switched, and the limits its containers had are put back.
+quota_mode() {
+  local uuid
+  uuid="$(btrfs filesystem show "$DATA_ROOT" | awk '/uuid:/ {print $NF; exit}')"
+  cat "/sys/fs/btrfs/$uuid/qgroups/mode" 2>/dev/null || echo none
+}
+if [[ "$(quota_mode)" != squota ]]; then
+  limits="$(btrfs qgroup show --raw -re "$DATA_ROOT" 2>/dev/null | awk 'NR > 2 && $4 != "none" {print $1, $4}')"
+  [[ "$(quota_mode)" == none ]] || quiet btrfs quota disable "$DATA_ROOT"
+  if (cd "$ROOT/scripts/lib/btrfs-squota" && GO111MODULE=off go run . "$DATA_ROOT"); then
+    say "btrfs simple quotas on $DATA_ROOT (disk bounds count only what a sandbox writes)"
+    while read -r qgroup bytes; do
+      [[ -n "$qgroup" ]] && quiet btrfs qgroup limit "$bytes" "$qgroup" "$DATA_ROOT"
+    done <<<"$limits"
+  else
+    say "warning: this kernel has no btrfs simple quotas (6.7 or newer has them); full qgroups count an image's bytes against a sandbox's disk bound and drift after containers are removed"
+    quiet btrfs quota enable "$DATA_ROOT"
+  fi
+fi
 
 # runsc only works here without networking (this runsc fails with it, and its
 # kvm platform hangs), so it is registered with --network=none. The test
