@@ -110,6 +110,11 @@ export const VERBS: readonly VerbEntry[] = [
     load: async () => (await import("./pulumi.ts")).pulumiVerb("up", ["up", "--yes", "--skip-preview"]),
   },
   {
+    name: "refresh",
+    summary: "read the engine's objects back into the stack's state (pulumi refresh)",
+    load: async () => (await import("./pulumi.ts")).pulumiVerb("refresh", ["refresh", "--yes", "--skip-preview"]),
+  },
+  {
     name: "destroy",
     summary: "remove everything the stack made (pulumi destroy)",
     load: async () => (await import("./pulumi.ts")).pulumiVerb("destroy", ["destroy", "--yes", "--skip-preview"]),

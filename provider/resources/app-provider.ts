@@ -1,3 +1,5 @@
+import type { Engine } from "../engines/port.ts";
+import { ConflictError } from "../errors.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
 import { egressNetworkName } from "../runtime/egress-rules.ts";
 import { readWebhooks, webhookProblems, writeWebhooks, type Webhook } from "../runtime/webhooks.ts";
@@ -39,7 +41,7 @@ export const appProvider: FullProvider = withPlainErrors({
     const docker = engineOf(inputs);
     const app = inputs.name as string;
     const networkName = appNetworkName(app);
-    const networkId = await createAppNetwork(docker, app, inputs.internet === true);
+    const networkId = await createOrAdoptNetwork(docker, app, inputs.internet === true);
     try {
       await writeWebhooks(docker, app, webhooksOf(inputs));
     } catch (error) {
@@ -80,6 +82,24 @@ export const appProvider: FullProvider = withPlainErrors({
     await docker.networks.remove(id);
   },
 });
+
+/**
+ * Makes the app's network, or takes the one an earlier run made for this app
+ * and lost from its state (a killed `up`, a state restored from an older
+ * copy): it carries this app's labels, so it is this app's own. A network of
+ * that name that is not sandfleet's network of this app is never taken.
+ */
+async function createOrAdoptNetwork(docker: Engine, app: string, internet: boolean): Promise<string> {
+  try {
+    return await createAppNetwork(docker, app, internet);
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    const found = await docker.networks.inspect(appNetworkName(app));
+    const ours = found?.labels[LABEL.managed] === "true" && found.labels[LABEL.app] === app;
+    if (!found || !ours) throw error;
+    return found.id;
+  }
+}
 
 function webhooksOf(props: Props): Webhook[] {
   return (props.webhooks as Webhook[] | undefined) ?? [];

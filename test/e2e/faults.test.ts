@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LABEL } from "../../provider/runtime/labels.ts";
@@ -139,6 +140,62 @@ describe("converging after faults, with the real pulumi CLI", () => {
     expect((await census()).running).toBe(0);
     const again = await stack.run(["up", "--yes", "--skip-preview"]);
     expect(again.stdout).toMatch(/stopped with exit code/);
+    await expectConverged();
+  });
+  /** The front door, on this test's stack and backend. */
+  function front(verb: string) {
+    return sandfleet([verb, "--stack", stack.stack, "-C", root], {
+      env: { PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: "" },
+    });
+  }
+
+  it("with the state and its backup both cut short, the printed recovery, run as printed, converges and orphans nothing", async () => {
+    await stack.run(["up", "--yes", "--skip-preview"]);
+    const state = join(stack.backendDir, ".pulumi", "stacks", "sandfleet", `${stack.stack}.json`);
+    // A second update leaves a .bak; then both are cut short, as a killed write would leave them.
+    await stack.run(["up", "--yes", "--skip-preview"]);
+    for (const file of [state, `${state}.bak`]) truncateSync(file, Math.floor(statSync(file).size / 2));
+
+    const refused = await front("up");
+    expect(refused.code).not.toBe(0);
+    const recovery = refused.stderr
+      .split("\n")
+      .filter((line) => line.startsWith("sandfleet:   ") || line.startsWith("  "))
+      .map((line) => line.replace(/^sandfleet: {3}|^ {2}/, ""));
+    expect(recovery, refused.stderr).toHaveLength(1);
+    execFileSync("sh", ["-c", recovery[0] as string]);
+
+    const refreshed = await front("refresh");
+    expect(refreshed.code, refreshed.stdout + refreshed.stderr).toBe(0);
+    const again = await front("up");
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    await expectConverged();
+
+    const destroyed = await front("destroy");
+    expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
+    expect(await engine.docker.containers.list({ [LABEL.app]: app })).toEqual([]);
+    expect(await engine.docker.networks.list({ [LABEL.app]: app })).toEqual([]);
+    expect(await engine.docker.volumes.list({ [LABEL.app]: app })).toEqual([]);
+  });
+
+  it("pending operations of an interrupted update are cleared by the run that redoes them, not reported forever", async () => {
+    await stack.run(["up", "--yes", "--skip-preview"]);
+    const state = join(stack.backendDir, ".pulumi", "stacks", "sandfleet", `${stack.stack}.json`);
+    // What a run killed mid-destroy leaves: an operation that was under way on a resource of the stack.
+    const checkpoint = JSON.parse(readFileSync(state, "utf8")) as {
+      checkpoint: { latest: { resources: { urn: string; type: string }[]; pending_operations?: unknown[] } };
+    };
+    const victim = checkpoint.checkpoint.latest.resources.find((r) => r.urn.endsWith("::sa"));
+    expect(victim).toBeDefined();
+    checkpoint.checkpoint.latest.pending_operations = [{ resource: victim, type: "deleting" }];
+    writeFileSync(state, JSON.stringify(checkpoint));
+
+    const first = await front("up");
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.stderr).toContain("interrupted during 1 operation(s): deleting sa");
+    const second = await front("up");
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    expect(second.stderr).not.toContain("interrupted");
     await expectConverged();
   });
 });

@@ -1,5 +1,6 @@
-import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync, existsSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -125,9 +126,10 @@ describe("the local backend's state, before up", () => {
     const findings = checkLocalState(b.dir, "proj", "dev");
     expect(findings.map((f) => f.severity)).toEqual(["note"]);
     expect(findings[0]?.message).toContain("interrupted during 1 operation(s): creating sa");
+    expect(findings[0]?.kind).toBe("pending");
   });
 
-  it("removes a lock whose process is gone, and refuses one held by a live process", () => {
+  it("removes a lock whose process is gone, and refuses one held by a live pulumi", async () => {
     const b = backend();
     const stale = join(b.locks, "stale.json");
     writeFileSync(stale, JSON.stringify({ pid: deadPid(), hostname: hostname() }));
@@ -135,10 +137,54 @@ describe("the local backend's state, before up", () => {
     expect(findings.map((f) => f.severity)).toEqual(["note"]);
     expect(findings[0]?.message).toContain("removed a stale lock");
     expect(existsSync(stale)).toBe(false);
-    writeFileSync(join(b.locks, "live.json"), JSON.stringify({ pid: process.pid, hostname: hostname() }));
-    const [live] = checkLocalState(b.dir, "proj", "dev");
-    expect(live).toMatchObject({ severity: "fatal" });
-    expect(live?.message).toContain(`locked by a running pulumi (pid ${String(process.pid)}`);
+    // A process named pulumi that started before its lock was written holds it.
+    const bin = join(mkdtempSync(join(tmpdir(), "sandfleet-bin-")), "pulumi");
+    copyFileSync("/bin/sleep", bin);
+    const pulumi = spawn(bin, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => pulumi.once("spawn", resolve));
+      const lock = { pid: pulumi.pid, hostname: hostname(), timestamp: new Date().toISOString() };
+      writeFileSync(join(b.locks, "live.json"), JSON.stringify(lock));
+      const [live] = checkLocalState(b.dir, "proj", "dev");
+      expect(live).toMatchObject({ severity: "fatal", kind: "lock" });
+      expect(live?.message).toContain(`locked by a running pulumi (pid ${String(pulumi.pid)}`);
+    } finally {
+      pulumi.kill();
+    }
+  });
+
+  it("removes a lock whose pid now belongs to another program, never pointing at it", () => {
+    const b = backend();
+    // This test's own process is alive, and it is not the pulumi that took the lock.
+    const lock = { pid: process.pid, hostname: hostname(), timestamp: "2020-01-01T00:00:00Z" };
+    writeFileSync(join(b.locks, "reused.json"), JSON.stringify(lock));
+    const findings = checkLocalState(b.dir, "proj", "dev");
+    expect(findings.map((f) => f.severity)).toEqual(["note"]);
+    expect(findings[0]?.message).toContain("that pid now belongs to another program");
+    expect(findings[0]?.message).not.toContain("kill");
+    expect(existsSync(join(b.locks, "reused.json"))).toBe(false);
+  });
+
+  it("detects a compressed state cut short", () => {
+    const b = backend();
+    const whole = gzipSync(good);
+    writeFileSync(join(b.stacks, "dev.json.gz"), whole.subarray(0, whole.length - 6));
+    const [finding] = checkLocalState(b.dir, "proj", "dev");
+    expect(finding).toMatchObject({ severity: "fatal", kind: "damaged" });
+    expect(finding?.message).toContain("dev.json.gz is cut short");
+  });
+
+  it("with both the state and its backup cut short, names the newest whole history checkpoint", () => {
+    const b = backend();
+    writeFileSync(join(b.stacks, "dev.json"), '{"version": 3, "checkp');
+    writeFileSync(join(b.stacks, "dev.json.bak"), '{"vers');
+    const history = join(b.dir, ".pulumi", "history", "proj", "dev");
+    mkdirSync(history, { recursive: true });
+    writeFileSync(join(history, "dev-1700000000000000000.checkpoint.json"), good);
+    writeFileSync(join(history, "dev-1800000000000000000.checkpoint.json"), '{"cut');
+    const [finding] = checkLocalState(b.dir, "proj", "dev");
+    const state = join(b.stacks, "dev.json");
+    expect(finding?.message).toContain(`cp ${join(history, "dev-1700000000000000000.checkpoint.json")} ${state}`);
   });
 });
 
