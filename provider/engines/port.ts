@@ -417,6 +417,11 @@ export interface SupervisorClient {
  */
 export interface RecordClient {
   create(spec: RecordSpec): Promise<void>;
+  /**
+   * Makes the record unless one of that name exists; true when this call made
+   * it. Atomic: of any number of callers at once, exactly one gets true.
+   */
+  createIfAbsent(spec: RecordSpec): Promise<boolean>;
   inspect(name: string): Promise<RecordInfo | undefined>;
   /** Absent is fine. */
   remove(name: string): Promise<void>;

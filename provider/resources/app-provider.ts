@@ -72,7 +72,7 @@ export const appProvider: FullProvider = withPlainErrors({
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
     // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(
-      (["claim", "tags", "deadline", "webhooks", "connect", "egress"] as const).map((kind) =>
+      (["claim", "tags", "deadline", "webhooks", "connect", "egress", "lock"] as const).map((kind) =>
         docker.records.list(scopeLabels(kind, props.name as string)),
       ),
     );

@@ -50,7 +50,8 @@ export type ObjectKind =
   | "deadline"
   | "webhooks"
   | "connect"
-  | "egress";
+  | "egress"
+  | "lock";
 
 export function ownershipLabels(
   app: string,

@@ -36,6 +36,7 @@ const KIND_CODES = {
   webhooks: "hooks",
   connect: "connect",
   egress: "egress",
+  lock: "lock",
 } as const;
 
 export type NamedKind = keyof typeof KIND_CODES;

@@ -23,13 +23,18 @@ export async function refillPools(docker: Engine, app?: string): Promise<AgentEv
       continue;
     }
     try {
-      const { added, removed } = await reconcilePool(docker, {
-        app: pool.app,
-        name: pool.name,
-        replicas: pool.replicas,
-        rollout: pool.rollout,
-        template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
-      });
+      // Another maker (an `up`, another agent) filling this pool right now is left to it.
+      const { added, removed } = await reconcilePool(
+        docker,
+        {
+          app: pool.app,
+          name: pool.name,
+          replicas: pool.replicas,
+          rollout: pool.rollout,
+          template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
+        },
+        { wait: false },
+      );
       if (added || removed)
         events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
     } catch (error) {

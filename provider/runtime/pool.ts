@@ -5,6 +5,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError 
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
+import { poolLockName, withPoolLock } from "./pool-lock.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { READINESS_DEFAULTS } from "./readiness.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
@@ -170,8 +171,25 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
  * Brings the pool to `replicas` warm members of the current template. Extra
  * members go first; members of an old template are replaced one at a time
  * (rolling: a new one is ready before an old one goes) or all at once.
+ * One maker at a time (pool-lock.ts): with `wait: false` a pool another maker
+ * is filling is left to it (`busy`).
  */
-export async function reconcilePool(docker: Engine, params: PoolParams): Promise<{ added: number; removed: number }> {
+export async function reconcilePool(
+  docker: Engine,
+  params: PoolParams,
+  options: { wait?: boolean } = {},
+): Promise<{ added: number; removed: number; busy: boolean }> {
+  const probeMs = params.template.readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs;
+  const held = await withPoolLock(
+    docker,
+    { app: params.app, pool: params.name, ttlMs: 2 * probeMs + 2 * PENDING_GRACE_MS, wait: options.wait ?? true },
+    () => reconcileHeld(docker, params),
+  );
+  return held ? { ...held.done, busy: false } : { added: 0, removed: 0, busy: true };
+}
+
+/** reconcilePool's work, done by the one maker that holds the pool's lock. */
+async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ added: number; removed: number }> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
@@ -227,6 +245,7 @@ export async function reconcilePool(docker: Engine, params: PoolParams): Promise
 export async function drainPool(docker: Engine, app: string, pool: string): Promise<void> {
   const members = await listMembers(docker, app, pool);
   await Promise.all(members.map((m) => removeSandbox(docker, m.id)));
+  await docker.records.remove(poolLockName(app, pool));
 }
 
 export interface ClaimParams {

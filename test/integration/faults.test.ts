@@ -137,6 +137,28 @@ describe("faults on a disposable engine", () => {
     await engine.startDaemon();
   });
 
+  it("two agents started at the same instant never fill a pool past its replicas", async () => {
+    const params: PoolParams = { app: uniqueApp("twin"), name: "workers", replicas: 4, template: slowTemplate };
+    await writePoolRecord(engine.docker, params);
+    await reconcilePool(engine.docker, params);
+    const members = () => listMembers(engine.docker, params.app, "workers");
+    const agentOnce = (): Promise<number | null> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [cli, "agent", "--once", "--app", params.app], {
+          env: { ...process.env, DOCKER_HOST: engine.host },
+          stdio: "ignore",
+        });
+        child.on("exit", resolve);
+      });
+    for (let round = 0; round < 3; round++) {
+      // Every warm member claimed: both agents see the whole pool missing at once.
+      for (let i = 0; i < 4; i++) await Sandbox.claim(params.app, "workers", { dockerHost: engine.host });
+      expect(await Promise.all([agentOnce(), agentOnce()])).toEqual([0, 0]);
+      const unclaimed = (await members()).filter((m) => m.state !== "claimed");
+      expect(unclaimed.map((m) => m.state)).toEqual(["warm", "warm", "warm", "warm"]);
+    }
+  });
+
   it("a SIGKILLed agent mid-refill is finished by the next: the pool is back at replicas, no extras", async () => {
     const params: PoolParams = { app: uniqueApp("refill"), name: "workers", replicas: 4, template: slowTemplate };
     await writePoolRecord(engine.docker, params);

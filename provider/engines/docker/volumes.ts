@@ -1,3 +1,4 @@
+import { ConflictError } from "../../errors.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import { labelFilters } from "./containers.ts";
 import type { EngineHttp } from "./http.ts";
@@ -42,6 +43,17 @@ export function recordClient(volumes: VolumeClient): RecordClient {
     async create(spec) {
       await volumes.create(spec);
     },
+    async createIfAbsent(spec) {
+      // The engine makes a volume of a name once and answers every later
+      // create with the volume it made, labels and all: the labels tell whose it is.
+      try {
+        const made = await volumes.create(spec);
+        return sameLabels(made.labels, spec.labels);
+      } catch (error) {
+        if (error instanceof ConflictError) return false;
+        throw error;
+      }
+    },
     async inspect(name) {
       const volume = await volumes.inspect(name);
       return volume && { name: volume.name, labels: volume.labels };
@@ -51,4 +63,9 @@ export function recordClient(volumes: VolumeClient): RecordClient {
       return (await volumes.list(labels)).map((v) => ({ name: v.name, labels: v.labels }));
     },
   };
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(b);
+  return keys.length === Object.keys(a).length && keys.every((k) => a[k] === b[k]);
 }
