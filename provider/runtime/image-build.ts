@@ -1,5 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Engine } from "../engines/port.ts";
 import { ImageBuildError } from "../engines/docker/images.ts";
@@ -12,6 +11,7 @@ import {
   recipeHash,
   type ImageParams,
 } from "./image-recipe.ts";
+import { makeScratchDir } from "./scratch-dir.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
 import { imageRepository } from "./names.ts";
 
@@ -70,7 +70,7 @@ export async function ensureImage(
   const existing = await docker.images.inspect(tag);
   if (existing) return { imageRef: tag, imageId: existing.id, contentHash };
 
-  const context = mkdtempSync(join(tmpdir(), "sandfleet-build-"));
+  const context = makeScratchDir("sandfleet-build-");
   try {
     const dockerfile = prepareContext(context, params);
     const labels = ownershipLabels(params.app, "image", {

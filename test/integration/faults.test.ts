@@ -1,10 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineUnavailableError } from "../../provider/errors.ts";
 import { listMembers, reconcilePool, writePoolRecord, type PoolParams } from "../../provider/runtime/pool.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { ensureImage } from "../../provider/runtime/image-build.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 import { sleep, until } from "../support/until.ts";
 
@@ -97,6 +100,27 @@ describe("a disk bound that lasts", () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", diskMiB: 64 });
     expect(await writtenPastBound(sandbox)).toBeLessThanOrEqual(64 * 1024 * 1024);
   }, 600_000);
+});
+
+describe("an image build killed mid-way", () => {
+  const app = uniqueApp("killedbuild");
+  afterAll(() => cleanupApp(app));
+
+  it("leaves a build context that the next build sweeps", async () => {
+    const buildScript = `
+      import { connectDocker } from ${JSON.stringify(new URL("../../provider/engines/docker/client.ts", import.meta.url).pathname)};
+      import { ensureImage } from ${JSON.stringify(new URL("../../provider/runtime/image-build.ts", import.meta.url).pathname)};
+      await ensureImage(connectDocker(), { app: ${JSON.stringify(app)}, name: "slow", base: "sandfleet/busybox",
+        steps: [{ run: "sleep 300" }] });`;
+    const child = spawn(process.execPath, ["--input-type=module", "-e", buildScript], { stdio: "ignore" });
+    const mine = () => readdirSync(tmpdir()).filter((e) => e.startsWith(`sandfleet-build-${String(child.pid)}.`));
+    await until("the build under way", async () => mine().length > 0);
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+    expect(mine()).toHaveLength(1);
+    await ensureImage(docker, { app, name: "quick", base: "sandfleet/busybox", steps: [{ run: "true" }] });
+    expect(mine()).toEqual([]);
+  });
 });
 
 describe("faults on a disposable engine", () => {
