@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { checkLocalState, localBackendDir } from "./state-guard.ts";
@@ -52,11 +52,9 @@ export function pulumiVerb(name: string, command: string[]): Verb {
       if (summary !== undefined && (name !== "preview" || summary !== "markdown")) {
         throw new UsageError("--summary markdown is a preview option");
       }
-      const guard = guardState(cwd, stack);
-      if (!guard.ok) return EXIT.failed;
+      if (!guardState(cwd, stack)) return EXIT.failed;
       const selected = await runPulumi(["stack", "select", "--create", stack, "--non-interactive"], cwd);
       if (selected !== EXIT.ok) return EXIT.failed;
-      if (guard.pending && name !== "preview" && !(await clearPendingOperations(cwd, stack))) return EXIT.failed;
       if (summary) return printSummary(cwd, stack, rest);
       const code = await runPulumi([...command, "--stack", stack, ...(json ? ["--json"] : []), ...rest], cwd);
       return code === EXIT.ok ? EXIT.ok : EXIT.failed;
@@ -64,45 +62,16 @@ export function pulumiVerb(name: string, command: string[]): Verb {
   };
 }
 
-/**
- * Says what a killed pulumi left in the local backend. `ok` is false when the
- * verb must not go on; `pending` when an interrupted update left operations.
- */
-function guardState(cwd: string, stack: string): { ok: boolean; pending: boolean } {
+/** Says what a killed pulumi left in the local backend; false when the verb must not go on. */
+function guardState(cwd: string, stack: string): boolean {
   const dir = localBackendDir(backendUrl());
   const projectFile = join(cwd, "Pulumi.yaml");
-  if (!dir || !existsSync(projectFile)) return { ok: true, pending: false };
+  if (!dir || !existsSync(projectFile)) return true;
   const project = (parse(readFileSync(projectFile, "utf8")) as { name?: unknown } | null)?.name;
-  if (typeof project !== "string") return { ok: true, pending: false };
+  if (typeof project !== "string") return true;
   const findings = checkLocalState(dir, project, stack);
   for (const finding of findings) process.stderr.write(`sandfleet: ${finding.message}\n`);
-  return {
-    ok: !findings.some((f) => f.severity === "fatal"),
-    pending: findings.some((f) => f.kind === "pending"),
-  };
-}
-
-/**
- * Takes an interrupted update's pending operations out of the state, so that
- * they are not reported on every later run. It is safe because every
- * sandfleet resource's create adopts what a half-done create made (found by
- * its labels) and every delete is idempotent: this run redoes the work.
- */
-async function clearPendingOperations(cwd: string, stack: string): Promise<boolean> {
-  const dir = mkdtempSync(join(tmpdir(), "sandfleet-state-"));
-  const file = join(dir, "deployment.json");
-  try {
-    if ((await runPulumi(["stack", "export", "--stack", stack, "--file", file], cwd)) !== EXIT.ok) return false;
-    const exported = JSON.parse(readFileSync(file, "utf8")) as { deployment?: { pending_operations?: unknown[] } };
-    if (!exported.deployment?.pending_operations?.length) return true;
-    delete exported.deployment.pending_operations;
-    writeFileSync(file, JSON.stringify(exported));
-    if ((await runPulumi(["stack", "import", "--stack", stack, "--file", file], cwd)) !== EXIT.ok) return false;
-    process.stderr.write("sandfleet: cleared the pending operations; this run redoes them\n");
-    return true;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return !findings.some((f) => f.severity === "fatal");
 }
 
 /** `pulumi preview --json`, told as a markdown table with the pools' live members. */

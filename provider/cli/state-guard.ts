@@ -14,8 +14,8 @@ import { gunzipSync } from "node:zlib";
  *   - a lock whose process is gone, or whose pid now belongs to another
  *     program (removed: nothing holds it);
  *   - a lock held by a live pulumi (refused: never cancelled under it);
- *   - an update that was interrupted (pending operations: `up` and `destroy`
- *     clear them, see clearPendingOperations, and redo the work).
+ *   - an update that was interrupted (pending operations: the next `up` or
+ *     `destroy` finishes it, and pulumi drops them from the state).
  */
 
 export interface StateFinding {
@@ -144,8 +144,7 @@ function pendingOperations(path: string): StateFinding[] {
       kind: "pending",
       message:
         `the last update was interrupted during ${String(pending.length)} operation(s): ${names.join(", ")}. ` +
-        "`up` and `destroy` clear them and redo the work: what was half-made is adopted or replaced, " +
-        "nothing is made twice.",
+        "This run finishes it: what was half-made is adopted or replaced, nothing is made twice.",
     },
   ];
 }

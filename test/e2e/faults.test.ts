@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LABEL } from "../../provider/runtime/labels.ts";
@@ -178,24 +178,22 @@ describe("converging after faults, with the real pulumi CLI", () => {
     expect(await engine.docker.volumes.list({ [LABEL.app]: app })).toEqual([]);
   });
 
-  it("pending operations of an interrupted update are cleared by the run that redoes them, not reported forever", async () => {
+  it("after a SIGKILLed `destroy`, the operations it left pending are redone once and not reported again", async () => {
     await stack.run(["up", "--yes", "--skip-preview"]);
-    const state = join(stack.backendDir, ".pulumi", "stacks", "sandfleet", `${stack.stack}.json`);
-    // What a run killed mid-destroy leaves: an operation that was under way on a resource of the stack.
-    const checkpoint = JSON.parse(readFileSync(state, "utf8")) as {
-      checkpoint: { latest: { resources: { urn: string; type: string }[]; pending_operations?: unknown[] } };
-    };
-    const victim = checkpoint.checkpoint.latest.resources.find((r) => r.urn.endsWith("::sa"));
-    expect(victim).toBeDefined();
-    checkpoint.checkpoint.latest.pending_operations = [{ resource: victim, type: "deleting" }];
-    writeFileSync(state, JSON.stringify(checkpoint));
+    const destroy = stack.start(["destroy", "--yes", "--skip-preview"]);
+    await until("the destroy under way", async () => (await census()).total < 13, 60_000);
+    destroy.killTree();
+    await destroy.exited;
 
     const first = await front("up");
     expect(first.code, first.stdout + first.stderr).toBe(0);
-    expect(first.stderr).toContain("interrupted during 1 operation(s): deleting sa");
+    await expectConverged();
     const second = await front("up");
     expect(second.code, second.stdout + second.stderr).toBe(0);
     expect(second.stderr).not.toContain("interrupted");
-    await expectConverged();
+    const destroyed = await front("destroy");
+    expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
+    expect(destroyed.stderr).not.toContain("interrupted");
+    expect(await engine.docker.containers.list({ [LABEL.app]: app })).toEqual([]);
   });
 });
