@@ -2,7 +2,16 @@ import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { containerName } from "../runtime/names.ts";
 import { claimMember, type ClaimParams } from "../runtime/pool.ts";
-import { createSandbox, inspectSandbox, summarizeSandboxes, type SandboxSummary } from "../runtime/sandbox-ops.ts";
+import { systemClock } from "../runtime/poll.ts";
+import {
+  createSandbox,
+  inspectSandbox,
+  removeSandbox,
+  summarizeSandboxes,
+  type SandboxState,
+  type SandboxSummary,
+} from "../runtime/sandbox-ops.ts";
+import { WarmMembers } from "../runtime/warm-members.ts";
 import type { SandboxParams } from "../runtime/sandbox-params.ts";
 import { Sandbox } from "../runtime/sandbox.ts";
 import { startLifetime } from "../runtime/supervisor/lifetime.ts";
@@ -21,6 +30,8 @@ export interface ListParams {
 /** The sandboxes of one engine: made, found, claimed and listed. */
 export class Sandboxes {
   readonly #docker: Engine;
+  /** The warm members this client last listed, per pool: a claim then costs its rename alone. */
+  readonly #warm = new WarmMembers(systemClock);
 
   /** @internal */
   constructor(docker: Engine) {
@@ -64,12 +75,17 @@ export class Sandboxes {
    * the same one. Fails with PoolExhaustedError when none is ready within `waitMs`.
    */
   async claim(app: string, pool: string, params: ClaimParams = {}): Promise<Sandbox> {
-    const id = await claimMember(this.#docker, app, pool, params);
-    const state = await inspectSandbox(this.#docker, id);
-    if (!state) throw new NotFoundError(`claimed sandbox ${id} disappeared`);
+    let state: SandboxState | undefined;
+    for (;;) {
+      const id = await claimMember(this.#docker, app, pool, params, this.#warm);
+      state = await inspectSandbox(this.#docker, id);
+      if (state?.running) break;
+      // It died after it was listed as warm: it is this claimer's now, so it goes, and another is claimed.
+      if (state) await removeSandbox(this.#docker, id).catch(() => undefined);
+    }
     // Its lifetime starts now. Not waited for: the connection this opens is the one the first
     // exec uses, which queues behind it, and the agent keeps the same bounds from the claim record.
-    if (state.supervised) startLifetime(this.#docker, id).catch(() => undefined);
+    if (state.supervised) startLifetime(this.#docker, state.id).catch(() => undefined);
     return new Sandbox(this.#docker, state);
   }
 

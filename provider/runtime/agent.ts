@@ -9,7 +9,7 @@ import { syncEgress } from "./egress.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
-import { claimTimes, parseMember } from "./pool.ts";
+import { claimTimes, parseMember, writeClaimRecord } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
 import { MAX_DURATION_MS } from "./sandbox-params.ts";
 import { systemClock, type Clock } from "./poll.ts";
@@ -177,6 +177,7 @@ export async function enforceLifetimes(
   const claims = containers.some((c) => c.labels[LABEL.pool] !== undefined)
     ? await claimTimes(docker)
     : new Map<string, number>();
+  await recordUnrecordedClaims(docker, containers, claims, nowMs);
   const deadlines = new Map(
     [...(await newestRecords(docker, "deadline", app))].map(([id, r]) => [id, Number(r.labels[LABEL.deadline])]),
   );
@@ -246,4 +247,33 @@ async function dueReason(
   // Without a complete record, count from when this agent started: never end a sandbox early.
   const since = Math.max(startedMs, lastExec ?? (activity.complete ? startedMs : agentStartedMs));
   return nowMs - since >= idleTimeoutMs ? "idle" : undefined;
+}
+
+/**
+ * A claimer writes its claim record after it has its sandbox; one that died
+ * first left a claimed member without one. Its lifetime then counts from now,
+ * and the record makes every later pass, and the claim metrics, agree.
+ */
+async function recordUnrecordedClaims(
+  docker: Engine,
+  containers: readonly ContainerInfo[],
+  claims: Map<string, number>,
+  nowMs: number,
+): Promise<void> {
+  for (const container of containers) {
+    const app = container.labels[LABEL.app] ?? "";
+    const pool = container.labels[LABEL.pool];
+    if (pool === undefined) continue;
+    const member = parseMember(app, pool, {
+      id: container.id,
+      name: container.name,
+      labels: container.labels,
+      status: container.status,
+      createdMs: Date.parse(container.createdAt),
+      ports: container.ports,
+    });
+    if (member?.state !== "claimed" || claims.has(member.memberId)) continue;
+    await writeClaimRecord(docker, app, pool, member.memberId, nowMs);
+    claims.set(member.memberId, nowMs);
+  }
 }

@@ -6,6 +6,7 @@ import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
 import { poolLockName, withPoolLock } from "./pool-lock.ts";
+import type { WarmMembers } from "./warm-members.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { READINESS_DEFAULTS } from "./readiness.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "./sandbox-ops.ts";
@@ -257,52 +258,81 @@ export interface ClaimParams {
 /**
  * Takes one warm member atomically: it leaves the pool and is the claimer's.
  * Fails with PoolExhaustedError when none is ready (after `waitMs`).
+ *
+ * The critical path is the rename, the one atomic step, tried on members the
+ * client listed before (`warm`) when it has them. The claim record (when it
+ * was claimed and what the claimer waited) is written after the caller has
+ * its sandbox; a claimer that dies before it lands loses nothing, since the
+ * agent counts a claimed member without a record from when it first sees it.
  */
 export async function claimMember(
   docker: Engine,
   app: string,
   pool: string,
   params: ClaimParams = {},
+  warm?: WarmMembers,
 ): Promise<string> {
   const clock = params.clock ?? systemClock;
   const startedMs = clock.now();
   const deadline = startedMs + (params.waitMs ?? 0);
   for (;;) {
-    const warm = (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
-    if (warm.length === 0 && !(await poolExists(docker, app, pool))) {
+    const remembered = warm?.take(app, pool);
+    const candidates = remembered ?? (await listWarm(docker, app, pool));
+    if (!remembered) warm?.remember(app, pool, candidates);
+    if (candidates.length === 0 && !(await poolExists(docker, app, pool))) {
       throw new InvalidArgumentError(`app "${app}" has no pool "${pool}"`);
     }
     // Claimers start at different members, so that they seldom race for one.
-    const offset = warm.length ? Math.floor(Math.random() * warm.length) : 0;
-    for (let i = 0; i < warm.length; i++) {
-      const member = warm[(offset + i) % warm.length];
+    const offset = candidates.length ? Math.floor(Math.random() * candidates.length) : 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const member = candidates[(offset + i) % candidates.length];
       if (!member) continue;
-      const claimed = memberName(app, pool, "c", member.memberId);
+      warm?.drop(app, pool, member.memberId);
       try {
-        await docker.containers.rename(member.id, claimed);
+        await docker.containers.rename(member.id, memberName(app, pool, "c", member.memberId));
       } catch (error) {
         // Taken (the name exists) or gone (removed meanwhile): another claimer or a reconcile won this one.
         // Anything else, such as an engine that went away, is the caller's to hear about.
         if (error instanceof ConflictError || error instanceof NotFoundError) continue;
         throw error;
       }
-      await docker.records.create({
-        name: claimRecordName(app, pool, member.memberId),
-        labels: ownershipLabels(app, "claim", {
-          [LABEL.pool]: pool,
-          [LABEL.member]: member.memberId,
-          [LABEL.claimedAt]: String(clock.now()),
-          // What the claimer waited, for the agent's claim latency metric.
-          [LABEL.claimLatencyMs]: String(clock.now() - startedMs),
-        }),
-      });
+      const claimedMs = clock.now();
+      void writeClaimRecord(docker, app, pool, member.memberId, claimedMs, claimedMs - startedMs).catch(
+        () => undefined,
+      );
       return member.id;
     }
+    // A remembered listing was used up by others: list afresh before waiting.
+    if (remembered) continue;
     if (clock.now() >= deadline) {
       throw new PoolExhaustedError(`pool "${pool}" of app "${app}" is exhausted: no ready member to claim`);
     }
     await clock.sleep(50);
   }
+}
+
+async function listWarm(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
+  return (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
+}
+
+/** When a member was claimed, and what its claimer waited, for lifetimes and the claim latency metric. */
+export async function writeClaimRecord(
+  docker: Engine,
+  app: string,
+  pool: string,
+  memberId: string,
+  claimedMs: number,
+  latencyMs?: number,
+): Promise<void> {
+  await docker.records.create({
+    name: claimRecordName(app, pool, memberId),
+    labels: ownershipLabels(app, "claim", {
+      [LABEL.pool]: pool,
+      [LABEL.member]: memberId,
+      [LABEL.claimedAt]: String(claimedMs),
+      ...(latencyMs !== undefined ? { [LABEL.claimLatencyMs]: String(latencyMs) } : {}),
+    }),
+  });
 }
 
 export function claimRecordName(app: string, pool: string, memberId: string): string {

@@ -379,6 +379,25 @@ async function followMainOutput(
   output.stderr.end(stderr.subarray(seen.stderr));
 }
 
+/**
+ * The client the static shortcuts use: one per engine target, reused, as
+ * Modal's SDK keeps a default client, so that a shortcut keeps the client's
+ * connections and caches (a claim's listing of warm members, say) from one
+ * call to the next instead of starting cold each time.
+ */
+const defaultClients = new Map<string, Sandfleet>();
+
 function client(connect: ConnectParams, dockerHost?: string): Sandfleet {
-  return new Sandfleet({ ...connect, ...(connect.dockerHost || !dockerHost ? {} : { dockerHost }) });
+  const params = { ...connect, ...(connect.dockerHost || !dockerHost ? {} : { dockerHost }) };
+  if (params.docker) return new Sandfleet(params);
+  const key = JSON.stringify([params.dockerHost ?? process.env.DOCKER_HOST ?? "", params.kubernetes ?? null]);
+  let made = defaultClients.get(key);
+  if (!made) {
+    made = new Sandfleet({
+      ...(params.dockerHost ? { dockerHost: params.dockerHost } : {}),
+      ...(params.kubernetes ? { kubernetes: params.kubernetes } : {}),
+    });
+    defaultClients.set(key, made);
+  }
+  return made;
 }

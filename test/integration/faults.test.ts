@@ -3,7 +3,15 @@ import { readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineUnavailableError } from "../../provider/errors.ts";
-import { listMembers, reconcilePool, writePoolRecord, type PoolParams } from "../../provider/runtime/pool.ts";
+import {
+  claimRecordName,
+  listMembers,
+  memberName,
+  reconcilePool,
+  writePoolRecord,
+  type PoolParams,
+} from "../../provider/runtime/pool.ts";
+import { LABEL } from "../../provider/runtime/labels.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
 import { ensureImage } from "../../provider/runtime/image-build.ts";
@@ -181,6 +189,28 @@ describe("faults on a disposable engine", () => {
       const unclaimed = (await members()).filter((m) => m.state !== "claimed");
       expect(unclaimed.map((m) => m.state)).toEqual(["warm", "warm", "warm", "warm"]);
     }
+  });
+
+  it("a claim whose claimer died before its record landed is recorded by the next agent pass", async () => {
+    const params: PoolParams = { app: uniqueApp("norecord"), name: "workers", replicas: 1, template: slowTemplate };
+    await writePoolRecord(engine.docker, params);
+    await reconcilePool(engine.docker, params);
+    const [member] = await listMembers(engine.docker, params.app, "workers");
+    if (!member) throw new Error("the pool has no member");
+    // What a claimer leaves when it dies right after the rename: a claimed member, no record.
+    await engine.docker.containers.rename(member.id, memberName(params.app, "workers", "c", member.memberId));
+    const record = () => engine.docker.records.inspect(claimRecordName(params.app, "workers", member.memberId));
+    expect(await record()).toBeUndefined();
+    const before = Date.now();
+    const code = await new Promise((resolve) => {
+      spawn(process.execPath, [cli, "agent", "--once", "--app", params.app], {
+        env: { ...process.env, DOCKER_HOST: engine.host },
+        stdio: "ignore",
+      }).on("exit", resolve);
+    });
+    expect(code).toBe(0);
+    const claimedAt = Number((await record())?.labels[LABEL.claimedAt]);
+    expect(claimedAt).toBeGreaterThanOrEqual(before);
   });
 
   it("a SIGKILLed agent mid-refill is finished by the next: the pool is back at replicas, no extras", async () => {
