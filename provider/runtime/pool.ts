@@ -1,11 +1,11 @@
 import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
-import type { ContainerSummary } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
 import { poolLockName, withPoolLock } from "./pool-lock.ts";
+import { memberName, parseMember, type PoolMember } from "./pool-members.ts";
 import type { WarmMembers } from "./warm-members.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { READINESS_DEFAULTS } from "./readiness.ts";
@@ -16,6 +16,8 @@ import {
   type PropertyProblem,
   type SandboxParams,
 } from "./sandbox-params.ts";
+
+export { memberName, parseMember, type MemberState, type PoolMember } from "./pool-members.ts";
 
 /** The sandbox every member of a pool is made from. */
 export type PoolTemplate = Omit<SandboxParams, "app" | "name" | "dockerHost">;
@@ -32,59 +34,6 @@ export interface PoolParams {
 }
 
 export const MAX_REPLICAS = 500;
-
-/*
- * A member's state is in its container name, since a rename is the one atomic
- * test-and-set the engine offers:
- *   sandfleet-pm-<n>-<app>-<pool>-p-<id>   pending: made, not yet ready
- *   sandfleet-pm-<n>-<app>-<pool>-w-<id>   warm: ready, claimable
- *   sandfleet-pm-<n>-<app>-<pool>-c-<id>   claimed
- * (see names.ts for the encoding; the id is hex, so the state parses from the right).
- * Two claimers renaming the same warm member to the same claimed name cannot
- * both succeed: the engine refuses a rename to the name a container already
- * has. When it was claimed, from which its lifetime counts, is kept in a
- * labelled claim record (a volume) the winner writes next.
- */
-export type MemberState = "pending" | "warm" | "claimed";
-
-export interface PoolMember {
-  id: string;
-  containerName: string;
-  memberId: string;
-  state: MemberState;
-  templateHash: string;
-  running: boolean;
-  paused: boolean;
-  createdMs: number;
-  /** The process making it, while pending (see maker.ts). */
-  maker: string | undefined;
-}
-
-function prefix(app: string, pool: string): string {
-  return objectName("member", app, `${pool}-`);
-}
-
-export function memberName(app: string, pool: string, state: "p" | "w" | "c", memberId: string): string {
-  return `${prefix(app, pool)}${state}-${memberId}`;
-}
-
-export function parseMember(app: string, pool: string, c: ContainerSummary): PoolMember | undefined {
-  const rest = c.name.startsWith(prefix(app, pool)) ? c.name.slice(prefix(app, pool).length) : undefined;
-  const match = rest === undefined ? null : /^([pwc])-([0-9a-f]+)$/.exec(rest);
-  if (!match) return undefined;
-  const states = { p: "pending", w: "warm", c: "claimed" } as const;
-  return {
-    id: c.id,
-    containerName: c.name,
-    memberId: match[2] ?? "",
-    state: states[match[1] as "p" | "w" | "c"],
-    templateHash: c.labels[LABEL.template] ?? "",
-    running: c.status === "running",
-    paused: c.status === "paused",
-    createdMs: c.createdMs,
-    maker: c.labels[LABEL.maker],
-  };
-}
 
 /** Time a maker may be silent past its readiness timeout before its pending member counts as abandoned. */
 const PENDING_GRACE_MS = 30_000;

@@ -1,7 +1,7 @@
 import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
-import type { ContainerInfo, ContainerSpec, ContainerStatus } from "../engines/port.ts";
+import type { ContainerInfo, ContainerSpec, ContainerStatus, ContainerSummary } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
@@ -12,6 +12,7 @@ import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
 import { reportedExitCode } from "./lifetime.ts";
 import { appNetworkName } from "./names.ts";
+import { parseMember, type MemberState } from "./pool-members.ts";
 import type { Clock } from "./poll.ts";
 import { probeFor, READINESS_DEFAULTS, waitForProbe, type ReadinessParams } from "./readiness.ts";
 import {
@@ -198,6 +199,8 @@ export interface SandboxSummary {
   tags: Record<string, string>;
   /** Container port -> host port on 127.0.0.1. */
   ports: Record<number, number>;
+  /** For a pool's member: its pool, and whether it is still warm in the pool or claimed from it. */
+  pool?: { name: string; state: MemberState };
 }
 
 /**
@@ -232,12 +235,19 @@ export async function summarizeSandboxes(
         createdAt: new Date(c.createdMs).toISOString(),
         tags: tagsOf(c),
         ports: c.ports,
+        ...poolOf(c),
       };
     }),
   );
   return summaries
     .filter((s): s is SandboxSummary => s !== undefined)
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+}
+
+function poolOf(c: ContainerSummary): Pick<SandboxSummary, "pool"> {
+  const pool = c.labels[LABEL.pool];
+  const member = pool === undefined ? undefined : parseMember(c.labels[LABEL.app] ?? "", pool, c);
+  return member && pool !== undefined ? { pool: { name: pool, state: member.state } } : {};
 }
 
 /**

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { cliPath, sandfleet } from "../support/cli.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { reconcilePool, writePoolRecord } from "../../provider/runtime/pool.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 describe("the sandfleet CLI against a real engine", () => {
   const app = uniqueApp("cli");
@@ -22,11 +23,36 @@ describe("the sandfleet CLI against a real engine", () => {
   });
   afterAll(() => cleanupApp(app));
 
+  it("says which pool members are warm and which claimed", async () => {
+    const poolApp = uniqueApp("clipool");
+    try {
+      const params = {
+        app: poolApp,
+        name: "warm",
+        replicas: 2,
+        template: { image: "sandfleet/busybox", memoryMiB: 16 },
+      };
+      await writePoolRecord(docker, params);
+      await reconcilePool(docker, params);
+      await Sandbox.claim(poolApp, "warm");
+      const table = await sandfleet(["ls", "--app", poolApp]);
+      expect(table.stdout.match(/warm \(warm\)/g)).toHaveLength(1);
+      expect(table.stdout.match(/warm \(claimed\)/g)).toHaveLength(1);
+      const json = JSON.parse((await sandfleet(["ls", "--app", poolApp, "--json"])).stdout) as { pool?: unknown }[];
+      expect(json.map((s) => s.pool).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))).toEqual([
+        { name: "warm", state: "claimed" },
+        { name: "warm", state: "warm" },
+      ]);
+    } finally {
+      await cleanupApp(poolApp);
+    }
+  });
+
   it("lists sandboxes as a table and as JSON", async () => {
     const table = await sandfleet(["ls", "--app", app]);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^ID\s+APP\s+NAME\s+STATUS\s+EXIT\s+AGE\s+TAGS\n/);
-    expect(table.stdout).toContain(`${app}  box   running  -`);
+    expect(table.stdout).toMatch(/^ID\s+APP\s+NAME\s+POOL\s+STATUS\s+EXIT\s+AGE\s+TAGS\n/);
+    expect(table.stdout).toMatch(new RegExp(`${app}\\s+box\\s+-\\s+running\\s+-`));
     const json = await sandfleet(["ls", "--app", app, "--tag", "team=cli", "--json"]);
     expect(JSON.parse(json.stdout)).toEqual([
       expect.objectContaining({

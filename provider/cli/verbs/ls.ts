@@ -20,11 +20,12 @@ export const ls: Verb = {
     if (json) printJson(sandboxes.map((s) => ({ ...s, exitCode: s.exitCode ?? null })));
     else {
       printTable(
-        ["ID", "APP", "NAME", "STATUS", "EXIT", "AGE", "TAGS"],
+        ["ID", "APP", "NAME", "POOL", "STATUS", "EXIT", "AGE", "TAGS"],
         sandboxes.map((s) => [
           s.id.slice(0, 12),
           s.app,
           s.name,
+          s.pool ? `${s.pool.name} (${s.pool.state})` : "-",
           s.status,
           s.exitCode === undefined ? "-" : String(s.exitCode),
           age(s.createdAt),
