@@ -57,7 +57,9 @@ export function pulumiVerb(name: string, command: string[]): Verb {
       if (selected !== EXIT.ok) return EXIT.failed;
       if (summary) return printSummary(cwd, stack, rest);
       const code = await runPulumi([...command, "--stack", stack, ...(json ? ["--json"] : []), ...rest], cwd);
-      return code === EXIT.ok ? EXIT.ok : EXIT.failed;
+      if (code !== EXIT.ok) return EXIT.failed;
+      if (name === "up") return refillAfterUp(cwd, stack);
+      return EXIT.ok;
     },
   };
 }
@@ -89,5 +91,18 @@ async function printSummary(cwd: string, stack: string, rest: string[]): Promise
     .catch(() => []);
   const live = new Map(pools.map((p) => [`${p.app}/${p.name}`, p]));
   process.stdout.write(previewSummary(JSON.parse(output.stdout) as PreviewJson, live, stack));
+  return EXIT.ok;
+}
+
+/** After `up`: the stack's pools back at their replicas, whatever claims took from them. */
+async function refillAfterUp(cwd: string, stack: string): Promise<number> {
+  const output = { stdout: "" };
+  const code = await runPulumi(["stack", "export", "--show-secrets", "--stack", stack], cwd, output);
+  if (code !== EXIT.ok) {
+    process.stderr.write("sandfleet: could not read the stack's pools to refill them; `sandfleet agent` refills them\n");
+    return EXIT.ok;
+  }
+  const { refillStackPools, stackPools } = await import("./refill.ts");
+  await refillStackPools(stackPools(output.stdout), (line) => process.stderr.write(`sandfleet: ${line}\n`));
   return EXIT.ok;
 }

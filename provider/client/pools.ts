@@ -1,6 +1,7 @@
 import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
+import { refillPool } from "../runtime/pool-agent.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";
 import type { Sandboxes } from "./sandboxes.ts";
 
@@ -38,6 +39,21 @@ export class SandboxPool {
   /** Takes one ready member; fails with PoolExhaustedError when none is ready within `waitMs`. */
   async claim(params: ClaimParams = {}): Promise<Sandbox> {
     return this.#sandboxes.claim(this.app, this.name, params);
+  }
+
+  /**
+   * Brings the pool back to its replicas of its declared template (what the
+   * agent does on each pass), waiting for another maker that is filling it.
+   * `secretEnv` gives the values of the template's secrets; without it they
+   * are read from a live member.
+   */
+  async refill(params: { secretEnv?: Record<string, string> } = {}): Promise<{ added: number; removed: number }> {
+    const [record] = (await recordedPools(this.#docker)).filter((p) => p.app === this.app && p.name === this.name);
+    if (!record) throw new NotFoundError(`app "${this.app}" has no pool "${this.name}" on ${this.#docker.host}`);
+    return refillPool(this.#docker, record, {
+      wait: true,
+      ...(params.secretEnv ? { secretEnv: params.secretEnv } : {}),
+    });
   }
 
   async status(): Promise<PoolStatus> {

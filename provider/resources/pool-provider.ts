@@ -28,7 +28,7 @@ export const POOL_INPUT_KEYS = [
 const IDENTITY_KEYS = ["app", "name", "dockerHost", "kubernetes"] as const;
 
 /** The runtime's view: secret values join the template only here, never in what a preview shows. */
-function paramsOf(props: Props): PoolParams {
+export function paramsOf(props: Props): PoolParams {
   const template = props.template as PoolParams["template"];
   const secretEnv = props.secretEnv as Record<string, string> | undefined;
   return { ...(props as unknown as PoolParams), template: { ...template, ...(secretEnv ? { secretEnv } : {}) } };
@@ -68,16 +68,22 @@ export const poolProvider: FullProvider = withPlainErrors({
   },
 
   /**
-   * Besides input changes, a pool with fewer ready members than its replicas
-   * (after claims or deaths the agent has not refilled) is an update, so that
-   * the next `up` refills it.
+   * Changes to the declaration, and members the pool lost to a fault (one
+   * that died, an engine restart): those are drift, which the next `up`
+   * repairs. A claimed member is not drift: it left the pool as pools are
+   * meant to be used, and refilling is the agent's work, or `sandfleet up`'s,
+   * which says what it refilled; a preview of a pool after claims is unchanged.
    */
   async diff(_id: string, olds: Props, news: Props) {
     const changes = changedKeys(olds, news, POOL_INPUT_KEYS);
     const replaces = changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k));
     const params = paramsOf(olds);
-    const underfilled = replaces.length === 0 && (await readyCount(params)) < params.replicas;
-    return { changes: changes.length > 0 || underfilled, replaces };
+    const lost =
+      replaces.length === 0 &&
+      (await listMembers(engineOf(params), params.app, params.name)).some(
+        (m) => m.state === "warm" && !m.running && !m.paused,
+      );
+    return { changes: changes.length > 0 || lost, replaces };
   },
 
   /** Returns once `replicas` members are ready; a member that never gets ready fails it, naming the probe. */

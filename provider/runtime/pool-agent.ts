@@ -6,35 +6,10 @@ import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnv
 export async function refillPools(docker: Engine, app?: string): Promise<AgentEvent[]> {
   const events: AgentEvent[] = [];
   for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
-    const { secretKeys, ...template } = pool.template;
-    const members = await listMembers(docker, pool.app, pool.name);
-    const secretEnv = await secretEnvFromMember(
-      docker,
-      members.filter((m) => m.templateHash === pool.templateHash),
-      secretKeys,
-    );
     const label = `${pool.app}/${pool.name}`;
-    if (!secretEnv) {
-      events.push({
-        action: "error",
-        sandbox: label,
-        detail: "no live member holds the pool's secrets; run `pulumi up` to refill it",
-      });
-      continue;
-    }
     try {
       // Another maker (an `up`, another agent) filling this pool right now is left to it.
-      const { added, removed } = await reconcilePool(
-        docker,
-        {
-          app: pool.app,
-          name: pool.name,
-          replicas: pool.replicas,
-          rollout: pool.rollout,
-          template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
-        },
-        { wait: false },
-      );
+      const { added, removed } = await refillPool(docker, pool, { wait: false });
       if (added || removed)
         events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
     } catch (error) {
@@ -43,6 +18,43 @@ export async function refillPools(docker: Engine, app?: string): Promise<AgentEv
   }
   await pruneClaimRecords(docker);
   return events;
+}
+
+type RecordedPool = Awaited<ReturnType<typeof recordedPools>>[number];
+
+/**
+ * Refills one recorded pool. Its secret values are the caller's (`secretEnv`,
+ * from the stack's state), else those a live member of its template holds.
+ */
+export async function refillPool(
+  docker: Engine,
+  pool: RecordedPool,
+  options: { wait: boolean; secretEnv?: Record<string, string> },
+): Promise<{ added: number; removed: number }> {
+  const { secretKeys, ...template } = pool.template;
+  const secretEnv =
+    options.secretEnv ??
+    (await secretEnvFromMember(
+      docker,
+      (await listMembers(docker, pool.app, pool.name)).filter((m) => m.templateHash === pool.templateHash),
+      secretKeys,
+    ));
+  if (!secretEnv) {
+    throw new Error(
+      `no live member of pool ${pool.app}/${pool.name} holds its secrets; run \`sandfleet up\` to refill it from the stack`,
+    );
+  }
+  return reconcilePool(
+    docker,
+    {
+      app: pool.app,
+      name: pool.name,
+      replicas: pool.replicas,
+      rollout: pool.rollout,
+      template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
+    },
+    { wait: options.wait },
+  );
 }
 
 /** The agent's warm-pool reconcilers, for one app's pools or every app's. */

@@ -31,9 +31,17 @@ describe("the code-interpreter example, with the real pulumi CLI", () => {
     expect((await sandbox.run(["sh", "-c", 'echo "$MODEL_API_KEY"; id -un; pwd'])).stdout).toBe(
       `${secret}\nsandbox\n/workspace\n`,
     );
-    // A claimed member left the pool; the next up refills it.
-    await example.stack.run(["up", "--yes", "--skip-preview"]);
+    // A claimed member left the pool: that is how pools are used, not drift.
+    await example.stack.run(["preview", "--expect-no-changes"]);
+    // `sandfleet up` refills it from the stack's own state (its secret included) and says so.
+    const again = await sandfleet(["up", "--stack", example.stack.stack, "-C", example.stack.projectDir], {
+      env: { PULUMI_BACKEND_URL: `file://${example.stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: "" },
+    });
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(again.stderr).toContain(`refilled pool ${example.app}/python: +1 -0`);
     expect(await warmMemberIds(example.app, "python")).toHaveLength(3);
+    const refilled = await Sandbox.claim(example.app, "python");
+    expect((await refilled.run(["sh", "-c", 'echo "$MODEL_API_KEY"'])).stdout).toBe(`${secret}\n`);
   });
 
   it("previews no changes after up", async () => {
