@@ -1,5 +1,7 @@
 import { connectDocker } from "./docker/client.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { connectKubernetes, type KubernetesEngineOptions } from "./kubernetes/client.ts";
+import { kubernetesTargetProblems } from "./kubernetes/target.ts";
 import type { Engine } from "./port.ts";
 
 /** Where an app's sandboxes run: a Docker engine (the default), or a Kubernetes cluster. */
@@ -37,6 +39,12 @@ export function kubernetesFromEnvironment(env: NodeJS.ProcessEnv = process.env):
 export function connectEngine(target: EngineTarget = {}): Engine {
   const kubernetes = target.kubernetes ?? (target.dockerHost ? undefined : kubernetesFromEnvironment());
   if (!kubernetes) return connectDocker(target.dockerHost);
+  // Every door to a cluster comes through here: the same checks as the spec's `kubernetes:` block.
+  const problems = kubernetesTargetProblems(kubernetes);
+  if (problems.length > 0) {
+    const told = problems.map((p) => `kubernetes${p.property ? `.${p.property}` : ""} ${p.reason}`);
+    throw new InvalidArgumentError(`invalid cluster target: ${told.join("; ")}`);
+  }
   const options = { ...kubernetes, ...(target.dockerHost ? { dockerHost: target.dockerHost } : {}) };
   const key = JSON.stringify(options);
   let engine = clusters.get(key);

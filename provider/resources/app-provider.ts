@@ -1,3 +1,4 @@
+import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
 import { egressNetworkName } from "../runtime/egress-rules.ts";
 import { readWebhooks, webhookProblems, writeWebhooks, type Webhook } from "../runtime/webhooks.ts";
@@ -24,6 +25,10 @@ export const appProvider: FullProvider = withPlainErrors({
       failures.push({ property: "internet", reason: "must be true or false" });
     }
     failures.push(...webhookProblems(news.webhooks));
+    if (news.kubernetes !== undefined) {
+      for (const p of kubernetesTargetProblems(news.kubernetes))
+        failures.push({ property: `kubernetes${p.property ? `.${p.property}` : ""}`, reason: p.reason });
+    }
     return { inputs: { ...news, internet: news.internet ?? false, webhooks: news.webhooks ?? [] }, failures };
   },
 

@@ -2,6 +2,7 @@ import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerSummary } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
+import { BOUNDS, numberProblem } from "../rules.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
@@ -29,7 +30,7 @@ export interface PoolParams {
   dockerHost?: string;
 }
 
-export const MAX_REPLICAS = 500;
+export const MAX_REPLICAS = BOUNDS.replicas.max;
 
 /*
  * A member's state is in its container name, since a rename is the one atomic
@@ -99,10 +100,9 @@ export function isAbandoned(member: PoolMember, template: PoolTemplate, nowMs: n
 
 export function poolParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
   const problems: PropertyProblem[] = identityProblems(params);
-  const replicas = params.replicas;
-  if (!(typeof replicas === "number" && Number.isInteger(replicas) && replicas >= 0 && replicas <= MAX_REPLICAS)) {
-    problems.push({ property: "replicas", reason: `must be a whole number from 0 to ${String(MAX_REPLICAS)}` });
-  }
+  // The schema's words for the same bounds: one verdict from sandfleet.yaml and from here.
+  const replicasProblem = numberProblem(params.replicas, BOUNDS.replicas);
+  if (replicasProblem) problems.push({ property: "replicas", reason: replicasProblem });
   if (params.rollout !== undefined && params.rollout !== "rolling" && params.rollout !== "all-at-once") {
     problems.push({ property: "rollout", reason: 'must be "rolling" or "all-at-once"' });
   }
