@@ -5,7 +5,7 @@
  * names once parsed. The spec's checks, the TypeScript API and the webhook
  * sender all ask here.
  */
-import { quoted } from "./rules.ts";
+import { quoted, ruleProblem } from "./rules.ts";
 
 const OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
 const DOTTED_QUAD = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
@@ -201,4 +201,54 @@ export function webhookUrlProblem(url: unknown, allowPrivate = false): string | 
   const inside = nonPublicHost(parsed.hostname);
   if (inside && !allowPrivate) return `${parsed.hostname} is ${inside}; ${ALLOW_PRIVATE_WORDS}`;
   return undefined;
+}
+
+/** The schema's words for a Docker host (its pattern's words), said by the API too. */
+export const DOCKER_HOST_WORDS =
+  "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host";
+
+const DOCKER_URL = /^(tcp|https?|ssh):\/\/(?:([^@/]*)@)?(\[[0-9A-Fa-f:.]+\]|[^/:@[\]]*)(?::([0-9]*))?\/?$/;
+const SSH_USER = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/;
+
+/**
+ * Why a Docker host is refused: unix:// with an absolute path, or tcp://,
+ * http(s):// or ssh://[user@]host[:port] with nothing else, a real host name
+ * or address, a port from 1 to 65535, and read by the URL parser as written.
+ */
+export function dockerHostProblem(value: unknown): string | undefined {
+  const line = ruleProblem("line", value);
+  if (line || typeof value !== "string") return line;
+  if (value.startsWith("unix://")) {
+    const path = value.slice("unix://".length);
+    return path === "" ? undefined : ruleProblem("absolutePath", path);
+  }
+  const strange = firstNonAscii(value);
+  if (strange) return `${quoted(value)} has ${strange}: a Docker host must be printable ASCII`;
+  const match = DOCKER_URL.exec(value);
+  if (!match) return DOCKER_HOST_WORDS;
+  const [, scheme = "", user, host = "", port] = match;
+  if (user !== undefined && (scheme !== "ssh" || !SSH_USER.test(user)))
+    return scheme === "ssh"
+      ? `user ${quoted(user)} is not a user name (letters, digits, '.', '_' and '-', not starting with '-')`
+      : "must not carry credentials (user@host)";
+  const bare = host.replace(/^\[|\]$/g, "");
+  const hostProblem = host.startsWith("[")
+    ? isIPv6(bare)
+      ? undefined
+      : `host ${host} is not an IPv6 address`
+    : hostNameProblem(host);
+  if (hostProblem) return hostProblem;
+  if (port !== undefined) {
+    const portProblem = portTextProblem(port);
+    if (portProblem) return portProblem;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    return DOCKER_HOST_WORDS;
+  }
+  return parsed.hostname.toLowerCase() === host.toLowerCase()
+    ? undefined
+    : `${quoted(value)} is read as host ${parsed.hostname}; write it that way`;
 }

@@ -87,7 +87,7 @@ const compiled = new Map<RuleName, RegExp>();
 /** Why the value breaks the rule, or undefined when it keeps it. */
 export function ruleProblem(rule: RuleName, value: unknown): string | undefined {
   const { pattern, maxLength, words } = RULES[rule];
-  if (typeof value !== "string") return "must be a string";
+  if (typeof value !== "string") return `must be a string, not ${quoted(value)}`;
   if (value.length > maxLength) return `must be at most ${String(maxLength)} characters (has ${String(value.length)})`;
   let regex = compiled.get(rule);
   if (!regex) {
@@ -117,6 +117,8 @@ export const LIMITS = {
   ports: 64,
   /** Warm members of one pool. */
   replicas: 500,
+  /** Webhooks of one app. */
+  webhooks: 20,
 } as const;
 
 /** Memory a sandbox may have, in MiB: Docker's minimum, and 1 TiB. */
@@ -174,6 +176,17 @@ export function numberProblem(
   if (value < bounds.min) return `must be at least ${String(bounds.min)}, not ${quoted(value)}`;
   if (value > bounds.max) return `must be at most ${String(bounds.max)}, not ${quoted(value)}`;
   return undefined;
+}
+
+/** Why a value is not one of a few, in the words the schema's messages use for `enum`. */
+export function enumProblem(value: unknown, allowed: readonly unknown[]): string | undefined {
+  if (allowed.includes(value)) return undefined;
+  return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${quoted(value)}`;
+}
+
+/** Why a value is not true or false, in the schema's words. */
+export function booleanProblem(value: unknown): string | undefined {
+  return typeof value === "boolean" ? undefined : `must be true or false, not ${quoted(value)}`;
 }
 
 /** MiB as sandfleet.yaml writes a size: 2048 is 2Gi, 100 is 100Mi. */

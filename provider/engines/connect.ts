@@ -1,4 +1,5 @@
 import { connectDocker } from "./docker/client.ts";
+import { dockerHostProblem } from "../addresses.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { connectKubernetes, type KubernetesEngineOptions } from "./kubernetes/client.ts";
 import { kubernetesTargetProblems } from "./kubernetes/target.ts";
@@ -37,6 +38,9 @@ export function kubernetesFromEnvironment(env: NodeJS.ProcessEnv = process.env):
  * Cheap: nothing is sent before the first call.
  */
 export function connectEngine(target: EngineTarget = {}): Engine {
+  // A host given here may come from sandfleet.yaml: held to its rule (DOCKER_HOST is the operator's own).
+  const badHost = target.dockerHost ? dockerHostProblem(target.dockerHost) : undefined;
+  if (badHost) throw new InvalidArgumentError(`docker host ${JSON.stringify(target.dockerHost)} ${badHost}`);
   const kubernetes = target.kubernetes ?? (target.dockerHost ? undefined : kubernetesFromEnvironment());
   if (!kubernetes) return connectDocker(target.dockerHost);
   // Every door to a cluster comes through here: the same checks as the spec's `kubernetes:` block.

@@ -1,3 +1,4 @@
+import { dockerHostProblem } from "../addresses.ts";
 import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
 import { egressNetworkName } from "../runtime/egress-rules.ts";
@@ -25,6 +26,8 @@ export const appProvider: FullProvider = withPlainErrors({
       failures.push({ property: "internet", reason: "must be true or false" });
     }
     failures.push(...webhookProblems(news.webhooks));
+    const badHost = news.dockerHost === undefined ? undefined : dockerHostProblem(news.dockerHost);
+    if (badHost) failures.push({ property: "dockerHost", reason: badHost });
     if (news.kubernetes !== undefined) {
       for (const p of kubernetesTargetProblems(news.kubernetes))
         failures.push({ property: `kubernetes${p.property ? `.${p.property}` : ""}`, reason: p.reason });

@@ -5,11 +5,14 @@
  * here too (spec/sandbox-check.ts), so one mistake gets one verdict in one
  * wording through either door.
  */
+import { dockerHostProblem } from "../addresses.ts";
 import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import { egressEntryProblem, egressSettingProblems, MAX_EGRESS_ENTRIES } from "./egress-rules.ts";
 import {
+  booleanProblem,
   BOUNDS,
   DISK_MIB,
+  enumProblem,
   durationProblem,
   LIMITS,
   MEMORY_MIB,
@@ -34,11 +37,14 @@ export const SANDBOX_RULE_WORDS = {
   oneProbe: "needs exactly one probe: a TCP port or an exec command",
   pauseNeedsIdle: "pause needs an idle timeout, after which the sandbox is paused",
   envAndSecret: "is also set by a secret; set it in one place",
-  portTwice: "lists a port twice",
+  // The schema's words for uniqueItems.
+  portTwice: "lists an entry twice",
   probeNotPublished: (port: number) => `port ${String(port)} is not among the sandbox's ports`,
 } as const;
 
 const IDLE_ACTIONS: readonly unknown[] = ["terminate", "pause"];
+const NETWORKS: readonly unknown[] = ["none", "app"];
+const RUNTIMES: readonly unknown[] = ["runc", "runsc"];
 
 /** Every problem with the parameters, one per property, before anything touches the engine. */
 export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
@@ -52,7 +58,8 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
 
   if (typeof params.app !== "string") problem("app", "is required");
   else problem("app", nameProblem(params.app));
-  if (typeof params.image !== "string" || params.image.trim() === "") problem("image", "is required");
+  if (params.image === undefined) problem("image", "is required");
+  else if (params.image === "") problem("image", "must not be empty");
   else ruled("image", "line", params.image);
   if (params.name !== undefined)
     problem("name", typeof params.name === "string" ? nameProblem(params.name) : "must be a string");
@@ -60,20 +67,17 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     if (params[key] !== undefined) problems.push(...argvProblems(key, params[key]));
   }
   if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
-  if (params.user !== undefined) ruled("user", "line", params.user);
+  if (params.user === "") problem("user", "must not be empty");
+  else if (params.user !== undefined) ruled("user", "line", params.user);
   for (const key of ["supervisor", "readOnlyRootfs"] as const) {
-    if (params[key] !== undefined && typeof params[key] !== "boolean") problem(key, "must be true or false");
+    if (params[key] !== undefined) problem(key, booleanProblem(params[key]));
   }
   if (params.cpu !== undefined) problem("cpu", numberProblem(params.cpu, BOUNDS.cpu, false));
   if (params.memoryMiB !== undefined) problem("memoryMiB", sizeProblem(params.memoryMiB, MEMORY_MIB));
   if (params.diskMiB !== undefined) problem("diskMiB", sizeProblem(params.diskMiB, DISK_MIB));
   if (params.pidsLimit !== undefined) problem("pidsLimit", numberProblem(params.pidsLimit, BOUNDS.pids));
-  if (params.network !== undefined && params.network !== "none" && params.network !== "app") {
-    problem("network", 'must be "none" or "app"');
-  }
-  if (params.runtime !== undefined && params.runtime !== "runc" && params.runtime !== "runsc") {
-    problem("runtime", 'must be "runc" or "runsc"');
-  }
+  if (params.network !== undefined) problem("network", enumProblem(params.network, NETWORKS));
+  if (params.runtime !== undefined) problem("runtime", enumProblem(params.runtime, RUNTIMES));
   if (params.runtime === "runsc" && params.network === "app") problem("runtime", SANDBOX_RULE_WORDS.runscNetwork);
   problems.push(
     ...mapProblems("env", params.env, "variableName", "text"),
@@ -87,7 +91,7 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     if (params[key] !== undefined) problem(key, wholeSecondsProblem(params[key]));
   }
   if (params.idleAction !== undefined && !IDLE_ACTIONS.includes(params.idleAction)) {
-    problem("idleAction", 'must be "terminate" or "pause"');
+    problem("idleAction", enumProblem(params.idleAction, IDLE_ACTIONS));
   } else if (params.idleAction === "pause" && params.idleTimeoutMs === undefined) {
     problem("idleAction", SANDBOX_RULE_WORDS.pauseNeedsIdle);
   }
@@ -99,7 +103,7 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
       if (Object.hasOwn(env, k)) problem(`env.${k}`, SANDBOX_RULE_WORDS.envAndSecret);
     }
   }
-  if (params.dockerHost !== undefined) ruled("dockerHost", "line", params.dockerHost);
+  if (params.dockerHost !== undefined) problem("dockerHost", dockerHostProblem(params.dockerHost));
   if (params.kubernetes !== undefined) {
     for (const p of kubernetesTargetProblems(params.kubernetes))
       problems.push({ property: `kubernetes${p.property ? `.${p.property}` : ""}`, reason: p.reason });
@@ -113,6 +117,8 @@ function isStringMap(value: unknown): value is Record<string, unknown> {
 
 /** A map of strings: its size, each key by one rule and each value by another. */
 export function mapProblems(property: string, map: unknown, keyRule: RuleName, valueRule: RuleName): PropertyProblem[] {
+  // A secret's value is never quoted, not even a wrong one.
+  const secret = property === "secretEnv";
   if (map === undefined) return [];
   if (!isStringMap(map)) return [{ property, reason: "must be a map of strings" }];
   const entries = Object.entries(map);
@@ -122,7 +128,8 @@ export function mapProblems(property: string, map: unknown, keyRule: RuleName, v
     ];
   }
   return entries.flatMap(([k, v]) => {
-    const reason = ruleProblem(keyRule, k) ?? (typeof v === "string" ? ruleProblem(valueRule, v) : "must be a string");
+    const reason =
+      ruleProblem(keyRule, k) ?? (typeof v === "string" || !secret ? ruleProblem(valueRule, v) : "must be a string");
     return reason ? [{ property: `${property}.${k}`, reason }] : [];
   });
 }
@@ -143,7 +150,8 @@ function mountProblems(volumes: unknown): PropertyProblem[] {
   if (volumes === undefined) return [];
   if (!Array.isArray(volumes)) return [{ property: "volumes", reason: "must be a list of mounts" }];
   if (volumes.length > LIMITS.mounts) {
-    const reason = `must have at most ${String(LIMITS.mounts)} items (has ${String(volumes.length)})`;
+    // "entries", as sandfleet.yaml has mounts in a map.
+    const reason = `must have at most ${String(LIMITS.mounts)} entries (has ${String(volumes.length)})`;
     return [{ property: "volumes", reason }];
   }
   const problems: PropertyProblem[] = [];
@@ -159,9 +167,8 @@ function mountProblems(volumes: unknown): PropertyProblem[] {
     if (typeof mount?.volume !== "string" || mount.volume === "") {
       problems.push({ property: `${at}.volume`, reason: "must name a volume" });
     }
-    if (mount?.readOnly !== undefined && typeof mount.readOnly !== "boolean") {
-      problems.push({ property: `${at}.readOnly`, reason: "must be true or false" });
-    }
+    const readOnly = mount?.readOnly === undefined ? undefined : booleanProblem(mount.readOnly);
+    if (readOnly) problems.push({ property: `${at}.readOnly`, reason: readOnly });
     if (mount?.subPath !== undefined) {
       const sub = mount.subPath;
       const reason =
@@ -200,7 +207,10 @@ function egressProblems(egress: unknown, network: unknown, runtime: unknown): Pr
   if (!Array.isArray(allow)) return [{ property: "egress", reason: "must be { allow: [...] }" }];
   const problems: PropertyProblem[] = [];
   if (allow.length > MAX_EGRESS_ENTRIES)
-    problems.push({ property: "egress.allow", reason: `must have at most ${String(MAX_EGRESS_ENTRIES)} entries` });
+    problems.push({
+      property: "egress.allow",
+      reason: `must have at most ${String(MAX_EGRESS_ENTRIES)} items (has ${String(allow.length)})`,
+    });
   allow.forEach((entry: unknown, i) => {
     const reason = egressEntryProblem(entry);
     if (reason) problems.push({ property: `egress.allow[${String(i)}]`, reason });

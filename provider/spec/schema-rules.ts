@@ -22,6 +22,7 @@ const LIMIT_PLACES: [pointer: string, keyword: string, limit: number][] = [
   ["/$defs/sandbox/properties/volumes", "maxProperties", LIMITS.mounts],
   ["/$defs/sandbox/properties/ports", "maxItems", LIMITS.ports],
   ["/$defs/pool/properties/replicas", "maximum", BOUNDS.replicas.max],
+  ["/properties/webhooks", "maxItems", LIMITS.webhooks],
   ["/$defs/sandbox/properties/pids", "minimum", BOUNDS.pids.min],
   ["/$defs/sandbox/properties/pids", "maximum", BOUNDS.pids.max],
   ["/$defs/sandbox/properties/cpu", "minimum", BOUNDS.cpu.min],

@@ -1,3 +1,4 @@
+import { dockerHostProblem } from "../addresses.ts";
 import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import { webhookProblems } from "../runtime/webhooks.ts";
@@ -38,6 +39,10 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
     }
   }
 
+  if (spec.dockerHost !== undefined) {
+    const reason = dockerHostProblem(spec.dockerHost);
+    if (reason) problem(["dockerHost"], reason);
+  }
   if (spec.kubernetes) {
     for (const found of kubernetesTargetProblems(spec.kubernetes))
       problem(["kubernetes", ...(found.property ? [found.property] : [])], found.reason);
