@@ -180,8 +180,12 @@ export function webhookUrlProblem(url: unknown, allowPrivate = false): string | 
   if (typeof url !== "string") return "is required";
   if (url.length > 2048) return `must be at most 2048 characters (has ${String(url.length)})`;
   const strange = firstNonAscii(url);
-  if (strange)
-    return `${quoted(url)} has ${strange}: a URL must be printable ASCII (a look-alike letter names another host; write an international name in its xn-- form)`;
+  if (strange) {
+    const why = /^U\+00[0-7]/.test(strange)
+      ? "a space or a control character, which the URL parser drops or rewrites"
+      : "a look-alike letter names another host; write an international name in its xn-- form";
+    return `${quoted(url)} has ${strange}: a URL must be printable ASCII (${why})`;
+  }
   const authority = /^https?:\/\/([^/?#]*)/i.exec(url)?.[1];
   let parsed: URL;
   try {

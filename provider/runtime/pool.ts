@@ -2,7 +2,7 @@ import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerSummary } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
-import { BOUNDS, numberProblem } from "../rules.ts";
+import { BOUNDS, enumProblem, numberProblem } from "../rules.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
@@ -31,6 +31,7 @@ export interface PoolParams {
 }
 
 export const MAX_REPLICAS = BOUNDS.replicas.max;
+const ROLLOUTS: readonly unknown[] = ["rolling", "all-at-once"];
 
 /*
  * A member's state is in its container name, since a rename is the one atomic
@@ -103,9 +104,8 @@ export function poolParamsProblems(params: Readonly<Record<string, unknown>>): P
   // The schema's words for the same bounds: one verdict from sandfleet.yaml and from here.
   const replicasProblem = numberProblem(params.replicas, BOUNDS.replicas);
   if (replicasProblem) problems.push({ property: "replicas", reason: replicasProblem });
-  if (params.rollout !== undefined && params.rollout !== "rolling" && params.rollout !== "all-at-once") {
-    problems.push({ property: "rollout", reason: 'must be "rolling" or "all-at-once"' });
-  }
+  const rolloutProblem = params.rollout === undefined ? undefined : enumProblem(params.rollout, ROLLOUTS);
+  if (rolloutProblem) problems.push({ property: "rollout", reason: rolloutProblem });
   const template = params.template;
   if (typeof template !== "object" || template === null) problems.push({ property: "template", reason: "is required" });
   else {

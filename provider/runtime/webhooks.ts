@@ -2,7 +2,7 @@ import { hmacSha256Hex, randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { webhookUrlProblem } from "../addresses.ts";
-import { ruleProblem } from "../rules.ts";
+import { booleanProblem, enumProblem, LIMITS, quoted, ruleProblem } from "../rules.ts";
 import { objectName } from "./names.ts";
 import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from "./event-kinds.ts";
 import { postWebhook } from "./webhook-post.ts";
@@ -32,30 +32,36 @@ export const SIGNATURE_HEADER = "x-sandfleet-signature";
 export const TIMESTAMP_HEADER = "x-sandfleet-timestamp";
 export const DELIVERY_HEADER = "x-sandfleet-delivery";
 
-/** Problems of a list of webhooks, by property path (`webhooks[0].url`). */
+/** Problems of a list of webhooks, by property path (`webhooks[0].url`), in the words of sandfleet.yaml's checks. */
 export function webhookProblems(value: unknown): { property: string; reason: string }[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) return [{ property: "webhooks", reason: "must be a list" }];
+  if (value.length > LIMITS.webhooks) {
+    const reason = `must have at most ${String(LIMITS.webhooks)} items (has ${String(value.length)})`;
+    return [{ property: "webhooks", reason }];
+  }
   const problems: { property: string; reason: string }[] = [];
+  const problem = (property: string, reason: string | undefined) => {
+    if (reason) problems.push({ property, reason });
+  };
   value.forEach((hook: unknown, i) => {
     const at = `webhooks[${String(i)}]`;
     if (typeof hook !== "object" || hook === null) {
-      problems.push({ property: at, reason: "must be a map with url and secretEnv" });
+      problem(at, "must be a map with url and secretEnv");
       return;
     }
     const { url, events, secretEnv, allowPrivate } = hook as Record<string, unknown>;
-    if (allowPrivate !== undefined && typeof allowPrivate !== "boolean")
-      problems.push({ property: `${at}.allowPrivate`, reason: "must be true or false" });
-    const reason = webhookUrlProblem(url, allowPrivate === true);
-    if (reason) problems.push({ property: `${at}.url`, reason });
-    const envReason = secretEnv === undefined ? "is required" : ruleProblem("variableName", secretEnv);
-    if (envReason) problems.push({ property: `${at}.secretEnv`, reason: envReason });
-    if (events !== undefined) {
-      const unknown = Array.isArray(events)
-        ? events.filter((e) => !SANDBOX_EVENT_KINDS.includes(e as SandboxEventKind))
-        : [events];
-      if (unknown.length > 0 || (Array.isArray(events) && events.length === 0))
-        problems.push({ property: `${at}.events`, reason: `must be a list of ${SANDBOX_EVENT_KINDS.join(", ")}` });
+    if (allowPrivate !== undefined) problem(`${at}.allowPrivate`, booleanProblem(allowPrivate));
+    problem(`${at}.url`, webhookUrlProblem(url, allowPrivate === true));
+    problem(`${at}.secretEnv`, secretEnv === undefined ? "is required" : ruleProblem("variableName", secretEnv));
+    if (events === undefined) return;
+    if (!Array.isArray(events)) problem(`${at}.events`, `must be a list, not ${quoted(events)}`);
+    else if (events.length === 0) problem(`${at}.events`, "must not be empty");
+    else {
+      events.forEach((kind: unknown, k) => {
+        problem(`${at}.events[${String(k)}]`, enumProblem(kind, SANDBOX_EVENT_KINDS));
+      });
+      if (new Set(events).size !== events.length) problem(`${at}.events`, "lists an entry twice");
     }
   });
   return problems;
