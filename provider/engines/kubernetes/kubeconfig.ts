@@ -6,7 +6,7 @@
  * a pull request may have added) is held to this check where it is loaded,
  * and by `validate`, `preview` and `up` before that.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isMap, isScalar, parseAllDocuments, visit } from "yaml";
 
 /** Keys of a kubeconfig that run something on, or send something from, the machine that loads it. */
@@ -16,6 +16,8 @@ const RISKY_KEYS: Record<string, string> = {
   "token-file": "reads a token-file of this machine",
   tokenFile: "reads a token-file of this machine",
 };
+
+const MAX_KUBECONFIG_BYTES = 1024 * 1024;
 
 /** The words that close every refusal: how to allow it. */
 export const KUBECONFIG_ALLOW_WORDS =
@@ -30,6 +32,11 @@ export const KUBECONFIG_ALLOW_WORDS =
 export function kubeconfigCredentialProblem(path: string): string | undefined {
   let text: string;
   try {
+    // A device or a pipe (/dev/zero, /dev/stdin) would never end; no real kubeconfig is a megabyte.
+    const stat = statSync(path);
+    if (!stat.isFile()) return "is not a regular file";
+    if (stat.size > MAX_KUBECONFIG_BYTES)
+      return `is ${String(stat.size)} bytes; a kubeconfig may have at most ${String(MAX_KUBECONFIG_BYTES)}`;
     text = readFileSync(path, "utf8");
   } catch (error) {
     return `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
