@@ -6,7 +6,7 @@ import {
   registryProblem,
   webhookUrlProblem,
 } from "../../provider/addresses.ts";
-import { kubeconfigTextProblem } from "../../provider/engines/kubernetes/kubeconfig.ts";
+import { kubeconfigCredentialProblem, kubeconfigTextProblem } from "../../provider/engines/kubernetes/kubeconfig.ts";
 
 describe("addresses inside a network", () => {
   it.each([
@@ -191,6 +191,10 @@ describe("kubeconfig credential plugins, however the file spells them", () => {
     ["a second document", `${user("    token: a\n")}---\n${user("    exec: { command: sh }\n")}`],
   ])("%s is refused", (_what, text) => {
     expect(kubeconfigTextProblem(text)).toContain("allowKubeconfigExec: true");
+  });
+
+  it("refuses a device that would never end, before reading it", () => {
+    expect(kubeconfigCredentialProblem("/dev/zero")).toBe("is not a regular file");
   });
 
   it("accepts a token or client certificate", () => {
