@@ -60,8 +60,13 @@ export function kubeconfigTextProblem(text: string): string | undefined {
       },
     });
   }
-  if (found.size === 0) return undefined;
-  return `${[...found].join(" and ")}: ${KUBECONFIG_ALLOW_WORDS}`;
+  if (found.size > 0) return `${[...found].join(" and ")}: ${KUBECONFIG_ALLOW_WORDS}`;
+  // Any other file (a credentials file named by mistake, or on purpose) stops here, before a loader's error quotes its lines.
+  const root = list[0]?.contents;
+  const keys = isMap(root) ? root.items.map((pair) => (isScalar(pair.key) ? String(pair.key.value) : "")) : [];
+  if (!["clusters", "contexts", "users"].some((key) => keys.includes(key)))
+    return "is not a kubeconfig (a map with clusters, contexts and users)";
+  return undefined;
 }
 
 /** The users of a loaded kubeconfig, as @kubernetes/client-node read them: the same check on its own reading. */
