@@ -1,4 +1,5 @@
 import { dockerHostProblem } from "../addresses.ts";
+import { booleanProblem } from "../rules.ts";
 import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
 import { egressNetworkName } from "../runtime/egress-rules.ts";
@@ -22,9 +23,8 @@ export const appProvider: FullProvider = withPlainErrors({
       const problem = nameProblem(news.name);
       if (problem) failures.push({ property: "name", reason: problem });
     }
-    if (news.internet !== undefined && typeof news.internet !== "boolean") {
-      failures.push({ property: "internet", reason: "must be true or false" });
-    }
+    const internet = news.internet === undefined ? undefined : booleanProblem(news.internet);
+    if (internet) failures.push({ property: "internet", reason: internet });
     failures.push(...webhookProblems(news.webhooks));
     const badHost = news.dockerHost === undefined ? undefined : dockerHostProblem(news.dockerHost);
     if (badHost) failures.push({ property: "dockerHost", reason: badHost });

@@ -109,7 +109,7 @@ describe("webhooks to addresses inside a network", () => {
   ])("the App resource refuses a webhook to %s", async (_what, url) => {
     const { failures } = await appProvider.check({}, { name: app, webhooks: [{ url, secretEnv: "HOOK_KEY" }] });
     expect(failures).toHaveLength(1);
-    expect(failures[0]?.property).toBe("webhooks[0].url");
+    expect(failures?.[0]?.property).toBe("webhooks[0].url");
   });
 
   it("the agent does not POST to a receiver on 127.0.0.1 without allowPrivate", async () => {

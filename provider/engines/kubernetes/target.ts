@@ -1,7 +1,7 @@
 // Where a cluster is, in words any user's program can type-check: nothing here
 // names @kubernetes/client-node, whose types need others (ws) a user may not have.
 import { registryProblem } from "../../addresses.ts";
-import { quoted, ruleProblem, VOLUME_MIB } from "../../rules.ts";
+import { booleanProblem, quoted, ruleProblem, VOLUME_MIB } from "../../rules.ts";
 
 /** Where a Kubernetes engine is: a kubeconfig context, a namespace, and the registry its nodes pull from. */
 export interface KubernetesTarget {
@@ -65,8 +65,8 @@ export function kubernetesTargetProblems(value: unknown): { property: string; re
   named("storageClass", KUBE_DNS_NAME, 253, "must be a Kubernetes name: lowercase letters, digits, - and .");
   if (target.registry !== undefined) problem("registry", registryProblem(target.registry));
   if (target.volumeSize !== undefined) problem("volumeSize", volumeSizeProblem(target.volumeSize));
-  if (target.allowExecCredentials !== undefined && typeof target.allowExecCredentials !== "boolean")
-    problem("allowExecCredentials", "must be true or false");
+  if (target.allowExecCredentials !== undefined)
+    problem("allowExecCredentials", booleanProblem(target.allowExecCredentials));
   if (target.dockerHost !== undefined) problem("dockerHost", ruleProblem("line", target.dockerHost));
   return problems;
 }
