@@ -73,6 +73,11 @@ function withoutOneOfBranches(errors: readonly ErrorObject[]): ErrorObject[] {
     if (e.keyword !== "oneOf") return [e];
     // A problem inside the value says more than "no form matches": keep that alone.
     if (kept.some((k) => k.instancePath.startsWith(`${e.instancePath}/`))) return [];
+    // A value that has the shape of one form, and breaks it inside, is told what breaks it (as the API tells it).
+    const inside = errors.filter(
+      (b) => b.schemaPath.startsWith(`${e.schemaPath}/`) && b.instancePath.startsWith(`${e.instancePath}/`),
+    );
+    if (inside.length > 0) return inside;
     // A value of the right type that breaks a rule (a NUL in a command line) is told the rule.
     const broken = errors.find(
       (b) => b.instancePath === e.instancePath && (b.keyword === "pattern" || b.keyword === "maxLength"),

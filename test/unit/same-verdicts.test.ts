@@ -374,6 +374,13 @@ const BOTH_DOORS: [what: string, yaml: string, api: () => Verdict, yamlPath: str
     "volumes",
   ],
   [
+    'a mount read-only of "no"',
+    `volumes:\n  v: {}\n${web('    volumes: { /data: { volume: v, readOnly: "no" } }\n')}`,
+    () => sandboxApi({ volumes: [{ mountPath: "/data", volume: "v", readOnly: "no" }] }),
+    "sandboxes.web.volumes./data.readOnly",
+    "volumes[0].readOnly",
+  ],
+  [
     "an egress entry that is no destination",
     web('    egress: { allow: ["exa mple.com"] }\n'),
     () => sandboxApi({ egress: { allow: ["exa mple.com"] } }),
