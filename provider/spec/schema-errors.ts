@@ -1,5 +1,6 @@
 import type { ErrorObject } from "./schema.ts";
 import { RULES } from "../rules.ts";
+import { DURATION_PATTERN, SIZE_PATTERN } from "./units.ts";
 import type { PathSegment } from "./positions.ts";
 
 /** A schema violation, restated for a person: where it is and what to do. */
@@ -14,7 +15,8 @@ export interface SchemaProblem {
 const PATTERN_WORDS: Record<string, string> = {
   ...Object.fromEntries(Object.values(RULES).map((rule) => [rule.pattern, rule.words])),
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
-  "^[1-9][0-9]*(ms|s|m|h)$": "must be a duration like 500ms, 30s, 5m or 24h",
+  [SIZE_PATTERN]: "must be a size like 512Mi or 2Gi",
+  [DURATION_PATTERN]: "must be a duration like 500ms, 30s, 5m or 24h",
   "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",

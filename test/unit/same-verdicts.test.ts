@@ -381,6 +381,21 @@ const BOTH_DOORS: [what: string, yaml: string, api: () => Verdict, yamlPath: str
     "volumes[0].readOnly",
   ],
   [
+    "a lifetime of 0s",
+    web("    timeout: 0s\n"),
+    () => sandboxApi({ timeoutMs: 0 }),
+    "sandboxes.web.timeout",
+    "timeoutMs",
+  ],
+  ["no memory", web("    memory: 0Mi\n"), () => sandboxApi({ memoryMiB: 0 }), "sandboxes.web.memory", "memoryMiB"],
+  [
+    "a probe every 0ms",
+    web("    readiness: { exec: [x], interval: 0ms }\n"),
+    () => sandboxApi({ readiness: { exec: ["x"], intervalMs: 0 } }),
+    "sandboxes.web.readiness.interval",
+    "readiness.intervalMs",
+  ],
+  [
     "an egress entry that is no destination",
     web('    egress: { allow: ["exa mple.com"] }\n'),
     () => sandboxApi({ egress: { allow: ["exa mple.com"] } }),
