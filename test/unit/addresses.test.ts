@@ -195,7 +195,9 @@ describe("kubeconfig credential plugins, however the file spells them", () => {
 
   it("refuses a file that is no kubeconfig, before a loader's error could quote it", () => {
     expect(kubeconfigTextProblem("[default]\naws_secret_access_key = abc\n")).toBeDefined();
-    expect(kubeconfigTextProblem("secret: abc\n")).toBe("is not a kubeconfig (a map with clusters, contexts and users)");
+    expect(kubeconfigTextProblem("secret: abc\n")).toBe(
+      "is not a kubeconfig (a map with clusters, contexts and users)",
+    );
   });
 
   it("refuses a device that would never end, before reading it", () => {
