@@ -22,7 +22,8 @@ export default tseslint.config(
   {
     files: ["provider/**/*.ts"],
     // provider/serve/ holds the HTTP servers sandfleet offers (metrics, dashboard), which use the client.
-    ignores: ["provider/engines/**", "provider/digest.ts", "provider/serve/**"],
+    // provider/runtime/webhook-post.ts is the one client of receivers that are not engines: webhooks.
+    ignores: ["provider/engines/**", "provider/digest.ts", "provider/serve/**", "provider/runtime/webhook-post.ts"],
     rules: {
       "no-restricted-imports": [
         "error",

@@ -87,7 +87,7 @@ const compiled = new Map<RuleName, RegExp>();
 /** Why the value breaks the rule, or undefined when it keeps it. */
 export function ruleProblem(rule: RuleName, value: unknown): string | undefined {
   const { pattern, maxLength, words } = RULES[rule];
-  if (typeof value !== "string") return "must be a string";
+  if (typeof value !== "string") return `must be a string, not ${quoted(value)}`;
   if (value.length > maxLength) return `must be at most ${String(maxLength)} characters (has ${String(value.length)})`;
   let regex = compiled.get(rule);
   if (!regex) {
@@ -117,6 +117,8 @@ export const LIMITS = {
   ports: 64,
   /** Warm members of one pool. */
   replicas: 500,
+  /** Webhooks of one app. */
+  webhooks: 20,
 } as const;
 
 /** Memory a sandbox may have, in MiB: Docker's minimum, and 1 TiB. */
@@ -124,3 +126,113 @@ export const MEMORY_MIB = { min: 6, max: 1024 * 1024 } as const;
 
 /** Disk of a sandbox's writable layer, in MiB, and the bound a sandbox gets without `disk` where the engine can enforce one. */
 export const DISK_MIB = { min: 16, max: 1024 * 1024, default: 10 * 1024 } as const;
+
+/** Bounds of the numbers a sandbox is given, in the units of the TypeScript API. */
+export const BOUNDS = {
+  /** CPU cores. */
+  cpu: { min: 0.01, max: 1024 },
+  /** Processes: Linux's own ceiling of pid_max. */
+  pids: { min: 1, max: 4_194_304 },
+  /** TCP ports. */
+  port: { min: 1, max: 65_535 },
+  /** Warm members of one pool. */
+  replicas: { min: 0, max: LIMITS.replicas },
+} as const;
+
+/** Longest lifetime, idle time or readiness wait a sandbox may ask for: 24 hours. */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
+
+/** Durations of a readiness probe, in ms: checks at most an hour apart, a wait of at most 24 hours. */
+export const READINESS_MS = {
+  interval: { min: 10, max: 60 * 60 * 1000 },
+  timeout: { min: 1, max: MAX_DURATION_MS },
+} as const;
+
+/** The size a Kubernetes volume claims, in MiB: from 1Mi to 64Ti. */
+export const VOLUME_MIB = { min: 1, max: 64 * 1024 * 1024 } as const;
+
+/** A value as a message quotes it (the schema's messages quote values the same way). */
+export function quoted(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a map";
+  return typeof value === "undefined" || typeof value === "function" || typeof value === "symbol"
+    ? String(value)
+    : JSON.stringify(value);
+}
+
+/**
+ * Why a number breaks its bounds, in the words the schema's messages use for
+ * `type`, `minimum` and `maximum`: a value out of range gets one verdict from
+ * sandfleet.yaml and from the TypeScript API.
+ */
+export function numberProblem(
+  value: unknown,
+  bounds: { readonly min: number; readonly max: number },
+  whole = true,
+): string | undefined {
+  if (typeof value !== "number" || !Number.isFinite(value) || (whole && !Number.isInteger(value)))
+    return `must be ${whole ? "a whole number" : "a number"}, not ${quoted(value)}`;
+  if (value < bounds.min) return `must be at least ${String(bounds.min)}, not ${quoted(value)}`;
+  if (value > bounds.max) return `must be at most ${String(bounds.max)}, not ${quoted(value)}`;
+  return undefined;
+}
+
+/** Why a value is not one of a few, in the words the schema's messages use for `enum`. */
+export function enumProblem(value: unknown, allowed: readonly unknown[]): string | undefined {
+  if (allowed.includes(value)) return undefined;
+  return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}, not ${quoted(value)}`;
+}
+
+/** Why a value is not true or false, in the schema's words. */
+export function booleanProblem(value: unknown): string | undefined {
+  return typeof value === "boolean" ? undefined : `must be true or false, not ${quoted(value)}`;
+}
+
+/** MiB as sandfleet.yaml writes a size: 2048 is 2Gi, 100 is 100Mi. */
+export function sizeText(mib: number): string {
+  return mib % 1024 === 0 && mib > 0 ? `${String(mib / 1024)}Gi` : `${String(mib)}Mi`;
+}
+
+/** A size in whole MiB within its bounds, told in sizes as sandfleet.yaml writes them. */
+export function sizeProblem(mib: unknown, bounds: { readonly min: number; readonly max: number }): string | undefined {
+  if (typeof mib !== "number" || !Number.isInteger(mib)) return `must be a whole number of MiB, not ${quoted(mib)}`;
+  if (mib < bounds.min || mib > bounds.max)
+    return `must be from ${sizeText(bounds.min)} to ${sizeText(bounds.max)} (is ${sizeText(mib)})`;
+  return undefined;
+}
+
+/** ms as sandfleet.yaml writes a duration: 90000 is 90s, 3600000 is 1h. */
+export function durationText(ms: number): string {
+  for (const [unit, size] of [
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms > 0 && ms % size === 0) return `${String(ms / size)}${unit}`;
+  }
+  return `${String(ms)}ms`;
+}
+
+/** A duration in whole ms within its bounds, told in durations as sandfleet.yaml writes them. */
+export function durationProblem(
+  ms: unknown,
+  bounds: { readonly min: number; readonly max: number },
+): string | undefined {
+  if (typeof ms !== "number" || !Number.isInteger(ms)) return `must be a whole number of ms, not ${quoted(ms)}`;
+  if (ms < bounds.min || ms > bounds.max)
+    return `must be from ${durationText(bounds.min)} to ${durationText(bounds.max)} (is ${durationText(ms)})`;
+  return undefined;
+}
+
+/**
+ * A lifetime or a timeout is whole seconds, as Modal has it: 1500 ms is
+ * refused rather than rounded, and 0 or less is never "no timeout".
+ */
+export function wholeSecondsProblem(value: unknown): string | undefined {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "must be a number of ms";
+  if (value <= 0) return `must be positive (got ${String(value)})`;
+  if (!Number.isInteger(value / 1000)) return `must be a multiple of 1000 ms, whole seconds (got ${String(value)})`;
+  if (value > MAX_DURATION_MS) return `must be at most 24h (got ${durationText(value)})`;
+  return undefined;
+}

@@ -1,5 +1,8 @@
 import { connectDocker } from "./docker/client.ts";
+import { dockerHostProblem } from "../addresses.ts";
+import { InvalidArgumentError } from "../errors.ts";
 import { connectKubernetes, type KubernetesEngineOptions } from "./kubernetes/client.ts";
+import { kubernetesTargetProblems } from "./kubernetes/target.ts";
 import type { Engine } from "./port.ts";
 
 /** Where an app's sandboxes run: a Docker engine (the default), or a Kubernetes cluster. */
@@ -35,8 +38,17 @@ export function kubernetesFromEnvironment(env: NodeJS.ProcessEnv = process.env):
  * Cheap: nothing is sent before the first call.
  */
 export function connectEngine(target: EngineTarget = {}): Engine {
+  // A host given here may come from sandfleet.yaml: held to its rule (DOCKER_HOST is the operator's own).
+  const badHost = target.dockerHost ? dockerHostProblem(target.dockerHost) : undefined;
+  if (badHost) throw new InvalidArgumentError(`docker host ${JSON.stringify(target.dockerHost)} ${badHost}`);
   const kubernetes = target.kubernetes ?? (target.dockerHost ? undefined : kubernetesFromEnvironment());
   if (!kubernetes) return connectDocker(target.dockerHost);
+  // Every door to a cluster comes through here: the same checks as the spec's `kubernetes:` block.
+  const problems = kubernetesTargetProblems(kubernetes);
+  if (problems.length > 0) {
+    const told = problems.map((p) => `kubernetes${p.property ? `.${p.property}` : ""} ${p.reason}`);
+    throw new InvalidArgumentError(`invalid cluster target: ${told.join("; ")}`);
+  }
   const options = { ...kubernetes, ...(target.dockerHost ? { dockerHost: target.dockerHost } : {}) };
   const key = JSON.stringify(options);
   let engine = clusters.get(key);

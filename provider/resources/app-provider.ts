@@ -1,3 +1,6 @@
+import { dockerHostProblem } from "../addresses.ts";
+import { booleanProblem } from "../rules.ts";
+import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import type { Engine } from "../engines/port.ts";
 import { ConflictError } from "../errors.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
@@ -22,10 +25,15 @@ export const appProvider: FullProvider = withPlainErrors({
       const problem = nameProblem(news.name);
       if (problem) failures.push({ property: "name", reason: problem });
     }
-    if (news.internet !== undefined && typeof news.internet !== "boolean") {
-      failures.push({ property: "internet", reason: "must be true or false" });
-    }
+    const internet = news.internet === undefined ? undefined : booleanProblem(news.internet);
+    if (internet) failures.push({ property: "internet", reason: internet });
     failures.push(...webhookProblems(news.webhooks));
+    const badHost = news.dockerHost === undefined ? undefined : dockerHostProblem(news.dockerHost);
+    if (badHost) failures.push({ property: "dockerHost", reason: badHost });
+    if (news.kubernetes !== undefined) {
+      for (const p of kubernetesTargetProblems(news.kubernetes))
+        failures.push({ property: `kubernetes${p.property ? `.${p.property}` : ""}`, reason: p.reason });
+    }
     return { inputs: { ...news, internet: news.internet ?? false, webhooks: news.webhooks ?? [] }, failures };
   },
 

@@ -2,6 +2,7 @@ import { ensureVolume } from "../runtime/apps.ts";
 import { identityProblems } from "../runtime/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
+import { booleanProblem } from "../rules.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { engineOf, type Props, requireEngine } from "./engine.ts";
 
@@ -9,9 +10,8 @@ export const VOLUME_INPUT_KEYS = ["app", "name", "retainOnDelete", "dockerHost",
 export const volumeProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = identityProblems(news);
-    if (news.retainOnDelete !== undefined && typeof news.retainOnDelete !== "boolean") {
-      failures.push({ property: "retainOnDelete", reason: "must be true or false" });
-    }
+    const retain = news.retainOnDelete === undefined ? undefined : booleanProblem(news.retainOnDelete);
+    if (retain) failures.push({ property: "retainOnDelete", reason: retain });
     return { inputs: { ...news, retainOnDelete: news.retainOnDelete ?? false }, failures };
   },
 

@@ -11,7 +11,11 @@ import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
 import { claimTimes, parseMember, writeClaimRecord } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
-import { MAX_DURATION_MS } from "./sandbox-params.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { durationProblem, MAX_DURATION_MS } from "../rules.ts";
+
+/** Time between the agent's passes, in ms. */
+const AGENT_INTERVAL_MS = { min: 10, max: 60 * 60 * 1000 } as const;
 import { systemClock, type Clock } from "./poll.ts";
 import { watchEvents, type SandboxEvent } from "./events.ts";
 import type { AgentMetrics } from "./metrics.ts";
@@ -59,6 +63,9 @@ export class Agent {
     const { metrics, ...rest } = params;
     this.metrics = metrics;
     this.#params = { intervalMs: 1000, clock: systemClock, ...rest, reconcilers: [], observers: [] };
+    // A pass every 0 ms would spin; one a day apart would let lifetimes overrun.
+    const badInterval = durationProblem(this.#params.intervalMs, AGENT_INTERVAL_MS);
+    if (badInterval) throw new InvalidArgumentError(`agent intervalMs ${badInterval}`);
     // Claims are counted before the pool refills prune the records of ended members.
     if (metrics) {
       this.#params.reconcilers.push((docker) => metrics.reconcile(docker));

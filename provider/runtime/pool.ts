@@ -1,6 +1,7 @@
 import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
+import { BOUNDS, enumProblem, numberProblem } from "../rules.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
 import { identityProblems, objectName } from "./names.ts";
@@ -33,7 +34,8 @@ export interface PoolParams {
   dockerHost?: string;
 }
 
-export const MAX_REPLICAS = 500;
+export const MAX_REPLICAS = BOUNDS.replicas.max;
+const ROLLOUTS: readonly unknown[] = ["rolling", "all-at-once"];
 
 /** Time a maker may be silent past its readiness timeout before its pending member counts as abandoned. */
 const PENDING_GRACE_MS = 30_000;
@@ -50,13 +52,11 @@ export function isAbandoned(member: PoolMember, template: PoolTemplate, nowMs: n
 
 export function poolParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
   const problems: PropertyProblem[] = identityProblems(params);
-  const replicas = params.replicas;
-  if (!(typeof replicas === "number" && Number.isInteger(replicas) && replicas >= 0 && replicas <= MAX_REPLICAS)) {
-    problems.push({ property: "replicas", reason: `must be a whole number from 0 to ${String(MAX_REPLICAS)}` });
-  }
-  if (params.rollout !== undefined && params.rollout !== "rolling" && params.rollout !== "all-at-once") {
-    problems.push({ property: "rollout", reason: 'must be "rolling" or "all-at-once"' });
-  }
+  // The schema's words for the same bounds: one verdict from sandfleet.yaml and from here.
+  const replicasProblem = numberProblem(params.replicas, BOUNDS.replicas);
+  if (replicasProblem) problems.push({ property: "replicas", reason: replicasProblem });
+  const rolloutProblem = params.rollout === undefined ? undefined : enumProblem(params.rollout, ROLLOUTS);
+  if (rolloutProblem) problems.push({ property: "rollout", reason: rolloutProblem });
   const template = params.template;
   if (typeof template !== "object" || template === null) problems.push({ property: "template", reason: "is required" });
   else {

@@ -1,21 +1,17 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
-import {
-  egressEntryProblem,
-  egressNetworkName,
-  egressSettingProblems,
-  MAX_EGRESS_ENTRIES,
-  type EgressPolicy,
-} from "./egress-rules.ts";
+import { egressNetworkName, type EgressPolicy } from "./egress-rules.ts";
 import type { ContainerSpec } from "../engines/port.ts";
-import { DISK_MIB, LIMITS, MEMORY_MIB, ruleProblem, type RuleName } from "../rules.ts";
 import { healthCheckFor, READINESS_DEFAULTS, type ReadinessParams } from "./readiness.ts";
 import { tagLabels, ownershipLabels, LABEL } from "./labels.ts";
-import { appNetworkName, containerName, nameProblem } from "./names.ts";
+import { appNetworkName, containerName } from "./names.ts";
+
+// The rules live in sandbox-rules.ts (and the bounds in rules.ts); these names are where callers have found them.
+export { MAX_DURATION_MS, wholeSecondsProblem } from "../rules.ts";
+export { argvProblems, mapProblems, sandboxParamsProblems, type PropertyProblem } from "./sandbox-rules.ts";
 
 export type SandboxRuntime = "runc" | "runsc";
 export type SandboxNetwork = "none" | "app";
 export type IdleAction = "terminate" | "pause";
-const IDLE_ACTIONS: readonly unknown[] = ["terminate", "pause"] satisfies IdleAction[];
 
 /** What a sandbox is made of. The same fields serve the runtime API and the Sandbox resource. */
 export interface SandboxParams {
@@ -106,9 +102,6 @@ export interface SandboxVolumeMount {
   subPath?: string;
 }
 
-/** Longest lifetime, idle time or readiness wait a sandbox may ask for: 24 hours. */
-export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
-
 /** SandboxParams with every default filled in: what diffs compare. */
 type OptionalKeys =
   | "name"
@@ -135,253 +128,6 @@ export const SANDBOX_DEFAULTS = {
   runtime: "runc",
   supervisor: true,
 } as const;
-
-/**
- * A lifetime or a timeout is whole seconds, as Modal has it: 1500 ms is
- * refused rather than rounded, and 0 or less is never "no timeout".
- */
-export function wholeSecondsProblem(value: unknown): string | undefined {
-  if (typeof value !== "number" || !Number.isFinite(value)) return "must be a number of ms";
-  if (value <= 0) return `must be positive (got ${String(value)})`;
-  if (!Number.isInteger(value / 1000)) return `must be a multiple of 1000 ms, whole seconds (got ${String(value)})`;
-  if (value > MAX_DURATION_MS) return `must be at most ${String(MAX_DURATION_MS)} ms (24h) (got ${String(value)})`;
-  return undefined;
-}
-
-export interface PropertyProblem {
-  property: string;
-  reason: string;
-}
-
-/** Every problem with the parameters, one per property, before anything touches the engine. */
-export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>): PropertyProblem[] {
-  const problems: PropertyProblem[] = [];
-  const problem = (property: string, reason: string) => problems.push({ property, reason });
-  const ruled = (property: string, rule: RuleName, value: unknown) => {
-    const reason = ruleProblem(rule, value);
-    if (reason) problem(property, reason);
-  };
-
-  if (typeof params.app !== "string") problem("app", "is required");
-  else {
-    const p = nameProblem(params.app);
-    if (p) problem("app", p);
-  }
-  if (typeof params.image !== "string" || params.image.trim() === "") problem("image", "is required");
-  else ruled("image", "line", params.image);
-  if (params.name !== undefined) {
-    const p = typeof params.name === "string" ? nameProblem(params.name) : "must be a string";
-    if (p) problem("name", p);
-  }
-  for (const key of ["command", "entrypoint"] as const) {
-    if (params[key] !== undefined) problems.push(...argvProblems(key, params[key]));
-  }
-  if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
-  if (params.user !== undefined) ruled("user", "line", params.user);
-  if (params.supervisor !== undefined && typeof params.supervisor !== "boolean")
-    problem("supervisor", "must be true or false");
-  if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {
-    problem("cpu", "must be a number of cores between 0.01 and 1024");
-  }
-  problems.push(
-    ...wholeMiBProblems("memoryMiB", params.memoryMiB, MEMORY_MIB),
-    ...wholeMiBProblems("diskMiB", params.diskMiB, DISK_MIB),
-  );
-  if (
-    params.pidsLimit !== undefined &&
-    !(typeof params.pidsLimit === "number" && Number.isInteger(params.pidsLimit) && params.pidsLimit >= 1)
-  ) {
-    problem("pidsLimit", "must be a whole number, at least 1");
-  }
-  if (params.network !== undefined && params.network !== "none" && params.network !== "app") {
-    problem("network", 'must be "none" or "app"');
-  }
-  if (params.runtime !== undefined && params.runtime !== "runc" && params.runtime !== "runsc") {
-    problem("runtime", 'must be "runc" or "runsc"');
-  }
-  if (params.runtime === "runsc" && params.network === "app") {
-    problem(
-      "runtime",
-      "runsc (gVisor) is registered without networking on this engine; use runc for a networked sandbox",
-    );
-  }
-  problems.push(
-    ...mapProblems("env", params.env, "variableName", "text"),
-    ...mapProblems("tags", params.tags, "tagKey", "tagValue"),
-  );
-  problems.push(...egressProblems(params.egress, params.network, params.runtime));
-  problems.push(
-    ...mountProblems(params.volumes),
-    ...portProblems(params.ports, params.egress !== undefined ? "egress" : params.network),
-  );
-  if (params.readiness !== undefined) problems.push(...readinessProblems(params.readiness, params.ports));
-  for (const key of ["timeoutMs", "idleTimeoutMs"] as const) {
-    const reason = params[key] === undefined ? undefined : wholeSecondsProblem(params[key]);
-    if (reason) problem(key, reason);
-  }
-  if (params.idleAction !== undefined && !IDLE_ACTIONS.includes(params.idleAction)) {
-    problem("idleAction", 'must be "terminate" or "pause"');
-  } else if (params.idleAction === "pause" && params.idleTimeoutMs === undefined) {
-    problem("idleAction", "pause needs an idleTimeoutMs, after which the sandbox is paused");
-  }
-  // Values are never named in a message: they are secrets (and mapProblems names none).
-  problems.push(...mapProblems("secretEnv", params.secretEnv, "variableName", "text"));
-  const { env, secretEnv } = params;
-  if (isStringMap(env) && isStringMap(secretEnv)) {
-    for (const k of Object.keys(secretEnv)) {
-      if (k in env) problem(`env.${k}`, "is also set by a secret; set it in one place");
-    }
-  }
-  return problems;
-}
-
-/** A size in whole MiB within its bounds (rules.ts). */
-function wholeMiBProblems(property: string, value: unknown, range: { min: number; max: number }): PropertyProblem[] {
-  if (value === undefined) return [];
-  const within = typeof value === "number" && Number.isInteger(value) && value >= range.min && value <= range.max;
-  if (within) return [];
-  return [{ property, reason: `must be a whole number of MiB from ${String(range.min)} to ${String(range.max)}` }];
-}
-
-function isStringMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** A map of strings: its size, each key by one rule and each value by another. */
-export function mapProblems(property: string, map: unknown, keyRule: RuleName, valueRule: RuleName): PropertyProblem[] {
-  if (map === undefined) return [];
-  if (!isStringMap(map)) return [{ property, reason: "must be a map of strings" }];
-  const entries = Object.entries(map);
-  if (entries.length > LIMITS.mapEntries) {
-    return [
-      { property, reason: `must have at most ${String(LIMITS.mapEntries)} entries (has ${String(entries.length)})` },
-    ];
-  }
-  return entries.flatMap(([k, v]) => {
-    const reason = ruleProblem(keyRule, k) ?? (typeof v === "string" ? ruleProblem(valueRule, v) : "must be a string");
-    return reason ? [{ property: `${property}.${k}`, reason }] : [];
-  });
-}
-
-/** A command line as a list: not empty, not too long, no NUL in any item. */
-export function argvProblems(property: string, argv: unknown): PropertyProblem[] {
-  if (!Array.isArray(argv) || argv.length === 0) return [{ property, reason: "must be a non-empty list of strings" }];
-  if (argv.length > LIMITS.argvItems) {
-    return [{ property, reason: `must have at most ${String(LIMITS.argvItems)} items (has ${String(argv.length)})` }];
-  }
-  return argv.flatMap((item: unknown, i) => {
-    const reason = ruleProblem("text", item);
-    return reason ? [{ property: `${property}[${String(i)}]`, reason }] : [];
-  });
-}
-
-function mountProblems(volumes: unknown): PropertyProblem[] {
-  if (volumes === undefined) return [];
-  if (!Array.isArray(volumes)) return [{ property: "volumes", reason: "must be a list of mounts" }];
-  const problems: PropertyProblem[] = [];
-  const seen = new Set<string>();
-  if (volumes.length > LIMITS.mounts) {
-    return [
-      {
-        property: "volumes",
-        reason: `must have at most ${String(LIMITS.mounts)} items (has ${String(volumes.length)})`,
-      },
-    ];
-  }
-  volumes.forEach((mount: Record<string, unknown> | null, i) => {
-    const at = `volumes[${i}]`;
-    const pathProblem = ruleProblem("mountPath", mount?.mountPath);
-    if (pathProblem || typeof mount?.mountPath !== "string") {
-      problems.push({ property: `${at}.mountPath`, reason: pathProblem ?? "must be a string" });
-    } else if (seen.has(mount.mountPath)) {
-      problems.push({ property: `${at}.mountPath`, reason: `${mount.mountPath} is mounted twice` });
-    } else seen.add(mount.mountPath);
-    if (typeof mount?.volume !== "string" || mount.volume === "") {
-      problems.push({ property: `${at}.volume`, reason: "must name a volume" });
-    }
-    if (mount?.subPath !== undefined) {
-      const sub = mount.subPath;
-      const reason =
-        typeof sub !== "string" || sub === "" || sub.startsWith("/")
-          ? "must be a relative path inside the volume"
-          : ruleProblem("absolutePath", `/${sub}`);
-      if (reason) problems.push({ property: `${at}.subPath`, reason });
-    }
-  });
-  return problems;
-}
-
-function portProblems(ports: unknown, network: unknown): PropertyProblem[] {
-  if (ports === undefined) return [];
-  if (!Array.isArray(ports)) return [{ property: "ports", reason: "must be a list of port numbers" }];
-  if (ports.length > LIMITS.ports) {
-    return [
-      { property: "ports", reason: `must have at most ${String(LIMITS.ports)} items (has ${String(ports.length)})` },
-    ];
-  }
-  const problems: PropertyProblem[] = [];
-  ports.forEach((port: unknown, i) => {
-    if (!(typeof port === "number" && Number.isInteger(port) && port >= 1 && port <= 65535)) {
-      problems.push({ property: `ports[${i}]`, reason: "must be a port number from 1 to 65535" });
-    }
-  });
-  if (new Set(ports).size !== ports.length) problems.push({ property: "ports", reason: "lists a port twice" });
-  if (ports.length > 0 && network !== "app" && network !== "egress") {
-    problems.push({ property: "ports", reason: 'publishing ports needs network: "app" (or an egress allowlist)' });
-  }
-  return problems;
-}
-
-function egressProblems(egress: unknown, network: unknown, runtime: unknown): PropertyProblem[] {
-  if (egress === undefined) return [];
-  const allow = typeof egress === "object" && egress !== null ? (egress as { allow?: unknown }).allow : undefined;
-  if (!Array.isArray(allow)) return [{ property: "egress", reason: "must be { allow: [...] }" }];
-  const problems: PropertyProblem[] = [];
-  if (allow.length > MAX_EGRESS_ENTRIES)
-    problems.push({ property: "egress.allow", reason: `must have at most ${String(MAX_EGRESS_ENTRIES)} entries` });
-  allow.forEach((entry: unknown, i) => {
-    const reason = egressEntryProblem(entry);
-    if (reason) problems.push({ property: `egress.allow[${String(i)}]`, reason });
-  });
-  for (const reason of egressSettingProblems(network, runtime)) problems.push({ property: "egress", reason });
-  return problems;
-}
-
-function readinessProblems(readiness: unknown, ports: unknown): PropertyProblem[] {
-  if (typeof readiness !== "object" || readiness === null) return [{ property: "readiness", reason: "must be a map" }];
-  const r = readiness as Record<string, unknown>;
-  const problems: PropertyProblem[] = [];
-  if ((r.tcpPort === undefined) === (r.exec === undefined)) {
-    problems.push({ property: "readiness", reason: "needs exactly one of tcpPort or exec" });
-  }
-  if (
-    r.tcpPort !== undefined &&
-    !(typeof r.tcpPort === "number" && Number.isInteger(r.tcpPort) && r.tcpPort >= 1 && r.tcpPort <= 65535)
-  ) {
-    problems.push({ property: "readiness.tcpPort", reason: "must be a port number from 1 to 65535" });
-  } else if (typeof r.tcpPort === "number" && Array.isArray(ports) && ports.length > 0 && !ports.includes(r.tcpPort)) {
-    problems.push({ property: "readiness.tcpPort", reason: `port ${r.tcpPort} is not among the sandbox's ports` });
-  }
-  if (r.exec !== undefined) problems.push(...argvProblems("readiness.exec", r.exec));
-  if (
-    r.intervalMs !== undefined &&
-    !(typeof r.intervalMs === "number" && Number.isInteger(r.intervalMs) && r.intervalMs >= 10)
-  ) {
-    problems.push({ property: "readiness.intervalMs", reason: "must be a whole number of ms, at least 10" });
-  }
-  if (
-    r.timeoutMs !== undefined &&
-    !(
-      typeof r.timeoutMs === "number" &&
-      Number.isInteger(r.timeoutMs) &&
-      r.timeoutMs >= 1 &&
-      r.timeoutMs <= MAX_DURATION_MS
-    )
-  ) {
-    problems.push({ property: "readiness.timeoutMs", reason: "must be a whole number of ms up to 86400000 (24h)" });
-  }
-  return problems;
-}
 
 export function normalizeSandboxParams(params: SandboxParams): NormalizedSandboxParams {
   return {

@@ -1,9 +1,11 @@
 import { hmacSha256Hex, randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
-import { ruleProblem } from "../rules.ts";
+import { webhookUrlProblem } from "../addresses.ts";
+import { booleanProblem, enumProblem, LIMITS, quoted, ruleProblem } from "../rules.ts";
 import { objectName } from "./names.ts";
 import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from "./event-kinds.ts";
+import { postWebhook } from "./webhook-post.ts";
 
 /**
  * Where the agent POSTs an app's sandbox events. The signing key is read by
@@ -11,8 +13,15 @@ import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from ".
  * in sandfleet.yaml, the Pulumi state or the engine.
  */
 export interface Webhook {
-  /** http:// or https:// */
+  /** http:// or https://, exactly as the URL parser reads it, without credentials. */
   url: string;
+  /**
+   * Let the URL, or the addresses its name resolves to when an event is
+   * sent, be inside a network: loopback, link-local (cloud metadata),
+   * private, shared (CGNAT), unique-local, multicast and the like. Default
+   * false: such a webhook is refused, and so is each delivery to such an address.
+   */
+  allowPrivate?: boolean;
   /** Which events; default every kind. */
   events?: SandboxEventKind[];
   /** The environment variable of `sandfleet agent` that holds the HMAC-SHA256 key. */
@@ -23,44 +32,39 @@ export const SIGNATURE_HEADER = "x-sandfleet-signature";
 export const TIMESTAMP_HEADER = "x-sandfleet-timestamp";
 export const DELIVERY_HEADER = "x-sandfleet-delivery";
 
-/** Problems of a list of webhooks, by property path (`webhooks[0].url`). */
+/** Problems of a list of webhooks, by property path (`webhooks[0].url`), in the words of sandfleet.yaml's checks. */
 export function webhookProblems(value: unknown): { property: string; reason: string }[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) return [{ property: "webhooks", reason: "must be a list" }];
+  if (value.length > LIMITS.webhooks) {
+    const reason = `must have at most ${String(LIMITS.webhooks)} items (has ${String(value.length)})`;
+    return [{ property: "webhooks", reason }];
+  }
   const problems: { property: string; reason: string }[] = [];
+  const problem = (property: string, reason: string | undefined) => {
+    if (reason) problems.push({ property, reason });
+  };
   value.forEach((hook: unknown, i) => {
     const at = `webhooks[${String(i)}]`;
     if (typeof hook !== "object" || hook === null) {
-      problems.push({ property: at, reason: "must be a map with url and secretEnv" });
+      problem(at, "must be a map with url and secretEnv");
       return;
     }
-    const { url, events, secretEnv } = hook as Record<string, unknown>;
-    const reason = urlProblem(url);
-    if (reason) problems.push({ property: `${at}.url`, reason });
-    const envReason = secretEnv === undefined ? "is required" : ruleProblem("variableName", secretEnv);
-    if (envReason) problems.push({ property: `${at}.secretEnv`, reason: envReason });
-    if (events !== undefined) {
-      const unknown = Array.isArray(events)
-        ? events.filter((e) => !SANDBOX_EVENT_KINDS.includes(e as SandboxEventKind))
-        : [events];
-      if (unknown.length > 0 || (Array.isArray(events) && events.length === 0))
-        problems.push({ property: `${at}.events`, reason: `must be a list of ${SANDBOX_EVENT_KINDS.join(", ")}` });
+    const { url, events, secretEnv, allowPrivate } = hook as Record<string, unknown>;
+    if (allowPrivate !== undefined) problem(`${at}.allowPrivate`, booleanProblem(allowPrivate));
+    problem(`${at}.url`, webhookUrlProblem(url, allowPrivate === true));
+    problem(`${at}.secretEnv`, secretEnv === undefined ? "is required" : ruleProblem("variableName", secretEnv));
+    if (events === undefined) return;
+    if (!Array.isArray(events)) problem(`${at}.events`, `must be a list, not ${quoted(events)}`);
+    else if (events.length === 0) problem(`${at}.events`, "must not be empty");
+    else {
+      events.forEach((kind: unknown, k) => {
+        problem(`${at}.events[${String(k)}]`, enumProblem(kind, SANDBOX_EVENT_KINDS));
+      });
+      if (new Set(events).size !== events.length) problem(`${at}.events`, "lists an entry twice");
     }
   });
   return problems;
-}
-
-export function urlProblem(url: unknown): string | undefined {
-  if (typeof url !== "string") return "is required";
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return `${JSON.stringify(url)} is not a URL`;
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return `${JSON.stringify(url)} is not http or https`;
-  if (parsed.username || parsed.password) return "must not carry credentials; sign with secretEnv";
-  return undefined;
 }
 
 /** The app's webhooks, kept on the engine as a record the agent reads: one per app. */
@@ -172,24 +176,24 @@ export class WebhookDelivery {
     for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
       const timestamp = String(Math.floor(Date.now() / 1000));
       try {
-        const response = await fetch(hook.url, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            [SIGNATURE_HEADER]: signature(key, timestamp, body),
-            [TIMESTAMP_HEADER]: timestamp,
-            [DELIVERY_HEADER]: id,
-          },
-          body,
-          redirect: "manual",
-          signal: AbortSignal.timeout(this.#options.timeoutMs),
+        const headers = {
+          "content-type": "application/json",
+          [SIGNATURE_HEADER]: signature(key, timestamp, body),
+          [TIMESTAMP_HEADER]: timestamp,
+          [DELIVERY_HEADER]: id,
+        };
+        const { status } = await postWebhook(hook.url, headers, body, {
+          allowPrivate: hook.allowPrivate === true,
+          timeoutMs: this.#options.timeoutMs,
         });
-        await response.body?.cancel();
-        if (response.ok) return;
-        last = `answered ${String(response.status)}`;
-        if (response.status < 500 && response.status !== 429) break; // the receiver refuses it: retrying will not help
+        if (status >= 200 && status < 300) return;
+        // A redirect is not followed: it could lead anywhere, inside networks included.
+        last = `answered ${String(status)}${status >= 300 && status < 400 ? " (a redirect, which webhooks never follow)" : ""}`;
+        if (status < 500 && status !== 429) break; // the receiver refuses it: retrying will not help
       } catch (error) {
         last = error instanceof Error ? error.message : String(error);
+        // A refused address stays refused: no retry.
+        if ((error as { code?: unknown }).code === "EWEBHOOKPRIVATE" || /needs allowPrivate/.test(last)) break;
       }
       if (attempt < this.#options.attempts)
         await new Promise((resolve) => setTimeout(resolve, this.#options.retryBaseMs * 2 ** (attempt - 1)));

@@ -17,6 +17,7 @@ export { POLICY_SCHEMA_PATH } from "./schema.ts";
 export { hasErrors } from "./issues.ts";
 export { capacityIssues } from "./capacity.ts";
 export { advisoryIssues } from "./advisories.ts";
+export { kubeconfigIssues } from "./kubeconfig-check.ts";
 export { fleetDemand, fleetUnits, type FleetDemand } from "./fleet.ts";
 export { annotations, type AnnotationFormat } from "./annotations.ts";
 export type { YamlSource } from "./yaml-source.ts";

@@ -38,6 +38,8 @@ export interface PolicyRule {
 export interface Policy {
   file: string;
   rules: PolicyRule[];
+  /** Lets a kubeconfig named by sandfleet.yaml run credential plugins (exec, auth-provider) on the deploying machine. */
+  allowKubeconfigExec?: boolean;
 }
 
 /** The policy a spec follows when none is named: this file, if it is there. */
@@ -53,7 +55,7 @@ export function loadPolicy(text: string, file: string): PolicyLoad {
   if (!read.source) return { policy: undefined, issues: read.issues };
   const invalid = schemaIssues(policySchemaValidator(), read.source);
   if (invalid.length > 0) return { policy: undefined, issues: invalid };
-  const rules = (read.source.data as { rules: PolicyRule[] }).rules;
+  const { rules, allowKubeconfigExec } = read.source.data as { rules: PolicyRule[]; allowKubeconfigExec?: boolean };
   const issues: SpecIssue[] = [];
   const names = new Set<string>();
   for (const [index, rule] of rules.entries()) {
@@ -78,7 +80,7 @@ export function loadPolicy(text: string, file: string): PolicyLoad {
     }
   }
   if (issues.length > 0) return { policy: undefined, issues: issues.sort(compareIssues) };
-  return { policy: { file, rules }, issues: [] };
+  return { policy: { file, rules, ...(allowKubeconfigExec === true ? { allowKubeconfigExec } : {}) }, issues: [] };
 }
 
 export function loadPolicyFile(path: string, displayName: string = path): PolicyLoad {

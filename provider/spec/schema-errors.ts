@@ -1,5 +1,6 @@
 import type { ErrorObject } from "./schema.ts";
 import { RULES } from "../rules.ts";
+import { DURATION_PATTERN, SIZE_PATTERN } from "./units.ts";
 import type { PathSegment } from "./positions.ts";
 
 /** A schema violation, restated for a person: where it is and what to do. */
@@ -14,7 +15,8 @@ export interface SchemaProblem {
 const PATTERN_WORDS: Record<string, string> = {
   ...Object.fromEntries(Object.values(RULES).map((rule) => [rule.pattern, rule.words])),
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
-  "^[1-9][0-9]*(ms|s|m|h)$": "must be a duration like 500ms, 30s, 5m or 24h",
+  [SIZE_PATTERN]: "must be a size like 512Mi or 2Gi",
+  [DURATION_PATTERN]: "must be a duration like 500ms, 30s, 5m or 24h",
   "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
@@ -73,6 +75,11 @@ function withoutOneOfBranches(errors: readonly ErrorObject[]): ErrorObject[] {
     if (e.keyword !== "oneOf") return [e];
     // A problem inside the value says more than "no form matches": keep that alone.
     if (kept.some((k) => k.instancePath.startsWith(`${e.instancePath}/`))) return [];
+    // A value that has the shape of one form, and breaks it inside, is told what breaks it (as the API tells it).
+    const inside = errors.filter(
+      (b) => b.schemaPath.startsWith(`${e.schemaPath}/`) && b.instancePath.startsWith(`${e.instancePath}/`),
+    );
+    if (inside.length > 0) return inside;
     // A value of the right type that breaks a rule (a NUL in a command line) is told the rule.
     const broken = errors.find(
       (b) => b.instancePath === e.instancePath && (b.keyword === "pattern" || b.keyword === "maxLength"),

@@ -1,4 +1,4 @@
-import { LIMITS, RULES } from "../rules.ts";
+import { BOUNDS, LIMITS, RULES } from "../rules.ts";
 
 type Json = Record<string, unknown>;
 
@@ -21,7 +21,14 @@ const LIMIT_PLACES: [pointer: string, keyword: string, limit: number][] = [
   ["/$defs/image/properties/steps", "maxItems", LIMITS.steps],
   ["/$defs/sandbox/properties/volumes", "maxProperties", LIMITS.mounts],
   ["/$defs/sandbox/properties/ports", "maxItems", LIMITS.ports],
-  ["/$defs/pool/properties/replicas", "maximum", LIMITS.replicas],
+  ["/$defs/pool/properties/replicas", "maximum", BOUNDS.replicas.max],
+  ["/properties/webhooks", "maxItems", LIMITS.webhooks],
+  ["/$defs/sandbox/properties/pids", "minimum", BOUNDS.pids.min],
+  ["/$defs/sandbox/properties/pids", "maximum", BOUNDS.pids.max],
+  ["/$defs/sandbox/properties/cpu", "minimum", BOUNDS.cpu.min],
+  ["/$defs/sandbox/properties/cpu", "maximum", BOUNDS.cpu.max],
+  ["/$defs/port", "minimum", BOUNDS.port.min],
+  ["/$defs/port", "maximum", BOUNDS.port.max],
 ];
 
 function at(schema: Json, pointer: string): Json {

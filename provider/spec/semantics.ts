@@ -1,13 +1,12 @@
+import { dockerHostProblem } from "../addresses.ts";
 import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
-import { egressEntryProblem, egressSettingProblems } from "../runtime/egress-rules.ts";
-import { urlProblem } from "../runtime/webhooks.ts";
+import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
+import { webhookProblems } from "../runtime/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
-import { DISK_MIB, MEMORY_MIB } from "../rules.ts";
-import { MAX_DURATION_MS } from "../runtime/sandbox-params.ts";
+import { apiPropertyPath, sandboxRuleProblems } from "./sandbox-check.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
-import { parseDuration, parseSizeMiB } from "./units.ts";
 
 /**
  * What the schema cannot say: references to entries that do not exist,
@@ -40,7 +39,13 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
     }
   }
 
+  if (spec.dockerHost !== undefined) {
+    const reason = dockerHostProblem(spec.dockerHost);
+    if (reason) problem(["dockerHost"], reason);
+  }
   if (spec.kubernetes) {
+    for (const found of kubernetesTargetProblems(spec.kubernetes))
+      problem(["kubernetes", ...(found.property ? [found.property] : [])], found.reason);
     if (spec.dockerHost !== undefined) problem(["kubernetes"], KUBERNETES_LIMITS.engines, true);
     for (const name of Object.keys(spec.snapshots)) problem(["snapshots", name], KUBERNETES_LIMITS.snapshot, true);
     const templates = [
@@ -57,10 +62,8 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
   for (const [name, pool] of Object.entries(spec.pools))
     checkSandbox(spec, ["pools", name, "template"], pool.template, problem);
 
-  spec.webhooks.forEach((hook, i) => {
-    const reason = urlProblem(hook.url);
-    if (reason) problem(["webhooks", i, "url"], reason);
-  });
+  // The API's checks of webhooks, at their places in the file (`webhooks[0].url` is webhooks.0.url).
+  for (const found of webhookProblems(spec.webhooks)) problem(apiPropertyPath(found.property), found.reason);
 
   for (const [name, snapshot] of Object.entries(spec.snapshots)) {
     if (!(snapshot.sandbox in spec.sandboxes)) {
@@ -110,58 +113,7 @@ function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: Spe
     const path = typeof mount === "string" ? [...at, "volumes", mountPath] : [...at, "volumes", mountPath, "volume"];
     if (!(volume in spec.volumes)) problem(path, `unknown volume "${volume}"${known(Object.keys(spec.volumes))}`);
   }
-  if (sandbox.memory !== undefined) {
-    const mib = parseSizeMiB(sandbox.memory) ?? 0;
-    if (mib < MEMORY_MIB.min || mib > MEMORY_MIB.max)
-      problem([...at, "memory"], `${sandbox.memory} is outside 6Mi to 1024Gi`);
-  }
-  if (sandbox.disk !== undefined) {
-    const mib = parseSizeMiB(sandbox.disk) ?? 0;
-    if (mib < DISK_MIB.min || mib > DISK_MIB.max) problem([...at, "disk"], `${sandbox.disk} is outside 16Mi to 1024Gi`);
-  }
-  for (const key of ["timeout", "idleTimeout"] as const) {
-    const value = sandbox[key];
-    if (value !== undefined && (parseDuration(value) ?? 0) > MAX_DURATION_MS)
-      problem([...at, key], `${value} is longer than 24h`);
-    if (value !== undefined && (parseDuration(value) ?? 0) < 1000) problem([...at, key], `${value} is shorter than 1s`);
-  }
-  sandbox.egress?.allow.forEach((entry, i) => {
-    const reason = egressEntryProblem(entry);
-    if (reason) problem([...at, "egress", "allow", i], reason);
-  });
-  if (sandbox.egress)
-    for (const reason of egressSettingProblems(sandbox.network, sandbox.runtime)) problem([...at, "egress"], reason);
-  if (sandbox.idleAction === "pause" && sandbox.idleTimeout === undefined)
-    problem([...at, "idleAction"], "pause needs an idleTimeout, after which the sandbox is paused");
-  const readiness = sandbox.readiness;
-  if (readiness) {
-    if ((readiness.tcp === undefined) === (readiness.exec === undefined)) {
-      problem([...at, "readiness"], "needs exactly one of tcp or exec");
-    }
-    if (readiness.tcp !== undefined && !(sandbox.ports ?? []).includes(readiness.tcp)) {
-      problem(
-        [...at, "readiness", "tcp"],
-        `port ${String(readiness.tcp)} is not among the sandbox's ports [${(sandbox.ports ?? []).join(", ")}]`,
-      );
-    }
-    if (readiness.timeout !== undefined && (parseDuration(readiness.timeout) ?? 0) > MAX_DURATION_MS) {
-      problem([...at, "readiness", "timeout"], `${readiness.timeout} is longer than 24h`);
-    }
-    if (readiness.interval !== undefined && (parseDuration(readiness.interval) ?? 0) < 10) {
-      problem([...at, "readiness", "interval"], `${readiness.interval} is shorter than 10ms`);
-    }
-  }
-  if ((sandbox.ports?.length ?? 0) > 0 && sandbox.network !== "app" && !sandbox.egress) {
-    problem([...at, "ports"], "publishing ports needs network: app (or an egress allowlist)");
-  }
-  if (sandbox.runtime === "runsc" && sandbox.network === "app") {
-    problem([...at, "runtime"], "runsc runs without networking here; use runc for a sandbox with network: app");
-  }
-  const secretKeys = (sandbox.secrets ?? []).flatMap((s) => Object.keys(spec.secrets[s]?.values ?? {}));
-  for (const key of Object.keys(sandbox.env ?? {})) {
-    if (secretKeys.includes(key))
-      problem([...at, "env", key], `${key} is also set by one of the sandbox's secrets`, true);
-  }
+  for (const found of sandboxRuleProblems(spec, at, sandbox)) problem(found.path, found.reason, found.atKey);
 }
 
 /** Whether a snapshot's sandbox starts, directly or through other snapshots, from that same snapshot. */

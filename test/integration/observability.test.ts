@@ -156,9 +156,14 @@ describe("webhooks declared on an app", () => {
     await checkedCreate(appProvider, {
       name: app,
       webhooks: [
-        { url: `http://127.0.0.1:${String(port)}/hooks`, events: ["created", "ended"], secretEnv: "HOOK_KEY" },
+        {
+          url: `http://127.0.0.1:${String(port)}/hooks`,
+          events: ["created", "ended"],
+          secretEnv: "HOOK_KEY",
+          allowPrivate: true,
+        },
         // A receiver that never answers holds up nothing.
-        { url: "http://127.0.0.1:9/never", secretEnv: "HOOK_KEY" },
+        { url: "http://127.0.0.1:9/never", secretEnv: "HOOK_KEY", allowPrivate: true },
       ],
     });
   });

@@ -6,6 +6,7 @@ import {
   capacityIssues,
   checkPolicy,
   hasErrors,
+  kubeconfigIssues,
   loadPolicyFile,
   loadSpecPath,
   POLICY_FILE,
@@ -49,6 +50,7 @@ export const validate: Verb = {
       issues.push(...advisoryIssues(loaded.spec, loaded.source));
       const policy = policyFor(file);
       if (policy) issues.push(...checkPolicy(policy, loaded.spec, loaded.source));
+      issues.push(...kubeconfigIssues(loaded.spec, loaded.source, policy?.allowKubeconfigExec === true));
       if (values.capacity === true) {
         const { Sandfleet } = await import("../../index.ts");
         const sandfleet = new Sandfleet({ ...(loaded.spec.dockerHost ? { dockerHost: loaded.spec.dockerHost } : {}) });

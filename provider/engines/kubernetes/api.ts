@@ -1,4 +1,6 @@
 import type * as k8s from "@kubernetes/client-node";
+import { InvalidArgumentError } from "../../errors.ts";
+import { kubeconfigCredentialProblem, loadedUsersProblem } from "./kubeconfig.ts";
 import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
@@ -21,8 +23,15 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
     loaded ??= (async () => {
       const lib = await import("@kubernetes/client-node");
       const config = new lib.KubeConfig();
-      if (target.kubeconfig) config.loadFromFile(target.kubeconfig);
-      else config.loadFromDefault();
+      if (target.kubeconfig) {
+        // A kubeconfig named by the target may come from a pull request: its plugins run only when allowed.
+        const refuse = (reason: string | undefined) => {
+          if (reason) throw new InvalidArgumentError(`kubeconfig ${target.kubeconfig ?? ""} ${reason}`);
+        };
+        if (target.allowExecCredentials !== true) refuse(kubeconfigCredentialProblem(target.kubeconfig));
+        config.loadFromFile(target.kubeconfig);
+        if (target.allowExecCredentials !== true) refuse(loadedUsersProblem(config.users));
+      } else config.loadFromDefault();
       if (target.context) config.setCurrentContext(target.context);
       const context = config.getCurrentContext();
       const namespace = target.namespace ?? config.getContextObject(context)?.namespace ?? "default";

@@ -1,0 +1,130 @@
+// The author of a pull request adds a kubeconfig beside sandfleet.yaml and
+// names it in `kubernetes.kubeconfig`. Its user's `exec` credential plugin is
+// a command line: loading it on the deploy machine would run whatever the pull
+// request wrote, with the deploy job's credentials. validate, preview and up
+// must all refuse it (unless the policy allows plugins), and it must never run.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectEngine } from "../../provider/engines/connect.ts";
+import { sandfleet } from "../support/cli.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { PulumiStack } from "../support/pulumi.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** A kubeconfig whose user runs `touch <marker>` (and prints a token) when it authenticates. */
+function pluginKubeconfig(marker: string, spelling: "exec" | "merge" | "auth-provider"): string {
+  const credential = JSON.stringify({
+    apiVersion: "client.authentication.k8s.io/v1",
+    kind: "ExecCredential",
+    status: { token: "t" },
+  });
+  const script = JSON.stringify(`touch ${marker}; echo '${credential}'`);
+  const exec = `{ apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", ${script}], interactiveMode: Never }`;
+  const user = {
+    exec: `    exec: ${exec}\n`,
+    merge: `    <<: { exec: ${exec} }\n`,
+    "auth-provider": `    auth-provider: { name: gcp, config: { cmd-path: /bin/sh, cmd-args: ${JSON.stringify(`-c 'touch ${marker}'`)} } }\n`,
+  }[spelling];
+  return [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- name: c",
+    "  cluster: { server: https://127.0.0.1:1, insecure-skip-tls-verify: true }",
+    "contexts:",
+    "- name: c",
+    "  context: { cluster: c, user: u, namespace: default }",
+    "current-context: c",
+    "users:",
+    "- name: u",
+    "  user:",
+    user,
+  ].join("\n");
+}
+
+describe("a kubeconfig from a pull request that runs a credential plugin", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-kubeconfig-"));
+  const marker = join(dir, "plugin-ran");
+  const kubeconfig = join(dir, "cluster.yaml");
+  const specFile = join(dir, "sandfleet.yaml");
+  const policyFile = join(dir, "sandfleet-policy.yaml");
+  const app = uniqueApp("seckube");
+  const stack = new PulumiStack(root, `kubeconfig-${randomBytes(4).toString("hex")}`);
+  const pulumiEnv = { PULUMI_BACKEND_URL: `file://${stack.backendDir}`, PULUMI_CONFIG_PASSPHRASE: "" };
+
+  const spec = (path: string) => `app: ${app}\nkubernetes:\n  kubeconfig: ${path}\n  registry: 127.0.0.1:5000\n`;
+
+  beforeAll(async () => {
+    writeFileSync(kubeconfig, pluginKubeconfig(marker, "exec"));
+    writeFileSync(specFile, spec(kubeconfig));
+    writeFileSync(policyFile, "allowKubeconfigExec: true\nrules: []\n");
+    await stack.init({ "sandfleet:file": specFile, "sandfleet:app": app });
+  });
+  afterAll(async () => {
+    await stack.dispose();
+    await cleanupApp(app);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("`sandfleet validate` refuses it at its line, and the plugin never runs", async () => {
+    for (const named of [kubeconfig, "./cluster.yaml"]) {
+      writeFileSync(specFile, spec(named));
+      const result = await sandfleet(["validate", specFile]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(
+        `3:15  kubernetes.kubeconfig: ${named} runs an exec credential plugin (a command): it would run on the machine that deploys; a policy with allowKubeconfigExec: true allows it`,
+      );
+    }
+    writeFileSync(specFile, spec(kubeconfig));
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it.each(["merge", "auth-provider"] as const)("`sandfleet validate` refuses it written with %s", async (spelling) => {
+    const other = join(dir, `${spelling}.yaml`);
+    writeFileSync(other, pluginKubeconfig(marker, spelling));
+    const file = join(dir, `${spelling}-sandfleet.yaml`);
+    writeFileSync(file, spec(other));
+    const result = await sandfleet(["validate", file]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("kubernetes.kubeconfig:");
+    expect(result.stderr).toContain("allowKubeconfigExec: true");
+  });
+
+  it.each(["preview", "up"])(
+    "`sandfleet %s` refuses it before anything loads it, and the plugin never runs",
+    async (verb) => {
+      const result = await sandfleet([verb, "-C", root, "--stack", stack.stack], { env: pulumiEnv });
+      const output = result.stdout + result.stderr;
+      expect(result.code).not.toBe(0);
+      expect(output).toContain("kubernetes.kubeconfig:");
+      expect(output).toContain("runs an exec credential plugin (a command)");
+      expect(existsSync(marker)).toBe(false);
+    },
+  );
+
+  it("the engine refuses it too, when the runtime API is given it directly", async () => {
+    const engine = connectEngine({ kubernetes: { kubeconfig, registry: "127.0.0.1:5000" } });
+    await expect(engine.ping()).rejects.toThrow(/runs an exec credential plugin/);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it("a policy that allows plugins lets validate pass", async () => {
+    const result = await sandfleet(["validate", "--policy", policyFile, specFile]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  // Last: it lets the plugin run. It shows the kubeconfig is live, so the tests above would see a run.
+  it("with a policy that allows plugins, `sandfleet up` loads it and the plugin runs", async () => {
+    await stack.run(["config", "set", "sandfleet:policy", policyFile]);
+    const result = await sandfleet(["up", "-C", root, "--stack", stack.stack], { env: pulumiEnv });
+    // The cluster at 127.0.0.1:1 is not there; the plugin ran before that was found.
+    expect(result.code).not.toBe(0);
+    expect(existsSync(marker)).toBe(true);
+  });
+});
