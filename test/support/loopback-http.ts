@@ -37,7 +37,8 @@ function open(url: string, options: RequestOptions): ClientRequest {
     ...(options.agent ? { agent: options.agent } : {}),
   };
   return target.protocol === "https:"
-    ? httpsRequest(target, { ...common, ...(options.ca ? { ca: options.ca } : {}) })
+    ? // The URL's name is the one the certificate is checked against, whatever Host the test sends.
+      httpsRequest(target, { ...common, servername: target.hostname, ...(options.ca ? { ca: options.ca } : {}) })
     : httpRequest(target, common);
 }
 
