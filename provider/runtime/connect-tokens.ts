@@ -47,7 +47,9 @@ export function gatewayBase(url: string): URL {
   try {
     base = new URL(url);
   } catch {
-    throw new InvalidArgumentError(`gateway URL ${JSON.stringify(url)} is not a URL like https://sandboxes.example.com`);
+    throw new InvalidArgumentError(
+      `gateway URL ${JSON.stringify(url)} is not a URL like https://sandboxes.example.com`,
+    );
   }
   const problem =
     base.protocol !== "http:" && base.protocol !== "https:"
@@ -112,9 +114,7 @@ export async function createConnectToken(
 }
 
 /** What a token opens and until when, or why it opens nothing. */
-export type TokenVerdict =
-  | { sandboxId: string; app: string; port: number; expiresAtMs: number }
-  | { refused: string };
+export type TokenVerdict = { sandboxId: string; app: string; port: number; expiresAtMs: number } | { refused: string };
 
 /** Checks a token against the engine's records: well formed, known, its secret, not expired. */
 export async function verifyConnectToken(docker: Engine, token: string, nowMs = Date.now()): Promise<TokenVerdict> {

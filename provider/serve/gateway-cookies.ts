@@ -13,7 +13,7 @@ export function tokenCookieName(tls: boolean): string {
 /** Whether a cookie name is the gateway's: `sandfleet_*` in any case, behind any `__Host-`/`__Secure-` prefixes. */
 export function isReservedCookieName(name: string): boolean {
   let bare = name.trim().toLowerCase();
-  for (let before = ""; before !== bare; ) {
+  for (let before = ""; before !== bare;) {
     before = bare;
     bare = bare.replace(/^__(host|secure)-/, "").trim();
   }

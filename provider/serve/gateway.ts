@@ -340,20 +340,22 @@ function withoutToken(target: string): string {
 
 /** What the sandbox is sent: the request's headers without the gateway's own credentials. */
 function forwardedHeaders(headers: IncomingHttpHeaders, upgrade: boolean, secure: boolean): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = { ...headers };
+  const out: IncomingHttpHeaders = upgrade ? { ...headers } : withoutHopHeaders(headers);
   if (/^bearer\s+sfc_/i.test(out.authorization ?? "")) delete out.authorization;
   const cookie = sandboxCookieHeader(out.cookie);
   if (cookie) out.cookie = cookie;
   else delete out.cookie;
-  if (!upgrade) for (const name of HOP_HEADERS) delete out[name];
   out["x-forwarded-proto"] = secure ? "https" : "http";
   return out;
 }
 
+function withoutHopHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_HEADERS.includes(name)));
+}
+
 /** What the browser is sent of the sandbox's answer: one hop's headers dropped, its cookies filtered. */
 function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = { ...headers };
-  for (const name of HOP_HEADERS) delete out[name];
+  const out: OutgoingHttpHeaders = withoutHopHeaders(headers);
   const cookies = sandboxSetCookies(headers["set-cookie"] ?? []);
   if (cookies.length > 0) out["set-cookie"] = cookies;
   else delete out["set-cookie"];

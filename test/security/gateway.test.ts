@@ -20,6 +20,11 @@ const APP = readFileSync(new URL("../fixtures/scripts/gateway_app.py", import.me
 /** What a sandbox's app may set through the gateway of everything /set-cookies offers: its own two, host-only. */
 const ALLOWED_COOKIES = ["app_cookie=A; Path=/", "app_wide=A; Path=/"];
 
+/** What a script in the page reaches (the tests' TypeScript has no DOM types). */
+interface PageGlobals {
+  document: { cookie: string };
+}
+
 /** How long a connection may outlive its token: a sweep (250 ms) and one listing of the engine, with room for a busy machine. */
 const CUT_DEADLINE_MS = 2000;
 
@@ -80,15 +85,16 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       await pageB.goto(tb.url);
       await pageB.goto(`${tb.origin}/set-cookies`);
       await pageB.evaluate(() => {
-        document.cookie = "b_script=1; Path=/";
-        document.cookie = "b_tossed=1; Domain=localhost; Path=/";
+        const page = globalThis as unknown as PageGlobals;
+        page.document.cookie = "b_script=1; Path=/";
+        page.document.cookie = "b_tossed=1; Domain=localhost; Path=/";
       });
-      const seenByB = await pageB.evaluate(() => document.cookie);
+      const seenByB = await pageB.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie);
       expect(seenByB).toContain("app_cookie=B");
       expect(seenByB).not.toMatch(/sandfleet/i);
 
       // A's page sees none of B's cookies, nor the token, in its document or in what its app receives.
-      const seenByA = await pageA.evaluate(() => document.cookie);
+      const seenByA = await pageA.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie);
       expect(seenByA).not.toMatch(/b_|app_|sandfleet/i);
       const echoA = await pageA.evaluate(() => fetch("/echo").then((r) => r.text()));
       expect(echoA).toMatch(/^name=A /);
@@ -237,7 +243,12 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
     await until("the stream to flow", () => Promise.resolve(stream.received().length > 0), 5000);
     const open = () => ({ ws: !socket.destroyed, stream: !stream.ended(), keepAlive: !(idle?.destroyed ?? true) });
     expect(open()).toEqual({ ws: true, stream: true, keepAlive: true });
-    return { open, close: () => agent.destroy() };
+    return {
+      open,
+      close: () => {
+        agent.destroy();
+      },
+    };
   };
   const allCut = (open: () => { ws: boolean; stream: boolean; keepAlive: boolean }) => async () => {
     const now = open();
@@ -256,7 +267,9 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       console.log(`cut ${String(Date.now() - revokedAt)} ms after revocation`);
       // Another token's connections to the same port stay open.
       expect(bystanders.open()).toEqual({ ws: true, stream: true, keepAlive: true });
-      expect((await fetchLoopback(`${ta.origin}/whoami`, { headers: { cookie: `sandfleet_connect=${ta.token}` } })).status).toBe(403);
+      expect(
+        (await fetchLoopback(`${ta.origin}/whoami`, { headers: { cookie: `sandfleet_connect=${ta.token}` } })).status,
+      ).toBe(403);
     } finally {
       connections.close();
       bystanders.close();
@@ -283,11 +296,15 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       // The names are the sandbox ports' own: a deployment's certificate names *.its-domain.
       const probe = await share(a);
       const names = [new URL(probe.origin).hostname, "localhost"];
-      execFileSync("openssl", [
-        ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"],
-        ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=sandfleet gateway test"],
-        ...["-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`],
-      ], { stdio: "ignore" });
+      execFileSync(
+        "openssl",
+        [
+          ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1"],
+          ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-subj", "/CN=sandfleet gateway test"],
+          ...["-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`],
+        ],
+        { stdio: "ignore" },
+      );
       const cert = readFileSync(join(dir, "cert.pem"), "utf8");
       tls = await serveGateway(sandfleet, {
         address: "127.0.0.1:0",
@@ -301,18 +318,26 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       expect(first.status).toBe(303);
       expect(first.headers.location).toBe(`${ta.origin}/`);
       const setCookie = first.headers["set-cookie"]?.[0] ?? "";
-      expect(setCookie).toMatch(/^__Host-sandfleet_connect=sfc_\w+; HttpOnly; SameSite=Lax; Path=\/; Max-Age=\d+; Secure$/);
+      expect(setCookie).toMatch(
+        /^__Host-sandfleet_connect=sfc_\w+; HttpOnly; SameSite=Lax; Path=\/; Max-Age=\d+; Secure$/,
+      );
       expect(setCookie).not.toMatch(/domain/i);
       const cookie = setCookie.split(";")[0] ?? "";
 
       const echoed = await fetchLoopback(`${ta.origin}/echo`, { ca: cert, headers: { cookie } });
       expect(echoed.body).toMatch(/^name=A method=GET path=\/echo cookie=- authorization=- proto=https\n$/);
       // The cookie without its prefix is not the gateway's over TLS: another host could have set it.
-      expect((await fetchLoopback(`${ta.origin}/echo`, { ca: cert, headers: { cookie: `sandfleet_connect=${ta.token}` } })).status).toBe(401);
+      expect(
+        (await fetchLoopback(`${ta.origin}/echo`, { ca: cert, headers: { cookie: `sandfleet_connect=${ta.token}` } }))
+          .status,
+      ).toBe(401);
       const offered = await fetchLoopback(`${ta.origin}/set-cookies`, { ca: cert, headers: { cookie } });
       expect(offered.headers["set-cookie"]).toEqual(ALLOWED_COOKIES);
 
-      const foreign = await upgradeLoopback(`${ta.origin}/socket`, { ca: cert, headers: { cookie, origin: "https://evil.example" } });
+      const foreign = await upgradeLoopback(`${ta.origin}/socket`, {
+        ca: cert,
+        headers: { cookie, origin: "https://evil.example" },
+      });
       expect(foreign.status).toBe(403);
       const own = await upgradeLoopback(`${ta.origin}/socket`, { ca: cert, headers: { cookie, origin: ta.origin } });
       expect(own.status).toBe(101);
