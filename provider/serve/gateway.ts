@@ -63,6 +63,8 @@ export async function serveGateway(
     );
   // Checked before listening; the default waits for the port the system picks.
   let base = options.url === undefined ? undefined : gatewayBase(options.url);
+  if (options.tls && base?.protocol === "http:")
+    throw new InvalidArgumentError(`gateway URL ${options.url ?? ""} is http, but the gateway serves TLS: give https`);
   const http = await import("node:http");
   const verdicts = new Map<string, { verdict: TokenVerdict; atMs: number }>();
   const upgraded = new Set<Socket>();
