@@ -381,14 +381,19 @@ function rawHead(answer: IncomingMessage, drop: string[], extra?: string): strin
 
 function refuse(response: ServerResponse, status: number, reason: string): void {
   response
-    .writeHead(status, { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" })
+    .writeHead(status, {
+      "content-type": "text/plain; charset=utf-8",
+      "x-content-type-options": "nosniff",
+      "cache-control": "no-store",
+    })
     .end(`sandfleet gateway: ${reason}\n`);
 }
 
 function refuseRaw(socket: Socket, status: number, reason: string): void {
   const body = `sandfleet gateway: ${reason}\n`;
   socket.end(
-    `HTTP/1.1 ${String(status)} Refused\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n` +
+    `HTTP/1.1 ${String(status)} Refused\r\ncontent-type: text/plain; charset=utf-8\r\nx-content-type-options: nosniff\r\n` +
+      "connection: close\r\n" +
       `content-length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`,
   );
 }

@@ -191,6 +191,15 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
     });
     expect(included.status).toBe(403);
 
+    // The redirect that moves a token into the cookie stays on the port's own origin, whatever the path.
+    for (const path of ["/.//evil.example/", "//evil.example/x"]) {
+      const moved = await fetchLoopback(`${ta.origin}${path}?sandfleet_token=${ta.token}`, {
+        headers: { "sec-fetch-mode": "navigate" },
+      });
+      expect(moved.status, path).toBe(303);
+      expect(new URL(moved.headers.location ?? "", ta.origin).origin, path).toBe(ta.origin);
+    }
+
     // A's token on B's host, a rebound name, the bare gateway: each refused, whatever the token.
     const port = new URL(gateway.url).port;
     for (const host of [new URL(tb.origin).host, `evil.example:${port}`, `127.0.0.1:${port}`, `localhost:${port}`]) {
