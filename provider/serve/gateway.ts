@@ -1,10 +1,20 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { connectOrigin, gatewayBase, originLabel, TOKEN_PARAM, type TokenVerdict } from "../runtime/connect-tokens.ts";
+import { connectOrigin, gatewayBase, originLabel, type TokenVerdict } from "../runtime/connect-tokens.ts";
 import { OpenConnections } from "./gateway-connections.ts";
-import { sandboxCookieHeader, sandboxSetCookies, tokenCookieName, tokenCookies } from "./gateway-cookies.ts";
+import { tokenCookieName } from "./gateway-cookies.ts";
+import { answerHeaders, forwardedHeaders, HOP_HEADERS, rawHead, refuse, refuseRaw } from "./gateway-forwarding.ts";
+import {
+  credentials,
+  foreignRequest,
+  hostLabel,
+  isNavigation,
+  queryToken,
+  withoutToken,
+  type Admitted,
+} from "./gateway-requests.ts";
 import { listen, parseListenAddress } from "./listen.ts";
 
 export interface GatewayOptions {
@@ -24,19 +34,6 @@ export interface GatewayOptions {
 /** How long a verdict on a token is reused for new requests: a revocation refuses them within this. */
 const VERDICT_TTL_MS = 500;
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-/** Headers of one hop, not passed on either way (an upgrade keeps `connection` and `upgrade`). */
-const HOP_HEADERS = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"];
-
-type Valid = Exclude<TokenVerdict, { refused: string }>;
-interface Admitted {
-  token: string;
-  verdict: Valid;
-  /** The sandbox port's own origin, like `http://3f2a9c1b2d4e5f60-8000.localhost:8088`. */
-  origin: string;
-  /** The credential came as the cookie, which a browser adds by itself, not from the request's author. */
-  viaCookie: boolean;
-}
 interface Refusal {
   status: number;
   reason: string;
@@ -276,124 +273,4 @@ function handleSafely(
     if (!response.headersSent) refuse(response, 500, error instanceof Error ? error.message : String(error));
     else response.destroy();
   });
-}
-
-/** The label of the sandbox port a Host header names under the gateway's host name and port, if it does. */
-function hostLabel(header: string | undefined, base: URL): string | undefined {
-  const match = /^([0-9a-f]{16}-\d{1,5})\.([a-z0-9.-]+?)(?::(\d{1,5}))?$/.exec((header ?? "").toLowerCase());
-  if (!match || match[2] !== base.hostname) return undefined;
-  const defaultPort = base.protocol === "https:" ? "443" : "80";
-  const port = match[3] === undefined || match[3] === defaultPort ? "" : match[3];
-  return port === base.port ? match[1] : undefined;
-}
-
-/**
- * Why a request a browser page of another origin made is refused, if it is:
- * a WebSocket or a state-changing request from another `Origin`, and
- * anything but a top-level navigation that rides on the cookie from a page
- * of another origin (which could otherwise read or drive this one).
- */
-function foreignRequest(request: IncomingMessage, admitted: Admitted, upgrade: boolean): string | undefined {
-  const origin = request.headers.origin;
-  const method = request.method ?? "GET";
-  const changes = upgrade || !SAFE_METHODS.has(method);
-  if (origin !== undefined && origin !== admitted.origin && (changes || admitted.viaCookie))
-    return `a request from ${origin} is refused: only pages of ${admitted.origin} may make it`;
-  const site = request.headers["sec-fetch-site"];
-  const navigation = request.headers["sec-fetch-mode"] === "navigate" && (method === "GET" || method === "HEAD");
-  if (admitted.viaCookie && (site === "cross-site" || site === "same-site") && !navigation)
-    return `a page of another origin cannot use the cookie of ${admitted.origin}`;
-  return undefined;
-}
-
-/** The tokens a request offers: the URL's or the bearer header's, else the cookie's (maybe several). */
-function credentials(request: IncomingMessage, cookieName: string): { tokens: string[]; viaCookie: boolean } {
-  const inUrl = queryToken(request.url ?? "");
-  if (inUrl) return { tokens: [inUrl], viaCookie: false };
-  const bearer = /^bearer\s+(sfc_\S+)$/i.exec(request.headers.authorization ?? "")?.[1];
-  if (bearer) return { tokens: [bearer], viaCookie: false };
-  return { tokens: tokenCookies(request.headers.cookie, cookieName), viaCookie: true };
-}
-
-/** A browser opening a page (not a script's request): it gets the cookie and a clean address. */
-function isNavigation(request: IncomingMessage): boolean {
-  if (request.method !== "GET") return false;
-  const mode = request.headers["sec-fetch-mode"];
-  if (mode !== undefined) return mode === "navigate";
-  return (request.headers.accept ?? "").includes("text/html");
-}
-
-function queryToken(target: string): string | undefined {
-  const query = target.indexOf("?");
-  if (query < 0) return undefined;
-  return new URLSearchParams(target.slice(query + 1)).get(TOKEN_PARAM) ?? undefined;
-}
-
-/** The request's path and query as the sandbox gets them: as sent, less the gateway's token. */
-function withoutToken(target: string): string {
-  const query = target.indexOf("?");
-  if (query < 0) return target;
-  const kept = target
-    .slice(query + 1)
-    .split("&")
-    .filter((part) => [...new URLSearchParams(part).keys()][0] !== TOKEN_PARAM);
-  return kept.length > 0 ? `${target.slice(0, query)}?${kept.join("&")}` : target.slice(0, query);
-}
-
-/** What the sandbox is sent: the request's headers without the gateway's own credentials. */
-function forwardedHeaders(headers: IncomingHttpHeaders, upgrade: boolean, secure: boolean): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = upgrade ? { ...headers } : withoutHopHeaders(headers);
-  if (/^bearer\s+sfc_/i.test(out.authorization ?? "")) delete out.authorization;
-  const cookie = sandboxCookieHeader(out.cookie);
-  if (cookie) out.cookie = cookie;
-  else delete out.cookie;
-  out["x-forwarded-proto"] = secure ? "https" : "http";
-  return out;
-}
-
-function withoutHopHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_HEADERS.includes(name)));
-}
-
-/** What the browser is sent of the sandbox's answer: one hop's headers dropped, its cookies filtered. */
-function answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = withoutHopHeaders(headers);
-  const cookies = sandboxSetCookies(headers["set-cookie"] ?? []);
-  if (cookies.length > 0) out["set-cookie"] = cookies;
-  else delete out["set-cookie"];
-  return out;
-}
-
-/** A sandbox's status line and headers as bytes for a raw socket, less `drop`, its cookies filtered. */
-function rawHead(answer: IncomingMessage, drop: string[], extra?: string): string {
-  const lines = [`HTTP/1.1 ${String(answer.statusCode ?? 502)} ${answer.statusMessage ?? ""}`];
-  const raw = answer.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] ?? "";
-    const lower = name.toLowerCase();
-    if (drop.includes(lower)) continue;
-    if (lower === "set-cookie") lines.push(...sandboxSetCookies([raw[i + 1] ?? ""]).map((c) => `${name}: ${c}`));
-    else lines.push(`${name}: ${raw[i + 1] ?? ""}`);
-  }
-  if (extra) lines.push(extra);
-  return `${lines.join("\r\n")}\r\n\r\n`;
-}
-
-function refuse(response: ServerResponse, status: number, reason: string): void {
-  response
-    .writeHead(status, {
-      "content-type": "text/plain; charset=utf-8",
-      "x-content-type-options": "nosniff",
-      "cache-control": "no-store",
-    })
-    .end(`sandfleet gateway: ${reason}\n`);
-}
-
-function refuseRaw(socket: Socket, status: number, reason: string): void {
-  const body = `sandfleet gateway: ${reason}\n`;
-  socket.end(
-    `HTTP/1.1 ${String(status)} Refused\r\ncontent-type: text/plain; charset=utf-8\r\nx-content-type-options: nosniff\r\n` +
-      "connection: close\r\n" +
-      `content-length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`,
-  );
 }
