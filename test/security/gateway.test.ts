@@ -14,6 +14,16 @@ import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { exchangeText, fetchLoopback, openStream, upgradeLoopback } from "../support/loopback-http.ts";
 import { until } from "../support/until.ts";
 
+/** A port free on 127.0.0.1 now: a gateway whose public URL must name its port before it listens. */
+async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  return typeof address === "object" && address ? address.port : 0;
+}
+
 // Attacker 3: a web page in the operator's browser, and a sandbox's app answering through the gateway.
 const APP = readFileSync(new URL("../fixtures/scripts/gateway_app.py", import.meta.url), "utf8");
 
@@ -157,6 +167,55 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       expect(socketA).toBe("A: hi");
     } finally {
       await context.close();
+    }
+  });
+
+  it("keeps ports apart where their host names share a site (a deployment's own domain), in Chromium", async () => {
+    // Under example.com, the ports' host names are one site: the browser sends B's Lax cookie with
+    // requests A's page makes to B, so only the gateway's checks stand between them.
+    const domain = "sandboxes.example.com";
+    const port = await freePort();
+    const deployed = await serveGateway(sandfleet, {
+      address: `127.0.0.1:${String(port)}`,
+      url: `http://${domain}:${String(port)}`,
+    });
+    // Chromium sends the domain to this machine alone.
+    const siteBrowser = await launchBrowser([`--host-resolver-rules=MAP *.${domain} 127.0.0.1`]);
+    try {
+      const [ta, tb] = await Promise.all([share(a, 60_000, deployed.url), share(b, 60_000, deployed.url)]);
+      expect(new URL(ta.origin).hostname.endsWith(`.${domain}`)).toBe(true);
+      const context = await siteBrowser.newContext();
+      const pageA = await context.newPage();
+      await pageA.goto(ta.url);
+      const pageB = await context.newPage();
+      await pageB.goto(tb.url);
+      // B's script plants B's token for the whole domain, on a longer path that the browser sends first.
+      await pageB.evaluate(
+        ([token, parent]) => {
+          (globalThis as unknown as PageGlobals).document.cookie =
+            `sandfleet_connect=${token}; Domain=${parent}; Path=/whoami`;
+        },
+        [tb.token, domain],
+      );
+      expect(await pageA.evaluate(() => fetch("/whoami").then((r) => r.text()))).toBe("A");
+      expect(await pageA.evaluate(() => fetch("/echo").then((r) => r.text()))).not.toContain("sfc_");
+
+      // A's page reads B's answers with B's cookie, B's app allowing any origin with credentials: refused.
+      const readB = await pageA.evaluate(async (originB) => {
+        try {
+          const answer = await fetch(`${originB}/echo`, { credentials: "include" });
+          return `${String(answer.status)} ${await answer.text()}`;
+        } catch {
+          return "blocked";
+        }
+      }, tb.origin);
+      expect(readB).toBe("blocked");
+      // ...while B's own page still reads its own.
+      expect(await pageB.evaluate(() => fetch("/whoami").then((r) => r.text()))).toBe("B");
+      await context.close();
+    } finally {
+      await siteBrowser.close();
+      await deployed.close();
     }
   });
 
