@@ -12,6 +12,8 @@ export const SWEEP_INTERVAL_MS = 250;
  */
 export class OpenConnections {
   readonly #byToken = new Map<string, { expiresAtMs: number; sockets: Set<Socket> }>();
+  /** Each socket's tokens, with how many of its requests under each are in progress. */
+  readonly #bySocket = new Map<Socket, Map<string, number>>();
   readonly #refused: (tokens: string[]) => Promise<Set<string>>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -21,28 +23,55 @@ export class OpenConnections {
     this.#refused = refused;
   }
 
-  /** Keeps a socket open only as long as this token is valid. */
-  hold(token: string, expiresAtMs: number, socket: Socket): void {
-    if (socket.destroyed) return;
+  /**
+   * Keeps a socket open only as long as this token is valid, for a request
+   * (until the release it gives) and afterwards while the socket idles. An
+   * idle keep-alive socket answers to the token of its next request alone.
+   */
+  hold(token: string, expiresAtMs: number, socket: Socket): () => void {
+    if (socket.destroyed) return () => undefined;
+    let tokens = this.#bySocket.get(socket);
+    if (!tokens) {
+      tokens = new Map();
+      this.#bySocket.set(socket, tokens);
+      socket.once("close", () => {
+        this.#forget(socket);
+      });
+    }
+    for (const [idle, active] of tokens) if (active === 0 && idle !== token) this.#unlink(idle, socket);
+    tokens.set(token, (tokens.get(token) ?? 0) + 1);
     let entry = this.#byToken.get(token);
     if (!entry) {
       entry = { expiresAtMs, sockets: new Set() };
       this.#byToken.set(token, entry);
     }
-    if (entry.sockets.has(socket)) return;
     entry.sockets.add(socket);
-    socket.once("close", () => {
-      const current = this.#byToken.get(token);
-      current?.sockets.delete(socket);
-      if (current?.sockets.size === 0) this.#byToken.delete(token);
-    });
     this.#schedule();
+    let released = false;
+    return () => {
+      const active = tokens.get(token);
+      if (released || active === undefined) return;
+      released = true;
+      tokens.set(token, active - 1);
+    };
   }
 
   /** Stops sweeping (the server is closing its connections itself). */
   close(): void {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
+  }
+
+  #unlink(token: string, socket: Socket): void {
+    this.#bySocket.get(socket)?.delete(token);
+    const entry = this.#byToken.get(token);
+    entry?.sockets.delete(socket);
+    if (entry?.sockets.size === 0) this.#byToken.delete(token);
+  }
+
+  #forget(socket: Socket): void {
+    for (const token of [...(this.#bySocket.get(socket)?.keys() ?? [])]) this.#unlink(token, socket);
+    this.#bySocket.delete(socket);
   }
 
   #schedule(): void {
@@ -71,7 +100,10 @@ export class OpenConnections {
   }
 
   #cut(token: string): void {
-    for (const socket of this.#byToken.get(token)?.sockets ?? []) socket.destroy();
+    for (const socket of [...(this.#byToken.get(token)?.sockets ?? [])]) {
+      this.#forget(socket);
+      socket.destroy();
+    }
     this.#byToken.delete(token);
   }
 }

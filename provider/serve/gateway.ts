@@ -119,11 +119,13 @@ export async function serveGateway(
   };
 
   /** The host port to forward to, or why not; the client's connection is held only while its token is valid. */
-  const reach = async (admitted: Admitted, socket: Socket): Promise<{ port: number } | Refusal> => {
+  const reach = async (
+    admitted: Admitted,
+    socket: Socket,
+  ): Promise<{ port: number; release: () => void } | Refusal> => {
     const target = await sandfleet.connectTarget(admitted.verdict.sandboxId, admitted.verdict.port);
     if (!target) return { status: 502, reason: "the sandbox has ended" };
-    connections.hold(admitted.token, admitted.verdict.expiresAtMs, socket);
-    return target;
+    return { port: target.port, release: connections.hold(admitted.token, admitted.verdict.expiresAtMs, socket) };
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -178,8 +180,9 @@ export async function serveGateway(
       if (!response.headersSent) refuse(response, 502, `the sandbox did not answer: ${error.message}`);
       else response.destroy();
     });
-    // A client gone (or cut) mid-answer ends the sandbox's side too.
+    // A client gone (or cut) mid-answer ends the sandbox's side too; a finished one idles under its token.
     response.on("close", () => {
+      reached.release();
       if (!response.writableFinished) upstream.destroy();
     });
     request.pipe(upstream);

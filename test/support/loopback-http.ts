@@ -34,7 +34,8 @@ function open(url: string, options: RequestOptions): ClientRequest {
     method: options.method ?? "GET",
     headers: options.headers ?? {},
     lookup: loopback,
-    ...(options.agent ? { agent: options.agent } : {}),
+    // A connection of its own unless an agent is given: a keep-alive socket the gateway is cutting would fail the next request.
+    agent: options.agent ?? false,
   };
   return target.protocol === "https:"
     ? // The URL's name is the one the certificate is checked against, whatever Host the test sends.
