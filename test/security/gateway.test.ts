@@ -20,7 +20,11 @@ async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => { resolve(); }));
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
   return typeof address === "object" && address ? address.port : 0;
 }
 
@@ -416,6 +420,22 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
         headers: { cookie, host: `evil.example:${new URL(tls.url).port}` },
       });
       expect(rebound.status).toBe(421);
+
+      // Chromium takes the __Host- cookie (it trusts this certificate for the test alone) and sends it back.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const page = await context.newPage();
+        await page.goto(ta.url);
+        expect(page.url()).toBe(`${ta.origin}/`);
+        expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie)).toBe("");
+        expect(await page.evaluate(() => fetch("/echo").then((r) => r.text()))).toMatch(
+          /^name=A .* cookie=- .* proto=https/,
+        );
+        const stored = await context.cookies(ta.origin);
+        expect(stored.map((c) => [c.name, c.secure, c.httpOnly])).toEqual([["__Host-sandfleet_connect", true, true]]);
+      } finally {
+        await context.close();
+      }
     } finally {
       await tls?.close();
       rmSync(dir, { recursive: true, force: true });
