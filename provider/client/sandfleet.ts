@@ -3,7 +3,12 @@ import type { Engine } from "../engines/port.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
 import { AgentMetrics } from "../runtime/metrics.ts";
-import { revokeConnectTokens, verifyConnectToken, type TokenVerdict } from "../runtime/connect-tokens.ts";
+import {
+  revokeConnectTokens,
+  verifyConnectToken,
+  verifyConnectTokens,
+  type TokenVerdict,
+} from "../runtime/connect-tokens.ts";
 import { resumeIfPaused } from "../runtime/pause.ts";
 import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
@@ -105,6 +110,11 @@ export class Sandfleet {
   /** @internal What a connect token opens, for the gateway. */
   async verifyConnectToken(token: string): Promise<TokenVerdict> {
     return verifyConnectToken(this.#docker, token);
+  }
+
+  /** @internal What each of many connect tokens opens, from one listing: for the gateway's open connections. */
+  async verifyConnectTokens(tokens: readonly string[]): Promise<Map<string, TokenVerdict>> {
+    return verifyConnectTokens(this.#docker, tokens);
   }
 
   /**

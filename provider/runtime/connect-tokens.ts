@@ -13,7 +13,10 @@ import { wholeSecondsProblem } from "./sandbox-params.ts";
  */
 export interface ConnectToken {
   token: string;
-  /** The gateway's URL that opens the sandbox's port with this token. */
+  /**
+   * The gateway's URL that opens the sandbox's port with this token, on the
+   * port's own host name under the gateway's (`<label>.localhost:8088`).
+   */
   url: string;
   sandboxId: string;
   port: number;
@@ -24,12 +27,57 @@ export interface ConnectToken {
 export const MAX_TOKEN_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** Where the gateway is when nothing says otherwise (`sandfleet gateway`'s default address). */
-export const DEFAULT_GATEWAY_URL = "http://127.0.0.1:8088";
+export const DEFAULT_GATEWAY_URL = "http://localhost:8088";
 
 /** The query parameter that carries a token in a URL. */
 export const TOKEN_PARAM = "sandfleet_token";
 
 const TOKEN = /^sfc_([0-9a-f]{16})_([0-9a-f]{64})$/;
+
+const LOOPBACK_ADDRESS = /^(127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+/**
+ * The gateway's public base URL, checked: http or https, a host name and an
+ * optional port, nothing after. Each sandbox port is served on a host name
+ * of its own under that name, so it cannot be an address; a loopback address
+ * reads as `localhost`, whose subdomains browsers resolve to loopback.
+ */
+export function gatewayBase(url: string): URL {
+  let base: URL;
+  try {
+    base = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(
+      `gateway URL ${JSON.stringify(url)} is not a URL like https://sandboxes.example.com`,
+    );
+  }
+  const problem =
+    base.protocol !== "http:" && base.protocol !== "https:"
+      ? "must be http or https"
+      : base.username || base.password || base.pathname !== "/" || base.search || base.hash
+        ? "must have nothing after its host and port"
+        : undefined;
+  if (problem) throw new InvalidArgumentError(`gateway URL ${url} ${problem}`);
+  if (LOOPBACK_ADDRESS.test(base.hostname)) base.hostname = "localhost";
+  if (/^[\d.]+$|^\[/.test(base.hostname))
+    throw new InvalidArgumentError(
+      `gateway URL ${url} names an address: the gateway serves each sandbox port on a host name of its own under ` +
+        "its own name, so it needs a name with wildcard DNS (like https://sandboxes.example.com)",
+    );
+  return base;
+}
+
+/** The host name label of a sandbox port's own origin: the same for every token of that port. */
+export function originLabel(sandboxId: string, port: number): string {
+  return `${sha256Hex(sandboxId).slice(0, 16)}-${String(port)}`;
+}
+
+/** The origin (`scheme://label.name[:port]`) that serves one sandbox port under a gateway's base URL. */
+export function connectOrigin(base: URL, sandboxId: string, port: number): URL {
+  const origin = new URL(base.href);
+  origin.hostname = `${originLabel(sandboxId, port)}.${base.hostname}`;
+  return origin;
+}
 
 export async function createConnectToken(
   docker: Engine,
@@ -39,6 +87,7 @@ export async function createConnectToken(
   const { port, ttlMs } = params;
   const ttlProblem = ttlMs > MAX_TOKEN_TTL_MS ? "must be at most 7 days" : wholeSecondsProblem(ttlMs);
   if (ttlProblem) throw new InvalidArgumentError(`ttl ${ttlProblem}`);
+  const base = gatewayBase(params.gatewayUrl ?? process.env.SANDFLEET_GATEWAY_URL ?? DEFAULT_GATEWAY_URL);
   const container = await docker.containers.inspect(sandbox.id);
   if (!container?.running) throw new InvalidArgumentError(`sandbox ${sandbox.id.slice(0, 12)} is not running`);
   if (container.ports[port] === undefined) {
@@ -59,27 +108,46 @@ export async function createConnectToken(
     }),
   });
   const token = `sfc_${id}_${secret}`;
-  const gateway = new URL(params.gatewayUrl ?? process.env.SANDFLEET_GATEWAY_URL ?? DEFAULT_GATEWAY_URL);
+  const gateway = connectOrigin(base, sandbox.id, port);
   gateway.searchParams.set(TOKEN_PARAM, token);
   return { token, url: gateway.href, sandboxId: sandbox.id, port, expiresAt: new Date(expiresAtMs).toISOString() };
 }
 
-/** What a token opens, or why it opens nothing. */
-export type TokenVerdict = { sandboxId: string; app: string; port: number } | { refused: string };
+/** What a token opens and until when, or why it opens nothing. */
+export type TokenVerdict = { sandboxId: string; app: string; port: number; expiresAtMs: number } | { refused: string };
 
 /** Checks a token against the engine's records: well formed, known, its secret, not expired. */
 export async function verifyConnectToken(docker: Engine, token: string, nowMs = Date.now()): Promise<TokenVerdict> {
+  const id = TOKEN.exec(token)?.[1];
+  if (!id) return { refused: "not a sandfleet connect token" };
+  const records = await docker.records.list({ ...scopeLabels("connect"), [LABEL.tokenId]: id });
+  return verdictOf(token, records, nowMs);
+}
+
+/** Checks many tokens with one listing of the engine's records: what the gateway does for its open connections. */
+export async function verifyConnectTokens(
+  docker: Engine,
+  tokens: readonly string[],
+  nowMs = Date.now(),
+): Promise<Map<string, TokenVerdict>> {
+  const records = await docker.records.list(scopeLabels("connect"));
+  return new Map(tokens.map((token) => [token, verdictOf(token, records, nowMs)]));
+}
+
+function verdictOf(token: string, records: readonly { labels: Record<string, string> }[], nowMs: number): TokenVerdict {
   const match = TOKEN.exec(token);
   if (!match) return { refused: "not a sandfleet connect token" };
   const [, id = "", secret = ""] = match;
-  const [record] = await docker.records.list({ ...scopeLabels("connect"), [LABEL.tokenId]: id });
+  const record = records.find((r) => r.labels[LABEL.tokenId] === id);
   // Unknown and revoked read the same: the record is gone.
   if (!record || record.labels[LABEL.tokenHash] !== sha256Hex(secret)) return { refused: "unknown or revoked token" };
-  if (nowMs >= Number(record.labels[LABEL.expiresAt] ?? 0)) return { refused: "expired token" };
+  const expiresAtMs = Number(record.labels[LABEL.expiresAt] ?? 0);
+  if (!(nowMs < expiresAtMs)) return { refused: "expired token" };
   return {
     sandboxId: record.labels[LABEL.sandbox] ?? "",
     app: record.labels[LABEL.app] ?? "",
     port: Number(record.labels[LABEL.port]),
+    expiresAtMs,
   };
 }
 

@@ -283,8 +283,9 @@ export class Sandbox {
   /**
    * A URL that opens one published port of this sandbox through the
    * sandfleet gateway (`sandfleet gateway`), to anyone who has it, until
-   * `ttlMs` has passed or it is revoked. `gatewayUrl` defaults to
-   * SANDFLEET_GATEWAY_URL, else http://127.0.0.1:8088.
+   * `ttlMs` has passed or it is revoked, on the port's own host name under
+   * the gateway's. `gatewayUrl`, the gateway's base URL, defaults to
+   * SANDFLEET_GATEWAY_URL, else http://localhost:8088.
    */
   async createConnectToken(params: { port: number; ttlMs: number; gatewayUrl?: string }): Promise<ConnectToken> {
     return createConnectToken(this.#engine(), this, params);

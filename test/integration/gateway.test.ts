@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
-import { get, type IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import type { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
-import { sleep } from "../support/until.ts";
+import { exchangeText, fetchLoopback, upgradeLoopback } from "../support/loopback-http.ts";
+import { until } from "../support/until.ts";
 
 const ECHO = readFileSync(new URL("../fixtures/scripts/ws_echo.py", import.meta.url), "utf8");
 
@@ -45,44 +46,54 @@ describe("connect tokens and the gateway", () => {
   /** The sandbox's answer names its host (the container's short id) and what reached it. */
   const hostOf = (s: Sandbox) => s.id.slice(0, 12);
 
+  /** The origin of a sandbox's port 8000 under the gateway: a host name of its own. */
+  const originOf = async (s: Sandbox) =>
+    new URL((await s.createConnectToken({ port: 8000, ttlMs: 60_000, gatewayUrl: gateway.url })).url).origin;
+
   it("admits a valid token from the URL, moves it into a cookie, and forwards to that sandbox's port", async () => {
     const { url, token, expiresAt } = await a.createConnectToken({
       port: 8000,
       ttlMs: 60_000,
       gatewayUrl: gateway.url,
     });
-    expect(url).toBe(`${gateway.url}/?sandfleet_token=${token}`);
+    // The port's own origin: a host name under the gateway's, the same for every token of that port.
+    const origin = new URL(url).origin;
+    expect(origin).toMatch(new RegExp(`^http://[0-9a-f]{16}-8000\\.localhost:${new URL(gateway.url).port}$`));
+    expect(origin).toBe(await originOf(a));
+    expect(origin).not.toBe(await originOf(b));
+    expect(url).toBe(`${origin}/?sandfleet_token=${token}`);
     expect(Date.parse(expiresAt) - Date.now()).toBeGreaterThan(50_000);
     // A browser opening the URL, as its navigations say (fetch cannot set this header)...
-    const first = await new Promise<IncomingMessage>((resolve, reject) => {
-      get(url, { headers: { "sec-fetch-mode": "navigate" } }, (res) => {
-        res.resume();
-        resolve(res);
-      }).on("error", reject);
-    });
-    expect(first.statusCode).toBe(303);
-    expect(first.headers.location).toBe("/");
-    const cookie = (first.headers["set-cookie"]?.[0] ?? "").split(";")[0] ?? "";
+    const first = await fetchLoopback(url, { headers: { "sec-fetch-mode": "navigate" } });
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe(`${origin}/`);
+    const setCookie = first.headers["set-cookie"]?.[0] ?? "";
+    expect(setCookie).toMatch(/^sandfleet_connect=sfc_\w+; HttpOnly; SameSite=Lax; Path=\/; Max-Age=\d+$/);
+    const cookie = setCookie.split(";")[0] ?? "";
     expect(cookie).toBe(`sandfleet_connect=${token}`);
-    const page = await fetch(`${gateway.url}/some/path?q=1`, { headers: { cookie } });
+    const page = await fetchLoopback(`${origin}/some/path?q=1`, { headers: { cookie } });
     expect(page.status).toBe(200);
     // The gateway's own credential never reaches the sandbox.
-    expect(await page.text()).toBe(`host=${hostOf(a)} path=/some/path?q=1 cookie=- authorization=-\n`);
+    expect(page.body).toBe(`host=${hostOf(a)} path=/some/path?q=1 cookie=- authorization=-\n`);
     // ...and a script, served at once, the token left out of what the sandbox sees.
-    const direct = await fetch(`${gateway.url}/api?x=1&sandfleet_token=${token}`);
-    expect(await direct.text()).toBe(`host=${hostOf(a)} path=/api?x=1 cookie=- authorization=-\n`);
+    const direct = await fetchLoopback(`${origin}/api?x=1&sandfleet_token=${token}`);
+    expect(direct.body).toBe(`host=${hostOf(a)} path=/api?x=1 cookie=- authorization=-\n`);
   });
 
-  it("admits a bearer token, and a token opens its own sandbox whatever the request names", async () => {
-    const { token } = await b.createConnectToken({ port: 8000, ttlMs: 60_000 });
-    const page = await fetch(`${gateway.url}/`, {
+  it("admits a bearer token on its own origin only, whatever else the request names", async () => {
+    const { token, url } = await b.createConnectToken({ port: 8000, ttlMs: 60_000, gatewayUrl: gateway.url });
+    const page = await fetchLoopback(`${new URL(url).origin}/`, {
       headers: { authorization: `Bearer ${token}`, "x-forwarded-host": hostOf(a) },
     });
-    expect(await page.text()).toBe(`host=${hostOf(b)} path=/ cookie=- authorization=-\n`);
+    expect(page.body).toBe(`host=${hostOf(b)} path=/ cookie=- authorization=-\n`);
+    const elsewhere = await fetchLoopback(`${await originOf(a)}/`, { headers: { authorization: `Bearer ${token}` } });
+    expect(elsewhere.status).toBe(421);
   });
 
   it("refuses no token, a forged one, an expired one, a revoked one", async () => {
-    const status = async (headers: Record<string, string> = {}) => (await fetch(`${gateway.url}/`, { headers })).status;
+    const origin = await originOf(a);
+    const status = async (headers: Record<string, string> = {}) =>
+      (await fetchLoopback(`${origin}/`, { headers })).status;
     expect(await status()).toBe(401);
     const { token } = await a.createConnectToken({ port: 8000, ttlMs: 60_000 });
     const forged = `${token.slice(0, -4)}0000`;
@@ -91,15 +102,19 @@ describe("connect tokens and the gateway", () => {
 
     const short = await a.createConnectToken({ port: 8000, ttlMs: 1000 });
     expect(await status({ authorization: `Bearer ${short.token}` })).toBe(200);
-    await sleep(1200);
-    const expired = await fetch(`${gateway.url}/`, { headers: { authorization: `Bearer ${short.token}` } });
+    await until("the short token to expire", () => Promise.resolve(Date.now() >= Date.parse(short.expiresAt)), 5000);
+    const expired = await fetchLoopback(`${origin}/`, { headers: { authorization: `Bearer ${short.token}` } });
     expect(expired.status).toBe(403);
-    expect(await expired.text()).toContain("expired token");
+    expect(expired.body).toContain("expired token");
 
     expect(await status({ authorization: `Bearer ${token}` })).toBe(200);
     expect(await sandfleet.revokeConnectToken(token)).toBe(true);
-    await sleep(1100); // a verdict is reused for at most a second
-    expect(await status({ authorization: `Bearer ${token}` })).toBe(403);
+    // A verdict is reused for at most half a second; a request admitted meanwhile may be cut instead.
+    await until(
+      "the revoked token to be refused",
+      async () => (await status({ authorization: `Bearer ${token}` }).catch(() => 0)) === 403,
+      5000,
+    );
   });
 
   it("refuses a token for a port the sandbox does not publish", async () => {
@@ -109,38 +124,23 @@ describe("connect tokens and the gateway", () => {
   });
 
   it("passes a WebSocket through, and refuses one without a token", async () => {
-    const { token } = await a.createConnectToken({ port: 8000, ttlMs: 60_000 });
-    const ws = new WebSocket(`${gateway.url.replace("http", "ws")}/socket?sandfleet_token=${token}`);
-    const reply = await new Promise<string>((resolve, reject) => {
-      ws.onopen = () => {
-        ws.send("hello through the gateway");
-      };
-      ws.onmessage = (event: MessageEvent) => {
-        resolve(String(event.data));
-      };
-      ws.onerror = () => {
-        reject(new Error("the WebSocket failed"));
-      };
-    });
-    ws.close();
-    expect(reply).toBe("echo: hello through the gateway");
+    const { token, url } = await a.createConnectToken({ port: 8000, ttlMs: 60_000, gatewayUrl: gateway.url });
+    const origin = new URL(url).origin;
+    const ws = await upgradeLoopback(`${origin}/socket?sandfleet_token=${token}`);
+    expect(ws.status).toBe(101);
+    expect(await exchangeText(ws.socket as Socket, "hello through the gateway")).toBe(
+      "echo: hello through the gateway",
+    );
+    ws.socket?.destroy();
 
-    const refused = new WebSocket(`${gateway.url.replace("http", "ws")}/socket`);
-    const outcome = await new Promise<string>((resolve) => {
-      refused.onopen = () => {
-        resolve("open");
-      };
-      refused.onerror = () => {
-        resolve("refused");
-      };
-    });
-    expect(outcome).toBe("refused");
+    const refused = await upgradeLoopback(`${origin}/socket`);
+    expect(refused.status).toBe(401);
   });
 
   it("resumes a paused sandbox for a request", async () => {
-    const { token } = await a.createConnectToken({ port: 8000, ttlMs: 60_000 });
+    const { token, url } = await a.createConnectToken({ port: 8000, ttlMs: 60_000, gatewayUrl: gateway.url });
     await a.pause();
-    const page = await fetch(`${gateway.url}/`, { headers: { authorization: `Bearer ${token}` } });
+    const page = await fetchLoopback(`${new URL(url).origin}/`, { headers: { authorization: `Bearer ${token}` } });
     expect(page.status).toBe(200);
     expect((await a.state()).status).toBe("running");
   });
@@ -149,10 +149,13 @@ describe("connect tokens and the gateway", () => {
     const made = await cli(["url", `${app}/a`, "8000", "--ttl", "1h", "--gateway", gateway.url, "--json"]);
     expect(made.code, made.stderr).toBe(0);
     const { url, token } = JSON.parse(made.stdout) as { url: string; token: string };
-    expect((await fetch(url)).status).toBe(200);
+    expect((await fetchLoopback(url)).status).toBe(200);
     const revoked = await cli(["url", "--revoke", token]);
     expect(revoked.code, revoked.stderr).toBe(0);
-    await sleep(1100);
-    expect((await fetch(url, { redirect: "manual" })).status).toBe(403);
+    await until(
+      "the revoked URL to be refused",
+      async () => (await fetchLoopback(url).catch(() => undefined))?.status === 403,
+      5000,
+    );
   });
 });
