@@ -51,6 +51,8 @@ export interface ContainerSpec {
   restartUnlessStopped?: boolean;
   /** Host files mounted read-only: only sandfleet's own daemons, never a sandbox. */
   hostFiles?: readonly { source: string; target: string }[];
+  /** The engine keeps the container's log in files of at most this size, the newest `maxFiles`: only sandfleet's own daemons. */
+  log?: { maxFileBytes: number; maxFiles: number };
 }
 
 export interface HealthCheck {

@@ -83,16 +83,38 @@ export class Agent {
     const { docker, clock, reconcilers } = this.#params;
     const now = clock.now();
     const app = this.#params.app;
-    const events = await wakeOnTunnelTraffic(docker, app);
-    events.push(...(await enforceLifetimes(docker, now, this.#startedMs, app)));
-    await pruneConnectTokens(docker, now, app);
+    const events: AgentEvent[] = [];
+    // Each part runs whatever another one threw: one bad record of one app never stops the pass for the rest.
+    const step = async (what: string, run: () => Promise<AgentEvent[]>) => {
+      try {
+        events.push(...(await run()));
+      } catch (error) {
+        events.push({ action: "error", detail: `${what}: ${error instanceof Error ? error.message : String(error)}` });
+      }
+    };
+    await step("wake on tunnel traffic", () => wakeOnTunnelTraffic(docker, app));
+    await step("lifetimes", () => enforceLifetimes(docker, now, this.#startedMs, app));
+    await step("connect tokens", async () => {
+      await pruneConnectTokens(docker, now, app);
+      return [];
+    });
     // The egress daemon holds every app's policies, so this agent gives it the whole engine's
-    // (an agent of one app, only when that app uses egress).
-    await syncEgress(docker, app);
-    for (const snapshot of await expireSnapshots(docker, now, app ? { app } : {})) {
-      events.push({ action: "expired", detail: snapshot });
-    }
-    for (const reconcile of reconcilers) events.push(...(await reconcile(docker, now)));
+    // (an agent of one app, only when that app uses egress). A list it cannot take is reported, and
+    // its sandbox reaches nothing until it is fixed; every other list is still synced.
+    await step("egress", async () =>
+      (await syncEgress(docker, app)).map(({ app: owner, sandbox, problem }) => ({
+        action: "error" as const,
+        sandbox,
+        detail: `egress: app "${owner}" sandbox "${sandbox}": ${problem}; it reaches nothing until its list is fixed`,
+      })),
+    );
+    await step("snapshots", async () =>
+      (await expireSnapshots(docker, now, app ? { app } : {})).map((snapshot) => ({
+        action: "expired" as const,
+        detail: snapshot,
+      })),
+    );
+    for (const reconcile of reconcilers) await step("reconciler", () => reconcile(docker, now));
     for (const event of events) this.#params.onEvent?.(event);
     return events;
   }

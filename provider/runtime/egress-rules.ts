@@ -1,5 +1,6 @@
 // What an egress allowlist may hold, apart from how it is enforced, so that
 // the spec checks it without an engine client.
+import { parseEgressEntry } from "../egress-entries.ts";
 import { objectName } from "./names.ts";
 
 /**
@@ -13,23 +14,11 @@ export interface EgressPolicy {
 
 export const MAX_EGRESS_ENTRIES = 256;
 
-const LABEL_NAME = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
-
-/** Why an allowlist entry cannot be enforced (the daemon's own parser holds the same rule). */
+/** Why an allowlist entry cannot be enforced, or undefined (the grammar is in provider/egress-entries.ts). */
 export function egressEntryProblem(entry: unknown): string | undefined {
   if (typeof entry !== "string") return "must be a string";
-  const text = entry.trim().toLowerCase().replace(/\.$/, "");
-  const cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
-  if (cidr) {
-    const octets = cidr.slice(1, 5).map(Number);
-    const bits = cidr[5] === undefined ? 32 : Number(cidr[5]);
-    if (octets.every((o) => o <= 255) && bits <= 32) return undefined;
-    return `${JSON.stringify(entry)} is not a valid IPv4 address or CIDR`;
-  }
-  const name = text.startsWith("*.") ? text.slice(2) : text;
-  const labels = name.split(".");
-  if (name.length > 0 && name.length <= 253 && labels.every((l) => LABEL_NAME.test(l))) return undefined;
-  return `${JSON.stringify(entry)} is not a domain, a *.domain wildcard, or an IPv4 address or CIDR`;
+  const parsed = parseEgressEntry(entry);
+  return "problem" in parsed ? parsed.problem : undefined;
 }
 
 export function egressNetworkName(app: string): string {

@@ -4,7 +4,7 @@ import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, SandfleetError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
-import { egressNetworkName } from "./egress-rules.ts";
+import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
 import { newestRecords, writeRecord } from "./sandbox-records.ts";
 import { binaryArchive, packagedBinary } from "./supervisor/placement.ts";
 
@@ -34,6 +34,12 @@ export async function ensureEgressNetwork(
 
 const DAEMON = "sandfleet-egress";
 const DAEMON_BIN = "/egress/sandfleet-egress";
+/**
+ * The daemon's log is kept by the engine in files of at most 10 MB, the
+ * newest two: with the daemon's own bound on refusal lines (a few a second
+ * per sandbox, a hundred in all) it holds minutes to hours, never the disk.
+ */
+const DAEMON_LOG = { maxFileBytes: 10 * 1024 * 1024, maxFiles: 2 };
 
 /**
  * The engine's egress daemon: a resolver and a firewall for every sandbox
@@ -43,37 +49,29 @@ const DAEMON_BIN = "/egress/sandfleet-egress";
  * host's own resolvers (the tests' small internet).
  */
 async function ensureEgressDaemon(docker: Engine): Promise<string> {
-  const info = await docker.info();
-  const arch = info.architecture === "aarch64" || info.architecture === "arm64" ? "arm64" : "amd64";
-  const { binary, version } = packagedBinary(`sandfleet-egress-linux-${arch}`);
+  const { version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
   const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
+  const upstream = process.env.SANDFLEET_EGRESS_UPSTREAM;
   // The daemon reads the hosts file when it starts: a changed file needs a new one.
   const hostsContent = hosts ? await readFile(hosts, "utf8") : "";
-  const config = sha256Hex(JSON.stringify({ version, hosts, hostsContent })).slice(0, 16);
+  const config = sha256Hex(JSON.stringify({ version, hosts, hostsContent, upstream, log: DAEMON_LOG })).slice(0, 16);
   const existing = await docker.containers.inspect(DAEMON);
   if (existing?.labels[LABEL.egressDaemon] === config) {
     if (!existing.running) await docker.containers.start(DAEMON);
     return DAEMON;
   }
   if (existing) await docker.containers.remove(DAEMON);
-  const image = `sandfleet-egress:${version}`;
-  if (!(await docker.images.inspect(image))) {
-    await docker.images.importArchive(await binaryArchive("egress", "sandfleet-egress", binary), {
-      repo: "sandfleet-egress",
-      tag: version,
-      labels: { [LABEL.managed]: "true" },
-      env: [],
-      cmd: undefined,
-      entrypoint: undefined,
-      user: "",
-      workdir: "",
-    });
-  }
+  const image = await daemonImage(docker);
   try {
     await docker.containers.create({
       name: DAEMON,
       image,
-      entrypoint: [DAEMON_BIN, "serve", ...(hosts ? ["--hosts", "/hosts"] : [])],
+      entrypoint: [
+        DAEMON_BIN,
+        "serve",
+        ...(hosts ? ["--hosts", "/hosts"] : []),
+        ...(upstream ? ["--upstream", upstream] : []),
+      ],
       env: {},
       labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config },
       nanoCpus: 500_000_000,
@@ -87,6 +85,7 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
       runtime: "runc",
       init: false,
       restartUnlessStopped: true,
+      log: DAEMON_LOG,
       ...(hosts ? { hostFiles: [{ source: hosts, target: "/hosts" }] } : {}),
     });
   } catch (error) {
@@ -95,6 +94,84 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
   const created = await docker.containers.inspect(DAEMON);
   if (!created?.running) await docker.containers.start(DAEMON).catch(() => undefined);
   return DAEMON;
+}
+
+async function daemonArch(docker: Engine): Promise<string> {
+  const info = await docker.info();
+  return info.architecture === "aarch64" || info.architecture === "arm64" ? "arm64" : "amd64";
+}
+
+/** The daemon's image (its binary alone), imported once per version. */
+async function daemonImage(docker: Engine): Promise<string> {
+  const { binary, version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
+  const image = `sandfleet-egress:${version}`;
+  if (!(await docker.images.inspect(image))) {
+    await docker.images.importArchive(await binaryArchive("egress", "sandfleet-egress", binary), {
+      repo: "sandfleet-egress",
+      tag: version,
+      labels: { [LABEL.managed]: "true" },
+      env: [],
+      cmd: undefined,
+      entrypoint: undefined,
+      user: "",
+      workdir: "",
+    });
+  }
+  return image;
+}
+
+/**
+ * Closes the engine's embedded DNS server (127.0.0.11, inside every
+ * container on a user-defined network) to a sandbox with an allowlist: it
+ * answers the names of the app's other sandboxes itself, never asking
+ * sandfleet's resolver. A helper container joins the sandbox's network
+ * namespace with NET_ADMIN only, refuses every packet to 127.0.0.11 there,
+ * and points the sandbox's resolv.conf (shared between the two) at the
+ * resolver on its gateway; then it is removed. The helper is made before
+ * the sandbox starts, and started the moment it has, so the sandbox's first
+ * process has the engine's server for as short a time as the engine allows.
+ * Returns what seals the started sandbox; a sandbox it cannot seal must not be kept.
+ */
+export async function prepareEgressSeal(
+  docker: Engine,
+  sandbox: { id: string; app: string },
+  gateway: string,
+): Promise<{ seal: () => Promise<void>; discard: () => Promise<void> }> {
+  const helper = await docker.containers.create({
+    image: await daemonImage(docker),
+    entrypoint: [DAEMON_BIN, "seal", gateway],
+    env: {},
+    // The app's, so that one left by a process cut off midway goes with the app.
+    labels: { [LABEL.managed]: "true", [LABEL.app]: sandbox.app },
+    nanoCpus: 500_000_000,
+    memoryBytes: 64 * 1024 * 1024,
+    pidsLimit: 16,
+    // Its resolv.conf is the sandbox's, and it writes it.
+    readOnlyRootfs: false,
+    networkMode: `container:${sandbox.id}`,
+    capDrop: ["ALL"],
+    capAdd: ["NET_ADMIN"],
+    securityOpt: ["no-new-privileges"],
+    runtime: "runc",
+    init: false,
+  });
+  const discard = () => docker.containers.remove(helper).catch(() => undefined);
+  const seal = async () => {
+    try {
+      await docker.containers.start(helper);
+      const code = await docker.containers.wait(helper);
+      if (code !== 0) {
+        const { stderr, stdout } = await docker.containers.logs(helper, { follow: false });
+        stdout.resume();
+        let text = "";
+        for await (const chunk of stderr) text += (chunk as Buffer).toString();
+        throw new SandfleetError(`could not close the engine's DNS server to sandbox ${sandbox.id}: ${text.trim()}`);
+      }
+    } finally {
+      await discard();
+    }
+  };
+  return { seal, discard };
 }
 
 /** The daemon that runs, whatever its settings; placed only when there is none. */
@@ -113,43 +190,86 @@ interface DaemonPolicy {
 }
 
 /** A sandbox's allowlist now: the newest one set on it live, else the one it was made with. */
-function allowlistOf(container: ContainerInfo, setLater: Map<string, string[]>): string[] | undefined {
-  const later = setLater.get(container.id);
-  if (later) return later;
-  const label = container.labels[LABEL.egress];
-  return label ? (JSON.parse(label) as string[]) : undefined;
+function allowlistOf(container: ContainerInfo, setLater: Map<string, string>): unknown {
+  const label = setLater.get(container.id) ?? container.labels[LABEL.egress];
+  if (label === undefined) return undefined;
+  try {
+    return JSON.parse(label) as unknown;
+  } catch {
+    return label; // not a list: checkedAllowlist says so
+  }
 }
 
-async function allowlistsSetLater(docker: Engine, app?: string): Promise<Map<string, string[]>> {
+/** The allowlists set on live sandboxes, as their records hold them (JSON text). */
+async function allowlistsSetLater(docker: Engine, app?: string): Promise<Map<string, string>> {
   const records = await newestRecords(docker, "egress", app);
-  return new Map([...records].map(([id, r]) => [id, JSON.parse(r.labels[LABEL.egress] ?? "[]") as string[]]));
+  return new Map([...records].map(([id, r]) => [id, r.labels[LABEL.egress] ?? "[]"]));
+}
+
+/**
+ * A list as the engine holds it, checked with the grammar `sandfleet
+ * validate` uses: a list written by an older version, or by hand, that
+ * breaks it is reported and replaced by an empty one (its sandbox reaches
+ * nothing until it is fixed), so it never stops the daemon from taking the others.
+ */
+function checkedAllowlist(raw: unknown): { allow: string[]; problem?: string } {
+  if (!Array.isArray(raw)) return { allow: [], problem: "egress.allow is not a list" };
+  for (const [i, entry] of raw.entries()) {
+    const problem = egressEntryProblem(entry);
+    if (problem) return { allow: [], problem: `egress.allow[${String(i)}] ${problem}` };
+  }
+  return { allow: raw as string[] };
+}
+
+/** A sandbox's list the agent could not give the daemon as it stands. */
+export interface EgressProblem {
+  app: string;
+  sandbox: string;
+  problem: string;
 }
 
 /** The daemon's policy for one sandbox, or undefined when it has no allowlist or no address yet. */
 function policyOf(
   container: ContainerInfo,
-  setLater: Map<string, string[]>,
+  setLater: Map<string, string>,
   networks: EgressNetwork[],
+  problems: EgressProblem[] = [],
 ): DaemonPolicy | undefined {
-  const allow = allowlistOf(container, setLater);
-  const name = egressNetworkName(container.labels[LABEL.app] ?? "");
+  const raw = allowlistOf(container, setLater);
+  const app = container.labels[LABEL.app] ?? "";
+  const name = egressNetworkName(app);
   const ip = container.addresses[name];
   const gateway = networks.find((n) => n.name === name)?.gateway;
-  if (!allow || !ip || !gateway || !container.running) return undefined;
+  if (raw === undefined || !ip || !gateway || !container.running) return undefined;
+  const { allow, problem } = checkedAllowlist(raw);
+  if (problem) problems.push({ app, sandbox: container.labels[LABEL.name] ?? container.name, problem });
   return { id: container.id, ip, gateway, allow };
 }
 
-async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<void> {
+/** What the daemon answers: refusals for "refusals", the policies it could not read for "sync". */
+interface DaemonReply {
+  refusals?: EgressRefusal[];
+  problems?: { sandbox: string; problem: string }[];
+}
+
+async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<DaemonReply> {
   const daemon = keepRunning ? await runningDaemon(docker) : await ensureEgressDaemon(docker);
   let lastError = "";
   // A daemon started a moment ago may not listen yet.
   for (let attempt = 0; attempt < 50; attempt++) {
     const process = await docker.exec.start(daemon, { argv: [DAEMON_BIN, "ctl"] }, { stdin: true });
     let stderr = "";
+    let stdout = "";
     process.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    process.stdout.resume();
+    process.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     process.stdin?.end(JSON.stringify(request));
-    if ((await process.wait()) === 0) return;
+    if ((await process.wait()) === 0) {
+      try {
+        return JSON.parse(stdout) as DaemonReply;
+      } catch {
+        return {}; // a daemon of an older version answers "ok"
+      }
+    }
     lastError = stderr.trim();
     if (!lastError.includes("not running")) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -200,19 +320,30 @@ export async function applyEgress(docker: Engine, sandboxId: string): Promise<vo
  * and every running sandbox's allowlist. The agent does this on each pass,
  * so a restarted daemon or an ended sandbox converges.
  */
-export async function syncEgress(docker: Engine, app?: string): Promise<void> {
+export async function syncEgress(docker: Engine, app?: string): Promise<EgressProblem[]> {
   const networks = await egressNetworks(docker);
   // An agent of one app has nothing to keep when that app has no egress network.
-  if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return;
-  if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return;
+  if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return [];
+  if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return [];
   const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
   const setLater = await allowlistsSetLater(docker);
   const containers = await Promise.all(listed.map((c) => docker.containers.inspect(c.id)));
+  const problems: EgressProblem[] = [];
   const policies = containers
-    .map((c) => (c ? policyOf(c, setLater, networks) : undefined))
+    .map((c) => (c ? policyOf(c, setLater, networks, problems) : undefined))
     .filter((p): p is DaemonPolicy => p !== undefined);
   // The daemon as it is: an agent keeps it told, and does not place it anew with its own settings.
-  await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies }, true);
+  const reply = await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies }, true);
+  // What the daemon could not read either (its grammar is the same; this holds if they ever part).
+  for (const { sandbox: id, problem } of reply.problems ?? []) {
+    const container = containers.find((c) => c?.id === id);
+    problems.push({
+      app: container?.labels[LABEL.app] ?? "",
+      sandbox: container?.labels[LABEL.name] ?? id,
+      problem,
+    });
+  }
+  return problems;
 }
 
 /** Replaces a live sandbox's allowlist: same container, the daemon told at once. */
@@ -221,30 +352,23 @@ export async function setEgress(docker: Engine, sandbox: { id: string; app: stri
   await applyEgress(docker, sandbox.id);
 }
 
-/** What the daemon refused a sandbox, from its log: each with its destination and reason. */
-export async function egressRefusals(
-  docker: Engine,
-  sandboxId: string,
-): Promise<{ time: string; destination: string; reason: string }[]> {
+/** One refusal; `more` marks a summary of refusals counted but not logged one by one. */
+export interface EgressRefusal {
+  time: string;
+  destination: string;
+  reason: string;
+  more?: number;
+}
+
+/**
+ * What the daemon refused a sandbox: the newest it keeps (500 a sandbox,
+ * since the daemon started), each with its destination and reason, and
+ * summaries of the refusals past its logging rate. Asked of the daemon, so
+ * its size does not grow with the daemon's log.
+ */
+export async function egressRefusals(docker: Engine, sandboxId: string): Promise<EgressRefusal[]> {
   if (!(await docker.containers.inspect(DAEMON))) return [];
-  const { stdout, stderr } = await docker.containers.logs(DAEMON, { follow: false });
-  stderr.resume();
-  let text = "";
-  for await (const chunk of stdout) text += (chunk as Buffer).toString();
-  return text.split("\n").flatMap((line) => {
-    try {
-      const entry = JSON.parse(line) as {
-        sandbox?: string;
-        refused?: boolean;
-        time: string;
-        destination: string;
-        reason: string;
-      };
-      return entry.refused && entry.sandbox === sandboxId
-        ? [{ time: entry.time, destination: entry.destination, reason: entry.reason }]
-        : [];
-    } catch {
-      return [];
-    }
-  });
+  // A daemon of an older version (replaced as the next sandbox with a list is made) keeps none.
+  const reply = await tellDaemon(docker, { op: "refusals", sandbox: sandboxId }, true);
+  return (reply.refusals ?? []).map((r) => ({ ...r, destination: r.destination || "" }));
 }

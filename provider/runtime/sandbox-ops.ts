@@ -6,7 +6,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
 import { liveTags } from "./tags.ts";
-import { applyEgress, ensureEgressNetwork, guardEgressNetworks } from "./egress.ts";
+import { applyEgress, ensureEgressNetwork, guardEgressNetworks, prepareEgressSeal } from "./egress.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
@@ -144,11 +144,17 @@ export async function createSandbox(
     await docker.containers.remove(holder.id);
     id = await docker.containers.create(spec);
   }
+  // Its only resolver is sandfleet's: the engine's own DNS server would answer the app's other
+  // sandboxes' names. The helper that closes it is ready before the sandbox starts.
+  let seal: Awaited<ReturnType<typeof prepareEgressSeal>> | undefined;
   try {
+    seal = egress ? await prepareEgressSeal(docker, { id, app: normalized.app }, egress.gateway) : undefined;
     await docker.containers.start(id);
+    await seal?.seal();
     // Until its policy arrives the network lets it reach nothing; then its list applies.
     if (egress) await applyEgress(docker, id);
   } catch (error) {
+    await seal?.discard();
     await docker.containers.remove(id);
     throw error;
   }

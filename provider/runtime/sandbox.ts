@@ -7,7 +7,7 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
-import { egressRefusals, setEgress } from "./egress.ts";
+import { egressRefusals, setEgress, type EgressRefusal } from "./egress.ts";
 import type { EgressPolicy } from "./egress-rules.ts";
 import { LABEL } from "./labels.ts";
 import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
@@ -310,9 +310,11 @@ export class Sandbox {
 
   /**
    * What the egress allowlist refused this sandbox, each with its destination
-   * and reason, from the egress daemon's log (`sandfleet logs` shows them).
+   * and reason, as the egress daemon keeps them (`sandfleet logs` shows them):
+   * the newest 500, with a summary ("N more refused", `more` set) for each
+   * second in which more were refused than it logs one by one.
    */
-  async egressRefusals(): Promise<{ time: string; destination: string; reason: string }[]> {
+  async egressRefusals(): Promise<EgressRefusal[]> {
     return egressRefusals(this.#engine(), this.id);
   }
 

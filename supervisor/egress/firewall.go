@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,17 +27,51 @@ const TableName = "sandfleet_egress"
 // only to its resolver. Everything else is refused at once: TCP with a
 // reset, the rest with an ICMP "administratively prohibited".
 type Rules struct {
+	// One batch at a time: the connection gathers messages until a flush.
+	mu       sync.Mutex
 	conn     *nftables.Conn
 	table    *nftables.Table
-	resolved map[string]*nftables.Set // sandbox id -> its set of resolved addresses
+	resolved map[string]resolvedSets // by sandbox id
+}
+
+// resolvedSets are a sandbox's addresses its allowed names resolved to:
+// `fresh` for as long as each answer lives (new connections), `kept` for as
+// long as the name stays allowed (connections already open).
+type resolvedSets struct{ fresh, kept *nftables.Set }
+
+// The kernel logs at most this many refused packets a second per sandbox,
+// and counts the rest (the daemon adds them to its "N more refused").
+const kernelLogsPerSecond = 50
+
+// unloggedPrefix names the counter of a sandbox's refusals past kernelLogsPerSecond.
+const unloggedPrefix = "unlogged-"
+
+// receiveBuffer holds the kernel's answers to one transaction: it echoes each
+// rule it adds, and a table for a few hundred sandboxes overflows the default
+// buffer (the transaction then reports "no buffer space available").
+const receiveBuffer = 64 << 20
+
+func largeReceiveBuffer(c *netlink.Conn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return c.SetReadBuffer(receiveBuffer)
+	}
+	var forced error
+	if err := raw.Control(func(fd uintptr) {
+		// Past the host's rmem_max, which NET_ADMIN may exceed.
+		forced = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer)
+	}); err != nil || forced != nil {
+		return c.SetReadBuffer(receiveBuffer)
+	}
+	return nil
 }
 
 func NewRules() (*Rules, error) {
-	conn, err := nftables.New()
+	conn, err := nftables.New(nftables.WithSockOptions(largeReceiveBuffer))
 	if err != nil {
 		return nil, err
 	}
-	return &Rules{conn: conn, resolved: map[string]*nftables.Set{}}, nil
+	return &Rules{conn: conn, resolved: map[string]resolvedSets{}}, nil
 }
 
 // Apply replaces the whole table in one transaction. `remembered` holds the
@@ -46,6 +83,8 @@ func (r *Rules) Apply(
 	lists map[string]*Allowlist,
 	remembered map[string]map[netip.Addr]time.Time,
 ) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	c := r.conn
 	old := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
 	c.AddTable(old) // so that the delete below finds one
@@ -60,7 +99,14 @@ func (r *Rules) Apply(
 		Name: "input", Table: table, Type: nftables.ChainTypeFilter,
 		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityRef(-1), Policy: &accept,
 	})
-	resolvedSets := map[string]*nftables.Set{}
+	// Refusals end here: TCP with a reset, the rest with an ICMP "administratively prohibited".
+	refuse := c.AddChain(&nftables.Chain{Name: "refuse", Table: table})
+	c.AddRule(&nftables.Rule{Table: table, Chain: refuse, Exprs: append(isTCP(), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})})
+	c.AddRule(&nftables.Rule{Table: table, Chain: refuse, Exprs: []expr.Any{
+		&expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED},
+	}})
+	toRefuse := &expr.Verdict{Kind: expr.VerdictJump, Chain: refuse.Name}
+	sets := map[string]resolvedSets{}
 	for i, p := range policies {
 		ip, err := netip.ParseAddr(p.IP)
 		if err != nil || !ip.Is4() {
@@ -74,36 +120,60 @@ func (r *Rules) Apply(
 		if err := c.AddSet(prefixes, intervalElements(lists[p.ID].Prefixes())); err != nil {
 			return err
 		}
-		resolved := &nftables.Set{Table: table, Name: fmt.Sprintf("r%d", i), KeyType: nftables.TypeIPAddr, HasTimeout: true}
-		var elements []nftables.SetElement
+		fresh := &nftables.Set{
+			Table: table, Name: fmt.Sprintf("r%d", i), KeyType: nftables.TypeIPAddr, HasTimeout: true, Size: MaxResolvedPerSandbox,
+		}
+		var freshElements, keptElements []nftables.SetElement
 		for addr, until := range remembered[p.ID] {
+			keptElements = append(keptElements, nftables.SetElement{Key: addr.AsSlice()})
 			if left := time.Until(until); left > time.Second {
-				elements = append(elements, nftables.SetElement{Key: addr.AsSlice(), Timeout: left})
+				freshElements = append(freshElements, nftables.SetElement{Key: addr.AsSlice(), Timeout: left})
 			}
 		}
-		if err := c.AddSet(resolved, elements); err != nil {
+		if err := c.AddSet(fresh, freshElements); err != nil {
 			return err
 		}
-		resolvedSets[p.ID] = resolved
+		kept := &nftables.Set{Table: table, Name: fmt.Sprintf("k%d", i), KeyType: nftables.TypeIPAddr, Size: MaxResolvedPerSandbox}
+		if err := c.AddSet(kept, keptElements); err != nil {
+			return err
+		}
+		sets[p.ID] = resolvedSets{fresh: fresh, kept: kept}
+		rule := func(chain *nftables.Chain, from []expr.Any, exprs ...expr.Any) *nftables.Rule {
+			return c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(append([]expr.Any{}, from...), exprs...)})
+		}
+		// First, every packet of a connection the sandbox opened, both ways, is judged
+		// again by where it goes: a destination taken off the list ends the
+		// connections already open to it, at their next packet. An address whose
+		// answer's time ran out keeps its open connections while its name is allowed.
+		// (Judged by the packets' own addresses, which NAT has not changed here:
+		// masquerading rewrites the source after this hook, and undoes it before.)
+		out := append(append(fromAddress(ip), direction(ctDirOriginal)...), ctState(expr.CtStateBitESTABLISHED)...)
+		rule(forward, out, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
+		rule(forward, out, append(toSet(kept), verdict(expr.VerdictAccept))...)
+		rule(forward, out, toRefuse)
+		back := append(append(toSandbox(ip), direction(ctDirReply)...), ctState(expr.CtStateBitESTABLISHED)...)
+		rule(forward, back, append(fromSet(prefixes), verdict(expr.VerdictAccept))...)
+		rule(forward, back, append(fromSet(kept), verdict(expr.VerdictAccept))...)
+		rule(forward, back, verdict(expr.VerdictDrop))
+		// What conntrack relates to a connection (an ICMP error about it) passes.
+		rule(forward, fromAddress(ip), append(ctState(expr.CtStateBitRELATED), verdict(expr.VerdictAccept))...)
+		// New connections: the allowed destinations, then refusals.
 		from := fromAddress(ip)
-		rule := func(chain *nftables.Chain, exprs ...expr.Any) {
-			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(append([]expr.Any{}, from...), exprs...)})
-		}
-		// Forwarded: replies of allowed connections, then the allowed destinations, then refusals.
-		rule(forward, established()...)
-		rule(forward, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
-		rule(forward, append(toSet(resolved), verdict(expr.VerdictAccept))...)
-		// Each refusal is logged to the daemon (NFLOG) with the sandbox it came from.
-		logged := logRefusal(p.ID)
-		rule(forward, append(isTCP(), logged, &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
-		rule(forward, logged, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
+		rule(forward, from, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
+		rule(forward, from, append(toSet(fresh), verdict(expr.VerdictAccept))...)
+		// Each refusal is logged to the daemon (NFLOG) with the sandbox it came from, up
+		// to a rate; past it, the kernel only counts them.
+		unlogged := c.AddObj(&nftables.CounterObj{Table: table, Name: unloggedPrefix + shortID(p.ID)}).(*nftables.CounterObj)
+		rule(forward, from, &expr.Limit{
+			Type: expr.LimitTypePkts, Rate: kernelLogsPerSecond, Unit: expr.LimitTimeSecond, Burst: kernelLogsPerSecond, Over: true,
+		}, &expr.Objref{Type: unix.NFT_OBJECT_COUNTER, Name: unlogged.Name}, toRefuse)
+		rule(forward, from, logRefusal(p.ID), toRefuse)
 		// To this host: DNS at its gateway only.
-		rule(input, established()...)
+		rule(input, from, append(established(), verdict(expr.VerdictAccept))...)
 		for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
-			rule(input, append(append(toAddress(gateway), toPort(proto, 53)...), verdict(expr.VerdictAccept))...)
+			rule(input, from, append(append(toAddress(gateway), toPort(proto, 53)...), verdict(expr.VerdictAccept))...)
 		}
-		rule(input, append(isTCP(), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
-		rule(input, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
+		rule(input, from, toRefuse)
 	}
 	// Last: the rest of each egress network, such as a sandbox made a moment
 	// ago whose policy has not arrived, reaches only its resolver.
@@ -120,45 +190,77 @@ func (r *Rules) Apply(
 		rule := func(chain *nftables.Chain, exprs ...expr.Any) {
 			c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: append(append([]expr.Any{}, from...), exprs...)})
 		}
-		rule(forward, append(isTCP(), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
-		rule(forward, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
-		rule(input, established()...)
+		rule(forward, toRefuse)
+		rule(input, append(established(), verdict(expr.VerdictAccept))...)
 		for _, proto := range []byte{unix.IPPROTO_UDP, unix.IPPROTO_TCP} {
 			rule(input, append(append(toAddress(gateway), toPort(proto, 53)...), verdict(expr.VerdictAccept))...)
 		}
-		rule(input, append(isTCP(), &expr.Reject{Type: unix.NFT_REJECT_TCP_RST})...)
-		rule(input, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_ADMIN_PROHIBITED})
+		rule(input, toRefuse)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	r.table = table
-	r.resolved = resolvedSets
+	r.resolved = sets
 	return nil
 }
 
 // Allow adds addresses a sandbox's allowed name resolved to, for ttl.
 func (r *Rules) Allow(sandboxID string, addrs []netip.Addr, ttl time.Duration) error {
-	set := r.resolved[sandboxID]
-	if set == nil || len(addrs) == 0 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sets, ok := r.resolved[sandboxID]
+	if !ok || len(addrs) == 0 {
 		return nil
 	}
-	elements := make([]nftables.SetElement, 0, len(addrs))
+	fresh := make([]nftables.SetElement, 0, len(addrs))
+	kept := make([]nftables.SetElement, 0, len(addrs))
 	for _, a := range addrs {
-		elements = append(elements, nftables.SetElement{Key: a.AsSlice(), Timeout: ttl})
+		fresh = append(fresh, nftables.SetElement{Key: a.AsSlice(), Timeout: ttl})
+		kept = append(kept, nftables.SetElement{Key: a.AsSlice()})
 	}
-	if err := r.conn.SetAddElements(set, elements); err != nil {
+	if err := r.conn.SetAddElements(sets.fresh, fresh); err != nil {
+		return err
+	}
+	if err := r.conn.SetAddElements(sets.kept, kept); err != nil {
 		return err
 	}
 	return r.conn.Flush()
 }
 
+// Unlogged says, by sandbox short id, how many refusals the kernel counted
+// without logging them since the last call.
+func (r *Rules) Unlogged() map[string]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]uint64{}
+	if r.table == nil {
+		return out
+	}
+	// Read and zeroed in one step, so no refusal is counted twice or missed between reads.
+	objects, err := r.conn.ResetObjects(r.table)
+	if err != nil {
+		return out
+	}
+	for _, o := range objects {
+		if counter, ok := o.(*nftables.CounterObj); ok {
+			if short, ok := strings.CutPrefix(counter.Name, unloggedPrefix); ok && counter.Packets > 0 {
+				out[short] = counter.Packets
+			}
+		}
+	}
+	return out
+}
+
 // Remove takes the table away: no sandbox has a policy.
 func (r *Rules) Remove() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
 	r.conn.AddTable(table) // so that the delete finds one
 	r.conn.DelTable(table)
-	r.resolved = map[string]*nftables.Set{}
+	r.resolved = map[string]resolvedSets{}
+	r.table = nil
 	return r.conn.Flush()
 }
 
@@ -225,30 +327,68 @@ func isTCP() []expr.Any {
 	}
 }
 
-func established() []expr.Any {
+// Conntrack directions (linux/netfilter/nf_conntrack_common.h), which x/sys does not define.
+const (
+	ctDirOriginal = 0
+	ctDirReply    = 1
+)
+
+func toSandbox(ip netip.Addr) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.AsSlice()},
+	}
+}
+
+func fromSet(set *nftables.Set) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+	}
+}
+
+// direction matches a packet's direction in its connection: from the side that opened it, or back.
+func direction(dir byte) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeyDIRECTION},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{dir}},
+	}
+}
+
+// ctState matches packets whose conntrack state has any of the bits.
+func ctState(bits uint32) []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Bitwise{
 			SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Mask: binaryutil.NativeEndian.PutUint32(bits),
 			Xor:  binaryutil.NativeEndian.PutUint32(0),
 		},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
-		verdict(expr.VerdictAccept),
 	}
+}
+
+// established matches packets of a connection conntrack already knows (and what it relates to them).
+func established() []expr.Any {
+	return ctState(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED)
 }
 
 func verdict(kind expr.VerdictKind) *expr.Verdict { return &expr.Verdict{Kind: kind} }
 
 // logRefusal sends the packet to the daemon's NFLOG group, named by the sandbox's short id.
 func logRefusal(sandboxID string) *expr.Log {
-	short := sandboxID
-	if len(short) > 12 {
-		short = short[:12]
-	}
 	return &expr.Log{
 		Key:   1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP,
 		Group: LogGroup,
-		Data:  []byte(refusalPrefixLabel + short),
+		Data:  []byte(refusalPrefixLabel + shortID(sandboxID)),
 	}
+}
+
+func shortID(sandboxID string) string {
+	if len(sandboxID) > 12 {
+		return sandboxID[:12]
+	}
+	return sandboxID
 }

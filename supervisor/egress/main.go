@@ -19,7 +19,7 @@ const ControlSocket = "/sandfleet-egress.sock"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE] [--upstream IP:PORT,...] | ctl < request.json")
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE] [--upstream IP:PORT,...] | ctl < request.json (op: sync, set or refusals) | seal GATEWAY")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -27,6 +27,8 @@ func main() {
 		os.Exit(serve(os.Args[2:]))
 	case "ctl":
 		os.Exit(ctl())
+	case "seal":
+		os.Exit(seal(os.Args[2:]))
 	default:
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: unknown command %q\n", os.Args[1])
 		os.Exit(2)
@@ -37,6 +39,8 @@ type request struct {
 	Op       string    `json:"op"`
 	Networks []Network `json:"networks"`
 	Policies []Policy  `json:"policies"`
+	// Sandbox is whose refusals the "refusals" op reads.
+	Sandbox string `json:"sandbox"`
 }
 
 func serve(args []string) int {
@@ -65,6 +69,7 @@ func serve(args []string) int {
 		// The firewall still refuses; only its log of addresses is missing.
 		resolver.log(map[string]any{"error": "cannot read refusals (NFLOG): " + err.Error()})
 	}
+	go resolver.CountUnlogged()
 	_ = os.Remove(ControlSocket)
 	listener, err := net.Listen("unix", ControlSocket)
 	if err != nil {
@@ -84,9 +89,14 @@ func serve(args []string) int {
 			if err := json.NewDecoder(conn).Decode(&req); err != nil {
 				reply = map[string]any{"error": "bad request: " + err.Error()}
 			} else if req.Op == "sync" {
-				if err := resolver.Sync(req.Networks, req.Policies); err != nil {
+				problems, err := resolver.Sync(req.Networks, req.Policies)
+				if err != nil {
 					reply = map[string]any{"error": err.Error()}
+				} else if len(problems) > 0 {
+					reply["problems"] = problems
 				}
+			} else if req.Op == "refusals" {
+				reply["refusals"] = resolver.Refusals(req.Sandbox)
 			} else if req.Op == "set" {
 				if err := resolver.Set(req.Networks, req.Policies); err != nil {
 					reply = map[string]any{"error": err.Error()}
@@ -121,6 +131,7 @@ func ctl() int {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", msg)
 		return 1
 	}
-	fmt.Println("ok")
+	// The whole answer, for what reads it (refusals, problems with a sync).
+	_ = json.NewEncoder(os.Stdout).Encode(reply)
 	return 0
 }

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"net/netip"
-	"strings"
+	"slices"
+	"strconv"
 )
 
 // Policy is one sandbox's egress allowlist, as the runtime sends it.
@@ -26,69 +26,63 @@ type Network struct {
 	Gateway string `json:"gateway"`
 }
 
-// Allowlist is a parsed Allow.
+// Allowlist is a parsed Allow. Names are kept and compared as lists of
+// lower-case labels, never as text.
 type Allowlist struct {
-	names    map[string]bool
-	suffixes []string
+	names    [][]string
+	suffixes [][]string
 	prefixes []netip.Prefix
 }
 
-// ParseAllowlist reads entries; a wrong one is an error naming it.
+// ParseAllowlist reads entries; the first wrong one is an error naming it and its position.
 func ParseAllowlist(entries []string) (*Allowlist, error) {
-	a := &Allowlist{names: map[string]bool{}}
-	for _, e := range entries {
-		entry := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(e), "."))
-		if p, err := netip.ParsePrefix(entry); err == nil && p.Addr().Is4() {
-			a.prefixes = append(a.prefixes, p.Masked())
-			continue
+	a := &Allowlist{}
+	for i, text := range entries {
+		entry, err := ParseEntry(text)
+		if err != nil {
+			return nil, &EntryError{Index: i, Err: err}
 		}
-		if addr, err := netip.ParseAddr(entry); err == nil && addr.Is4() {
-			a.prefixes = append(a.prefixes, netip.PrefixFrom(addr, 32))
-			continue
+		switch entry.Kind {
+		case EntryAddress, EntryCIDR:
+			a.prefixes = append(a.prefixes, entry.Prefix)
+		case EntryWildcard:
+			a.suffixes = append(a.suffixes, entry.Labels)
+		case EntryDomain:
+			a.names = append(a.names, entry.Labels)
 		}
-		if strings.HasPrefix(entry, "*.") && validName(entry[2:]) {
-			a.suffixes = append(a.suffixes, "."+entry[2:])
-			continue
-		}
-		if validName(entry) {
-			a.names[entry] = true
-			continue
-		}
-		return nil, fmt.Errorf("%q is not a domain, a *.domain wildcard, or an IPv4 address or CIDR", e)
 	}
 	return a, nil
 }
 
-// AllowsName says whether DNS may answer the name (without its final dot).
-func (a *Allowlist) AllowsName(name string) bool {
-	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	if a.names[name] {
-		return true
+// EntryError is a wrong entry and where it is in its list.
+type EntryError struct {
+	Index int
+	Err   error
+}
+
+func (e *EntryError) Error() string { return "allow[" + strconv.Itoa(e.Index) + "] " + e.Err.Error() }
+
+// AllowsLabels says whether DNS may answer the name with these labels (lower case).
+func (a *Allowlist) AllowsLabels(labels []string) bool {
+	for _, name := range a.names {
+		if slices.Equal(name, labels) {
+			return true
+		}
 	}
-	for _, s := range a.suffixes {
-		if strings.HasSuffix(name, s) && len(name) > len(s) {
+	for _, suffix := range a.suffixes {
+		if len(labels) > len(suffix) && slices.Equal(labels[len(labels)-len(suffix):], suffix) {
 			return true
 		}
 	}
 	return false
 }
 
+// AllowsName says whether DNS may answer a canonical name (lower case, no
+// final dot, as the resolver keeps the names it answered).
+func (a *Allowlist) AllowsName(name string) bool {
+	labels, err := QueryLabels(name)
+	return err == nil && a.AllowsLabels(labels)
+}
+
 // Prefixes are the addresses allowed outright.
 func (a *Allowlist) Prefixes() []netip.Prefix { return a.prefixes }
-
-func validName(name string) bool {
-	if name == "" || len(name) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-				return false
-			}
-		}
-	}
-	return true
-}

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+)
 
 func TestAllowlistMatchesNamesWildcardsAndAddresses(t *testing.T) {
 	a, err := ParseAllowlist([]string{"pypi.org", "*.pythonhosted.org", "203.0.113.0/24", "198.51.100.7"})
@@ -20,10 +23,29 @@ func TestAllowlistMatchesNamesWildcardsAndAddresses(t *testing.T) {
 	}
 }
 
-func TestAllowlistRefusesWhatItCannotEnforce(t *testing.T) {
-	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com"} {
-		if _, err := ParseAllowlist([]string{bad}); err == nil {
+func TestAllowlistRefusesWhatItCannotEnforceNamingThePosition(t *testing.T) {
+	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com", "10.0.0.0/08"} {
+		_, err := ParseAllowlist([]string{"pypi.org", bad})
+		if err == nil {
 			t.Errorf("%q was accepted", bad)
+		} else if e, ok := err.(*EntryError); !ok || e.Index != 1 {
+			t.Errorf("%q: %v does not name allow[1]", bad, err)
+		}
+	}
+}
+
+func TestResolvedInternalAddressesOpenOnlyWhenTheListNamesThem(t *testing.T) {
+	a, err := ParseAllowlist([]string{"*.nip.example", "10.1.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, want := range map[string]bool{
+		"198.51.100.7": true, "198.18.0.10": true, "10.1.2.3": true,
+		"10.2.0.1": false, "127.0.0.1": false, "169.254.169.254": false, "172.17.0.1": false,
+		"192.168.1.1": false, "100.64.0.1": false, "0.0.0.0": false, "224.0.0.1": false, "255.255.255.255": false,
+	} {
+		if got := a.AllowsResolved(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("AllowsResolved(%s) = %v, want %v", addr, got, want)
 		}
 	}
 }

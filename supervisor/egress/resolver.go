@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -18,10 +19,13 @@ import (
 // may connect a little after it looked the name up.
 const MinAllowTTL = 60 * time.Second
 
-type resolvedAddr struct {
-	until time.Time
-	name  string
-}
+// MaxResolvedPerSandbox bounds the addresses a sandbox's names can open (and
+// the daemon and the kernel keep for it): a wildcard over names someone else
+// answers could otherwise grow them without end.
+const MaxResolvedPerSandbox = 16384
+
+// MaxAliasChain is how many CNAMEs an answer may follow.
+const MaxAliasChain = 8
 
 type sandbox struct {
 	id   string
@@ -32,10 +36,10 @@ type sandbox struct {
 // allowed names resolve (and their addresses are let through the firewall
 // for as long as the answer lives), every other name has no answer.
 type Resolver struct {
-	mu         sync.Mutex
-	bySource   map[netip.Addr]sandbox
-	// Addresses allowed names resolved to, by sandbox: until when, and for which name.
-	remembered map[string]map[netip.Addr]resolvedAddr
+	mu       sync.Mutex
+	bySource map[netip.Addr]sandbox
+	// Addresses allowed names resolved to, by sandbox: for which names, until when.
+	remembered map[string]map[netip.Addr]map[string]time.Time
 	servers    map[string][]*dns.Server // by gateway address
 	applied    string                   // the last state synced, as JSON: the same again changes nothing
 	networks   []Network
@@ -43,50 +47,65 @@ type Resolver struct {
 	hosts      map[string][]netip.Addr
 	upstream   []string
 	rules      *Rules
+	refusals   *RefusalLog
 	out        *json.Encoder
 	outMu      sync.Mutex
 }
 
 func NewResolver(rules *Rules, hosts map[string][]netip.Addr, upstream []string) *Resolver {
-	return &Resolver{
-		bySource: map[netip.Addr]sandbox{}, remembered: map[string]map[netip.Addr]resolvedAddr{},
+	r := &Resolver{
+		bySource: map[netip.Addr]sandbox{}, remembered: map[string]map[netip.Addr]map[string]time.Time{},
 		servers: map[string][]*dns.Server{}, hosts: hosts, upstream: upstream, rules: rules,
 		out: json.NewEncoder(os.Stdout),
 	}
+	r.refusals = NewRefusalLog(r.write)
+	return r
+}
+
+// SyncProblem is a policy the daemon could not read: its sandbox reaches nothing until it is fixed.
+type SyncProblem struct {
+	Sandbox string `json:"sandbox"`
+	Problem string `json:"problem"`
 }
 
 // Sync makes the policies the whole truth: the firewall, the resolver's
-// sandboxes and the gateways it answers at.
-func (r *Resolver) Sync(networks []Network, policies []Policy) error {
+// sandboxes and the gateways it answers at. A policy it cannot read does
+// not stop the others: its sandbox gets an empty list, and it is reported.
+func (r *Resolver) Sync(networks []Network, policies []Policy) ([]SyncProblem, error) {
 	state, _ := json.Marshal(map[string]any{"networks": networks, "policies": policies})
 	r.mu.Lock()
 	unchanged := string(state) == r.applied
 	r.mu.Unlock()
-	if unchanged {
-		return nil
-	}
+	var problems []SyncProblem
 	lists := map[string]*Allowlist{}
 	bySource := map[netip.Addr]sandbox{}
 	gateways := map[string]bool{}
 	for _, n := range networks {
 		gateways[n.Gateway] = true
 	}
+	var usable []Policy
 	for _, p := range policies {
+		ip, err := netip.ParseAddr(p.IP)
+		if err != nil || !ip.Is4() {
+			problems = append(problems, SyncProblem{Sandbox: p.ID, Problem: fmt.Sprintf("address %q is not IPv4", p.IP)})
+			continue
+		}
 		list, err := ParseAllowlist(p.Allow)
 		if err != nil {
-			return err
-		}
-		ip, err := netip.ParseAddr(p.IP)
-		if err != nil {
-			return err
+			problems = append(problems, SyncProblem{Sandbox: p.ID, Problem: err.Error()})
+			list = &Allowlist{} // fails closed: reaches nothing
 		}
 		lists[p.ID] = list
 		bySource[ip] = sandbox{id: p.ID, list: list}
 		gateways[p.Gateway] = true
+		usable = append(usable, p)
+	}
+	if unchanged {
+		return problems, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// An address stays allowed only while the name it was resolved for still is.
+	// An address stays allowed only while a name it was resolved for still is.
 	stillAllowed := map[string]map[netip.Addr]time.Time{}
 	for id, addrs := range r.remembered {
 		if lists[id] == nil {
@@ -94,20 +113,25 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) error {
 			continue
 		}
 		stillAllowed[id] = map[netip.Addr]time.Time{}
-		for addr, resolved := range addrs {
-			if lists[id].AllowsName(resolved.name) {
-				stillAllowed[id][addr] = resolved.until
-			} else {
+		for addr, names := range addrs {
+			for name, until := range names {
+				if !lists[id].AllowsName(name) {
+					delete(names, name)
+				} else if until.After(stillAllowed[id][addr]) {
+					stillAllowed[id][addr] = until
+				}
+			}
+			if len(names) == 0 {
 				delete(addrs, addr)
 			}
 		}
 	}
-	if len(policies) == 0 && len(networks) == 0 {
+	if len(usable) == 0 && len(networks) == 0 {
 		if err := r.rules.Remove(); err != nil {
-			return err
+			return problems, err
 		}
-	} else if err := r.rules.Apply(networks, policies, lists, stillAllowed); err != nil {
-		return err
+	} else if err := r.rules.Apply(networks, usable, lists, stillAllowed); err != nil {
+		return problems, err
 	}
 	r.bySource = bySource
 	for gateway, servers := range r.servers {
@@ -124,18 +148,33 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) error {
 		}
 		servers, err := r.listen(gateway)
 		if err != nil {
-			return err
+			return problems, err
 		}
 		r.servers[gateway] = servers
 	}
 	r.applied = string(state)
 	r.networks, r.policies = networks, policies
-	return nil
+	r.refusals.Forget(mapOf(lists))
+	return problems, nil
+}
+
+func mapOf[V any](m map[string]V) map[string]bool {
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 // Set adds or replaces some policies and networks, leaving the others: what
-// a new sandbox needs at once, without a view of every other one.
+// a new sandbox needs at once, without a view of every other one. A policy
+// it cannot read is an error.
 func (r *Resolver) Set(networks []Network, policies []Policy) error {
+	for _, p := range policies {
+		if _, err := ParseAllowlist(p.Allow); err != nil {
+			return fmt.Errorf("sandbox %s: %w", p.ID, err)
+		}
+	}
 	r.mu.Lock()
 	mergedNetworks := append([]Network{}, r.networks...)
 	for _, n := range networks {
@@ -148,7 +187,8 @@ func (r *Resolver) Set(networks []Network, policies []Policy) error {
 	})
 	mergedPolicies = append(mergedPolicies, policies...)
 	r.mu.Unlock()
-	return r.Sync(mergedNetworks, mergedPolicies)
+	_, err := r.Sync(mergedNetworks, mergedPolicies)
+	return err
 }
 
 func (r *Resolver) listen(gateway string) ([]*dns.Server, error) {
@@ -182,34 +222,82 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		return
 	}
 	q := req.Question[0]
-	name := strings.TrimSuffix(strings.ToLower(q.Name), ".")
-	if !sb.list.AllowsName(name) {
+	labels, err := QueryLabels(q.Name)
+	if err != nil {
+		r.refused(sb.id, q.Name, "the name is not a hostname: "+err.Error())
+		reply.Rcode = dns.RcodeRefused
+		return
+	}
+	name := CanonicalName(labels)
+	if !sb.list.AllowsLabels(labels) {
 		r.refused(sb.id, name, "the name is not in the egress allowlist")
 		reply.Rcode = dns.RcodeNameError
 		return
 	}
-	if q.Qtype != dns.TypeA {
+	if q.Qtype != dns.TypeA || q.Qclass != dns.ClassINET {
 		return // IPv4 only: no AAAA, so nothing reaches around the IPv4 firewall
 	}
-	addrs, ttl, ok := r.lookup(name)
-	if !ok {
+	addrs, ttl, err := r.lookup(name, sb.list)
+	if refusal, ok := err.(aliasRefused); ok {
+		r.refused(sb.id, name, refusal.Error())
+		reply.Rcode = dns.RcodeNameError
+		return
+	}
+	if err != nil {
 		reply.Rcode = dns.RcodeServerFailure
 		return
 	}
-	until := time.Now().Add(max(ttl, MinAllowTTL))
+	// The list may have changed while the name was looked up: the answer is judged,
+	// and its addresses let through, under the list as it is now, with no change in between.
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	current, still := r.bySource[source.Addr().Unmap()]
+	if !still || current.id != sb.id || !current.list.AllowsLabels(labels) {
+		reply.Rcode = dns.RcodeNameError
+		return
+	}
+	// Rebinding: an allowed name's answer opens no internal address the list does not name.
+	public := addrs[:0:0]
+	for _, a := range addrs {
+		if current.list.AllowsResolved(a) {
+			public = append(public, a)
+		} else {
+			r.refused(sb.id, name, fmt.Sprintf("the name resolved to %s, an internal address the egress allowlist does not name", a))
+		}
+	}
+	if len(public) == 0 && len(addrs) > 0 {
+		reply.Rcode = dns.RcodeNameError
+		return
+	}
+	addrs = public
+	until := time.Now().Add(max(ttl, MinAllowTTL))
 	if r.remembered[sb.id] == nil {
-		r.remembered[sb.id] = map[netip.Addr]resolvedAddr{}
+		r.remembered[sb.id] = map[netip.Addr]map[string]time.Time{}
+	}
+	fresh := 0
+	for _, a := range addrs {
+		if r.remembered[sb.id][a] == nil {
+			fresh++
+		}
+	}
+	if len(r.remembered[sb.id])+fresh > MaxResolvedPerSandbox {
+		r.refused(sb.id, name, fmt.Sprintf("the sandbox's names resolved to more than %d addresses", MaxResolvedPerSandbox))
+		reply.Rcode = dns.RcodeServerFailure
+		return
 	}
 	for _, a := range addrs {
-		r.remembered[sb.id][a] = resolvedAddr{until: until, name: name}
+		if r.remembered[sb.id][a] == nil {
+			r.remembered[sb.id][a] = map[string]time.Time{}
+		}
+		r.remembered[sb.id][a][name] = until
 	}
-	r.mu.Unlock()
 	if err := r.rules.Allow(sb.id, addrs, max(ttl, MinAllowTTL)); err != nil {
 		r.log(map[string]any{"sandbox": sb.id, "error": err.Error()})
 		reply.Rcode = dns.RcodeServerFailure
 		return
 	}
+	// The answer is the addresses, under the name asked: a chain of aliases
+	// was followed here, and each of its names was allowed.
 	for _, a := range addrs {
 		reply.Answer = append(reply.Answer, &dns.A{
 			Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: uint32(ttl.Seconds())},
@@ -218,53 +306,46 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 }
 
-// lookup resolves a name from the static hosts, else the upstream servers.
-func (r *Resolver) lookup(name string) ([]netip.Addr, time.Duration, bool) {
-	if addrs, ok := r.hosts[name]; ok {
-		return addrs, MinAllowTTL, true
-	}
-	query := new(dns.Msg)
-	query.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	client := &dns.Client{Timeout: 3 * time.Second}
-	for _, server := range r.upstream {
-		answer, _, err := client.Exchange(query, server)
-		if err != nil || answer.Rcode != dns.RcodeSuccess {
-			continue
-		}
-		var addrs []netip.Addr
-		ttl := time.Hour
-		for _, rr := range answer.Answer {
-			if a, ok := rr.(*dns.A); ok {
-				if addr, ok := netip.AddrFromSlice(a.A.To4()); ok {
-					addrs = append(addrs, addr)
-					ttl = min(ttl, time.Duration(a.Hdr.Ttl)*time.Second)
-				}
-			}
-		}
-		return addrs, ttl, true
-	}
-	return nil, 0, false
-}
-
 // RefusedAddress logs a connection the firewall refused; the kernel names the sandbox by its short id.
 func (r *Resolver) RefusedAddress(short, destination string) {
-	r.mu.Lock()
-	id := short
-	for _, p := range r.policies {
-		if strings.HasPrefix(p.ID, short) {
-			id = p.ID
-		}
-	}
-	r.mu.Unlock()
-	r.refused(id, destination, "the address is not in the egress allowlist")
+	r.refused(r.sandboxByShortID(short), destination, "the address is not in the egress allowlist")
 }
 
+func (r *Resolver) sandboxByShortID(short string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.policies {
+		if strings.HasPrefix(p.ID, short) {
+			return p.ID
+		}
+	}
+	return short
+}
+
+// CountUnlogged adds what the kernel refused past its logging rate, once a
+// second, and writes the summaries of what was counted.
+func (r *Resolver) CountUnlogged() {
+	for range time.Tick(time.Second) {
+		for short, n := range r.rules.Unlogged() {
+			r.refusals.Count(r.sandboxByShortID(short), n)
+		}
+		r.refusals.Flush()
+	}
+}
+
+// Refusals are a sandbox's newest refusals, oldest first.
+func (r *Resolver) Refusals(sandboxID string) []RefusalRecord { return r.refusals.Recent(sandboxID) }
+
 func (r *Resolver) refused(sandboxID, destination, reason string) {
-	r.log(map[string]any{"sandbox": sandboxID, "destination": destination, "reason": reason, "refused": true})
+	r.refusals.Add(sandboxID, destination, reason)
 }
 
 func (r *Resolver) log(fields map[string]any) {
 	fields["time"] = time.Now().UTC().Format(time.RFC3339Nano)
+	r.write(fields)
+}
+
+func (r *Resolver) write(fields map[string]any) {
 	r.outMu.Lock()
 	defer r.outMu.Unlock()
 	_ = r.out.Encode(fields)

@@ -5,6 +5,16 @@ import { join } from "node:path";
 import { runCommand } from "./run.ts";
 
 const HOST_SCRIPT = new URL("../fixtures/scripts/internet_host.py", import.meta.url).pathname;
+const DNS_SCRIPT = new URL("../fixtures/scripts/internet_dns.py", import.meta.url).pathname;
+
+/** A record of the small internet's DNS server. */
+export type ZoneRecord = { a: string } | { cname: string };
+
+/** A question the DNS server was asked, as the labels it read off the wire. */
+export interface DnsQuestion {
+  labels: string[];
+  type: number;
+}
 
 /** A host of the small internet: its address and the names the resolver knows it by. */
 export interface InternetHost {
@@ -18,9 +28,14 @@ export interface InternetHost {
  * 198.18.0.0/15 (set aside for tests), each serving HTTP and HTTPS. A hosts
  * file gives them names, for sandfleet's resolver. Nothing leaves the machine.
  */
-export async function startFakeInternet(names: Record<string, string[]>): Promise<{
+export async function startFakeInternet(
+  names: Record<string, string[]>,
+  options: { zone?: (hosts: Record<string, InternetHost>) => Record<string, ZoneRecord> } = {},
+): Promise<{
   hosts: Record<string, InternetHost>;
   hostsFile: string;
+  /** With a zone: its DNS server (give the daemon `SANDFLEET_EGRESS_UPSTREAM=address:53`) and what it was asked. */
+  dns?: { address: string; questions: DnsQuestion[] };
   stop: () => Promise<void>;
 }> {
   const id = Math.floor(Math.random() * 200) + 20;
@@ -81,6 +96,36 @@ export async function startFakeInternet(names: Record<string, string[]>): Promis
       reject(new Error(`the internet's hosts exited with ${String(code)}`));
     });
   });
+  let dns: { address: string; questions: DnsQuestion[] } | undefined;
+  let dnsServer: ChildProcess | undefined;
+  if (options.zone) {
+    const address = `${net}.53`;
+    await ip("netns", "exec", ns, "ip", "addr", "add", `${address}/24`, "dev", `${outside}i`);
+    const questions: DnsQuestion[] = [];
+    dns = { address, questions };
+    const started = spawn(
+      "ip",
+      ["netns", "exec", ns, "python3", DNS_SCRIPT, address, JSON.stringify(options.zone(hosts))],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    dnsServer = started;
+    let pending = "";
+    await new Promise<void>((resolve, reject) => {
+      started.stdout.on("data", (chunk: Buffer) => {
+        pending += chunk.toString();
+        const lines = pending.split("\n");
+        pending = lines.pop() ?? "";
+        for (const line of lines) {
+          const parsed = JSON.parse(line) as DnsQuestion | { listening: string };
+          if ("labels" in parsed) questions.push(parsed);
+          else resolve();
+        }
+      });
+      started.once("exit", (code) => {
+        reject(new Error(`the internet's DNS server exited with ${String(code)}`));
+      });
+    });
+  }
   const hostsFile = join(dir, "hosts");
   writeFileSync(
     hostsFile,
@@ -91,8 +136,10 @@ export async function startFakeInternet(names: Record<string, string[]>): Promis
   return {
     hosts,
     hostsFile,
+    ...(dns ? { dns } : {}),
     stop: async () => {
       server.kill("SIGKILL");
+      dnsServer?.kill("SIGKILL");
       await runCommand("ip", ["link", "del", outside]);
       await runCommand("ip", ["netns", "del", ns]);
       rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,11 @@ export const logs: Verb = {
     ]);
     // What the egress allowlist refused it, after its own output (a sandbox without one has none).
     for (const r of await sandbox.egressRefusals())
-      console.error(`${r.time} sandfleet egress: refused ${r.destination}: ${r.reason}`);
+      console.error(
+        r.more
+          ? `${r.time} sandfleet egress: ${r.reason}`
+          : `${r.time} sandfleet egress: refused ${r.destination}: ${r.reason}`,
+      );
     return EXIT.ok;
   },
 };

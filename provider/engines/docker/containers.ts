@@ -211,6 +211,14 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
         (spec.ports ?? []).map((p) => [`${p}/tcp`, [{ HostIp: "127.0.0.1", HostPort: "" }]]),
       ),
       RestartPolicy: { Name: spec.restartUnlessStopped ? "unless-stopped" : "no" },
+      ...(spec.log
+        ? {
+            LogConfig: {
+              Type: "json-file",
+              Config: { "max-size": String(spec.log.maxFileBytes), "max-file": String(spec.log.maxFiles) },
+            },
+          }
+        : {}),
     },
     ...(spec.ports?.length ? { ExposedPorts: Object.fromEntries(spec.ports.map((p) => [`${p}/tcp`, {}])) } : {}),
   };

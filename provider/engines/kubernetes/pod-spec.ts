@@ -32,6 +32,7 @@ function refuseDaemonFields(spec: ContainerSpec): void {
     spec.capAdd?.length ? "capAdd" : undefined,
     spec.restartUnlessStopped ? "restartUnlessStopped" : undefined,
     spec.hostFiles?.length ? "hostFiles" : undefined,
+    spec.log ? "log" : undefined,
   ].filter((field) => field !== undefined);
   if (docker.length > 0) {
     throw new InvalidArgumentError(`${docker.join(", ")}: not available on Kubernetes; these need the Docker engine`);
