@@ -75,6 +75,11 @@ export class NotADirectoryError extends InvalidArgumentError {
   override readonly name: string = "NotADirectoryError";
 }
 
+/** A file read would return more than its `maxBytes` (64 MiB unless given). */
+export class FileTooLargeError extends InvalidArgumentError {
+  override readonly name: string = "FileTooLargeError";
+}
+
 /** What a file call would make is there already. */
 export class AlreadyExistsError extends ConflictError {
   override readonly name: string = "AlreadyExistsError";

@@ -18,6 +18,7 @@ export {
   SandfleetError,
   TimeoutError,
   IsADirectoryError,
+  FileTooLargeError,
   NotADirectoryError,
   AlreadyExistsError,
   DirectoryNotEmptyError,

@@ -79,17 +79,26 @@ export function connectOrigin(base: URL, sandboxId: string, port: number): URL {
   return origin;
 }
 
+/** A token's lifetime when none is given: an hour. */
+export const DEFAULT_TOKEN_TTL_MS = 60 * 60 * 1000;
+
+/** The port a token opens when none is given: the only one published, else 8080, as in Modal. */
+function defaultPort(published: readonly number[]): number {
+  return published.length === 1 ? (published[0] as number) : 8080;
+}
+
 export async function createConnectToken(
   docker: Engine,
   sandbox: { id: string; app: string },
-  params: { port: number; ttlMs: number; gatewayUrl?: string },
+  params: { port?: number; ttlMs?: number; gatewayUrl?: string },
 ): Promise<ConnectToken> {
-  const { port, ttlMs } = params;
+  const ttlMs = params.ttlMs ?? DEFAULT_TOKEN_TTL_MS;
   const ttlProblem = ttlMs > MAX_TOKEN_TTL_MS ? "must be at most 7 days" : wholeSecondsProblem(ttlMs);
   if (ttlProblem) throw new InvalidArgumentError(`ttl ${ttlProblem}`);
   const base = gatewayBase(params.gatewayUrl ?? process.env.SANDFLEET_GATEWAY_URL ?? DEFAULT_GATEWAY_URL);
   const container = await docker.containers.inspect(sandbox.id);
   if (!container?.running) throw new InvalidArgumentError(`sandbox ${sandbox.id.slice(0, 12)} is not running`);
+  const port = params.port ?? defaultPort(Object.keys(container.ports).map(Number));
   if (container.ports[port] === undefined) {
     const published = Object.keys(container.ports).join(", ") || "none";
     throw new InvalidArgumentError(`port ${String(port)} is not published by the sandbox (published: ${published})`);

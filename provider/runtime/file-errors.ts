@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   DirectoryNotEmptyError,
+  FileTooLargeError,
   InvalidArgumentError,
   IsADirectoryError,
   NotADirectoryError,
@@ -26,7 +27,7 @@ const TYPES: Partial<Record<FileErrorCode, new (message: string) => SandfleetErr
   not_a_directory: NotADirectoryError,
   already_exists: AlreadyExistsError,
   not_empty: DirectoryNotEmptyError,
-  too_large: InvalidArgumentError,
+  too_large: FileTooLargeError,
   invalid: InvalidArgumentError,
 };
 

@@ -1,5 +1,6 @@
 import type { Engine } from "../engines/port.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, NotADirectoryError } from "../errors.ts";
+import { FILE_REASONS } from "./file-errors.ts";
 import { ruleProblem } from "../rules.ts";
 import { shellFileOps } from "./files-shell.ts";
 import type { ExecTarget } from "./process.ts";
@@ -86,9 +87,15 @@ export class SandboxFiles {
     await this.#ops.write(checkedPath(path), bytesOf(data));
   }
 
-  /** A folder's entries, sorted by name; a file (or symlink) lists as itself. */
+  /** A folder's entries, sorted by name; NotADirectoryError for a file, as in Modal. */
   async list(path: string): Promise<FileEntry[]> {
-    return this.#ops.list(checkedPath(path));
+    const checked = checkedPath(path);
+    const [entries, stat] = await Promise.all([this.#ops.list(checked), this.#ops.stat(checked)]);
+    // A symlink is listed as what it points at: the supervisor follows it.
+    if (stat.type === "file" || stat.type === "other") {
+      throw new NotADirectoryError(`cannot list ${checked}: ${FILE_REASONS.not_a_directory ?? "is not a folder"}`);
+    }
+    return entries;
   }
 
   /** What a path is: its type, size, permission bits, modification time and, for a symlink, its target. */

@@ -159,7 +159,8 @@ export class Sandbox {
 
   /** The engine's view of the sandbox now. */
   async state(): Promise<SandboxState> {
-    const state = await inspectSandbox(this.#engine(), this.id);
+    // Looking is allowed on a detached handle, as in Modal: only acting on the sandbox is not.
+    const state = await inspectSandbox(this.#docker, this.id);
     if (!state) throw new NotFoundError(`sandbox ${this.id} no longer exists`);
     return state;
   }
@@ -174,9 +175,9 @@ export class Sandbox {
     return reportedExitCode((await this.state()).container) ?? null;
   }
 
-  /** Waits until the sandbox ends and returns its exit code. */
+  /** Waits until the sandbox ends and returns its exit code (a detached handle may wait, too). */
   async wait(): Promise<number> {
-    await this.#engine().containers.wait(this.id);
+    await this.#docker.containers.wait(this.id);
     return (await this.poll()) ?? -1;
   }
 
@@ -287,7 +288,7 @@ export class Sandbox {
    * the gateway's. `gatewayUrl`, the gateway's base URL, defaults to
    * SANDFLEET_GATEWAY_URL, else http://localhost:8088.
    */
-  async createConnectToken(params: { port: number; ttlMs: number; gatewayUrl?: string }): Promise<ConnectToken> {
+  async createConnectToken(params: { port?: number; ttlMs?: number; gatewayUrl?: string } = {}): Promise<ConnectToken> {
     return createConnectToken(this.#engine(), this, params);
   }
 
@@ -331,8 +332,9 @@ export class Sandbox {
   }
 
   /**
-   * Lets the sandbox run on after this handle goes out of scope. The handle is
-   * then done: every later call on it fails (get a new one with fromId).
+   * Lets the sandbox run on after this handle goes out of scope. The handle
+   * then only looks (`wait`, `poll`, `state`): every call that acts on the
+   * sandbox fails (get a new handle with fromId).
    */
   detach(): void {
     this.#detached = true;

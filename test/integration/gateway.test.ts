@@ -123,6 +123,15 @@ describe("connect tokens and the gateway", () => {
     );
   });
 
+  it("defaults as Modal does: the only published port, for an hour", async () => {
+    const before = Date.now();
+    const token = await a.createConnectToken();
+    expect(token.port).toBe(8000);
+    const lifetime = Date.parse(token.expiresAt) - before;
+    expect(lifetime).toBeGreaterThan(59 * 60 * 1000);
+    expect(lifetime).toBeLessThanOrEqual(60 * 60 * 1000 + 5000);
+  });
+
   it("passes a WebSocket through, and refuses one without a token", async () => {
     const { token, url } = await a.createConnectToken({ port: 8000, ttlMs: 60_000, gatewayUrl: gateway.url });
     const origin = new URL(url).origin;

@@ -5,6 +5,7 @@ import {
   AlreadyExistsError,
   ConflictError,
   DirectoryNotEmptyError,
+  FileTooLargeError,
   InvalidArgumentError,
   IsADirectoryError,
   NotADirectoryError,
@@ -226,15 +227,17 @@ describe("Modal's sandbox behaviours", () => {
     expect(process.poll()).toBe(3);
   });
 
-  it("a detached handle refuses every later call", async () => {
+  it("a detached handle still looks (poll, wait) and refuses every call that acts", async () => {
     const sandbox = await create();
     sandbox.detach();
     await expect(sandbox.exec(["true"])).rejects.toThrow(/was detached; get a new one with fromId/);
-    await expect(sandbox.poll()).rejects.toThrow(/was detached/);
     await expect(sandbox.terminate()).rejects.toThrow(/was detached/);
     expect(() => sandbox.files).toThrow(/was detached/);
+    expect(await sandbox.poll()).toBeNull();
+    const ended = sandbox.wait();
     const again = await sandfleet.sandboxes.fromId(sandbox.id);
     expect(await again.terminate()).toBe(137);
+    expect(await ended).toBe(137);
   });
 });
 
@@ -252,11 +255,11 @@ describe("Modal's file behaviours", () => {
     expect([...(await files.read("/tmp/a"))]).toEqual([4, 5]);
   });
 
-  it("lists a file as itself, and a symlink with its target", async () => {
+  it("refuses to list a file (NotADirectoryError), and lists a symlink with its target", async () => {
     await using sandbox = await create();
     await sandbox.files.write("/tmp/d/f.txt", "12345");
     await sandbox.run(["ln", "-s", "/tmp/d/f.txt", "/tmp/d/link"], { check: true });
-    expect(await sandbox.files.list("/tmp/d/f.txt")).toEqual([{ name: "f.txt", type: "file", sizeBytes: 5 }]);
+    await expect(sandbox.files.list("/tmp/d/f.txt")).rejects.toBeInstanceOf(NotADirectoryError);
     expect(await sandbox.files.list("/tmp/d")).toEqual([
       { name: "f.txt", type: "file", sizeBytes: 5 },
       { name: "link", type: "symlink", sizeBytes: 12, target: "/tmp/d/f.txt" },
@@ -312,6 +315,7 @@ describe("Modal's file behaviours", () => {
   it("refuses to read a file larger than the cap instead of cutting it short", async () => {
     await using sandbox = await create();
     await sandbox.files.write("/tmp/big", Buffer.alloc(2048, 1));
+    await expect(sandbox.files.read("/tmp/big", { maxBytes: 1024 })).rejects.toBeInstanceOf(FileTooLargeError);
     await expect(sandbox.files.read("/tmp/big", { maxBytes: 1024 })).rejects.toThrow(
       "cannot read /tmp/big: it has 2048 bytes, more than maxBytes (1024)",
     );
