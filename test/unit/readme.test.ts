@@ -19,6 +19,20 @@ describe("the README", () => {
     expect(schema).toEqual(withRules(schema));
   });
 
+  it("asks, wherever it names a version of sandfleet, for one that includes this one", () => {
+    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    const [major, minor] = version.split(".");
+    const files = ["../../README.md", "../../examples/gitops/package.json", "../../examples/gitops/README.md"];
+    const ranges = files.flatMap((file) =>
+      [...readFileSync(new URL(file, import.meta.url), "utf8").matchAll(/"sandfleet":\s*"([^"]+)"/g)].map((m) => m[1]),
+    );
+    expect(ranges.length).toBeGreaterThan(0);
+    // Before 1.0 a caret range holds one minor version: ^0.5.0 takes 0.5.x, never 0.6.
+    for (const range of ranges) expect(range).toBe(major === "0" ? `^0.${minor ?? ""}.0` : `^${major ?? ""}.0.0`);
+  });
+
   it("names the two commands and the test command that CI runs", () => {
     const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
     const ci = readFileSync(new URL("../../.ci/run", import.meta.url), "utf8");
