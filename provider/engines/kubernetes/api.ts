@@ -21,7 +21,13 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
   let loaded: Promise<KubeApis> | undefined;
   return () => {
     loaded ??= (async () => {
-      const lib = await import("@kubernetes/client-node");
+      // An optional peer dependency: Docker users never download it.
+      const lib = await import("@kubernetes/client-node").catch((error: unknown) => {
+        throw new InvalidArgumentError(
+          "sandfleet speaks to Kubernetes through @kubernetes/client-node, which is not installed: " +
+            `npm install @kubernetes/client-node (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`,
+        );
+      });
       const config = new lib.KubeConfig();
       if (target.kubeconfig) {
         // A kubeconfig named by the target may come from a pull request: its plugins run only when allowed.
