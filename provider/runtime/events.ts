@@ -23,6 +23,8 @@ export class SandboxEventReader {
   readonly #docker: Engine;
   readonly #killed = new Set<string>();
   readonly #oom = new Set<string>();
+  /** Sandboxes already said to be ready: a later health check (or a flap back to healthy) says nothing again. */
+  readonly #ready = new Set<string>();
 
   constructor(docker: Engine) {
     this.#docker = docker;
@@ -55,13 +57,16 @@ export class SandboxEventReader {
       case "create":
         return { ...base, kind: "created" };
       case "start":
-        // A sandbox with a probe is ready when it passes; a pool member when it is warm.
-        return attrs[LABEL.readiness] === undefined && pool === undefined ? { ...base, kind: "ready" } : undefined;
+        // A sandbox with a probe is ready when it passes; a pool member when it is warm. One
+        // without a probe still has a health check (its supervisor answering), which says nothing.
+        return attrs[LABEL.readiness] === undefined && pool === undefined ? this.#readyOnce(base) : undefined;
       case "health_status":
-        return event.detail === "healthy" && pool === undefined ? { ...base, kind: "ready" } : undefined;
+        return event.detail === "healthy" && pool === undefined && attrs[LABEL.readiness] !== undefined
+          ? this.#readyOnce(base)
+          : undefined;
       case "rename": {
         const state = memberState();
-        if (state === "warm") return { ...base, kind: "ready" };
+        if (state === "warm") return this.#readyOnce(base);
         if (state === "claimed") return { ...base, kind: "claimed" };
         return undefined;
       }
@@ -80,6 +85,7 @@ export class SandboxEventReader {
         const reason = await this.#endReason(event, exitCode);
         this.#killed.delete(event.containerId);
         this.#oom.delete(event.containerId);
+        this.#ready.delete(event.containerId);
         return {
           ...base,
           kind: "ended",
@@ -90,6 +96,12 @@ export class SandboxEventReader {
       default:
         return undefined;
     }
+  }
+
+  #readyOnce<T extends { id: string }>(base: T): (T & { kind: "ready" }) | undefined {
+    if (this.#ready.has(base.id)) return undefined;
+    this.#ready.add(base.id);
+    return { ...base, kind: "ready" };
   }
 
   async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {

@@ -37,6 +37,18 @@ describe("sandbox events from engine events", () => {
     });
   });
 
+  it("a sandbox is ready once: not again at the supervisor's health check, nor when a probe flaps back", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    expect(await reader.read(engineEvent("start"))).toMatchObject({ kind: "ready" });
+    // Without a probe, the engine's health check asks the supervisor; its first answer is no news.
+    expect(await reader.read(engineEvent("health_status", {}, "healthy"))).toBeUndefined();
+    const probed = { "sandfleet.readiness": '{"exec":["true"]}' };
+    const flapping = new SandboxEventReader(noEngine);
+    expect(await flapping.read(engineEvent("health_status", probed, "healthy"))).toMatchObject({ kind: "ready" });
+    expect(await flapping.read(engineEvent("health_status", probed, "unhealthy"))).toBeUndefined();
+    expect(await flapping.read(engineEvent("health_status", probed, "healthy"))).toBeUndefined();
+  });
+
   it("an end recorded in the name is a timeout or idle end reported as 124, whatever the kill", async () => {
     const reader = new SandboxEventReader(noEngine);
     await reader.read(engineEvent("kill", { signal: "9" }));
