@@ -19,10 +19,14 @@ const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
  * container, what a later event needs to be told right: a kill or an OOM
  * before its end.
  */
+/** How long before a sandbox's end the kernel's kill for memory may come and still be the end's cause. */
+const OOM_END_WINDOW_MS = 2000;
+
 export class SandboxEventReader {
   readonly #docker: Engine;
   readonly #killed = new Set<string>();
-  readonly #oom = new Set<string>();
+  /** When the kernel last killed a process of each sandbox for memory (engine time). */
+  readonly #oom = new Map<string, number>();
   /** Sandboxes already said to be ready: a later health check (or a flap back to healthy) says nothing again. */
   readonly #ready = new Set<string>();
 
@@ -78,7 +82,7 @@ export class SandboxEventReader {
         this.#killed.add(event.containerId);
         return undefined;
       case "oom":
-        this.#oom.add(event.containerId);
+        this.#oom.set(event.containerId, event.timeMs);
         return undefined;
       case "die": {
         const exitCode = Number(attrs.exitCode ?? 0);
@@ -107,7 +111,11 @@ export class SandboxEventReader {
   async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {
     const recorded = endReasonOf(event.attributes.name ?? "");
     if (recorded) return recorded;
-    if (this.#oom.has(event.containerId)) return "oom";
+    // The kernel's kill of the main process comes a moment before its end; one long before was an
+    // exec's, which the sandbox outlived, and says nothing about this end.
+    const oomAt = this.#oom.get(event.containerId);
+    const oomEnded = oomAt !== undefined && event.timeMs - oomAt <= OOM_END_WINDOW_MS;
+    if (oomEnded) return "oom";
     if (exitCode === TIMEOUT_EXIT_CODE && event.attributes[LABEL.supervisor] !== undefined) {
       const said = await this.#lastWords(event.containerId);
       if (said) return said === "idle timeout" ? "idle" : "timeout";
@@ -116,6 +124,9 @@ export class SandboxEventReader {
     // Killed by a signal: the engine may log its `kill` and `oom` events after the `die`, so the
     // container's own record decides.
     if (exitCode === KILLED_EXIT_CODE) {
+      // The record says "OOM killed" for any process of the container the kernel ever killed: after
+      // an exec's, seen here, it no longer tells.
+      if (oomAt !== undefined) return "terminated";
       const container = await this.#docker.containers.inspect(event.containerId).catch(() => undefined);
       return container?.oomKilled === true ? "oom" : "terminated";
     }

@@ -79,6 +79,21 @@ describe("sandbox events from engine events", () => {
     expect(await withRecord(true).read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "oom" });
   });
 
+  it("a terminate long after an exec ran out of memory is terminated, not oom", async () => {
+    const reader = new SandboxEventReader({
+      containers: { inspect: () => Promise.resolve({ oomKilled: true }) },
+    } as unknown as Engine);
+    await reader.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 60_000 });
+    await reader.read(engineEvent("kill", { signal: "9" }));
+    expect(await reader.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+    // And when the engine logs the kill after the end, the polluted record is not believed either.
+    const late = new SandboxEventReader({
+      containers: { inspect: () => Promise.resolve({ oomKilled: true }) },
+    } as unknown as Engine);
+    await late.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 60_000 });
+    expect(await late.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+  });
+
   it("an OOM before the end makes it oom", async () => {
     const reader = new SandboxEventReader(noEngine);
     await reader.read(engineEvent("oom"));
