@@ -49,8 +49,6 @@ export interface ContainerSpec {
   capAdd?: readonly string[];
   /** Restarted by the engine unless stopped: only sandfleet's own daemons, never a sandbox. */
   restartUnlessStopped?: boolean;
-  /** Host files mounted read-only: only sandfleet's own daemons, never a sandbox. */
-  hostFiles?: readonly { source: string; target: string }[];
   /** The engine keeps the container's log in files of at most this size, the newest `maxFiles`: only sandfleet's own daemons. */
   log?: { maxFileBytes: number; maxFiles: number };
 }

@@ -69,7 +69,8 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
       entrypoint: [
         DAEMON_BIN,
         "serve",
-        ...(hosts ? ["--hosts", "/hosts"] : []),
+        // The lines, not the file: a file gone by the time the engine restarts the daemon would keep it down.
+        ...(hostsContent ? ["--hosts-text", hostsContent] : []),
         ...(upstream ? ["--upstream", upstream] : []),
       ],
       env: {},
@@ -86,7 +87,6 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
       init: false,
       restartUnlessStopped: true,
       log: DAEMON_LOG,
-      ...(hosts ? { hostFiles: [{ source: hosts, target: "/hosts" }] } : {}),
     });
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error; // another process placed it

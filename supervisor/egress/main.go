@@ -19,7 +19,7 @@ const ControlSocket = "/sandfleet-egress.sock"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE] [--upstream IP:PORT,...] | ctl < request.json (op: sync, set or refusals) | seal GATEWAY")
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] | ctl < request.json (op: sync, set or refusals) | seal GATEWAY")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -45,12 +45,18 @@ type request struct {
 
 func serve(args []string) int {
 	flags := flag.NewFlagSet("serve", flag.ContinueOnError)
-	hostsFile := flags.String("hosts", "", "static `address name` lines, answered before the upstream servers")
+	hostsFile := flags.String("hosts", "", "a file of static `address name` lines, answered before the upstream servers")
+	// The lines themselves, carried in the daemon's own configuration: a file on the host
+	// may be gone when the engine restarts the daemon, which then could not start at all.
+	hostsText := flags.String("hosts-text", "", "static `address name` lines, as --hosts reads them from a file")
 	upstream := flags.String("upstream", "", "upstream DNS servers (IP:PORT,...); default the host's resolv.conf")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	hosts, err := ReadHosts(*hostsFile)
+	if err == nil && *hostsText != "" {
+		hosts, err = ParseHosts(strings.NewReader(*hostsText))
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", err)
 		return 1

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -351,18 +352,23 @@ func (r *Resolver) write(fields map[string]any) {
 	_ = r.out.Encode(fields)
 }
 
-// ReadHosts reads `address name...` lines, as /etc/hosts has them.
+// ReadHosts reads `address name...` lines, as /etc/hosts has them, from a file.
 func ReadHosts(path string) (map[string][]netip.Addr, error) {
-	hosts := map[string][]netip.Addr{}
 	if path == "" {
-		return hosts, nil
+		return map[string][]netip.Addr{}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	scan := bufio.NewScanner(f)
+	return ParseHosts(f)
+}
+
+// ParseHosts reads `address name...` lines, as /etc/hosts has them.
+func ParseHosts(r io.Reader) (map[string][]netip.Addr, error) {
+	hosts := map[string][]netip.Addr{}
+	scan := bufio.NewScanner(r)
 	for scan.Scan() {
 		fields := strings.Fields(strings.SplitN(scan.Text(), "#", 2)[0])
 		if len(fields) < 2 {

@@ -190,7 +190,6 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
       CapDrop: [...spec.capDrop],
       ...(spec.capAdd?.length ? { CapAdd: [...spec.capAdd] } : {}),
       ...(spec.dns?.length ? { Dns: [...spec.dns] } : {}),
-      ...(spec.hostFiles?.length ? { Binds: spec.hostFiles.map((f) => `${f.source}:${f.target}:ro`) } : {}),
       SecurityOpt: [...spec.securityOpt],
       Privileged: false,
       Runtime: spec.runtime,

@@ -31,7 +31,6 @@ function refuseDaemonFields(spec: ContainerSpec): void {
     spec.dns?.length ? "dns (an egress allowlist)" : undefined,
     spec.capAdd?.length ? "capAdd" : undefined,
     spec.restartUnlessStopped ? "restartUnlessStopped" : undefined,
-    spec.hostFiles?.length ? "hostFiles" : undefined,
     spec.log ? "log" : undefined,
   ].filter((field) => field !== undefined);
   if (docker.length > 0) {
