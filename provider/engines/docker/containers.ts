@@ -1,5 +1,6 @@
 import { PassThrough } from "node:stream";
-import { ConflictError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { Limiter } from "../limiter.ts";
 import { readAll } from "../../streams.ts";
 import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
@@ -9,20 +10,63 @@ import { supervisorMount } from "./supervisor.ts";
 import { listOf, mapOf } from "./values.ts";
 import type { ContainerClient, ContainerInfo, ContainerSpec, ContainerStatus, HealthCheck, Labels } from "../port.ts";
 
+/** Removals, and creates or starts, in flight at once on one engine (see Limiter). */
+const REMOVALS_AT_ONCE = 8;
+const MAKINGS_AT_ONCE = 8;
+/** How long a container another caller is removing may take to go before it counts as stuck. */
+const REMOVAL_WAIT_MS = 30_000;
+
 export function containerClient(docker: EngineHttp): ContainerClient {
   const path = (id: string, action = "") => `/containers/${encodeURIComponent(id)}${action}`;
+  const removals = new Limiter(REMOVALS_AT_ONCE);
+  const makings = new Limiter(MAKINGS_AT_ONCE);
+  const gone = async (id: string) =>
+    (await engineLookup(`inspect container ${id}`, () => docker.json("GET", path(id, "/json")))) === undefined;
+
+  /** Removes a container and returns once it is gone, or says what the engine left half-done. */
+  const removeWhole = async (id: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await engineLookup(`remove container ${id}`, () =>
+          docker.json("DELETE", path(id), { query: { force: true, v: true } }),
+        );
+        return;
+      } catch (error) {
+        if (/already in progress/.test((error as Error).message)) {
+          // Another caller is removing it: the outcome is the same, once it is gone.
+          const deadline = Date.now() + REMOVAL_WAIT_MS;
+          while (!(await gone(id))) {
+            if (Date.now() > deadline) {
+              throw new EngineError(
+                `container ${id} is stuck in removal on the engine ("Removal In Progress" for ${String(REMOVAL_WAIT_MS / 1000)} s); ` +
+                  "the engine finishes it when it restarts",
+              );
+            }
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+          return;
+        }
+        // An engine under load may give up on a container's end ("did not receive an exit event"): asked again.
+        if (!(error instanceof EngineError) || attempt >= 3) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250 * attempt));
+      }
+    }
+  };
+
   return {
     async create(spec) {
-      const created = await engineCall(`create container from image ${spec.image}`, () =>
-        docker.json<{ Id: string }>("POST", "/containers/create", {
-          query: { name: spec.name },
-          body: toCreateBody(spec),
-        }),
+      const created = await makings.run(() =>
+        engineCall(`create container from image ${spec.image}`, () =>
+          docker.json<{ Id: string }>("POST", "/containers/create", {
+            query: { name: spec.name },
+            body: toCreateBody(spec),
+          }),
+        ),
       );
       return created.Id;
     },
     async start(id) {
-      await engineCall(`start container ${id}`, () => docker.json("POST", path(id, "/start")));
+      await makings.run(() => engineCall(`start container ${id}`, () => docker.json("POST", path(id, "/start"))));
     },
     async inspect(id) {
       const info = await engineLookup(`inspect container ${id}`, () =>
@@ -68,14 +112,7 @@ export function containerClient(docker: EngineHttp): ContainerClient {
       }
     },
     async remove(id) {
-      try {
-        await engineLookup(`remove container ${id}`, () =>
-          docker.json("DELETE", path(id), { query: { force: true, v: true } }),
-        );
-      } catch (error) {
-        // Someone else is already removing it: the outcome is the same.
-        if (!/already in progress/.test((error as Error).message)) throw error;
-      }
+      await removals.run(() => removeWhole(id));
     },
     async update(id, limits) {
       await engineCall(`update container ${id}`, () =>
