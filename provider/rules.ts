@@ -124,3 +124,11 @@ export const MEMORY_MIB = { min: 6, max: 1024 * 1024 } as const;
 
 /** Disk of a sandbox's writable layer, in MiB, and the bound a sandbox gets without `disk` where the engine can enforce one. */
 export const DISK_MIB = { min: 16, max: 1024 * 1024, default: 10 * 1024 } as const;
+
+/**
+ * The start of an app network's bridge name, which says what the engine
+ * host's guard (the egress daemon's `supervisor/egress/guard.go`) lets its
+ * sandboxes reach: `local`, each other only; `internet`, also the outside
+ * through NAT. Shared with the daemon through `supervisor/testdata/guard.json`.
+ */
+export const APP_BRIDGE_PREFIX = { local: "sfl-", internet: "sfi-" } as const;

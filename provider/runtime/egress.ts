@@ -32,7 +32,7 @@ export async function ensureEgressNetwork(
   return { name, subnet: network.subnet, gateway: network.gateway };
 }
 
-const DAEMON = "sandfleet-egress";
+export const DAEMON = "sandfleet-egress";
 const DAEMON_BIN = "/egress/sandfleet-egress";
 
 /**
@@ -140,6 +140,16 @@ function policyOf(
 }
 
 async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<void> {
+  const refusal = await askDaemon(docker, request, keepRunning);
+  if (refusal !== undefined) throw new SandfleetError(`the egress daemon refused the allowlist: ${refusal}`);
+}
+
+/**
+ * Sends the engine's daemon one request: undefined when it did what was
+ * asked, else its words. `keepRunning` takes the daemon as it runs (placed
+ * only when there is none), instead of placing this package's.
+ */
+export async function askDaemon(docker: Engine, request: object, keepRunning = false): Promise<string | undefined> {
   const daemon = keepRunning ? await runningDaemon(docker) : await ensureEgressDaemon(docker);
   let lastError = "";
   // A daemon started a moment ago may not listen yet.
@@ -149,12 +159,12 @@ async function tellDaemon(docker: Engine, request: object, keepRunning = false):
     process.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     process.stdout.resume();
     process.stdin?.end(JSON.stringify(request));
-    if ((await process.wait()) === 0) return;
+    if ((await process.wait()) === 0) return undefined;
     lastError = stderr.trim();
     if (!lastError.includes("not running")) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new SandfleetError(`the egress daemon refused the allowlist: ${lastError}`);
+  return lastError;
 }
 
 interface EgressNetwork {
