@@ -1,7 +1,7 @@
 import type { Engine, NetworkInfo } from "../engines/port.ts";
 import { ConflictError, NotFoundError, SandfleetError } from "../errors.ts";
 import { APP_BRIDGE_PREFIX } from "../rules.ts";
-import { askDaemon } from "./egress.ts";
+import { askDaemon, DAEMON } from "./egress.ts";
 
 /*
  * What an app network reaches is decided on the engine's host, not by the
@@ -33,6 +33,14 @@ export function unguardedNetworkProblem(network: NetworkInfo): string | undefine
 }
 
 /**
+ * The daemon container (id and start time) that last confirmed the guard,
+ * per engine client: a daemon that started since may not have placed it yet
+ * and is asked again, while one that already answered keeps its table (it
+ * checks every 2 s), so most starts cost an inspect, not an exec.
+ */
+const confirmedBy = new WeakMap<Engine, string>();
+
+/**
  * Resolves once the engine host's guard is in force, so that a sandbox
  * started next on `network` reaches only what its app allows from its first
  * packet. Asks the daemon as it runs (placing it when there is none); a
@@ -42,6 +50,9 @@ export async function requireNetworkGuard(docker: Engine, network: NetworkInfo):
   const problem = unguardedNetworkProblem(network);
   if (problem) throw new ConflictError(problem);
   if (network.bridge === undefined) return;
+  const daemon = await docker.containers.inspect(DAEMON);
+  const stamp = daemon?.running ? `${daemon.id}@${daemon.startedAt}` : undefined;
+  if (stamp !== undefined && confirmedBy.get(docker) === stamp) return;
   let refusal: string | undefined = "";
   // A daemon being replaced (by another version of sandfleet on the same
   // engine) can vanish under a request: ask its successor.
@@ -53,7 +64,10 @@ export async function requireNetworkGuard(docker: Engine, network: NetworkInfo):
       if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
       refusal = error.message;
     }
-    if (refusal === undefined) return;
+    if (refusal === undefined) {
+      if (stamp !== undefined) confirmedBy.set(docker, stamp);
+      return;
+    }
     if (refusal !== "" && !/no such container|not running|restarting/i.test(refusal)) break;
     await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
   }

@@ -63,6 +63,7 @@ describe("app networks reach what they say, and no more", () => {
   let hosts: Awaited<ReturnType<typeof startTestHosts>>;
   let listeners: Awaited<ReturnType<typeof startHostListeners>>;
   let gateways: { local: string; open: string };
+  let broadcasts: string[];
   let sandboxes: { local: Sandbox; localPeer: Sandbox; open: Sandbox; openPeer: Sandbox };
   let ips: { local: string; localPeer: string; open: string; openPeer: string };
 
@@ -70,8 +71,9 @@ describe("app networks reach what they say, and no more", () => {
     hosts = await startTestHosts(PORT);
     const localNet = await sandfleet.apps.lookup(local, { createIfMissing: true });
     const openNet = await sandfleet.apps.lookup(open, { createIfMissing: true, internet: true });
-    const gateway = async (name: string) => (await docker.networks.inspect(name))?.gateway ?? "";
-    gateways = { local: await gateway(localNet.network), open: await gateway(openNet.network) };
+    const [localInfo, openInfo] = await Promise.all([localNet, openNet].map((n) => docker.networks.inspect(n.network)));
+    gateways = { local: localInfo?.gateway ?? "", open: openInfo?.gateway ?? "" };
+    broadcasts = [localInfo?.subnet ?? "", openInfo?.subnet ?? ""].map(broadcastOf);
     listeners = await startHostListeners([gateways.local, gateways.open]);
     const make = (app: string, name: string, server: boolean) =>
       sandfleet.sandboxes.create({
@@ -115,6 +117,10 @@ describe("app networks reach what they say, and no more", () => {
     }
     for (const [address, port] of Object.entries(listeners.ports.tcpBound)) {
       targets.push({ proto: "tcp", host: address, port });
+    }
+    // Broadcasts reach the host as well as the bridge.
+    for (const address of [...broadcasts, "255.255.255.255"]) {
+      targets.push({ proto: "udp", host: address, port: listeners.ports.udpAny });
     }
     return { targets, names: addresses.map((a) => a.name) };
   }
@@ -247,6 +253,15 @@ describe("a network the guard does not keep", () => {
     expect(await docker.containers.list({ [LABEL.app]: app, [LABEL.kind]: "sandbox" })).toEqual([]);
   });
 });
+
+/** The broadcast address of an IPv4 subnet ("172.18.0.0/16" -> "172.18.255.255"). */
+function broadcastOf(subnet: string): string {
+  const [address = "", bits = "32"] = subnet.split("/");
+  const value = address.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+  const hostBits = 32 - Number(bits);
+  const broadcast = (Math.floor(value / 2 ** hostBits) + 1) * 2 ** hostBits - 1;
+  return [24, 16, 8, 0].map((shift) => String(Math.floor(broadcast / 2 ** shift) % 256)).join(".");
+}
 
 /** Connects from the engine's host and returns the first line the other side sends. */
 function readLine(host: string, port: number): Promise<string> {
