@@ -1,5 +1,5 @@
 import type { Engine, NetworkInfo } from "../engines/port.ts";
-import { ConflictError, NotFoundError, SandfleetError } from "../errors.ts";
+import { ConflictError, SandfleetError } from "../errors.ts";
 import { APP_BRIDGE_PREFIX } from "../rules.ts";
 import { askDaemon, DAEMON } from "./egress.ts";
 
@@ -40,6 +40,9 @@ export function unguardedNetworkProblem(network: NetworkInfo): string | undefine
  */
 const confirmedBy = new WeakMap<Engine, string>();
 
+/** What the engine says of a daemon container that is going or gone. */
+const DAEMON_GONE = /no such container|not running|restarting|removal in progress/i;
+
 /**
  * Resolves once the engine host's guard is in force, so that a sandbox
  * started next on `network` reaches only what its app allows from its first
@@ -61,14 +64,14 @@ export async function requireNetworkGuard(docker: Engine, network: NetworkInfo):
       refusal = await askDaemon(docker, { op: "guard" }, true);
       if (refusal?.includes("unknown op")) refusal = await askDaemon(docker, { op: "guard" });
     } catch (error) {
-      if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+      if (!(error instanceof SandfleetError && DAEMON_GONE.test(error.message))) throw error;
       refusal = error.message;
     }
     if (refusal === undefined) {
       if (stamp !== undefined) confirmedBy.set(docker, stamp);
       return;
     }
-    if (refusal !== "" && !/no such container|not running|restarting/i.test(refusal)) break;
+    if (refusal !== "" && !DAEMON_GONE.test(refusal)) break;
     await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
   }
   throw new SandfleetError(
