@@ -6,7 +6,9 @@ import { ConflictError } from "../../provider/errors.ts";
 import { LABEL, ownershipLabels } from "../../provider/runtime/labels.ts";
 import { appNetworkName } from "../../provider/runtime/names.ts";
 import type { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { DAEMON } from "../../provider/runtime/egress.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { mustRun, runCommand } from "../support/run.ts";
 import { until } from "../support/until.ts";
 import { hostAddresses, startHostListeners, startTestHosts, type Arrival } from "../support/test-hosts.ts";
 
@@ -14,6 +16,7 @@ import { hostAddresses, startHostListeners, startTestHosts, type Arrival } from 
 // inside real sandboxes against listeners on the engine's host and against
 // hosts of the test's own in network namespaces (nothing leaves the machine).
 
+const DELETE_TABLE = new URL("../fixtures/scripts/nft_delete_table.py", import.meta.url).pathname;
 const PROBE = readFileSync(new URL("../fixtures/scripts/reach_probe.py", import.meta.url), "utf8");
 const SERVER = readFileSync(new URL("../fixtures/scripts/test_host.py", import.meta.url), "utf8");
 /** Where sandboxes and test hosts listen. */
@@ -214,6 +217,50 @@ describe("app networks reach what they say, and no more", () => {
       expect(await readLine("127.0.0.1", tunnel?.hostPort ?? 0)).toMatch(/^seen /);
       expect(await readLine(peerIp, PORT)).toMatch(/^seen /);
     }
+  });
+});
+
+describe("the guard after the host lost it", () => {
+  const sandfleet = new Sandfleet({ docker });
+  const app = uniqueApp("net-restart");
+  let listeners: Awaited<ReturnType<typeof startHostListeners>> | undefined;
+  afterAll(async () => {
+    await cleanupApp(app);
+    await listeners?.stop();
+  });
+
+  it("is in force from the first packet of the next sandbox, with the daemon stopped and its table gone (as after a host restart)", async () => {
+    const network = await sandfleet.apps.lookup(app, { createIfMissing: true });
+    const gateway = (await docker.networks.inspect(network.network))?.gateway ?? "";
+    listeners = await startHostListeners([gateway]);
+    // What a host restart leaves: no table in the kernel, and a daemon not (yet) running.
+    await runCommand("docker", ["stop", "--time", "2", DAEMON]); // absent is as good
+    await mustRun("python3", [DELETE_TABLE, "sandfleet_guard"]);
+    // The sandbox's own command tries the host at once: its first packets.
+    const sandbox = await sandfleet.sandboxes.create({
+      app,
+      image: "sandfleet/python",
+      network: "app",
+      command: [
+        "python3",
+        "-c",
+        PROBE,
+        JSON.stringify([
+          { proto: "tcp", host: gateway, port: listeners.ports.tcpAny },
+          { proto: "tcp", host: gateway, port: listeners.ports.tcpBound[gateway] },
+          { proto: "udp", host: gateway, port: listeners.ports.udpAny },
+        ]),
+      ],
+    });
+    await sandbox.wait();
+    const { stdout, stderr } = await sandbox.logs();
+    stderr.resume();
+    let text = "";
+    for await (const chunk of stdout) text += (chunk as Buffer).toString();
+    const outcomes = JSON.parse(text) as string[];
+    expect(outcomes.filter((o) => o.startsWith("reached"))).toEqual([]);
+    expect(outcomes[0]).toMatch(/^refused/);
+    expect(listeners.arrivals).toEqual([]);
   });
 });
 
