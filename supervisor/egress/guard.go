@@ -114,11 +114,18 @@ func (g *Guard) whole() (bool, error) {
 	return true, nil
 }
 
-// Keep ensures the table every interval, for as long as the daemon runs.
+// Keep ensures the table every interval, for as long as the daemon runs,
+// reporting each new failure once rather than every interval.
 func (g *Guard) Keep(interval time.Duration, report func(error)) {
+	last := ""
 	for range time.Tick(interval) {
-		if err := g.Ensure(); err != nil {
+		err := g.Ensure()
+		if err != nil && err.Error() != last {
 			report(err)
+		}
+		last = ""
+		if err != nil {
+			last = err.Error()
 		}
 	}
 }
