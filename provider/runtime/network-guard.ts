@@ -41,7 +41,7 @@ export function unguardedNetworkProblem(network: NetworkInfo): string | undefine
 const confirmedBy = new WeakMap<Engine, string>();
 
 /** What the engine says of a daemon container that is going or gone. */
-const DAEMON_GONE = /no such container|not running|restarting|removal in progress/i;
+const DAEMON_GONE = /no such container|no such exec|not running|restarting|removal in progress/i;
 
 /**
  * Resolves once the engine host's guard is in force, so that a sandbox

@@ -67,6 +67,7 @@ describe("app networks reach what they say, and no more", () => {
   let listeners: Awaited<ReturnType<typeof startHostListeners>>;
   let gateways: { local: string; open: string };
   let broadcasts: string[];
+  let bridges: string[];
   let sandboxes: { local: Sandbox; localPeer: Sandbox; open: Sandbox; openPeer: Sandbox };
   let ips: { local: string; localPeer: string; open: string; openPeer: string };
 
@@ -77,6 +78,7 @@ describe("app networks reach what they say, and no more", () => {
     const [localInfo, openInfo] = await Promise.all([localNet, openNet].map((n) => docker.networks.inspect(n.network)));
     gateways = { local: localInfo?.gateway ?? "", open: openInfo?.gateway ?? "" };
     broadcasts = [localInfo?.subnet ?? "", openInfo?.subnet ?? ""].map(broadcastOf);
+    bridges = [localInfo?.bridge ?? "", openInfo?.bridge ?? ""];
     listeners = await startHostListeners([gateways.local, gateways.open]);
     const make = (app: string, name: string, server: boolean) =>
       sandfleet.sandboxes.create({
@@ -110,9 +112,10 @@ describe("app networks reach what they say, and no more", () => {
 
   /** Every address of the engine's host a sandbox could aim at, with each protocol. */
   async function hostTargets(): Promise<{ targets: Target[]; names: string[] }> {
-    // The two apps' own bridges and the test hosts' links stay for the whole file.
+    // The two apps' own bridges (IPv6 link-local addresses included) and the test hosts' links stay
+    // for the whole file.
     const ours = new Set([gateways.local, gateways.open, hosts.outside.hostSide, hosts.bridged.hostSide]);
-    const addresses = await hostAddresses((_name, address) => ours.has(address));
+    const addresses = await hostAddresses((name, address) => ours.has(address) || bridges.includes(name));
     const targets: Target[] = [];
     for (const { address } of addresses) {
       if (address.includes(":")) targets.push({ proto: "tcp", host: address, port: listeners.ports.tcp6Any });
