@@ -47,7 +47,8 @@ const DAEMON_GONE = /no such container|no such exec|not running|restarting|remov
  * Resolves once the engine host's guard is in force, so that a sandbox
  * started next on `network` reaches only what its app allows from its first
  * packet. Asks the daemon as it runs (placing it when there is none); a
- * daemon too old to know the guard is replaced by this package's.
+ * daemon that cannot answer (too old to know the guard, unable to start) is
+ * replaced by this package's.
  */
 export async function requireNetworkGuard(docker: Engine, network: NetworkInfo): Promise<void> {
   const problem = unguardedNetworkProblem(network);
@@ -56,25 +57,26 @@ export async function requireNetworkGuard(docker: Engine, network: NetworkInfo):
   const daemon = await docker.containers.inspect(DAEMON);
   const stamp = daemon?.running ? `${daemon.id}@${daemon.startedAt}` : undefined;
   if (stamp !== undefined && confirmedBy.get(docker) === stamp) return;
-  let refusal: string | undefined = "";
-  // A daemon being replaced (by another version of sandfleet on the same
-  // engine) can vanish under a request: ask its successor.
-  for (let attempt = 0; attempt < 5; attempt++) {
+  const ask = async (ours: boolean): Promise<string | undefined> => {
     try {
-      refusal = await askDaemon(docker, { op: "guard" }, true);
-      if (refusal?.includes("unknown op")) refusal = await askDaemon(docker, { op: "guard" });
+      return await askDaemon(docker, { op: "guard" }, !ours);
     } catch (error) {
-      if (!(error instanceof SandfleetError && DAEMON_GONE.test(error.message))) throw error;
-      refusal = error.message;
+      if (!(error instanceof SandfleetError)) throw error;
+      return error.message;
     }
-    if (refusal === undefined) {
-      if (stamp !== undefined) confirmedBy.set(docker, stamp);
-      return;
-    }
-    if (refusal !== "" && !DAEMON_GONE.test(refusal)) break;
-    await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+  };
+  let refusal = await ask(false);
+  // A daemon being replaced (by another version of sandfleet on the same
+  // engine) can vanish under a request: ask again, this package's own.
+  for (let attempt = 1; refusal !== undefined && attempt < 5; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    refusal = await ask(true);
+    if (refusal !== undefined && refusal !== "" && !DAEMON_GONE.test(refusal)) break;
   }
-  throw new SandfleetError(
-    `the engine host's network guard is not in place, so no sandbox starts on ${network.name}: ${refusal || "the daemon ended during the request"}`,
-  );
+  if (refusal !== undefined) {
+    throw new SandfleetError(
+      `the engine host's network guard is not in place, so no sandbox starts on ${network.name}: ${refusal || "the daemon ended during the request"}`,
+    );
+  }
+  if (stamp !== undefined) confirmedBy.set(docker, stamp);
 }

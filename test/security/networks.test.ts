@@ -8,6 +8,7 @@ import { appNetworkName } from "../../provider/runtime/names.ts";
 import type { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { DAEMON } from "../../provider/runtime/egress.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { fakeSsh } from "../support/fake-ssh.ts";
 import { mustRun, runCommand } from "../support/run.ts";
 import { until } from "../support/until.ts";
 import { hostAddresses, startHostListeners, startTestHosts, type Arrival } from "../support/test-hosts.ts";
@@ -265,6 +266,36 @@ describe("the guard after the host lost it", () => {
     expect(outcomes.filter((o) => o.startsWith("reached"))).toEqual([]);
     expect(outcomes[0]).toMatch(/^refused/);
     expect(listeners.arrivals).toEqual([]);
+  });
+});
+
+describe("an engine at an ssh:// address", () => {
+  const app = uniqueApp("net-ssh");
+  const ssh = fakeSsh();
+  let listeners: Awaited<ReturnType<typeof startHostListeners>> | undefined;
+  afterAll(async () => {
+    await cleanupApp(app);
+    await listeners?.stop();
+    delete process.env.SANDFLEET_SSH;
+  });
+
+  it("gets its guard on the engine's host through the engine alone: ssh runs nothing but the engine's dial-stdio", async () => {
+    process.env.SANDFLEET_SSH = ssh.path;
+    const remote = new Sandfleet({ dockerHost: "ssh://ops@engine-host" });
+    const network = await remote.apps.lookup(app, { createIfMissing: true });
+    const gateway = (await docker.networks.inspect(network.network))?.gateway ?? "";
+    listeners = await startHostListeners([gateway]);
+    // Nothing in place on the engine's host: whatever guards the sandbox came through the engine.
+    await runCommand("docker", ["stop", "--time", "2", DAEMON]);
+    await mustRun("python3", [DELETE_TABLE, "sandfleet_guard"]);
+    const sandbox = await remote.sandboxes.create({ app, image: "sandfleet/python", network: "app" });
+    const outcomes = await tryToReach(sandbox, [
+      ...everyProtocol(gateway, { tcp: listeners.ports.tcpAny, udp: listeners.ports.udpAny }),
+      { proto: "tcp", host: gateway, port: listeners.ports.tcpBound[gateway] ?? 0 },
+    ]);
+    expect(reached(outcomes)).toEqual({});
+    expect(listeners.arrivals).toEqual([]);
+    expect(new Set(ssh.calls())).toEqual(new Set(["-o BatchMode=yes -- ops@engine-host docker system dial-stdio"]));
   });
 });
 
