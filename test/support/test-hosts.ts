@@ -167,10 +167,11 @@ export async function startHostListeners(boundTo: string[]): Promise<{
 /**
  * The engine host's own addresses a sandbox could aim at, read from the
  * host (`ip -j addr`, which lists interfaces that are down too, as docker0
- * is without containers): every address but loopback, leaving out the
- * bridges and veths other tests make and remove meanwhile, unless `keep`
- * says so (an address gone between reading and trying would be routed off
- * the machine). A link-local IPv6 address is given as a sandbox names it (%eth0).
+ * is without containers): every address but loopback of the host's own
+ * network interfaces and docker0, and of the interfaces `keep` names. Other
+ * interfaces come and go with other tests, and an address gone between
+ * reading and trying would be routed off the machine. A link-local IPv6
+ * address is given as a sandbox names it (%eth0).
  */
 export async function hostAddresses(
   keep: (name: string, address: string) => boolean = () => false,
@@ -181,10 +182,10 @@ export async function hostAddresses(
     ifname: string;
     addr_info: { family: string; local: string; scope: string }[];
   }[];
-  const others = /^(br-|sf|veth)/;
+  const lasting = /^(eth|en|wl|bond|docker0$)/;
   return links.flatMap(({ ifname, addr_info }) =>
     addr_info
-      .filter((a) => a.scope !== "host" && (keep(ifname, a.local) || !others.test(ifname)))
+      .filter((a) => a.scope !== "host" && (lasting.test(ifname) || keep(ifname, a.local)))
       .map((a) => ({
         name: ifname,
         address: a.scope === "link" && a.family === "inet6" ? `${a.local}%eth0` : a.local,
