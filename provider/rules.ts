@@ -236,3 +236,11 @@ export function wholeSecondsProblem(value: unknown): string | undefined {
   if (value > MAX_DURATION_MS) return `must be at most 24h (got ${durationText(value)})`;
   return undefined;
 }
+
+/**
+ * The start of an app network's bridge name, which says what the engine
+ * host's guard (the egress daemon's `supervisor/egress/guard.go`) lets its
+ * sandboxes reach: `local`, each other only; `internet`, also the outside
+ * through NAT. Shared with the daemon through `supervisor/testdata/guard.json`.
+ */
+export const APP_BRIDGE_PREFIX = { local: "sfl-", internet: "sfi-" } as const;

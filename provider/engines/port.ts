@@ -203,6 +203,8 @@ export interface NetworkSpec {
   internal: boolean;
   /** NAT to the outside for containers on the network. */
   masquerade: boolean;
+  /** The name of the host's bridge, where the engine makes one (Docker); default the engine's choice. */
+  bridge?: string;
 }
 
 export interface NetworkInfo {
@@ -214,6 +216,8 @@ export interface NetworkInfo {
   /** Its IPv4 subnet and gateway address, as the engine assigned them. */
   subnet: string | undefined;
   gateway: string | undefined;
+  /** The host's bridge that carries it; undefined where the network is not a bridge on a host (Kubernetes). */
+  bridge: string | undefined;
 }
 
 export interface ExecSpec {

@@ -10,7 +10,9 @@ export interface AppArgs {
   name?: string;
   /**
    * Whether the app's networked sandboxes get NAT to the outside. Default
-   * false: they reach each other and ports published on 127.0.0.1, nothing else.
+   * false: they reach each other and nothing else. On a Docker engine they
+   * never reach its host, its bridges or link-local addresses either way, and
+   * their ports published on 127.0.0.1 reach them.
    */
   internet?: pulumi.Input<boolean>;
   /** Where `sandfleet agent` POSTs the app's sandbox events, signed; changed in place. */

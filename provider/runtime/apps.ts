@@ -2,18 +2,22 @@ import type { Engine } from "../engines/port.ts";
 import type { NetworkInfo, VolumeInfo } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { LABEL, ownershipLabels } from "./labels.ts";
-import { appNetworkName, nameProblem, volumeName } from "./names.ts";
+import { appBridgeName, appNetworkName, nameProblem, volumeName } from "./names.ts";
 
 /**
  * An app's private network, made exactly as the App resource makes it (same
  * name, same labels), so that `pulumi refresh`, `gc` and the App resource see
  * one made at run time as their own. `internet` lets its sandboxes out.
+ * Not `internal`: Docker publishes no port of a container on an internal
+ * network. What it reaches is decided by the engine host's guard, which
+ * knows the network by its bridge's name (network-guard.ts).
  */
 export async function createAppNetwork(docker: Engine, app: string, internet: boolean): Promise<string> {
   return docker.networks.create({
     name: appNetworkName(app),
     internal: false,
     masquerade: internet,
+    bridge: appBridgeName(app, internet),
     labels: ownershipLabels(app, "network"),
   });
 }

@@ -32,7 +32,7 @@ export async function ensureEgressNetwork(
   return { name, subnet: network.subnet, gateway: network.gateway };
 }
 
-const DAEMON = "sandfleet-egress";
+export const DAEMON = "sandfleet-egress";
 const DAEMON_BIN = "/egress/sandfleet-egress";
 /**
  * The daemon's log is kept by the engine in files of at most 10 MB, the
@@ -253,6 +253,27 @@ interface DaemonReply {
 }
 
 async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<DaemonReply> {
+  const answer = await exchange(docker, request, keepRunning);
+  if ("refusal" in answer) throw new SandfleetError(`the egress daemon refused the allowlist: ${answer.refusal}`);
+  return answer.reply;
+}
+
+/**
+ * Sends the engine's daemon one request: undefined when it did what was
+ * asked, else its words. `keepRunning` takes the daemon as it runs (placed
+ * only when there is none), instead of placing this package's.
+ */
+export async function askDaemon(docker: Engine, request: object, keepRunning = false): Promise<string | undefined> {
+  const answer = await exchange(docker, request, keepRunning);
+  return "refusal" in answer ? answer.refusal : undefined;
+}
+
+/** One request to the daemon: its reply, or its words when it refused. */
+async function exchange(
+  docker: Engine,
+  request: object,
+  keepRunning: boolean,
+): Promise<{ reply: DaemonReply } | { refusal: string }> {
   const daemon = keepRunning ? await runningDaemon(docker) : await ensureEgressDaemon(docker);
   let lastError = "";
   // A daemon started a moment ago may not listen yet.
@@ -265,16 +286,16 @@ async function tellDaemon(docker: Engine, request: object, keepRunning = false):
     process.stdin?.end(JSON.stringify(request));
     if ((await process.wait()) === 0) {
       try {
-        return JSON.parse(stdout) as DaemonReply;
+        return { reply: JSON.parse(stdout) as DaemonReply };
       } catch {
-        return {}; // a daemon of an older version answers "ok"
+        return { reply: {} }; // a daemon of an older version answers "ok"
       }
     }
     lastError = stderr.trim();
     if (!lastError.includes("not running")) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new SandfleetError(`the egress daemon refused the allowlist: ${lastError}`);
+  return { refusal: lastError };
 }
 
 interface EgressNetwork {

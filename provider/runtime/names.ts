@@ -1,5 +1,5 @@
 import { sha256Hex } from "../digest.ts";
-import { ruleProblem } from "../rules.ts";
+import { APP_BRIDGE_PREFIX, ruleProblem } from "../rules.ts";
 
 /**
  * Names of apps and sandboxes follow Modal's rules: letters, digits, dashes,
@@ -63,6 +63,16 @@ export function containerName(app: string, name: string): string {
 /** One network per app: app names are unique, so the app alone names it. */
 export function appNetworkName(app: string): string {
   return `sandfleet-${app}`;
+}
+
+/**
+ * The host bridge of an app's network: a prefix the engine host's guard
+ * matches (what the network may reach), then a hash of the network's name,
+ * within the kernel's 15 bytes.
+ */
+export function appBridgeName(app: string, internet: boolean): string {
+  const prefix = internet ? APP_BRIDGE_PREFIX.internet : APP_BRIDGE_PREFIX.local;
+  return prefix + sha256Hex(appNetworkName(app)).slice(0, 15 - prefix.length);
 }
 
 export function volumeName(app: string, name: string): string {

@@ -7,6 +7,7 @@ import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
 import { liveTags } from "./tags.ts";
 import { applyEgress, ensureEgressNetwork, guardEgressNetworks, prepareEgressSeal } from "./egress.ts";
+import { requireNetworkGuard } from "./network-guard.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
@@ -81,7 +82,9 @@ export async function createSandbox(
       `image "${normalized.image}" not found on the Docker engine at ${docker.host}; build or load it first (sandfleet never pulls from a registry)`,
     );
   }
-  if (normalized.network === "app" && !(await docker.networks.inspect(appNetworkName(normalized.app)))) {
+  const appNetwork =
+    normalized.network === "app" ? await docker.networks.inspect(appNetworkName(normalized.app)) : undefined;
+  if (normalized.network === "app" && !appNetwork) {
     throw new NotFoundError(
       `app "${normalized.app}" has no network ${appNetworkName(normalized.app)}; create the App first`,
     );
@@ -129,6 +132,8 @@ export async function createSandbox(
         ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
       })
     : labelled;
+  // The host's guard holds before the sandbox's first packet.
+  if (appNetwork) await requireNetworkGuard(docker, appNetwork);
   let id: string;
   try {
     id = await docker.containers.create(spec);

@@ -1,7 +1,8 @@
 // sandfleet-egress keeps sandboxes' egress allowlists on an engine's host:
 // a resolver that answers only allowed names, and an nftables table that
 // lets a sandbox's traffic reach only allowed addresses. It runs in a
-// sandfleet-managed container on the host's network, with NET_ADMIN.
+// sandfleet-managed container on the host's network, with NET_ADMIN. It
+// also keeps the host-side guard of sandfleet's app networks (guard.go).
 package main
 
 import (
@@ -71,6 +72,12 @@ func serve(args []string) int {
 		return 1
 	}
 	resolver := NewResolver(rules, hosts, servers)
+	// The app networks' guard first: it must hold before anything answers.
+	guard, err := startGuard(func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: nftables: %v\n", err)
+		return 1
+	}
 	if err := WatchRefusals(func(r Refusal) { resolver.RefusedAddress(r.Sandbox, r.Destination) }); err != nil {
 		// The firewall still refuses; only its log of addresses is missing.
 		resolver.log(map[string]any{"error": "cannot read refusals (NFLOG): " + err.Error()})
@@ -103,6 +110,10 @@ func serve(args []string) int {
 				}
 			} else if req.Op == "refusals" {
 				reply["refusals"] = resolver.Refusals(req.Sandbox)
+			} else if req.Op == "guard" {
+				if err := guard.Ensure(); err != nil {
+					reply = map[string]any{"error": err.Error()}
+				}
 			} else if req.Op == "set" {
 				if err := resolver.Set(req.Networks, req.Policies); err != nil {
 					reply = map[string]any{"error": err.Error()}

@@ -1,29 +1,13 @@
 // An ssh:// engine is reached the way the docker CLI reaches one: the user's
 // ssh runs `docker system dial-stdio` on the far host. Here a stand-in for ssh
 // records its arguments and runs that command on this host.
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EngineUnavailableError, Sandfleet } from "../../provider/index.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { fakeSsh } from "../support/fake-ssh.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "sandfleet-ssh-"));
-const argsLog = join(dir, "args");
-const fakeSsh = join(dir, "ssh");
-writeFileSync(
-  fakeSsh,
-  `#!/bin/sh
-printf '%s\\n' "$*" >> ${argsLog}
-while [ "$1" != "--" ]; do shift; done
-shift
-case "$1" in unreachable*) echo "ssh: connect to host $1 port 22: Connection refused" >&2; exit 255;; esac
-shift
-exec "$@"
-`,
-);
-chmodSync(fakeSsh, 0o755);
-process.env.SANDFLEET_SSH = fakeSsh;
+const ssh = fakeSsh();
+process.env.SANDFLEET_SSH = ssh.path;
 
 describe("an engine at an ssh:// address", () => {
   const app = uniqueApp("ssh");
@@ -36,8 +20,9 @@ describe("an engine at an ssh:// address", () => {
     const result = await sandbox.run(["sh", "-c", "read line; echo got $line; exit 3"], { input: "hi\n" });
     expect(result).toMatchObject({ exitCode: 3, stdout: "got hi\n" });
     expect((await sandfleet.sandboxes.list({ app })).map((s) => s.id)).toEqual([sandbox.id]);
-    const calls = readFileSync(argsLog, "utf8").trim().split("\n");
-    expect(new Set(calls)).toEqual(new Set(["-p 2222 -o BatchMode=yes -- ops@engine-host docker system dial-stdio"]));
+    expect(new Set(ssh.calls())).toEqual(
+      new Set(["-p 2222 -o BatchMode=yes -- ops@engine-host docker system dial-stdio"]),
+    );
   });
 
   it("says which engine it cannot reach, with ssh's own words", async () => {

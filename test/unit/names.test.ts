@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { APP_BRIDGE_PREFIX } from "../../provider/rules.ts";
 import {
+  appBridgeName,
   containerName,
   imageRepository,
   objectName,
@@ -52,5 +55,28 @@ describe("Docker names of sandfleet objects", () => {
     expect(parseObjectName("sandfleet-demo-web")).toBeUndefined();
     expect(parseObjectName("sandfleet-sb-10-demo-web")).toBeUndefined();
     expect(parseObjectName("nginx")).toBeUndefined();
+  });
+});
+
+describe("app network bridges", () => {
+  const vectors = JSON.parse(
+    readFileSync(new URL("../../supervisor/testdata/guard.json", import.meta.url), "utf8"),
+  ) as { localPrefix: string; internetPrefix: string; bridges: { app: string; internet: boolean; bridge: string }[] };
+
+  it("start as the engine host's guard expects (the vectors the egress daemon's tests read)", () => {
+    expect(APP_BRIDGE_PREFIX).toEqual({ local: vectors.localPrefix, internet: vectors.internetPrefix });
+    for (const { app, internet, bridge } of vectors.bridges) expect(appBridgeName(app, internet)).toBe(bridge);
+  });
+
+  it("fit the kernel's 15 bytes, and differ by app and by reach", () => {
+    const names = new Set<string>();
+    for (const app of PARTS) {
+      for (const internet of [false, true]) {
+        const bridge = appBridgeName(app, internet);
+        expect(bridge).toMatch(/^sf[li]-[0-9a-f]{11}$/);
+        names.add(bridge);
+      }
+    }
+    expect(names.size).toBe(PARTS.length * 2);
   });
 });

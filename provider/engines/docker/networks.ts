@@ -5,6 +5,9 @@ import type { RawNetwork } from "./raw.ts";
 import { mapOf } from "./values.ts";
 import type { NetworkClient, NetworkInfo } from "../port.ts";
 
+const MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade";
+const BRIDGE_NAME = "com.docker.network.bridge.name";
+
 export function networkClient(docker: EngineHttp): NetworkClient {
   const path = (idOrName: string) => `/networks/${encodeURIComponent(idOrName)}`;
   return {
@@ -17,7 +20,10 @@ export function networkClient(docker: EngineHttp): NetworkClient {
             Internal: spec.internal,
             // Without masquerading, containers get no NAT to the outside, while
             // ports published on 127.0.0.1 still reach them.
-            Options: spec.masquerade ? {} : { "com.docker.network.bridge.enable_ip_masquerade": "false" },
+            Options: {
+              ...(spec.masquerade ? {} : { [MASQUERADE]: "false" }),
+              ...(spec.bridge ? { [BRIDGE_NAME]: spec.bridge } : {}),
+            },
             Labels: { ...spec.labels },
             CheckDuplicate: true,
           },
@@ -52,8 +58,10 @@ function fromInspect(info: RawNetwork): NetworkInfo {
     name: info.Name,
     labels: mapOf(info.Labels),
     internal: info.Internal,
-    masquerade: options["com.docker.network.bridge.enable_ip_masquerade"] !== "false",
+    masquerade: options[MASQUERADE] !== "false",
     subnet: info.IPAM?.Config?.[0]?.Subnet,
     gateway: info.IPAM?.Config?.[0]?.Gateway,
+    // A bridge network not named at its creation gets the engine's name for it.
+    bridge: info.Driver === "bridge" ? (options[BRIDGE_NAME] ?? `br-${info.Id.slice(0, 12)}`) : undefined,
   };
 }

@@ -93,6 +93,7 @@ export interface RawNetwork {
   Name: string;
   Labels?: StringMap;
   Internal: boolean;
+  Driver?: string;
   Options?: StringMap;
   IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] | null };
 }

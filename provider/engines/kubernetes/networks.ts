@@ -29,6 +29,7 @@ export function networkClient(
     masquerade: false,
     subnet: undefined,
     gateway: undefined,
+    bridge: undefined,
   });
   let denied: Promise<void> | undefined;
   const ensureDefaultDeny = () => {
