@@ -1,5 +1,6 @@
 // What an egress allowlist may hold, apart from how it is enforced, so that
 // the spec checks it without an engine client.
+import { nonAsciiProblem } from "../reference-rules.ts";
 import { objectName } from "./names.ts";
 
 /**
@@ -18,8 +19,13 @@ const LABEL_NAME = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
 /** Why an allowlist entry cannot be enforced (the daemon's own parser holds the same rule). */
 export function egressEntryProblem(entry: unknown): string | undefined {
   if (typeof entry !== "string") return "must be a string";
+  // Checked before case folding: "\u212A" (the Kelvin sign) lower-cases to an ASCII "k".
+  const other = nonAsciiProblem(entry);
+  if (other) return `${JSON.stringify(entry)} ${other}`;
   const text = entry.trim().toLowerCase().replace(/\.$/, "");
-  const cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?:\/(\d{1,2}))?$/.exec(text);
+  // No leading zeros, as the daemon's parser (Go's netip) reads addresses.
+  const octet = "(0|[1-9]\\d{0,2})";
+  const cidr = new RegExp(`^${octet}\\.${octet}\\.${octet}\\.${octet}(?:\\/(0|[1-9]\\d?))?$`).exec(text);
   if (cidr) {
     const octets = cidr.slice(1, 5).map(Number);
     const bits = cidr[5] === undefined ? 32 : Number(cidr[5]);
@@ -42,4 +48,38 @@ export function egressSettingProblems(network: unknown, runtime: unknown): strin
     ...(network === "app" ? ['gives the sandbox its own network; remove network: "app"'] : []),
     ...(runtime === "runsc" ? ["needs runc: runsc (gVisor) is registered without networking on this engine"] : []),
   ];
+}
+
+/** An IPv4 CIDR as the range of addresses it covers, host bits cleared, as the daemon reads it. */
+function cidrRange(entry: string): [start: number, end: number] | undefined {
+  const match = /^(\d+)\.(\d+)\.(\d+)\.(\d+)(?:\/(\d+))?$/.exec(entry.trim().replace(/\.$/, ""));
+  if (!match || egressEntryProblem(entry)) return undefined;
+  const address = match.slice(1, 5).reduce((sum, octet) => sum * 256 + Number(octet), 0);
+  const size = 2 ** (32 - (match[5] === undefined ? 32 : Number(match[5])));
+  const start = Math.floor(address / size) * size;
+  return [start, start + size];
+}
+
+/**
+ * How much of the internet an allowlist opens: the number of IPv4 addresses
+ * its CIDRs cover together (overlaps counted once), and its wildcards that
+ * sit directly on a top-level domain (`*.com`), which match a whole namespace.
+ */
+export function allowlistReach(entries: readonly string[]): { addresses: number; topLevelWildcards: string[] } {
+  const ranges = entries
+    .map(cidrRange)
+    .filter((range): range is [number, number] => range !== undefined)
+    .sort((a, b) => a[0] - b[0]);
+  let addresses = 0;
+  let covered = 0;
+  for (const [start, end] of ranges) {
+    if (end <= covered) continue;
+    addresses += end - Math.max(start, covered);
+    covered = end;
+  }
+  const topLevelWildcards = entries.filter((entry) => {
+    const text = entry.trim().toLowerCase().replace(/\.$/, "");
+    return text.startsWith("*.") && !text.slice(2).includes(".");
+  });
+  return { addresses, topLevelWildcards };
 }

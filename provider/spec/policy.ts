@@ -48,7 +48,7 @@ const CHECKS = ["runtime", "internet", "max", "maxPerApp", "images", "requiredTa
 export type PolicyLoad = { policy: Policy; issues: [] } | { policy: undefined; issues: SpecIssue[] };
 
 /** Parses and checks a policy file; every problem at its line and column. */
-export function loadPolicy(text: string, file: string): PolicyLoad {
+export function loadPolicy(text: string | Uint8Array, file: string): PolicyLoad {
   const read = readYaml(text, file);
   if (!read.source) return { policy: undefined, issues: read.issues };
   const invalid = schemaIssues(policySchemaValidator(), read.source);

@@ -37,6 +37,10 @@ type Allowlist struct {
 func ParseAllowlist(entries []string) (*Allowlist, error) {
 	a := &Allowlist{names: map[string]bool{}}
 	for _, e := range entries {
+		// Before case folding: strings.ToLower turns the Kelvin sign (U+212A) into an ASCII "k".
+		if !printableASCII(e) {
+			return nil, fmt.Errorf("%q has a character that is not printable ASCII", e)
+		}
 		entry := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(e), "."))
 		if p, err := netip.ParsePrefix(entry); err == nil && p.Addr().Is4() {
 			a.prefixes = append(a.prefixes, p.Masked())
@@ -75,6 +79,15 @@ func (a *Allowlist) AllowsName(name string) bool {
 
 // Prefixes are the addresses allowed outright.
 func (a *Allowlist) Prefixes() []netip.Prefix { return a.prefixes }
+
+func printableASCII(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 || text[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
 
 func validName(name string) bool {
 	if name == "" || len(name) > 253 {

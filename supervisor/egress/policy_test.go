@@ -21,7 +21,8 @@ func TestAllowlistMatchesNamesWildcardsAndAddresses(t *testing.T) {
 }
 
 func TestAllowlistRefusesWhatItCannotEnforce(t *testing.T) {
-	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com"} {
+	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com",
+		"\u212Aube.io", "ｅｘａｍｐｌｅ.com", "py\u200bpi.org", "\ufeffpypi.org", "pypi.org\u00a0"} {
 		if _, err := ParseAllowlist([]string{bad}); err == nil {
 			t.Errorf("%q was accepted", bad)
 		}

@@ -1,0 +1,38 @@
+import { imageReferenceProblem, quoted, userProblem } from "../reference-rules.ts";
+import { rawInstructionProblem } from "../runtime/dockerfile-lines.ts";
+import type { SchemaProblem } from "./schema-errors.ts";
+import { isImageReference } from "./to-params.ts";
+import type { SandfleetSpec, SpecSandbox } from "./types.ts";
+
+/**
+ * What an image's fields become, checked by the same rules as the
+ * TypeScript API: references by Docker's grammar, users as USER reads them,
+ * raw steps as one instruction that cannot reach another line.
+ */
+export function imageFieldProblems(spec: SandfleetSpec): SchemaProblem[] {
+  const problems: SchemaProblem[] = [];
+  const check = (path: (string | number)[], value: string, rule: (value: unknown) => string | undefined) => {
+    const reason = rule(value);
+    if (reason) problems.push({ path, reason: `${quoted(value)} ${reason}`, atKey: false });
+  };
+  for (const [name, image] of Object.entries(spec.images)) {
+    if (image.ref !== undefined) check(["images", name, "ref"], image.ref, imageReferenceProblem);
+    if (image.base !== undefined) check(["images", name, "base"], image.base, imageReferenceProblem);
+    image.steps?.forEach((step, i) => {
+      if ("user" in step) check(["images", name, "steps", i, "user"], step.user, userProblem);
+      if ("dockerfile" in step)
+        check(["images", name, "steps", i, "dockerfile"], step.dockerfile, rawInstructionProblem);
+    });
+  }
+  const sandboxes: [(string | number)[], SpecSandbox][] = [
+    ...Object.entries(spec.sandboxes).map(([name, s]): [string[], SpecSandbox] => [["sandboxes", name], s]),
+    ...Object.entries(spec.pools).map(([name, p]): [string[], SpecSandbox] => [
+      ["pools", name, "template"],
+      p.template,
+    ]),
+  ];
+  for (const [at, sandbox] of sandboxes) {
+    if (isImageReference(sandbox.image)) check([...at, "image"], sandbox.image, imageReferenceProblem);
+  }
+  return problems;
+}
