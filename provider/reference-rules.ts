@@ -89,12 +89,12 @@ export function userProblem(value: unknown): string | undefined {
 
 /**
  * A value quoted for a message: JSON, with every character a terminal or a
- * review page would not show as itself (controls, DEL, invisible and bidi
- * characters) written as an escape, so a message cannot hide or reorder text.
+ * review page would not show as itself (controls, DEL, spaces other than
+ * the ASCII one, invisible and bidi characters) written as an escape, so a message cannot hide or reorder text.
  */
 export function quoted(value: string): string {
   return JSON.stringify(value).replace(
-    /[\u007f-\u009f\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Cs}]/gu,
+    /[\u007f-\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Cs}]/gu,
     (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
   );
 }

@@ -76,8 +76,11 @@ export function readRawInstruction(value: unknown): { instruction: RawInstructio
   if (keyword === "RUN" && /^ +--/.test(rest)) {
     return { problem: "must not give RUN options (--mount, --network, --security): use a `run` step" };
   }
-  if (keyword === "LABEL" && /sandfleet/i.test(rest)) {
-    return { problem: "must not set sandfleet's own labels: sandfleet.* labels say who owns a sandbox" };
+  // Docker joins quoted parts and reads escapes and $variables in a key, so those are not allowed in a LABEL.
+  if (keyword === "LABEL" && (/[\\$]/.test(rest) || /sandfleet/i.test(rest.replace(/["']/g, "")))) {
+    return {
+      problem: "must not set sandfleet's own labels (sandfleet.* say who owns a sandbox), nor write keys with \\ or $",
+    };
   }
   const images: string[] = [];
   if (keyword === "COPY") {

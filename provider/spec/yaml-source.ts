@@ -5,7 +5,18 @@
  * sandfleet.yaml and policy files are both read this way.
  */
 import { readFileSync } from "node:fs";
-import { isAlias, isCollection, isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from "yaml";
+import {
+  Composer,
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  LineCounter,
+  Parser,
+  YAMLParseError,
+  type Document,
+} from "yaml";
 import { hiddenCharacterProblem, quoted } from "../reference-rules.ts";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, type SpecIssue } from "./issues.ts";
@@ -55,18 +66,12 @@ export function readYaml(input: string | Uint8Array, file: string): ReadResult {
   const text = decoded.text;
   const unreadable = textProblem(text);
   if (unreadable) return refuse(positionIn(text, unreadable.offset), unreadable.reason);
-  const structure = structureProblem(text);
-  if (structure) return refuse(positionIn(text, structure.offset), structure.reason);
-
   const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    prettyErrors: false,
-    uniqueKeys: false,
-    version: "1.2",
-    schema: "core",
-    merge: false,
-  });
+  // Parsed once into tokens, checked, and only then composed: composing recurses into the nesting.
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  const structure = structureProblem(tokens);
+  if (structure) return refuse(positionIn(text, structure.offset), structure.reason);
+  const doc = composeOne(tokens, text.length);
   // After an unexpected token the parser is lost, and what it says next is noise.
   const firstLost = doc.errors.findIndex((e) => e.code === "UNEXPECTED_TOKEN");
   const errors = firstLost < 0 ? doc.errors : doc.errors.slice(0, firstLost + 1);
@@ -91,6 +96,26 @@ export function readYaml(input: string | Uint8Array, file: string): ReadResult {
     return { source: undefined, issues: [{ file, line, column: col, path: "syntax", reason }] };
   }
   return { source: { file, data, at: (path, atKey = false) => positionOf(doc, lines, path, atKey) }, issues: [] };
+}
+
+/** The one document of the file, as YAML 1.2 with the core schema and no merge keys. */
+function composeOne(
+  tokens: ReturnType<Parser["parse"]> extends Iterable<infer T> ? T[] : never,
+  length: number,
+): Document {
+  const composer = new Composer({ uniqueKeys: false, version: "1.2", schema: "core", merge: false });
+  let doc: Document | undefined;
+  for (const next of composer.compose(tokens, true, length)) {
+    if (!doc) doc = next;
+    else {
+      doc.errors.push(
+        new YAMLParseError([next.range[0], next.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"),
+      );
+      break;
+    }
+  }
+  // compose(…, forceDoc = true) always yields a document.
+  return doc as Document;
 }
 
 /** What a schema finds wrong with the data, each at its place in the file. */

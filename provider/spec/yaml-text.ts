@@ -5,7 +5,6 @@
  * characters nobody sees, another YAML version), and nesting deep enough
  * to overflow the parser's recursion. Each problem has an offset in the text.
  */
-import { Parser } from "yaml";
 import { codePointName, hiddenCharacter } from "../reference-rules.ts";
 import { LIMITS } from "../rules.ts";
 
@@ -45,12 +44,12 @@ export function decodeText(
   return {
     problem: {
       at: { line, column },
-      reason: `is not UTF-8: byte 0x${byte} cannot start or continue a character here; save the file as UTF-8`,
+      reason: `is not UTF-8: byte 0x${byte} does not start a well-formed character; save the file as UTF-8`,
     },
   };
 }
 
-/** The offset of the first byte that is not part of well-formed UTF-8, or undefined. */
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence, or undefined. */
 function firstInvalidUtf8(bytes: Uint8Array): number | undefined {
   let i = 0;
   while (i < bytes.length) {
@@ -76,7 +75,7 @@ function firstInvalidUtf8(bytes: Uint8Array): number | undefined {
     for (let k = 1; k < length; k++) {
       const next = bytes[i + k];
       const [min, max] = k === 1 ? [low, high] : [0x80, 0xbf];
-      if (next === undefined || next < min || next > max) return i + k < bytes.length ? i + k : i;
+      if (next === undefined || next < min || next > max) return i;
     }
     i += length;
   }
@@ -116,14 +115,15 @@ export function textProblem(text: string): TextProblem | undefined {
 }
 
 /**
- * What only the parser's own structures show, found without recursion:
+ * What only the parser's tokens (its concrete syntax tree, built without
+ * recursion) show, found without recursion:
  * directives other than `%YAML 1.2` (1.1 would turn on merge keys and
  * sexagesimal numbers), and collections nested deeper than LIMITS.depth.
  */
-export function structureProblem(text: string): TextProblem | undefined {
+export function structureProblem(tokens: readonly unknown[]): TextProblem | undefined {
   type Token = { type: string; offset?: number; source?: string } & Record<string, unknown>;
   const stack: { token: unknown; depth: number }[] = [];
-  for (const token of new Parser().parse(text) as Iterable<Token>) {
+  for (const token of tokens as Token[]) {
     if (token.type === "directive") {
       const source = token.source ?? "";
       if (!/^%YAML[ \t]+1\.2[ \t]*(#.*)?$/.test(source)) {
