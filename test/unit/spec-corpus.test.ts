@@ -64,4 +64,17 @@ describe("hostile spec files made at test time", () => {
       "2:1  sandboxes: must have at most 200 entries (has 20000)",
     ]);
   });
+
+  it.each([
+    ["100,000 [", `app: demo\nx: ${"[".repeat(100_000)}`, "2:35"],
+    ["100,000 closed [", `app: demo\nx: ${"[".repeat(100_000)}1${"]".repeat(100_000)}`, "2:35"],
+    ["100,000 {a:", `app: demo\nx: ${"{a: ".repeat(100_000)}1`, "2:128"],
+    ["100,000 - ", `app: demo\nx:\n${"- ".repeat(100_000)}x`, "3:63"],
+    ["100,000 ? ", `app: demo\nx:\n${"? ".repeat(100_000)}x`, "3:65"],
+  ])("refuses nesting of %s at its place, without overflowing a stack", (_what, text, at) => {
+    const result = loadSpec(text, "deep.yaml", "/tmp");
+    expect(result.issues.map((i) => `${String(i.line)}:${String(i.column)}  ${i.path}: ${i.reason}`)).toEqual([
+      `${at}  syntax: nested more than 32 levels deep`,
+    ]);
+  });
 });
