@@ -71,8 +71,14 @@ export function imageSources(spec: SandfleetSpec, units: readonly FleetUnit[]): 
     }
     if (isImageReference(image)) sources.push({ path, what, image });
   }
-  const unique = new Map(sources.map((source) => [JSON.stringify([source.path, source.image, source.what]), source]));
-  return [...unique.values()];
+  // The first way a place brings an image in is the one reported.
+  const seen = new Set<string>();
+  return sources.filter((source) => {
+    const key = JSON.stringify([source.path, source.image]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**
