@@ -1,3 +1,4 @@
+import { nonAsciiProblem, quoted } from "../reference-rules.ts";
 import { hmacSha256Hex, randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
@@ -52,6 +53,9 @@ export function webhookProblems(value: unknown): { property: string; reason: str
 
 export function urlProblem(url: unknown): string | undefined {
   if (typeof url !== "string") return "is required";
+  // Before parsing: the URL parser maps look-alike letters of a host to ASCII or to punycode unseen.
+  const other = nonAsciiProblem(url);
+  if (other) return `${quoted(url)} ${other}`;
   let parsed: URL;
   try {
     parsed = new URL(url);

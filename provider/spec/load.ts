@@ -1,7 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
-import { imageFieldProblems } from "./image-checks.ts";
+import { referenceFieldProblems } from "./reference-checks.ts";
 import { dottedPath } from "./positions.ts";
 import { schemaValidator } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
@@ -34,7 +34,7 @@ export function loadSpec(text: string | Uint8Array, file: string, dir: string = 
   const invalid = schemaIssues(schemaValidator(), source);
   if (invalid.length > 0) return { spec: undefined, issues: invalid };
   const spec = withDefaults(source.data as Partial<SandfleetSpec>, file, dir);
-  const semantic = [...semanticProblems(spec), ...imageFieldProblems(spec)].map((problem) => ({
+  const semantic = [...semanticProblems(spec), ...referenceFieldProblems(spec)].map((problem) => ({
     file,
     ...source.at(problem.path, problem.atKey),
     path: dottedPath(problem.path),

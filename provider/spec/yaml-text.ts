@@ -37,7 +37,8 @@ export function decodeText(
   const bytes = input.subarray(bom);
   const bad = firstInvalidUtf8(bytes);
   if (bad === undefined) return { text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes) };
-  const lineStart = bytes.lastIndexOf(0x0a, bad - 1) + 1;
+  // (lastIndexOf from -1 would search from the end.)
+  const lineStart = bad === 0 ? 0 : bytes.lastIndexOf(0x0a, bad - 1) + 1;
   const line = bytes.subarray(0, lineStart).filter((b) => b === 0x0a).length + 1;
   const column = new TextDecoder("utf-8").decode(bytes.subarray(lineStart, bad)).length + 1;
   const byte = (bytes[bad] ?? 0).toString(16).toUpperCase().padStart(2, "0");

@@ -1,17 +1,18 @@
-import { imageReferenceProblem, quoted, userProblem } from "../reference-rules.ts";
+import { imageReferenceProblem, nonAsciiProblem, quoted, userProblem } from "../reference-rules.ts";
 import { rawInstructionProblem } from "../runtime/dockerfile-lines.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 
 /**
- * What an image's fields become, checked by the same rules as the
- * TypeScript API: references by Docker's grammar, users as USER reads them,
- * raw steps as one instruction that cannot reach another line.
+ * What the fields that name something become, checked by the same rules as
+ * the TypeScript API: image references by Docker's grammar, users as USER
+ * reads them, raw steps as one instruction that cannot reach another line,
+ * and the engine's host in ASCII (a look-alike letter would name another host).
  */
-export function imageFieldProblems(spec: SandfleetSpec): SchemaProblem[] {
+export function referenceFieldProblems(spec: SandfleetSpec): SchemaProblem[] {
   const problems: SchemaProblem[] = [];
-  const check = (path: (string | number)[], value: string, rule: (value: unknown) => string | undefined) => {
+  const check = (path: (string | number)[], value: string, rule: (value: string) => string | undefined) => {
     const reason = rule(value);
     if (reason) problems.push({ path, reason: `${quoted(value)} ${reason}`, atKey: false });
   };
@@ -34,5 +35,6 @@ export function imageFieldProblems(spec: SandfleetSpec): SchemaProblem[] {
   for (const [at, sandbox] of sandboxes) {
     if (isImageReference(sandbox.image)) check([...at, "image"], sandbox.image, imageReferenceProblem);
   }
+  if (spec.dockerHost !== undefined) check(["dockerHost"], spec.dockerHost, nonAsciiProblem);
   return problems;
 }
