@@ -1,6 +1,6 @@
 // What an egress allowlist may hold, apart from how it is enforced, so that
 // the spec checks it without an engine client.
-import { nonAsciiProblem } from "../reference-rules.ts";
+import { nonAsciiProblem, quoted } from "../reference-rules.ts";
 import { objectName } from "./names.ts";
 
 /**
@@ -21,7 +21,7 @@ export function egressEntryProblem(entry: unknown): string | undefined {
   if (typeof entry !== "string") return "must be a string";
   // Checked before case folding: "\u212A" (the Kelvin sign) lower-cases to an ASCII "k".
   const other = nonAsciiProblem(entry);
-  if (other) return `${JSON.stringify(entry)} ${other}`;
+  if (other) return `${quoted(entry)} ${other}`;
   const text = entry.trim().toLowerCase().replace(/\.$/, "");
   // No leading zeros, as the daemon's parser (Go's netip) reads addresses.
   const octet = "(0|[1-9]\\d{0,2})";

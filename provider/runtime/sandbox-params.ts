@@ -1,3 +1,4 @@
+import { imageReferenceProblem } from "../reference-rules.ts";
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import {
   egressEntryProblem,
@@ -168,7 +169,11 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     if (p) problem("app", p);
   }
   if (typeof params.image !== "string" || params.image.trim() === "") problem("image", "is required");
-  else ruled("image", "line", params.image);
+  else {
+    // A reference by Docker's grammar, in ASCII: what the engine is asked for is what a reader sees.
+    const reason = imageReferenceProblem(params.image);
+    if (reason) problem("image", reason);
+  }
   if (params.name !== undefined) {
     const p = typeof params.name === "string" ? nameProblem(params.name) : "must be a string";
     if (p) problem("name", p);
