@@ -130,6 +130,15 @@ export function schemaIssues(validate: ValidateFunction, source: YamlSource): Sp
   return dedupe(issues).sort(compareIssues);
 }
 
+/**
+ * Tags a value may carry: YAML 1.2's core schema, and binary (reported where a
+ * string is expected). Others (`!!set`, `!!omap`, `!!timestamp`, local tags)
+ * would make data a reviewer does not see, such as a set read as an empty map.
+ */
+const CORE_TAGS = new Set(
+  ["str", "int", "float", "bool", "null", "map", "seq", "binary"].map((name) => `tag:yaml.org,2002:${name}`),
+);
+
 /** Aliases the whole file may expand to: far beyond any real file, far below a billion laughs. */
 const MAX_ALIAS_COUNT = 1000;
 
@@ -144,6 +153,13 @@ function shapeProblem(doc: Document, lines: LineCounter): { offset: number; reas
   for (const { node, depth } of nodesOf(doc)) {
     if (isCollection(node) && depth >= LIMITS.depth) {
       return { offset: node.range?.[0] ?? 0, reason: `nested more than ${String(LIMITS.depth)} levels deep` };
+    }
+    const tag = (node as { tag?: string } | null)?.tag;
+    if (tag !== undefined && !CORE_TAGS.has(tag)) {
+      return {
+        offset: (node as { range?: number[] }).range?.[0] ?? 0,
+        reason: `tag ${quoted(tag.replace(/^tag:yaml\.org,2002:/, "!!"))} is not one of YAML 1.2's core schema; write the value without it`,
+      };
     }
     if (isScalar(node) && typeof node.value === "string") {
       const hidden = hiddenCharacterProblem(node.value);
