@@ -45,12 +45,14 @@ describe("sandfleet.yaml cannot say one thing to a reviewer and another to sandf
     "review-dup-bool-string.yaml",
     "review-dup-sandbox-block.yaml",
     "review-yaml-11-directive.yaml",
+    "review-tag-set.yaml",
     "review-not-utf8.yaml",
     "review-cr-only.yaml",
     "review-cr-mixed.yaml",
     "review-bidi-override-comment.yaml",
     "review-image-zero-width-raw.yaml",
     "review-egress-kelvin.yaml",
+    "review-webhook-homoglyph.yaml",
     "review-proto-secret.yaml",
   ];
 
