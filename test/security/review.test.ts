@@ -2,7 +2,7 @@
 // sandfleet what it shows a reviewer, and get past no policy. Driven as a
 // reviewer's CI drives it, through `sandfleet validate`, and, for what reaches a
 // Dockerfile, through a real build on the engine and a sandbox made from it.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -11,8 +11,9 @@ import { ensureImage } from "../../provider/runtime/image-build.ts";
 import type { ImageStep } from "../../provider/runtime/image-recipe.ts";
 import { LABEL } from "../../provider/runtime/labels.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { sandfleet } from "../support/cli.ts";
+import { cliPath, sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { mustRun, runCommand } from "../support/run.ts";
 
 const hostile = new URL("../unit/spec-corpus/hostile/", import.meta.url).pathname;
 
@@ -114,6 +115,49 @@ sandboxes:
       'sandfleet.yaml:17:11  sandboxes.web.tags: must have the tags constructor, toString (policy rule "owned")',
     ]);
     expect(result.code).toBe(1);
+  });
+});
+
+describe("a pull request cannot loosen the policy that gates it", () => {
+  it("the GitOps kit's pull-request job holds the change to the base branch's policy", async () => {
+    const kit = new URL("../../examples/gitops/", import.meta.url).pathname;
+    const repo = mkdtempSync(join(tmpdir(), "sandfleet-review-gitops-"));
+    made.push(repo);
+    for (const file of ["sandfleet.yaml", "sandfleet.policy.yaml", "Pulumi.yaml", "ci"]) {
+      cpSync(join(kit, file), join(repo, file), { recursive: true });
+    }
+    const git = (...args: string[]) =>
+      mustRun("git", ["-c", "user.name=ci", "-c", "user.email=ci@example.com", ...args], { cwd: repo });
+    await git("init", "-q", "-b", "main");
+    await git("add", ".");
+    await git("commit", "-q", "-m", "base");
+    await git("checkout", "-q", "-b", "loosen");
+    // The change drops the rule that would refuse it, in the same pull request.
+    const policy = readFileSync(join(repo, "sandfleet.policy.yaml"), "utf8");
+    writeFileSync(
+      join(repo, "sandfleet.policy.yaml"),
+      policy.replace(/ {2}- name: no-open-internet\n {4}internet: false\n/, ""),
+    );
+    const spec = readFileSync(join(repo, "sandfleet.yaml"), "utf8");
+    writeFileSync(join(repo, "sandfleet.yaml"), spec.replace(/^app: (.*)$/m, "app: $1\ninternet: true"));
+    await git("commit", "-q", "-am", "open the internet");
+    expect(await sandfleet(["validate"], { cwd: repo })).toMatchObject({ code: 0 });
+
+    const review = await runCommand("bash", ["ci/pull-request.sh"], {
+      cwd: repo,
+      // A backend of its own: were validate to pass, the job's preview would make a stack there.
+      env: {
+        BASE_REF: "main",
+        FORMAT: "text",
+        SANDFLEET: `${process.execPath} ${cliPath}`,
+        PULUMI_BACKEND_URL: `file://${repo}`,
+        PULUMI_CONFIG_PASSPHRASE: "",
+      },
+    });
+    expect(review.stderr).toMatch(
+      /sandfleet\.yaml:\d+:\d+ {2}internet: internet: true is not allowed \(policy rule "no-open-internet"\)/,
+    );
+    expect(review.code).toBe(1);
   });
 });
 
