@@ -7,6 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { quoted } from "../reference-rules.ts";
 import { readRawInstruction } from "../runtime/dockerfile-lines.ts";
 import type { FleetUnit } from "./fleet.ts";
 import type { PathSegment } from "./positions.ts";
@@ -48,8 +49,11 @@ export function imageSources(spec: SandfleetSpec, units: readonly FleetUnit[]): 
           path: [...at, "dockerfile", "path"],
           what: `Dockerfile line ${String(found.line)}: ${found.how}`,
           image: found.image,
-          ...(found.image.includes("$")
-            ? { problem: `"${found.image}" uses a build argument, so no policy can check it; name the image` }
+          // Docker reads variables, quotes and escapes in these words: what they become cannot be checked here.
+          ...(/[$"'\\`]/.test(found.image)
+            ? {
+                problem: `${quoted(found.image)} uses a build argument, quotes or escapes, so no policy can check it; name the image plainly`,
+              }
             : {}),
         });
       }
@@ -88,25 +92,33 @@ export function imageSources(spec: SandfleetSpec, units: readonly FleetUnit[]): 
  * earlier stage are not images.
  */
 export function dockerfileImages(text: string): { line: number; how: string; image: string }[] {
-  const lines = text.split("\n").map((line) => line.replace(/\r$/, ""));
+  const lines = text
+    .replace(/^\uFEFF/, "")
+    .split("\n")
+    .map((line) => line.replace(/\r$/, ""));
+  const found: { line: number; how: string; image: string }[] = [];
   let escape = "\\";
   let first = 0;
   for (; first < lines.length; first++) {
     const directive = /^#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(lines[first] ?? "");
     if (!directive) break;
-    if ((directive[1] ?? "").toLowerCase() === "escape" && directive[2]) escape = directive[2];
+    const key = (directive[1] ?? "").toLowerCase();
+    if (key === "escape" && directive[2]) escape = directive[2];
+    // A frontend image BuildKit runs to read the rest of the file.
+    if (key === "syntax") found.push({ line: first + 1, how: "# syntax=", image: directive[2] ?? "" });
   }
-  const found: { line: number; how: string; image: string }[] = [];
   const stages = new Set<string>();
   let logical = "";
   let start = 0;
   for (let i = first; i < lines.length; i++) {
     const line = lines[i] ?? "";
     if (logical === "") start = i + 1;
-    if (/^\s*#/.test(line) || (logical === "" && line.trim() === "")) continue;
-    const trimmed = line.replace(/\s+$/, "");
+    // Docker skips comments and blank lines, also inside a continued instruction.
+    if (/^\s*#/.test(line) || line.trim() === "") continue;
+    const trimmed = line.replace(/[ \t]+$/, "");
     if (trimmed.endsWith(escape)) {
-      logical += trimmed.slice(0, -escape.length) + " ";
+      // Joined as Docker joins them: nothing in between, so `FR\` + `OM x` is `FROM x`.
+      logical += trimmed.slice(0, -escape.length);
       continue;
     }
     logical += line;

@@ -128,11 +128,28 @@ describe("policy rules cannot be gone around", () => {
   };
   const IMAGES = 'name: known\nimages: ["sandfleet/*"]';
 
-  it("images: a ref, a COPY --from and a Dockerfile's FROMs are images too", () => {
+  it("images: a ref, a COPY --from and a Dockerfile's FROMs (read as Docker reads them) are images too", () => {
     const dir = mkdtempSync(join(tmpdir(), "sandfleet-policy-"));
     writeFileSync(
       join(dir, "Dockerfile"),
-      "# escape=`\nFROM sandfleet/busybox AS build\nfrom `\n  evil/base\nCOPY --from=build /a /a\nCOPY --from=evil/copy /b /b\nRUN --mount=type=bind,from=evil/mount,target=/m true\nFROM $BASE\n",
+      [
+        "# syntax=evil/frontend",
+        "# escape=`",
+        "FROM sandfleet/busybox AS build",
+        "from `",
+        "  evil/base",
+        "COPY --from=build /a /a",
+        "COPY --from=evil/copy /b /b",
+        "RUN --mount=type=bind,from=evil/mount,target=/m true",
+        "FR`",
+        "OM evil/joined",
+        "FROM `",
+        "",
+        "evil/blank",
+        'FROM "sandfleet/busybox"',
+        "FROM $BASE",
+        "",
+      ].join("\n"),
     );
     expect(
       only(
@@ -143,10 +160,14 @@ describe("policy rules cannot be gone around", () => {
     ).toEqual([
       'sandfleet.yaml:3:13  images.a.ref: image reference "evil/ref" is not one of the allowed images: sandfleet/* (policy rule "known")',
       'sandfleet.yaml:7:21  images.b.steps[0].dockerfile: COPY --from image "evil/x:1" is not one of the allowed images: sandfleet/* (policy rule "known")',
-      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 3: FROM "evil/base" is not one of the allowed images: sandfleet/* (policy rule "known")',
-      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 6: COPY --from "evil/copy" is not one of the allowed images: sandfleet/* (policy rule "known")',
-      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 7: RUN --mount from "evil/mount" is not one of the allowed images: sandfleet/* (policy rule "known")',
-      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 8: FROM: "$BASE" uses a build argument, so no policy can check it; name the image (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 1: # syntax= "evil/frontend" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 4: FROM "evil/base" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 7: COPY --from "evil/copy" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 8: RUN --mount from "evil/mount" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 9: FROM "evil/joined" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 11: FROM "evil/blank" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 14: FROM: "\\"sandfleet/busybox\\"" uses a build argument, quotes or escapes, so no policy can check it; name the image plainly (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 15: FROM: "$BASE" uses a build argument, quotes or escapes, so no policy can check it; name the image plainly (policy rule "known")',
     ]);
   });
 
