@@ -16,9 +16,22 @@ const HIDDEN = /[\p{Cf}\p{Default_Ignorable_Code_Point}\p{Zl}\p{Zp}\p{Cs}\u0085]
 
 /** The first hidden character of a text and where it is (0-based, in UTF-16 units), if any. */
 export function hiddenCharacter(text: string): { index: number; codePoint: string } | undefined {
-  const match = HIDDEN.exec(text);
-  if (!match) return undefined;
-  return { index: match.index, codePoint: codePointName(match[0]) };
+  const hidden = new RegExp(HIDDEN.source, "gu");
+  for (let match = hidden.exec(text); match; match = hidden.exec(text)) {
+    // An emoji's own presentation selector (the U+FE0F of "⚠️") hides nothing.
+    if (/^[\uFE0E\uFE0F]$/u.test(match[0]) && /\p{Extended_Pictographic}/u.test(previousCharacter(text, match.index))) {
+      continue;
+    }
+    return { index: match.index, codePoint: codePointName(match[0]) };
+  }
+  return undefined;
+}
+
+/** The character (code point) that ends just before `index`. */
+function previousCharacter(text: string, index: number): string {
+  const low = text.charCodeAt(index - 1);
+  const start = low >= 0xdc00 && low <= 0xdfff && index >= 2 ? index - 2 : index - 1;
+  return start < 0 ? "" : String.fromCodePoint(text.codePointAt(start) ?? 0);
 }
 
 /** `U+200B`, the way Unicode writes a code point. */
