@@ -140,6 +140,12 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
       violation(["internet"], "internet: true is not allowed");
     }
     if (rule.internet === false) {
+      // A build with the network reaches the internet as surely as a sandbox does.
+      for (const [name, image] of Object.entries(spec.images)) {
+        if (image.network === true) {
+          violation(["images", name, "network"], "builds with the network (network: true); internet is not allowed");
+        }
+      }
       // An allowlist is another way to the internet: one that opens (nearly) all of it is refused too.
       for (const unit of units) {
         const allow = unit.sandbox.egress?.allow ?? [];

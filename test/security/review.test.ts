@@ -86,6 +86,7 @@ images:
   a: { ref: "evil/ref" }
   b:
     base: sandfleet/busybox
+    network: true
     steps:
       - dockerfile: COPY --from=evil/copy /etc/passwd /stolen
 snapshots:
@@ -109,10 +110,11 @@ sandboxes:
     const result = await sandfleet(["validate", "sandfleet.yaml", "--policy", "policy.yaml"], { cwd: dir });
     expect(result.stderr.trimEnd().split("\n")).toEqual([
       'sandfleet.yaml:3:13  images.a.ref: image reference "evil/ref" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
-      'sandfleet.yaml:7:21  images.b.steps[0].dockerfile: COPY --from image "evil/copy" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
-      'sandfleet.yaml:12:12  sandboxes.source.image: image "evil/source" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
-      'sandfleet.yaml:16:22  sandboxes.web.egress.allow: the allowlist opens 4294967296 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
-      'sandfleet.yaml:17:11  sandboxes.web.tags: must have the tags constructor, toString (policy rule "owned")',
+      'sandfleet.yaml:6:14  images.b.network: builds with the network (network: true); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:8:21  images.b.steps[0].dockerfile: COPY --from image "evil/copy" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
+      'sandfleet.yaml:13:12  sandboxes.source.image: image "evil/source" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
+      'sandfleet.yaml:17:22  sandboxes.web.egress.allow: the allowlist opens 4294967296 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:18:11  sandboxes.web.tags: must have the tags constructor, toString (policy rule "owned")',
     ]);
     expect(result.code).toBe(1);
   });

@@ -190,6 +190,14 @@ describe("policy rules cannot be gone around", () => {
     ]);
   });
 
+  it("internet: false refuses an image built with the network", () => {
+    const body =
+      "images:\n  tools:\n    base: sandfleet/busybox\n    network: true\n    steps: [{ run: 'wget http://example.com' }]\n";
+    expect(only("name: closed\ninternet: false", body)).toEqual([
+      'sandfleet.yaml:5:14  images.tools.network: builds with the network (network: true); internet is not allowed (policy rule "closed")',
+    ]);
+  });
+
   it("requiredTags and when: tags are the sandbox's own, never names every object inherits", () => {
     const body = "sandboxes:\n  web: { image: sandfleet/busybox, tags: { team: web } }\n";
     expect(only("name: owned\nrequiredTags: [constructor, toString, hasOwnProperty]", body)).toEqual([
