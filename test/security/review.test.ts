@@ -198,3 +198,22 @@ describe("a build step cannot take the declared user away", () => {
     expect((await sandbox.run(["sh", "-c", "command -v python3 || echo none"])).stdout.trim()).toBe("none");
   });
 });
+
+describe("an image cannot carry sandfleet's own labels into its sandboxes", () => {
+  const app = uniqueApp("review");
+  afterAll(async () => {
+    await cleanupApp(app);
+  });
+
+  // A container inherits its image's labels: a label spelt through a build argument would give
+  // every sandbox of the image a tag (or a lifetime, or a pool mark) that no file shows.
+  it("a Dockerfile that sets sandfleet.tag.* through a build argument is refused after its build, and leaves no image", async () => {
+    const dir = folder({ Dockerfile: "FROM sandfleet/busybox\nARG K=sandfleet.tag.team\nLABEL $K=injected\n" });
+    made.push(dir);
+    const params = { app, name: "labelled", dockerfile: { path: "Dockerfile" }, sourceDir: dir };
+    await expect(ensureImage(docker, params)).rejects.toThrow(
+      "image labelled: carries sandfleet's own labels (sandfleet.tag.team), which every sandbox made from it would inherit; remove them from its Dockerfile or base image",
+    );
+    expect(await docker.images.list({ [LABEL.app]: app })).toEqual([]);
+  });
+});
