@@ -99,7 +99,9 @@ async function refillAfterUp(cwd: string, stack: string): Promise<number> {
   const output = { stdout: "" };
   const code = await runPulumi(["stack", "export", "--show-secrets", "--stack", stack], cwd, output);
   if (code !== EXIT.ok) {
-    process.stderr.write("sandfleet: could not read the stack's pools to refill them; `sandfleet agent` refills them\n");
+    process.stderr.write(
+      "sandfleet: could not read the stack's pools to refill them; `sandfleet agent` refills them\n",
+    );
     return EXIT.ok;
   }
   const { refillStackPools, stackPools } = await import("./refill.ts");

@@ -63,12 +63,16 @@ export async function ensureImage(
     const ref = params.ref ?? "";
     const image = await docker.images.inspect(ref);
     if (!image) throw new NotFoundError(`image "${ref}" not found on the Docker engine at ${docker.host}`);
+    refuseForeignLabels(params, image.labels);
     return { imageRef: ref, imageId: image.id, contentHash: "" };
   }
   const contentHash = await imageContentHash(docker, params);
   const tag = imageTag(params, contentHash);
   const existing = await docker.images.inspect(tag);
-  if (existing) return { imageRef: tag, imageId: existing.id, contentHash };
+  if (existing) {
+    refuseForeignLabels(params, existing.labels);
+    return { imageRef: tag, imageId: existing.id, contentHash };
+  }
 
   const context = makeScratchDir("sandfleet-build-");
   try {
@@ -89,10 +93,42 @@ export async function ensureImage(
         await removeIntermediateImages(docker, error.output);
         throw stepError(params, step, error);
       });
+    const built = await docker.images.inspect(tag);
+    try {
+      refuseForeignLabels(params, built?.labels ?? {});
+    } catch (error) {
+      await docker.images.remove(tag).catch(() => undefined);
+      throw error;
+    }
     return { imageRef: tag, imageId, contentHash };
   } finally {
     rmSync(context, { recursive: true, force: true });
   }
+}
+
+/**
+ * The sandfleet.* labels an image may carry: those sandfleet puts on the
+ * images it builds, and the recipe marks of its base images. A container
+ * inherits its image's labels, so any other (a tag, a lifetime, a pool or
+ * claim mark) would reach every sandbox made from the image unseen, however
+ * the Dockerfile spelt it (variables, quotes, escapes, or a base image).
+ */
+const IMAGE_LABELS: ReadonlySet<string> = new Set([
+  LABEL.managed,
+  LABEL.app,
+  LABEL.kind,
+  LABEL.name,
+  "sandfleet.content-hash",
+  "sandfleet.base",
+  "sandfleet.recipe",
+]);
+
+function refuseForeignLabels(params: ImageParams, labels: Readonly<Record<string, string>>): void {
+  const foreign = Object.keys(labels).filter((key) => key.startsWith("sandfleet.") && !IMAGE_LABELS.has(key));
+  if (foreign.length === 0) return;
+  throw new InvalidArgumentError(
+    `image ${params.name}: carries sandfleet's own labels (${foreign.sort().join(", ")}), which every sandbox made from it would inherit; remove them from its Dockerfile or base image`,
+  );
 }
 
 /** Lays out the build context; returns the Dockerfile's name in it. */

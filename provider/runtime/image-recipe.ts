@@ -5,6 +5,8 @@ import { localPathProblem } from "../local-paths.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { LIMITS, ruleProblem } from "../rules.ts";
 import { basename, isAbsolute, join, resolve } from "node:path";
+import { imageReferenceProblem, userProblem } from "../reference-rules.ts";
+import { rawInstructionProblem, readRawInstruction } from "./dockerfile-lines.ts";
 import { identityProblems } from "./names.ts";
 import { argvProblems, mapProblems, type PropertyProblem } from "./sandbox-params.ts";
 
@@ -53,9 +55,8 @@ export function imageParamsProblems(params: Readonly<Record<string, unknown>>): 
   const modes = [params.ref, params.base ?? params.steps, params.dockerfile].filter((v) => v !== undefined).length;
   if (modes !== 1) problem("base", "give exactly one of ref, base (with steps), or dockerfile");
   for (const key of ["ref", "base"] as const) {
-    // Both are written into the build's Dockerfile or passed as a reference: one line each.
-    if (params[key] !== undefined)
-      problem(key, params[key] === "" ? "must be an image reference" : ruleProblem("line", params[key]));
+    // Both are image references by Docker's grammar: the base is written into a FROM line.
+    if (params[key] !== undefined) problem(key, imageReferenceProblem(params[key]));
   }
   if (params.steps !== undefined && params.base === undefined) problem("base", "steps need a base image");
   const sourceDir = typeof params.sourceDir === "string" ? params.sourceDir : process.cwd();
@@ -81,9 +82,6 @@ export function imageParamsProblems(params: Readonly<Record<string, unknown>>): 
   return problems;
 }
 
-/** A raw Dockerfile instruction: one line, and not a second FROM. */
-const RAW_INSTRUCTION = /^(?!\s*(FROM|from)\b)[^\n]+$/;
-
 function stepProblems(step: unknown, at: string, sourceDir: string): PropertyProblem[] {
   const keys = typeof step === "object" && step !== null ? Object.keys(step) : [];
   const kind = keys[0];
@@ -101,14 +99,9 @@ function stepProblems(step: unknown, at: string, sourceDir: string): PropertyPro
     case "workdir":
       return bad(ruleProblem("absolutePath", value));
     case "user":
-      return bad(value === "" ? "must name a user" : ruleProblem("line", value));
+      return bad(userProblem(value));
     case "dockerfile":
-      return bad(
-        ruleProblem("line", value) ??
-          (RAW_INSTRUCTION.test(String(value))
-            ? undefined
-            : "must be one Dockerfile instruction on one line, not FROM"),
-      );
+      return bad(rawInstructionProblem(value));
     case "copy": {
       const copy = value as { src?: unknown; dest?: unknown } | null;
       if (typeof copy?.src !== "string") return bad("needs src, a local file or folder");
@@ -129,9 +122,12 @@ function stepProblems(step: unknown, at: string, sourceDir: string): PropertyPro
 /**
  * The Dockerfile for base + steps. Copy step i takes its files from
  * `copy-<i>/` in the build context. Instruction i + 2 is step i (1 is FROM).
+ * The first line pins the escape character, so that no later line can pick
+ * another; every step is one line that cannot reach the next (see
+ * dockerfile-lines.ts), so a `user` step is always the image's user.
  */
 export function dockerfileFor(base: string, steps: readonly ImageStep[]): string {
-  const lines = [`FROM ${oneLine(base)}`];
+  const lines = ["# escape=\\", `FROM ${checked(base, imageReferenceProblem)}`];
   steps.forEach((step, i) => {
     if ("run" in step) {
       lines.push(`RUN ${JSON.stringify(typeof step.run === "string" ? ["/bin/sh", "-c", step.run] : step.run)}`);
@@ -144,22 +140,28 @@ export function dockerfileFor(base: string, steps: readonly ImageStep[]): string
         }`,
       );
     } else if ("workdir" in step) lines.push(`WORKDIR ${JSON.stringify(step.workdir)}`);
-    else if ("user" in step) lines.push(`USER ${oneLine(step.user)}`);
+    else if ("user" in step) lines.push(`USER ${checked(step.user, userProblem)}`);
     else if ("copy" in step) lines.push(`COPY ${JSON.stringify([`copy-${i}/`, step.copy.dest])}`);
-    else lines.push(oneLine(step.dockerfile));
+    else lines.push(rawLine(step.dockerfile));
   });
   return lines.join("\n") + "\n";
 }
 
 /**
  * The last guard before text becomes a Dockerfile line: every caller checks
- * first (imageParamsProblems), but a value with a line break here would be a
- * second instruction, so it never passes.
+ * first (imageParamsProblems), but a value that could reach another line
+ * here would change the image, so it never passes.
  */
-function oneLine(value: string): string {
-  const reason = ruleProblem("line", value);
+function checked(value: string, problem: (value: unknown) => string | undefined): string {
+  const reason = problem(value);
   if (reason) throw new InvalidArgumentError(`${JSON.stringify(value)} ${reason}`);
   return value;
+}
+
+function rawLine(value: string): string {
+  const read = readRawInstruction(value);
+  if ("problem" in read) throw new InvalidArgumentError(`${JSON.stringify(value)} ${read.problem}`);
+  return read.instruction.text;
 }
 
 export function describeStep(step: ImageStep): string {

@@ -1,3 +1,4 @@
+import { imageReferenceProblem } from "../reference-rules.ts";
 /**
  * Every rule a sandbox is held to, semantic rules included, written once:
  * the TypeScript API checks its parameters here, and sandfleet.yaml's checks
@@ -60,7 +61,12 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   else problem("app", nameProblem(params.app));
   if (params.image === undefined) problem("image", "is required");
   else if (params.image === "") problem("image", "must not be empty");
-  else ruled("image", "line", params.image);
+  else if (ruleProblem("line", params.image)) ruled("image", "line", params.image);
+  else {
+    // A reference by Docker's grammar, in ASCII: what the engine is asked for is what a reader sees.
+    const reason = imageReferenceProblem(params.image);
+    if (reason) problem("image", reason);
+  }
   if (params.name !== undefined)
     problem("name", typeof params.name === "string" ? nameProblem(params.name) : "must be a string");
   for (const key of ["command", "entrypoint"] as const) {

@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { LIMITS } from "../rules.ts";
 import { compareIssues, SpecError, type SpecIssue } from "./issues.ts";
+import { referenceFieldProblems } from "./reference-checks.ts";
 import { dottedPath } from "./positions.ts";
 import { schemaValidator } from "./schema.ts";
 import { semanticProblems } from "./semantics.ts";
@@ -19,7 +20,7 @@ export type LoadResult =
  * Parses and validates the text of a sandfleet.yaml. Every problem is
  * reported at once, each at the line and column a user has to edit.
  */
-export function loadSpec(text: string, file: string, dir: string = dirname(resolve(file))): LoadResult {
+export function loadSpec(text: string | Uint8Array, file: string, dir: string = dirname(resolve(file))): LoadResult {
   // Paths in the file are relative to `dir`, the file's own directory.
   const read = readYaml(text, file);
   if (!read.source) return { spec: undefined, issues: read.issues };
@@ -33,7 +34,7 @@ export function loadSpec(text: string, file: string, dir: string = dirname(resol
   const invalid = schemaIssues(schemaValidator(), source);
   if (invalid.length > 0) return { spec: undefined, issues: invalid };
   const spec = withDefaults(source.data as Partial<SandfleetSpec>, file, dir);
-  const semantic = semanticProblems(spec).map((problem) => ({
+  const semantic = [...semanticProblems(spec), ...referenceFieldProblems(spec)].map((problem) => ({
     file,
     ...source.at(problem.path, problem.atKey),
     path: dottedPath(problem.path),

@@ -5,12 +5,14 @@
  * violation is reported at the place in sandfleet.yaml that breaks it, with
  * the rule's name.
  */
+import { allowlistReach } from "../runtime/egress-rules.ts";
 import { SANDBOX_DEFAULTS } from "../runtime/sandbox-params.ts";
 import { fleetDemand, fleetUnits, memberUsage } from "./fleet.ts";
+import { globMatches } from "./glob.ts";
+import { imageSources } from "./image-sources.ts";
 import { compareIssues, type SpecIssue } from "./issues.ts";
 import { dottedPath, type PathSegment } from "./positions.ts";
 import { policySchemaValidator } from "./schema.ts";
-import { isImageReference } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseSizeMiB } from "./units.ts";
 import { readFileText, readYaml, schemaIssues, type YamlSource } from "./yaml-source.ts";
@@ -50,7 +52,7 @@ const CHECKS = ["runtime", "internet", "max", "maxPerApp", "images", "requiredTa
 export type PolicyLoad = { policy: Policy; issues: [] } | { policy: undefined; issues: SpecIssue[] };
 
 /** Parses and checks a policy file; every problem at its line and column. */
-export function loadPolicy(text: string, file: string): PolicyLoad {
+export function loadPolicy(text: string | Uint8Array, file: string): PolicyLoad {
   const read = readYaml(text, file);
   if (!read.source) return { policy: undefined, issues: read.issues };
   const invalid = schemaIssues(policySchemaValidator(), read.source);
@@ -92,20 +94,17 @@ function sizeLimit(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseSizeMiB(text);
 }
 
-/** `*` matches any run of characters; everything else is itself. */
-function matches(pattern: string, value: string): boolean {
-  const regex = new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-  );
-  return regex.test(value);
+/** A tag the sandbox has itself: never a name its tags object inherits (`constructor`, `toString`). */
+function tagOf(sandbox: SpecSandbox, key: string): string | undefined {
+  return sandbox.tags && Object.hasOwn(sandbox.tags, key) ? sandbox.tags[key] : undefined;
 }
 
 function tagged(sandbox: SpecSandbox, tags: Record<string, string> | undefined): boolean {
-  return Object.entries(tags ?? {}).every(([key, value]) => sandbox.tags?.[key] === value);
+  return Object.entries(tags ?? {}).every(([key, value]) => tagOf(sandbox, key) === value);
 }
+
+/** An allowlist that opens this many addresses or more (a /8) is the internet, for `internet: false`. */
+const INTERNET_ADDRESSES = 2 ** 24;
 
 function describeTags(tags: Record<string, string>): string {
   return Object.entries(tags)
@@ -141,6 +140,31 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
     }
     if (rule.internet === false && spec.internet === true) {
       violation(["internet"], "internet: true is not allowed");
+    }
+    if (rule.internet === false) {
+      // A build with the network reaches the internet as surely as a sandbox does.
+      for (const [name, image] of Object.entries(spec.images)) {
+        if (image.network === true) {
+          violation(["images", name, "network"], "builds with the network (network: true); internet is not allowed");
+        }
+      }
+      // An allowlist is another way to the internet: one that opens (nearly) all of it is refused too.
+      for (const unit of units) {
+        const allow = unit.sandbox.egress?.allow ?? [];
+        const reach = allowlistReach(allow);
+        if (reach.addresses >= INTERNET_ADDRESSES) {
+          violation(
+            [...unit.path, "egress", "allow"],
+            `the allowlist opens ${String(reach.addresses)} IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed`,
+          );
+        }
+        for (const wildcard of reach.topLevelWildcards) {
+          violation(
+            [...unit.path, "egress", "allow", allow.indexOf(wildcard)],
+            `${JSON.stringify(wildcard)} opens every name under a top-level domain, which is the internet; internet is not allowed`,
+          );
+        }
+      }
     }
     if (rule.max) {
       const max = rule.max;
@@ -192,22 +216,19 @@ export function checkPolicy(policy: Policy, spec: SandfleetSpec, source: YamlSou
     }
     if (rule.images) {
       const allowed = rule.images;
-      const check = (path: PathSegment[], image: string, what: string) => {
-        if (!allowed.some((pattern) => matches(pattern, image))) {
-          violation(path, `${what} "${image}" is not one of the allowed images: ${allowed.join(", ")}`);
+      for (const source of imageSources(spec, units)) {
+        if (source.problem) violation(source.path, `${source.what}: ${source.problem}`);
+        else if (!allowed.some((pattern) => globMatches(pattern, source.image))) {
+          violation(
+            source.path,
+            `${source.what} "${source.image}" is not one of the allowed images: ${allowed.join(", ")}`,
+          );
         }
-      };
-      for (const [name, image] of Object.entries(spec.images)) {
-        if (image.base) check(["images", name, "base"], image.base, "base image");
-      }
-      for (const unit of units) {
-        // A name of the spec's own images or snapshots is checked where that image is declared.
-        if (isImageReference(unit.sandbox.image)) check([...unit.path, "image"], unit.sandbox.image, "image");
       }
     }
     if (rule.requiredTags) {
       for (const unit of units) {
-        const missing = rule.requiredTags.filter((key) => unit.sandbox.tags?.[key] === undefined);
+        const missing = rule.requiredTags.filter((key) => tagOf(unit.sandbox, key) === undefined);
         if (missing.length > 0) {
           const path = unit.sandbox.tags ? [...unit.path, "tags"] : unit.path;
           violation(

@@ -1,7 +1,7 @@
 import { sandboxParamsProblems } from "../runtime/sandbox-rules.ts";
 import type { PathSegment } from "./positions.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
-import { sandboxParamsFromSpec } from "./to-params.ts";
+import { isImageReference, sandboxParamsFromSpec } from "./to-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 
 // The API's name of a property, as sandfleet.yaml spells it.
@@ -28,7 +28,9 @@ export function sandboxRuleProblems(spec: SandfleetSpec, at: PathSegment[], sand
   const problems = sandboxParamsProblems({
     ...params,
     app: spec.app,
-    image: sandbox.image,
+    // An image the file declares is named by its key, checked as a name where it is declared; a
+    // reference to an engine's image is checked as the API checks it.
+    image: isImageReference(sandbox.image) ? sandbox.image : "sandfleet/declared",
     volumes: mounts.map(([mountPath, mount]) =>
       typeof mount === "string" ? { mountPath, volume: mount } : { mountPath, ...mount },
     ),

@@ -1,4 +1,5 @@
 import type { ErrorObject } from "./schema.ts";
+import { quoted } from "../reference-rules.ts";
 import { RULES } from "../rules.ts";
 import { DURATION_PATTERN, SIZE_PATTERN } from "./units.ts";
 import type { PathSegment } from "./positions.ts";
@@ -17,7 +18,6 @@ const PATTERN_WORDS: Record<string, string> = {
   "^[1-9][0-9]*(Mi|Gi)$": "must be a size like 512Mi or 2Gi",
   [SIZE_PATTERN]: "must be a size like 512Mi or 2Gi",
   [DURATION_PATTERN]: "must be a duration like 500ms, 30s, 5m or 24h",
-  "^(?!\\s*(FROM|from)\\b)[^\\n]+$": "must be one Dockerfile instruction on one line, not FROM",
   "^(unix|tcp|ssh|https?)://":
     "must be a Docker host URL like unix:///var/run/docker.sock, tcp://host:2376 or ssh://user@host",
   "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits and -, like sandboxes",
@@ -41,7 +41,7 @@ function describe(value: unknown): string {
   if (value instanceof Uint8Array) return "binary data";
   if (Array.isArray(value)) return "a list";
   if (typeof value === "object") return "a map";
-  return JSON.stringify(value);
+  return typeof value === "string" ? quoted(value) : JSON.stringify(value);
 }
 
 // A `oneOf` of the schema, said in words; told apart by the alternatives it offers.

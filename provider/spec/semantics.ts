@@ -19,11 +19,11 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
 
   // Sandboxes and pools make containers in one namespace; images and snapshots are both `image:` names.
   for (const name of Object.keys(spec.pools)) {
-    if (name in spec.sandboxes)
+    if (Object.hasOwn(spec.sandboxes, name))
       problem(["pools", name], `name "${name}" is also a sandbox; sandboxes and pools share names`, true);
   }
   for (const name of Object.keys(spec.snapshots)) {
-    if (name in spec.images)
+    if (Object.hasOwn(spec.images, name))
       problem(["snapshots", name], `name "${name}" is also an image; images and snapshots share names`, true);
   }
 
@@ -66,7 +66,7 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
   for (const found of webhookProblems(spec.webhooks)) problem(apiPropertyPath(found.property), found.reason);
 
   for (const [name, snapshot] of Object.entries(spec.snapshots)) {
-    if (!(snapshot.sandbox in spec.sandboxes)) {
+    if (!Object.hasOwn(spec.sandboxes, snapshot.sandbox)) {
       problem(
         ["snapshots", name, "sandbox"],
         `unknown sandbox "${snapshot.sandbox}"${known(Object.keys(spec.sandboxes))}`,
@@ -98,20 +98,25 @@ function checkLocalPath(
 }
 
 function checkSandbox(spec: SandfleetSpec, at: (string | number)[], sandbox: SpecSandbox, problem: Report): void {
-  if (!isImageReference(sandbox.image) && !(sandbox.image in spec.images) && !(sandbox.image in spec.snapshots)) {
+  if (
+    !isImageReference(sandbox.image) &&
+    !Object.hasOwn(spec.images, sandbox.image) &&
+    !Object.hasOwn(spec.snapshots, sandbox.image)
+  ) {
     problem(
       [...at, "image"],
       `unknown image "${sandbox.image}": not an entry of images or snapshots${known([...Object.keys(spec.images), ...Object.keys(spec.snapshots)])}, and not a local reference (those contain '/' or ':')`,
     );
   }
   sandbox.secrets?.forEach((secret, i) => {
-    if (!(secret in spec.secrets))
+    if (!Object.hasOwn(spec.secrets, secret))
       problem([...at, "secrets", i], `unknown secret "${secret}"${known(Object.keys(spec.secrets))}`);
   });
   for (const [mountPath, mount] of Object.entries(sandbox.volumes ?? {})) {
     const volume = typeof mount === "string" ? mount : mount.volume;
     const path = typeof mount === "string" ? [...at, "volumes", mountPath] : [...at, "volumes", mountPath, "volume"];
-    if (!(volume in spec.volumes)) problem(path, `unknown volume "${volume}"${known(Object.keys(spec.volumes))}`);
+    if (!Object.hasOwn(spec.volumes, volume))
+      problem(path, `unknown volume "${volume}"${known(Object.keys(spec.volumes))}`);
   }
   for (const found of sandboxRuleProblems(spec, at, sandbox)) problem(found.path, found.reason, found.atKey);
 }
@@ -125,7 +130,9 @@ function snapshotCycle(spec: SandfleetSpec, start: string): boolean {
     const sandbox: SpecSandbox | undefined = spec.sandboxes[spec.snapshots[snapshot]?.sandbox ?? ""];
     // An image name wins over a snapshot name (and sharing one is reported on its own).
     snapshot =
-      sandbox && sandbox.image in spec.snapshots && !(sandbox.image in spec.images) ? sandbox.image : undefined;
+      sandbox && Object.hasOwn(spec.snapshots, sandbox.image) && !Object.hasOwn(spec.images, sandbox.image)
+        ? sandbox.image
+        : undefined;
     if (snapshot === start) return true;
   }
   return false;

@@ -24,7 +24,8 @@ func TestAllowlistMatchesNamesWildcardsAndAddresses(t *testing.T) {
 }
 
 func TestAllowlistRefusesWhatItCannotEnforceNamingThePosition(t *testing.T) {
-	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com", "10.0.0.0/08"} {
+	for _, bad := range []string{"*", "*.", "http://pypi.org", "pypi.org/simple", "::1", "2001:db8::/32", "a..b", "-a.com", "10.0.0.0/08",
+		"\u212Aube.io", "ｅｘａｍｐｌｅ.com", "py\u200bpi.org", "\ufeffpypi.org", "pypi.org\u00a0"} {
 		_, err := ParseAllowlist([]string{"pypi.org", bad})
 		if err == nil {
 			t.Errorf("%q was accepted", bad)

@@ -7,7 +7,7 @@ const hostile = new URL("../unit/spec-corpus/hostile/", import.meta.url).pathnam
 const files = readdirSync(hostile).filter((f) => f.endsWith(".yaml"));
 
 function expected(file: string): string[] {
-  const text = readFileSync(join(hostile, file), "utf8");
+  const text = readFileSync(join(hostile, file), "utf8").replace(/^\uFEFF/, "");
   return [...text.matchAll(/^# expect: (.*)$/gm)].map((m) => `${file}:${m[1] ?? ""}`);
 }
 

@@ -1,9 +1,13 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { annotations } from "../../provider/spec/annotations.ts";
 import { capacityIssues } from "../../provider/spec/capacity.ts";
 import { fleetDemand, fleetUnits } from "../../provider/spec/fleet.ts";
 import { formatIssue, type SpecIssue } from "../../provider/spec/issues.ts";
 import { loadSpec } from "../../provider/spec/load.ts";
+import { globMatches } from "../../provider/spec/glob.ts";
 import { checkPolicy, loadPolicy, type Policy } from "../../provider/spec/policy.ts";
 
 const SPEC = `app: agents
@@ -111,6 +115,118 @@ describe("policy rules", () => {
     expect(annotations(issues, "github", ["sandfleet.yaml"])).toBe(
       '::warning file=sandfleet.yaml,line=2,col=11,title=sandfleet policy closed::internet: internet: true is not allowed (policy rule "closed")',
     );
+  });
+});
+
+describe("policy rules cannot be gone around", () => {
+  const only = (rule: string, body: string, dir = "/tmp") => {
+    const result = loadSpec(`app: agents\n${body}`, "sandfleet.yaml", dir);
+    if (!result.spec) throw new Error(result.issues.map(formatIssue).join("\n"));
+    return checkPolicy(policy(`rules:\n  - ${rule.trim().replace(/\n/g, "\n    ")}\n`), result.spec, result.source).map(
+      formatIssue,
+    );
+  };
+  const IMAGES = 'name: known\nimages: ["sandfleet/*"]';
+
+  it("images: a ref, a COPY --from and a Dockerfile's FROMs (read as Docker reads them) are images too", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sandfleet-policy-"));
+    writeFileSync(
+      join(dir, "Dockerfile"),
+      [
+        "# syntax=evil/frontend",
+        "# escape=`",
+        "FROM sandfleet/busybox AS build",
+        "from `",
+        "  evil/base",
+        "COPY --from=build /a /a",
+        "COPY --from=evil/copy /b /b",
+        "RUN --mount=type=bind,from=evil/mount,target=/m true",
+        "FR`",
+        "OM evil/joined",
+        "FROM `",
+        "",
+        "evil/blank",
+        'FROM "sandfleet/busybox"',
+        "FROM $BASE",
+        "",
+      ].join("\n"),
+    );
+    expect(
+      only(
+        IMAGES,
+        "images:\n  a: { ref: evil/ref }\n  b:\n    base: sandfleet/busybox\n    steps:\n      - dockerfile: COPY --from=evil/x:1 /a /b\n  c:\n    dockerfile: { path: Dockerfile }\n",
+        dir,
+      ),
+    ).toEqual([
+      'sandfleet.yaml:3:13  images.a.ref: image reference "evil/ref" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:7:21  images.b.steps[0].dockerfile: COPY --from image "evil/x:1" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 1: # syntax= "evil/frontend" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 4: FROM "evil/base" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 7: COPY --from "evil/copy" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 8: RUN --mount from "evil/mount" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 9: FROM "evil/joined" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 11: FROM "evil/blank" is not one of the allowed images: sandfleet/* (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 14: FROM: "\\"sandfleet/busybox\\"" uses a build argument, quotes or escapes, so no policy can check it; name the image plainly (policy rule "known")',
+      'sandfleet.yaml:9:25  images.c.dockerfile.path: Dockerfile line 15: FROM: "$BASE" uses a build argument, quotes or escapes, so no policy can check it; name the image plainly (policy rule "known")',
+    ]);
+  });
+
+  it("images: a sandbox the rule selects cannot start from a snapshot of one it does not", () => {
+    const body =
+      "snapshots:\n  snap: { sandbox: source }\nsandboxes:\n  source: { image: evil/image }\n  web:\n    image: snap\n    tags: { trust: untrusted }\n";
+    expect(only(`${IMAGES}\nwhen: { tags: { trust: untrusted } }`, body)).toEqual([
+      'sandfleet.yaml:5:20  sandboxes.source.image: image of sandbox "source", which snapshot "snap" is taken from, "evil/image" is not one of the allowed images: sandfleet/* (policy rule "known")',
+    ]);
+  });
+
+  it("internet: false refuses an allowlist that opens the internet, whole or in halves, and *.tld", () => {
+    const body =
+      "sandboxes:\n  a: { image: sandfleet/busybox, egress: { allow: [0.0.0.0/0] } }\n  b: { image: sandfleet/busybox, egress: { allow: [0.0.0.0/1, 128.0.0.0/1] } }\n  c: { image: sandfleet/busybox, egress: { allow: [64.0.0.0/2, 0.0.0.0/2, pypi.org, '*.com'] } }\n  d: { image: sandfleet/busybox, egress: { allow: [10.0.0.0/9, 203.0.113.0/24, '*.pythonhosted.org'] } }\n";
+    expect(only("name: closed\ninternet: false", body)).toEqual([
+      'sandfleet.yaml:3:51  sandboxes.a.egress.allow: the allowlist opens 4294967296 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:4:51  sandboxes.b.egress.allow: the allowlist opens 4294967296 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:5:51  sandboxes.c.egress.allow: the allowlist opens 2147483648 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:5:85  sandboxes.c.egress.allow[3]: "*.com" opens every name under a top-level domain, which is the internet; internet is not allowed (policy rule "closed")',
+    ]);
+  });
+
+  it("internet: false refuses an image built with the network", () => {
+    const body =
+      "images:\n  tools:\n    base: sandfleet/busybox\n    network: true\n    steps: [{ run: 'wget http://example.com' }]\n";
+    expect(only("name: closed\ninternet: false", body)).toEqual([
+      'sandfleet.yaml:5:14  images.tools.network: builds with the network (network: true); internet is not allowed (policy rule "closed")',
+    ]);
+  });
+
+  it("requiredTags and when: tags are the sandbox's own, never names every object inherits", () => {
+    const body = "sandboxes:\n  web: { image: sandfleet/busybox, tags: { team: web } }\n";
+    expect(only("name: owned\nrequiredTags: [constructor, toString, hasOwnProperty]", body)).toEqual([
+      'sandfleet.yaml:3:42  sandboxes.web.tags: must have the tags constructor, toString, hasOwnProperty (policy rule "owned")',
+    ]);
+    expect(only("name: gvisor\nruntime: runsc\nwhen: { tags: { constructor: x } }", body)).toEqual([]);
+  });
+
+  it("images: a glob is matched without backtracking, and correctly", () => {
+    const evil = "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b";
+    const name = `sandfleet/${"a".repeat(100_000)}`;
+    expect(globMatches(evil, name)).toBe(false);
+    expect(globMatches(evil, `${name}b`)).toBe(true);
+    const cases: [string, string, boolean][] = [
+      ["sandfleet/*", "sandfleet/busybox", true],
+      ["sandfleet/*", "sandfleet/", true],
+      ["sandfleet/*", "sandfleetx/busybox", false],
+      ["*", "", true],
+      ["a*a", "a", false],
+      ["a*a", "aa", true],
+      ["*ab*ab*", "xabyab", true],
+      ["*ab*ab*", "xaby", false],
+      ["ghcr.io/acme/*:1.*", "ghcr.io/acme/tool:1.2", true],
+      ["ghcr.io/acme/*:1.*", "ghcr.io/acme/tool:2.1", false],
+      ["exact", "exact", true],
+      ["exact", "exactly", false],
+    ];
+    for (const [pattern, value, want] of cases)
+      expect([pattern, value, globMatches(pattern, value)]).toEqual([pattern, value, want]);
   });
 });
 

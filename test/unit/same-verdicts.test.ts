@@ -3,6 +3,7 @@ import { imageParamsProblems } from "../../provider/runtime/image-recipe.ts";
 import { poolParamsProblems } from "../../provider/runtime/pool.ts";
 import { sandboxParamsProblems } from "../../provider/runtime/sandbox-params.ts";
 import { webhookProblems } from "../../provider/runtime/webhooks.ts";
+import { webhookUrlProblem } from "../../provider/addresses.ts";
 import { loadSpec } from "../../provider/spec/load.ts";
 
 const hostile = new URL("./spec-corpus/hostile", import.meta.url).pathname;
@@ -95,6 +96,42 @@ const CASES: [what: string, yaml: string, api: () => { property: string; reason:
     `sandboxes:\n  web:\n    image: sandfleet/busybox\n    command: [${Array(1025).fill("x").join(",")}]\n`,
     () => sandbox({ command: Array<string>(1025).fill("x") }),
     "command",
+  ],
+  [
+    "a raw FROM in mixed case",
+    "images:\n  tools:\n    base: sandfleet/busybox\n    steps:\n      - dockerfile: From other/image\n",
+    () => image({ base: "sandfleet/busybox", steps: [{ dockerfile: "From other/image" }] }),
+    "steps[0].dockerfile",
+  ],
+  [
+    "a raw instruction that ends in \\",
+    "images:\n  tools:\n    base: sandfleet/busybox\n    steps:\n      - dockerfile: 'RUN true \\'\n",
+    () => image({ base: "sandfleet/busybox", steps: [{ dockerfile: "RUN true \\" }] }),
+    "steps[0].dockerfile",
+  ],
+  [
+    "a user step that ends in \\",
+    "images:\n  tools:\n    base: sandfleet/busybox\n    steps:\n      - user: 'sandbox\\'\n",
+    () => image({ base: "sandfleet/busybox", steps: [{ user: "sandbox\\" }] }),
+    "steps[0].user",
+  ],
+  [
+    "a base that is not an image reference",
+    "images:\n  tools:\n    base: 'sandfleet/busybox AS x'\n",
+    () => image({ base: "sandfleet/busybox AS x" }),
+    "base",
+  ],
+  [
+    "a Kelvin sign in an egress host",
+    'sandboxes:\n  web:\n    image: sandfleet/busybox\n    egress: { allow: ["\u212Aube.io"] }\n',
+    () => sandbox({ egress: { allow: ["\u212Aube.io"] } }),
+    "egress.allow[0]",
+  ],
+  [
+    "a look-alike letter in a webhook's host",
+    'webhooks:\n  - url: "https://ex\u0430mple.com/hook"\n    secretEnv: HOOK_KEY\n',
+    () => ({ property: "url", reason: webhookUrlProblem("https://ex\u0430mple.com/hook") ?? "" }),
+    "url",
   ],
   [
     "a pool of 20000",

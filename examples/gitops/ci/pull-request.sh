@@ -24,13 +24,22 @@ if [[ -z "$changed" ]]; then
 fi
 
 # 1. The file and the policy: problems become annotations on the diff (GitHub) or a code-quality report (GitLab).
+# The policy is the one on the branch the change goes into: a pull request that edits the policy
+# does not loosen the check of its own change (the new policy applies once merged).
+policy=()
+if git cat-file -e "$BASE_REF:sandfleet.policy.yaml" 2>/dev/null; then
+  base_policy="$(mktemp -d)/sandfleet.policy.yaml"
+  trap 'rm -rf "${base_policy%/*}"' EXIT
+  git show "$BASE_REF:sandfleet.policy.yaml" >"$base_policy"
+  policy=(--policy "$base_policy")
+fi
 if [[ "$FORMAT" == "gitlab" ]]; then
   status=0
-  "${SANDFLEET[@]}" validate --format gitlab >gl-code-quality-report.json || status=$?
-  "${SANDFLEET[@]}" validate || true
+  "${SANDFLEET[@]}" validate "${policy[@]}" --format gitlab >gl-code-quality-report.json || status=$?
+  "${SANDFLEET[@]}" validate "${policy[@]}" || true
   if ((status != 0)); then exit "$status"; fi
 else
-  "${SANDFLEET[@]}" validate --format "$FORMAT"
+  "${SANDFLEET[@]}" validate "${policy[@]}" --format "$FORMAT"
 fi
 
 # 2. What the change does to the live stack, as a table for the pull request.

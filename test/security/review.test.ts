@@ -1,0 +1,219 @@
+// The author of a pull request: what they write in sandfleet.yaml must mean to
+// sandfleet what it shows a reviewer, and get past no policy. Driven as a
+// reviewer's CI drives it, through `sandfleet validate`, and, for what reaches a
+// Dockerfile, through a real build on the engine and a sandbox made from it.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../provider/errors.ts";
+import { ensureImage } from "../../provider/runtime/image-build.ts";
+import type { ImageStep } from "../../provider/runtime/image-recipe.ts";
+import { LABEL } from "../../provider/runtime/labels.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cliPath, sandfleet } from "../support/cli.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { mustRun, runCommand } from "../support/run.ts";
+
+const hostile = new URL("../unit/spec-corpus/hostile/", import.meta.url).pathname;
+
+/** The lines `validate` must print for a corpus file: its `# expect:` lines. */
+function expected(file: string): string[] {
+  const text = readFileSync(join(hostile, file), "utf8").replace(/^\uFEFF/, "");
+  return [...text.matchAll(/^# expect: (.*)$/gm)].map((m) => `${file}:${m[1] ?? ""}`);
+}
+
+/** A folder of its own for files made at test time. */
+function folder(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-review-"));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("sandfleet.yaml cannot say one thing to a reviewer and another to sandfleet", () => {
+  // Each of these was "valid" before: it lost an entry, changed the image or the user, or hid text.
+  const WORST = [
+    "review-raw-trailing-backslash.yaml",
+    "review-raw-from-mixed-case.yaml",
+    "review-raw-heredoc.yaml",
+    "review-raw-label-quoted-sandfleet.yaml",
+    "review-dup-int-string.yaml",
+    "review-dup-bool-string.yaml",
+    "review-dup-sandbox-block.yaml",
+    "review-yaml-11-directive.yaml",
+    "review-tag-set.yaml",
+    "review-not-utf8.yaml",
+    "review-cr-only.yaml",
+    "review-cr-mixed.yaml",
+    "review-bidi-override-comment.yaml",
+    "review-image-zero-width-raw.yaml",
+    "review-egress-kelvin.yaml",
+    "review-webhook-homoglyph.yaml",
+    "review-proto-secret.yaml",
+  ];
+
+  it.each(WORST)("`sandfleet validate` refuses %s at its place, exit 1", async (file) => {
+    const result = await sandfleet(["validate", file], { cwd: hostile });
+    expect(result.stderr.trimEnd().split("\n")).toEqual(expected(file));
+    expect(result.code).toBe(1);
+  });
+
+  it("`sandfleet validate` refuses 100,000 nested [ at its place, without a stack overflow", async () => {
+    const dir = folder({ "sandfleet.yaml": `app: demo\nx: ${"[".repeat(100_000)}1${"]".repeat(100_000)}\n` });
+    made.push(dir);
+    const result = await sandfleet(["validate", "sandfleet.yaml"], { cwd: dir });
+    expect(result.stderr.trimEnd()).toBe("sandfleet.yaml:2:35  syntax: nested more than 32 levels deep");
+    expect(result.code).toBe(1);
+  });
+});
+
+describe("a policy cannot be gone around", () => {
+  const POLICY = `rules:
+  - name: known-images
+    images: ["*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", "sandfleet/*"]
+  - name: closed
+    internet: false
+  - name: owned
+    requiredTags: [constructor, toString]
+`;
+  const SPEC = `app: demo
+images:
+  a: { ref: "evil/ref" }
+  b:
+    base: sandfleet/busybox
+    network: true
+    steps:
+      - dockerfile: COPY --from=evil/copy /etc/passwd /stolen
+snapshots:
+  snap: { sandbox: source }
+sandboxes:
+  source:
+    image: evil/source
+    tags: { constructor: x, toString: y }
+  web:
+    image: snap
+    egress: { allow: [0.0.0.0/1, 128.0.0.0/1] }
+    tags: { team: web }
+  long:
+    image: sandfleet/${"a".repeat(200)}
+    tags: { constructor: x, toString: y }
+`;
+
+  it("`sandfleet validate --policy` finds every way in, each at its place", async () => {
+    const dir = folder({ "sandfleet.yaml": SPEC, "policy.yaml": POLICY });
+    made.push(dir);
+    const result = await sandfleet(["validate", "sandfleet.yaml", "--policy", "policy.yaml"], { cwd: dir });
+    expect(result.stderr.trimEnd().split("\n")).toEqual([
+      'sandfleet.yaml:3:13  images.a.ref: image reference "evil/ref" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
+      'sandfleet.yaml:6:14  images.b.network: builds with the network (network: true); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:8:21  images.b.steps[0].dockerfile: COPY --from image "evil/copy" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
+      'sandfleet.yaml:13:12  sandboxes.source.image: image "evil/source" is not one of the allowed images: *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b, sandfleet/* (policy rule "known-images")',
+      'sandfleet.yaml:17:22  sandboxes.web.egress.allow: the allowlist opens 4294967296 IPv4 addresses in all (a /8 or more counts as the internet); internet is not allowed (policy rule "closed")',
+      'sandfleet.yaml:18:11  sandboxes.web.tags: must have the tags constructor, toString (policy rule "owned")',
+    ]);
+    expect(result.code).toBe(1);
+  });
+});
+
+describe("a pull request cannot loosen the policy that gates it", () => {
+  it("the GitOps kit's pull-request job holds the change to the base branch's policy", async () => {
+    const kit = new URL("../../examples/gitops/", import.meta.url).pathname;
+    const repo = mkdtempSync(join(tmpdir(), "sandfleet-review-gitops-"));
+    made.push(repo);
+    for (const file of ["sandfleet.yaml", "sandfleet.policy.yaml", "Pulumi.yaml", "ci"]) {
+      cpSync(join(kit, file), join(repo, file), { recursive: true });
+    }
+    const git = (...args: string[]) =>
+      mustRun("git", ["-c", "user.name=ci", "-c", "user.email=ci@example.com", ...args], { cwd: repo });
+    await git("init", "-q", "-b", "main");
+    await git("add", ".");
+    await git("commit", "-q", "-m", "base");
+    await git("checkout", "-q", "-b", "loosen");
+    // The change drops the rule that would refuse it, in the same pull request.
+    const policy = readFileSync(join(repo, "sandfleet.policy.yaml"), "utf8");
+    writeFileSync(
+      join(repo, "sandfleet.policy.yaml"),
+      policy.replace(/ {2}- name: no-open-internet\n {4}internet: false\n/, ""),
+    );
+    const spec = readFileSync(join(repo, "sandfleet.yaml"), "utf8");
+    writeFileSync(join(repo, "sandfleet.yaml"), spec.replace(/^app: (.*)$/m, "app: $1\ninternet: true"));
+    await git("commit", "-q", "-am", "open the internet");
+    expect(await sandfleet(["validate"], { cwd: repo })).toMatchObject({ code: 0 });
+
+    const review = await runCommand("bash", ["ci/pull-request.sh"], {
+      cwd: repo,
+      // A backend of its own: were validate to pass, the job's preview would make a stack there.
+      env: {
+        BASE_REF: "main",
+        FORMAT: "text",
+        SANDFLEET: `${process.execPath} ${cliPath}`,
+        PULUMI_BACKEND_URL: `file://${repo}`,
+        PULUMI_CONFIG_PASSPHRASE: "",
+      },
+    });
+    expect(review.stderr).toMatch(
+      /sandfleet\.yaml:\d+:\d+ {2}internet: internet: true is not allowed \(policy rule "no-open-internet"\)/,
+    );
+    expect(review.code).toBe(1);
+  });
+});
+
+describe("a build step cannot take the declared user away", () => {
+  const app = uniqueApp("review");
+  afterAll(async () => {
+    await cleanupApp(app);
+  });
+
+  // Each is followed by `user: sandbox`. Docker joins a line that ends in \ with the next one, so
+  // before, `RUN true \` swallowed `USER sandbox` and the sandbox ran as root; and a raw FROM in
+  // any case replaced the base. Now each is refused before building, or builds with the user kept.
+  // (`run` and `env` steps were never open to this: they are written as JSON strings, never ending in \.)
+  const STEPS: [what: string, step: ImageStep][] = [
+    ["a raw RUN ending in \\", { dockerfile: "RUN true \\" }],
+    ["a raw run in lower case ending in \\ and spaces", { dockerfile: "run true \\   " }],
+    ["a raw From in mixed case", { dockerfile: "From sandfleet/python" }],
+    ["a raw fRoM in other cases", { dockerfile: "fRoM sandfleet/python" }],
+  ];
+
+  it.each(STEPS)("%s: refused, or the sandbox runs as the declared user (id -u is 1000)", async (what, step) => {
+    const name = `img${String(STEPS.findIndex(([w]) => w === what))}`;
+    const params = { app, name, base: "sandfleet/busybox", steps: [step, { user: "sandbox" }] };
+    let imageRef: string;
+    try {
+      imageRef = (await ensureImage(docker, params)).imageRef;
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(await docker.images.list({ [LABEL.app]: app, [LABEL.name]: name })).toEqual([]);
+      return;
+    }
+    await using sandbox = await Sandbox.create({ app, image: imageRef });
+    const id = await sandbox.run(["id", "-u"]);
+    expect(id.stdout.trim()).toBe("1000");
+    // The base is still busybox: no python from a swallowed or replaced FROM.
+    expect((await sandbox.run(["sh", "-c", "command -v python3 || echo none"])).stdout.trim()).toBe("none");
+  });
+});
+
+describe("an image cannot carry sandfleet's own labels into its sandboxes", () => {
+  const app = uniqueApp("review");
+  afterAll(async () => {
+    await cleanupApp(app);
+  });
+
+  // A container inherits its image's labels: a label spelt through a build argument would give
+  // every sandbox of the image a tag (or a lifetime, or a pool mark) that no file shows.
+  it("a Dockerfile that sets sandfleet.tag.* through a build argument is refused after its build, and leaves no image", async () => {
+    const dir = folder({ Dockerfile: "FROM sandfleet/busybox\nARG K=sandfleet.tag.team\nLABEL $K=injected\n" });
+    made.push(dir);
+    const params = { app, name: "labelled", dockerfile: { path: "Dockerfile" }, sourceDir: dir };
+    await expect(ensureImage(docker, params)).rejects.toThrow(
+      "image labelled: carries sandfleet's own labels (sandfleet.tag.team), which every sandbox made from it would inherit; remove them from its Dockerfile or base image",
+    );
+    expect(await docker.images.list({ [LABEL.app]: app })).toEqual([]);
+  });
+});
