@@ -8,6 +8,7 @@ import type {
   ContainerSpec,
   ContainerStatus,
   ContainerSummary,
+  ExecResult,
   HealthCheck,
   VolumeMount,
 } from "../port.ts";
@@ -18,6 +19,7 @@ import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, sel
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { podSecurityRefusal } from "./pod-security.ts";
 import { podStats } from "./stats.ts";
 
 /** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
@@ -29,6 +31,8 @@ export interface PodDeps {
   publish(image: string, layer: ImageLayer): Promise<string>;
   /** Ends a supervised sandbox as a kill does (exit 137), through its supervisor in `dir`. */
   terminate(id: string, dir: string): Promise<void>;
+  /** Runs `sandfleet-supervisor stats` in a supervised pod: its usage, as JSON. */
+  readUsage(id: string, dir: string): Promise<ExecResult>;
   /** Kills every process of a pod but its PID 1. */
   killAll(id: string): Promise<void>;
   /** Execs this process started in a pod, for ContainerInfo.execIds. */
@@ -221,7 +225,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         );
       } catch (error) {
         if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
-        throw error;
+        throw podSecurityRefusal(error, spec.name ?? id, namespace, spec.user);
       }
       if (hasEnv) {
         // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
@@ -292,7 +296,7 @@ export function podClient(deps: PodDeps): ContainerClient {
 
     async stats(id) {
       const pod = await require(id);
-      return podStats(await apis(), call, pod);
+      return podStats(pod, specNote(pod).supervisor?.dir, deps.readUsage);
     },
 
     async inspect(id) {
