@@ -296,7 +296,7 @@ export function podClient(deps: PodDeps): ContainerClient {
 
     async stats(id) {
       const pod = await require(id);
-      return podStats(pod, specNote(pod).supervisor?.dir, deps.readUsage);
+      return podStats(pod, specNote(pod).supervisor?.dir, (podId, dir) => deps.readUsage(podId, dir));
     },
 
     async inspect(id) {
