@@ -76,8 +76,12 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       info ??= (async (): Promise<EngineInfo> => {
         const { core, lib, config, namespace } = await apis();
         const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
-        // Images are built by the local engine, so its CPU architecture is the one sandboxes run on.
-        const builder = await local.info();
+        // Images are built by the local engine, so its CPU architecture is the one sandboxes run on;
+        // without one (an agent inside the cluster builds nothing), this process's own.
+        const builder = await local.info().catch(() => ({
+          architecture: process.arch === "x64" ? "amd64" : process.arch,
+          os: process.platform as string,
+        }));
         const capacity = await namespaceCapacity(
           () =>
             call(`read the quotas of namespace ${namespace}`, () => core.listNamespacedResourceQuota({ namespace })),
