@@ -80,7 +80,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
         // without one (an agent inside the cluster builds nothing), this process's own.
         const builder = await local.info().catch(() => ({
           architecture: process.arch === "x64" ? "amd64" : process.arch,
-          os: process.platform as string,
+          os: process.platform,
         }));
         const capacity = await namespaceCapacity(
           () =>
