@@ -17,7 +17,7 @@ export interface SandfleetRole {
   user: string;
 }
 
-/** Applies the manifest to `namespace` (which it creates) and returns the service account's identity. */
+/** Makes `namespace`, applies the manifest to it and returns the service account's identity. */
 export async function sandfleetRole(namespace: string): Promise<SandfleetRole> {
   const file = join(tmpdir(), `sandfleet-role-${namespace}.yaml`);
   writeFileSync(
@@ -26,6 +26,8 @@ export async function sandfleetRole(namespace: string): Promise<SandfleetRole> {
       .replaceAll("namespace: sandboxes", `namespace: ${namespace}`)
       .replace(/^( {2}name: )sandboxes$/m, `$1${namespace}`),
   );
+  // Made first, bare: the manifest's own Namespace (with its Pod Security label) then applies to it.
+  await kubectl(["create", "namespace", namespace]);
   await kubectl(["apply", "-f", file]);
   const token = (await kubectl(["-n", namespace, "create", "token", "sandfleet"])).trim();
   const admin = readFileSync(TEST_CLUSTER.kubeconfig ?? "", "utf8");
