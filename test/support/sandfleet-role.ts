@@ -28,7 +28,7 @@ export async function sandfleetRole(namespace: string): Promise<SandfleetRole> {
   );
   // Made first, bare: the manifest's own Namespace (with its Pod Security label) then applies to it.
   await kubectl(["create", "namespace", namespace]);
-  await kubectl(["apply", "-f", file]);
+  await kubectl(["-n", namespace, "apply", "-f", file]);
   const token = (await kubectl(["-n", namespace, "create", "token", "sandfleet"])).trim();
   const admin = readFileSync(TEST_CLUSTER.kubeconfig ?? "", "utf8");
   const server = /server: (\S+)/.exec(admin)?.[1] ?? "";
