@@ -68,24 +68,27 @@ async function sandboxOn(node: string | undefined, params: Parameters<Sandfleet[
 describe("Kubernetes networks: what a sandbox's code can reach", () => {
   const appA = uniqueApp("k8s-net-a");
   const appB = uniqueApp("k8s-net-b");
+  const appC = uniqueApp("k8s-net-c"); // internet: true
   const common = { image: "sandfleet/busybox", user: "1000:1000", memoryMiB: 32, timeoutMs: 15 * 60_000 };
   const serve = "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && httpd -p 8080 -h /tmp/www";
-  let none: Sandbox, a1: Sandbox, a2: Sandbox, b1: Sandbox;
+  let none: Sandbox, a1: Sandbox, a2: Sandbox, b1: Sandbox, c1: Sandbox;
   let place: { none: PodPlace; a2: PodPlace; b1: PodPlace };
   let listener: ChildProcess | undefined;
 
   beforeAll(async () => {
     await createAppNetwork(engine, appA, false);
     await createAppNetwork(engine, appB, false);
+    await createAppNetwork(engine, appC, true);
     const made = await sandboxOn(undefined, { ...common, app: appA, name: "offline" });
     none = made.sandbox;
     const node = made.place.node;
-    const [first, second, other] = await Promise.all([
+    const [first, second, other, online] = await Promise.all([
       sandboxOn(node, { ...common, app: appA, network: "app" }),
       sandboxOn(node, { ...common, app: appA, network: "app" }),
       sandboxOn(node, { ...common, app: appB, network: "app" }),
+      sandboxOn(node, { ...common, app: appC, network: "app" }),
     ]);
-    [a1, a2, b1] = [first.sandbox, second.sandbox, other.sandbox];
+    [a1, a2, b1, c1] = [first.sandbox, second.sandbox, other.sandbox, online.sandbox];
     place = { none: made.place, a2: second.place, b1: other.place };
     await a2.run(["sh", "-c", serve]);
     await b1.run(["sh", "-c", serve]);
@@ -114,12 +117,24 @@ describe("Kubernetes networks: what a sandbox's code can reach", () => {
     listener?.kill();
     await cleanupBackend(engine, appA);
     await cleanupBackend(engine, appB);
+    await cleanupBackend(engine, appC);
   });
 
   it("lets a pod of app A reach its own app's pod, and never app B's", async () => {
     await until("app A's pods reach each other", () => reaches(a1, `http://${place.a2.podIP}:8080/`), 60_000);
     expect(await reaches(a1, `http://${place.b1.podIP}:8080/`)).toBe(false);
     expect(await reaches(b1, `http://${place.a2.podIP}:8080/`)).toBe(false);
+  });
+
+  it("lets an app with internet reach no other app's pod, no node and not the cluster's host", async () => {
+    const reached = [];
+    const targets = {
+      "app A's pod": `http://${place.a2.podIP}:8080/`,
+      "its node's address": `http://${place.none.hostIP}:18080/`,
+      "the cluster's host (registry)": "http://10.250.0.1:5000/v2/",
+    };
+    for (const [what, url] of Object.entries(targets)) if (await reaches(c1, url)) reached.push(what);
+    expect(reached).toEqual([]);
   });
 
   it("keeps a sandbox with no network off every pod, its node's addresses and the gateways", async () => {
@@ -129,7 +144,7 @@ describe("Kubernetes networks: what a sandbox's code can reach", () => {
       "app B's pod": `http://${place.b1.podIP}:8080/`,
       "its node's address": `http://${place.none.hostIP}:18080/`,
       "the pod bridge's gateway": `http://${gateway}:18080/`,
-      "the cluster's gateway (registry)": "http://10.250.0.1:5000/v2/",
+      "the cluster's host (registry)": "http://10.250.0.1:5000/v2/",
     };
     const reached = [];
     for (const [what, url] of Object.entries(targets)) if (await reaches(none, url)) reached.push(what);
