@@ -54,6 +54,21 @@ async function reaches(from: Sandbox, url: string): Promise<boolean> {
   return result.stdout.trim() === "REACHED";
 }
 
+/** Whether a TCP connection from inside the sandbox to an IPv6 link-local address on its eth0 gets an HTTP answer within 3 s. */
+async function reachesLinkLocal(from: Sandbox, address: string, port: number): Promise<boolean> {
+  const request = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc ${address}%eth0 ${String(port)}`;
+  const result = await from.run(["sh", "-c", `${request} 2>/dev/null | grep -q '^ok' && echo REACHED || echo NO`]);
+  return result.stdout.trim() === "REACHED";
+}
+
+/** The IPv6 link-local address of a sandbox's eth0. */
+async function linkLocalOf(sandbox: Sandbox): Promise<string> {
+  const { stdout } = await sandbox.run(["sh", "-c", "ip -6 addr show dev eth0 scope link"]);
+  const address = /inet6 (fe80::[0-9a-f:]+)\//.exec(stdout)?.[1];
+  if (!address) throw new Error(`no IPv6 link-local address in: ${stdout}`);
+  return address;
+}
+
 /** A sandbox of `app` made on `node`: the test cluster has no route between nodes' pods, so pairs must share one. */
 async function sandboxOn(node: string | undefined, params: Parameters<Sandfleet["sandboxes"]["create"]>[0]) {
   for (let attempt = 0; attempt < 8; attempt++) {
@@ -74,6 +89,7 @@ describe("Kubernetes networks: what a sandbox's code can reach", () => {
   let none: Sandbox, a1: Sandbox, a2: Sandbox, b1: Sandbox, c1: Sandbox;
   let place: { none: PodPlace; a2: PodPlace; b1: PodPlace };
   let listener: ChildProcess | undefined;
+  let netns = "";
 
   beforeAll(async () => {
     await createAppNetwork(engine, appA, false);
@@ -93,7 +109,7 @@ describe("Kubernetes networks: what a sandbox's code can reach", () => {
     await a2.run(["sh", "-c", serve]);
     await b1.run(["sh", "-c", serve]);
     // A listener on every address of the pods' node (its own, and the pod bridge's gateway).
-    const netns = `sfk-n${node.replace(/^sandfleet-node-/, "")}`;
+    netns = `sfk-n${node.replace(/^sandfleet-node-/, "")}`;
     listener = spawn("ip", [
       "netns",
       "exec",
@@ -148,6 +164,21 @@ describe("Kubernetes networks: what a sandbox's code can reach", () => {
     };
     const reached = [];
     for (const [what, url] of Object.entries(targets)) if (await reaches(none, url)) reached.push(what);
+    // IPv6 link-local: every pod has an address on its eth0, routed nowhere but bridged to its neighbours.
+    const a2v6 = await linkLocalOf(a2);
+    const fromNode = await run("ip", [
+      "netns",
+      "exec",
+      netns,
+      "curl",
+      "-s",
+      "-m",
+      "3",
+      "-g",
+      `http://[${a2v6}%cni0]:8080/`,
+    ]);
+    expect(fromNode.stdout).toMatch(/^ok$/m); // it answers on that address
+    if (await reachesLinkLocal(none, a2v6, 8080)) reached.push("app A's pod over IPv6 link-local");
     expect(reached).toEqual([]);
     // A networked pod gets nothing from the node either.
     expect(await reaches(a1, `http://${place.none.hostIP}:18080/`)).toBe(false);
