@@ -10,7 +10,7 @@
 //   pods, or refusing them with an error nobody can act on.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -212,6 +212,24 @@ describe("a namespace enforcing Pod Security restricted", () => {
     expect((await sandbox.metrics()).memoryBytes).toBeGreaterThan(0);
   });
 
+  it("runs a sandbox whose image's own user is a non-root uid, with no user: set", async () => {
+    const image = `sandfleet-test/nonroot:${suffix()}`;
+    const context = mkdtempSync(join(tmpdir(), "sandfleet-nonroot-"));
+    writeFileSync(join(context, "Dockerfile"), "FROM sandfleet/busybox\nUSER 1000:1000\n");
+    await run("docker", ["build", "-q", "--network", "none", "-t", image, context]);
+    try {
+      await using sandbox = await new Sandfleet({ kubernetes: options }).sandboxes.create({
+        app,
+        image,
+        memoryMiB: 32,
+      });
+      expect((await sandbox.run(["id", "-u"])).stdout).toBe("1000\n");
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+      await run("docker", ["rmi", "-f", image]).catch(() => undefined);
+    }
+  });
+
   it("refuses a sandbox that may run as root with the reason and the fix, leaving nothing behind", async () => {
     const made = new Sandfleet({ kubernetes: options }).sandboxes.create({
       app,
@@ -220,7 +238,7 @@ describe("a namespace enforcing Pod Security restricted", () => {
       env: { KEY: "value" },
     });
     await expect(made).rejects.toThrow(
-      /namespace sandfleet-psa-\w+ enforces Pod Security "restricted", which refuses pods that may run as root: this sandbox runs as its image's user .*user: "1000:1000"/,
+      /namespace sandfleet-psa-\w+ enforces Pod Security "restricted", which refuses pods that may run as root: this sandbox runs as its image's user \(root; no user: set\).*user: "1000:1000"/,
     );
     expect(
       await kubectl(["-n", namespace, "get", "pods,secrets", "-l", "sandfleet.io/engine-object=true", "-o", "name"]),

@@ -110,6 +110,12 @@ describe("a sandbox's pod", () => {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     });
+    // An image whose own USER is a non-root uid needs no user: in the spec.
+    const fromImage = podFor({ ...spec, user: undefined }, { ...ctx, imageUser: "1000" });
+    expect(fromImage.spec?.containers[0]?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(
+      podFor({ ...spec, user: "0" }, { ...ctx, imageUser: "1000" }).spec?.securityContext?.runAsNonRoot,
+    ).toBeUndefined();
     for (const user of [undefined, "0", "0:0", "root", "sandbox"]) {
       const pod = podFor({ ...spec, user }, ctx);
       expect(pod.spec?.securityContext?.runAsNonRoot).toBeUndefined();

@@ -47,6 +47,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     async terminate(id, dir) {
       await exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "terminate"] });
     },
+    imageUser: async (image) => (await local.images.inspect(image))?.user,
     readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),
     async killAll(id) {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });

@@ -14,13 +14,14 @@ export function podSecurityRefusal(
   sandbox: string,
   namespace: string,
   user: string | undefined,
+  imageUser?: string,
 ): unknown {
   const message = error instanceof Error ? error.message : String(error);
   const match = POD_SECURITY_REFUSAL.exec(message);
   if (!match) return error;
   const [, level = "", reasons = ""] = match;
-  const who = user ? `user "${user}"` : "its image's user (no user: set)";
-  const why = provablyNonRoot(user)
+  const who = user ? `user "${user}"` : `its image's user (${imageUser ? `"${imageUser}"` : "root"}; no user: set)`;
+  const why = provablyNonRoot(user ?? imageUser)
     ? `which refuses this pod: ${reasons.trim()}`
     : `which refuses pods that may run as root: this sandbox runs as ${who}, which Kubernetes cannot check is not root before it starts; set user: to a numeric uid other than 0 (for example user: "1000:1000")`;
   return new InvalidArgumentError(

@@ -23,6 +23,8 @@ export interface PodSpecContext {
   envSecret: string | undefined;
   /** The label a pool's members share, to spread them over nodes. */
   spreadKey: string | undefined;
+  /** The image's own user (its USER), which the container runs as when the spec names none. */
+  imageUser?: string | undefined;
 }
 
 /** The spec fields only sandfleet's own daemons use: those run on Docker only. */
@@ -84,6 +86,8 @@ const volumeName = (prefix: string, i: number) => `${prefix}-${String(i)}`;
  */
 export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
   refuseDaemonFields(spec);
+  // Who the container runs as: the spec's user, else the image's; only a numeric one can be promised non-root.
+  const runsAs = spec.user ?? (ctx.imageUser || undefined);
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
   Object.entries(spec.tmpfs ?? {}).forEach(([path, options], i) => {
@@ -122,7 +126,7 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
     ...(spec.cmd ? { args: [...spec.cmd] } : {}),
     ...(spec.workdir ? { workingDir: spec.workdir } : {}),
     ...(ctx.envSecret ? { envFrom: [{ secretRef: { name: ctx.envSecret } }] } : {}),
-    securityContext: containerSecurity(spec, spec.user),
+    securityContext: containerSecurity(spec, runsAs),
     resources: { limits, requests },
     volumeMounts: mounts,
     ...(spec.ports?.length ? { ports: spec.ports.map((port) => ({ containerPort: port, protocol: "TCP" })) } : {}),
@@ -178,7 +182,7 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
       ...(spec.runtime === "runsc" ? { runtimeClassName: GVISOR_RUNTIME_CLASS } : {}),
       securityContext: {
         seccompProfile: { type: "RuntimeDefault" },
-        ...(provablyNonRoot(spec.user) ? { runAsNonRoot: true } : {}),
+        ...(provablyNonRoot(runsAs) ? { runAsNonRoot: true } : {}),
       },
       containers: [container],
       volumes,
