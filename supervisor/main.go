@@ -39,13 +39,15 @@ func main() {
 		os.Exit(runInstall(os.Args[2]))
 	case "terminate":
 		os.Exit(runTerminate())
+	case "stats":
+		os.Exit(runStats())
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version | install DIR | terminate")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version | install DIR | terminate | stats")
 	os.Exit(2)
 }
 

@@ -19,6 +19,8 @@ PULUMI_HOME_BIN="$SANDFLEET_CACHE/pulumi-$PULUMI_VERSION-lh-$PULUMI_LANGUAGE_SDK
 # The test cluster's Kubernetes, built from the Go module proxy.
 KUBERNETES_VERSION="v1.37.2"
 KUBERNETES_BIN="$SANDFLEET_CACHE/kubernetes-$KUBERNETES_VERSION/bin"
+# The test cluster's NetworkPolicy enforcer (test/netpol), built from this checkout.
+TEST_NETPOL_BIN="$SANDFLEET_CACHE/test-netpol/sandfleet-test-netpol"
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() {

@@ -2,8 +2,9 @@
 # The Kubernetes binaries the test cluster runs (kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet, kubectl), built from the Go
 # module proxy at a pinned version, plus the Debian packages the cluster uses
-# (etcd, containerd, runc, CNI plugins, a registry). Cached per machine: the
-# first build takes about 8 minutes, later runs nothing.
+# (etcd, containerd, runc, CNI plugins, a registry), and the cluster's
+# NetworkPolicy enforcer (test/netpol). Cached per machine: the first build
+# takes about 8 minutes, later runs nothing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -22,6 +23,16 @@ if ((${#need_packages[@]})); then
     systemctl disable --now "$service" >/dev/null 2>&1 || true
     pkill -x "$service" >/dev/null 2>&1 || true
   done
+fi
+
+# The NetworkPolicy enforcer: small (nftables and the standard library), rebuilt when a source is newer.
+netpol_src="$ROOT/test/netpol"
+if [[ ! -x "$TEST_NETPOL_BIN" ]] || [[ -n "$(find "$netpol_src" -newer "$TEST_NETPOL_BIN" -print -quit)" ]]; then
+  require_cmd go "Go is needed to build the test cluster's NetworkPolicy enforcer; install Debian's golang-go or put go on PATH"
+  mkdir -p "$(dirname "$TEST_NETPOL_BIN")"
+  (cd "$netpol_src" && CGO_ENABLED=0 quiet go build -trimpath -ldflags "-s -w" -o "$TEST_NETPOL_BIN.tmp" . &&
+    mv "$TEST_NETPOL_BIN.tmp" "$TEST_NETPOL_BIN")
+  say "the test cluster's NetworkPolicy enforcer built"
 fi
 
 bin="$KUBERNETES_BIN"

@@ -4,7 +4,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
+import { kubeName } from "../../provider/engines/kubernetes/labels.ts";
 import { KUBERNETES_LIMITS } from "../../provider/engines/kubernetes/limits.ts";
+import { NOT_INTERNET } from "../../provider/engines/kubernetes/networks.ts";
 import { listMembers } from "../../provider/runtime/pool.ts";
 import { backendLeftovers, cleanupBackend } from "../support/backends.ts";
 import { sandfleet as runCli } from "../support/cli.ts";
@@ -93,7 +95,24 @@ describe("the Kubernetes mapping", () => {
       internal: true,
       masquerade: false,
     });
-    expect(await engine.networks.inspect(`sandfleet-${app}`)).toMatchObject({ name: `sandfleet-${app}` });
+    expect(await engine.networks.inspect(`sandfleet-${app}`)).toMatchObject({
+      name: `sandfleet-${app}`,
+      masquerade: false,
+    });
+    await engine.networks.remove(`sandfleet-${app}`);
+    // internet: true adds every address but the private, shared, link-local and loopback ranges.
+    await engine.networks.create({
+      name: `sandfleet-${app}`,
+      labels: { "sandfleet.app": app },
+      internal: false,
+      masquerade: true,
+    });
+    const online = JSON.parse(await kubectl(["get", "networkpolicy", kubeName(`sandfleet-${app}`), "-o", "json"])) as {
+      spec: { egress: { to: { ipBlock?: { cidr: string; except: string[] } }[] }[] };
+    };
+    expect(online.spec.egress[0]?.to).toContainEqual({ ipBlock: { cidr: "0.0.0.0/0", except: NOT_INTERNET } });
+    expect(NOT_INTERNET).toEqual(expect.arrayContaining(["10.0.0.0/8", "169.254.0.0/16"]));
+    expect(await engine.networks.inspect(`sandfleet-${app}`)).toMatchObject({ masquerade: true });
     await engine.networks.remove(`sandfleet-${app}`);
   });
 

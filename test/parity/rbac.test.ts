@@ -1,8 +1,5 @@
 // The role examples/kubernetes/rbac.yaml grants is all sandfleet needs: a pool
 // made, claimed, refilled and removed by a service account that has only it.
-import { readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine, type KubernetesEngineOptions } from "../../provider/engines/connect.ts";
@@ -13,35 +10,15 @@ import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
 import { kubectl } from "../support/kubectl.ts";
+import { sandfleetRole } from "../support/sandfleet-role.ts";
 
 const NAMESPACE = "sandfleet-rbac";
-const manifest = new URL("../../examples/kubernetes/rbac.yaml", import.meta.url);
 
 describe("sandfleet with only the role of examples/kubernetes/rbac.yaml", () => {
   let restricted: KubernetesEngineOptions;
   const app = uniqueApp("rbac");
   beforeAll(async () => {
-    await kubectl(["create", "namespace", NAMESPACE]);
-    const file = join(tmpdir(), `sandfleet-rbac-${app}.yaml`);
-    writeFileSync(file, readFileSync(manifest, "utf8").replaceAll("namespace: sandboxes", `namespace: ${NAMESPACE}`));
-    await kubectl(["-n", NAMESPACE, "apply", "-f", file]);
-    const token = (await kubectl(["-n", NAMESPACE, "create", "token", "sandfleet"])).trim();
-    const admin = readFileSync(TEST_CLUSTER.kubeconfig ?? "", "utf8");
-    const server = /server: (\S+)/.exec(admin)?.[1] ?? "";
-    const ca = /certificate-authority: (\S+)/.exec(admin)?.[1] ?? "";
-    const kubeconfig = join(tmpdir(), `sandfleet-rbac-${app}.kubeconfig`);
-    writeFileSync(
-      kubeconfig,
-      [
-        "apiVersion: v1",
-        "kind: Config",
-        `clusters: [{ name: c, cluster: { server: "${server}", certificate-authority: "${ca}" } }]`,
-        `users: [{ name: sandfleet, user: { token: "${token}" } }]`,
-        `contexts: [{ name: sandfleet, context: { cluster: c, user: sandfleet, namespace: ${NAMESPACE} } }]`,
-        "current-context: sandfleet",
-      ].join("\n"),
-    );
-    restricted = { kubeconfig, registry: TEST_CLUSTER.registry ?? "" };
+    restricted = (await sandfleetRole(NAMESPACE)).options;
   });
   afterAll(async () => {
     await cleanupBackend(connectEngine({ kubernetes: { ...TEST_CLUSTER, namespace: NAMESPACE } }), app);
@@ -57,7 +34,8 @@ describe("sandfleet with only the role of examples/kubernetes/rbac.yaml", () => 
         app,
         name: "py",
         replicas: 2,
-        template: { image: "sandfleet/busybox", memoryMiB: 32, env: { KEY: "value" } },
+        // The namespace enforces Pod Security "restricted": a sandbox there runs as a non-root uid.
+        template: { image: "sandfleet/busybox", user: "1000:1000", memoryMiB: 32, env: { KEY: "value" } },
         kubernetes: restricted,
       },
     );

@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import { TEST_CLUSTER } from "./cluster.ts";
 
 const run = promisify(execFile);
-const KUBECTL = "/var/cache/sandfleet/kubernetes-v1.37.2/bin/kubectl";
+export const KUBECTL = "/var/cache/sandfleet/kubernetes-v1.37.2/bin/kubectl";
 
 /** kubectl against the test cluster's namespace: the tests read what the API server holds with the real client. */
 export async function kubectl(args: string[]): Promise<string> {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { kubeMetadata, kubeName, labelsOf, selectorFor } from "../../provider/engines/kubernetes/labels.ts";
 import { podFor } from "../../provider/engines/kubernetes/pod-spec.ts";
+import { podSecurityRefusal } from "../../provider/engines/kubernetes/pod-security.ts";
+import { EngineError, InvalidArgumentError } from "../../provider/errors.ts";
 import { exitCodeOf } from "../../provider/engines/kubernetes/exec.ts";
 import type { ContainerSpec } from "../../provider/engines/port.ts";
 
@@ -94,6 +96,52 @@ describe("a sandbox's pod", () => {
       topologyKey: "kubernetes.io/hostname",
       maxSkew: 1,
     });
+  });
+
+  it("meets Pod Security restricted when its user is a non-root uid, and promises nothing it cannot check", () => {
+    const ctx = { id: "sf-1", namespace: "n", image: "i", envSecret: undefined, spreadKey: undefined };
+    const nonRoot = podFor({ ...spec, user: "1000:1000", capDrop: [], securityOpt: [] }, ctx);
+    expect(nonRoot.spec?.securityContext).toEqual({ seccompProfile: { type: "RuntimeDefault" }, runAsNonRoot: true });
+    expect(nonRoot.spec?.containers[0]?.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    // An image whose own USER is a non-root uid needs no user: in the spec.
+    const fromImage = podFor({ ...spec, user: undefined }, { ...ctx, imageUser: "1000" });
+    expect(fromImage.spec?.containers[0]?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+    expect(
+      podFor({ ...spec, user: "0" }, { ...ctx, imageUser: "1000" }).spec?.securityContext?.runAsNonRoot,
+    ).toBeUndefined();
+    for (const user of [undefined, "0", "0:0", "root", "sandbox"]) {
+      const pod = podFor({ ...spec, user }, ctx);
+      expect(pod.spec?.securityContext?.runAsNonRoot).toBeUndefined();
+      expect(pod.spec?.containers[0]?.securityContext?.runAsNonRoot).toBeUndefined();
+    }
+  });
+
+  it("never takes sandfleet's own labels (ownership, network) from a caller's labels", () => {
+    const pod = podFor(
+      { ...spec, labels: { "sandfleet.io/network": "other-app", "sandfleet.io/engine-object": "false" } },
+      { id: "sf-1", namespace: "n", image: "i", envSecret: undefined, spreadKey: undefined },
+    );
+    expect(pod.metadata?.labels?.["sandfleet.io/network"]).toBeUndefined();
+    expect(pod.metadata?.labels?.["sandfleet.io/engine-object"]).toBe("true");
+  });
+
+  it("says why a namespace enforcing Pod Security refused it, and what to change", () => {
+    const refused = new EngineError(
+      'create pod for box on k: pods "sf-1" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true (pod or container "sandbox" must set securityContext.runAsNonRoot=true)',
+    );
+    const said = podSecurityRefusal(refused, "box", "sandboxes", undefined);
+    expect(said).toBeInstanceOf(InvalidArgumentError);
+    expect(String(said)).toMatch(
+      /sandbox box: namespace sandboxes enforces Pod Security "restricted", which refuses pods that may run as root: this sandbox runs as its image's user .*numeric uid other than 0/,
+    );
+    expect(podSecurityRefusal(new EngineError("other"), "box", "sandboxes", undefined)).toBeInstanceOf(EngineError);
   });
 
   it("refuses what only sandfleet's daemons on Docker use", () => {

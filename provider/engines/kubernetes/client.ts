@@ -7,7 +7,7 @@ import { eventClient } from "./events.ts";
 import { execClient } from "./exec.ts";
 import { imagePublisher, kubernetesImages } from "./images.ts";
 import { networkClient } from "./networks.ts";
-import { parseQuantity } from "./pod-spec.ts";
+import { namespaceCapacity } from "./capacity.ts";
 import { podClient } from "./pods.ts";
 import { recordClient } from "./records.ts";
 import { volumeClient } from "./volumes.ts";
@@ -47,6 +47,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     async terminate(id, dir) {
       await exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "terminate"] });
     },
+    imageUser: async (image) => (await local.images.inspect(image))?.user,
+    readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),
     async killAll(id) {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });
     },
@@ -73,20 +75,26 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     },
     info() {
       info ??= (async (): Promise<EngineInfo> => {
-        const { core, lib, config } = await apis();
-        const nodes = await call("list the cluster's nodes", () => core.listNode());
+        const { core, lib, config, namespace } = await apis();
         const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
-        const first = nodes.items[0]?.status?.nodeInfo;
-        const sum = (key: "cpu" | "memory") =>
-          nodes.items.reduce((total, n) => total + parseQuantity(n.status?.capacity?.[key]), 0);
+        // Images are built by the local engine, so its CPU architecture is the one sandboxes run on;
+        // without one (an agent inside the cluster builds nothing), this process's own.
+        const builder = await local.info().catch(() => ({
+          architecture: process.arch === "x64" ? "amd64" : process.arch,
+          os: process.platform,
+        }));
+        const capacity = await namespaceCapacity(
+          () =>
+            call(`read the quotas of namespace ${namespace}`, () => core.listNamespacedResourceQuota({ namespace })),
+          () => call("list the cluster's nodes", () => core.listNode()),
+        );
         return {
           kind: "kubernetes",
           storageDriver: "",
           backingFilesystem: "",
-          cpus: sum("cpu"),
-          memoryBytes: sum("memory"),
-          architecture: first?.architecture ?? "",
-          os: first?.operatingSystem ?? "",
+          ...capacity,
+          architecture: builder.architecture,
+          os: builder.os,
           apiVersion: version.gitVersion,
         };
       })();

@@ -13,6 +13,8 @@ export const NAME_ANNOTATION = "sandfleet.io/name";
 export const NAME_HASH_LABEL = "sandfleet.io/name-hash";
 /** Set on every object this engine makes, so that its policies and cleanup never guess. */
 export const OWNED_LABEL = "sandfleet.io/engine-object";
+/** The prefix of the labels this engine sets itself. */
+const OWN_PREFIX = "sandfleet.io/";
 
 const KEY =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
@@ -32,6 +34,8 @@ export function kubeMetadata(
 ): { labels: Record<string, string>; annotations: Record<string, string> } {
   const kubeLabels: Record<string, string> = { [OWNED_LABEL]: "true" };
   for (const [key, value] of Object.entries(labels)) {
+    // sandfleet's own keys (ownership, network membership) are never taken from a caller's labels.
+    if (key.startsWith(OWN_PREFIX)) continue;
     if (validLabelKey(key) && validLabelValue(value)) kubeLabels[key] = value;
   }
   const annotations: Record<string, string> = { [LABELS_ANNOTATION]: JSON.stringify(labels) };

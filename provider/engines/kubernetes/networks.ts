@@ -10,9 +10,27 @@ import { NETWORK_LABEL, networkLabelValue } from "./pod-spec.ts";
 export const DEFAULT_DENY_POLICY = "sandfleet-default-deny";
 
 /**
+ * What "the internet" leaves out: the private, shared, link-local (cloud
+ * metadata at 169.254.169.254) and loopback ranges, where the cluster's own
+ * pods, nodes and services live. An app with `internet: true` reaches
+ * everything else; its pods still reach other apps' pods nowhere.
+ */
+export const NOT_INTERNET = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "100.64.0.0/10",
+  "169.254.0.0/16",
+  "127.0.0.0/8",
+];
+const INTERNET = { ipBlock: { cidr: "0.0.0.0/0", except: NOT_INTERNET } };
+
+/**
  * A network is a NetworkPolicy: the pods labelled with it may reach each
- * other, and nothing else. Policies only hold on a cluster whose network
- * plugin enforces them (Calico, Cilium, ...).
+ * other, and nothing else but the internet when the app asks for it. A pod
+ * on no network is held by the default deny alone: it reaches nothing and
+ * nothing reaches it. Policies only hold on a cluster whose network plugin
+ * enforces them (Calico, Cilium, ...).
  */
 export function networkClient(
   apis: () => Promise<KubeApis>,
@@ -26,7 +44,7 @@ export function networkClient(
     name: nameOf(policy.metadata),
     labels: labelsOf(policy.metadata),
     internal: true,
-    masquerade: false,
+    masquerade: (policy.spec?.egress ?? []).some((rule) => rule.to?.some((peer) => peer.ipBlock?.cidr === "0.0.0.0/0")),
     subnet: undefined,
     gateway: undefined,
     bridge: undefined,
@@ -67,7 +85,7 @@ export function networkClient(
               podSelector: members,
               policyTypes: ["Ingress", "Egress"],
               ingress: [{ _from: [{ podSelector: members }] }],
-              egress: [{ to: [{ podSelector: members }] }],
+              egress: [{ to: [{ podSelector: members }, ...(spec.masquerade ? [INTERNET] : [])] }],
             },
           },
         }),

@@ -23,6 +23,8 @@ export interface PodSpecContext {
   envSecret: string | undefined;
   /** The label a pool's members share, to spread them over nodes. */
   spreadKey: string | undefined;
+  /** The image's own user (its USER), which the container runs as when the spec names none. */
+  imageUser?: string | undefined;
 }
 
 /** The spec fields only sandfleet's own daemons use: those run on Docker only. */
@@ -38,21 +40,38 @@ function refuseDaemonFields(spec: ContainerSpec): void {
   }
 }
 
-function numericUser(user: string | undefined): { runAsUser?: number; runAsGroup?: number } {
+/** The uid (and gid) a spec's user names, when it names them by number. */
+export function numericUser(user: string | undefined): { runAsUser?: number; runAsGroup?: number } {
   const match = /^(\d+)(?::(\d+))?$/.exec(user ?? "");
   if (!match) return {};
   return { runAsUser: Number(match[1]), ...(match[2] ? { runAsGroup: Number(match[2]) } : {}) };
 }
 
-/** The hardening every container of a sandbox's pod gets, as on Docker. */
+/**
+ * Whether the pod can promise Kubernetes that it never runs as root: only a
+ * numeric, non-zero uid can be checked by the kubelet before the container
+ * starts. A user name, uid 0, or the image's own user cannot.
+ */
+export function provablyNonRoot(user: string | undefined): boolean {
+  const { runAsUser } = numericUser(user);
+  return runAsUser !== undefined && runAsUser !== 0;
+}
+
+/**
+ * The hardening every container of a sandbox's pod gets, as on Docker, in the
+ * form Pod Security "restricted" asks for: every capability dropped, no
+ * privilege escalation, RuntimeDefault seccomp, and runAsNonRoot with the
+ * numeric uid when the user is not root.
+ */
 function containerSecurity(spec: ContainerSpec, user: string | undefined): V1Container["securityContext"] {
   return {
-    allowPrivilegeEscalation: spec.securityOpt.includes("no-new-privileges") ? false : undefined,
+    allowPrivilegeEscalation: false,
     privileged: false,
     readOnlyRootFilesystem: spec.readOnlyRootfs,
-    capabilities: { drop: [...spec.capDrop] },
+    capabilities: { drop: [...new Set(["ALL", ...spec.capDrop])] },
     seccompProfile: { type: "RuntimeDefault" },
     ...numericUser(user),
+    ...(provablyNonRoot(user) ? { runAsNonRoot: true } : {}),
   };
 }
 
@@ -67,6 +86,8 @@ const volumeName = (prefix: string, i: number) => `${prefix}-${String(i)}`;
  */
 export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
   refuseDaemonFields(spec);
+  // Who the container runs as: the spec's user, else the image's; only a numeric one can be promised non-root.
+  const runsAs = spec.user ?? (ctx.imageUser || undefined);
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
   Object.entries(spec.tmpfs ?? {}).forEach(([path, options], i) => {
@@ -105,7 +126,7 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
     ...(spec.cmd ? { args: [...spec.cmd] } : {}),
     ...(spec.workdir ? { workingDir: spec.workdir } : {}),
     ...(ctx.envSecret ? { envFrom: [{ secretRef: { name: ctx.envSecret } }] } : {}),
-    securityContext: containerSecurity(spec, spec.user),
+    securityContext: containerSecurity(spec, runsAs),
     resources: { limits, requests },
     volumeMounts: mounts,
     ...(spec.ports?.length ? { ports: spec.ports.map((port) => ({ containerPort: port, protocol: "TCP" })) } : {}),
@@ -159,7 +180,10 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
       shareProcessNamespace: spec.init ? true : undefined,
       terminationGracePeriodSeconds: 2,
       ...(spec.runtime === "runsc" ? { runtimeClassName: GVISOR_RUNTIME_CLASS } : {}),
-      securityContext: { seccompProfile: { type: "RuntimeDefault" } },
+      securityContext: {
+        seccompProfile: { type: "RuntimeDefault" },
+        ...(provablyNonRoot(runsAs) ? { runAsNonRoot: true } : {}),
+      },
       containers: [container],
       volumes,
       ...(ctx.spreadKey

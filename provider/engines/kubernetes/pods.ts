@@ -8,6 +8,7 @@ import type {
   ContainerSpec,
   ContainerStatus,
   ContainerSummary,
+  ExecResult,
   HealthCheck,
   VolumeMount,
 } from "../port.ts";
@@ -18,6 +19,7 @@ import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, sel
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { podSecurityRefusal } from "./pod-security.ts";
 import { podStats } from "./stats.ts";
 
 /** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
@@ -29,6 +31,10 @@ export interface PodDeps {
   publish(image: string, layer: ImageLayer): Promise<string>;
   /** Ends a supervised sandbox as a kill does (exit 137), through its supervisor in `dir`. */
   terminate(id: string, dir: string): Promise<void>;
+  /** An image's own user (its USER), as the local engine that built it says. */
+  imageUser(image: string): Promise<string | undefined>;
+  /** Runs `sandfleet-supervisor stats` in a supervised pod: its usage, as JSON. */
+  readUsage(id: string, dir: string): Promise<ExecResult>;
   /** Kills every process of a pod but its PID 1. */
   killAll(id: string): Promise<void>;
   /** Execs this process started in a pod, for ContainerInfo.execIds. */
@@ -192,6 +198,8 @@ export function podClient(deps: PodDeps): ContainerClient {
         supervisor: spec.supervisor,
         userName: spec.user && !/^\d+(:\d+)?$/.test(spec.user) ? spec.user : undefined,
       });
+      // Without a user in the spec, the image's decides whether the pod can promise it is not root.
+      const imageUser = spec.user === undefined ? await deps.imageUser(spec.image) : undefined;
       // The environment (with secrets' values) lives in a Secret the pod reads, never in its spec.
       const hasEnv = Object.keys(spec.env).length > 0;
       if (hasEnv) {
@@ -211,6 +219,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         id,
         namespace,
         image,
+        imageUser,
         envSecret: hasEnv ? envSecretName(id) : undefined,
         spreadKey: pool ? nameHash(`${spec.labels["sandfleet.app"] ?? ""}/${pool}`).slice(0, 32) : undefined,
       });
@@ -221,7 +230,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         );
       } catch (error) {
         if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
-        throw error;
+        throw podSecurityRefusal(error, spec.name ?? id, namespace, spec.user, imageUser);
       }
       if (hasEnv) {
         // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
@@ -292,7 +301,7 @@ export function podClient(deps: PodDeps): ContainerClient {
 
     async stats(id) {
       const pod = await require(id);
-      return podStats(await apis(), call, pod);
+      return podStats(pod, specNote(pod).supervisor?.dir, (podId, dir) => deps.readUsage(podId, dir));
     },
 
     async inspect(id) {

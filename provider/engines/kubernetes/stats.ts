@@ -1,44 +1,55 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { EngineError } from "../../errors.ts";
-import type { ContainerStats } from "../port.ts";
-import type { KubeApis } from "./api.ts";
-import type { KubeCall } from "./errors.ts";
-import { SANDBOX_CONTAINER } from "./pod-spec.ts";
+import type { ContainerStats, ExecResult } from "../port.ts";
+import { parseQuantity, SANDBOX_CONTAINER } from "./pod-spec.ts";
 
-interface SummaryPod {
-  podRef?: { name?: string; namespace?: string };
-  containers?: {
-    name?: string;
-    cpu?: { usageCoreNanoSeconds?: number };
-    memory?: { workingSetBytes?: number };
-    rootfs?: { usedBytes?: number };
-  }[];
-  network?: { rxBytes?: number; txBytes?: number };
-  process_stats?: { process_count?: number };
+/** What `sandfleet-supervisor stats` prints. */
+interface SupervisorUsage {
+  cpuNs?: number;
+  memoryBytes?: number;
+  pids?: number;
+  networkRxBytes?: number;
+  networkTxBytes?: number;
 }
 
 /**
- * One sample of what a pod uses, from its kubelet's summary API (reached
- * through the API server's node proxy): no metrics-server needed.
+ * One sample of what a pod uses, read inside it by its supervisor
+ * (`sandfleet-supervisor stats`, through the pod's exec): the cgroup and
+ * network counters of the sandbox itself. It needs nothing outside the
+ * namespace, where the kubelet's summary API would need read access to
+ * every node's proxy, which shows the pods of every namespace.
  */
-export async function podStats(apis: KubeApis, call: KubeCall, pod: V1Pod): Promise<ContainerStats> {
-  const node = pod.spec?.nodeName;
+export async function podStats(
+  pod: V1Pod,
+  supervisorDir: string | undefined,
+  readUsage: (id: string, dir: string) => Promise<ExecResult>,
+): Promise<ContainerStats> {
   const id = pod.metadata?.name ?? "";
-  if (!node) throw new EngineError(`pod ${id} is not on a node yet`);
-  const text = await call(`read the usage of pod ${id} from node ${node}`, () =>
-    apis.core.connectGetNodeProxyWithPath({ name: node, path: "stats/summary" }),
-  );
-  const summary = (typeof text === "string" ? JSON.parse(text) : text) as { pods?: SummaryPod[] };
-  const entry = summary.pods?.find((p) => p.podRef?.name === id && p.podRef.namespace === apis.namespace);
-  const container = entry?.containers?.find((c) => c.name === SANDBOX_CONTAINER);
+  if (!supervisorDir) {
+    throw new EngineError(
+      `pod ${id} has no supervisor: on Kubernetes a sandbox's usage is read by its supervisor, and this one was made without`,
+    );
+  }
+  const result = await readUsage(id, supervisorDir);
+  if (result.exitCode !== 0) {
+    throw new EngineError(`read the usage of pod ${id}: the supervisor said ${result.stderr.trim() || "nothing"}`);
+  }
+  let usage: SupervisorUsage;
+  try {
+    usage = JSON.parse(result.stdout) as SupervisorUsage;
+  } catch {
+    throw new EngineError(`read the usage of pod ${id}: the supervisor's answer is not JSON`);
+  }
   const limit = pod.spec?.containers.find((c) => c.name === SANDBOX_CONTAINER)?.resources?.limits?.memory;
+  const count = (n: unknown) => (typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : 0);
   return {
-    cpuNs: container?.cpu?.usageCoreNanoSeconds ?? 0,
-    memoryBytes: container?.memory?.workingSetBytes ?? 0,
-    memoryLimitBytes: limit ? Number(limit) : 0,
-    pids: entry?.process_stats?.process_count ?? 0,
-    networkRxBytes: entry?.network?.rxBytes ?? 0,
-    networkTxBytes: entry?.network?.txBytes ?? 0,
-    diskBytes: container?.rootfs?.usedBytes ?? 0,
+    cpuNs: count(usage.cpuNs),
+    memoryBytes: count(usage.memoryBytes),
+    memoryLimitBytes: parseQuantity(limit),
+    pids: count(usage.pids),
+    networkRxBytes: count(usage.networkRxBytes),
+    networkTxBytes: count(usage.networkTxBytes),
+    // The writable layer's size is the runtime's to know; no namespace-scoped API gives it.
+    diskBytes: 0,
   };
 }

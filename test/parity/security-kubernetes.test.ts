@@ -1,0 +1,306 @@
+// Attacks on sandfleet's Kubernetes engine, on the parity suite's cluster
+// (scripts/cluster, whose nodes enforce NetworkPolicy with test/netpol and
+// drop what pods send to the node itself):
+// - code in a sandbox with no network, or in another app, reaching pods,
+//   its node or the cluster's gateway;
+// - a tenant holding sandfleet's role (examples/kubernetes/rbac.yaml)
+//   reading other namespaces' pods through a node's proxy, acting in another
+//   namespace, or starting a pod that mounts the node's /;
+// - a namespace that enforces Pod Security "restricted" refusing sandfleet's
+//   pods, or refusing them with an error nobody can act on.
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Sandfleet } from "../../provider/client/sandfleet.ts";
+import { connectEngine } from "../../provider/engines/connect.ts";
+import { createAppNetwork } from "../../provider/runtime/apps.ts";
+import type { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cleanupBackend } from "../support/backends.ts";
+import { TEST_CLUSTER } from "../support/cluster.ts";
+import { uniqueApp } from "../support/engine.ts";
+import { KUBECTL, kubectl } from "../support/kubectl.ts";
+import { sandfleetRole } from "../support/sandfleet-role.ts";
+import { until } from "../support/until.ts";
+
+const run = promisify(execFile);
+const engine = connectEngine({ kubernetes: TEST_CLUSTER });
+const sandfleet = new Sandfleet({ kubernetes: TEST_CLUSTER });
+const suffix = () => randomBytes(3).toString("hex");
+
+interface PodPlace {
+  node: string;
+  podIP: string;
+  hostIP: string;
+}
+async function placeOf(id: string): Promise<PodPlace> {
+  const pod = JSON.parse(await kubectl(["get", "pod", id, "-o", "json"])) as {
+    spec: { nodeName: string };
+    status: { podIP: string; hostIP: string };
+  };
+  return { node: pod.spec.nodeName, podIP: pod.status.podIP, hostIP: pod.status.hostIP };
+}
+
+/** Whether an HTTP GET from inside the sandbox gets an answer within 3 s. */
+async function reaches(from: Sandbox, url: string): Promise<boolean> {
+  const result = await from.run([
+    "sh",
+    "-c",
+    `timeout 3 wget -q -O - ${url} >/dev/null 2>&1 && echo REACHED || echo NO`,
+  ]);
+  return result.stdout.trim() === "REACHED";
+}
+
+/** Whether a TCP connection from inside the sandbox to an IPv6 link-local address on its eth0 gets an HTTP answer within 3 s. */
+async function reachesLinkLocal(from: Sandbox, address: string, port: number): Promise<boolean> {
+  const request = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 3 nc ${address}%eth0 ${String(port)}`;
+  const result = await from.run(["sh", "-c", `${request} 2>/dev/null | grep -q '^ok' && echo REACHED || echo NO`]);
+  return result.stdout.trim() === "REACHED";
+}
+
+/** The IPv6 link-local address of a sandbox's eth0. */
+async function linkLocalOf(sandbox: Sandbox): Promise<string> {
+  const { stdout } = await sandbox.run(["sh", "-c", "ip -6 addr show dev eth0 scope link"]);
+  const address = /inet6 (fe80::[0-9a-f:]+)\//.exec(stdout)?.[1];
+  if (!address) throw new Error(`no IPv6 link-local address in: ${stdout}`);
+  return address;
+}
+
+/** A sandbox of `app` made on `node`: the test cluster has no route between nodes' pods, so pairs must share one. */
+async function sandboxOn(node: string | undefined, params: Parameters<Sandfleet["sandboxes"]["create"]>[0]) {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const sandbox = await sandfleet.sandboxes.create(params);
+    const place = await placeOf(sandbox.id);
+    if (node === undefined || place.node === node) return { sandbox, place };
+    await sandbox.terminate();
+  }
+  throw new Error(`no sandbox landed on ${String(node)} in 8 tries`);
+}
+
+describe("Kubernetes networks: what a sandbox's code can reach", () => {
+  const appA = uniqueApp("k8s-net-a");
+  const appB = uniqueApp("k8s-net-b");
+  const appC = uniqueApp("k8s-net-c"); // internet: true
+  const common = { image: "sandfleet/busybox", user: "1000:1000", memoryMiB: 32, timeoutMs: 15 * 60_000 };
+  const serve = "mkdir -p /tmp/www && echo ok > /tmp/www/index.html && httpd -p 8080 -h /tmp/www";
+  let none: Sandbox, a1: Sandbox, a2: Sandbox, b1: Sandbox, c1: Sandbox;
+  let place: { none: PodPlace; a2: PodPlace; b1: PodPlace };
+  let listener: ChildProcess | undefined;
+  let netns = "";
+
+  beforeAll(async () => {
+    await createAppNetwork(engine, appA, false);
+    await createAppNetwork(engine, appB, false);
+    await createAppNetwork(engine, appC, true);
+    const made = await sandboxOn(undefined, { ...common, app: appA, name: "offline" });
+    none = made.sandbox;
+    const node = made.place.node;
+    const [first, second, other, online] = await Promise.all([
+      sandboxOn(node, { ...common, app: appA, network: "app" }),
+      sandboxOn(node, { ...common, app: appA, network: "app" }),
+      sandboxOn(node, { ...common, app: appB, network: "app" }),
+      sandboxOn(node, { ...common, app: appC, network: "app" }),
+    ]);
+    [a1, a2, b1, c1] = [first.sandbox, second.sandbox, other.sandbox, online.sandbox];
+    place = { none: made.place, a2: second.place, b1: other.place };
+    await a2.run(["sh", "-c", serve]);
+    await b1.run(["sh", "-c", serve]);
+    // A listener on every address of the pods' node (its own, and the pod bridge's gateway).
+    netns = `sfk-n${node.replace(/^sandfleet-node-/, "")}`;
+    listener = spawn("ip", [
+      "netns",
+      "exec",
+      netns,
+      process.execPath,
+      "-e",
+      "require('node:http').createServer((q, r) => r.end('node')).listen(18080, '0.0.0.0', () => console.log('up'))",
+    ]);
+    await new Promise<void>((resolve, reject) => {
+      listener?.stdout?.once("data", () => {
+        resolve();
+      });
+      listener?.once("exit", (code) => {
+        reject(new Error(`the node listener ended (${String(code)})`));
+      });
+    });
+    // The listener answers on the node's address (the host reaches it): a "no" below is the node's rules.
+    expect(await (await fetch(`http://${made.place.hostIP}:18080/`)).text()).toBe("node");
+  });
+  afterAll(async () => {
+    listener?.kill();
+    await cleanupBackend(engine, appA);
+    await cleanupBackend(engine, appB);
+    await cleanupBackend(engine, appC);
+  });
+
+  it("lets a pod of app A reach its own app's pod, and never app B's", async () => {
+    await until("app A's pods reach each other", () => reaches(a1, `http://${place.a2.podIP}:8080/`), 60_000);
+    expect(await reaches(a1, `http://${place.b1.podIP}:8080/`)).toBe(false);
+    expect(await reaches(b1, `http://${place.a2.podIP}:8080/`)).toBe(false);
+  });
+
+  it("lets an app with internet reach no other app's pod, no node and not the cluster's host", async () => {
+    const reached = [];
+    const targets = {
+      "app A's pod": `http://${place.a2.podIP}:8080/`,
+      "its node's address": `http://${place.none.hostIP}:18080/`,
+      "the cluster's host (registry)": "http://10.250.0.1:5000/v2/",
+    };
+    for (const [what, url] of Object.entries(targets)) if (await reaches(c1, url)) reached.push(what);
+    expect(reached).toEqual([]);
+  });
+
+  it("keeps a sandbox with no network off every pod, its node's addresses and the gateways", async () => {
+    const gateway = place.none.podIP.replace(/\.\d+$/, ".1");
+    const targets = {
+      "app A's pod": `http://${place.a2.podIP}:8080/`,
+      "app B's pod": `http://${place.b1.podIP}:8080/`,
+      "its node's address": `http://${place.none.hostIP}:18080/`,
+      "the pod bridge's gateway": `http://${gateway}:18080/`,
+      "the cluster's host (registry)": "http://10.250.0.1:5000/v2/",
+    };
+    const reached = [];
+    for (const [what, url] of Object.entries(targets)) if (await reaches(none, url)) reached.push(what);
+    // IPv6 link-local: every pod has an address on its eth0, routed nowhere but bridged to its neighbours.
+    const a2v6 = await linkLocalOf(a2);
+    const fromNode = await run("ip", [
+      "netns",
+      "exec",
+      netns,
+      "curl",
+      "-s",
+      "-m",
+      "3",
+      "-g",
+      `http://[${a2v6}%cni0]:8080/`,
+    ]);
+    expect(fromNode.stdout).toMatch(/^ok$/m); // it answers on that address
+    if (await reachesLinkLocal(none, a2v6, 8080)) reached.push("app A's pod over IPv6 link-local");
+    expect(reached).toEqual([]);
+    // A networked pod gets nothing from the node either.
+    expect(await reaches(a1, `http://${place.none.hostIP}:18080/`)).toBe(false);
+    expect(await reaches(a1, `http://${gateway}:18080/`)).toBe(false);
+  });
+});
+
+describe("a namespace enforcing Pod Security restricted", () => {
+  const namespace = `sandfleet-psa-${suffix()}`;
+  const options = { ...TEST_CLUSTER, namespace };
+  const app = uniqueApp("k8s-psa");
+  beforeAll(async () => {
+    await kubectl(["create", "namespace", namespace]);
+    await kubectl(["label", "namespace", namespace, "pod-security.kubernetes.io/enforce=restricted"]);
+  });
+  afterAll(async () => {
+    await cleanupBackend(connectEngine({ kubernetes: options }), app);
+    await kubectl(["delete", "namespace", namespace, "--wait=false"]);
+  });
+
+  it("runs a sandbox whose user is a non-root uid", async () => {
+    await using sandbox = await new Sandfleet({ kubernetes: options }).sandboxes.create({
+      app,
+      image: "sandfleet/busybox",
+      user: "1000:1000",
+      memoryMiB: 32,
+      env: { KEY: "value" },
+    });
+    expect((await sandbox.run(["sh", "-c", 'id -u; echo "$KEY"'])).stdout).toBe("1000\nvalue\n");
+    // Usage comes from the sandbox's supervisor: no node proxy involved.
+    expect((await sandbox.metrics()).memoryBytes).toBeGreaterThan(0);
+  });
+
+  it("runs a sandbox whose image's own user is a non-root uid, with no user: set", async () => {
+    const image = `sandfleet-test/nonroot:${suffix()}`;
+    const context = mkdtempSync(join(tmpdir(), "sandfleet-nonroot-"));
+    writeFileSync(join(context, "Dockerfile"), "FROM sandfleet/busybox\nUSER 1000:1000\n");
+    await run("docker", ["build", "-q", "--network", "none", "-t", image, context]);
+    try {
+      await using sandbox = await new Sandfleet({ kubernetes: options }).sandboxes.create({
+        app,
+        image,
+        memoryMiB: 32,
+      });
+      expect((await sandbox.run(["id", "-u"])).stdout).toBe("1000\n");
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+      await run("docker", ["rmi", "-f", image]).catch(() => undefined);
+    }
+  });
+
+  it("refuses a sandbox that may run as root with the reason and the fix, leaving nothing behind", async () => {
+    const made = new Sandfleet({ kubernetes: options }).sandboxes.create({
+      app,
+      image: "sandfleet/busybox",
+      memoryMiB: 32,
+      env: { KEY: "value" },
+    });
+    await expect(made).rejects.toThrow(
+      /namespace sandfleet-psa-\w+ enforces Pod Security "restricted", which refuses pods that may run as root: this sandbox runs as its image's user \(root; no user: set\).*user: "1000:1000"/,
+    );
+    expect(
+      await kubectl(["-n", namespace, "get", "pods,secrets", "-l", "sandfleet.io/engine-object=true", "-o", "name"]),
+    ).toBe("");
+  });
+});
+
+describe("a tenant holding sandfleet's role", () => {
+  const namespace = `sandfleet-role-${suffix()}`;
+  let user = "";
+  let kubeconfig = "";
+  beforeAll(async () => {
+    const role = await sandfleetRole(namespace);
+    user = role.user;
+    kubeconfig = role.options.kubeconfig;
+  });
+  afterAll(async () => {
+    await kubectl(["delete", "namespace", namespace, "--wait=false"]);
+  });
+  const canI = async (...args: string[]) => {
+    try {
+      return (await kubectl(["auth", "can-i", "--as", user, ...args])).trim();
+    } catch (error) {
+      return ((error as { stdout?: string }).stdout ?? "").trim();
+    }
+  };
+  const asTenant = async (...args: string[]) => {
+    try {
+      await run(KUBECTL, ["--kubeconfig", kubeconfig, ...args], { maxBuffer: 1 << 24 });
+      return "allowed";
+    } catch (error) {
+      return ((error as { stderr?: string }).stderr ?? String(error)).trim();
+    }
+  };
+
+  it("reads no node's proxy and nothing outside its namespace", async () => {
+    expect(await canI("create", "pods", "-n", namespace)).toBe("yes"); // the role itself is in force
+    expect(await canI("get", "nodes/proxy")).toBe("no");
+    expect(await canI("get", "nodes/stats")).toBe("no");
+    expect(await canI("list", "nodes")).toBe("no");
+    expect(await canI("list", "pods", "--all-namespaces")).toBe("no");
+    expect(await canI("create", "pods", "-n", "default")).toBe("no");
+    expect(await canI("get", "secrets", "-n", "default")).toBe("no");
+    expect(await asTenant("get", "--raw", `/api/v1/namespaces/${namespace}/pods`)).toBe("allowed");
+    expect(await asTenant("get", "--raw", "/api/v1/nodes/sandfleet-node-1/proxy/pods")).toMatch(/Forbidden/i);
+    expect(await asTenant("get", "--raw", "/api/v1/namespaces/default/pods")).toMatch(/Forbidden/i);
+    expect(await asTenant("-n", "default", "create", "configmap", `probe-${suffix()}`)).toMatch(/forbidden/i);
+  });
+
+  it("cannot start a pod that mounts the node's / in its own namespace", async () => {
+    const file = join(tmpdir(), `sandfleet-hostpath-${namespace}.yaml`);
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Pod",
+        `metadata: { name: host-root, namespace: ${namespace} }`,
+        "spec:",
+        "  containers: [{ name: c, image: sandfleet/busybox, volumeMounts: [{ name: root, mountPath: /host }] }]",
+        "  volumes: [{ name: root, hostPath: { path: / } }]",
+      ].join("\n"),
+    );
+    expect(await asTenant("create", "-f", file)).toMatch(/violates PodSecurity "restricted.*hostPath/);
+  });
+});
