@@ -6,6 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectEngine } from "../../provider/engines/connect.ts";
@@ -126,5 +128,99 @@ describe("a kubeconfig from a pull request that runs a credential plugin", () =>
     // The cluster at 127.0.0.1:1 is not there; the plugin ran before that was found.
     expect(result.code).not.toBe(0);
     expect(existsSync(marker)).toBe(true);
+  });
+});
+
+// The same author hides the key from the check instead: an alias (`*k`) whose
+// anchor is the string `token-file`, or a key that is a list, reads as
+// `token-file` to the loader's YAML parser. The token file of the deploy
+// machine would then be read and sent to the pull request's server.
+describe("a kubeconfig from a pull request that hides a key from the check", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-kubealias-"));
+  const secret = join(dir, "secret.txt");
+  const secretText = `deploy-secret-${randomBytes(8).toString("hex")}`;
+  const seen: string[] = [];
+  const server = createServer((request, response) => {
+    seen.push(`${request.method ?? ""} ${request.url ?? ""} ${request.headers.authorization ?? ""}`);
+    response.writeHead(200, { "content-type": "application/json" });
+    response.end("{}");
+  });
+  let url = "";
+
+  const kubeconfigWith = (user: string, prelude = "") =>
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      `clusters: [{name: c, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
+      "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]",
+      "current-context: x",
+      prelude,
+      "users:",
+      "- name: u",
+      "  user:",
+      user,
+    ].join("\n");
+  const plugin = `{apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, "touch ${join(dir, "ran")}"]}`;
+  const hidden: [string, string, string][] = [
+    ["an alias key naming token-file", "k: &k token-file", `    *k : ${secret}`],
+    ["an alias key naming exec", "k: &k exec", `    *k : ${plugin}`],
+    ["an alias key naming auth-provider", "k: &k auth-provider", `    *k : {name: gcp, config: {cmd-path: /bin/sh}}`],
+    ["a list key", "", `    [token-file]: ${secret}`],
+    ["an explicit list key", "", `    ? - token-file\n    : ${secret}`],
+    ["an anchored key", "", `    &a token: t\n    x: y`],
+    ["a map key", "", `    ? {token-file: x}\n    : ${secret}`],
+    ["a number key", "", `    1: ${secret}`],
+  ];
+
+  beforeAll(async () => {
+    writeFileSync(secret, secretText);
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    url = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  });
+  afterAll(async () => {
+    await new Promise((done) => server.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(hidden)("`sandfleet validate` refuses %s at its line", async (what, prelude, user) => {
+    const name = `${what.replaceAll(" ", "-")}.yaml`;
+    writeFileSync(join(dir, name), kubeconfigWith(user, prelude));
+    const specFile = join(dir, `${what.replaceAll(" ", "-")}-sandfleet.yaml`);
+    writeFileSync(specFile, `app: alias\nkubernetes: {kubeconfig: ${name}, registry: registry.internal:5000}\n`);
+    const result = await sandfleet(["validate", specFile]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("kubernetes.kubeconfig:");
+    expect(result.stderr).toMatch(/that (is an alias|is a list or a map|carries an anchor|is not a string)/);
+  });
+
+  it.each(hidden)("the engine refuses %s, and its server hears nothing", async (what, prelude, user) => {
+    const file = join(dir, `engine-${what.replaceAll(" ", "-")}.yaml`);
+    writeFileSync(file, kubeconfigWith(user, prelude));
+    const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+    await expect(engine.ping()).rejects.toThrow(/must be plain strings/);
+    expect(seen.join("\n")).not.toContain(secretText);
+    expect(existsSync(join(dir, "ran"))).toBe(false);
+  });
+
+  it("a client key outside the kubeconfig's folder is refused, by validate and the engine", async () => {
+    const file = join(dir, "identity.yaml");
+    writeFileSync(file, kubeconfigWith(`    client-certificate: /etc/hostname\n    client-key: ../../${secret}`));
+    const specFile = join(dir, "identity-sandfleet.yaml");
+    writeFileSync(specFile, `app: alias\nkubernetes: {kubeconfig: identity.yaml, registry: registry.internal:5000}\n`);
+    const result = await sandfleet(["validate", specFile]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("a file outside the kubeconfig's folder");
+    const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+    await expect(engine.ping()).rejects.toThrow(/outside the kubeconfig's folder/);
+  });
+
+  // The server is live: a kubeconfig with its token written in it reaches it, and the token arrives.
+  it("a kubeconfig with a written token reaches the server, which hears that token", async () => {
+    const file = join(dir, "plain.yaml");
+    writeFileSync(file, kubeconfigWith("    token: written-token"));
+    const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+    await engine.ping().catch(() => undefined);
+    expect(seen.join("\n")).toContain("Bearer written-token");
+    expect(seen.join("\n")).not.toContain(secretText);
   });
 });

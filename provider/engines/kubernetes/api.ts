@@ -1,6 +1,7 @@
+import { dirname } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
-import { kubeconfigCredentialProblem, loadedUsersProblem } from "./kubeconfig.ts";
+import { loadedUsersProblem, readKubeconfig } from "./kubeconfig.ts";
 import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
@@ -31,12 +32,21 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
       const config = new lib.KubeConfig();
       if (target.kubeconfig) {
         // A kubeconfig named by the target may come from a pull request: its plugins run only when allowed.
-        const refuse = (reason: string | undefined) => {
-          if (reason) throw new InvalidArgumentError(`kubeconfig ${target.kubeconfig ?? ""} ${reason}`);
+        const refuse = (reason: string): never => {
+          throw new InvalidArgumentError(`kubeconfig ${target.kubeconfig ?? ""} ${reason}`);
         };
-        if (target.allowExecCredentials !== true) refuse(kubeconfigCredentialProblem(target.kubeconfig));
-        config.loadFromFile(target.kubeconfig);
-        if (target.allowExecCredentials !== true) refuse(loadedUsersProblem(config.users));
+        if (target.allowExecCredentials === true) config.loadFromFile(target.kubeconfig);
+        else {
+          const read = readKubeconfig(target.kubeconfig);
+          if ("problem" in read) refuse(read.problem);
+          else {
+            // The loader is given the object that was checked, never the file: no other reading of it to differ.
+            config.loadFromString(JSON.stringify(read.document));
+            config.makePathsAbsolute(dirname(target.kubeconfig));
+            const loaded = loadedUsersProblem(config.users, read.document);
+            if (loaded) refuse(loaded);
+          }
+        }
       } else config.loadFromDefault();
       if (target.context) config.setCurrentContext(target.context);
       const context = config.getCurrentContext();
