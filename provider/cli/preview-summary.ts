@@ -59,10 +59,37 @@ export function changedFields(
   return changes;
 }
 
+/**
+ * Text from the spec as a markdown code span that nothing in it can end or
+ * turn into markup: in a code span GitHub renders no HTML (an `<!--` there
+ * hides nothing), no emphasis, links or mentions. Its fence is longer than any
+ * run of backticks in it, a `|` is escaped so that the table keeps its cells,
+ * and every character outside printable ASCII (a newline, a right-to-left
+ * override, a look-alike letter) is shown as its code, so the comment shows
+ * exactly what changes, on one line.
+ */
+export function codeSpan(text: string): string {
+  const visible = text
+    .replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`)
+    .replace(/\|/g, "\\|");
+  const longest = Math.max(0, ...(visible.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  // A space on each side (which the renderer takes off again) keeps a backtick at an end from joining the fence.
+  const pad = visible === "" || /^[ `]|[ `]$/.test(visible) ? " " : "";
+  return `${fence}${pad}${visible}${pad}${fence}`;
+}
+
+/** A word of Pulumi's (a type, an operation) as it is, and anything else as a code span. */
+function word(text: string): string {
+  return /^[A-Za-z-]+$/.test(text) ? text : codeSpan(text);
+}
+
 function show(value: unknown): string {
   if (value === undefined) return "(none)";
   if (value === SECRET) return SECRET;
-  return JSON.stringify(value).replace(/\|/g, "\\|");
+  // A number, true, false or null cannot be markup; everything else is shown as its JSON, in a code span.
+  if (value === null || typeof value === "number" || typeof value === "boolean") return String(value);
+  return codeSpan(JSON.stringify(value));
 }
 
 const OPS: Record<string, string> = {
@@ -122,7 +149,7 @@ function sandboxEffect(step: PreviewStep): string {
     case "update":
       return "changes its limits in place; it keeps running";
     default: {
-      const reasons = (step.replaceReasons ?? []).map((r) => `\`${r}\``).join(", ");
+      const reasons = (step.replaceReasons ?? []).map((r) => codeSpan(r)).join(", ");
       return `ends the running sandbox and starts a new one${reasons ? ` (${reasons} cannot change in place)` : ""}`;
     }
   }
@@ -133,9 +160,9 @@ export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, 
   const steps = (preview.steps ?? []).filter((s) => s.op in OPS && s.op !== "create-replacement");
   const totals = Object.entries(preview.changeSummary ?? {})
     .filter(([op]) => op !== "same")
-    .map(([op, n]) => `${String(n)} to ${op}`)
+    .map(([op, n]) => `${String(n)} to ${word(op)}`)
     .join(", ");
-  const title = `### sandfleet preview of stack \`${stack}\`: ${totals || "no changes"}`;
+  const title = `### sandfleet preview of stack ${codeSpan(stack)}: ${totals || "no changes"}`;
   if (steps.length === 0) return `${title}\n`;
   const rows = steps.map((step) => {
     const kind = kindOf(step);
@@ -143,7 +170,7 @@ export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, 
       step.op === "update" || step.op === "replace"
         ? changedFields(step.oldState?.inputs ?? {}, step.newState?.inputs ?? {})
         : [];
-    const fields = changes.map((c) => `\`${c.path}\`: ${show(c.before)} → ${show(c.after)}`).join("<br>");
+    const fields = changes.map((c) => `${codeSpan(c.path)}: ${show(c.before)} → ${show(c.after)}`).join("<br>");
     const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
     const effect =
       kind === "SandboxPool"
@@ -155,7 +182,7 @@ export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, 
         : kind === "Sandbox"
           ? sandboxEffect(step)
           : "";
-    return `| ${kind} \`${nameOf(step)}\` | ${OPS[step.op] ?? step.op} | ${fields || "—"} | ${effect || "—"} |`;
+    return `| ${word(kind)} ${codeSpan(nameOf(step))} | ${OPS[step.op] ?? word(step.op)} | ${fields || "—"} | ${effect || "—"} |`;
   });
   return [
     title,

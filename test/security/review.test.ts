@@ -217,3 +217,96 @@ describe("an image cannot carry sandfleet's own labels into its sandboxes", () =
     expect(await docker.images.list({ [LABEL.app]: app })).toEqual([]);
   });
 });
+
+// The preview comment on a pull request is what a reviewer reads. Text from the
+// file (a tag's value, a key, a name) that opened an HTML comment (`<!--` in one
+// field, `-->` in a later one) or a <details> would hide the changes between.
+describe("the preview comment shows every change, whatever the values say", () => {
+  const HOSTILE = [
+    "<!--",
+    "-->",
+    "<details><summary>x</summary>",
+    "<img src=x onerror=alert(1)>",
+    "`",
+    "a``b`",
+    "` <!-- `",
+    "a|b",
+    "a\\",
+    "a\\|b",
+    "x\ny\r\nz",
+    "\u202egnp.exe",
+    "&lt;!--",
+    "[x](https://example.invalid)",
+    "@someone #1 *bold* _em_ ~~s~~ :smile:",
+  ];
+  const shown = (text: string) => text.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+
+  /** A table cell's code spans and the text around them, read as GitHub reads a GFM table cell. */
+  function readCell(cell: string): { spans: string[]; prose: string } {
+    const text = cell.replace(/\\\|/g, "|");
+    const spans: string[] = [];
+    let prose = "";
+    let at = 0;
+    while (at < text.length) {
+      const run = /^`+/.exec(text.slice(at))?.[0];
+      if (!run) {
+        prose += text.charAt(at);
+        at += 1;
+        continue;
+      }
+      // The span ends at the next run of exactly as many backticks; without one, the run is text.
+      const closer = new RegExp(`(?<!\`)${run}(?!\`)`, "g");
+      closer.lastIndex = at + run.length;
+      const end = closer.exec(text);
+      if (!end) {
+        prose += run;
+        at += run.length;
+        continue;
+      }
+      const inner = text.slice(at + run.length, end.index);
+      spans.push(/^ .*[^ ].* $/s.test(inner) ? inner.slice(1, -1) : inner);
+      at = end.index + run.length;
+    }
+    return { spans, prose };
+  }
+
+  it("hostile values in every column stay inside code spans, each shown whole, one row per resource", async () => {
+    const { previewSummary } = await import("../../provider/cli/preview-summary.ts");
+    const steps = HOSTILE.map((value, i) => ({
+      op: i % 3 === 0 ? "replace" : "update",
+      urn: `urn:pulumi:s::p::sandfleet:index:${i % 2 === 0 ? "Sandbox" : value}::${value}`,
+      replaceReasons: [value],
+      oldState: { type: i % 2 === 0 ? "sandfleet:index:Sandbox" : value, inputs: { name: value, tags: { k: "old" } } },
+      newState: {
+        type: i % 2 === 0 ? "sandfleet:index:Sandbox" : value,
+        inputs: { name: value, tags: { [value]: value, k: value }, egress: ["0.0.0.0/0", value] },
+      },
+    }));
+    const summary = previewSummary({ steps, changeSummary: { update: 1, [HOSTILE[0] ?? ""]: 1 } }, new Map(), "<!--");
+    const lines = summary.split("\n");
+    const rows = lines.filter(
+      (line) => line.startsWith("| ") && !line.startsWith("| resource") && !line.startsWith("| ---"),
+    );
+    expect(rows).toHaveLength(HOSTILE.length);
+    expect(lines.filter((line) => line !== "" && !line.startsWith("|") && !line.startsWith("### "))).toEqual([]);
+    const title = readCell(lines[0] ?? "");
+    expect(title.spans).toContain("<!--");
+    expect(title.prose).toMatch(/^[\w :,#]*$/);
+    rows.forEach((row, i) => {
+      const value = HOSTILE[i] ?? "";
+      // The cells as the table splits them: on every | that is not escaped.
+      const cells = row
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map(readCell);
+      expect(cells).toHaveLength(4);
+      const spans = cells.flatMap((cell) => cell.spans);
+      // Outside code spans only sandfleet's own words: no markup, nothing of the value's.
+      for (const cell of cells) expect(cell.prose.replaceAll("<br>", " ")).toMatch(/^[\w ,.;:()→—\-[\]]*$/);
+      expect(spans).toContain(shown(value));
+      expect(spans).toContain(shown(`tags.${value}`));
+      expect(spans).toContain(shown(JSON.stringify(value)));
+      expect(spans).toContain(shown(JSON.stringify(["0.0.0.0/0", value])));
+    });
+  });
+});
