@@ -171,6 +171,13 @@ function shapeProblem(doc: Document, lines: LineCounter): { offset: number; reas
       const keys = new Map<string, number>();
       for (const { key } of node.items) {
         const offset = (key as { range?: number[] } | null)?.range?.[0] ?? node.range?.[0] ?? 0;
+        // A key's anchor could be named again elsewhere, as a key or a value, where the diff shows only `*name`.
+        if (isScalar(key) && key.anchor) {
+          return {
+            offset,
+            reason: `a key must not carry an anchor (&${key.anchor}); write the key, and any value it names, out`,
+          };
+        }
         const property = propertyName(key);
         if (property === undefined) {
           return {

@@ -55,6 +55,9 @@ describe("sandfleet.yaml cannot say one thing to a reviewer and another to sandf
     "review-egress-kelvin.yaml",
     "review-webhook-homoglyph.yaml",
     "review-proto-secret.yaml",
+    "fix-webhook-alias-key.yaml",
+    "fix-key-anchor.yaml",
+    "fix-key-anchor-named.yaml",
   ];
 
   it.each(WORST)("`sandfleet validate` refuses %s at its place, exit 1", async (file) => {
