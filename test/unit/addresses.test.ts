@@ -6,7 +6,11 @@ import {
   registryProblem,
   webhookUrlProblem,
 } from "../../provider/addresses.ts";
-import { kubeconfigCredentialProblem, kubeconfigTextProblem } from "../../provider/engines/kubernetes/kubeconfig.ts";
+import {
+  kubeconfigCredentialProblem,
+  kubeconfigTextProblem,
+  loadedUsersProblem,
+} from "../../provider/engines/kubernetes/kubeconfig.ts";
 
 describe("addresses inside a network", () => {
   it.each([
@@ -206,5 +210,31 @@ describe("kubeconfig credential plugins, however the file spells them", () => {
 
   it("accepts a token or client certificate", () => {
     expect(kubeconfigTextProblem(user("    token: abc\n    client-certificate-data: Zm9v\n"))).toBeUndefined();
+  });
+
+  it.each([
+    ["an alias key", `k: &k token-file\n${user("    *k : /tmp/secret\n")}`, "line 7 column 5 that is an alias (*k)"],
+    ["a list key", user("    [token-file]: /tmp/secret\n"), "that is a list or a map"],
+    ["an explicit list key", user("    ? - exec\n    : { command: sh }\n"), "that is a list or a map"],
+    ["an anchored key", user("    &a token: t\n"), "that carries an anchor (&a)"],
+    ["a key that is not text", user("    1: t\n"), "that is not a string (1)"],
+  ])("refuses %s, which another parser reads differently", (_what, text, words) => {
+    expect(kubeconfigTextProblem(text)).toContain(words);
+  });
+
+  it("refuses a client key or certificate outside the kubeconfig's folder, and accepts one inside", () => {
+    const users = (file: string) => user(`    client-key: ${file}\n`);
+    expect(kubeconfigTextProblem(users("/etc/kubernetes/pki/admin.key"), "/work/kube")).toContain(
+      "outside the kubeconfig's folder",
+    );
+    expect(kubeconfigTextProblem(users("../admin.key"), "/work/kube")).toContain("outside the kubeconfig's folder");
+    expect(kubeconfigTextProblem(users("certs/admin.key"), "/work/kube")).toBeUndefined();
+  });
+
+  it("after loading, refuses a user whose token the loader read from a file", () => {
+    const document = { users: [{ name: "u", user: { token: "written" } }] };
+    expect(loadedUsersProblem([{ name: "u", token: "written" }], document)).toBeUndefined();
+    expect(loadedUsersProblem([{ name: "u", token: "from a file" }], document)).toContain("token-file");
+    expect(loadedUsersProblem([{ name: "u", exec: {} }], document)).toContain("exec credential plugin");
   });
 });
