@@ -229,6 +229,8 @@ describe("kubeconfig credential plugins, however the file spells them", () => {
     );
     expect(kubeconfigTextProblem(users("../admin.key"), "/work/kube")).toContain("outside the kubeconfig's folder");
     expect(kubeconfigTextProblem(users("certs/admin.key"), "/work/kube")).toBeUndefined();
+    // A number would be read as an open file descriptor of the process.
+    expect(kubeconfigTextProblem(users("3"), "/work/kube")).toContain("which is not a path");
   });
 
   it("after loading, refuses a user whose token the loader read from a file", () => {

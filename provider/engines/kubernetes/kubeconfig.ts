@@ -12,7 +12,7 @@
  * loaded, whatever another YAML parser would make of aliases or odd keys.
  */
 import { readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, sep } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { isAlias, isScalar, LineCounter, parseAllDocuments, visit } from "yaml";
 
 /** Keys of a kubeconfig that run something on, or send something from, the machine that loads it. */
@@ -74,6 +74,7 @@ export function kubeconfigTextProblem(text: string, folder?: string): string | u
 
 /** Why a mapping key is not a plain string, or undefined. A merge key (`<<`) is one, resolved by the parser. */
 function oddKeyProblem(key: unknown): string | undefined {
+  if (key === null || key === undefined) return "is empty";
   if (isAlias(key)) return `is an alias (*${key.source})`;
   if (!isScalar(key)) return "is a list or a map";
   if (key.anchor) return `carries an anchor (&${key.anchor})`;
@@ -144,30 +145,40 @@ function riskyKeyIn(value: unknown): string | undefined {
  */
 function identityFileProblem(document: Record<string, unknown>, folder: string): string | undefined {
   const users = Array.isArray(document.users) ? (document.users as unknown[]) : [];
-  let home: string;
-  try {
-    home = realpathSync(folder);
-  } catch {
-    home = folder;
+  const home = realPath(folder);
+  const clusters = Array.isArray(document.clusters) ? (document.clusters as unknown[]) : [];
+  for (const entry of clusters) {
+    const file = isPlainMap(entry) && isPlainMap(entry.cluster) ? entry.cluster["certificate-authority"] : undefined;
+    // A number would be read as an open file descriptor of this process.
+    if (file && typeof file !== "string")
+      return `names certificate-authority ${JSON.stringify(file)}, which is not a path`;
   }
   for (const entry of users) {
     const user = isPlainMap(entry) && isPlainMap(entry.user) ? entry.user : {};
     for (const key of IDENTITY_FILES) {
       const file = user[key];
+      if (file && typeof file !== "string") return `names ${key} ${JSON.stringify(file)}, which is not a path`;
       if (typeof file !== "string" || file === "") continue;
       const path = isAbsolute(file) ? file : join(folder, file);
-      let real: string;
-      try {
-        real = realpathSync(path);
-      } catch {
-        real = path;
-      }
-      const inside = relative(home, real);
+      const inside = relative(home, realPath(path));
       if (inside === "" || inside.startsWith(`..${sep}`) || inside === ".." || isAbsolute(inside))
         return `names ${key} ${JSON.stringify(file)}, a file outside the kubeconfig's folder (a file of this machine that signs in as it): ${KUBECONFIG_ALLOW_WORDS}`;
     }
   }
   return undefined;
+}
+
+/** The path with every link followed; for a file not there (yet), its folder's real path and its name. */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
 }
 
 /**
