@@ -20,6 +20,9 @@ export interface PreviewJson {
 }
 
 const SECRET = "[secret]";
+/** The characters of one value the table shows; GitHub refuses a comment over 65,536. */
+const MAX_SHOWN = 200;
+const MAX_SUMMARY = 60_000;
 // Pulumi marks a secret value with this key in the JSON it prints.
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 // Inputs that are secrets whatever Pulumi prints for them.
@@ -69,14 +72,16 @@ export function changedFields(
  * exactly what changes, on one line.
  */
 export function codeSpan(text: string): string {
-  const visible = text
-    .replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`)
-    .replace(/\|/g, "\\|");
+  const written = text.replace(/[^\x20-\x7e]/gu, (c) => `\\u{${(c.codePointAt(0) ?? 0).toString(16)}}`);
+  // A comment has a size limit; one long value must not push the other changes out of it.
+  const clipped = written.length > MAX_SHOWN ? written.slice(0, MAX_SHOWN) : written;
+  const rest = written.length > MAX_SHOWN ? ` … (${String(written.length)} characters in all)` : "";
+  const visible = clipped.replace(/\|/g, "\\|");
   const longest = Math.max(0, ...(visible.match(/`+/g) ?? []).map((run) => run.length));
   const fence = "`".repeat(longest + 1);
   // A space on each side (which the renderer takes off again) keeps a backtick at an end from joining the fence.
   const pad = visible === "" || /^[ `]|[ `]$/.test(visible) ? " " : "";
-  return `${fence}${pad}${visible}${pad}${fence}`;
+  return `${fence}${pad}${visible}${pad}${fence}${rest}`;
 }
 
 /** A word of Pulumi's (a type, an operation) as it is, and anything else as a code span. */
@@ -184,12 +189,22 @@ export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, 
           : "";
     return `| ${word(kind)} ${codeSpan(nameOf(step))} | ${OPS[step.op] ?? word(step.op)} | ${fields || "—"} | ${effect || "—"} |`;
   });
-  return [
+  const head = [
     title,
     "",
     "| resource | change | what changes | what it does to live sandboxes |",
     "| --- | --- | --- | --- |",
-    ...rows,
-    "",
-  ].join("\n");
+  ];
+  // Rows up to the size a comment may have; the count of the rest is said, so that none is missed unseen.
+  let size = head.join("\n").length;
+  const shown = rows.filter((row) => (size += row.length + 1) <= MAX_SUMMARY);
+  const more = rows.length - shown.length;
+  const tail =
+    more > 0
+      ? [
+          "",
+          `and ${count(more, "more resource")} that change, not listed for the size of a comment: \`sandfleet preview\` shows every change`,
+        ]
+      : [];
+  return [...head, ...shown, ...tail, ""].join("\n");
 }

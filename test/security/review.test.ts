@@ -312,4 +312,23 @@ describe("the preview comment shows every change, whatever the values say", () =
       expect(spans).toContain(shown(JSON.stringify(["0.0.0.0/0", value])));
     });
   });
+
+  // GitHub refuses a comment over 65,536 characters: the last summary posted would stay, showing an older change.
+  it("a huge value, or very many resources, still make a comment GitHub takes, which says what it left out", async () => {
+    const { previewSummary } = await import("../../provider/cli/preview-summary.ts");
+    const step = (i: number, value: string) => ({
+      op: "update",
+      urn: `urn:pulumi:s::p::sandfleet:index:Sandbox::web${String(i)}`,
+      oldState: { type: "sandfleet:index:Sandbox", inputs: { name: `web${String(i)}`, tags: { k: "a" } } },
+      newState: { type: "sandfleet:index:Sandbox", inputs: { name: `web${String(i)}`, tags: { k: value } } },
+    });
+    const huge = previewSummary({ steps: [step(0, "x".repeat(100_000)), step(1, "0.0.0.0/0")] }, new Map(), "s");
+    expect(huge.length).toBeLessThan(65_536);
+    expect(huge).toContain("(100002 characters in all)");
+    expect(huge).toContain('`web1` | update in place | `tags.k`: `"a"` → `"0.0.0.0/0"`');
+    const many = previewSummary({ steps: Array.from({ length: 2000 }, (_, i) => step(i, "b")) }, new Map(), "s");
+    expect(many.length).toBeLessThan(65_536);
+    const listed = many.split("\n").filter((line) => line.startsWith("| Sandbox")).length;
+    expect(many).toContain(`and ${String(2000 - listed)} more resources that change`);
+  });
 });
