@@ -45,6 +45,8 @@ export interface ContainerSpec {
   ports?: readonly number[];
   /** DNS servers (a sandbox with an egress allowlist asks only sandfleet's resolver). */
   dns?: readonly string[];
+  /** The MAC address on its network (a sandbox with an egress allowlist: one of its own, never reused). */
+  macAddress?: string;
   /** Capabilities given back after capDrop: only sandfleet's own egress daemon has any. */
   capAdd?: readonly string[];
   /** Restarted by the engine unless stopped: only sandfleet's own daemons, never a sandbox. */
@@ -111,6 +113,8 @@ export interface ContainerInfo {
   ports: Readonly<Record<number, number>>;
   /** The container's address on each network it joined. */
   addresses: Readonly<Record<string, string>>;
+  /** MAC address on each network, by network name, where the engine tells it. */
+  macAddresses?: Readonly<Record<string, string>>;
   /** Host process id of the main process; 0 when not running. */
   pid: number;
   /** Execs the engine still knows of, running or finished. */

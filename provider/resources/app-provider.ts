@@ -4,6 +4,7 @@ import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
 import type { Engine } from "../engines/port.ts";
 import { ConflictError } from "../errors.ts";
 import { createAppNetwork } from "../runtime/apps.ts";
+import { forgetEgress } from "../runtime/egress.ts";
 import { egressNetworkName } from "../runtime/egress-rules.ts";
 import { readWebhooks, webhookProblems, writeWebhooks, type Webhook } from "../runtime/webhooks.ts";
 import { LABEL, scopeLabels } from "../runtime/labels.ts";
@@ -77,6 +78,8 @@ export const appProvider: FullProvider = withPlainErrors({
   async delete(id: string, props: Props) {
     const docker = engineOf(props);
     const owned = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: props.name as string });
+    // Their egress policies go first: no address is free with its old list.
+    await Promise.all(owned.filter((c) => c.labels[LABEL.egress] !== undefined).map((c) => forgetEgress(docker, c.id)));
     await Promise.all(owned.map((c) => docker.containers.remove(c.id)));
     // Its records go too: claim times, and tags and deadlines set on its live sandboxes.
     const records = await Promise.all(

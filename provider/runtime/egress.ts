@@ -46,15 +46,19 @@ const DAEMON_LOG = { maxFileBytes: 10 * 1024 * 1024, maxFiles: 2 };
  * with an allowlist, on the engine's host network with NET_ADMIN and nothing
  * else. It restarts with the engine; the agent gives it the whole state again.
  * SANDFLEET_EGRESS_HOSTS names a hosts file it answers from before the
- * host's own resolvers (the tests' small internet).
+ * host's own resolvers (the tests' small internet), and SANDFLEET_EGRESS_PUBLIC
+ * the ranges routed on the host that answers may still open (that internet's).
  */
 async function ensureEgressDaemon(docker: Engine): Promise<string> {
   const { version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
   const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
   const upstream = process.env.SANDFLEET_EGRESS_UPSTREAM;
+  const publicRanges = process.env.SANDFLEET_EGRESS_PUBLIC;
   // The daemon reads the hosts file when it starts: a changed file needs a new one.
   const hostsContent = hosts ? await readFile(hosts, "utf8") : "";
-  const config = sha256Hex(JSON.stringify({ version, hosts, hostsContent, upstream, log: DAEMON_LOG })).slice(0, 16);
+  const config = sha256Hex(
+    JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, log: DAEMON_LOG }),
+  ).slice(0, 16);
   const existing = await docker.containers.inspect(DAEMON);
   if (existing?.labels[LABEL.egressDaemon] === config) {
     if (!existing.running) await docker.containers.start(DAEMON);
@@ -72,6 +76,7 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
         // The lines, not the file: a file gone by the time the engine restarts the daemon would keep it down.
         ...(hostsContent ? ["--hosts-text", hostsContent] : []),
         ...(upstream ? ["--upstream", upstream] : []),
+        ...(publicRanges ? ["--public", publicRanges] : []),
       ],
       env: {},
       labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config },
@@ -185,6 +190,8 @@ async function runningDaemon(docker: Engine): Promise<string> {
 interface DaemonPolicy {
   id: string;
   ip: string;
+  /** Its MAC address there: the daemon's rules match both, so a left-over policy never fits another sandbox. */
+  mac?: string;
   gateway: string;
   allow: string[];
 }
@@ -243,19 +250,31 @@ function policyOf(
   if (raw === undefined || !ip || !gateway || !container.running) return undefined;
   const { allow, problem } = checkedAllowlist(raw);
   if (problem) problems.push({ app, sandbox: container.labels[LABEL.name] ?? container.name, problem });
-  return { id: container.id, ip, gateway, allow };
+  const mac = container.macAddresses?.[name];
+  return { id: container.id, ip, ...(mac ? { mac } : {}), gateway, allow };
 }
 
 /** What the daemon answers: refusals for "refusals", the policies it could not read for "sync". */
 interface DaemonReply {
   refusals?: EgressRefusal[];
   problems?: { sandbox: string; problem: string }[];
+  generation?: number;
+  /** A sync whose snapshot was taken before the daemon's latest change: not applied. */
+  stale?: boolean;
 }
 
-async function tellDaemon(docker: Engine, request: object, keepRunning = false): Promise<DaemonReply> {
+async function tellDaemon(docker: Engine, request: object, keepRunning = false, whose = ""): Promise<DaemonReply> {
   const answer = await exchange(docker, request, keepRunning);
-  if ("refusal" in answer) throw new SandfleetError(`the egress daemon refused the allowlist: ${answer.refusal}`);
+  if ("refusal" in answer) {
+    throw new SandfleetError(`the egress daemon refused the allowlist${whose}: ${answer.refusal}`);
+  }
   return answer.reply;
+}
+
+/** " of sandbox NAME in app APP", for the daemon's refusals. */
+function whoseList(container: ContainerInfo): string {
+  const name = container.labels[LABEL.name] ?? container.name;
+  return ` of sandbox ${name} (${container.id.slice(0, 12)}) in app ${container.labels[LABEL.app] ?? ""}`;
 }
 
 /**
@@ -316,61 +335,165 @@ function daemonNetworks(networks: EgressNetwork[]): { subnet: string; gateway: s
   return networks.map(({ subnet, gateway }) => ({ subnet, gateway }));
 }
 
+/** The running sandboxes with an allowlist, as the engine shows them now. */
+async function sandboxesWithAllowlists(docker: Engine): Promise<ContainerInfo[]> {
+  const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
+  const containers = await Promise.all(listed.map((c) => docker.containers.inspect(c.id)));
+  return containers.filter((c): c is ContainerInfo => c !== undefined);
+}
+
+/** Each running sandbox on its app's egress network, by id, with its address there. */
+function heldAddresses(containers: ContainerInfo[]): Record<string, string> {
+  const held: Record<string, string> = {};
+  for (const c of containers) {
+    const ip = c.addresses[egressNetworkName(c.labels[LABEL.app] ?? "")];
+    if (c.running && ip) held[c.id] = ip;
+  }
+  return held;
+}
+
 /**
- * Tells the daemon of every egress network before a sandbox starts on one:
- * from its first packet, a sandbox whose policy has not arrived reaches
- * only its resolver.
+ * Tells the daemon of every egress network before a sandbox starts on one,
+ * and which sandboxes hold which addresses: it drops every policy given
+ * before the engine was read whose sandbox no longer holds its address (removed, stopped, or given another),
+ * so the address the new sandbox gets carries no one else's list. From its
+ * first packet, a sandbox whose policy has not arrived reaches only its resolver.
  */
 export async function guardEgressNetworks(docker: Engine): Promise<void> {
-  await tellDaemon(docker, { op: "set", networks: daemonNetworks(await egressNetworks(docker)), policies: [] });
+  const networks = daemonNetworks(await egressNetworks(docker));
+  // Read before the engine: a policy given after it (a sandbox started meanwhile) is not judged by this view.
+  const { generation } = await tellDaemon(docker, { op: "generation" });
+  const held = heldAddresses(await sandboxesWithAllowlists(docker));
+  await tellDaemon(docker, { op: "set", networks, policies: [], held, generation });
+}
+
+/**
+ * Takes a sandbox's policy away, before the sandbox is removed: its address,
+ * once free, opens nothing of its list. Only a daemon that runs is told (none
+ * keeps nothing); one that cannot be told drops it before the next sandbox starts.
+ */
+export async function forgetEgress(docker: Engine, sandboxId: string): Promise<void> {
+  const daemon = await docker.containers.inspect(DAEMON);
+  if (!daemon?.running) return;
+  await askDaemon(docker, { op: "forget", forget: [sandboxId] }, true).catch(() => undefined);
 }
 
 /** Gives the daemon one sandbox's allowlist at once (a new sandbox, a changed list), leaving the others. */
-export async function applyEgress(docker: Engine, sandboxId: string): Promise<void> {
+export async function applyEgress(docker: Engine, sandboxId: string, allow?: string[]): Promise<void> {
   const container = await docker.containers.inspect(sandboxId);
   if (!container) return;
   const setLater = await allowlistsSetLater(docker, container.labels[LABEL.app]);
+  if (allow) setLater.set(container.id, JSON.stringify(allow));
   const networks = await egressNetworks(docker);
   const policy = policyOf(container, setLater, networks);
   if (!policy) return;
-  await tellDaemon(docker, { op: "set", networks: daemonNetworks(networks), policies: [policy] });
+  await tellDaemon(
+    docker,
+    { op: "set", networks: daemonNetworks(networks), policies: [policy] },
+    false,
+    whoseList(container),
+  );
+}
+
+/** The engine's egress state as the agent gives it to the daemon, and the generation it was taken at. */
+export interface EgressSnapshot {
+  request: {
+    op: "sync";
+    networks: { subnet: string; gateway: string }[];
+    policies: DaemonPolicy[];
+    generation?: number;
+  };
+  containers: ContainerInfo[];
+  problems: EgressProblem[];
 }
 
 /**
- * Gives the daemon the whole truth from the engine: every egress network
- * and every running sandbox's allowlist. The agent does this on each pass,
- * so a restarted daemon or an ended sandbox converges.
+ * Reads the engine's whole egress state: every egress network and every
+ * running sandbox's allowlist, after reading the daemon's generation, so
+ * that the daemon can tell a snapshot older than its latest change.
+ * Undefined when there is nothing to keep.
  */
-export async function syncEgress(docker: Engine, app?: string): Promise<EgressProblem[]> {
+export async function egressSnapshot(docker: Engine, app?: string): Promise<EgressSnapshot | undefined> {
   const networks = await egressNetworks(docker);
   // An agent of one app has nothing to keep when that app has no egress network.
-  if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return [];
-  if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return [];
-  const listed = await docker.containers.list({ ...scopeLabels("sandbox"), [LABEL.egress]: "" });
+  if (app !== undefined && !networks.some((n) => n.name === egressNetworkName(app))) return undefined;
+  if (networks.length === 0 && !(await docker.containers.inspect(DAEMON))) return undefined;
+  // A daemon of an older version keeps no generation (and is replaced as the next sandbox with a list is made).
+  const asked = await exchange(docker, { op: "generation" }, true);
+  const generation = "reply" in asked ? asked.reply.generation : undefined;
+  const containers = await sandboxesWithAllowlists(docker);
   const setLater = await allowlistsSetLater(docker);
-  const containers = await Promise.all(listed.map((c) => docker.containers.inspect(c.id)));
   const problems: EgressProblem[] = [];
   const policies = containers
-    .map((c) => (c ? policyOf(c, setLater, networks, problems) : undefined))
+    .map((c) => policyOf(c, setLater, networks, problems))
     .filter((p): p is DaemonPolicy => p !== undefined);
+  return {
+    request: {
+      op: "sync",
+      networks: daemonNetworks(networks),
+      policies,
+      ...(generation !== undefined ? { generation } : {}),
+    },
+    containers,
+    problems,
+  };
+}
+
+/**
+ * Gives the daemon a snapshot. False when the daemon changed since it was
+ * taken (a sandbox made or removed meanwhile): it is not applied, and a new one must be taken.
+ */
+export async function sendEgressSnapshot(docker: Engine, snapshot: EgressSnapshot): Promise<boolean> {
   // The daemon as it is: an agent keeps it told, and does not place it anew with its own settings.
-  const reply = await tellDaemon(docker, { op: "sync", networks: daemonNetworks(networks), policies }, true);
+  const reply = await tellDaemon(docker, snapshot.request, true);
+  if (reply.stale) return false;
   // What the daemon could not read either (its grammar is the same; this holds if they ever part).
   for (const { sandbox: id, problem } of reply.problems ?? []) {
-    const container = containers.find((c) => c?.id === id);
-    problems.push({
+    const container = snapshot.containers.find((c) => c.id === id);
+    snapshot.problems.push({
       app: container?.labels[LABEL.app] ?? "",
       sandbox: container?.labels[LABEL.name] ?? id,
       problem,
     });
   }
-  return problems;
+  return true;
 }
 
-/** Replaces a live sandbox's allowlist: same container, the daemon told at once. */
+/** How many times a pass takes a new snapshot when sandboxes come and go meanwhile. */
+const SNAPSHOT_ATTEMPTS = 5;
+
+/**
+ * Gives the daemon the whole truth from the engine: every egress network
+ * and every running sandbox's allowlist. The agent does this on each pass,
+ * so a restarted daemon or an ended sandbox converges. A snapshot the
+ * daemon finds older than its latest change is taken again.
+ */
+export async function syncEgress(docker: Engine, app?: string): Promise<EgressProblem[]> {
+  for (let attempt = 1; ; attempt++) {
+    const snapshot = await egressSnapshot(docker, app);
+    if (!snapshot) return [];
+    if (await sendEgressSnapshot(docker, snapshot)) return snapshot.problems;
+    if (attempt >= SNAPSHOT_ATTEMPTS) {
+      throw new SandfleetError(
+        `the egress daemon's policies changed during each of ${String(SNAPSHOT_ATTEMPTS)} syncs; the next pass tries again`,
+      );
+    }
+  }
+}
+
+/**
+ * Replaces a live sandbox's allowlist: same container. The daemon takes the
+ * new list first; only then is it recorded, so the record never says what
+ * is not enforced. A record that cannot be written puts the old list back.
+ */
 export async function setEgress(docker: Engine, sandbox: { id: string; app: string }, allow: string[]): Promise<void> {
-  await writeRecord(docker, "egress", sandbox, { [LABEL.egress]: JSON.stringify(allow) });
-  await applyEgress(docker, sandbox.id);
+  await applyEgress(docker, sandbox.id, allow);
+  try {
+    await writeRecord(docker, "egress", sandbox, { [LABEL.egress]: JSON.stringify(allow) });
+  } catch (error) {
+    await applyEgress(docker, sandbox.id).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** One refusal; `more` marks a summary of refusals counted but not logged one by one. */

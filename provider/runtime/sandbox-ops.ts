@@ -6,7 +6,7 @@ import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts
 import { diskBound } from "./disk.ts";
 import { SandboxProcess } from "./process.ts";
 import { liveTags } from "./tags.ts";
-import { applyEgress, ensureEgressNetwork, guardEgressNetworks, prepareEgressSeal } from "./egress.ts";
+import { applyEgress, ensureEgressNetwork, forgetEgress, guardEgressNetworks, prepareEgressSeal } from "./egress.ts";
 import { requireNetworkGuard } from "./network-guard.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
@@ -104,6 +104,7 @@ export async function createSandbox(
     throw new InvalidArgumentError(`invalid sandbox: egress: ${KUBERNETES_LIMITS.egress}`);
   }
   const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
+  // Also drops the policies of addresses no running sandbox holds: whichever the new one gets is clean.
   if (egress) await guardEgressNetworks(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
   if (disk.problem) throw new InvalidArgumentError(`invalid sandbox: diskMiB: ${disk.problem}`);
@@ -115,7 +116,7 @@ export async function createSandbox(
   const placement = normalized.supervisor ? await placeSupervisor(docker) : undefined;
   const labelled: ContainerSpec = {
     ...base,
-    ...(egress ? { dns: [egress.gateway] } : {}),
+    ...(egress ? { dns: [egress.gateway], macAddress: sandboxMacAddress() } : {}),
     ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
       ...base.labels,
@@ -160,6 +161,7 @@ export async function createSandbox(
     if (egress) await applyEgress(docker, id);
   } catch (error) {
     await seal?.discard();
+    if (egress) await forgetEgress(docker, id);
     await docker.containers.remove(id);
     throw error;
   }
@@ -167,6 +169,18 @@ export async function createSandbox(
   const state = await inspectSandbox(docker, id);
   if (!state) throw new NotFoundError(`sandbox ${spec.name} disappeared right after it started`);
   return state;
+}
+
+/**
+ * A MAC address of the sandbox's own: locally administered, unicast, and
+ * random, unlike the engine's (derived from the IP address, so the same for
+ * whoever gets that address next). The egress daemon's rules match it with
+ * the address, so a policy left for an address never applies to the next
+ * sandbox given it.
+ */
+function sandboxMacAddress(): string {
+  // 0a: locally administered (bit 1), unicast (bit 0 clear), apart from the engine's 02:42.
+  return ["0a", ...(randomHex(5).match(/../g) ?? [])].join(":");
 }
 
 export async function inspectSandbox(docker: Engine, id: string): Promise<SandboxState | undefined> {
@@ -283,8 +297,12 @@ export async function waitUntilReady(
   });
 }
 
-/** Removes the sandbox's container; one that is already gone is fine. */
+/**
+ * Removes the sandbox's container; one that is already gone is fine. Its
+ * egress policy goes first, so its address is never free with its list.
+ */
 export async function removeSandbox(docker: Engine, id: string): Promise<void> {
+  await forgetEgress(docker, id);
   await docker.containers.remove(id);
 }
 

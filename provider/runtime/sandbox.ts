@@ -7,7 +7,7 @@ import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } 
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "./files.ts";
 import { reportedExitCode, setDeadline } from "./lifetime.ts";
-import { egressRefusals, setEgress, type EgressRefusal } from "./egress.ts";
+import { egressRefusals, forgetEgress, setEgress, type EgressRefusal } from "./egress.ts";
 import type { EgressPolicy } from "./egress-rules.ts";
 import { LABEL } from "./labels.ts";
 import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
@@ -230,6 +230,7 @@ export class Sandbox {
 
   /** Removes the sandbox's container, running or not, and the records of the tags and deadline set on it. */
   async remove(): Promise<void> {
+    await forgetEgress(this.#engine(), this.id);
     await this.#engine().containers.remove(this.id);
     await removeRecords(this.#engine(), this.id);
   }
@@ -297,7 +298,10 @@ export class Sandbox {
    * the same container, the new list in force at once.
    */
   async setEgress(policy: EgressPolicy): Promise<void> {
-    const problems = sandboxParamsProblems({ app: this.app, image: "-", egress: policy });
+    // Only the list is judged: the rest stands in for a sandbox that already exists.
+    const problems = sandboxParamsProblems({ app: this.app, image: "-", egress: policy }).filter((p) =>
+      p.property.startsWith("egress"),
+    );
     if (problems.length > 0)
       throw new InvalidArgumentError(problems.map((p) => `${p.property}: ${p.reason}`).join("; "));
     const { container } = await this.state();

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +118,12 @@ func (r *Rules) Apply(
 		if err != nil || !gateway.Is4() {
 			return fmt.Errorf("sandbox %s: gateway %q is not an IPv4 address", p.ID, p.Gateway)
 		}
+		var mac net.HardwareAddr
+		if p.MAC != "" {
+			if mac, err = net.ParseMAC(p.MAC); err != nil || len(mac) != 6 {
+				return fmt.Errorf("sandbox %s: %q is not a MAC address", p.ID, p.MAC)
+			}
+		}
 		prefixes := &nftables.Set{Table: table, Name: fmt.Sprintf("p%d", i), KeyType: nftables.TypeIPAddr, Interval: true}
 		if err := c.AddSet(prefixes, intervalElements(lists[p.ID].Prefixes())); err != nil {
 			return err
@@ -147,7 +155,7 @@ func (r *Rules) Apply(
 		// answer's time ran out keeps its open connections while its name is allowed.
 		// (Judged by the packets' own addresses, which NAT has not changed here:
 		// masquerading rewrites the source after this hook, and undoes it before.)
-		out := append(append(fromAddress(ip), direction(ctDirOriginal)...), ctState(expr.CtStateBitESTABLISHED)...)
+		out := append(append(fromSandbox(ip, mac), direction(ctDirOriginal)...), ctState(expr.CtStateBitESTABLISHED)...)
 		rule(forward, out, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
 		rule(forward, out, append(toSet(kept), verdict(expr.VerdictAccept))...)
 		rule(forward, out, toRefuse)
@@ -156,9 +164,9 @@ func (r *Rules) Apply(
 		rule(forward, back, append(fromSet(kept), verdict(expr.VerdictAccept))...)
 		rule(forward, back, verdict(expr.VerdictDrop))
 		// What conntrack relates to a connection (an ICMP error about it) passes.
-		rule(forward, fromAddress(ip), append(ctState(expr.CtStateBitRELATED), verdict(expr.VerdictAccept))...)
+		rule(forward, fromSandbox(ip, mac), append(ctState(expr.CtStateBitRELATED), verdict(expr.VerdictAccept))...)
 		// New connections: the allowed destinations, then refusals.
-		from := fromAddress(ip)
+		from := fromSandbox(ip, mac)
 		rule(forward, from, append(toSet(prefixes), verdict(expr.VerdictAccept))...)
 		rule(forward, from, append(toSet(fresh), verdict(expr.VerdictAccept))...)
 		// Each refusal is logged to the daemon (NFLOG) with the sandbox it came from, up
@@ -228,6 +236,25 @@ func (r *Rules) Allow(sandboxID string, addrs []netip.Addr, ttl time.Duration) e
 	return r.conn.Flush()
 }
 
+// Drop takes addresses whose answers ran out out of a sandbox's kept set.
+func (r *Rules) Drop(sandboxID string, addrs []netip.Addr) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sets, ok := r.resolved[sandboxID]
+	if !ok || len(addrs) == 0 {
+		return nil
+	}
+	elements := make([]nftables.SetElement, 0, len(addrs))
+	for _, a := range addrs {
+		elements = append(elements, nftables.SetElement{Key: a.AsSlice()})
+	}
+	if err := r.conn.SetDeleteElements(sets.kept, elements); err != nil {
+		return err
+	}
+	// Their entries in the fresh set timed out with their answers already.
+	return r.conn.Flush()
+}
+
 // Unlogged says, by sandbox short id, how many refusals the kernel counted
 // without logging them since the last call.
 func (r *Rules) Unlogged() map[string]uint64 {
@@ -264,15 +291,40 @@ func (r *Rules) Remove() error {
 	return r.conn.Flush()
 }
 
+// intervalElements are the prefixes as a kernel interval set. The kernel
+// refuses a set whose intervals overlap ("file exists"), and a list may
+// name a network and an address inside it, or the same range twice: the
+// ranges are merged first, so any list that parses loads.
 func intervalElements(prefixes []netip.Prefix) []nftables.SetElement {
 	var out []nftables.SetElement
-	for _, p := range prefixes {
-		start := p.Masked().Addr()
-		end := binary.BigEndian.Uint32(start.AsSlice()) + uint32(1)<<(32-p.Bits())
-		out = append(out, nftables.SetElement{Key: start.AsSlice()})
-		if end != 0 { // a range to the last address needs no end
-			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, end), IntervalEnd: true})
+	for _, r := range mergedRanges(prefixes) {
+		out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(r.start))})
+		if r.end <= 0xffffffff { // a range to the last address needs no end
+			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(r.end)), IntervalEnd: true})
 		}
+	}
+	return out
+}
+
+// addressRange is [start, end) over IPv4 addresses; end may be 2^32.
+type addressRange struct{ start, end uint64 }
+
+// mergedRanges are the prefixes' ranges, sorted, with overlapping and
+// adjacent ones joined: none overlaps another, and none touches another.
+func mergedRanges(prefixes []netip.Prefix) []addressRange {
+	ranges := make([]addressRange, 0, len(prefixes))
+	for _, p := range prefixes {
+		start := uint64(binary.BigEndian.Uint32(p.Masked().Addr().AsSlice()))
+		ranges = append(ranges, addressRange{start, start + uint64(1)<<(32-p.Bits())})
+	}
+	slices.SortFunc(ranges, func(a, b addressRange) int { return cmp.Compare(a.start, b.start) })
+	var out []addressRange
+	for _, r := range ranges {
+		if n := len(out); n > 0 && r.start <= out[n-1].end {
+			out[n-1].end = max(out[n-1].end, r.end)
+			continue
+		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -284,6 +336,21 @@ func fromAddress(ip netip.Addr) []expr.Any {
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.AsSlice()},
 	}
+}
+
+// fromSandbox matches packets from a sandbox: its address, and its MAC
+// address when known (the frame's source, as it came off the bridge).
+func fromSandbox(ip netip.Addr, mac net.HardwareAddr) []expr.Any {
+	exprs := fromAddress(ip)
+	if mac == nil {
+		return exprs
+	}
+	return append(exprs,
+		&expr.Meta{Key: expr.MetaKeyIIFTYPE, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint16(unix.ARPHRD_ETHER)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(mac)},
+	)
 }
 
 func fromSubnet(subnet netip.Prefix) []expr.Any {

@@ -24,10 +24,16 @@ func (r *Resolver) lookup(name string, list *Allowlist) ([]netip.Addr, time.Dura
 	}
 	query := new(dns.Msg)
 	query.SetQuestion(dns.Fqdn(name), dns.TypeA)
-	client := &dns.Client{Timeout: 3 * time.Second}
+	// Room for a large answer over UDP; one still cut short (truncated) is asked again over TCP.
+	query.SetEdns0(dns.DefaultMsgSize, false)
+	client := &dns.Client{Timeout: 3 * time.Second, UDPSize: dns.DefaultMsgSize}
+	overTCP := &dns.Client{Net: "tcp", Timeout: 3 * time.Second}
 	for _, server := range r.upstream {
 		answer, _, err := client.Exchange(query, server)
-		if err != nil || answer.Rcode != dns.RcodeSuccess {
+		if err == nil && answer.Truncated {
+			answer, _, err = overTCP.Exchange(query, server)
+		}
+		if err != nil || answer.Truncated || answer.Rcode != dns.RcodeSuccess {
 			continue
 		}
 		return followChain(name, answer.Answer, list)

@@ -7,10 +7,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 )
@@ -20,7 +22,7 @@ const ControlSocket = "/sandfleet-egress.sock"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] | ctl < request.json (op: sync, set or refusals) | seal GATEWAY")
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] [--public CIDR,...] | ctl < request.json (op: sync, set, forget, generation or refusals) | seal GATEWAY")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -42,6 +44,14 @@ type request struct {
 	Policies []Policy  `json:"policies"`
 	// Sandbox is whose refusals the "refusals" op reads.
 	Sandbox string `json:"sandbox"`
+	// Held, for "set": every running sandbox on an egress network, by id, with
+	// its address now; policies of sandboxes that do not hold theirs are dropped.
+	Held map[string]string `json:"held"`
+	// Generation, for "sync", and for "set" with Held: what "generation"
+	// answered before the engine was read.
+	Generation *uint64 `json:"generation"`
+	// Forget, for "forget": the sandboxes whose policies go.
+	Forget []string `json:"forget"`
 }
 
 func serve(args []string) int {
@@ -51,6 +61,7 @@ func serve(args []string) int {
 	// may be gone when the engine restarts the daemon, which then could not start at all.
 	hostsText := flags.String("hosts-text", "", "static `address name` lines, as --hosts reads them from a file")
 	upstream := flags.String("upstream", "", "upstream DNS servers (IP:PORT,...); default the host's resolv.conf")
+	public := flags.String("public", "", "CIDRs (a,b,...) routed on this host that answers may still open, such as a test network")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -62,6 +73,18 @@ func serve(args []string) int {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: %v\n", err)
 		return 1
 	}
+	var publicPrefixes []netip.Prefix
+	for _, text := range strings.Split(*public, ",") {
+		if text == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(text)
+		if err != nil || !prefix.Addr().Is4() {
+			fmt.Fprintf(os.Stderr, "sandfleet-egress: --public %q is not an IPv4 CIDR\n", text)
+			return 2
+		}
+		publicPrefixes = append(publicPrefixes, prefix.Masked())
+	}
 	servers := Nameservers("/etc/resolv.conf")
 	if *upstream != "" {
 		servers = strings.Split(*upstream, ",")
@@ -72,6 +95,8 @@ func serve(args []string) int {
 		return 1
 	}
 	resolver := NewResolver(rules, hosts, servers)
+	// The host's networks are internal before the first answer is given.
+	hostNetworks.Watch(publicPrefixes, func(err error) { resolver.log(map[string]any{"error": "host networks: " + err.Error()}) })
 	// The app networks' guard first: it must hold before anything answers.
 	guard, err := startGuard(func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
 	if err != nil {
@@ -102,8 +127,10 @@ func serve(args []string) int {
 			if err := json.NewDecoder(conn).Decode(&req); err != nil {
 				reply = map[string]any{"error": "bad request: " + err.Error()}
 			} else if req.Op == "sync" {
-				problems, err := resolver.Sync(req.Networks, req.Policies)
-				if err != nil {
+				problems, err := resolver.Sync(req.Networks, req.Policies, req.Generation)
+				if errors.Is(err, ErrStale) {
+					reply = map[string]any{"stale": true}
+				} else if err != nil {
 					reply = map[string]any{"error": err.Error()}
 				} else if len(problems) > 0 {
 					reply["problems"] = problems
@@ -115,9 +142,15 @@ func serve(args []string) int {
 					reply = map[string]any{"error": err.Error()}
 				}
 			} else if req.Op == "set" {
-				if err := resolver.Set(req.Networks, req.Policies); err != nil {
+				if err := resolver.Set(req.Networks, req.Policies, req.Held, req.Generation); err != nil {
 					reply = map[string]any{"error": err.Error()}
 				}
+			} else if req.Op == "forget" {
+				if err := resolver.Forget(req.Forget); err != nil {
+					reply = map[string]any{"error": err.Error()}
+				}
+			} else if req.Op == "generation" {
+				reply["generation"] = resolver.Generation()
 			} else {
 				reply = map[string]any{"error": fmt.Sprintf("unknown op %q", req.Op)}
 			}

@@ -12,6 +12,10 @@ type Policy struct {
 	ID string `json:"id"`
 	// IP is the sandbox's address on its egress network.
 	IP string `json:"ip"`
+	// MAC is its MAC address there, when known. The rules match it with IP:
+	// sandfleet gives each sandbox a random one, so a policy left for an
+	// address never applies to the next sandbox the engine gives that address.
+	MAC string `json:"mac,omitempty"`
 	// Gateway is that network's gateway address, where the resolver answers it.
 	Gateway string `json:"gateway"`
 	// Allow holds domains ("pypi.org"), wildcards ("*.pythonhosted.org",

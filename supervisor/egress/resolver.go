@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,13 +33,27 @@ const MaxAliasChain = 8
 type sandbox struct {
 	id   string
 	list *Allowlist
+	// mac, when known, is the sandbox's MAC address: a question from its
+	// address but another MAC address is another sandbox's (one given the
+	// address since) and gets nothing of this list.
+	mac net.HardwareAddr
 }
 
 // Resolver answers each sandbox's DNS queries at its network's gateway:
 // allowed names resolve (and their addresses are let through the firewall
 // for as long as the answer lives), every other name has no answer.
 type Resolver struct {
+	// One change of the whole state at a time: a Set's merge and its
+	// application are one step, so no Sync or Set lands in between.
+	changeMu sync.Mutex
 	mu       sync.Mutex
+	// generation counts the changes made by Set and Forget. A Sync carries
+	// the generation it read before taking its snapshot, and is refused
+	// when the state changed since: an old snapshot never undoes a newer change.
+	generation uint64
+	// setAt is the generation at which each sandbox's policy was last given, by
+	// sandbox id: a pruning request judges only the policies given before it looked.
+	setAt    map[string]uint64
 	bySource map[netip.Addr]sandbox
 	// Addresses allowed names resolved to, by sandbox: for which names, until when.
 	remembered map[string]map[netip.Addr]map[string]time.Time
@@ -55,7 +71,7 @@ type Resolver struct {
 
 func NewResolver(rules *Rules, hosts map[string][]netip.Addr, upstream []string) *Resolver {
 	r := &Resolver{
-		bySource: map[netip.Addr]sandbox{}, remembered: map[string]map[netip.Addr]map[string]time.Time{},
+		bySource: map[netip.Addr]sandbox{}, setAt: map[string]uint64{}, remembered: map[string]map[netip.Addr]map[string]time.Time{},
 		servers: map[string][]*dns.Server{}, hosts: hosts, upstream: upstream, rules: rules,
 		out: json.NewEncoder(os.Stdout),
 	}
@@ -69,10 +85,36 @@ type SyncProblem struct {
 	Problem string `json:"problem"`
 }
 
+// ErrStale: a Sync's snapshot was taken before the daemon's latest change.
+var ErrStale = errors.New("stale snapshot: the policies changed since it was taken; take a new one")
+
+// Generation is the count of changes; a snapshot taken after reading it is
+// current while it stays the same.
+func (r *Resolver) Generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.generation
+}
+
 // Sync makes the policies the whole truth: the firewall, the resolver's
 // sandboxes and the gateways it answers at. A policy it cannot read does
 // not stop the others: its sandbox gets an empty list, and it is reported.
-func (r *Resolver) Sync(networks []Network, policies []Policy) ([]SyncProblem, error) {
+// With since, it is refused (ErrStale) when Set or Forget changed anything
+// after that generation was read.
+func (r *Resolver) Sync(networks []Network, policies []Policy, since *uint64) ([]SyncProblem, error) {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	if since != nil && *since != r.Generation() {
+		return nil, ErrStale
+	}
+	return r.apply(networks, policies)
+}
+
+func (r *Resolver) apply(networks []Network, policies []Policy) ([]SyncProblem, error) {
+	// A network made a moment ago (a new egress bridge among them) is internal before its first question.
+	if err := hostNetworks.Refresh(); err != nil {
+		r.log(map[string]any{"error": "host networks: " + err.Error()})
+	}
 	state, _ := json.Marshal(map[string]any{"networks": networks, "policies": policies})
 	r.mu.Lock()
 	unchanged := string(state) == r.applied
@@ -86,9 +128,19 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) ([]SyncProblem, e
 	}
 	var usable []Policy
 	for _, p := range policies {
-		ip, err := netip.ParseAddr(p.IP)
-		if err != nil || !ip.Is4() {
-			problems = append(problems, SyncProblem{Sandbox: p.ID, Problem: fmt.Sprintf("address %q is not IPv4", p.IP)})
+		// A policy the table cannot hold is left out (its sandbox reaches only its resolver),
+		// never allowed to fail the table for every other sandbox.
+		if problem := policyProblem(p); problem != "" {
+			problems = append(problems, SyncProblem{Sandbox: p.ID, Problem: problem})
+			continue
+		}
+		ip := netip.MustParseAddr(p.IP)
+		if _, taken := bySource[ip]; taken {
+			// Two sandboxes cannot hold one address: the snapshot is torn. Neither list is trusted.
+			problems = append(problems, SyncProblem{Sandbox: p.ID, Problem: fmt.Sprintf("address %s is given to two sandboxes", p.IP)})
+			other := bySource[ip].id
+			lists[other] = &Allowlist{}
+			bySource[ip] = sandbox{id: other, list: lists[other]}
 			continue
 		}
 		list, err := ParseAllowlist(p.Allow)
@@ -97,7 +149,8 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) ([]SyncProblem, e
 			list = &Allowlist{} // fails closed: reaches nothing
 		}
 		lists[p.ID] = list
-		bySource[ip] = sandbox{id: p.ID, list: list}
+		mac, _ := net.ParseMAC(p.MAC) // checked by Apply
+		bySource[ip] = sandbox{id: p.ID, list: list, mac: mac}
 		gateways[p.Gateway] = true
 		usable = append(usable, p)
 	}
@@ -154,9 +207,33 @@ func (r *Resolver) Sync(networks []Network, policies []Policy) ([]SyncProblem, e
 		r.servers[gateway] = servers
 	}
 	r.applied = string(state)
-	r.networks, r.policies = networks, policies
+	r.networks, r.policies = networks, usable
+	for id := range r.setAt {
+		if lists[id] == nil {
+			delete(r.setAt, id)
+		}
+	}
+	for _, p := range usable {
+		if _, ok := r.setAt[p.ID]; !ok {
+			r.setAt[p.ID] = r.generation
+		}
+	}
 	r.refusals.Forget(mapOf(lists))
 	return problems, nil
+}
+
+// policyProblem says what in a policy, apart from its list, the table could not hold.
+func policyProblem(p Policy) string {
+	if ip, err := netip.ParseAddr(p.IP); err != nil || !ip.Is4() {
+		return fmt.Sprintf("address %q is not IPv4", p.IP)
+	}
+	if gateway, err := netip.ParseAddr(p.Gateway); err != nil || !gateway.Is4() {
+		return fmt.Sprintf("gateway %q is not IPv4", p.Gateway)
+	}
+	if mac, err := net.ParseMAC(p.MAC); p.MAC != "" && (err != nil || len(mac) != 6) {
+		return fmt.Sprintf("%q is not a MAC address", p.MAC)
+	}
+	return ""
 }
 
 func mapOf[V any](m map[string]V) map[string]bool {
@@ -169,13 +246,25 @@ func mapOf[V any](m map[string]V) map[string]bool {
 
 // Set adds or replaces some policies and networks, leaving the others: what
 // a new sandbox needs at once, without a view of every other one. A policy
-// it cannot read is an error.
-func (r *Resolver) Set(networks []Network, policies []Policy) error {
+// replaces any other of the same sandbox or the same address. With held
+// (sandbox id to its address now, for every running sandbox on an egress
+// network, as the engine showed them after the daemon's generation was
+// `heldSince`), every policy given by then whose sandbox no longer holds its
+// address is dropped first: an address set free and given to a new sandbox
+// carries nothing of the old one's list. A policy given since is kept: its
+// sandbox may have started after the engine was read. A policy it cannot
+// read is an error naming it.
+func (r *Resolver) Set(networks []Network, policies []Policy, held map[string]string, heldSince *uint64) error {
 	for _, p := range policies {
 		if _, err := ParseAllowlist(p.Allow); err != nil {
 			return fmt.Errorf("sandbox %s: %w", p.ID, err)
 		}
+		if problem := policyProblem(p); problem != "" {
+			return fmt.Errorf("sandbox %s: %s", p.ID, problem)
+		}
 	}
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
 	r.mu.Lock()
 	mergedNetworks := append([]Network{}, r.networks...)
 	for _, n := range networks {
@@ -184,11 +273,32 @@ func (r *Resolver) Set(networks []Network, policies []Policy) error {
 		}
 	}
 	mergedPolicies := slices.DeleteFunc(append([]Policy{}, r.policies...), func(p Policy) bool {
+		if held != nil && held[p.ID] != p.IP && (heldSince == nil || r.setAt[p.ID] <= *heldSince) {
+			return true
+		}
 		return slices.ContainsFunc(policies, func(q Policy) bool { return q.ID == p.ID || q.IP == p.IP })
 	})
 	mergedPolicies = append(mergedPolicies, policies...)
+	r.generation++
+	for _, p := range policies {
+		r.setAt[p.ID] = r.generation
+	}
 	r.mu.Unlock()
-	_, err := r.Sync(mergedNetworks, mergedPolicies)
+	_, err := r.apply(mergedNetworks, mergedPolicies)
+	return err
+}
+
+// Forget drops the policies of these sandboxes (removed, or being removed):
+// their addresses reach nothing but their resolver until a new policy names them.
+func (r *Resolver) Forget(ids []string) error {
+	r.changeMu.Lock()
+	defer r.changeMu.Unlock()
+	r.mu.Lock()
+	kept := slices.DeleteFunc(append([]Policy{}, r.policies...), func(p Policy) bool { return slices.Contains(ids, p.ID) })
+	networks := r.networks
+	r.generation++
+	r.mu.Unlock()
+	_, err := r.apply(networks, kept)
 	return err
 }
 
@@ -221,6 +331,12 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if !known || len(req.Question) != 1 {
 		reply.Rcode = dns.RcodeRefused
 		return
+	}
+	if sb.mac != nil {
+		if mac, ok := neighbourMAC(source.Addr().Unmap()); !ok || !bytes.Equal(mac, sb.mac) {
+			reply.Rcode = dns.RcodeRefused
+			return
+		}
 	}
 	q := req.Question[0]
 	labels, err := QueryLabels(q.Name)
@@ -282,6 +398,11 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		}
 	}
 	if len(r.remembered[sb.id])+fresh > MaxResolvedPerSandbox {
+		// Full: the addresses whose answers all ran out go first (with the connections
+		// still open to them), so a long-lived sandbox is bounded by what is live, not by its past.
+		fresh -= r.forgetExpired(sb.id, addrs)
+	}
+	if len(r.remembered[sb.id])+fresh > MaxResolvedPerSandbox {
 		r.refused(sb.id, name, fmt.Sprintf("the sandbox's names resolved to more than %d addresses", MaxResolvedPerSandbox))
 		reply.Rcode = dns.RcodeServerFailure
 		return
@@ -305,6 +426,34 @@ func (r *Resolver) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			A:   a.AsSlice(),
 		})
 	}
+}
+
+// forgetExpired drops a sandbox's addresses whose every answer ran out,
+// from memory and from its kernel sets; it says how many of `asked` it dropped.
+// The caller holds r.mu.
+func (r *Resolver) forgetExpired(sandboxID string, asked []netip.Addr) int {
+	now := time.Now()
+	var gone []netip.Addr
+	for addr, names := range r.remembered[sandboxID] {
+		live := false
+		for _, until := range names {
+			live = live || until.After(now)
+		}
+		if !live {
+			gone = append(gone, addr)
+			delete(r.remembered[sandboxID], addr)
+		}
+	}
+	if err := r.rules.Drop(sandboxID, gone); err != nil {
+		r.log(map[string]any{"sandbox": sandboxID, "error": err.Error()})
+	}
+	dropped := 0
+	for _, a := range asked {
+		if slices.Contains(gone, a) {
+			dropped++
+		}
+	}
+	return dropped
 }
 
 // RefusedAddress logs a connection the firewall refused; the kernel names the sandbox by its short id.

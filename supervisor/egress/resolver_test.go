@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -53,5 +55,25 @@ func TestAliasChainsAreAnsweredOnlyWhenEveryNameIsAllowed(t *testing.T) {
 		"b.cdn.ok.example. 60 IN CNAME a.cdn.ok.example.",
 	), list); err == nil {
 		t.Fatal("a loop was followed forever or answered")
+	}
+}
+
+func TestAFullSandboxForgetsOnlyTheAddressesWhoseAnswersAllRanOut(t *testing.T) {
+	r := NewResolver(&Rules{resolved: map[string]resolvedSets{}}, nil, nil)
+	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Minute)
+	r.remembered["sb"] = map[netip.Addr]map[string]time.Time{}
+	for i := range MaxResolvedPerSandbox {
+		addr := netip.AddrFrom4([4]byte{93, 184, byte(i >> 8), byte(i)})
+		r.remembered["sb"][addr] = map[string]time.Time{"old.ok.example": past}
+	}
+	live := netip.MustParseAddr("93.184.0.1")
+	// One name's answer ran out, another's for the same address has not: it stays.
+	r.remembered["sb"][live]["new.ok.example"] = future
+	asked := []netip.Addr{netip.MustParseAddr("93.184.0.2"), netip.MustParseAddr("198.51.100.1")}
+	if dropped := r.forgetExpired("sb", asked); dropped != 1 {
+		t.Fatalf("dropped %d of the asked addresses", dropped)
+	}
+	if len(r.remembered["sb"]) != 1 || r.remembered["sb"][live] == nil {
+		t.Fatalf("kept %d addresses", len(r.remembered["sb"]))
 	}
 }

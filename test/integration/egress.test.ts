@@ -42,6 +42,7 @@ describe("egress allowlists, against a small internet of the test's own", () => 
     ranged = internet.hosts.ranged?.address ?? "";
     // The resolver answers the small internet's names (and nothing from outside this machine).
     process.env.SANDFLEET_EGRESS_HOSTS = internet.hostsFile;
+    process.env.SANDFLEET_EGRESS_PUBLIC = internet.network;
     sandbox = await sandfleet.sandboxes.create({
       app,
       name: "agent",
@@ -54,6 +55,7 @@ describe("egress allowlists, against a small internet of the test's own", () => 
     await cleanupApp(app);
     await internet.stop();
     delete process.env.SANDFLEET_EGRESS_HOSTS;
+    delete process.env.SANDFLEET_EGRESS_PUBLIC;
   });
 
   it("reaches an allowed domain over HTTP and HTTPS, and a wildcard's names", async () => {

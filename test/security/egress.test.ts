@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { Agent } from "../../provider/runtime/agent.ts";
+import { askDaemon, egressSnapshot, sendEgressSnapshot } from "../../provider/runtime/egress.ts";
+import { egressNetworkName } from "../../provider/runtime/egress-rules.ts";
 import { LABEL } from "../../provider/runtime/labels.ts";
 import { writeRecord } from "../../provider/runtime/sandbox-records.ts";
 import type { Sandbox } from "../../provider/runtime/sandbox.ts";
@@ -17,6 +19,48 @@ import { runCommand } from "../support/run.ts";
 import { until } from "../support/until.ts";
 
 const PROBE = readFileSync(new URL("../fixtures/scripts/egress_probe.py", import.meta.url), "utf8");
+
+/**
+ * A sandbox's main process from its first instant: for four seconds, connect
+ * to ADDRESS:80 and ask the gateway's resolver for NAME, every 50 ms; then
+ * write what each try got to /tmp/first.json.
+ */
+const FIRST_PACKETS = `
+import json, random, socket, struct, sys, time
+address, name = sys.argv[1], sys.argv[2]
+def gateway():
+    for line in open("/proc/net/route").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == "00000000":
+            return socket.inet_ntoa(struct.pack("<I", int(fields[2], 16)))
+def ask(server):
+    q = struct.pack("!HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\\0" + struct.pack("!HH", 1, 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(0.3)
+    s.sendto(q, (server, 53))
+    data = s.recv(4096)
+    return struct.unpack("!H", data[2:4])[0] & 0xF, struct.unpack("!H", data[6:8])[0]
+tries = []
+end = time.time() + 4
+while time.time() < end:
+    t = {}
+    try:
+        socket.create_connection((address, 80), timeout=0.3).close()
+        t["connected"] = True
+    except Exception as e:
+        t["connected"] = False
+    try:
+        t["rcode"], t["answers"] = ask(gateway())
+    except Exception as e:
+        t["dns"] = type(e).__name__
+    tries.append(t)
+    time.sleep(0.05)
+open("/tmp/first.json.part", "w").write(json.dumps(tries))
+import os
+os.rename("/tmp/first.json.part", "/tmp/first.json")
+time.sleep(100000)
+`;
 
 interface Probe {
   addresses?: string[];
@@ -54,11 +98,18 @@ async function openFlow(sandbox: Sandbox, proto: "tcp" | "udp", address: string)
 describe("egress allowlists, attacked from inside a sandbox", () => {
   const app = uniqueApp("egsec");
   const otherApp = uniqueApp("egsec2");
+  // Apps of their own, whose networks hold one sandbox at a time: the next one gets the same address.
+  const reuseApp = uniqueApp("egsec3");
+  const staleApp = uniqueApp("egsec4");
+  let lanAddress = "";
   const sandfleet = new Sandfleet({ docker });
   let internet: Awaited<ReturnType<typeof startFakeInternet>>;
   const address = (key: string) => internet.hosts[key]?.address ?? "";
 
   beforeAll(async () => {
+    // This host's address on its LAN (the kernel's choice of source towards the outside; nothing is sent).
+    const route = await runCommand("ip", ["-4", "-o", "route", "get", "192.0.2.1"]);
+    lanAddress = /\bsrc (\S+)/.exec(route.stdout)?.[1] ?? "127.0.0.1";
     internet = await startFakeInternet(
       { echo: ["echo.test"], named: ["named.test"], blocked: ["blocked.test"] },
       {
@@ -69,10 +120,18 @@ describe("egress allowlists, attacked from inside a sandbox", () => {
           "metadata.ok.example": { a: "169.254.169.254" },
           "host.ok.example": { a: "172.17.0.1" },
           "private.ok.example": { a: "10.0.0.1" },
+          "testnet1.ok.example": { a: "192.0.2.10" },
+          "testnet2.ok.example": { a: "198.51.100.10" },
+          "testnet3.ok.example": { a: "203.0.113.10" },
+          "bench.ok.example": { a: "198.19.0.10" },
+          "relay.ok.example": { a: "192.88.99.1" },
+          "lan.ok.example": { a: lanAddress },
+          "gateway.ok.example": { a: hosts.echo?.address.replace(/\.\d+$/, ".1") ?? "" },
         }),
       },
     );
     process.env.SANDFLEET_EGRESS_HOSTS = internet.hostsFile;
+    process.env.SANDFLEET_EGRESS_PUBLIC = internet.network;
     process.env.SANDFLEET_EGRESS_UPSTREAM = `${internet.dns?.address ?? ""}:53`;
   }, 120_000);
   afterAll(async () => {
@@ -82,6 +141,8 @@ describe("egress allowlists, attacked from inside a sandbox", () => {
         try {
           await cleanupApp(app);
           await cleanupApp(otherApp);
+          await cleanupApp(reuseApp);
+          await cleanupApp(staleApp);
           return true;
         } catch {
           return false;
@@ -91,6 +152,7 @@ describe("egress allowlists, attacked from inside a sandbox", () => {
       await internet.stop();
       delete process.env.SANDFLEET_EGRESS_HOSTS;
       delete process.env.SANDFLEET_EGRESS_UPSTREAM;
+      delete process.env.SANDFLEET_EGRESS_PUBLIC;
     }
   });
 
@@ -327,6 +389,154 @@ describe("egress allowlists, attacked from inside a sandbox", () => {
     expect((await probe(healthy, "connect", address("echo"), "80")).connected).toBe(true);
     // The broken list fails closed.
     expect((await probe(broken, "connect", address("echo"), "80")).error).toMatch(/ConnectionRefusedError/);
+  });
+
+  const addressOf = async (sandbox: Sandbox, owner: string) =>
+    (await docker.containers.inspect(sandbox.id))?.addresses[egressNetworkName(owner)] ?? "";
+
+  it("gives a sandbox nothing of the list of a removed one that held its address, from its first packet", async () => {
+    const before = await sandfleet.sandboxes.create({
+      app: reuseApp,
+      image: "sandfleet/python",
+      egress: { allow: ["echo.test", `${address("echo")}/32`] },
+      timeoutMs: 600_000,
+    });
+    expect((await probe(before, "connect", address("echo"), "80")).connected).toBe(true);
+    const held = await addressOf(before, reuseApp);
+    const beforeInfo = await docker.containers.inspect(before.id);
+    const network = egressNetworkName(reuseApp);
+    const stalePolicy = {
+      id: before.id,
+      ip: held,
+      mac: beforeInfo?.macAddresses?.[network],
+      gateway: (await docker.networks.inspect(network))?.gateway,
+      allow: ["echo.test", `${address("echo")}/32`],
+    };
+    // Removed behind sandfleet's back (the engine's own CLI): the daemon is never told.
+    expect((await runCommand("docker", ["rm", "-f", before.id])).code).toBe(0);
+    const after = await sandfleet.sandboxes.create({
+      app: reuseApp,
+      image: "sandfleet/python",
+      egress: { allow: [] },
+      command: ["python3", "-c", FIRST_PACKETS, address("echo"), "echo.test"],
+      timeoutMs: 600_000,
+    });
+    expect(await addressOf(after, reuseApp)).toBe(held);
+    let tries: { connected: boolean; rcode?: number; answers?: number }[] = [];
+    await until("the first packets' results", async () => {
+      const { stdout, exitCode } = await after.run(["cat", "/tmp/first.json"], { check: false });
+      if (exitCode !== 0) return false;
+      tries = JSON.parse(stdout) as typeof tries;
+      return true;
+    });
+    expect(tries.length).toBeGreaterThan(10);
+    expect(tries.filter((t) => t.connected)).toEqual([]);
+    expect(tries.filter((t) => (t.answers ?? 0) > 0)).toEqual([]);
+    // The old sandbox's policy, delivered late (a create or an agent that was slow): it names the
+    // old sandbox's MAC address, which the new one at the same address does not have.
+    expect(stalePolicy.mac).toMatch(/^0a:/);
+    expect(await askDaemon(docker, { op: "set", networks: [], policies: [stalePolicy] }, true)).toBeUndefined();
+    expect((await probe(after, "connect", address("echo"), "80")).error).toMatch(/ConnectionRefusedError/);
+    // Nor does the resolver answer the new sandbox from it.
+    const answer = await probe(after, "dnsraw", "gateway", "echo", "test");
+    expect(answer.addresses).toEqual([]);
+    expect(answer.rcode).not.toBe(0);
+  });
+
+  it("sandboxes made at once each keep their own list: one start's clean-up never drops another's", async () => {
+    const made = await Promise.all(
+      [0, 1, 2, 3].map(() =>
+        sandfleet.sandboxes.create({
+          app: reuseApp,
+          image: "sandfleet/python",
+          egress: { allow: [`${address("echo")}/32`] },
+          timeoutMs: 600_000,
+        }),
+      ),
+    );
+    for (const sandbox of made) {
+      expect((await probe(sandbox, "connect", address("echo"), "80")).connected, sandbox.id).toBe(true);
+    }
+    await Promise.all(made.map((sandbox) => sandbox.remove()));
+  });
+
+  it("an agent snapshot taken before a sandbox was removed never opens its list to the next one at its address", async () => {
+    const before = await sandfleet.sandboxes.create({
+      app: staleApp,
+      image: "sandfleet/python",
+      egress: { allow: [`${address("echo")}/32`] },
+      timeoutMs: 600_000,
+    });
+    const held = await addressOf(before, staleApp);
+    // An agent's pass reads the engine while the old sandbox lives, and is slow to deliver.
+    const snapshot = await egressSnapshot(docker, staleApp);
+    expect(snapshot?.request.policies.some((p) => p.id === before.id)).toBe(true);
+    await before.remove();
+    const after = await sandfleet.sandboxes.create({
+      app: staleApp,
+      image: "sandfleet/python",
+      egress: { allow: [] },
+      timeoutMs: 600_000,
+    });
+    expect(await addressOf(after, staleApp)).toBe(held);
+    expect(await sendEgressSnapshot(docker, snapshot as NonNullable<typeof snapshot>)).toBe(false);
+    expect((await probe(after, "connect", address("echo"), "80")).error).toMatch(/ConnectionRefusedError/);
+    // A pass of its own, taken now, is current and keeps it so.
+    await new Agent({ docker, app: staleApp }).reconcileOnce();
+    expect((await probe(after, "connect", address("echo"), "80")).error).toMatch(/ConnectionRefusedError/);
+  });
+
+  it("loads lists whose ranges overlap or contain each other, at create, setEgress and an agent pass", async () => {
+    const network = internet.network;
+    const sandbox = await sandfleet.sandboxes.create({
+      app,
+      image: "sandfleet/python",
+      egress: { allow: [network, `${address("echo")}/32`] },
+      timeoutMs: 600_000,
+    });
+    expect((await probe(sandbox, "connect", address("blocked"), "80")).connected).toBe(true);
+    await sandbox.setEgress({ allow: [address("echo"), network, network] });
+    expect((await probe(sandbox, "connect", address("echo"), "80")).connected).toBe(true);
+    await sandbox.setEgress({ allow: ["0.0.0.0/0", address("named")] });
+    expect((await probe(sandbox, "connect", address("named"), "80")).connected).toBe(true);
+    await sandbox.setEgress({ allow: [`${address("echo")}/32`] });
+    expect((await probe(sandbox, "connect", address("blocked"), "80")).error).toMatch(/ConnectionRefusedError/);
+    // Another app's sandbox with an overlapping list; an agent pass (every list at once) loads both.
+    const other = await sandfleet.sandboxes.create({
+      app: otherApp,
+      image: "sandfleet/python",
+      egress: { allow: [address("named"), network] },
+      timeoutMs: 600_000,
+    });
+    await sandbox.setEgress({ allow: [network, address("named")] });
+    const events = await new Agent({ docker, app: otherApp }).reconcileOnce();
+    // (The broken list left by another test of this app is reported, as it should be; nothing else.)
+    expect(events.filter((e) => e.action === "error" && e.sandbox !== "broken")).toEqual([]);
+    expect((await probe(other, "connect", address("named"), "80")).connected).toBe(true);
+    expect((await probe(sandbox, "connect", address("blocked"), "80")).connected).toBe(true);
+  });
+
+  it("does not let a name open this host's own networks, documentation or benchmarking ranges", async () => {
+    const sandbox = await sandfleet.sandboxes.create({
+      app,
+      image: "sandfleet/python",
+      egress: { allow: ["*.ok.example"] },
+      timeoutMs: 600_000,
+    });
+    const names = ["testnet1", "testnet2", "testnet3", "bench", "relay", "lan", "gateway"];
+    for (const name of names) {
+      expect((await probe(sandbox, "resolve", `${name}.ok.example`)).error, name).toMatch(/gaierror/);
+    }
+    const reasons = (await sandbox.egressRefusals()).map((r) => r.reason);
+    expect(reasons).toContain(
+      `the name resolved to ${lanAddress}, an internal address the egress allowlist does not name`,
+    );
+    // A CIDR in the list names them: then they open.
+    await sandbox.setEgress({ allow: ["*.ok.example", "192.0.2.0/24", `${lanAddress}/32`] });
+    expect((await probe(sandbox, "resolve", "testnet1.ok.example")).addresses).toEqual(["192.0.2.10"]);
+    expect((await probe(sandbox, "resolve", "lan.ok.example")).addresses).toEqual([lanAddress]);
+    // The small internet, declared public, still opens by name.
+    expect((await probe(sandbox, "resolve", "y.ok.example")).addresses).toEqual([address("echo")]);
   });
 });
 

@@ -34,6 +34,10 @@ export async function startFakeInternet(
 ): Promise<{
   hosts: Record<string, InternetHost>;
   hostsFile: string;
+  /** Its network, routed on this host: give the daemon `SANDFLEET_EGRESS_PUBLIC=network` so that names may open it. */
+  network: string;
+  /** This host's own address on it. */
+  hostAddress: string;
   /** With a zone: its DNS server (give the daemon `SANDFLEET_EGRESS_UPSTREAM=address:53`) and what it was asked. */
   dns?: { address: string; questions: DnsQuestion[] };
   stop: () => Promise<void>;
@@ -136,6 +140,8 @@ export async function startFakeInternet(
   return {
     hosts,
     hostsFile,
+    network: `${net}.0/24`,
+    hostAddress: `${net}.1`,
     ...(dns ? { dns } : {}),
     stop: async () => {
       server.kill("SIGKILL");

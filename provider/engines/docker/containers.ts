@@ -204,6 +204,8 @@ function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
     Tty: false,
     OpenStdin: false,
     NetworkDisabled: spec.networkMode === "none",
+    // Applies to the network named by NetworkMode.
+    ...(spec.macAddress ? { MacAddress: spec.macAddress } : {}),
     ...(spec.healthcheck
       ? {
           Healthcheck: {
@@ -305,6 +307,11 @@ function fromInspect(info: RawContainer): ContainerInfo {
       Object.entries(mapOf(info.NetworkSettings.Networks))
         .filter(([, n]) => n.IPAddress)
         .map(([name, n]) => [name, n.IPAddress]),
+    ),
+    macAddresses: Object.fromEntries(
+      Object.entries(mapOf(info.NetworkSettings.Networks))
+        .filter(([, n]) => n.MacAddress)
+        .map(([name, n]) => [name, n.MacAddress ?? ""]),
     ),
   };
 }

@@ -55,7 +55,7 @@ export interface RawContainer {
   Mounts?: { Type: string; Name?: string; Destination: string; RW: boolean }[] | null;
   NetworkSettings: {
     Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> | null;
-    Networks?: Record<string, { IPAddress: string }> | null;
+    Networks?: Record<string, { IPAddress: string; MacAddress?: string }> | null;
   };
   ExecIDs?: string[] | null;
 }
