@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"sandfleet/supervisor/guard"
 	"sandfleet/supervisor/protocol"
 )
 
@@ -51,6 +52,9 @@ func usage() {
 
 // runConnect joins this process's stdin and stdout to the supervisor.
 func runConnect() int {
+	// It carries the host's frames, the secret first: nothing in the sandbox may read or stop it.
+	guard.NotDumpable()
+	guard.Signals()
 	conn, err := dialSupervisor()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)

@@ -4,7 +4,17 @@ package protocol
 // version it does not know.
 const Version = "1"
 
-// HelloReply opens every connection.
+// SecretVariable carries the per-sandbox secret to PID 1, in the container's
+// environment; the supervisor removes it from every environment it passes on.
+const SecretVariable = "SANDFLEET_SUPERVISOR_SECRET"
+
+// AuthRequest is the first frame of every connection: the sandbox's secret,
+// which only the host side (the engine's record of the container) holds.
+type AuthRequest struct {
+	Secret string `json:"secret"`
+}
+
+// HelloReply answers an accepted AuthRequest; a refused one gets nothing.
 type HelloReply struct {
 	Version string `json:"version"`
 	Pid     int    `json:"pid"`

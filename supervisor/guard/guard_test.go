@@ -1,0 +1,130 @@
+package guard
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// The test binary plays the guarded process when asked to: it guards
+// itself, says how a child of its starts, then echoes lines while it lives.
+func TestMain(m *testing.M) {
+	if os.Getenv("GUARD_CHILD") != "1" {
+		os.Exit(m.Run())
+	}
+	Signals()
+	NotDumpable()
+	dumpable, _, _ := syscall.RawSyscall(syscall.SYS_PRCTL, 3 /* PR_GET_DUMPABLE */, 0, 0)
+	child, _ := exec.Command("sh", "-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status | tr '\\n\\t' '  '").Output()
+	fmt.Printf("dumpable=%d child=%s\n", dumpable, child)
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Println(in.Text())
+	}
+	os.Exit(0)
+}
+
+type guarded struct {
+	cmd *exec.Cmd
+	in  io.Writer
+	out *bufio.Reader
+}
+
+func startGuarded(t *testing.T) (*guarded, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "GUARD_CHILD=1")
+	if os.Getuid() == 0 {
+		// PID 1 of a namespace of its own, as in a sandbox.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	}
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	g := &guarded{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	first, err := g.out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, first
+}
+
+// alive says whether the process still answers.
+func (g *guarded) alive(word string) bool {
+	fmt.Fprintln(g.in, word)
+	line, err := g.out.ReadString('\n')
+	return err == nil && strings.TrimSpace(line) == word
+}
+
+// sigqueue sends sig with si_code SI_QUEUE, as sigqueue(3) does: a code Go's
+// runtime does not take for a sender's.
+func sigqueue(pid int, sig syscall.Signal) error {
+	var info [128]byte
+	*(*int32)(unsafe.Pointer(&info[0])) = int32(sig)
+	*(*int32)(unsafe.Pointer(&info[8])) = -1 // SI_QUEUE
+	*(*int32)(unsafe.Pointer(&info[16])) = int32(os.Getpid())
+	_, _, errno := syscall.RawSyscall(syscall.SYS_RT_SIGQUEUEINFO, uintptr(pid), uintptr(sig), uintptr(unsafe.Pointer(&info[0])))
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+func TestEverySignalASenderCanSendIsSurvived(t *testing.T) {
+	g, _ := startGuarded(t)
+	pid := g.cmd.Process.Pid
+	for sig := syscall.Signal(1); sig <= 64; sig++ {
+		if sig == syscall.SIGKILL || sig == syscall.SIGSTOP {
+			continue // no process can handle these; PID 1 of a namespace never gets them from inside
+		}
+		if (sig == 32 || sig == 34) && os.Getuid() != 0 {
+			continue // left at SIG_DFL by Go: only PID 1 of a namespace drops them, and this is not one
+		}
+		if err := syscall.Kill(pid, sig); err != nil {
+			t.Fatalf("kill %d: %v", sig, err)
+		}
+		if !g.alive(fmt.Sprintf("after-kill-%d", sig)) {
+			t.Fatalf("signal %d (%v) sent by kill ended the process", sig, sig)
+		}
+		if err := sigqueue(pid, sig); err != nil {
+			t.Fatalf("sigqueue %d: %v", sig, err)
+		}
+		if !g.alive(fmt.Sprintf("after-sigqueue-%d", sig)) {
+			t.Fatalf("signal %d (%v) sent by sigqueue ended the process", sig, sig)
+		}
+	}
+}
+
+func TestAChildStartsWithNoSignalIgnoredOrBlocked(t *testing.T) {
+	_, first := startGuarded(t)
+	if !strings.Contains(first, "SigBlk: 0000000000000000") || !strings.Contains(first, "SigIgn: 0000000000000000") {
+		t.Errorf("a child of the guarded process starts with %q", first)
+	}
+}
+
+func TestTheProcessIsNotDumpable(t *testing.T) {
+	_, first := startGuarded(t)
+	if !strings.HasPrefix(first, "dumpable=0 ") {
+		t.Errorf("got %q", first)
+	}
+}
+
+func TestThreadsAreReservedAndKept(t *testing.T) {
+	want := 12
+	if limit := pidsLimit(); limit > 0 {
+		want = min(want, int(limit/2))
+	}
+	ReserveThreads(12)
+	if got := threadCount(); got < want {
+		t.Errorf("%d threads after reserving %d", got, want)
+	}
+}
