@@ -216,6 +216,13 @@ export interface NetworkInfo {
   gateway: string | undefined;
 }
 
+/**
+ * The variable that gives a supervised sandbox's PID 1 its secret, in the
+ * container's environment (supervisor/protocol's SecretVariable). An engine
+ * exec would inherit it: engines that can set an exec's environment blank it.
+ */
+export const SUPERVISOR_SECRET_VARIABLE = "SANDFLEET_SUPERVISOR_SECRET";
+
 export interface ExecSpec {
   argv: readonly string[];
   env?: Readonly<Record<string, string>>;

@@ -58,7 +58,7 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
   if (existing) await docker.containers.remove(DAEMON);
   const image = `sandfleet-egress:${version}`;
   if (!(await docker.images.inspect(image))) {
-    await docker.images.importArchive(await binaryArchive("egress", "sandfleet-egress", binary), {
+    await docker.images.importArchive(await binaryArchive("egress", binary, { "sandfleet-egress": 0o555 }), {
       repo: "sandfleet-egress",
       tag: version,
       labels: { [LABEL.managed]: "true" },

@@ -177,7 +177,7 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
     if (params[key] !== undefined) problems.push(...argvProblems(key, params[key]));
   }
   if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
-  if (params.user !== undefined) ruled("user", "line", params.user);
+  if (params.user !== undefined) ruled("user", "user", params.user);
   if (params.supervisor !== undefined && typeof params.supervisor !== "boolean")
     problem("supervisor", "must be true or false");
   if (params.cpu !== undefined && !(typeof params.cpu === "number" && params.cpu >= 0.01 && params.cpu <= 1024)) {

@@ -2,9 +2,9 @@ import { Writable } from "node:stream";
 import type { Engine } from "../../engines/port.ts";
 import type { ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
-import { encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import { authFrame, encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
 import { resumeIfPaused, withResume } from "../pause.ts";
-import { SUPERVISOR_BIN } from "./placement.ts";
+import { controlOf } from "./control.ts";
 
 /** What a channel's owner hears: its frames, and the loss of the connection. */
 interface ChannelListener {
@@ -55,8 +55,13 @@ export class SupervisorConnection {
   }
 
   static async open(docker: Engine, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
+    const control = await controlOf(docker, containerId);
     const transport = await withResume(docker, containerId, () =>
-      docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true }),
+      docker.exec.start(
+        containerId,
+        { argv: [control.bin, "connect"], ...(control.user ? { user: control.user } : {}) },
+        { stdin: true },
+      ),
     );
     // A channel that hears nothing for a while may be talking to a paused sandbox: thaw it.
     const onStall = () => void resumeIfPaused(docker, containerId).catch(() => undefined);
@@ -66,10 +71,20 @@ export class SupervisorConnection {
         frame: (frame) => {
           if (frame.kind === FRAME.hello) resolve();
         },
-        lost: reject,
+        lost: (error) => {
+          // A supervisor closes a connection it refuses with nothing said: say why that happens.
+          reject(
+            new SandfleetError(
+              `${error.message} (before its hello: the supervisor refused the connection, ` +
+                `or its binary is missing or damaged)`,
+            ),
+          );
+        },
       });
     });
     connection.#listen(containerId);
+    // The secret first: the supervisor serves nothing, not even its hello, to a connection without it.
+    transport.stdin?.write(authFrame(control.secret));
     await hello;
     connection.#channels.delete(0);
     connection.#updateHold();
