@@ -1,0 +1,161 @@
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../provider/errors.ts";
+import { SUPERVISOR_CONTROL_UID } from "../../provider/rules.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { until } from "../support/until.ts";
+
+// Attacker 1 of SECURITY.md: a process inside a sandbox, root or not, against
+// the supervisor that is the sandbox's PID 1 and the host's channel into it.
+
+const ATTACKS = readFileSync(new URL("./supervisor-attacks.py", import.meta.url), "utf8");
+const USERS = [
+  { label: "root", user: undefined },
+  { label: "a non-root user", user: "sandbox" },
+] as const;
+// Signals forwarded to the main command (and from it to its children) are ignored by it here, so
+// the sandbox outlives them; what the test watches is the supervisor.
+const STUBBORN_MAIN = ["sh", "-c", "trap '' HUP INT QUIT TERM USR1 USR2; while :; do sleep 1; done"];
+
+/** Runs one attack of supervisor-attacks.py inside the sandbox and returns what it printed. */
+async function attack(sandbox: Sandbox, name: string): Promise<Record<string, unknown>> {
+  await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+  const result = await sandbox.run(["python3", "/tmp/attacks.py", name]);
+  if (result.exitCode !== 0) throw new Error(`attack ${name} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+/** Fails, instead of hanging the test, when a host call into the sandbox never answers. */
+async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} stalled: no answer in ${String(withinMs)} ms`));
+    }, withinMs);
+  });
+  try {
+    return await Promise.race([call, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("a process inside a sandbox against its supervisor", () => {
+  const app = uniqueApp("sec-sup");
+  afterAll(() => cleanupApp(app));
+
+  for (const { label, user } of USERS) {
+    it(`cannot use the supervisor's channel without the secret, as ${label}, and the sandbox still ends at its timeout with 124`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        timeoutMs: 30_000,
+        ...(user ? { user } : {}),
+      });
+      const results = await attack(sandbox, "clients");
+      // Every attempt, raw or through `sandfleet-supervisor connect`, got not one byte back (not
+      // even the hello), and the raw ones were closed.
+      for (const [name, result] of Object.entries(results)) {
+        expect(result, name).toMatchObject({ bytes: 0 });
+        if (name.startsWith("socket:")) expect(result, name).toMatchObject({ closed: true });
+      }
+      // The secret is nowhere a process of the sandbox can read it.
+      const env = await sandbox.run(["sh", "-c", "env; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'"]);
+      expect(env.stdout).not.toMatch(/SANDFLEET_SUPERVISOR_SECRET=./);
+      expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+    });
+  }
+
+  for (const { label, user } of USERS) {
+    it(`cannot trace PID 1 or the host's connect process, nor read their memory or environment, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", ...(user ? { user } : {}) });
+      await sandbox.run(["true"]); // the host's connection, and its connect process, are open
+      const results = await attack(sandbox, "trace");
+      for (const target of ["PID 1", "connect"]) {
+        expect(results[target], target).toEqual({
+          attach: "Operation not permitted",
+          seize: "Operation not permitted",
+          mem: expect.stringMatching(/Permission denied|Operation not permitted/) as unknown,
+          environ: expect.stringMatching(/Permission denied|Operation not permitted/) as unknown,
+          process_vm_readv: "Operation not permitted",
+        });
+      }
+      expect((await answers("an exec after the attack", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+    });
+  }
+
+  for (const { label, user } of USERS) {
+    it(`survives every signal number sent to PID 1 by kill and by sigqueue, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        command: STUBBORN_MAIN,
+        ...(user ? { user } : {}),
+      });
+      const { sent } = await attack(sandbox, "signals");
+      expect(sent).toBe(2 * 63); // 1 to 64 but SIGPWR, each both ways
+      expect(await sandbox.poll()).toBeNull();
+      expect((await answers("an exec after the signals", sandbox.run(["echo", "alive"]))).stdout).toBe("alive\n");
+      expect(await sandbox.poll()).toBeNull();
+    });
+  }
+
+  it("cannot stall the host's calls by stopping every process it can see", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", timeoutMs: 60_000 });
+    await sandbox.run(["true"]);
+    const results = await answers("the attack's own exec", attack(sandbox, "stop"));
+    expect(results.connect).not.toEqual([]); // the host's connect process was there to stop
+    expect((await answers("an exec after SIGSTOP to everything", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+    expect(await answers("a file call after SIGSTOP to everything", sandbox.files.readText("/tmp/attacks.py"))).toBe(
+      ATTACKS,
+    );
+  });
+
+  it("cannot kill the supervisor by filling its pids limit: host calls answer or fail clearly, and the timeout still ends it with 124", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", pidsLimit: 64, timeoutMs: 30_000 });
+    await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+    const bomb = await sandbox.exec(["python3", "/tmp/attacks.py", "fork-bomb"], { stdin: false });
+    await until("the fork bomb filling the pids limit", async () =>
+      sandbox.files
+        .stat("/tmp/bomb-full")
+        .then(() => true)
+        .catch(() => false),
+    );
+    // Many calls at once, while no process can be made: each answers, with its output or a clear error.
+    const calls = await answers(
+      "host calls with the pids limit full",
+      Promise.all([
+        ...Array.from({ length: 10 }, () => sandbox.run(["echo", "x"])),
+        ...Array.from({ length: 10 }, () => sandbox.files.readText("/tmp/attacks.py")),
+      ]),
+    );
+    for (const call of calls) {
+      if (typeof call === "string") expect(call).toBe(ATTACKS);
+      else if (call.exitCode === 0) expect(call.stdout).toBe("x\n");
+      else
+        expect(call).toMatchObject({
+          exitCode: 126,
+          stderr: expect.stringMatching(/resource temporarily unavailable/i),
+        });
+    }
+    expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+    await bomb.wait().catch(() => undefined);
+  });
+
+  it("cannot be given the host's connection uid, in any spelling, through the API", async () => {
+    for (const user of [
+      String(SUPERVISOR_CONTROL_UID),
+      `${String(SUPERVISOR_CONTROL_UID)}:0`,
+      `+0${String(SUPERVISOR_CONTROL_UID)}`,
+    ]) {
+      await expect(Sandbox.create({ app, image: "sandfleet/busybox", user }), user).rejects.toThrow(
+        /reserved for the host's connection/,
+      );
+    }
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    await expect(sandbox.run(["id"], { user: String(SUPERVISOR_CONTROL_UID) })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+});
