@@ -1,10 +1,13 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { NotFoundError } from "../../provider/errors.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { collectSupervisors, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { collectSupervisors, forgetPlacement, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { runCommand } from "../support/run.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
@@ -173,5 +176,35 @@ describe("the supervisor inside a sandbox", () => {
     expect(await docker.volumes.inspect(`sandfleet-supervisor-${current.version}`)).toBeDefined();
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
     expect((await sandbox.state()).container.labels["sandfleet.supervisor"]).toBe(current.version);
+  });
+
+  it("says clearly when its binary was removed from the volume or damaged there, and writes it again before the next sandbox", async () => {
+    const placed = await placeSupervisor(docker);
+    if (!placed) throw new Error("this engine's CPU has no supervisor");
+    const filler = `sandfleet-supervisor-${placed.version}`;
+    await using before = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    // Garbage where the binary was (an operator's mistake on the engine's host).
+    const garbage = join(mkdtempSync(join(tmpdir(), "sandfleet-garbage-")), "sandfleet-supervisor");
+    writeFileSync(garbage, "unknown garbage, not a program\n", { mode: 0o111 });
+    const copied = await runCommand("docker", ["cp", garbage, `${filler}:/supervisor/sandfleet-supervisor`]);
+    expect(copied.code, copied.stderr).toBe(0);
+    // A client in another process cannot start it in the sandbox made before, and says why.
+    const cli = await sandfleet(["exec", before.id, "--", "true"]);
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toMatch(/sandfleet-supervisor: exec format error.*missing or damaged/);
+    // The next sandbox made gets the binary written again, and runs.
+    forgetPlacement(docker);
+    await using after = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await after.run(["echo", "ok"])).stdout).toBe("ok\n");
+    expect((await sandfleet(["exec", before.id, "--", "echo", "again"])).stdout).toBe("again\n");
+    // Removed outright: the same.
+    const removed = await runCommand("docker", [
+      ...["run", "--rm", "--network", "none", "-v", `${filler}:/s`, "sandfleet/busybox"],
+      ...["rm", "/s/sandfleet-supervisor"],
+    ]);
+    expect(removed.code, removed.stderr).toBe(0);
+    forgetPlacement(docker);
+    await using third = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await third.run(["echo", "ok"])).stdout).toBe("ok\n");
   });
 });

@@ -59,6 +59,15 @@ export function placeSupervisor(docker: Engine): Promise<SupervisorPlacement | u
   return placed;
 }
 
+/**
+ * Makes the next placement on this engine check the placed binary again
+ * (and write it again when damaged): called when a sandbox's supervisor
+ * could not be started from it.
+ */
+export function forgetPlacement(docker: Engine): void {
+  placements.delete(docker.host);
+}
+
 async function place(docker: Engine): Promise<SupervisorPlacement | undefined> {
   const info = await docker.info();
   const arch = ARCHES[info.architecture];
