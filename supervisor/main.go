@@ -83,17 +83,32 @@ func runConnect() int {
 	// It carries the host's frames, the secret first: nothing in the sandbox may read or stop it.
 	guard.NotDumpable()
 	guard.Signals()
+	// It runs in the sandbox's pids cgroup: it makes its threads now, and waits
+	// on its streams in the poller, not in a thread each, so a sandbox that fills
+	// its pids limit cannot make it die for want of a thread.
+	guard.ReserveThreads(connectThreads)
+	stdin, stdout := pollable(0, "stdin"), pollable(1, "stdout")
 	conn, err := dialSupervisor()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
 		return 1
 	}
 	go func() {
-		io.Copy(conn, os.Stdin)
+		io.Copy(conn, stdin)
 		conn.(*net.UnixConn).CloseWrite() // the client is gone: the supervisor ends its commands
 	}()
-	io.Copy(os.Stdout, conn)
+	io.Copy(stdout, conn)
 	return 0
+}
+
+// connectThreads is how many OS threads a connection's relay keeps.
+const connectThreads = 8
+
+// pollable reopens a standard stream non-blocking, which Go then serves from
+// its poller: a read or write that waits holds no thread.
+func pollable(fd int, name string) *os.File {
+	syscall.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
 }
 
 // dialSupervisor connects, waiting a moment for a supervisor that is still

@@ -127,6 +127,8 @@ describe("a process inside a sandbox against its supervisor", () => {
   it("cannot kill the supervisor by filling its pids limit: host calls answer or fail clearly, and the timeout still ends it with 124", async () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", pidsLimit: 64, timeoutMs: 30_000 });
     await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+    // A file large enough that reading it keeps the supervisor's threads in the kernel a while.
+    await sandbox.run(["sh", "-c", "head -c 16777216 /dev/urandom > /tmp/big"], { check: true });
     const bomb = await sandbox.exec(["python3", "/tmp/attacks.py", "fork-bomb"], { stdin: false });
     await until("the fork bomb filling the pids limit", async () =>
       sandbox.files
@@ -134,22 +136,24 @@ describe("a process inside a sandbox against its supervisor", () => {
         .then(() => true)
         .catch(() => false),
     );
-    // Many calls at once, while no process can be made: each answers, with its output or a clear error.
+    // Many calls at once, while no process (and no thread) can be made: each answers, with its
+    // output or a clear error.
     const calls = await answers(
       "host calls with the pids limit full",
       Promise.all([
         ...Array.from({ length: 10 }, () => sandbox.run(["echo", "x"])),
-        ...Array.from({ length: 10 }, () => sandbox.files.readText("/tmp/attacks.py")),
+        ...Array.from({ length: 24 }, () => sandbox.files.read("/tmp/big").then((data) => data.length)),
       ]),
     );
     for (const call of calls) {
-      if (typeof call === "string") expect(call).toBe(ATTACKS);
+      if (typeof call === "number") expect(call).toBe(16 * 1024 * 1024);
       else if (call.exitCode === 0) expect(call.stdout).toBe("x\n");
       else {
         expect(call.exitCode).toBe(126);
         expect(call.stderr).toMatch(/resource temporarily unavailable/i);
       }
     }
+    expect(await sandbox.poll()).toBeNull();
     expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
     await bomb.wait().catch(() => undefined);
   });
