@@ -17,7 +17,6 @@ import (
 	"sandfleet/supervisor/guard"
 	"sandfleet/supervisor/lifetime"
 	"sandfleet/supervisor/proc"
-	"sandfleet/supervisor/protocol"
 	"sandfleet/supervisor/server"
 )
 
@@ -59,12 +58,13 @@ const endedExitCode = 124
 
 func runInit(args []string) int {
 	guard.NotDumpable()
-	// Taken out of the environment before anything is started, so no command inherits it.
-	secret := os.Getenv(protocol.SecretVariable)
-	os.Unsetenv(protocol.SecretVariable)
 	var config Config
-	if len(args) >= 2 && args[0] == "--config" {
-		if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
+	var secret string
+	for len(args) >= 2 && (args[0] == "--config" || args[0] == "--secret") {
+		if args[0] == "--secret" {
+			// Off the command line (/proc/1/cmdline) before anything of the sandbox's runs.
+			secret = guard.TakeArg(args[1])
+		} else if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
 			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: bad --config: %v\n", err)
 			return 2
 		}
@@ -74,7 +74,7 @@ func runInit(args []string) int {
 		args = args[1:]
 	}
 	if len(secret) < minSecretLength {
-		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: %s must hold the sandbox's secret (at least %d characters), set by the host that makes the sandbox\n", protocol.SecretVariable, minSecretLength)
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: --secret must give the sandbox's secret (at least %d characters), made by the host that makes the sandbox\n", minSecretLength)
 		return 2
 	}
 	if config.ControlUid != nil && os.Getuid() == *config.ControlUid {

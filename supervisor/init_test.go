@@ -4,26 +4,19 @@ import (
 	"fmt"
 	"os"
 	"testing"
-
-	"sandfleet/supervisor/protocol"
 )
 
 func TestInitRefusesToStartWithoutASecret(t *testing.T) {
-	for _, secret := range []string{"", "too-short"} {
-		t.Setenv(protocol.SecretVariable, secret)
-		if code := runInit(nil); code != 2 {
-			t.Errorf("secret %q: exit %d, want 2", secret, code)
+	for _, args := range [][]string{nil, {"--secret", ""}, {"--secret", "too-short"}, {"--config", "{}"}} {
+		if code := runInit(args); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
 		}
 	}
 }
 
 func TestInitRefusesToRunAsTheHostsUid(t *testing.T) {
-	t.Setenv(protocol.SecretVariable, "0123456789abcdef0123456789abcdef")
 	config := fmt.Sprintf(`{"controlUid":%d}`, os.Getuid())
-	if code := runInit([]string{"--config", config}); code != 2 {
+	if code := runInit([]string{"--config", config, "--secret", "0123456789abcdef0123456789abcdef"}); code != 2 {
 		t.Errorf("exit %d, want 2", code)
-	}
-	if _, present := os.LookupEnv(protocol.SecretVariable); present {
-		t.Error("the secret stayed in the environment")
 	}
 }

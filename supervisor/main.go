@@ -8,7 +8,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"sandfleet/supervisor/guard"
-	"sandfleet/supervisor/proc"
 	"sandfleet/supervisor/protocol"
 )
 
@@ -43,39 +41,14 @@ func main() {
 		os.Exit(runInstall(os.Args[2]))
 	case "terminate":
 		os.Exit(runTerminate())
-	case "exec":
-		os.Exit(runWithoutSecret(os.Args[2:]))
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version | install DIR | terminate | exec [--] command...")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect | version | install DIR | terminate")
 	os.Exit(2)
-}
-
-// runWithoutSecret replaces itself with a command, minus the sandbox's
-// secret, which an engine hands every exec it starts (the container's
-// environment): the engine's health check runs a sandbox's probe through it.
-func runWithoutSecret(args []string) int {
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	if len(args) == 0 {
-		usage()
-	}
-	os.Unsetenv(protocol.SecretVariable)
-	env := os.Environ()
-	path, err := proc.LookPath(args[0], env, "")
-	if err == nil {
-		err = syscall.Exec(path, args, env)
-	}
-	fmt.Fprintf(os.Stderr, "sandfleet-supervisor: %v\n", err)
-	if errors.Is(err, proc.ErrNotFound) {
-		return 127
-	}
-	return 126
 }
 
 // runConnect joins this process's stdin and stdout to the supervisor.

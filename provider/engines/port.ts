@@ -89,6 +89,8 @@ export interface ContainerInfo {
   workdir: string;
   env: Readonly<Record<string, string>>;
   cmd: readonly string[];
+  /** The entrypoint the container was made with (on Kubernetes, its command; `cmd` then holds it too). */
+  entrypoint: readonly string[];
   nanoCpus: number;
   memoryBytes: number;
   pidsLimit: number;
@@ -215,13 +217,6 @@ export interface NetworkInfo {
   subnet: string | undefined;
   gateway: string | undefined;
 }
-
-/**
- * The variable that gives a supervised sandbox's PID 1 its secret, in the
- * container's environment (supervisor/protocol's SecretVariable). An engine
- * exec would inherit it: engines that can set an exec's environment blank it.
- */
-export const SUPERVISOR_SECRET_VARIABLE = "SANDFLEET_SUPERVISOR_SECRET";
 
 export interface ExecSpec {
   argv: readonly string[];

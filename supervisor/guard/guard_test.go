@@ -15,6 +15,12 @@ import (
 // The test binary plays the guarded process when asked to: it guards
 // itself, says how a child of its starts, then echoes lines while it lives.
 func TestMain(m *testing.M) {
+	if os.Getenv("GUARD_ARGV") == "1" {
+		taken := TakeArg(os.Args[len(os.Args)-1])
+		cmdline, _ := os.ReadFile("/proc/self/cmdline")
+		fmt.Printf("%s|%s", taken, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		os.Exit(0)
+	}
 	if os.Getenv("GUARD_CHILD") != "1" {
 		os.Exit(m.Run())
 	}
@@ -126,5 +132,21 @@ func TestThreadsAreReservedAndKept(t *testing.T) {
 	ReserveThreads(12)
 	if got := threadCount(); got < want {
 		t.Errorf("%d threads after reserving %d", got, want)
+	}
+}
+
+func TestATakenArgumentIsGoneFromTheCommandLine(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=none", "s3cr3t-on-the-command-line")
+	cmd.Env = append(os.Environ(), "GUARD_ARGV=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, cmdline, _ := strings.Cut(string(out), "|")
+	if taken != "s3cr3t-on-the-command-line" {
+		t.Errorf("took %q", taken)
+	}
+	if strings.Contains(cmdline, "s3cr3t") || !strings.Contains(cmdline, strings.Repeat("x", len(taken))) {
+		t.Errorf("/proc/self/cmdline still reads %q", cmdline)
 	}
 }

@@ -4,12 +4,9 @@ package protocol
 // version it does not know.
 const Version = "1"
 
-// SecretVariable carries the per-sandbox secret to PID 1, in the container's
-// environment; the supervisor removes it from every environment it passes on.
-const SecretVariable = "SANDFLEET_SUPERVISOR_SECRET"
-
 // AuthRequest is the first frame of every connection: the sandbox's secret,
-// which only the host side (the engine's record of the container) holds.
+// which only the host side (the engine's record of the container) holds. PID 1
+// gets it as `init --secret`, and takes it off its command line at once.
 type AuthRequest struct {
 	Secret string `json:"secret"`
 }

@@ -60,9 +60,17 @@ describe("a process inside a sandbox against its supervisor", () => {
         expect(result, name).toMatchObject({ bytes: 0 });
         if (name.startsWith("socket:")) expect(result, name).toMatchObject({ closed: true });
       }
-      // The secret is nowhere a process of the sandbox can read it.
-      const env = await sandbox.run(["sh", "-c", "env; cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n'"]);
-      expect(env.stdout).not.toMatch(/SANDFLEET_SUPERVISOR_SECRET=./);
+      // The secret is nowhere a process of the sandbox can read it: not on PID 1's command line,
+      // nor in any environment or command line it can see.
+      const secret = (await sandbox.state()).container.entrypoint.at(-2) ?? "";
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      const seen = await sandbox.run([
+        "sh",
+        "-c",
+        "env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n'",
+      ]);
+      expect(seen.stdout).toContain("sandfleet-supervisor");
+      expect(seen.stdout).not.toContain(secret);
       expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
     });
   }

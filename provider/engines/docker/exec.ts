@@ -5,7 +5,7 @@ import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
 import { signalTagged } from "./process-kill.ts";
 import type { RawExec } from "./raw.ts";
-import { SUPERVISOR_SECRET_VARIABLE, type ContainerClient, type ExecClient } from "../port.ts";
+import type { ContainerClient, ExecClient } from "../port.ts";
 
 export function execClient(docker: EngineHttp, containers: ContainerClient): ExecClient {
   const inspectExec = (execId: string) => docker.json<RawExec>("GET", `/exec/${execId}/json`);
@@ -19,8 +19,7 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
           AttachStdout: true,
           AttachStderr: true,
           Tty: spec.tty === true,
-          // An exec inherits the container's environment: never the supervisor's secret.
-          Env: [...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`), `${SUPERVISOR_SECRET_VARIABLE}=`],
+          ...(spec.env ? { Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`) } : {}),
           ...(spec.workdir ? { WorkingDir: spec.workdir } : {}),
           ...(spec.user ? { User: spec.user } : {}),
         },

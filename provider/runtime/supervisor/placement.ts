@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../../digest.ts";
 import type { Engine } from "../../engines/port.ts";
-import { SUPERVISOR_SECRET_VARIABLE, type ContainerSpec, type ImageInfo } from "../../engines/port.ts";
+import type { ContainerSpec, ImageInfo } from "../../engines/port.ts";
 import { SandfleetError } from "../../errors.ts";
 import { randomHex } from "../../digest.ts";
 import { SUPERVISOR_CONTROL_UID } from "../../rules.ts";
@@ -16,6 +16,9 @@ export const SUPERVISOR_DIR = "/.sandfleet";
 export function supervisorBin(runtime: string | undefined): string {
   return `${SUPERVISOR_DIR}/${supervisorFile(runtime)}`;
 }
+
+/** The flag of `sandfleet-supervisor init` that gives PID 1 its sandbox's secret. */
+export const SECRET_FLAG = "--secret";
 
 /** The CPUs the package carries a supervisor for, by the names engines give them. */
 const ARCHES: Record<string, string> = { x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64" };
@@ -109,8 +112,11 @@ export { binaryArchive } from "../../engines/binary-archive.ts";
  * The container spec of a sandbox with the supervisor as its PID 1: it
  * starts what the sandbox would have started (the image's entrypoint or the
  * sandbox's, then its command), as the sandbox's user, from a read-only mount.
- * It gets a secret of its own, made here, that every connection must present;
- * on Docker, connections must also come from the host's uid.
+ * It gets a secret of its own, made here, that every connection must present
+ * (on Docker, connections must also come from the host's uid). The secret is
+ * on PID 1's command line, which the supervisor wipes as it starts, and not in
+ * the container's environment, which every engine exec (a health check, a
+ * `kubectl exec`) would inherit.
  */
 export function supervisedSpec(
   spec: ContainerSpec,
@@ -124,27 +130,19 @@ export function supervisedSpec(
   const healthcheck = spec.healthcheck && {
     ...spec.healthcheck,
     // Without the engine's init, the supervisor is what answers for a sandbox without a probe.
-    // A probe of the sandbox's own runs through the supervisor's `exec`, which drops the secret the
-    // engine would otherwise hand it from the container's environment.
-    argv:
-      spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0")
-        ? [bin, "version"]
-        : [bin, "exec", "--", ...spec.healthcheck.argv],
+    argv: spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0") ? [bin, "version"] : spec.healthcheck.argv,
   };
-  // The probe as it runs once the wrapper has replaced itself: its execs are not activity.
-  const probe = healthcheck?.argv[1] === "exec" ? healthcheck.argv.slice(3) : healthcheck?.argv;
   const full: SupervisorConfig = {
     ...config,
-    ...(probe ? { probe } : {}),
+    ...(healthcheck ? { probe: healthcheck.argv } : {}),
     // The secret alone admits where the peer's uid says nothing: Kubernetes cannot choose an
     // exec's user, and gVisor reports the listener's own credentials for every peer.
     ...(engine === "docker" && spec.runtime !== "runsc" ? { controlUid: SUPERVISOR_CONTROL_UID } : {}),
   };
   return {
     ...spec,
-    env: { ...spec.env, [SUPERVISOR_SECRET_VARIABLE]: randomHex(32) },
     ...(healthcheck ? { healthcheck } : {}),
-    entrypoint: [bin, "init", "--config", JSON.stringify(full), "--"],
+    entrypoint: [bin, "init", "--config", JSON.stringify(full), SECRET_FLAG, randomHex(32), "--"],
     cmd: [...entrypoint, ...(spec.cmd ?? [])],
     init: false,
     labels: { ...spec.labels, [LABEL.supervisor]: placement.version },
