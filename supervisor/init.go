@@ -36,6 +36,9 @@ type Config struct {
 	// its own (Docker), is the only uid a connection may come from. No
 	// process of the sandbox may have it: the supervisor refuses to run as it.
 	ControlUid *int `json:"controlUid,omitempty"`
+	// Runtime "runsc": gVisor's kernel, which does not spare PID 1 the
+	// signals it leaves at their default, as Linux does.
+	Runtime string `json:"runtime,omitempty"`
 }
 
 // Unauthenticated connections: how many may wait at once, and how long each
@@ -82,7 +85,7 @@ func runInit(args []string) int {
 		return 2
 	}
 	guard.ReserveThreads(reservedThreads)
-	guard.Signals()
+	guard.Signals(os.Getpid() == 1 && config.Runtime != "runsc")
 	listener, err := net.Listen("unix", Address)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot listen on %s: %v\n", Address, err)

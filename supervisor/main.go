@@ -55,7 +55,7 @@ func usage() {
 func runConnect() int {
 	// It carries the host's frames, the secret first: nothing in the sandbox may read or stop it.
 	guard.NotDumpable()
-	guard.Signals()
+	guard.Signals(false) // not PID 1: nothing spares it a signal left at its default
 	// It runs in the sandbox's pids cgroup: it makes its threads now, and waits
 	// on its streams in the poller, not in a thread each, so a sandbox that fills
 	// its pids limit cannot make it die for want of a thread.

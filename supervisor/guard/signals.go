@@ -29,7 +29,7 @@ var faultSignals = []syscall.Signal{
 // rest are received and dropped, and the fault signals are ignored by the
 // kernel. Children still start with every signal at its default: Go resets
 // the ones its runtime handles in each child before exec.
-func Signals() {
+func Signals(sparesInit bool) {
 	dropped := make(chan os.Signal, 64)
 	signal.Notify(dropped) // every signal, so none reaches the runtime's default of dying
 	go func() {
@@ -39,7 +39,15 @@ func Signals() {
 	for _, sig := range faultSignals {
 		ignore(sig)
 	}
+	if !sparesInit {
+		for _, sig := range runtimeDefaultSignals {
+			ignore(sig)
+		}
+	}
 }
+
+// runtimeDefaultSignals are the ones Go leaves at SIG_DFL (see Signals).
+var runtimeDefaultSignals = []syscall.Signal{32, 34}
 
 // kernelSigaction is struct sigaction as rt_sigaction(2) takes it on Linux
 // (amd64 and arm64 alike).

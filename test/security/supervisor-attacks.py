@@ -12,7 +12,10 @@ import sys
 import time
 
 ADDRESS = "\0sandfleet-supervisor"
+# The execute-only copy, or under gVisor, which cannot load that one, the readable copy.
 SUPERVISOR = "/.sandfleet/sandfleet-supervisor"
+if os.uname().release.startswith("4.4.0"):  # gVisor's kernel says it is 4.4.0
+    SUPERVISOR += "-readable"
 libc = ctypes.CDLL(None, use_errno=True)
 
 

@@ -40,6 +40,8 @@ export interface SupervisorConfig {
   probe?: readonly string[];
   /** The only uid a connection may come from: the host's `connect` exec runs as it (Docker only). */
   controlUid?: number;
+  /** "runsc": gVisor, whose kernel does not spare PID 1 the signals left at their default. */
+  runtime?: "runsc";
 }
 
 // By engine address: every client of one engine shares the placement, and
@@ -122,7 +124,7 @@ export function supervisedSpec(
   spec: ContainerSpec,
   image: Pick<ImageInfo, "entrypoint">,
   placement: SupervisorPlacement,
-  config: Omit<SupervisorConfig, "probe" | "controlUid">,
+  config: Omit<SupervisorConfig, "probe" | "controlUid" | "runtime">,
   engine: "docker" | "kubernetes",
 ): ContainerSpec {
   const entrypoint = spec.entrypoint ?? image.entrypoint ?? [];
@@ -138,6 +140,7 @@ export function supervisedSpec(
     // The secret alone admits where the peer's uid says nothing: Kubernetes cannot choose an
     // exec's user, and gVisor reports the listener's own credentials for every peer.
     ...(engine === "docker" && spec.runtime !== "runsc" ? { controlUid: SUPERVISOR_CONTROL_UID } : {}),
+    ...(spec.runtime === "runsc" ? { runtime: "runsc" as const } : {}),
   };
   return {
     ...spec,
