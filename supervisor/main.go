@@ -2,9 +2,11 @@
 // makes. As `init` it is PID 1: it starts the sandbox's main command, reaps
 // orphans, ends the sandbox at its timeout or idle timeout, and serves
 // execs and file calls on a Unix socket in the sandbox's own abstract
-// namespace, which no other sandbox and no network can reach. As `connect`
-// it is the far end of one engine exec: it joins that exec's stdin and
-// stdout to the socket, so one engine exec carries many commands.
+// namespace, which no other sandbox and no network can reach, to the
+// connections that prove they are the host's (the sandbox's secret first,
+// and on Docker the host's own uid). As `connect` it is the far end of one
+// engine exec: it joins that exec's stdin and stdout to the socket, so one
+// engine exec carries many commands.
 package main
 
 import (
