@@ -106,8 +106,8 @@ describe("a process inside a sandbox against its supervisor", () => {
     });
   }
 
-  // Not under gVisor: its kernel lets a process inside SIGKILL its PID 1 (the sandbox then ends,
-  // 137, as it may end itself; SECURITY.md says so).
+  // Not under gVisor: its kernel lets a process inside send PID 1 SIGKILL or SIGSTOP with sigqueue,
+  // which no program can handle (SECURITY.md, "What is not defended").
   for (const { label, user } of USERS.filter((u) => u.runtime === undefined)) {
     it(`survives every signal number sent to PID 1 by kill and by sigqueue, as ${label}`, async () => {
       await using sandbox = await Sandbox.create({
