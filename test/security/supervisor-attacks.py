@@ -160,7 +160,7 @@ def sigqueue(pid, sig):
     info = ctypes.create_string_buffer(128)
     struct.pack_into("iii", info, 0, sig, 0, SI_QUEUE)
     struct.pack_into("ii", info, 16, os.getpid(), os.getuid())
-    number = {"x86_64": 129, "aarch64": 240}[os.uname().machine]
+    number = {"x86_64": 129, "aarch64": 138}[os.uname().machine]  # rt_sigqueueinfo
     return libc.syscall(number, pid, sig, info)
 
 
