@@ -2,8 +2,10 @@ import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../provider/errors.ts";
 import { SUPERVISOR_CONTROL_UID } from "../../provider/rules.ts";
+import { ensureImage } from "../../provider/runtime/image-build.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { cleanupApp, uniqueApp } from "../support/engine.ts";
+import { readAll } from "../../provider/streams.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { until } from "../support/until.ts";
 
 // Attacker 1 of SECURITY.md: a process inside a sandbox, root or not, against
@@ -195,5 +197,24 @@ describe("a process inside a sandbox against its supervisor", () => {
     await expect(sandbox.run(["id"], { user: String(SUPERVISOR_CONTROL_UID) })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
+  });
+
+  it("refuses to start as the host's connection uid when an image's own USER is that uid", async () => {
+    const image = await ensureImage(docker, {
+      app,
+      name: "reserved-user",
+      base: "sandfleet/busybox",
+      steps: [{ user: String(SUPERVISOR_CONTROL_UID) }],
+    });
+    const sandbox = await Sandbox.create({ app, image: image.imageRef }).catch((error: unknown) => error);
+    if (sandbox instanceof Sandbox) {
+      await using made = sandbox;
+      expect(await answers("the refused sandbox's end", made.wait())).toBe(2);
+      const { stderr } = await made.logs();
+      const said = await readAll(stderr);
+      expect(said.toString()).toContain(`refusing to run as uid ${String(SUPERVISOR_CONTROL_UID)}`);
+    } else {
+      expect(String(sandbox)).toContain(`refusing to run as uid ${String(SUPERVISOR_CONTROL_UID)}`);
+    }
   });
 });
