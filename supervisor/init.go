@@ -86,6 +86,13 @@ func runInit(args []string) int {
 	}
 	guard.ReserveThreads(reservedThreads)
 	guard.Signals(os.Getpid() == 1 && config.Runtime != "runsc")
+	if config.Runtime == "runsc" {
+		// gVisor lets a queued SIGKILL or SIGSTOP reach PID 1: what this starts may not send one.
+		if err := guard.SparePid1(); err != nil {
+			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot keep PID 1's signals from the sandbox: %v\n", err)
+			return 1
+		}
+	}
 	listener, err := net.Listen("unix", Address)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot listen on %s: %v\n", Address, err)

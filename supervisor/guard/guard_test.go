@@ -21,7 +21,18 @@ func TestMain(m *testing.M) {
 		fmt.Printf("%s|%s", taken, strings.ReplaceAll(string(cmdline), "\x00", " "))
 		os.Exit(0)
 	}
-	if os.Getenv("GUARD_CHILD") != "1" {
+	switch {
+	case os.Getenv("GUARD_SIGQUEUE") == "1": // a process the guarded PID 1 started
+		fmt.Print(sendToPid1())
+		os.Exit(0)
+	case os.Getenv("GUARD_PID1") == "1": // the guarded PID 1
+		err := SparePid1()
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "GUARD_SIGQUEUE=1", "GUARD_PID1=")
+		out, _ := cmd.Output()
+		fmt.Printf("install=%v %s", err, out)
+		os.Exit(0)
+	case os.Getenv("GUARD_CHILD") != "1":
 		os.Exit(m.Run())
 	}
 	Signals(os.Getpid() == 1)
@@ -148,5 +159,52 @@ func TestATakenArgumentIsGoneFromTheCommandLine(t *testing.T) {
 	}
 	if strings.Contains(cmdline, "s3cr3t") || !strings.Contains(cmdline, strings.Repeat("x", len(taken))) {
 		t.Errorf("/proc/self/cmdline still reads %q", cmdline)
+	}
+}
+
+// sendToPid1 tries each way to send PID 1 SIGKILL and SIGSTOP, and a harmless signal.
+func sendToPid1() string {
+	out := ""
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGWINCH} {
+		out += fmt.Sprintf("sigqueue-%d=%v ", sig, sigqueue(1, sig))
+		_, _, errno := syscall.RawSyscall(syscall.SYS_TGKILL, 1, 1, uintptr(sig))
+		out += fmt.Sprintf("tgkill-%d=%v ", sig, errnoOrNil(errno))
+		// tkill names a thread: any of PID 1's (its second here), or any thread at all.
+		_, _, errno = syscall.RawSyscall(syscall.SYS_TKILL, 2, uintptr(sig), 0)
+		out += fmt.Sprintf("tkill-%d=%v ", sig, errnoOrNil(errno))
+	}
+	_, _, errno := syscall.RawSyscall(434, 1, 0, 0) // pidfd_open
+	return out + fmt.Sprintf("pidfd_open=%v", errnoOrNil(errno))
+}
+
+func errnoOrNil(errno syscall.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return errno
+}
+
+func TestProcessesStartedByPid1CannotSendItKillOrStop(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs a PID namespace of its own (root)")
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "GUARD_PID1=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(out)
+	for _, want := range []string{
+		"install=<nil>",
+		"sigqueue-9=operation not permitted", "tgkill-9=operation not permitted", "tkill-9=operation not permitted",
+		"sigqueue-19=operation not permitted", "tgkill-19=operation not permitted", "tkill-19=operation not permitted",
+		"sigqueue-28=<nil>", "tgkill-28=<nil>",
+		"pidfd_open=operation not permitted",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want %q in %q", want, got)
+		}
 	}
 }

@@ -18,10 +18,8 @@ func ReserveThreads(n int) {
 	if limit := pidsLimit(); limit > 0 {
 		n = min(n, int(limit/2))
 	}
-	n -= threadCount()
-	if n <= 0 {
-		return
-	}
+	// n goroutines locked at once need n threads of their own, whether
+	// the runtime had some idle already or makes them now.
 	var ready sync.WaitGroup
 	release := make(chan struct{})
 	for i := 0; i < n; i++ {

@@ -164,20 +164,32 @@ def sigqueue(pid, sig):
     return libc.syscall(number, pid, sig, info)
 
 
+def thread_signal(number, *args):
+    if libc.syscall(number, *args) != 0:
+        raise OSError(ctypes.get_errno(), "")
+
+
 def signals():
-    """Every signal number, by kill and by sigqueue, to PID 1 (SIGPWR, which ends the sandbox as a kill would, left out)."""
+    """Every signal number to PID 1, by kill and sigqueue, and to each of its threads by tgkill and
+    tkill (SIGPWR, which ends the sandbox as a kill would, left out)."""
+    tgkill, tkill = {"x86_64": (234, 200), "aarch64": (131, 130)}[os.uname().machine]
+    threads = [int(t) for t in os.listdir("/proc/1/task")]
     sent = []
     for sig in range(1, signal.SIGRTMAX + 1):
         if sig == signal.SIGPWR:
             continue
-        for how, send in (("kill", lambda: os.kill(1, sig)), ("sigqueue", lambda: sigqueue(1, sig))):
+        ways = [("kill", lambda: os.kill(1, sig)), ("sigqueue", lambda: sigqueue(1, sig))]
+        for tid in threads:
+            ways.append(("tgkill %d" % tid, lambda tid=tid: thread_signal(tgkill, 1, tid, sig)))
+            ways.append(("tkill %d" % tid, lambda tid=tid: thread_signal(tkill, tid, sig)))
+        for how, send in ways:
             try:
                 send()
                 sent.append("%s %d" % (how, sig))
             except OSError as error:
                 sent.append("%s %d: %s" % (how, sig, os.strerror(error.errno)))
-            time.sleep(0.01)
-    return {"sent": len(sent), "detail": sent}
+        time.sleep(0.01)
+    return {"sent": len(sent), "ways": 2 + 2 * len(threads), "detail": sent}
 
 
 def stop_everything():
