@@ -21,6 +21,16 @@ const CONTROL = "\\u0000-\\u001f\\u007f";
 // No empty, '.' or '..' part, and no trailing '/' (but "/" itself).
 const NORMALISED = "(?!.*//)(?!(.*/)?\\.\\.?(/|$))(?!.+/$)";
 
+/**
+ * The uid the host's connection to a sandbox's supervisor runs as on Docker
+ * (`sandfleet-supervisor connect`, an engine exec). The supervisor serves
+ * only connections from it, and a sandbox has no capability that would let
+ * one of its processes take it, signal it or trace it: so no sandbox may run
+ * as it (the `user` rule below; the supervisor also refuses to start as it,
+ * for an image whose own USER is this uid).
+ */
+export const SUPERVISOR_CONTROL_UID = 2_000_000_000;
+
 export const RULES = {
   name: {
     pattern: "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
@@ -50,6 +60,16 @@ export const RULES = {
     maxLength: 4096,
     words: "must be one line without control characters (no newline, carriage return or NUL)",
     description: "One line of text without control characters.",
+  },
+  /**
+   * A sandbox's user: one line, and never the host's connection uid, in any
+   * spelling the engine reads as that number (`+` and leading zeros included).
+   */
+  user: {
+    pattern: `^(?!\\+?0*${String(SUPERVISOR_CONTROL_UID)}(:|$))[^${CONTROL}]*$`,
+    maxLength: 4096,
+    words: `must be one line without control characters, and not uid ${String(SUPERVISOR_CONTROL_UID)} (reserved for the host's connection to the supervisor)`,
+    description: `A user, by name or uid[:gid]: one line, not uid ${String(SUPERVISOR_CONTROL_UID)}, which sandfleet reserves.`,
   },
   absolutePath: {
     pattern: `^${NORMALISED}/[^${CONTROL}]*$`,

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"sandfleet/supervisor/guard"
 	"sandfleet/supervisor/lifetime"
 	"sandfleet/supervisor/proc"
 	"sandfleet/supervisor/server"
@@ -31,15 +32,42 @@ type Config struct {
 	Probe []string `json:"probe,omitempty"`
 	// IdleAction "pause": an idle sandbox is paused from outside, not ended here.
 	IdleAction string `json:"idleAction,omitempty"`
+	// ControlUid, where the engine runs the host's `connect` exec as a user of
+	// its own (Docker), is the only uid a connection may come from. No
+	// process of the sandbox may have it: the supervisor refuses to run as it.
+	ControlUid *int `json:"controlUid,omitempty"`
+	// Runtime "runsc": gVisor's kernel, which does not spare PID 1 the
+	// signals it leaves at their default, as Linux does.
+	Runtime string `json:"runtime,omitempty"`
 }
+
+// Unauthenticated connections: how many may wait at once, and how long each
+// may take to send its first frame (the host's is already on its way when it connects).
+const (
+	maxPendingConnections = 64
+	authWait              = 5 * time.Second
+)
+
+// reservedThreads is how many OS threads the supervisor makes at start and
+// keeps, so that a sandbox that uses up its pids limit cannot make the Go
+// runtime die for want of one (see guard.ReserveThreads).
+const reservedThreads = 16
+
+// minSecretLength refuses a secret too short to guess at: the host makes 64 hex characters.
+const minSecretLength = 32
 
 // The exit code of a sandbox that sandfleet ended by its timeout or idle timeout.
 const endedExitCode = 124
 
 func runInit(args []string) int {
+	guard.NotDumpable()
 	var config Config
-	if len(args) >= 2 && args[0] == "--config" {
-		if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
+	var secret string
+	for len(args) >= 2 && (args[0] == "--config" || args[0] == "--secret") {
+		if args[0] == "--secret" {
+			// Off the command line (/proc/1/cmdline) before anything of the sandbox's runs.
+			secret = guard.TakeArg(args[1])
+		} else if err := json.Unmarshal([]byte(args[1]), &config); err != nil {
 			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: bad --config: %v\n", err)
 			return 2
 		}
@@ -47,6 +75,23 @@ func runInit(args []string) int {
 	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
+	}
+	if len(secret) < minSecretLength {
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: --secret must give the sandbox's secret (at least %d characters), made by the host that makes the sandbox\n", minSecretLength)
+		return 2
+	}
+	if config.ControlUid != nil && os.Getuid() == *config.ControlUid {
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: refusing to run as uid %d, which is reserved for the host's connections; give the sandbox another user\n", *config.ControlUid)
+		return 2
+	}
+	guard.ReserveThreads(reservedThreads)
+	guard.Signals(os.Getpid() == 1 && config.Runtime != "runsc")
+	if config.Runtime == "runsc" {
+		// gVisor lets a queued SIGKILL or SIGSTOP reach PID 1: what this starts may not send one.
+		if err := guard.SparePid1(); err != nil {
+			fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot keep PID 1's signals from the sandbox: %v\n", err)
+			return 1
+		}
 	}
 	listener, err := net.Listen("unix", Address)
 	if err != nil {
@@ -82,13 +127,19 @@ func runInit(args []string) int {
 		}
 		srv.MainStdin, mainDone, mainPid = p.Stdin, p.Done, p.Pid
 	}
+	gate := &server.Gate{Secret: []byte(secret), ControlUid: config.ControlUid, MaxPending: maxPendingConnections, AuthWait: authWait}
 	go func() {
 		for {
 			c, err := listener.Accept()
 			if err != nil {
+				time.Sleep(10 * time.Millisecond) // out of descriptors: let some close rather than spin
 				continue
 			}
-			go srv.Serve(c)
+			go func() {
+				if gate.Admit(c) {
+					srv.Serve(c)
+				}
+			}()
 		}
 	}()
 

@@ -2,9 +2,11 @@
 // makes. As `init` it is PID 1: it starts the sandbox's main command, reaps
 // orphans, ends the sandbox at its timeout or idle timeout, and serves
 // execs and file calls on a Unix socket in the sandbox's own abstract
-// namespace, which no other sandbox and no network can reach. As `connect`
-// it is the far end of one engine exec: it joins that exec's stdin and
-// stdout to the socket, so one engine exec carries many commands.
+// namespace, which no other sandbox and no network can reach, to the
+// connections that prove they are the host's (the sandbox's secret first,
+// and on Docker the host's own uid). As `connect` it is the far end of one
+// engine exec: it joins that exec's stdin and stdout to the socket, so one
+// engine exec carries many commands.
 package main
 
 import (
@@ -12,8 +14,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
+	"sandfleet/supervisor/guard"
 	"sandfleet/supervisor/protocol"
 )
 
@@ -47,23 +51,41 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] [--] [command...] | connect | version | install DIR | terminate | stats")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect | version | install DIR | terminate | stats")
 	os.Exit(2)
 }
 
 // runConnect joins this process's stdin and stdout to the supervisor.
 func runConnect() int {
+	// It carries the host's frames, the secret first: nothing in the sandbox may read or stop it.
+	guard.NotDumpable()
+	guard.Signals(false) // not PID 1: nothing spares it a signal left at its default
+	// It runs in the sandbox's pids cgroup: it makes its threads now, and waits
+	// on its streams in the poller, not in a thread each, so a sandbox that fills
+	// its pids limit cannot make it die for want of a thread.
+	guard.ReserveThreads(connectThreads)
+	stdin, stdout := pollable(0, "stdin"), pollable(1, "stdout")
 	conn, err := dialSupervisor()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
 		return 1
 	}
 	go func() {
-		io.Copy(conn, os.Stdin)
+		io.Copy(conn, stdin)
 		conn.(*net.UnixConn).CloseWrite() // the client is gone: the supervisor ends its commands
 	}()
-	io.Copy(os.Stdout, conn)
+	io.Copy(stdout, conn)
 	return 0
+}
+
+// connectThreads is how many OS threads a connection's relay keeps.
+const connectThreads = 8
+
+// pollable reopens a standard stream non-blocking, which Go then serves from
+// its poller: a read or write that waits holds no thread.
+func pollable(fd int, name string) *os.File {
+	syscall.SetNonblock(fd, true)
+	return os.NewFile(uintptr(fd), name)
 }
 
 // dialSupervisor connects, waiting a moment for a supervisor that is still

@@ -91,6 +91,8 @@ export interface ContainerInfo {
   workdir: string;
   env: Readonly<Record<string, string>>;
   cmd: readonly string[];
+  /** The entrypoint the container was made with (on Kubernetes, its command; `cmd` then holds it too). */
+  entrypoint: readonly string[];
   nanoCpus: number;
   memoryBytes: number;
   pidsLimit: number;

@@ -111,7 +111,7 @@ async function daemonImage(docker: Engine): Promise<string> {
   const { binary, version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
   const image = `sandfleet-egress:${version}`;
   if (!(await docker.images.inspect(image))) {
-    await docker.images.importArchive(await binaryArchive("egress", "sandfleet-egress", binary), {
+    await docker.images.importArchive(await binaryArchive("egress", binary, { "sandfleet-egress": 0o555 }), {
       repo: "sandfleet-egress",
       tag: version,
       labels: { [LABEL.managed]: "true" },

@@ -221,6 +221,10 @@ function execParamsProblems(argv: readonly string[], params: ExecParams): string
     const reason = ruleProblem("absolutePath", params.workdir);
     if (reason) problems.push(`workdir must be an absolute path, got: ${JSON.stringify(params.workdir)}`);
   }
+  if (params.user !== undefined) {
+    const reason = ruleProblem("user", params.user);
+    if (reason) problems.push(`user ${JSON.stringify(params.user)} ${reason}`);
+  }
   for (const [index, secret] of (params.secrets ?? []).entries()) {
     if (typeof secret !== "object" || Object.values(secret).some((value) => typeof value !== "string")) {
       problems.push(`secrets[${String(index)}] must map names to string values`);

@@ -125,13 +125,19 @@ export async function createSandbox(
     },
   };
   const spec = placement
-    ? supervisedSpec(labelled, image, placement, {
-        ...(normalized.timeoutMs !== undefined ? { timeoutMs: normalized.timeoutMs } : {}),
-        ...(normalized.idleTimeoutMs !== undefined ? { idleTimeoutMs: normalized.idleTimeoutMs } : {}),
-        ...(normalized.idleAction === "pause" ? { idleAction: "pause" as const } : {}),
-        ...(options.warm ? { warm: true } : {}),
-        ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
-      })
+    ? supervisedSpec(
+        labelled,
+        image,
+        placement,
+        {
+          ...(normalized.timeoutMs !== undefined ? { timeoutMs: normalized.timeoutMs } : {}),
+          ...(normalized.idleTimeoutMs !== undefined ? { idleTimeoutMs: normalized.idleTimeoutMs } : {}),
+          ...(normalized.idleAction === "pause" ? { idleAction: "pause" as const } : {}),
+          ...(options.warm ? { warm: true } : {}),
+          ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
+        },
+        (await docker.info()).kind,
+      )
     : labelled;
   // The host's guard holds before the sandbox's first packet.
   if (appNetwork) await requireNetworkGuard(docker, appNetwork);

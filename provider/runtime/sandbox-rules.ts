@@ -74,7 +74,7 @@ export function sandboxParamsProblems(params: Readonly<Record<string, unknown>>)
   }
   if (params.workdir !== undefined) ruled("workdir", "absolutePath", params.workdir);
   if (params.user === "") problem("user", "must not be empty");
-  else if (params.user !== undefined) ruled("user", "line", params.user);
+  else if (params.user !== undefined) ruled("user", "user", params.user);
   for (const key of ["supervisor", "readOnlyRootfs"] as const) {
     if (params[key] !== undefined) problem(key, booleanProblem(params[key]));
   }

@@ -130,17 +130,14 @@ func List(path string) ([]Entry, error) {
 // bytes, to out. A file bigger than maxBytes (the part asked for) is
 // refused, not cut short.
 func Read(path string, offset, length, maxBytes int64, out func([]byte) error) error {
-	f, err := os.Open(path)
+	f, err := openFile("read", path, os.O_RDONLY, 0)
 	if err != nil {
-		return fromErrno("read", path, err)
+		return err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
 		return fromErrno("read", path, err)
-	}
-	if info.IsDir() {
-		return fail(protocol.ErrIsADirectory, "read", path, "is a folder")
 	}
 	want := info.Size() - offset
 	if want < 0 {
@@ -199,9 +196,9 @@ func OpenWriter(path string, mode WriteMode, offset int64) (*Writer, error) {
 		Append:  os.O_WRONLY | os.O_CREATE | os.O_APPEND,
 		At:      os.O_WRONLY | os.O_CREATE,
 	}[mode]
-	f, err := os.OpenFile(path, flags, 0o644)
+	f, err := openFile("write", path, flags, 0o644)
 	if err != nil {
-		return nil, fromErrno("write", path, err)
+		return nil, err
 	}
 	if mode == At {
 		if _, err := f.Seek(offset, 0); err != nil {
@@ -210,6 +207,35 @@ func OpenWriter(path string, mode WriteMode, offset int64) (*Writer, error) {
 		}
 	}
 	return &Writer{f: f, path: path}, nil
+}
+
+// openFile opens a regular file and nothing else. A pipe (a FIFO a sandbox
+// process put where the host will read or write) would block the open until
+// its other end came, and a device could stream without end: so the open
+// never waits (O_NONBLOCK, which changes nothing for a regular file), and
+// what it opened is checked, whatever stood at the path a moment before.
+func openFile(op, path string, flags int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(path, flags|syscall.O_NONBLOCK, perm)
+	if err != nil {
+		if errors.Is(err, syscall.ENXIO) { // a FIFO with no reader, opened for writing
+			return nil, fail(protocol.ErrInvalid, op, path, "is not a regular file (a pipe, socket or device)")
+		}
+		return nil, fromErrno(op, path, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fromErrno(op, path, err)
+	}
+	switch {
+	case info.IsDir():
+		f.Close()
+		return nil, fail(protocol.ErrIsADirectory, op, path, "is a folder")
+	case !info.Mode().IsRegular():
+		f.Close()
+		return nil, fail(protocol.ErrInvalid, op, path, "is not a regular file (a pipe, socket or device)")
+	}
+	return f, nil
 }
 
 func (w *Writer) Write(data []byte) error {

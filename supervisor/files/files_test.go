@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"sandfleet/supervisor/protocol"
@@ -170,5 +171,22 @@ func TestWatchSeesCreateModifyAndRemoveInSubfolders(t *testing.T) {
 	}
 	if !seen["create"] || !seen["modify"] || !seen["remove"] {
 		t.Errorf("saw %v", seen)
+	}
+}
+
+func TestAPipeOrADeviceIsRefusedWithoutWaiting(t *testing.T) {
+	fifo := t.TempDir() + "/fifo"
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, "/dev/zero"} {
+		err := Read(path, 0, 0, 0, func([]byte) error { return nil })
+		var typed *Error
+		if !errors.As(err, &typed) || typed.Code != protocol.ErrInvalid {
+			t.Errorf("read %s: %v, want a refusal", path, err)
+		}
+		if _, err := OpenWriter(path, Append, 0); !errors.As(err, &typed) || typed.Code != protocol.ErrInvalid {
+			t.Errorf("write %s: %v, want a refusal", path, err)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func Start(spec Spec) (*Process, error) {
 			return nil, fmt.Errorf("%w: %s", ErrNoWorkdir, spec.Dir)
 		}
 	}
-	path, err := lookPath(spec.Argv[0], spec.Env, spec.Dir)
+	path, err := LookPath(spec.Argv[0], spec.Env, spec.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -167,9 +167,9 @@ func startError(command string, err error) error {
 	return fmt.Errorf("start %s: %w", command, err)
 }
 
-// lookPath finds a command as execvp does, on the PATH of the environment
+// LookPath finds a command as execvp does, on the PATH of the environment
 // the command will have, not the supervisor's.
-func lookPath(command string, env []string, dir string) (string, error) {
+func LookPath(command string, env []string, dir string) (string, error) {
 	if strings.Contains(command, "/") {
 		if !filepath.IsAbs(command) && dir != "" {
 			return filepath.Join(dir, command), nil

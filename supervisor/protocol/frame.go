@@ -15,6 +15,7 @@ type Kind byte
 
 const (
 	// Client to supervisor.
+	Auth   Kind = 'a' // JSON AuthRequest, on channel 0: first on every connection, or nothing is served
 	Open   Kind = 'o' // JSON Request: start an exec or a file operation on a new channel
 	Input  Kind = 'i' // bytes for the channel's stdin (or a file being written)
 	EndIn  Kind = 'e' // no more input on the channel
@@ -38,6 +39,10 @@ const HeaderSize = 9
 // allocate without limit. Senders split larger data.
 const MaxPayload = 1 << 20
 
+// MaxAuthPayload bounds the first frame of a connection, read before the
+// peer has proven anything: a stranger cannot make the supervisor allocate.
+const MaxAuthPayload = 1024
+
 // Frame is one unit on the wire.
 type Frame struct {
 	Kind    Kind
@@ -58,6 +63,24 @@ func Write(w io.Writer, f Frame) error {
 	copy(buf[HeaderSize:], f.Payload)
 	_, err := w.Write(buf)
 	return err
+}
+
+// ReadAuth takes a connection's first frame, refusing at its header one that
+// is not an Auth frame on channel 0 of at most MaxAuthPayload bytes.
+func ReadAuth(r io.Reader) ([]byte, error) {
+	var header [HeaderSize]byte
+	if _, err := io.ReadFull(r, header[:]); err != nil {
+		return nil, err
+	}
+	length := binary.BigEndian.Uint32(header[5:9])
+	if Kind(header[0]) != Auth || binary.BigEndian.Uint32(header[1:5]) != 0 || length > MaxAuthPayload {
+		return nil, fmt.Errorf("the first frame is not an authentication")
+	}
+	payload := make([]byte, length)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return nil, err
+	}
+	return payload, nil
 }
 
 // Read takes the next frame from r. io.EOF means the stream ended cleanly

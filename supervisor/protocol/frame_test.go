@@ -79,3 +79,37 @@ func TestAnOversizedLengthIsRefusedBeforeAllocating(t *testing.T) {
 		t.Error("an oversized frame was written")
 	}
 }
+
+func TestTheAuthFrameIsMadeAsTheSharedVectorSays(t *testing.T) {
+	raw, _ := os.ReadFile("../testdata/frames.json")
+	var file struct {
+		Auth struct{ Secret, Wire string }
+	}
+	if err := json.Unmarshal(raw, &file); err != nil || file.Auth.Wire == "" {
+		t.Fatalf("no auth vector: %v", err)
+	}
+	payload, _ := json.Marshal(AuthRequest{Secret: file.Auth.Secret})
+	var buf bytes.Buffer
+	Write(&buf, Frame{Kind: Auth, Channel: 0, Payload: payload})
+	if got := hex.EncodeToString(buf.Bytes()); got != file.Auth.Wire {
+		t.Errorf("made %s, want %s", got, file.Auth.Wire)
+	}
+	wire, _ := hex.DecodeString(file.Auth.Wire)
+	read, err := ReadAuth(bytes.NewReader(wire))
+	if err != nil || string(read) != string(payload) {
+		t.Errorf("read back %q, %v", read, err)
+	}
+}
+
+func TestAFirstFrameThatIsNotAnAuthIsRefusedAtItsHeader(t *testing.T) {
+	for _, wire := range []string{
+		"6f000001020000000d7b226f70223a2270696e67227d", // an open
+		"6100000001000000027b7d",                       // an auth on another channel
+		"6100000000ffffffff",                           // an auth too large to be one
+	} {
+		raw, _ := hex.DecodeString(wire)
+		if _, err := ReadAuth(bytes.NewReader(raw)); err == nil {
+			t.Errorf("%s was taken for an auth", wire)
+		}
+	}
+}

@@ -4,7 +4,14 @@ package protocol
 // version it does not know.
 const Version = "1"
 
-// HelloReply opens every connection.
+// AuthRequest is the first frame of every connection: the sandbox's secret,
+// which only the host side (the engine's record of the container) holds. PID 1
+// gets it as `init --secret`, and takes it off its command line at once.
+type AuthRequest struct {
+	Secret string `json:"secret"`
+}
+
+// HelloReply answers an accepted AuthRequest; a refused one gets nothing.
 type HelloReply struct {
 	Version string `json:"version"`
 	Pid     int    `json:"pid"`

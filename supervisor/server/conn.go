@@ -46,7 +46,8 @@ type conn struct {
 	channels map[uint32]inbound
 }
 
-// Serve runs one connection until the client closes it or it breaks.
+// Serve runs one connection, already admitted by a Gate, until the client
+// closes it or it breaks.
 // Execs still running when it goes are ended: nobody can read them any more.
 func (s *Server) Serve(rw io.ReadWriteCloser) {
 	c := &conn{server: s, rw: rw, out: make(chan protocol.Frame, 256), gone: make(chan struct{}), channels: map[uint32]inbound{}}

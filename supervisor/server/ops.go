@@ -51,8 +51,17 @@ func (c *conn) open(id uint32, req protocol.Request) {
 	}
 }
 
+// blockingFileOps bounds the file calls that run at once. Each holds an OS
+// thread while the kernel reads or writes for it, and the supervisor keeps a
+// fixed number of threads (see guard.ReserveThreads): more at once would
+// make the runtime ask for a new thread, which a sandbox that filled its
+// pids limit makes fail, and the Go runtime dies when that fails.
+var blockingFileOps = make(chan struct{}, 4)
+
 // fileOp is activity: a file call counts as an exec would.
 func (c *conn) fileOp(id uint32, req protocol.Request) {
+	blockingFileOps <- struct{}{}
+	defer func() { <-blockingFileOps }()
 	tracker := c.server.Tracker
 	tracker.Begin()
 	defer tracker.End()

@@ -1,10 +1,13 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { NotFoundError } from "../../provider/errors.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
-import { collectSupervisors, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { collectSupervisors, forgetPlacement, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { runCommand } from "../support/run.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
@@ -45,7 +48,9 @@ describe("the supervisor inside a sandbox", () => {
   it("keeps its binary read-only and without setuid, even to a root user", async () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
     const bin = "/.sandfleet/sandfleet-supervisor";
-    expect((await sandbox.run(["stat", "-c", "%a %u", bin])).stdout).toBe("555 0\n");
+    // Execute-only: what runc sandboxes run, unreadable, so every process running it is non-dumpable.
+    expect((await sandbox.run(["stat", "-c", "%a %u", bin])).stdout).toBe("111 0\n");
+    expect((await sandbox.run(["stat", "-c", "%a %u", `${bin}-readable`])).stdout).toBe("555 0\n");
     const { stdout: mounts } = await sandbox.run(["cat", "/proc/mounts"]);
     expect(mounts.split("\n").find((line) => line.split(" ")[1] === "/.sandfleet")).toMatch(/ ro[ ,]/);
     for (const attempt of [`echo x >> ${bin}`, `rm -f ${bin}`, `chmod u+s ${bin}`, `touch /.sandfleet/other`]) {
@@ -53,7 +58,7 @@ describe("the supervisor inside a sandbox", () => {
       expect(result.exitCode, attempt).not.toBe(0);
       expect(result.stderr, attempt).toMatch(/read-only file system|permission denied/i);
     }
-    expect((await sandbox.run(["stat", "-c", "%a", bin])).stdout).toBe("555\n");
+    expect((await sandbox.run(["stat", "-c", "%a", bin])).stdout).toBe("111\n");
   });
 
   it("cannot be reached over any network, nor from another sandbox", async () => {
@@ -85,7 +90,7 @@ describe("the supervisor inside a sandbox", () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", runtime: "runsc" });
     expect((await sandbox.state()).supervised).toBe(true);
     expect((await sandbox.run(["sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"])).stdout).toMatch(
-      /sandfleet-supervisor init/,
+      /sandfleet-supervisor-readable init/, // gVisor loads only a binary its user can read
     );
     expect((await sandbox.run(["sh", "-c", "echo hi; exit 3"])).exitCode).toBe(3);
     await sandbox.files.write("/tmp/x", "under gvisor");
@@ -171,5 +176,35 @@ describe("the supervisor inside a sandbox", () => {
     expect(await docker.volumes.inspect(`sandfleet-supervisor-${current.version}`)).toBeDefined();
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
     expect((await sandbox.state()).container.labels["sandfleet.supervisor"]).toBe(current.version);
+  });
+
+  it("says clearly when its binary was removed from the volume or damaged there, and writes it again before the next sandbox", async () => {
+    const placed = await placeSupervisor(docker);
+    if (!placed) throw new Error("this engine's CPU has no supervisor");
+    const filler = `sandfleet-supervisor-${placed.version}`;
+    await using before = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    // Garbage where the binary was (an operator's mistake on the engine's host).
+    const garbage = join(mkdtempSync(join(tmpdir(), "sandfleet-garbage-")), "sandfleet-supervisor");
+    writeFileSync(garbage, "unknown garbage, not a program\n", { mode: 0o111 });
+    const copied = await runCommand("docker", ["cp", garbage, `${filler}:/supervisor/sandfleet-supervisor`]);
+    expect(copied.code, copied.stderr).toBe(0);
+    // A client in another process cannot start it in the sandbox made before, and says why.
+    const cli = await sandfleet(["exec", before.id, "--", "true"]);
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toMatch(/sandfleet-supervisor: exec format error.*missing or damaged/);
+    // The next sandbox made gets the binary written again, and runs.
+    forgetPlacement(docker);
+    await using after = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await after.run(["echo", "ok"])).stdout).toBe("ok\n");
+    expect((await sandfleet(["exec", before.id, "--", "echo", "again"])).stdout).toBe("again\n");
+    // Removed outright: the same.
+    const removed = await runCommand("docker", [
+      ...["run", "--rm", "--network", "none", "-v", `${filler}:/s`, "sandfleet/busybox"],
+      ...["rm", "/s/sandfleet-supervisor"],
+    ]);
+    expect(removed.code, removed.stderr).toBe(0);
+    forgetPlacement(docker);
+    await using third = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    expect((await third.run(["echo", "ok"])).stdout).toBe("ok\n");
   });
 });

@@ -56,6 +56,12 @@ const CASES: [what: string, yaml: string, api: () => { property: string; reason:
     "steps[0].copy.src",
   ],
   [
+    "the uid reserved for the host's connection to the supervisor, spelled with a sign and a zero",
+    'sandboxes:\n  web:\n    image: sandfleet/busybox\n    user: "+02000000000:0"\n',
+    () => sandbox({ user: "+02000000000:0" }),
+    "user",
+  ],
+  [
     "a NUL in an env value",
     'sandboxes:\n  web:\n    image: sandfleet/busybox\n    env: { A: "a\\0b" }\n',
     () => sandbox({ env: { A: "a\0b" } }),

@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { encodeFrame, FrameParser, MAX_PAYLOAD, type FrameKind } from "../../provider/runtime/supervisor/frames.ts";
+import {
+  authFrame,
+  encodeFrame,
+  FrameParser,
+  MAX_PAYLOAD,
+  type FrameKind,
+} from "../../provider/runtime/supervisor/frames.ts";
 import { startFailure } from "../../provider/runtime/engine-start-failure.ts";
 
 interface Vector {
@@ -11,11 +17,11 @@ interface Vector {
 }
 
 // The same vectors the supervisor's Go tests read: both sides agree on every byte.
-const vectors = (
-  JSON.parse(readFileSync(new URL("../../supervisor/testdata/frames.json", import.meta.url), "utf8")) as {
-    frames: Vector[];
-  }
-).frames;
+const shared = JSON.parse(readFileSync(new URL("../../supervisor/testdata/frames.json", import.meta.url), "utf8")) as {
+  frames: Vector[];
+  auth: { secret: string; wire: string };
+};
+const vectors = shared.frames;
 
 describe("the supervisor's frames", () => {
   it("encode as the shared vectors say", () => {
@@ -34,6 +40,10 @@ describe("the supervisor's frames", () => {
         vectors.map((v) => ({ kind: v.kind, channel: v.channel, payload: v.payload })),
       );
     }
+  });
+
+  it("open every connection with the secret as the shared vector says", () => {
+    expect(authFrame(shared.auth.secret).toString("hex")).toBe(shared.auth.wire);
   });
 
   it("refuses a length no supervisor sends, before waiting for it", () => {

@@ -65,7 +65,7 @@ export function connectDocker(host?: string): Engine {
     networks: namingEngine(networkClient(docker), name),
     volumes: namingEngine(volumes, name),
     records: namingEngine(recordClient(volumes), name),
-    supervisors: namingEngine(supervisorClient(containers, images, volumes), name),
+    supervisors: namingEngine(supervisorClient(docker, containers, images, volumes), name),
     events: namingEngine(eventClient(docker), name),
     exec: namingEngine(execClient(docker, containers), name),
     ...engine,

@@ -282,6 +282,7 @@ function fromInspect(info: RawContainer): ContainerInfo {
     workdir: config.WorkingDir ?? "",
     env: parseEnv(listOf(config.Env)),
     cmd: listOf(config.Cmd),
+    entrypoint: listOf(config.Entrypoint),
     nanoCpus: host.NanoCpus ?? 0,
     memoryBytes: host.Memory ?? 0,
     pidsLimit: host.PidsLimit ?? 0,

@@ -35,6 +35,7 @@ export interface RawContainer {
     WorkingDir?: string | null;
     Env?: string[] | null;
     Cmd?: string[] | null;
+    Entrypoint?: string[] | null;
     Healthcheck?: RawHealthConfig | null;
   };
   HostConfig: {

@@ -1,4 +1,6 @@
 import { ConflictError, SandfleetError } from "../../errors.ts";
+import type { EngineHttp } from "./http.ts";
+import { holdsArchive, writeArchive } from "./volume-contents.ts";
 import type { ContainerClient, ImageClient, SupervisorClient, VolumeClient, VolumeMount } from "../port.ts";
 
 /**
@@ -8,6 +10,7 @@ import type { ContainerClient, ImageClient, SupervisorClient, VolumeClient, Volu
  * files into an empty volume while it creates a container that mounts it.
  */
 export function supervisorClient(
+  docker: EngineHttp,
   containers: ContainerClient,
   images: ImageClient,
   volumes: VolumeClient,
@@ -17,7 +20,17 @@ export function supervisorClient(
   return {
     async place({ version, labels, archive, binaryPath }) {
       const volume = volumeOf(version);
-      if (await containers.inspect(volume)) return;
+      const dir = binaryPath.slice(0, binaryPath.lastIndexOf("/"));
+      if (await containers.inspect(volume)) {
+        // Placed before: but a binary removed from the volume, or damaged there, would fail every
+        // sandbox that starts from it. Checked once per process, and written again when it differs.
+        if (await holdsArchive(docker, volume, dir, await archive())) return;
+        await writeArchive(docker, volume, dir, await archive());
+        if (!(await holdsArchive(docker, volume, dir, await archive()))) {
+          throw new SandfleetError(`the supervisor's volume ${volume} is damaged and could not be written again`);
+        }
+        return;
+      }
       if (!(await images.inspect(imageOf(version)))) {
         await images.importArchive(await archive(), {
           repo: "sandfleet-supervisor",
@@ -46,7 +59,7 @@ export function supervisorClient(
           securityOpt: ["no-new-privileges"],
           runtime: "runc",
           init: false,
-          mounts: [{ volume, target: binaryPath.slice(0, binaryPath.lastIndexOf("/")), readOnly: false }],
+          mounts: [{ volume, target: dir, readOnly: false }],
         });
       } catch (error) {
         if (!(error instanceof ConflictError)) throw error;

@@ -1,3 +1,4 @@
+import { supervisorFile } from "../binary-archive.ts";
 import { connectDocker } from "../docker/client.ts";
 import type { Engine, EngineInfo } from "../port.ts";
 import { kubeApis } from "./api.ts";
@@ -45,7 +46,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       return publisher.publish(image, layer);
     },
     async terminate(id, dir) {
-      await exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "terminate"] });
+      // The readable copy runs under every runtime (gVisor loads no other); `terminate` only signals PID 1.
+      await exec.run(id, { argv: [`${dir}/${supervisorFile("runsc")}`, "terminate"] });
     },
     imageUser: async (image) => (await local.images.inspect(image))?.user,
     readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),

@@ -1,7 +1,10 @@
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { binaryArchive, SUPERVISOR_FILES } from "../binary-archive.ts";
 import type { ImageClient, SupervisorClient } from "../port.ts";
 import { nameHash } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
@@ -66,9 +69,10 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
       if (layer.supervisor) {
         const binary = binaries.get(layer.supervisor.version);
         if (!binary) throw new NotFoundError(`supervisor ${layer.supervisor.version} was not placed on ${host}`);
-        await writeFile(join(context, "sandfleet-supervisor"), binary);
-        await chmod(join(context, "sandfleet-supervisor"), 0o555);
-        lines.push(`COPY sandfleet-supervisor ${layer.supervisor.dir}/sandfleet-supervisor`);
+        // ADD unpacks the archive with the modes it carries: one copy execute-only (SUPERVISOR_FILES).
+        const archive = await binaryArchive(layer.supervisor.dir.replace(/^\/+/, ""), binary, SUPERVISOR_FILES);
+        await pipeline(archive, createWriteStream(join(context, "sandfleet-supervisor.tar")));
+        lines.push("ADD sandfleet-supervisor.tar /");
       }
       if (layer.userName) lines.push(`USER ${layer.userName}`);
       await writeFile(join(context, "Dockerfile"), `${lines.join("\n")}\n`);

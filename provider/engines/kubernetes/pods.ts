@@ -109,6 +109,7 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
     workdir: container?.workingDir ?? "",
     env,
     cmd: [...(container?.command ?? []), ...(container?.args ?? [])],
+    entrypoint: container?.command ?? [],
     nanoCpus: Math.round(parseQuantity(limits.cpu) * 1e9),
     memoryBytes: parseQuantity(limits.memory),
     pidsLimit: note.pidsLimit ?? 0,

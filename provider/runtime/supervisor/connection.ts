@@ -2,15 +2,20 @@ import { Writable } from "node:stream";
 import type { Engine } from "../../engines/port.ts";
 import type { ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
-import { encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import { authFrame, encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import { startFailure } from "../engine-start-failure.ts";
 import { resumeIfPaused, withResume } from "../pause.ts";
-import { SUPERVISOR_BIN } from "./placement.ts";
+import { controlOf } from "./control.ts";
+import { forgetPlacement } from "./placement.ts";
 
 /** What a channel's owner hears: its frames, and the loss of the connection. */
 interface ChannelListener {
   frame(frame: Frame): void;
   lost(error: Error): void;
 }
+
+/** The engine could not start the supervisor's binary: it is missing or damaged where it was placed. */
+export class SupervisorBinaryError extends EngineError {}
 
 /** A failure the supervisor reported for one operation. */
 export class SupervisorFailure extends Error {
@@ -55,8 +60,13 @@ export class SupervisorConnection {
   }
 
   static async open(docker: Engine, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
+    const control = await controlOf(docker, containerId);
     const transport = await withResume(docker, containerId, () =>
-      docker.exec.start(containerId, { argv: [SUPERVISOR_BIN, "connect"] }, { stdin: true }),
+      docker.exec.start(
+        containerId,
+        { argv: [control.bin, "connect"], ...(control.user ? { user: control.user } : {}) },
+        { stdin: true },
+      ),
     );
     // A channel that hears nothing for a while may be talking to a paused sandbox: thaw it.
     const onStall = () => void resumeIfPaused(docker, containerId).catch(() => undefined);
@@ -66,10 +76,26 @@ export class SupervisorConnection {
         frame: (frame) => {
           if (frame.kind === FRAME.hello) resolve();
         },
-        lost: reject,
+        lost: (error) => {
+          // Perhaps no supervisor could start: the next sandbox made here checks, and repairs, the placed binary.
+          forgetPlacement(docker);
+          if (error instanceof SupervisorBinaryError) {
+            reject(error);
+            return;
+          }
+          // A supervisor closes a connection it refuses with nothing said: say why that happens.
+          reject(
+            new SandfleetError(
+              `${error.message} (before its hello: the supervisor refused the connection, ` +
+                `or its binary is missing or damaged)`,
+            ),
+          );
+        },
       });
     });
     connection.#listen(containerId);
+    // The secret first: the supervisor serves nothing, not even its hello, to a connection without it.
+    transport.stdin?.write(authFrame(control.secret));
     await hello;
     connection.#channels.delete(0);
     connection.#updateHold();
@@ -79,12 +105,18 @@ export class SupervisorConnection {
   #listen(containerId: string): void {
     const stderr: Buffer[] = [];
     this.#transport.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    // The first bytes, kept to say what answered when it was no supervisor.
+    let first = Buffer.alloc(0);
     this.#transport.stdout.on("data", (chunk: Buffer) => {
+      if (first.length < 512) first = Buffer.concat([first, chunk]).subarray(0, 512);
       let frames: Frame[];
       try {
         frames = this.#parser.push(chunk);
       } catch (error) {
-        this.#fail(new EngineError(`the supervisor of sandbox ${containerId} sent a bad frame: ${String(error)}`));
+        this.#fail(
+          badStart(containerId, first) ??
+            new EngineError(`the supervisor of sandbox ${containerId} sent a bad frame: ${String(error)}`),
+        );
         return;
       }
       for (const frame of frames) this.#channels.get(frame.channel)?.frame(frame);
@@ -216,6 +248,19 @@ export class SupervisorConnection {
   #updateHold(): void {
     this.#transport.hold(this.#channels.size > this.#unheld.size);
   }
+}
+
+/**
+ * What to say when the engine, not a supervisor, answered: its exec could
+ * not start the binary (missing, damaged, not executable), and said so on stdout.
+ */
+function badStart(containerId: string, first: Buffer): SupervisorBinaryError | undefined {
+  const failure = startFailure(first.toString("utf8"));
+  if (!failure) return undefined;
+  return new SupervisorBinaryError(
+    `the supervisor of sandbox ${containerId} could not be started (${failure.message}): its binary is missing or damaged; ` +
+      `sandboxes made from now on get a repaired copy, this one needs to be made again`,
+  );
 }
 
 export function parseJson(payload: Buffer): unknown {

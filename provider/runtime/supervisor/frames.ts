@@ -6,6 +6,8 @@
 
 export const FRAME = {
   // client -> supervisor
+  /** First on every connection, on channel 0: the sandbox's secret (AuthRequest), or nothing is served. */
+  auth: "a",
   open: "o",
   input: "i",
   endInput: "e",
@@ -41,6 +43,11 @@ export function encodeFrame(kind: FrameKind, channel: number, payload: Uint8Arra
   frame.writeUInt32BE(payload.length, 5);
   frame.set(payload, HEADER);
   return frame;
+}
+
+/** The first frame of every connection (supervisor/protocol's AuthRequest). */
+export function authFrame(secret: string): Buffer {
+  return encodeFrame(FRAME.auth, 0, Buffer.from(JSON.stringify({ secret }), "utf8"));
 }
 
 /** Cuts a byte stream into frames, however the bytes arrive. */

@@ -1,16 +1,24 @@
 import { readFileSync } from "node:fs";
-import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../../digest.ts";
 import type { Engine } from "../../engines/port.ts";
 import type { ContainerSpec, ImageInfo } from "../../engines/port.ts";
 import { SandfleetError } from "../../errors.ts";
+import { randomHex } from "../../digest.ts";
+import { SUPERVISOR_CONTROL_UID } from "../../rules.ts";
+import { binaryArchive, SUPERVISOR_FILES, supervisorFile } from "../../engines/binary-archive.ts";
 import { LABEL } from "../labels.ts";
 import { INIT_CHECK_ARGV } from "../readiness.ts";
 
 /** Where the supervisor is mounted in every sandbox, read-only. */
 export const SUPERVISOR_DIR = "/.sandfleet";
-export const SUPERVISOR_BIN = `${SUPERVISOR_DIR}/sandfleet-supervisor`;
+/** Where the copy of the supervisor a sandbox of this runtime runs is (SUPERVISOR_FILES). */
+export function supervisorBin(runtime: string | undefined): string {
+  return `${SUPERVISOR_DIR}/${supervisorFile(runtime)}`;
+}
+
+/** The flag of `sandfleet-supervisor init` that gives PID 1 its sandbox's secret. */
+export const SECRET_FLAG = "--secret";
 
 /** The CPUs the package carries a supervisor for, by the names engines give them. */
 const ARCHES: Record<string, string> = { x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64" };
@@ -30,6 +38,10 @@ export interface SupervisorConfig {
   warm?: boolean;
   ports?: readonly number[];
   probe?: readonly string[];
+  /** The only uid a connection may come from: the host's `connect` exec runs as it (Docker only). */
+  controlUid?: number;
+  /** "runsc": gVisor, whose kernel does not spare PID 1 the signals left at their default. */
+  runtime?: "runsc";
 }
 
 // By engine address: every client of one engine shares the placement, and
@@ -52,16 +64,27 @@ export function placeSupervisor(docker: Engine): Promise<SupervisorPlacement | u
   return placed;
 }
 
+/**
+ * Makes the next placement on this engine check the placed binary again
+ * (and write it again when damaged): called when a sandbox's supervisor
+ * could not be started from it.
+ */
+export function forgetPlacement(docker: Engine): void {
+  placements.delete(docker.host);
+}
+
 async function place(docker: Engine): Promise<SupervisorPlacement | undefined> {
   const info = await docker.info();
   const arch = ARCHES[info.architecture];
   if (info.os !== "linux" || !arch) return undefined;
-  const { binary, version } = packagedBinary(`sandfleet-supervisor-linux-${arch}`);
+  const { binary } = packagedBinary(`sandfleet-supervisor-linux-${arch}`);
+  // The version names the files as sandboxes get them, not only the binary: a new layout is a new volume.
+  const version = sha256().update(binary).update(JSON.stringify(SUPERVISOR_FILES)).digest("hex").slice(0, 16);
   await docker.supervisors.place({
     version,
     labels: { [LABEL.supervisor]: version },
     binary,
-    archive: () => binaryArchive("supervisor", "sandfleet-supervisor", binary),
+    archive: () => binaryArchive("supervisor", binary, SUPERVISOR_FILES),
     binaryPath: "/supervisor/sandfleet-supervisor",
   });
   return { version };
@@ -85,40 +108,44 @@ export function packagedBinary(file: string): { binary: Buffer; version: string 
   return read;
 }
 
-/** A root filesystem with one file, /<dir>/<file>, owned by root and not writable. */
-export async function binaryArchive(dir: string, file: string, binary: Buffer): Promise<Readable> {
-  const { pack } = await import("tar-stream");
-  const archive = pack();
-  archive.entry({ name: `${dir}/`, type: "directory", mode: 0o755, uid: 0, gid: 0 });
-  archive.entry({ name: `${dir}/${file}`, mode: 0o555, uid: 0, gid: 0 }, binary);
-  archive.finalize();
-  return Readable.from(archive);
-}
+export { binaryArchive } from "../../engines/binary-archive.ts";
 
 /**
  * The container spec of a sandbox with the supervisor as its PID 1: it
  * starts what the sandbox would have started (the image's entrypoint or the
  * sandbox's, then its command), as the sandbox's user, from a read-only mount.
+ * It gets a secret of its own, made here, that every connection must present
+ * (on Docker, connections must also come from the host's uid). The secret is
+ * on PID 1's command line, which the supervisor wipes as it starts, and not in
+ * the container's environment, which every engine exec (a health check, a
+ * `kubectl exec`) would inherit.
  */
 export function supervisedSpec(
   spec: ContainerSpec,
   image: Pick<ImageInfo, "entrypoint">,
   placement: SupervisorPlacement,
-  config: Omit<SupervisorConfig, "probe">,
+  config: Omit<SupervisorConfig, "probe" | "controlUid" | "runtime">,
+  engine: "docker" | "kubernetes",
 ): ContainerSpec {
   const entrypoint = spec.entrypoint ?? image.entrypoint ?? [];
+  const bin = supervisorBin(spec.runtime);
   const healthcheck = spec.healthcheck && {
     ...spec.healthcheck,
     // Without the engine's init, the supervisor is what answers for a sandbox without a probe.
-    argv:
-      spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0")
-        ? [SUPERVISOR_BIN, "version"]
-        : spec.healthcheck.argv,
+    argv: spec.healthcheck.argv.join("\0") === INIT_CHECK_ARGV.join("\0") ? [bin, "version"] : spec.healthcheck.argv,
+  };
+  const full: SupervisorConfig = {
+    ...config,
+    ...(healthcheck ? { probe: healthcheck.argv } : {}),
+    // The secret alone admits where the peer's uid says nothing: Kubernetes cannot choose an
+    // exec's user, and gVisor reports the listener's own credentials for every peer.
+    ...(engine === "docker" && spec.runtime !== "runsc" ? { controlUid: SUPERVISOR_CONTROL_UID } : {}),
+    ...(spec.runtime === "runsc" ? { runtime: "runsc" as const } : {}),
   };
   return {
     ...spec,
     ...(healthcheck ? { healthcheck } : {}),
-    entrypoint: [SUPERVISOR_BIN, "init", "--config", JSON.stringify({ ...config, probe: healthcheck?.argv }), "--"],
+    entrypoint: [bin, "init", "--config", JSON.stringify(full), SECRET_FLAG, randomHex(32), "--"],
     cmd: [...entrypoint, ...(spec.cmd ?? [])],
     init: false,
     labels: { ...spec.labels, [LABEL.supervisor]: placement.version },

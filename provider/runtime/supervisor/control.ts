@@ -1,0 +1,35 @@
+import type { Engine } from "../../engines/port.ts";
+import { NotFoundError } from "../../errors.ts";
+import { SUPERVISOR_CONTROL_UID } from "../../rules.ts";
+import { SECRET_FLAG, supervisorBin } from "./placement.ts";
+
+/** What the host needs to open a connection to a sandbox's supervisor. */
+export interface SupervisorControl {
+  /** The sandbox's secret, made by the host when it made the sandbox. */
+  secret: string;
+  /** The user the engine runs `connect` as: the reserved uid, on an engine that can choose (Docker). */
+  user: string | undefined;
+  /** The copy of the supervisor's binary the sandbox runs, for its runtime. */
+  bin: string;
+}
+
+/**
+ * Reads the secret back from the engine's record of the container (PID 1's
+ * command line as it was made, which only the engine's clients see), so any
+ * process that reaches the engine can connect, not only the one that made the sandbox.
+ */
+export async function controlOf(docker: Engine, containerId: string): Promise<SupervisorControl> {
+  const [container, info] = await Promise.all([docker.containers.inspect(containerId), docker.info()]);
+  if (!container) throw new NotFoundError(`sandbox ${containerId} not found on ${docker.host}`);
+  return {
+    secret: secretOf([...container.entrypoint, ...container.cmd]),
+    bin: supervisorBin(container.runtime),
+    user: info.kind === "docker" ? `${String(SUPERVISOR_CONTROL_UID)}:${String(SUPERVISOR_CONTROL_UID)}` : undefined,
+  };
+}
+
+/** The value of the first --secret, which stands before the sandbox's own command. */
+function secretOf(argv: readonly string[]): string {
+  const at = argv.indexOf(SECRET_FLAG);
+  return at >= 0 ? (argv[at + 1] ?? "") : "";
+}

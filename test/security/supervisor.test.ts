@@ -1,0 +1,219 @@
+import { readFileSync } from "node:fs";
+import { afterAll, describe, expect, it } from "vitest";
+import { InvalidArgumentError } from "../../provider/errors.ts";
+import { SUPERVISOR_CONTROL_UID } from "../../provider/rules.ts";
+import { ensureImage } from "../../provider/runtime/image-build.ts";
+import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { readAll } from "../../provider/streams.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { until } from "../support/until.ts";
+
+// Attacker 1 of SECURITY.md: a process inside a sandbox, root or not, against
+// the supervisor that is the sandbox's PID 1 and the host's channel into it.
+
+const ATTACKS = readFileSync(new URL("./supervisor-attacks.py", import.meta.url), "utf8");
+const USERS = [
+  { label: "root", user: undefined, runtime: undefined },
+  { label: "a non-root user", user: "sandbox", runtime: undefined },
+  { label: "root under gVisor", user: undefined, runtime: "runsc" },
+] as const;
+// Signals forwarded to the main command (and from it to its children) are ignored by it here, so
+// the sandbox outlives them; what the test watches is the supervisor.
+const STUBBORN_MAIN = ["sh", "-c", "trap '' HUP INT QUIT TERM USR1 USR2; while :; do sleep 1; done"];
+
+/** Runs one attack of supervisor-attacks.py inside the sandbox and returns what it printed. */
+async function attack(sandbox: Sandbox, name: string): Promise<Record<string, unknown>> {
+  await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+  const result = await sandbox.run(["python3", "/tmp/attacks.py", name]);
+  if (result.exitCode !== 0) throw new Error(`attack ${name} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+/** Fails, instead of hanging the test, when a host call into the sandbox never answers. */
+async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} stalled: no answer in ${String(withinMs)} ms`));
+    }, withinMs);
+  });
+  try {
+    return await Promise.race([call, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("a process inside a sandbox against its supervisor", () => {
+  const app = uniqueApp("sec-sup");
+  afterAll(() => cleanupApp(app));
+
+  for (const { label, user, runtime } of USERS) {
+    it(`cannot use the supervisor's channel without the secret, as ${label}, and the sandbox still ends at its timeout with 124`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        timeoutMs: 30_000,
+        ...(user ? { user } : {}),
+        ...(runtime ? { runtime } : {}),
+      });
+      const results = await attack(sandbox, "clients");
+      // Every attempt, raw or through `sandfleet-supervisor connect`, got not one byte back (not
+      // even the hello), and the raw ones were closed.
+      for (const [name, result] of Object.entries(results)) {
+        expect(result, name).toMatchObject({ bytes: 0 });
+        if (name.startsWith("socket:")) expect(result, name).toMatchObject({ closed: true });
+      }
+      // The secret is nowhere a process of the sandbox can read it: not on PID 1's command line,
+      // nor in any environment or command line it can see.
+      const secret = (await sandbox.state()).container.entrypoint.at(-2) ?? "";
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      const seen = await sandbox.run([
+        "sh",
+        "-c",
+        "env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n'",
+      ]);
+      expect(seen.stdout).toContain("sandfleet-supervisor");
+      expect(seen.stdout).not.toContain(secret);
+      expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+    });
+  }
+
+  for (const { label, user, runtime } of USERS) {
+    it(`cannot trace PID 1 or the host's connect process, nor read their memory or environment, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        ...(user ? { user } : {}),
+        ...(runtime ? { runtime } : {}),
+      });
+      await sandbox.run(["true"]); // the host's connection, and its connect process, are open
+      const results = await attack(sandbox, "trace");
+      for (const target of ["PID 1", "connect"]) {
+        expect(results[target], target).toEqual({
+          attach: "Operation not permitted",
+          seize: "Operation not permitted",
+          mem: expect.stringMatching(/Permission denied|Operation not permitted/) as unknown,
+          // gVisor shows any process's environment and has no process_vm_readv: PID 1's environment
+          // holds nothing secret (the first test reads every one), and its memory stays closed.
+          environ: runtime
+            ? (expect.any(String) as unknown)
+            : (expect.stringMatching(/Permission denied|Operation not permitted/) as unknown),
+          process_vm_readv: expect.stringMatching(
+            runtime ? /Operation not permitted|Function not implemented/ : /^Operation not permitted$/,
+          ) as unknown,
+        });
+      }
+      expect((await answers("an exec after the attack", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+    });
+  }
+
+  for (const { label, user, runtime } of USERS) {
+    it(`survives every signal number sent to PID 1 and its threads by kill, sigqueue, tgkill and tkill, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        command: STUBBORN_MAIN,
+        ...(user ? { user } : {}),
+        ...(runtime ? { runtime } : {}),
+      });
+      const { sent, ways } = await attack(sandbox, "signals");
+      expect(sent).toBe(63 * Number(ways)); // 1 to 64 but SIGPWR, each every way
+      expect(await sandbox.poll()).toBeNull();
+      expect((await answers("an exec after the signals", sandbox.run(["echo", "alive"]))).stdout).toBe("alive\n");
+      expect(await sandbox.poll()).toBeNull();
+    });
+  }
+
+  it("cannot stall the host's calls by stopping every process it can see", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", timeoutMs: 60_000 });
+    await sandbox.run(["true"]);
+    const results = await answers("the attack's own exec", attack(sandbox, "stop"));
+    expect(results.connect).not.toEqual([]); // the host's connect process was there to stop
+    expect((await answers("an exec after SIGSTOP to everything", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+    expect(await answers("a file call after SIGSTOP to everything", sandbox.files.readText("/tmp/attacks.py"))).toBe(
+      ATTACKS,
+    );
+  });
+
+  it("cannot stall the host's file calls with a pipe where the host reads or writes", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", user: "1000" });
+    await sandbox.run(["mkfifo", "/tmp/out.txt"], { check: true });
+    await expect(answers("a file read of a FIFO", sandbox.files.readText("/tmp/out.txt"))).rejects.toThrow(
+      /not a regular file/,
+    );
+    await expect(answers("a file write to a FIFO", sandbox.files.write("/tmp/out.txt", "x"))).rejects.toThrow(
+      /not a regular file/,
+    );
+    expect((await answers("an exec after the file calls", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+  });
+
+  it("cannot kill the supervisor by filling its pids limit: host calls answer or fail clearly, and the timeout still ends it with 124", async () => {
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", pidsLimit: 64, timeoutMs: 30_000 });
+    await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+    // A file large enough that reading it keeps the supervisor's threads in the kernel a while.
+    await sandbox.run(["sh", "-c", "head -c 16777216 /dev/urandom > /tmp/big"], { check: true });
+    const bomb = await sandbox.exec(["python3", "/tmp/attacks.py", "fork-bomb"], { stdin: false });
+    await until("the fork bomb filling the pids limit", async () =>
+      sandbox.files
+        .stat("/tmp/bomb-full")
+        .then(() => true)
+        .catch(() => false),
+    );
+    // Many calls at once, while no process (and no thread) can be made: each answers, with its
+    // output or a clear error.
+    const calls = await answers(
+      "host calls with the pids limit full",
+      Promise.all([
+        ...Array.from({ length: 10 }, () => sandbox.run(["echo", "x"])),
+        ...Array.from({ length: 24 }, () => sandbox.files.read("/tmp/big").then((data) => data.length)),
+      ]),
+    );
+    for (const call of calls) {
+      if (typeof call === "number") expect(call).toBe(16 * 1024 * 1024);
+      else if (call.exitCode === 0) expect(call.stdout).toBe("x\n");
+      else {
+        expect(call.exitCode).toBe(126);
+        expect(call.stderr).toMatch(/resource temporarily unavailable/i);
+      }
+    }
+    expect(await sandbox.poll()).toBeNull();
+    expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+    await bomb.wait().catch(() => undefined);
+  });
+
+  it("cannot be given the host's connection uid, in any spelling, through the API", async () => {
+    for (const user of [
+      String(SUPERVISOR_CONTROL_UID),
+      `${String(SUPERVISOR_CONTROL_UID)}:0`,
+      `+0${String(SUPERVISOR_CONTROL_UID)}`,
+    ]) {
+      await expect(Sandbox.create({ app, image: "sandfleet/busybox", user }), user).rejects.toThrow(
+        /reserved for the host's connection/,
+      );
+    }
+    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox" });
+    await expect(sandbox.run(["id"], { user: String(SUPERVISOR_CONTROL_UID) })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+
+  it("refuses to start as the host's connection uid when an image's own USER is that uid", async () => {
+    const image = await ensureImage(docker, {
+      app,
+      name: "reserved-user",
+      base: "sandfleet/busybox",
+      steps: [{ user: String(SUPERVISOR_CONTROL_UID) }],
+    });
+    const sandbox = await Sandbox.create({ app, image: image.imageRef }).catch((error: unknown) => error);
+    if (sandbox instanceof Sandbox) {
+      await using made = sandbox;
+      expect(await answers("the refused sandbox's end", made.wait())).toBe(2);
+      const { stderr } = await made.logs();
+      const said = await readAll(stderr);
+      expect(said.toString()).toContain(`refusing to run as uid ${String(SUPERVISOR_CONTROL_UID)}`);
+    } else {
+      expect(String(sandbox)).toContain(`refusing to run as uid ${String(SUPERVISOR_CONTROL_UID)}`);
+    }
+  });
+});
