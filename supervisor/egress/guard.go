@@ -41,6 +41,10 @@ const metaKeyOIFKIND expr.MetaKey = 27
 type Guard struct {
 	mu   sync.Mutex
 	conn *nftables.Conn
+	// placed: this daemon put its own rules in place once. A table left by
+	// another version of the daemon may have as many rules and other
+	// meanings, so the first Ensure always replaces it.
+	placed bool
 }
 
 // NewGuard opens its own netlink connection, apart from the egress rules', so
@@ -93,10 +97,16 @@ func (g *Guard) place() error {
 func (g *Guard) Ensure() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if whole, err := g.whole(); err == nil && whole {
-		return nil
+	if g.placed {
+		if whole, err := g.whole(); err == nil && whole {
+			return nil
+		}
 	}
-	return g.place()
+	if err := g.place(); err != nil {
+		return err
+	}
+	g.placed = true
+	return nil
 }
 
 func (g *Guard) whole() (bool, error) {
@@ -138,7 +148,7 @@ func guardRules() (input, forward [][]expr.Any) {
 		from := func(exprs ...expr.Any) []expr.Any { return append(interfaceIs(expr.MetaKeyIIFNAME, prefix), exprs...) }
 		// To the host: replies to what the host opened, nothing else.
 		input = append(input,
-			from(established()...),
+			from(append(established(), verdict(expr.VerdictAccept))...),
 			from(append(isTCP(), resetTCP())...),
 			from(refuse()),
 		)
@@ -146,7 +156,7 @@ func guardRules() (input, forward [][]expr.Any) {
 		// on the bridge (br_netfilter shows bridged packets here too) passes.
 		forward = append(forward,
 			from(append(sourceNotOn(), verdict(expr.VerdictDrop))...),
-			from(established()...),
+			from(append(established(), verdict(expr.VerdictAccept))...),
 			from(append(packetType(unix.PACKET_BROADCAST), verdict(expr.VerdictAccept))...),
 			from(append(packetType(unix.PACKET_MULTICAST), verdict(expr.VerdictAccept))...),
 			from(append(destinationOnInput(), verdict(expr.VerdictAccept))...),
@@ -169,7 +179,7 @@ func guardRules() (input, forward [][]expr.Any) {
 	for _, prefix := range []string{LocalBridgePrefix, InternetBridgePrefix} {
 		to := func(exprs ...expr.Any) []expr.Any { return append(interfaceIs(expr.MetaKeyOIFNAME, prefix), exprs...) }
 		forward = append(forward,
-			to(established()...),
+			to(append(established(), verdict(expr.VerdictAccept))...),
 			to(append(isTCP(), resetTCP())...),
 			to(refuse()),
 		)

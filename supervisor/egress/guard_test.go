@@ -135,3 +135,24 @@ func newNetNS(t *testing.T) int {
 	t.Cleanup(func() { made.Close() })
 	return int(made.Fd())
 }
+
+// A rule that matches replies must also let them through: a match with no
+// verdict falls on to the refusals below it.
+func TestGuardRepliesAreAccepted(t *testing.T) {
+	input, forward := guardRules()
+	for _, rule := range append(append([][]expr.Any{}, input...), forward...) {
+		matchesState := false
+		for _, e := range rule {
+			if ct, ok := e.(*expr.Ct); ok && ct.Key == expr.CtKeySTATE {
+				matchesState = true
+			}
+		}
+		if !matchesState {
+			continue
+		}
+		last, ok := rule[len(rule)-1].(*expr.Verdict)
+		if !ok || last.Kind != expr.VerdictAccept {
+			t.Fatalf("a rule matching replies ends without accepting them: %#v", rule[len(rule)-1])
+		}
+	}
+}
