@@ -53,9 +53,14 @@ export async function refillStackPools(pools: readonly PoolOutputs[], say: (line
       ...(pool.dockerHost ? { dockerHost: pool.dockerHost } : {}),
       ...(pool.kubernetes ? { kubernetes: pool.kubernetes } : {}),
     });
-    const { added, removed } = await (
-      await client.pools.fromName(pool.app, pool.name)
-    ).refill(pool.secretEnv ? { secretEnv: pool.secretEnv } : {});
-    if (added || removed) say(`refilled pool ${pool.app}/${pool.name}: +${String(added)} -${String(removed)}`);
+    try {
+      const { added, removed } = await (
+        await client.pools.fromName(pool.app, pool.name)
+      ).refill(pool.secretEnv ? { secretEnv: pool.secretEnv } : {});
+      if (added || removed) say(`refilled pool ${pool.app}/${pool.name}: +${String(added)} -${String(removed)}`);
+    } catch (error) {
+      // `up` itself succeeded: a pool it could not refill is said, and left to the agent.
+      say(`could not refill pool ${pool.app}/${pool.name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 }

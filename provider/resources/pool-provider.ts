@@ -78,11 +78,14 @@ export const poolProvider: FullProvider = withPlainErrors({
     const changes = changedKeys(olds, news, POOL_INPUT_KEYS);
     const replaces = changes.filter((k) => (IDENTITY_KEYS as readonly string[]).includes(k));
     const params = paramsOf(olds);
+    const docker = engineOf(params);
+    // Lost: a warm member that died, or the pool's own record gone (a destroy cut off half-way).
     const lost =
       replaces.length === 0 &&
-      (await listMembers(engineOf(params), params.app, params.name)).some(
-        (m) => m.state === "warm" && !m.running && !m.paused,
-      );
+      (!(await poolExists(docker, params.app, params.name)) ||
+        (await listMembers(docker, params.app, params.name)).some(
+          (m) => m.state === "warm" && !m.running && !m.paused,
+        ));
     return { changes: changes.length > 0 || lost, replaces };
   },
 
