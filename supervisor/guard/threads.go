@@ -12,11 +12,12 @@ import (
 // use its pids limit up. The Go runtime dies when it needs a thread and
 // clone(2) fails ("failed to create new OS thread"); threads it has made it
 // keeps and reuses, so with enough made at start, a sandbox that fills its
-// pids limit leaves the supervisor running. It reserves at most half the
-// pids limit, leaving the sandbox's own processes the rest.
+// pids limit leaves the supervisor running. It reserves at most an eighth
+// of the pids limit: PID 1 and a connection's relay each reserve, and a
+// small limit (pids: 32) must still leave the sandbox's own processes most of it.
 func ReserveThreads(n int) {
 	if limit := pidsLimit(); limit > 0 {
-		n = min(n, int(limit/2))
+		n = min(n, int(limit/8))
 	}
 	// n goroutines locked at once need n threads of their own, whether
 	// the runtime had some idle already or makes them now.
