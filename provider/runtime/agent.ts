@@ -149,7 +149,9 @@ export class Agent {
    */
   async #watch(signal: AbortSignal): Promise<void> {
     const { docker, app, observers } = this.#params;
-    let sinceMs: number | undefined;
+    // From this agent's start, not from whenever the engine's stream opens: an event of the
+    // moment in between (a sandbox made right after the agent started) is told, not lost.
+    let sinceMs: number | undefined = this.#params.clock.now();
     const stopped = () => signal.aborted;
     while (!stopped()) {
       try {

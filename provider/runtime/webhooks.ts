@@ -116,6 +116,8 @@ export class WebhookDelivery {
   readonly #pending = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
   #hooks = new Map<string, Webhook[]>();
+  /** Each receiver's last delivery, which its next one waits for. */
+  readonly #tails = new Map<string, Promise<void>>();
   // Events seen before the webhooks were first read wait for them, rather than go nowhere.
   #markRead: () => void = () => undefined;
   readonly #read = new Promise<void>((resolve) => {
@@ -149,11 +151,17 @@ export class WebhookDelivery {
         continue;
       }
       this.#pending.set(hook.url, waiting + 1);
-      const delivery = this.#send(hook, event).finally(() => {
-        this.#pending.set(hook.url, (this.#pending.get(hook.url) ?? 1) - 1);
-        this.#inFlight.delete(delivery);
-      });
+      // One receiver's events go in order: each waits for the one before it, retries included.
+      // Another receiver's queue is its own, so a dead receiver holds back only itself.
+      const before = this.#tails.get(hook.url) ?? Promise.resolve();
+      const delivery = before
+        .then(() => this.#send(hook, event))
+        .finally(() => {
+          this.#pending.set(hook.url, (this.#pending.get(hook.url) ?? 1) - 1);
+          this.#inFlight.delete(delivery);
+        });
       this.#inFlight.add(delivery);
+      this.#tails.set(hook.url, delivery);
     }
   }
 
