@@ -7,6 +7,7 @@ import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { Sandbox } from "../../provider/runtime/sandbox.ts";
 import { collectSupervisors, forgetPlacement, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
+import { DisposableEngine } from "../support/disposable-engine.ts";
 import { runCommand } from "../support/run.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
@@ -179,32 +180,42 @@ describe("the supervisor inside a sandbox", () => {
   });
 
   it("says clearly when its binary was removed from the volume or damaged there, and writes it again before the next sandbox", async () => {
-    const placed = await placeSupervisor(docker);
-    if (!placed) throw new Error("this engine's CPU has no supervisor");
-    const filler = `sandfleet-supervisor-${placed.version}`;
-    await using before = await Sandbox.create({ app, image: "sandfleet/busybox" });
-    // Garbage where the binary was (an operator's mistake on the engine's host).
-    const garbage = join(mkdtempSync(join(tmpdir(), "sandfleet-garbage-")), "sandfleet-supervisor");
-    writeFileSync(garbage, "unknown garbage, not a program\n", { mode: 0o111 });
-    const copied = await runCommand("docker", ["cp", garbage, `${filler}:/supervisor/sandfleet-supervisor`]);
-    expect(copied.code, copied.stderr).toBe(0);
-    // A client in another process cannot start it in the sandbox made before, and says why.
-    const cli = await sandfleet(["exec", before.id, "--", "true"]);
-    expect(cli.code).not.toBe(0);
-    expect(cli.stderr).toMatch(/sandfleet-supervisor: exec format error.*missing or damaged/);
-    // The next sandbox made gets the binary written again, and runs.
-    forgetPlacement(docker);
-    await using after = await Sandbox.create({ app, image: "sandfleet/busybox" });
-    expect((await after.run(["echo", "ok"])).stdout).toBe("ok\n");
-    expect((await sandfleet(["exec", before.id, "--", "echo", "again"])).stdout).toBe("again\n");
-    // Removed outright: the same.
-    const removed = await runCommand("docker", [
-      ...["run", "--rm", "--network", "none", "-v", `${filler}:/s`, "sandfleet/busybox"],
-      ...["rm", "/s/sandfleet-supervisor"],
-    ]);
-    expect(removed.code, removed.stderr).toBe(0);
-    forgetPlacement(docker);
-    await using third = await Sandbox.create({ app, image: "sandfleet/busybox" });
-    expect((await third.run(["echo", "ok"])).stdout).toBe("ok\n");
+    // On an engine of its own: damaging the shared engine's binary would fail every other test's sandboxes.
+    const engine = await DisposableEngine.start();
+    try {
+      const on = { dockerHost: engine.host };
+      const cliEnv = { env: { DOCKER_HOST: engine.host } };
+      const placed = await placeSupervisor(engine.docker);
+      if (!placed) throw new Error("this engine's CPU has no supervisor");
+      const filler = `sandfleet-supervisor-${placed.version}`;
+      await using before = await Sandbox.create({ app, image: "sandfleet/busybox" }, on);
+      // Garbage where the binary was (an operator's mistake on the engine's host).
+      const garbage = join(mkdtempSync(join(tmpdir(), "sandfleet-garbage-")), "sandfleet-supervisor");
+      writeFileSync(garbage, "unknown garbage, not a program\n", { mode: 0o111 });
+      const copied = await runCommand("docker", [
+        ...["-H", engine.host, "cp", garbage, `${filler}:/supervisor/sandfleet-supervisor`],
+      ]);
+      expect(copied.code, copied.stderr).toBe(0);
+      // A client in another process cannot start it in the sandbox made before, and says why.
+      const cli = await sandfleet(["exec", before.id, "--", "true"], cliEnv);
+      expect(cli.code).not.toBe(0);
+      expect(cli.stderr).toMatch(/sandfleet-supervisor: exec format error.*missing or damaged/);
+      // The next sandbox made gets the binary written again, and runs.
+      forgetPlacement(engine.docker);
+      await using after = await Sandbox.create({ app, image: "sandfleet/busybox" }, on);
+      expect((await after.run(["echo", "ok"])).stdout).toBe("ok\n");
+      expect((await sandfleet(["exec", before.id, "--", "echo", "again"], cliEnv)).stdout).toBe("again\n");
+      // Removed outright: the same.
+      const removed = await runCommand("docker", [
+        ...["-H", engine.host, "run", "--rm", "--network", "none", "-v", `${filler}:/s`, "sandfleet/busybox"],
+        ...["rm", "/s/sandfleet-supervisor"],
+      ]);
+      expect(removed.code, removed.stderr).toBe(0);
+      forgetPlacement(engine.docker);
+      await using third = await Sandbox.create({ app, image: "sandfleet/busybox" }, on);
+      expect((await third.run(["echo", "ok"])).stdout).toBe("ok\n");
+    } finally {
+      await engine.dispose();
+    }
   });
 });
