@@ -9,7 +9,7 @@ import { syncEgress } from "./egress.ts";
 import { hasOpenTunnelConnection, hasRunningExec, lastExecActivity } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { endReasonOf, endSandbox, type EndReason } from "./lifetime.ts";
-import { claimTimes, parseMember, writeClaimRecord } from "./pool.ts";
+import { claimTimes, parseMember, writeClaimRecord, type PoolMember } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { durationProblem, MAX_DURATION_MS } from "../rules.ts";
@@ -253,14 +253,7 @@ async function dueReason(
   const pool = container.labels[LABEL.pool];
   if (pool !== undefined) {
     // A pool member's lifetime starts when it is claimed; until then it waits, warm.
-    const member = parseMember(container.labels[LABEL.app] ?? "", pool, {
-      id: container.id,
-      name: container.name,
-      labels: container.labels,
-      status: container.status,
-      createdMs: Date.parse(container.createdAt),
-      ports: container.ports,
-    });
+    const member = memberOf(container);
     if (!member || member.state !== "claimed") return undefined;
     startedMs = claims.get(member.memberId) ?? agentStartedMs;
   }
@@ -292,19 +285,25 @@ async function recordUnrecordedClaims(
   nowMs: number,
 ): Promise<void> {
   for (const container of containers) {
-    const app = container.labels[LABEL.app] ?? "";
-    const pool = container.labels[LABEL.pool];
-    if (pool === undefined) continue;
-    const member = parseMember(app, pool, {
-      id: container.id,
-      name: container.name,
-      labels: container.labels,
-      status: container.status,
-      createdMs: Date.parse(container.createdAt),
-      ports: container.ports,
-    });
+    const member = memberOf(container);
     if (member?.state !== "claimed" || claims.has(member.memberId)) continue;
-    await writeClaimRecord(docker, app, pool, member.memberId, nowMs);
+    await writeClaimRecord(docker, member.app, member.pool, member.memberId, nowMs);
     claims.set(member.memberId, nowMs);
   }
+}
+
+/** The pool member a container is, with its app and pool, or undefined when it is none. */
+function memberOf(container: ContainerInfo): (PoolMember & { app: string; pool: string }) | undefined {
+  const app = container.labels[LABEL.app] ?? "";
+  const pool = container.labels[LABEL.pool];
+  if (pool === undefined) return undefined;
+  const member = parseMember(app, pool, {
+    id: container.id,
+    name: container.name,
+    labels: container.labels,
+    status: container.status,
+    createdMs: Date.parse(container.createdAt),
+    ports: container.ports,
+  });
+  return member && { ...member, app, pool };
 }

@@ -1,4 +1,4 @@
-import type { PoolMember } from "./pool.ts";
+import type { PoolMember } from "./pool-members.ts";
 import type { Clock } from "./poll.ts";
 
 /*
