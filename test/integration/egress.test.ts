@@ -50,7 +50,7 @@ describe("egress allowlists, against a small internet of the test's own", () => 
       egress: { allow: ["allowed.test", "*.allowed.test", `${ranged}/32`] },
       timeoutMs: 600_000,
     });
-  }, 120_000);
+  }, 720_000);
   afterAll(async () => {
     await cleanupApp(app);
     await internet.stop();

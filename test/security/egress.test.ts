@@ -133,7 +133,7 @@ describe("egress allowlists, attacked from inside a sandbox", () => {
     process.env.SANDFLEET_EGRESS_HOSTS = internet.hostsFile;
     process.env.SANDFLEET_EGRESS_PUBLIC = internet.network;
     process.env.SANDFLEET_EGRESS_UPSTREAM = `${internet.dns?.address ?? ""}:53`;
-  }, 120_000);
+  }, 720_000);
   afterAll(async () => {
     try {
       // A network whose last sandbox is still leaving refuses to go for a moment.

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { machineLock } from "./machine-lock.ts";
 import { runCommand } from "./run.ts";
 
 const HOST_SCRIPT = new URL("../fixtures/scripts/internet_host.py", import.meta.url).pathname;
@@ -22,16 +23,8 @@ export interface InternetHost {
   names: string[];
 }
 
-/**
- * A small internet for the egress tests, on this machine only: a network
- * namespace joined to the host by a veth pair, holding a few addresses in
- * 198.18.0.0/15 (set aside for tests), each serving HTTP and HTTPS. A hosts
- * file gives them names, for sandfleet's resolver. Nothing leaves the machine.
- */
-export async function startFakeInternet(
-  names: Record<string, string[]>,
-  options: { zone?: (hosts: Record<string, InternetHost>) => Record<string, ZoneRecord> } = {},
-): Promise<{
+/** A running small internet. */
+export interface FakeInternet {
   hosts: Record<string, InternetHost>;
   hostsFile: string;
   /** Its network, routed on this host: give the daemon `SANDFLEET_EGRESS_PUBLIC=network` so that names may open it. */
@@ -41,7 +34,45 @@ export async function startFakeInternet(
   /** With a zone: its DNS server (give the daemon `SANDFLEET_EGRESS_UPSTREAM=address:53`) and what it was asked. */
   dns?: { address: string; questions: DnsQuestion[] };
   stop: () => Promise<void>;
-}> {
+}
+
+/**
+ * A small internet for the egress tests, on this machine only: a network
+ * namespace joined to the host by a veth pair, holding a few addresses in
+ * 198.18.0.0/15 (set aside for tests), each serving HTTP and HTTPS. A hosts
+ * file gives them names, for sandfleet's resolver. Nothing leaves the machine.
+ * One at a time on this machine: the engine has one egress daemon, started
+ * with the hosts file and upstream of whoever asks, and a second internet
+ * would replace it under the first one's sandboxes. Waits for the one before
+ * to stop (up to ten minutes), so a caller's hook timeout must allow that.
+ */
+export async function startFakeInternet(
+  names: Record<string, string[]>,
+  options: { zone?: (hosts: Record<string, InternetHost>) => Record<string, ZoneRecord> } = {},
+): Promise<FakeInternet> {
+  const release = await machineLock("fake-internet", 600_000);
+  try {
+    const internet = await startLocked(names, options);
+    return {
+      ...internet,
+      stop: async () => {
+        try {
+          await internet.stop();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+async function startLocked(
+  names: Record<string, string[]>,
+  options: { zone?: (hosts: Record<string, InternetHost>) => Record<string, ZoneRecord> },
+): Promise<FakeInternet> {
   const id = Math.floor(Math.random() * 200) + 20;
   const ns = `sfnet${String(id)}`;
   const outside = `sfv${String(id)}`;
