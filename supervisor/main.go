@@ -6,7 +6,8 @@
 // connections that prove they are the host's (the sandbox's secret first,
 // and on Docker the host's own uid). As `connect` it is the far end of one
 // engine exec: it joins that exec's stdin and stdout to the socket, so one
-// engine exec carries many commands.
+// engine exec carries many commands; on the engine's own host it can
+// also run beside the sandbox (see beside.go), with no engine exec at all.
 package main
 
 import (
@@ -33,7 +34,7 @@ func main() {
 	case "init":
 		os.Exit(runInit(os.Args[2:]))
 	case "connect":
-		os.Exit(runConnect())
+		os.Exit(runConnect(os.Args[2:]))
 	case "version":
 		fmt.Println(protocol.Version)
 	case "install":
@@ -51,21 +52,34 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect | version | install DIR | terminate | stats")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect [--netns PATH --as UID:GID] | version | install DIR | terminate | stats")
 	os.Exit(2)
 }
 
-// runConnect joins this process's stdin and stdout to the supervisor.
-func runConnect() int {
+// runConnect joins this process's stdin and stdout to the supervisor: in
+// the sandbox as an engine exec, or beside it on the engine's host.
+func runConnect(args []string) int {
+	beside, err := parseConnectArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-supervisor connect: %v\n", err)
+		return 2
+	}
 	// It carries the host's frames, the secret first: nothing in the sandbox may read or stop it.
 	guard.NotDumpable()
-	guard.Signals(false) // not PID 1: nothing spares it a signal left at its default
-	// It runs in the sandbox's pids cgroup: it makes its threads now, and waits
-	// on its streams in the poller, not in a thread each, so a sandbox that fills
-	// its pids limit cannot make it die for want of a thread.
-	guard.ReserveThreads(connectThreads)
+	if beside == nil {
+		guard.Signals(false) // not PID 1: nothing spares it a signal left at its default
+		// It runs in the sandbox's pids cgroup: it makes its threads now, and waits
+		// on its streams in the poller, not in a thread each, so a sandbox that fills
+		// its pids limit cannot make it die for want of a thread.
+		guard.ReserveThreads(connectThreads)
+	}
 	stdin, stdout := pollable(0, "stdin"), pollable(1, "stdout")
-	conn, err := dialSupervisor()
+	var conn net.Conn
+	if beside != nil {
+		conn, err = dialBeside(beside, Address)
+	} else {
+		conn, err = dialSupervisorAt(Address)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
 		return 1
@@ -90,10 +104,10 @@ func pollable(fd int, name string) *os.File {
 
 // dialSupervisor connects, waiting a moment for a supervisor that is still
 // starting: a sandbox's first exec can come right after its container started.
-func dialSupervisor() (net.Conn, error) {
+func dialSupervisorAt(address string) (net.Conn, error) {
 	deadline := time.Now().Add(startWait)
 	for pause := time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
-		conn, err := net.Dial("unix", Address)
+		conn, err := net.Dial("unix", address)
 		if err == nil || time.Now().After(deadline) {
 			return conn, err
 		}

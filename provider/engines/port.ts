@@ -320,6 +320,14 @@ export interface ExecClient {
   start(containerId: string, spec: ExecSpec, options?: { stdin?: boolean }): Promise<ExecProcess>;
   /** Runs to completion and collects the output. */
   run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
+  /**
+   * Starts a program of this host's beside the container, on the engine's
+   * own host, told the path of the container's network namespace
+   * (`--netns PATH`, appended) so that it can reach a socket there without an
+   * exec in the container. Undefined where this process cannot: another host,
+   * no right to join a namespace, or a runtime that keeps its own network.
+   */
+  startBeside?(containerId: string, argv: readonly string[]): Promise<ExecProcess | undefined>;
   inspect(execId: string): Promise<ExecInfo | undefined>;
   /** Sets the window size of an exec started with `tty`. */
   resize(execId: string, rows: number, cols: number): Promise<void>;

@@ -196,15 +196,19 @@ describe("the supervisor inside a sandbox", () => {
         ...["-H", engine.host, "cp", garbage, `${filler}:/supervisor/sandfleet-supervisor`],
       ]);
       expect(copied.code, copied.stderr).toBe(0);
-      // A client in another process cannot start it in the sandbox made before, and says why.
-      const cli = await sandfleet(["exec", before.id, "--", "true"], cliEnv);
+      // A client in another process on this host reaches the running supervisor from beside, with
+      // the package's own binary: the damage does not stop it.
+      expect((await sandfleet(["exec", before.id, "--", "echo", "beside"], cliEnv)).stdout).toBe("beside\n");
+      // Through an engine exec (another host, or no root) it cannot start it in the sandbox, and says why.
+      const throughExec = { env: { ...cliEnv.env, SANDFLEET_SUPERVISOR_CHANNEL: "exec" } };
+      const cli = await sandfleet(["exec", before.id, "--", "true"], throughExec);
       expect(cli.code).not.toBe(0);
       expect(cli.stderr).toMatch(/sandfleet-supervisor: exec format error.*missing or damaged/);
       // The next sandbox made gets the binary written again, and runs.
       forgetPlacement(engine.docker);
       await using after = await Sandbox.create({ app, image: "sandfleet/busybox" }, on);
       expect((await after.run(["echo", "ok"])).stdout).toBe("ok\n");
-      expect((await sandfleet(["exec", before.id, "--", "echo", "again"], cliEnv)).stdout).toBe("again\n");
+      expect((await sandfleet(["exec", before.id, "--", "echo", "again"], throughExec)).stdout).toBe("again\n");
       // Removed outright: the same.
       const removed = await runCommand("docker", [
         ...["-H", engine.host, "run", "--rm", "--network", "none", "-v", `${filler}:/s`, "sandfleet/busybox"],

@@ -67,10 +67,18 @@ def raw_socket(payload):
         return {"bytes": len(got), "closed": True}
 
 
-def through_connect(payload):
+def through_connect(payload, *options):
     """The same, through `sandfleet-supervisor connect` run inside the sandbox."""
-    run = subprocess.run([SUPERVISOR, "connect"], input=payload, capture_output=True, timeout=30)
+    run = subprocess.run([SUPERVISOR, "connect", *options], input=payload, capture_output=True, timeout=30)
     return {"bytes": len(run.stdout), "exit": run.returncode}
+
+
+# The host's way in from beside the sandbox (join the network namespace, take
+# the reserved uid), tried from inside: it needs rights no sandbox process has.
+BESIDE = {
+    "beside, own namespace": ["--netns", "/proc/self/ns/net", "--as", "2000000000:2000000000"],
+    "beside, PID 1's namespace": ["--netns", "/proc/1/ns/net", "--as", "2000000000:2000000000"],
+}
 
 
 def clients():
@@ -78,6 +86,15 @@ def clients():
     for name, payload in ATTEMPTS.items():
         out["socket: " + name] = raw_socket(payload)
         out["connect: " + name] = through_connect(payload)
+    return out
+
+
+def beside():
+    """Each way in from beside, with nothing sent: what `connect` said, and whether it got anywhere."""
+    out = {}
+    for way, options in BESIDE.items():
+        run = subprocess.run([SUPERVISOR, "connect", *options], input=b"", capture_output=True, timeout=30)
+        out[way] = {"exit": run.returncode, "stderr": run.stderr.decode(errors="replace").strip()}
     return out
 
 
@@ -221,5 +238,5 @@ def fork_bomb():
 
 
 if __name__ == "__main__":
-    attack = {"clients": clients, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
+    attack = {"clients": clients, "beside": beside, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
     print(json.dumps(attack[sys.argv[1]]()))

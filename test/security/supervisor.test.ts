@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../provider/errors.ts";
 import { SUPERVISOR_CONTROL_UID } from "../../provider/rules.ts";
 import { ensureImage } from "../../provider/runtime/image-build.ts";
@@ -29,6 +29,14 @@ async function attack(sandbox: Sandbox, name: string): Promise<Record<string, un
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
+/**
+ * The host's channel through an engine exec (as from another host, or without root) rather than
+ * from beside, for the rest of the test: its connect process then runs in the sandbox.
+ */
+function throughExec(): void {
+  process.env.SANDFLEET_SUPERVISOR_CHANNEL = "exec";
+}
+
 /** Fails, instead of hanging the test, when a host call into the sandbox never answers. */
 async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -47,6 +55,9 @@ async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Pr
 describe("a process inside a sandbox against its supervisor", () => {
   const app = uniqueApp("sec-sup");
   afterAll(() => cleanupApp(app));
+  afterEach(() => {
+    delete process.env.SANDFLEET_SUPERVISOR_CHANNEL;
+  });
 
   for (const { label, user, runtime } of USERS) {
     it(`cannot use the supervisor's channel without the secret, as ${label}, and the sandbox still ends at its timeout with 124`, async () => {
@@ -81,6 +92,7 @@ describe("a process inside a sandbox against its supervisor", () => {
 
   for (const { label, user, runtime } of USERS) {
     it(`cannot trace PID 1 or the host's connect process, nor read their memory or environment, as ${label}`, async () => {
+      throughExec();
       await using sandbox = await Sandbox.create({
         app,
         image: "sandfleet/python",
@@ -126,6 +138,7 @@ describe("a process inside a sandbox against its supervisor", () => {
   }
 
   it("cannot stall the host's calls by stopping every process it can see", async () => {
+    throughExec();
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", timeoutMs: 60_000 });
     await sandbox.run(["true"]);
     const results = await answers("the attack's own exec", attack(sandbox, "stop"));
@@ -135,6 +148,37 @@ describe("a process inside a sandbox against its supervisor", () => {
       ATTACKS,
     );
   });
+
+  for (const { label, user } of USERS.filter((u) => !u.runtime)) {
+    it(`finds no process of the host's channel to trace, stop or signal when the host connects from beside, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        timeoutMs: 60_000,
+        ...(user ? { user } : {}),
+      });
+      await sandbox.run(["true"]); // the host's connection, from beside: nothing of it runs in the sandbox
+      const traced = await attack(sandbox, "trace");
+      expect(traced.connect).toBe("no such process");
+      const stopped = await answers("the attack's own exec", attack(sandbox, "stop"));
+      expect(stopped.connect).toEqual([]);
+      expect((await answers("an exec after SIGSTOP to everything", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
+    });
+
+    it(`cannot take the host's way in from beside (join a namespace, take the reserved uid), as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", ...(user ? { user } : {}) });
+      const ways = await attack(sandbox, "beside");
+      expect(Object.keys(ways)).toHaveLength(2);
+      for (const [way, result] of Object.entries(ways)) {
+        expect(result, way).toMatchObject({
+          exit: 1,
+          stderr: expect.stringMatching(
+            /cannot reach the supervisor: (joining .*: operation not permitted|open .*: permission denied)/,
+          ) as unknown,
+        });
+      }
+    });
+  }
 
   it("cannot stall the host's file calls with a pipe where the host reads or writes", async () => {
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", user: "1000" });

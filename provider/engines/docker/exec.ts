@@ -3,6 +3,7 @@ import { runToEnd } from "../calls.ts";
 import { demuxInto } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
 import type { EngineHttp } from "./http.ts";
+import { startBeside } from "./beside.ts";
 import { signalTagged } from "./process-kill.ts";
 import type { RawExec } from "./raw.ts";
 import type { ContainerClient, ExecClient } from "../port.ts";
@@ -71,6 +72,7 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
   return {
     start,
     run,
+    startBeside: async (containerId, argv) => startBeside(await containers.inspect(containerId), argv),
     async signalTagged(containerId, tag, signal, user) {
       await signalTagged(await containers.inspect(containerId), tag, signal, async (script, args) => {
         await run(containerId, { argv: ["sh", "-c", script, "sh", ...args], ...(user ? { user } : {}) });

@@ -6,7 +6,7 @@ import { authFrame, encodeFrame, FRAME, FrameParser, type Frame, type FrameKind 
 import { startFailure } from "../engine-start-failure.ts";
 import { resumeIfPaused, withResume } from "../pause.ts";
 import { controlOf } from "./control.ts";
-import { forgetPlacement } from "./placement.ts";
+import { forgetPlacement, hostRelay } from "./placement.ts";
 
 /** What a channel's owner hears: its frames, and the loss of the connection. */
 interface ChannelListener {
@@ -61,6 +61,30 @@ export class SupervisorConnection {
 
   static async open(docker: Engine, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
     const control = await controlOf(docker, containerId);
+    // On the engine's own host, from beside the sandbox: no engine exec, a few milliseconds.
+    // SANDFLEET_SUPERVISOR_CHANNEL=exec keeps to the engine's exec (which the engine logs and audits).
+    const relay = control.user && process.env.SANDFLEET_SUPERVISOR_CHANNEL !== "exec" ? hostRelay() : undefined;
+    const beside =
+      relay && control.user
+        ? await docker.exec.startBeside?.(containerId, [relay, "connect", "--as", control.user]).catch(() => undefined)
+        : undefined;
+    if (beside) {
+      let kept = false;
+      try {
+        const connection = await SupervisorConnection.#greet(docker, containerId, beside, control.secret, {
+          onClose: () => {
+            if (kept) onClose();
+          },
+          // A frozen sandbox takes the connection and says nothing: its hello's wait is a stall too.
+          helloStalls: true,
+        });
+        kept = true;
+        return connection;
+      } catch {
+        // Not reachable from beside (a namespace this host cannot join after all): through the
+        // engine, which says why when it cannot either.
+      }
+    }
     const transport = await withResume(docker, containerId, () =>
       docker.exec.start(
         containerId,
@@ -68,15 +92,32 @@ export class SupervisorConnection {
         { stdin: true },
       ),
     );
+    return SupervisorConnection.#greet(docker, containerId, transport, control.secret, { onClose, helloStalls: false });
+  }
+
+  /** Presents the secret and waits for the supervisor's hello. */
+  static async #greet(
+    docker: Engine,
+    containerId: string,
+    transport: ExecProcess,
+    secret: string,
+    { onClose, helloStalls }: { onClose: () => void; helloStalls: boolean },
+  ): Promise<SupervisorConnection> {
     // A channel that hears nothing for a while may be talking to a paused sandbox: thaw it.
     const onStall = () => void resumeIfPaused(docker, containerId).catch(() => undefined);
     const connection = new SupervisorConnection(transport, onClose, onStall);
     const hello = new Promise<void>((resolve, reject) => {
+      const stalled = setTimeout(helloStalls ? onStall : () => undefined, STALL_MS);
+      stalled.unref();
       connection.#channels.set(0, {
         frame: (frame) => {
-          if (frame.kind === FRAME.hello) resolve();
+          if (frame.kind === FRAME.hello) {
+            clearTimeout(stalled);
+            resolve();
+          }
         },
         lost: (error) => {
+          clearTimeout(stalled);
           // Perhaps no supervisor could start: the next sandbox made here checks, and repairs, the placed binary.
           forgetPlacement(docker);
           if (error instanceof SupervisorBinaryError) {
@@ -95,7 +136,7 @@ export class SupervisorConnection {
     });
     connection.#listen(containerId);
     // The secret first: the supervisor serves nothing, not even its hello, to a connection without it.
-    transport.stdin?.write(authFrame(control.secret));
+    transport.stdin?.write(authFrame(secret));
     await hello;
     connection.#channels.delete(0);
     connection.#updateHold();

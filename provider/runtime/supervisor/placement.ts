@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "../../digest.ts";
 import type { Engine } from "../../engines/port.ts";
@@ -88,6 +88,25 @@ async function place(docker: Engine): Promise<SupervisorPlacement | undefined> {
     binaryPath: "/supervisor/sandfleet-supervisor",
   });
   return { version };
+}
+
+/**
+ * The package's supervisor for this host's own architecture, which runs
+ * `connect` beside a sandbox on the engine's host; undefined when the
+ * package has none for it, or its file cannot be run (the caller then
+ * connects through an engine exec).
+ */
+export function hostRelay(): string | undefined {
+  if (process.platform !== "linux") return undefined;
+  const arch = ARCHES[process.arch === "x64" ? "amd64" : process.arch];
+  if (!arch) return undefined;
+  try {
+    const path = fileURLToPath(import.meta.resolve(`sandfleet/supervisor/sandfleet-supervisor-linux-${arch}`));
+    accessSync(path, constants.X_OK);
+    return path;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A binary the package ships in supervisor/bin (the supervisor, the egress daemon), and its version: the start of its hash. */

@@ -1,0 +1,54 @@
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { ContainerInfo, ExecProcess } from "../port.ts";
+
+/**
+ * Starts a program of this host's beside a container, joined to the
+ * container's network namespace by the program itself (`--netns PATH` is
+ * appended). Only on the engine's own host: the container's first process
+ * must be visible here as the container's (its cgroup names it), the
+ * runtime must keep the network in the host's kernel (runc; gVisor keeps
+ * its own), and this process must be root, which joining a namespace
+ * needs. Anywhere else it answers undefined and the caller uses an exec.
+ */
+export function startBeside(container: ContainerInfo | undefined, argv: readonly string[]): ExecProcess | undefined {
+  if (!container?.running || container.runtime === "runsc" || process.getuid?.() !== 0) return undefined;
+  const [program, ...args] = argv;
+  if (!program || !isContainersProcess(container.pid, container.id)) return undefined;
+  const child = spawn(program, [...args, "--netns", `/proc/${String(container.pid)}/ns/net`], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exited = new Promise<number>((resolve) => {
+    child.once("close", (code, signal) => {
+      resolve(code ?? (signal ? 128 : 1));
+    });
+    child.once("error", () => {
+      resolve(127);
+    });
+  });
+  const pipes = [child.stdin, child.stdout, child.stderr] as Partial<{ ref(): void; unref(): void }>[];
+  return {
+    execId: `beside-${String(child.pid ?? 0)}`,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    stdin: child.stdin,
+    hold(keep) {
+      for (const pipe of pipes) {
+        if (keep) pipe.ref?.();
+        else pipe.unref?.();
+      }
+      if (keep) child.ref();
+      else child.unref();
+    },
+    wait: () => exited,
+  };
+}
+
+function isContainersProcess(pid: number, containerId: string): boolean {
+  if (pid <= 0) return false;
+  try {
+    return readFileSync(`/proc/${String(pid)}/cgroup`, "utf8").includes(containerId);
+  } catch {
+    return false;
+  }
+}
