@@ -9,7 +9,7 @@ import {
   verifyConnectTokens,
   type TokenVerdict,
 } from "../runtime/connect-tokens.ts";
-import { resumeIfPaused } from "../runtime/pause.ts";
+import { resumeIfPaused } from "../runtime/resume.ts";
 import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";

@@ -11,7 +11,8 @@ import { egressRefusals, forgetEgress, setEgress, type EgressRefusal } from "./e
 import type { EgressPolicy } from "./egress-rules.ts";
 import { LABEL } from "./labels.ts";
 import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
-import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
+import { checkpointSandbox, pauseSandbox, type PauseResult } from "./pause.ts";
+import { resumeIfPaused } from "./resume.ts";
 import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
