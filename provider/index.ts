@@ -37,16 +37,8 @@ export type { ConnectToken } from "./runtime/connect-tokens.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";
-export {
-  SandboxFiles,
-  SandboxFile,
-  READ_LIMIT_BYTES,
-  type FileData,
-  type FileEntry,
-  type FileEvent,
-  type FileStat,
-  type OpenMode,
-} from "./runtime/files.ts";
+export { SandboxFiles, SandboxFile, READ_LIMIT_BYTES, type FileData, type OpenMode } from "./runtime/files.ts";
+export type { FileEntry, FileEvent, FileStat } from "./runtime/file-ops.ts";
 export { Agent, type AgentEvent } from "./runtime/agent.ts";
 export type { Garbage } from "./runtime/gc.ts";
 export type { ClaimParams } from "./runtime/pool.ts";
