@@ -1,6 +1,6 @@
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
-import type { AgentEvent } from "./agent.ts";
+import type { AgentEvent } from "./agent-event.ts";
 import { hasTunnelTrafficWaiting } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { resumeIfPaused } from "./resume.ts";
