@@ -4,7 +4,8 @@
  * the resources are in `sandfleet/pulumi`.
  */
 export { Sandfleet, type AgentOptions, type SandfleetParams } from "./client/sandfleet.ts";
-export { Sandboxes, type ListParams } from "./client/sandboxes.ts";
+export { Sandboxes } from "./client/sandboxes.ts";
+export type { ListParams } from "./runtime/client-context.ts";
 export { Pools, SandboxPool, type PoolStatus } from "./client/pools.ts";
 export { Apps, AppVolume, Images, Volumes } from "./client/stored.ts";
 export {
