@@ -4,7 +4,12 @@ import { connectionSettled } from "./supervisor/connections.ts";
 
 /** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
 const EXEC_START_GRACE_MS = 5000;
-const firstSeenStarting = new Map<string, number>();
+/**
+ * When each exec was first seen created but neither started nor ended, per
+ * engine client (as its supervisor connections are): an exec abandoned by
+ * its client is waited for once, not on every pause of its sandbox.
+ */
+const firstSeenStarting = new WeakMap<Engine, Map<string, number>>();
 
 /**
  * Whether the engine may be starting an exec in the container now. Freezing
@@ -13,14 +18,16 @@ const firstSeenStarting = new Map<string, number>();
  */
 async function execStarting(docker: Engine, execIds: readonly string[]): Promise<boolean> {
   const now = Date.now();
+  let seen = firstSeenStarting.get(docker);
+  if (!seen) firstSeenStarting.set(docker, (seen = new Map<string, number>()));
   const infos = await Promise.all(execIds.map(async (id) => ({ id, info: await docker.exec.inspect(id) })));
   return infos.some(({ id, info }) => {
     if (!info || info.running || info.exitCode !== null) {
-      firstSeenStarting.delete(id);
+      seen.delete(id);
       return false;
     }
-    const first = firstSeenStarting.get(id) ?? now;
-    firstSeenStarting.set(id, first);
+    const first = seen.get(id) ?? now;
+    seen.set(id, first);
     return now - first < EXEC_START_GRACE_MS;
   });
 }
