@@ -16,6 +16,10 @@ import type { SandboxParams } from "./sandbox-params.ts";
 import { startLifetime } from "./supervisor/lifetime.ts";
 import { WarmMembers } from "./warm-members.ts";
 
+// A client's hold on one engine: the engine and what the client remembers
+// from one call to the next. A Sandfleet owns one; Sandbox's static
+// shortcuts share the default one of each engine target.
+
 /** Which engine a client speaks to: `new Sandfleet(...)` and the static shortcuts of Sandbox take the same. */
 export interface ClientTarget extends EngineTarget {
   /** The Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
@@ -41,10 +45,9 @@ export interface ListParams {
 export const RUNTIME_TIMEOUT_MS = 5 * 60 * 1000;
 
 /**
- * One client of an engine: the engine, and what the client remembers from
- * one call to the next. A Sandfleet owns one; the static shortcuts of
- * Sandbox share one per engine target (defaultContext). Sandboxes come out
- * of it as states: whoever asked wraps them in handles.
+ * One client of an engine, as the layers above it share it. Sandboxes come
+ * out of it as states: whoever asked (Sandboxes, or a shortcut of Sandbox)
+ * wraps them in handles, so this stands below both.
  */
 export class ClientContext {
   readonly engine: Engine;
