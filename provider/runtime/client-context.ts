@@ -42,7 +42,7 @@ export interface ListParams {
 }
 
 /** The lifetime of a sandbox made from code that does not give one: Modal's 5 minutes. */
-export const RUNTIME_TIMEOUT_MS = 5 * 60 * 1000;
+const RUNTIME_TIMEOUT_MS = 5 * 60 * 1000;
 
 /**
  * One client of an engine, as the layers above it share it. Sandboxes come
