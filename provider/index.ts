@@ -4,7 +4,8 @@
  * the resources are in `sandfleet/pulumi`.
  */
 export { Sandfleet, type AgentOptions, type SandfleetParams } from "./client/sandfleet.ts";
-export { Sandboxes, type ListParams } from "./client/sandboxes.ts";
+export { Sandboxes } from "./client/sandboxes.ts";
+export type { ListParams } from "./runtime/client-context.ts";
 export { Pools, SandboxPool, type PoolStatus } from "./client/pools.ts";
 export { Apps, AppVolume, Images, Volumes } from "./client/stored.ts";
 export {
@@ -37,17 +38,10 @@ export type { ConnectToken } from "./runtime/connect-tokens.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";
-export {
-  SandboxFiles,
-  SandboxFile,
-  READ_LIMIT_BYTES,
-  type FileData,
-  type FileEntry,
-  type FileEvent,
-  type FileStat,
-  type OpenMode,
-} from "./runtime/files.ts";
-export { Agent, type AgentEvent } from "./runtime/agent.ts";
+export { SandboxFiles, SandboxFile, READ_LIMIT_BYTES, type FileData, type OpenMode } from "./runtime/files.ts";
+export type { FileEntry, FileEvent, FileStat } from "./runtime/file-ops.ts";
+export { Agent } from "./runtime/agent.ts";
+export type { AgentEvent } from "./runtime/agent-event.ts";
 export type { Garbage } from "./runtime/gc.ts";
 export type { ClaimParams } from "./runtime/pool.ts";
 export type { ImageState } from "./runtime/image-build.ts";

@@ -1,5 +1,6 @@
-import { connectEngine, type KubernetesEngineOptions } from "../engines/connect.ts";
+import { connectEngine } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
+import { ClientContext, type ClientTarget } from "../runtime/client-context.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
 import { AgentMetrics } from "../runtime/metrics.ts";
@@ -9,7 +10,7 @@ import {
   verifyConnectTokens,
   type TokenVerdict,
 } from "../runtime/connect-tokens.ts";
-import { resumeIfPaused } from "../runtime/pause.ts";
+import { resumeIfPaused } from "../runtime/resume.ts";
 import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
@@ -17,17 +18,7 @@ import { Apps, Images, Volumes } from "./stored.ts";
 import { Pools } from "./pools.ts";
 import { Sandboxes } from "./sandboxes.ts";
 
-export interface SandfleetParams {
-  /** The Docker engine, in DOCKER_HOST forms; default DOCKER_HOST, else the local socket. */
-  dockerHost?: string;
-  /**
-   * A Kubernetes cluster instead of a Docker engine: its kubeconfig context,
-   * namespace, and the registry its nodes pull images from.
-   */
-  kubernetes?: KubernetesEngineOptions;
-  /** @internal An engine client already made, such as a fake in a unit test. */
-  docker?: Engine;
-}
+export type SandfleetParams = ClientTarget;
 
 export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
   /** How webhooks are delivered: retries, and the environment the signing keys are read from. */
@@ -36,7 +27,8 @@ export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers"
 
 /**
  * A client of one engine: the home of its sandboxes, pools, images and
- * volumes. It holds one connection, made lazily and shared by everything it
+ * volumes. It owns one client context (the engine's connection, made lazily,
+ * and what the client remembers between calls), shared by everything it
  * returns; nothing is sent before the first call.
  *
  * ```ts
@@ -54,8 +46,9 @@ export class Sandfleet {
   readonly #docker: Engine;
 
   constructor(params: SandfleetParams = {}) {
-    this.#docker = params.docker ?? connectEngine(params);
-    this.sandboxes = new Sandboxes(this.#docker);
+    const context = new ClientContext(params.docker ?? connectEngine(params));
+    this.#docker = context.engine;
+    this.sandboxes = new Sandboxes(context);
     this.pools = new Pools(this.#docker, this.sandboxes);
     this.images = new Images(this.#docker);
     this.volumes = new Volumes(this.#docker);

@@ -19,16 +19,7 @@ const AGENT_INTERVAL_MS = { min: 10, max: 60 * 60 * 1000 } as const;
 import { systemClock, type Clock } from "./poll.ts";
 import { watchEvents, type SandboxEvent } from "./events.ts";
 import type { AgentMetrics } from "./metrics.ts";
-
-export interface AgentEvent {
-  action: "ended" | "paused" | "resumed" | "refilled" | "expired" | "error";
-  sandbox?: string;
-  reason?: EndReason;
-  detail?: string;
-}
-
-/** One part of what the agent keeps true, run on every pass. */
-export type Reconciler = (docker: Engine, nowMs: number) => Promise<AgentEvent[]>;
+import type { AgentEvent, Reconciler } from "./agent-event.ts";
 
 export interface AgentParams {
   docker: Engine;

@@ -1,7 +1,7 @@
 import type { Engine } from "../engines/port.ts";
 import { KILLED_EXIT_CODE, SIGKILL, type CommandSpec, type RunningCommand } from "./command.ts";
 import { watchStartFailure } from "./engine-start-failure.ts";
-import { withResume } from "./pause.ts";
+import { withResume } from "./resume.ts";
 
 // Every process an exec starts inherits this variable, which is how a timeout
 // or a kill finds them all, children included, to end them.

@@ -1,7 +1,7 @@
 import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { FILE_REASONS, fileError, type FileErrorCode } from "./file-errors.ts";
-import type { FileEntry, FileOps } from "./files.ts";
+import type { FileEntry, FileOps } from "./file-ops.ts";
 import { SandboxProcess, type ExecTarget } from "./process.ts";
 
 // The scripts below end with these codes when a path is not what the call needs.

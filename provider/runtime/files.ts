@@ -5,27 +5,7 @@ import { ruleProblem } from "../rules.ts";
 import { shellFileOps } from "./files-shell.ts";
 import type { ExecTarget } from "./process.ts";
 import { supervisorFileOps } from "./supervisor/files.ts";
-
-export interface FileEntry {
-  name: string;
-  type: "file" | "directory" | "symlink" | "other";
-  sizeBytes: number;
-  /** Where a symlink points. */
-  target?: string;
-}
-
-export interface FileStat extends FileEntry {
-  /** Permission bits, e.g. 0o644. */
-  mode: number;
-  /** Last modification (ISO 8601). */
-  modifiedAt: string;
-}
-
-/** A change seen by `watch`. */
-export interface FileEvent {
-  type: "create" | "modify" | "remove";
-  path: string;
-}
+import type { FileEntry, FileEvent, FileOps, FileStat } from "./file-ops.ts";
 
 /** How `open` opens a file, as Python's open() and Modal's do. */
 export type OpenMode = "r" | "w" | "a" | "r+" | "w+" | "a+";
@@ -35,26 +15,6 @@ export type FileData = string | Uint8Array | ArrayBuffer;
 
 /** What `read` returns at most unless told otherwise: a file bigger than this is refused, not truncated. */
 export const READ_LIMIT_BYTES = 64 * 1024 * 1024;
-
-/**
- * The file operations, as each path does them: the supervisor itself, or
- * the sandbox's own tools (sh, cat, stat) through the engine. Paths arrive
- * checked; failures are the typed errors of errors.ts.
- */
-export interface FileOps {
-  read(path: string, maxBytes: number): Promise<Buffer>;
-  /** At most `length` bytes from `offset` (to the end without a length). */
-  readRange(path: string, offset: number, length: number | undefined): Promise<Buffer>;
-  write(path: string, data: Uint8Array): Promise<void>;
-  /** Writes at an offset (keeping the rest), or appends. */
-  writeAt(path: string, data: Uint8Array, at: number | "end"): Promise<void>;
-  /** Changes under a path until the signal aborts; undefined where the path cannot watch. */
-  watch?(path: string, recursive: boolean, signal: AbortSignal): AsyncIterable<FileEvent>;
-  list(path: string): Promise<FileEntry[]>;
-  stat(path: string): Promise<FileStat>;
-  mkdir(path: string, parents: boolean): Promise<void>;
-  remove(path: string, recursive: boolean, force: boolean): Promise<void>;
-}
 
 /**
  * Reads and writes files inside a sandbox, as its user. Failures are typed:

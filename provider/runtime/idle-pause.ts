@@ -1,9 +1,9 @@
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
-import type { AgentEvent } from "./agent.ts";
+import type { AgentEvent } from "./agent-event.ts";
 import { hasTunnelTrafficWaiting } from "./idle.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
-import { resumeIfPaused } from "./pause.ts";
+import { resumeIfPaused } from "./resume.ts";
 import { supervisorActivity, touchSupervisor } from "./supervisor/activity.ts";
 
 /** Whether an idle timeout pauses this sandbox rather than ending it. */

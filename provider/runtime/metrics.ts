@@ -1,7 +1,7 @@
 import type { Counter, Histogram, Registry } from "prom-client";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerStats, ContainerSummary } from "../engines/port.ts";
-import type { AgentEvent } from "./agent.ts";
+import type { AgentEvent } from "./agent-event.ts";
 import type { SandboxEvent } from "./events.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { listMembers, parseMember, recordedPools } from "./pool.ts";

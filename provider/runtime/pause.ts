@@ -4,7 +4,12 @@ import { connectionSettled } from "./supervisor/connections.ts";
 
 /** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
 const EXEC_START_GRACE_MS = 5000;
-const firstSeenStarting = new Map<string, number>();
+/**
+ * When each exec was first seen created but neither started nor ended, per
+ * engine client (as its supervisor connections are): an exec abandoned by
+ * its client is waited for once, not on every pause of its sandbox.
+ */
+const firstSeenStarting = new WeakMap<Engine, Map<string, number>>();
 
 /**
  * Whether the engine may be starting an exec in the container now. Freezing
@@ -13,14 +18,16 @@ const firstSeenStarting = new Map<string, number>();
  */
 async function execStarting(docker: Engine, execIds: readonly string[]): Promise<boolean> {
   const now = Date.now();
+  let seen = firstSeenStarting.get(docker);
+  if (!seen) firstSeenStarting.set(docker, (seen = new Map<string, number>()));
   const infos = await Promise.all(execIds.map(async (id) => ({ id, info: await docker.exec.inspect(id) })));
   return infos.some(({ id, info }) => {
     if (!info || info.running || info.exitCode !== null) {
-      firstSeenStarting.delete(id);
+      seen.delete(id);
       return false;
     }
-    const first = firstSeenStarting.get(id) ?? now;
-    firstSeenStarting.set(id, first);
+    const first = seen.get(id) ?? now;
+    seen.set(id, first);
     return now - first < EXEC_START_GRACE_MS;
   });
 }
@@ -68,34 +75,5 @@ export async function checkpointSandbox(docker: Engine, id: string): Promise<str
     const message = error instanceof Error ? error.message : String(error);
     // CRIU's own reason is in its log, which the engine names but does not quote.
     return `the engine could not checkpoint it (${message.replace(/\s+/g, " ").trim()}); paused with the freezer instead`;
-  }
-}
-
-/**
- * Thaws a paused sandbox, so that whatever needed it (an exec, a file call,
- * a connection) goes on: a paused sandbox resumes by itself on use. Says
- * whether it was paused.
- */
-export async function resumeIfPaused(docker: Engine, id: string): Promise<boolean> {
-  const container = await docker.containers.inspect(id);
-  if (container?.status !== "paused") return false;
-  try {
-    await docker.containers.unpause(id);
-  } catch (error) {
-    // Thawed meanwhile by another caller: what was wanted.
-    if (!(error instanceof ConflictError)) throw error;
-  }
-  return true;
-}
-
-/** Runs an engine call on the sandbox; one refused because the sandbox is paused runs again once it is thawed. */
-export async function withResume<T>(docker: Engine, id: string, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof ConflictError && /paused/i.test(error.message) && (await resumeIfPaused(docker, id))) {
-      return call();
-    }
-    throw error;
   }
 }

@@ -1,5 +1,5 @@
 import type { Engine } from "../engines/port.ts";
-import type { AgentEvent, Reconciler } from "./agent.ts";
+import type { AgentEvent, Reconciler } from "./agent-event.ts";
 import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */

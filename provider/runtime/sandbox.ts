@@ -1,6 +1,4 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
-import { Sandfleet, type SandfleetParams } from "../client/sandfleet.ts";
-import type { ListParams } from "../client/sandboxes.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerStats, ExecResult } from "../engines/port.ts";
 import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
@@ -11,10 +9,12 @@ import { egressRefusals, forgetEgress, setEgress, type EgressRefusal } from "./e
 import type { EgressPolicy } from "./egress-rules.ts";
 import { LABEL } from "./labels.ts";
 import { createConnectToken, type ConnectToken } from "./connect-tokens.ts";
-import { checkpointSandbox, pauseSandbox, resumeIfPaused, type PauseResult } from "./pause.ts";
+import { checkpointSandbox, pauseSandbox, type PauseResult } from "./pause.ts";
+import { resumeIfPaused } from "./resume.ts";
 import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "./supervisor/activity.ts";
 import type { ClaimParams } from "./pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "./process.ts";
+import { defaultContext, type ClientContext, type ClientTarget, type ListParams } from "./client-context.ts";
 import { inspectSandbox, waitUntilReady, type SandboxState, type SandboxSummary } from "./sandbox-ops.ts";
 import { sandboxParamsProblems, type SandboxParams } from "./sandbox-params.ts";
 import { removeRecords } from "./sandbox-records.ts";
@@ -23,7 +23,7 @@ import { mainStdin } from "./supervisor/main-stdin.ts";
 import { liveTags, setTags } from "./tags.ts";
 
 /** Which engine a static shortcut speaks to: the same choices as `new Sandfleet(...)`. */
-export type ConnectParams = SandfleetParams;
+export type ConnectParams = ClientTarget;
 
 export interface RunParams extends ExecParams {
   /** Bytes for the command's stdin; it is closed after them. */
@@ -70,29 +70,33 @@ export class Sandbox {
     this.#target = { id: state.id, supervised: state.supervised };
   }
 
-  /** Shortcut for `new Sandfleet(connect).sandboxes.create(params)`. */
+  /** Shortcut for `sandboxes.create(params)` of the default client of the engine `connect` names (one per engine, reused). */
   static async create(params: SandboxParams, connect: ConnectParams = {}): Promise<Sandbox> {
-    return client(connect, params.dockerHost).sandboxes.create(params);
+    const context = client(connect, params.dockerHost);
+    return new Sandbox(context.engine, await context.create(params));
   }
 
-  /** Shortcut for `new Sandfleet(connect).sandboxes.fromId(id)`. */
+  /** Shortcut for `sandboxes.fromId(id)` of the default client of the engine `connect` names (one per engine, reused). */
   static async fromId(id: string, connect: ConnectParams = {}): Promise<Sandbox> {
-    return client(connect).sandboxes.fromId(id);
+    const context = client(connect);
+    return new Sandbox(context.engine, await context.byId(id));
   }
 
-  /** Shortcut for `new Sandfleet(connect).sandboxes.fromName(app, name)`. */
+  /** Shortcut for `sandboxes.fromName(app, name)` of the default client of the engine `connect` names (one per engine, reused). */
   static async fromName(app: string, name: string, connect: ConnectParams = {}): Promise<Sandbox> {
-    return client(connect).sandboxes.fromName(app, name);
+    const context = client(connect);
+    return new Sandbox(context.engine, await context.byName(app, name));
   }
 
-  /** Shortcut for `new Sandfleet(params).sandboxes.claim(app, pool, params)`. */
+  /** Shortcut for `sandboxes.claim(app, pool, params)` of the default client of the engine `params` names (one per engine, reused). */
   static async claim(app: string, pool: string, params: ConnectParams & ClaimParams = {}): Promise<Sandbox> {
-    return client(params).sandboxes.claim(app, pool, params);
+    const context = client(params);
+    return new Sandbox(context.engine, await context.claim(app, pool, params));
   }
 
-  /** Shortcut for `new Sandfleet(params).sandboxes.list(params)`. */
+  /** Shortcut for `sandboxes.list(params)` of the default client of the engine `params` names (one per engine, reused). */
   static async list(params: ConnectParams & ListParams = {}): Promise<SandboxSummary[]> {
-    return client(params).sandboxes.list(params);
+    return client(params).list(params);
   }
 
   /** Starts a command; its output streams as it comes. */
@@ -388,25 +392,7 @@ async function followMainOutput(
   output.stderr.end(stderr.subarray(seen.stderr));
 }
 
-/**
- * The client the static shortcuts use: one per engine target, reused, as
- * Modal's SDK keeps a default client, so that a shortcut keeps the client's
- * connections and caches (a claim's listing of warm members, say) from one
- * call to the next instead of starting cold each time.
- */
-const defaultClients = new Map<string, Sandfleet>();
-
-function client(connect: ConnectParams, dockerHost?: string): Sandfleet {
-  const params = { ...connect, ...(connect.dockerHost || !dockerHost ? {} : { dockerHost }) };
-  if (params.docker) return new Sandfleet(params);
-  const key = JSON.stringify([params.dockerHost ?? process.env.DOCKER_HOST ?? "", params.kubernetes ?? null]);
-  let made = defaultClients.get(key);
-  if (!made) {
-    made = new Sandfleet({
-      ...(params.dockerHost ? { dockerHost: params.dockerHost } : {}),
-      ...(params.kubernetes ? { kubernetes: params.kubernetes } : {}),
-    });
-    defaultClients.set(key, made);
-  }
-  return made;
+/** The default client of the engine a shortcut names; a sandbox's own `dockerHost` stands in when the shortcut names none. */
+function client(connect: ConnectParams, dockerHost?: string): ClientContext {
+  return defaultContext({ ...connect, ...(connect.dockerHost || !dockerHost ? {} : { dockerHost }) });
 }
