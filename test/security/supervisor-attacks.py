@@ -89,6 +89,19 @@ def clients():
     return out
 
 
+def squat():
+    """Tries to listen where the host dials (the supervisor's abstract name), to hear the secret first."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.bind(ADDRESS)
+        s.listen(1)
+        return {"listening": True}
+    except OSError as error:
+        return {"listening": False, "error": error.strerror}
+    finally:
+        s.close()
+
+
 def beside():
     """Each way in from beside, with nothing sent: what `connect` said, and whether it got anywhere."""
     out = {}
@@ -238,5 +251,5 @@ def fork_bomb():
 
 
 if __name__ == "__main__":
-    attack = {"clients": clients, "beside": beside, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
+    attack = {"clients": clients, "beside": beside, "squat": squat, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
     print(json.dumps(attack[sys.argv[1]]()))

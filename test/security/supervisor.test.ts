@@ -165,6 +165,12 @@ describe("a process inside a sandbox against its supervisor", () => {
       expect((await answers("an exec after SIGSTOP to everything", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
     });
 
+    it(`cannot listen where the host dials from beside, to hear the secret first, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", ...(user ? { user } : {}) });
+      expect(await attack(sandbox, "squat")).toEqual({ listening: false, error: "Address already in use" });
+      expect((await sandbox.run(["echo", "ok"])).stdout).toBe("ok\n");
+    });
+
     it(`cannot take the host's way in from beside (join a namespace, take the reserved uid), as ${label}`, async () => {
       await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", ...(user ? { user } : {}) });
       const ways = await attack(sandbox, "beside");
