@@ -1,7 +1,6 @@
 import { dirname } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
-import { loadedUsersProblem, readKubeconfig } from "./kubeconfig.ts";
 import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
@@ -37,6 +36,8 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
         };
         if (target.allowExecCredentials === true) config.loadFromFile(target.kubeconfig);
         else {
+          // Its checks load a YAML parser: a process that never speaks to a cluster does not.
+          const { loadedUsersProblem, readKubeconfig } = await import("./kubeconfig.ts");
           const read = readKubeconfig(target.kubeconfig);
           if ("problem" in read) refuse(read.problem);
           else {
