@@ -101,10 +101,9 @@ describe("the supervisor inside a sandbox", () => {
   });
 
   it("ends its sandbox at its timeout with 124, with no agent running", async () => {
-    const started = Date.now();
+    // Without its timeout it would run forever: the test's own timeout would end it instead.
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 2000 });
     expect(await sandbox.wait()).toBe(124);
-    expect(Date.now() - started).toBeLessThan(6000);
     const { stderr } = await sandbox.logs();
     const said = await new Promise<string>((resolve) => {
       let text = "";
@@ -134,10 +133,8 @@ describe("the supervisor inside a sandbox", () => {
 
   it("takes a shorter or longer lifetime on the live sandbox, from the runtime and the CLI", async () => {
     await using short = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 60_000 });
-    const started = Date.now();
-    await short.setTimeout(1000);
+    await short.setTimeout(1000); // its first timeout, a minute, is as long as this test may take
     expect(await short.wait()).toBe(124);
-    expect(Date.now() - started).toBeLessThan(5000);
     // Long enough for a CLI run on a busy machine to reach it alive.
     await using long = await Sandbox.create({ app, image: "sandfleet/busybox", timeoutMs: 8000 });
     const extended = await sandfleet(["extend", long.id, "1m", "--json"]);
