@@ -33,7 +33,7 @@ await step("exec round trips", () => execThroughput(runs * 2));
 await step("pause and resume", () => lifecycle(runs));
 await step("egress allowlists", () => egressOverhead(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
-await step("scaling", () => scaling(quick ? [10] : [10, 50, 100]));
+await step("scaling", () => scaling(quick ? [10] : [10, 50, 100, 250, 500]));
 await step("sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
 
 const notesPath = new URL("./notes.md", import.meta.url);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { connectDocker } from "../provider/engines/docker/client.ts";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
 import { normalizeSandboxParams, sandboxContainerSpec } from "../provider/runtime/sandbox-params.ts";
@@ -6,10 +7,13 @@ import { Sandbox } from "../provider/runtime/sandbox.ts";
 import { DISK_MIB } from "../provider/rules.ts";
 import { DisposableEngine } from "../test/support/disposable-engine.ts";
 import { cleanupApp } from "../test/support/engine.ts";
-import { docker, medianMs, pidsMatching, rssMiB, type Figure } from "./measure.ts";
+import { Agent } from "../provider/runtime/agent.ts";
+import { poolReconcilers } from "../provider/runtime/pool-agent.ts";
+import { docker, medianMs, pidsMatching, rssMiB, run, type Figure } from "./measure.ts";
 
 const engine = connectDocker();
 export const benchApp = () => `bench-${randomBytes(3).toString("hex")}`;
+const cliBin = new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname;
 
 /** 1. Cold sandbox: create until the readiness probe passed and a first exec returned. */
 export async function coldSandbox(runs: number): Promise<Figure[]> {
@@ -248,7 +252,34 @@ export async function scaling(sizes: number[]): Promise<Figure[]> {
     const renameMs = await medianMs(claims - 2, 2, async () => {
       await engine.containers.rename(member?.id ?? "", `${app}-renamed-${String(renames++)}`);
     });
+    // What an operator meets at this size: listing it from the CLI, and one agent pass over it.
+    const listed = await medianMs(5, 1, async () => {
+      await run(process.execPath, [cliBin, "ls", "--app", app], { maxBuffer: 64 * 1024 * 1024 });
+    });
+    const dockerPs = await medianMs(5, 1, async () => {
+      await docker("ps", "-a", "--filter", `label=sandfleet.app=${app}`);
+    });
+    const agent = new Agent({ docker: engine, app, reconcilers: poolReconcilers(app) });
+    const passMs = await medianMs(5, 1, async () => {
+      await agent.reconcileOnce();
+    });
+    const idle = await idleMemoryMiB(app);
     figures.push(
+      {
+        name: `pool of ${String(size)}: \`sandfleet ls --app\``,
+        value: listed,
+        unit: "ms",
+        baselineName: "`docker ps -a` with the same filter",
+        baseline: dockerPs,
+        target: 1.5,
+      },
+      { name: `pool of ${String(size)}: one agent pass`, value: passMs, unit: "ms" },
+      {
+        name: `pool of ${String(size)}: memory per idle member`,
+        value: idle.engine,
+        unit: "MiB",
+        note: `the container's cgroup; plus ${idle.shim.toFixed(1)} MiB of containerd-shim each`,
+      },
       {
         name: `pool of ${String(size)}: cold create, per member`,
         value: createMs / size,
@@ -304,4 +335,34 @@ export async function storageCost(runs: number): Promise<Figure[]> {
   } finally {
     await overlay.dispose();
   }
+}
+
+/**
+ * Memory an idle member holds, as the engine counts it (its memory cgroup,
+ * less the page cache, as `docker stats` shows it), averaged over the app's
+ * running containers; and the containerd-shim beside each.
+ */
+async function idleMemoryMiB(app: string): Promise<{ engine: number; shim: number }> {
+  const ids = (await docker("ps", "-q", "--no-trunc", "--filter", `label=sandfleet.app=${app}`)).trim().split("\n");
+  const held = ids.map((id) => {
+    for (const root of [`/sys/fs/cgroup/memory/docker/${id}`, `/sys/fs/cgroup/system.slice/docker-${id}.scope`]) {
+      try {
+        const stat = readFileSync(`${root}/memory.stat`, "utf8");
+        const field = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, "m").exec(stat)?.[1] ?? 0);
+        const usage = Number(
+          readFileSync(`${root}/${root.includes("/memory/") ? "memory.usage_in_bytes" : "memory.current"}`, "utf8"),
+        );
+        return (usage - field(root.includes("/memory/") ? "total_cache" : "file")) / 1024 / 1024;
+      } catch {
+        continue;
+      }
+    }
+    return Number.NaN;
+  });
+  const known = held.filter((m) => Number.isFinite(m));
+  const shims = pidsMatching(/containerd-shim/);
+  return {
+    engine: known.reduce((a, b) => a + b, 0) / Math.max(1, known.length),
+    shim: shims.reduce((sum, pid) => sum + rssMiB(pid), 0) / Math.max(1, shims.length),
+  };
 }
