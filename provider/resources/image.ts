@@ -1,27 +1,20 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageStep } from "../runtime/image-recipe.ts";
+import type { ImageSource } from "../runtime/image-recipe.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";
 
 const provider = delegatingProvider(import.meta.url, "./image-provider", "imageProvider");
 
-export interface ImageArgs {
+/** The runtime's image source; `base` may be another resource's output. */
+export interface ImageArgs extends Omit<ImageSource, "base"> {
   /** The owning app, or its name. */
   app: App | string;
   /** Unique within the app; defaults to the resource name. */
   name?: string;
-  /** An image already on the engine; nothing is built. */
-  ref?: string;
   /** The local image to build on. */
   base?: pulumi.Input<string>;
-  /** Run commands, set env, workdir or user, copy local files or folders, or raw Dockerfile lines. */
-  steps?: ImageStep[];
-  /** Build from a Dockerfile and context instead. */
-  dockerfile?: { path: string; context?: string };
-  /** Let RUN steps use the network. Default false. */
-  network?: boolean;
   /** Where relative paths start. Default: the program's working directory. */
   sourceDir?: string;
   dockerHost?: string;

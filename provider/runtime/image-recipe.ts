@@ -19,19 +19,28 @@ export type ImageStep =
   | { copy: { src: string; dest: string } }
   | { dockerfile: string };
 
-/** An image: an existing local reference, or built from a base and steps, or from a Dockerfile. */
-export interface ImageParams {
-  app: string;
-  name: string;
+/**
+ * Where an image comes from: an existing local reference, or built from a
+ * base and steps, or from a Dockerfile. The one shape sandfleet.yaml, the
+ * Image resource and the runtime all take.
+ */
+export interface ImageSource {
   /** An image already on the engine; nothing is built. */
   ref?: string;
   /** The image to build on (local; sandfleet never pulls). */
   base?: string;
+  /** Run commands, set env, workdir or user, copy local files or folders, or raw Dockerfile lines. */
   steps?: ImageStep[];
   /** A Dockerfile and its build context, instead of base and steps. */
   dockerfile?: { path: string; context?: string };
   /** Let RUN steps use the network. Default false. */
   network?: boolean;
+}
+
+/** An image of an app, from its source. */
+export interface ImageParams extends ImageSource {
+  app: string;
+  name: string;
   /** Directory that relative paths (copy sources, Dockerfile, context) start from. */
   sourceDir?: string;
   dockerHost?: string;

@@ -1,16 +1,10 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import type { Webhook } from "../runtime/webhooks.ts";
-import type { ImageStep } from "../runtime/image-recipe.ts";
+import type { ImageSource } from "../runtime/image-recipe.ts";
 import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
 
-/** An image as written in sandfleet.yaml. */
-export interface SpecImage {
-  ref?: string;
-  base?: string;
-  steps?: ImageStep[];
-  dockerfile?: { path: string; context?: string };
-  network?: boolean;
-}
+/** An image as written in sandfleet.yaml: the runtime's own shape. */
+export type SpecImage = ImageSource;
 
 export interface SpecVolume {
   retainOnDelete?: boolean;
