@@ -7,7 +7,7 @@ import { Secret } from "../resources/secret.ts";
 import { Snapshot } from "../resources/snapshot.ts";
 import { Volume } from "../resources/volume.ts";
 import type { ImageInput, VolumeMountInput } from "../resources/inputs.ts";
-import { isImageReference, sandboxParamsFromSpec } from "./to-params.ts";
+import { isImageReference, sandboxParamsFromSpec, specEngine } from "./to-params.ts";
 import type { SandfleetSpec, SecretSource, SpecSandbox } from "./types.ts";
 
 export interface DeployedSpec {
@@ -26,8 +26,7 @@ export interface DeployedSpec {
  * first needed; the spec's validation has ruled out cycles.
  */
 export function deploySpec(spec: SandfleetSpec, config: pulumi.Config = new pulumi.Config()): DeployedSpec {
-  const dockerHost = spec.dockerHost;
-  const engine = { ...(dockerHost ? { dockerHost } : {}), ...(spec.kubernetes ? { kubernetes: spec.kubernetes } : {}) };
+  const engine = specEngine(spec);
   const app = new App(spec.app, {
     name: spec.app,
     internet: spec.internet ?? false,

@@ -18,6 +18,7 @@ export { hasErrors } from "./issues.ts";
 export { capacityIssues } from "./capacity.ts";
 export { advisoryIssues } from "./advisories.ts";
 export { kubeconfigIssues } from "./kubeconfig-check.ts";
+export { specEngine } from "./to-params.ts";
 export { fleetDemand, fleetUnits, type FleetDemand } from "./fleet.ts";
 export { annotations, type AnnotationFormat } from "./annotations.ts";
 export type { YamlSource } from "./yaml-source.ts";

@@ -1,3 +1,4 @@
+import type { EngineTarget } from "../engines/connect.ts";
 import type { SandboxParams } from "../runtime/sandbox-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseDuration, parseSizeMiB } from "./units.ts";
@@ -53,6 +54,13 @@ export function sandboxParamsFromSpec(
     ...(sandbox.runtime ? { runtime: sandbox.runtime } : {}),
     ...(sandbox.supervisor !== undefined ? { supervisor: sandbox.supervisor } : {}),
     ...(sandbox.tags ? { tags: sandbox.tags } : {}),
+    ...specEngine(spec),
+  };
+}
+
+/** The engine a spec names: its cluster, or its Docker host, or neither (the environment's). */
+export function specEngine(spec: SandfleetSpec): EngineTarget {
+  return {
     ...(spec.dockerHost ? { dockerHost: spec.dockerHost } : {}),
     ...(spec.kubernetes ? { kubernetes: spec.kubernetes } : {}),
   };

@@ -1,6 +1,9 @@
 // What each concept becomes on Kubernetes, read back from the API server,
 // and the code-interpreter example through the real pulumi CLI on the cluster.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
@@ -223,5 +226,22 @@ describe("the code-interpreter example on Kubernetes, with the real pulumi CLI",
     expect((await example.stack.run(["stack", "export"])).stdout).not.toContain(secret);
     await example.stack.run(["destroy", "--yes", "--skip-preview"]);
     expect(await backendLeftovers(engine, example.app)).toEqual([]);
+  });
+});
+
+describe("sandfleet validate --capacity on a file that names a cluster", () => {
+  it("measures the cluster the file names, not this machine's Docker engine", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sandfleet-k8s-capacity-"));
+    const file = join(dir, "sandfleet.yaml");
+    const target = `kubernetes:\n  kubeconfig: ${TEST_CLUSTER.kubeconfig ?? ""}\n  namespace: default\n  registry: "${TEST_CLUSTER.registry ?? ""}"\n`;
+    const fleet = (replicas: number) =>
+      `app: ${uniqueApp("k8s-cap")}\n${target}pools:\n  p:\n    replicas: ${String(replicas)}\n    template: { image: sandfleet/busybox, cpu: 0.5, memory: 64Mi }\n`;
+    writeFileSync(file, fleet(1));
+    expect(await runCli(["validate", file, "--capacity"])).toMatchObject({ code: 0, stdout: `${file}: valid\n` });
+    writeFileSync(file, fleet(400));
+    const tooBig = await runCli(["validate", file, "--capacity"]);
+    expect(tooBig.code).toBe(1);
+    expect(tooBig.stderr).toContain(`does not fit the engine at ${sandfleet.engine}`);
+    expect(tooBig.stderr).not.toContain("docker.sock");
   });
 });

@@ -10,6 +10,7 @@ import {
   loadPolicyFile,
   loadSpecPath,
   POLICY_FILE,
+  specEngine,
   type AnnotationFormat,
   type Policy,
   type SpecIssue,
@@ -53,7 +54,8 @@ export const validate: Verb = {
       issues.push(...kubeconfigIssues(loaded.spec, loaded.source, policy?.allowKubeconfigExec === true));
       if (values.capacity === true) {
         const { Sandfleet } = await import("../../index.ts");
-        const sandfleet = new Sandfleet({ ...(loaded.spec.dockerHost ? { dockerHost: loaded.spec.dockerHost } : {}) });
+        // The engine the file names (a cluster too), not the one this machine happens to have.
+        const sandfleet = new Sandfleet(specEngine(loaded.spec));
         const engine = await sandfleet.capacity();
         issues.push(...capacityIssues(loaded.spec, loaded.source, { name: sandfleet.engine, ...engine }));
       }
