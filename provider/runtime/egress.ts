@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
-import { ConflictError, SandfleetError } from "../errors.ts";
+import { ConflictError, NotFoundError, SandfleetError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
 import { newestRecords, writeRecord } from "./sandbox-records.ts";
@@ -50,6 +50,20 @@ const DAEMON_LOG = { maxFileBytes: 10 * 1024 * 1024, maxFiles: 2 };
  * the ranges routed on the host that answers may still open (that internet's).
  */
 async function ensureEgressDaemon(docker: Engine): Promise<string> {
+  // Another process may be replacing it at this moment (a daemon of a new version, or a test's):
+  // what it removes or places under this one is looked at again, a few times.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await placeEgressDaemon(docker);
+    } catch (error) {
+      const raced = error instanceof ConflictError || error instanceof NotFoundError;
+      if (!raced || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+async function placeEgressDaemon(docker: Engine): Promise<string> {
   const { version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
   const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
   const upstream = process.env.SANDFLEET_EGRESS_UPSTREAM;
@@ -60,7 +74,14 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
     JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, log: DAEMON_LOG }),
   ).slice(0, 16);
   const existing = await docker.containers.inspect(DAEMON);
-  if (existing?.labels[LABEL.egressDaemon] === config) {
+  // The hosts, upstream and public ranges are hooks for a test's small internet, set only by
+  // whoever runs those tests: a caller that sets none takes the daemon of its version as it is,
+  // so that it never replaces one under sandboxes whose tests set them.
+  const hooked = [hosts, upstream, publicRanges].some(Boolean);
+  const fits = hooked
+    ? existing?.labels[LABEL.egressDaemon] === config
+    : existing?.labels[LABEL.egressDaemonVersion] === version;
+  if (existing && fits) {
     if (!existing.running) await docker.containers.start(DAEMON);
     return DAEMON;
   }
@@ -79,7 +100,7 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
         ...(publicRanges ? ["--public", publicRanges] : []),
       ],
       env: {},
-      labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config },
+      labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config, [LABEL.egressDaemonVersion]: version },
       nanoCpus: 500_000_000,
       memoryBytes: 128 * 1024 * 1024,
       pidsLimit: 64,

@@ -32,6 +32,7 @@ export const LABEL = {
   egress: "sandfleet.egress",
   egressNetwork: "sandfleet.egress-network",
   egressDaemon: "sandfleet.egress-daemon",
+  egressDaemonVersion: "sandfleet.egress-daemon-version",
   tokenId: "sandfleet.token-id",
   tokenHash: "sandfleet.token-sha256",
   port: "sandfleet.port",
