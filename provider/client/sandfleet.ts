@@ -10,7 +10,8 @@ import {
   type TokenVerdict,
 } from "../runtime/connect-tokens.ts";
 import { resumeIfPaused } from "../runtime/pause.ts";
-import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
+import { readWebhooks } from "../runtime/webhooks.ts";
+import { WebhookDelivery, type DeliveryOptions } from "../runtime/webhook-delivery.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
 import { Apps, Images, Volumes } from "./stored.ts";
@@ -30,8 +31,12 @@ export interface SandfleetParams {
 }
 
 export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
-  /** How webhooks are delivered: retries, and the environment the signing keys are read from. */
-  webhooks?: Omit<DeliveryOptions, "onFailure">;
+  /**
+   * How webhooks are delivered: where the queue of waiting deliveries is kept
+   * (`stateDir`), how long they are retried (`retentionMs`), the bound per
+   * receiver, and the environment the signing keys are read from.
+   */
+  webhooks?: Omit<DeliveryOptions, "onFailure" | "metrics" | "post" | "random">;
 }
 
 /**
@@ -136,10 +141,15 @@ export class Sandfleet {
   agent(params: AgentOptions = {}): Agent {
     const { webhooks: deliveryOptions, ...options } = params;
     const docker = this.#docker;
-    const delivery = new WebhookDelivery({
-      ...deliveryOptions,
-      onFailure: (detail) => options.onEvent?.({ action: "error", detail }),
-    });
+    const delivery = new WebhookDelivery(
+      { engine: docker.host, ...(options.app ? { app: options.app } : {}) },
+      {
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...deliveryOptions,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        onFailure: (detail) => options.onEvent?.({ action: "error", detail }),
+      },
+    );
     return new Agent({
       ...options,
       docker,
@@ -150,11 +160,7 @@ export class Sandfleet {
         },
         ...poolReconcilers(options.app),
       ],
-      observers: [
-        (event) => {
-          delivery.deliver(event);
-        },
-      ],
+      eventSink: delivery,
     });
   }
 }

@@ -12,9 +12,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import type { SandboxEvent } from "../../provider/runtime/event-kinds.ts";
-import { readWebhooks, WebhookDelivery, writeWebhooks, type Webhook } from "../../provider/runtime/webhooks.ts";
+import { readWebhooks, writeWebhooks, type Webhook } from "../../provider/runtime/webhooks.ts";
+import { WebhookDelivery } from "../../provider/runtime/webhook-delivery.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { until } from "../support/until.ts";
 
 interface Receiver {
   url: (host?: string) => string;
@@ -53,22 +55,33 @@ async function receiver(
 const app = uniqueApp("sechook");
 const event = (): SandboxEvent => ({ time: new Date().toISOString(), kind: "created", app, sandbox: "s", id: "0" });
 
-/** Delivers one event to the hooks as the agent would, after reading them back from the engine's record; returns the failures it reported. */
+/**
+ * Delivers one event to the hooks as the agent would, after reading them back
+ * from the engine's record; returns the failures it reported once the first
+ * attempt has ended (delivered, or said why not).
+ */
 async function deliverThroughRecord(hooks: Webhook[]): Promise<string[]> {
   // Written as the record is (an older sandfleet wrote what its checks let through), then read back as the agent reads it.
   await writeWebhooks(docker, app, hooks);
   const failures: string[] = [];
-  const delivery = new WebhookDelivery({
-    env: { HOOK_KEY: "k" },
-    retryBaseMs: 10,
-    attempts: 2,
-    onFailure: (message) => failures.push(message),
-  });
-  delivery.use(await readWebhooks(docker, app));
-  delivery.deliver(event());
-  // deliver() starts its posts in a microtask, which has run once a macrotask comes; then wait on the posts themselves.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  await delivery.settled();
+  const delivery = new WebhookDelivery(
+    { engine: docker.host, app },
+    {
+      env: { HOOK_KEY: "k" },
+      stateDir: mkdtempSync(join(tmpdir(), "sandfleet-hook-state-")),
+      onFailure: (message) => failures.push(message),
+    },
+  );
+  delivery.open();
+  try {
+    delivery.use(await readWebhooks(docker, app));
+    await delivery.take(event());
+    await until("the first attempt to end", () =>
+      Promise.resolve(delivery.waiting() === 0 || failures.some((f) => f.includes("not delivered"))),
+    );
+  } finally {
+    await delivery.close();
+  }
   return failures;
 }
 

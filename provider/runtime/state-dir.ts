@@ -1,0 +1,43 @@
+import { chmodSync, lstatSync, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { InvalidArgumentError } from "../errors.ts";
+
+/**
+ * Where sandfleet keeps what a process of its own must find again after a
+ * restart (the agent's waiting webhook deliveries): $SANDFLEET_STATE_DIR, else
+ * $XDG_STATE_HOME/sandfleet, else ~/.local/state/sandfleet.
+ */
+export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  if (env.SANDFLEET_STATE_DIR) return env.SANDFLEET_STATE_DIR;
+  return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "sandfleet");
+}
+
+/**
+ * Makes `dir` (and its parents) if missing, and makes sure only this process's
+ * user can list, read or write it: a directory, not a symlink, owned by this
+ * user, mode 0700. One that others can write (or that another user owns) is
+ * refused, since files may already have been planted in it; one others can
+ * only read is narrowed to 0700.
+ */
+export function ensurePrivateDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new InvalidArgumentError(`cannot make the state directory ${dir}: ${(error as Error).message}`);
+  }
+  const stat = lstatSync(dir);
+  const uid = process.geteuid?.();
+  if (stat.isSymbolicLink()) throw new InvalidArgumentError(`${dir} is a symlink; sandfleet keeps its state only in a real directory`);
+  if (!stat.isDirectory()) throw new InvalidArgumentError(`${dir} is not a directory`);
+  if (uid !== undefined && stat.uid !== uid)
+    throw new InvalidArgumentError(
+      `${dir} belongs to uid ${String(stat.uid)}, not to this user (uid ${String(uid)}); sandfleet keeps its state only in a directory of its own`,
+    );
+  const mode = stat.mode & 0o777;
+  if (mode & 0o022)
+    throw new InvalidArgumentError(
+      `${dir} can be written by others (mode ${mode.toString(8).padStart(4, "0")}); what is in it may not be sandfleet's: empty it and chmod 700 it`,
+    );
+  if (mode !== 0o700) chmodSync(dir, 0o700);
+}
