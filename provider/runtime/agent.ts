@@ -142,8 +142,7 @@ export class Agent {
     // A sink that cannot open (its lock is another agent's) stops the agent before it does anything.
     const resume = sink?.open();
     try {
-      const watching =
-        this.#params.observers.length > 0 || sink ? this.#watch(signal, resume) : Promise.resolve();
+      const watching = this.#params.observers.length > 0 || sink ? this.#watch(signal, resume) : Promise.resolve();
       await this.#pass(signal);
       await watching;
     } finally {

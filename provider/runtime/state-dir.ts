@@ -28,7 +28,8 @@ export function ensurePrivateDir(dir: string): void {
   }
   const stat = lstatSync(dir);
   const uid = process.geteuid?.();
-  if (stat.isSymbolicLink()) throw new InvalidArgumentError(`${dir} is a symlink; sandfleet keeps its state only in a real directory`);
+  if (stat.isSymbolicLink())
+    throw new InvalidArgumentError(`${dir} is a symlink; sandfleet keeps its state only in a real directory`);
   if (!stat.isDirectory()) throw new InvalidArgumentError(`${dir} is not a directory`);
   if (uid !== undefined && stat.uid !== uid)
     throw new InvalidArgumentError(

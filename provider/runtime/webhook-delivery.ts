@@ -229,9 +229,7 @@ export class WebhookDelivery {
     }
     const timeMs = Date.parse(event.time);
     this.#cursor =
-      this.#cursor?.timeMs === timeMs
-        ? { timeMs, keys: [...this.#cursor.keys, key] }
-        : { timeMs, keys: [key] };
+      this.#cursor?.timeMs === timeMs ? { timeMs, keys: [...this.#cursor.keys, key] } : { timeMs, keys: [key] };
     store.writeCursor(this.#cursor);
   }
 
@@ -248,6 +246,11 @@ export class WebhookDelivery {
     for (const r of this.#receivers.values()) r.wake();
     while (this.#workers.size > 0) await Promise.all(this.#workers);
     this.#lock?.release();
+  }
+
+  /** A method, not the flag itself: the flag changes while an attempt is awaited. */
+  #closed(): boolean {
+    return this.#closing.signal.aborted;
   }
 
   #say(message: string): void {
@@ -331,9 +334,11 @@ export class WebhookDelivery {
     r.waitingFor = waitingFor;
     const signal = AbortSignal.any([woken.signal, this.#closing.signal]);
     if (ms === undefined) {
-      if (!signal.aborted) await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
-    }
-    else await this.#o.clock.sleep(ms, signal);
+      if (!signal.aborted)
+        await new Promise((resolve) => {
+          signal.addEventListener("abort", resolve, { once: true });
+        });
+    } else await this.#o.clock.sleep(ms, signal);
     r.wake = () => undefined;
     return !this.#closing.signal.aborted;
   }
@@ -341,7 +346,9 @@ export class WebhookDelivery {
   async #work(r: Receiver): Promise<void> {
     await Promise.race([
       this.#read,
-      new Promise((resolve) => this.#closing.signal.addEventListener("abort", resolve, { once: true })),
+      new Promise((resolve) => {
+        this.#closing.signal.addEventListener("abort", resolve, { once: true });
+      }),
     ]);
     let attempt = 0;
     while (!this.#closing.signal.aborted) {
@@ -378,7 +385,7 @@ export class WebhookDelivery {
       r.inFlight = head;
       const outcome = await this.#attempt(hook, head);
       r.inFlight = undefined;
-      if (this.#closing.signal.aborted) return; // cut off: it stays, and is sent again after a restart
+      if (this.#closed()) return; // cut off: it stays, and is sent again after a restart
       if (outcome.kind === "delivered") {
         this.#remove(r, head);
         this.#o.metrics?.webhookDelivered(r.labels);
@@ -396,7 +403,7 @@ export class WebhookDelivery {
       const delayMs = this.#backoff(attempt);
       this.#say(
         `webhook ${r.labels.receiver} of ${r.app}: delivery ${head.id} not delivered (attempt ${String(attempt)}): ` +
-          `${outcome.why}; next attempt in ${String(Math.round(delayMs / 1000))} s`,
+          `${outcome.why}; next attempt in ${(delayMs / 1000).toFixed(1)} s`,
       );
       if (!(await this.#wait(r, "retry", delayMs))) return;
     }

@@ -150,11 +150,7 @@ export class WebhookStore {
 /** Writes to `<name>.tmp`, 0600 and never through a symlink, then renames it to `name`. */
 function writeWhole(dir: string, name: string, text: string, durable: boolean): void {
   const tmp = join(dir, `${name}.tmp`);
-  const fd = openSync(
-    tmp,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
-    0o600,
-  );
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
   try {
     writeSync(fd, text);
     if (durable) fsyncSync(fd);

@@ -4,7 +4,7 @@ import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { webhookUrlProblem } from "../addresses.ts";
 import { booleanProblem, enumProblem, LIMITS, quoted, ruleProblem } from "../rules.ts";
 import { objectName } from "./names.ts";
-import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from "./event-kinds.ts";
+import { SANDBOX_EVENT_KINDS, type SandboxEventKind } from "./event-kinds.ts";
 
 /**
  * Where the agent POSTs an app's sandbox events. The signing key is read by

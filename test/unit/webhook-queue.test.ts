@@ -50,7 +50,7 @@ function fakeReceiver(clock: FakeClock) {
       attempt.status = answer(attempt);
       return Promise.resolve({ status: attempt.status });
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   };
   return {
