@@ -166,6 +166,15 @@ describe("webhook deliveries across a receiver outage and an agent restart", () 
     expect(sum("sandfleet_webhook_deliveries_retried_total")).toBeGreaterThan(0);
     expect(sum("sandfleet_webhook_deliveries_waiting")).toBe(0);
     expect(sampleValue(samples, "sandfleet_webhook_deliveries_dropped_total", labels)).toBeUndefined();
+    // The receiver is named by origin and a hash of the whole URL: a token in its path stays out.
+    const receivers = new Set(
+      samples
+        .filter((s) => s.name.startsWith("sandfleet_webhook_") && s.labels.app === app)
+        .map((s) => s.labels.receiver),
+    );
+    expect([...receivers]).toEqual([
+      expect.stringMatching(new RegExp(`^http://127\\.0\\.0\\.1:${String(port)}#[0-9a-f]{8}$`)),
+    ]);
 
     // Stopped as a service manager stops it: it exits 0 and leaves no lock behind.
     const exited = new Promise((resolve) => second.agent.once("exit", resolve));
