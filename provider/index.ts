@@ -36,6 +36,7 @@ export { serveGateway, type GatewayOptions } from "./serve/gateway.ts";
 export type { ConnectToken } from "./runtime/connect-tokens.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
+export { webhookRetentionProblem, type DeliveryOptions, type DropReason } from "./runtime/webhook-delivery.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";
 export {
   SandboxFiles,

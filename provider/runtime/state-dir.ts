@@ -1,7 +1,7 @@
 import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { InvalidArgumentError } from "../errors.ts";
+import { SandfleetError } from "../errors.ts";
 
 /**
  * Where sandfleet keeps what a process of its own must find again after a
@@ -24,20 +24,20 @@ export function ensurePrivateDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new InvalidArgumentError(`cannot make the state directory ${dir}: ${(error as Error).message}`);
+    throw new SandfleetError(`cannot make the state directory ${dir}: ${(error as Error).message}`);
   }
   const stat = lstatSync(dir);
   const uid = process.geteuid?.();
   if (stat.isSymbolicLink())
-    throw new InvalidArgumentError(`${dir} is a symlink; sandfleet keeps its state only in a real directory`);
-  if (!stat.isDirectory()) throw new InvalidArgumentError(`${dir} is not a directory`);
+    throw new SandfleetError(`${dir} is a symlink; sandfleet keeps its state only in a real directory`);
+  if (!stat.isDirectory()) throw new SandfleetError(`${dir} is not a directory`);
   if (uid !== undefined && stat.uid !== uid)
-    throw new InvalidArgumentError(
+    throw new SandfleetError(
       `${dir} belongs to uid ${String(stat.uid)}, not to this user (uid ${String(uid)}); sandfleet keeps its state only in a directory of its own`,
     );
   const mode = stat.mode & 0o777;
   if (mode & 0o022)
-    throw new InvalidArgumentError(
+    throw new SandfleetError(
       `${dir} can be written by others (mode ${mode.toString(8).padStart(4, "0")}); what is in it may not be sandfleet's: empty it and chmod 700 it`,
     );
   if (mode !== 0o700) chmodSync(dir, 0o700);

@@ -28,7 +28,12 @@ export interface DeliveryMetrics {
 }
 
 /** How long waiting deliveries are kept and retried: from an hour to 30 days. */
-export const WEBHOOK_RETENTION_MS = { min: 60 * 60 * 1000, max: 30 * 24 * 60 * 60 * 1000 } as const;
+const WEBHOOK_RETENTION_MS = { min: 60 * 60 * 1000, max: 30 * 24 * 60 * 60 * 1000 } as const;
+
+/** Why a retention is refused, or undefined. */
+export function webhookRetentionProblem(ms: unknown): string | undefined {
+  return durationProblem(ms, WEBHOOK_RETENTION_MS);
+}
 
 export interface DeliveryOptions {
   /** The agent's environment, where signing keys are looked up. */
@@ -126,7 +131,7 @@ export class WebhookDelivery {
       post: postWebhook,
       ...rest,
     };
-    const retention = durationProblem(this.#o.retentionMs, WEBHOOK_RETENTION_MS);
+    const retention = webhookRetentionProblem(this.#o.retentionMs);
     if (retention) throw new InvalidArgumentError(`webhooks retentionMs ${retention}`);
     for (const [name, value] of [
       ["maxWaiting", this.#o.maxWaiting],
@@ -177,6 +182,7 @@ export class WebhookDelivery {
         r.bytes += d.bytes;
         r.nextSeq = Math.max(r.nextSeq, d.seq + 1);
       }
+      this.#trim(r); // a bound lowered since they were queued
       this.#gauge(r);
     }
     for (const [key, count] of unreadable) {

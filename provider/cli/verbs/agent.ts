@@ -1,4 +1,4 @@
-import { parseDuration, serveMetrics } from "../../index.ts";
+import { parseDuration, serveMetrics, webhookRetentionProblem } from "../../index.ts";
 import { client } from "../client.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
@@ -27,6 +27,8 @@ export const agent: Verb = {
     const retentionMs = retention === undefined ? undefined : parseDuration(retention);
     if (retention !== undefined && retentionMs === undefined)
       throw new UsageError(`--webhook-retention ${retention} is not a duration like 24h`);
+    const retentionProblem = retentionMs === undefined ? undefined : webhookRetentionProblem(retentionMs);
+    if (retentionProblem) throw new UsageError(`--webhook-retention ${retentionProblem}`);
     const stateDir = stringOption(values, "state-dir");
     const sandfleet = client();
     await sandfleet.ping();
