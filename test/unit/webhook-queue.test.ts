@@ -4,7 +4,10 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFi
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import type { Engine, EngineEvent } from "../../provider/engines/port.ts";
 import { ConflictError } from "../../provider/errors.ts";
+import { Agent } from "../../provider/runtime/agent.ts";
+import { LABEL } from "../../provider/runtime/labels.ts";
 import type { SandboxEvent } from "../../provider/runtime/event-kinds.ts";
 import {
   WebhookDelivery,
@@ -322,3 +325,130 @@ describe("the agent's webhook queue", () => {
     expect(counts.dropped).toEqual({ removed: 1 });
   });
 });
+
+/**
+ * An engine that only streams events: each is replayed from the whole second
+ * of `sinceMs` (as Docker's `since` is in seconds), then the stream waits
+ * for more until the watch is aborted. Every other call fails, which the
+ * agent's passes report and go on from.
+ */
+function streamingEngine() {
+  const events: EngineEvent[] = [];
+  const listeners = new Set<() => void>();
+  const refuse = () => Promise.reject(new Error("not in this fake engine"));
+  const engine = {
+    host: "fake://engine",
+    events: {
+      async *watch(params: { sinceMs?: number; signal: AbortSignal }): AsyncIterable<EngineEvent> {
+        let next = 0;
+        const fromMs = Math.floor((params.sinceMs ?? 0) / 1000) * 1000;
+        while (!params.signal.aborted) {
+          const event = events[next];
+          if (event) {
+            next++;
+            if (event.timeMs >= fromMs) yield event;
+            continue;
+          }
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              listeners.delete(wake);
+              resolve();
+            };
+            listeners.add(wake);
+            params.signal.addEventListener("abort", wake, { once: true });
+          });
+        }
+      },
+      containerEvents: refuse,
+    },
+    containers: { list: refuse },
+    records: { list: refuse },
+    networks: { list: refuse },
+    images: { list: refuse },
+  };
+  return {
+    engine: engine as unknown as Engine,
+    create(timeMs: number, name: string) {
+      const labels = { [LABEL.app]: app, [LABEL.kind]: "sandbox", [LABEL.name]: name };
+      events.push({
+        timeMs,
+        action: "create",
+        detail: "",
+        containerId: `id-${name}`,
+        execId: undefined,
+        attributes: labels,
+      });
+      for (const wake of [...listeners]) wake();
+    },
+  };
+}
+
+describe("the agent and its webhook queue", () => {
+  it("resumes the engine's stream where it stopped: what happened while no agent ran is delivered, nothing twice", async () => {
+    const clock = new FakeClock(1_000_000);
+    const receiver = fakeReceiver(clock);
+    const engine = streamingEngine();
+    const dir = stateDir();
+    const runAgent = () => {
+      const delivery = delivery_(clock, dir, receiver.post);
+      const agent = new Agent({
+        docker: engine.engine,
+        app,
+        clock,
+        reconcilers: [
+          () => {
+            delivery.use(hooks());
+            return Promise.resolve([]);
+          },
+        ],
+        eventSink: delivery,
+        onEvent: () => undefined,
+      });
+      const stop = new AbortController();
+      return {
+        delivery,
+        running: agent.run(stop.signal),
+        stop: () => {
+          stop.abort();
+        },
+      };
+    };
+    const waitFor = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 200 && !check(); i++) await settle();
+      expect(check(), what).toBe(true);
+    };
+
+    const first = runAgent();
+    receiver.answer(() => 200);
+    engine.create(1_000_100, "a");
+    engine.create(1_001_200, "b");
+    engine.create(1_001_500, "c");
+    await waitFor("three delivered", () => receiver.kept().length === 3);
+    first.stop();
+    await first.running;
+
+    // While no agent runs, the engine goes on, and the receiver goes down.
+    receiver.answer(() => 503);
+    engine.create(1_002_000, "d");
+    engine.create(1_002_000, "e");
+    const second = runAgent();
+    // Replayed from second 1001: b (before the saved position) and c (taken at it) are not queued again.
+    await waitFor("two queued", () => second.delivery.waiting() === 2);
+    engine.create(1_003_000, "f");
+    await waitFor("three queued", () => second.delivery.waiting() === 3);
+    receiver.answer(() => 200);
+    await clock.advance(6 * MINUTE);
+    expect(receiver.kept().map((e) => e.sandbox)).toEqual(["a", "b", "c", "d", "e", "f"]);
+    expect(receiver.attempts.filter((a) => a.status === 200)).toHaveLength(6);
+    second.stop();
+    await second.running;
+  });
+});
+
+function delivery_(clock: FakeClock, dir: string, post: DeliveryOptions["post"]) {
+  const d = new WebhookDelivery(
+    { engine: "fake://engine", app },
+    { clock, env: { HOOK_KEY: key }, random: () => 0.5, stateDir: dir, ...(post ? { post } : {}) },
+  );
+  return d;
+}
