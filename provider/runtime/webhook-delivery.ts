@@ -5,7 +5,7 @@ import { durationProblem } from "../rules.ts";
 import { DirLock } from "./dir-lock.ts";
 import { eventKey, type SandboxEvent } from "./event-kinds.ts";
 import { systemClock, type Clock } from "./poll.ts";
-import { defaultStateDir, ensurePrivateDir } from "./state-dir.ts";
+import { defaultStateDir, ensurePrivateDir, ensureStateDir } from "./state-dir.ts";
 import { postWebhook, type PostResult } from "./webhook-post.ts";
 import { receiverKey, WebhookStore, type StoredDelivery, type StreamCursor } from "./webhook-store.ts";
 import { DELIVERY_HEADER, signature, SIGNATURE_HEADER, TIMESTAMP_HEADER, type Webhook } from "./webhooks.ts";
@@ -160,10 +160,19 @@ export class WebhookDelivery {
    */
   open(): { sinceMs?: number; seen: string[] } {
     if (this.#store) throw new InvalidArgumentError("the webhook queue is already open");
-    ensurePrivateDir(this.#base);
+    ensureStateDir(this.#base);
     ensurePrivateDir(join(this.#base, "webhooks"));
     const store = new WebhookStore(this.#root);
     const { lock, tookOver } = DirLock.take(this.#root, `the webhook queue ${this.#root}`);
+    try {
+      return this.#load(store, lock, tookOver);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  #load(store: WebhookStore, lock: DirLock, tookOver: string | undefined): { sinceMs?: number; seen: string[] } {
     this.#lock = lock;
     this.#store = store;
     if (tookOver) this.#say(`webhooks: took over the queue ${this.#root} from a process that is gone (${tookOver})`);

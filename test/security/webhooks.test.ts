@@ -263,13 +263,15 @@ describe("queued webhook deliveries on the agent's disk", () => {
     const link = stateDir();
     symlinkSync(real, link);
     expect(() => queue(link, failures).open()).toThrow(`${link} is a symlink`);
-    // One others may only read is the agent's all the same, narrowed to 0700.
+    // One others may only read is left as it is (an operator's choice); the queue inside is 0700 all the same.
     const readable = stateDir();
     mkdirSync(readable, { mode: 0o755 });
     chmodSync(readable, 0o755);
     const delivery = queue(readable, failures);
     delivery.open();
-    expect(lstatSync(readable).mode & 0o777).toBe(0o700);
+    expect(lstatSync(readable).mode & 0o777).toBe(0o755);
+    expect(lstatSync(join(readable, "webhooks")).mode & 0o777).toBe(0o700);
+    expect(lstatSync(delivery.directory).mode & 0o777).toBe(0o700);
     return delivery.close();
   });
 
