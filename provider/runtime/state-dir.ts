@@ -1,6 +1,6 @@
 import { chmodSync, lstatSync, mkdirSync, type Stats } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { SandfleetError } from "../errors.ts";
 
 /**
@@ -9,8 +9,10 @@ import { SandfleetError } from "../errors.ts";
  * $XDG_STATE_HOME/sandfleet, else ~/.local/state/sandfleet.
  */
 export function defaultStateDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  if (env.SANDFLEET_STATE_DIR) return env.SANDFLEET_STATE_DIR;
-  return join(env.XDG_STATE_HOME || join(homedir(), ".local", "state"), "sandfleet");
+  if (env.SANDFLEET_STATE_DIR) return resolve(env.SANDFLEET_STATE_DIR);
+  // The XDG base directory rules ignore a relative path.
+  const xdg = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : undefined;
+  return join(xdg ?? join(homedir(), ".local", "state"), "sandfleet");
 }
 
 /**
