@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomHex } from "../digest.ts";
 import { ConflictError } from "../errors.ts";
@@ -28,7 +28,7 @@ export class DirLock {
       if (lock.#create()) return { lock, ...(tookOver ? { tookOver } : {}) };
       const held = readHolder(lock.path);
       if (held === undefined) continue; // removed in between: try again
-      if (!makerIsGone(held)) {
+      if (!makerIsGone(held) && !(unreadableHolder(held) && olderThan(lock.path, UNWRITTEN_LOCK_MS))) {
         const [host, pid] = held.split(":");
         throw new ConflictError(
           `${what} is locked by another process (pid ${pid ?? "?"} on ${host ?? "?"}, lock ${lock.path}); ` +
@@ -76,6 +76,24 @@ export class DirLock {
       closeSync(fd);
     }
     return true;
+  }
+}
+
+/**
+ * A lock is made empty and then written: one still empty (or not a holder's
+ * name) after this long was left by a process killed in between.
+ */
+const UNWRITTEN_LOCK_MS = 10_000;
+
+function unreadableHolder(held: string): boolean {
+  return !/^[^:\s]+:\d+:\d+:[0-9a-f]+$/.test(held);
+}
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
   }
 }
 

@@ -393,7 +393,10 @@ export class WebhookDelivery {
       }
       r.missingSinceMs = undefined;
       if (this.#lock && !this.#lock.holds()) {
-        this.#say(`webhooks: another agent took the queue ${this.#root}; this one stops delivering`);
+        this.#say(
+          `webhooks: the lock of the queue ${this.#root} no longer names this agent (another agent took it, or it ` +
+            `was removed); this one stops delivering`,
+        );
         this.#closing.abort();
         return;
       }

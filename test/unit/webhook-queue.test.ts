@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -301,6 +301,17 @@ describe("the agent's webhook queue", () => {
     third.open();
     expect(log.join("\n")).toContain(`from a process that is gone (${hostname()}:${String(gone)}:12345:abcd)`);
     expect(readFileSync(join(first.directory, "lock"), "utf8")).toContain(`:${String(process.pid)}:`);
+    await third.close();
+
+    // A lock made but never written (its maker killed in between): refused while fresh, taken over once old.
+    const lock = join(first.directory, "lock");
+    writeFileSync(lock, "", { mode: 0o600 });
+    const fourth = delivery(clock, { stateDir: dir });
+    expect(() => fourth.open()).toThrow(ConflictError);
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(lock, old, old);
+    fourth.open();
+    expect(readFileSync(lock, "utf8")).toContain(`:${String(process.pid)}:`);
   });
 
   it("waits for a webhook missing from the record for a moment, and drops its deliveries once it stays removed", async () => {
