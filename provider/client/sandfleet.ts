@@ -30,7 +30,7 @@ export interface SandfleetParams {
   docker?: Engine;
 }
 
-export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
+export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers" | "eventSink"> {
   /**
    * How webhooks are delivered: where the queue of waiting deliveries is kept
    * (`stateDir`), how long they are retried (`retentionMs`), the bound per
