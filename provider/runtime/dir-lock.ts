@@ -53,6 +53,13 @@ export class DirLock {
     throw new ConflictError(`${what}: could not take the lock ${lock.path}; another process keeps taking it`);
   }
 
+  /** Who holds the lock of `dir`, when a live process does (a stale lock names no one). */
+  static liveHolder(dir: string): string | undefined {
+    const held = readHolder(join(dir, "lock"));
+    if (held === undefined || unreadableHolder(held) || makerIsGone(held)) return undefined;
+    return held;
+  }
+
   /** Whether the lock file still names this holder. */
   holds(): boolean {
     return readHolder(this.path) === this.holder;

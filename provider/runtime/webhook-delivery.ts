@@ -1,6 +1,7 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../digest.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError } from "../errors.ts";
 import { durationProblem } from "../rules.ts";
 import { DirLock } from "./dir-lock.ts";
 import { eventKey, type SandboxEvent } from "./event-kinds.ts";
@@ -162,6 +163,7 @@ export class WebhookDelivery {
     if (this.#store) throw new InvalidArgumentError("the webhook queue is already open");
     ensureStateDir(this.#base);
     ensurePrivateDir(join(this.#base, "webhooks"));
+    this.#refuseOverlap();
     const store = new WebhookStore(this.#root);
     const { lock, tookOver } = DirLock.take(this.#root, `the webhook queue ${this.#root}`);
     try {
@@ -169,6 +171,35 @@ export class WebhookDelivery {
     } catch (error) {
       lock.release();
       throw error;
+    }
+  }
+
+  /**
+   * An agent of every app and an agent of one app, on the same engine and
+   * state directory, would both deliver that app's events: the second to
+   * start refuses, naming the first.
+   */
+  #refuseOverlap(): void {
+    const queues = join(this.#base, "webhooks");
+    for (const entry of readdirSync(queues)) {
+      const dir = join(queues, entry);
+      if (dir === this.#root) continue;
+      let scope: { engine?: unknown; app?: unknown };
+      try {
+        scope = JSON.parse(readFileSync(join(dir, "scope.json"), "utf8")) as typeof scope;
+      } catch {
+        continue;
+      }
+      const mine = this.#scope.app ?? "*";
+      if (scope.engine !== this.#scope.engine || (scope.app !== "*" && mine !== "*")) continue;
+      const holder = DirLock.liveHolder(dir);
+      if (!holder) continue;
+      const [host, pid] = holder.split(":");
+      const theirs = scope.app === "*" ? "every app" : `app ${String(scope.app)}`;
+      throw new ConflictError(
+        `an agent of ${theirs} on ${this.#scope.engine} (pid ${pid ?? "?"} on ${host ?? "?"}) already delivers ` +
+          `webhooks from ${dir}, which overlap with this one's; stop it, or give this one a state directory of its own`,
+      );
     }
   }
 

@@ -314,6 +314,28 @@ describe("the agent's webhook queue", () => {
     expect(readFileSync(lock, "utf8")).toContain(`:${String(process.pid)}:`);
   });
 
+  it("an agent of every app and an agent of one app on the same engine and directory: the second refuses", async () => {
+    const clock = new FakeClock();
+    const dir = stateDir();
+    const engine = "unix:///var/run/docker.sock";
+    const everyApp = new WebhookDelivery({ engine }, { clock, stateDir: dir });
+    open.push(everyApp);
+    everyApp.open();
+    const oneApp = delivery(clock, { stateDir: dir });
+    expect(() => oneApp.open()).toThrow(
+      /an agent of every app on unix:\/\/\/var\/run\/docker\.sock \(pid \d+ on .*\) already delivers/,
+    );
+    // Another engine's, or another app's beside an app's, are queues of their own.
+    const otherEngine = new WebhookDelivery({ engine: "tcp://127.0.0.1:2375", app }, { clock, stateDir: dir });
+    open.push(otherEngine);
+    otherEngine.open();
+    await everyApp.close();
+    oneApp.open();
+    const otherApp = new WebhookDelivery({ engine, app: "other" }, { clock, stateDir: dir });
+    open.push(otherApp);
+    otherApp.open();
+  });
+
   it("waits for a webhook missing from the record for a moment, and drops its deliveries once it stays removed", async () => {
     const clock = new FakeClock();
     const receiver = fakeReceiver(clock);
