@@ -112,14 +112,18 @@ describe("webhook deliveries across a receiver outage and an agent restart", () 
     await lifecycle("before-restart");
     await allQueued("the first sandbox's events to be queued while the receiver is down");
     const idsBefore = new Map(queued(stateDir).map((q) => [q.body, q.id]));
-    expect(first.output()).toMatch(/not delivered \(attempt \d+\): connect ECONNREFUSED/);
+    await until("an attempt to meet the closed port", () =>
+      Promise.resolve(/not delivered \(attempt \d+\): connect ECONNREFUSED/.test(first.output())),
+    );
 
     // Killed, as a crash or the OOM killer would; a sandbox lives and ends while no agent runs.
     first.agent.kill("SIGKILL");
     await new Promise((resolve) => first.agent.once("exit", resolve));
     await lifecycle("while-no-agent");
     const second = await startAgent();
-    expect(second.output()).toContain("took over the queue");
+    await until("the new agent to take over the dead one's lock", () =>
+      Promise.resolve(second.output().includes("took over the queue")),
+    );
     await lifecycle("after-restart");
     await allQueued("every event to be queued");
     expect(happened.length).toBeGreaterThanOrEqual(12);
