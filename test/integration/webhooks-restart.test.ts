@@ -3,7 +3,7 @@
 // is back, in order, each under the delivery id it was first queued with.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -59,6 +59,7 @@ describe("webhook deliveries across a receiver outage and an agent restart", () 
       else resolve();
     });
     await cleanupApp(app);
+    for (const dir of [stateDir, logDir]) rmSync(dir, { recursive: true, force: true });
   });
 
   /** Starts `sandfleet agent` for the app on the state directory; resolves once it runs, with its output so far. */

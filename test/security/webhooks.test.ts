@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -76,11 +77,12 @@ async function deliverThroughRecord(hooks: Webhook[]): Promise<string[]> {
   // Written as the record is (an older sandfleet wrote what its checks let through), then read back as the agent reads it.
   await writeWebhooks(docker, app, hooks);
   const failures: string[] = [];
+  const stateDir = mkdtempSync(join(tmpdir(), "sandfleet-hook-state-"));
   const delivery = new WebhookDelivery(
     { engine: docker.host, app },
     {
       env: { HOOK_KEY: "k" },
-      stateDir: mkdtempSync(join(tmpdir(), "sandfleet-hook-state-")),
+      stateDir,
       onFailure: (message) => failures.push(message),
     },
   );
@@ -93,6 +95,7 @@ async function deliverThroughRecord(hooks: Webhook[]): Promise<string[]> {
     );
   } finally {
     await delivery.close();
+    rmSync(stateDir, { recursive: true, force: true });
   }
   return failures;
 }
@@ -187,8 +190,13 @@ describe("queued webhook deliveries on the agent's disk", () => {
   const key = `queue-signing-key-${String(process.pid)}`;
   const nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
   /** A state directory the test makes inside a folder every account may enter, so that only sandfleet's own modes stand in the way. */
+  const parents: string[] = [];
+  afterAll(() => {
+    for (const dir of parents.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
   const stateDir = () => {
     const parent = mkdtempSync(join(tmpdir(), "sandfleet-queue-sec-"));
+    parents.push(parent);
     chmodSync(parent, 0o755);
     return join(parent, "state");
   };
@@ -302,7 +310,7 @@ describe("queued webhook deliveries on the agent's disk", () => {
     chownSync(foreign, 65534, 65534);
     writeFileSync(join(receiverDir, "0000000000000002.json"), forged(2, "forged-loose-mode"), { mode: 0o644 });
     chmodSync(join(receiverDir, "0000000000000002.json"), 0o644);
-    const elsewhere = join(tmpdir(), `sandfleet-forged-${String(process.pid)}.json`);
+    const elsewhere = join(stateDir(), "..", "forged-elsewhere.json");
     writeFileSync(elsewhere, forged(3, "forged-through-a-symlink"), { mode: 0o600 });
     symlinkSync(elsewhere, join(receiverDir, "0000000000000003.json"));
 

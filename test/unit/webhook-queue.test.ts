@@ -1,9 +1,18 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Engine, EngineEvent } from "../../provider/engines/port.ts";
 import { ConflictError } from "../../provider/errors.ts";
 import { Agent } from "../../provider/runtime/agent.ts";
@@ -115,7 +124,15 @@ function delivery(clock: FakeClock, options: DeliveryOptions & { stateDir: strin
   return d;
 }
 
-const stateDir = () => mkdtempSync(join(tmpdir(), "sandfleet-queue-"));
+const made: string[] = [];
+const stateDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-queue-"));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 const recordFiles = (d: WebhookDelivery) =>
   readdirSync(d.directory, { recursive: true, encoding: "utf8" }).filter((f) => /\d{16}\.json$/.test(f));
 
