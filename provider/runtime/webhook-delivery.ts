@@ -327,7 +327,7 @@ export class WebhookDelivery {
       missingSinceMs: undefined,
     };
     this.#receivers.set(key, r);
-    const worker = this.#work(r).finally(() => this.#workers.delete(worker));
+    const worker = this.#workSafely(r).finally(() => this.#workers.delete(worker));
     this.#workers.add(worker);
     return r;
   }
@@ -387,6 +387,25 @@ export class WebhookDelivery {
     } else await this.#o.clock.sleep(ms, signal);
     r.wake = () => undefined;
     return !this.#closing.signal.aborted;
+  }
+
+  /**
+   * A worker that a failure of the disk (a file it cannot remove) never ends,
+   * nor the agent with it: said, and tried again a minute later.
+   */
+  async #workSafely(r: Receiver): Promise<void> {
+    for (;;) {
+      try {
+        await this.#work(r);
+        return;
+      } catch (error) {
+        this.#say(
+          `webhook ${r.labels.receiver} of ${r.app}: ${error instanceof Error ? error.message : String(error)}; ` +
+            `trying again in 60 s`,
+        );
+        if (!(await this.#wait(r, "retry", 60_000))) return;
+      }
+    }
   }
 
   async #work(r: Receiver): Promise<void> {

@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import {
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -298,6 +299,28 @@ describe("the agent's webhook queue", () => {
     await second.take(event(clock, 4));
     await clock.advance(MINUTE);
     expect(receiver.kept().map((e) => e.sandbox)).toEqual(["s1", "s2", "s4"]);
+  });
+
+  it("a file it cannot remove is said, and its worker goes on a minute later: never a crash", async () => {
+    const clock = new FakeClock();
+    const receiver = fakeReceiver(clock);
+    const log: string[] = [];
+    const d = delivery(clock, { stateDir: stateDir(), post: receiver.post }, log);
+    d.open();
+    d.use(hooks());
+    await d.take(event(clock, 1));
+    const dir = join(d.directory, readdirSync(d.directory).find((f) => f.startsWith("r-")) ?? "");
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, "not a directory"); // its delivery cannot be removed now
+    receiver.answer(() => 200);
+    await clock.advance(30_000);
+    expect(log.join("\n")).toMatch(/ENOTDIR.*trying again in 60 s/);
+    rmSync(dir);
+    mkdirSync(dir, { mode: 0o700 });
+    await d.take(event(clock, 2));
+    await clock.advance(2 * MINUTE);
+    expect(receiver.kept().map((e) => e.sandbox)).toEqual(["s1", "s2"]);
+    expect(d.waiting()).toBe(0);
   });
 
   it("is one agent's: a second one on the same directory is refused, and a dead holder's lock is taken over", async () => {
