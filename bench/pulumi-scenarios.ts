@@ -1,3 +1,5 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PulumiStack } from "../test/support/pulumi.ts";
 import { cleanupApp } from "../test/support/engine.ts";
@@ -79,7 +81,14 @@ export async function pulumiPool(): Promise<Figure[]> {
       unit: "MiB",
     });
 
-    const agent = spawn(process.execPath, [cli, "agent", "--interval", "1s", "--json"], { stdio: "ignore" });
+    // An agent of the app, with a state directory of its own: an agent of every app would overlap the
+    // queues of other agents on this machine, which then refuse to start.
+    const stateDir = mkdtempSync(join(tmpdir(), "sandfleet-bench-agent-"));
+    const agent = spawn(
+      process.execPath,
+      [cli, "agent", "--app", app, "--interval", "1s", "--json", "--state-dir", stateDir],
+      { stdio: "ignore" },
+    );
     await new Promise((resolve) => setTimeout(resolve, 5000));
     figures.push({
       name: "sandfleet agent, resident memory with a pool of 20",

@@ -37,6 +37,7 @@ export { serveGateway, type GatewayOptions } from "./serve/gateway.ts";
 export type { ConnectToken } from "./runtime/connect-tokens.ts";
 export { AgentMetrics } from "./runtime/metrics.ts";
 export type { Webhook } from "./runtime/webhooks.ts";
+export { webhookRetentionProblem, type DeliveryOptions, type DropReason } from "./runtime/webhook-delivery.ts";
 export type { EndedReason, SandboxEvent, SandboxEventKind, WatchEventsParams } from "./runtime/events.ts";
 export { SandboxFiles, SandboxFile, READ_LIMIT_BYTES, type FileData, type OpenMode } from "./runtime/files.ts";
 export type { FileEntry, FileEvent, FileStat } from "./runtime/file-ops.ts";

@@ -11,7 +11,8 @@ import {
   type TokenVerdict,
 } from "../runtime/connect-tokens.ts";
 import { resumeIfPaused } from "../runtime/resume.ts";
-import { readWebhooks, WebhookDelivery, type DeliveryOptions } from "../runtime/webhooks.ts";
+import { readWebhooks } from "../runtime/webhooks.ts";
+import { WebhookDelivery, type DeliveryOptions } from "../runtime/webhook-delivery.ts";
 import { collectGarbage, type Garbage } from "../runtime/gc.ts";
 import { poolReconcilers } from "../runtime/pool-agent.ts";
 import { Apps, Images, Volumes } from "./stored.ts";
@@ -20,9 +21,13 @@ import { Sandboxes } from "./sandboxes.ts";
 
 export type SandfleetParams = ClientTarget;
 
-export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers"> {
-  /** How webhooks are delivered: retries, and the environment the signing keys are read from. */
-  webhooks?: Omit<DeliveryOptions, "onFailure">;
+export interface AgentOptions extends Omit<AgentParams, "docker" | "reconcilers" | "observers" | "eventSink"> {
+  /**
+   * How webhooks are delivered: where the queue of waiting deliveries is kept
+   * (`stateDir`), how long they are retried (`retentionMs`), the bound per
+   * receiver, and the environment the signing keys are read from.
+   */
+  webhooks?: Omit<DeliveryOptions, "onFailure" | "metrics" | "post" | "random">;
 }
 
 /**
@@ -129,10 +134,15 @@ export class Sandfleet {
   agent(params: AgentOptions = {}): Agent {
     const { webhooks: deliveryOptions, ...options } = params;
     const docker = this.#docker;
-    const delivery = new WebhookDelivery({
-      ...deliveryOptions,
-      onFailure: (detail) => options.onEvent?.({ action: "error", detail }),
-    });
+    const delivery = new WebhookDelivery(
+      { engine: docker.host, ...(options.app ? { app: options.app } : {}) },
+      {
+        ...(options.clock ? { clock: options.clock } : {}),
+        ...deliveryOptions,
+        ...(options.metrics ? { metrics: options.metrics } : {}),
+        onFailure: (detail) => options.onEvent?.({ action: "error", detail }),
+      },
+    );
     return new Agent({
       ...options,
       docker,
@@ -143,11 +153,7 @@ export class Sandfleet {
         },
         ...poolReconcilers(options.app),
       ],
-      observers: [
-        (event) => {
-          delivery.deliver(event);
-        },
-      ],
+      eventSink: delivery,
     });
   }
 }

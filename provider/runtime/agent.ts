@@ -18,8 +18,21 @@ import { durationProblem, MAX_DURATION_MS } from "../rules.ts";
 const AGENT_INTERVAL_MS = { min: 10, max: 60 * 60 * 1000 } as const;
 import { systemClock, type Clock } from "./poll.ts";
 import { watchEvents, type SandboxEvent } from "./events.ts";
+import { eventKey } from "./event-kinds.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { AgentEvent, Reconciler } from "./agent-event.ts";
+
+/**
+ * Takes every sandbox event for good before the watch moves on (webhook
+ * deliveries kept on disk): opened when `run` starts, closed when it ends.
+ */
+export interface EventSink {
+  /** Where the event stream resumes (the last event taken before a restart), and the events taken at that moment. */
+  open(): { sinceMs?: number; seen: readonly string[] };
+  /** Resolves once the event is kept; the watch waits for it. */
+  take(event: SandboxEvent): Promise<void>;
+  close(): Promise<void>;
+}
 
 export interface AgentParams {
   docker: Engine;
@@ -31,21 +44,25 @@ export interface AgentParams {
   /** Further reconcilers, e.g. warm-pool refills. */
   reconcilers?: Reconciler[];
   onEvent?: (event: AgentEvent) => void;
-  /** Told every sandbox event while `run` runs: webhooks. */
+  /** Told every sandbox event while `run` runs. */
   observers?: ((event: SandboxEvent) => void)[];
+  /** Takes every sandbox event while `run` runs, before the watch moves on: webhook deliveries. */
+  eventSink?: EventSink;
   /** Prometheus metrics to keep; `agent.metrics.registry` is what a scrape reads. */
   metrics?: AgentMetrics;
 }
 
 /**
  * The reconciler behind `sandfleet agent`. What it decides holds no state of
- * its own (only its metrics and webhook deliveries live in memory): each
+ * its own (its metrics live in memory; webhook deliveries waiting and the
+ * event stream's position are its event sink's, kept on disk): each
  * pass reads the facts from the engine (labels with the limits, start
  * times, exec events, names that record why a sandbox was ended), so a
  * restarted agent, or one that outlived an engine restart, does the same.
  */
 export class Agent {
-  readonly #params: Required<Omit<AgentParams, "onEvent" | "app" | "metrics">> & Pick<AgentParams, "onEvent" | "app">;
+  readonly #params: Required<Omit<AgentParams, "onEvent" | "app" | "metrics" | "eventSink">> &
+    Pick<AgentParams, "onEvent" | "app" | "eventSink">;
   readonly metrics: AgentMetrics | undefined;
   readonly #recentEvents = new Set<string>();
   readonly #startedMs: number;
@@ -112,9 +129,16 @@ export class Agent {
 
   /** Passes until the signal aborts; an engine that went away is retried, not fatal. */
   async run(signal: AbortSignal): Promise<void> {
-    const watching = this.#params.observers.length > 0 ? this.#watch(signal) : Promise.resolve();
-    await this.#pass(signal);
-    await watching;
+    const sink = this.#params.eventSink;
+    // A sink that cannot open (its lock is another agent's) stops the agent before it does anything.
+    const resume = sink?.open();
+    try {
+      const watching = this.#params.observers.length > 0 || sink ? this.#watch(signal, resume) : Promise.resolve();
+      await this.#pass(signal);
+      await watching;
+    } finally {
+      await sink?.close();
+    }
   }
 
   async #pass(signal: AbortSignal): Promise<void> {
@@ -138,11 +162,15 @@ export class Agent {
    * restart) is opened again from the last event told, and what the engine
    * replays twice is told once.
    */
-  async #watch(signal: AbortSignal): Promise<void> {
-    const { docker, app, observers } = this.#params;
-    // From this agent's start, not from whenever the engine's stream opens: an event of the
-    // moment in between (a sandbox made right after the agent started) is told, not lost.
-    let sinceMs: number | undefined = this.#params.clock.now();
+  async #watch(signal: AbortSignal, resume: { sinceMs?: number; seen: readonly string[] } | undefined): Promise<void> {
+    const { docker, app, observers, eventSink } = this.#params;
+    // From where the sink took its last event before a restart, else from this agent's start, not
+    // from whenever the engine's stream opens: an event of the moment in between (a sandbox made
+    // right after the agent started, or while it restarted) is told, not lost.
+    let sinceMs: number | undefined = resume?.sinceMs ?? this.#params.clock.now();
+    // The engine replays from a whole second: what came before the resume point was taken already.
+    const floorMs = resume?.sinceMs ?? 0;
+    for (const key of resume?.seen ?? []) this.#recentEvents.add(key);
     const stopped = () => signal.aborted;
     while (!stopped()) {
       try {
@@ -151,9 +179,12 @@ export class Agent {
           signal,
           ...(sinceMs ? { sinceMs } : {}),
         })) {
-          sinceMs = Date.parse(event.time);
-          const key = `${event.id} ${event.kind} ${event.time}`;
-          if (this.#recentEvents.has(key)) continue;
+          const timeMs = Date.parse(event.time);
+          const key = eventKey(event);
+          if (timeMs < floorMs || this.#recentEvents.has(key)) continue;
+          // Kept before it counts as taken: if this fails, the stream reopens from the last one taken.
+          await eventSink?.take(event);
+          sinceMs = timeMs;
           this.#recentEvents.add(key);
           if (this.#recentEvents.size > 10_000) this.#recentEvents.clear();
           for (const observe of observers) observe(event);

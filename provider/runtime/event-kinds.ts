@@ -34,3 +34,8 @@ export const SANDBOX_EVENT_KINDS: readonly SandboxEventKind[] = [
   "resumed",
   "ended",
 ];
+
+/** What tells one event from another: a stream replayed after a reconnect or a restart is told once. */
+export function eventKey(event: Pick<SandboxEvent, "id" | "kind" | "time">): string {
+  return `${event.id} ${event.kind} ${event.time}`;
+}

@@ -8,12 +8,18 @@ import { hostname } from "node:os";
  * later can then tell a maker that is still at work from one that was killed.
  */
 
-/** When a process started, in clock ticks since boot (field 22 of /proc/PID/stat); undefined off Linux. */
+/**
+ * When a process started, in clock ticks since boot (field 22 of /proc/PID/stat);
+ * undefined off Linux, and for a process that has ended: gone, or a zombie its
+ * parent has not reaped yet (state Z or X), which will never act again.
+ */
 function processStartTicks(pid: number | "self"): string | undefined {
   try {
     const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
     // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z" || fields[0] === "X") return undefined;
+    return fields[19];
   } catch {
     return undefined;
   }

@@ -1,4 +1,4 @@
-import type { Counter, Histogram, Registry } from "prom-client";
+import type { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerStats, ContainerSummary } from "../engines/port.ts";
 import type { AgentEvent } from "./agent-event.ts";
@@ -7,6 +7,7 @@ import { LABEL, scopeLabels } from "./labels.ts";
 import { listMembers, parseMember, recordedPools } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
 import { supervisorActivity } from "./supervisor/activity.ts";
+import type { DeliveryMetrics, DropReason, ReceiverLabels } from "./webhook-delivery.ts";
 
 type Labels<K extends string> = Partial<Record<K, string>>;
 type PromClient = typeof import("prom-client");
@@ -15,10 +16,11 @@ type PromClient = typeof import("prom-client");
  * What `sandfleet agent --metrics-addr` serves to Prometheus: per-pool
  * ready, claimed and paused counts against replicas, claim latency, exec
  * counts, ends by reason, and each sandbox's use of CPU, memory, processes,
- * network and disk. Gauges are read from the engine when scraped; counters
- * count what this agent saw since it started.
+ * network and disk, and webhook deliveries (waiting, delivered, retried,
+ * dropped). Gauges are read from the engine when scraped, except the webhook
+ * ones, which the delivery sets; counters count what this agent saw since it started.
  */
-export class AgentMetrics {
+export class AgentMetrics implements DeliveryMetrics {
   readonly registry: Registry;
   readonly #docker: Engine;
   readonly #app: string | undefined;
@@ -31,6 +33,11 @@ export class AgentMetrics {
   readonly #claimLatency: Histogram<"app" | "pool">;
   readonly #execs: Counter<"app">;
   readonly #ended: Counter<"app" | "reason">;
+  readonly #hooksWaiting: Gauge<"app" | "receiver">;
+  readonly #hooksWaitingBytes: Gauge<"app" | "receiver">;
+  readonly #hooksDelivered: Counter<"app" | "receiver">;
+  readonly #hooksRetried: Counter<"app" | "receiver">;
+  readonly #hooksDropped: Counter<"app" | "receiver" | "reason">;
 
   /** Loads the Prometheus client only when metrics are wanted: most runs of the CLI never need it. */
   static async create(docker: Engine, app?: string): Promise<AgentMetrics> {
@@ -71,7 +78,55 @@ export class AgentMetrics {
       labelNames: ["app", "reason"],
       registers,
     });
+    const { Gauge } = prom;
+    this.#hooksWaiting = new Gauge({
+      name: "sandfleet_webhook_deliveries_waiting",
+      help: "Webhook deliveries kept on disk for a receiver, not yet delivered",
+      labelNames: ["app", "receiver"],
+      registers,
+    });
+    this.#hooksWaitingBytes = new Gauge({
+      name: "sandfleet_webhook_deliveries_waiting_bytes",
+      help: "Bytes on disk of the webhook deliveries waiting for a receiver",
+      labelNames: ["app", "receiver"],
+      registers,
+    });
+    this.#hooksDelivered = new Counter({
+      name: "sandfleet_webhook_deliveries_delivered_total",
+      help: "Webhook deliveries a receiver answered with a 2xx",
+      labelNames: ["app", "receiver"],
+      registers,
+    });
+    this.#hooksRetried = new Counter({
+      name: "sandfleet_webhook_deliveries_retried_total",
+      help: "Webhook attempts that failed and will be made again (network error, 5xx, 408, 429, 3xx)",
+      labelNames: ["app", "receiver"],
+      registers,
+    });
+    this.#hooksDropped = new Counter({
+      name: "sandfleet_webhook_deliveries_dropped_total",
+      help: "Webhook deliveries given up, by reason: refused, expired, overflow, removed, unreadable",
+      labelNames: ["app", "receiver", "reason"],
+      registers,
+    });
     this.#gauges(registers);
+  }
+
+  webhookWaiting(labels: ReceiverLabels, count: number, bytes: number): void {
+    this.#hooksWaiting.set({ ...labels }, count);
+    this.#hooksWaitingBytes.set({ ...labels }, bytes);
+  }
+
+  webhookDelivered(labels: ReceiverLabels): void {
+    this.#hooksDelivered.inc({ ...labels });
+  }
+
+  webhookRetried(labels: ReceiverLabels): void {
+    this.#hooksRetried.inc({ ...labels });
+  }
+
+  webhookDropped(labels: ReceiverLabels, reason: DropReason, count: number): void {
+    this.#hooksDropped.inc({ ...labels, reason }, count);
   }
 
   /** Counts an end the agent's event watch saw. */

@@ -46,7 +46,7 @@ export function postWebhook(
   url: string,
   headers: Record<string, string>,
   body: string,
-  options: { allowPrivate: boolean; timeoutMs: number },
+  options: { allowPrivate: boolean; timeoutMs: number; signal?: AbortSignal },
 ): Promise<PostResult> {
   const target = new URL(url);
   const host = target.hostname.replace(/^\[|\]$/g, "");
@@ -57,7 +57,9 @@ export function postWebhook(
   const requestOptions: RequestOptions = {
     method: "POST",
     headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
-    signal: AbortSignal.timeout(options.timeoutMs),
+    signal: options.signal
+      ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
+      : AbortSignal.timeout(options.timeoutMs),
     // A fresh connection each time: a kept-alive socket would skip the lookup and its check.
     agent: false,
     ...(isIpHost(target.hostname) ? {} : { lookup: checkedLookup(options.allowPrivate) }),

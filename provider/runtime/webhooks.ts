@@ -1,11 +1,10 @@
-import { hmacSha256Hex, randomHex } from "../digest.ts";
+import { hmacSha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { webhookUrlProblem } from "../addresses.ts";
 import { booleanProblem, enumProblem, LIMITS, quoted, ruleProblem } from "../rules.ts";
 import { objectName } from "./names.ts";
-import { SANDBOX_EVENT_KINDS, type SandboxEvent, type SandboxEventKind } from "./event-kinds.ts";
-import { postWebhook } from "./webhook-post.ts";
+import { SANDBOX_EVENT_KINDS, type SandboxEventKind } from "./event-kinds.ts";
 
 /**
  * Where the agent POSTs an app's sandbox events. The signing key is read by
@@ -89,125 +88,4 @@ export async function readWebhooks(docker: Engine, app?: string): Promise<Map<st
 /** The headers that sign a body: HMAC-SHA256 over `<timestamp>.<body>`, so that a replay with a new time fails. */
 export function signature(key: string, timestamp: string, body: string): string {
   return `sha256=${hmacSha256Hex(key, `${timestamp}.${body}`)}`;
-}
-
-export interface DeliveryOptions {
-  /** The agent's environment, where signing keys are looked up. */
-  env?: Readonly<Record<string, string | undefined>>;
-  /** First wait before a retry, doubled each time. Default 1000. */
-  retryBaseMs?: number;
-  /** Attempts in all. Default 6 (about a minute of retries). */
-  attempts?: number;
-  /** Each attempt's time limit. Default 10 s. */
-  timeoutMs?: number;
-  onFailure?: (message: string) => void;
-}
-
-/** Deliveries waiting per webhook; past this the oldest is dropped, and said so. */
-const MAX_PENDING = 1000;
-
-/**
- * Posts events to webhooks, signed, and retried with backoff on a network
- * error, a 5xx or a 429. Delivery runs beside the agent: `deliver` returns at
- * once, and a receiver that is down never holds up a pass.
- */
-export class WebhookDelivery {
-  readonly #options: Required<Omit<DeliveryOptions, "onFailure">> & Pick<DeliveryOptions, "onFailure">;
-  readonly #pending = new Map<string, number>();
-  readonly #inFlight = new Set<Promise<void>>();
-  #hooks = new Map<string, Webhook[]>();
-  /** Each receiver's last delivery, which its next one waits for. */
-  readonly #tails = new Map<string, Promise<void>>();
-  // Events seen before the webhooks were first read wait for them, rather than go nowhere.
-  #markRead: () => void = () => undefined;
-  readonly #read = new Promise<void>((resolve) => {
-    this.#markRead = resolve;
-  });
-
-  constructor(options: DeliveryOptions = {}) {
-    this.#options = { env: process.env, retryBaseMs: 1000, attempts: 6, timeoutMs: 10_000, ...options };
-  }
-
-  /** The webhooks in force, as read from the engine. */
-  use(hooks: Map<string, Webhook[]>): void {
-    this.#hooks = hooks;
-    this.#markRead();
-  }
-
-  deliver(event: SandboxEvent): void {
-    void this.#read.then(() => {
-      this.#dispatch(event);
-    });
-  }
-
-  #dispatch(event: SandboxEvent): void {
-    for (const hook of this.#hooks.get(event.app) ?? []) {
-      if (hook.events && !hook.events.includes(event.kind)) continue;
-      const waiting = this.#pending.get(hook.url) ?? 0;
-      if (waiting >= MAX_PENDING) {
-        this.#options.onFailure?.(
-          `webhook ${hook.url}: ${String(waiting)} deliveries waiting; dropped a ${event.kind} event`,
-        );
-        continue;
-      }
-      this.#pending.set(hook.url, waiting + 1);
-      // One receiver's events go in order: each waits for the one before it, retries included.
-      // Another receiver's queue is its own, so a dead receiver holds back only itself.
-      const before = this.#tails.get(hook.url) ?? Promise.resolve();
-      const delivery = before
-        .then(() => this.#send(hook, event))
-        .finally(() => {
-          this.#pending.set(hook.url, (this.#pending.get(hook.url) ?? 1) - 1);
-          this.#inFlight.delete(delivery);
-        });
-      this.#inFlight.add(delivery);
-      this.#tails.set(hook.url, delivery);
-    }
-  }
-
-  /** Resolves when every delivery started so far has succeeded or given up. */
-  async settled(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
-  }
-
-  async #send(hook: Webhook, event: SandboxEvent): Promise<void> {
-    const key = this.#options.env[hook.secretEnv];
-    if (!key) {
-      this.#options.onFailure?.(
-        `webhook ${hook.url}: ${hook.secretEnv} is not set in the agent's environment; not sent`,
-      );
-      return;
-    }
-    const body = JSON.stringify(event);
-    const id = randomHex(16);
-    let last = "";
-    for (let attempt = 1; attempt <= this.#options.attempts; attempt++) {
-      const timestamp = String(Math.floor(Date.now() / 1000));
-      try {
-        const headers = {
-          "content-type": "application/json",
-          [SIGNATURE_HEADER]: signature(key, timestamp, body),
-          [TIMESTAMP_HEADER]: timestamp,
-          [DELIVERY_HEADER]: id,
-        };
-        const { status } = await postWebhook(hook.url, headers, body, {
-          allowPrivate: hook.allowPrivate === true,
-          timeoutMs: this.#options.timeoutMs,
-        });
-        if (status >= 200 && status < 300) return;
-        // A redirect is not followed: it could lead anywhere, inside networks included.
-        last = `answered ${String(status)}${status >= 300 && status < 400 ? " (a redirect, which webhooks never follow)" : ""}`;
-        if (status < 500 && status !== 429) break; // the receiver refuses it: retrying will not help
-      } catch (error) {
-        last = error instanceof Error ? error.message : String(error);
-        // A refused address stays refused: no retry.
-        if ((error as { code?: unknown }).code === "EWEBHOOKPRIVATE" || /needs allowPrivate/.test(last)) break;
-      }
-      if (attempt < this.#options.attempts)
-        await new Promise((resolve) => setTimeout(resolve, this.#options.retryBaseMs * 2 ** (attempt - 1)));
-    }
-    this.#options.onFailure?.(
-      `webhook ${hook.url}: ${event.kind} of ${event.app}/${event.sandbox} not delivered: ${last}`,
-    );
-  }
 }

@@ -1,20 +1,35 @@
-import { parseDuration, serveMetrics } from "../../index.ts";
+import { parseDuration, serveMetrics, webhookRetentionProblem } from "../../index.ts";
 import { client } from "../client.ts";
 import { EXIT, stringOption, UsageError, type Verb } from "../verb.ts";
 
 export const agent: Verb = {
-  usage: "sandfleet agent [--app APP] [--interval 1s] [--metrics-addr 127.0.0.1:9464] [--once] [--json]",
-  examples: ["sandfleet agent", "sandfleet agent --metrics-addr :9464", "sandfleet agent --once --json"],
+  usage:
+    "sandfleet agent [--app APP] [--interval 1s] [--metrics-addr 127.0.0.1:9464] [--state-dir DIR] [--webhook-retention 24h] [--once] [--json]",
+  examples: [
+    "sandfleet agent",
+    "sandfleet agent --metrics-addr :9464",
+    "sandfleet agent --state-dir /var/lib/sandfleet --webhook-retention 72h",
+    "sandfleet agent --once --json",
+  ],
   options: {
     interval: { type: "string" },
     once: { type: "boolean" },
     app: { type: "string" },
     "metrics-addr": { type: "string" },
+    "state-dir": { type: "string" },
+    "webhook-retention": { type: "string" },
   },
   async run({ values, json }) {
     const interval = stringOption(values, "interval") ?? "1s";
     const intervalMs = parseDuration(interval);
     if (intervalMs === undefined) throw new UsageError(`--interval ${interval} is not a duration like 1s`);
+    const retention = stringOption(values, "webhook-retention");
+    const retentionMs = retention === undefined ? undefined : parseDuration(retention);
+    if (retention !== undefined && retentionMs === undefined)
+      throw new UsageError(`--webhook-retention ${retention} is not a duration like 24h`);
+    const retentionProblem = retentionMs === undefined ? undefined : webhookRetentionProblem(retentionMs);
+    if (retentionProblem) throw new UsageError(`--webhook-retention ${retentionProblem}`);
+    const stateDir = stringOption(values, "state-dir");
     const sandfleet = client();
     await sandfleet.ping();
     const app = stringOption(values, "app");
@@ -24,6 +39,10 @@ export const agent: Verb = {
       ...(app ? { app } : {}),
       ...(metrics ? { metrics } : {}),
       intervalMs,
+      webhooks: {
+        ...(stateDir !== undefined ? { stateDir } : {}),
+        ...(retentionMs !== undefined ? { retentionMs } : {}),
+      },
       onEvent: (event) => {
         const line = json
           ? JSON.stringify({ time: new Date().toISOString(), ...event })
