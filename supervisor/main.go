@@ -52,7 +52,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect [--netns PATH --as UID:GID] | version | install DIR | terminate | stats")
+	fmt.Fprintln(os.Stderr, "usage: sandfleet-supervisor init [--config JSON] --secret SECRET [--] [command...] | connect [--pid N --container ID --as UID:GID] | version | install DIR | terminate | stats")
 	os.Exit(2)
 }
 
@@ -84,12 +84,28 @@ func runConnect(args []string) int {
 		fmt.Fprintf(os.Stderr, "sandfleet-supervisor: cannot reach the supervisor: %v\n", err)
 		return 1
 	}
+	if beside != nil {
+		// On the host, a relay whose client died while the supervisor was not reading (a frozen
+		// sandbox, a channel the sandbox stalls) would wait on its write for as long as the
+		// sandbox lives: it goes with its client.
+		go endWithParent(os.Getppid())
+	}
 	go func() {
 		io.Copy(conn, stdin)
 		conn.(*net.UnixConn).CloseWrite() // the client is gone: the supervisor ends its commands
 	}()
 	io.Copy(stdout, conn)
 	return 0
+}
+
+// endWithParent exits once the process that started this one is gone (this
+// one was handed to another parent).
+func endWithParent(parent int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			os.Exit(0)
+		}
+	}
 }
 
 // connectThreads is how many OS threads a connection's relay keeps.

@@ -1,4 +1,8 @@
 package main
 
-// sysSetns is setns(2) on this architecture (the syscall package does not name it).
-const sysSetns = 308
+// Syscalls this architecture numbers as below (the syscall package names none of them).
+const (
+	sysSetns           = 308
+	sysPidfdSendSignal = 424
+	sysPidfdOpen       = 434
+)

@@ -1,4 +1,8 @@
 package main
 
-// sysSetns is setns(2) on this architecture (the syscall package does not name it).
-const sysSetns = 268
+// Syscalls this architecture numbers as below (the syscall package names none of them).
+const (
+	sysSetns           = 268
+	sysPidfdSendSignal = 424
+	sysPidfdOpen       = 434
+)

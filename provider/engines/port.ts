@@ -322,10 +322,11 @@ export interface ExecClient {
   run(containerId: string, spec: ExecSpec): Promise<ExecResult>;
   /**
    * Starts a program of this host's beside the container, on the engine's
-   * own host, told the path of the container's network namespace
-   * (`--netns PATH`, appended) so that it can reach a socket there without an
-   * exec in the container. Undefined where this process cannot: another host,
-   * no right to join a namespace, or a runtime that keeps its own network.
+   * own host, told the container's first process (`--pid N --container ID`,
+   * appended) so that it can join its network namespace and reach a socket
+   * there without an exec in the container. Undefined where this process
+   * cannot: another host, no right to join a namespace, or a runtime that
+   * keeps its own network.
    */
   startBeside?(containerId: string, argv: readonly string[]): Promise<ExecProcess | undefined>;
   inspect(execId: string): Promise<ExecInfo | undefined>;

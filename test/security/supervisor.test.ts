@@ -179,7 +179,7 @@ describe("a process inside a sandbox against its supervisor", () => {
         expect(result, way).toMatchObject({
           exit: 1,
           stderr: expect.stringMatching(
-            /cannot reach the supervisor: (joining .*: operation not permitted|open .*: permission denied)/,
+            /cannot reach the supervisor: (joining the network of container .*: operation not permitted|open .*: permission denied|holding process \d+: operation not permitted)/,
           ) as unknown,
         });
       }
