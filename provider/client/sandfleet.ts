@@ -141,7 +141,7 @@ export class Sandfleet {
           delivery.use(await readWebhooks(d, options.app));
           return [];
         },
-        ...poolReconcilers(options.app),
+        ...poolReconcilers(options.app, options.clock),
       ],
       observers: [
         (event) => {
