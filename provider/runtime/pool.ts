@@ -74,9 +74,13 @@ export function templateHash(template: PoolTemplate): string {
   return sha256Hex(JSON.stringify(normalized)).slice(0, 16);
 }
 
+/** The pool's members, oldest first (engines list in orders of their own: Docker's is newest first). */
 export async function listMembers(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
   const containers = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.pool]: pool });
-  return containers.map((c) => parseMember(app, pool, c)).filter((m): m is PoolMember => m !== undefined);
+  return containers
+    .map((c) => parseMember(app, pool, c))
+    .filter((m): m is PoolMember => m !== undefined)
+    .sort((a, b) => a.createdMs - b.createdMs);
 }
 
 /**

@@ -19,7 +19,7 @@ export const MEMORY_TEMPLATE: PoolTemplate = { image: "sandfleet/busybox", super
 /** A pool of the in-memory engine, recorded on it as `up` records one. */
 export async function recordedPool(
   docker: MemoryEngine,
-  params: Partial<PoolParams> & { template?: Partial<PoolTemplate> } = {},
+  params: Partial<Omit<PoolParams, "template">> & { template?: Partial<PoolTemplate> } = {},
 ): Promise<PoolParams> {
   const pool: PoolParams = {
     app: "demo",

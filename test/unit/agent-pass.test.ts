@@ -1,0 +1,63 @@
+import { describe, expect, it } from "vitest";
+import { Agent } from "../../provider/runtime/agent.ts";
+import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pool.ts";
+import { poolReconcilers } from "../../provider/runtime/pool-agent.ts";
+import { withPoolLock } from "../../provider/runtime/pool-lock.ts";
+import { memoryFleet, recordedPool } from "../support/memory-fleet.ts";
+
+describe("one pass of the agent", () => {
+  it("refills a pool after claims and a death, and says what it did", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 3 });
+    await reconcilePool(docker, pool, { clock });
+    await claimMember(docker, pool.app, pool.name, { clock });
+    await claimMember(docker, pool.app, pool.name, { clock });
+    const [survivor] = (await listMembers(docker, pool.app, pool.name)).filter((m) => m.state === "warm");
+    docker.exit(survivor?.id ?? "", 1);
+    const told: unknown[] = [];
+    const agent = new Agent({
+      docker,
+      clock,
+      reconcilers: poolReconcilers(undefined, clock),
+      onEvent: (event) => told.push(event),
+    });
+
+    const events = await agent.reconcileOnce();
+    expect(events).toEqual([{ action: "refilled", sandbox: "demo/web", detail: "+3 -1" }]);
+    expect(told).toEqual(events);
+    const members = await listMembers(docker, pool.app, pool.name);
+    expect(members.filter((m) => m.state === "warm" && m.running)).toHaveLength(3);
+    expect(members.filter((m) => m.state === "claimed")).toHaveLength(2);
+    expect(await agent.reconcileOnce()).toEqual([]);
+  });
+
+  it("ends what is due and refills what that leaves short, in one pass", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 1, template: { timeoutMs: 10_000 } });
+    await reconcilePool(docker, pool, { clock });
+    const claimed = await claimMember(docker, pool.app, pool.name, { clock });
+    const name = (await docker.containers.inspect(claimed))?.name;
+    const agent = new Agent({ docker, clock, reconcilers: poolReconcilers(undefined, clock) });
+    expect(await agent.reconcileOnce()).toEqual([{ action: "refilled", sandbox: "demo/web", detail: "+1 -0" }]);
+    await clock.advance(10_000);
+    expect(await agent.reconcileOnce()).toEqual([{ action: "ended", sandbox: name, reason: "timeout" }]);
+  });
+
+  it("leaves a pool another maker holds to it, and says nothing of it", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 2 });
+    await reconcilePool(docker, pool, { clock });
+    // An `up` holds the pool's lock while the agent passes.
+    let release: () => void = () => undefined;
+    const held = withPoolLock(docker, { app: "demo", pool: "web", ttlMs: 60_000, wait: true, clock }, async () => {
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    const [member] = await listMembers(docker, pool.app, pool.name);
+    docker.exit(member?.id ?? "", 1);
+    const agent = new Agent({ docker, clock, reconcilers: poolReconcilers(undefined, clock) });
+    expect(await agent.reconcileOnce()).toEqual([]);
+    release();
+    await held;
+    expect(await agent.reconcileOnce()).toEqual([{ action: "refilled", sandbox: "demo/web", detail: "+1 -1" }]);
+  });
+});
