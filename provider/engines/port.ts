@@ -431,6 +431,14 @@ export interface EventClient {
     labels: Labels;
     signal: AbortSignal;
   }): AsyncIterable<EngineEvent>;
+  /**
+   * Since when the engine holds every event it saw, of every kind: 0 while
+   * it has dropped none, else the time of the oldest it still holds (an
+   * engine that keeps only its newest events drops the oldest of any kind,
+   * so a container's events can go while a flood of others' is kept).
+   * Absent where the engine cannot tell.
+   */
+  heldSince?(): Promise<number>;
 }
 
 /**

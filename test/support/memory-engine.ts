@@ -141,7 +141,8 @@ export class MemoryEngine implements Engine {
   readonly #volumes = new Map<string, VolumeInfo>();
   readonly #networks = new Map<string, NetworkInfo>();
   readonly #execs = new Map<string, MemExec>();
-  #events: EngineEvent[] = [];
+  /** Every event, of containers and of volumes alike, in one buffer of the newest 256: the Docker engine's. */
+  #events: { type: "container" | "volume"; event: EngineEvent }[] = [];
   readonly #watchers = new Set<(event: EngineEvent) => void>();
   #handlers: ExecHandler[] = [];
   #serial = 0;
@@ -236,6 +237,7 @@ export class MemoryEngine implements Engine {
           throw new NotFoundError(`create container ${name}: network ${spec.networkMode} not found`);
         }
         if (spec.supervisor) throw notSupported("a sandbox's supervisor");
+        if (spec.ports?.length) throw notSupported("publishing a port");
         if (spec.diskBytes !== undefined) throw notSupported("a disk bound");
         if (spec.mounts?.some((m) => m.subPath !== undefined)) throw notSupported("mounting part of a volume");
         // Docker makes a named volume a mount names when there is none.
@@ -449,7 +451,9 @@ export class MemoryEngine implements Engine {
         if (!this.#volumes.has(name)) return;
         const user = [...this.#containers.values()].find((c) => c.spec.mounts?.some((m) => m.volume === name));
         if (user) throw new ConflictError(`remove volume ${name}: volume is in use - [${user.id}]`);
+        const volume = this.#volumes.get(name);
         this.#volumes.delete(name);
+        if (volume) this.#log("volume", this.#volumeEvent(volume, "destroy"));
       },
       list: async (labels) => {
         await Promise.resolve();
@@ -473,7 +477,7 @@ export class MemoryEngine implements Engine {
         // The Docker engine takes whole seconds: from the start of `since`'s second to the end of `until`'s.
         const fromMs = Math.floor(params.sinceMs / 1000) * 1000;
         const toMs = Math.ceil(params.untilMs / 1000) * 1000;
-        return this.#events.filter(
+        return this.#containerEvents().filter(
           (e) =>
             e.timeMs >= fromMs &&
             e.timeMs <= toMs &&
@@ -482,7 +486,15 @@ export class MemoryEngine implements Engine {
         );
       },
       watch: (params) => this.#watch(params),
+      heldSince: async () => {
+        await Promise.resolve();
+        return this.#events.length < EVENT_BUFFER ? 0 : (this.#events[0]?.event.timeMs ?? 0);
+      },
     };
+  }
+
+  #containerEvents(): EngineEvent[] {
+    return this.#events.filter((e) => e.type === "container").map((e) => e.event);
   }
 
   async *#watch(params: Parameters<EventClient["watch"]>[0]): AsyncGenerator<EngineEvent> {
@@ -495,7 +507,7 @@ export class MemoryEngine implements Engine {
     };
     if (params.sinceMs !== undefined) {
       const fromMs = Math.floor(params.sinceMs / 1000) * 1000;
-      for (const event of this.#events) if (event.timeMs >= fromMs) take(event);
+      for (const event of this.#containerEvents()) if (event.timeMs >= fromMs) take(event);
     }
     this.#watchers.add(take);
     const aborted = () => wake?.();
@@ -633,7 +645,19 @@ export class MemoryEngine implements Engine {
   #makeVolume(name: string, labels: Labels): VolumeInfo {
     const volume = { name, labels: { ...labels }, mountpoint: `/memory/volumes/${name}/_data` };
     this.#volumes.set(name, volume);
+    this.#log("volume", this.#volumeEvent(volume, "create"));
     return volume;
+  }
+
+  #volumeEvent(volume: VolumeInfo, action: string): EngineEvent {
+    return {
+      timeMs: this.clock.now(),
+      action,
+      detail: "",
+      containerId: "",
+      execId: undefined,
+      attributes: { ...volume.labels, driver: "local" },
+    };
   }
 
   #network(idOrName: string): NetworkInfo | undefined {
@@ -730,9 +754,13 @@ export class MemoryEngine implements Engine {
       execId: extra.execID,
       attributes: { ...c.spec.labels, image: c.spec.image, name: c.name, ...extra },
     };
-    this.#events.push(event);
-    if (this.#events.length > EVENT_BUFFER) this.#events = this.#events.slice(-EVENT_BUFFER);
+    this.#log("container", event);
     for (const watcher of this.#watchers) watcher(event);
+  }
+
+  #log(type: "container" | "volume", event: EngineEvent): void {
+    this.#events.push({ type, event });
+    if (this.#events.length > EVENT_BUFFER) this.#events = this.#events.slice(-EVENT_BUFFER);
   }
 
   #hash(seed: string): string {

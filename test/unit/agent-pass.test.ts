@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { Agent } from "../../provider/runtime/agent.ts";
 import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pool.ts";
 import { poolReconcilers } from "../../provider/runtime/pool-agent.ts";
+import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
 import { withPoolLock } from "../../provider/runtime/pool-lock.ts";
-import { memoryFleet, recordedPool } from "../support/memory-fleet.ts";
+import { MEMORY_TEMPLATE, memoryFleet, recordedPool } from "../support/memory-fleet.ts";
 
 describe("one pass of the agent", () => {
   it("refills a pool after claims and a death, and says what it did", async () => {
@@ -59,5 +60,21 @@ describe("one pass of the agent", () => {
     release();
     await held;
     expect(await agent.reconcileOnce()).toEqual([{ action: "refilled", sandbox: "demo/web", detail: "+1 -1" }]);
+  });
+
+  it("remembers the execs it saw though the engine's buffer has since dropped them: ends an idle sandbox on time, neither early nor never", async () => {
+    const { clock, docker } = memoryFleet({ exec: () => ({ exitCode: 0 }) });
+    // Ten pools: each pass takes each one's lock, 20 events a pass, so the engine's 256 last about 13 passes.
+    for (let i = 0; i < 10; i++) await recordedPool(docker, { name: `p${String(i)}`, replicas: 1 });
+    const { id } = await createSandbox(docker, { ...MEMORY_TEMPLATE, app: "demo", idleTimeoutMs: 60_000 });
+    const agent = new Agent({ docker, clock, reconcilers: poolReconcilers(undefined, clock) });
+    const endedAt: number[] = [];
+    for (let second = 0; second <= 120; second++) {
+      if (second === 30) await docker.exec.run(id, { argv: ["python3", "job.py"] });
+      const events = await agent.reconcileOnce();
+      if (events.some((e) => e.action === "ended")) endedAt.push(second);
+      await clock.advance(1000);
+    }
+    expect(endedAt).toEqual([90]);
   });
 });

@@ -72,6 +72,23 @@ describe("lifetimes, as the agent decides them", () => {
     expect(await pass(docker, clock, started)).toMatchObject([{ action: "ended", reason: "idle" }]);
   });
 
+  it("never end a sandbox early when a flood of other events (a pool's lock taken each pass) pushed its execs out of the engine's buffer", async () => {
+    const { clock, docker } = memoryFleet({ exec: () => ({ exitCode: 0 }) });
+    const agentStarted = clock.now();
+    const pool = await recordedPool(docker, { replicas: 1 });
+    const id = await sandbox(docker, { idleTimeoutMs: 300_000 });
+    await clock.advance(600_000);
+    await docker.exec.run(id, { argv: ["python3", "job.py"] });
+    await clock.advance(60_000);
+    // An agent's passes: each takes the pool's lock (a record made and removed) though the pool is full.
+    for (let i = 0; i < 150; i++) await reconcilePool(docker, pool, { clock });
+    expect(await pass(docker, clock, agentStarted)).toEqual([]);
+    await clock.advance(299_999);
+    expect(await pass(docker, clock, agentStarted)).toEqual([]);
+    await clock.advance(1);
+    expect(await pass(docker, clock, agentStarted)).toMatchObject([{ action: "ended", reason: "idle" }]);
+  });
+
   it("pause, not end, a sandbox whose idle action is pause", async () => {
     const { clock, docker } = memoryFleet();
     const started = clock.now();
