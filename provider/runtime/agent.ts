@@ -40,7 +40,7 @@ export interface AgentParams {
 
 /**
  * The reconciler behind `sandfleet agent`. What it decides holds no state of
- * its own (only its metrics and webhook deliveries live in memory): each
+ * its own (only its metrics, webhook deliveries and the execs its passes saw live in memory): each
  * pass reads the facts from the engine (labels with the limits, start
  * times, exec events, names that record why a sandbox was ended), so a
  * restarted agent, or one that outlived an engine restart, does the same.
