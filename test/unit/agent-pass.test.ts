@@ -77,4 +77,30 @@ describe("one pass of the agent", () => {
     }
     expect(endedAt).toEqual([90]);
   });
+
+  it("runs a pass every interval of its clock, and stops when told", async () => {
+    const { clock, docker } = memoryFleet();
+    const passes: number[] = [];
+    const agent = new Agent({
+      docker,
+      clock,
+      intervalMs: 1000,
+      reconcilers: [
+        (_docker, nowMs) => {
+          passes.push(nowMs);
+          return Promise.resolve([]);
+        },
+      ],
+    });
+    const stop = new AbortController();
+    const running = agent.run(stop.signal);
+    await clock.untilSleeping();
+    const startMs = clock.now();
+    await clock.advance(999);
+    expect(passes).toEqual([startMs]);
+    await clock.advance(2001);
+    expect(passes).toEqual([startMs, startMs + 1000, startMs + 2000, startMs + 3000]);
+    stop.abort();
+    await running;
+  });
 });
