@@ -1,14 +1,10 @@
 import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type {
-  Capability,
   ContainerClient,
   ContainerInfo,
-  ContainerSpec,
-  ContainerStatus,
   ContainerSummary,
   Engine,
-  EngineCapabilities,
   EngineEvent,
   EngineInfo,
   EventClient,
@@ -27,8 +23,13 @@ import type {
 } from "../../provider/engines/port.ts";
 import { runToEnd } from "../../provider/engines/calls.ts";
 import { recordClient } from "../../provider/engines/docker/volumes.ts";
-import { ConflictError, EngineError, NotFoundError } from "../../provider/errors.ts";
+import { ConflictError, NotFoundError } from "../../provider/errors.ts";
 import { systemClock, type Clock } from "../../provider/runtime/poll.ts";
+import { MEMORY_CAPABILITIES, notSupported } from "./memory-capabilities.ts";
+import { containerInfo, exitSignal, type MemContainer } from "./memory-containers.ts";
+import { fullRef, matches, wanted } from "./memory-filters.ts";
+
+export { MEMORY_CAPABILITIES, NotSupportedError } from "./memory-capabilities.ts";
 
 /*
  * An engine held in memory, for unit tests of the runtime: containers with
@@ -40,34 +41,6 @@ import { systemClock, type Clock } from "../../provider/runtime/poll.ts";
  * NotSupportedError what it cannot do: no process runs, no file exists, no
  * byte goes over a network. Never offered to users.
  */
-
-/** What the in-memory engine cannot do; a test that meets it needs a real engine. */
-export class NotSupportedError extends EngineError {
-  override readonly name: string = "NotSupportedError";
-}
-
-const notSupported = (what: string): NotSupportedError =>
-  new NotSupportedError(`${what} is not supported by the in-memory engine`);
-
-const unsupported = (what: string): Capability => ({
-  supported: false,
-  why: `${what} is not supported by the in-memory engine`,
-});
-
-/** What the in-memory engine does, said as honestly as the Docker engine says it. */
-export const MEMORY_CAPABILITIES: EngineCapabilities = {
-  // A state, as the freezer's: a paused container refuses execs (409) until it is thawed.
-  pause: { supported: true },
-  checkpoint: unsupported("a checkpoint"),
-  egressAllowlist: unsupported("an egress allowlist"),
-  diskBound: unsupported("a disk bound"),
-  subPathMounts: unsupported("mounting part of a volume"),
-  snapshots: unsupported("a snapshot"),
-  pidsBound: unsupported("a pids bound"),
-  hostChannel: unsupported("a program beside a sandbox"),
-  // The exec handler is told the user asked for.
-  execUser: { supported: true },
-};
 
 /** What an exec handler is told: the exec as asked for, and the container as it is now. */
 export interface ExecCall {
@@ -86,7 +59,7 @@ export interface ExecAnswer {
   stderr?: string;
 }
 
-/** Answers an exec; undefined: this handler does not know the command (the exec fails as not found, 127). */
+/** Answers an exec; undefined: this handler does not know the command (it fails as the Docker engine fails a missing one). */
 export type ExecHandler = (call: ExecCall) => ExecAnswer | undefined | Promise<ExecAnswer | undefined>;
 
 export interface MemoryEngineOptions {
@@ -95,19 +68,6 @@ export interface MemoryEngineOptions {
   images?: readonly string[];
   /** Execs' answers; later handlers (`onExec`) are asked first. */
   exec?: ExecHandler;
-}
-
-interface MemContainer {
-  id: string;
-  name: string;
-  spec: ContainerSpec;
-  status: ContainerStatus;
-  exitCode: number;
-  createdMs: number;
-  startedMs: number | undefined;
-  finishedMs: number | undefined;
-  execIds: string[];
-  exited: { promise: Promise<number>; resolve: (code: number) => void };
 }
 
 interface MemExec {
@@ -121,7 +81,6 @@ interface MemExec {
 
 /** Docker keeps this many recent events. */
 const EVENT_BUFFER = 256;
-const NO_TIME = "0001-01-01T00:00:00Z";
 const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10 };
 
 export class MemoryEngine implements Engine {
@@ -295,7 +254,7 @@ export class MemoryEngine implements Engine {
       inspect: async (id) => {
         await Promise.resolve();
         const c = this.#find(id);
-        return c && this.#info(c);
+        return c && containerInfo(c, this.#images.get(fullRef(c.spec.image))?.id ?? "");
       },
       kill: async (id, signal = "SIGKILL") => {
         await Promise.resolve();
@@ -611,7 +570,7 @@ export class MemoryEngine implements Engine {
         env: exec.env,
         user: spec.user,
         workdir: spec.workdir,
-        container: this.#info(c),
+        container: containerInfo(c, this.#images.get(fullRef(c.spec.image))?.id ?? ""),
         signal: exec.abort.signal,
       };
       for (const handler of this.#handlers) {
@@ -699,51 +658,6 @@ export class MemoryEngine implements Engine {
     };
   }
 
-  #info(c: MemContainer): ContainerInfo {
-    const spec = c.spec;
-    const running = c.status === "running" || c.status === "paused";
-    return {
-      id: c.id,
-      name: c.name,
-      image: spec.image,
-      imageId: this.#images.get(fullRef(spec.image))?.id ?? "",
-      labels: { ...spec.labels },
-      status: c.status,
-      running,
-      exitCode: c.exitCode,
-      oomKilled: false,
-      createdAt: new Date(c.createdMs).toISOString(),
-      startedAt: c.startedMs === undefined ? NO_TIME : new Date(c.startedMs).toISOString(),
-      finishedAt: c.finishedMs === undefined ? NO_TIME : new Date(c.finishedMs).toISOString(),
-      user: spec.user ?? "",
-      workdir: spec.workdir ?? "",
-      env: { ...spec.env },
-      cmd: [...(spec.cmd ?? [])],
-      entrypoint: [...(spec.entrypoint ?? [])],
-      nanoCpus: spec.nanoCpus,
-      memoryBytes: spec.memoryBytes,
-      pidsLimit: spec.pidsLimit,
-      diskBytes: spec.diskBytes,
-      readOnlyRootfs: spec.readOnlyRootfs,
-      networkMode: spec.networkMode,
-      capDrop: [...spec.capDrop],
-      capAdd: [...(spec.capAdd ?? [])],
-      securityOpt: [...spec.securityOpt],
-      privileged: false,
-      runtime: spec.runtime,
-      init: spec.init,
-      healthcheck: spec.healthcheck,
-      // No health check ever runs here: a running container's health is never more than "starting".
-      health: spec.healthcheck && running ? "starting" : undefined,
-      binds: [],
-      mounts: [...(spec.mounts ?? [])],
-      ports: {},
-      addresses: {},
-      pid: 0,
-      execIds: [...c.execIds],
-    };
-  }
-
   #emit(c: MemContainer, action: string, extra: Record<string, string> = {}): void {
     const [name, ...detail] = action.split(": ");
     const event: EngineEvent = {
@@ -781,25 +695,4 @@ export class MemoryEngine implements Engine {
     ]);
     return Object.fromEntries(entries) as T;
   }
-}
-
-function exitSignal(): MemContainer["exited"] {
-  let resolve: (code: number) => void = () => undefined;
-  const promise = new Promise<number>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-/** A reference as the Docker engine stores it: `name:tag`, `latest` when no tag is given. */
-function fullRef(ref: string): string {
-  const lastPart = ref.split("/").pop() ?? ref;
-  return ref.startsWith("sha256:") || lastPart.includes(":") || ref.includes("@") ? ref : `${ref}:latest`;
-}
-
-/** Whether the labels hold every filter; an empty value matches any value of the label, as Docker's filter. */
-function matches(labels: Labels, filters: Labels): boolean {
-  return Object.entries(filters).every(([key, value]) => (value === "" ? key in labels : labels[key] === value));
-}
-
-function wanted(event: EngineEvent, actions: readonly string[], labels: Labels): boolean {
-  return (actions.length === 0 || actions.includes(event.action)) && matches(event.attributes, labels);
 }
