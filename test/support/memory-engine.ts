@@ -1,16 +1,12 @@
 import { createHash } from "node:crypto";
-import { PassThrough } from "node:stream";
 import type {
   ContainerClient,
-  ContainerInfo,
   ContainerSummary,
   Engine,
   EngineEvent,
   EngineInfo,
   EventClient,
   ExecClient,
-  ExecProcess,
-  ExecSpec,
   ImageClient,
   ImageInfo,
   Labels,
@@ -21,15 +17,16 @@ import type {
   VolumeClient,
   VolumeInfo,
 } from "../../provider/engines/port.ts";
-import { runToEnd } from "../../provider/engines/calls.ts";
 import { recordClient } from "../../provider/engines/docker/volumes.ts";
 import { ConflictError, NotFoundError } from "../../provider/errors.ts";
 import { systemClock, type Clock } from "../../provider/runtime/poll.ts";
 import { MEMORY_CAPABILITIES, notSupported } from "./memory-capabilities.ts";
 import { containerInfo, exitSignal, type MemContainer } from "./memory-containers.ts";
+import { memoryExecClient, type ExecHandler, type MemExec } from "./memory-exec.ts";
 import { fullRef, matches, wanted } from "./memory-filters.ts";
 
 export { MEMORY_CAPABILITIES, NotSupportedError } from "./memory-capabilities.ts";
+export type { ExecAnswer, ExecCall, ExecHandler } from "./memory-exec.ts";
 
 /*
  * An engine held in memory, for unit tests of the runtime: containers with
@@ -42,41 +39,12 @@ export { MEMORY_CAPABILITIES, NotSupportedError } from "./memory-capabilities.ts
  * byte goes over a network. Never offered to users.
  */
 
-/** What an exec handler is told: the exec as asked for, and the container as it is now. */
-export interface ExecCall {
-  argv: readonly string[];
-  env: Readonly<Record<string, string>>;
-  user: string | undefined;
-  workdir: string | undefined;
-  container: ContainerInfo;
-  /** Aborts when the exec is signalled (signalTagged) or its container stops. */
-  signal: AbortSignal;
-}
-
-export interface ExecAnswer {
-  exitCode: number;
-  stdout?: string;
-  stderr?: string;
-}
-
-/** Answers an exec; undefined: this handler does not know the command (it fails as the Docker engine fails a missing one). */
-export type ExecHandler = (call: ExecCall) => ExecAnswer | undefined | Promise<ExecAnswer | undefined>;
-
 export interface MemoryEngineOptions {
   clock?: Clock;
   /** Images that exist from the start; default sandfleet/busybox. */
   images?: readonly string[];
   /** Execs' answers; later handlers (`onExec`) are asked first. */
   exec?: ExecHandler;
-}
-
-interface MemExec {
-  id: string;
-  containerId: string;
-  env: Readonly<Record<string, string>>;
-  running: boolean;
-  exitCode: number | null;
-  abort: AbortController;
 }
 
 /** Docker keeps this many recent events. */
@@ -120,7 +88,20 @@ export class MemoryEngine implements Engine {
     this.records = recordClient(this.volumes);
     this.supervisors = this.#counted("supervisors", this.#supervisorClient());
     this.events = this.#eventClient();
-    this.exec = this.#counted("exec", this.#execClient());
+    this.exec = this.#counted(
+      "exec",
+      memoryExecClient({
+        execs: this.#execs,
+        handlers: () => this.#handlers,
+        must: (ref, what) => this.#must(ref, what),
+        find: (ref) => this.#find(ref),
+        emit: (c, action, extra) => {
+          this.#emit(c, action, extra);
+        },
+        newId: (kind) => this.#hash(`${kind} ${String(++this.#serial)}`),
+        info: (c) => containerInfo(c, this.#images.get(fullRef(c.spec.image))?.id ?? ""),
+      }),
+    );
   }
 
   ping(): Promise<void> {
@@ -485,105 +466,6 @@ export class MemoryEngine implements Engine {
       this.#watchers.delete(take);
       params.signal.removeEventListener("abort", aborted);
     }
-  }
-
-  #execClient(): ExecClient {
-    const start: ExecClient["start"] = async (containerId, spec, options = {}) => {
-      const c = this.#must(containerId, "exec in container");
-      await Promise.resolve();
-      if (c.status === "paused") {
-        throw new ConflictError(
-          `exec in container ${containerId}: Container ${c.id} is paused, unpause the container before exec`,
-        );
-      }
-      if (c.status !== "running")
-        throw new ConflictError(`exec in container ${containerId}: Container ${c.id} is not running`);
-      if (spec.tty) throw notSupported("an exec on a terminal");
-      const exec: MemExec = {
-        id: this.#hash(`exec ${String(++this.#serial)}`),
-        containerId: c.id,
-        env: { ...c.spec.env, ...spec.env },
-        running: true,
-        exitCode: null,
-        abort: new AbortController(),
-      };
-      this.#execs.set(exec.id, exec);
-      c.execIds.push(exec.id);
-      const commandLine = spec.argv.join(" ");
-      this.#emit(c, `exec_create: ${commandLine}`, { execID: exec.id });
-      this.#emit(c, `exec_start: ${commandLine}`, { execID: exec.id });
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      const stdin = options.stdin ? new PassThrough() : undefined;
-      stdin?.resume();
-      const finished = this.#answer(c, spec, exec).then((answer) => {
-        exec.running = false;
-        exec.exitCode = answer.exitCode;
-        stdout.end(answer.stdout ?? "");
-        stderr.end(answer.stderr ?? "");
-        const now = this.#find(c.id);
-        if (now) this.#emit(now, "exec_die", { execID: exec.id, exitCode: String(answer.exitCode) });
-        return answer.exitCode;
-      });
-      const process: ExecProcess = {
-        execId: exec.id,
-        stdout,
-        stderr,
-        stdin,
-        wait: () => finished,
-        hold: () => undefined,
-      };
-      return process;
-    };
-    return {
-      start,
-      run: async (containerId, spec) => runToEnd(await start(containerId, spec)),
-      inspect: async (execId) => {
-        await Promise.resolve();
-        const exec = this.#execs.get(execId);
-        return exec && { running: exec.running, exitCode: exec.exitCode };
-      },
-      resize: () => Promise.reject(notSupported("a terminal's size")),
-      signalTagged: async (containerId, tag, signal) => {
-        this.#must(containerId, "signal processes in container");
-        await Promise.resolve();
-        for (const exec of this.#execs.values()) {
-          if (exec.containerId === containerId && exec.running && exec.env[tag.key] === tag.value) {
-            exec.abort.abort(128 + signal);
-          }
-        }
-      },
-    };
-  }
-
-  /** The handlers' answer, or the exit code of a signal when the exec is signalled first. */
-  async #answer(c: MemContainer, spec: ExecSpec, exec: MemExec): Promise<ExecAnswer> {
-    const signalled = new Promise<ExecAnswer>((resolve) => {
-      const ended = () => {
-        resolve({ exitCode: Number(exec.abort.signal.reason) });
-      };
-      exec.abort.signal.addEventListener("abort", ended, { once: true });
-    });
-    const answered = (async (): Promise<ExecAnswer> => {
-      const call: ExecCall = {
-        argv: spec.argv,
-        env: exec.env,
-        user: spec.user,
-        workdir: spec.workdir,
-        container: containerInfo(c, this.#images.get(fullRef(c.spec.image))?.id ?? ""),
-        signal: exec.abort.signal,
-      };
-      for (const handler of this.#handlers) {
-        const answer = await handler(call);
-        if (answer) return answer;
-      }
-      // What the Docker engine writes when the command is not in the container.
-      return {
-        exitCode: 126,
-        stdout: `OCI runtime exec failed: exec failed: container_linux.go:380: starting container process caused: exec: "${spec.argv[0] ?? ""}": executable file not found in $PATH: unknown\r\n`,
-      };
-    })();
-    return Promise.race([answered, signalled]);
   }
 
   // ---- the state ----
