@@ -151,7 +151,7 @@ export class Sandfleet {
           delivery.use(await readWebhooks(d, options.app));
           return [];
         },
-        ...poolReconcilers(options.app),
+        ...poolReconcilers(options.app, options.clock),
       ],
       eventSink: delivery,
     });

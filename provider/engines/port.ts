@@ -241,7 +241,6 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** What the engine says of itself that sandfleet needs to know. */
 /** What a container uses, sampled once by the engine. */
 export interface ContainerStats {
   /** CPU time used since it started, in ns. */
@@ -255,9 +254,41 @@ export interface ContainerStats {
   diskBytes: number;
 }
 
+/** One thing an engine can or cannot do; when it cannot, the engine's own words on why, for the user. */
+export type Capability = { readonly supported: true } | { readonly supported: false; readonly why: string };
+
+/**
+ * What an engine can do that not every engine can. The runtime asks these,
+ * never which engine it is: a new engine (or an engine's new version) says
+ * what it offers in one place, and every caller follows.
+ */
+export interface EngineCapabilities {
+  /** Freezing a sandbox's processes in memory (ContainerClient.pause, unpause). */
+  readonly pause: Capability;
+  /** Writing a sandbox's memory to disk before a pause (ContainerClient.checkpoint). */
+  readonly checkpoint: Capability;
+  /** Egress allowlists: sandfleet's resolver and egress daemon on an app's own network. */
+  readonly egressAllowlist: Capability;
+  /** A bound on a sandbox's disk (ContainerSpec.diskBytes) that the engine enforces. */
+  readonly diskBound: Capability;
+  /** Mounting one folder of a volume (VolumeMount.subPath) rather than all of it. */
+  readonly subPathMounts: Capability;
+  /** Recording a sandbox's filesystem as an image (ImageClient.commit): snapshots. */
+  readonly snapshots: Capability;
+  /** A pids bound of each sandbox's own (ContainerSpec.pidsLimit), not one shared by a node's pods. */
+  readonly pidsBound: Capability;
+  /** A program of this host's started beside a sandbox (ExecClient.startBeside): the host-side channel. */
+  readonly hostChannel: Capability;
+  /** Choosing the user an exec runs as (ExecSpec.user), so a sandbox can tell the host's connections by uid. */
+  readonly execUser: Capability;
+}
+
+/** What the engine says of itself that sandfleet needs to know. */
 export interface EngineInfo {
-  /** Which implementation of the port speaks to it. */
-  kind: "docker" | "kubernetes";
+  /** Which implementation of the port speaks to it, for messages only: ask `capabilities`, never this. */
+  kind: string;
+  /** What it can do: the runtime's one question about an engine's differences. */
+  capabilities: EngineCapabilities;
   /** Storage driver: overlay2, btrfs, zfs, ... */
   storageDriver: string;
   /** The file system under the driver's data: extfs, xfs, btrfs, ... */
@@ -401,6 +432,14 @@ export interface EventClient {
     labels: Labels;
     signal: AbortSignal;
   }): AsyncIterable<EngineEvent>;
+  /**
+   * Since when the engine holds every event it saw, of every kind: 0 while
+   * it has dropped none, else the time of the oldest it still holds (an
+   * engine that keeps only its newest events drops the oldest of any kind,
+   * so a container's events can go while a flood of others' is kept).
+   * Absent where the engine cannot tell.
+   */
+  heldSince?(): Promise<number>;
 }
 
 /**

@@ -58,6 +58,6 @@ export async function diskProblems(
     if (error instanceof EngineUnavailableError) return [];
     throw error;
   }
-  const reason = diskBoundProblem(info, docker.host);
+  const reason = diskBoundProblem(info);
   return reason ? [{ property, reason }] : [];
 }

@@ -1,4 +1,5 @@
 import type { Engine } from "../engines/port.ts";
+import { ActivityRecord, type ExecActivity } from "./activity-record.ts";
 import { newestRecords } from "./sandbox-records.ts";
 import { expireSnapshots } from "./snapshot.ts";
 import type { ContainerInfo } from "../engines/port.ts";
@@ -54,8 +55,9 @@ export interface AgentParams {
 
 /**
  * The reconciler behind `sandfleet agent`. What it decides holds no state of
- * its own (its metrics live in memory; webhook deliveries waiting and the
- * event stream's position are its event sink's, kept on disk): each
+ * its own (its metrics and the execs its passes saw live in memory; webhook
+ * deliveries waiting and the event stream's position are its event sink's,
+ * kept on disk): each
  * pass reads the facts from the engine (labels with the limits, start
  * times, exec events, names that record why a sandbox was ended), so a
  * restarted agent, or one that outlived an engine restart, does the same.
@@ -66,6 +68,7 @@ export class Agent {
   readonly metrics: AgentMetrics | undefined;
   readonly #recentEvents = new Set<string>();
   readonly #startedMs: number;
+  readonly #seen = new ActivityRecord();
 
   constructor(params: AgentParams) {
     const { metrics, ...rest } = params;
@@ -101,7 +104,7 @@ export class Agent {
       }
     };
     await step("wake on tunnel traffic", () => wakeOnTunnelTraffic(docker, app));
-    await step("lifetimes", () => enforceLifetimes(docker, now, this.#startedMs, app));
+    await step("lifetimes", () => enforceLifetimes(docker, now, this.#startedMs, app, this.#seen));
     await step("connect tokens", async () => {
       await pruneConnectTokens(docker, now, app);
       return [];
@@ -210,6 +213,8 @@ export async function enforceLifetimes(
   nowMs: number,
   agentStartedMs: number,
   app?: string,
+  /** What this agent's earlier passes saw of exec activity (a pass alone may find it pushed out of the engine's buffer). */
+  seen: ActivityRecord = new ActivityRecord(),
 ): Promise<AgentEvent[]> {
   const running = await docker.containers.list(scopeLabels("sandbox", app));
   const containers = (
@@ -218,14 +223,18 @@ export async function enforceLifetimes(
   if (containers.length === 0) return [];
 
   const needsIdle = containers.some((c) => c.labels[LABEL.idleTimeoutMs]);
-  const activity = needsIdle
-    ? await lastExecActivity(
-        docker,
-        nowMs - MAX_DURATION_MS,
+  const activity: ExecActivity = needsIdle
+    ? seen.add(
+        await lastExecActivity(
+          docker,
+          nowMs - MAX_DURATION_MS,
+          nowMs,
+          new Map(containers.flatMap((c) => (c.healthcheck ? [[c.id, healthCheckCommandLine(c.healthcheck)]] : []))),
+        ),
         nowMs,
-        new Map(containers.flatMap((c) => (c.healthcheck ? [[c.id, healthCheckCommandLine(c.healthcheck)]] : []))),
+        agentStartedMs,
       )
-    : { byContainer: new Map<string, number>(), complete: true };
+    : { byContainer: new Map<string, number>(), complete: true, heldSinceMs: undefined };
 
   const claims = containers.some((c) => c.labels[LABEL.pool] !== undefined)
     ? await claimTimes(docker)
@@ -262,7 +271,7 @@ async function dueReason(
   container: ContainerInfo,
   nowMs: number,
   agentStartedMs: number,
-  activity: { byContainer: Map<string, number>; complete: boolean },
+  activity: ExecActivity,
   claims: Map<string, number>,
   /** A deadline set on the live sandbox, which replaces the one its timeout gives. */
   deadlineMs: number | undefined,
@@ -290,8 +299,10 @@ async function dueReason(
     return (await idleBySupervisor(docker, container)) ? "idle" : undefined;
   if (hasOpenTunnelConnection(container) || (await hasRunningExec(docker, container))) return undefined;
   const lastExec = activity.byContainer.get(container.id);
-  // Without a complete record, count from when this agent started: never end a sandbox early.
-  const since = Math.max(startedMs, lastExec ?? (activity.complete ? startedMs : agentStartedMs));
+  // Without a complete record, count from where the unbroken record begins at the earliest (any exec the
+  // engine dropped came before), or where it cannot tell, from when this agent started: never end early.
+  const unrecorded = activity.complete ? startedMs : (activity.heldSinceMs ?? agentStartedMs);
+  const since = Math.max(startedMs, lastExec ?? 0, unrecorded);
   return nowMs - since >= idleTimeoutMs ? "idle" : undefined;
 }
 

@@ -2,22 +2,10 @@ import type { Engine } from "../engines/port.ts";
 import type { EngineInfo } from "../engines/port.ts";
 import { DISK_MIB } from "../rules.ts";
 
-/**
- * Why the engine cannot bound a sandbox's disk, or undefined when it can.
- * Docker's `size` storage option works on btrfs (qgroups) and zfs (quotas),
- * and on overlay2 only over xfs mounted with project quotas.
- */
-export function diskBoundProblem(info: EngineInfo, host: string): string | undefined {
-  // The kubelet bounds a pod's ephemeral storage itself, on any file system.
-  if (info.kind === "kubernetes") return undefined;
-  if (info.storageDriver === "btrfs" || info.storageDriver === "zfs") return undefined;
-  if (info.storageDriver === "overlay2" && info.backingFilesystem === "xfs") return undefined;
-  const on = info.backingFilesystem ? ` on ${info.backingFilesystem}` : "";
-  return (
-    `the Docker engine at ${host} stores containers with ${info.storageDriver || "an unknown driver"}${on}, ` +
-    "which cannot bound a container's disk; use btrfs or zfs storage, or overlay2 on xfs with project quotas " +
-    "(scripts/bootstrap sets up btrfs)"
-  );
+/** Why the engine cannot bound a sandbox's disk (its own words), or undefined when it can. */
+export function diskBoundProblem(info: EngineInfo): string | undefined {
+  const { diskBound } = info.capabilities;
+  return diskBound.supported ? undefined : diskBound.why;
 }
 
 /**
@@ -28,7 +16,7 @@ export async function diskBound(
   docker: Engine,
   asked: number | undefined,
 ): Promise<{ diskMiB: number | undefined; problem: string | undefined }> {
-  const problem = diskBoundProblem(await docker.info(), docker.host);
+  const problem = diskBoundProblem(await docker.info());
   if (asked !== undefined) return { diskMiB: asked, problem };
   return { diskMiB: problem ? undefined : DISK_MIB.default, problem: undefined };
 }

@@ -1,15 +1,18 @@
 import { readFileSync } from "node:fs";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
+import type { ExecActivity } from "./activity-record.ts";
 import { procNetPort } from "./readiness.ts";
 
-/** Docker keeps this many recent events; a full answer may have lost older ones. */
+/** An engine that cannot say what it dropped (EventClient.heldSince): a full answer of this many may have lost older ones. */
 const ENGINE_EVENT_BUFFER = 256;
 
 /**
  * When each sandbox was last active, from the engine's own record of exec
  * starts and ends, so that a restarted agent knows as much as a running one.
- * `complete` is false when the engine's event buffer may have dropped some.
+ * `complete` is false when the engine may have dropped some of them; every
+ * one it dropped came before `heldSinceMs`, so a sandbox with none left was
+ * last active before then (undefined where the engine cannot tell).
  */
 export async function lastExecActivity(
   docker: Engine,
@@ -17,7 +20,7 @@ export async function lastExecActivity(
   nowMs: number,
   /** Each sandbox's health-check command line: the engine's own execs are not activity. */
   healthChecks: ReadonlyMap<string, string> = new Map(),
-): Promise<{ byContainer: Map<string, number>; complete: boolean }> {
+): Promise<ExecActivity> {
   const events = await docker.events.containerEvents({
     sinceMs,
     untilMs: nowMs,
@@ -25,6 +28,10 @@ export async function lastExecActivity(
     actions: ["exec_start", "exec_die", "unpause"],
     labels: { "sandfleet.managed": "true" },
   });
+  // The engine's buffer holds every kind of event, and a flood of others' (records made and removed,
+  // other containers) pushes a sandbox's execs out while the answer about execs stays short. Asked
+  // after it: whatever was pushed out before that answer was pushed out before this one too.
+  const heldSinceMs = await docker.events.heldSince?.();
   const healthExecs = new Set(
     events
       .filter((e) => e.action === "exec_start" && e.detail === healthChecks.get(e.containerId))
@@ -35,7 +42,8 @@ export async function lastExecActivity(
     if (event.execId !== undefined && healthExecs.has(event.execId)) continue;
     byContainer.set(event.containerId, Math.max(byContainer.get(event.containerId) ?? 0, event.timeMs));
   }
-  return { byContainer, complete: events.length < ENGINE_EVENT_BUFFER };
+  const complete = heldSinceMs === undefined ? events.length < ENGINE_EVENT_BUFFER : heldSinceMs <= sinceMs;
+  return { byContainer, complete, heldSinceMs };
 }
 
 /** Whether any exec is running in the sandbox now. */

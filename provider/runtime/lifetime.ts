@@ -2,6 +2,7 @@ import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError } from "../errors.ts";
 import { LABEL } from "./labels.ts";
+import { systemClock, type Clock } from "./poll.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
 import { writeRecord } from "./sandbox-records.ts";
 import { supervisorConnection } from "./supervisor/connections.ts";
@@ -49,6 +50,7 @@ export async function setDeadline(
   docker: Engine,
   sandbox: { id: string; app: string; supervised: boolean },
   timeoutMs: number,
+  clock: Clock = systemClock,
 ): Promise<void> {
   const reason = wholeSecondsProblem(timeoutMs);
   if (reason) throw new InvalidArgumentError(`timeoutMs ${reason}`);
@@ -56,6 +58,7 @@ export async function setDeadline(
   if (!container?.running) {
     throw new ConflictError(`sandbox ${sandbox.app}/${sandbox.id.slice(0, 12)} has ended; its lifetime cannot change`);
   }
-  await writeRecord(docker, "deadline", sandbox, { [LABEL.deadline]: String(Date.now() + timeoutMs) });
+  const deadline = String(clock.now() + timeoutMs);
+  await writeRecord(docker, "deadline", sandbox, { [LABEL.deadline]: deadline }, clock);
   if (sandbox.supervised) await (await supervisorConnection(docker, sandbox.id)).call({ op: "lifetime", timeoutMs });
 }

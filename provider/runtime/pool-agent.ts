@@ -1,15 +1,16 @@
 import type { Engine } from "../engines/port.ts";
+import type { Clock } from "./poll.ts";
 import type { AgentEvent, Reconciler } from "./agent-event.ts";
 import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
-export async function refillPools(docker: Engine, app?: string): Promise<AgentEvent[]> {
+export async function refillPools(docker: Engine, app?: string, clock?: Clock): Promise<AgentEvent[]> {
   const events: AgentEvent[] = [];
   for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
     const label = `${pool.app}/${pool.name}`;
     try {
       // Another maker (an `up`, another agent) filling this pool right now is left to it.
-      const { added, removed } = await refillPool(docker, pool, { wait: false });
+      const { added, removed } = await refillPool(docker, pool, { wait: false, ...(clock ? { clock } : {}) });
       if (added || removed)
         events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
     } catch (error) {
@@ -29,7 +30,7 @@ type RecordedPool = Awaited<ReturnType<typeof recordedPools>>[number];
 export async function refillPool(
   docker: Engine,
   pool: RecordedPool,
-  options: { wait: boolean; secretEnv?: Record<string, string> },
+  options: { wait: boolean; secretEnv?: Record<string, string>; clock?: Clock },
 ): Promise<{ added: number; removed: number }> {
   const { secretKeys, ...template } = pool.template;
   const secretEnv =
@@ -53,11 +54,11 @@ export async function refillPool(
       rollout: pool.rollout,
       template: { ...template, ...(secretKeys.length ? { secretEnv } : {}) },
     },
-    { wait: options.wait },
+    { wait: options.wait, ...(options.clock ? { clock: options.clock } : {}) },
   );
 }
 
 /** The agent's warm-pool reconcilers, for one app's pools or every app's. */
-export function poolReconcilers(app?: string): Reconciler[] {
-  return [(docker) => refillPools(docker, app)];
+export function poolReconcilers(app?: string, clock?: Clock): Reconciler[] {
+  return [(docker) => refillPools(docker, app, clock)];
 }

@@ -74,16 +74,20 @@ export function templateHash(template: PoolTemplate): string {
   return sha256Hex(JSON.stringify(normalized)).slice(0, 16);
 }
 
+/** The pool's members, oldest first (engines list in orders of their own: Docker's is newest first). */
 export async function listMembers(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
   const containers = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: app, [LABEL.pool]: pool });
-  return containers.map((c) => parseMember(app, pool, c)).filter((m): m is PoolMember => m !== undefined);
+  return containers
+    .map((c) => parseMember(app, pool, c))
+    .filter((m): m is PoolMember => m !== undefined)
+    .sort((a, b) => a.createdMs - b.createdMs);
 }
 
 /**
  * Makes one member: pending until its readiness probe passes, then warm.
  * A member that never becomes ready is removed and the failure thrown.
  */
-export async function addMember(docker: Engine, params: PoolParams): Promise<PoolMember> {
+export async function addMember(docker: Engine, params: PoolParams, clock: Clock = systemClock): Promise<PoolMember> {
   const memberId = randomHex(4);
   const hash = templateHash(params.template);
   const state = await createSandbox(
@@ -98,7 +102,7 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
   );
   const warmName = memberName(params.app, params.name, "w", memberId);
   try {
-    if (state.readiness) await waitUntilReady(docker, state);
+    if (state.readiness) await waitUntilReady(docker, state, { clock });
     await docker.containers.rename(state.id, warmName);
   } catch (error) {
     await removeSandbox(docker, state.id);
@@ -112,7 +116,7 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
     templateHash: hash,
     running: true,
     paused: false,
-    createdMs: Date.now(),
+    createdMs: clock.now(),
     maker: undefined,
   };
 }
@@ -127,23 +131,34 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
 export async function reconcilePool(
   docker: Engine,
   params: PoolParams,
-  options: { wait?: boolean } = {},
+  options: { wait?: boolean; clock?: Clock } = {},
 ): Promise<{ added: number; removed: number; busy: boolean }> {
+  const clock = options.clock ?? systemClock;
   const probeMs = params.template.readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs;
   const held = await withPoolLock(
     docker,
-    { app: params.app, pool: params.name, ttlMs: 2 * probeMs + 2 * PENDING_GRACE_MS, wait: options.wait ?? true },
-    () => reconcileHeld(docker, params),
+    {
+      app: params.app,
+      pool: params.name,
+      ttlMs: 2 * probeMs + 2 * PENDING_GRACE_MS,
+      wait: options.wait ?? true,
+      clock,
+    },
+    () => reconcileHeld(docker, params, clock),
   );
   return held ? { ...held.done, busy: false } : { added: 0, removed: 0, busy: true };
 }
 
 /** reconcilePool's work, done by the one maker that holds the pool's lock. */
-async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ added: number; removed: number }> {
+async function reconcileHeld(
+  docker: Engine,
+  params: PoolParams,
+  clock: Clock,
+): Promise<{ added: number; removed: number }> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
-  const now = Date.now();
+  const now = clock.now();
   // A pending member another maker (an `up`, an agent) is still making may not be running yet:
   // it is dead only once abandoned. Any other member that is not running is dead.
   // A paused member is alive: its memory is kept, and it resumes on use.
@@ -161,7 +176,7 @@ async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ adde
   };
   const add = async (count: number) => {
     // Every attempt settles before a failure is reported, so none is left half-made behind it.
-    const results = await Promise.allSettled(Array.from({ length: count }, () => addMember(docker, params)));
+    const results = await Promise.allSettled(Array.from({ length: count }, () => addMember(docker, params, clock)));
     added += results.filter((r) => r.status === "fulfilled").length;
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;

@@ -1,4 +1,3 @@
-import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus, ContainerSummary } from "../engines/port.ts";
@@ -100,8 +99,9 @@ export async function createSandbox(
   await requireSubPathSupport(docker, normalized.volumes);
   // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps
   // both, told of the network before anything starts on it.
-  if (normalized.egress && (await docker.info()).kind === "kubernetes") {
-    throw new InvalidArgumentError(`invalid sandbox: egress: ${KUBERNETES_LIMITS.egress}`);
+  const { capabilities } = await docker.info();
+  if (normalized.egress && !capabilities.egressAllowlist.supported) {
+    throw new InvalidArgumentError(`invalid sandbox: egress: ${capabilities.egressAllowlist.why}`);
   }
   const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
   // Also drops the policies of addresses no running sandbox holds: whichever the new one gets is clean.
@@ -136,7 +136,7 @@ export async function createSandbox(
           ...(options.warm ? { warm: true } : {}),
           ...(normalized.ports.length > 0 ? { ports: normalized.ports } : {}),
         },
-        (await docker.info()).kind,
+        capabilities.execUser.supported,
       )
     : labelled;
   // The host's guard holds before the sandbox's first packet.
@@ -312,23 +312,14 @@ export async function removeSandbox(docker: Engine, id: string): Promise<void> {
   await docker.containers.remove(id);
 }
 
-/** The Engine API version that mounts part of a volume (VolumeOptions.Subpath). */
-const SUBPATH_API = [1, 45];
-
 /**
- * An older engine ignores a subPath and mounts the whole volume, which would
- * give a sandbox more than it was meant to see: refused before anything is made.
+ * An engine that cannot mount part of a volume would mount all of it, which
+ * would give a sandbox more than it was meant to see: refused before anything is made.
  */
 async function requireSubPathSupport(docker: Engine, mounts: readonly SandboxVolumeMount[]): Promise<void> {
   const first = mounts.find((m) => m.subPath !== undefined);
   if (!first) return;
-  const { apiVersion, kind } = await docker.info();
-  if (kind === "kubernetes") return; // a subPath is Kubernetes' own
-  const [major = 0, minor = 0] = apiVersion.split(".").map(Number);
-  const [needMajor = 0, needMinor = 0] = SUBPATH_API;
-  if (major > needMajor || (major === needMajor && minor >= needMinor)) return;
-  throw new InvalidArgumentError(
-    `invalid sandbox: volumes: subPath "${String(first.subPath)}" needs an engine that speaks Engine API ${SUBPATH_API.join(".")} ` +
-      `(Docker 26) or newer; the engine at ${docker.host} speaks ${apiVersion}`,
-  );
+  const { subPathMounts } = (await docker.info()).capabilities;
+  if (subPathMounts.supported) return;
+  throw new InvalidArgumentError(`invalid sandbox: volumes: subPath "${String(first.subPath)}" ${subPathMounts.why}`);
 }

@@ -2,6 +2,7 @@ import { randomHex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { objectName } from "./names.ts";
+import { systemClock, type Clock } from "./poll.ts";
 
 /**
  * What changes about a live sandbox after it was made: its tags, its
@@ -48,8 +49,9 @@ export async function writeRecord(
   kind: RecordKind,
   sandbox: { id: string; app: string },
   labels: Record<string, string>,
+  clock: Clock = systemClock,
 ): Promise<void> {
-  const setAtMs = Date.now();
+  const setAtMs = clock.now();
   await docker.records.create({
     name: objectName(kind, sandbox.app, `${sandbox.id.slice(0, 12)}-${setAtMs.toString(36)}-${randomHex(2)}`),
     labels: ownershipLabels(sandbox.app, kind, {

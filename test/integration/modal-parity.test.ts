@@ -75,9 +75,8 @@ describe("Modal's sandbox behaviours", () => {
     await expect(create({ volumes: [volume.mount("/mnt/x", { subPath: "../up" })] })).rejects.toThrow(
       /volumes\[0\]\.subPath/,
     );
-    const apiVersion = (await docker.info()).apiVersion;
-    const [major = 0, minor = 0] = apiVersion.split(".").map(Number);
-    if (major > 1 || minor >= 45) {
+    const { apiVersion, capabilities } = await docker.info();
+    if (capabilities.subPathMounts.supported) {
       await using sandbox = await create({ volumes: [mount] });
       expect((await sandbox.run(["ls", "/mnt/part"])).exitCode).toBe(0);
     } else {

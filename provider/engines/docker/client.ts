@@ -1,3 +1,4 @@
+import { dockerCapabilities } from "./capabilities.ts";
 import { containerClient } from "./containers.ts";
 import { engineAddress } from "./connect.ts";
 import { engineCall, namingEngine } from "./errors.ts";
@@ -17,6 +18,7 @@ interface RawInfo {
   Architecture?: string;
   OSType?: string;
   MemTotal?: number;
+  ExperimentalBuild?: boolean;
 }
 
 /**
@@ -24,7 +26,8 @@ interface RawInfo {
  * else the local socket. Cheap: nothing is sent until the first call.
  */
 export function connectDocker(host?: string): Engine {
-  const docker = engineHttp(engineAddress(host));
+  const address = engineAddress(host);
+  const docker = engineHttp(address);
   const name = host ?? process.env.DOCKER_HOST ?? "unix:///var/run/docker.sock";
   let info: Promise<EngineInfo> | undefined;
   const engine = namingEngine(
@@ -33,16 +36,27 @@ export function connectDocker(host?: string): Engine {
         info ??= engineCall("ask the Docker engine about itself", () =>
           Promise.all([docker.json<RawInfo>("GET", "/info"), docker.json<{ ApiVersion?: string }>("GET", "/version")]),
         )
-          .then(([raw, version]) => ({
-            kind: "docker" as const,
-            apiVersion: version.ApiVersion ?? "",
-            storageDriver: raw.Driver ?? "",
-            backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
-            cpus: raw.NCPU ?? 0,
-            architecture: raw.Architecture ?? "",
-            os: raw.OSType ?? "",
-            memoryBytes: raw.MemTotal ?? 0,
-          }))
+          .then(([raw, version]) => {
+            const facts = {
+              host: name,
+              apiVersion: version.ApiVersion ?? "",
+              storageDriver: raw.Driver ?? "",
+              backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
+              experimental: raw.ExperimentalBuild === true,
+              local: address.kind === "unix",
+            };
+            return {
+              kind: "docker",
+              capabilities: dockerCapabilities(facts),
+              apiVersion: facts.apiVersion,
+              storageDriver: facts.storageDriver,
+              backingFilesystem: facts.backingFilesystem,
+              cpus: raw.NCPU ?? 0,
+              architecture: raw.Architecture ?? "",
+              os: raw.OSType ?? "",
+              memoryBytes: raw.MemTotal ?? 0,
+            };
+          })
           .catch((error: unknown) => {
             info = undefined; // asked again next time: the engine may be back
             throw error;

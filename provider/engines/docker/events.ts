@@ -13,8 +13,24 @@ interface RawEvent {
   time?: number;
 }
 
+/** The Docker engine keeps its newest 256 events, of every kind together (containers, volumes, networks, images). */
+const EVENT_BUFFER = 256;
+const FULL_MARGIN = 16;
+
 export function eventClient(docker: EngineHttp): EventClient {
   return {
+    async heldSince() {
+      // Every event it holds, of any kind, up to now (fractional seconds: a past `until` answers at once).
+      const raw = await engineCall("read engine events", async () =>
+        readJsonLines<RawEvent>(
+          await docker.stream("GET", "/events", { query: { since: 1, until: (Date.now() / 1000).toFixed(3) } }),
+        ),
+      );
+      // Events of the last moment, after `until`, may already have pushed out some: near full counts as full.
+      if (raw.length < EVENT_BUFFER - FULL_MARGIN) return 0;
+      const oldest = raw[Math.max(0, raw.length - EVENT_BUFFER)];
+      return oldest ? engineEvent(oldest).timeMs : 0;
+    },
     async containerEvents(params) {
       const raw = await engineCall("read engine events", async () => {
         const stream = await docker.stream("GET", "/events", {

@@ -8,6 +8,7 @@ import { eventClient } from "./events.ts";
 import { execClient } from "./exec.ts";
 import { imagePublisher, kubernetesImages } from "./images.ts";
 import { networkClient } from "./networks.ts";
+import { KUBERNETES_CAPABILITIES } from "./capabilities.ts";
 import { namespaceCapacity } from "./capacity.ts";
 import { podClient } from "./pods.ts";
 import { recordClient } from "./records.ts";
@@ -92,6 +93,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
         );
         return {
           kind: "kubernetes",
+          capabilities: KUBERNETES_CAPABILITIES,
           storageDriver: "",
           backingFilesystem: "",
           ...capacity,

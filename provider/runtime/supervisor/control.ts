@@ -7,7 +7,7 @@ import { SECRET_FLAG, supervisorBin } from "./placement.ts";
 export interface SupervisorControl {
   /** The sandbox's secret, made by the host when it made the sandbox. */
   secret: string;
-  /** The user the engine runs `connect` as: the reserved uid, on an engine that can choose (Docker). */
+  /** The user the engine runs `connect` as: the reserved uid, on an engine that can choose an exec's user. */
   user: string | undefined;
   /** The copy of the supervisor's binary the sandbox runs, for its runtime. */
   bin: string;
@@ -24,7 +24,9 @@ export async function controlOf(docker: Engine, containerId: string): Promise<Su
   return {
     secret: secretOf([...container.entrypoint, ...container.cmd]),
     bin: supervisorBin(container.runtime),
-    user: info.kind === "docker" ? `${String(SUPERVISOR_CONTROL_UID)}:${String(SUPERVISOR_CONTROL_UID)}` : undefined,
+    user: info.capabilities.execUser.supported
+      ? `${String(SUPERVISOR_CONTROL_UID)}:${String(SUPERVISOR_CONTROL_UID)}`
+      : undefined,
   };
 }
 

@@ -144,7 +144,8 @@ export function supervisedSpec(
   image: Pick<ImageInfo, "entrypoint">,
   placement: SupervisorPlacement,
   config: Omit<SupervisorConfig, "probe" | "controlUid" | "runtime">,
-  engine: "docker" | "kubernetes",
+  /** Whether the engine can choose an exec's user (EngineCapabilities.execUser): then connections must come from the host's uid. */
+  execUser: boolean,
 ): ContainerSpec {
   const entrypoint = spec.entrypoint ?? image.entrypoint ?? [];
   const bin = supervisorBin(spec.runtime);
@@ -158,7 +159,7 @@ export function supervisedSpec(
     ...(healthcheck ? { probe: healthcheck.argv } : {}),
     // The secret alone admits where the peer's uid says nothing: Kubernetes cannot choose an
     // exec's user, and gVisor reports the listener's own credentials for every peer.
-    ...(engine === "docker" && spec.runtime !== "runsc" ? { controlUid: SUPERVISOR_CONTROL_UID } : {}),
+    ...(execUser && spec.runtime !== "runsc" ? { controlUid: SUPERVISOR_CONTROL_UID } : {}),
     ...(spec.runtime === "runsc" ? { runtime: "runsc" as const } : {}),
   };
   return {

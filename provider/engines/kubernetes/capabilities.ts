@@ -1,0 +1,22 @@
+import type { Capability, EngineCapabilities } from "../port.ts";
+import { KUBERNETES_LIMITS } from "./limits.ts";
+
+const SUPPORTED: Capability = { supported: true };
+const unsupported = (why: string): Capability => ({ supported: false, why });
+
+/** What sandfleet can do on a Kubernetes cluster: the same on every cluster, since it is the API's. */
+export const KUBERNETES_CAPABILITIES: EngineCapabilities = {
+  pause: unsupported(KUBERNETES_LIMITS.pause),
+  checkpoint: unsupported(KUBERNETES_LIMITS.pause),
+  egressAllowlist: unsupported(KUBERNETES_LIMITS.egress),
+  // The kubelet bounds a pod's ephemeral storage itself, on any file system.
+  diskBound: SUPPORTED,
+  // A volume mount's subPath is Kubernetes' own.
+  subPathMounts: SUPPORTED,
+  snapshots: unsupported(KUBERNETES_LIMITS.snapshot),
+  pidsBound: unsupported(
+    "the kubelet's podPidsLimit bounds every pod of a node alike; a sandbox's own pids bound is kept as a note",
+  ),
+  hostChannel: unsupported("a pod's network namespace is on its node, not on this host"),
+  execUser: unsupported("an exec on Kubernetes runs as the container's user; it cannot choose another"),
+};
