@@ -84,13 +84,29 @@ async function printSummary(cwd: string, stack: string, rest: string[]): Promise
     process.stderr.write(output.stdout);
     return EXIT.failed;
   }
-  const { previewSummary } = await import("./preview-summary.ts");
+  const { changesASecret, previewSummary } = await import("./preview-summary.ts");
+  const preview = JSON.parse(output.stdout) as PreviewJson;
+  // Pulumi hides a secret whole: to name which of its variables change, read the preview again
+  // with secrets shown. Nothing of that reading is printed but the names of the changed keys.
+  const revealed = new Map<string, { before?: Record<string, unknown>; after?: Record<string, unknown> }>();
+  if (changesASecret(preview)) {
+    const shown = { stdout: "" };
+    const again = await runPulumi(["preview", "--json", "--show-secrets", "--stack", stack, ...rest], cwd, shown);
+    if (again === EXIT.ok) {
+      for (const step of (JSON.parse(shown.stdout) as PreviewJson).steps ?? []) {
+        revealed.set(step.urn, {
+          ...(step.oldState?.inputs ? { before: step.oldState.inputs } : {}),
+          ...(step.newState?.inputs ? { after: step.newState.inputs } : {}),
+        });
+      }
+    }
+  }
   const { client } = await import("./client.ts");
   const pools = await client()
     .pools.list()
     .catch(() => []);
   const live = new Map(pools.map((p) => [`${p.app}/${p.name}`, p]));
-  process.stdout.write(previewSummary(JSON.parse(output.stdout) as PreviewJson, live, stack));
+  process.stdout.write(previewSummary(preview, live, stack, revealed));
   return EXIT.ok;
 }
 

@@ -23,26 +23,54 @@ if [[ -z "$changed" ]]; then
   exit 0
 fi
 
-# 1. The file and the policy: problems become annotations on the diff (GitHub) or a code-quality report (GitLab).
-# The policy is the one on the branch the change goes into: a pull request that edits the policy
-# does not loosen the check of its own change (the new policy applies once merged).
+# 1. The file, the policy and the engine's capacity: problems become annotations on the diff
+# (GitHub) or a code-quality report (GitLab). The policy is the one on the branch the change goes
+# into: a pull request that edits the policy does not loosen the check of its own change (the new
+# policy applies once merged). --capacity holds the fleet against what the engine's host has.
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
 policy=()
 if git cat-file -e "$BASE_REF:sandfleet.policy.yaml" 2>/dev/null; then
-  base_policy="$(mktemp -d)/sandfleet.policy.yaml"
-  trap 'rm -rf "${base_policy%/*}"' EXIT
-  git show "$BASE_REF:sandfleet.policy.yaml" >"$base_policy"
-  policy=(--policy "$base_policy")
+  git show "$BASE_REF:sandfleet.policy.yaml" >"$scratch/sandfleet.policy.yaml"
+  policy=(--policy "$scratch/sandfleet.policy.yaml")
 fi
 if [[ "$FORMAT" == "gitlab" ]]; then
   status=0
-  "${SANDFLEET[@]}" validate "${policy[@]}" --format gitlab >gl-code-quality-report.json || status=$?
-  "${SANDFLEET[@]}" validate "${policy[@]}" || true
+  "${SANDFLEET[@]}" validate "${policy[@]}" --capacity --format gitlab >gl-code-quality-report.json || status=$?
+  "${SANDFLEET[@]}" validate "${policy[@]}" --capacity || true
   if ((status != 0)); then exit "$status"; fi
 else
-  "${SANDFLEET[@]}" validate "${policy[@]}" --format "$FORMAT"
+  "${SANDFLEET[@]}" validate "${policy[@]}" --capacity --format "$FORMAT"
 fi
 
 # 2. What the change does to the live stack, as a table for the pull request.
 "${SANDFLEET[@]}" preview --stack "$STACK" --summary markdown >"$SUMMARY"
+
+# 3. A change to the policy, in a section of its own: it was not applied to this pull request.
+if [[ -f sandfleet.policy.yaml ]] && ! git diff --quiet "$BASE_REF"...HEAD -- sandfleet.policy.yaml 2>/dev/null; then
+  git diff "$BASE_REF"...HEAD -- sandfleet.policy.yaml >"$scratch/policy.diff"
+  "${SANDFLEET[@]}" validate --policy sandfleet.policy.yaml >"$scratch/verdict.txt" 2>&1 || true
+  # As the summary shows text from the repository: characters outside printable ASCII as their
+  # codes, in a fence longer than any run of backticks inside, so nothing in it is markup.
+  show() { perl -CSD -pe 's/([^\x20-\x7e\n])/sprintf("\\u{%x}", ord($1))/ge' "$1"; }
+  longest="$({ grep -ho '`\+' "$scratch/policy.diff" "$scratch/verdict.txt" || true; } | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
+  fence="$(printf '%*s' "$((longest < 3 ? 3 : longest + 1))" '' | tr ' ' '`')"
+  {
+    echo
+    echo "### Policy change: applies once merged"
+    echo
+    echo "This pull request changes \`sandfleet.policy.yaml\`. The check above used the policy of \`$BASE_REF\`; the change below takes effect for the pull requests after it is merged."
+    echo
+    echo "$fence"diff
+    show "$scratch/policy.diff"
+    echo "$fence"
+    echo
+    echo "This pull request's \`sandfleet.yaml\` under the proposed policy:"
+    echo
+    echo "$fence"
+    show "$scratch/verdict.txt"
+    echo "$fence"
+  } >>"$SUMMARY"
+fi
 if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then cat "$SUMMARY" >>"$GITHUB_STEP_SUMMARY"; fi
 cat "$SUMMARY"
