@@ -10,7 +10,7 @@ export interface PreviewStep {
   op: string;
   urn: string;
   replaceReasons?: string[] | null;
-  oldState?: { type?: string; inputs?: Record<string, unknown> } | null;
+  oldState?: { type?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> } | null;
   newState?: { type?: string; inputs?: Record<string, unknown> } | null;
 }
 
@@ -33,69 +33,71 @@ function isSecret(value: unknown): boolean {
   return value === SECRET || (typeof value === "object" && value !== null && SECRET_SIG in value);
 }
 
-/** The same inputs read with `--show-secrets`: only to name the keys of a secret map that change. */
-export interface Revealed {
-  before?: Record<string, unknown>;
-  after?: Record<string, unknown>;
-}
-
-const plain = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && !isSecret(v);
-
-function at(tree: unknown, path: string[]): unknown {
-  return path.reduce<unknown>((node, key) => (plain(node) ? node[key] : undefined), tree);
-}
-
-/**
- * Every leaf that differs between two input trees, as dotted paths. A secret
- * is compared as its revealed value when one is given, so that the change
- * names the variable (`values.API_KEY`), and is shown as `[secret]` whatever
- * it holds: below a secret, every value is one.
- */
+/** Every leaf that differs between two input trees, as dotted paths; a secret is shown as `[secret]`. */
 export function changedFields(
   before: Record<string, unknown> = {},
   after: Record<string, unknown> = {},
-  revealed: Revealed = {},
 ): { path: string; before: unknown; after: unknown }[] {
   const changes: { path: string; before: unknown; after: unknown }[] = [];
-  const walk = (a: unknown, b: unknown, path: string[], secret: boolean) => {
-    if (!secret && (isSecret(a) || isSecret(b)) && revealed.before && revealed.after) {
-      // Marked secret by Pulumi: from here on only the revealed trees tell what changed, never shown.
-      walk(at(revealed.before, path), at(revealed.after, path), path, true);
-      return;
-    }
+  const plain = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && !isSecret(v);
+  const walk = (a: unknown, b: unknown, path: string, secret: boolean) => {
     if (JSON.stringify(a) === JSON.stringify(b)) return;
     if (plain(a) && plain(b)) {
       const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
       for (const key of [...keys].sort()) {
         if (IGNORED_INPUTS.has(key)) continue;
-        walk(a[key], b[key], [...path, key], secret || SECRET_INPUTS.has(key));
+        walk(a[key], b[key], path ? `${path}.${key}` : key, secret || SECRET_INPUTS.has(key));
       }
       return;
     }
     const shown = (v: unknown) => (v === undefined ? undefined : secret || isSecret(v) ? SECRET : v);
-    changes.push({ path: path.join("."), before: shown(a), after: shown(b) });
+    changes.push({ path, before: shown(a), after: shown(b) });
   };
-  walk(before, after, [], false);
+  walk(before, after, "", false);
   return changes;
 }
 
-function holdsSecret(value: unknown): boolean {
-  if (isSecret(value)) return true;
-  return typeof value === "object" && value !== null && Object.values(value).some(holdsSecret);
+/** The inputs that hold a secret, which Pulumi prints alike whether or not they change. */
+function secretInputs(inputs: Record<string, unknown> = {}): string[] {
+  return Object.keys(inputs)
+    .filter((key) => !IGNORED_INPUTS.has(key) && (SECRET_INPUTS.has(key) || isSecret(inputs[key])))
+    .sort();
 }
 
 /**
- * Whether a preview changes a resource that holds a secret: Pulumi prints
- * every secret alike, so only a reading with secrets revealed tells which
- * changed. Only then is the preview worth running again.
+ * What changes in an update. Pulumi prints every secret as the same
+ * `[secret]`: when a Secret of the stack changes too, an update that changes
+ * nothing visible changed what it holds of that secret, and the fields that
+ * hold one are named, their values never. (Without a Secret that changes, it
+ * is drift: a member lost, which the row says is refilled.) A Secret's
+ * variables are named from its `keys` (kept in the state in the clear) and
+ * the names the file now declares, when the caller read the file.
  */
-export function changesASecret(preview: PreviewJson): boolean {
-  return (preview.steps ?? []).some(
-    (step) =>
-      (step.op === "update" || step.op === "replace") &&
-      (holdsSecret(step.oldState?.inputs) || holdsSecret(step.newState?.inputs)),
-  );
+function changesOf(
+  step: PreviewStep,
+  kind: string,
+  declaredKeys: readonly string[] | undefined,
+  secretsChange: boolean,
+): { path: string; before: unknown; after: unknown }[] {
+  const oldInputs = step.oldState?.inputs ?? {};
+  const newInputs = step.newState?.inputs ?? {};
+  const visible = changedFields(oldInputs, newInputs);
+  if (kind === "Secret" && step.op === "update" && declaredKeys) {
+    const had = Array.isArray(step.oldState?.outputs?.keys) ? (step.oldState.outputs.keys as string[]) : [];
+    const named = [...new Set([...had, ...declaredKeys])]
+      .sort()
+      .filter((key) => had.includes(key) !== declaredKeys.includes(key))
+      .map((key) => ({
+        path: `values.${key}`,
+        before: had.includes(key) ? SECRET : undefined,
+        after: declaredKeys.includes(key) ? SECRET : undefined,
+      }));
+    const rest = visible.filter((c) => c.path !== "values");
+    if (named.length > 0) return [...rest, ...named];
+  }
+  if (visible.length > 0 || step.op !== "update" || !secretsChange) return visible;
+  return secretInputs(newInputs).map((path) => ({ path, before: SECRET, after: SECRET }));
 }
 
 /**
@@ -225,24 +227,25 @@ function secretEffect(step: PreviewStep): string {
 
 /**
  * The markdown table of a preview. `pools` holds the live numbers of each
- * pool, by `app/name`; `revealed`, the same preview read with its secrets, by
- * URN, names the variables of a secret that change (never their values).
+ * pool, by `app/name`; `secretKeys`, the variable names each Secret of the
+ * file declares now, by the Secret's name.
  */
 export function previewSummary(
   preview: PreviewJson,
   pools: ReadonlyMap<string, PoolStatus>,
   stack: string,
-  revealed: ReadonlyMap<string, Revealed> = new Map(),
+  secretKeys: ReadonlyMap<string, readonly string[]> = new Map(),
 ): string {
   const steps = (preview.steps ?? []).filter((s) => s.op in OPS && s.op !== "create-replacement");
   // Pulumi's totals count resources; the rows say what each does to sandboxes, in the engine's words.
   const title = `### sandfleet preview of stack ${codeSpan(stack)}: ${steps.length === 0 ? "no changes" : count(steps.length, "resource") + (steps.length === 1 ? " changes" : " change")}`;
   if (steps.length === 0) return `${title}\n`;
+  const secretsChange = steps.some((step) => kindOf(step) === "Secret" && step.op !== "delete");
   const rows = steps.map((step) => {
     const kind = kindOf(step);
     const changes =
       step.op === "update" || step.op === "replace"
-        ? changedFields(step.oldState?.inputs ?? {}, step.newState?.inputs ?? {}, revealed.get(step.urn))
+        ? changesOf(step, kind, secretKeys.get(nameOf(step)), secretsChange)
         : [];
     const fields = changes.map((c) => `${codeSpan(c.path)}: ${show(c.before)} → ${show(c.after)}`).join("<br>");
     const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};

@@ -84,30 +84,24 @@ async function printSummary(cwd: string, stack: string, rest: string[]): Promise
     process.stderr.write(output.stdout);
     return EXIT.failed;
   }
-  const { changesASecret, previewSummary } = await import("./preview-summary.ts");
+  const { previewSummary } = await import("./preview-summary.ts");
   const preview = JSON.parse(output.stdout) as PreviewJson;
-  // Pulumi hides a secret whole: to name which of its variables change, read the preview again
-  // with secrets shown. Nothing of that reading is printed but the names of the changed keys.
-  const revealed = new Map<string, { before?: Record<string, unknown>; after?: Record<string, unknown> }>();
-  if (changesASecret(preview)) {
-    const shown = { stdout: "" };
-    const again = await runPulumi(["preview", "--json", "--show-secrets", "--stack", stack, ...rest], cwd, shown);
-    if (again === EXIT.ok) {
-      for (const step of (JSON.parse(shown.stdout) as PreviewJson).steps ?? []) {
-        revealed.set(step.urn, {
-          ...(step.oldState?.inputs ? { before: step.oldState.inputs } : {}),
-          ...(step.newState?.inputs ? { after: step.newState.inputs } : {}),
-        });
-      }
-    }
-  }
   const { client } = await import("./client.ts");
   const pools = await client()
     .pools.list()
     .catch(() => []);
   const live = new Map(pools.map((p) => [`${p.app}/${p.name}`, p]));
-  process.stdout.write(previewSummary(preview, live, stack, revealed));
+  process.stdout.write(previewSummary(preview, live, stack, await declaredSecretKeys(cwd)));
   return EXIT.ok;
+}
+
+/** The variable names of each secret sandfleet.yaml declares (names only: the file holds no values). */
+async function declaredSecretKeys(cwd: string): Promise<Map<string, string[]>> {
+  const file = join(cwd, "sandfleet.yaml");
+  if (!existsSync(file)) return new Map();
+  const { loadSpecPath } = await import("../spec/load.ts");
+  const secrets = loadSpecPath(file, "sandfleet.yaml").spec?.secrets ?? {};
+  return new Map(Object.entries(secrets).map(([name, secret]) => [name, Object.keys(secret.values).sort()]));
 }
 
 /** After `up`: the stack's pools back at their replicas, whatever claims took from them. */

@@ -58,7 +58,7 @@ beforeAll(async () => {
     spec()
       .replace("app: gitops-example", `app: ${app}`)
       .replace("sandfleet/python", "sandfleet/busybox")
-      .replace("memory: 256Mi", "memory: 64Mi"),
+      .replace("memory: 256Mi", "memory: 64Mi\n      cpu: 0.5"),
   );
   await git("init", "-q", "-b", "main");
   await git("add", ".");
@@ -144,7 +144,12 @@ describe("the GitOps kit", () => {
 
   it("fails a pull request whose fleet does not fit the engine, within the policy", async () => {
     await pullRequest("too-big", "main", () => {
-      writeSpec(spec().replace("replicas: 2", "replicas: 16").replace("memory: 64Mi", "memory: 4Gi\n      cpu: 2"));
+      writeSpec(
+        spec()
+          .replace("replicas: 2", "replicas: 16")
+          .replace("memory: 64Mi", "memory: 4Gi")
+          .replace("cpu: 0.5", "cpu: 2"),
+      );
     });
     const review = await job("pull-request.sh", { FORMAT: "github" });
     expect(review.code).not.toBe(0);
@@ -246,9 +251,10 @@ describe("the GitOps kit", () => {
       expect(text).not.toContain(value);
       expect(review.stdout + review.stderr).not.toContain(value);
     }
+    // The variable the file adds is named; TOKEN's new value changes the stack's secret as a whole.
     expect(rows(text)).toEqual([
-      "| Secret `token` | update in place | `values.OTHER`: (none) → [secret]<br>`values.TOKEN`: [secret] → [secret] | its values reach sandboxes started from now on: the rows of the sandboxes and pools that name it say which |",
-      "| SandboxPool `python` | update in place | `secretEnv.OTHER`: (none) → [secret]<br>`secretEnv.TOKEN`: [secret] → [secret] | rolls 2 unclaimed members to the new template, one at a time, keeping the ready count; no claimed members |",
+      "| Secret `token` | update in place | `values.OTHER`: (none) → [secret] | its values reach sandboxes started from now on: the rows of the sandboxes and pools that name it say which |",
+      "| SandboxPool `python` | update in place | `secretEnv`: [secret] → [secret] | rolls 2 unclaimed members to the new template, one at a time, keeping the ready count; no claimed members |",
     ]);
   });
 });

@@ -28,12 +28,23 @@ fi
 # into: a pull request that edits the policy does not loosen the check of its own change (the new
 # policy applies once merged). --capacity holds the fleet against what the engine's host has.
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
 policy=()
 if git cat-file -e "$BASE_REF:sandfleet.policy.yaml" 2>/dev/null; then
   git show "$BASE_REF:sandfleet.policy.yaml" >"$scratch/sandfleet.policy.yaml"
   policy=(--policy "$scratch/sandfleet.policy.yaml")
 fi
+# The preview runs the stack's program, which reads sandfleet.policy.yaml beside it: while it
+# runs, that file is the base's too (or absent, as on the base), and the proposal is put back after.
+proposed=""
+if [[ -f sandfleet.policy.yaml ]] && ! git diff --quiet "$BASE_REF"...HEAD -- sandfleet.policy.yaml 2>/dev/null; then
+  proposed="$scratch/proposed.policy.yaml"
+  cp sandfleet.policy.yaml "$proposed"
+fi
+restore() {
+  if [[ -n "$proposed" ]]; then cp "$proposed" sandfleet.policy.yaml; fi
+  rm -rf "$scratch"
+}
+trap restore EXIT
 if [[ "$FORMAT" == "gitlab" ]]; then
   status=0
   "${SANDFLEET[@]}" validate "${policy[@]}" --capacity --format gitlab >gl-code-quality-report.json || status=$?
@@ -44,10 +55,15 @@ else
 fi
 
 # 2. What the change does to the live stack, as a table for the pull request.
+if [[ -n "$proposed" ]]; then
+  rm sandfleet.policy.yaml
+  if ((${#policy[@]} > 0)); then cp "$scratch/sandfleet.policy.yaml" sandfleet.policy.yaml; fi
+fi
 "${SANDFLEET[@]}" preview --stack "$STACK" --summary markdown >"$SUMMARY"
 
 # 3. A change to the policy, in a section of its own: it was not applied to this pull request.
-if [[ -f sandfleet.policy.yaml ]] && ! git diff --quiet "$BASE_REF"...HEAD -- sandfleet.policy.yaml 2>/dev/null; then
+if [[ -n "$proposed" ]]; then
+  cp "$proposed" sandfleet.policy.yaml
   git diff "$BASE_REF"...HEAD -- sandfleet.policy.yaml >"$scratch/policy.diff"
   "${SANDFLEET[@]}" validate --policy sandfleet.policy.yaml >"$scratch/verdict.txt" 2>&1 || true
   # As the summary shows text from the repository: characters outside printable ASCII as their
