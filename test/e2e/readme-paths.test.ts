@@ -13,7 +13,7 @@
 // - a project's bare `npm install` links one shared install of the first
 //   Install command instead of installing again, after checking that every
 //   range of the project's package.json takes the version installed.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import semver from "semver";
@@ -172,6 +172,11 @@ describe("A YAML-only project, then the Runtime against its pool", () => {
     // The Runtime section's code, as a script of the reader's in the same project.
     const runtime = rename(block("## Runtime", "of TypeScript", (b) => b.lang === "ts"));
     writeFileSync(join(dir, "runtime.ts"), runtime);
+    // It type-checks under the TypeScript path's config, given this file instead of index.ts.
+    const config = JSON.parse(labelled("### A TypeScript program", "tsconfig.check.json")) as { files: string[] };
+    writeFileSync(join(dir, "tsconfig.check.json"), JSON.stringify({ ...config, files: ["runtime.ts"] }));
+    const typed = await shell("npx tsc -p tsconfig.check.json", dir, home);
+    expect(typed.stdout + typed.stderr).toBe("");
     const ran = await shell("node runtime.ts", dir, home);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
     expect(ran.stdout).toBe("HELLO\n\n2\n\n");
@@ -224,6 +229,8 @@ describe("A TypeScript program", () => {
     expect(up.some((line) => line.startsWith("npx tsc -p tsconfig.check.json"))).toBe(true);
     const steps = await runSteps(up, dir, home);
     expect(steps.code, steps.stdout + steps.stderr).toBe(0);
+    // The login kept the state in this reader's HOME (pulumi's own `--local` would take the account's home).
+    expect(existsSync(join(home, ".pulumi/stacks/my-stack/dev.json"))).toBe(true);
     const ready = await shell("pulumi stack output ready", dir, home);
     expect(ready.stdout.trim()).toBe("4");
     const destroyed = await runSteps(down, dir, home);

@@ -64,29 +64,9 @@ fi
 # 3. A change to the policy, in a section of its own: it was not applied to this pull request.
 if [[ -n "$proposed" ]]; then
   cp "$proposed" sandfleet.policy.yaml
-  git diff "$BASE_REF"...HEAD -- sandfleet.policy.yaml >"$scratch/policy.diff"
-  "${SANDFLEET[@]}" validate --policy sandfleet.policy.yaml >"$scratch/verdict.txt" 2>&1 || true
-  # As the summary shows text from the repository: characters outside printable ASCII as their
-  # codes, in a fence longer than any run of backticks inside, so nothing in it is markup.
-  show() { perl -CSD -pe 's/([^\x20-\x7e\n])/sprintf("\\u{%x}", ord($1))/ge' "$1"; }
-  longest="$({ grep -ho '`\+' "$scratch/policy.diff" "$scratch/verdict.txt" || true; } | awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }')"
-  fence="$(printf '%*s' "$((longest < 3 ? 3 : longest + 1))" '' | tr ' ' '`')"
-  {
-    echo
-    echo "### Policy change: applies once merged"
-    echo
-    echo "This pull request changes \`sandfleet.policy.yaml\`. The check above used the policy of \`$BASE_REF\`; the change below takes effect for the pull requests after it is merged."
-    echo
-    echo "$fence"diff
-    show "$scratch/policy.diff"
-    echo "$fence"
-    echo
-    echo "This pull request's \`sandfleet.yaml\` under the proposed policy:"
-    echo
-    echo "$fence"
-    show "$scratch/verdict.txt"
-    echo "$fence"
-  } >>"$SUMMARY"
+  # What is left of a comment's 65,536 characters after the table (counted in bytes: no fewer).
+  room=$((65000 - $(wc -c <"$SUMMARY")))
+  BASE_REF="$BASE_REF" SANDFLEET="${SANDFLEET[*]}" ROOM="$room" bash "$(dirname "$0")/policy-section.sh" >>"$SUMMARY"
 fi
 if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then cat "$SUMMARY" >>"$GITHUB_STEP_SUMMARY"; fi
 cat "$SUMMARY"
