@@ -228,7 +228,7 @@ function secretEffect(step: PreviewStep): string {
 /**
  * The markdown table of a preview. `pools` holds the live numbers of each
  * pool, by `app/name`; `secretKeys`, the variable names each Secret of the
- * file declares now, by the Secret's name.
+ * file declares now, by `app/name`.
  */
 export function previewSummary(
   preview: PreviewJson,
@@ -243,12 +243,12 @@ export function previewSummary(
   const secretsChange = steps.some((step) => kindOf(step) === "Secret" && step.op !== "delete");
   const rows = steps.map((step) => {
     const kind = kindOf(step);
+    const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
     const changes =
       step.op === "update" || step.op === "replace"
-        ? changesOf(step, kind, secretKeys.get(nameOf(step)), secretsChange)
+        ? changesOf(step, kind, secretKeys.get(`${String(inputs.app)}/${nameOf(step)}`), secretsChange)
         : [];
     const fields = changes.map((c) => `${codeSpan(c.path)}: ${show(c.before)} → ${show(c.after)}`).join("<br>");
-    const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
     const pool =
       kind === "SandboxPool"
         ? poolChange(

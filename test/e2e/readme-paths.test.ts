@@ -173,9 +173,9 @@ describe("A YAML-only project, then the Runtime against its pool", () => {
     const runtime = rename(block("## Runtime", "of TypeScript", (b) => b.lang === "ts"));
     writeFileSync(join(dir, "runtime.ts"), runtime);
     // It type-checks under the TypeScript path's config, given this file instead of index.ts.
-    const config = JSON.parse(labelled("### A TypeScript program", "tsconfig.check.json")) as { files: string[] };
-    writeFileSync(join(dir, "tsconfig.check.json"), JSON.stringify({ ...config, files: ["runtime.ts"] }));
-    const typed = await shell("npx tsc -p tsconfig.check.json", dir, home);
+    const config = JSON.parse(labelled("### A TypeScript program", "tsconfig.json")) as { files: string[] };
+    writeFileSync(join(dir, "tsconfig.runtime.json"), JSON.stringify({ ...config, files: ["runtime.ts"] }));
+    const typed = await shell("npx tsc -p tsconfig.runtime.json", dir, home);
     expect(typed.stdout + typed.stderr).toBe("");
     const ran = await shell("node runtime.ts", dir, home);
     expect(ran.code, ran.stdout + ran.stderr).toBe(0);
@@ -203,7 +203,7 @@ describe("A TypeScript program", () => {
     mkdirSync(dir);
     writeFileSync(join(dir, "Pulumi.yaml"), labelled(heading, "Pulumi.yaml"));
     writeFileSync(join(dir, "package.json"), labelled(heading, "package.json"));
-    writeFileSync(join(dir, "tsconfig.check.json"), labelled(heading, "tsconfig.check.json"));
+    writeFileSync(join(dir, "tsconfig.json"), labelled(heading, "tsconfig.json"));
     writeFileSync(
       join(dir, "index.ts"),
       labelled(heading, "index.ts").replace('new App("agents")', `new App("${app}")`),
@@ -216,7 +216,7 @@ describe("A TypeScript program", () => {
     expect(withoutLogin).toHaveLength(steps.length - 1);
     const scratch = join(work, "no-login");
     mkdirSync(scratch);
-    for (const file of ["Pulumi.yaml", "package.json", "tsconfig.check.json", "index.ts"]) {
+    for (const file of ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts"]) {
       writeFileSync(join(scratch, file), readFileSync(join(dir, file)));
     }
     const failed = await runSteps(withoutLogin, scratch, join(work, "no-login-home"));
@@ -226,7 +226,7 @@ describe("A TypeScript program", () => {
 
   it("type-checks, logs in to a local backend, goes up with its pool ready, and is destroyed", async () => {
     const [up, down] = splitAt(shellBlock(heading, "npm install"), "pulumi destroy");
-    expect(up.some((line) => line.startsWith("npx tsc -p tsconfig.check.json"))).toBe(true);
+    expect(up.some((line) => line.startsWith("npx tsc"))).toBe(true);
     const steps = await runSteps(up, dir, home);
     expect(steps.code, steps.stdout + steps.stderr).toBe(0);
     // The login kept the state in this reader's HOME (pulumi's own `--local` would take the account's home).
@@ -241,7 +241,7 @@ describe("A TypeScript program", () => {
   it("fails its type-check when the program is wrong", async () => {
     const broken = join(work, "broken");
     mkdirSync(broken);
-    for (const file of ["package.json", "tsconfig.check.json"]) {
+    for (const file of ["package.json", "tsconfig.json"]) {
       writeFileSync(join(broken, file), readFileSync(join(dir, file)));
     }
     writeFileSync(

@@ -56,14 +56,14 @@ describe("the preview summary", () => {
       { steps: [secret, members] },
       live(2, 0),
       "s",
-      new Map([["token", ["NEW", "TOKEN"]]]),
+      new Map([["a/token", ["NEW", "TOKEN"]]]),
     );
     expect(rowsOf(summary)).toEqual([
       "| Secret `token` | update in place | `values.NEW`: (none) → [secret]<br>`values.OLD`: [secret] → (none) | its values reach sandboxes started from now on: the rows of the sandboxes and pools that name it say which |",
       "| SandboxPool `py` | update in place | `secretEnv`: [secret] → [secret] | rolls 2 unclaimed members to the new template, one at a time, keeping the ready count; no claimed members |",
     ]);
     // Only a value changed: the Secret's values, as a whole.
-    const rotated = previewSummary({ steps: [secret] }, new Map(), "s", new Map([["token", ["OLD", "TOKEN"]]]));
+    const rotated = previewSummary({ steps: [secret] }, new Map(), "s", new Map([["a/token", ["OLD", "TOKEN"]]]));
     expect(rowsOf(rotated)[0]).toContain("| `values`: [secret] → [secret] |");
   });
 
