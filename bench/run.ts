@@ -7,6 +7,7 @@ import { benchmarksMarkdown } from "./report.ts";
 import { egressOverhead } from "./egress-scenarios.ts";
 import { kubernetesSandboxes } from "./kubernetes-scenarios.ts";
 import { lifecycle } from "./lifecycle-scenarios.ts";
+import { installedSize } from "./package-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
 const quick = process.argv.includes("--quick");
@@ -25,6 +26,7 @@ const step = async (what: string, scenario: () => Promise<Figure[]>) => {
     );
 };
 
+await step("installed size", () => installedSize());
 await step("the CLI", () => cliSpeed(runs));
 await step("cold sandboxes", () => coldSandbox(runs));
 await step("storage", () => storageCost(runs));

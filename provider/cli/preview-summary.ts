@@ -10,7 +10,7 @@ export interface PreviewStep {
   op: string;
   urn: string;
   replaceReasons?: string[] | null;
-  oldState?: { type?: string; inputs?: Record<string, unknown> } | null;
+  oldState?: { type?: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> } | null;
   newState?: { type?: string; inputs?: Record<string, unknown> } | null;
 }
 
@@ -33,33 +33,71 @@ function isSecret(value: unknown): boolean {
   return value === SECRET || (typeof value === "object" && value !== null && SECRET_SIG in value);
 }
 
-/** Every leaf that differs between two input trees, as dotted paths. */
+/** Every leaf that differs between two input trees, as dotted paths; a secret is shown as `[secret]`. */
 export function changedFields(
   before: Record<string, unknown> = {},
   after: Record<string, unknown> = {},
 ): { path: string; before: unknown; after: unknown }[] {
   const changes: { path: string; before: unknown; after: unknown }[] = [];
+  const plain = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v) && !isSecret(v);
   const walk = (a: unknown, b: unknown, path: string, secret: boolean) => {
     if (JSON.stringify(a) === JSON.stringify(b)) return;
-    const plain = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v) && !isSecret(v);
     if (plain(a) && plain(b)) {
-      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+      const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
       for (const key of [...keys].sort()) {
         if (IGNORED_INPUTS.has(key)) continue;
-        walk(
-          (a as Record<string, unknown>)[key],
-          (b as Record<string, unknown>)[key],
-          path ? `${path}.${key}` : key,
-          secret || SECRET_INPUTS.has(key),
-        );
+        walk(a[key], b[key], path ? `${path}.${key}` : key, secret || SECRET_INPUTS.has(key));
       }
       return;
     }
-    const shown = (v: unknown) => (secret || isSecret(v) ? SECRET : v);
+    const shown = (v: unknown) => (v === undefined ? undefined : secret || isSecret(v) ? SECRET : v);
     changes.push({ path, before: shown(a), after: shown(b) });
   };
   walk(before, after, "", false);
   return changes;
+}
+
+/** The inputs that hold a secret, which Pulumi prints alike whether or not they change. */
+function secretInputs(inputs: Record<string, unknown> = {}): string[] {
+  return Object.keys(inputs)
+    .filter((key) => !IGNORED_INPUTS.has(key) && (SECRET_INPUTS.has(key) || isSecret(inputs[key])))
+    .sort();
+}
+
+/**
+ * What changes in an update. Pulumi prints every secret as the same
+ * `[secret]`: when a Secret of the stack changes too, an update that changes
+ * nothing visible changed what it holds of that secret, and the fields that
+ * hold one are named, their values never. (Without a Secret that changes, it
+ * is drift: a member lost, which the row says is refilled.) A Secret's
+ * variables are named from its `keys` (kept in the state in the clear) and
+ * the names the file now declares, when the caller read the file.
+ */
+function changesOf(
+  step: PreviewStep,
+  kind: string,
+  declaredKeys: readonly string[] | undefined,
+  secretsChange: boolean,
+): { path: string; before: unknown; after: unknown }[] {
+  const oldInputs = step.oldState?.inputs ?? {};
+  const newInputs = step.newState?.inputs ?? {};
+  const visible = changedFields(oldInputs, newInputs);
+  if (kind === "Secret" && step.op === "update" && declaredKeys) {
+    const had = Array.isArray(step.oldState?.outputs?.keys) ? (step.oldState.outputs.keys as string[]) : [];
+    const named = [...new Set([...had, ...declaredKeys])]
+      .sort()
+      .filter((key) => had.includes(key) !== declaredKeys.includes(key))
+      .map((key) => ({
+        path: `values.${key}`,
+        before: had.includes(key) ? SECRET : undefined,
+        after: declaredKeys.includes(key) ? SECRET : undefined,
+      }));
+    const rest = visible.filter((c) => c.path !== "values");
+    if (named.length > 0) return [...rest, ...named];
+  }
+  if (visible.length > 0 || step.op !== "update" || !secretsChange) return visible;
+  return secretInputs(newInputs).map((path) => ({ path, before: SECRET, after: SECRET }));
 }
 
 /**
@@ -118,31 +156,53 @@ function count(n: number, what: string): string {
   return `${String(n)} ${what}${n === 1 ? "" : "s"}`;
 }
 
-function poolEffect(step: PreviewStep, live: PoolStatus | undefined, fields: string[]): string {
+function sandboxes(n: number): string {
+  return `${String(n)} ${n === 1 ? "sandbox" : "sandboxes"}`;
+}
+
+/** What a pool's change does, in the engine's terms: the sandboxes it creates, rolls and removes. */
+function poolChange(
+  step: PreviewStep,
+  live: PoolStatus | undefined,
+  fields: string[],
+): { change: string; effect: string } {
   const old = step.oldState?.inputs ?? {};
   const now = step.newState?.inputs ?? {};
-  const unclaimed = live ? live.ready + live.pending : undefined;
   const claimed = live?.claimed ?? 0;
-  if (step.op === "create") return `starts ${count(Number(now.replicas), "warm member")}`;
+  const after = Number(now.replicas);
+  if (step.op === "create")
+    return { change: `create ${sandboxes(after)}`, effect: `starts ${count(after, "warm member")}` };
   if (step.op === "delete" || step.op === "replace") {
     const all = live ? live.ready + live.pending + live.claimed : undefined;
     const verb = step.op === "delete" ? "removes" : "replaces the pool: removes";
-    return `${verb} ${all === undefined ? "every member" : count(all, "member")}${claimed ? `, the ${count(claimed, "claimed one")} included` : ""}`;
+    return {
+      change: OPS[step.op] ?? step.op,
+      effect: `${verb} ${all === undefined ? "every member" : count(all, "member")}${claimed ? `, the ${count(claimed, "claimed one")} included` : ""}`,
+    };
   }
+  // `up` brings the unclaimed members to `replicas`: what it makes or ends is counted from the live pool.
+  const unclaimed = live ? live.ready + live.pending : Number(old.replicas);
+  const templateChanges = fields.some((f) => f.startsWith("template.") || f.startsWith("secretEnv"));
   const effects: string[] = [];
-  if (fields.some((f) => f.startsWith("template.") || f.startsWith("secretEnv"))) {
+  if (templateChanges) {
     const rolling = (now.rollout ?? "rolling") === "rolling";
+    const rolled = Math.min(unclaimed, after);
     effects.push(
-      `rolls ${unclaimed === undefined ? "its unclaimed members" : count(unclaimed, "unclaimed member")} to the new template${rolling ? ", one at a time, keeping the ready count" : ", all at once"}`,
+      `rolls ${count(rolled, "unclaimed member")} to the new template${rolling ? ", one at a time, keeping the ready count" : ", all at once"}`,
     );
   }
-  const before = Number(old.replicas);
-  const after = Number(now.replicas);
-  if (after > before) effects.push(`adds ${count(after - before, "member")}`);
-  if (after < before) effects.push(`removes ${count(before - after, "member")}`);
+  if (after > unclaimed) effects.push(`creates ${sandboxes(after - unclaimed)}`);
+  if (after < unclaimed) effects.push(`ends and removes ${sandboxes(unclaimed - after)}, the newest unclaimed first`);
   if (effects.length === 0) effects.push("refills to its replicas");
   effects.push(claimed ? `${count(claimed, "claimed member")} not touched` : "no claimed members");
-  return effects.join("; ");
+  const change = templateChanges
+    ? "update in place"
+    : after > unclaimed
+      ? `create ${sandboxes(after - unclaimed)}`
+      : after < unclaimed
+        ? `remove ${sandboxes(unclaimed - after)}`
+        : "update in place";
+  return { change, effect: effects.join("; ") };
 }
 
 function sandboxEffect(step: PreviewStep): string {
@@ -160,34 +220,47 @@ function sandboxEffect(step: PreviewStep): string {
   }
 }
 
-/** The markdown table of a preview. `pools` holds the live numbers of each pool, by `app/name`. */
-export function previewSummary(preview: PreviewJson, pools: ReadonlyMap<string, PoolStatus>, stack: string): string {
+function secretEffect(step: PreviewStep): string {
+  if (step.op !== "update") return "";
+  return "its values reach sandboxes started from now on: the rows of the sandboxes and pools that name it say which";
+}
+
+/**
+ * The markdown table of a preview. `pools` holds the live numbers of each
+ * pool, by `app/name`; `secretKeys`, the variable names each Secret of the
+ * file declares now, by `app/name`.
+ */
+export function previewSummary(
+  preview: PreviewJson,
+  pools: ReadonlyMap<string, PoolStatus>,
+  stack: string,
+  secretKeys: ReadonlyMap<string, readonly string[]> = new Map(),
+): string {
   const steps = (preview.steps ?? []).filter((s) => s.op in OPS && s.op !== "create-replacement");
-  const totals = Object.entries(preview.changeSummary ?? {})
-    .filter(([op]) => op !== "same")
-    .map(([op, n]) => `${String(n)} to ${word(op)}`)
-    .join(", ");
-  const title = `### sandfleet preview of stack ${codeSpan(stack)}: ${totals || "no changes"}`;
+  // Pulumi's totals count resources; the rows say what each does to sandboxes, in the engine's words.
+  const title = `### sandfleet preview of stack ${codeSpan(stack)}: ${steps.length === 0 ? "no changes" : count(steps.length, "resource") + (steps.length === 1 ? " changes" : " change")}`;
   if (steps.length === 0) return `${title}\n`;
+  const secretsChange = steps.some((step) => kindOf(step) === "Secret" && step.op !== "delete");
   const rows = steps.map((step) => {
     const kind = kindOf(step);
+    const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
     const changes =
       step.op === "update" || step.op === "replace"
-        ? changedFields(step.oldState?.inputs ?? {}, step.newState?.inputs ?? {})
+        ? changesOf(step, kind, secretKeys.get(`${String(inputs.app)}/${nameOf(step)}`), secretsChange)
         : [];
     const fields = changes.map((c) => `${codeSpan(c.path)}: ${show(c.before)} → ${show(c.after)}`).join("<br>");
-    const inputs = step.newState?.inputs ?? step.oldState?.inputs ?? {};
-    const effect =
+    const pool =
       kind === "SandboxPool"
-        ? poolEffect(
+        ? poolChange(
             step,
             pools.get(`${String(inputs.app)}/${nameOf(step)}`),
             changes.map((c) => c.path),
           )
-        : kind === "Sandbox"
-          ? sandboxEffect(step)
-          : "";
-    return `| ${word(kind)} ${codeSpan(nameOf(step))} | ${OPS[step.op] ?? word(step.op)} | ${fields || "—"} | ${effect || "—"} |`;
+        : undefined;
+    const effect =
+      pool?.effect ?? (kind === "Sandbox" ? sandboxEffect(step) : kind === "Secret" ? secretEffect(step) : "");
+    const change = pool?.change ?? OPS[step.op] ?? word(step.op);
+    return `| ${word(kind)} ${codeSpan(nameOf(step))} | ${change} | ${fields || "—"} | ${effect || "—"} |`;
   });
   const head = [
     title,

@@ -85,13 +85,38 @@ async function printSummary(cwd: string, stack: string, rest: string[]): Promise
     return EXIT.failed;
   }
   const { previewSummary } = await import("./preview-summary.ts");
+  const preview = JSON.parse(output.stdout) as PreviewJson;
   const { client } = await import("./client.ts");
   const pools = await client()
     .pools.list()
     .catch(() => []);
   const live = new Map(pools.map((p) => [`${p.app}/${p.name}`, p]));
-  process.stdout.write(previewSummary(JSON.parse(output.stdout) as PreviewJson, live, stack));
+  process.stdout.write(previewSummary(preview, live, stack, await declaredSecretKeys(cwd, stack)));
   return EXIT.ok;
+}
+
+/**
+ * The variable names of each secret the stack's sandfleet.yaml declares, by
+ * `app/secret` (names only: the file holds no values). The file and the app
+ * are the ones the program takes: stack config `sandfleet:file` and
+ * `sandfleet:app` when set. A program that is not sandfleet's own declares
+ * its Secrets elsewhere; its app's names then match none of these.
+ */
+async function declaredSecretKeys(cwd: string, stack: string): Promise<Map<string, string[]>> {
+  const stackFile = join(cwd, `Pulumi.${stack}.yaml`);
+  const config = existsSync(stackFile)
+    ? ((parse(readFileSync(stackFile, "utf8")) as { config?: Record<string, unknown> } | null)?.config ?? {})
+    : {};
+  const named = (key: string) => (typeof config[key] === "string" ? config[key] : undefined);
+  const file = join(cwd, named("sandfleet:file") ?? "sandfleet.yaml");
+  if (!existsSync(file)) return new Map();
+  const { loadSpecPath } = await import("../spec/load.ts");
+  const spec = loadSpecPath(file, file).spec;
+  if (!spec) return new Map();
+  const app = named("sandfleet:app") ?? spec.app;
+  return new Map(
+    Object.entries(spec.secrets).map(([name, secret]) => [`${app}/${name}`, Object.keys(secret.values).sort()]),
+  );
 }
 
 /** After `up`: the stack's pools back at their replicas, whatever claims took from them. */

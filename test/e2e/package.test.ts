@@ -119,7 +119,7 @@ describe("a TypeScript project that installs sandfleet", () => {
         "console.log(JSON.stringify({ result, read, exhausted }));",
         "",
       ].join("\n"),
-      // Not tsconfig.json: with one, the language host compiles the program with its own ts-node.
+      // With `typescript: false` the language host compiles nothing; this config only type-checks.
       "tsconfig.check.json": JSON.stringify({
         compilerOptions: {
           target: "es2023",

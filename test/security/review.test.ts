@@ -166,6 +166,73 @@ describe("a pull request cannot loosen the policy that gates it", () => {
   });
 });
 
+describe("a pull request's change to the policy is shown as it is", () => {
+  // The section the pull-request job adds when the policy changes: text of the pull request's own
+  // in the comment, where markup could hide a line of the change or the comment could grow past
+  // what GitHub takes (and the last comment, of an older change, would stay).
+  it("the policy section shows the diff as text in a fence nothing closes, every other character as its code, cut to a size", async () => {
+    const kit = new URL("../../examples/gitops/", import.meta.url).pathname;
+    const repo = mkdtempSync(join(tmpdir(), "sandfleet-review-policy-"));
+    made.push(repo);
+    for (const file of ["sandfleet.yaml", "sandfleet.policy.yaml", "ci"]) {
+      cpSync(join(kit, file), join(repo, file), { recursive: true });
+    }
+    const git = (...args: string[]) =>
+      mustRun("git", ["-c", "user.name=ci", "-c", "user.email=ci@example.com", ...args], { cwd: repo });
+    await git("init", "-q", "-b", "main");
+    await git("add", ".");
+    await git("commit", "-q", "-m", "base");
+    // A base branch whose name is markup of its own.
+    await git("branch", "ma`in<b>");
+    await git("checkout", "-q", "-b", "hostile");
+    const policy = readFileSync(join(repo, "sandfleet.policy.yaml"), "utf8");
+    const hostileLines = [
+      "# ````````` fence of nine",
+      "```",
+      "</details><!-- hides what follows --> @platform-team [link](https://example.com)",
+      "# right-to-left \u202e override, zero width \u200b, a CR \r alone, a tab \t",
+      "#".repeat(30_000),
+    ];
+    writeFileSync(join(repo, "sandfleet.policy.yaml"), `${policy}${hostileLines.join("\n")}\n`);
+    await git("commit", "-q", "-am", "hostile");
+    const section = await runCommand("bash", ["ci/policy-section.sh"], {
+      cwd: repo,
+      env: { BASE_REF: "ma`in<b>", SANDFLEET: `${process.execPath} ${cliPath}` },
+    });
+    expect(section.code, section.stderr).toBe(0);
+    const text = section.stdout;
+    expect(text.length).toBeLessThan(30_000);
+    expect(text).toMatch(/… cut at 18500 of \d+ characters/);
+    // Printable ASCII and line breaks only; the rest as codes.
+    expect(text.replace("…", "")).toMatch(/^[\x20-\x7e\n]*$/);
+    expect(text).toContain("right-to-left \\u{202e} override, zero width \\u{200b}, a CR \\u{d} alone, a tab \\u{9}");
+    expect(text).toContain("the policy of `mainb`");
+    // Two blocks, each opened and closed by a fence longer than any run of backticks in the text.
+    const lines = text.split("\n");
+    const fences = lines.filter((line) => /^`{3,}/.test(line));
+    expect(fences).toEqual(["``````````diff", "``````````", "``````````", "``````````"]);
+    const [open, close] = [lines.indexOf("``````````diff"), lines.indexOf("``````````")];
+    for (const line of hostileLines.slice(0, 3)) expect(lines.slice(open, close)).toContain(`+${line}`);
+    // Outside the blocks only the job's own words.
+    const outside = [...lines.slice(0, open), ...lines.slice(close + 1, lines.lastIndexOf("``````````") - 1)].filter(
+      (line) => !/^`{3,}/.test(line),
+    );
+    expect(outside.join("\n")).not.toMatch(/<|@|\]\(/);
+
+    // After a table that fills most of a comment, what is left is what the section takes.
+    const tight = await runCommand("bash", ["ci/policy-section.sh"], {
+      cwd: repo,
+      env: { BASE_REF: "ma`in<b>", SANDFLEET: `${process.execPath} ${cliPath}`, ROOM: "5000" },
+    });
+    expect(tight.stdout.length).toBeLessThanOrEqual(5000);
+    const none = await runCommand("bash", ["ci/policy-section.sh"], {
+      cwd: repo,
+      env: { BASE_REF: "ma`in<b>", SANDFLEET: `${process.execPath} ${cliPath}`, ROOM: "100" },
+    });
+    expect(none.stdout).toContain("the change is not shown for the size of a comment");
+  });
+});
+
 describe("a build step cannot take the declared user away", () => {
   const app = uniqueApp("review");
   afterAll(async () => {

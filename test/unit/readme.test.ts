@@ -28,7 +28,13 @@ describe("the README", () => {
     const ranges = files.flatMap((file) =>
       [...readFileSync(new URL(file, import.meta.url), "utf8").matchAll(/"sandfleet":\s*"([^"]+)"/g)].map((m) => m[1]),
     );
-    expect(ranges.length).toBeGreaterThan(0);
+    const lock = JSON.parse(
+      readFileSync(new URL("../../examples/gitops/package-lock.json", import.meta.url), "utf8"),
+    ) as {
+      packages: Record<string, { dependencies?: Record<string, string> }>;
+    };
+    ranges.push(lock.packages[""]?.dependencies?.sandfleet);
+    expect(ranges.length).toBeGreaterThan(1);
     // Before 1.0 a caret range holds one minor version: ^0.5.0 takes 0.5.x, never 0.6.
     for (const range of ranges) expect(range).toBe(major === "0" ? `^0.${minor ?? ""}.0` : `^${major ?? ""}.0.0`);
   });
