@@ -66,6 +66,7 @@ export class DashboardFeed {
   #overview: DashboardOverview | undefined;
   #overviewJson = "";
   #shownKey = "";
+  #version = 0;
   #started = false;
   #readsBegun = 0;
   #readsDone = 0;
@@ -290,14 +291,20 @@ export class DashboardFeed {
   }
 
   /** Pushes the overview to every page when it differs from the last one pushed. */
-  #publish(overview: DashboardOverview): void {
-    const { readAtMs: _, ...shown } = overview;
+  #publish(read: Omit<DashboardOverview, "version">): void {
+    const { readAtMs: _, ...shown } = read;
     const key = JSON.stringify(shown);
-    this.#overview = overview;
-    this.#overviewJson = JSON.stringify(overview);
-    if (key === this.#shownKey) return;
+    const changed = key !== this.#shownKey;
+    if (changed) this.#version++;
     this.#shownKey = key;
-    for (const listener of this.#listeners) listener("overview", this.#overviewJson);
+    this.#overview = { ...read, version: this.#version };
+    this.#overviewJson = JSON.stringify(this.#overview);
+    if (changed) for (const listener of this.#listeners) listener("overview", this.#overviewJson);
+  }
+
+  /** The version of the overview last pushed. */
+  get version(): number {
+    return this.#version;
   }
 
   /** The use of every live sandbox, as often as `sampleMs` allows, a few at a time. */

@@ -42,6 +42,8 @@ export interface DashboardOverview {
   sandboxes: DashboardSandbox[];
   /** When the engine was read for this (ms since the epoch). */
   readAtMs: number;
+  /** Counts what was pushed: an action's answer names the version that shows its result. */
+  version: number;
 }
 
 /** One sample of a sandbox's use: [ms since the epoch, CPU % of one core, memory bytes]. */

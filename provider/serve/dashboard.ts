@@ -22,6 +22,8 @@ export interface DashboardOptions {
 }
 
 const POST_HEADER = "x-sandfleet-dashboard";
+/** The version of the pushed overview that shows an action's result. */
+const SHOWN_HEADER = "x-sandfleet-shown-version";
 /** What a page's stream may hold unread before the page is let go. */
 const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const COOKIE = "sandfleet_dashboard";
@@ -123,9 +125,9 @@ export async function serveDashboard(
         return;
       }
       const done = await act(sandbox, parts[2], await readBody(request));
-      // Answered once every page has been pushed what the engine now says: no page shows the state before.
+      // Answered once every page has been pushed what the engine now says, with the version that shows it.
       await feed.refresh();
-      sendJson(response, done);
+      sendJson(response, done, { [SHOWN_HEADER]: String(feed.version) });
       return;
     }
     throw new NotFoundError(`no such page: ${url.pathname}`);
@@ -290,9 +292,9 @@ function assetsDir(): string {
   return join(fileURLToPath(import.meta.resolve("sandfleet/package.json")), "..", "dist", "dashboard");
 }
 
-function sendJson(response: ServerResponse, value: unknown): void {
+function sendJson(response: ServerResponse, value: unknown, headers: Record<string, string> = {}): void {
   response
-    .writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
+    .writeHead(200, { "content-type": "application/json", "cache-control": "no-store", ...headers })
     .end(JSON.stringify(value));
 }
 

@@ -225,7 +225,7 @@ describe("the dashboard's feed", () => {
       await Promise.all(Array.from({ length: 20 }, () => feed.refresh()));
       expect(feed.maxInFlight).toBe(1);
       fake.pause();
-      await until("every page to show the pause", () => seen.every((p) => p.at(-1) === "paused"), 5_000);
+      await until("every page to show the pause", async () => seen.every((p) => p.at(-1) === "paused"), 5_000);
       expect(feed.maxInFlight).toBe(1);
       // Twenty refreshes at once are served by a few reads, not twenty.
       expect(fake.lists()).toBeLessThan(40);

@@ -40,15 +40,17 @@ export type Action = "pause" | "resume" | "terminate" | "extend";
 
 /**
  * Asks the server to act on a sandbox; the header proves the request comes
- * from this page. It answers once the pushed feed shows the result.
+ * from this page. It answers once the result has been pushed, with the
+ * version of the overview that shows it.
  */
-export async function act(id: string, action: Action, body: Record<string, unknown> = {}): Promise<void> {
+export async function act(id: string, action: Action, body: Record<string, unknown> = {}): Promise<number> {
   const response = await fetch(`/api/sandboxes/${encodeURIComponent(id)}/${action}`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-sandfleet-dashboard": "1" },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(await errorOf(response));
+  return Number(response.headers.get("x-sandfleet-shown-version") ?? 0);
 }
 
 /** One piece of a sandbox's log, as the server streams it. */

@@ -147,6 +147,7 @@ export function App() {
           sandbox={chosen}
           history={history.current.get(chosen.id) ?? []}
           now={now}
+          version={overview?.version ?? 0}
           onClose={() => {
             setSelected(undefined);
           }}

@@ -19,6 +19,8 @@ export function Detail(props: {
   sandbox: DashboardSandbox;
   history: readonly UsagePoint[];
   now: number;
+  /** The version of the overview this page shows. */
+  version: number;
   onClose: () => void;
 }) {
   const { sandbox, now } = props;
@@ -26,6 +28,14 @@ export function Detail(props: {
   const [extendBy, setExtendBy] = useState("30m");
   const [message, setMessage] = useState<string | undefined>();
   const [confirming, setConfirming] = useState(false);
+  // An action is said done once this page shows its result, never before.
+  const [awaited, setAwaited] = useState<{ action: Action; version: number } | undefined>();
+  useEffect(() => {
+    if (awaited && props.version >= awaited.version) {
+      setMessage(`${awaited.action}: done`);
+      setAwaited(undefined);
+    }
+  }, [awaited, props.version]);
 
   useEffect(
     () =>
@@ -40,8 +50,8 @@ export function Detail(props: {
     setConfirming(false);
     setMessage(`${action}…`);
     act(sandbox.id, action, body).then(
-      () => {
-        setMessage(`${action}: done`);
+      (version) => {
+        setAwaited({ action, version });
       },
       (e: unknown) => {
         setMessage(`${action}: ${e instanceof Error ? e.message : String(e)}`);
