@@ -74,6 +74,8 @@ export class DashboardFeed {
   /** The most reads ever in flight at once: 1, by construction; kept for the tests. */
   maxInFlight = 0;
   #dirty = false;
+  /** Containers an engine event told of since the last read: inspected, as the listing can lag the event. */
+  #told = new Set<string>();
   #wake: (() => void) | undefined;
   readonly #waiters: { after: number; resolve: () => void }[] = [];
   #firstRead: Promise<void>;
@@ -197,7 +199,9 @@ export class DashboardFeed {
 
   async #read(): Promise<void> {
     const engine = this.#engine;
-    const [listing, pools, deadlines, tags, claims] = await Promise.all([
+    const told = this.#told;
+    this.#told = new Set();
+    const [listed, pools, deadlines, tags, claims] = await Promise.all([
       engine.containers.list(scopeLabels("sandbox", this.#app)),
       recordedPools(engine),
       newestRecords(engine, "deadline", this.#app),
@@ -205,6 +209,7 @@ export class DashboardFeed {
       claimTimes(engine),
     ]);
     this.#info ??= await engine.info().catch(() => undefined);
+    const listing = await this.#asInspected(listed, told);
     await this.#inspectChanged(listing);
     this.#listing = listing;
     const sandboxes = listing.flatMap((c): DashboardSandbox[] => {
@@ -251,6 +256,21 @@ export class DashboardFeed {
       sandboxes: sandboxes.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)),
       readAtMs: Date.now(),
     });
+  }
+
+  /**
+   * The listing, with what an inspect says of the containers an event told
+   * of: the engine sends a pause's event before its listing shows it paused
+   * (measured: a read at the event still listed it running).
+   */
+  async #asInspected(listing: ContainerSummary[], told: ReadonlySet<string>): Promise<ContainerSummary[]> {
+    return Promise.all(
+      listing.map(async (c) => {
+        if (!told.has(c.id)) return c;
+        const info = await this.#engine.containers.inspect(c.id).catch(() => undefined);
+        return info ? { ...c, status: info.status, name: info.name || c.name } : c;
+      }),
+    );
   }
 
   #memberId(c: ContainerSummary): string | undefined {
@@ -367,12 +387,14 @@ export class DashboardFeed {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
       try {
-        for await (const _ of this.#engine.events.watch({
+        for await (const event of this.#engine.events.watch({
           actions: WATCHED_ACTIONS,
           labels: scopeLabels("sandbox", this.#app),
           signal,
-        }))
+        })) {
+          this.#told.add(event.containerId);
           this.#poke();
+        }
       } catch {
         // The stream broke (the engine restarted, say): the ticks go on, and the stream is opened again.
       }

@@ -325,10 +325,13 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
   let browser: Browser;
   let served: Awaited<ReturnType<typeof serveDashboard>>;
   let claimedName = "";
+  let claimedId = "";
 
   beforeAll(async () => {
     await warmPool(app, size);
-    claimedName = (await sandfleet.sandboxes.claim(app, "warm")).name;
+    const claimed = await sandfleet.sandboxes.claim(app, "warm");
+    claimedName = claimed.name;
+    claimedId = claimed.id;
     served = await serveDashboard(sandfleet, { address: "127.0.0.1:0", app });
     browser = await launchBrowser();
   }, 1_800_000);
@@ -353,7 +356,8 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
       ["pause", "paused"],
       ["resume", "running"],
     ] as const) {
-      const done = await cli([verb, `${app}/${claimedName}`]);
+      // A claimed member is named by its id: its name was its pool's.
+      const done = await cli([verb, claimedId]);
       expect(done.code, done.stderr).toBe(0);
       const cliDone = performance.now();
       const shown = await Promise.all(
