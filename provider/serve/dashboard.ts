@@ -200,6 +200,7 @@ export async function serveDashboard(
     response.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
       connection: "keep-alive",
     });
     response.write(": open\n\n");
@@ -294,7 +295,12 @@ function assetsDir(): string {
 
 function sendJson(response: ServerResponse, value: unknown, headers: Record<string, string> = {}): void {
   response
-    .writeHead(200, { "content-type": "application/json", "cache-control": "no-store", ...headers })
+    .writeHead(200, {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    })
     .end(JSON.stringify(value));
 }
 

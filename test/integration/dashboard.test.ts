@@ -370,5 +370,6 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
     }
     console.log(`dashboard update latency (${String(size)} sandboxes, 3 pages): ${latencies.join("; ")}`);
     await pages[0]?.screenshot({ path: `${ARTIFACTS}dashboard-200.png` });
+    keepScreenshot("dashboard-200.png");
   });
 });

@@ -2,8 +2,8 @@ import type { UsagePoint } from "./api.ts";
 
 /**
  * A small line chart of one value of a sandbox's recent use, drawn as SVG:
- * the last ten minutes, left to right, scaled to `max` (its limit, or the
- * highest value seen when that is higher).
+ * the last ten minutes, left to right, scaled to `max` or a fifth above the
+ * highest value seen, whichever is higher.
  */
 export function Spark(props: {
   points: readonly UsagePoint[];
@@ -14,10 +14,10 @@ export function Spark(props: {
   label: string;
   testId?: string;
 }) {
-  const width = props.width ?? 90;
+  const width = props.width ?? 72;
   const height = props.height ?? 22;
   const { points } = props;
-  const top = Math.max(props.max, ...points.map((p) => p[props.value])) || 1;
+  const top = Math.max(props.max, 1.2 * Math.max(0, ...points.map((p) => p[props.value]))) || 1;
   const first = points[0]?.[0] ?? 0;
   const span = Math.max(1, (points[points.length - 1]?.[0] ?? 0) - first);
   const line = points

@@ -162,12 +162,14 @@ export function Detail(props: {
         <figure>
           <figcaption>
             CPU <b>{last ? `${last[1].toFixed(1)}%` : "—"}</b>{" "}
-            <span class="quiet">of {String(100 * sandbox.limits.cpu)}% · last 10 min</span>
+            <span class="quiet">
+              peak {peak(props.history, 1).toFixed(1)}% of {String(100 * sandbox.limits.cpu)}% · last 10 min
+            </span>
           </figcaption>
           <Spark
             points={props.history}
             value={1}
-            max={100 * sandbox.limits.cpu}
+            max={1}
             width={360}
             height={70}
             label="CPU, last 10 minutes"
@@ -177,12 +179,14 @@ export function Detail(props: {
         <figure>
           <figcaption>
             memory <b>{last ? mib(last[2]) : "—"}</b>{" "}
-            <span class="quiet">of {mib(sandbox.limits.memoryBytes)} · last 10 min</span>
+            <span class="quiet">
+              peak {mib(peak(props.history, 2))} of {mib(sandbox.limits.memoryBytes)} · last 10 min
+            </span>
           </figcaption>
           <Spark
             points={props.history}
             value={2}
-            max={sandbox.limits.memoryBytes}
+            max={0}
             width={360}
             height={70}
             label="memory, last 10 minutes"
@@ -206,6 +210,10 @@ export function Detail(props: {
       </div>
     </section>
   );
+}
+
+function peak(points: readonly UsagePoint[], value: 1 | 2): number {
+  return Math.max(0, ...points.map((p) => p[value]));
 }
 
 /** The live log; it keeps its end in view while scrolled to the end, and stays put when scrolled up to read. */
