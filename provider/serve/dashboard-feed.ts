@@ -126,9 +126,14 @@ export class DashboardFeed {
     return this.#overview;
   }
 
-  /** Resolves once a read that began after this call has been pushed: what an action did is then on every page. */
-  async refresh(): Promise<void> {
+  /**
+   * Resolves once a read that began after this call has been pushed: what an
+   * action did is then on every page. The container it acted on is inspected
+   * in that read, not taken from the listing, which can lag.
+   */
+  async refresh(actedOn?: string): Promise<void> {
     this.#start();
+    if (actedOn !== undefined) this.#told.add(actedOn);
     // The read in flight, if any, may have listed the engine before what the caller did: the next one has not.
     const after = this.#readsBegun;
     const done = new Promise<void>((resolve) => {

@@ -126,7 +126,7 @@ export async function serveDashboard(
       }
       const done = await act(sandbox, parts[2], await readBody(request));
       // Answered once every page has been pushed what the engine now says, with the version that shows it.
-      await feed.refresh();
+      await feed.refresh(sandbox.id);
       sendJson(response, done, { [SHOWN_HEADER]: String(feed.version) });
       return;
     }

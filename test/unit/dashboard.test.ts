@@ -151,7 +151,11 @@ describe("the dashboard's request checks", () => {
   });
 });
 
-/** An engine that answers the feed's reads slowly, and counts how many are in flight. */
+/**
+ * An engine that answers the feed's reads slowly, counts how many are in
+ * flight, and whose listing lags: it says running after the pause, as
+ * Docker's did when read at the pause's event; an inspect tells the truth.
+ */
 function slowEngine() {
   let inFlight = 0;
   let lists = 0;
@@ -178,7 +182,7 @@ function slowEngine() {
     containers: {
       list: async () => {
         if (inFlight > 0) throw new Error("two reads in flight");
-        return slow([summary({ status })]);
+        return slow([summary({ status: "running" })]);
       },
       inspect: async () => container(),
       stats: async () => ({ cpuNs: 0, memoryBytes: 1, memoryLimitBytes: 1, pids: 1 }),
@@ -198,13 +202,13 @@ function slowEngine() {
     lists: () => lists,
     pause: () => {
       status = "paused";
-      for (const p of pushed.splice(0)) p({ action: "pause" } as EngineEvent);
+      for (const p of pushed.splice(0)) p({ action: "pause", containerId: "c1" } as EngineEvent);
     },
   };
 }
 
 describe("the dashboard's feed", () => {
-  it("reads the engine once at a time for every page, and pushes a change an engine event tells at once", async () => {
+  it("reads the engine once at a time for every page, and pushes a change an engine event tells at once (inspected: the listing lags)", async () => {
     const fake = slowEngine();
     // A tick far longer than the test: only events and refreshes bring reads.
     const feed = new DashboardFeed(fake.engine, undefined, {
