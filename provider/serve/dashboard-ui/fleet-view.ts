@@ -9,7 +9,7 @@ export interface Group {
   sandboxes: DashboardSandbox[];
 }
 
-/** Whether a sandbox answers a search: words all found in its name, app, id, pool, state or tags (`key=value` too). */
+/** Whether a sandbox answers a search: words all found in its name, app, id, pool, place in it, state or tags (`key=value` too). */
 export function matches(sandbox: DashboardSandbox, query: string): boolean {
   const words = query.trim().toLowerCase().split(/\s+/).filter(Boolean);
   if (words.length === 0) return true;
@@ -20,6 +20,7 @@ export function matches(sandbox: DashboardSandbox, query: string): boolean {
     `${sandbox.app}/${sandbox.name}`,
     sandbox.id,
     sandbox.pool ?? "",
+    sandbox.member ?? "",
     sandbox.status,
     ...tags,
   ].map((f) => f.toLowerCase());
