@@ -100,6 +100,7 @@ export class DashboardFeed {
     this.#started = true;
     void this.#stateLoop();
     void this.#usageLoop();
+    void this.#activityLoop();
     void this.#watchLoop();
   }
 
@@ -345,7 +346,6 @@ export class DashboardFeed {
           limiter.run(async () => {
             const point = await this.#sample(c);
             if (point) points[c.id] = point;
-            if (c.status === "running" && c.labels[LABEL.supervisor] !== undefined) await this.#askActivity(c.id);
           }),
         ),
       );
@@ -353,7 +353,6 @@ export class DashboardFeed {
       const ids = new Set(this.#listing.map((c) => c.id));
       this.#history.keepOnly(ids);
       for (const id of this.#usage.keys()) if (!ids.has(id)) this.#usage.delete(id);
-      for (const id of this.#idle.keys()) if (!ids.has(id)) this.#idle.delete(id);
       if (Object.keys(points).length > 0) {
         const json = JSON.stringify(points);
         for (const listener of this.#listeners) listener("samples", json);
@@ -382,9 +381,28 @@ export class DashboardFeed {
     return point;
   }
 
+  /**
+   * Each running sandbox's supervisor asked of its idle time in turn, two at
+   * a time, apart from the sweeps of use: opening a supervisor's connection
+   * can take a second on a busy host, and the charts should not wait for it.
+   */
+  async #activityLoop(): Promise<void> {
+    await this.#firstRead;
+    while (!this.#closed()) {
+      const began = Date.now();
+      const limiter = new Limiter(2);
+      const supervised = this.#listing.filter(
+        (c) => c.status === "running" && c.labels[LABEL.supervisor] !== undefined,
+      );
+      await Promise.all(supervised.map((c) => limiter.run(() => this.#askActivity(c.id))));
+      const ids = new Set(this.#listing.map((c) => c.id));
+      for (const id of this.#idle.keys()) if (!ids.has(id)) this.#idle.delete(id);
+      const took = Date.now() - began;
+      await this.#rest(Math.max(this.#timing.activityMs - took, took), false);
+    }
+  }
+
   async #askActivity(id: string): Promise<void> {
-    const known = this.#idle.get(id);
-    if (known && Date.now() - known.atMs < this.#timing.activityMs) return;
     const activity = await supervisorActivity(this.#engine, id).catch(() => undefined);
     if (activity) this.#idle.set(id, { idleForMs: activity.idleForMs, running: activity.running, atMs: Date.now() });
   }

@@ -375,7 +375,14 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
     await page.getByLabel("group by").selectOption("pool");
     await page.getByTestId(`sandbox-${claimedName}`).click();
     await page.getByTestId("detail").waitFor();
-    await page.keyboard.press("Home");
+    await page
+      .getByTestId(`sandbox-${claimedName}`)
+      .getByTestId("memory")
+      .filter({ hasText: "MiB" })
+      .waitFor({ timeout: 60_000 });
+    await page.evaluate(() => {
+      (globalThis as unknown as { scrollTo: (x: number, y: number) => void }).scrollTo(0, 0);
+    });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-200.png` });
     keepScreenshot("dashboard-200.png");
   });

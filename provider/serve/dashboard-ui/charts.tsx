@@ -14,7 +14,7 @@ export function Spark(props: {
   label: string;
   testId?: string;
 }) {
-  const width = props.width ?? 72;
+  const width = props.width ?? 60;
   const height = props.height ?? 22;
   const { points } = props;
   const top = Math.max(props.max, 1.2 * Math.max(0, ...points.map((p) => p[props.value]))) || 1;
