@@ -29,6 +29,9 @@ interface Inspected {
 /** The engine's events that change what the page shows: a read follows each at once. */
 const WATCHED_ACTIONS = ["create", "start", "rename", "pause", "unpause", "die", "destroy"];
 
+/** Calls for use in flight at once: the engine answers each by reading the container's cgroup. */
+const USAGE_CALLS = 6;
+
 /** How a page hears of changes: a named message with its JSON. */
 export type FeedListener = (event: "overview" | "history" | "samples", json: string) => void;
 
@@ -338,25 +341,34 @@ export class DashboardFeed {
     await this.#firstRead;
     while (!this.#stop.signal.aborted) {
       const began = Date.now();
-      const limiter = new Limiter(4);
-      const points: Record<string, UsagePoint> = {};
+      const limiter = new Limiter(USAGE_CALLS);
+      let points: Record<string, UsagePoint> = {};
+      // A long sweep (many sandboxes, a busy engine) is sent as it goes, each tick, not at its end.
+      const flush = () => {
+        if (Object.keys(points).length === 0) return;
+        const json = JSON.stringify(points);
+        points = {};
+        for (const listener of this.#listeners) listener("samples", json);
+      };
+      const flushing = setInterval(flush, this.#timing.tickMs);
       const live = this.#listing.filter((c) => c.status === "running" || c.status === "paused");
-      await Promise.all(
-        live.map((c) =>
-          limiter.run(async () => {
-            const point = await this.#sample(c);
-            if (point) points[c.id] = point;
-          }),
-        ),
-      );
+      try {
+        await Promise.all(
+          live.map((c) =>
+            limiter.run(async () => {
+              const point = await this.#sample(c);
+              if (point) points[c.id] = point;
+            }),
+          ),
+        );
+      } finally {
+        clearInterval(flushing);
+      }
       if (this.#closed()) return;
       const ids = new Set(this.#listing.map((c) => c.id));
       this.#history.keepOnly(ids);
       for (const id of this.#usage.keys()) if (!ids.has(id)) this.#usage.delete(id);
-      if (Object.keys(points).length > 0) {
-        const json = JSON.stringify(points);
-        for (const listener of this.#listeners) listener("samples", json);
-      }
+      flush();
       // What the sweep learnt shows with the next read, which follows at once.
       this.#poke();
       // At most half the time sampling: with many sandboxes on a slow engine, sweeps space out.

@@ -380,6 +380,14 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
       .getByTestId("memory")
       .filter({ hasText: "MiB" })
       .waitFor({ timeout: 60_000 });
+    // How often each of the 200 is sampled on this engine: the chart's points over the time they span.
+    const chart = page.getByTestId("detail").getByTestId("cpu-chart");
+    const attribute = (name: string) => chart.evaluate((el, n) => Number((el as unknown as Box).getAttribute(n)), name);
+    await until("three samples of the claimed sandbox", async () => (await attribute("data-points")) >= 3, 300_000);
+    const [points, spanMs] = [await attribute("data-points"), await attribute("data-span-ms")];
+    console.log(
+      `usage samples at ${String(size)} sandboxes: ${String(points)} over ${(spanMs / 1000).toFixed(1)} s (one every ${(spanMs / 1000 / (points - 1)).toFixed(1)} s)`,
+    );
     await page.evaluate(() => {
       (globalThis as unknown as { scrollTo: (x: number, y: number) => void }).scrollTo(0, 0);
     });

@@ -37,6 +37,7 @@ export function Spark(props: {
       aria-label={props.label}
       data-testid={props.testId}
       data-points={points.length}
+      data-span-ms={points.length > 1 ? span : 0}
     >
       <line x1="0" y1={height - 0.5} x2={width} y2={height - 0.5} class="axis" />
       {points.length > 0 && <polyline points={line} class={props.value === 1 ? "cpu" : "memory"} />}
