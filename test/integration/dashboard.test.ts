@@ -341,7 +341,7 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
     await cleanupApp(app);
   }, 600_000);
 
-  it("shows a CLI pause and resume on every open page, pushed", async () => {
+  it("shows a CLI pause and resume on every open page, pushed, and samples each sandbox's use", async () => {
     const pages = await Promise.all(
       [0, 1, 2].map(async () => {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -393,5 +393,5 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
     });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-200.png` });
     keepScreenshot("dashboard-200.png");
-  });
+  }, 600_000);
 });
