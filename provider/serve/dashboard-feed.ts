@@ -88,6 +88,8 @@ export class DashboardFeed {
   readonly #waiters: { after: number; resolve: () => void }[] = [];
   #firstRead: Promise<void>;
   #firstReadDone: () => void = () => undefined;
+  /** Why the last read failed, for a request made before any read succeeded. */
+  #readError: Error | undefined;
 
   constructor(engine: Engine, app: string | undefined, timing: FeedTiming = FEED_TIMING) {
     this.#engine = engine;
@@ -123,16 +125,12 @@ export class DashboardFeed {
     };
   }
 
-  get listeners(): number {
-    return this.#listeners.size;
-  }
-
   /** The latest overview, after the first read. */
   async overview(): Promise<DashboardOverview> {
     this.#start();
     await this.#firstRead;
-    if (!this.#overview) throw new Error("the dashboard is closed");
-    return this.#overview;
+    if (this.#overview) return this.#overview;
+    throw this.#readError ?? new Error("the dashboard is closed");
   }
 
   /**
@@ -196,8 +194,10 @@ export class DashboardFeed {
       this.maxInFlight = Math.max(this.maxInFlight, this.#inFlight);
       try {
         await this.#read();
-      } catch {
+        this.#readError = undefined;
+      } catch (error) {
         // The engine did not answer this time: the pages keep what they have, and the next tick tries again.
+        this.#readError = error instanceof Error ? error : new Error(String(error));
       } finally {
         this.#inFlight--;
       }
