@@ -1,6 +1,7 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cliSpeed } from "./cli-scenarios.ts";
+import { dashboardLatency } from "./dashboard-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
@@ -36,6 +37,7 @@ await step("pause and resume", () => lifecycle(runs));
 await step("egress allowlists", () => egressOverhead(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", () => scaling(quick ? [10] : [10, 50, 100, 250, 500]));
+await step("the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
 await step("sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
 
 const notesPath = new URL("./notes.md", import.meta.url);

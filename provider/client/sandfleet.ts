@@ -1,5 +1,5 @@
 import { connectEngine } from "../engines/connect.ts";
-import type { Engine } from "../engines/port.ts";
+import type { Engine, EngineInfo } from "../engines/port.ts";
 import { ClientContext, type ClientTarget } from "../runtime/client-context.ts";
 import { Agent, type AgentParams } from "../runtime/agent.ts";
 import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
@@ -63,6 +63,16 @@ export class Sandfleet {
   /** The engine this client speaks to: a DOCKER_HOST URL, or kubernetes://context/namespace. */
   get engine(): string {
     return this.#docker.host;
+  }
+
+  /** What the engine says of itself: its kind (docker or kubernetes), storage, CPUs, memory and API version. */
+  async engineInfo(): Promise<EngineInfo> {
+    return this.#docker.info();
+  }
+
+  /** @internal The engine port itself, for the dashboard's watcher, which reads it whole once per tick. */
+  get port(): Engine {
+    return this.#docker;
   }
 
   /** Resolves when the engine answers; fails with EngineUnavailableError when it does not. */

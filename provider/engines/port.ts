@@ -317,8 +317,12 @@ export interface ContainerClient {
    * `docker checkpoint create --leave-running`: it keeps running.
    */
   checkpoint(id: string, checkpointId: string): Promise<void>;
-  /** One sample of what the container uses now. */
-  stats(id: string): Promise<ContainerStats>;
+  /**
+   * One sample of what the container uses now. `disk: false` leaves out the
+   * writable layer's size (`diskBytes` 0), which the engine measures by
+   * walking the layer: a watcher sampling many containers often skips it.
+   */
+  stats(id: string, options?: { disk?: boolean }): Promise<ContainerStats>;
   inspect(id: string): Promise<ContainerInfo | undefined>;
   /** Sends a signal to the main process; a no-op when it is not running. */
   kill(id: string, signal?: string): Promise<void>;

@@ -1,41 +1,16 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { PoolStatus } from "../client/pools.ts";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { randomHex } from "../digest.ts";
 import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
-import type { ContainerInfo } from "../engines/port.ts";
-import { LABEL } from "../runtime/labels.ts";
-import { parseMember } from "../runtime/pool.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";
 import { parseDuration } from "../spec/units.ts";
+import { DashboardFeed } from "./dashboard-feed.ts";
+import { foreignRequest, hostAllowed, LOOPBACK } from "./dashboard-guard.ts";
 import { listen, parseListenAddress } from "./listen.ts";
 
-/** A sandbox as the dashboard shows it: its state, age, idle time, limits and live use. */
-export interface DashboardSandbox {
-  id: string;
-  app: string;
-  name: string;
-  pool: string | undefined;
-  /** A pool member's place in its pool. */
-  member: "pending" | "ready" | "claimed" | undefined;
-  status: string;
-  createdAt: string;
-  startedAt: string;
-  exitCode: number | undefined;
-  /** ms since the supervisor last saw activity; undefined when not known (no supervisor, paused, ended). */
-  idleForMs: number | undefined;
-  limits: { cpu: number; memoryBytes: number; pids: number; timeoutMs?: number; idleTimeoutMs?: number };
-  usage: { cpuPercent: number; memoryBytes: number; pids: number } | undefined;
-}
-
-export interface DashboardOverview {
-  engine: string;
-  apps: string[];
-  pools: PoolStatus[];
-  sandboxes: DashboardSandbox[];
-}
+export type { DashboardOverview, DashboardSandbox, EngineDescription, UsagePoint } from "./dashboard-model.ts";
 
 export interface DashboardOptions {
   /** `host:port`; default 127.0.0.1:7777. */
@@ -46,8 +21,11 @@ export interface DashboardOptions {
   token?: string;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 const POST_HEADER = "x-sandfleet-dashboard";
+/** The version of the pushed overview that shows an action's result. */
+const SHOWN_HEADER = "x-sandfleet-shown-version";
+/** What a page's stream may hold unread before the page is let go. */
+const MAX_UNREAD_BYTES = 16 * 1024 * 1024;
 const COOKIE = "sandfleet_dashboard";
 const CONTENT_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -58,14 +36,16 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /**
  * `sandfleet dashboard`: a local web page of the engine's apps, pools and
- * sandboxes, with each one's live log and events, and pause, resume, extend
- * and terminate. The page is built with the package; this serves it and
- * the JSON it reads, over the client.
+ * sandboxes, with each one's live log, events and recent use, and pause,
+ * resume, extend and terminate. The page is built with the package; this
+ * serves it, and pushes it what changes (`/api/stream`, server-sent events)
+ * from one reader of the engine shared by every open page.
  *
  * Bound to loopback it needs no token; bound elsewhere it needs one (made
  * here when not given). It answers only requests addressed to its own host
- * (no DNS rebinding), and takes an action only with a header a cross-site
- * form cannot send.
+ * (no DNS rebinding), serves its API (streams included) only to its own
+ * page's origin, and takes an action only with a header a cross-site form
+ * cannot send.
  */
 export async function serveDashboard(
   sandfleet: Sandfleet,
@@ -77,8 +57,7 @@ export async function serveDashboard(
   const openStreams = new Set<AbortController>();
   // Loaded here, not at import: every run of the CLI imports this module, few serve anything.
   const { createServer } = await import("node:http");
-  // Each sandbox's CPU time at the last overview: its CPU use is the change since.
-  const cpuSamples = new Map<string, { cpuNs: number; atMs: number }>();
+  const feed = new DashboardFeed(sandfleet.port, options.app);
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -106,6 +85,11 @@ export async function serveDashboard(
       }
     }
     if (url.pathname.startsWith("/api/")) {
+      const foreign = foreignRequest(request.headers);
+      if (foreign !== undefined) {
+        response.writeHead(403, { "content-type": "text/plain" }).end(`${foreign}\n`);
+        return;
+      }
       await api(request, response, url);
       return;
     }
@@ -115,7 +99,11 @@ export async function serveDashboard(
   async function api(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
     const parts = url.pathname.split("/").filter(Boolean).slice(1); // after "api"
     if (request.method === "GET" && parts[0] === "overview") {
-      sendJson(response, await overview(sandfleet, options.app, cpuSamples));
+      sendJson(response, await feed.overview());
+      return;
+    }
+    if (request.method === "GET" && parts[0] === "stream") {
+      streamFeed(request, response);
       return;
     }
     if (request.method === "GET" && parts[0] === "events") {
@@ -136,10 +124,33 @@ export async function serveDashboard(
         response.writeHead(403).end(`actions need the ${POST_HEADER} header\n`);
         return;
       }
-      sendJson(response, await act(sandbox, parts[2], await readBody(request)));
+      const done = await act(sandbox, parts[2], await readBody(request));
+      // Answered once every page has been pushed what the engine now says, with the version that shows it.
+      await feed.refresh(sandbox.id);
+      sendJson(response, done, { [SHOWN_HEADER]: String(feed.version) });
       return;
     }
     throw new NotFoundError(`no such page: ${url.pathname}`);
+  }
+
+  /** Pushes the feed to one page: what is known at once, then each change, until the page goes. */
+  function streamFeed(request: IncomingMessage, response: ServerResponse): void {
+    const controller = openStream(request, response);
+    const unsubscribe = feed.subscribe((event, json) => {
+      // A page that stopped reading is let go, so that the server never holds more than this for it.
+      if (response.writableLength > MAX_UNREAD_BYTES) {
+        controller.abort();
+        return;
+      }
+      response.write(`event: ${event}\ndata: ${json}\n\n`);
+    });
+    const keepAlive = setInterval(() => response.write(": still here\n\n"), 15_000);
+    controller.signal.addEventListener("abort", () => {
+      clearInterval(keepAlive);
+      unsubscribe();
+      openStreams.delete(controller);
+      response.end();
+    });
   }
 
   async function streamEvents(request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
@@ -189,6 +200,7 @@ export async function serveDashboard(
     response.writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
       connection: "keep-alive",
     });
     response.write(": open\n\n");
@@ -201,90 +213,11 @@ export async function serveDashboard(
     url: token === undefined ? base : `${base}?token=${token}`,
     token,
     close: async () => {
+      feed.close();
       for (const stream of openStreams) stream.abort();
       await served.close();
     },
   };
-}
-
-async function overview(
-  sandfleet: Sandfleet,
-  app: string | undefined,
-  cpuSamples: Map<string, { cpuNs: number; atMs: number }>,
-): Promise<DashboardOverview> {
-  const scope = app ? { app } : {};
-  const [pools, summaries] = await Promise.all([
-    sandfleet.pools.list(scope),
-    sandfleet.sandboxes.list({ ...scope, includeEnded: true }),
-  ]);
-  const sandboxes = await Promise.all(
-    summaries.map(async (summary): Promise<DashboardSandbox | undefined> => {
-      const sandbox = await sandfleet.sandboxes.fromId(summary.id).catch(() => undefined);
-      const state = await sandbox?.state().catch(() => undefined);
-      if (!sandbox || !state) return undefined; // removed meanwhile
-      const live = state.status === "running" || state.status === "paused";
-      const [stats, activity] = await Promise.all([
-        live ? sandbox.metrics().catch(() => undefined) : undefined,
-        state.status === "running" ? sandbox.activity() : undefined,
-      ]);
-      const c = state.container;
-      const timeoutMs = Number(c.labels[LABEL.timeoutMs] ?? 0);
-      const idleTimeoutMs = Number(c.labels[LABEL.idleTimeoutMs] ?? 0);
-      return {
-        id: summary.id,
-        app: summary.app,
-        name: summary.name,
-        pool: c.labels[LABEL.pool],
-        member: memberState(summary.app, c),
-        status: state.status,
-        createdAt: c.createdAt,
-        startedAt: c.startedAt,
-        exitCode: summary.exitCode,
-        idleForMs: activity?.idleForMs,
-        limits: {
-          cpu: c.nanoCpus / 1e9,
-          memoryBytes: c.memoryBytes,
-          pids: c.pidsLimit,
-          ...(timeoutMs > 0 ? { timeoutMs } : {}),
-          ...(idleTimeoutMs > 0 ? { idleTimeoutMs } : {}),
-        },
-        usage: stats
-          ? {
-              cpuPercent: cpuPercentSince(cpuSamples, summary.id, stats),
-              memoryBytes: stats.memoryBytes,
-              pids: stats.pids,
-            }
-          : undefined,
-      };
-    }),
-  );
-  const shown = sandboxes.filter((s): s is DashboardSandbox => s !== undefined);
-  return {
-    engine: sandfleet.engine,
-    apps: [...new Set([...pools.map((p) => p.app), ...shown.map((s) => s.app)])].sort(),
-    pools,
-    sandboxes: shown,
-  };
-}
-
-function memberState(app: string, c: ContainerInfo): DashboardSandbox["member"] {
-  const pool = c.labels[LABEL.pool];
-  if (pool === undefined) return undefined;
-  const state = parseMember(app, pool, { ...c, createdMs: 0 })?.state;
-  return state === "warm" ? "ready" : state;
-}
-
-/** CPU use since the last overview, as a share of one core; 0 the first time. */
-function cpuPercentSince(
-  samples: Map<string, { cpuNs: number; atMs: number }>,
-  id: string,
-  now: { cpuNs: number; sampledAt: string },
-): number {
-  const before = samples.get(id);
-  const atMs = Date.parse(now.sampledAt);
-  samples.set(id, { cpuNs: now.cpuNs, atMs });
-  if (!before || atMs <= before.atMs) return 0;
-  return Math.max(0, (100 * (now.cpuNs - before.cpuNs)) / ((atMs - before.atMs) * 1e6));
 }
 
 async function act(sandbox: Sandbox, action: string, body: Record<string, unknown>): Promise<unknown> {
@@ -311,16 +244,6 @@ async function act(sandbox: Sandbox, action: string, body: Record<string, unknow
 function boundPort(server: { address: () => unknown }, asked: number): number {
   const bound = server.address();
   return typeof bound === "object" && bound !== null && "port" in bound ? Number(bound.port) : asked;
-}
-
-function hostAllowed(header: string | undefined, host: string, port: number): boolean {
-  if (!header) return false;
-  const named = header.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
-  const portOk = header.endsWith(`:${String(port)}`);
-  if (LOOPBACK.test(host)) return portOk && LOOPBACK.test(named);
-  // Bound to every address: any name reaches it, and the token guards it.
-  if (host === "0.0.0.0" || host === "::") return true;
-  return portOk && named === host;
 }
 
 function authorized(request: IncomingMessage, token: string): boolean {
@@ -370,9 +293,14 @@ function assetsDir(): string {
   return join(fileURLToPath(import.meta.resolve("sandfleet/package.json")), "..", "dist", "dashboard");
 }
 
-function sendJson(response: ServerResponse, value: unknown): void {
+function sendJson(response: ServerResponse, value: unknown, headers: Record<string, string> = {}): void {
   response
-    .writeHead(200, { "content-type": "application/json", "cache-control": "no-store" })
+    .writeHead(200, {
+      "content-type": "application/json",
+      "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    })
     .end(JSON.stringify(value));
 }
 

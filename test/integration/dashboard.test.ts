@@ -1,85 +1,290 @@
-import { copyFileSync } from "node:fs";
+import { copyFileSync, mkdirSync } from "node:fs";
 import { get } from "node:http";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { serveDashboard } from "../../provider/serve/dashboard.ts";
 import { ARTIFACTS, launchBrowser } from "../support/browser.ts";
+import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { until } from "../support/until.ts";
+
+const sandfleet = new Sandfleet({ docker });
+
+/** The screenshots the README shows, refreshed by a run with SANDFLEET_UPDATE_SCREENSHOT=1. */
+const DOCS = new URL("../../docs/", import.meta.url).pathname;
+function keepScreenshot(name: string): void {
+  if (process.env.SANDFLEET_UPDATE_SCREENSHOT !== "1") return;
+  mkdirSync(DOCS, { recursive: true });
+  copyFileSync(`${ARTIFACTS}${name}`, `${DOCS}${name}`);
+}
+
+async function warmPool(app: string, replicas: number): Promise<void> {
+  const checked = await poolProvider.check(
+    {},
+    {
+      app,
+      name: "warm",
+      replicas,
+      template: { image: "sandfleet/busybox", memoryMiB: 32, readiness: { exec: ["true"], intervalMs: 50 } },
+    },
+  );
+  await poolProvider.create(checked.inputs as Record<string, unknown>);
+}
+
+/** What the tests read of an element in the page (the tests' types know no DOM). */
+interface Box {
+  scrollTop: number;
+  scrollHeight: number;
+  clientHeight: number;
+  getAttribute: (name: string) => string | null;
+}
+
+const stateOf = (page: Page, name: string) => page.getByTestId(`sandbox-${name}`).getByTestId("state");
 
 // The page is the built one (dist/dashboard), as the package ships it.
 describe("sandfleet dashboard in headless Chromium", () => {
   const app = uniqueApp("dash");
-  const sandfleet = new Sandfleet({ docker });
   let browser: Browser;
   let served: Awaited<ReturnType<typeof serveDashboard>>;
-  let claimedId = "";
+  let claimedName = "";
 
   beforeAll(async () => {
-    const checked = await poolProvider.check(
-      {},
-      { app, name: "warm", replicas: 2, template: { image: "sandfleet/busybox", memoryMiB: 32 } },
-    );
-    await poolProvider.create(checked.inputs as Record<string, unknown>);
-    claimedId = (await sandfleet.sandboxes.claim(app, "warm")).id;
-    await sandfleet.sandboxes.create({
-      app,
-      name: "web",
-      image: "sandfleet/busybox",
-      command: ["sh", "-c", "echo hello from the sandbox; exec sleep infinity"],
-    });
+    await warmPool(app, 2);
+    claimedName = (await sandfleet.sandboxes.claim(app, "warm")).name;
+    await Promise.all([
+      sandfleet.sandboxes.create({
+        app,
+        name: "web",
+        image: "sandfleet/busybox",
+        timeoutMs: 10 * 60_000,
+        command: ["sh", "-c", "echo hello from the sandbox; exec sleep infinity"],
+      }),
+      sandfleet.sandboxes.create({
+        app,
+        name: "alpha",
+        image: "sandfleet/busybox",
+        tags: { team: "blue" },
+        command: ["sleep", "infinity"],
+      }),
+      // Holds 24 MB in its /dev/shm (memory, counted in its cgroup): the most memory of the app.
+      sandfleet.sandboxes.create({
+        app,
+        name: "zulu",
+        image: "sandfleet/busybox",
+        memoryMiB: 128,
+        command: ["sh", "-c", "head -c 24000000 /dev/zero > /dev/shm/fill; exec sleep infinity"],
+      }),
+      // Burns a tenth of a core: the most CPU of the app.
+      sandfleet.sandboxes.create({
+        app,
+        name: "busy",
+        image: "sandfleet/busybox",
+        cpu: 0.1,
+        command: ["sh", "-c", "while :; do :; done"],
+      }),
+      // A log longer than its box, and a line more every 300 ms.
+      sandfleet.sandboxes.create({
+        app,
+        name: "chatty",
+        image: "sandfleet/busybox",
+        command: ["sh", "-c", "i=0; while true; do i=$((i+1)); echo line $i; [ $i -gt 200 ] && sleep 0.3; done"],
+      }),
+    ]);
     served = await serveDashboard(sandfleet, { address: "127.0.0.1:0", app });
     browser = await launchBrowser();
-  });
+  }, 300_000);
   afterAll(async () => {
     await browser.close();
     await served.close();
     await cleanupApp(app);
   });
 
-  it("lists the pool with its ready and claimed counts, and its members", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  it("shows the engine's kind, the pool's numbers, and groups its members by pool: warm apart from claimed", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(served.url);
+    await page.getByTestId("engine-kind").filter({ hasText: "Docker" }).waitFor();
+    await page.getByTestId("engine").filter({ hasText: "API 1." }).waitFor();
     const pool = page.getByTestId(`pool-${app}-warm`);
     await pool.getByTestId("ready").filter({ hasText: "1/2" }).waitFor();
     expect(await pool.getByTestId("claimed").textContent()).toBe("1");
-    expect(await pool.getByTestId("paused").textContent()).toBe("0");
-    // Both members are listed as sandboxes of the pool, and the claimed one among them.
-    const memberRows = page.locator("tbody tr").filter({ has: page.locator("td:nth-child(2)", { hasText: "warm" }) });
-    expect(await memberRows.count()).toBe(2);
-    expect(await page.getByTestId("sandbox-web").textContent()).toContain("running");
-    await page.screenshot({ path: `${ARTIFACTS}dashboard-pool.png`, fullPage: true });
-    const claimed = await sandfleet.sandboxes.fromId(claimedId);
-    expect(await page.getByTestId(`sandbox-${claimed.name}`).textContent()).toContain("warm · claimed");
+
+    // By app: one group holding all seven.
+    const byApp = page.getByTestId(`group-${app}`);
+    await expect.poll(() => byApp.locator("tbody tr").count()).toBe(7);
+
+    await page.getByLabel("group by").selectOption("pool");
+    const warm = page.getByTestId(`group-${app}/warm · warm`);
+    const claimed = page.getByTestId(`group-${app}/warm · claimed`);
+    expect(await warm.locator("tbody tr").count()).toBe(1);
+    expect(await claimed.locator("tbody tr").count()).toBe(1);
+    expect(await claimed.getByTestId(`sandbox-${claimedName}`).count()).toBe(1);
+    expect(await page.getByTestId("group-not in a pool").locator("tbody tr").count()).toBe(5);
+    await page.close();
   });
 
-  it("shows a sandbox's live log and events, and pauses, resumes, extends and terminates it", async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  it("searches by name, id and tag, and sorts by name, age, CPU and memory", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(served.url);
+    const rows = page.locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(7);
+    const search = page.getByLabel("search");
+
+    await search.fill("team=blue");
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await page.getByTestId("sandbox-alpha").count()).toBe(1);
+    const zulu = await sandfleet.sandboxes.fromName(app, "zulu");
+    await search.fill(zulu.id.slice(0, 10));
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await page.getByTestId("sandbox-zulu").count()).toBe(1);
+    await search.fill("chat");
+    await expect.poll(() => rows.count()).toBe(1);
+    await search.fill("");
+
+    await page.getByLabel("group by").selectOption("none");
+    const names = async () => (await rows.locator("td:first-child b").allTextContents()).filter((n) => n.length > 0);
+    await page.getByLabel("sort by").selectOption("name");
+    const byName = await names();
+    expect(byName).toEqual([...byName].sort((a, b) => a.localeCompare(b)));
+    // zulu holds the most memory: first once its use has been sampled.
+    await page.getByLabel("sort by").selectOption("memory");
+    await expect.poll(async () => (await names())[0], { timeout: 30_000 }).toBe("zulu");
+    // Oldest first, as the engine made them.
+    await page.getByLabel("sort by").selectOption("age");
+    const made = new Map((await sandfleet.sandboxes.list({ app })).map((s) => [s.name, Date.parse(s.createdAt)]));
+    const ages = (await names()).map((n) => made.get(n) ?? Number.NaN);
+    expect(ages).toHaveLength(7);
+    expect(ages).toEqual([...ages].sort((a, b) => a - b));
+    await page.getByLabel("sort by").selectOption("cpu");
+    await expect.poll(async () => (await names())[0], { timeout: 30_000 }).toBe("busy");
+    await page.close();
+  });
+
+  it("shows a CLI pause on the page as soon as the engine has it, pushed, not polled", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(served.url);
+    await stateOf(page, "alpha").filter({ hasText: "running" }).waitFor();
+    const started = performance.now();
+    const paused = await cli(["pause", `${app}/alpha`]);
+    expect(paused.code, paused.stderr).toBe(0);
+    const cliDone = performance.now();
+    await stateOf(page, "alpha").filter({ hasText: "paused" }).waitFor({ timeout: 30_000 });
+    const shown = performance.now();
+    console.log(
+      `dashboard update latency (7 sandboxes): ${(shown - cliDone).toFixed(0)} ms after \`sandfleet pause\` returned (${(shown - started).toFixed(0)} ms after it started)`,
+    );
+    const resumed = await cli(["resume", `${app}/alpha`]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    await stateOf(page, "alpha").filter({ hasText: "running" }).waitFor({ timeout: 30_000 });
+    await page.close();
+  });
+
+  it("pauses, resumes and extends, the header never behind; Extend moves the deadline; Terminate asks first", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     await page.goto(served.url);
     await page.getByTestId("sandbox-web").click();
     const detail = page.getByTestId("detail");
     await detail.getByTestId("log").filter({ hasText: "hello from the sandbox" }).waitFor();
-
     const web = await sandfleet.sandboxes.fromName(app, "web");
-    await detail.getByRole("button", { name: "Pause" }).click();
-    // Paused for real: the engine says so, not only the page.
-    await until("the container to be paused", async () => (await web.state()).status === "paused", 10_000);
-    await page.getByTestId("sandbox-web").getByTestId("state").filter({ hasText: "paused" }).waitFor();
+    const header = detail.getByTestId("detail-state");
+    const button = (name: string) => detail.getByRole("button", { name, exact: true });
+    const message = detail.getByTestId("message");
+
+    await button("Pause").click();
+    await message.filter({ hasText: "pause: done" }).waitFor();
+    // The action is answered once the page has been pushed the engine's new state: no stale header.
+    expect(await header.textContent()).toBe("paused");
+    expect(await button("Resume").isEnabled()).toBe(true);
+    expect((await web.state()).status).toBe("paused");
     await detail.getByTestId("events").filter({ hasText: "paused" }).waitFor();
     await page.screenshot({ path: `${ARTIFACTS}dashboard-paused.png`, fullPage: true });
 
-    await detail.getByRole("button", { name: "Resume" }).click();
-    await until("the container to run again", async () => (await web.state()).status === "running", 10_000);
+    await button("Resume").click();
+    await message.filter({ hasText: "resume: done" }).waitFor();
+    expect(await header.textContent()).toBe("running");
+    expect(await button("Resume").isEnabled()).toBe(false);
+    expect(await button("Pause").isEnabled()).toBe(true);
 
-    await detail.getByRole("textbox").fill("10m");
-    await detail.getByRole("button", { name: "Extend" }).click();
-    await detail.getByTestId("message").filter({ hasText: "extend: done" }).waitFor();
+    // Its timeout was 10 minutes from its start; extended to 2 hours from now.
+    const deadline = detail.getByTestId("deadline");
+    const before = Number(await deadline.getAttribute("data-deadline-ms"));
+    expect(before).toBeGreaterThan(Date.now());
+    expect(before).toBeLessThan(Date.now() + 10 * 60_000 + 5_000);
+    await detail.getByLabel("new lifetime from now").fill("2h");
+    const asked = Date.now();
+    await button("Extend").click();
+    await message.filter({ hasText: "extend: done" }).waitFor();
+    const after = Number(await deadline.getAttribute("data-deadline-ms"));
+    expect(after).toBeGreaterThanOrEqual(asked + 2 * 3600_000 - 1_000);
+    expect(after).toBeLessThanOrEqual(Date.now() + 2 * 3600_000);
+    expect(await deadline.textContent()).toMatch(/^in (1h 59m|2h 0m)/);
+    expect(await page.getByTestId("sandbox-web").getByTestId("row-deadline").textContent()).toMatch(
+      /^in (1h 59m|2h 0m)/,
+    );
 
-    await detail.getByRole("button", { name: "Terminate" }).click();
-    await until("the container to end", async () => (await web.poll()) === 137, 10_000);
+    // Terminate asks first; Cancel leaves it running.
+    await button("Terminate").click();
+    const confirm = detail.getByTestId("confirm");
+    await confirm.waitFor();
+    expect(await confirm.textContent()).toContain(`Terminate ${app}/web?`);
+    await confirm.getByRole("button", { name: "Cancel" }).click();
+    expect(await confirm.count()).toBe(0);
+    expect((await web.state()).status).toBe("running");
+    await button("Terminate").click();
+    await confirm.getByRole("button", { name: "Yes, terminate" }).click();
+    await message.filter({ hasText: "terminate: done" }).waitFor();
+    expect(await header.textContent()).toBe("exited");
+    expect(await web.poll()).toBe(137);
     await detail.getByTestId("events").filter({ hasText: "ended (terminated)" }).waitFor();
+    await page.close();
+  });
+
+  it("keeps CPU and memory history as small charts, and the log follows its end until scrolled up", async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
+    await page.goto(served.url);
+    await page.getByTestId("sandbox-chatty").click();
+    const detail = page.getByTestId("detail");
+    const log = detail.getByTestId("log");
+    const lastLine = async () => Number(/line (\d+)\s*$/.exec((await log.textContent()) ?? "")?.[1] ?? 0);
+    const atEnd = () =>
+      log.evaluate((el) => {
+        const b = el as unknown as Box;
+        return b.scrollHeight > b.clientHeight && b.scrollTop + b.clientHeight >= b.scrollHeight - 4;
+      });
+    await until("the log to overflow its box", async () => (await lastLine()) > 200, 30_000);
+    const seen = await lastLine();
+    await until("more lines", async () => (await lastLine()) > seen + 2, 30_000);
+    expect(await atEnd()).toBe(true);
+    expect(await detail.getByTestId("log-follow").textContent()).toBe("following");
+
+    // Scrolled up to read, it stays where it is while lines come.
+    await log.evaluate((el) => {
+      (el as unknown as Box).scrollTop = 0;
+    });
+    await detail.getByTestId("log-follow").filter({ hasText: "not following" }).waitFor();
+    const whenUp = await lastLine();
+    await until("more lines while scrolled up", async () => (await lastLine()) > whenUp + 2, 30_000);
+    expect(await log.evaluate((el) => (el as unknown as Box).scrollTop)).toBe(0);
+    // Back at the end, it follows again.
+    await log.evaluate((el) => {
+      (el as unknown as Box).scrollTop = (el as unknown as Box).scrollHeight;
+    });
+    await detail.getByTestId("log-follow").filter({ hasText: "following" }).waitFor();
+    const whenBack = await lastLine();
+    await until("more lines once back at the end", async () => (await lastLine()) > whenBack + 2, 30_000);
+    expect(await atEnd()).toBe(true);
+
+    // The charts fill with samples (one every two seconds).
+    const points = (id: string) =>
+      detail.getByTestId(id).evaluate((el) => Number((el as unknown as Box).getAttribute("data-points")));
+    await until("three samples in the charts", async () => (await points("cpu-chart")) >= 3, 60_000);
+    expect(await points("memory-chart")).toBeGreaterThanOrEqual(3);
+    expect(await detail.getByTestId("cpu-chart").locator("polyline").count()).toBe(1);
+    await page.getByLabel("group by").selectOption("pool");
+    await page.screenshot({ path: `${ARTIFACTS}dashboard.png`, fullPage: true });
+    keepScreenshot("dashboard.png");
+    await page.close();
   });
 
   it("refuses actions without its header, and requests addressed to another host", async () => {
@@ -113,11 +318,80 @@ describe("sandfleet dashboard in headless Chromium", () => {
   });
 });
 
-// Kept beside the page's source for the README; refreshed by a run with SANDFLEET_UPDATE_SCREENSHOT=1.
-afterAll(() => {
-  if (process.env.SANDFLEET_UPDATE_SCREENSHOT === "1")
-    copyFileSync(
-      `${ARTIFACTS}dashboard-paused.png`,
-      new URL("../../provider/serve/dashboard-ui/screenshot.png", import.meta.url).pathname,
+// The heavy one: a warm pool of 200 (SANDFLEET_DASHBOARD_SCALE to change it), three pages open at once.
+describe("sandfleet dashboard with 200 sandboxes", () => {
+  const size = Number(process.env.SANDFLEET_DASHBOARD_SCALE ?? 200);
+  const app = uniqueApp("dash200");
+  let browser: Browser;
+  let served: Awaited<ReturnType<typeof serveDashboard>>;
+  let claimedName = "";
+  let claimedId = "";
+
+  beforeAll(async () => {
+    await warmPool(app, size);
+    const claimed = await sandfleet.sandboxes.claim(app, "warm");
+    claimedName = claimed.name;
+    claimedId = claimed.id;
+    served = await serveDashboard(sandfleet, { address: "127.0.0.1:0", app });
+    browser = await launchBrowser();
+  }, 1_800_000);
+  afterAll(async () => {
+    await browser.close();
+    await served.close();
+    await cleanupApp(app);
+  }, 600_000);
+
+  it("shows a CLI pause and resume on every open page, pushed, and samples each sandbox's use", async () => {
+    const pages = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        await page.goto(served.url);
+        await expect.poll(() => page.locator("tbody tr").count(), { timeout: 60_000 }).toBe(size);
+        await stateOf(page, claimedName).filter({ hasText: "running" }).waitFor();
+        return page;
+      }),
     );
+    const latencies: string[] = [];
+    for (const [verb, state] of [
+      ["pause", "paused"],
+      ["resume", "running"],
+    ] as const) {
+      // A claimed member is named by its id: its name was its pool's.
+      const done = await cli([verb, claimedId]);
+      expect(done.code, done.stderr).toBe(0);
+      const cliDone = performance.now();
+      const shown = await Promise.all(
+        pages.map(async (page) => {
+          await stateOf(page, claimedName).filter({ hasText: state }).waitFor({ timeout: 60_000 });
+          return performance.now() - cliDone;
+        }),
+      );
+      latencies.push(`${verb} ${shown.map((ms) => ms.toFixed(0)).join(", ")} ms`);
+    }
+    console.log(`dashboard update latency (${String(size)} sandboxes, 3 pages): ${latencies.join("; ")}`);
+    const page = pages[0];
+    if (!page) return;
+    // For the README: the pool's members grouped, the claimed one selected.
+    await page.getByLabel("group by").selectOption("pool");
+    await page.getByTestId(`sandbox-${claimedName}`).click();
+    await page.getByTestId("detail").waitFor();
+    await page
+      .getByTestId(`sandbox-${claimedName}`)
+      .getByTestId("memory")
+      .filter({ hasText: "MiB" })
+      .waitFor({ timeout: 60_000 });
+    // How often each of the 200 is sampled on this engine: the chart's points over the time they span.
+    const chart = page.getByTestId("detail").getByTestId("cpu-chart");
+    const attribute = (name: string) => chart.evaluate((el, n) => Number((el as unknown as Box).getAttribute(n)), name);
+    await until("three samples of the claimed sandbox", async () => (await attribute("data-points")) >= 3, 300_000);
+    const [points, spanMs] = [await attribute("data-points"), await attribute("data-span-ms")];
+    console.log(
+      `usage samples at ${String(size)} sandboxes: ${String(points)} over ${(spanMs / 1000).toFixed(1)} s (one every ${(spanMs / 1000 / (points - 1)).toFixed(1)} s)`,
+    );
+    await page.evaluate(() => {
+      (globalThis as unknown as { scrollTo: (x: number, y: number) => void }).scrollTo(0, 0);
+    });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-200.png` });
+    keepScreenshot("dashboard-200.png");
+  }, 600_000);
 });

@@ -85,11 +85,17 @@ export function containerClient(docker: EngineHttp): ContainerClient {
         docker.json("POST", path(id, "/checkpoints"), { body: { CheckpointID: checkpointId, Exit: false } }),
       );
     },
-    async stats(id) {
+    async stats(id, options = {}) {
+      const disk = options.disk !== false;
       const [raw, sized] = await engineCall(`read the stats of container ${id}`, () =>
         Promise.all([
-          docker.json<RawStats>("GET", path(id, "/stats"), { query: { stream: false } }),
-          docker.json<{ SizeRw?: number }>("GET", path(id, "/json"), { query: { size: true } }),
+          // one-shot: the counters now, without the engine's second sample a second later (ignored before API 1.41).
+          docker.json<RawStats>("GET", path(id, "/stats"), {
+            query: { stream: false, ...(disk ? {} : { "one-shot": true }) },
+          }),
+          disk
+            ? docker.json<{ SizeRw?: number }>("GET", path(id, "/json"), { query: { size: true } })
+            : Promise.resolve<{ SizeRw?: number }>({}),
         ]),
       );
       const networks = Object.values(raw.networks ?? {});

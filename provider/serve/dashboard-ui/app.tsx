@@ -1,60 +1,94 @@
-import { useEffect, useState } from "preact/hooks";
-import {
-  act,
-  fetchOverview,
-  follow,
-  type Action,
-  type DashboardOverview,
-  type DashboardSandbox,
-  type LogChunk,
-  type SandboxEvent,
-} from "./api.ts";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { openFeed, type DashboardOverview, type UsagePoint } from "./api.ts";
+import { Detail } from "./detail.tsx";
+import { Fleet } from "./fleet.tsx";
+import { matches, type GroupKey, type SortKey } from "./fleet-view.ts";
 
-const REFRESH_MS = 2000;
+/** As many samples as the server keeps: ten minutes at one every two seconds. */
+const MAX_POINTS = 301;
 
 export function App() {
   const [overview, setOverview] = useState<DashboardOverview | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const [app, setApp] = useState<string>("");
+  const [connected, setConnected] = useState(false);
+  const [app, setApp] = useState("");
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<SortKey>("name");
+  const [group, setGroup] = useState<GroupKey>("app");
   const [selected, setSelected] = useState<string | undefined>();
-  const [tick, setTick] = useState(0);
+  const [now, setNow] = useState(Date.now());
+  const history = useRef(new Map<string, UsagePoint[]>());
+  const [, setHistoryVersion] = useState(0);
 
-  useEffect(() => {
-    let stopped = false;
-    const load = () => {
-      fetchOverview().then(
-        (next) => {
-          if (stopped) return;
+  useEffect(
+    () =>
+      openFeed({
+        overview: (next) => {
           setOverview(next);
-          setError(undefined);
+          const ids = new Set(next.sandboxes.map((s) => s.id));
+          for (const id of history.current.keys()) if (!ids.has(id)) history.current.delete(id);
         },
-        (e: unknown) => {
-          if (!stopped) setError(e instanceof Error ? e.message : String(e));
+        history: (all) => {
+          history.current = new Map(Object.entries(all));
+          setHistoryVersion((v) => v + 1);
         },
-      );
-    };
-    load();
-    const timer = setInterval(load, REFRESH_MS);
+        samples: (points) => {
+          for (const [id, point] of Object.entries(points)) {
+            const ring = history.current.get(id) ?? [];
+            ring.push(point);
+            if (ring.length > MAX_POINTS) ring.splice(0, ring.length - MAX_POINTS);
+            history.current.set(id, ring);
+          }
+          setHistoryVersion((v) => v + 1);
+        },
+        connected: setConnected,
+      }),
+    [],
+  );
+  // Ages, idle times and deadlines count on between pushes.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      setNow(Date.now());
+    }, 1000);
     return () => {
-      stopped = true;
       clearInterval(timer);
     };
-  }, [tick]);
+  }, []);
 
   const pools = overview?.pools.filter((p) => !app || p.app === app) ?? [];
-  const sandboxes = overview?.sandboxes.filter((s) => !app || s.app === app) ?? [];
+  const inApp = overview?.sandboxes.filter((s) => !app || s.app === app) ?? [];
+  const shown = inApp.filter((s) => matches(s, query));
   const chosen = overview?.sandboxes.find((s) => s.id === selected);
+  const engine = overview?.engineInfo;
 
   return (
     <main>
       <header>
         <h1>sandfleet</h1>
-        <span class="engine" data-testid="engine">
-          {overview?.engine ?? "connecting…"}
+        <span class={`kind ${engine?.kind.toLowerCase() ?? ""}`} data-testid="engine-kind">
+          {engine?.kind ?? "…"}
         </span>
+        <span class="engine" data-testid="engine" title={engine?.facts.join(" · ")}>
+          {overview?.engine ?? "connecting…"}
+          {engine && engine.facts.length > 0 && <span class="facts"> · {engine.facts.join(" · ")}</span>}
+        </span>
+        <span class={`live ${connected ? "on" : "off"}`} data-testid="live">
+          {connected ? "live" : "reconnecting…"}
+        </span>
+      </header>
+      <div class="toolbar">
+        <input
+          type="search"
+          placeholder="search name, id, tag…"
+          aria-label="search"
+          value={query}
+          onInput={(e) => {
+            setQuery((e.target as HTMLInputElement).value);
+          }}
+        />
         <label>
           app{" "}
           <select
+            aria-label="app"
             value={app}
             onChange={(e) => {
               setApp((e.target as HTMLSelectElement).value);
@@ -68,25 +102,69 @@ export function App() {
             ))}
           </select>
         </label>
-      </header>
-      {error && <p class="error">{error}</p>}
-      <section>
-        <h2>Pools</h2>
-        {pools.length === 0 ? <p class="quiet">No warm pools.</p> : <div class="pools">{pools.map(PoolCard)}</div>}
-      </section>
-      <section>
-        <h2>Sandboxes</h2>
-        <SandboxTable sandboxes={sandboxes} selected={selected} onSelect={setSelected} />
-      </section>
+        <label>
+          group by{" "}
+          <select
+            aria-label="group by"
+            value={group}
+            onChange={(e) => {
+              setGroup((e.target as HTMLSelectElement).value as GroupKey);
+            }}
+          >
+            <option value="app">app</option>
+            <option value="pool">pool</option>
+            <option value="none">nothing</option>
+          </select>
+        </label>
+        <label>
+          sort by{" "}
+          <select
+            aria-label="sort by"
+            value={sort}
+            onChange={(e) => {
+              setSort((e.target as HTMLSelectElement).value as SortKey);
+            }}
+          >
+            <option value="name">name</option>
+            <option value="age">age</option>
+            <option value="cpu">CPU</option>
+            <option value="memory">memory</option>
+          </select>
+        </label>
+        <span class="quiet" data-testid="count">
+          {shown.length} of {inApp.length}
+        </span>
+      </div>
+      {pools.length > 0 && (
+        <section>
+          <h2>Pools</h2>
+          <div class="pools">{pools.map(PoolCard)}</div>
+        </section>
+      )}
       {chosen && (
         <Detail
           key={chosen.id}
           sandbox={chosen}
-          onChanged={() => {
-            setTick((t) => t + 1);
+          history={history.current.get(chosen.id) ?? []}
+          now={now}
+          version={overview?.version ?? 0}
+          onClose={() => {
+            setSelected(undefined);
           }}
         />
       )}
+      <section>
+        <h2>Sandboxes</h2>
+        <Fleet
+          sandboxes={shown}
+          group={group}
+          sort={sort}
+          history={history.current}
+          now={now}
+          selected={selected}
+          onSelect={setSelected}
+        />
+      </section>
     </main>
   );
 }
@@ -115,185 +193,4 @@ function PoolCard(pool: DashboardOverview["pools"][number]) {
       </dl>
     </div>
   );
-}
-
-function SandboxTable(props: {
-  sandboxes: DashboardSandbox[];
-  selected: string | undefined;
-  onSelect: (id: string) => void;
-}) {
-  if (props.sandboxes.length === 0) return <p class="quiet">No sandboxes.</p>;
-  return (
-    <table>
-      <thead>
-        <tr>
-          <th>sandbox</th>
-          <th>pool</th>
-          <th>state</th>
-          <th>age</th>
-          <th>idle</th>
-          <th>limits</th>
-          <th>cpu</th>
-          <th>memory</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.sandboxes.map((s) => (
-          <tr
-            key={s.id}
-            class={s.id === props.selected ? "selected" : ""}
-            data-testid={`sandbox-${s.name}`}
-            onClick={() => {
-              props.onSelect(s.id);
-            }}
-          >
-            <td>
-              {s.app}/<b>{s.name}</b>
-            </td>
-            <td>
-              {s.pool ?? ""}
-              {s.member ? <span class="quiet"> · {s.member}</span> : ""}
-            </td>
-            <td>
-              <span class={`state ${s.status}`} data-testid="state">
-                {s.status}
-                {s.exitCode !== undefined ? ` (${String(s.exitCode)})` : ""}
-              </span>
-            </td>
-            <td>{duration(Date.now() - Date.parse(s.createdAt))}</td>
-            <td>{s.idleForMs !== undefined ? duration(s.idleForMs) : ""}</td>
-            <td class="quiet">
-              {s.limits.cpu} cpu · {mib(s.limits.memoryBytes)} · {s.limits.pids} pids
-            </td>
-            <td>{s.usage ? `${s.usage.cpuPercent.toFixed(1)}%` : ""}</td>
-            <td>{s.usage ? mib(s.usage.memoryBytes) : ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function Detail(props: { sandbox: DashboardSandbox; onChanged: () => void }) {
-  const { sandbox } = props;
-  const [log, setLog] = useState("");
-  const [events, setEvents] = useState<SandboxEvent[]>([]);
-  const [extendBy, setExtendBy] = useState("30m");
-  const [message, setMessage] = useState<string | undefined>();
-
-  useEffect(
-    () =>
-      follow(`/api/sandboxes/${encodeURIComponent(sandbox.id)}/logs`, (m) => {
-        setLog((l) => (l + (m as LogChunk).text).slice(-64 * 1024));
-      }),
-    [sandbox.id],
-  );
-  useEffect(
-    () =>
-      follow(`/api/events?app=${encodeURIComponent(sandbox.app)}`, (m) => {
-        const e = m as SandboxEvent;
-        if (e.id === sandbox.id) setEvents((list) => [...list, e].slice(-100));
-      }),
-    [sandbox.id, sandbox.app],
-  );
-
-  const run = (action: Action, body: Record<string, unknown> = {}) => {
-    setMessage(`${action}…`);
-    act(sandbox.id, action, body).then(
-      () => {
-        setMessage(`${action}: done`);
-        props.onChanged();
-      },
-      (e: unknown) => {
-        setMessage(`${action}: ${e instanceof Error ? e.message : String(e)}`);
-      },
-    );
-  };
-  const live = sandbox.status === "running" || sandbox.status === "paused";
-
-  return (
-    <section class="detail" data-testid="detail">
-      <h2>
-        {sandbox.app}/{sandbox.name} <span class={`state ${sandbox.status}`}>{sandbox.status}</span>
-      </h2>
-      <div class="actions">
-        <button
-          disabled={sandbox.status !== "running"}
-          onClick={() => {
-            run("pause");
-          }}
-        >
-          Pause
-        </button>
-        <button
-          disabled={sandbox.status !== "paused"}
-          onClick={() => {
-            run("resume");
-          }}
-        >
-          Resume
-        </button>
-        <input
-          value={extendBy}
-          size={5}
-          aria-label="new lifetime from now"
-          onInput={(e) => {
-            setExtendBy((e.target as HTMLInputElement).value);
-          }}
-        />
-        <button
-          disabled={!live}
-          onClick={() => {
-            run("extend", { duration: extendBy });
-          }}
-        >
-          Extend
-        </button>
-        <button
-          class="danger"
-          disabled={!live}
-          onClick={() => {
-            run("terminate");
-          }}
-        >
-          Terminate
-        </button>
-        {message && (
-          <span class="quiet" data-testid="message">
-            {message}
-          </span>
-        )}
-      </div>
-      <div class="columns">
-        <div>
-          <h3>Events</h3>
-          <ul class="events" data-testid="events">
-            {events.map((e) => (
-              <li key={`${e.kind}-${e.time}`}>
-                <time>{new Date(e.time).toLocaleTimeString()}</time> {e.kind}
-                {e.reason ? ` (${e.reason})` : ""}
-              </li>
-            ))}
-          </ul>
-        </div>
-        <div>
-          <h3>Log</h3>
-          <pre class="log" data-testid="log">
-            {log}
-          </pre>
-        </div>
-      </div>
-    </section>
-  );
-}
-
-function duration(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${String(s)}s`;
-  if (s < 3600) return `${String(Math.floor(s / 60))}m ${String(s % 60)}s`;
-  return `${String(Math.floor(s / 3600))}h ${String(Math.floor((s % 3600) / 60))}m`;
-}
-
-function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
