@@ -6,6 +6,7 @@ import { foreignRequest, hostAllowed } from "../../provider/serve/dashboard-guar
 import { deadlineOf, describeEngine, type DashboardSandbox } from "../../provider/serve/dashboard-model.ts";
 import { grouped, matches, sorted } from "../../provider/serve/dashboard-ui/fleet-view.ts";
 import { UsageHistory } from "../../provider/serve/usage-history.ts";
+import { MEMORY_CAPABILITIES } from "../support/memory-capabilities.ts";
 import { until } from "../support/until.ts";
 
 const info = (kind: EngineInfo["kind"]): EngineInfo => ({
@@ -17,6 +18,7 @@ const info = (kind: EngineInfo["kind"]): EngineInfo => ({
   architecture: "x86_64",
   os: "linux",
   apiVersion: kind === "docker" ? "1.41" : "v1.31.2",
+  capabilities: MEMORY_CAPABILITIES,
 });
 
 describe("the dashboard's engine header", () => {
