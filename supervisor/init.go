@@ -108,7 +108,7 @@ func runInit(args []string) int {
 	if config.IdleAction == "pause" {
 		tracker.PauseOnIdle()
 	}
-	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ()}
+	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ(), OOM: proc.NewOOMLedger()}
 
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, terminateSignal)
@@ -200,7 +200,7 @@ func endAll(mainPid int) {
 	if os.Getpid() == 1 {
 		syscall.Kill(-1, syscall.SIGKILL)
 	} else if mainPid > 0 {
-		proc.KillTree(mainPid, "")
+		proc.KillTree(mainPid, "", 0)
 	}
 }
 

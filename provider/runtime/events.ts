@@ -21,6 +21,8 @@ const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
  */
 /** How long before a sandbox's end the kernel's kill for memory may come and still be the end's cause. */
 const OOM_END_WINDOW_MS = 2000;
+/** How many times an end by SIGKILL looks for the engine's `kill`, 50 ms apart. */
+const KILL_LOOKS = 4;
 
 export class SandboxEventReader {
   readonly #docker: Engine;
@@ -111,6 +113,10 @@ export class SandboxEventReader {
   async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {
     const recorded = endReasonOf(event.attributes.name ?? "");
     if (recorded) return recorded;
+    // Someone ended it (terminate, the engine's kill): whatever ran out of memory before in it.
+    if (this.#killed.has(event.containerId) || (exitCode === KILLED_EXIT_CODE && (await this.#killLogged(event)))) {
+      return "terminated";
+    }
     // The kernel's kill of the main process comes a moment before its end; one long before was an
     // exec's, which the sandbox outlived, and says nothing about this end.
     const oomAt = this.#oom.get(event.containerId);
@@ -120,8 +126,7 @@ export class SandboxEventReader {
       const said = await this.#lastWords(event.containerId);
       if (said) return said === "idle timeout" ? "idle" : "timeout";
     }
-    if (this.#killed.has(event.containerId)) return "terminated";
-    // Killed by a signal: the engine may log its `kill` and `oom` events after the `die`, so the
+    // Killed by a signal: the engine may log its `oom` events after the `die`, so the
     // container's own record decides.
     if (exitCode === KILLED_EXIT_CODE) {
       // The record says "OOM killed" for any process of the container the kernel ever killed: after
@@ -131,6 +136,27 @@ export class SandboxEventReader {
       return container?.oomKilled === true ? "oom" : "terminated";
     }
     return "exit";
+  }
+
+  /**
+   * Whether the engine logged a `kill` of the container around its end: it logs it once its signal
+   * went, which may be after the `die` it caused.
+   */
+  async #killLogged(event: EngineEvent): Promise<boolean> {
+    for (let attempt = 0; attempt < KILL_LOOKS; attempt++) {
+      const kills = await this.#docker.events
+        .containerEvents({
+          sinceMs: event.timeMs - OOM_END_WINDOW_MS,
+          untilMs: Date.now(),
+          actions: ["kill"],
+          labels: {},
+          containerId: event.containerId,
+        })
+        .catch(() => []);
+      if (kills.length > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
   }
 
   /** What the supervisor said when it ended the sandbox itself, from the end of its log. */
