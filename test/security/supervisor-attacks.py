@@ -220,6 +220,73 @@ def fork_bomb():
             time.sleep(0.05)
 
 
+def anchor():
+    """Every way to end or stop this exec's anchor (the command's parent) or the supervisor, then a
+    sleeper that leaves the exec's session, group and environment and is reparented off its tree.
+    Prints what each try got, and the sleeper's pid, and keeps the exec running."""
+    import fcntl
+    import resource
+
+    parent = os.getppid()
+    tgkill, tkill = {"x86_64": (234, 200), "aarch64": (131, 130)}[os.uname().machine]
+    tries = {}
+
+    def attempt(name, send):
+        try:
+            if send() == -1:
+                raise OSError(ctypes.get_errno(), "")
+            tries[name] = "sent"
+        except OSError as error:
+            tries[name] = os.strerror(error.errno)
+
+    for target, pid in (("anchor", parent), ("supervisor", 1)):
+        for sig in (signal.SIGKILL, signal.SIGSTOP):
+            attempt("kill %s %d" % (target, sig), lambda: os.kill(pid, sig))
+            attempt("sigqueue %s %d" % (target, sig), lambda: sigqueue(pid, sig))
+            attempt("tgkill %s %d" % (target, sig), lambda: thread_signal(tgkill, pid, pid, sig))
+            attempt("tkill %s %d" % (target, sig), lambda: thread_signal(tkill, pid, sig))
+            proc_dir = os.open("/proc/%d" % pid, os.O_RDONLY | os.O_DIRECTORY)
+            attempt("pidfd_send_signal %s %d" % (target, sig), lambda: signal.pidfd_send_signal(proc_dir, sig))
+        attempt("pidfd_open %s" % target, lambda: os.pidfd_open(pid))
+        # A CPU limit below what it used ends a process with SIGKILL.
+        attempt("prlimit %s" % target, lambda: resource.prlimit(pid, resource.RLIMIT_CPU, (1, 1)))
+    reader, writer = os.pipe()
+    attempt("fcntl F_SETSIG 9", lambda: fcntl.fcntl(reader, 10, signal.SIGKILL))  # 10: F_SETSIG
+    attempt("kill -1 9", lambda: os.kill(-1, signal.SIGKILL))
+    state = open("/proc/%d/status" % parent).read().split("State:")[1].split()[0]
+    sleeper = subprocess.run(
+        ["sh", "-c", "(setsid env -i sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!' &)"], capture_output=True, text=True
+    ).stdout.strip()
+    print(json.dumps({"tries": tries, "anchor": state, "sleeper": int(sleeper)}), flush=True)
+    time.sleep(1000)
+
+
+def kill_anchors():
+    """As a sandbox's main command: SIGKILL, over and over, every process that looks like the
+    supervisor (an anchor is a fork of it) but PID 1, once /tmp/go exists."""
+    while not os.path.exists("/tmp/go"):
+        time.sleep(0.05)
+    while True:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) > 1:
+                try:
+                    if b"sandfleet-supervisor" in open("/proc/%s/cmdline" % entry, "rb").read().split(b"\0")[0] and (
+                        b"init" in open("/proc/%s/cmdline" % entry, "rb").read()
+                    ):
+                        os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        time.sleep(0.005)
+
+
 if __name__ == "__main__":
-    attack = {"clients": clients, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
+    attack = {
+        "clients": clients,
+        "trace": trace,
+        "signals": signals,
+        "stop": stop_everything,
+        "fork-bomb": fork_bomb,
+        "anchor": anchor,
+        "kill-anchors": kill_anchors,
+    }
     print(json.dumps(attack[sys.argv[1]]()))

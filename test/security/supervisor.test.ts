@@ -29,6 +29,26 @@ async function attack(sandbox: Sandbox, name: string): Promise<Record<string, un
   return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
+/** The first line a process writes; its output stays open (and read) after it. */
+function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes("\n")) resolve(text.split("\n")[0] ?? "");
+    });
+    stream.on("end", () => {
+      reject(new Error(`no line before the end: ${JSON.stringify(text)}`));
+    });
+  });
+}
+
+/** Whether a process of the sandbox still runs (a zombie does not). */
+async function alive(sandbox: Sandbox, pid: number): Promise<boolean> {
+  const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`]);
+  return stdout.trim() !== "" && !stdout.includes("zombie");
+}
+
 /** Fails, instead of hanging the test, when a host call into the sandbox never answers. */
 async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -122,6 +142,66 @@ describe("a process inside a sandbox against its supervisor", () => {
       expect(await sandbox.poll()).toBeNull();
       expect((await answers("an exec after the signals", sandbox.run(["echo", "alive"]))).stdout).toBe("alive\n");
       expect(await sandbox.poll()).toBeNull();
+    });
+  }
+
+  for (const { label, user, runtime } of USERS) {
+    it(`cannot end or stop its exec's anchor or the supervisor, nor outlive kill() by leaving its session, group and environment, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        ...(user ? { user } : {}),
+        ...(runtime ? { runtime } : {}),
+      });
+      await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+      const running = await sandbox.exec(["python3", "/tmp/attacks.py", "anchor"]);
+      const report = JSON.parse(await answers("the attack's report", firstLine(running.stdout))) as {
+        tries: Record<string, string>;
+        anchor: string;
+        sleeper: number;
+      };
+      // kill, sigqueue, tgkill, tkill, pidfd_send_signal (SIGKILL, SIGSTOP), pidfd_open and
+      // prlimit on the anchor and on PID 1, F_SETSIG with SIGKILL, and kill(-1, SIGKILL): none went.
+      expect(Object.keys(report.tries)).toHaveLength(2 * (2 * 5 + 2) + 2);
+      for (const [how, got] of Object.entries(report.tries)) expect(got, how).not.toBe("sent");
+      expect(report.anchor).toBe("S");
+      expect(await alive(sandbox, report.sleeper)).toBe(true);
+      await running.kill();
+      expect(await answers("the killed exec's end", running.wait())).toBe(137);
+      await until(
+        "the sleeper that left the exec to be gone",
+        async () => !(await alive(sandbox, report.sleeper)),
+        5000,
+      );
+    });
+  }
+
+  for (const runtime of [undefined, "runsc"] as const) {
+    it(`cannot keep an exec's processes past its end by killing the exec's anchor from the main command${runtime ? " (gVisor)" : ""}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        command: [
+          "sh",
+          "-c",
+          "until [ -f /tmp/attacks.py ]; do sleep 0.1; done; exec python3 /tmp/attacks.py kill-anchors",
+        ],
+        ...(runtime ? { runtime } : {}),
+      });
+      await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+      const running = await sandbox.exec([
+        "sh",
+        "-c",
+        "(setsid env -i sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!' &); sleep 1000",
+      ]);
+      const sleeper = Number(await answers("the sleeper's pid", firstLine(running.stdout)));
+      expect(await alive(sandbox, sleeper)).toBe(true);
+      // The main command now kills every anchor it sees; the exec ends with its anchor, or at kill().
+      await sandbox.files.write("/tmp/go", "");
+      await sandbox.run(["sleep", "1"]);
+      await running.kill();
+      expect(await answers("the exec's end", running.wait())).toBe(137);
+      await until("the sleeper to be gone", async () => !(await alive(sandbox, sleeper)), 5000);
     });
   }
 
