@@ -282,7 +282,9 @@ describe("exec ends told exactly", () => {
   };
 
   async function running(sandbox: Sandbox, pid: number): Promise<boolean> {
-    const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`]);
+    const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`], {
+      check: true,
+    });
     return stdout.trim() !== "" && !stdout.includes("zombie");
   }
 

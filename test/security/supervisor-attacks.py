@@ -263,20 +263,22 @@ def anchor():
 
 def kill_anchors():
     """As a sandbox's main command: SIGKILL, over and over, every process that looks like the
-    supervisor (an anchor is a fork of it) but PID 1, once /tmp/go exists."""
+    supervisor (an anchor is a fork of it) but PID 1, from when /tmp/go exists until /tmp/stop
+    does; each pid it killed goes on a line of /tmp/killed."""
     while not os.path.exists("/tmp/go"):
         time.sleep(0.05)
-    while True:
+    while not os.path.exists("/tmp/stop"):
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) > 1:
                 try:
-                    if b"sandfleet-supervisor" in open("/proc/%s/cmdline" % entry, "rb").read().split(b"\0")[0] and (
-                        b"init" in open("/proc/%s/cmdline" % entry, "rb").read()
-                    ):
+                    argv = open("/proc/%s/cmdline" % entry, "rb").read().split(b"\0")
+                    if b"sandfleet-supervisor" in argv[0] and b"init" in argv[1:2]:
                         os.kill(int(entry), signal.SIGKILL)
+                        open("/tmp/killed", "a").write(entry + "\n")
                 except OSError:
                     pass
         time.sleep(0.005)
+    time.sleep(3600)
 
 
 if __name__ == "__main__":

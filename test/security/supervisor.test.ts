@@ -45,7 +45,9 @@ function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
 
 /** Whether a process of the sandbox still runs (a zombie does not). */
 async function alive(sandbox: Sandbox, pid: number): Promise<boolean> {
-  const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`]);
+  const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`], {
+    check: true,
+  });
   return stdout.trim() !== "" && !stdout.includes("zombie");
 }
 
@@ -196,9 +198,12 @@ describe("a process inside a sandbox against its supervisor", () => {
       ]);
       const sleeper = Number(await answers("the sleeper's pid", firstLine(running.stdout)));
       expect(await alive(sandbox, sleeper)).toBe(true);
-      // The main command now kills every anchor it sees; the exec ends with its anchor, or at kill().
+      // The main command now kills every anchor it sees, the exec's among them; then it stops, so
+      // that the execs that look for the sleeper keep theirs.
       await sandbox.files.write("/tmp/go", "");
-      await sandbox.run(["sleep", "1"]);
+      const killed = () => sandbox.files.readText("/tmp/killed").catch(() => "");
+      await until("the main command to kill an anchor", async () => (await killed()) !== "", 10_000);
+      await sandbox.files.write("/tmp/stop", "");
       await running.kill();
       expect(await answers("the exec's end", running.wait())).toBe(137);
       await until("the sleeper to be gone", async () => !(await alive(sandbox, sleeper)), 5000);
