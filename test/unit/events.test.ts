@@ -94,6 +94,20 @@ describe("sandbox events from engine events", () => {
     expect(await late.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
   });
 
+  it("a terminate right after an exec ran out of memory is terminated, not oom, whenever the engine logs its kill", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    await reader.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 500 });
+    await reader.read(engineEvent("kill", { signal: "9" }));
+    expect(await reader.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+    // The kill logged after the end is found in the engine's events.
+    const late = new SandboxEventReader({
+      events: { containerEvents: () => Promise.resolve([engineEvent("kill", { signal: "9" })]) },
+      containers: { inspect: () => Promise.resolve({ oomKilled: true }) },
+    } as unknown as Engine);
+    await late.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 500 });
+    expect(await late.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+  });
+
   it("an OOM before the end makes it oom", async () => {
     const reader = new SandboxEventReader(noEngine);
     await reader.read(engineEvent("oom"));
