@@ -200,7 +200,7 @@ func endAll(mainPid int) {
 	if os.Getpid() == 1 {
 		syscall.Kill(-1, syscall.SIGKILL)
 	} else if mainPid > 0 {
-		proc.KillTree(mainPid, "", 0)
+		proc.KillTree(mainPid, "")
 	}
 }
 

@@ -5,11 +5,6 @@ import (
 	"syscall"
 )
 
-// AnchorPlaceholder stands in an exec's filter for the pid of the exec's own
-// anchor, which is known only in the anchor: it writes its pid over it
-// (proc.PatchAnchor) before the command starts.
-const AnchorPlaceholder = 0x7ffffffe
-
 const fSetsig = 10 // F_SETSIG
 
 // maxProtected bounds the pids one filter names: a jump of the filter's reaches 255 instructions.
@@ -17,27 +12,23 @@ const maxProtected = 200
 
 // ExecFilter is the seccomp filter (a sock_filter array, as bytes) every
 // exec's command runs under, and everything the command starts inherits.
-// It keeps the exec's processes from ending or stopping the processes that
-// keep track of execs: the supervisor and the anchors in protected (its own
-// anchor as AnchorPlaceholder). A process is ended from outside only by
-// SIGKILL or stopped by SIGSTOP when it handles every other signal, as the
-// supervisor does and an anchor does by blocking them all. So these fail
+//
+// It keeps every process of the exec in the command's process group, which
+// is how a timeout or a kill finds them all, whatever becomes of their
+// session, environment or parents: setsid and setpgid succeed and change
+// nothing. Nothing else moves a process to another group.
+//
+// And it keeps the exec's processes from ending or stopping the processes in
+// protected (the supervisor), which handle every other signal. These fail
 // with EPERM:
 //   - kill, tkill, tgkill, rt_sigqueueinfo and rt_tgsigqueueinfo sending
-//     SIGKILL or SIGSTOP to one of them, and kill(-1) with either (it would
-//     reach them all);
+//     SIGKILL or SIGSTOP to one of them;
 //   - pidfd_open of one of them, and pidfd_send_signal with either signal
 //     (its descriptor may be a /proc/<pid> directory, which a filter cannot see);
 //   - prlimit64 on one of them (a CPU limit ends a process with SIGKILL);
 //   - fcntl(F_SETSIG) with either signal (a file's owner is signalled on I/O);
-//   - every call of another ABI (32-bit, x32), whose numbers differ.
-//
-// And it keeps every process of the exec in the command's process group,
-// where a timeout or a kill finds it whatever becomes of its parents (an
-// anchor ended by a process this filter does not hold, such as the main
-// command's; a kernel without child subreapers, such as gVisor's): setsid
-// and setpgid succeed and change nothing. Nothing else moves a process to
-// another group.
+//   - every call of another ABI (32-bit, x32), whose numbers differ, so that
+//     none of the above, setsid or setpgid goes round the filter.
 func ExecFilter(protected []int) []byte {
 	arch, calls := targetCalls()
 	pids := make([]uint32, 0, len(protected))
@@ -67,11 +58,8 @@ func ExecFilter(protected []int) []byte {
 	var watches []watch
 	for _, call := range calls {
 		w := watch{nr: call.nr, pidArg: call.pidArg, sigArg: call.sigArg, values: pids}
-		if call.pidArg < 0 { // tkill names a thread: an anchor's only thread is itself
-			w.pidArg = 0
-		}
-		if call.nr == killNr() {
-			w.values = append(append([]uint32{}, pids...), ^uint32(0)) // kill(-1)
+		if call.pidArg < 0 { // tkill names a thread, whose number is no process's
+			continue
 		}
 		watches = append(watches, w)
 	}
@@ -118,8 +106,3 @@ const (
 	bpfJsetK = 0x45 // BPF_JMP | BPF_JSET | BPF_K
 	bpfJaK   = 0x05 // BPF_JMP | BPF_JA
 )
-
-func killNr() uint32 {
-	_, calls := targetCalls()
-	return calls[0].nr
-}

@@ -46,7 +46,7 @@ func TestASignalledProcessReports128PlusTheSignal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	SignalTree(p.Pid, "", 0, syscall.SIGTERM)
+	SignalTree(p.Pid, "", syscall.SIGTERM)
 	if s := waitFor(t, p); s.Code != 143 || s.Signal != syscall.SIGTERM {
 		t.Errorf("got %+v, want 143 by SIGTERM", s)
 	}
@@ -133,7 +133,7 @@ func TestKillTreeEndsGrandchildrenThatLeftTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no pid: %q", line[:n])
 	}
-	KillTree(p.Pid, mark, 0)
+	KillTree(p.Pid, mark)
 	waitFor(t, p)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {

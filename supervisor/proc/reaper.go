@@ -16,9 +16,6 @@ import (
 type Status struct {
 	Code   int            // exit code, or 128 + signal, as shells report it
 	Signal syscall.Signal // the signal that ended it, or 0
-	// Lost: the process's anchor ended before it could report the end
-	// (something ended the anchor from outside); the status is a stand-in.
-	Lost bool
 }
 
 func statusOf(ws syscall.WaitStatus) Status {
@@ -84,13 +81,3 @@ func (r *reaper) start(fork func() (int, error)) (int, <-chan Status, error) {
 
 // Reap collects whatever has ended now, for callers that cannot wait for SIGCHLD.
 func Reap() { theReaper.reap() }
-
-// signalChild signals a child of this process that has not been reaped yet:
-// a pid that was reaped may already name another process.
-func (r *reaper) signalChild(pid int, sig syscall.Signal) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, waited := r.waiters[pid]; waited {
-		syscall.Kill(pid, sig)
-	}
-}

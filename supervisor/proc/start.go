@@ -23,10 +23,10 @@ type Spec struct {
 	// InheritOutput gives the process this one's stdout and stderr (the
 	// sandbox's log) instead of pipes; Stdout and Stderr are then nil.
 	InheritOutput bool
-	// Anchored runs the process under an anchor of its own (see anchor.go),
-	// confined so that it cannot end the anchors or the supervisor: every
-	// process it starts can then be found and ended with it.
-	Anchored bool
+	// Confined starts the process under the exec filter (see confined.go):
+	// every process it starts stays in its process group, where a kill finds
+	// it, and none can end or stop the supervisor.
+	Confined bool
 }
 
 // Process is a started process with its streams.
@@ -37,7 +37,6 @@ type Process struct {
 	Stderr io.ReadCloser // nil on a PTY, where both go to Stdout
 	Done   <-chan Status // receives once, when the process has ended
 	pty    *os.File
-	anchor *anchored // nil unless Spec.Anchored
 	// draining, when set, is how long a PTY may stay quiet before reading ends.
 	draining atomic.Int64
 }
@@ -97,8 +96,8 @@ func startOnPipes(path string, spec Spec) (*Process, error) {
 	}
 	p := &Process{Stdin: parentEnds[0], Stdout: parentEnds[1], Stderr: parentEnds[2]}
 	var err error
-	if spec.Anchored {
-		err = p.startAnchored(path, spec, [3]uintptr{files[0], files[1], files[2]}, false)
+	if spec.Confined {
+		p.Pid, p.Done, err = startConfined(path, spec, [3]uintptr{files[0], files[1], files[2]}, false)
 	} else {
 		attr := &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
 		p.Pid, p.Done, err = theReaper.start(func() (int, error) { return syscall.ForkExec(path, spec.Argv, attr) })
@@ -127,8 +126,8 @@ func startOnPty(path string, spec Spec) (*Process, error) {
 		return nil, err
 	}
 	p := &Process{Stdin: master, Stdout: master, pty: master}
-	if spec.Anchored {
-		err = p.startAnchored(path, spec, [3]uintptr{slave.Fd(), slave.Fd(), slave.Fd()}, true)
+	if spec.Confined {
+		p.Pid, p.Done, err = startConfined(path, spec, [3]uintptr{slave.Fd(), slave.Fd(), slave.Fd()}, true)
 	} else {
 		attr := &syscall.ProcAttr{
 			Dir:   spec.Dir,

@@ -67,24 +67,23 @@ func hasMark(pid int, mark string) bool {
 }
 
 // treeOf is the process root, its process group, every descendant of any
-// of them or of anchor, and every process carrying mark: all that an exec
-// started. Under an anchor, its descendants are exactly that; the rest is
-// for a process without one, or whose anchor was ended from outside.
-func treeOf(procs []procEntry, root int, mark string, anchor int) []int {
+// of them, and every process carrying mark: all that an exec started. For a
+// confined command, its process group alone is that already.
+func treeOf(procs []procEntry, root int, mark string) []int {
 	self := os.Getpid()
 	in := map[int]bool{}
 	for _, p := range procs {
-		if p.zombie || p.pid == self || p.pid == 1 || p.pid == anchor {
+		if p.zombie || p.pid == self || p.pid == 1 {
 			continue
 		}
-		if p.pid == root || p.pgid == root || (anchor > 0 && p.ppid == anchor) || (mark != "" && hasMark(p.pid, mark)) {
+		if p.pid == root || p.pgid == root || (mark != "" && hasMark(p.pid, mark)) {
 			in[p.pid] = true
 		}
 	}
 	for grew := true; grew; {
 		grew = false
 		for _, p := range procs {
-			if !in[p.pid] && in[p.ppid] && !p.zombie && p.pid != self && p.pid != 1 && p.pid != anchor {
+			if !in[p.pid] && in[p.ppid] && !p.zombie && p.pid != self && p.pid != 1 {
 				in[p.pid] = true
 				grew = true
 			}
@@ -100,9 +99,9 @@ func treeOf(procs []procEntry, root int, mark string, anchor int) []int {
 // KillTree ends everything an exec started, children that moved to
 // sessions of their own included. It stops the tree first so that nothing
 // forks while it is being ended, and looks again until nothing is left.
-func KillTree(root int, mark string, anchor int) {
+func KillTree(root int, mark string) {
 	for round := 0; round < 20; round++ {
-		pids := treeOf(readProcs(), root, mark, anchor)
+		pids := treeOf(readProcs(), root, mark)
 		if len(pids) == 0 {
 			return
 		}
@@ -118,12 +117,12 @@ func KillTree(root int, mark string, anchor int) {
 
 // SignalTree sends sig to an exec's process group and every process
 // carrying its mark.
-func SignalTree(root int, mark string, anchor int, sig syscall.Signal) {
+func SignalTree(root int, mark string, sig syscall.Signal) {
 	if sig == syscall.SIGKILL {
-		KillTree(root, mark, anchor)
+		KillTree(root, mark)
 		return
 	}
-	for _, pid := range treeOf(readProcs(), root, mark, anchor) {
+	for _, pid := range treeOf(readProcs(), root, mark) {
 		syscall.Kill(pid, sig)
 	}
 }

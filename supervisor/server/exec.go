@@ -49,7 +49,7 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 	mark := fmt.Sprintf("%d-%d", os.Getpid(), s.execs.Add(1))
 	env := mergeEnv(s.BaseEnv, req.Env, req.Pty != nil)
 	env = append(env, proc.MarkVariable+"="+mark)
-	spec := proc.Spec{Argv: req.Argv, Env: env, Dir: req.Workdir, Anchored: true}
+	spec := proc.Spec{Argv: req.Argv, Env: env, Dir: req.Workdir, Confined: true}
 	if req.Pty != nil {
 		spec.Rows, spec.Cols = max(req.Pty.Rows, 1), max(req.Pty.Cols, 1)
 	}
@@ -68,7 +68,7 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 	}
 	ch := &execChannel{c: c, id: id, p: p, mark: mark, oomMark: oomMark, stdin: make(chan []byte, 64), killed: make(chan struct{}), finished: make(chan struct{})}
 	if !c.register(id, ch) {
-		p.End(mark)
+		proc.KillTree(p.Pid, mark)
 		return
 	}
 	s.Tracker.Begin()
@@ -117,12 +117,8 @@ func (ch *execChannel) run(timeoutMs int64) {
 		ch.end()
 		status = <-ch.p.Done
 	}
-	if status.Lost {
-		// Its anchor was ended from outside: end what can still be found of the exec.
-		ch.end()
-	}
 	// A SIGKILL the supervisor did not send: the kernel's, for memory, or another process's.
-	oom := status.Signal == syscall.SIGKILL && !ch.endedHere() && !status.Lost && ch.c.server.OOM.Claim(ch.oomMark)
+	oom := status.Signal == syscall.SIGKILL && !ch.endedHere() && ch.c.server.OOM.Claim(ch.oomMark)
 	ch.p.DrainPty(ptyQuiet)
 	// As the engine's exec does, the command has ended once its output has:
 	// a background child that keeps stdout open keeps the exec running (and
@@ -141,8 +137,6 @@ func (ch *execChannel) run(timeoutMs int64) {
 		pumps.Wait()
 	}
 	ch.closeOutput()
-	// What the command left running lives on, as it would after a shell's command.
-	ch.p.Release()
 	ch.c.release(ch.id)
 	close(ch.finished)
 	reply := protocol.ExitReply{ExitCode: status.Code, Signal: int(status.Signal), TimedOut: timedOut, OOM: oom}
@@ -163,7 +157,7 @@ func (ch *execChannel) closeOutput() {
 // end kills everything the command started.
 func (ch *execChannel) end() {
 	ch.kill.Do(func() { close(ch.killed) })
-	ch.p.End(ch.mark)
+	proc.KillTree(ch.p.Pid, ch.mark)
 }
 
 // endedHere says whether the supervisor itself ended the command (timeout, kill, a closed connection).
@@ -225,7 +219,7 @@ func (ch *execChannel) signal(sig int) {
 		ch.end()
 		return
 	}
-	proc.SignalTree(ch.p.Pid, ch.mark, ch.p.Anchor(), syscall.Signal(sig))
+	proc.SignalTree(ch.p.Pid, ch.mark, syscall.Signal(sig))
 }
 
 func (ch *execChannel) resize(rows, cols uint16) { ch.p.Resize(max(rows, 1), max(cols, 1)) }

@@ -220,15 +220,15 @@ def fork_bomb():
             time.sleep(0.05)
 
 
-def anchor():
-    """Every way to end or stop this exec's anchor (the command's parent) or the supervisor, then a
-    sleeper that leaves the exec's session, group and environment and is reparented off its tree.
-    Prints what each try got, and the sleeper's pid, and keeps the exec running."""
+def leave_exec():
+    """Every way to end or stop the supervisor that its guard does not cover (a CPU limit, a
+    file's signal, a pidfd), then a sleeper that leaves the exec's session, group, environment and
+    parents (setsid, setpgid, a double fork, env -i, its parents killed). Prints what each try got,
+    the process groups, and the sleeper's pid, and keeps the exec running."""
     import fcntl
     import resource
 
-    parent = os.getppid()
-    tgkill, tkill = {"x86_64": (234, 200), "aarch64": (131, 130)}[os.uname().machine]
+    tgkill = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
     tries = {}
 
     def attempt(name, send):
@@ -239,46 +239,37 @@ def anchor():
         except OSError as error:
             tries[name] = os.strerror(error.errno)
 
-    for target, pid in (("anchor", parent), ("supervisor", 1)):
-        for sig in (signal.SIGKILL, signal.SIGSTOP):
-            attempt("kill %s %d" % (target, sig), lambda: os.kill(pid, sig))
-            attempt("sigqueue %s %d" % (target, sig), lambda: sigqueue(pid, sig))
-            attempt("tgkill %s %d" % (target, sig), lambda: thread_signal(tgkill, pid, pid, sig))
-            attempt("tkill %s %d" % (target, sig), lambda: thread_signal(tkill, pid, sig))
-            proc_dir = os.open("/proc/%d" % pid, os.O_RDONLY | os.O_DIRECTORY)
-            attempt("pidfd_send_signal %s %d" % (target, sig), lambda: signal.pidfd_send_signal(proc_dir, sig))
-        attempt("pidfd_open %s" % target, lambda: os.pidfd_open(pid))
-        # A CPU limit below what it used ends a process with SIGKILL.
-        attempt("prlimit %s" % target, lambda: resource.prlimit(pid, resource.RLIMIT_CPU, (1, 1)))
+    for sig in (signal.SIGKILL, signal.SIGSTOP):
+        attempt("kill %d" % sig, lambda: os.kill(1, sig))
+        attempt("sigqueue %d" % sig, lambda: sigqueue(1, sig))
+        attempt("tgkill %d" % sig, lambda: thread_signal(tgkill, 1, 1, sig))
+        proc_dir = os.open("/proc/1", os.O_RDONLY | os.O_DIRECTORY)
+        attempt("pidfd_send_signal %d" % sig, lambda: signal.pidfd_send_signal(proc_dir, sig))
+    attempt("pidfd_open", lambda: os.pidfd_open(1))
+    # A CPU limit below what it used ends a process with SIGKILL, even PID 1.
+    attempt("prlimit", lambda: resource.prlimit(1, resource.RLIMIT_CPU, (1, 1)))
     reader, writer = os.pipe()
     attempt("fcntl F_SETSIG 9", lambda: fcntl.fcntl(reader, 10, signal.SIGKILL))  # 10: F_SETSIG
-    attempt("kill -1 9", lambda: os.kill(-1, signal.SIGKILL))
-    state = open("/proc/%d/status" % parent).read().split("State:")[1].split()[0]
-    sleeper = subprocess.run(
-        ["sh", "-c", "(setsid env -i sh -c 'sleep 1000 >/dev/null 2>&1 & echo $!' &)"], capture_output=True, text=True
-    ).stdout.strip()
-    print(json.dumps({"tries": tries, "anchor": state, "sleeper": int(sleeper)}), flush=True)
+    # The sleeper: a new session and group asked for every way, a double fork, an empty
+    # environment, and the processes between it and the exec killed.
+    script = (
+        "import os, signal, sys, time\n"
+        "if os.fork(): time.sleep(1000)\n"
+        "os.setsid()\n"
+        "pid = os.fork()\n"
+        "if pid:\n"
+        "    os.setpgid(pid, pid)\n"
+        "    print(pid, flush=True)\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    os._exit(0)\n"
+        "os.setpgid(0, 0)\n"
+        "os.execve('/bin/sleep', ['sleep', '1000'], {})\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    sleeper = int(child.stdout.readline())
+    groups = {"exec": os.getpgid(0), "sleeper": os.getpgid(sleeper)}
+    print(json.dumps({"tries": tries, "groups": groups, "sleeper": sleeper}), flush=True)
     time.sleep(1000)
-
-
-def kill_anchors():
-    """As a sandbox's main command: SIGKILL, over and over, every process that looks like the
-    supervisor (an anchor is a fork of it) but PID 1, from when /tmp/go exists until /tmp/stop
-    does; each pid it killed goes on a line of /tmp/killed."""
-    while not os.path.exists("/tmp/go"):
-        time.sleep(0.05)
-    while not os.path.exists("/tmp/stop"):
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) > 1:
-                try:
-                    argv = open("/proc/%s/cmdline" % entry, "rb").read().split(b"\0")
-                    if b"sandfleet-supervisor" in argv[0] and b"init" in argv[1:2]:
-                        os.kill(int(entry), signal.SIGKILL)
-                        open("/tmp/killed", "a").write(entry + "\n")
-                except OSError:
-                    pass
-        time.sleep(0.005)
-    time.sleep(3600)
 
 
 if __name__ == "__main__":
@@ -288,7 +279,6 @@ if __name__ == "__main__":
         "signals": signals,
         "stop": stop_everything,
         "fork-bomb": fork_bomb,
-        "anchor": anchor,
-        "kill-anchors": kill_anchors,
+        "leave-exec": leave_exec,
     }
     print(json.dumps(attack[sys.argv[1]]()))
