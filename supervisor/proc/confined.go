@@ -3,7 +3,6 @@ package proc
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"runtime"
 	"syscall"
@@ -79,11 +78,13 @@ func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int
 			return 0, nil, err
 		}
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
+	// A plain pipe, read with plain calls: the child has exec'd or failed by the time it is read.
+	var errPipe [2]int
+	if err := syscall.Pipe2(errPipe[:], syscall.O_CLOEXEC); err != nil {
 		return 0, nil, err
 	}
-	defer errR.Close()
+	errR, errW := errPipe[0], errPipe[1]
+	defer syscall.Close(errR)
 	filter := guard.ExecFilter([]int{os.Getpid()})
 	prog := &struct {
 		len    uint16
@@ -91,7 +92,7 @@ func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int
 	}{uint16(len(filter) / 8), unsafe.Pointer(&filter[0])}
 	l := &launch{
 		path: pathp, dir: dirp, argv: &argv[0], envv: &envv[0],
-		execErr: int(errW.Fd()), setsid: terminal, ctty: terminal, filter: unsafe.Pointer(prog),
+		execErr: errW, setsid: terminal, ctty: terminal, filter: unsafe.Pointer(prog),
 	}
 	for i, fd := range stdio {
 		l.stdio[i] = int(fd)
@@ -104,17 +105,32 @@ func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int
 	runtime.KeepAlive(filter)
 	runtime.KeepAlive(argv)
 	runtime.KeepAlive(envv)
-	errW.Close()
+	syscall.Close(errW)
 	if err != nil {
 		return 0, nil, fmt.Errorf("start %s: %w", spec.Argv[0], err)
 	}
 	// The child has exec'd (the pipe closed with it) or said why it could not.
 	var failure [8]byte
-	if n, _ := io.ReadFull(errR, failure[:]); n == len(failure) {
+	if n := readFull(errR, failure[:]); n == len(failure) {
 		<-done
 		return 0, nil, startFailure(binary.LittleEndian.Uint32(failure[:4]), syscall.Errno(binary.LittleEndian.Uint32(failure[4:])), spec)
 	}
 	return pid, done, nil
+}
+
+func readFull(fd int, buf []byte) int {
+	n := 0
+	for n < len(buf) {
+		k, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if k <= 0 || err != nil {
+			break
+		}
+		n += k
+	}
+	return n
 }
 
 func startFailure(stage uint32, errno syscall.Errno, spec Spec) error {
