@@ -11,8 +11,15 @@ export { SANDBOX_EVENT_KINDS } from "./event-kinds.ts";
 
 const ENGINE_ACTIONS = ["create", "start", "health_status", "rename", "pause", "unpause", "kill", "oom", "die"];
 
-// The supervisor's last line when it ends a sandbox itself (supervisor/init.go).
-const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
+// The supervisor's last line when the sandbox ends by its hand or its command's (supervisor/init.go),
+// written once every other process of the sandbox is gone, so no process of it writes after.
+const SUPERVISOR_WORDS: readonly [RegExp, EndedReason, number | undefined][] = [
+  [/^sandfleet: sandbox ended by its timeout$/, "timeout", TIMEOUT_EXIT_CODE],
+  [/^sandfleet: sandbox ended by its idle timeout$/, "idle", TIMEOUT_EXIT_CODE],
+  [/^sandfleet: sandbox ended: its command was killed for memory \(oom\)$/, "oom", KILLED_EXIT_CODE],
+  [/^sandfleet: sandbox ended: its command exited with (\d+)$/, "exit", undefined],
+  [/^sandfleet: sandbox terminated$/, "terminated", KILLED_EXIT_CODE],
+];
 
 /**
  * Turns the engine's container events into sandbox events. It keeps, per
@@ -117,15 +124,16 @@ export class SandboxEventReader {
     if (this.#killed.has(event.containerId) || (exitCode === KILLED_EXIT_CODE && (await this.#killLogged(event)))) {
       return "terminated";
     }
+    // The supervisor says why, when the end was its own or its command's.
+    if (event.attributes[LABEL.supervisor] !== undefined) {
+      const said = await this.#lastWords(event.containerId, exitCode);
+      if (said) return said;
+    }
     // The kernel's kill of the main process comes a moment before its end; one long before was an
     // exec's, which the sandbox outlived, and says nothing about this end.
     const oomAt = this.#oom.get(event.containerId);
     const oomEnded = oomAt !== undefined && event.timeMs - oomAt <= OOM_END_WINDOW_MS;
-    if (oomEnded) return "oom";
-    if (exitCode === TIMEOUT_EXIT_CODE && event.attributes[LABEL.supervisor] !== undefined) {
-      const said = await this.#lastWords(event.containerId);
-      if (said) return said === "idle timeout" ? "idle" : "timeout";
-    }
+    if (oomEnded && exitCode === KILLED_EXIT_CODE) return "oom";
     // Killed by a signal: the engine may log its `oom` events after the `die`, so the
     // container's own record decides.
     if (exitCode === KILLED_EXIT_CODE) {
@@ -161,14 +169,23 @@ export class SandboxEventReader {
     return false;
   }
 
-  /** What the supervisor said when it ended the sandbox itself, from the end of its log. */
-  async #lastWords(containerId: string): Promise<string | undefined> {
+  /**
+   * What the supervisor said as the sandbox ended: its log's last line, when that is one of its
+   * verdicts and agrees with the exit code (the supervisor killed by the engine says nothing, and
+   * the line before its end may be anything the sandbox wrote).
+   */
+  async #lastWords(containerId: string, exitCode: number): Promise<EndedReason | undefined> {
     try {
       const { stderr, stdout } = await this.#docker.containers.logs(containerId, { follow: false, tail: 5 });
       stdout.resume();
       let text = "";
       for await (const chunk of stderr) text += (chunk as Buffer).toString();
-      return SUPERVISOR_END.exec(text)?.[1];
+      const last = text.trimEnd().split("\n").at(-1) ?? "";
+      for (const [words, reason, code] of SUPERVISOR_WORDS) {
+        const said = words.exec(last);
+        if (said && exitCode === (code ?? Number(said[1]))) return reason;
+      }
+      return undefined;
     } catch {
       return undefined; // removed meanwhile: the rest of the facts decide
     }

@@ -149,3 +149,16 @@ func Cmdline(pid int) []string {
 	}
 	return strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
 }
+
+// Children counts the live processes of the sandbox other than this one
+// whose parent is inside it (everything but the engine's own execs).
+func Children() int {
+	n := 0
+	self := os.Getpid()
+	for _, p := range readProcs() {
+		if p.ppid != 0 && p.pid != self && !p.zombie {
+			n++
+		}
+	}
+	return n
+}

@@ -344,6 +344,45 @@ describe("exec ends told exactly", () => {
     });
   });
 
+  /** The reason of a sandbox's `ended` event, replayed from the engine's events. */
+  async function endedReason(sandbox: Sandbox, sinceMs: number): Promise<SandboxEvent | undefined> {
+    const controller = new AbortController();
+    let ended: SandboxEvent | undefined;
+    for await (const event of watchEvents(docker, { app, sinceMs, signal: controller.signal })) {
+      if (event.id === sandbox.id && event.kind === "ended") {
+        ended = event;
+        controller.abort();
+      }
+    }
+    return ended;
+  }
+
+  it("tells a sandbox whose command another process killed right after an exec ran out of memory as exit, and one whose command ran out of memory as oom", async () => {
+    const since = Date.now() - 1000;
+    const killed = await Sandbox.create({
+      app,
+      image: "sandfleet/python",
+      memoryMiB: 48,
+      command: ["sh", "-c", "echo $$ > /tmp/main; exec sleep 1000"],
+    });
+    expect(await killed.run(["python3", "-c", "b = bytearray(256 * 1024 * 1024)"])).toMatchObject({ reason: "oom" });
+    // The sandbox ends with its command, this exec with it.
+    void killed.run(["sh", "-c", "kill -9 $(cat /tmp/main)"]).catch(() => undefined);
+    expect(await killed.wait()).toBe(137);
+    expect(await endedReason(killed, since)).toMatchObject({ reason: "exit", exitCode: 137 });
+    await killed.remove();
+
+    const ooms = await Sandbox.create({
+      app,
+      image: "sandfleet/python",
+      memoryMiB: 48,
+      command: ["python3", "-c", "import time; time.sleep(0.5); b = bytearray(256 * 1024 * 1024)"],
+    });
+    expect(await ooms.wait()).toBe(137);
+    expect(await endedReason(ooms, since)).toMatchObject({ reason: "oom", exitCode: 137 });
+    await ooms.remove();
+  });
+
   it("tells a terminate right after an exec ran out of memory as terminated, not oom", async () => {
     const since = Date.now() - 1000;
     const sandbox = await Sandbox.create({ app, image: "sandfleet/python", memoryMiB: 48 });
