@@ -13,10 +13,12 @@ const maxProtected = 200
 // ExecFilter is the seccomp filter (a sock_filter array, as bytes) every
 // exec's command runs under, and everything the command starts inherits.
 //
-// It keeps every process of the exec in the command's process group, which
-// is how a timeout or a kill finds them all, whatever becomes of their
-// session, environment or parents: setsid and setpgid succeed and change
-// nothing. Nothing else moves a process to another group.
+// It keeps every process of the exec in the command's session (the command
+// leads one of its own), which is how a timeout or a kill finds them all,
+// whatever becomes of their process groups, environment or parents: setsid
+// succeeds and changes nothing. Nothing else moves a process to another
+// session (setpgid moves it between groups of its own session, so job
+// control works as it should).
 //
 // And it keeps the exec's processes from ending or stopping the processes in
 // protected (the supervisor), which handle every other signal. These fail
@@ -28,7 +30,7 @@ const maxProtected = 200
 //   - prlimit64 on one of them (a CPU limit ends a process with SIGKILL);
 //   - fcntl(F_SETSIG) with either signal (a file's owner is signalled on I/O);
 //   - every call of another ABI (32-bit, x32), whose numbers differ, so that
-//     none of the above, setsid or setpgid goes round the filter.
+//     neither setsid nor any of the above goes round the filter.
 func ExecFilter(protected []int) []byte {
 	arch, calls := targetCalls()
 	pids := make([]uint32, 0, len(protected))
@@ -47,9 +49,7 @@ func ExecFilter(protected []int) []byte {
 		prog = append(prog, sockFilter{code: bpfJsetK, jt: 1, k: x32Bit}, sockFilter{code: bpfJaK, k: 1}, deny)
 	}
 	unchanged := sockFilter{code: bpfRetK, k: seccompRetErrno} // errno 0: "done"
-	for _, nr := range []uint32{nrSetsid, nrSetpgid} {
-		prog = append(prog, sockFilter{code: bpfJeqK, jf: 1, k: nr}, unchanged)
-	}
+	prog = append(prog, sockFilter{code: bpfJeqK, jf: 1, k: nrSetsid}, unchanged)
 	type watch struct {
 		nr             uint32
 		pidArg, sigArg int

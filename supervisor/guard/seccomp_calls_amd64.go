@@ -21,7 +21,6 @@ const (
 	nrPrlimit64       = 302
 	nrFcntl           = 72
 	nrPidfdSendSignal = 424
-	nrSetpgid         = 109
 	nrSetsid          = 112
 	// x32 calls share the native audit arch, with this bit in the number.
 	x32Bit = 0x40000000

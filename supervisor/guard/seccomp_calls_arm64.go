@@ -21,7 +21,6 @@ const (
 	nrPrlimit64       = 261
 	nrFcntl           = 25
 	nrPidfdSendSignal = 424
-	nrSetpgid         = 154
 	nrSetsid          = 157
 	// arm64 has no second ABI on its audit arch.
 	x32Bit = 0

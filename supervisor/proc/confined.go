@@ -11,13 +11,13 @@ import (
 	"sandfleet/supervisor/guard"
 )
 
-// An exec's command starts confined: under a seccomp filter (guard.ExecFilter)
-// that it and everything it starts inherit, and that keeps them all in the
-// command's process group, whatever they do to their session, environment or
-// parents (setsid and setpgid succeed and change nothing; nothing else moves
-// a process to another group). The group is then the exec: a timeout or a
-// kill ends it whole. The filter also keeps them from ending or stopping the
-// supervisor.
+// An exec's command starts confined: leading a session of its own, under a
+// seccomp filter (guard.ExecFilter) that it and everything it starts inherit,
+// and that keeps them all in that session, whatever they do to their process
+// groups, environment or parents (setsid succeeds and changes nothing;
+// nothing else moves a process to another session). The session is then the
+// exec: a timeout or a kill ends it whole. The filter also keeps them from
+// ending or stopping the supervisor.
 //
 // Go's ForkExec has no step for a seccomp filter between the fork and the
 // exec, so the child is started here, as ForkExec starts its own: a clone
@@ -42,10 +42,9 @@ type launch struct {
 	path, dir  *byte
 	argv, envv **byte
 	stdio      [3]int
-	execErr    int // write end: the stage and errno of a start that failed
-	high       int // above every fd the child places
-	setsid     bool
-	ctty       bool
+	execErr    int            // write end: the stage and errno of a start that failed
+	high       int            // above every fd the child places
+	ctty       bool           // the terminal at fd 0 becomes the session's
 	filter     unsafe.Pointer // a sock_fprog
 }
 
@@ -92,7 +91,7 @@ func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int
 	}{uint16(len(filter) / 8), unsafe.Pointer(&filter[0])}
 	l := &launch{
 		path: pathp, dir: dirp, argv: &argv[0], envv: &envv[0],
-		execErr: errW, setsid: terminal, ctty: terminal, filter: unsafe.Pointer(prog),
+		execErr: errW, ctty: terminal, filter: unsafe.Pointer(prog),
 	}
 	for i, fd := range stdio {
 		l.stdio[i] = int(fd)
@@ -192,11 +191,7 @@ func childMain(l *launch) {
 			failAt(l, stageStdio, e)
 		}
 	}
-	if l.setsid {
-		syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0)
-	} else {
-		syscall.RawSyscall(syscall.SYS_SETPGID, 0, 0, 0)
-	}
+	syscall.RawSyscall(syscall.SYS_SETSID, 0, 0, 0) // its own session, and process group
 	if l.ctty {
 		syscall.RawSyscall(syscall.SYS_IOCTL, 0, syscall.TIOCSCTTY, 0)
 	}

@@ -267,8 +267,8 @@ def leave_exec():
     )
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     sleeper = int(child.stdout.readline())
-    groups = {"exec": os.getpgid(0), "sleeper": os.getpgid(sleeper)}
-    print(json.dumps({"tries": tries, "groups": groups, "sleeper": sleeper}), flush=True)
+    sessions = {"exec": os.getsid(0), "sleeper": os.getsid(sleeper)}
+    print(json.dumps({"tries": tries, "sessions": sessions, "sleeper": sleeper}), flush=True)
     time.sleep(1000)
 
 

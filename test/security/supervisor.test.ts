@@ -159,15 +159,15 @@ describe("a process inside a sandbox against its supervisor", () => {
       const running = await sandbox.exec(["python3", "/tmp/attacks.py", "leave-exec"]);
       const report = JSON.parse(await answers("the attack's report", firstLine(running.stdout))) as {
         tries: Record<string, string>;
-        groups: { exec: number; sleeper: number };
+        sessions: { exec: number; sleeper: number };
         sleeper: number;
       };
       // kill, sigqueue, tgkill and pidfd_send_signal with SIGKILL and SIGSTOP, pidfd_open, prlimit
       // and F_SETSIG with SIGKILL: none went.
       expect(Object.keys(report.tries)).toHaveLength(2 * 4 + 3);
       for (const [how, got] of Object.entries(report.tries)) expect(got, how).not.toBe("sent");
-      // setsid and setpgid changed nothing: the sleeper is in the exec's group, and alive.
-      expect(report.groups.sleeper).toBe(report.groups.exec);
+      // setsid changed nothing: the sleeper, in a process group of its own, is in the exec's session.
+      expect(report.sessions.sleeper).toBe(report.sessions.exec);
       expect(await alive(sandbox, report.sleeper)).toBe(true);
       await running.kill();
       expect(await answers("the killed exec's end", running.wait())).toBe(137);
