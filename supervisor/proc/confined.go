@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -56,6 +57,9 @@ const (
 	stageExec   = 4
 )
 
+// execFilter is the same for every exec: it protects this process.
+var execFilter = sync.OnceValue(func() []byte { return guard.ExecFilter([]int{os.Getpid()}) })
+
 // startConfined starts path with spec on the given stdio fds; the caller
 // closes them once it returns.
 func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int, <-chan Status, error) {
@@ -84,7 +88,7 @@ func startConfined(path string, spec Spec, stdio [3]uintptr, terminal bool) (int
 	}
 	errR, errW := errPipe[0], errPipe[1]
 	defer syscall.Close(errR)
-	filter := guard.ExecFilter([]int{os.Getpid()})
+	filter := execFilter()
 	prog := &struct {
 		len    uint16
 		filter unsafe.Pointer
