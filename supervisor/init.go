@@ -108,13 +108,14 @@ func runInit(args []string) int {
 	if config.IdleAction == "pause" {
 		tracker.PauseOnIdle()
 	}
-	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ()}
+	srv := &server.Server{Tracker: tracker, BaseEnv: os.Environ(), OOM: proc.NewOOMLedger()}
 
 	signals := make(chan os.Signal, 8)
 	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, terminateSignal)
 
 	var mainDone <-chan proc.Status
 	mainPid := 0
+	oomMark := srv.OOM.Mark()
 	if len(args) > 0 {
 		cwd, _ := os.Getwd()
 		p, err := proc.Start(proc.Spec{Argv: args, Env: os.Environ(), Dir: cwd, InheritOutput: true})
@@ -147,11 +148,16 @@ func runInit(args []string) int {
 	for {
 		select {
 		case status := <-mainDone:
+			// Its last words say how the command ended, after every other process of the
+			// sandbox is gone, so that none can write after them.
+			oom := status.Signal == syscall.SIGKILL && srv.OOM.Claim(oomMark)
+			endAll(mainPid)
+			say(mainEnd(status, oom))
 			return status.Code
 		case sig := <-signals:
 			if sig == terminateSignal {
-				fmt.Fprintln(os.Stderr, "sandfleet: sandbox terminated")
 				endAll(mainPid)
+				say("sandfleet: sandbox terminated")
 				return terminatedExitCode
 			}
 			if mainPid > 0 {
@@ -162,8 +168,8 @@ func runInit(args []string) int {
 		case <-tick.C:
 			returnMemoryWhenQuiet(tracker)
 			if reason, due := tracker.Due(); due {
-				fmt.Fprintf(os.Stderr, "sandfleet: sandbox ended by its %s\n", describe(reason))
 				endAll(mainPid)
+				say("sandfleet: sandbox ended by its " + describe(reason))
 				return endedExitCode
 			}
 		}
@@ -195,13 +201,35 @@ func describe(reason lifetime.Reason) string {
 }
 
 // endAll kills every process of the sandbox. As PID 1, kill(-1) reaches
-// every other process in the sandbox's PID namespace and nothing outside it.
+// every other process in the sandbox's PID namespace and nothing outside it;
+// it waits a moment for them to be gone, so that none writes to the
+// sandbox's log after the supervisor's last words.
 func endAll(mainPid int) {
-	if os.Getpid() == 1 {
-		syscall.Kill(-1, syscall.SIGKILL)
-	} else if mainPid > 0 {
-		proc.KillTree(mainPid, "")
+	if os.Getpid() != 1 {
+		if mainPid > 0 {
+			proc.KillTree(mainPid, "")
+		}
+		return
 	}
+	syscall.Kill(-1, syscall.SIGKILL)
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		proc.Reap()
+		if proc.Children() == 0 { // the engine's own execs do not write to the sandbox's log
+			return
+		}
+	}
+}
+
+// say writes one of the supervisor's last words: the line the host reads to
+// tell why the sandbox ended (provider/runtime/events.ts).
+func say(line string) { fmt.Fprintln(os.Stderr, line) }
+
+// mainEnd is what the supervisor says when the sandbox's command ended.
+func mainEnd(status proc.Status, oom bool) string {
+	if oom {
+		return "sandfleet: sandbox ended: its command was killed for memory (oom)"
+	}
+	return fmt.Sprintf("sandfleet: sandbox ended: its command exited with %d", status.Code)
 }
 
 // engineExecRunning says whether the engine runs a command in the sandbox

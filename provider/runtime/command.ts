@@ -34,7 +34,11 @@ export interface RunningCommand {
   readonly stderr: Readable;
   readonly stdin: Writable | undefined;
   /** The exit code once the command has ended and its output is drained, and whether its timeout ended it. */
-  wait(): Promise<{ exitCode: number; timedOut: boolean }>;
+  /**
+   * `oom`: whether the kernel killed the command for memory, where the one
+   * that ran it can tell (the supervisor); undefined where it cannot.
+   */
+  wait(): Promise<{ exitCode: number; timedOut: boolean; oom?: boolean }>;
   /** Ends the command and every process it started. */
   kill(): Promise<void>;
   /** Sends a signal (a number SandboxProcess has checked) to the command and every process it started. */

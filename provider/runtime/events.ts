@@ -11,8 +11,15 @@ export { SANDBOX_EVENT_KINDS } from "./event-kinds.ts";
 
 const ENGINE_ACTIONS = ["create", "start", "health_status", "rename", "pause", "unpause", "kill", "oom", "die"];
 
-// The supervisor's last line when it ends a sandbox itself (supervisor/init.go).
-const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
+// The supervisor's last line when the sandbox ends by its hand or its command's (supervisor/init.go),
+// written once every other process of the sandbox is gone, so no process of it writes after.
+const SUPERVISOR_WORDS: readonly [RegExp, EndedReason, number | undefined][] = [
+  [/^sandfleet: sandbox ended by its timeout$/, "timeout", TIMEOUT_EXIT_CODE],
+  [/^sandfleet: sandbox ended by its idle timeout$/, "idle", TIMEOUT_EXIT_CODE],
+  [/^sandfleet: sandbox ended: its command was killed for memory \(oom\)$/, "oom", KILLED_EXIT_CODE],
+  [/^sandfleet: sandbox ended: its command exited with (\d+)$/, "exit", undefined],
+  [/^sandfleet: sandbox terminated$/, "terminated", KILLED_EXIT_CODE],
+];
 
 /**
  * Turns the engine's container events into sandbox events. It keeps, per
@@ -21,6 +28,8 @@ const SUPERVISOR_END = /sandfleet: sandbox ended by its (idle timeout|timeout)/;
  */
 /** How long before a sandbox's end the kernel's kill for memory may come and still be the end's cause. */
 const OOM_END_WINDOW_MS = 2000;
+/** How many times an end by SIGKILL looks for the engine's `kill`, 50 ms apart. */
+const KILL_LOOKS = 4;
 
 export class SandboxEventReader {
   readonly #docker: Engine;
@@ -111,17 +120,21 @@ export class SandboxEventReader {
   async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {
     const recorded = endReasonOf(event.attributes.name ?? "");
     if (recorded) return recorded;
+    // Someone ended it (terminate, the engine's kill): whatever ran out of memory before in it.
+    if (this.#killed.has(event.containerId) || (exitCode === KILLED_EXIT_CODE && (await this.#killLogged(event)))) {
+      return "terminated";
+    }
+    // The supervisor says why, when the end was its own or its command's.
+    if (event.attributes[LABEL.supervisor] !== undefined) {
+      const said = await this.#lastWords(event.containerId, exitCode);
+      if (said) return said;
+    }
     // The kernel's kill of the main process comes a moment before its end; one long before was an
     // exec's, which the sandbox outlived, and says nothing about this end.
     const oomAt = this.#oom.get(event.containerId);
     const oomEnded = oomAt !== undefined && event.timeMs - oomAt <= OOM_END_WINDOW_MS;
-    if (oomEnded) return "oom";
-    if (exitCode === TIMEOUT_EXIT_CODE && event.attributes[LABEL.supervisor] !== undefined) {
-      const said = await this.#lastWords(event.containerId);
-      if (said) return said === "idle timeout" ? "idle" : "timeout";
-    }
-    if (this.#killed.has(event.containerId)) return "terminated";
-    // Killed by a signal: the engine may log its `kill` and `oom` events after the `die`, so the
+    if (oomEnded && exitCode === KILLED_EXIT_CODE) return "oom";
+    // Killed by a signal: the engine may log its `oom` events after the `die`, so the
     // container's own record decides.
     if (exitCode === KILLED_EXIT_CODE) {
       // The record says "OOM killed" for any process of the container the kernel ever killed: after
@@ -133,14 +146,46 @@ export class SandboxEventReader {
     return "exit";
   }
 
-  /** What the supervisor said when it ended the sandbox itself, from the end of its log. */
-  async #lastWords(containerId: string): Promise<string | undefined> {
+  /**
+   * Whether the engine logged a `kill` of the container around its end: it logs it once its signal
+   * went, which may be after the `die` it caused.
+   */
+  async #killLogged(event: EngineEvent): Promise<boolean> {
+    for (let attempt = 0; attempt < KILL_LOOKS; attempt++) {
+      try {
+        const kills = await this.#docker.events.containerEvents({
+          sinceMs: event.timeMs - OOM_END_WINDOW_MS,
+          untilMs: Date.now(),
+          actions: ["kill"],
+          labels: {},
+          containerId: event.containerId,
+        });
+        if (kills.length > 0) return true;
+      } catch {
+        return false; // an engine that cannot say: the rest of the facts decide
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return false;
+  }
+
+  /**
+   * What the supervisor said as the sandbox ended: its log's last line, when that is one of its
+   * verdicts and agrees with the exit code (the supervisor killed by the engine says nothing, and
+   * the line before its end may be anything the sandbox wrote).
+   */
+  async #lastWords(containerId: string, exitCode: number): Promise<EndedReason | undefined> {
     try {
       const { stderr, stdout } = await this.#docker.containers.logs(containerId, { follow: false, tail: 5 });
       stdout.resume();
       let text = "";
       for await (const chunk of stderr) text += (chunk as Buffer).toString();
-      return SUPERVISOR_END.exec(text)?.[1];
+      const last = text.trimEnd().split("\n").at(-1) ?? "";
+      for (const [words, reason, code] of SUPERVISOR_WORDS) {
+        const said = words.exec(last);
+        if (said && exitCode === (code ?? Number(said[1]))) return reason;
+      }
+      return undefined;
     } catch {
       return undefined; // removed meanwhile: the rest of the facts decide
     }

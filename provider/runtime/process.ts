@@ -75,11 +75,11 @@ export class SandboxProcess {
     this.#pty = pty;
     this.stdout = command.stdout;
     this.stderr = command.stderr;
-    this.#exit = command.wait().then(async ({ exitCode, timedOut }) => {
+    this.#exit = command.wait().then(async ({ exitCode, timedOut, oom }) => {
       this.#timedOut = timedOut;
       if (timedOut) this.#reason = "timeout";
       else if (this.#killed) this.#reason = "killed";
-      else if (exitCode === KILLED_EXIT_CODE && (await wasOomKilled())) this.#reason = "oom";
+      else if (oom ?? (exitCode === KILLED_EXIT_CODE && (await wasOomKilled()))) this.#reason = "oom";
       this.#exitCode = exitCode;
       return exitCode;
     });
@@ -112,6 +112,7 @@ export class SandboxProcess {
         : await startEngineCommand(docker, target.id, { ...spec, ...(params.user ? { user: params.user } : {}) });
     const startedMs = Date.now();
     const wasOomKilled = async () => {
+      // Only for a command the engine ran itself: the supervisor tells its own commands' OOM exactly.
       // The engine reports the kernel's kill as an "oom" event of the container, a moment after the exit.
       for (let attempt = 0; attempt < 4; attempt++) {
         const events = await docker.events.containerEvents({

@@ -15,3 +15,13 @@ func targetCalls() (uint32, []target) {
 		{nr: 434, pidArg: 0, sigArg: -1}, // pidfd_open
 	}
 }
+
+// More calls an exec's filter watches, on amd64: prlimit64, fcntl and pidfd_send_signal.
+const (
+	nrPrlimit64       = 302
+	nrFcntl           = 72
+	nrPidfdSendSignal = 424
+	nrSetsid          = 112
+	// x32 calls share the native audit arch, with this bit in the number.
+	x32Bit = 0x40000000
+)

@@ -15,3 +15,13 @@ func targetCalls() (uint32, []target) {
 		{nr: 434, pidArg: 0, sigArg: -1}, // pidfd_open
 	}
 }
+
+// More calls an exec's filter watches, on arm64: prlimit64, fcntl and pidfd_send_signal.
+const (
+	nrPrlimit64       = 261
+	nrFcntl           = 25
+	nrPidfdSendSignal = 424
+	nrSetsid          = 157
+	// arm64 has no second ABI on its audit arch.
+	x32Bit = 0
+)

@@ -23,6 +23,10 @@ type Spec struct {
 	// InheritOutput gives the process this one's stdout and stderr (the
 	// sandbox's log) instead of pipes; Stdout and Stderr are then nil.
 	InheritOutput bool
+	// Confined starts the process under the exec filter (see confined.go):
+	// every process it starts stays in its process group, where a kill finds
+	// it, and none can end or stop the supervisor.
+	Confined bool
 }
 
 // Process is a started process with its streams.
@@ -90,14 +94,20 @@ func startOnPipes(path string, spec Spec) (*Process, error) {
 	if spec.InheritOutput {
 		files[1], files[2] = os.Stdout.Fd(), os.Stderr.Fd()
 	}
-	attr := &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
-	pid, done, err := theReaper.start(func() (int, error) { return syscall.ForkExec(path, spec.Argv, attr) })
+	p := &Process{Stdin: parentEnds[0], Stdout: parentEnds[1], Stderr: parentEnds[2]}
+	var err error
+	if spec.Confined {
+		p.Pid, p.Done, err = startConfined(path, spec, [3]uintptr{files[0], files[1], files[2]}, false)
+	} else {
+		attr := &syscall.ProcAttr{Dir: spec.Dir, Env: spec.Env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
+		p.Pid, p.Done, err = theReaper.start(func() (int, error) { return syscall.ForkExec(path, spec.Argv, attr) })
+		err = startErrorOrNil(spec.Argv[0], err)
+	}
 	closeAll(childEnds)
 	if err != nil {
 		closeAll(parentEnds)
-		return nil, startError(spec.Argv[0], err)
+		return nil, err
 	}
-	p := &Process{Pid: pid, Stdin: parentEnds[0], Stdout: parentEnds[1], Stderr: parentEnds[2], Done: done}
 	if spec.InheritOutput {
 		closeAll(parentEnds[1:])
 		p.Stdout, p.Stderr = nil, nil
@@ -115,18 +125,31 @@ func startOnPty(path string, spec Spec) (*Process, error) {
 		master.Close()
 		return nil, err
 	}
-	attr := &syscall.ProcAttr{
-		Dir:   spec.Dir,
-		Env:   spec.Env,
-		Files: []uintptr{slave.Fd(), slave.Fd(), slave.Fd()},
-		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	p := &Process{Stdin: master, Stdout: master, pty: master}
+	if spec.Confined {
+		p.Pid, p.Done, err = startConfined(path, spec, [3]uintptr{slave.Fd(), slave.Fd(), slave.Fd()}, true)
+	} else {
+		attr := &syscall.ProcAttr{
+			Dir:   spec.Dir,
+			Env:   spec.Env,
+			Files: []uintptr{slave.Fd(), slave.Fd(), slave.Fd()},
+			Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+		}
+		p.Pid, p.Done, err = theReaper.start(func() (int, error) { return syscall.ForkExec(path, spec.Argv, attr) })
+		err = startErrorOrNil(spec.Argv[0], err)
 	}
-	pid, done, err := theReaper.start(func() (int, error) { return syscall.ForkExec(path, spec.Argv, attr) })
 	if err != nil {
 		master.Close()
-		return nil, startError(spec.Argv[0], err)
+		return nil, err
 	}
-	return &Process{Pid: pid, Stdin: master, Stdout: master, Done: done, pty: master}, nil
+	return p, nil
+}
+
+func startErrorOrNil(command string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return startError(command, err)
 }
 
 // Resize sets a PTY's window size; the kernel tells the program with SIGWINCH.

@@ -16,8 +16,8 @@ import (
 const MarkVariable = "SANDFLEET_EXEC"
 
 type procEntry struct {
-	pid, ppid, pgid int
-	zombie          bool
+	pid, ppid, pgid, sid int
+	zombie               bool
 }
 
 // readProcs lists the live processes this process can see.
@@ -42,12 +42,13 @@ func readProcs() []procEntry {
 			continue
 		}
 		fields := strings.Fields(string(stat[end+1:]))
-		if len(fields) < 3 {
+		if len(fields) < 4 {
 			continue
 		}
 		ppid, _ := strconv.Atoi(fields[1])
 		pgid, _ := strconv.Atoi(fields[2])
-		out = append(out, procEntry{pid: pid, ppid: ppid, pgid: pgid, zombie: fields[0] == "Z"})
+		sid, _ := strconv.Atoi(fields[3])
+		out = append(out, procEntry{pid: pid, ppid: ppid, pgid: pgid, sid: sid, zombie: fields[0] == "Z"})
 	}
 	return out
 }
@@ -66,8 +67,9 @@ func hasMark(pid int, mark string) bool {
 	return false
 }
 
-// treeOf is the process root, its process group, every descendant of any
-// of them, and every process carrying mark: all that an exec started.
+// treeOf is the process root, its process group and session, every
+// descendant of any of them, and every process carrying mark: all that an
+// exec started. For a confined command, its session alone is that already.
 func treeOf(procs []procEntry, root int, mark string) []int {
 	self := os.Getpid()
 	in := map[int]bool{}
@@ -75,7 +77,7 @@ func treeOf(procs []procEntry, root int, mark string) []int {
 		if p.zombie || p.pid == self || p.pid == 1 {
 			continue
 		}
-		if p.pid == root || p.pgid == root || (mark != "" && hasMark(p.pid, mark)) {
+		if p.pid == root || p.pgid == root || p.sid == root || (mark != "" && hasMark(p.pid, mark)) {
 			in[p.pid] = true
 		}
 	}
@@ -114,8 +116,7 @@ func KillTree(root int, mark string) {
 	}
 }
 
-// SignalTree sends sig to an exec's process group and every process
-// carrying its mark.
+// SignalTree sends sig to every process of an exec (see treeOf).
 func SignalTree(root int, mark string, sig syscall.Signal) {
 	if sig == syscall.SIGKILL {
 		KillTree(root, mark)
@@ -147,4 +148,17 @@ func Cmdline(pid int) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+}
+
+// Children counts the live processes of the sandbox other than this one
+// whose parent is inside it (everything but the engine's own execs).
+func Children() int {
+	n := 0
+	self := os.Getpid()
+	for _, p := range readProcs() {
+		if p.ppid != 0 && p.pid != self && !p.zombie {
+			n++
+		}
+	}
+	return n
 }

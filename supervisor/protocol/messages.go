@@ -67,6 +67,8 @@ type ExitReply struct {
 	ExitCode int  `json:"exitCode"`
 	Signal   int  `json:"signal,omitempty"`
 	TimedOut bool `json:"timedOut,omitempty"`
+	// OOM: the kernel killed the command for memory (the sandbox's limit).
+	OOM bool `json:"oom,omitempty"`
 }
 
 // FailureReply ends a channel whose operation could not be done. Code is

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"sandfleet/supervisor/lifetime"
+	"sandfleet/supervisor/proc"
 	"sandfleet/supervisor/protocol"
 )
 
@@ -21,8 +22,10 @@ type Server struct {
 	MainStdin io.WriteCloser
 	// BaseEnv is the environment every exec starts from: the sandbox's own.
 	BaseEnv []string
-	execs   atomic.Uint64
-	mainIn  sync.Mutex
+	// OOM tells a command the kernel killed for memory from one killed by another process.
+	OOM    *proc.OOMLedger
+	execs  atomic.Uint64
+	mainIn sync.Mutex
 }
 
 // inbound is what a channel does with the client's frames after its Open.

@@ -36,6 +36,7 @@ type execChannel struct {
 	id       uint32
 	p        *proc.Process
 	mark     string
+	oomMark  int64 // the kernel's count of OOM kills when the command started
 	stdin    chan []byte
 	endOnce  sync.Once
 	killed   chan struct{}
@@ -48,10 +49,11 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 	mark := fmt.Sprintf("%d-%d", os.Getpid(), s.execs.Add(1))
 	env := mergeEnv(s.BaseEnv, req.Env, req.Pty != nil)
 	env = append(env, proc.MarkVariable+"="+mark)
-	spec := proc.Spec{Argv: req.Argv, Env: env, Dir: req.Workdir}
+	spec := proc.Spec{Argv: req.Argv, Env: env, Dir: req.Workdir, Confined: true}
 	if req.Pty != nil {
 		spec.Rows, spec.Cols = max(req.Pty.Rows, 1), max(req.Pty.Cols, 1)
 	}
+	oomMark := s.OOM.Mark()
 	p, err := proc.Start(spec)
 	if err != nil {
 		// As a shell would: the message on stderr, and the exit code that says why.
@@ -64,7 +66,7 @@ func (c *conn) startExec(id uint32, req protocol.Request) {
 		c.sendJSON(protocol.Exit, id, protocol.ExitReply{ExitCode: code})
 		return
 	}
-	ch := &execChannel{c: c, id: id, p: p, mark: mark, stdin: make(chan []byte, 64), killed: make(chan struct{}), finished: make(chan struct{})}
+	ch := &execChannel{c: c, id: id, p: p, mark: mark, oomMark: oomMark, stdin: make(chan []byte, 64), killed: make(chan struct{}), finished: make(chan struct{})}
 	if !c.register(id, ch) {
 		proc.KillTree(p.Pid, mark)
 		return
@@ -115,6 +117,8 @@ func (ch *execChannel) run(timeoutMs int64) {
 		ch.end()
 		status = <-ch.p.Done
 	}
+	// A SIGKILL the supervisor did not send: the kernel's, for memory, or another process's.
+	oom := status.Signal == syscall.SIGKILL && !ch.endedHere() && ch.c.server.OOM.Claim(ch.oomMark)
 	ch.p.DrainPty(ptyQuiet)
 	// As the engine's exec does, the command has ended once its output has:
 	// a background child that keeps stdout open keeps the exec running (and
@@ -135,7 +139,7 @@ func (ch *execChannel) run(timeoutMs int64) {
 	ch.closeOutput()
 	ch.c.release(ch.id)
 	close(ch.finished)
-	reply := protocol.ExitReply{ExitCode: status.Code, Signal: int(status.Signal), TimedOut: timedOut}
+	reply := protocol.ExitReply{ExitCode: status.Code, Signal: int(status.Signal), TimedOut: timedOut, OOM: oom}
 	if timedOut {
 		reply.ExitCode = 128 + int(syscall.SIGKILL)
 		reply.Signal = int(syscall.SIGKILL)
@@ -154,6 +158,16 @@ func (ch *execChannel) closeOutput() {
 func (ch *execChannel) end() {
 	ch.kill.Do(func() { close(ch.killed) })
 	proc.KillTree(ch.p.Pid, ch.mark)
+}
+
+// endedHere says whether the supervisor itself ended the command (timeout, kill, a closed connection).
+func (ch *execChannel) endedHere() bool {
+	select {
+	case <-ch.killed:
+		return true
+	default:
+		return false
+	}
 }
 
 func (ch *execChannel) feedStdin() {

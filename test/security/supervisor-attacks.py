@@ -262,6 +262,67 @@ def fork_bomb():
             time.sleep(0.05)
 
 
+def leave_exec():
+    """Every way to end or stop the supervisor that its guard does not cover (a CPU limit, a
+    file's signal, a pidfd), then a sleeper that leaves the exec's session, group, environment and
+    parents (setsid, setpgid, a double fork, env -i, its parents killed). Prints what each try got,
+    the process groups, and the sleeper's pid, and keeps the exec running."""
+    import fcntl
+    import resource
+
+    tgkill = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
+    tries = {}
+
+    def attempt(name, send):
+        try:
+            if send() == -1:
+                raise OSError(ctypes.get_errno(), "")
+            tries[name] = "sent"
+        except OSError as error:
+            tries[name] = os.strerror(error.errno)
+
+    for sig in (signal.SIGKILL, signal.SIGSTOP):
+        attempt("kill %d" % sig, lambda: os.kill(1, sig))
+        attempt("sigqueue %d" % sig, lambda: sigqueue(1, sig))
+        attempt("tgkill %d" % sig, lambda: thread_signal(tgkill, 1, 1, sig))
+        proc_dir = os.open("/proc/1", os.O_RDONLY | os.O_DIRECTORY)
+        attempt("pidfd_send_signal %d" % sig, lambda: signal.pidfd_send_signal(proc_dir, sig))
+    attempt("pidfd_open", lambda: os.pidfd_open(1))
+    # A CPU limit below what it used ends a process with SIGKILL, even PID 1.
+    attempt("prlimit", lambda: resource.prlimit(1, resource.RLIMIT_CPU, (1, 1)))
+    reader, writer = os.pipe()
+    attempt("fcntl F_SETSIG 9", lambda: fcntl.fcntl(reader, 10, signal.SIGKILL))  # 10: F_SETSIG
+    # The sleeper: a new session and group asked for every way, a double fork, an empty
+    # environment, and the processes between it and the exec killed.
+    script = (
+        "import os, signal, sys, time\n"
+        "if os.fork(): time.sleep(1000)\n"
+        "os.setsid()\n"
+        "pid = os.fork()\n"
+        "if pid:\n"
+        "    os.setpgid(pid, pid)\n"
+        "    print(pid, flush=True)\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)\n"
+        "    os._exit(0)\n"
+        "os.setpgid(0, 0)\n"
+        "os.execve('/bin/sleep', ['sleep', '1000'], {})\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    sleeper = int(child.stdout.readline())
+    sessions = {"exec": os.getsid(0), "sleeper": os.getsid(sleeper)}
+    print(json.dumps({"tries": tries, "sessions": sessions, "sleeper": sleeper}), flush=True)
+    time.sleep(1000)
+
+
 if __name__ == "__main__":
-    attack = {"clients": clients, "beside": beside, "squat": squat, "trace": trace, "signals": signals, "stop": stop_everything, "fork-bomb": fork_bomb}
+    attack = {
+        "clients": clients,
+        "beside": beside,
+        "squat": squat,
+        "trace": trace,
+        "signals": signals,
+        "stop": stop_everything,
+        "fork-bomb": fork_bomb,
+        "leave-exec": leave_exec,
+    }
     print(json.dumps(attack[sys.argv[1]]()))

@@ -37,6 +37,28 @@ function throughExec(): void {
   process.env.SANDFLEET_SUPERVISOR_CHANNEL = "exec";
 }
 
+/** The first line a process writes; its output stays open (and read) after it. */
+function firstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = "";
+    stream.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes("\n")) resolve(text.split("\n")[0] ?? "");
+    });
+    stream.on("end", () => {
+      reject(new Error(`no line before the end: ${JSON.stringify(text)}`));
+    });
+  });
+}
+
+/** Whether a process of the sandbox still runs (a zombie does not). */
+async function alive(sandbox: Sandbox, pid: number): Promise<boolean> {
+  const { stdout } = await sandbox.run(["sh", "-c", `grep -s '^State' /proc/${String(pid)}/status || true`], {
+    check: true,
+  });
+  return stdout.trim() !== "" && !stdout.includes("zombie");
+}
+
 /** Fails, instead of hanging the test, when a host call into the sandbox never answers. */
 async function answers<T>(what: string, call: Promise<T>, withinMs = 60_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -134,6 +156,37 @@ describe("a process inside a sandbox against its supervisor", () => {
       expect(await sandbox.poll()).toBeNull();
       expect((await answers("an exec after the signals", sandbox.run(["echo", "alive"]))).stdout).toBe("alive\n");
       expect(await sandbox.poll()).toBeNull();
+    });
+  }
+
+  for (const { label, user, runtime } of USERS) {
+    it(`cannot end or stop the supervisor through a CPU limit, a file's signal or a pidfd, nor outlive kill() by leaving its session, group, environment and parents, as ${label}`, async () => {
+      await using sandbox = await Sandbox.create({
+        app,
+        image: "sandfleet/python",
+        ...(user ? { user } : {}),
+        ...(runtime ? { runtime } : {}),
+      });
+      await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+      const running = await sandbox.exec(["python3", "/tmp/attacks.py", "leave-exec"]);
+      const report = JSON.parse(await answers("the attack's report", firstLine(running.stdout))) as {
+        tries: Record<string, string>;
+        sessions: { exec: number; sleeper: number };
+        sleeper: number;
+      };
+      // kill, sigqueue, tgkill and pidfd_send_signal with SIGKILL and SIGSTOP, pidfd_open, prlimit
+      // and F_SETSIG with SIGKILL: none went.
+      expect(Object.keys(report.tries)).toHaveLength(2 * 4 + 3);
+      for (const [how, got] of Object.entries(report.tries)) expect(got, how).not.toBe("sent");
+      // setsid changed nothing: the sleeper, in a process group of its own, is in the exec's session.
+      expect(report.sessions.sleeper).toBe(report.sessions.exec);
+      expect(await alive(sandbox, report.sleeper)).toBe(true);
+      await running.kill();
+      expect(await answers("the killed exec's end", running.wait())).toBe(137);
+      await until("the sleeper that left the exec to be gone", async () => !(await alive(sandbox, report.sleeper)));
+      expect(await answers("an exec after the attack", sandbox.run(["echo", "alive"]))).toMatchObject({
+        stdout: "alive\n",
+      });
     });
   }
 

@@ -1,3 +1,4 @@
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Engine } from "../../provider/engines/port.ts";
 import type { EngineEvent } from "../../provider/engines/port.ts";
@@ -92,6 +93,53 @@ describe("sandbox events from engine events", () => {
     } as unknown as Engine);
     await late.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 60_000 });
     expect(await late.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+  });
+
+  it("a terminate right after an exec ran out of memory is terminated, not oom, whenever the engine logs its kill", async () => {
+    const reader = new SandboxEventReader(noEngine);
+    await reader.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 500 });
+    await reader.read(engineEvent("kill", { signal: "9" }));
+    expect(await reader.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+    // The kill logged after the end is found in the engine's events.
+    const late = new SandboxEventReader({
+      events: { containerEvents: () => Promise.resolve([engineEvent("kill", { signal: "9" })]) },
+      containers: { inspect: () => Promise.resolve({ oomKilled: true }) },
+    } as unknown as Engine);
+    await late.read({ ...engineEvent("oom"), timeMs: 1_700_000_000_000 - 500 });
+    expect(await late.read(engineEvent("die", { exitCode: "137" }))).toMatchObject({ reason: "terminated" });
+  });
+
+  describe("a supervised sandbox's end, told by the supervisor's last words", () => {
+    const supervised = { "sandfleet.supervisor": "v1" };
+    /** An engine whose log of the container ends with `log`, and that logged no kill. */
+    const withLog = (log: string) =>
+      ({
+        events: { containerEvents: () => Promise.resolve([]) },
+        containers: {
+          logs: () => Promise.resolve({ stdout: Readable.from([]), stderr: Readable.from([Buffer.from(log)]) }),
+          inspect: () => Promise.resolve({ oomKilled: true }),
+        },
+      }) as unknown as Engine;
+    const endOf = async (log: string, exitCode: string) => {
+      const reader = new SandboxEventReader(withLog(log));
+      // Another process of the sandbox ran out of memory a moment before.
+      await reader.read({ ...engineEvent("oom", supervised), timeMs: 1_700_000_000_000 - 500 });
+      return (await reader.read(engineEvent("die", { ...supervised, exitCode })))?.reason;
+    };
+
+    it("is oom only when the kernel killed its command for memory", async () => {
+      expect(await endOf("sandfleet: sandbox ended: its command was killed for memory (oom)\n", "137")).toBe("oom");
+      // Its command killed by another process's kill -9, while another ran out of memory.
+      expect(await endOf("sandfleet: sandbox ended: its command exited with 137\n", "137")).toBe("exit");
+    });
+
+    it("believes only a last line that agrees with the exit code", async () => {
+      // Written by the sandbox before the engine killed the supervisor, which then said nothing.
+      const forged = "sandfleet: sandbox ended: its command exited with 0\nsomething else\n";
+      expect(await endOf(forged, "137")).toBe("oom");
+      expect(await endOf("sandfleet: sandbox ended: its command was killed for memory (oom)\n", "0")).toBe("exit");
+      expect(await endOf("sandfleet: sandbox ended by its timeout\n", "124")).toBe("timeout");
+    });
   });
 
   it("an OOM before the end makes it oom", async () => {

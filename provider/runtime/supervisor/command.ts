@@ -11,8 +11,11 @@ import { FRAME } from "./frames.ts";
 export function startSupervisedCommand(connection: SupervisorConnection, spec: CommandSpec): RunningCommand {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
-  let settle: { resolve: (exit: { exitCode: number; timedOut: boolean }) => void; reject: (error: Error) => void };
-  const exit = new Promise<{ exitCode: number; timedOut: boolean }>((resolve, reject) => {
+  let settle: {
+    resolve: (exit: { exitCode: number; timedOut: boolean; oom: boolean }) => void;
+    reject: (error: Error) => void;
+  };
+  const exit = new Promise<{ exitCode: number; timedOut: boolean; oom: boolean }>((resolve, reject) => {
     settle = { resolve, reject };
   });
   // A caller that never waits must not get an unhandled rejection.
@@ -35,9 +38,15 @@ export function startSupervisedCommand(connection: SupervisorConnection, spec: C
         if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
         else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
         else if (frame.kind === FRAME.exit) {
-          const reply = parseJson(frame.payload) as { exitCode?: number; timedOut?: boolean } | undefined;
+          const reply = parseJson(frame.payload) as
+            { exitCode?: number; timedOut?: boolean; oom?: boolean } | undefined;
           finish();
-          settle.resolve({ exitCode: reply?.exitCode ?? -1, timedOut: reply?.timedOut === true });
+          // The supervisor tells the kernel's kill for memory itself (supervisor/proc/oom.go).
+          settle.resolve({
+            exitCode: reply?.exitCode ?? -1,
+            timedOut: reply?.timedOut === true,
+            oom: reply?.oom === true,
+          });
         } else if (frame.kind === FRAME.failure) {
           finish();
           settle.reject(new SandfleetError(failureOf(frame.payload).message));

@@ -1,0 +1,3 @@
+package proc
+
+const sysSeccomp = 317 // seccomp(2) on amd64
