@@ -21,7 +21,8 @@ import { watchEvents, type SandboxEvent } from "./events.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
 export interface AgentEvent {
-  action: "ended" | "paused" | "resumed" | "refilled" | "expired" | "error";
+  /** `replaced`: a pool member the engine said was lost (its node, an eviction) or not Ready, and what it said. */
+  action: "ended" | "paused" | "resumed" | "refilled" | "replaced" | "expired" | "error";
   sandbox?: string;
   reason?: EndReason;
   detail?: string;

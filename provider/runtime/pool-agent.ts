@@ -1,6 +1,13 @@
 import type { Engine } from "../engines/port.ts";
 import type { AgentEvent, Reconciler } from "./agent.ts";
-import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
+import {
+  listMembers,
+  pruneClaimRecords,
+  reconcilePool,
+  recordedPools,
+  secretEnvFromMember,
+  type Refill,
+} from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
 export async function refillPools(docker: Engine, app?: string): Promise<AgentEvent[]> {
@@ -9,7 +16,8 @@ export async function refillPools(docker: Engine, app?: string): Promise<AgentEv
     const label = `${pool.app}/${pool.name}`;
     try {
       // Another maker (an `up`, another agent) filling this pool right now is left to it.
-      const { added, removed } = await refillPool(docker, pool, { wait: false });
+      const { added, removed, lost } = await refillPool(docker, pool, { wait: false });
+      for (const line of lost) events.push({ action: "replaced", sandbox: label, detail: line });
       if (added || removed)
         events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
     } catch (error) {
@@ -30,7 +38,7 @@ export async function refillPool(
   docker: Engine,
   pool: RecordedPool,
   options: { wait: boolean; secretEnv?: Record<string, string> },
-): Promise<{ added: number; removed: number }> {
+): Promise<Refill> {
   const { secretKeys, ...template } = pool.template;
   const secretEnv =
     options.secretEnv ??

@@ -117,6 +117,14 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
   };
 }
 
+/** What a reconcile did: members made and removed, and a line for each it removed because the engine said it was lost. */
+export interface Refill {
+  added: number;
+  removed: number;
+  /** "node-lost: pod sf-… on node …: …", one per member the engine ended (its node lost, an eviction), removed and replaced. */
+  lost: string[];
+}
+
 /**
  * Brings the pool to `replicas` warm members of the current template. Extra
  * members go first; members of an old template are replaced one at a time
@@ -128,18 +136,18 @@ export async function reconcilePool(
   docker: Engine,
   params: PoolParams,
   options: { wait?: boolean } = {},
-): Promise<{ added: number; removed: number; busy: boolean }> {
+): Promise<Refill & { busy: boolean }> {
   const probeMs = params.template.readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs;
   const held = await withPoolLock(
     docker,
     { app: params.app, pool: params.name, ttlMs: 2 * probeMs + 2 * PENDING_GRACE_MS, wait: options.wait ?? true },
     () => reconcileHeld(docker, params),
   );
-  return held ? { ...held.done, busy: false } : { added: 0, removed: 0, busy: true };
+  return held ? { ...held.done, busy: false } : { added: 0, removed: 0, lost: [], busy: true };
 }
 
 /** reconcilePool's work, done by the one maker that holds the pool's lock. */
-async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ added: number; removed: number }> {
+async function reconcileHeld(docker: Engine, params: PoolParams): Promise<Refill> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
@@ -147,14 +155,18 @@ async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ adde
   // A pending member another maker (an `up`, an agent) is still making may not be running yet:
   // it is dead only once abandoned. Any other member that is not running is dead.
   // A paused member is alive: its memory is kept, and it resumes on use.
+  // One the engine has ended (its node lost, evicted) is dead whatever its state: removed at
+  // once, for its node may never confirm. One that runs but is not Ready stays, uncounted, while
+  // another takes its place; if it becomes Ready again, the extra goes.
   const dead = members.filter((m) =>
-    m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running && !m.paused,
+    m.trouble?.ended ? true : m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running && !m.paused,
   );
   const live = members.filter((m) => !dead.includes(m));
-  const current = live.filter((m) => m.templateHash === hash);
-  const old = live.filter((m) => m.templateHash !== hash);
+  const current = live.filter((m) => m.templateHash === hash && !m.trouble);
+  const old = live.filter((m) => m.templateHash !== hash && !m.trouble);
   let added = 0;
   let removed = 0;
+  const lost = dead.flatMap((m) => (m.trouble ? [`${m.trouble.reason}: ${m.trouble.detail}`] : []));
   const remove = async (list: PoolMember[]) => {
     await Promise.all(list.map((m) => removeSandbox(docker, m.id)));
     removed += list.length;
@@ -184,7 +196,7 @@ async function reconcileHeld(docker: Engine, params: PoolParams): Promise<{ adde
       await remove([stale]);
     }
   }
-  return { added, removed };
+  return { added, removed, lost };
 }
 
 /**
@@ -261,7 +273,12 @@ export async function claimMember(
 }
 
 async function listWarm(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
-  return (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
+  return (await listMembers(docker, app, pool)).filter(isClaimable);
+}
+
+/** A warm member that runs and that the engine finds nothing wrong with: the one kind a claim takes, or a count counts. */
+export function isClaimable(member: PoolMember): boolean {
+  return member.state === "warm" && member.running && !member.trouble;
 }
 
 /** When a member was claimed, and what its claimer waited, for lifetimes and the claim latency metric. */

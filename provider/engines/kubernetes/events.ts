@@ -1,10 +1,14 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import type { EngineEvent, EventClient, Labels } from "../port.ts";
+import {
+  END_DETAIL_ATTRIBUTE,
+  END_REASON_ATTRIBUTE,
+  type EngineEvent, type EventClient, type Labels } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import { labelsOf, nameOf, selectorFor } from "./labels.ts";
 
 import { SANDBOX_CONTAINER } from "./pod-spec.ts";
+import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 
 const ms = (value: Date | string | undefined) => (value ? new Date(value).getTime() : 0);
 
@@ -33,9 +37,18 @@ export function podEvents(pod: V1Pod): EngineEvent[] {
   if (ready && status?.state?.running)
     events.push(event("health_status", ms(ready.lastTransitionTime), { health: "healthy" }));
   const ended = status?.state?.terminated;
-  if (ended) {
-    if (ended.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
-    events.push(event("die", ms(ended.finishedAt), { exitCode: String(ended.exitCode) }));
+  // Ended by the cluster (its node lost, an eviction): the die says why, as END_REASON_ATTRIBUTE.
+  const trouble = podTrouble(pod);
+  const why: Record<string, string> = trouble?.ended ? { [END_REASON_ATTRIBUTE]: trouble.reason, [END_DETAIL_ATTRIBUTE]: trouble.detail } : {};
+  // Its time is the cluster's first mark, which stays the same when the container's own end follows.
+  if (ended?.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
+  if (ended || trouble?.ended) {
+    events.push(
+      event("die", trouble?.ended ? (trouble.sinceMs ?? ms(ended?.finishedAt)) : ms(ended?.finishedAt), {
+        exitCode: String(ended?.exitCode ?? LOST_EXIT_CODE),
+        ...why,
+      }),
+    );
   }
   return events;
 }
