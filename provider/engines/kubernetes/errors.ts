@@ -41,7 +41,6 @@ export function errorText(error: unknown): string {
   return String(error);
 }
 
-
 /** Translates what a call to the API server throws into sandfleet's error classes, naming the operation and the cluster. */
 export function translateKubernetesError(error: unknown, what: string, host: string): SandfleetError {
   if (error instanceof SandfleetError) return error;

@@ -2,7 +2,10 @@ import type { V1Pod } from "@kubernetes/client-node";
 import {
   END_DETAIL_ATTRIBUTE,
   END_REASON_ATTRIBUTE,
-  type EngineEvent, type EventClient, type Labels } from "../port.ts";
+  type EngineEvent,
+  type EventClient,
+  type Labels,
+} from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import { labelsOf, nameOf, selectorFor } from "./labels.ts";
@@ -39,7 +42,9 @@ export function podEvents(pod: V1Pod): EngineEvent[] {
   const ended = status?.state?.terminated;
   // Ended by the cluster (its node lost, an eviction): the die says why, as END_REASON_ATTRIBUTE.
   const trouble = podTrouble(pod);
-  const why: Record<string, string> = trouble?.ended ? { [END_REASON_ATTRIBUTE]: trouble.reason, [END_DETAIL_ATTRIBUTE]: trouble.detail } : {};
+  const why: Record<string, string> = trouble?.ended
+    ? { [END_REASON_ATTRIBUTE]: trouble.reason, [END_DETAIL_ATTRIBUTE]: trouble.detail }
+    : {};
   // Its time is the cluster's first mark, which stays the same when the container's own end follows.
   if (ended?.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
   if (ended || trouble?.ended) {
@@ -74,7 +79,8 @@ export function eventClient(apis: () => Promise<KubeApis>, call: KubeCall): Even
       const wanted = new Set(params.actions);
       const seen = new Set<string>();
       const key = (e: EngineEvent) => `${e.containerId}/${e.action}/${String(e.timeMs)}`;
-      let since = params.sinceMs ?? Date.now();
+      // The API server's times are whole seconds: an event of the second the watch started is after it.
+      let since = Math.floor((params.sinceMs ?? Date.now()) / 1000) * 1000;
       while (!params.signal.aborted) {
         for (const e of await listEvents(params.labels)) {
           if (!wanted.has(e.action) || e.timeMs < since || seen.has(key(e))) continue;

@@ -21,12 +21,7 @@ export function openExec(readPod: () => Promise<V1Pod>, podId: string) {
   };
 }
 
-async function refusal(
-  status: number,
-  said: string,
-  readPod: () => Promise<V1Pod>,
-  podId: string,
-): Promise<Error> {
+async function refusal(status: number, said: string, readPod: () => Promise<V1Pod>, podId: string): Promise<Error> {
   if (status === 404) return new NotFoundError(`no such sandbox pod: ${podId}`);
   if (status < 500) return new EngineError(`the API server refused the exec (${said})`);
   const pod = await readPod().catch(() => undefined);
@@ -37,8 +32,6 @@ async function refusal(
   }
   const why = trouble?.reason === "node-lost" ? `node-lost: ${trouble.detail}` : `the API server answered ${said}`;
   return new EngineUnavailableError(
-    node
-      ? `the pod's node ${node} does not answer (${why})`
-      : `the API server could not reach the pod's node (${why})`,
+    node ? `the pod's node ${node} does not answer (${why})` : `the API server could not reach the pod's node (${why})`,
   );
 }

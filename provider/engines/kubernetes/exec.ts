@@ -64,14 +64,14 @@ export function execClient(
         containerId,
       )(() =>
         new lib.Exec(config).exec(
-        namespace,
-        containerId,
-        SANDBOX_CONTAINER,
-        [...spec.argv],
-        stdout,
-        stderr,
-        stdin ?? null,
-        spec.tty === true,
+          namespace,
+          containerId,
+          SANDBOX_CONTAINER,
+          [...spec.argv],
+          stdout,
+          stderr,
+          stdin ?? null,
+          spec.tty === true,
           (status) => {
             settle(exitCodeOf(status));
           },

@@ -52,8 +52,11 @@ const ms = (value: Date | string | undefined): number | undefined => (value ? ne
  */
 function lostSince(pod: V1Pod): number | undefined {
   const ready = condition(pod, "Ready");
+  // The not-ready mark is the cluster's only while the kubelet last said ready: a pod that never
+  // was Ready has been not ready since it started, long before its node was lost.
+  const marked = pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER)?.ready === true;
   const times = [
-    ready?.status === "False" ? ms(ready.lastTransitionTime) : undefined,
+    ready?.status === "False" && marked ? ms(ready.lastTransitionTime) : undefined,
     ms(condition(pod, "DisruptionTarget")?.lastTransitionTime),
   ].filter((t): t is number => t !== undefined);
   return times.length ? Math.min(...times) : undefined;
