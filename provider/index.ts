@@ -15,6 +15,7 @@ export {
   InvalidArgumentError,
   NotFoundError,
   PoolExhaustedError,
+  SandboxLostError,
   SandfleetError,
   TimeoutError,
   IsADirectoryError,

@@ -1,6 +1,6 @@
 import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
-import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError, SandboxLostError } from "../errors.ts";
 import { BOUNDS, enumProblem, numberProblem } from "../rules.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
@@ -121,8 +121,27 @@ export async function addMember(docker: Engine, params: PoolParams): Promise<Poo
 export interface Refill {
   added: number;
   removed: number;
-  /** "node-lost: pod sf-… on node …: …", one per member the engine ended (its node lost, an eviction), removed and replaced. */
+  /**
+   * One line per member the engine ended (its node lost, an eviction), naming the pod, its node and
+   * why: "node-lost: pod sf-… on node …: …" for one removed and replaced, "pod sf-… cannot start:
+   * node-lost: …; made another" for one lost while it started.
+   */
   lost: string[];
+}
+
+/** Times a member the engine lost while it started (its node lost) is made again before the refill fails. */
+const LOST_RETRIES = 2;
+
+/** addMember, made again on another try when the engine lost the one it made; each loss said in `lost`. */
+async function addMemberAnew(docker: Engine, params: PoolParams, lost: string[]): Promise<PoolMember> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await addMember(docker, params);
+    } catch (error) {
+      if (!(error instanceof SandboxLostError) || attempt >= LOST_RETRIES) throw error;
+      lost.push(`${error.message}; made another`);
+    }
+  }
 }
 
 /**
@@ -167,13 +186,14 @@ async function reconcileHeld(docker: Engine, params: PoolParams): Promise<Refill
   let added = 0;
   let removed = 0;
   const lost = dead.flatMap((m) => (m.trouble ? [`${m.trouble.reason}: ${m.trouble.detail}`] : []));
+
   const remove = async (list: PoolMember[]) => {
     await Promise.all(list.map((m) => removeSandbox(docker, m.id)));
     removed += list.length;
   };
   const add = async (count: number) => {
     // Every attempt settles before a failure is reported, so none is left half-made behind it.
-    const results = await Promise.allSettled(Array.from({ length: count }, () => addMember(docker, params)));
+    const results = await Promise.allSettled(Array.from({ length: count }, () => addMemberAnew(docker, params, lost)));
     added += results.filter((r) => r.status === "fulfilled").length;
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;

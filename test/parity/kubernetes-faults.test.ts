@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
+import { refillStackPools } from "../../provider/cli/refill.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
 import { Agent, type AgentEvent } from "../../provider/runtime/agent.ts";
 import { poolReconcilers } from "../../provider/runtime/pool-agent.ts";
@@ -67,6 +68,7 @@ async function cliOutputUntil(args: string[], line: RegExp): Promise<string> {
 
 describe("a node lost under a warm pool", () => {
   const app = uniqueApp("k8s-lost");
+  const upApp = uniqueApp("k8s-lost-up");
   let lostNode: string | undefined;
   afterAll(async () => {
     // The node comes back for the tests after this one: its kubelet started, the node Ready and untainted.
@@ -76,6 +78,7 @@ describe("a node lost under a warm pool", () => {
       await until(`node ${node} Ready again`, () => nodeReady(node), 120_000);
     }
     await cleanupBackend(engine, app);
+    await cleanupBackend(engine, upApp);
   }, 180_000);
 
   it("ends the claimed sandbox there with node-lost, never hands out a member there, and refills on the other node within a minute", async () => {
@@ -91,6 +94,18 @@ describe("a node lost under a warm pool", () => {
       },
     );
     await poolProvider.create(checked.inputs as Record<string, unknown>);
+    // A second pool, of an app no agent watches: `sandfleet up` refills it, and says what it replaced.
+    const upChecked = await poolProvider.check(
+      {},
+      {
+        app: upApp,
+        name: "py",
+        replicas: 2,
+        template: { image: "sandfleet/busybox", memoryMiB: 32 },
+        kubernetes: TEST_CLUSTER,
+      },
+    );
+    await poolProvider.create(upChecked.inputs as Record<string, unknown>);
     const held = await sandfleet.sandboxes.claim(app, "py");
     const victim = await nodeOf(held.id);
     lostNode = victim;
@@ -112,14 +127,15 @@ describe("a node lost under a warm pool", () => {
     try {
       const pool = await sandfleet.pools.fromName(app, "py");
       await until("the pool refilled after the claim", async () => (await pool.status()).ready === 4);
-      const warmThere = async () =>
+      const warmThere = async (inApp = app) =>
         (
           await Promise.all(
-            (await listMembers(engine, app, "py")).filter((m) => m.state === "warm").map((m) => nodeOf(m.id)),
+            (await listMembers(engine, inApp, "py")).filter((m) => m.state === "warm").map((m) => nodeOf(m.id)),
           )
         ).filter((n) => n === victim).length;
-      // The pool spreads over both nodes: warm members wait on the node about to be lost.
+      // The pools spread over both nodes: warm members wait on the node about to be lost.
       expect(await warmThere()).toBeGreaterThan(0);
+      expect(await warmThere(upApp)).toBeGreaterThan(0);
 
       const killedMs = Date.now();
       await cluster("kill-kubelet", victim);
@@ -155,6 +171,21 @@ describe("a node lost under a warm pool", () => {
         `node loss drill: node marked ${seconds(markedMs - killedMs)}, sandbox ended ${seconds(endedMs - killedMs)}, ` +
           `4 claims from the other node ${seconds(claimsDoneMs - killedMs)}, pool of 4 refilled ${seconds(refilledMs - killedMs)} after the kubelet's kill`,
       );
+
+      // `sandfleet up` (after pulumi) refills the other app's pool, and says what it replaced and why.
+      const said: string[] = [];
+      await refillStackPools(
+        [{ app: upApp, name: "py", kubernetes: { ...TEST_CLUSTER } as Record<string, string> }],
+        (l) => said.push(l),
+      );
+      expect(said).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^pool ${upApp}/py replaced a member: node-lost: pod sf-\\w+ on node ${victim}: the node is lost`),
+        ),
+      );
+      expect(said).toContainEqual(expect.stringMatching(new RegExp(`^refilled pool ${upApp}/py: \\+\\d+ -\\d+$`)));
+      expect((await (await sandfleet.pools.fromName(upApp, "py")).status()).ready).toBe(2);
+      expect(await warmThere(upApp)).toBe(0);
 
       // The agent said what it replaced, naming the pod, the node and why; the end is an event and a metric.
       expect(agentEvents).toContainEqual(

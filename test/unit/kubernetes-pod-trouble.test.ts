@@ -238,3 +238,26 @@ describe("the time of a node loss", () => {
     expect(podTrouble(neverReady)).toMatchObject({ reason: "node-lost", sinceMs: Date.parse("2026-01-01T10:05:01Z") });
   });
 });
+
+describe("an exec's opening", () => {
+  it("is bounded: a node that never answers fails it, naming the node, and a socket that opens late is closed", async () => {
+    const healthy = pod({
+      phase: "Running",
+      containerStatuses: running(true),
+      conditions: [condition("Ready", "True", started)],
+    });
+    let closed = false;
+    let openLate!: (socket: { close(): void }) => void;
+    const opening = openExec(
+      async () => healthy,
+      "sf-0123456789ab",
+      50,
+    )(() => new Promise<{ close(): void }>((resolve) => (openLate = resolve)));
+    await expect(opening).rejects.toThrow(
+      /^an exec in pod sf-0123456789ab did not open in 0.05 s: its node node-b does not answer$/,
+    );
+    openLate({ close: () => (closed = true) });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(closed).toBe(true);
+  });
+});

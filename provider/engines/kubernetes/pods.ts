@@ -1,7 +1,7 @@
 import { PassThrough } from "node:stream";
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { randomHex } from "../../digest.ts";
-import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { ConflictError, EngineError, InvalidArgumentError, NotFoundError, SandboxLostError } from "../../errors.ts";
 import type {
   ContainerClient,
   ContainerInfo,
@@ -285,7 +285,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         // Placed on a node that is lost, or evicted before it ran: it never will.
         const trouble = podTrouble(pod);
         if (trouble?.ended && !sandboxStatus(pod)?.state?.terminated) {
-          throw new EngineError(`pod ${id} cannot start: ${trouble.reason}: ${trouble.detail}`);
+          throw new SandboxLostError(`pod ${id} cannot start: ${trouble.reason}: ${trouble.detail}`, trouble.reason);
         }
         if (pod.metadata?.deletionTimestamp) throw new EngineError(`pod ${id} was deleted before it started`);
         const status = podStatus(pod);
