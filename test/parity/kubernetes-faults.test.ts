@@ -188,19 +188,16 @@ describe("a node lost under a warm pool", () => {
       expect(await warmThere(upApp)).toBe(0);
 
       // The agent said what it replaced, naming the pod, the node and why; the end is an event and a metric.
-      expect(agentEvents).toContainEqual(
-        expect.objectContaining({
-          action: "replaced",
-          detail: expect.stringMatching(/^node-lost: pod sf-\w+ on node /),
-        }),
-      );
+      const replaced = agentEvents.filter((e) => e.action === "replaced");
+      expect(replaced.length).toBeGreaterThan(0);
+      expect(replaced.every((e) => /^node-lost: pod sf-\w+ on node /.test(e.detail ?? ""))).toBe(true);
       expect(agentEvents.filter((e) => e.action === "replaced").every((e) => e.detail?.includes(victim))).toBe(true);
       await until("the end told as an event", async () =>
         sandboxEvents.some((e) => e.kind === "ended" && e.id === held.id),
       );
-      expect(sandboxEvents.filter((e) => e.kind === "ended" && e.id === held.id)).toEqual([
-        expect.objectContaining({ reason: "node-lost", exitCode: 137, detail: expect.stringContaining(victim) }),
-      ]);
+      const heldEnds = sandboxEvents.filter((e) => e.kind === "ended" && e.id === held.id);
+      expect(heldEnds.map((e) => [e.reason, e.exitCode])).toEqual([["node-lost", 137]]);
+      expect(heldEnds[0]?.detail).toContain(`pod ${held.id} on node ${victim}`);
       // Every sandbox there ended so, the warm members with the claimed one; the metric counts each once.
       const lostEnds = sandboxEvents.filter((e) => e.kind === "ended" && e.reason === "node-lost");
       expect(lostEnds.every((e) => e.detail?.includes(`on node ${victim}`))).toBe(true);

@@ -12,27 +12,23 @@ import { isClaimable, parseMember } from "../../provider/runtime/pool.ts";
 
 const started = "2026-01-01T10:00:00Z";
 
-function pod(status: V1Pod["status"], extra: Partial<V1Pod["metadata"]> = {}): V1Pod {
-  return {
-    metadata: { name: "sf-0123456789ab", creationTimestamp: new Date(started), ...extra },
-    spec: { nodeName: "node-b", containers: [{ name: "sandbox" }] },
-    status,
-  };
+/** A pod as the API server returns it: JSON, times as strings (the client's classes are never made here). */
+function pod(status: object, extra: object = {}): V1Pod {
+  return JSON.parse(
+    JSON.stringify({
+      metadata: { name: "sf-0123456789ab", creationTimestamp: started, ...extra },
+      spec: { nodeName: "node-b", containers: [{ name: "sandbox" }] },
+      status,
+    }),
+  ) as V1Pod;
 }
 const running = (ready: boolean) => [
-  {
-    name: "sandbox",
-    ready,
-    image: "i",
-    imageID: "",
-    restartCount: 0,
-    state: { running: { startedAt: new Date(started) } },
-  },
+  { name: "sandbox", ready, image: "i", imageID: "", restartCount: 0, state: { running: { startedAt: started } } },
 ];
 const condition = (type: string, status: string, at: string, reason?: string, message?: string) => ({
   type,
   status,
-  lastTransitionTime: new Date(at),
+  lastTransitionTime: at,
   ...(reason ? { reason } : {}),
   ...(message ? { message } : {}),
 });
@@ -87,7 +83,7 @@ describe("a pod's trouble, read off the pod", () => {
           ),
         ],
       },
-      { deletionTimestamp: new Date("2026-01-01T10:05:03Z") },
+      { deletionTimestamp: "2026-01-01T10:05:03Z" },
     );
     expect(podTrouble(evicted)).toMatchObject({
       reason: "node-lost",
@@ -117,7 +113,7 @@ describe("a pod's trouble, read off the pod", () => {
               image: "i",
               imageID: "",
               restartCount: 0,
-              state: { terminated: { exitCode: 143, finishedAt: new Date(started) } },
+              state: { terminated: { exitCode: 143, finishedAt: started } },
             },
           ],
         }),
@@ -138,7 +134,7 @@ describe("a pod's trouble, read off the pod", () => {
         containerStatuses: running(true),
         conditions: [condition("DisruptionTarget", "True", started, "EvictionByEvictionAPI", "Eviction API: evicting")],
       },
-      { deletionTimestamp: new Date(started) },
+      { deletionTimestamp: started },
     );
     expect(podTrouble(drained)).toMatchObject({ reason: "evicted: api", ended: true });
     const unready = pod({
@@ -192,7 +188,7 @@ describe("what the runtime makes of it", () => {
 });
 
 describe("errors from the Kubernetes client", () => {
-  // What the library's WebSocket rejects with: an event, not an Error.
+  // What the library's WebSocket rejects with: an event, not an Error (cast below only to reject with it).
   const socketError = {
     type: "error",
     message: "Unexpected server response: 500",
@@ -214,11 +210,14 @@ describe("errors from the Kubernetes client", () => {
       containerStatuses: running(true),
       conditions: [condition("Ready", "False", started)],
     });
-    const failing = openExec(async () => lost, "sf-0123456789ab")(() => Promise.reject(socketError));
+    const failing = openExec(
+      async () => lost,
+      "sf-0123456789ab",
+    )(() => Promise.reject(socketError as unknown as Error));
     await expect(failing).rejects.toBeInstanceOf(EngineUnavailableError);
-    await expect(openExec(async () => lost, "sf-0123456789ab")(() => Promise.reject(socketError))).rejects.toThrow(
-      /^the pod's node node-b does not answer \(node-lost: pod sf-0123456789ab on node node-b/,
-    );
+    await expect(
+      openExec(async () => lost, "sf-0123456789ab")(() => Promise.reject(socketError as unknown as Error)),
+    ).rejects.toThrow(/^the pod's node node-b does not answer \(node-lost: pod sf-0123456789ab on node node-b/);
   });
 });
 
@@ -233,7 +232,7 @@ describe("the time of a node loss", () => {
           condition("DisruptionTarget", "True", "2026-01-01T10:05:01Z", "DeletionByTaintManager"),
         ],
       },
-      { deletionTimestamp: new Date("2026-01-01T10:05:03Z") },
+      { deletionTimestamp: "2026-01-01T10:05:03Z" },
     );
     expect(podTrouble(neverReady)).toMatchObject({ reason: "node-lost", sinceMs: Date.parse("2026-01-01T10:05:01Z") });
   });

@@ -37,7 +37,7 @@ export function openExec(readPod: () => Promise<V1Pod>, podId: string, timeoutMs
           clearTimeout(timer);
           if (late) return;
           const status = Number(/Unexpected server response: (\d{3})/.exec(errorText(error))?.[1] ?? 0);
-          reject(status === 0 ? error : await refusal(status, errorText(error), readPod, podId));
+          reject(status === 0 ? asError(error) : await refusal(status, errorText(error), readPod, podId));
         },
       );
     });
@@ -67,4 +67,11 @@ async function refusal(status: number, said: string, readPod: () => Promise<V1Po
   return new EngineUnavailableError(
     node ? `the pod's node ${node} does not answer (${why})` : `the API server could not reach the pod's node (${why})`,
   );
+}
+
+/** What the library rejected with, as an Error: a socket's error event gives the error it carries (its code with it). */
+function asError(error: unknown): Error {
+  if (error instanceof Error) return error;
+  const inner = (error as { error?: unknown } | null)?.error;
+  return inner instanceof Error ? inner : new Error(errorText(error));
 }
