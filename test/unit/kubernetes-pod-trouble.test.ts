@@ -260,3 +260,12 @@ describe("an exec's opening", () => {
     expect(closed).toBe(true);
   });
 });
+
+describe("the cluster's words", () => {
+  it("reach a terminal printable only", () => {
+    const evicted = pod({ phase: "Failed", reason: "Evicted", message: "disk \u001b]52;c;aGk=\u0007 full\r\n" });
+    expect(podTrouble(evicted)?.detail).toBe(
+      "pod sf-0123456789ab on node node-b was evicted by its kubelet: disk  ]52;c;aGk=  full  ",
+    );
+  });
+});

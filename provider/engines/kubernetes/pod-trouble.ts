@@ -64,6 +64,12 @@ function lostSince(pod: V1Pod): number | undefined {
 
 /** Why the pod cannot serve, though its own state may still say running; undefined when nothing is wrong. */
 export function podTrouble(pod: V1Pod): ContainerTrouble | undefined {
+  const trouble = readTrouble(pod);
+  // The cluster's words end up on terminals (the agent's log, `sandfleet events`): printable only.
+  return trouble && { ...trouble, detail: trouble.detail.replace(/[\p{Cc}\p{Cf}]/gu, " ") };
+}
+
+function readTrouble(pod: V1Pod): ContainerTrouble | undefined {
   const id = pod.metadata?.name ?? "";
   const node = pod.spec?.nodeName;
   const on = node ? ` on node ${node}` : "";
