@@ -11,21 +11,28 @@ import {
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
 export async function refillPools(docker: Engine, app?: string): Promise<AgentEvent[]> {
-  const events: AgentEvent[] = [];
-  for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
-    const label = `${pool.app}/${pool.name}`;
-    try {
-      // Another maker (an `up`, another agent) filling this pool right now is left to it.
-      const { added, removed, lost } = await refillPool(docker, pool, { wait: false });
-      for (const line of lost) events.push({ action: "replaced", sandbox: label, detail: line });
-      if (added || removed)
-        events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
-    } catch (error) {
-      events.push({ action: "error", sandbox: label, detail: error instanceof Error ? error.message : String(error) });
-    }
-  }
+  // Each pool on its own: one whose new member waits (on a node about to be found lost) holds no other.
+  const perPool = await Promise.all(
+    (await recordedPools(docker))
+      .filter((p) => !app || p.app === app)
+      .map(async (pool): Promise<AgentEvent[]> => {
+        const label = `${pool.app}/${pool.name}`;
+        try {
+          // Another maker (an `up`, another agent) filling this pool right now is left to it.
+          const { added, removed, lost } = await refillPool(docker, pool, { wait: false });
+          return [
+            ...lost.map((line) => ({ action: "replaced" as const, sandbox: label, detail: line })),
+            ...(added || removed
+              ? [{ action: "refilled" as const, sandbox: label, detail: `+${String(added)} -${String(removed)}` }]
+              : []),
+          ];
+        } catch (error) {
+          return [{ action: "error", sandbox: label, detail: error instanceof Error ? error.message : String(error) }];
+        }
+      }),
+  );
   await pruneClaimRecords(docker);
-  return events;
+  return perPool.flat();
 }
 
 type RecordedPool = Awaited<ReturnType<typeof recordedPools>>[number];
