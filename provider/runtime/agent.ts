@@ -21,7 +21,7 @@ import { watchEvents, type SandboxEvent } from "./events.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
 export interface AgentEvent {
-  /** `replaced`: a pool member the engine said was lost (its node, an eviction) or not Ready, and what it said. */
+  /** `replaced`: a pool member the engine ended (its node lost, an eviction), removed and made again; `detail` says what the engine said. */
   action: "ended" | "paused" | "resumed" | "refilled" | "replaced" | "expired" | "error";
   sandbox?: string;
   reason?: EndReason;

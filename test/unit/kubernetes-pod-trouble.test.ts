@@ -137,6 +137,11 @@ describe("a pod's trouble, read off the pod", () => {
       { deletionTimestamp: started },
     );
     expect(podTrouble(drained)).toMatchObject({ reason: "evicted: api", ended: true });
+    const later = pod({
+      phase: "Running",
+      conditions: [condition("DisruptionTarget", "True", started, "DeletionByNewController")],
+    });
+    expect(engineEndReason(podTrouble(later)?.reason)).toBe("evicted: deletion-by-new-controller");
     const unready = pod({
       phase: "Running",
       containerStatuses: running(false),

@@ -40,6 +40,15 @@ export function evictedResource(message: string): string {
   return "node-pressure";
 }
 
+/** A reason Kubernetes adds later (CamelCase) in the words of the others: "SomeNewCause" → "some-new-cause". */
+function kebab(reason: string): string {
+  return reason
+    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
+    .toLowerCase()
+    .replace(/[^a-z-]/g, "")
+    .slice(0, 30);
+}
+
 function condition(pod: V1Pod, type: string): V1PodCondition | undefined {
   return pod.status?.conditions?.find((c) => c.type === type);
 }
@@ -89,7 +98,7 @@ function readTrouble(pod: V1Pod): ContainerTrouble | undefined {
   }
   const disruption = condition(pod, "DisruptionTarget");
   if (disruption?.status === "True") {
-    const reason = DISRUPTIONS[disruption.reason ?? ""] ?? `evicted: ${disruption.reason ?? "unknown"}`;
+    const reason = DISRUPTIONS[disruption.reason ?? ""] ?? `evicted: ${kebab(disruption.reason ?? "unknown")}`;
     return {
       reason,
       detail:
