@@ -105,7 +105,15 @@ describe("a node lost under a warm pool", () => {
         kubernetes: TEST_CLUSTER,
       },
     );
-    await poolProvider.create(upChecked.inputs as Record<string, unknown>);
+    const upPool = await poolProvider.create(upChecked.inputs as Record<string, unknown>);
+    const upDrift = async () =>
+      (
+        await poolProvider.diff(
+          upPool.id,
+          upPool.outs as Record<string, unknown>,
+          upChecked.inputs as Record<string, unknown>,
+        )
+      ).changes;
     const held = await sandfleet.sandboxes.claim(app, "py");
     const victim = await nodeOf(held.id);
     lostNode = victim;
@@ -172,7 +180,9 @@ describe("a node lost under a warm pool", () => {
           `4 claims from the other node ${seconds(claimsDoneMs - killedMs)}, pool of 4 refilled ${seconds(refilledMs - killedMs)} after the kubelet's kill`,
       );
 
-      // `sandfleet up` (after pulumi) refills the other app's pool, and says what it replaced and why.
+      // `pulumi up` sees the lost members as drift to repair, not a smaller readyCount; `sandfleet up`
+      // (after pulumi) refills the other app's pool, and says what it replaced and why.
+      expect(await upDrift()).toBe(true);
       const said: string[] = [];
       await refillStackPools(
         [{ app: upApp, name: "py", kubernetes: { ...TEST_CLUSTER } as Record<string, string> }],
@@ -186,6 +196,7 @@ describe("a node lost under a warm pool", () => {
       expect(said).toContainEqual(expect.stringMatching(new RegExp(`^refilled pool ${upApp}/py: \\+\\d+ -\\d+$`)));
       expect((await (await sandfleet.pools.fromName(upApp, "py")).status()).ready).toBe(2);
       expect(await warmThere(upApp)).toBe(0);
+      expect(await upDrift()).toBe(false);
 
       // The agent said what it replaced, naming the pod, the node and why; the end is an event and a metric.
       const replaced = agentEvents.filter((e) => e.action === "replaced");
