@@ -18,13 +18,15 @@ import { durationProblem, MAX_DURATION_MS } from "../rules.ts";
 const AGENT_INTERVAL_MS = { min: 10, max: 60 * 60 * 1000 } as const;
 import { systemClock, type Clock } from "./poll.ts";
 import { watchEvents, type SandboxEvent } from "./events.ts";
+import { engineEndReason, type EngineEndReason } from "./event-kinds.ts";
 import type { AgentMetrics } from "./metrics.ts";
 
 export interface AgentEvent {
   /** `replaced`: a pool member the engine ended (its node lost, an eviction), removed and made again; `detail` says what the engine said. */
   action: "ended" | "paused" | "resumed" | "refilled" | "replaced" | "expired" | "error";
   sandbox?: string;
-  reason?: EndReason;
+  /** Why it ended: what the agent ended it for (timeout, idle), or what the engine said (node-lost, evicted: disk). */
+  reason?: EndReason | EngineEndReason;
   detail?: string;
 }
 
@@ -167,6 +169,16 @@ export class Agent {
           this.#recentEvents.add(key);
           if (this.#recentEvents.size > 10_000) this.#recentEvents.clear();
           for (const observe of observers) observe(event);
+          // An end the engine caused (a lost node, an eviction) is the agent's news too: said in its log.
+          const byEngine = event.kind === "ended" ? engineEndReason(event.reason) : undefined;
+          if (byEngine) {
+            this.#params.onEvent?.({
+              action: "ended",
+              sandbox: `${event.app}/${event.sandbox}`,
+              reason: byEngine,
+              ...(event.detail ? { detail: event.detail } : {}),
+            });
+          }
         }
       } catch (error) {
         if (stopped()) return;

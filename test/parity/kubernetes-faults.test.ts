@@ -206,6 +206,14 @@ describe("a node lost under a warm pool", () => {
       await until("the end told as an event", async () =>
         sandboxEvents.some((e) => e.kind === "ended" && e.id === held.id),
       );
+      const heldEndDetail = () => sandboxEvents.find((e) => e.kind === "ended" && e.id === held.id)?.detail;
+      // The agent's own log says it too, naming the pod and its node.
+      expect(agentEvents).toContainEqual({
+        action: "ended",
+        sandbox: `${app}/${held.name}`,
+        reason: "node-lost",
+        detail: heldEndDetail(),
+      });
       const heldEnds = sandboxEvents.filter((e) => e.kind === "ended" && e.id === held.id);
       expect(heldEnds.map((e) => [e.reason, e.exitCode])).toEqual([["node-lost", 137]]);
       expect(heldEnds[0]?.detail).toContain(`pod ${held.id} on node ${victim}`);
