@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { refillStackPools } from "../../provider/cli/refill.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
+import { PoolExhaustedError } from "../../provider/errors.ts";
 import { Agent, type AgentEvent } from "../../provider/runtime/agent.ts";
 import { poolReconcilers } from "../../provider/runtime/pool-agent.ts";
 import type { SandboxEvent } from "../../provider/runtime/events.ts";
@@ -143,7 +144,8 @@ describe("a node lost under a warm pool", () => {
         ).filter((n) => n === victim).length;
       // The pools spread over both nodes: warm members wait on the node about to be lost.
       expect(await warmThere()).toBeGreaterThan(0);
-      expect(await warmThere(upApp)).toBeGreaterThan(0);
+      const upOnVictim = await warmThere(upApp);
+      expect(upOnVictim).toBeGreaterThan(0);
 
       const killedMs = Date.now();
       await cluster("kill-kubelet", victim);
@@ -157,6 +159,20 @@ describe("a node lost under a warm pool", () => {
       const state = await held.state();
       expect(state).toMatchObject({ running: false, exitCode: 137, endReason: "node-lost" });
       expect(state.endDetail).toContain(`pod ${held.id} on node ${victim}`);
+
+      // The other app's pool has no agent: its members on the lost node are still listed, and
+      // neither counted nor handed out; a claim gets those on the other node, then none.
+      const upPoolHandle = await sandfleet.pools.fromName(upApp, "py");
+      await until(
+        "the cluster's mark on the other pool's pods there",
+        async () => (await listMembers(engine, upApp, "py")).filter((m) => m.trouble?.ended).length === upOnVictim,
+      );
+      expect(await warmThere(upApp)).toBe(upOnVictim);
+      expect((await upPoolHandle.status()).ready).toBe(2 - upOnVictim);
+      for (let i = 0; i < 2 - upOnVictim; i++) {
+        expect(await nodeOf((await sandfleet.sandboxes.claim(upApp, "py")).id)).not.toBe(victim);
+      }
+      await expect(sandfleet.sandboxes.claim(upApp, "py")).rejects.toThrow(PoolExhaustedError);
 
       // From now on no claim returns a member there, whatever the pool still lists.
       const claimed = [];
@@ -265,7 +281,7 @@ describe("an evicted sandbox", () => {
       await sandbox.run(["dd", "if=/dev/zero", "of=/tmp/fill", "bs=1M", "count=40"]);
       expect([137, 143]).toContain(await sandbox.wait());
       const state = await sandbox.state();
-      expect(state.endReason).toBe("evicted: disk");
+      expect(state.endReason, state.endDetail).toBe("evicted: disk");
       expect(state.endDetail).toMatch(/ephemeral local storage usage exceeds/);
       await until("the eviction told as an event", async () =>
         sandboxEvents.some((e) => e.kind === "ended" && e.id === sandbox.id),

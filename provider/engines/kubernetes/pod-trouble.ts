@@ -15,8 +15,7 @@ import { SANDBOX_CONTAINER } from "./pod-spec.ts";
  *   for 0 s (pod-spec.ts), so the taint manager deletes them the moment the
  *   cluster marks the node; the pod stays, Terminating, since its kubelet
  *   never confirms. Before that, or for a pod that tolerates longer, the node
- *   lifecycle controller's mark says it: Ready False while the kubelet's last
- *   word on the container was ready (a kubelet never says that of itself).
+ *   lifecycle controller's mark says it (markedNotReady).
  */
 
 const NODE_LOST = "node-lost";
@@ -56,16 +55,39 @@ function condition(pod: V1Pod, type: string): V1PodCondition | undefined {
 const ms = (value: Date | string | undefined): number | undefined => (value ? new Date(value).getTime() : undefined);
 
 /**
+ * The node lifecycle controller's mark on a pod of a node it lost: it only
+ * turns the Ready condition False, keeping the reason-less condition the
+ * kubelet last wrote, while the kubelet's own last word on the container
+ * is still "ready". A kubelet never says that of itself: its Ready False
+ * always has a reason (ContainersNotReady, PodCompleted), and a pod it is
+ * ending is no longer Running.
+ */
+function markedNotReady(pod: V1Pod): boolean {
+  const sandbox = pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
+  return (
+    clusterMarked(pod) &&
+    pod.status?.phase === "Running" &&
+    !pod.metadata?.deletionTimestamp &&
+    sandbox?.state?.running !== undefined
+  );
+}
+
+/** The mark itself: Ready False with no reason, the container last said ready. */
+function clusterMarked(pod: V1Pod): boolean {
+  const ready = condition(pod, "Ready");
+  const sandbox = pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
+  return ready?.status === "False" && !ready.reason && sandbox?.ready === true;
+}
+
+/**
  * When a pod's node was lost: the first of the cluster's two marks (its pods
  * not ready, its eviction), so that the time is the same whichever was read.
  */
 function lostSince(pod: V1Pod): number | undefined {
   const ready = condition(pod, "Ready");
-  // The not-ready mark is the cluster's only while the kubelet last said ready: a pod that never
-  // was Ready has been not ready since it started, long before its node was lost.
-  const marked = pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER)?.ready === true;
+  // A pod that never was Ready has been not ready since it started, long before its node was lost.
   const times = [
-    ready?.status === "False" && marked ? ms(ready.lastTransitionTime) : undefined,
+    clusterMarked(pod) ? ms(ready?.lastTransitionTime) : undefined,
     ms(condition(pod, "DisruptionTarget")?.lastTransitionTime),
   ].filter((t): t is number => t !== undefined);
   return times.length ? Math.min(...times) : undefined;
@@ -110,10 +132,7 @@ function readTrouble(pod: V1Pod): ContainerTrouble | undefined {
       node,
     };
   }
-  const ready = condition(pod, "Ready");
-  if (ready?.status === "True" || !sandbox?.state?.running) return undefined;
-  if (sandbox.ready) {
-    // Not Ready while the kubelet's last report says ready: the cluster marked it, for its node.
+  if (markedNotReady(pod)) {
     return {
       reason: NODE_LOST,
       detail: `pod ${id}${on}: the node stopped reporting (the cluster marked its pods not ready)`,
@@ -122,6 +141,8 @@ function readTrouble(pod: V1Pod): ContainerTrouble | undefined {
       node,
     };
   }
+  const ready = condition(pod, "Ready");
+  if (ready?.status === "True" || !sandbox?.state?.running || sandbox.ready) return undefined;
   // Ready once and no longer (a failing probe): one that has not yet been ready is only starting.
   const startedMs = ms(sandbox.state.running.startedAt) ?? 0;
   const changedMs = ms(ready?.lastTransitionTime) ?? 0;
