@@ -285,7 +285,10 @@ describe("an evicted sandbox", () => {
       expect(state.endDetail).toMatch(/ephemeral local storage usage exceeds/);
       await until("the eviction told as an event", async () =>
         sandboxEvents.some((e) => e.kind === "ended" && e.id === sandbox.id),
-      );
+      ).catch(async (error: unknown) => {
+        const pod = await kubectl(["get", "pod", sandbox.id, "-o", "json"]).catch(() => "(gone)");
+        throw new Error(`${String(error)}; events told: ${JSON.stringify(sandboxEvents)}; the pod: ${pod}`);
+      });
       expect(sandboxEvents.find((e) => e.kind === "ended" && e.id === sandbox.id)).toMatchObject({
         reason: "evicted: disk",
       });

@@ -45,14 +45,21 @@ export function podEvents(pod: V1Pod): EngineEvent[] {
   const why: Record<string, string> = trouble?.ended
     ? { [END_REASON_ATTRIBUTE]: trouble.reason, [END_DETAIL_ATTRIBUTE]: trouble.detail }
     : {};
-  // Its time is the cluster's first mark, which stays the same when the container's own end follows.
   if (ended?.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
-  if (ended || trouble?.ended) {
+  // A pod dies once (it is never restarted), and is told once it has settled: its phase final, or
+  // ended by the cluster. Its container's end alone may come a moment before the kubelet says why.
+  const settled = pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded";
+  if ((ended && settled) || trouble?.ended) {
+    const when = trouble?.ended ? trouble.sinceMs : undefined;
     events.push(
-      event("die", trouble?.ended ? (trouble.sinceMs ?? ms(ended?.finishedAt)) : ms(ended?.finishedAt), {
-        exitCode: String(ended?.exitCode ?? LOST_EXIT_CODE),
-        ...why,
-      }),
+      event(
+        "die",
+        when ?? ms(ended?.finishedAt ?? pod.metadata?.deletionTimestamp ?? pod.metadata?.creationTimestamp),
+        {
+          exitCode: String(ended?.exitCode ?? LOST_EXIT_CODE),
+          ...why,
+        },
+      ),
     );
   }
   return events;
@@ -78,7 +85,8 @@ export function eventClient(apis: () => Promise<KubeApis>, call: KubeCall): Even
     async *watch(params) {
       const wanted = new Set(params.actions);
       const seen = new Set<string>();
-      const key = (e: EngineEvent) => `${e.containerId}/${e.action}/${String(e.timeMs)}`;
+      // A die is told once, whatever time a later reading gives it; other actions once per time.
+      const key = (e: EngineEvent) => `${e.containerId}/${e.action}/${e.action === "die" ? "" : String(e.timeMs)}`;
       // The API server's times are whole seconds: an event of the second the watch started is after it.
       let since = Math.floor((params.sinceMs ?? Date.now()) / 1000) * 1000;
       while (!params.signal.aborted) {
