@@ -60,6 +60,22 @@ function lastLines(text: string, count: number): string {
   return text.split("\n").slice(-count).join("\n");
 }
 
+/**
+ * The engine ended a sandbox before it started: on Kubernetes, its pod was
+ * placed on a node the cluster then found lost, or evicted. Making another
+ * may well succeed (the cluster now places it elsewhere); `reason` is the
+ * end's ("node-lost", "evicted: disk").
+ */
+export class SandboxLostError extends EngineError {
+  override readonly name: string = "SandboxLostError";
+  readonly reason: string;
+
+  constructor(message: string, reason: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
 /** A warm pool had no ready member to claim. */
 export class PoolExhaustedError extends SandfleetError {
   override readonly name: string = "PoolExhaustedError";

@@ -16,6 +16,7 @@ export {
   InvalidArgumentError,
   NotFoundError,
   PoolExhaustedError,
+  SandboxLostError,
   SandfleetError,
   TimeoutError,
   IsADirectoryError,

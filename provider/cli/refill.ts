@@ -54,9 +54,10 @@ export async function refillStackPools(pools: readonly PoolOutputs[], say: (line
       ...(pool.kubernetes ? { kubernetes: pool.kubernetes } : {}),
     });
     try {
-      const { added, removed } = await (
+      const { added, removed, lost } = await (
         await client.pools.fromName(pool.app, pool.name)
       ).refill(pool.secretEnv ? { secretEnv: pool.secretEnv } : {});
+      for (const line of lost) say(`pool ${pool.app}/${pool.name} replaced a member: ${line}`);
       if (added || removed) say(`refilled pool ${pool.app}/${pool.name}: +${String(added)} -${String(removed)}`);
     } catch (error) {
       // `up` itself succeeded: a pool it could not refill is said, and left to the agent.

@@ -1,7 +1,8 @@
 import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
-import { listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
+import { isClaimable, listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
 import { refillPool } from "../runtime/pool-agent.ts";
+import type { Refill } from "../runtime/pool.ts";
 import type { Sandbox } from "../runtime/sandbox.ts";
 import type { Sandboxes } from "./sandboxes.ts";
 
@@ -47,7 +48,7 @@ export class SandboxPool {
    * `secretEnv` gives the values of the template's secrets; without it they
    * are read from a live member.
    */
-  async refill(params: { secretEnv?: Record<string, string> } = {}): Promise<{ added: number; removed: number }> {
+  async refill(params: { secretEnv?: Record<string, string> } = {}): Promise<Refill> {
     const [record] = (await recordedPools(this.#docker)).filter((p) => p.app === this.app && p.name === this.name);
     if (!record) throw new NotFoundError(`app "${this.app}" has no pool "${this.name}" on ${this.#docker.host}`);
     return refillPool(this.#docker, record, {
@@ -96,7 +97,7 @@ async function statusOf(docker: Engine, record: { app: string; name: string; rep
     app: record.app,
     name: record.name,
     replicas: record.replicas,
-    ready: members.filter((m) => m.state === "warm" && m.running).length,
+    ready: members.filter(isClaimable).length,
     pending: count("pending"),
     claimed: count("claimed"),
     paused: members.filter((m) => m.paused).length,

@@ -74,6 +74,24 @@ export interface VolumeMount {
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
+/**
+ * What the engine says is wrong with a container beyond its status: on
+ * Kubernetes, its node was lost, its pod was evicted, or it stopped being
+ * Ready. Docker never says any.
+ */
+export interface ContainerTrouble {
+  /** "node-lost", "evicted: disk" (memory, pids, api, ...), or "not-ready". */
+  reason: string;
+  /** One line naming the pod, its node and what the cluster said. */
+  detail: string;
+  /** The container has ended for it (its status then says exited); else it runs but cannot serve. */
+  ended: boolean;
+  /** When it happened, in ms since the epoch, where the engine tells. */
+  sinceMs: number | undefined;
+  /** The node it ran on. */
+  node: string | undefined;
+}
+
 export interface ContainerInfo {
   id: string;
   name: string;
@@ -121,12 +139,19 @@ export interface ContainerInfo {
   pid: number;
   /** Execs the engine still knows of, running or finished. */
   execIds: readonly string[];
+  /** What the engine says is wrong with it beyond its status (Kubernetes only). */
+  trouble?: ContainerTrouble;
 }
 
 export interface ExecInfo {
   running: boolean;
   exitCode: number | null;
 }
+
+/** The attribute of a `die` event that says the engine itself ended the container, and why (a ContainerTrouble's reason). */
+export const END_REASON_ATTRIBUTE = "endReason";
+/** Beside it: one line naming the pod, its node and what the cluster said. */
+export const END_DETAIL_ATTRIBUTE = "endDetail";
 
 export interface EngineEvent {
   /** Unix time in ms. */
@@ -150,6 +175,8 @@ export interface ContainerSummary {
   createdMs: number;
   /** Container port -> host port on 127.0.0.1. */
   ports: Record<number, number>;
+  /** What the engine says is wrong with it beyond its status (Kubernetes only). */
+  trouble?: ContainerTrouble;
 }
 
 export interface ResourceLimits {

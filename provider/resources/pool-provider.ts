@@ -1,5 +1,6 @@
 import {
   drainPool,
+  isClaimable,
   listMembers,
   poolExists,
   poolParamsProblems,
@@ -10,6 +11,7 @@ import {
 } from "../runtime/pool.ts";
 import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
+import { engineLog } from "./engine-log.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
 import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
@@ -36,14 +38,15 @@ export function paramsOf(props: Props): PoolParams {
 
 async function readyCount(params: PoolParams): Promise<number> {
   const members = await listMembers(engineOf(params), params.app, params.name);
-  return members.filter((m) => m.state === "warm" && m.running).length;
+  return members.filter(isClaimable).length;
 }
 
 async function provision(props: Props): Promise<Props> {
   const params = paramsOf(props);
   const docker = engineOf(params);
   await writePoolRecord(docker, params);
-  await reconcilePool(docker, params);
+  const { lost } = await reconcilePool(docker, params);
+  for (const line of lost) engineLog(`[pool ${params.app}/${params.name}] `)(`replaced a member: ${line}`);
   return { ...props, readyCount: await readyCount(params) };
 }
 
@@ -84,7 +87,7 @@ export const poolProvider: FullProvider = withPlainErrors({
       replaces.length === 0 &&
       (!(await poolExists(docker, params.app, params.name)) ||
         (await listMembers(docker, params.app, params.name)).some(
-          (m) => m.state === "warm" && !m.running && !m.paused,
+          (m) => m.state === "warm" && ((!m.running && !m.paused) || m.trouble !== undefined),
         ));
     return { changes: changes.length > 0 || lost, replaces };
   },

@@ -19,7 +19,7 @@ import { durationProblem, MAX_DURATION_MS } from "../rules.ts";
 const AGENT_INTERVAL_MS = { min: 10, max: 60 * 60 * 1000 } as const;
 import { systemClock, type Clock } from "./poll.ts";
 import { watchEvents, type SandboxEvent } from "./events.ts";
-import { eventKey } from "./event-kinds.ts";
+import { engineEndReason, eventKey } from "./event-kinds.ts";
 import type { AgentMetrics } from "./metrics.ts";
 import type { AgentEvent, Reconciler } from "./agent-event.ts";
 
@@ -191,6 +191,16 @@ export class Agent {
           this.#recentEvents.add(key);
           if (this.#recentEvents.size > 10_000) this.#recentEvents.clear();
           for (const observe of observers) observe(event);
+          // An end the engine caused (a lost node, an eviction) is the agent's news too: said in its log.
+          const byEngine = event.kind === "ended" ? engineEndReason(event.reason) : undefined;
+          if (byEngine) {
+            this.#params.onEvent?.({
+              action: "ended",
+              sandbox: `${event.app}/${event.sandbox}`,
+              reason: byEngine,
+              ...(event.detail ? { detail: event.detail } : {}),
+            });
+          }
         }
       } catch (error) {
         if (stopped()) return;

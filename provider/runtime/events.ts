@@ -1,12 +1,12 @@
 import type { Engine } from "../engines/port.ts";
-import type { EngineEvent } from "../engines/port.ts";
+import { END_DETAIL_ATTRIBUTE, END_REASON_ATTRIBUTE, type EngineEvent } from "../engines/port.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
 import { KILLED_EXIT_CODE } from "./command.ts";
 import { endReasonOf, TIMEOUT_EXIT_CODE } from "./lifetime.ts";
 import { parseMember } from "./pool.ts";
-import type { EndedReason, SandboxEvent } from "./event-kinds.ts";
+import { engineEndReason, type EndedReason, type SandboxEvent } from "./event-kinds.ts";
 
-export type { EndedReason, SandboxEvent, SandboxEventKind } from "./event-kinds.ts";
+export type { EndedReason, EngineEndReason, SandboxEvent, SandboxEventKind } from "./event-kinds.ts";
 export { SANDBOX_EVENT_KINDS } from "./event-kinds.ts";
 
 const ENGINE_ACTIONS = ["create", "start", "health_status", "rename", "pause", "unpause", "kill", "oom", "die"];
@@ -96,6 +96,8 @@ export class SandboxEventReader {
       case "die": {
         const exitCode = Number(attrs.exitCode ?? 0);
         const reason = await this.#endReason(event, exitCode);
+        const detail =
+          engineEndReason(attrs[END_REASON_ATTRIBUTE]) === reason ? attrs[END_DETAIL_ATTRIBUTE] : undefined;
         this.#killed.delete(event.containerId);
         this.#oom.delete(event.containerId);
         this.#ready.delete(event.containerId);
@@ -104,6 +106,7 @@ export class SandboxEventReader {
           kind: "ended",
           reason,
           exitCode: endReasonOf(attrs.name ?? "") ? TIMEOUT_EXIT_CODE : exitCode,
+          ...(detail ? { detail } : {}),
         };
       }
       default:
@@ -120,6 +123,9 @@ export class SandboxEventReader {
   async #endReason(event: EngineEvent, exitCode: number): Promise<EndedReason> {
     const recorded = endReasonOf(event.attributes.name ?? "");
     if (recorded) return recorded;
+    // The engine ended it itself (its node lost, an eviction), and says so.
+    const byEngine = engineEndReason(event.attributes[END_REASON_ATTRIBUTE]);
+    if (byEngine) return byEngine;
     // Someone ended it (terminate, the engine's kill): whatever ran out of memory before in it.
     if (this.#killed.has(event.containerId) || (exitCode === KILLED_EXIT_CODE && (await this.#killLogged(event)))) {
       return "terminated";

@@ -1,6 +1,7 @@
 import type { Engine } from "../engines/port.ts";
 import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, InvalidArgumentError } from "../errors.ts";
+import { engineEndReason, type EndedReason } from "./event-kinds.ts";
 import { LABEL } from "./labels.ts";
 import { systemClock, type Clock } from "./poll.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
@@ -23,6 +24,19 @@ export function endedName(name: string, reason: EndReason): string {
 
 export function endReasonOf(containerName: string): EndReason | undefined {
   return ENDED.exec(containerName)?.[1] as EndReason | undefined;
+}
+
+/**
+ * Why an ended sandbox ended, where its container alone tells: its timeout
+ * or idle timeout (recorded in its name), or the engine's own end (its node
+ * lost, an eviction). Undefined while it runs, or when only the engine's
+ * events can tell (exit, terminated, oom: see events.ts).
+ */
+export function containerEndReason(container: ContainerInfo): EndedReason | undefined {
+  if (container.running) return undefined;
+  return (
+    endReasonOf(container.name) ?? (container.trouble?.ended ? engineEndReason(container.trouble.reason) : undefined)
+  );
 }
 
 /**

@@ -4,7 +4,7 @@ import type { ContainerStats, ContainerSummary } from "../engines/port.ts";
 import type { AgentEvent } from "./agent-event.ts";
 import type { SandboxEvent } from "./events.ts";
 import { LABEL, scopeLabels } from "./labels.ts";
-import { listMembers, parseMember, recordedPools } from "./pool.ts";
+import { isClaimable, listMembers, parseMember, recordedPools } from "./pool.ts";
 import { healthCheckCommandLine } from "./readiness.ts";
 import { supervisorActivity } from "./supervisor/activity.ts";
 import type { DeliveryMetrics, DropReason, ReceiverLabels } from "./webhook-delivery.ts";
@@ -74,7 +74,7 @@ export class AgentMetrics implements DeliveryMetrics {
     });
     this.#ended = new Counter({
       name: "sandfleet_sandboxes_ended_total",
-      help: "Sandboxes that ended, by reason: timeout, idle, oom, exit, terminated",
+      help: "Sandboxes that ended, by reason: timeout, idle, oom, exit, terminated, node-lost, evicted: <resource>",
       labelNames: ["app", "reason"],
       registers,
     });
@@ -275,7 +275,9 @@ async function takeSnapshot(docker: Engine, app: string | undefined): Promise<En
         const members = { pending: 0, ready: 0, claimed: 0, paused: 0 };
         for (const member of await listMembers(docker, pool.app, pool.name)) {
           if (member.paused) members.paused++;
-          else if (member.running) members[member.state === "warm" ? "ready" : member.state]++;
+          // A warm member the engine finds wrong (its node lost, not Ready) is not ready: it cannot be claimed.
+          else if (member.state === "warm") members.ready += isClaimable(member) ? 1 : 0;
+          else if (member.running) members[member.state]++;
         }
         return { app: pool.app, pool: pool.name, replicas: pool.replicas, members };
       }),

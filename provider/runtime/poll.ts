@@ -1,4 +1,4 @@
-import { EngineUnavailableError, TimeoutError } from "../errors.ts";
+import { EngineUnavailableError, SandboxLostError, TimeoutError } from "../errors.ts";
 
 /** Time as the poller (and the webhook queue) sees it; tests hand in a fake one. */
 export interface Clock {
@@ -52,7 +52,8 @@ export async function pollUntil<T>(what: string, attempt: () => Promise<T>, para
       return await attempt();
     } catch (error) {
       if (error instanceof GiveUp) throw new TimeoutError(`${what} not ready: ${error.message}`);
-      if (error instanceof EngineUnavailableError) throw error;
+      // Neither an engine out of reach nor a sandbox the engine lost comes back by waiting.
+      if (error instanceof EngineUnavailableError || error instanceof SandboxLostError) throw error;
       lastError = error instanceof Error ? error.message : String(error);
     }
     const elapsed = clock.now() - started;

@@ -1,24 +1,42 @@
 import type { Engine } from "../engines/port.ts";
 import type { Clock } from "./poll.ts";
 import type { AgentEvent, Reconciler } from "./agent-event.ts";
-import { listMembers, pruneClaimRecords, reconcilePool, recordedPools, secretEnvFromMember } from "./pool.ts";
+import {
+  listMembers,
+  pruneClaimRecords,
+  reconcilePool,
+  recordedPools,
+  secretEnvFromMember,
+  type Refill,
+} from "./pool.ts";
 
 /** Refills every pool recorded on the engine to its replicas, after claims, deaths and timeouts. */
 export async function refillPools(docker: Engine, app?: string, clock?: Clock): Promise<AgentEvent[]> {
-  const events: AgentEvent[] = [];
-  for (const pool of (await recordedPools(docker)).filter((p) => !app || p.app === app)) {
-    const label = `${pool.app}/${pool.name}`;
-    try {
-      // Another maker (an `up`, another agent) filling this pool right now is left to it.
-      const { added, removed } = await refillPool(docker, pool, { wait: false, ...(clock ? { clock } : {}) });
-      if (added || removed)
-        events.push({ action: "refilled", sandbox: label, detail: `+${String(added)} -${String(removed)}` });
-    } catch (error) {
-      events.push({ action: "error", sandbox: label, detail: error instanceof Error ? error.message : String(error) });
-    }
-  }
+  // Each pool on its own: one whose new member waits (on a node about to be found lost) holds no other.
+  const perPool = await Promise.all(
+    (await recordedPools(docker))
+      .filter((p) => !app || p.app === app)
+      .map(async (pool): Promise<AgentEvent[]> => {
+        const label = `${pool.app}/${pool.name}`;
+        try {
+          // Another maker (an `up`, another agent) filling this pool right now is left to it.
+          const { added, removed, lost } = await refillPool(docker, pool, {
+            wait: false,
+            ...(clock ? { clock } : {}),
+          });
+          return [
+            ...lost.map((line) => ({ action: "replaced" as const, sandbox: label, detail: line })),
+            ...(added || removed
+              ? [{ action: "refilled" as const, sandbox: label, detail: `+${String(added)} -${String(removed)}` }]
+              : []),
+          ];
+        } catch (error) {
+          return [{ action: "error", sandbox: label, detail: error instanceof Error ? error.message : String(error) }];
+        }
+      }),
+  );
   await pruneClaimRecords(docker);
-  return events;
+  return perPool.flat();
 }
 
 type RecordedPool = Awaited<ReturnType<typeof recordedPools>>[number];
@@ -31,7 +49,7 @@ export async function refillPool(
   docker: Engine,
   pool: RecordedPool,
   options: { wait: boolean; secretEnv?: Record<string, string>; clock?: Clock },
-): Promise<{ added: number; removed: number }> {
+): Promise<Refill> {
   const { secretKeys, ...template } = pool.template;
   const secretEnv =
     options.secretEnv ??

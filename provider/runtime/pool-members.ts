@@ -1,4 +1,4 @@
-import type { ContainerSummary } from "../engines/port.ts";
+import type { ContainerSummary, ContainerTrouble } from "../engines/port.ts";
 import { LABEL } from "./labels.ts";
 import { objectName } from "./names.ts";
 
@@ -27,6 +27,8 @@ export interface PoolMember {
   createdMs: number;
   /** The process making it, while pending (see maker.ts). */
   maker: string | undefined;
+  /** What the engine says is wrong with it (Kubernetes: its node lost, evicted, not Ready): it is never claimed. */
+  trouble?: ContainerTrouble;
 }
 
 function prefix(app: string, pool: string): string {
@@ -52,5 +54,6 @@ export function parseMember(app: string, pool: string, c: ContainerSummary): Poo
     paused: c.status === "paused",
     createdMs: c.createdMs,
     maker: c.labels[LABEL.maker],
+    ...(c.trouble ? { trouble: c.trouble } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { randomHex, sha256Hex } from "../digest.ts";
 import type { Engine } from "../engines/port.ts";
-import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError } from "../errors.ts";
+import { ConflictError, InvalidArgumentError, NotFoundError, PoolExhaustedError, SandboxLostError } from "../errors.ts";
 import { BOUNDS, enumProblem, numberProblem } from "../rules.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { currentMaker, makerIsGone } from "./maker.ts";
@@ -121,6 +121,38 @@ export async function addMember(docker: Engine, params: PoolParams, clock: Clock
   };
 }
 
+/** What a reconcile did: members made and removed, and a line for each it removed because the engine said it was lost. */
+export interface Refill {
+  added: number;
+  removed: number;
+  /**
+   * One line per member the engine ended (its node lost, an eviction), naming the pod, its node and
+   * why: "node-lost: pod sf-… on node …: …" for one removed and replaced, "pod sf-… cannot start:
+   * node-lost: …; made another" for one lost while it started.
+   */
+  lost: string[];
+}
+
+/** Times a member the engine lost while it started (its node lost) is made again before the refill fails. */
+const LOST_RETRIES = 2;
+
+/** addMember, made again on another try when the engine lost the one it made; each loss said in `lost`. */
+async function addMemberAnew(
+  docker: Engine,
+  params: PoolParams,
+  lost: string[],
+  clock: Clock = systemClock,
+): Promise<PoolMember> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await addMember(docker, params, clock);
+    } catch (error) {
+      if (!(error instanceof SandboxLostError) || attempt >= LOST_RETRIES) throw error;
+      lost.push(`${error.message}; made another`);
+    }
+  }
+}
+
 /**
  * Brings the pool to `replicas` warm members of the current template. Extra
  * members go first; members of an old template are replaced one at a time
@@ -132,7 +164,7 @@ export async function reconcilePool(
   docker: Engine,
   params: PoolParams,
   options: { wait?: boolean; clock?: Clock } = {},
-): Promise<{ added: number; removed: number; busy: boolean }> {
+): Promise<Refill & { busy: boolean }> {
   const clock = options.clock ?? systemClock;
   const probeMs = params.template.readiness?.timeoutMs ?? READINESS_DEFAULTS.timeoutMs;
   const held = await withPoolLock(
@@ -146,15 +178,11 @@ export async function reconcilePool(
     },
     () => reconcileHeld(docker, params, clock),
   );
-  return held ? { ...held.done, busy: false } : { added: 0, removed: 0, busy: true };
+  return held ? { ...held.done, busy: false } : { added: 0, removed: 0, lost: [], busy: true };
 }
 
 /** reconcilePool's work, done by the one maker that holds the pool's lock. */
-async function reconcileHeld(
-  docker: Engine,
-  params: PoolParams,
-  clock: Clock,
-): Promise<{ added: number; removed: number }> {
+async function reconcileHeld(docker: Engine, params: PoolParams, clock: Clock): Promise<Refill> {
   const hash = templateHash(params.template);
   const members = (await listMembers(docker, params.app, params.name)).filter((m) => m.state !== "claimed");
   // Members left pending by a killed maker would otherwise count as current forever.
@@ -162,21 +190,28 @@ async function reconcileHeld(
   // A pending member another maker (an `up`, an agent) is still making may not be running yet:
   // it is dead only once abandoned. Any other member that is not running is dead.
   // A paused member is alive: its memory is kept, and it resumes on use.
+  // One the engine has ended (its node lost, evicted) is dead whatever its state: removed at
+  // once, for its node may never confirm. One that runs but is not Ready stays, uncounted, while
+  // another takes its place; if it becomes Ready again, the extra goes.
   const dead = members.filter((m) =>
-    m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running && !m.paused,
+    m.trouble?.ended ? true : m.state === "pending" ? isAbandoned(m, params.template, now) : !m.running && !m.paused,
   );
   const live = members.filter((m) => !dead.includes(m));
-  const current = live.filter((m) => m.templateHash === hash);
-  const old = live.filter((m) => m.templateHash !== hash);
+  const current = live.filter((m) => m.templateHash === hash && !m.trouble);
+  const old = live.filter((m) => m.templateHash !== hash && !m.trouble);
   let added = 0;
   let removed = 0;
+  const lost = dead.flatMap((m) => (m.trouble ? [`${m.trouble.reason}: ${m.trouble.detail}`] : []));
+
   const remove = async (list: PoolMember[]) => {
     await Promise.all(list.map((m) => removeSandbox(docker, m.id)));
     removed += list.length;
   };
   const add = async (count: number) => {
     // Every attempt settles before a failure is reported, so none is left half-made behind it.
-    const results = await Promise.allSettled(Array.from({ length: count }, () => addMember(docker, params, clock)));
+    const results = await Promise.allSettled(
+      Array.from({ length: count }, () => addMemberAnew(docker, params, lost, clock)),
+    );
     added += results.filter((r) => r.status === "fulfilled").length;
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
@@ -199,7 +234,7 @@ async function reconcileHeld(
       await remove([stale]);
     }
   }
-  return { added, removed };
+  return { added, removed, lost };
 }
 
 /**
@@ -276,7 +311,12 @@ export async function claimMember(
 }
 
 async function listWarm(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
-  return (await listMembers(docker, app, pool)).filter((m) => m.state === "warm" && m.running);
+  return (await listMembers(docker, app, pool)).filter(isClaimable);
+}
+
+/** A warm member that runs and that the engine finds nothing wrong with: the one kind a claim takes, or a count counts. */
+export function isClaimable(member: PoolMember): boolean {
+  return member.state === "warm" && member.running && !member.trouble;
 }
 
 /** When a member was claimed, and what its claimer waited, for lifetimes and the claim latency metric. */

@@ -1,6 +1,7 @@
 import type { Engine } from "../engines/port.ts";
 import type { ExecResult, HealthCheck } from "../engines/port.ts";
 import { GiveUp, pollUntil, type Clock } from "./poll.ts";
+import { SandboxLostError } from "../errors.ts";
 
 /** How to tell that a sandbox is ready, as given by users. */
 export interface ReadinessParams {
@@ -115,6 +116,8 @@ export async function waitForProbe(
     async () => {
       const container = await docker.containers.inspect(containerId);
       if (!container) throw new GiveUp("the sandbox no longer exists");
+      const lost = container.trouble?.ended ? container.trouble : undefined;
+      if (lost) throw new SandboxLostError(`${what} was lost: ${lost.reason}: ${lost.detail}`, lost.reason);
       if (!container.running) throw new GiveUp(`the sandbox exited with code ${container.exitCode}`);
       await probe.check(run);
     },

@@ -10,7 +10,8 @@ import { requireNetworkGuard } from "./network-guard.ts";
 import { openAhead } from "./supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "./supervisor/placement.ts";
 import { LABEL, scopeLabels, tagsFromLabels } from "./labels.ts";
-import { reportedExitCode } from "./lifetime.ts";
+import { containerEndReason, reportedExitCode } from "./lifetime.ts";
+import type { EndedReason } from "./event-kinds.ts";
 import { appNetworkName } from "./names.ts";
 import { parseMember, type MemberState } from "./pool-members.ts";
 import type { Clock } from "./poll.ts";
@@ -38,6 +39,10 @@ export interface SandboxState {
   readiness: ReadinessParams | undefined;
   /** Whether the sandfleet supervisor runs in it (PID 1), taking its execs and file calls. */
   supervised: boolean;
+  /** Why it ended, where its container tells: timeout, idle, node-lost, "evicted: disk" (see containerEndReason). */
+  endReason?: EndedReason;
+  /** What the engine said of an end it caused: the pod, its node and the cluster's words. */
+  endDetail?: string;
   container: ContainerInfo;
 }
 
@@ -204,8 +209,16 @@ export async function inspectSandbox(docker: Engine, id: string): Promise<Sandbo
     ports: { ...container.ports },
     readiness: parseReadiness(container.labels[LABEL.readiness]),
     supervised: container.labels[LABEL.supervisor] !== undefined,
+    ...endOf(container),
     container,
   };
+}
+
+function endOf(container: ContainerInfo): { endReason?: EndedReason; endDetail?: string } {
+  const reason = containerEndReason(container);
+  if (!reason) return {};
+  const byEngine = container.trouble?.ended === true && container.trouble.reason === reason;
+  return { endReason: reason, ...(byEngine ? { endDetail: container.trouble?.detail } : {}) };
 }
 
 function parseReadiness(label: string | undefined): ReadinessParams | undefined {
@@ -225,6 +238,8 @@ export interface SandboxSummary {
   status: ContainerStatus;
   /** Undefined while it runs; 124 when ended by its timeout or idle timeout; 137 when terminated. */
   exitCode: number | undefined;
+  /** Why it ended, where its container tells (see SandboxState.endReason). */
+  endReason?: EndedReason;
   /** When it was made (ISO 8601). */
   createdAt: string;
   tags: Record<string, string>;
@@ -263,6 +278,7 @@ export async function summarizeSandboxes(
         name: c.labels[LABEL.name] ?? "",
         status: c.status,
         exitCode: ended ? reportedExitCode(ended) : undefined,
+        ...(ended && containerEndReason(ended) ? { endReason: containerEndReason(ended) } : {}),
         createdAt: new Date(c.createdMs).toISOString(),
         tags: tagsOf(c),
         ports: c.ports,

@@ -15,7 +15,27 @@ export const TEST_CLUSTER: KubernetesEngineOptions = {
   registry: "10.250.0.1:5000",
 };
 
+/**
+ * Starts the cluster once for every project of the run that needs it (parity, and its fault
+ * drills after it), and stops it after the last one: a second `up` would remove the first's.
+ */
+const shared = globalThis as { sandfleetTestCluster?: { users: number; started: Promise<void> } };
+
 export default async function startCluster(): Promise<() => Promise<void>> {
+  shared.sandfleetTestCluster ??= { users: 0, started: clusterUp() };
+  const entry = shared.sandfleetTestCluster;
+  entry.users++;
+  await entry.started;
+  return async () => {
+    entry.users--;
+    if (entry.users > 0) return;
+    delete shared.sandfleetTestCluster;
+    if (process.env.SANDFLEET_KEEP_CLUSTER) return;
+    await run("bash", [script, "down"]);
+  };
+}
+
+async function clusterUp(): Promise<void> {
   try {
     await run("bash", [script, "up"], { maxBuffer: 1 << 24 });
   } catch (error) {
@@ -24,8 +44,4 @@ export default async function startCluster(): Promise<() => Promise<void>> {
       cause: error,
     });
   }
-  return async () => {
-    if (process.env.SANDFLEET_KEEP_CLUSTER) return;
-    await run("bash", [script, "down"]);
-  };
 }

@@ -50,8 +50,8 @@ describe("a pool's reconcile", () => {
   it("fills an empty pool, and then has nothing to do", async () => {
     const { clock, docker } = memoryFleet();
     const pool = await recordedPool(docker, { replicas: 3 });
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 3, removed: 0, busy: false });
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 0, removed: 0, busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 3, removed: 0, lost: [], busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 0, removed: 0, lost: [], busy: false });
     expect(await warmIds(docker, pool)).toHaveLength(3);
   });
 
@@ -63,7 +63,7 @@ describe("a pool's reconcile", () => {
     docker.exit(crashed ?? "", 139);
     docker.exit(ended ?? "", 0);
     await docker.containers.pause(paused ?? "");
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 2, removed: 2, busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 2, removed: 2, lost: [], busy: false });
     const now = await warmIds(docker, pool);
     expect(now).toHaveLength(3);
     expect(now).toContain(paused);
@@ -83,6 +83,7 @@ describe("a pool's reconcile", () => {
     expect(await reconcilePool(docker, { ...pool, replicas: 2 }, { clock })).toEqual({
       added: 0,
       removed: 1,
+      lost: [],
       busy: false,
     });
     expect(await warmIds(docker, pool)).toEqual([oldest, middle]);
@@ -95,7 +96,7 @@ describe("a pool's reconcile", () => {
     const before = await warmIds(docker, pool);
     await clock.advance(1000);
     const changed = { ...pool, template: { ...pool.template, env: { VERSION: "2" } } };
-    expect(await reconcilePool(docker, changed, { clock })).toEqual({ added: 3, removed: 3, busy: false });
+    expect(await reconcilePool(docker, changed, { clock })).toEqual({ added: 3, removed: 3, lost: [], busy: false });
     const after = await listMembers(docker, pool.app, pool.name);
     expect(after.map((m) => m.templateHash)).toEqual(Array(3).fill(templateHash(changed.template)));
     expect(after.some((m) => before.includes(m.id))).toBe(false);
@@ -108,7 +109,7 @@ describe("a pool's reconcile", () => {
     await reconcilePool(docker, pool, { clock });
     await clock.advance(1000);
     const changed = { ...pool, template: { ...pool.template, env: { VERSION: "2" } } };
-    expect(await reconcilePool(docker, changed, { clock })).toEqual({ added: 3, removed: 3, busy: false });
+    expect(await reconcilePool(docker, changed, { clock })).toEqual({ added: 3, removed: 3, lost: [], busy: false });
     expect(await fewestUp(docker, pool, clock.now())).toBe(0);
   });
 
@@ -120,10 +121,10 @@ describe("a pool's reconcile", () => {
     });
     const pending = await pendingMember(docker, pool, MAKER_ELSEWHERE);
     await clock.advance(10_000 + 30_000);
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 0, removed: 0, busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 0, removed: 0, lost: [], busy: false });
     await clock.advance(1);
     docker.onExec(({ argv }) => (argv[0] === "ready" ? { exitCode: 0 } : undefined));
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 1, removed: 1, busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 1, removed: 1, lost: [], busy: false });
     expect(await docker.containers.inspect(pending)).toBeUndefined();
   });
 
@@ -131,7 +132,7 @@ describe("a pool's reconcile", () => {
     const { clock, docker } = memoryFleet();
     const pool = await recordedPool(docker, { replicas: 1 });
     const pending = await pendingMember(docker, pool, MAKER_GONE);
-    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 1, removed: 1, busy: false });
+    expect(await reconcilePool(docker, pool, { clock })).toEqual({ added: 1, removed: 1, lost: [], busy: false });
     expect(await docker.containers.inspect(pending)).toBeUndefined();
   });
 
@@ -148,7 +149,7 @@ describe("a pool's reconcile", () => {
     await clock.advance(300);
     ready = true;
     await clock.advance(100);
-    expect(await filling).toEqual({ added: 1, removed: 0, busy: false });
+    expect(await filling).toEqual({ added: 1, removed: 0, lost: [], busy: false });
 
     ready = false;
     const [member] = await warmIds(docker, pool);

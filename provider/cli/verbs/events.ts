@@ -32,5 +32,6 @@ export const events: Verb = {
 function eventLine(event: SandboxEvent): string {
   const why = event.kind === "ended" ? ` ${event.reason ?? ""} (exit code ${String(event.exitCode ?? "")})` : "";
   const pool = event.pool !== undefined ? ` pool ${event.pool}` : "";
-  return `${event.time} ${event.kind.padEnd(7)} ${event.app}/${event.sandbox}${pool}${why}`;
+  const detail = event.detail !== undefined ? `: ${event.detail}` : "";
+  return `${event.time} ${event.kind.padEnd(7)} ${event.app}/${event.sandbox}${pool}${why}${detail}`;
 }

@@ -27,7 +27,7 @@ export const ls: Verb = {
           s.name,
           s.pool ? `${s.pool.name} (${s.pool.state})` : "-",
           s.status,
-          s.exitCode === undefined ? "-" : String(s.exitCode),
+          s.exitCode === undefined ? "-" : `${String(s.exitCode)}${s.endReason ? ` (${s.endReason})` : ""}`,
           age(s.createdAt),
           Object.entries(s.tags)
             .map(([k, v]) => `${k}=${v}`)

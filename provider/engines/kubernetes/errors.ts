@@ -22,7 +22,23 @@ function serverMessage(error: unknown): string {
   if (body && typeof body === "object" && typeof (body as { message?: unknown }).message === "string") {
     return (body as { message: string }).message;
   }
-  return (error instanceof Error ? error.message : String(error)).trim();
+  return errorText(error).trim();
+}
+
+/** Words for anything thrown: an Error's message, an event's `message`, never "[object Object]". */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === "object" && error !== null) {
+    const { message, error: inner } = error as { message?: unknown; error?: unknown };
+    if (typeof message === "string" && message) return message;
+    if (inner instanceof Error) return inner.message;
+    try {
+      return JSON.stringify(error).slice(0, 300);
+    } catch {
+      return Object.prototype.toString.call(error);
+    }
+  }
+  return String(error);
 }
 
 /** Translates what a call to the API server throws into sandfleet's error classes, naming the operation and the cluster. */

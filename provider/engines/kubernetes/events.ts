@@ -1,10 +1,17 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import type { EngineEvent, EventClient, Labels } from "../port.ts";
+import {
+  END_DETAIL_ATTRIBUTE,
+  END_REASON_ATTRIBUTE,
+  type EngineEvent,
+  type EventClient,
+  type Labels,
+} from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import { labelsOf, nameOf, selectorFor } from "./labels.ts";
 
 import { SANDBOX_CONTAINER } from "./pod-spec.ts";
+import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 
 const ms = (value: Date | string | undefined) => (value ? new Date(value).getTime() : 0);
 
@@ -33,9 +40,27 @@ export function podEvents(pod: V1Pod): EngineEvent[] {
   if (ready && status?.state?.running)
     events.push(event("health_status", ms(ready.lastTransitionTime), { health: "healthy" }));
   const ended = status?.state?.terminated;
-  if (ended) {
-    if (ended.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
-    events.push(event("die", ms(ended.finishedAt), { exitCode: String(ended.exitCode) }));
+  // Ended by the cluster (its node lost, an eviction): the die says why, as END_REASON_ATTRIBUTE.
+  const trouble = podTrouble(pod);
+  const why: Record<string, string> = trouble?.ended
+    ? { [END_REASON_ATTRIBUTE]: trouble.reason, [END_DETAIL_ATTRIBUTE]: trouble.detail }
+    : {};
+  if (ended?.reason === "OOMKilled") events.push(event("oom", ms(ended.finishedAt)));
+  // A pod dies once (it is never restarted), and is told once it has settled: its phase final, or
+  // ended by the cluster. Its container's end alone may come a moment before the kubelet says why.
+  const settled = pod.status?.phase === "Failed" || pod.status?.phase === "Succeeded";
+  if ((ended && settled) || trouble?.ended) {
+    const when = trouble?.ended ? trouble.sinceMs : undefined;
+    events.push(
+      event(
+        "die",
+        when ?? ms(ended?.finishedAt ?? pod.metadata?.deletionTimestamp ?? pod.metadata?.creationTimestamp),
+        {
+          exitCode: String(ended?.exitCode ?? LOST_EXIT_CODE),
+          ...why,
+        },
+      ),
+    );
   }
   return events;
 }
@@ -60,8 +85,10 @@ export function eventClient(apis: () => Promise<KubeApis>, call: KubeCall): Even
     async *watch(params) {
       const wanted = new Set(params.actions);
       const seen = new Set<string>();
-      const key = (e: EngineEvent) => `${e.containerId}/${e.action}/${String(e.timeMs)}`;
-      let since = params.sinceMs ?? Date.now();
+      // A die is told once, whatever time a later reading gives it; other actions once per time.
+      const key = (e: EngineEvent) => `${e.containerId}/${e.action}/${e.action === "die" ? "" : String(e.timeMs)}`;
+      // The API server's times are whole seconds: an event of the second the watch started is after it.
+      let since = Math.floor((params.sinceMs ?? Date.now()) / 1000) * 1000;
       while (!params.signal.aborted) {
         for (const e of await listEvents(params.labels)) {
           if (!wanted.has(e.action) || e.timeMs < since || seen.has(key(e))) continue;

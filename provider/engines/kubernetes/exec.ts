@@ -6,6 +6,7 @@ import { runToEnd } from "../calls.ts";
 import type { ExecClient, ExecInfo, ExecProcess } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
+import { openExec } from "./exec-failure.ts";
 import { SANDBOX_CONTAINER } from "./pod-spec.ts";
 
 interface ExecSocket {
@@ -34,6 +35,10 @@ export function execClient(
   /** Runs `argv` in a pod: for the engine's own needs (ending a supervised sandbox). */
 } {
   const execs = new Map<string, { podId: string; info: ExecInfo }>();
+  const podOf = async (podId: string) => {
+    const { core, namespace } = await apis();
+    return core.readNamespacedPod({ name: podId, namespace });
+  };
   const start: ExecClient["start"] = async (containerId, spec, options = {}) => {
     if (spec.user || spec.workdir || (spec.env && Object.keys(spec.env).length > 0)) {
       // The exec subresource runs as the container's user, in its working directory, with its environment.
@@ -54,18 +59,23 @@ export function execClient(
     });
     // The library's WebSocket type does not resolve here; what is used of it is this.
     const socket = (await call(`exec in pod ${containerId}`, () =>
-      new lib.Exec(config).exec(
-        namespace,
+      openExec(
+        () => podOf(containerId),
         containerId,
-        SANDBOX_CONTAINER,
-        [...spec.argv],
-        stdout,
-        stderr,
-        stdin ?? null,
-        spec.tty === true,
-        (status) => {
-          settle(exitCodeOf(status));
-        },
+      )(() =>
+        new lib.Exec(config).exec(
+          namespace,
+          containerId,
+          SANDBOX_CONTAINER,
+          [...spec.argv],
+          stdout,
+          stderr,
+          stdin ?? null,
+          spec.tty === true,
+          (status) => {
+            settle(exitCodeOf(status));
+          },
+        ),
       ),
     )) as unknown as ExecSocket;
     socket.on("close", () => {

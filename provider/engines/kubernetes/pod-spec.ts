@@ -179,6 +179,15 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
       // Without the supervisor, the pod's own pause process is PID 1: it reaps orphans, as Docker's init does.
       shareProcessNamespace: spec.init ? true : undefined,
       terminationGracePeriodSeconds: 2,
+      // A sandbox on a node the cluster marks unreachable or not ready is lost the moment it does
+      // (not after the default 300 s): the taint manager then evicts it, which marks the pod with
+      // why, and its pool refills elsewhere (pod-trouble.ts reads it).
+      tolerations: NODE_LOSS_TAINTS.map((key) => ({
+        key,
+        operator: "Exists",
+        effect: "NoExecute",
+        tolerationSeconds: 0,
+      })),
       ...(spec.runtime === "runsc" ? { runtimeClassName: GVISOR_RUNTIME_CLASS } : {}),
       securityContext: {
         seccompProfile: { type: "RuntimeDefault" },
@@ -201,6 +210,9 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
     },
   };
 }
+
+/** The taints the node lifecycle controller puts on a node it lost. */
+export const NODE_LOSS_TAINTS = ["node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready"];
 
 /** A network's name as a label value: itself when it fits, else its hash. */
 export function networkLabelValue(network: string): string {

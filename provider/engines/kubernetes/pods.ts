@@ -1,13 +1,14 @@
 import { PassThrough } from "node:stream";
 import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { randomHex } from "../../digest.ts";
-import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
+import { ConflictError, EngineError, InvalidArgumentError, NotFoundError, SandboxLostError } from "../../errors.ts";
 import type {
   ContainerClient,
   ContainerInfo,
   ContainerSpec,
   ContainerStatus,
   ContainerSummary,
+  ContainerTrouble,
   ExecResult,
   HealthCheck,
   VolumeMount,
@@ -20,6 +21,7 @@ import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
 import { podSecurityRefusal } from "./pod-security.ts";
+import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 import { podStats } from "./stats.ts";
 
 /** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
@@ -69,8 +71,14 @@ function sandboxStatus(pod: V1Pod): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
 }
 
-/** A pod's state in Docker's words: a pod is never restarted, so it goes created → running → exited. */
+/**
+ * A pod's state in Docker's words: a pod is never restarted, so it goes
+ * created → running → exited. One the cluster has ended (its node lost, an
+ * eviction) is exited, even while the API still holds it as running or
+ * terminating: its kubelet may never say so.
+ */
 export function podStatus(pod: V1Pod): ContainerStatus {
+  if (podTrouble(pod)?.ended) return "exited";
   if (pod.metadata?.deletionTimestamp) return "removing";
   const state = sandboxStatus(pod)?.state;
   if (state?.terminated || pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed") return "exited";
@@ -78,9 +86,17 @@ export function podStatus(pod: V1Pod): ContainerStatus {
   return "created";
 }
 
-function timeOf(value: Date | string | undefined): string {
-  if (!value) return "0001-01-01T00:00:00Z";
+function timeOf(value: Date | string | number | undefined): string {
+  if (value === undefined || value === "") return "0001-01-01T00:00:00Z";
+  if (typeof value === "number") return new Date(value).toISOString();
   return value instanceof Date ? value.toISOString() : value;
+}
+
+/** The exit code of an ended pod: its container's, else (ended by the cluster, unheard from) a kill's. */
+function podExitCode(pod: V1Pod): number {
+  const terminated = sandboxStatus(pod)?.state?.terminated;
+  if (terminated) return terminated.exitCode;
+  return podTrouble(pod)?.ended ? LOST_EXIT_CODE : 0;
 }
 
 export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execIds: string[]): ContainerInfo {
@@ -92,6 +108,7 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
   const ready = pod.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
   const id = pod.metadata?.name ?? "";
   const state = podStatus(pod);
+  const trouble = podTrouble(pod);
   return {
     id,
     name: pod.metadata?.annotations?.[NAME_ANNOTATION] ?? id,
@@ -100,11 +117,11 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
     labels: labelsOf(pod.metadata),
     status: state,
     running: state === "running",
-    exitCode: terminated?.exitCode ?? 0,
+    exitCode: podExitCode(pod),
     oomKilled: terminated?.reason === "OOMKilled",
     createdAt: timeOf(pod.metadata?.creationTimestamp),
     startedAt: timeOf(status?.state?.running?.startedAt ?? terminated?.startedAt),
-    finishedAt: timeOf(terminated?.finishedAt),
+    finishedAt: timeOf(terminated?.finishedAt ?? (trouble?.ended ? trouble.sinceMs : undefined)),
     user: note.user ?? "",
     workdir: container?.workingDir ?? "",
     env,
@@ -130,7 +147,13 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
     addresses: pod.status?.podIP ? { [note.networkMode ?? "pod"]: pod.status.podIP } : {},
     pid: 0,
     execIds,
+    ...(trouble ? { trouble } : {}),
   };
+}
+
+function troubleOf(pod: V1Pod): { trouble?: ContainerTrouble } {
+  const trouble = podTrouble(pod);
+  return trouble ? { trouble } : {};
 }
 
 /** Waiting reasons that never resolve by themselves: a start fails with them at once. */
@@ -259,6 +282,12 @@ export function podClient(deps: PodDeps): ContainerClient {
       for (;;) {
         const pod = await poller.next(id);
         if (!pod) throw new NotFoundError(`no such sandbox pod: ${id}`);
+        // Placed on a node that is lost, or evicted before it ran: it never will.
+        const trouble = podTrouble(pod);
+        if (trouble?.ended && !sandboxStatus(pod)?.state?.terminated) {
+          throw new SandboxLostError(`pod ${id} cannot start: ${trouble.reason}: ${trouble.detail}`, trouble.reason);
+        }
+        if (pod.metadata?.deletionTimestamp) throw new EngineError(`pod ${id} was deleted before it started`);
         const status = podStatus(pod);
         if (status === "running") return;
         if (status === "exited") {
@@ -394,6 +423,9 @@ export function podClient(deps: PodDeps): ContainerClient {
       for (let attempt = 0; ; attempt++) {
         const pod = await require(id);
         const podId = pod.metadata?.name ?? id;
+        // A pod the cluster has ended (its node lost, an eviction) is never claimed, whoever listed it warm.
+        const trouble = podTrouble(pod);
+        if (trouble?.ended) throw new ConflictError(`pod ${podId} has ended (${trouble.reason}): ${trouble.detail}`);
         if (await nameTaken(name)) throw new ConflictError(`the name "${name}" is already in use in ${namespace}`);
         try {
           await call(`rename pod ${podId} to ${name}`, () =>
@@ -434,15 +466,20 @@ export function podClient(deps: PodDeps): ContainerClient {
           status: podStatus(pod),
           createdMs: new Date(timeOf(pod.metadata?.creationTimestamp)).getTime(),
           ports: {},
+          ...troubleOf(pod),
         }));
     },
 
     async wait(id) {
-      const podId = (await require(id)).metadata?.name ?? id;
+      let seen = await require(id);
+      const podId = seen.metadata?.name ?? id;
       for (;;) {
         const pod = await poller.next(podId);
+        // Evicted through the API, a pod is gone a moment after it ended: what was last seen tells.
+        if (!pod && podTrouble(seen)?.ended) return podExitCode(seen);
         if (!pod) throw new NotFoundError(`no such sandbox pod: ${id}`);
-        if (podStatus(pod) === "exited") return sandboxStatus(pod)?.state?.terminated?.exitCode ?? 0;
+        if (podStatus(pod) === "exited") return podExitCode(pod);
+        seen = pod;
       }
     },
 
