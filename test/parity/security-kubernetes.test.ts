@@ -71,13 +71,20 @@ async function linkLocalOf(sandbox: Sandbox): Promise<string> {
 
 /** A sandbox of `app` made on `node`: the test cluster has no route between nodes' pods, so pairs must share one. */
 async function sandboxOn(node: string | undefined, params: Parameters<Sandfleet["sandboxes"]["create"]>[0]) {
-  for (let attempt = 0; attempt < 8; attempt++) {
-    const sandbox = await sandfleet.sandboxes.create(params);
-    const place = await placeOf(sandbox.id);
-    if (node === undefined || place.node === node) return { sandbox, place };
-    await sandbox.terminate();
+  // A miss is kept until a sandbox lands where wanted: the scheduler spreads pods, so each one
+  // kept on the other node makes the next land on this one.
+  const misses: Sandbox[] = [];
+  try {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const sandbox = await sandfleet.sandboxes.create(params);
+      const place = await placeOf(sandbox.id);
+      if (node === undefined || place.node === node) return { sandbox, place };
+      misses.push(sandbox);
+    }
+  } finally {
+    await Promise.all(misses.map((miss) => miss.terminate()));
   }
-  throw new Error(`no sandbox landed on ${String(node)} in 8 tries`);
+  throw new Error(`no sandbox landed on ${String(node)} in 12 tries`);
 }
 
 describe("Kubernetes networks: what a sandbox's code can reach", () => {
