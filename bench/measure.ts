@@ -14,9 +14,13 @@ export async function medianMs(runs: number, warmup: number, once: () => Promise
     await once();
     times.push(performance.now() - started);
   }
-  times.sort((a, b) => a - b);
-  const middle = Math.floor(times.length / 2);
-  return times.length % 2 ? (times[middle] ?? 0) : ((times[middle - 1] ?? 0) + (times[middle] ?? 0)) / 2;
+  return median(times);
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
 export async function docker(...args: string[]): Promise<string> {
