@@ -176,7 +176,9 @@ export async function execThroughput(runs: number): Promise<Figure[]> {
   const supervisorPid = (await supervised.state()).container.pid;
   const supervisorRss = rssMiB(supervisorPid);
   const supervisorPrivate = rssMiB(supervisorPid, "RssAnon");
-  const relayRss = Math.max(0, ...pidsMatching(/sandfleet-supervisor connect/).map((pid) => rssMiB(pid)));
+  // The relay of an open connection: on the engine's host beside the sandbox (a client as root),
+  // or in the sandbox through an engine exec.
+  const relayRss = Math.max(0, ...pidsMatching(/sandfleet-supervisor\S* connect/).map((pid) => rssMiB(pid)));
   await cleanupApp(app);
   return [
     {
