@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import type { ContainerInfo, ExecProcess } from "../port.ts";
+import { isContainersProcess } from "./host-process.ts";
 
 /**
  * Starts a program of this host's beside a container, told which process
@@ -45,13 +45,4 @@ export function startBeside(container: ContainerInfo | undefined, argv: readonly
     },
     wait: () => exited,
   };
-}
-
-function isContainersProcess(pid: number, containerId: string): boolean {
-  if (pid <= 0) return false;
-  try {
-    return readFileSync(`/proc/${String(pid)}/cgroup`, "utf8").includes(containerId);
-  } catch {
-    return false;
-  }
 }

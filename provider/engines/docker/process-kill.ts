@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { ContainerInfo } from "../port.ts";
+import { isContainersProcess } from "./host-process.ts";
 
 /** Rounds of find-and-kill before giving up on a process tree that keeps forking. */
 const MAX_ROUNDS = 200;
@@ -40,9 +41,9 @@ done`;
 
 /** Returns false when this host cannot see or signal the container's processes. */
 function signalFromHost(containerId: string, initPid: number, entry: string, signal: number): boolean {
+  if (!isContainersProcess(initPid, containerId)) return false;
   let namespace: string;
   try {
-    if (!readFileSync(`/proc/${String(initPid)}/cgroup`, "utf8").includes(containerId)) return false;
     namespace = readlinkSync(`/proc/${String(initPid)}/ns/pid`);
   } catch {
     return false;
