@@ -1,42 +1,32 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { DirLock } from "../../provider/runtime/dir-lock.ts";
+import { ConflictError } from "../../provider/errors.ts";
 import { until } from "./until.ts";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Holds a lock shared by every process on this machine (test files run in
- * several workers), for a resource there is one of: a directory made
- * atomically, holding its owner's pid, so a lock whose owner died is taken
- * over. Resolves to its release.
+ * several workers), for a resource there is one of: the agent's own
+ * directory lock, whose holder's death (or reused pid) hands it on.
+ * Resolves to its release.
  */
 export async function machineLock(name: string, timeoutMs: number): Promise<() => void> {
   const dir = `/tmp/sandfleet-test-lock-${name}`;
-  const take = (): boolean => {
-    try {
-      mkdirSync(dir);
-      writeFileSync(`${dir}/pid`, String(process.pid));
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      let owner: number;
+  mkdirSync(dir, { recursive: true });
+  let held: DirLock | undefined;
+  await until(
+    `the machine-wide lock ${name}`,
+    () => {
       try {
-        owner = Number(readFileSync(`${dir}/pid`, "utf8"));
-      } catch {
-        return false; // its owner is still writing the pid
+        held = DirLock.take(dir, name).lock;
+        return Promise.resolve(true);
+      } catch (error) {
+        if (error instanceof ConflictError) return Promise.resolve(false);
+        throw error;
       }
-      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(dir, { recursive: true, force: true });
-      return false;
-    }
-  };
-  await until(`the machine-wide lock ${name}`, () => Promise.resolve(take()), timeoutMs);
+    },
+    timeoutMs,
+  );
   return () => {
-    rmSync(dir, { recursive: true, force: true });
+    held?.release();
   };
 }
