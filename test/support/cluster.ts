@@ -22,6 +22,9 @@ export const TEST_CLUSTER: KubernetesEngineOptions = {
 const shared = globalThis as { sandfleetTestCluster?: { users: number; started: Promise<void> } };
 
 export default async function startCluster(): Promise<() => Promise<void>> {
+  // A cluster that somebody else started and keeps (for running one file by hand while
+  // another checkout uses it): neither started nor stopped here.
+  if (process.env.SANDFLEET_REUSE_CLUSTER) return async () => {};
   shared.sandfleetTestCluster ??= { users: 0, started: clusterUp() };
   const entry = shared.sandfleetTestCluster;
   entry.users++;
