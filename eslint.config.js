@@ -22,8 +22,13 @@ export default tseslint.config(
   {
     files: ["provider/**/*.ts"],
     // provider/serve/ holds the HTTP servers sandfleet offers (metrics, dashboard), which use the client.
-    // provider/runtime/webhook-post.ts is the one client of receivers that are not engines: webhooks.
-    ignores: ["provider/engines/**", "provider/digest.ts", "provider/serve/**", "provider/runtime/webhook-post.ts"],
+    // provider/runtime/observability/webhook-post.ts is the one client of receivers that are not engines: webhooks.
+    ignores: [
+      "provider/engines/**",
+      "provider/digest.ts",
+      "provider/serve/**",
+      "provider/runtime/observability/webhook-post.ts",
+    ],
     rules: {
       "no-restricted-imports": [
         "error",

@@ -1,5 +1,5 @@
 import { Sandfleet } from "../provider/client/sandfleet.ts";
-import type { Sandbox } from "../provider/runtime/sandbox.ts";
+import type { Sandbox } from "../provider/client/sandbox.ts";
 import { cleanupApp } from "../test/support/engine.ts";
 import { startFakeInternet } from "../test/support/fake-internet.ts";
 import type { Figure } from "./measure.ts";

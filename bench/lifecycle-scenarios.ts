@@ -1,5 +1,5 @@
-import type { PauseResult } from "../provider/runtime/pause.ts";
-import { Sandbox } from "../provider/runtime/sandbox.ts";
+import type { PauseResult } from "../provider/runtime/sandboxes/pause.ts";
+import { Sandbox } from "../provider/client/sandbox.ts";
 import { cleanupApp } from "../test/support/engine.ts";
 import { docker, medianMs, type Figure } from "./measure.ts";
 import { benchApp } from "./scenarios.ts";

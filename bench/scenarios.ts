@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connectDocker } from "../provider/engines/docker/client.ts";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
-import { normalizeSandboxParams, sandboxContainerSpec } from "../provider/runtime/sandbox-params.ts";
-import { Sandbox } from "../provider/runtime/sandbox.ts";
+import { normalizeSandboxParams, sandboxContainerSpec } from "../provider/runtime/sandboxes/sandbox-params.ts";
+import { Sandbox } from "../provider/client/sandbox.ts";
 import { DISK_MIB } from "../provider/rules.ts";
 import { DisposableEngine } from "../test/support/disposable-engine.ts";
 import { cleanupApp } from "../test/support/engine.ts";
-import { Agent } from "../provider/runtime/agent.ts";
-import { poolReconcilers } from "../provider/runtime/pool-agent.ts";
+import { Agent } from "../provider/runtime/agent/agent.ts";
+import { poolReconcilers } from "../provider/runtime/agent/pool-agent.ts";
 import { docker, median, medianMs, pidsMatching, rssMiB, run, type Figure } from "./measure.ts";
 
 const engine = connectDocker();

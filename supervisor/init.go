@@ -221,7 +221,7 @@ func endAll(mainPid int) {
 }
 
 // say writes one of the supervisor's last words: the line the host reads to
-// tell why the sandbox ended (provider/runtime/events.ts).
+// tell why the sandbox ended (provider/runtime/observability/events.ts).
 func say(line string) { fmt.Fprintln(os.Stderr, line) }
 
 // mainEnd is what the supervisor says when the sandbox's command ended.

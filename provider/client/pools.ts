@@ -1,9 +1,9 @@
 import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
-import { isClaimable, listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pool.ts";
-import { refillPool } from "../runtime/pool-agent.ts";
-import type { Refill } from "../runtime/pool.ts";
-import type { Sandbox } from "../runtime/sandbox.ts";
+import { isClaimable, listMembers, poolExists, recordedPools, type ClaimParams } from "../runtime/pools/pool.ts";
+import { refillPool } from "../runtime/agent/pool-agent.ts";
+import type { Refill } from "../runtime/pools/pool.ts";
+import type { Sandbox } from "./sandbox.ts";
 import type { Sandboxes } from "./sandboxes.ts";
 
 /** A warm pool's numbers now: what it should hold and what it holds. */

@@ -1,8 +1,8 @@
-import type { ClientContext, ListParams } from "../runtime/client-context.ts";
-import type { ClaimParams } from "../runtime/pool.ts";
-import type { SandboxParams } from "../runtime/sandbox-params.ts";
-import type { SandboxState, SandboxSummary } from "../runtime/sandbox-ops.ts";
-import { Sandbox } from "../runtime/sandbox.ts";
+import type { ClientContext, ListParams } from "./client-context.ts";
+import type { ClaimParams } from "../runtime/pools/pool.ts";
+import type { SandboxParams } from "../runtime/sandboxes/sandbox-params.ts";
+import type { SandboxState, SandboxSummary } from "../runtime/sandboxes/sandbox-ops.ts";
+import { Sandbox } from "./sandbox.ts";
 
 /** The sandboxes of one engine: made, found, claimed and listed. */
 export class Sandboxes {

@@ -1,20 +1,20 @@
 import { connectEngine } from "../engines/connect.ts";
 import type { Engine, EngineInfo } from "../engines/port.ts";
-import { ClientContext, type ClientTarget } from "../runtime/client-context.ts";
-import { Agent, type AgentParams } from "../runtime/agent.ts";
-import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/events.ts";
-import { AgentMetrics } from "../runtime/metrics.ts";
+import { ClientContext, type ClientTarget } from "./client-context.ts";
+import { Agent, type AgentParams } from "../runtime/agent/agent.ts";
+import { watchEvents, type SandboxEvent, type WatchEventsParams } from "../runtime/observability/events.ts";
+import { AgentMetrics } from "../runtime/observability/metrics.ts";
 import {
   revokeConnectTokens,
   verifyConnectToken,
   verifyConnectTokens,
   type TokenVerdict,
-} from "../runtime/connect-tokens.ts";
-import { resumeIfPaused } from "../runtime/resume.ts";
-import { readWebhooks } from "../runtime/webhooks.ts";
-import { WebhookDelivery, type DeliveryOptions } from "../runtime/webhook-delivery.ts";
-import { collectGarbage, type Garbage } from "../runtime/gc.ts";
-import { poolReconcilers } from "../runtime/pool-agent.ts";
+} from "../runtime/sandboxes/connect-tokens.ts";
+import { resumeIfPaused } from "../runtime/engine-state/resume.ts";
+import { readWebhooks } from "../runtime/observability/webhooks.ts";
+import { WebhookDelivery, type DeliveryOptions } from "../runtime/observability/webhook-delivery.ts";
+import { collectGarbage, type Garbage } from "../runtime/agent/gc.ts";
+import { poolReconcilers } from "../runtime/agent/pool-agent.ts";
 import { Apps, Images, Volumes } from "./stored.ts";
 import { Pools } from "./pools.ts";
 import { Sandboxes } from "./sandboxes.ts";

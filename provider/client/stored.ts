@@ -1,10 +1,10 @@
 import type { Engine } from "../engines/port.ts";
 import type { ImageSummary, VolumeInfo } from "../engines/port.ts";
-import { ensureImage, type ImageState } from "../runtime/image-build.ts";
-import type { ImageParams } from "../runtime/image-recipe.ts";
-import { ensureVolume, lookupAppNetwork } from "../runtime/apps.ts";
-import { scopeLabels } from "../runtime/labels.ts";
-import type { SandboxVolumeMount } from "../runtime/sandbox-params.ts";
+import { ensureImage, type ImageState } from "../runtime/images/image-build.ts";
+import type { ImageParams } from "../runtime/images/image-recipe.ts";
+import { ensureVolume, lookupAppNetwork } from "../runtime/networks/apps.ts";
+import { scopeLabels } from "../runtime/engine-state/labels.ts";
+import type { SandboxVolumeMount } from "../runtime/sandboxes/sandbox-params.ts";
 
 /** Images sandfleet builds: from steps or a Dockerfile, tagged by their content. */
 export class Images {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
-import type { Webhook } from "../runtime/webhooks.ts";
+import type { Webhook } from "../runtime/observability/webhooks.ts";
 import { delegatingProvider } from "./delegate.ts";
 
 const provider = delegatingProvider(import.meta.url, "./app-provider", "appProvider");

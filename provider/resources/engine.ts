@@ -1,7 +1,7 @@
 import { connectEngine } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
 import { EngineUnavailableError } from "../errors.ts";
-import { diskBoundProblem } from "../runtime/disk.ts";
+import { diskBoundProblem } from "../runtime/sandboxes/disk.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** The properties the engine hands a dynamic provider: inputs, or inputs and outputs. */

@@ -1,5 +1,5 @@
-import { ensureImage, imageContentHash } from "../runtime/image-build.ts";
-import { imageMode, imageParamsProblems, type ImageParams } from "../runtime/image-recipe.ts";
+import { ensureImage, imageContentHash } from "../runtime/images/image-build.ts";
+import { imageMode, imageParamsProblems, type ImageParams } from "../runtime/images/image-recipe.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";

@@ -1,6 +1,6 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
-import type { ImageSource } from "../runtime/image-recipe.ts";
+import type { ImageSource } from "../runtime/images/image-recipe.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";

@@ -8,8 +8,8 @@ import {
   removePoolRecord,
   writePoolRecord,
   type PoolParams,
-} from "../runtime/pool.ts";
-import { normalizeSandboxParams } from "../runtime/sandbox-params.ts";
+} from "../runtime/pools/pool.ts";
+import { normalizeSandboxParams } from "../runtime/sandboxes/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { engineLog } from "./engine-log.ts";
 import { withPlainErrors } from "./plain-errors.ts";

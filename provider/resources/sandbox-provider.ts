@@ -4,9 +4,13 @@ import {
   removeSandbox,
   waitUntilReady,
   type SandboxState,
-} from "../runtime/sandbox-ops.ts";
-import { normalizeSandboxParams, sandboxParamsProblems, type SandboxParams } from "../runtime/sandbox-params.ts";
-import { setEgress } from "../runtime/egress.ts";
+} from "../runtime/sandboxes/sandbox-ops.ts";
+import {
+  normalizeSandboxParams,
+  sandboxParamsProblems,
+  type SandboxParams,
+} from "../runtime/sandboxes/sandbox-params.ts";
+import { setEgress } from "../runtime/networks/egress.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";

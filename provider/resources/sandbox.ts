@@ -1,7 +1,7 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
 import * as pulumi from "@pulumi/pulumi";
-import type { ReadinessParams } from "../runtime/readiness.ts";
-import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
+import type { ReadinessParams } from "../runtime/engine-state/readiness.ts";
+import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandboxes/sandbox-params.ts";
 import { App } from "./app.ts";
 import { delegatingProvider } from "./delegate.ts";
 import { ownership, withDependency } from "./options.ts";

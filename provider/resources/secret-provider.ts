@@ -1,5 +1,5 @@
-import { identityProblems } from "../runtime/names.ts";
-import { mapProblems } from "../runtime/sandbox-params.ts";
+import { identityProblems } from "../runtime/engine-state/names.ts";
+import { mapProblems } from "../runtime/sandboxes/sandbox-params.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys } from "./diff.ts";

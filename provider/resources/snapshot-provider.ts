@@ -1,5 +1,5 @@
-import { identityProblems } from "../runtime/names.ts";
-import { snapshotSandbox } from "../runtime/snapshot.ts";
+import { identityProblems } from "../runtime/engine-state/names.ts";
+import { snapshotSandbox } from "../runtime/sandboxes/snapshot.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";

@@ -1,5 +1,5 @@
-import { ensureVolume } from "../runtime/apps.ts";
-import { identityProblems } from "../runtime/names.ts";
+import { ensureVolume } from "../runtime/networks/apps.ts";
+import { identityProblems } from "../runtime/engine-state/names.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { booleanProblem } from "../rules.ts";

@@ -1,12 +1,12 @@
 import type { ContainerSummary, Engine, EngineInfo } from "../engines/port.ts";
 import { Limiter } from "../engines/limiter.ts";
-import { LABEL, scopeLabels, tagsFromLabels } from "../runtime/labels.ts";
-import { reportedExitCode } from "../runtime/lifetime.ts";
-import { parseMember } from "../runtime/pool-members.ts";
-import { claimTimes, recordedPools } from "../runtime/pool.ts";
-import { newestRecords } from "../runtime/sandbox-records.ts";
+import { LABEL, scopeLabels, tagsFromLabels } from "../runtime/engine-state/labels.ts";
+import { reportedExitCode } from "../runtime/sandboxes/lifetime.ts";
+import { parseMember } from "../runtime/engine-state/pool-members.ts";
+import { claimTimes, recordedPools } from "../runtime/pools/pool.ts";
+import { newestRecords } from "../runtime/engine-state/sandbox-records.ts";
 import { supervisorActivity } from "../runtime/supervisor/activity.ts";
-import { liveTags } from "../runtime/tags.ts";
+import { liveTags } from "../runtime/sandboxes/tags.ts";
 import {
   deadlineOf,
   describeEngine,

@@ -1,7 +1,7 @@
 import type { PoolStatus } from "../client/pools.ts";
 import type { ContainerSummary, EngineInfo } from "../engines/port.ts";
-import { LABEL } from "../runtime/labels.ts";
-import { parseMember } from "../runtime/pool-members.ts";
+import { LABEL } from "../runtime/engine-state/labels.ts";
+import { parseMember } from "../runtime/engine-state/pool-members.ts";
 
 /** A sandbox as the dashboard shows it: its state, place, lifetime, limits and live use. */
 export interface DashboardSandbox {

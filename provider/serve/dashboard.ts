@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { randomHex } from "../digest.ts";
 import { InvalidArgumentError, NotFoundError, SandfleetError } from "../errors.ts";
-import type { Sandbox } from "../runtime/sandbox.ts";
+import type { Sandbox } from "../client/sandbox.ts";
 import { parseDuration } from "../spec/units.ts";
 import { DashboardFeed } from "./dashboard-feed.ts";
 import { foreignRequest, hostAllowed, LOOPBACK } from "./dashboard-guard.ts";

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { TOKEN_PARAM, type TokenVerdict } from "../runtime/connect-tokens.ts";
+import { TOKEN_PARAM, type TokenVerdict } from "../runtime/sandboxes/connect-tokens.ts";
 import { tokenCookies } from "./gateway-cookies.ts";
 
 // What the gateway reads of a browser's request: the host it names, the token it offers, where it comes from.

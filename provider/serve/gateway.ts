@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { connectOrigin, gatewayBase, originLabel, type TokenVerdict } from "../runtime/connect-tokens.ts";
+import { connectOrigin, gatewayBase, originLabel, type TokenVerdict } from "../runtime/sandboxes/connect-tokens.ts";
 import { OpenConnections } from "./gateway-connections.ts";
 import { tokenCookieName } from "./gateway-cookies.ts";
 import { answerHeaders, forwardedHeaders, HOP_HEADERS, rawHead, refuse, refuseRaw } from "./gateway-forwarding.ts";

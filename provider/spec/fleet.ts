@@ -4,7 +4,7 @@
  * both count from here.
  */
 import { DISK_MIB } from "../rules.ts";
-import { SANDBOX_DEFAULTS } from "../runtime/sandbox-params.ts";
+import { SANDBOX_DEFAULTS } from "../runtime/sandboxes/sandbox-params.ts";
 import type { PathSegment } from "./positions.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseSizeMiB } from "./units.ts";

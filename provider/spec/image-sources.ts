@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { quoted } from "../reference-rules.ts";
-import { readRawInstruction } from "../runtime/dockerfile-lines.ts";
+import { readRawInstruction } from "../runtime/images/dockerfile-lines.ts";
 import type { FleetUnit } from "./fleet.ts";
 import type { PathSegment } from "./positions.ts";
 import { isImageReference } from "./to-params.ts";

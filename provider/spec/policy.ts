@@ -5,8 +5,8 @@
  * violation is reported at the place in sandfleet.yaml that breaks it, with
  * the rule's name.
  */
-import { allowlistReach } from "../runtime/egress-rules.ts";
-import { SANDBOX_DEFAULTS } from "../runtime/sandbox-params.ts";
+import { allowlistReach } from "../runtime/networks/egress-rules.ts";
+import { SANDBOX_DEFAULTS } from "../runtime/sandboxes/sandbox-params.ts";
 import { fleetDemand, fleetUnits, memberUsage } from "./fleet.ts";
 import { globMatches } from "./glob.ts";
 import { imageSources } from "./image-sources.ts";

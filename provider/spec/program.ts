@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { nameProblem } from "../runtime/names.ts";
+import { nameProblem } from "../runtime/engine-state/names.ts";
 import { deploySpec, specOutputs } from "./deploy.ts";
 import { formatIssue, type SpecIssue } from "./issues.ts";
 import { kubeconfigIssues, withKubeconfigTrust } from "./kubeconfig-check.ts";

@@ -1,5 +1,5 @@
 import { imageReferenceProblem, quoted, userProblem } from "../reference-rules.ts";
-import { rawInstructionProblem } from "../runtime/dockerfile-lines.ts";
+import { rawInstructionProblem } from "../runtime/images/dockerfile-lines.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import type { SandfleetSpec } from "./types.ts";
 

@@ -1,4 +1,4 @@
-import { sandboxParamsProblems } from "../runtime/sandbox-rules.ts";
+import { sandboxParamsProblems } from "../runtime/sandboxes/sandbox-rules.ts";
 import type { PathSegment } from "./positions.ts";
 import type { SchemaProblem } from "./schema-errors.ts";
 import { isImageReference, sandboxParamsFromSpec } from "./to-params.ts";
@@ -17,7 +17,7 @@ const SPEC_NAMES: Record<string, string> = {
 
 /**
  * The problems of a sandbox (or a pool template) of sandfleet.yaml by the
- * rules of the TypeScript API (runtime/sandbox-rules.ts): the spec's sandbox
+ * rules of the TypeScript API (runtime/sandboxes/sandbox-rules.ts): the spec's sandbox
  * becomes the parameters the API would be given, and each problem is put
  * back at the place in the file it came from, in the API's own words.
  */

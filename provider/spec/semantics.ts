@@ -1,7 +1,7 @@
 import { dockerHostProblem } from "../addresses.ts";
 import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
 import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
-import { webhookProblems } from "../runtime/webhooks.ts";
+import { webhookProblems } from "../runtime/observability/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { apiPropertyPath, sandboxRuleProblems } from "./sandbox-check.ts";
 import type { SchemaProblem } from "./schema-errors.ts";

@@ -1,5 +1,5 @@
 import type { EngineTarget } from "../engines/connect.ts";
-import type { SandboxParams } from "../runtime/sandbox-params.ts";
+import type { SandboxParams } from "../runtime/sandboxes/sandbox-params.ts";
 import type { SandfleetSpec, SpecSandbox } from "./types.ts";
 import { parseDuration, parseSizeMiB } from "./units.ts";
 

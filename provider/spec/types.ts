@@ -1,7 +1,7 @@
 import type { KubernetesEngineOptions } from "../engines/connect.ts";
-import type { Webhook } from "../runtime/webhooks.ts";
-import type { ImageSource } from "../runtime/image-recipe.ts";
-import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandbox-params.ts";
+import type { Webhook } from "../runtime/observability/webhooks.ts";
+import type { ImageSource } from "../runtime/images/image-recipe.ts";
+import type { IdleAction, SandboxNetwork, SandboxRuntime } from "../runtime/sandboxes/sandbox-params.ts";
 
 /** An image as written in sandfleet.yaml: the runtime's own shape. */
 export type SpecImage = ImageSource;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { ARTIFACTS, launchBrowser } from "../support/browser.ts";

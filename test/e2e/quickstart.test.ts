@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { containerName } from "../../provider/runtime/names.ts";
+import { containerName } from "../../provider/runtime/engine-state/names.ts";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 import { PulumiStack } from "../support/pulumi.ts";
 

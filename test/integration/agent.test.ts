@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { Agent } from "../../provider/runtime/agent.ts";
+import { Agent } from "../../provider/runtime/agent/agent.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { until } from "../support/until.ts";
 
@@ -101,7 +101,7 @@ describe("sandfleet agent against a real engine", () => {
     const agent = new Agent({
       docker,
       app,
-      reconcilers: [(d) => import("../../provider/runtime/pool-agent.ts").then((m) => m.refillPools(d, app))],
+      reconcilers: [(d) => import("../../provider/runtime/agent/pool-agent.ts").then((m) => m.refillPools(d, app))],
     });
     expect(await agent.reconcileOnce()).toEqual([]);
     const claimed = await Sandbox.claim(app, "short");

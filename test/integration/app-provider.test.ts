@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { appProvider } from "../../provider/resources/app-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 
 describe("App provider against a real engine", () => {

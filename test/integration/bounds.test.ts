@@ -3,7 +3,7 @@ import { statfsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../provider/errors.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cliPath, sandfleet } from "../support/cli.ts";
-import { reconcilePool, writePoolRecord } from "../../provider/runtime/pool.ts";
+import { reconcilePool, writePoolRecord } from "../../provider/runtime/pools/pool.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 describe("the sandfleet CLI against a real engine", () => {

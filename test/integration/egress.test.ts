@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
-import { egressNetworkName } from "../../provider/runtime/egress-rules.ts";
-import type { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { egressNetworkName } from "../../provider/runtime/networks/egress-rules.ts";
+import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { startFakeInternet } from "../support/fake-internet.ts";

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { lastExecActivity } from "../../provider/runtime/idle.ts";
-import { LABEL } from "../../provider/runtime/labels.ts";
-import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
+import { lastExecActivity } from "../../provider/runtime/agent/idle.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
+import { createSandbox } from "../../provider/runtime/sandboxes/sandbox-ops.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 // The Docker engine keeps its newest 256 events of every kind in one buffer:

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import type { SandboxEvent } from "../../provider/runtime/events.ts";
+import type { SandboxEvent } from "../../provider/runtime/observability/events.ts";
 import { cliPath } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { until } from "../support/until.ts";

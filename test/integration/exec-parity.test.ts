@@ -7,8 +7,8 @@ import {
   NotADirectoryError,
   NotFoundError,
 } from "../../provider/errors.ts";
-import type { SandboxProcess } from "../../provider/runtime/process.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import type { SandboxProcess } from "../../provider/runtime/commands/process.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 
 /** Resolves once the process has written `text` on stdout. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommandExitError } from "../../provider/errors.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 
 describe("exec in a sandbox", () => {

@@ -10,12 +10,12 @@ import {
   reconcilePool,
   writePoolRecord,
   type PoolParams,
-} from "../../provider/runtime/pool.ts";
-import { LABEL } from "../../provider/runtime/labels.ts";
-import { watchEvents, type SandboxEvent } from "../../provider/runtime/events.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+} from "../../provider/runtime/pools/pool.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
+import { watchEvents, type SandboxEvent } from "../../provider/runtime/observability/events.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
-import { ensureImage } from "../../provider/runtime/image-build.ts";
+import { ensureImage } from "../../provider/runtime/images/image-build.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 import { sleep, until } from "../support/until.ts";
@@ -116,7 +116,7 @@ describe("an image build killed mid-way", () => {
   it("leaves a build context that the next build sweeps", async () => {
     const buildScript = `
       import { connectDocker } from ${JSON.stringify(new URL("../../provider/engines/docker/client.ts", import.meta.url).pathname)};
-      import { ensureImage } from ${JSON.stringify(new URL("../../provider/runtime/image-build.ts", import.meta.url).pathname)};
+      import { ensureImage } from ${JSON.stringify(new URL("../../provider/runtime/images/image-build.ts", import.meta.url).pathname)};
       await ensureImage(connectDocker(), { app: ${JSON.stringify(app)}, name: "slow", base: "sandfleet/busybox",
         steps: [{ run: "sleep 300" }] });`;
     const child = spawn(process.execPath, ["--input-type=module", "-e", buildScript], { stdio: "ignore" });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
-import type { Sandbox } from "../../provider/runtime/sandbox.ts";
+import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";

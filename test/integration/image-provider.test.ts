@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { imageProvider } from "../../provider/resources/image-provider.ts";
-import { ensureImage } from "../../provider/runtime/image-build.ts";
-import type { ImageParams } from "../../provider/runtime/image-recipe.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { ensureImage } from "../../provider/runtime/images/image-build.ts";
+import type { ImageParams } from "../../provider/runtime/images/image-recipe.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 
 const fixtures = new URL("../fixtures/", import.meta.url).pathname;

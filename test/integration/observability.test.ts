@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import type { SandboxEvent } from "../../provider/runtime/events.ts";
+import type { SandboxEvent } from "../../provider/runtime/observability/events.ts";
 import { cliPath } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { parsePrometheus, sampleValue, type Sample } from "../support/prometheus.ts";

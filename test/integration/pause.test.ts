@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { connect } from "node:net";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
-import { Agent } from "../../provider/runtime/agent.ts";
-import type { AgentEvent } from "../../provider/runtime/agent-event.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Agent } from "../../provider/runtime/agent/agent.ts";
+import type { AgentEvent } from "../../provider/runtime/observability/agent-event.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { sleep, until } from "../support/until.ts";

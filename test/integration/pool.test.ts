@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PoolExhaustedError } from "../../provider/errors.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import { refillPools } from "../../provider/runtime/pool-agent.ts";
-import { listMembers, poolExists } from "../../provider/runtime/pool.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { refillPools } from "../../provider/runtime/agent/pool-agent.ts";
+import { listMembers, poolExists } from "../../provider/runtime/pools/pool.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, uniqueApp, warmMemberIds } from "../support/engine.ts";
 
 const template = {

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError, NotFoundError, TimeoutError } from "../../provider/errors.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 

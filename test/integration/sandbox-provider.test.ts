@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { containerName } from "../../provider/runtime/names.ts";
+import { containerName } from "../../provider/runtime/engine-state/names.ts";
 import { EngineUnavailableError, NotFoundError } from "../../provider/errors.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { snapshotProvider } from "../../provider/resources/snapshot-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 describe("Snapshot provider against a real engine", () => {

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { NotFoundError } from "../../provider/errors.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { collectSupervisors, forgetPlacement, placeSupervisor } from "../../provider/runtime/supervisor/placement.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 import { runCommand } from "../support/run.ts";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { volumeName } from "../../provider/runtime/names.ts";
+import { volumeName } from "../../provider/runtime/engine-state/names.ts";
 import { volumeProvider } from "../../provider/resources/volume-provider.ts";
-import { Sandbox } from "../../provider/runtime/sandbox.ts";
+import { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 
 describe("Volume provider against a real engine", () => {

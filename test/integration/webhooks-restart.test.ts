@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { appProvider } from "../../provider/resources/app-provider.ts";
-import { eventKey, type SandboxEvent } from "../../provider/runtime/event-kinds.ts";
+import { eventKey, type SandboxEvent } from "../../provider/runtime/engine-state/event-kinds.ts";
 import { cliPath } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { parsePrometheus, sampleValue } from "../support/prometheus.ts";

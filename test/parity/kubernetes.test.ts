@@ -10,7 +10,7 @@ import { connectEngine } from "../../provider/engines/connect.ts";
 import { kubeName } from "../../provider/engines/kubernetes/labels.ts";
 import { KUBERNETES_LIMITS } from "../../provider/engines/kubernetes/limits.ts";
 import { NOT_INTERNET } from "../../provider/engines/kubernetes/networks.ts";
-import { listMembers } from "../../provider/runtime/pool.ts";
+import { listMembers } from "../../provider/runtime/pools/pool.ts";
 import { backendLeftovers, cleanupBackend } from "../support/backends.ts";
 import { sandfleet as runCli } from "../support/cli.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";

@@ -5,8 +5,8 @@ import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { PoolExhaustedError } from "../../provider/errors.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
-import { refillPools } from "../../provider/runtime/pool-agent.ts";
-import { listMembers } from "../../provider/runtime/pool.ts";
+import { refillPools } from "../../provider/runtime/agent/pool-agent.ts";
+import { listMembers } from "../../provider/runtime/pools/pool.ts";
 import { BACKENDS, backendLeftovers, cleanupBackend } from "../support/backends.ts";
 import { uniqueApp } from "../support/engine.ts";
 

@@ -7,7 +7,7 @@ import type { Socket } from "node:net";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
-import type { Sandbox } from "../../provider/runtime/sandbox.ts";
+import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { launchBrowser } from "../support/browser.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";

@@ -1,6 +1,6 @@
 import { connectEngine, type EngineTarget } from "../../provider/engines/connect.ts";
 import type { Engine } from "../../provider/engines/port.ts";
-import { LABEL } from "../../provider/runtime/labels.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
 import { TEST_CLUSTER } from "./cluster.ts";
 
 /** One engine the parity suite runs against: its target (as a resource's props) and its client. */

@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { connectDocker } from "../../provider/engines/docker/client.ts";
 import type { Engine } from "../../provider/engines/port.ts";
-import { LABEL } from "../../provider/runtime/labels.ts";
-import { listMembers } from "../../provider/runtime/pool.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
+import { listMembers } from "../../provider/runtime/pools/pool.ts";
 
 export const docker: Engine = connectDocker();
 

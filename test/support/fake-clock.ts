@@ -1,4 +1,4 @@
-import type { Clock } from "../../provider/runtime/poll.ts";
+import type { Clock } from "../../provider/runtime/local/poll.ts";
 
 /**
  * A few turns of the event loop: every promise chain that needs no timer or

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { DirLock } from "../../provider/runtime/dir-lock.ts";
+import { DirLock } from "../../provider/runtime/local/dir-lock.ts";
 import { ConflictError } from "../../provider/errors.ts";
 import { until } from "./until.ts";
 

@@ -19,7 +19,7 @@ import type {
 } from "../../provider/engines/port.ts";
 import { recordClient } from "../../provider/engines/docker/volumes.ts";
 import { ConflictError, NotFoundError } from "../../provider/errors.ts";
-import { systemClock, type Clock } from "../../provider/runtime/poll.ts";
+import { systemClock, type Clock } from "../../provider/runtime/local/poll.ts";
 import { MEMORY_CAPABILITIES, notSupported } from "./memory-capabilities.ts";
 import { containerInfo, exitSignal, type MemContainer } from "./memory-containers.ts";
 import { memoryExecClient, type ExecHandler, type MemExec } from "./memory-exec.ts";

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
-import type { PoolParams, PoolTemplate } from "../../provider/runtime/pool.ts";
-import { writePoolRecord } from "../../provider/runtime/pool.ts";
+import type { PoolParams, PoolTemplate } from "../../provider/runtime/pools/pool.ts";
+import { writePoolRecord } from "../../provider/runtime/pools/pool.ts";
 import { FakeClock } from "./fake-clock.ts";
 import { MemoryEngine, type MemoryEngineOptions } from "./memory-engine.ts";
 

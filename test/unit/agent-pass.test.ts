@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { Agent } from "../../provider/runtime/agent.ts";
-import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pool.ts";
-import { poolReconcilers } from "../../provider/runtime/pool-agent.ts";
-import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
-import { withPoolLock } from "../../provider/runtime/pool-lock.ts";
+import { Agent } from "../../provider/runtime/agent/agent.ts";
+import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pools/pool.ts";
+import { poolReconcilers } from "../../provider/runtime/agent/pool-agent.ts";
+import { createSandbox } from "../../provider/runtime/sandboxes/sandbox-ops.ts";
+import { withPoolLock } from "../../provider/runtime/pools/pool-lock.ts";
 import { MEMORY_TEMPLATE, memoryFleet, recordedPool } from "../support/memory-fleet.ts";
 
 describe("one pass of the agent", () => {

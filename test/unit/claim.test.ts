@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Engine } from "../../provider/engines/port.ts";
 import { ConflictError, EngineUnavailableError, PoolExhaustedError } from "../../provider/errors.ts";
-import { claimMember, memberName } from "../../provider/runtime/pool.ts";
+import { claimMember, memberName } from "../../provider/runtime/pools/pool.ts";
 
 /** One warm member whose rename fails as given; a fake of the two calls a claim makes. */
 function engineWhoseRenameFails(error: Error): Engine {

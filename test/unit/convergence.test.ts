@@ -8,8 +8,8 @@ import { checkLocalState } from "../../provider/cli/state-guard.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { connectDocker } from "../../provider/engines/docker/client.ts";
 import { EngineUnavailableError } from "../../provider/errors.ts";
-import { currentMaker, makerIsGone } from "../../provider/runtime/maker.ts";
-import { isAbandoned, type PoolMember } from "../../provider/runtime/pool.ts";
+import { currentMaker, makerIsGone } from "../../provider/runtime/local/maker.ts";
+import { isAbandoned, type PoolMember } from "../../provider/runtime/pools/pool.ts";
 
 /** A process that has run and exited: its pid is free. */
 function deadPid(): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ContainerInfo, ContainerSummary, Engine, EngineEvent, EngineInfo } from "../../provider/engines/port.ts";
-import { memberName } from "../../provider/runtime/pool-members.ts";
+import { memberName } from "../../provider/runtime/engine-state/pool-members.ts";
 import { DashboardFeed } from "../../provider/serve/dashboard-feed.ts";
 import { foreignRequest, hostAllowed } from "../../provider/serve/dashboard-guard.ts";
 import { deadlineOf, describeEngine, type DashboardSandbox } from "../../provider/serve/dashboard-model.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { rawInstructionProblem } from "../../provider/runtime/dockerfile-lines.ts";
-import { dockerfileFor, type ImageStep } from "../../provider/runtime/image-recipe.ts";
+import { rawInstructionProblem } from "../../provider/runtime/images/dockerfile-lines.ts";
+import { dockerfileFor, type ImageStep } from "../../provider/runtime/images/image-recipe.ts";
 
 /**
  * The instructions of a Dockerfile as Docker's parser splits them: parser

@@ -6,7 +6,7 @@ import { dockerCapabilities, type DockerFacts } from "../../provider/engines/doc
 import { KUBERNETES_CAPABILITIES } from "../../provider/engines/kubernetes/capabilities.ts";
 import type { Engine, EngineCapabilities } from "../../provider/engines/port.ts";
 import { InvalidArgumentError } from "../../provider/errors.ts";
-import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
+import { createSandbox } from "../../provider/runtime/sandboxes/sandbox-ops.ts";
 import { MEMORY_CAPABILITIES, MemoryEngine } from "../support/memory-engine.ts";
 import { MEMORY_TEMPLATE } from "../support/memory-fleet.ts";
 

@@ -9,7 +9,7 @@ const root = new URL("../..", import.meta.url).pathname;
 describe("the package's entry points", () => {
   it("sandfleet (the runtime) loads neither Pulumi nor the resources", async () => {
     const graph = await moduleGraph(new URL("../../provider/index.ts", import.meta.url).href, root);
-    expect(graph.some((url) => url.endsWith("/provider/runtime/sandbox.ts"))).toBe(true);
+    expect(graph.some((url) => url.endsWith("/provider/client/sandbox.ts"))).toBe(true);
     expect(packagesIn(graph)).not.toContain("@pulumi/pulumi");
     expect(graph.filter((url) => url.includes("/provider/resources/"))).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { Engine } from "../../provider/engines/port.ts";
 import type { EngineEvent } from "../../provider/engines/port.ts";
-import { SandboxEventReader } from "../../provider/runtime/events.ts";
+import { SandboxEventReader } from "../../provider/runtime/observability/events.ts";
 
 const labels = {
   "sandfleet.managed": "true",

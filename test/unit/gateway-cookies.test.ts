@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { connectOrigin, gatewayBase, originLabel } from "../../provider/runtime/connect-tokens.ts";
+import { connectOrigin, gatewayBase, originLabel } from "../../provider/runtime/sandboxes/connect-tokens.ts";
 import {
   isReservedCookieName,
   sandboxCookieHeader,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Engine } from "../../provider/engines/port.ts";
 import type { EngineEvent } from "../../provider/engines/port.ts";
-import { lastExecActivity } from "../../provider/runtime/idle.ts";
+import { lastExecActivity } from "../../provider/runtime/agent/idle.ts";
 
 function withEvents(events: EngineEvent[]): Engine {
   return { events: { containerEvents: () => Promise.resolve(events) } } as unknown as Engine;

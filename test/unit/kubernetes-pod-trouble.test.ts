@@ -7,8 +7,8 @@ import { openExec } from "../../provider/engines/kubernetes/exec-failure.ts";
 import { podTrouble } from "../../provider/engines/kubernetes/pod-trouble.ts";
 import { podInfo, podStatus } from "../../provider/engines/kubernetes/pods.ts";
 import { EngineUnavailableError } from "../../provider/errors.ts";
-import { engineEndReason } from "../../provider/runtime/event-kinds.ts";
-import { isClaimable, parseMember } from "../../provider/runtime/pool.ts";
+import { engineEndReason } from "../../provider/runtime/engine-state/event-kinds.ts";
+import { isClaimable, parseMember } from "../../provider/runtime/pools/pool.ts";
 
 const started = "2026-01-01T10:00:00Z";
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { enforceLifetimes } from "../../provider/runtime/agent.ts";
-import { reportedExitCode, setDeadline, TIMEOUT_EXIT_CODE } from "../../provider/runtime/lifetime.ts";
-import { claimMember, reconcilePool } from "../../provider/runtime/pool.ts";
-import { INIT_CHECK_ARGV } from "../../provider/runtime/readiness.ts";
-import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
-import type { SandboxParams } from "../../provider/runtime/sandbox-params.ts";
+import { enforceLifetimes } from "../../provider/runtime/agent/agent.ts";
+import { reportedExitCode, setDeadline, TIMEOUT_EXIT_CODE } from "../../provider/runtime/sandboxes/lifetime.ts";
+import { claimMember, reconcilePool } from "../../provider/runtime/pools/pool.ts";
+import { INIT_CHECK_ARGV } from "../../provider/runtime/engine-state/readiness.ts";
+import { createSandbox } from "../../provider/runtime/sandboxes/sandbox-ops.ts";
+import type { SandboxParams } from "../../provider/runtime/sandboxes/sandbox-params.ts";
 import type { FakeClock } from "../support/fake-clock.ts";
 import type { MemoryEngine } from "../support/memory-engine.ts";
 import { MEMORY_TEMPLATE, memoryFleet, recordedPool } from "../support/memory-fleet.ts";

@@ -9,8 +9,8 @@ import {
   parseObjectName,
   volumeName,
   type NamedKind,
-} from "../../provider/runtime/names.ts";
-import { claimRecordName, memberName, poolRecordName } from "../../provider/runtime/pool.ts";
+} from "../../provider/runtime/engine-state/names.ts";
+import { claimRecordName, memberName, poolRecordName } from "../../provider/runtime/pools/pool.ts";
 
 const KINDS: NamedKind[] = ["sandbox", "member", "volume", "pool", "claim"];
 // Names made of the characters that make joining ambiguous.

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Engine } from "../../provider/engines/port.ts";
 import { SandboxLostError, TimeoutError } from "../../provider/errors.ts";
-import { GiveUp, pollUntil, type Clock } from "../../provider/runtime/poll.ts";
-import { execProbe, waitForProbe } from "../../provider/runtime/readiness.ts";
+import { GiveUp, pollUntil, type Clock } from "../../provider/runtime/local/poll.ts";
+import { execProbe, waitForProbe } from "../../provider/runtime/engine-state/readiness.ts";
 
 function fakeClock(): Clock & { slept: number[] } {
   let now = 0;

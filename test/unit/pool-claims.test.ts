@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, PoolExhaustedError } from "../../provider/errors.ts";
-import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pool.ts";
-import { WarmMembers } from "../../provider/runtime/warm-members.ts";
+import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pools/pool.ts";
+import { WarmMembers } from "../../provider/runtime/pools/warm-members.ts";
 import { memoryFleet, recordedPool } from "../support/memory-fleet.ts";
 
 // Claims on the in-memory engine: every interleaving of the claimers is one

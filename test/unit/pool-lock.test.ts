@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { LABEL, ownershipLabels } from "../../provider/runtime/labels.ts";
-import { poolLockName, withPoolLock } from "../../provider/runtime/pool-lock.ts";
+import { LABEL, ownershipLabels } from "../../provider/runtime/engine-state/labels.ts";
+import { poolLockName, withPoolLock } from "../../provider/runtime/pools/pool-lock.ts";
 import { MAKER_ELSEWHERE, MAKER_GONE, memoryFleet } from "../support/memory-fleet.ts";
 
 const LOCK = { app: "demo", pool: "web", ttlMs: 60_000 };

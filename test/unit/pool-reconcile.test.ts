@@ -1,7 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { LABEL } from "../../provider/runtime/labels.ts";
-import { listMembers, memberName, reconcilePool, templateHash, type PoolParams } from "../../provider/runtime/pool.ts";
-import { createSandbox } from "../../provider/runtime/sandbox-ops.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
+import {
+  listMembers,
+  memberName,
+  reconcilePool,
+  templateHash,
+  type PoolParams,
+} from "../../provider/runtime/pools/pool.ts";
+import { createSandbox } from "../../provider/runtime/sandboxes/sandbox-ops.ts";
 import type { MemoryEngine } from "../support/memory-engine.ts";
 import { MAKER_ELSEWHERE, MAKER_GONE, memoryFleet, recordedPool } from "../support/memory-fleet.ts";
 

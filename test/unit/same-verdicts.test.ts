@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { imageParamsProblems } from "../../provider/runtime/image-recipe.ts";
-import { poolParamsProblems } from "../../provider/runtime/pool.ts";
-import { sandboxParamsProblems } from "../../provider/runtime/sandbox-params.ts";
-import { webhookProblems } from "../../provider/runtime/webhooks.ts";
+import { imageParamsProblems } from "../../provider/runtime/images/image-recipe.ts";
+import { poolParamsProblems } from "../../provider/runtime/pools/pool.ts";
+import { sandboxParamsProblems } from "../../provider/runtime/sandboxes/sandbox-params.ts";
+import { webhookProblems } from "../../provider/runtime/observability/webhooks.ts";
 import { webhookUrlProblem } from "../../provider/addresses.ts";
 import { loadSpec } from "../../provider/spec/load.ts";
 

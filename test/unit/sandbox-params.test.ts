@@ -3,7 +3,7 @@ import {
   normalizeSandboxParams,
   sandboxContainerSpec,
   sandboxParamsProblems,
-} from "../../provider/runtime/sandbox-params.ts";
+} from "../../provider/runtime/sandboxes/sandbox-params.ts";
 
 describe("sandbox parameters", () => {
   it("fill the documented defaults", () => {

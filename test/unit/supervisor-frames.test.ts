@@ -7,7 +7,7 @@ import {
   MAX_PAYLOAD,
   type FrameKind,
 } from "../../provider/runtime/supervisor/frames.ts";
-import { startFailure } from "../../provider/runtime/engine-start-failure.ts";
+import { startFailure } from "../../provider/runtime/supervisor/engine-start-failure.ts";
 
 interface Vector {
   kind: string;

@@ -16,16 +16,16 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Engine, EngineEvent } from "../../provider/engines/port.ts";
 import { ConflictError } from "../../provider/errors.ts";
-import { Agent } from "../../provider/runtime/agent.ts";
-import { LABEL } from "../../provider/runtime/labels.ts";
-import type { SandboxEvent } from "../../provider/runtime/event-kinds.ts";
+import { Agent } from "../../provider/runtime/agent/agent.ts";
+import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
+import type { SandboxEvent } from "../../provider/runtime/engine-state/event-kinds.ts";
 import {
   WebhookDelivery,
   type DeliveryMetrics,
   type DeliveryOptions,
   type DropReason,
-} from "../../provider/runtime/webhook-delivery.ts";
-import type { Webhook } from "../../provider/runtime/webhooks.ts";
+} from "../../provider/runtime/observability/webhook-delivery.ts";
+import type { Webhook } from "../../provider/runtime/observability/webhooks.ts";
 import { FakeClock, settle } from "../support/fake-clock.ts";
 
 const MINUTE = 60_000;

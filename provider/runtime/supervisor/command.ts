@@ -1,6 +1,6 @@
 import { PassThrough } from "node:stream";
 import { SandfleetError } from "../../errors.ts";
-import { SIGKILL, type CommandSpec, type RunningCommand } from "../command.ts";
+import { SIGKILL, type CommandSpec, type RunningCommand } from "./command-contract.ts";
 import { failureOf, parseJson, type SupervisorConnection } from "./connection.ts";
 import { FRAME } from "./frames.ts";
 

@@ -3,8 +3,8 @@ import type { Engine } from "../../engines/port.ts";
 import type { ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
 import { authFrame, encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
-import { startFailure } from "../engine-start-failure.ts";
-import { resumeIfPaused, withResume } from "../resume.ts";
+import { startFailure } from "./engine-start-failure.ts";
+import { resumeIfPaused, withResume } from "../engine-state/resume.ts";
 import { controlOf } from "./control.ts";
 import { forgetPlacement, hostRelay } from "./placement.ts";
 

@@ -1,6 +1,6 @@
 import type { Engine } from "../../engines/port.ts";
-import { fileError } from "../file-errors.ts";
-import type { FileEntry, FileEvent, FileOps, FileStat } from "../file-ops.ts";
+import { fileError } from "./file-errors.ts";
+import type { FileEntry, FileEvent, FileOps, FileStat } from "./file-ops.ts";
 import { failureOf, SupervisorFailure } from "./connection.ts";
 import { FRAME } from "./frames.ts";
 import { supervisorConnection } from "./connections.ts";

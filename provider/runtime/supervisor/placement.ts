@@ -7,8 +7,8 @@ import { SandfleetError } from "../../errors.ts";
 import { randomHex } from "../../digest.ts";
 import { SUPERVISOR_CONTROL_UID } from "../../rules.ts";
 import { binaryArchive, SUPERVISOR_FILES, supervisorFile } from "../../engines/binary-archive.ts";
-import { LABEL } from "../labels.ts";
-import { INIT_CHECK_ARGV } from "../readiness.ts";
+import { LABEL } from "../engine-state/labels.ts";
+import { INIT_CHECK_ARGV } from "../engine-state/readiness.ts";
 
 /** Where the supervisor is mounted in every sandbox, read-only. */
 export const SUPERVISOR_DIR = "/.sandfleet";

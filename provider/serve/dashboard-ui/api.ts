@@ -1,5 +1,5 @@
 import type { DashboardOverview, UsagePoint } from "../dashboard-model.ts";
-import type { SandboxEvent } from "../../runtime/event-kinds.ts";
+import type { SandboxEvent } from "../../runtime/engine-state/event-kinds.ts";
 
 export type { DashboardOverview, DashboardSandbox, EngineDescription, UsagePoint } from "../dashboard-model.ts";
 export type { SandboxEvent };

@@ -1,0 +1,79 @@
+import type { Engine } from "../../engines/port.ts";
+import { ConflictError } from "../../errors.ts";
+import { connectionSettled } from "../supervisor/connections.ts";
+
+/** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
+const EXEC_START_GRACE_MS = 5000;
+/**
+ * When each exec was first seen created but neither started nor ended, per
+ * engine client (as its supervisor connections are): an exec abandoned by
+ * its client is waited for once, not on every pause of its sandbox.
+ */
+const firstSeenStarting = new WeakMap<Engine, Map<string, number>>();
+
+/**
+ * Whether the engine may be starting an exec in the container now. Freezing
+ * a sandbox while the engine starts an exec in it hangs the engine (the
+ * exec's runc init waits in the frozen cgroup, holding the container).
+ */
+async function execStarting(docker: Engine, execIds: readonly string[]): Promise<boolean> {
+  const now = Date.now();
+  let seen = firstSeenStarting.get(docker);
+  if (!seen) firstSeenStarting.set(docker, (seen = new Map<string, number>()));
+  const infos = await Promise.all(execIds.map(async (id) => ({ id, info: await docker.exec.inspect(id) })));
+  return infos.some(({ id, info }) => {
+    if (!info || info.running || info.exitCode !== null) {
+      seen.delete(id);
+      return false;
+    }
+    const first = seen.get(id) ?? now;
+    seen.set(id, first);
+    return now - first < EXEC_START_GRACE_MS;
+  });
+}
+
+/**
+ * Freezes every process of the sandbox: memory and files stay, no CPU is
+ * used. Waits until no exec is starting in it, this process's own or
+ * another's. Says whether it paused it (false: it was paused already).
+ */
+export async function pauseSandbox(docker: Engine, id: string, describe: string): Promise<boolean> {
+  await connectionSettled(docker, id);
+  for (let attempt = 0; ; attempt++) {
+    const container = await docker.containers.inspect(id);
+    if (container?.status === "paused") return false;
+    if (container?.status !== "running") {
+      throw new ConflictError(`sandbox ${describe} is ${container?.status ?? "gone"}, not running`);
+    }
+    if (!(await execStarting(docker, container.execIds)) || attempt >= 100) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await docker.containers.pause(id);
+  return true;
+}
+
+/** How a sandbox was paused. */
+export interface PauseResult {
+  /** "freezer": frozen in memory. "checkpoint": written to disk with CRIU as well, then frozen. */
+  mode: "freezer" | "checkpoint";
+  /** Why a checkpoint that was asked for was not made: the engine's or CRIU's own words. */
+  checkpointError?: string;
+}
+
+/**
+ * Asks the engine to write the sandbox's memory to disk with CRIU (Docker's
+ * checkpoint API), leaving it running for the freezer to pause. An engine
+ * without it (not experimental, no CRIU, a CRIU that cannot read this
+ * kernel) says why, and the pause falls back to the freezer alone.
+ */
+export async function checkpointSandbox(docker: Engine, id: string): Promise<string | undefined> {
+  await connectionSettled(docker, id);
+  try {
+    await docker.containers.checkpoint(id, `sandfleet-${Date.now().toString(36)}`);
+    return undefined;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // CRIU's own reason is in its log, which the engine names but does not quote.
+    return `the engine could not checkpoint it (${message.replace(/\s+/g, " ").trim()}); paused with the freezer instead`;
+  }
+}
