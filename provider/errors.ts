@@ -105,3 +105,13 @@ export class AlreadyExistsError extends ConflictError {
 export class DirectoryNotEmptyError extends ConflictError {
   override readonly name: string = "DirectoryNotEmptyError";
 }
+
+/** An image build failed; `output` holds what the build printed, for the step that failed. */
+export class ImageBuildError extends EngineError {
+  override readonly name: string = "ImageBuildError";
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super(message);
+    this.output = output;
+  }
+}

@@ -21,11 +21,11 @@ export {
   TimeoutError,
   IsADirectoryError,
   FileTooLargeError,
+  ImageBuildError,
   NotADirectoryError,
   AlreadyExistsError,
   DirectoryNotEmptyError,
 } from "./errors.ts";
-export { ImageBuildError } from "./engines/docker/images.ts";
 export { Sandbox, type ConnectParams, type RunParams, type SandboxMetrics, type Tunnel } from "./client/sandbox.ts";
 export { SandboxProcess, type ExecEndReason, type ExecParams } from "./runtime/commands/process.ts";
 export { KILLED_EXIT_CODE, type WindowSize } from "./runtime/supervisor/command-contract.ts";

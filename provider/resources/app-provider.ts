@@ -1,6 +1,6 @@
 import { dockerHostProblem } from "../addresses.ts";
 import { booleanProblem } from "../rules.ts";
-import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
+import { kubernetesTargetProblems } from "../engines/engine-rules.ts";
 import type { Engine } from "../engines/port.ts";
 import { ConflictError } from "../errors.ts";
 import { createAppNetwork } from "../runtime/networks/apps.ts";

@@ -1,13 +1,13 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { kubeconfigCredentialProblem } from "../engines/kubernetes/kubeconfig.ts";
+import { kubeconfigCredentialProblem } from "../engines/kubeconfig-rules.ts";
 import type { SpecIssue } from "./issues.ts";
 import type { SandfleetSpec } from "./types.ts";
 import type { YamlSource } from "./yaml-source.ts";
 
 /**
  * The kubeconfig a spec names, held to the engine's own check
- * (engines/kubernetes/kubeconfig.ts) before anything loads it: `validate`,
+ * (engines/kubeconfig-rules.ts) before anything loads it: `validate`,
  * `preview` and `up` refuse a plugin at its line in sandfleet.yaml unless the
  * policy allows them (`allowKubeconfigExec: true`). The path is read as the
  * engine will read it (from the working directory) and from the spec's folder.

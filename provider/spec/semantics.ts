@@ -1,6 +1,6 @@
 import { dockerHostProblem } from "../addresses.ts";
-import { KUBERNETES_LIMITS } from "../engines/kubernetes/limits.ts";
-import { kubernetesTargetProblems } from "../engines/kubernetes/target.ts";
+import { KUBERNETES_LIMITS } from "../engines/engine-rules.ts";
+import { kubernetesTargetProblems } from "../engines/engine-rules.ts";
 import { webhookProblems } from "../runtime/observability/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { apiPropertyPath, sandboxRuleProblems } from "./sandbox-check.ts";

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { ConflictError, EngineError, NotFoundError } from "../../errors.ts";
+import { ConflictError, EngineError, ImageBuildError, NotFoundError } from "../../errors.ts";
 import { labelFilters } from "./containers.ts";
 import { readJsonLines } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
@@ -9,14 +9,6 @@ import { listOf, mapOf } from "./values.ts";
 import type { ImageClient, ImageCommitSpec, ImageInfo } from "../port.ts";
 
 /** A build step that failed: the engine's own message and the output before it. */
-export class ImageBuildError extends EngineError {
-  override readonly name: string = "ImageBuildError";
-  readonly output: string;
-  constructor(message: string, output: string) {
-    super(message);
-    this.output = output;
-  }
-}
 
 export function imageClient(docker: EngineHttp): ImageClient {
   const path = (ref: string, action = "") => `/images/${encodeURIComponent(ref)}${action}`;

@@ -1,7 +1,7 @@
 import { cpSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Engine } from "../../engines/port.ts";
-import { ImageBuildError } from "../../engines/docker/images.ts";
+import { ImageBuildError } from "../../errors.ts";
 import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import {
   describeStep,

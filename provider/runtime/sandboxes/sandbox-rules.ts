@@ -7,7 +7,7 @@ import { imageReferenceProblem } from "../../reference-rules.ts";
  * wording through either door.
  */
 import { dockerHostProblem } from "../../addresses.ts";
-import { kubernetesTargetProblems } from "../../engines/kubernetes/target.ts";
+import { kubernetesTargetProblems } from "../../engines/engine-rules.ts";
 import { egressEntryProblem, egressSettingProblems, MAX_EGRESS_ENTRIES } from "../networks/egress-rules.ts";
 import {
   booleanProblem,

@@ -1,2 +1,0 @@
-export { connectDocker } from "./client.ts";
-export { ImageBuildError } from "./images.ts";
