@@ -1,7 +1,28 @@
 import type { EngineTarget } from "../engines/connect.ts";
 import type { SandboxParams } from "../runtime/sandboxes/sandbox-params.ts";
-import type { SandfleetSpec, SpecSandbox } from "./types.ts";
+import type { SandfleetSpec, SpecFieldsAsInApi, SpecSandbox } from "./types.ts";
 import { parseDuration, parseSizeMiB } from "./units.ts";
+
+/**
+ * Every field of the API's SandboxParams, as the YAML has it: the same field, a field in the
+ * YAML's units (`memory` → memoryMiB), or the file's own level (app, dockerHost, kubernetes) and a
+ * name the spec gives (`name`). A field added to the API and decided nowhere here is a compile
+ * error, so the two doors cannot drift apart unnoticed.
+ */
+type ApiFieldsInYamlUnits =
+  | "image"
+  | "secretEnv"
+  | "volumes"
+  | "memoryMiB"
+  | "diskMiB"
+  | "pidsLimit"
+  | "readiness"
+  | "timeoutMs"
+  | "idleTimeoutMs"
+  | "egress";
+type ApiFieldsOfTheFile = "app" | "name" | "dockerHost" | "kubernetes";
+type Undecided = Exclude<keyof SandboxParams, SpecFieldsAsInApi | ApiFieldsInYamlUnits | ApiFieldsOfTheFile>;
+export const specCoversApi: [Undecided] extends [never] ? true : { undecided: Undecided } = true;
 
 /** Whether an `image:` value is a local reference rather than the name of an image or snapshot. */
 export function isImageReference(image: string): boolean {
