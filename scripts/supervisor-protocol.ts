@@ -95,7 +95,11 @@ export async function renderProtocol(declaration: ProtocolDeclaration): Promise<
   for (const [name, message] of Object.entries(messages)) {
     const lines = fieldLines(message.fields, known, `messages.${name}`);
     out.push(doc(message.doc));
-    out.push(lines.length > 0 ? `export interface ${name} {\n${lines.join("\n")}\n}` : `export type ${name} = Record<string, never>;`);
+    out.push(
+      lines.length > 0
+        ? `export interface ${name} {\n${lines.join("\n")}\n}`
+        : `export type ${name} = Record<string, never>;`,
+    );
     out.push("");
   }
   for (const [op, declared] of Object.entries(ops)) {

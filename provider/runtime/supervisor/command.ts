@@ -33,32 +33,29 @@ export function startSupervisedCommand(connection: SupervisorConnection, spec: C
     ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
     ...(spec.pty ? { pty: spec.pty } : {}),
   };
-  const channel = connection.openChannel(
-    request,
-    {
-      frame(frame) {
-        if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
-        else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
-        else if (frame.kind === FRAME.exit) {
-          const reply = parsePayload<ExitReply>(frame.payload);
-          finish();
-          // The supervisor tells the kernel's kill for memory itself (supervisor/proc/oom.go).
-          settle.resolve({
-            exitCode: reply?.exitCode ?? -1,
-            timedOut: reply?.timedOut === true,
-            oom: reply?.oom === true,
-          });
-        } else if (frame.kind === FRAME.failure) {
-          finish();
-          settle.reject(new SandfleetError(failureOf(frame.payload).message));
-        }
-      },
-      lost(error) {
+  const channel = connection.openChannel(request, {
+    frame(frame) {
+      if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
+      else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
+      else if (frame.kind === FRAME.exit) {
+        const reply = parsePayload<ExitReply>(frame.payload);
         finish();
-        settle.reject(error);
-      },
+        // The supervisor tells the kernel's kill for memory itself (supervisor/proc/oom.go).
+        settle.resolve({
+          exitCode: reply?.exitCode ?? -1,
+          timedOut: reply?.timedOut === true,
+          oom: reply?.oom === true,
+        });
+      } else if (frame.kind === FRAME.failure) {
+        finish();
+        settle.reject(new SandfleetError(failureOf(frame.payload).message));
+      }
     },
-  );
+    lost(error) {
+      finish();
+      settle.reject(error);
+    },
+  });
   // Without stdin, the command reads end-of-input at once, as it would from the engine.
   if (!spec.stdin) connection.send(FRAME.endInput, channel);
   const signal = (signal: number) =>

@@ -76,27 +76,24 @@ async function* watchEvents(
     wake = undefined;
   };
   const request: WatchRequest = { op: OP.watch, path, recursive };
-  const channel = connection.openChannel(
-    request,
-    {
-      frame(frame) {
-        if (frame.kind === FRAME.stdout) {
-          const lines = (partial + frame.payload.toString("utf8")).split("\n");
-          partial = lines.pop() ?? "";
-          for (const line of lines) if (line) queue.push(JSON.parse(line) as WatchEvent);
-        } else if (frame.kind === FRAME.done) ended = true;
-        else if (frame.kind === FRAME.failure) {
-          const failure = failureOf(frame.payload);
-          ended = fileError(failure.code, failure.message);
-        }
-        notify();
-      },
-      lost(error) {
-        ended = error;
-        notify();
-      },
+  const channel = connection.openChannel(request, {
+    frame(frame) {
+      if (frame.kind === FRAME.stdout) {
+        const lines = (partial + frame.payload.toString("utf8")).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) if (line) queue.push(JSON.parse(line) as WatchEvent);
+      } else if (frame.kind === FRAME.done) ended = true;
+      else if (frame.kind === FRAME.failure) {
+        const failure = failureOf(frame.payload);
+        ended = fileError(failure.code, failure.message);
+      }
+      notify();
     },
-  );
+    lost(error) {
+      ended = error;
+      notify();
+    },
+  });
   const stop = () => {
     connection.send(FRAME.endInput, channel);
   };
