@@ -162,6 +162,8 @@ describe("the protocol's names in the source", () => {
   });
 
   it("are written in protocol.ts alone", () => {
-    expect(files.flatMap((f) => protocolLiterals(f.file, f.source, speaks(f)))).toEqual([]);
+    // Parsed are the files that talk to the supervisor, and any other that has a property named op.
+    const parsed = files.filter((f) => speaks(f) || /\bop\b/.test(f.source));
+    expect(parsed.flatMap((f) => protocolLiterals(f.file, f.source, speaks(f)))).toEqual([]);
   });
 });
