@@ -91,10 +91,14 @@ function protocolLiterals(file: string, source: string, speaksProtocol: boolean)
   };
   const literal = (node: ts.Node | undefined): string | undefined =>
     node && (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node)) ? node.text : undefined;
-  const isOpAccess = (node: ts.Node) => ts.isPropertyAccessExpression(node) && node.name.text === "op";
+  const propertyName = (name: ts.PropertyName) =>
+    ts.isIdentifier(name) || ts.isStringLiteral(name) ? name.text : undefined;
+  const isOpAccess = (node: ts.Node) =>
+    (ts.isPropertyAccessExpression(node) && node.name.text === "op") ||
+    (ts.isElementAccessExpression(node) && literal(node.argumentExpression) === "op");
   const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const visit = (node: ts.Node): void => {
-    if (ts.isPropertyAssignment(node) && ts.isIdentifier(node.name) && node.name.text === "op") {
+    if (ts.isPropertyAssignment(node) && propertyName(node.name) === "op") {
       const text = literal(node.initializer);
       if (text !== undefined && (speaksProtocol || OP_NAMES.has(text))) at(node, `op "${text}" written out`);
     }
@@ -142,6 +146,7 @@ describe("the protocol's names in the source", () => {
       `connection.send("e", channel);`,
       `function open(request: Record<string, unknown>) {}`,
       `daemon({ op: "sync" });`,
+      `call({ "op": \`touch\` }); if (request["op"] !== "ping") {}`,
     ].join("\n");
     expect(protocolLiterals("probe.ts", sample, true)).toEqual([
       `probe.ts:1: op "stat" written out`,
@@ -150,6 +155,8 @@ describe("the protocol's names in the source", () => {
       `probe.ts:4: frame kind "e" written out`,
       `probe.ts:5: an untyped Record<string, unknown>`,
       `probe.ts:6: op "sync" written out`,
+      `probe.ts:7: op "touch" written out`,
+      `probe.ts:7: op "ping" compared written out`,
     ]);
     // Another daemon's own operations are its business, in a file that does not talk to the supervisor.
     expect(protocolLiterals("probe.ts", `daemon({ op: "sync" });`, false)).toEqual([]);
