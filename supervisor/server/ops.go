@@ -110,7 +110,7 @@ type writeChannel struct {
 }
 
 func (c *conn) startWrite(id uint32, req protocol.Request) {
-	if err := files.CheckPath("write", req.Path); err != nil {
+	if err := files.CheckPath(string(req.Op), req.Path); err != nil {
 		c.replyFiles(id, nil, err)
 		return
 	}
@@ -198,7 +198,7 @@ type watchChannel struct {
 }
 
 func (c *conn) startWatch(id uint32, req protocol.Request) {
-	if err := files.CheckPath("watch", req.Path); err != nil {
+	if err := files.CheckPath(string(req.Op), req.Path); err != nil {
 		c.replyFiles(id, nil, err)
 		return
 	}
