@@ -41,7 +41,7 @@ export function supervisorFileOps(docker: Engine, containerId: string): FileOps 
     },
     async stat(path) {
       const { result } = await call({ op: OP.stat, path });
-      // A stat's result is a whole entry (supervisor/files' Entry, every field but target always sent).
+      // A stat's result is a whole Entry: the supervisor sends every field of it but a target.
       const entry = result as Entry;
       const stat: FileStat = {
         ...entryOf(entry),
