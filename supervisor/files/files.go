@@ -65,15 +65,8 @@ func CheckPath(op, path string) error {
 	return nil
 }
 
-// Entry is one listed path.
-type Entry struct {
-	Name       string `json:"name"`
-	Type       string `json:"type"` // file, directory, symlink or other
-	SizeBytes  int64  `json:"sizeBytes"`
-	Target     string `json:"target,omitempty"`
-	Mode       uint32 `json:"mode"`
-	ModifiedMs int64  `json:"modifiedMs"`
-}
+// Entry is one listed path, as the protocol sends it.
+type Entry = protocol.Entry
 
 func entryOf(name, path string, info fs.FileInfo) Entry {
 	e := Entry{Name: name, SizeBytes: info.Size(), Mode: uint32(info.Mode().Perm()), ModifiedMs: info.ModTime().UnixMilli()}

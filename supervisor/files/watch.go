@@ -5,13 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"sandfleet/supervisor/protocol"
 )
 
-// Event is one change seen under a watched path.
-type Event struct {
-	Type string `json:"type"` // create, modify, remove
-	Path string `json:"path"`
-}
+// Event is one change seen under a watched path, as the protocol sends it.
+type Event = protocol.WatchEvent
 
 const watchMask = syscall.IN_CREATE | syscall.IN_MODIFY | syscall.IN_CLOSE_WRITE | syscall.IN_DELETE |
 	syscall.IN_DELETE_SELF | syscall.IN_MOVED_FROM | syscall.IN_MOVED_TO | syscall.IN_ATTRIB

@@ -7,6 +7,8 @@ package lifetime
 import (
 	"sync"
 	"time"
+
+	"sandfleet/supervisor/protocol"
 )
 
 // Reason says why a sandbox is due to end.
@@ -49,13 +51,9 @@ func (t *Tracker) CountExec() {
 	t.mu.Unlock()
 }
 
-// Idleness is what an outside watcher needs to decide a pause: how many
-// operations run, how long nothing has, and how many commands ever ran.
-type Idleness struct {
-	Running   int   `json:"running"`
-	IdleForMs int64 `json:"idleForMs"`
-	Execs     int64 `json:"execs"`
-}
+// Idleness is what an outside watcher needs to decide a pause, as the
+// protocol's activity operation sends it.
+type Idleness = protocol.Activity
 
 // Idleness reports the sandbox's activity now. Activity the supervisor does
 // not carry itself (an engine exec, a tunnel connection) counts as running.

@@ -6,6 +6,7 @@ package protocol
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -43,6 +44,15 @@ const MaxPayload = 1 << 20
 // peer has proven anything: a stranger cannot make the supervisor allocate.
 const MaxAuthPayload = 1024
 
+// ErrCutShort is a stream that ended inside a frame; it is an io.ErrUnexpectedEOF.
+var ErrCutShort = fmt.Errorf("the stream ended inside a frame: %w", io.ErrUnexpectedEOF)
+
+// oversized says why a length is refused, in the words the TypeScript side
+// (provider/runtime/supervisor/frames.ts) uses too: vectors.json holds both to them.
+func oversized(length uint64) error {
+	return fmt.Errorf("frame payload of %d bytes exceeds %d", length, MaxPayload)
+}
+
 // Frame is one unit on the wire.
 type Frame struct {
 	Kind    Kind
@@ -54,7 +64,7 @@ type Frame struct {
 // writer at a time are never interleaved.
 func Write(w io.Writer, f Frame) error {
 	if len(f.Payload) > MaxPayload {
-		return fmt.Errorf("frame payload of %d bytes exceeds %d", len(f.Payload), MaxPayload)
+		return oversized(uint64(len(f.Payload)))
 	}
 	buf := make([]byte, HeaderSize+len(f.Payload))
 	buf[0] = byte(f.Kind)
@@ -84,22 +94,30 @@ func ReadAuth(r io.Reader) ([]byte, error) {
 }
 
 // Read takes the next frame from r. io.EOF means the stream ended cleanly
-// between frames; a stream cut inside a frame is io.ErrUnexpectedEOF.
+// between frames; a stream cut inside a frame is ErrCutShort.
 func Read(r io.Reader) (Frame, error) {
 	var header [HeaderSize]byte
 	if _, err := io.ReadFull(r, header[:]); err != nil {
-		return Frame{}, err
+		return Frame{}, cutShort(err)
 	}
 	length := binary.BigEndian.Uint32(header[5:9])
 	if length > MaxPayload {
-		return Frame{}, fmt.Errorf("frame payload of %d bytes exceeds %d", length, MaxPayload)
+		return Frame{}, oversized(uint64(length))
 	}
 	f := Frame{Kind: Kind(header[0]), Channel: binary.BigEndian.Uint32(header[1:5]), Payload: make([]byte, length)}
 	if _, err := io.ReadFull(r, f.Payload); err != nil {
 		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+			err = ErrCutShort
 		}
-		return Frame{}, err
+		return Frame{}, cutShort(err)
 	}
 	return f, nil
+}
+
+// cutShort names a read that ended inside a frame as such.
+func cutShort(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return ErrCutShort
+	}
+	return err
 }

@@ -1,5 +1,9 @@
 package protocol
 
+// The messages of the protocol, as declared in protocol.json beside this
+// file; declaration_test.go holds every type and constant here to it, field
+// by field.
+
 // Version is sent in every Hello; a client refuses a supervisor whose major
 // version it does not know.
 const Version = "1"
@@ -18,10 +22,29 @@ type HelloReply struct {
 	Uid     int    `json:"uid"`
 }
 
+// Op names an operation a channel is opened for.
+type Op string
+
+const (
+	OpExec     Op = "exec"
+	OpRead     Op = "read"
+	OpWrite    Op = "write"
+	OpList     Op = "list"
+	OpStat     Op = "stat"
+	OpMkdir    Op = "mkdir"
+	OpRemove   Op = "remove"
+	OpWatch    Op = "watch"
+	OpStdin    Op = "stdin"
+	OpLifetime Op = "lifetime"
+	OpTouch    Op = "touch"
+	OpActivity Op = "activity"
+	OpPing     Op = "ping"
+)
+
 // Request opens a channel. Op selects the operation; the other fields are
-// the operation's parameters.
+// the parameters of every operation, each one's as protocol.json declares.
 type Request struct {
-	Op string `json:"op"`
+	Op Op `json:"op"`
 
 	// exec
 	Argv      []string          `json:"argv,omitempty"`
@@ -70,6 +93,50 @@ type ExitReply struct {
 	// OOM: the kernel killed the command for memory (the sandbox's limit).
 	OOM bool `json:"oom,omitempty"`
 }
+
+// SizeResult ends a read (the bytes sent) or a write (the bytes taken).
+type SizeResult struct {
+	SizeBytes int64 `json:"sizeBytes"`
+}
+
+// ListResult ends a list.
+type ListResult struct {
+	Entries []Entry `json:"entries"`
+}
+
+// Entry is one path, as a list or a stat tells it.
+type Entry struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"` // file, directory, symlink or other
+	SizeBytes  int64  `json:"sizeBytes"`
+	Target     string `json:"target,omitempty"`
+	Mode       uint32 `json:"mode"`
+	ModifiedMs int64  `json:"modifiedMs"`
+}
+
+// WatchEvent is one change seen under a watched path, one JSON line each in a watch's Stdout frames.
+type WatchEvent struct {
+	Type string `json:"type"` // create, modify, remove
+	Path string `json:"path"`
+}
+
+// LifetimeResult ends a lifetime: the bounds now.
+type LifetimeResult struct {
+	IdleTimeoutMs int64 `json:"idleTimeoutMs"`
+	// DeadlineMs is in Unix milliseconds; left out while there is no deadline.
+	DeadlineMs int64 `json:"deadlineMs,omitempty"`
+}
+
+// Activity is what an outside watcher needs to decide a pause: how many
+// operations run, how long nothing has, and how many commands ever ran.
+type Activity struct {
+	Running   int   `json:"running"`
+	IdleForMs int64 `json:"idleForMs"`
+	Execs     int64 `json:"execs"`
+}
+
+// Empty ends an operation that has nothing to say.
+type Empty struct{}
 
 // FailureReply ends a channel whose operation could not be done. Code is
 // one of the Err* values, for clients to map to their own error types.

@@ -58,7 +58,7 @@ func TestTheRightSecretIsAdmitted(t *testing.T) {
 }
 
 func TestAWrongOrMissingSecretIsClosedWithNothingServed(t *testing.T) {
-	openLifetime, _ := json.Marshal(protocol.Request{Op: "lifetime", TimeoutMs: -1, IdleTimeoutMs: -1})
+	openLifetime, _ := json.Marshal(protocol.Request{Op: protocol.OpLifetime, TimeoutMs: -1, IdleTimeoutMs: -1})
 	for name, first := range map[string]protocol.Frame{
 		"wrong secret":       authFrame("0123456789abcdef0123456789abcdeX"),
 		"a prefix of it":     authFrame(testSecret[:31]),

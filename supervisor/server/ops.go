@@ -12,40 +12,40 @@ import (
 
 func (c *conn) open(id uint32, req protocol.Request) {
 	switch req.Op {
-	case "exec":
+	case protocol.OpExec:
 		if len(req.Argv) == 0 {
 			c.fail(id, protocol.ErrInvalid, "exec needs a command")
 			return
 		}
 		c.startExec(id, req)
-	case "write":
+	case protocol.OpWrite:
 		c.startWrite(id, req)
-	case "stdin":
+	case protocol.OpStdin:
 		c.startMainStdin(id)
-	case "watch":
+	case protocol.OpWatch:
 		c.startWatch(id, req)
-	case "read", "list", "stat", "mkdir", "remove":
-		if err := files.CheckPath(req.Op, req.Path); err != nil {
+	case protocol.OpRead, protocol.OpList, protocol.OpStat, protocol.OpMkdir, protocol.OpRemove:
+		if err := files.CheckPath(string(req.Op), req.Path); err != nil {
 			c.replyFiles(id, nil, err)
 			return
 		}
 		go c.fileOp(id, req)
-	case "lifetime":
+	case protocol.OpLifetime:
 		c.server.Tracker.Arm(time.Duration(req.TimeoutMs)*time.Millisecond, time.Duration(req.IdleTimeoutMs)*time.Millisecond)
 		deadline, idle, _ := c.server.Tracker.Bounds()
-		reply := map[string]int64{"idleTimeoutMs": idle.Milliseconds()}
+		reply := protocol.LifetimeResult{IdleTimeoutMs: idle.Milliseconds()}
 		if !deadline.IsZero() {
-			reply["deadlineMs"] = deadline.UnixMilli()
+			reply.DeadlineMs = deadline.UnixMilli()
 		}
 		c.sendJSON(protocol.Done, id, reply)
-	case "touch":
+	case protocol.OpTouch:
 		// A resume from outside is activity: the idle time starts again.
 		c.server.Tracker.Touch()
-		c.sendJSON(protocol.Done, id, struct{}{})
-	case "activity":
+		c.sendJSON(protocol.Done, id, protocol.Empty{})
+	case protocol.OpActivity:
 		c.sendJSON(protocol.Done, id, c.server.Tracker.Idleness())
-	case "ping":
-		c.sendJSON(protocol.Done, id, struct{}{})
+	case protocol.OpPing:
+		c.sendJSON(protocol.Done, id, protocol.Empty{})
 	default:
 		c.fail(id, protocol.ErrInvalid, fmt.Sprintf("unknown operation %q", req.Op))
 	}
@@ -66,24 +66,24 @@ func (c *conn) fileOp(id uint32, req protocol.Request) {
 	tracker.Begin()
 	defer tracker.End()
 	switch req.Op {
-	case "read":
+	case protocol.OpRead:
 		var sent int64
 		err := files.Read(req.Path, req.Offset, req.Length, req.MaxBytes, func(data []byte) error {
 			c.sendData(protocol.Stdout, id, data)
 			sent += int64(len(data))
 			return nil
 		})
-		c.replyFiles(id, map[string]int64{"sizeBytes": sent}, err)
-	case "list":
+		c.replyFiles(id, protocol.SizeResult{SizeBytes: sent}, err)
+	case protocol.OpList:
 		entries, err := files.List(req.Path)
-		c.replyFiles(id, map[string]any{"entries": entries}, err)
-	case "stat":
+		c.replyFiles(id, protocol.ListResult{Entries: entries}, err)
+	case protocol.OpStat:
 		entry, err := files.Stat(req.Path)
 		c.replyFiles(id, entry, err)
-	case "mkdir":
-		c.replyFiles(id, struct{}{}, files.Mkdir(req.Path, req.Parents))
-	case "remove":
-		c.replyFiles(id, struct{}{}, files.Remove(req.Path, req.Recursive, req.Force))
+	case protocol.OpMkdir:
+		c.replyFiles(id, protocol.Empty{}, files.Mkdir(req.Path, req.Parents))
+	case protocol.OpRemove:
+		c.replyFiles(id, protocol.Empty{}, files.Remove(req.Path, req.Recursive, req.Force))
 	}
 }
 
@@ -110,7 +110,7 @@ type writeChannel struct {
 }
 
 func (c *conn) startWrite(id uint32, req protocol.Request) {
-	if err := files.CheckPath("write", req.Path); err != nil {
+	if err := files.CheckPath(string(req.Op), req.Path); err != nil {
 		c.replyFiles(id, nil, err)
 		return
 	}
@@ -146,7 +146,7 @@ func (wc *writeChannel) endInput() {
 	if wc.failed != nil {
 		err = wc.failed
 	}
-	wc.c.replyFiles(wc.id, map[string]int64{"sizeBytes": wc.size}, err)
+	wc.c.replyFiles(wc.id, protocol.SizeResult{SizeBytes: wc.size}, err)
 }
 
 func (wc *writeChannel) signal(int)            {}
@@ -182,7 +182,7 @@ func (m *mainStdinChannel) endInput() {
 	m.c.server.mainIn.Lock()
 	m.c.server.MainStdin.Close()
 	m.c.server.mainIn.Unlock()
-	m.c.sendJSON(protocol.Done, m.id, struct{}{})
+	m.c.sendJSON(protocol.Done, m.id, protocol.Empty{})
 }
 
 func (m *mainStdinChannel) signal(int)            {}
@@ -198,7 +198,7 @@ type watchChannel struct {
 }
 
 func (c *conn) startWatch(id uint32, req protocol.Request) {
-	if err := files.CheckPath("watch", req.Path); err != nil {
+	if err := files.CheckPath(string(req.Op), req.Path); err != nil {
 		c.replyFiles(id, nil, err)
 		return
 	}
@@ -217,7 +217,7 @@ func (c *conn) startWatch(id uint32, req protocol.Request) {
 			events, err := w.Next()
 			if err != nil {
 				c.release(id)
-				c.sendJSON(protocol.Done, id, struct{}{})
+				c.sendJSON(protocol.Done, id, protocol.Empty{})
 				return
 			}
 			for _, e := range events {

@@ -116,7 +116,7 @@ func exitOf(t *testing.T, r result) protocol.ExitReply {
 
 func TestExecStreamsStdinAndKeepsOutputsApart(t *testing.T) {
 	c, _ := connect(t)
-	c.open(1, protocol.Request{Op: "exec", Argv: []string{"sh", "-c", "cat; echo oops >&2; exit 7"}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, Argv: []string{"sh", "-c", "cat; echo oops >&2; exit 7"}})
 	c.send(protocol.Input, 1, []byte("hello "))
 	c.send(protocol.Input, 1, []byte("world"))
 	c.send(protocol.EndIn, 1, nil)
@@ -132,7 +132,7 @@ func TestExecStreamsStdinAndKeepsOutputsApart(t *testing.T) {
 func TestOneConnectionRunsManyCommandsAtOnce(t *testing.T) {
 	c, _ := connect(t)
 	for i := uint32(1); i <= 50; i++ {
-		c.open(i, protocol.Request{Op: "exec", Argv: []string{"sh", "-c", "echo $N", "sh"}, Env: map[string]string{"N": strconv.Itoa(int(i))}})
+		c.open(i, protocol.Request{Op: protocol.OpExec, Argv: []string{"sh", "-c", "echo $N", "sh"}, Env: map[string]string{"N": strconv.Itoa(int(i))}})
 		c.send(protocol.EndIn, i, nil)
 	}
 	for i := uint32(1); i <= 50; i++ {
@@ -145,7 +145,7 @@ func TestOneConnectionRunsManyCommandsAtOnce(t *testing.T) {
 func TestATimeoutKillsTheTreeAndReports137(t *testing.T) {
 	c, _ := connect(t)
 	started := time.Now()
-	c.open(1, protocol.Request{Op: "exec", TimeoutMs: 300, Argv: []string{"sh", "-c", "setsid sh -c 'sleep 60' & sleep 60 & wait"}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, TimeoutMs: 300, Argv: []string{"sh", "-c", "setsid sh -c 'sleep 60' & sleep 60 & wait"}})
 	e := exitOf(t, c.wait(1))
 	if !e.TimedOut || e.ExitCode != 137 {
 		t.Errorf("got %+v, want 137 timed out", e)
@@ -157,7 +157,7 @@ func TestATimeoutKillsTheTreeAndReports137(t *testing.T) {
 
 func TestSignalsReachTheCommand(t *testing.T) {
 	c, _ := connect(t)
-	c.open(1, protocol.Request{Op: "exec", Argv: []string{"sh", "-c", "trap 'echo got; exit 5' TERM; echo ready; while :; do sleep 0.05; done"}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, Argv: []string{"sh", "-c", "trap 'echo got; exit 5' TERM; echo ready; while :; do sleep 0.05; done"}})
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		c.mu.Lock()
@@ -178,7 +178,7 @@ func TestSignalsReachTheCommand(t *testing.T) {
 
 func TestAMissingCommandExits127WithAMessage(t *testing.T) {
 	c, _ := connect(t)
-	c.open(1, protocol.Request{Op: "exec", Argv: []string{"no-such-command"}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, Argv: []string{"no-such-command"}})
 	r := c.wait(1)
 	if e := exitOf(t, r); e.ExitCode != 127 || !strings.Contains(r.stderr, "no-such-command") {
 		t.Errorf("got %+v %q", e, r.stderr)
@@ -187,7 +187,7 @@ func TestAMissingCommandExits127WithAMessage(t *testing.T) {
 
 func TestAPtyExecGetsItsSize(t *testing.T) {
 	c, _ := connect(t)
-	c.open(1, protocol.Request{Op: "exec", Argv: []string{"stty", "size"}, Pty: &protocol.WindowSize{Rows: 33, Cols: 101}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, Argv: []string{"stty", "size"}, Pty: &protocol.WindowSize{Rows: 33, Cols: 101}})
 	r := c.wait(1)
 	if strings.TrimSpace(r.stdout) != "33 101" || r.stderr != "" {
 		t.Errorf("stdout %q stderr %q", r.stdout, r.stderr)
@@ -197,24 +197,24 @@ func TestAPtyExecGetsItsSize(t *testing.T) {
 func TestFilesRoundTrip(t *testing.T) {
 	c, _ := connect(t)
 	path := t.TempDir() + "/deep/f.bin"
-	c.open(1, protocol.Request{Op: "write", Path: path})
+	c.open(1, protocol.Request{Op: protocol.OpWrite, Path: path})
 	c.send(protocol.Input, 1, []byte{0, 1, 2})
 	c.send(protocol.Input, 1, []byte{255})
 	c.send(protocol.EndIn, 1, nil)
 	if r := c.wait(1); r.end.Kind != protocol.Done {
 		t.Fatalf("write: %s", r.end.Payload)
 	}
-	c.open(2, protocol.Request{Op: "read", Path: path})
+	c.open(2, protocol.Request{Op: protocol.OpRead, Path: path})
 	if r := c.wait(2); r.stdout != "\x00\x01\x02\xff" {
 		t.Errorf("read back %q", r.stdout)
 	}
-	c.open(3, protocol.Request{Op: "read", Path: path + ".missing"})
+	c.open(3, protocol.Request{Op: protocol.OpRead, Path: path + ".missing"})
 	var failure protocol.FailureReply
 	json.Unmarshal(c.wait(3).end.Payload, &failure)
 	if failure.Code != protocol.ErrNotFound {
 		t.Errorf("missing file: %+v", failure)
 	}
-	c.open(4, protocol.Request{Op: "list", Path: "relative"})
+	c.open(4, protocol.Request{Op: protocol.OpList, Path: "relative"})
 	json.Unmarshal(c.wait(4).end.Payload, &failure)
 	if failure.Code != protocol.ErrInvalid {
 		t.Errorf("relative path: %+v", failure)
@@ -224,7 +224,7 @@ func TestFilesRoundTrip(t *testing.T) {
 func TestClosingTheConnectionEndsItsCommands(t *testing.T) {
 	c, _ := connect(t)
 	dir := t.TempDir()
-	c.open(1, protocol.Request{Op: "exec", Argv: []string{"sh", "-c", "echo $$ > " + dir + "/pid; exec sleep 60"}})
+	c.open(1, protocol.Request{Op: protocol.OpExec, Argv: []string{"sh", "-c", "echo $$ > " + dir + "/pid; exec sleep 60"}})
 	var pid int
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && pid == 0; time.Sleep(10 * time.Millisecond) {
 		raw, _ := os.ReadFile(dir + "/pid")

@@ -5,50 +5,76 @@ import {
   encodeFrame,
   FrameParser,
   MAX_PAYLOAD,
+  type Frame,
   type FrameKind,
 } from "../../provider/runtime/supervisor/frames.ts";
 import { startFailure } from "../../provider/runtime/supervisor/engine-start-failure.ts";
 
-interface Vector {
-  kind: string;
-  channel: number;
-  payload: string;
-  wire: string;
-}
-
-// The same vectors the supervisor's Go tests read: both sides agree on every byte.
-const shared = JSON.parse(readFileSync(new URL("../../supervisor/testdata/frames.json", import.meta.url), "utf8")) as {
-  frames: Vector[];
+// The same vectors the supervisor's Go tests read (supervisor/protocol/vectors_test.go): both
+// sides agree on every byte, every refusal, and the words of each.
+const shared = JSON.parse(readFileSync(new URL("../../supervisor/protocol/vectors.json", import.meta.url), "utf8")) as {
   auth: { secret: string; wire: string };
+  frames: { name: string; kind: string; channel: number; payload: string; wire: string }[];
+  largest: { kind: string; channel: number; fill: string; bytes: number; header: string };
+  refused: { name: string; wire: string; error: string; before?: number }[];
+  unwritable: { name: string; kind: string; channel: number; bytes: number; error: string }[];
 };
 const vectors = shared.frames;
 
+/** Every frame a parser takes from these bytes, fed `cut` bytes at a time, and what it says at their end. */
+function readAll(wire: Buffer, cut: number): { frames: Frame[]; error?: string } {
+  const parser = new FrameParser();
+  const frames: Frame[] = [];
+  try {
+    for (let at = 0; at < wire.length; at += cut) frames.push(...parser.push(wire.subarray(at, at + cut)));
+    parser.end();
+    return { frames };
+  } catch (error) {
+    return { frames, error: (error as Error).message };
+  }
+}
+
 describe("the supervisor's frames", () => {
-  it("encode as the shared vectors say", () => {
-    for (const v of vectors) {
-      expect(encodeFrame(v.kind as FrameKind, v.channel, Buffer.from(v.payload, "hex")).toString("hex")).toBe(v.wire);
-    }
+  it.each(vectors)("encode as the shared vectors say: $name", (v) => {
+    expect(encodeFrame(v.kind as FrameKind, v.channel, Buffer.from(v.payload, "hex")).toString("hex")).toBe(v.wire);
   });
 
   it("decode from the shared vectors however the bytes are cut", () => {
     const wire = Buffer.concat(vectors.map((v) => Buffer.from(v.wire, "hex")));
     for (let cut = 1; cut <= wire.length; cut++) {
-      const parser = new FrameParser();
-      const frames = [];
-      for (let at = 0; at < wire.length; at += cut) frames.push(...parser.push(wire.subarray(at, at + cut)));
+      const { frames, error } = readAll(wire, cut);
+      expect(error).toBeUndefined();
       expect(frames.map((f) => ({ kind: f.kind, channel: f.channel, payload: f.payload.toString("hex") }))).toEqual(
         vectors.map((v) => ({ kind: v.kind, channel: v.channel, payload: v.payload })),
       );
     }
   });
 
-  it("open every connection with the secret as the shared vector says", () => {
-    expect(authFrame(shared.auth.secret).toString("hex")).toBe(shared.auth.wire);
+  it("carry the largest payload there is, both ways", () => {
+    const { kind, channel, fill, bytes, header } = shared.largest;
+    const payload = Buffer.alloc(bytes, Buffer.from(fill, "hex"));
+    const frame = encodeFrame(kind as FrameKind, channel, payload);
+    expect(frame.subarray(0, 9).toString("hex")).toBe(header);
+    const [read] = readAll(frame, 64 * 1024).frames;
+    expect(read?.payload.equals(payload)).toBe(true);
   });
 
-  it("refuses a length no supervisor sends, before waiting for it", () => {
-    expect(() => new FrameParser().push(Buffer.from("3100000001ffffffff", "hex"))).toThrow(RangeError);
-    expect(() => encodeFrame("i", 1, Buffer.alloc(MAX_PAYLOAD + 1))).toThrow(RangeError);
+  it.each(shared.refused)("refuse what the shared vectors refuse, in the same words: $name", (v) => {
+    const wire = Buffer.from(v.wire, "hex");
+    for (const cut of [1, 4, wire.length]) {
+      const { frames, error } = readAll(wire, cut);
+      expect(frames).toHaveLength(v.before ?? 0);
+      expect(error).toContain(v.error);
+    }
+  });
+
+  it.each(shared.unwritable)("are never made with more than the largest payload: $name", (v) => {
+    expect(() => encodeFrame(v.kind as FrameKind, v.channel, Buffer.alloc(v.bytes))).toThrow(v.error);
+    expect(MAX_PAYLOAD).toBeLessThan(v.bytes);
+  });
+
+  it("open every connection with the secret as the shared vector says", () => {
+    expect(authFrame(shared.auth.secret).toString("hex")).toBe(shared.auth.wire);
   });
 });
 

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from "../local/poll.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
 import { writeRecord } from "../engine-state/sandbox-records.ts";
 import { supervisorConnection } from "../supervisor/connections.ts";
+import { OP } from "../supervisor/protocol.ts";
 
 /** Exit code of a sandbox ended by its timeout or idle timeout, as timeout(1) reports it. */
 export const TIMEOUT_EXIT_CODE = 124;
@@ -74,5 +75,5 @@ export async function setDeadline(
   }
   const deadline = String(clock.now() + timeoutMs);
   await writeRecord(docker, "deadline", sandbox, { [LABEL.deadline]: deadline }, clock);
-  if (sandbox.supervised) await (await supervisorConnection(docker, sandbox.id)).call({ op: "lifetime", timeoutMs });
+  if (sandbox.supervised) await (await supervisorConnection(docker, sandbox.id)).call({ op: OP.lifetime, timeoutMs });
 }

@@ -1,8 +1,9 @@
 import { PassThrough } from "node:stream";
 import { SandfleetError } from "../../errors.ts";
 import { SIGKILL, type CommandSpec, type RunningCommand } from "./command-contract.ts";
-import { failureOf, parseJson, type SupervisorConnection } from "./connection.ts";
-import { FRAME } from "./frames.ts";
+import { failureOf, type SupervisorConnection } from "./connection.ts";
+import { FRAME, jsonPayload, parsePayload } from "./frames.ts";
+import { OP, type ExecRequest, type ExitReply, type SignalRequest, type WindowSize } from "./protocol.ts";
 
 /**
  * A command run by the sandbox's supervisor, on one channel of a connection.
@@ -24,45 +25,43 @@ export function startSupervisedCommand(connection: SupervisorConnection, spec: C
     stdout.end();
     stderr.end();
   };
-  const channel = connection.openChannel(
-    {
-      op: "exec",
-      argv: spec.argv,
-      ...(spec.env ? { env: spec.env } : {}),
-      ...(spec.workdir ? { workdir: spec.workdir } : {}),
-      ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
-      ...(spec.pty ? { pty: spec.pty } : {}),
-    },
-    {
-      frame(frame) {
-        if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
-        else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
-        else if (frame.kind === FRAME.exit) {
-          const reply = parseJson(frame.payload) as
-            { exitCode?: number; timedOut?: boolean; oom?: boolean } | undefined;
-          finish();
-          // The supervisor tells the kernel's kill for memory itself (supervisor/proc/oom.go).
-          settle.resolve({
-            exitCode: reply?.exitCode ?? -1,
-            timedOut: reply?.timedOut === true,
-            oom: reply?.oom === true,
-          });
-        } else if (frame.kind === FRAME.failure) {
-          finish();
-          settle.reject(new SandfleetError(failureOf(frame.payload).message));
-        }
-      },
-      lost(error) {
+  const request: ExecRequest = {
+    op: OP.exec,
+    argv: [...spec.argv],
+    ...(spec.env ? { env: spec.env } : {}),
+    ...(spec.workdir ? { workdir: spec.workdir } : {}),
+    ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+    ...(spec.pty ? { pty: spec.pty } : {}),
+  };
+  const channel = connection.openChannel(request, {
+    frame(frame) {
+      if (frame.kind === FRAME.stdout) stdout.write(frame.payload);
+      else if (frame.kind === FRAME.stderr) stderr.write(frame.payload);
+      else if (frame.kind === FRAME.exit) {
+        const reply = parsePayload<ExitReply>(frame.payload);
         finish();
-        settle.reject(error);
-      },
+        // The supervisor tells the kernel's kill for memory itself (supervisor/proc/oom.go).
+        settle.resolve({
+          exitCode: reply?.exitCode ?? -1,
+          timedOut: reply?.timedOut === true,
+          oom: reply?.oom === true,
+        });
+      } else if (frame.kind === FRAME.failure) {
+        finish();
+        settle.reject(new SandfleetError(failureOf(frame.payload).message));
+      }
     },
-  );
+    lost(error) {
+      finish();
+      settle.reject(error);
+    },
+  });
   // Without stdin, the command reads end-of-input at once, as it would from the engine.
   if (!spec.stdin) connection.send(FRAME.endInput, channel);
   const signal = (signal: number) =>
     new Promise<void>((resolve) => {
-      connection.send(FRAME.signal, channel, Buffer.from(JSON.stringify({ signal })), () => {
+      const request: SignalRequest = { signal };
+      connection.send(FRAME.signal, channel, jsonPayload(request), () => {
         resolve();
       });
     });
@@ -74,7 +73,8 @@ export function startSupervisedCommand(connection: SupervisorConnection, spec: C
     kill: () => signal(SIGKILL),
     signal,
     async resize(size) {
-      connection.send(FRAME.resize, channel, Buffer.from(JSON.stringify(size)));
+      const request: WindowSize = { rows: size.rows, cols: size.cols };
+      connection.send(FRAME.resize, channel, jsonPayload(request));
       return Promise.resolve();
     },
   };

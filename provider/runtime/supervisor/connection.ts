@@ -2,7 +2,17 @@ import { Writable } from "node:stream";
 import type { Engine } from "../../engines/port.ts";
 import type { ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
-import { authFrame, encodeFrame, FRAME, FrameParser, type Frame, type FrameKind } from "./frames.ts";
+import {
+  authFrame,
+  encodeFrame,
+  FRAME,
+  FrameParser,
+  jsonPayload,
+  parsePayload,
+  type Frame,
+  type FrameKind,
+} from "./frames.ts";
+import type { DoneRequest, DoneResults, FailureReply, SupervisorRequest } from "./protocol.ts";
 import { startFailure } from "./engine-start-failure.ts";
 import { resumeIfPaused, withResume } from "../engine-state/resume.ts";
 import { controlOf } from "./control.ts";
@@ -164,7 +174,7 @@ export class SupervisorConnection {
     });
     const ended = (cause?: unknown) => {
       const said = Buffer.concat(stderr).toString("utf8").trim();
-      const why = said || (cause instanceof Error ? cause.message : "the connection closed");
+      const why = said || (cause instanceof Error ? cause.message : cutShort(this.#parser) || "the connection closed");
       this.#fail(new SandfleetError(`lost the connection to the supervisor of sandbox ${containerId}: ${why}`));
     };
     this.#transport.stdout.once("end", () => {
@@ -191,7 +201,7 @@ export class SupervisorConnection {
 
   /** Starts an operation on a new channel; returns the channel's number. */
   openChannel(
-    request: Record<string, unknown>,
+    request: SupervisorRequest,
     listener: ChannelListener,
     /** wakes: false for an observer's question, which must not thaw a paused sandbox. */
     options: { holdsProcess?: boolean; wakes?: boolean } = {},
@@ -217,7 +227,7 @@ export class SupervisorConnection {
       },
     });
     this.#updateHold();
-    this.send(FRAME.open, channel, Buffer.from(JSON.stringify(request)));
+    this.send(FRAME.open, channel, jsonPayload(request));
     return channel;
   }
 
@@ -244,11 +254,11 @@ export class SupervisorConnection {
   }
 
   /** A channel whose operation answers once: its data frames, then its result. */
-  async call(
-    request: Record<string, unknown>,
+  async call<R extends DoneRequest>(
+    request: R,
     input?: Uint8Array,
     options: { wakes?: boolean } = {},
-  ): Promise<{ data: Buffer; result: unknown }> {
+  ): Promise<{ data: Buffer; result: Partial<DoneResults[R["op"]]> | undefined }> {
     const chunks: Buffer[] = [];
     return new Promise((resolve, reject) => {
       const channel = this.openChannel(
@@ -257,7 +267,7 @@ export class SupervisorConnection {
           frame: (frame) => {
             if (frame.kind === FRAME.stdout) chunks.push(frame.payload);
             else if (frame.kind === FRAME.done)
-              resolve({ data: Buffer.concat(chunks), result: parseJson(frame.payload) });
+              resolve({ data: Buffer.concat(chunks), result: parsePayload<DoneResults[R["op"]]>(frame.payload) });
             else if (frame.kind === FRAME.failure) reject(failureOf(frame.payload));
           },
           lost: reject,
@@ -304,15 +314,17 @@ function badStart(containerId: string, first: Buffer): SupervisorBinaryError | u
   );
 }
 
-export function parseJson(payload: Buffer): unknown {
+/** What to say of a connection that closed inside a frame; empty when it closed between frames. */
+function cutShort(parser: FrameParser): string {
   try {
-    return JSON.parse(payload.toString("utf8")) as unknown;
-  } catch {
-    return undefined;
+    parser.end();
+    return "";
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 
 export function failureOf(payload: Buffer): SupervisorFailure {
-  const parsed = parseJson(payload) as { code?: string; message?: string } | undefined;
+  const parsed = parsePayload<FailureReply>(payload);
   return new SupervisorFailure(parsed?.code ?? "failed", parsed?.message ?? "the supervisor failed");
 }

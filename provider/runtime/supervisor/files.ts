@@ -4,19 +4,11 @@ import type { FileEntry, FileEvent, FileOps, FileStat } from "./file-ops.ts";
 import { failureOf, SupervisorFailure } from "./connection.ts";
 import { FRAME } from "./frames.ts";
 import { supervisorConnection } from "./connections.ts";
-
-interface SupervisorEntry {
-  name: string;
-  type: FileEntry["type"];
-  sizeBytes: number;
-  target?: string;
-  mode: number;
-  modifiedMs: number;
-}
+import { OP, type DoneRequest, type Entry, type WatchEvent, type WatchRequest } from "./protocol.ts";
 
 /** The file calls done by the sandbox's supervisor itself (supervisor/files). */
 export function supervisorFileOps(docker: Engine, containerId: string): FileOps {
-  const call = async (request: Record<string, unknown>, input?: Uint8Array) => {
+  const call = async <R extends DoneRequest>(request: R, input?: Uint8Array) => {
     const connection = await supervisorConnection(docker, containerId);
     try {
       return await connection.call(request, input);
@@ -26,17 +18,17 @@ export function supervisorFileOps(docker: Engine, containerId: string): FileOps 
   };
   return {
     async read(path, maxBytes) {
-      return (await call({ op: "read", path, maxBytes })).data;
+      return (await call({ op: OP.read, path, maxBytes })).data;
     },
     async readRange(path, offset, length) {
-      return (await call({ op: "read", path, offset, ...(length !== undefined ? { length } : {}) })).data;
+      return (await call({ op: OP.read, path, offset, ...(length !== undefined ? { length } : {}) })).data;
     },
     async write(path, data) {
-      await call({ op: "write", path }, data);
+      await call({ op: OP.write, path }, data);
     },
     async writeAt(path, data, at) {
       await call(
-        at === "end" ? { op: "write", path, append: true } : { op: "write", path, positioned: true, offset: at },
+        at === "end" ? { op: OP.write, path, append: true } : { op: OP.write, path, positioned: true, offset: at },
         data,
       );
     },
@@ -44,12 +36,13 @@ export function supervisorFileOps(docker: Engine, containerId: string): FileOps 
       return watchEvents(docker, containerId, path, recursive, signal);
     },
     async list(path) {
-      const { result } = await call({ op: "list", path });
-      return ((result as { entries?: SupervisorEntry[] }).entries ?? []).map(entryOf);
+      const { result } = await call({ op: OP.list, path });
+      return (result?.entries ?? []).map(entryOf);
     },
     async stat(path) {
-      const { result } = await call({ op: "stat", path });
-      const entry = result as SupervisorEntry;
+      const { result } = await call({ op: OP.stat, path });
+      // A stat's result is a whole Entry: the supervisor sends every field of it but a target.
+      const entry = result as Entry;
       const stat: FileStat = {
         ...entryOf(entry),
         mode: entry.mode,
@@ -58,10 +51,10 @@ export function supervisorFileOps(docker: Engine, containerId: string): FileOps 
       return stat;
     },
     async mkdir(path, parents) {
-      await call({ op: "mkdir", path, parents });
+      await call({ op: OP.mkdir, path, parents });
     },
     async remove(path, recursive, force) {
-      await call({ op: "remove", path, recursive, force });
+      await call({ op: OP.remove, path, recursive, force });
     },
   };
 }
@@ -82,27 +75,25 @@ async function* watchEvents(
     wake?.();
     wake = undefined;
   };
-  const channel = connection.openChannel(
-    { op: "watch", path, recursive },
-    {
-      frame(frame) {
-        if (frame.kind === FRAME.stdout) {
-          const lines = (partial + frame.payload.toString("utf8")).split("\n");
-          partial = lines.pop() ?? "";
-          for (const line of lines) if (line) queue.push(JSON.parse(line) as FileEvent);
-        } else if (frame.kind === FRAME.done) ended = true;
-        else if (frame.kind === FRAME.failure) {
-          const failure = failureOf(frame.payload);
-          ended = fileError(failure.code, failure.message);
-        }
-        notify();
-      },
-      lost(error) {
-        ended = error;
-        notify();
-      },
+  const request: WatchRequest = { op: OP.watch, path, recursive };
+  const channel = connection.openChannel(request, {
+    frame(frame) {
+      if (frame.kind === FRAME.stdout) {
+        const lines = (partial + frame.payload.toString("utf8")).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) if (line) queue.push(JSON.parse(line) as WatchEvent);
+      } else if (frame.kind === FRAME.done) ended = true;
+      else if (frame.kind === FRAME.failure) {
+        const failure = failureOf(frame.payload);
+        ended = fileError(failure.code, failure.message);
+      }
+      notify();
     },
-  );
+    lost(error) {
+      ended = error;
+      notify();
+    },
+  });
   const stop = () => {
     connection.send(FRAME.endInput, channel);
   };
@@ -124,7 +115,7 @@ async function* watchEvents(
   }
 }
 
-function entryOf(entry: SupervisorEntry): FileEntry {
+function entryOf(entry: Entry): FileEntry {
   return {
     name: entry.name,
     type: entry.type,

@@ -1,29 +1,13 @@
 /**
  * The supervisor's wire format, the same as supervisor/protocol/frame.go:
  * [kind u8][channel u32 BE][length u32 BE][payload], many channels over one
- * stream. Control payloads are JSON; data payloads are raw bytes.
+ * stream. Control payloads are JSON; data payloads are raw bytes. The frame
+ * kinds, limits and messages are declared in supervisor/protocol/protocol.json
+ * (protocol.ts is generated from it).
  */
+import { FRAME, FRAME_HEADER_BYTES as HEADER, MAX_PAYLOAD, type AuthRequest, type FrameKind } from "./protocol.ts";
 
-export const FRAME = {
-  // client -> supervisor
-  /** First on every connection, on channel 0: the sandbox's secret (AuthRequest), or nothing is served. */
-  auth: "a",
-  open: "o",
-  input: "i",
-  endInput: "e",
-  signal: "s",
-  resize: "r",
-  // supervisor -> client
-  hello: "h",
-  started: "p",
-  stdout: "1",
-  stderr: "2",
-  exit: "x",
-  done: "d",
-  failure: "f",
-} as const;
-
-export type FrameKind = (typeof FRAME)[keyof typeof FRAME];
+export { FRAME, MAX_PAYLOAD, type FrameKind };
 
 export interface Frame {
   kind: string;
@@ -31,12 +15,13 @@ export interface Frame {
   payload: Buffer;
 }
 
-const HEADER = 9;
-/** The most one frame may carry; larger data is split. */
-export const MAX_PAYLOAD = 1 << 20;
+/** Why a length is refused, in the words supervisor/protocol/frame.go uses too. */
+function oversized(length: number): RangeError {
+  return new RangeError(`frame payload of ${String(length)} bytes exceeds ${String(MAX_PAYLOAD)}`);
+}
 
 export function encodeFrame(kind: FrameKind, channel: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
-  if (payload.length > MAX_PAYLOAD) throw new RangeError(`frame payload of ${String(payload.length)} bytes`);
+  if (payload.length > MAX_PAYLOAD) throw oversized(payload.length);
   const frame = Buffer.allocUnsafe(HEADER + payload.length);
   frame.write(kind, 0, "latin1");
   frame.writeUInt32BE(channel, 1);
@@ -45,9 +30,28 @@ export function encodeFrame(kind: FrameKind, channel: number, payload: Uint8Arra
   return frame;
 }
 
+/** A control frame's payload: the message as JSON. */
+export function jsonPayload(message: object): Buffer {
+  return Buffer.from(JSON.stringify(message), "utf8");
+}
+
+/**
+ * A control frame's message, as the protocol types it: plain JSON.parse, no
+ * checking on this path (commands' latency), so readers keep their defaults
+ * for a field that is missing. Undefined for a payload that is not JSON.
+ */
+export function parsePayload<T>(payload: Buffer): Partial<T> | undefined {
+  try {
+    return JSON.parse(payload.toString("utf8")) as Partial<T>;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The first frame of every connection (supervisor/protocol's AuthRequest). */
 export function authFrame(secret: string): Buffer {
-  return encodeFrame(FRAME.auth, 0, Buffer.from(JSON.stringify({ secret }), "utf8"));
+  const request: AuthRequest = { secret };
+  return encodeFrame(FRAME.auth, 0, jsonPayload(request));
 }
 
 /** Cuts a byte stream into frames, however the bytes arrive. */
@@ -63,7 +67,7 @@ export class FrameParser {
     while (this.#size >= HEADER) {
       const head = this.#peek(HEADER);
       const length = head.readUInt32BE(5);
-      if (length > MAX_PAYLOAD) throw new RangeError(`frame payload of ${String(length)} bytes`);
+      if (length > MAX_PAYLOAD) throw oversized(length);
       if (this.#size < HEADER + length) break;
       const whole = this.#take(HEADER + length);
       frames.push({
@@ -73,6 +77,11 @@ export class FrameParser {
       });
     }
     return frames;
+  }
+
+  /** The stream has ended: throws when it ended inside a frame. */
+  end(): void {
+    if (this.#size > 0) throw new Error("the stream ended inside a frame");
   }
 
   #peek(n: number): Buffer {

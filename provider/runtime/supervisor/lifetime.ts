@@ -1,5 +1,6 @@
 import type { Engine } from "../../engines/port.ts";
 import { supervisorConnection } from "./connections.ts";
+import { OP } from "./protocol.ts";
 
 /**
  * Starts a claimed pool member's lifetime in its supervisor: its timeout
@@ -7,5 +8,5 @@ import { supervisorConnection } from "./connections.ts";
  * claim record, should this never arrive.
  */
 export async function startLifetime(docker: Engine, containerId: string): Promise<void> {
-  await (await supervisorConnection(docker, containerId)).call({ op: "lifetime" });
+  await (await supervisorConnection(docker, containerId)).call({ op: OP.lifetime });
 }

@@ -3,6 +3,7 @@ import type { Engine } from "../../engines/port.ts";
 import { failureOf, type SupervisorConnection } from "./connection.ts";
 import { supervisorConnection } from "./connections.ts";
 import { FRAME } from "./frames.ts";
+import { OP } from "./protocol.ts";
 
 /**
  * The stdin of a sandbox's main command, as a writable stream: the first
@@ -16,7 +17,7 @@ export function mainStdin(docker: Engine, containerId: string): Writable {
     (opened ??= supervisorConnection(docker, containerId).then((connection) => ({
       connection,
       channel: connection.openChannel(
-        { op: "stdin" },
+        { op: OP.stdin },
         {
           frame(frame) {
             if (frame.kind === FRAME.failure) failed = failureOf(frame.payload);
