@@ -115,9 +115,12 @@ func TestDialBesideJoinsTheContainersNetworkAndTakesTheUid(t *testing.T) {
 // A process that is gone is refused, not joined.
 func TestContainersNetworkRefusesAProcessThatIsGone(t *testing.T) {
 	gone := exec.Command("true")
-	if err := gone.Run(); err != nil {
+	if err := gone.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Another test of this package reaps every child (wait4(-1)), and may reap this one first:
+	// Wait then reports ECHILD. Either way the process has ended and been reaped.
+	_ = gone.Wait()
 	_, err := containersNetwork(&besideOptions{pid: gone.Process.Pid, container: "x", uid: 5, gid: 5})
 	if err == nil || !strings.Contains(err.Error(), "holding process") {
 		t.Fatalf("a reaped process: %v", err)
