@@ -33,7 +33,8 @@ quota_mode() {
 
 use_simple_quotas() {
   local limits
-  limits="$(btrfs qgroup show --raw -re "$DATA_ROOT" 2>/dev/null | awk 'NR > 2 && $4 != "none" {print $1, $4}')"
+  # A file system without quotas yet has no qgroups to list (btrfs fails, saying so).
+  limits="$({ btrfs qgroup show --raw -re "$DATA_ROOT" 2>/dev/null || true; } | awk 'NR > 2 && $4 != "none" {print $1, $4}')"
   [[ "$(quota_mode)" == none ]] || quiet btrfs quota disable "$DATA_ROOT"
   if (cd "$ROOT/scripts/lib/btrfs-squota" && GO111MODULE=off go run . "$DATA_ROOT"); then
     say "btrfs simple quotas on $DATA_ROOT (disk bounds count only what a sandbox writes)"

@@ -1,0 +1,275 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connectDocker } from "../../provider/engines/docker/client.ts";
+import { DisposableEngine } from "../support/disposable-engine.ts";
+import { until } from "../support/until.ts";
+
+const run = promisify(execFile);
+const root = new URL("../..", import.meta.url).pathname;
+
+/** A dockerd as the kernel knows it: its pid and its start time (in clock ticks since boot). */
+function daemonIdentity(pidFile: string): { pid: number; startTicks: string } {
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, "utf8");
+  // Fields after the command's name, which is in parentheses and may hold spaces: field 22 is the start time.
+  const startTicks = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+  return { pid, startTicks };
+}
+
+async function docker(host: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run("docker", ["-H", host, ...args]);
+  return stdout.trim();
+}
+
+/**
+ * A host outside every engine: a network namespace joined to this host by a
+ * veth pair in 198.19.0.0/16 (set aside for tests), answering each connection
+ * to port 8080 with the address it came from.
+ */
+function outsideHost(id: string) {
+  const ns = `sfo-${id}`;
+  const octet = String(parseInt(id.slice(0, 2), 16));
+  const hostAddress = `198.19.${octet}.1`;
+  const address = `198.19.${octet}.2`;
+  let server: ChildProcess | undefined;
+  const script =
+    "import socket\n" +
+    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8080)); s.listen()\n" +
+    "print('ready', flush=True)\n" +
+    "while True:\n  c, (peer, _) = s.accept(); c.sendall((peer + '\\n').encode()); c.close()\n";
+  return {
+    address,
+    hostAddress,
+    async start(): Promise<void> {
+      await run("ip", ["netns", "add", ns]);
+      await run("ip", ["link", "add", `sfo${id}h`, "type", "veth", "peer", "name", `sfo${id}n`, "netns", ns]);
+      await run("ip", ["addr", "add", `${hostAddress}/30`, "dev", `sfo${id}h`]);
+      await run("ip", ["link", "set", `sfo${id}h`, "up"]);
+      await run("ip", ["-n", ns, "addr", "add", `${address}/30`, "dev", `sfo${id}n`]);
+      await run("ip", ["-n", ns, "link", "set", `sfo${id}n`, "up"]);
+      const started = spawn("ip", ["netns", "exec", ns, "python3", "-c", script], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      server = started;
+      await new Promise<void>((resolve, reject) => {
+        started.stdout.once("data", () => {
+          resolve();
+        });
+        started.once("exit", (code) => {
+          reject(new Error(`the outside host's server ended (${String(code)})`));
+        });
+      });
+    },
+    async stop(): Promise<void> {
+      server?.kill();
+      await run("ip", ["netns", "del", ns]).catch(() => undefined);
+      await run("ip", ["link", "del", `sfo${id}h`]).catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The engine step of scripts/bootstrap on a machine whose socket already has
+ * an engine sandfleet did not start. The "machine's engine" is a stand-in the
+ * test starts (its own socket, data root and bridge), and every path and name
+ * the step uses for sandfleet's own engine is one of the test's: neither the
+ * machine's /var/run/docker.sock nor the engine the other tests use is touched.
+ */
+describe("the bootstrap's engine step beside an engine sandfleet did not start", () => {
+  const suffix = randomBytes(3).toString("hex");
+  const octet = String(parseInt(suffix.slice(0, 2), 16));
+  const outside = outsideHost(suffix);
+  let machine: DisposableEngine;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let own: string;
+  let machineContainer: string;
+  let before: { daemon: ReturnType<typeof daemonIdentity>; config: string; configTime: number; startedAt: string };
+  const sharedEngine = (): ReturnType<typeof daemonIdentity> => daemonIdentity("/var/run/docker.pid");
+  let sharedBefore: ReturnType<typeof daemonIdentity>;
+
+  const engineStep = async (extra: NodeJS.ProcessEnv = {}): Promise<string> => {
+    const { stdout, stderr } = await run("bash", [join(root, "scripts/lib/engine.sh")], {
+      env: { ...env, ...extra },
+      maxBuffer: 1 << 20,
+    });
+    return stdout + stderr;
+  };
+
+  /** What the machine's engine is now, to compare with `before`. */
+  const machineNow = async (): Promise<typeof before> => {
+    const config = join(machine.dir, "daemon.json");
+    return {
+      daemon: daemonIdentity(join(machine.dir, "docker.pid")),
+      config: readFileSync(config, "utf8"),
+      configTime: statSync(config).mtimeMs,
+      startedAt: await docker(
+        machine.host,
+        "inspect",
+        "--format",
+        "{{.State.Running}} {{.State.StartedAt}}",
+        machineContainer,
+      ),
+    };
+  };
+
+  beforeAll(async () => {
+    sharedBefore = sharedEngine();
+    machine = await DisposableEngine.start(["sandfleet/busybox"]);
+    machineContainer = await docker(machine.host, "run", "-d", "sandfleet/busybox", "sleep", "86400");
+    // Short: sockets under it must fit in 108 bytes.
+    dir = mkdtempSync("/tmp/sfo-");
+    own = `unix://${join(dir, "run", "docker.sock")}`;
+    env = {
+      ...process.env,
+      SANDFLEET_MACHINE_DOCKER_HOST: machine.host,
+      SANDFLEET_MACHINE_DAEMON_JSON: join(machine.dir, "daemon.json"),
+      SANDFLEET_MACHINE_PIDFILE: join(machine.dir, "docker.pid"),
+      SANDFLEET_ENGINE_RUN_DIR: join(dir, "run"),
+      SANDFLEET_ENGINE_CONFIG: join(dir, "docker.json"),
+      SANDFLEET_ENGINE_DATA_ROOT: join(dir, "data"),
+      SANDFLEET_ENGINE_STORAGE_FILE: join(dir, "btrfs.img"),
+      SANDFLEET_ENGINE_STORAGE_SIZE: "1G",
+      SANDFLEET_ENGINE_LOG: join(dir, "dockerd.log"),
+      SANDFLEET_ENGINE_BRIDGE: `sfo${suffix}`,
+      SANDFLEET_ENGINE_BRIDGE_CIDR: `10.252.${octet}.1/24`,
+      SANDFLEET_ENGINE_POOL: `10.253.${octet}.0/24`,
+      SANDFLEET_ENGINE_CHAIN: `SFO-${suffix}`,
+      SANDFLEET_ENGINE_NFT_TABLE: `sfo_${suffix}`,
+      SANDFLEET_ENGINE_HOST_FILE: join(dir, "engine-host"),
+    };
+    delete env.SANDFLEET_ENGINE;
+    delete env.DOCKER_HOST;
+    before = await machineNow();
+  });
+
+  afterAll(async () => {
+    await outside.stop();
+    if (dir) {
+      await run("bash", [join(root, "scripts/lib/engine-beside.sh"), "down"], { env }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await machine?.dispose();
+  });
+
+  it("starts sandfleet's own engine on its own socket, data root and bridge, and leaves the machine's running as it was", async () => {
+    const said = await engineStep();
+    expect(said).toContain(`starting sandfleet's own dockerd at ${own}`);
+
+    expect(await machineNow()).toEqual(before);
+    expect(before.startedAt).toMatch(/^true /);
+    expect(sharedEngine()).toEqual(sharedBefore);
+
+    const info = await connectDocker(own).info();
+    expect(info.storageDriver).toBe("btrfs");
+    expect(await docker(own, "info", "--format", "{{.DockerRootDir}} {{json .Runtimes}}")).toMatch(
+      new RegExp(`^${join(dir, "data")} .*"runsc"`),
+    );
+    const bridge = await docker(
+      own,
+      "network",
+      "inspect",
+      "bridge",
+      "--format",
+      '{{index .Options "com.docker.network.bridge.name"}} {{(index .IPAM.Config 0).Subnet}}',
+    );
+    expect(bridge).toBe(`sfo${suffix} 10.252.${octet}.0/24`);
+    // Its socket: root's, and the group that may reach the machine's engine; its directory closed to others.
+    expect((await run("stat", ["-c", "%U:%G %a", join(dir, "run", "docker.sock"), join(dir, "run")])).stdout).toBe(
+      "root:docker 660\nroot:docker 750\n",
+    );
+    // with-env points the commands and tests at it.
+    expect(readFileSync(join(dir, "engine-host"), "utf8")).toBe(`${own}\n`);
+    const { stdout: withEnv } = await run("bash", [join(root, "scripts/with-env"), "sh", "-c", 'echo "$DOCKER_HOST"'], {
+      env,
+    });
+    expect(withEnv.trim()).toBe(own);
+    // Its firewall is a chain and a table of its own, jumped to from FORWARD.
+    expect((await run("iptables", ["-w", "-S", "FORWARD"])).stdout).toContain(`-j SFO-${suffix}`);
+    expect((await run("nft", ["list", "table", "ip", `sfo_${suffix}`])).stdout).toContain('oifkind "bridge" drop');
+  });
+
+  it("runs a container of its own on its own bridge, and keeps the engine it started when run again", async () => {
+    const ownPid = daemonIdentity(join(dir, "run", "docker.pid"));
+    await run("sh", ["-c", 'docker -H "$1" save sandfleet/busybox | docker -H "$2" load -q', "sh", machine.host, own]);
+    const address = await docker(own, "run", "--rm", "sandfleet/busybox", "sh", "-c", "ip -4 -o addr show eth0");
+    expect(address).toContain(`inet 10.252.${octet}.`);
+
+    const said = await engineStep();
+    expect(said).not.toContain("starting");
+    expect(daemonIdentity(join(dir, "run", "docker.pid"))).toEqual(ownPid);
+    expect(await machineNow()).toEqual(before);
+  });
+
+  it("lets its containers talk on one bridge and out through its own NAT, and keeps them and the machine engine's apart", async () => {
+    const listen = (text: string) => ["sh", "-c", `while true; do echo ${text} | nc -l -p 8080; done`];
+    const address = (host: string, id: string) =>
+      docker(host, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id);
+    const ask = async (host: string, network: string, to: string): Promise<string> => {
+      const args = [
+        "run",
+        "--rm",
+        "--network",
+        network,
+        "sandfleet/busybox",
+        "sh",
+        "-c",
+        `nc -w 3 ${to} 8080 </dev/null`,
+      ];
+      return docker(host, ...args).catch(() => "");
+    };
+    const ownListener = await docker(own, "run", "-d", "sandfleet/busybox", ...listen("own"));
+    const ownAddress = await address(own, ownListener);
+    const machineListener = await docker(machine.host, "run", "-d", "sandfleet/busybox", ...listen("machine"));
+    const machineAddress = await address(machine.host, machineListener);
+    // A host outside both engines: a network namespace joined to this host by a veth pair,
+    // which answers with the address a connection came from.
+    await outside.start();
+
+    // Between two containers on its bridge, and out (as this host's address: its own NAT).
+    await until(
+      "a container on its bridge answering another",
+      async () => (await ask(own, "bridge", ownAddress)) === "own",
+    );
+    expect(await ask(own, "bridge", outside.address)).toBe(outside.hostAddress);
+    // Not into the machine engine's containers, which this host itself reaches.
+    const fromHost = () => run("busybox", ["nc", "-w", "3", machineAddress, "8080"]).catch(() => ({ stdout: "" }));
+    await until(
+      "the machine engine's container answering this host",
+      async () => (await fromHost()).stdout.trim() === "machine",
+    );
+    expect(await ask(own, "bridge", machineAddress)).toBe("");
+    // Nor from them into its own, nor from another of its own networks (Docker's isolation).
+    expect(await ask(machine.host, "bridge", ownAddress)).toBe("");
+    await docker(own, "network", "create", `sfo-other-${suffix}`);
+    expect(await ask(own, `sfo-other-${suffix}`, ownAddress)).toBe("");
+    await docker(own, "rm", "-f", ownListener);
+    await docker(own, "network", "rm", `sfo-other-${suffix}`);
+    await docker(machine.host, "rm", "-f", machineListener);
+  });
+
+  it("uses the machine's engine as it is when told to, and says what it cannot bound or run there", async () => {
+    const said = await engineStep({ SANDFLEET_ENGINE: "machine" });
+    expect(said).toContain(`using the machine's engine at ${machine.host} as it is`);
+    // The stand-in stores containers with overlay2 on ext4, and has no runsc.
+    expect(said).toMatch(/cannot bound a sandbox's disk there: .*cannot bound a container's disk/);
+    expect(said).toContain("cannot run gVisor there");
+    expect(existsSync(join(dir, "engine-host"))).toBe(false);
+    expect(await machineNow()).toEqual(before);
+    expect(sharedEngine()).toEqual(sharedBefore);
+  });
+
+  it("takes down sandfleet's own engine and what it put on the machine, and nothing of the machine's engine", async () => {
+    await run("bash", [join(root, "scripts/lib/engine-beside.sh"), "down"], { env });
+    await expect(connectDocker(own).ping()).rejects.toThrow();
+    expect((await run("iptables", ["-w", "-S", "FORWARD"])).stdout).not.toContain(`SFO-${suffix}`);
+    await expect(run("nft", ["list", "table", "ip", `sfo_${suffix}`])).rejects.toThrow();
+    await expect(run("ip", ["link", "show", `sfo${suffix}`])).rejects.toThrow();
+    await expect(run("mountpoint", ["-q", join(dir, "data")])).rejects.toThrow();
+    expect(await machineNow()).toEqual(before);
+  });
+});
