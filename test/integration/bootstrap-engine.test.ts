@@ -84,6 +84,8 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
   const octet = String(parseInt(suffix.slice(0, 2), 16));
   const outside = outsideHost(suffix);
   let machine: DisposableEngine;
+  /** What afterAll disposes of: the stand-in, once it started. */
+  const started: DisposableEngine[] = [];
   let dir: string;
   let env: NodeJS.ProcessEnv;
   let own: string;
@@ -120,6 +122,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
   beforeAll(async () => {
     sharedBefore = sharedEngine();
     machine = await DisposableEngine.start(["sandfleet/busybox"]);
+    started.push(machine);
     machineContainer = await docker(machine.host, "run", "-d", "sandfleet/busybox", "sleep", "86400");
     // Short: sockets under it must fit in 108 bytes.
     dir = mkdtempSync("/tmp/sfo-");
@@ -153,7 +156,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
       await run("bash", [join(root, "scripts/lib/engine-beside.sh"), "down"], { env }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     }
-    await machine?.dispose();
+    await Promise.all(started.map((engine) => engine.dispose()));
   });
 
   it("starts sandfleet's own engine on its own socket, data root and bridge, and leaves the machine's running as it was", async () => {
