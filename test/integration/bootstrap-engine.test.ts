@@ -208,7 +208,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     expect(await machineNow()).toEqual(before);
   });
 
-  it("lets its containers talk on one bridge and out through its own NAT, and keeps them and the machine engine's apart", async () => {
+  it("lets its containers talk on one bridge, by name, out through its own NAT and on published ports, and keeps them and the machine engine's apart", async () => {
     const listen = (text: string) => ["sh", "-c", `while true; do echo ${text} | nc -l -p 8080; done`];
     const address = (host: string, id: string) =>
       docker(host, "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", id);
@@ -225,7 +225,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
       ];
       return docker(host, ...args).catch(() => "");
     };
-    const ownListener = await docker(own, "run", "-d", "sandfleet/busybox", ...listen("own"));
+    const ownListener = await docker(own, "run", "-d", "-p", "127.0.0.1::8080", "sandfleet/busybox", ...listen("own"));
     const ownAddress = await address(own, ownListener);
     const machineListener = await docker(machine.host, "run", "-d", "sandfleet/busybox", ...listen("machine"));
     const machineAddress = await address(machine.host, machineListener);
@@ -250,7 +250,28 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     expect(await ask(machine.host, "bridge", ownAddress)).toBe("");
     await docker(own, "network", "create", `sfo-other-${suffix}`);
     expect(await ask(own, `sfo-other-${suffix}`, ownAddress)).toBe("");
-    await docker(own, "rm", "-f", ownListener);
+    // Within a network of its own, by name (the engine's DNS works without its iptables).
+    const peer = `sfo-peer-${suffix}`;
+    await docker(
+      own,
+      "run",
+      "-d",
+      "--name",
+      peer,
+      "--network",
+      `sfo-other-${suffix}`,
+      "sandfleet/busybox",
+      ...listen("peer"),
+    );
+    await until(
+      "a container answering by its name",
+      async () => (await ask(own, `sfo-other-${suffix}`, peer)) === "peer",
+    );
+    // A published port answers on this host (Docker's proxy, without its iptables).
+    const published = (await docker(own, "port", ownListener, "8080")).split(":").pop() ?? "";
+    const onHost = await run("busybox", ["nc", "-w", "3", "127.0.0.1", published]);
+    expect(onHost.stdout.trim()).toBe("own");
+    await docker(own, "rm", "-f", ownListener, peer);
     await docker(own, "network", "rm", `sfo-other-${suffix}`);
     await docker(machine.host, "rm", "-f", machineListener);
   });
