@@ -6,7 +6,8 @@
 # namespace, and its own firewall rules (engine-firewall.sh).
 #
 #   engine-beside.sh        start it (or keep it), and point with-env at it
-#   engine-beside.sh down   stop it and remove what it put on the machine
+#   engine-beside.sh down   stop it and remove what it put on the machine (its
+#                           data stays in the sparse file)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/engine-settings.sh"
@@ -62,6 +63,7 @@ JSON
 }
 
 up() {
+  command -v nft >/dev/null 2>&1 || apt_install nftables
   prepare_data_root
   mkdir -p "$ENGINE_RUN_DIR"
   chown "root:$(socket_group)" "$ENGINE_RUN_DIR"
@@ -106,7 +108,8 @@ down() {
     while read -r bridge; do ip link del "$bridge" 2>/dev/null || true; done
   if ip link show "$ENGINE_BRIDGE" >/dev/null 2>&1; then ip link del "$ENGINE_BRIDGE"; fi
   if mountpoint -q "$DATA_ROOT"; then umount "$DATA_ROOT"; fi
-  rm -f "$SANDFLEET_ENGINE_HOST_FILE"
+  # The engine file stays: with-env keeps naming this engine (now unreachable, and
+  # saying so), never falling back to the machine's. The next bootstrap starts it again.
 }
 
 case "${1:-up}" in

@@ -13,6 +13,9 @@
 #   - nothing else gets into its networks: not from another of its networks
 #     (Docker's own isolation), not from the machine engine's containers, not
 #     from outside;
+#   - a packet with one of its addresses that did not come from the bridge
+#     that address belongs to is dropped (reverse path): a container elsewhere
+#     cannot pass for one of its own to get past the rules below;
 #   - from its networks, anything that does not go into a bridge of the host
 #     passes (nftables knows an interface's kind; iptables does not), with
 #     NAT; a packet to another bridge (the machine engine's containers among
@@ -53,6 +56,7 @@ delete table ip $ENGINE_NFT_TABLE
 table ip $ENGINE_NFT_TABLE {
   chain forward {
     type filter hook forward priority -3; policy accept;
+    ip saddr { $nets } fib saddr . iif oif missing drop
     ip saddr { $nets } ip daddr != { $nets } meta oifkind "bridge" drop
   }
 }

@@ -8,6 +8,13 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/engine-settings.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/engine-storage.sh"
 
+# Only ever the machine's own engine: a dockerd started here takes the machine's
+# default exec root and bridge, so with the machine's paths set elsewhere (as a
+# test sets them) this stops before writing or starting anything.
+if [[ "$MACHINE_DOCKER_HOST $MACHINE_DAEMON_JSON $MACHINE_PIDFILE" != "unix:///var/run/docker.sock /etc/docker/daemon.json /var/run/docker.pid" ]]; then
+  die "sandfleet's engine goes on the machine's socket only with the machine's own paths, not $MACHINE_DOCKER_HOST, $MACHINE_DAEMON_JSON, $MACHINE_PIDFILE"
+fi
+
 prepare_data_root
 
 daemon_json="{

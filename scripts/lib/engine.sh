@@ -38,9 +38,19 @@ installed_engine=0
 if [[ " ${missing[*]} " == *" docker.io "* ]]; then installed_engine=1; fi
 export SANDFLEET_ENGINE_INSTALLED_NOW="$installed_engine"
 
-# The machine's daemon.json is sandfleet's when it names sandfleet's data root.
+# The machine's daemon.json is sandfleet's when it names sandfleet's data root;
+# without one, the machine is sandfleet's unless a dockerd holds the machine's
+# pid file (one configured by its flags, listening elsewhere or not yet).
 machine_config_is_ours() {
-  [[ ! -e "$MACHINE_DAEMON_JSON" ]] || grep -qF "\"data-root\": \"$DATA_ROOT\"" "$MACHINE_DAEMON_JSON"
+  if [[ -e "$MACHINE_DAEMON_JSON" ]]; then
+    grep -qF "\"data-root\": \"$DATA_ROOT\"" "$MACHINE_DAEMON_JSON"
+  elif machine_pidfile_is_live; then
+    return 1
+  fi
+}
+
+machine_pidfile_is_live() {
+  [[ -s "$MACHINE_PIDFILE" ]] && [[ "$(ps -o comm= -p "$(cat "$MACHINE_PIDFILE")" 2>/dev/null)" == dockerd ]]
 }
 
 # A service of the machine's init that starts the machine's engine, now or at

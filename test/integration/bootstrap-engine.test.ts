@@ -91,8 +91,9 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
   let own: string;
   let machineContainer: string;
   let before: { daemon: ReturnType<typeof daemonIdentity>; config: string; configTime: number; startedAt: string };
-  const sharedEngine = (): ReturnType<typeof daemonIdentity> => daemonIdentity("/var/run/docker.pid");
-  let sharedBefore: ReturnType<typeof daemonIdentity>;
+  /** The engine on the machine's own socket, which the other tests use (none on a machine where sandfleet's runs beside). */
+  const sharedEngine = () => (existsSync("/var/run/docker.pid") ? daemonIdentity("/var/run/docker.pid") : undefined);
+  let sharedBefore: ReturnType<typeof sharedEngine>;
 
   const engineStep = async (extra: NodeJS.ProcessEnv = {}): Promise<string> => {
     const { stdout, stderr } = await run("bash", [join(root, "scripts/lib/engine.sh")], {
@@ -295,5 +296,18 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     await expect(run("ip", ["link", "show", `sfo${suffix}`])).rejects.toThrow();
     await expect(run("mountpoint", ["-q", join(dir, "data")])).rejects.toThrow();
     expect(await machineNow()).toEqual(before);
+  });
+
+  it("leaves a stopped engine configured by its own daemon.json alone, and starts its own beside it", async () => {
+    const { config, configTime } = await machineNow();
+    await machine.stopDaemon();
+    const said = await engineStep();
+    expect(said).toContain(`starting sandfleet's own dockerd at ${own}`);
+    await connectDocker(own).ping();
+    // The machine's engine stays stopped, its configuration as it was.
+    await expect(connectDocker(machine.host).ping()).rejects.toThrow();
+    const file = join(machine.dir, "daemon.json");
+    expect([readFileSync(file, "utf8"), statSync(file).mtimeMs]).toEqual([config, configTime]);
+    expect(sharedEngine()).toEqual(sharedBefore);
   });
 });
