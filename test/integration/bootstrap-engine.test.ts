@@ -25,25 +25,45 @@ async function docker(host: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** The outside host's server: each TCP connection to 8080 is answered with the address it came from, and each echo request it gets is told on stdout. */
+const OUTSIDE_SERVER = `
+import socket, threading
+
+def tell_echo_requests():
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    while True:
+        packet, (peer, _) = raw.recvfrom(65535)
+        if packet[(packet[0] & 0x0F) * 4] == 8:
+            print("ping", peer, len(packet), flush=True)
+
+threading.Thread(target=tell_echo_requests, daemon=True).start()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080))
+s.listen()
+print("ready", flush=True)
+while True:
+    c, (peer, _) = s.accept()
+    c.sendall((peer + "\\n").encode())
+    c.close()
+`;
+
 /**
  * A host outside every engine: a network namespace joined to this host by a
- * veth pair in 198.19.0.0/16 (set aside for tests), answering each connection
- * to port 8080 with the address it came from.
+ * veth pair in 198.19.0.0/16 (set aside for tests), running OUTSIDE_SERVER.
  */
 function outsideHost(id: string) {
   const ns = `sfo-${id}`;
   const octet = String(parseInt(id.slice(0, 2), 16));
   const hostAddress = `198.19.${octet}.1`;
   const address = `198.19.${octet}.2`;
+  /** The echo requests it got, as "source length". */
+  const pings: string[] = [];
   let server: ChildProcess | undefined;
-  const script =
-    "import socket\n" +
-    "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 8080)); s.listen()\n" +
-    "print('ready', flush=True)\n" +
-    "while True:\n  c, (peer, _) = s.accept(); c.sendall((peer + '\\n').encode()); c.close()\n";
   return {
     address,
     hostAddress,
+    pings,
     async start(): Promise<void> {
       await run("ip", ["netns", "add", ns]);
       await run("ip", ["link", "add", `sfo${id}h`, "type", "veth", "peer", "name", `sfo${id}n`, "netns", ns]);
@@ -51,13 +71,20 @@ function outsideHost(id: string) {
       await run("ip", ["link", "set", `sfo${id}h`, "up"]);
       await run("ip", ["-n", ns, "addr", "add", `${address}/30`, "dev", `sfo${id}n`]);
       await run("ip", ["-n", ns, "link", "set", `sfo${id}n`, "up"]);
-      const started = spawn("ip", ["netns", "exec", ns, "python3", "-c", script], {
+      const started = spawn("ip", ["netns", "exec", ns, "python3", "-c", OUTSIDE_SERVER], {
         stdio: ["ignore", "pipe", "inherit"],
       });
       server = started;
+      let lines = "";
       await new Promise<void>((resolve, reject) => {
-        started.stdout.once("data", () => {
-          resolve();
+        started.stdout.on("data", (chunk: Buffer) => {
+          lines += chunk.toString();
+          for (let end = lines.indexOf("\n"); end >= 0; end = lines.indexOf("\n")) {
+            const line = lines.slice(0, end);
+            lines = lines.slice(end + 1);
+            if (line === "ready") resolve();
+            else if (line.startsWith("ping ")) pings.push(line.slice("ping ".length));
+          }
         });
         started.once("exit", (code) => {
           reject(new Error(`the outside host's server ended (${String(code)})`));
@@ -275,6 +302,29 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     await docker(own, "rm", "-f", ownListener, peer);
     await docker(own, "network", "rm", `sfo-other-${suffix}`);
     await docker(machine.host, "rm", "-f", machineListener);
+  });
+
+  it("lets nothing through for a container of the machine's engine that passes for one of its own", async () => {
+    // Sent as 10.252.x.77, an address of sandfleet's bridge, from the machine engine's bridge; a packet of
+    // the same size from this host's own address after it, which does arrive, says when to look.
+    const spoofed = `10.252.${octet}.77`;
+    await docker(
+      machine.host,
+      "run",
+      "--rm",
+      "--cap-add",
+      "NET_ADMIN",
+      "sandfleet/busybox",
+      "sh",
+      "-c",
+      `ip addr add ${spoofed}/32 dev eth0 && ping -c 1 -W 1 -s 77 -I ${spoofed} ${outside.address}; true`,
+    );
+    await run("busybox", ["ping", "-c", "1", "-W", "1", "-s", "99", outside.address]);
+    // IPv4 and ICMP headers: 28 bytes before the payload.
+    await until("this host's own echo request reaching the outside host", async () =>
+      Promise.resolve(outside.pings.includes(`${outside.hostAddress} 127`)),
+    );
+    expect(outside.pings.filter((ping) => ping.endsWith(" 105"))).toEqual([]);
   });
 
   it("uses the machine's engine as it is when told to, and says what it cannot bound or run there", async () => {
