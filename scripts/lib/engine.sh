@@ -18,6 +18,11 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/engine-settings.sh"
 
+# A dockerd holds the machine's pid file.
+machine_pidfile_is_live() {
+  [[ -s "$MACHINE_PIDFILE" ]] && [[ "$(ps -o comm= -p "$(cat "$MACHINE_PIDFILE")" 2>/dev/null)" == dockerd ]]
+}
+
 # An engine already on the machine (docker-ce, say) is not replaced by Debian's:
 # sandfleet's own engine runs the machine's dockerd.
 packages=(runsc debootstrap busybox-static btrfs-progs)
@@ -26,6 +31,7 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+install_started="$(date +%s)"
 if ((${#missing[@]})); then
   require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install ${missing[*]}"
   say "installing Debian packages: ${missing[*]}"
@@ -33,9 +39,13 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # An engine that Debian's package started as it was installed, just now, was
-# started by this bootstrap: it is sandfleet's to configure and restart.
+# started by this bootstrap: it is sandfleet's to configure and restart. It
+# holds the machine's pid file, and started after the installation began.
 installed_engine=0
-if [[ " ${missing[*]} " == *" docker.io "* ]]; then installed_engine=1; fi
+if [[ " ${missing[*]} " == *" docker.io "* ]] && machine_pidfile_is_live &&
+  (($(date +%s) - $(ps -o etimes= -p "$(cat "$MACHINE_PIDFILE")") >= install_started)); then
+  installed_engine=1
+fi
 export SANDFLEET_ENGINE_INSTALLED_NOW="$installed_engine"
 
 # The machine's daemon.json is sandfleet's when it names sandfleet's data root;
@@ -47,10 +57,6 @@ machine_config_is_ours() {
   elif machine_pidfile_is_live; then
     return 1
   fi
-}
-
-machine_pidfile_is_live() {
-  [[ -s "$MACHINE_PIDFILE" ]] && [[ "$(ps -o comm= -p "$(cat "$MACHINE_PIDFILE")" 2>/dev/null)" == dockerd ]]
 }
 
 # A service of the machine's init that starts the machine's engine, now or at
