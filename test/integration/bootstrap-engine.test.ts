@@ -229,6 +229,11 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     await run("sh", ["-c", 'docker -H "$1" save sandfleet/busybox | docker -H "$2" load -q', "sh", machine.host, own]);
     const address = await docker(own, "run", "--rm", "sandfleet/busybox", "sh", "-c", "ip -4 -o addr show eth0");
     expect(address).toContain(`inet 10.252.${octet}.`);
+    // Under its exec root, a containerd of its own, whose containers are in a namespace of sandfleet's.
+    const containerd = join(dir, "run", "engine", "containerd", "containerd.sock");
+    expect((await run("ctr", ["--address", containerd, "namespaces", "ls", "-q"])).stdout.split("\n")).toContain(
+      "sandfleet",
+    );
 
     const said = await engineStep();
     expect(said).not.toContain("starting");
