@@ -41,6 +41,11 @@ make_bridge() {
   ip link set "$ENGINE_BRIDGE" up
 }
 
+# With an address pool of its own and without live-restore, a dockerd that
+# restarts deletes the host's docker0 (a name it takes for its own default
+# bridge's, whatever its bridge is), which belongs to the machine's engine:
+# live-restore keeps it from that. It also keeps containers running while
+# dockerd is down, so `down` stops them first.
 config() {
   cat <<JSON
 {
@@ -54,6 +59,7 @@ config() {
   "containerd-plugins-namespace": "sandfleet-plugins",
   "bridge": "$ENGINE_BRIDGE",
   "default-address-pools": [{ "base": "$ENGINE_POOL", "size": 24 }],
+  "live-restore": true,
   "iptables": false,
   "ip6tables": false,
   "insecure-registries": $ENGINE_REGISTRIES,
@@ -96,6 +102,9 @@ up() {
 }
 
 down() {
+  if engine_answers_at "$ENGINE_HOST"; then
+    docker -H "$ENGINE_HOST" ps -q | xargs -r docker -H "$ENGINE_HOST" stop -t 10 >/dev/null
+  fi
   if [[ -s "$PIDFILE" ]]; then
     local pid
     pid="$(cat "$PIDFILE")"

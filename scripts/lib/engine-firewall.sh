@@ -6,13 +6,17 @@
 # when it starts, and both engines would name the same ones: sandfleet's engine
 # runs with iptables off, so that it never touches the machine engine's rules,
 # and this puts in what its networks need instead, in a chain and a table of
-# its own. They speak only of its own addresses (its bridge's and its pool's):
+# its own. They speak only of its own addresses (its bridge's and its pool's).
+# What is refused, the nftables table refuses: it runs before every iptables
+# rule, wherever the machine engine puts its own jumps when it restarts. The
+# iptables chain only accepts, since Docker sets FORWARD's policy to DROP.
 #
 #   - replies into its networks pass, and so do frames between two sandboxes
-#     on one bridge (br_netfilter hands those to iptables too);
-#   - nothing else gets into its networks: not from another of its networks
-#     (Docker's own isolation), not from the machine engine's containers, not
-#     from outside;
+#     on one bridge (br_netfilter hands those to the forward hook too);
+#   - nothing else gets into its networks (a packet whose destination is not
+#     routed through the interface it came in on): not from another of its
+#     networks (Docker's own isolation), not from the machine engine's
+#     containers, not from outside;
 #   - a packet with one of its addresses that did not come from the bridge
 #     that address belongs to is dropped (reverse path): a container elsewhere
 #     cannot pass for one of its own to get past the rules below;
@@ -58,6 +62,8 @@ table ip $ENGINE_NFT_TABLE {
     type filter hook forward priority -3; policy accept;
     ip saddr { $nets } fib saddr . iif oif missing drop
     ip saddr { $nets } ip daddr != { $nets } meta oifkind "bridge" drop
+    ip daddr { $nets } ct state established,related accept
+    ip daddr { $nets } fib daddr . iif oif missing drop
   }
 }
 NFT

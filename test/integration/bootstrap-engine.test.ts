@@ -25,6 +25,15 @@ async function docker(host: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** How many ICMP echo requests a container's network namespace has received (its kernel's own count). */
+async function echoRequestsSeen(host: string, container: string): Promise<number> {
+  const [names, values] = (await docker(host, "exec", container, "cat", "/proc/net/snmp"))
+    .split("\n")
+    .filter((line) => line.startsWith("Icmp:"))
+    .map((line) => line.split(/\s+/));
+  return Number(values?.[names?.indexOf("InEchos") ?? -1]);
+}
+
 /** The outside host's server: each TCP connection to 8080 is answered with the address it came from, and each echo request it gets is told on stdout. */
 const OUTSIDE_SERVER = `
 import socket, threading
@@ -147,8 +156,13 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     };
   };
 
+  /** The host's docker0, the machine engine's bridge, by interface index: deleted and made again, it would differ. */
+  const docker0 = () => readFileSync("/sys/class/net/docker0/ifindex", "utf8").trim();
+  let docker0Before: string;
+
   beforeAll(async () => {
     sharedBefore = sharedEngine();
+    docker0Before = docker0();
     machine = await DisposableEngine.start(["sandfleet/busybox"]);
     started.push(machine);
     machineContainer = await docker(machine.host, "run", "-d", "sandfleet/busybox", "sleep", "86400");
@@ -279,8 +293,34 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
       async () => (await fromHost()).stdout.trim() === "machine",
     );
     expect(await ask(own, "bridge", machineAddress)).toBe("");
-    // Nor from them into its own, nor from another of its own networks (Docker's isolation).
-    expect(await ask(machine.host, "bridge", ownAddress)).toBe("");
+    // Nor from them into its own, even when the machine engine's rules come first and accept all its
+    // containers send (as a Docker engine's do once it restarts: its jumps go to the top of FORWARD);
+    // nor from another of its own networks (Docker's isolation).
+    const machineBridge = await docker(
+      machine.host,
+      "network",
+      "inspect",
+      "bridge",
+      "--format",
+      '{{index .Options "com.docker.network.bridge.name"}}',
+    );
+    const theirs = ["FORWARD", "-i", machineBridge, "-j", "ACCEPT"];
+    await run("iptables", ["-w", "-I", ...theirs.slice(0, 1), "1", ...theirs.slice(1)]);
+    try {
+      expect(await ask(machine.host, "bridge", ownAddress)).toBe("");
+      // Not even one way: an echo request from their container is never counted by its own (a ping
+      // from this host after it, which is, says when to look).
+      const echoesBefore = await echoRequestsSeen(own, ownListener);
+      await docker(machine.host, "run", "--rm", "sandfleet/busybox", "sh", "-c", `ping -c 1 -W 1 ${ownAddress}; true`);
+      await run("busybox", ["ping", "-c", "1", "-W", "1", ownAddress]);
+      await until(
+        "this host's echo request reaching its container",
+        async () => (await echoRequestsSeen(own, ownListener)) > echoesBefore,
+      );
+      expect(await echoRequestsSeen(own, ownListener)).toBe(echoesBefore + 1);
+    } finally {
+      await run("iptables", ["-w", "-D", ...theirs]);
+    }
     await docker(own, "network", "create", `sfo-other-${suffix}`);
     expect(await ask(own, `sfo-other-${suffix}`, ownAddress)).toBe("");
     // Within a network of its own, by name (the engine's DNS works without its iptables).
@@ -364,5 +404,8 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     const file = join(machine.dir, "daemon.json");
     expect([readFileSync(file, "utf8"), statSync(file).mtimeMs]).toEqual([config, configTime]);
     expect(sharedEngine()).toEqual(sharedBefore);
+    // A dockerd with an address pool deletes docker0 when it starts again on its data root, unless
+    // it keeps containers alive across restarts: sandfleet's must not take the machine engine's bridge.
+    expect(docker0()).toBe(docker0Before);
   });
 });
