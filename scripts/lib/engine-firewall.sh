@@ -9,7 +9,8 @@
 # its own. They speak only of its own addresses (its bridge's and its pool's).
 # What is refused, the nftables table refuses: it runs before every iptables
 # rule, wherever the machine engine puts its own jumps when it restarts. The
-# iptables chain only accepts, since Docker sets FORWARD's policy to DROP.
+# iptables chain accepts the rest, since Docker sets FORWARD's policy to DROP
+# (and refuses once more what would get into its networks), and adds the NAT.
 #
 #   - replies into its networks pass, and so do frames between two sandboxes
 #     on one bridge (br_netfilter hands those to the forward hook too);
