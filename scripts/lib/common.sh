@@ -22,6 +22,22 @@ KUBERNETES_BIN="$SANDFLEET_CACHE/kubernetes-$KUBERNETES_VERSION/bin"
 # The test cluster's NetworkPolicy enforcer (test/netpol), built from this checkout.
 TEST_NETPOL_BIN="$SANDFLEET_CACHE/test-netpol/sandfleet-test-netpol"
 
+# The engine sandfleet's commands and tests use, when it is not the machine's
+# own socket: the bootstrap writes a DOCKER_HOST here when it runs an engine of
+# its own beside one it did not start (scripts/lib/engine.sh), and removes it
+# otherwise.
+SANDFLEET_ENGINE_HOST_FILE="${SANDFLEET_ENGINE_HOST_FILE:-$SANDFLEET_CACHE/engine-host}"
+
+# Points DOCKER_HOST at sandfleet's own engine when the bootstrap runs one
+# beside the machine's; otherwise leaves DOCKER_HOST as it is.
+use_sandfleet_engine() {
+  local host
+  [[ -s "$SANDFLEET_ENGINE_HOST_FILE" ]] || return 0
+  host="$(head -n 1 "$SANDFLEET_ENGINE_HOST_FILE")"
+  [[ "$host" == unix://* ]] || die "$SANDFLEET_ENGINE_HOST_FILE should hold a unix:// address, not: $host"
+  export DOCKER_HOST="$host"
+}
+
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() {
   printf 'bootstrap: error: %s\n' "$*" >&2

@@ -1,117 +1,114 @@
 #!/usr/bin/env bash
-# A Docker engine: Debian's docker.io, with gVisor's runsc registered as a
-# runtime, its data on btrfs (so each sandbox's disk can be bounded), started
-# in the background when none answers.
+# A Docker engine for sandfleet: Debian's docker.io, with gVisor's runsc
+# registered as a runtime, its data on btrfs (so each sandbox's disk can be
+# bounded). sandfleet never changes or restarts an engine it did not start:
+#
+#   - nothing answers on the machine's socket, and the machine's daemon.json
+#     is sandfleet's or absent (CI, a fresh machine): sandfleet's engine is the
+#     machine's, on its socket (engine-machine-socket.sh);
+#   - the machine's socket answers with sandfleet's data root: that is the
+#     engine the bootstrap started there, kept as it is;
+#   - anything else (an engine sandfleet did not start, running or configured):
+#     sandfleet starts its own beside it (engine-beside.sh), and with-env points
+#     DOCKER_HOST at it;
+#   - SANDFLEET_ENGINE=machine (or `scripts/bootstrap --engine=machine`): the
+#     machine's engine (DOCKER_HOST, else its socket) is used as it is, and the
+#     bootstrap says what sandfleet cannot do on it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/engine-settings.sh"
 
-packages=(docker.io runsc debootstrap busybox-static btrfs-progs)
+# A dockerd holds the machine's pid file.
+machine_pidfile_is_live() {
+  [[ -s "$MACHINE_PIDFILE" ]] && [[ "$(ps -o comm= -p "$(cat "$MACHINE_PIDFILE")" 2>/dev/null)" == dockerd ]]
+}
+
+# An engine already on the machine (docker-ce, say) is not replaced by Debian's:
+# sandfleet's own engine runs the machine's dockerd.
+packages=(runsc debootstrap busybox-static btrfs-progs)
+command -v dockerd >/dev/null 2>&1 || packages=(docker.io "${packages[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+install_started="$(date +%s)"
 if ((${#missing[@]})); then
   require_cmd apt-get "apt-get not found: sandfleet's bootstrap needs a Debian machine to install ${missing[*]}"
   say "installing Debian packages: ${missing[*]}"
   quiet apt-get update -qq
   DEBIAN_FRONTEND=noninteractive quiet apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-
-# This kernel has no XFS project quotas, so overlay2 cannot bound a
-# container's disk; btrfs qgroups can, and Docker's btrfs driver takes
-# `--storage-opt size`. The engine's data lives on btrfs in a sparse file,
-# loop-mounted (the file only takes the space that is used).
-DATA_ROOT=/var/lib/sandfleet-docker
-STORAGE_FILE="$SANDFLEET_CACHE/docker-btrfs.img"
-if ! mountpoint -q "$DATA_ROOT"; then
-  if [[ ! -f "$STORAGE_FILE" ]]; then
-    say "making a btrfs file system for the engine's data ($STORAGE_FILE, sparse)"
-    mkdir -p "$SANDFLEET_CACHE"
-    truncate -s 64G "$STORAGE_FILE"
-    quiet mkfs.btrfs -q "$STORAGE_FILE"
-  fi
-  mkdir -p "$DATA_ROOT"
-  quiet mount -o loop "$STORAGE_FILE" "$DATA_ROOT"
+# An engine that Debian's package started as it was installed, just now, was
+# started by this bootstrap: it is sandfleet's to configure and restart. It
+# holds the machine's pid file, and started after the installation began.
+installed_engine=0
+if [[ " ${missing[*]} " == *" docker.io "* ]] && machine_pidfile_is_live &&
+  (($(date +%s) - $(ps -o etimes= -p "$(cat "$MACHINE_PIDFILE")") >= install_started)); then
+  installed_engine=1
 fi
+export SANDFLEET_ENGINE_INSTALLED_NOW="$installed_engine"
 
-# Simple quotas (kernel 6.7 and newer) count only what a container writes, not
-# its image's shared bytes, and stay consistent as containers come and go.
-# Full qgroups did neither: after removals the kernel marked them inconsistent
-# and stopped enforcing limits until a rescan. A file system still on full
-# qgroups is switched, and the limits its containers had are put back.
-quota_mode() {
-  local uuid
-  uuid="$(btrfs filesystem show "$DATA_ROOT" | awk '/uuid:/ {print $NF; exit}')"
-  cat "/sys/fs/btrfs/$uuid/qgroups/mode" 2>/dev/null || echo none
+# The machine's daemon.json is sandfleet's when it names sandfleet's data root;
+# without one, the machine is sandfleet's unless a dockerd holds the machine's
+# pid file (one configured by its flags, listening elsewhere or not yet).
+machine_config_is_ours() {
+  if [[ -e "$MACHINE_DAEMON_JSON" ]]; then
+    grep -qF "\"data-root\": \"$DATA_ROOT\"" "$MACHINE_DAEMON_JSON"
+  elif machine_pidfile_is_live; then
+    return 1
+  fi
 }
-if [[ "$(quota_mode)" != squota ]]; then
-  limits="$(btrfs qgroup show --raw -re "$DATA_ROOT" 2>/dev/null | awk 'NR > 2 && $4 != "none" {print $1, $4}')"
-  [[ "$(quota_mode)" == none ]] || quiet btrfs quota disable "$DATA_ROOT"
-  if (cd "$ROOT/scripts/lib/btrfs-squota" && GO111MODULE=off go run . "$DATA_ROOT"); then
-    say "btrfs simple quotas on $DATA_ROOT (disk bounds count only what a sandbox writes)"
-    while read -r qgroup bytes; do
-      [[ -n "$qgroup" ]] && quiet btrfs qgroup limit "$bytes" "$qgroup" "$DATA_ROOT"
-    done <<<"$limits"
+
+# A service of the machine's init that starts the machine's engine, now or at
+# the next boot, owns the machine's socket even while it is stopped.
+machine_service_owns_socket() {
+  command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]] &&
+    systemctl is-enabled --quiet docker.service docker.socket 2>/dev/null
+}
+
+# Which engine sandfleet uses: machine-socket, beside or machine (see above).
+placement() {
+  case "${SANDFLEET_ENGINE:-auto}" in
+    machine)
+      echo machine
+      return
+      ;;
+    auto) ;;
+    *) die "SANDFLEET_ENGINE is \"$SANDFLEET_ENGINE\"; it must be auto (the default) or machine" ;;
+  esac
+  # sandfleet's own engine, once started beside, stays in use while it runs.
+  if engine_answers_at "unix://$ENGINE_SOCKET"; then
+    echo beside
+  elif engine_answers_at "$MACHINE_DOCKER_HOST"; then
+    if [[ "$(docker -H "$MACHINE_DOCKER_HOST" info --format '{{.DockerRootDir}}')" == "$DATA_ROOT" ]] ||
+      ((installed_engine)); then
+      echo machine-socket
+    else
+      echo beside
+    fi
+  elif machine_config_is_ours && ! machine_service_owns_socket; then
+    echo machine-socket
   else
-    say "warning: this kernel has no btrfs simple quotas (6.7 or newer has them); full qgroups count an image's bytes against a sandbox's disk bound and drift after containers are removed"
-    quiet btrfs quota enable "$DATA_ROOT"
+    echo beside
   fi
-fi
-
-# runsc only works here without networking (this runsc fails with it, and its
-# kvm platform hangs), so it is registered with --network=none. The test
-# cluster's registry (scripts/cluster) serves plain HTTP on the cluster's own
-# bridge, where the engine pushes the images sandboxes on Kubernetes run.
-daemon_json='{
-  "data-root": "/var/lib/sandfleet-docker",
-  "storage-driver": "btrfs",
-  "insecure-registries": ["10.250.0.0/24"],
-  "runtimes": {
-    "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] }
-  }
-}'
-config_changed=0
-if [[ "$(cat /etc/docker/daemon.json 2>/dev/null)" != "$daemon_json" ]]; then
-  say "writing /etc/docker/daemon.json (btrfs storage, runsc)"
-  mkdir -p /etc/docker
-  printf '%s\n' "$daemon_json" >/etc/docker/daemon.json
-  config_changed=1
-fi
-
-engine_answers() { docker info >/dev/null 2>&1; }
-
-# A running engine on another storage driver or data root is restarted on this one:
-# SIGHUP reloads runtimes, not storage.
-if engine_answers && [[ "$(docker info --format '{{.Driver}} {{.DockerRootDir}}' 2>/dev/null)" != "btrfs $DATA_ROOT" ]]; then
-  say "restarting dockerd on btrfs storage ($DATA_ROOT)"
-  pkill -x dockerd || true
-  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 0.5; done
-elif engine_answers && ((config_changed)); then
-  pkill -HUP -x dockerd || true # dockerd reloads its runtimes on SIGHUP
-fi
-
-# A pid file left by a dockerd that was killed (or is a zombie) stops a new one.
-clear_stale_pidfile() {
-  local file=/var/run/docker.pid pid state
-  [[ -f $file ]] || return 0
-  pid="$(cat "$file")"
-  state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
-  if [[ -z "$state" || "$state" == Z* ]]; then rm -f "$file"; fi
 }
 
-if ! engine_answers; then
-  say "starting dockerd (log: /var/log/sandfleet-dockerd.log)"
-  clear_stale_pidfile
-  setsid dockerd >/var/log/sandfleet-dockerd.log 2>&1 </dev/null &
-  dockerd_pid=$!
-  for _ in $(seq 1 60); do
-    engine_answers && break
-    kill -0 "$dockerd_pid" 2>/dev/null || break
-    sleep 0.5
-  done
-  engine_answers || {
-    tail -20 /var/log/sandfleet-dockerd.log >&2
-    die "dockerd did not come up (see /var/log/sandfleet-dockerd.log)"
-  }
-fi
-docker info --format '{{json .Runtimes}}' | grep -q runsc || die "the engine does not list runsc as a runtime"
+# The machine's engine as it is: nothing of it is changed; the bootstrap says
+# what sandfleet cannot bound or run there.
+use_machine_engine() {
+  local host="${DOCKER_HOST:-$MACHINE_DOCKER_HOST}"
+  engine_answers_at "$host" ||
+    die "SANDFLEET_ENGINE=machine, but no Docker engine answers at $host; start it, or leave SANDFLEET_ENGINE unset and the bootstrap runs sandfleet's own"
+  say "using the machine's engine at $host as it is (SANDFLEET_ENGINE=machine); nothing of it is changed"
+  "$NODE_HOME/bin/node" "$ROOT/scripts/engine-limits.ts" "$host" | while read -r line; do say "$line"; done
+  docker -H "$host" info --format '{{json .Runtimes}}' | grep -q '"runsc"' ||
+    say "cannot run gVisor there: the engine lists no runsc runtime, so sandboxes with runtime: runsc fail to start (and so do the tests that use it)"
+  rm -f "$SANDFLEET_ENGINE_HOST_FILE"
+}
+
+where="$(placement)"
+case "$where" in
+  machine-socket) "$ROOT/scripts/lib/engine-machine-socket.sh" ;;
+  beside) "$ROOT/scripts/lib/engine-beside.sh" ;;
+  machine) use_machine_engine ;;
+esac

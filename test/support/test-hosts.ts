@@ -168,7 +168,8 @@ export async function startHostListeners(boundTo: string[]): Promise<{
  * The engine host's own addresses a sandbox could aim at, read from the
  * host (`ip -j addr`, which lists interfaces that are down too, as docker0
  * is without containers): every address but loopback of the host's own
- * network interfaces and docker0, and of the interfaces `keep` names. Other
+ * network interfaces, docker0 and sandfleet0 (the bridge of sandfleet's own engine
+ * beside the machine's), and of the interfaces `keep` names. Other
  * interfaces come and go with other tests, and an address gone between
  * reading and trying would be routed off the machine. A link-local IPv6
  * address is given as a sandbox names it (%eth0).
@@ -182,7 +183,7 @@ export async function hostAddresses(
     ifname: string;
     addr_info: { family: string; local: string; scope: string }[];
   }[];
-  const lasting = /^(eth|en|wl|bond|docker0$)/;
+  const lasting = /^(eth|en|wl|bond|docker0$|sandfleet0$)/;
   return links.flatMap(({ ifname, addr_info }) =>
     addr_info
       .filter((a) => a.scope !== "host" && (lasting.test(ifname) || keep(ifname, a.local)))
