@@ -356,7 +356,15 @@ export interface ContainerClient {
   /** Removes the container and its anonymous volumes; absent is fine. */
   remove(id: string): Promise<void>;
   update(id: string, limits: ResourceLimits): Promise<void>;
-  rename(id: string, name: string): Promise<void>;
+  /**
+   * Gives the container a new name; a name in use is refused (ConflictError).
+   * With `from`, only while its name is still `from`: Kubernetes tests that in
+   * the same write (so a claim is one conditioned write, never a read first);
+   * Docker relies on its refusal of a name in use, which is the same test for
+   * the names it is used with (a pool member's next state, a name only that
+   * member can take).
+   */
+  rename(id: string, name: string, options?: { from?: string }): Promise<void>;
   /** Containers (running or not) carrying every one of the labels. */
   list(labels: Labels): Promise<ContainerSummary[]>;
   /** Resolves with the exit code once the container stops. */

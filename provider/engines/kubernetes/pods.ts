@@ -173,9 +173,25 @@ export function podClient(deps: PodDeps): ContainerClient {
   // A pod's environment Secret never changes after it is made: read once.
   const envs = new Map<string, Promise<Record<string, string>>>();
 
+  // The pod a conditioned rename just wrote, as the API server answered it: the inspect that follows
+  // a claim reads it here instead of asking again. Used once, and only while fresh.
+  const written = new Map<string, { pod: V1Pod; atMs: number }>();
+  const justWritten = (id: string): V1Pod | undefined => {
+    const entry = written.get(id);
+    written.delete(id);
+    return entry && Date.now() - entry.atMs <= WRITTEN_FRESH_MS ? entry.pod : undefined;
+  };
+  const rememberWritten = (pod: V1Pod) => {
+    const now = Date.now();
+    for (const [id, entry] of written) if (now - entry.atMs > WRITTEN_FRESH_MS) written.delete(id);
+    if (pod.metadata?.name) written.set(pod.metadata.name, { pod, atMs: now });
+  };
+
   const read = async (idOrName: string): Promise<V1Pod | undefined> => {
     const { core, namespace } = await apis();
     if (POD_ID.test(idOrName)) {
+      const fresh = justWritten(idOrName);
+      if (fresh) return fresh;
       const pod = await lookup(`read pod ${idOrName}`, () => core.readNamespacedPod({ name: idOrName, namespace }));
       if (pod) return pod;
     }
@@ -382,6 +398,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         core.deleteNamespacedSecret({ name: envSecretName(podId), namespace }),
       );
       envs.delete(podId);
+      written.delete(podId);
     },
 
     async update(id, limits) {
@@ -416,8 +433,12 @@ export function podClient(deps: PodDeps): ContainerClient {
      * read, so two renames of one pod cannot both succeed (the API server's
      * optimistic concurrency), and a name in use is refused as Docker does.
      */
-    async rename(id, name) {
+    async rename(id, name, options = {}) {
       const { core, namespace, lib } = await apis();
+      if (options.from !== undefined && POD_ID.test(id)) {
+        rememberWritten(await renameFrom({ core, namespace, lib, call }, id, options.from, name));
+        return;
+      }
       // A conflict may come from the kubelet writing the pod's status meanwhile: read again and retry,
       // unless the name is now taken (another renamer won).
       for (let attempt = 0; ; attempt++) {
@@ -500,6 +521,48 @@ export function podClient(deps: PodDeps): ContainerClient {
       return { stdout, stderr };
     },
   };
+}
+
+/** How long the pod a rename wrote stands in for a read of it. */
+const WRITTEN_FRESH_MS = 1_000;
+
+/** A key of metadata as a JSON pointer segment ("/" and "~" escaped). */
+const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
+
+/**
+ * Renames a pod only while its sandfleet name is still `from` and it is not
+ * being deleted (the taint manager deletes the pods of a lost node): one JSON
+ * patch whose test operations the API server applies to the pod as it is, under
+ * its own optimistic concurrency, so two claimers of one member cannot both
+ * win, and a status the kubelet wrote meanwhile is no conflict. A failed test
+ * is a 422; here it means the member was taken, or is going.
+ */
+async function renameFrom(
+  { core, namespace, lib, call }: Pick<KubeApis, "core" | "namespace" | "lib"> & { call: KubeCall },
+  podId: string,
+  from: string,
+  name: string,
+): Promise<V1Pod> {
+  const body = [
+    { op: "test", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: from },
+    // A missing member tests as null: no deletion under way.
+    { op: "test", path: "/metadata/deletionTimestamp", value: null },
+    { op: "replace", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: name },
+    { op: "add", path: `/metadata/labels/${pointer(NAME_HASH_LABEL)}`, value: nameHash(name) },
+  ];
+  try {
+    return await call(`rename pod ${podId} from ${from} to ${name}`, () =>
+      core.patchNamespacedPod(
+        { name: podId, namespace, body },
+        lib.setHeaderOptions("Content-Type", lib.PatchStrategy.JsonPatch),
+      ),
+    );
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      throw new ConflictError(`pod ${podId} is no longer "${from}" (taken by another, or being removed): ${error.message}`);
+    }
+    throw error;
+  }
 }
 
 /** The options of a merge patch (client-node sends a strategic merge patch otherwise). */
