@@ -18,7 +18,11 @@ const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const runs = quick ? 5 : 15;
 const figures: Figure[] = [];
 const stepNames: string[] = [];
-const stepName = (what: string) => what.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const stepName = (what: string) =>
+  what
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 const step = async (what: string, scenario: () => Promise<Figure[]>) => {
   stepNames.push(stepName(what));
   if (only !== undefined && stepName(what) !== only) return;

@@ -308,9 +308,7 @@ export async function claimMember(
       throw error;
     }
     const claimedMs = clock.now();
-    void writeClaimRecord(docker, app, pool, member.memberId, claimedMs, claimedMs - startedMs).catch(
-      () => undefined,
-    );
+    void writeClaimRecord(docker, app, pool, member.memberId, claimedMs, claimedMs - startedMs).catch(() => undefined);
     return member.id;
   }
 }

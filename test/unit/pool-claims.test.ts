@@ -71,7 +71,9 @@ describe("claims", () => {
     const before = new Map(docker.calls);
     await claimMember(docker, pool.app, pool.name, { clock }, warm);
     // The claim record (a volume here) is written after the claim, off its path: only the sandboxes' calls count.
-    const made = [...docker.calls].filter(([call, n]) => n !== (before.get(call) ?? 0) && call.startsWith("containers."));
+    const made = [...docker.calls].filter(
+      ([call, n]) => n !== (before.get(call) ?? 0) && call.startsWith("containers."),
+    );
     expect(made).toEqual([["containers.rename", (before.get("containers.rename") ?? 0) + 1]]);
   });
 
@@ -84,9 +86,7 @@ describe("claims", () => {
     warm.remember(pool.app, pool.name, member ? [member] : []);
     // Back to pending behind the client's back (a maker's, say): no longer claimable, under another name.
     await docker.containers.rename(member?.id ?? "", (member?.containerName ?? "").replace(/-w-/, "-p-"));
-    await expect(claimMember(docker, pool.app, pool.name, { clock }, warm)).rejects.toBeInstanceOf(
-      PoolExhaustedError,
-    );
+    await expect(claimMember(docker, pool.app, pool.name, { clock }, warm)).rejects.toBeInstanceOf(PoolExhaustedError);
   });
 
   it("from a remembered listing gone stale (its members claimed elsewhere), lists afresh and takes the refill", async () => {

@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
+import { keepConnections } from "./connections.ts";
 import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
@@ -50,6 +51,7 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
         }
       } else config.loadFromDefault();
       if (target.context) config.setCurrentContext(target.context);
+      keepConnections(config);
       const context = config.getCurrentContext();
       const namespace = target.namespace ?? config.getContextObject(context)?.namespace ?? "default";
       return {

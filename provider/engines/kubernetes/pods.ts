@@ -173,13 +173,22 @@ export function podClient(deps: PodDeps): ContainerClient {
   // A pod's environment Secret never changes after it is made: read once.
   const envs = new Map<string, Promise<Record<string, string>>>();
 
-  // The pod a conditioned rename just wrote, as the API server answered it: the inspect that follows
-  // a claim reads it here instead of asking again. Used once, and only while fresh.
+  // The pod a conditioned rename just wrote, as the API server answered it: the reads that follow a
+  // claim (its inspect, the supervisor channel's) take it from here instead of asking again. Only
+  // for a moment, and never after this client changed the pod otherwise (a kill, an update).
   const written = new Map<string, { pod: V1Pod; atMs: number }>();
   const justWritten = (id: string): V1Pod | undefined => {
     const entry = written.get(id);
+    if (entry && Date.now() - entry.atMs <= WRITTEN_FRESH_MS) return entry.pod;
     written.delete(id);
-    return entry && Date.now() - entry.atMs <= WRITTEN_FRESH_MS ? entry.pod : undefined;
+    return undefined;
+  };
+  const forgetWritten = (idOrName: string) => {
+    if (POD_ID.test(idOrName)) written.delete(idOrName);
+    // By a sandfleet name: whichever pod that is now.
+    else
+      for (const [id, entry] of written)
+        if (entry.pod.metadata?.annotations?.[NAME_ANNOTATION] === idOrName) written.delete(id);
   };
   const rememberWritten = (pod: V1Pod) => {
     const now = Date.now();
@@ -362,6 +371,7 @@ export function podClient(deps: PodDeps): ContainerClient {
      * the pod is deleted.
      */
     async kill(id) {
+      forgetWritten(id);
       const pod = await read(id);
       if (!pod || podStatus(pod) !== "running") return;
       const podId = pod.metadata?.name ?? id;
@@ -387,6 +397,7 @@ export function podClient(deps: PodDeps): ContainerClient {
     },
 
     async remove(id) {
+      forgetWritten(id);
       const pod = await read(id);
       if (!pod) return;
       const podId = pod.metadata?.name ?? id;
@@ -398,10 +409,11 @@ export function podClient(deps: PodDeps): ContainerClient {
         core.deleteNamespacedSecret({ name: envSecretName(podId), namespace }),
       );
       envs.delete(podId);
-      written.delete(podId);
+      forgetWritten(podId);
     },
 
     async update(id, limits) {
+      forgetWritten(id);
       const { core, namespace, lib } = await apis();
       const pod = await require(id);
       const podId = pod.metadata?.name ?? id;
@@ -434,6 +446,7 @@ export function podClient(deps: PodDeps): ContainerClient {
      * optimistic concurrency), and a name in use is refused as Docker does.
      */
     async rename(id, name, options = {}) {
+      forgetWritten(id);
       const { core, namespace, lib } = await apis();
       if (options.from !== undefined && POD_ID.test(id)) {
         rememberWritten(await renameFrom({ core, namespace, lib, call }, id, options.from, name));
@@ -559,7 +572,9 @@ async function renameFrom(
     );
   } catch (error) {
     if (error instanceof InvalidArgumentError) {
-      throw new ConflictError(`pod ${podId} is no longer "${from}" (taken by another, or being removed): ${error.message}`);
+      throw new ConflictError(
+        `pod ${podId} is no longer "${from}" (taken by another, or being removed): ${error.message}`,
+      );
     }
     throw error;
   }
