@@ -432,7 +432,8 @@ export interface ImageClient {
   push(repo: string, tag: string): Promise<void>;
   /** Removes one reference to an image; an image a container still uses is kept. */
   remove(ref: string): Promise<ImageRemoval>;
-  list(labels: Labels): Promise<ImageSummary[]>;
+  /** Images carrying every one of the labels; with `reference`, only those with a tag of that repository. */
+  list(labels: Labels, options?: { reference?: string }): Promise<ImageSummary[]>;
 }
 
 export interface VolumeClient {
@@ -547,4 +548,10 @@ export interface Engine {
   ping(): Promise<void>;
   /** The engine's storage, asked once per client. */
   info(): Promise<EngineInfo>;
+  /**
+   * Removes what the engine made for an app beside its objects, at the app's
+   * end. Kubernetes: the local image tags its pods were pushed from, and the
+   * namespace's default-deny policy once no sandbox pod of any app is left.
+   */
+  releaseApp?(app: string): Promise<void>;
 }

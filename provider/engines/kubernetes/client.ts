@@ -56,6 +56,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });
     },
     execIdsOf: (id) => exec.idsOf(id),
+    confirmGuarded: () => networks.confirmDefaultDeny(),
   });
   let info: Promise<EngineInfo> | undefined;
   return {
@@ -71,6 +72,10 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     supervisors: publisher.supervisors(),
     events: eventClient(apis, call),
     exec,
+    async releaseApp(app) {
+      await publisher.releaseApp(app);
+      await networks.releaseDefaultDeny();
+    },
     // A call in the namespace, which sandfleet's role allows (a read of the namespace itself would need more).
     async ping() {
       const { core, namespace } = await apis();

@@ -41,6 +41,8 @@ export interface PodDeps {
   killAll(id: string): Promise<void>;
   /** Execs this process started in a pod, for ContainerInfo.execIds. */
   execIdsOf(id: string): string[];
+  /** After a pod is made: its default-deny policy is there (an app's end may have removed it meanwhile). */
+  confirmGuarded(): Promise<void>;
 }
 
 /** Pod ids are made here: short, valid names, never reused. */
@@ -246,6 +248,7 @@ export function podClient(deps: PodDeps): ContainerClient {
       const image = await deps.publish(spec.image, {
         supervisor: spec.supervisor,
         userName: spec.user && !/^\d+(:\d+)?$/.test(spec.user) ? spec.user : undefined,
+        app: spec.labels["sandfleet.app"],
       });
       // Without a user in the spec, the image's decides whether the pod can promise it is not root.
       const imageUser = spec.user === undefined ? await deps.imageUser(spec.image) : undefined;
@@ -281,6 +284,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
         throw podSecurityRefusal(error, spec.name ?? id, namespace, spec.user, imageUser);
       }
+      await deps.confirmGuarded();
       if (hasEnv) {
         // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
         await call(`give the environment of pod ${id} to it`, () =>
