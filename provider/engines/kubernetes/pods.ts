@@ -448,6 +448,7 @@ export function podClient(deps: PodDeps): ContainerClient {
      * its hash as a label to find it by. The patch carries the resourceVersion
      * read, so two renames of one pod cannot both succeed (the API server's
      * optimistic concurrency), and a name in use is refused as Docker does.
+     * With `from` (a claim), it is one write and nothing else: renameFrom.
      */
     async rename(id, name, options = {}) {
       forgetWritten(id);
@@ -562,7 +563,7 @@ async function renameFrom(
 ): Promise<V1Pod> {
   const body = [
     { op: "test", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: from },
-    // A missing member tests as null: no deletion under way.
+    // A field that is not there tests as null: no deletion under way.
     { op: "test", path: "/metadata/deletionTimestamp", value: null },
     { op: "replace", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: name },
     { op: "add", path: `/metadata/labels/${pointer(NAME_HASH_LABEL)}`, value: nameHash(name) },
