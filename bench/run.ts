@@ -6,15 +6,26 @@ import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
 import { egressOverhead } from "./egress-scenarios.ts";
-import { kubernetesSandboxes } from "./kubernetes-scenarios.ts";
+import { kubernetesClaims, kubernetesColdSandboxes } from "./kubernetes-scenarios.ts";
 import { lifecycle } from "./lifecycle-scenarios.ts";
 import { installedSize } from "./package-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
 const quick = process.argv.includes("--quick");
+// `--only NAME` runs the one scenario of that name (the words of its step, hyphenated) and only prints it.
+const onlyAt = process.argv.indexOf("--only");
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
 const runs = quick ? 5 : 15;
 const figures: Figure[] = [];
+const stepNames: string[] = [];
+const stepName = (what: string) =>
+  what
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
 const step = async (what: string, scenario: () => Promise<Figure[]>) => {
+  stepNames.push(stepName(what));
+  if (only !== undefined && stepName(what) !== only) return;
   await settle();
   process.stdout.write(`bench: ${what}... `);
   const started = performance.now();
@@ -38,7 +49,16 @@ await step("egress allowlists", () => egressOverhead(runs));
 await step("pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", () => scaling(quick ? [10] : [10, 50, 100, 250, 500]));
 await step("the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
-await step("sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
+await step("Kubernetes cold sandboxes", () => kubernetesColdSandboxes(runs));
+await step("Kubernetes claims", () => kubernetesClaims(runs));
+
+if (only !== undefined) {
+  if (figures.length === 0) {
+    console.error(`bench: no scenario named ${only}; the scenarios are: ${stepNames.join(", ")}`);
+    process.exit(2);
+  }
+  process.exit(0);
+}
 
 const notesPath = new URL("./notes.md", import.meta.url);
 const notes = readFileSync(notesPath, "utf8").trim().split("\n");

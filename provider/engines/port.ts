@@ -356,7 +356,15 @@ export interface ContainerClient {
   /** Removes the container and its anonymous volumes; absent is fine. */
   remove(id: string): Promise<void>;
   update(id: string, limits: ResourceLimits): Promise<void>;
-  rename(id: string, name: string): Promise<void>;
+  /**
+   * Gives the container a new name; a name in use is refused (ConflictError).
+   * With `from`, only while its name is still `from`: Kubernetes tests that in
+   * the same write (so a claim is one conditioned write, never a read first);
+   * Docker relies on its refusal of a name in use, which is the same test for
+   * the names it is used with (a pool member's next state, a name only that
+   * member can take).
+   */
+  rename(id: string, name: string, options?: { from?: string }): Promise<void>;
   /** Containers (running or not) carrying every one of the labels. */
   list(labels: Labels): Promise<ContainerSummary[]>;
   /** Resolves with the exit code once the container stops. */
@@ -424,7 +432,8 @@ export interface ImageClient {
   push(repo: string, tag: string): Promise<void>;
   /** Removes one reference to an image; an image a container still uses is kept. */
   remove(ref: string): Promise<ImageRemoval>;
-  list(labels: Labels): Promise<ImageSummary[]>;
+  /** Images carrying every one of the labels; with `reference`, only those with a tag of that repository. */
+  list(labels: Labels, options?: { reference?: string }): Promise<ImageSummary[]>;
 }
 
 export interface VolumeClient {
@@ -539,4 +548,10 @@ export interface Engine {
   ping(): Promise<void>;
   /** The engine's storage, asked once per client. */
   info(): Promise<EngineInfo>;
+  /**
+   * Removes what the engine made for an app beside its objects, at the app's
+   * end. Kubernetes: the local image tags its pods were pushed from, and the
+   * namespace's default-deny policy once no sandbox pod of any app is left.
+   */
+  releaseApp?(app: string): Promise<void>;
 }

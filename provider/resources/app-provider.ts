@@ -91,6 +91,8 @@ export const appProvider: FullProvider = withPlainErrors({
     // The egress network its sandboxes with allowlists were given, made on demand.
     await docker.networks.remove(egressNetworkName(props.name as string));
     await docker.networks.remove(id);
+    // What the engine made for the app beside its objects (Kubernetes: image tags, the default-deny policy).
+    await docker.releaseApp?.(props.name as string);
   },
 });
 

@@ -2,6 +2,7 @@ import { connectEngine } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
 import { EngineUnavailableError } from "../errors.ts";
 import { diskBoundProblem } from "../runtime/sandboxes/disk.ts";
+import { LABEL } from "../runtime/engine-state/labels.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** The properties the engine hands a dynamic provider: inputs, or inputs and outputs. */
@@ -60,4 +61,18 @@ export async function diskProblems(
   }
   const reason = diskBoundProblem(info);
   return reason ? [{ property, reason }] : [];
+}
+
+/**
+ * After a resource of `app` went: when it was the app's last sandbox (none
+ * left but ones being removed), what the engine made for the app beside its
+ * objects goes too (Engine.releaseApp). Each deleter looks after its own
+ * removal, so of two that end an app's last sandboxes at once, the later sees
+ * the other's gone.
+ */
+export async function releaseIfLast(docker: Engine, app: string): Promise<void> {
+  if (!docker.releaseApp) return;
+  const left = await docker.containers.list({ [LABEL.managed]: "true", [LABEL.app]: app });
+  if (left.some((c) => c.status !== "removing")) return;
+  await docker.releaseApp(app);
 }

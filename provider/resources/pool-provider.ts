@@ -14,7 +14,7 @@ import type { FullProvider } from "./delegate.ts";
 import { engineLog } from "./engine-log.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
+import { diskProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = [
   "app",
@@ -129,5 +129,6 @@ export const poolProvider: FullProvider = withPlainErrors({
     const docker = engineOf(params);
     await removePoolRecord(docker, params.app, params.name);
     await drainPool(docker, params.app, params.name);
+    await releaseIfLast(docker, params.app);
   },
 });

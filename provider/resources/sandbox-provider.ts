@@ -14,7 +14,7 @@ import { setEgress } from "../runtime/networks/egress.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { diskProblems, engineOf, initFailure, type Props } from "./engine.ts";
+import { diskProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** Inputs of the Sandbox resource, in the order a preview lists them. */
@@ -164,6 +164,8 @@ export const sandboxProvider: FullProvider = withPlainErrors({
   },
 
   async delete(id: string, props: Props) {
-    await removeSandbox(engineOf(props), id);
+    const docker = engineOf(props);
+    await removeSandbox(docker, id);
+    if (typeof props.app === "string") await releaseIfLast(docker, props.app);
   },
 });

@@ -85,6 +85,8 @@ describe("the Kubernetes mapping", () => {
   });
 
   it("gives every sandbox pod a default-deny network policy, and an app network a policy of its own", async () => {
+    // The policy lives while any sandbox pod does (an app's end removes it after the last): one is held here.
+    await using _held = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox", memoryMiB: 32 });
     const policies = JSON.parse(await kubectl(["get", "networkpolicy", "-o", "json"])) as {
       items: { metadata: { name: string }; spec: { policyTypes: string[]; ingress?: unknown[]; egress?: unknown[] } }[];
     };

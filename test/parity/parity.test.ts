@@ -104,6 +104,28 @@ describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
     expect(await listMembers(engine, app, "warm")).toEqual([]);
   });
 
+  it("gives 40 claimers, each a client of its own, exactly 10 members of a pool of 10; the other 30 hear it is exhausted", async () => {
+    const inputs = await checked({ app, name: "race", replicas: 10, template });
+    const created = await poolProvider.create(inputs);
+    // Separate clients share no listing: every member is raced for, and the engine's one conditioned write decides.
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, () => new Sandfleet(target).sandboxes.claim(app, "race")),
+    );
+    const won = results.filter((r) => r.status === "fulfilled").map((r) => r.value);
+    const lost = results.filter((r) => r.status === "rejected").map((r) => r.reason as Error);
+    const told = [...new Set(lost.map((e) => e.message))].join("; ");
+    expect(new Set(won.map((s) => s.id)).size, told).toBe(10);
+    expect(won).toHaveLength(10);
+    expect(lost).toHaveLength(30);
+    for (const error of lost) {
+      expect(error).toBeInstanceOf(PoolExhaustedError);
+      expect(error.message).toBe(`pool "race" of app "${app}" is exhausted: no ready member to claim`);
+    }
+    const claimed = (await listMembers(engine, app, "race")).filter((m) => m.state === "claimed");
+    expect(claimed.map((m) => m.id).sort()).toEqual(won.map((s) => s.id).sort());
+    await poolProvider.delete(created.id, created.outs as Record<string, unknown>);
+  });
+
   it("sees a sandbox removed behind its back as gone on refresh, and destroy leaves nothing", async () => {
     const providerApp = `${app}-p`;
     const checkedInputs = await sandboxProvider.check(

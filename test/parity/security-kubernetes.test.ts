@@ -223,7 +223,9 @@ describe("a namespace enforcing Pod Security restricted", () => {
     const image = `sandfleet-test/nonroot:${suffix()}`;
     const context = mkdtempSync(join(tmpdir(), "sandfleet-nonroot-"));
     writeFileSync(join(context, "Dockerfile"), "FROM sandfleet/busybox\nUSER 1000:1000\n");
-    await run("docker", ["build", "-q", "--network", "none", "-t", image, context]);
+    // Built by the engine under test (the Kubernetes engine builds with its local Docker engine), not another CLI.
+    const images = connectEngine({ kubernetes: options }).images;
+    await images.build(context, { tag: image, labels: {}, networkMode: "none", dockerfile: "Dockerfile" }, () => {});
     try {
       await using sandbox = await new Sandfleet({ kubernetes: options }).sandboxes.create({
         app,
@@ -233,7 +235,7 @@ describe("a namespace enforcing Pod Security restricted", () => {
       expect((await sandbox.run(["id", "-u"])).stdout).toBe("1000\n");
     } finally {
       rmSync(context, { recursive: true, force: true });
-      await run("docker", ["rmi", "-f", image]).catch(() => undefined);
+      await images.remove(image).catch(() => undefined);
     }
   });
 

@@ -214,6 +214,26 @@ describe("a kubeconfig from a pull request that hides a key from the check", () 
     await expect(engine.ping()).rejects.toThrow(/outside the kubeconfig's folder/);
   });
 
+  // kubectl's own spelling, which the engine now reads (for trusted kubeconfigs): a named one from a
+  // pull request would have the deploy machine's token file sent to the pull request's server.
+  it.each([
+    ["tokenFile", `    tokenFile: ${secret}`],
+    ["a quoted tokenFile", `    "tokenFile": ${secret}`],
+    ["an escaped tokenFile", `    "token\\u0046ile": ${secret}`],
+    ["tokenFile beside a written token", `    token: t\n    tokenFile: ${secret}`],
+  ])(
+    "the engine refuses kubectl's %s in a named kubeconfig, and its server hears nothing of the file",
+    async (what, user) => {
+      const file = join(dir, `engine-${what.replaceAll(" ", "-")}.yaml`);
+      writeFileSync(file, kubeconfigWith(user));
+      const before = seen.length;
+      const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+      await expect(engine.ping()).rejects.toThrow(/reads a token-file of this machine/);
+      expect(seen.slice(before)).toEqual([]);
+      expect(seen.join("\n")).not.toContain(secretText);
+    },
+  );
+
   // The server is live: a kubeconfig with its token written in it reaches it, and the token arrives.
   it("a kubeconfig with a written token reaches the server, which hears that token", async () => {
     const file = join(dir, "plain.yaml");

@@ -263,9 +263,12 @@ export class MemoryEngine implements Engine {
         await Promise.resolve();
         c.spec = { ...c.spec, ...limits };
       },
-      rename: async (id, name) => {
+      rename: async (id, name, options = {}) => {
         const c = this.#must(id, "rename container");
         await Promise.resolve();
+        if (options.from !== undefined && c.name !== options.from) {
+          throw new ConflictError(`rename container ${id}: its name is no longer ${options.from}`);
+        }
         // The Docker engine answers a rename to the name it has already as a name taken (409).
         if (c.name === name) {
           throw new ConflictError(

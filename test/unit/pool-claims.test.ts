@@ -43,6 +43,52 @@ describe("claims", () => {
     expect(outcomes.filter((o) => o.status === "rejected")).toHaveLength(2);
   });
 
+  it("of 40 claimers of one client on 10 members: one listing shared, each member tried once, 10 win and 30 find it exhausted", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 10 });
+    await reconcilePool(docker, pool, { clock });
+    const warm = new WarmMembers(clock);
+    const listsBefore = docker.calls.get("containers.list") ?? 0;
+    const renamesBefore = docker.calls.get("containers.rename") ?? 0;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, () => claimMember(docker, pool.app, pool.name, { clock }, warm)),
+    );
+    const won = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
+    expect(new Set(won).size).toBe(10);
+    expect(lost).toHaveLength(30);
+    expect(lost.every((e) => e instanceof PoolExhaustedError)).toBe(true);
+    expect((docker.calls.get("containers.list") ?? 0) - listsBefore).toBe(1);
+    expect((docker.calls.get("containers.rename") ?? 0) - renamesBefore).toBe(10);
+  });
+
+  it("from a listing in hand costs one conditioned rename: no listing, no read", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 3 });
+    await reconcilePool(docker, pool, { clock });
+    const warm = new WarmMembers(clock);
+    await claimMember(docker, pool.app, pool.name, { clock }, warm);
+    const before = new Map(docker.calls);
+    await claimMember(docker, pool.app, pool.name, { clock }, warm);
+    // The claim record (a volume here) is written after the claim, off its path: only the sandboxes' calls count.
+    const made = [...docker.calls].filter(
+      ([call, n]) => n !== (before.get(call) ?? 0) && call.startsWith("containers."),
+    );
+    expect(made).toEqual([["containers.rename", (before.get("containers.rename") ?? 0) + 1]]);
+  });
+
+  it("never takes a member whose name changed after it was listed (the rename is conditioned on the listed name)", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 1 });
+    await reconcilePool(docker, pool, { clock });
+    const warm = new WarmMembers(clock);
+    const [member] = await listMembers(docker, pool.app, pool.name);
+    warm.remember(pool.app, pool.name, member ? [member] : []);
+    // Back to pending behind the client's back (a maker's, say): no longer claimable, under another name.
+    await docker.containers.rename(member?.id ?? "", (member?.containerName ?? "").replace(/-w-/, "-p-"));
+    await expect(claimMember(docker, pool.app, pool.name, { clock }, warm)).rejects.toBeInstanceOf(PoolExhaustedError);
+  });
+
   it("from a remembered listing gone stale (its members claimed elsewhere), lists afresh and takes the refill", async () => {
     const { clock, docker } = memoryFleet();
     const pool = await recordedPool(docker, { replicas: 2 });

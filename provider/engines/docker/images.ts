@@ -142,11 +142,13 @@ export function imageClient(docker: EngineHttp): ImageClient {
       }
     },
 
-    async list(labels) {
+    async list(labels, options = {}) {
+      const filters = {
+        label: labelFilters(labels),
+        ...(options.reference !== undefined ? { reference: [options.reference] } : {}),
+      };
       const found = await engineCall("list images", () =>
-        docker.json<RawImageSummary[]>("GET", "/images/json", {
-          query: { filters: JSON.stringify({ label: labelFilters(labels) }) },
-        }),
+        docker.json<RawImageSummary[]>("GET", "/images/json", { query: { filters: JSON.stringify(filters) } }),
       );
       return found.map((image) => ({ id: image.Id, tags: listOf(image.RepoTags), labels: mapOf(image.Labels) }));
     },

@@ -1,6 +1,7 @@
 import { dirname } from "node:path";
 import type * as k8s from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
+import { keepConnections } from "./connections.ts";
 import type { KubernetesTarget } from "./target.ts";
 
 /** The typed API clients of one cluster, made when the engine is first used. */
@@ -34,8 +35,11 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
         const refuse = (reason: string): never => {
           throw new InvalidArgumentError(`kubeconfig ${target.kubeconfig ?? ""} ${reason}`);
         };
-        if (target.allowExecCredentials === true) config.loadFromFile(target.kubeconfig);
-        else {
+        if (target.allowExecCredentials === true) {
+          config.loadFromFile(target.kubeconfig);
+          const { useTokenFiles } = await import("./token-files.ts");
+          useTokenFiles(config, [target.kubeconfig]);
+        } else {
           // Its checks load a YAML parser: a process that never speaks to a cluster does not.
           const { loadedUsersProblem, readKubeconfig } = await import("./kubeconfig.ts");
           const read = readKubeconfig(target.kubeconfig);
@@ -48,8 +52,14 @@ export function kubeApis(target: KubernetesTarget): () => Promise<KubeApis> {
             if (loaded) refuse(loaded);
           }
         }
-      } else config.loadFromDefault();
+      } else {
+        config.loadFromDefault();
+        // kubectl's tokenFile, which the library does not read (and a YAML parser only here, on a cluster's first use).
+        const { defaultKubeconfigFiles, useTokenFiles } = await import("./token-files.ts");
+        useTokenFiles(config, defaultKubeconfigFiles());
+      }
       if (target.context) config.setCurrentContext(target.context);
+      keepConnections(config);
       const context = config.getCurrentContext();
       const namespace = target.namespace ?? config.getContextObject(context)?.namespace ?? "default";
       return {

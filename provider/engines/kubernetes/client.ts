@@ -1,3 +1,4 @@
+import { EngineUnavailableError } from "../../errors.ts";
 import { supervisorFile } from "../binary-archive.ts";
 import { connectDocker } from "../docker/client.ts";
 import type { Engine, EngineInfo } from "../port.ts";
@@ -56,6 +57,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });
     },
     execIdsOf: (id) => exec.idsOf(id),
+    confirmGuarded: () => networks.confirmDefaultDeny(),
   });
   let info: Promise<EngineInfo> | undefined;
   return {
@@ -71,6 +73,13 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     supervisors: publisher.supervisors(),
     events: eventClient(apis, call),
     exec,
+    async releaseApp(app) {
+      await publisher.releaseApp(app).catch((error: unknown) => {
+        // No local engine here (an agent inside the cluster builds nothing): no tag was made here either.
+        if (!(error instanceof EngineUnavailableError)) throw error;
+      });
+      await networks.releaseDefaultDeny();
+    },
     // A call in the namespace, which sandfleet's role allows (a read of the namespace itself would need more).
     async ping() {
       const { core, namespace } = await apis();

@@ -16,6 +16,8 @@ import { KUBERNETES_LIMITS } from "./limits.ts";
 export interface ImageLayer {
   supervisor?: { version: string; dir: string } | undefined;
   userName?: string | undefined;
+  /** The app the pod belongs to: its tags are its own, so that its end removes them and no other app's. */
+  app?: string | undefined;
 }
 
 /** What a pod runs: its image as the cluster pulls it. */
@@ -23,7 +25,12 @@ export interface Publisher {
   /** The reference the cluster pulls `image` by, with `layer` on top: pushed there first. */
   publish(image: string, layer: ImageLayer): Promise<string>;
   supervisors(): SupervisorClient;
+  /** Removes the local tags (and the layered images they name) made for `app`'s pods; the registry keeps its copies. */
+  releaseApp(app: string): Promise<void>;
 }
+
+/** The end of every tag made for an app's pods. */
+export const appSuffix = (app: string) => `-a${nameHash(app).slice(0, 12)}`;
 
 /**
  * Images are built and kept by the local Docker engine, as on Docker, and
@@ -61,6 +68,8 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
     await local.push(repo, tag);
     return `${repo}:${tag}`;
   };
+  /** A push of a tag that an app's end removed meanwhile (another process's) is made once more from the start. */
+  const twice = async (make: () => Promise<string>) => make().catch(() => make());
   const withLayer = async (imageId: string, layer: ImageLayer, ref: string): Promise<void> => {
     if (await local.inspect(ref)) return;
     const context = await mkdtemp(join(tmpdir(), "sandfleet-layer-"));
@@ -89,12 +98,30 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
         throw new NotFoundError(`image "${image}" not found on the local Docker engine; build or load it first`);
       }
       const digest = info.id.replace(/^sha256:/, "").slice(0, 32);
-      if (!layer.supervisor && !layer.userName) return once(info.id, () => push(info.id, repo, digest));
-      const tag = `${digest}-${nameHash(JSON.stringify(layer)).slice(0, 16)}`;
-      return once(`${info.id}/${tag}`, async () => {
-        await withLayer(info.id, layer, `${repo}:${tag}`);
-        return push(`${repo}:${tag}`, repo, tag);
-      });
+      const own = layer.app === undefined ? "" : appSuffix(layer.app);
+      if (!layer.supervisor && !layer.userName) {
+        return once(`${info.id}${own}`, () => twice(() => push(info.id, repo, `${digest}${own}`)));
+      }
+      const { app: _app, ...added } = layer;
+      const tag = `${digest}-${nameHash(JSON.stringify(added)).slice(0, 16)}${own}`;
+      return once(`${info.id}/${tag}`, () =>
+        twice(async () => {
+          await withLayer(info.id, layer, `${repo}:${tag}`);
+          return push(`${repo}:${tag}`, repo, tag);
+        }),
+      );
+    },
+    async releaseApp(app) {
+      if (!registry) return;
+      const repo = `${registry}/sandfleet/images`;
+      const suffix = appSuffix(app);
+      for (const image of await local.list({}, { reference: repo })) {
+        for (const ref of image.tags) {
+          if (!ref.startsWith(`${repo}:`) || !ref.endsWith(suffix)) continue;
+          await local.remove(ref);
+          for (const key of [...pushed.keys()]) if (key.endsWith(suffix)) pushed.delete(key);
+        }
+      }
     },
     /** The supervisor's binary, kept for the images that carry it. */
     supervisors(): SupervisorClient {

@@ -38,6 +38,8 @@ export function networkClient(
   lookup: KubeLookup,
 ): NetworkClient & {
   ensureDefaultDeny(): Promise<void>;
+  confirmDefaultDeny(): Promise<void>;
+  releaseDefaultDeny(): Promise<void>;
 } {
   const info = (policy: V1NetworkPolicy): NetworkInfo => ({
     id: nameOf(policy.metadata),
@@ -49,29 +51,63 @@ export function networkClient(
     gateway: undefined,
     bridge: undefined,
   });
+  const createDefaultDeny = async () => {
+    const { networking, namespace } = await apis();
+    try {
+      await call("create the default-deny network policy", () =>
+        networking.createNamespacedNetworkPolicy({
+          namespace,
+          body: {
+            metadata: { name: DEFAULT_DENY_POLICY, labels: { [OWNED_LABEL]: "true" } },
+            spec: { podSelector: { matchLabels: { [OWNED_LABEL]: "true" } }, policyTypes: ["Ingress", "Egress"] },
+          },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+    }
+  };
+  const podsLeft = async () => {
+    const { core, namespace } = await apis();
+    const found = await call("list the sandbox pods left", () =>
+      core.listNamespacedPod({ namespace, labelSelector: `${OWNED_LABEL}=true`, limit: 1 }),
+    );
+    return found.items.length > 0;
+  };
   let denied: Promise<void> | undefined;
   const ensureDefaultDeny = () => {
-    denied ??= (async () => {
-      const { networking, namespace } = await apis();
-      try {
-        await call("create the default-deny network policy", () =>
-          networking.createNamespacedNetworkPolicy({
-            namespace,
-            body: {
-              metadata: { name: DEFAULT_DENY_POLICY, labels: { [OWNED_LABEL]: "true" } },
-              spec: { podSelector: { matchLabels: { [OWNED_LABEL]: "true" } }, policyTypes: ["Ingress", "Egress"] },
-            },
-          }),
-        );
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-      }
-    })();
+    denied ??= createDefaultDeny();
     denied.catch(() => (denied = undefined));
     return denied;
   };
   return {
     ensureDefaultDeny,
+    /**
+     * After a pod is made, the policy is there. An app's end removes it when no pod is left
+     * (releaseDefaultDeny); this check after every pod's creation, and that one's look for pods after
+     * its removal, leave no order of the two in which a pod stays without it.
+     */
+    async confirmDefaultDeny() {
+      const { networking, namespace } = await apis();
+      const found = await lookup("read the default-deny network policy", () =>
+        networking.readNamespacedNetworkPolicy({ name: DEFAULT_DENY_POLICY, namespace }),
+      );
+      if (!found) {
+        denied = undefined;
+        await ensureDefaultDeny();
+      }
+    },
+    /** Removes the default-deny policy when no sandbox pod of any app is left in the namespace. */
+    async releaseDefaultDeny() {
+      if (await podsLeft()) return;
+      const { networking, namespace } = await apis();
+      await lookup("delete the default-deny network policy", () =>
+        networking.deleteNamespacedNetworkPolicy({ name: DEFAULT_DENY_POLICY, namespace }),
+      );
+      denied = undefined;
+      // A pod another app made meanwhile: its policy back.
+      if (await podsLeft()) await ensureDefaultDeny();
+    },
     async create(spec) {
       const { networking, namespace } = await apis();
       await ensureDefaultDeny();

@@ -41,6 +41,8 @@ export interface PodDeps {
   killAll(id: string): Promise<void>;
   /** Execs this process started in a pod, for ContainerInfo.execIds. */
   execIdsOf(id: string): string[];
+  /** After a pod is made: its default-deny policy is there (an app's end may have removed it meanwhile). */
+  confirmGuarded(): Promise<void>;
 }
 
 /** Pod ids are made here: short, valid names, never reused. */
@@ -173,9 +175,34 @@ export function podClient(deps: PodDeps): ContainerClient {
   // A pod's environment Secret never changes after it is made: read once.
   const envs = new Map<string, Promise<Record<string, string>>>();
 
+  // The pod a conditioned rename just wrote, as the API server answered it: the reads that follow a
+  // claim (its inspect, the supervisor channel's) take it from here instead of asking again. Only
+  // for a moment, and never after this client changed the pod otherwise (a kill, an update).
+  const written = new Map<string, { pod: V1Pod; atMs: number }>();
+  const justWritten = (id: string): V1Pod | undefined => {
+    const entry = written.get(id);
+    if (entry && Date.now() - entry.atMs <= WRITTEN_FRESH_MS) return entry.pod;
+    written.delete(id);
+    return undefined;
+  };
+  const forgetWritten = (idOrName: string) => {
+    if (POD_ID.test(idOrName)) written.delete(idOrName);
+    // By a sandfleet name: whichever pod that is now.
+    else
+      for (const [id, entry] of written)
+        if (entry.pod.metadata?.annotations?.[NAME_ANNOTATION] === idOrName) written.delete(id);
+  };
+  const rememberWritten = (pod: V1Pod) => {
+    const now = Date.now();
+    for (const [id, entry] of written) if (now - entry.atMs > WRITTEN_FRESH_MS) written.delete(id);
+    if (pod.metadata?.name) written.set(pod.metadata.name, { pod, atMs: now });
+  };
+
   const read = async (idOrName: string): Promise<V1Pod | undefined> => {
     const { core, namespace } = await apis();
     if (POD_ID.test(idOrName)) {
+      const fresh = justWritten(idOrName);
+      if (fresh) return fresh;
       const pod = await lookup(`read pod ${idOrName}`, () => core.readNamespacedPod({ name: idOrName, namespace }));
       if (pod) return pod;
     }
@@ -221,6 +248,7 @@ export function podClient(deps: PodDeps): ContainerClient {
       const image = await deps.publish(spec.image, {
         supervisor: spec.supervisor,
         userName: spec.user && !/^\d+(:\d+)?$/.test(spec.user) ? spec.user : undefined,
+        app: spec.labels["sandfleet.app"],
       });
       // Without a user in the spec, the image's decides whether the pod can promise it is not root.
       const imageUser = spec.user === undefined ? await deps.imageUser(spec.image) : undefined;
@@ -256,6 +284,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
         throw podSecurityRefusal(error, spec.name ?? id, namespace, spec.user, imageUser);
       }
+      await deps.confirmGuarded();
       if (hasEnv) {
         // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
         await call(`give the environment of pod ${id} to it`, () =>
@@ -346,6 +375,7 @@ export function podClient(deps: PodDeps): ContainerClient {
      * the pod is deleted.
      */
     async kill(id) {
+      forgetWritten(id);
       const pod = await read(id);
       if (!pod || podStatus(pod) !== "running") return;
       const podId = pod.metadata?.name ?? id;
@@ -371,6 +401,7 @@ export function podClient(deps: PodDeps): ContainerClient {
     },
 
     async remove(id) {
+      forgetWritten(id);
       const pod = await read(id);
       if (!pod) return;
       const podId = pod.metadata?.name ?? id;
@@ -382,9 +413,11 @@ export function podClient(deps: PodDeps): ContainerClient {
         core.deleteNamespacedSecret({ name: envSecretName(podId), namespace }),
       );
       envs.delete(podId);
+      forgetWritten(podId);
     },
 
     async update(id, limits) {
+      forgetWritten(id);
       const { core, namespace, lib } = await apis();
       const pod = await require(id);
       const podId = pod.metadata?.name ?? id;
@@ -415,9 +448,15 @@ export function podClient(deps: PodDeps): ContainerClient {
      * its hash as a label to find it by. The patch carries the resourceVersion
      * read, so two renames of one pod cannot both succeed (the API server's
      * optimistic concurrency), and a name in use is refused as Docker does.
+     * With `from` (a claim), it is one write and nothing else: renameFrom.
      */
-    async rename(id, name) {
+    async rename(id, name, options = {}) {
+      forgetWritten(id);
       const { core, namespace, lib } = await apis();
+      if (options.from !== undefined && POD_ID.test(id)) {
+        rememberWritten(await renameFrom({ core, namespace, lib, call }, id, options.from, name));
+        return;
+      }
       // A conflict may come from the kubelet writing the pod's status meanwhile: read again and retry,
       // unless the name is now taken (another renamer won).
       for (let attempt = 0; ; attempt++) {
@@ -500,6 +539,50 @@ export function podClient(deps: PodDeps): ContainerClient {
       return { stdout, stderr };
     },
   };
+}
+
+/** How long the pod a rename wrote stands in for a read of it. */
+const WRITTEN_FRESH_MS = 1_000;
+
+/** A key of metadata as a JSON pointer segment ("/" and "~" escaped). */
+const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1");
+
+/**
+ * Renames a pod only while its sandfleet name is still `from` and it is not
+ * being deleted (the taint manager deletes the pods of a lost node): one JSON
+ * patch whose test operations the API server applies to the pod as it is, under
+ * its own optimistic concurrency, so two claimers of one member cannot both
+ * win, and a status the kubelet wrote meanwhile is no conflict. A failed test
+ * is a 422; here it means the member was taken, or is going.
+ */
+async function renameFrom(
+  { core, namespace, lib, call }: Pick<KubeApis, "core" | "namespace" | "lib"> & { call: KubeCall },
+  podId: string,
+  from: string,
+  name: string,
+): Promise<V1Pod> {
+  const body = [
+    { op: "test", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: from },
+    // A field that is not there tests as null: no deletion under way.
+    { op: "test", path: "/metadata/deletionTimestamp", value: null },
+    { op: "replace", path: `/metadata/annotations/${pointer(NAME_ANNOTATION)}`, value: name },
+    { op: "add", path: `/metadata/labels/${pointer(NAME_HASH_LABEL)}`, value: nameHash(name) },
+  ];
+  try {
+    return await call(`rename pod ${podId} from ${from} to ${name}`, () =>
+      core.patchNamespacedPod(
+        { name: podId, namespace, body },
+        lib.setHeaderOptions("Content-Type", lib.PatchStrategy.JsonPatch),
+      ),
+    );
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) {
+      throw new ConflictError(
+        `pod ${podId} is no longer "${from}" (taken by another, or being removed): ${error.message}`,
+      );
+    }
+    throw error;
+  }
 }
 
 /** The options of a merge patch (client-node sends a strategic merge patch otherwise). */

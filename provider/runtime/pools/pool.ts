@@ -13,7 +13,7 @@ import { currentMaker, makerIsGone } from "../local/maker.ts";
 import { identityProblems, objectName } from "../engine-state/names.ts";
 import { poolLockName, withPoolLock } from "./pool-lock.ts";
 import { memberName, parseMember, type PoolMember } from "../engine-state/pool-members.ts";
-import type { WarmMembers } from "./warm-members.ts";
+import { WarmMembers } from "./warm-members.ts";
 import { systemClock, type Clock } from "../local/poll.ts";
 import { READINESS_DEFAULTS } from "../engine-state/readiness.ts";
 import { createSandbox, inspectSandbox, removeSandbox, waitUntilReady } from "../sandboxes/sandbox-ops.ts";
@@ -264,11 +264,14 @@ export interface ClaimParams {
  * Takes one warm member atomically: it leaves the pool and is the claimer's.
  * Fails with PoolExhaustedError when none is ready (after `waitMs`).
  *
- * The critical path is the rename, the one atomic step, tried on members the
- * client listed before (`warm`) when it has them. The claim record (when it
- * was claimed and what the claimer waited) is written after the caller has
- * its sandbox; a claimer that dies before it lands loses nothing, since the
- * agent counts a claimed member without a record from when it first sees it.
+ * The critical path is one conditioned rename (warm → claimed, only while
+ * the member is still warm), tried on a member the client listed before
+ * (`warm`) that no other claimer of the client was given. A listing is made
+ * only when the client has none left, and claimers that run out together
+ * share it. The claim record (when it was claimed and what the claimer
+ * waited) is written after the caller has its sandbox; a claimer that dies
+ * before it lands loses nothing, since the agent counts a claimed member
+ * without a record from when it first sees it.
  */
 export async function claimMember(
   docker: Engine,
@@ -278,41 +281,41 @@ export async function claimMember(
   warm?: WarmMembers,
 ): Promise<string> {
   const clock = params.clock ?? systemClock;
+  const members = warm ?? new WarmMembers(clock);
   const startedMs = clock.now();
   const deadline = startedMs + (params.waitMs ?? 0);
+  // Only a listing begun after this round began may tell that the pool has nothing for it.
+  let after = members.finished(app, pool);
   for (;;) {
-    const remembered = warm?.take(app, pool);
-    const candidates = remembered ?? (await listWarm(docker, app, pool));
-    if (!remembered) warm?.remember(app, pool, candidates);
-    if (candidates.length === 0 && !(await poolExists(docker, app, pool))) {
-      throw new InvalidArgumentError(`app "${app}" has no pool "${pool}"`);
-    }
-    // Claimers start at different members, so that they seldom race for one.
-    const offset = candidates.length ? Math.floor(Math.random() * candidates.length) : 0;
-    for (let i = 0; i < candidates.length; i++) {
-      const member = candidates[(offset + i) % candidates.length];
-      if (!member) continue;
-      warm?.drop(app, pool, member.memberId);
-      try {
-        await docker.containers.rename(member.id, memberName(app, pool, "c", member.memberId));
-      } catch (error) {
-        // Taken (the name exists) or gone (removed meanwhile): another claimer or a reconcile won this one.
-        // Anything else, such as an engine that went away, is the caller's to hear about.
-        if (error instanceof ConflictError || error instanceof NotFoundError) continue;
-        throw error;
+    let member = members.next(app, pool);
+    if (!member) {
+      const found = await members.refresh(app, pool, after, () => listWarm(docker, app, pool));
+      if (found === 0 && !(await poolExists(docker, app, pool))) {
+        throw new InvalidArgumentError(`app "${app}" has no pool "${pool}"`);
       }
-      const claimedMs = clock.now();
-      void writeClaimRecord(docker, app, pool, member.memberId, claimedMs, claimedMs - startedMs).catch(
-        () => undefined,
-      );
-      return member.id;
+      member = members.next(app, pool);
     }
-    // A remembered listing was used up by others: list afresh before waiting.
-    if (remembered) continue;
-    if (clock.now() >= deadline) {
-      throw new PoolExhaustedError(`pool "${pool}" of app "${app}" is exhausted: no ready member to claim`);
+    if (!member) {
+      if (clock.now() >= deadline) {
+        throw new PoolExhaustedError(`pool "${pool}" of app "${app}" is exhausted: no ready member to claim`);
+      }
+      await clock.sleep(50);
+      after = members.finished(app, pool);
+      continue;
     }
-    await clock.sleep(50);
+    try {
+      await docker.containers.rename(member.id, memberName(app, pool, "c", member.memberId), {
+        from: member.containerName,
+      });
+    } catch (error) {
+      // Taken (no longer warm, or the name exists) or gone (removed meanwhile): another claimer or a
+      // reconcile won this one. Anything else, such as an engine that went away, is the caller's to hear about.
+      if (error instanceof ConflictError || error instanceof NotFoundError) continue;
+      throw error;
+    }
+    const claimedMs = clock.now();
+    void writeClaimRecord(docker, app, pool, member.memberId, claimedMs, claimedMs - startedMs).catch(() => undefined);
+    return member.id;
   }
 }
 
