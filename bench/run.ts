@@ -1,5 +1,6 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
+import { idleCeiling } from "./ceiling-scenarios.ts";
 import { cliSpeed } from "./cli-scenarios.ts";
 import { dashboardLatency } from "./dashboard-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
@@ -11,10 +12,21 @@ import { lifecycle } from "./lifecycle-scenarios.ts";
 import { installedSize } from "./package-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
+// `node bench/run.ts --only NAME[,NAME]` runs those scenarios alone (names: the `step` keys below) and prints
+// their figures without rewriting BENCHMARKS.md; `--sizes 10,500` picks the scaling sizes, `--ceiling 300`
+// the real pool the idle-sandbox ceiling is projected from.
+const option = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
 const quick = process.argv.includes("--quick");
+const only = option("--only")?.split(",");
+const sizes = option("--sizes")?.split(",").map(Number);
+const ceilingSize = Number(option("--ceiling") ?? (quick ? 20 : 300));
 const runs = quick ? 5 : 15;
 const figures: Figure[] = [];
-const step = async (what: string, scenario: () => Promise<Figure[]>) => {
+const step = async (key: string, what: string, scenario: () => Promise<Figure[]>) => {
+  if (only && !only.includes(key)) return;
   await settle();
   process.stdout.write(`bench: ${what}... `);
   const started = performance.now();
@@ -27,18 +39,21 @@ const step = async (what: string, scenario: () => Promise<Figure[]>) => {
     );
 };
 
-await step("installed size", () => installedSize());
-await step("the CLI", () => cliSpeed(runs));
-await step("cold sandboxes", () => coldSandbox(runs));
-await step("storage", () => storageCost(runs));
-await step("warm claims", () => warmClaim(runs));
-await step("exec round trips", () => execThroughput(runs * 2));
-await step("pause and resume", () => lifecycle(runs));
-await step("egress allowlists", () => egressOverhead(runs));
-await step("pulumi up of a pool of 20, memory", () => pulumiPool());
-await step("scaling", () => scaling(quick ? [10] : [10, 50, 100, 250, 500]));
-await step("the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
-await step("sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
+await step("size", "installed size", () => installedSize());
+await step("cli", "the CLI", () => cliSpeed(runs));
+await step("cold", "cold sandboxes", () => coldSandbox(runs));
+await step("storage", "storage", () => storageCost(runs));
+await step("claims", "warm claims", () => warmClaim(runs));
+await step("exec", "exec round trips", () => execThroughput(runs * 2));
+await step("pause", "pause and resume", () => lifecycle(runs));
+await step("egress", "egress allowlists", () => egressOverhead(runs));
+await step("pulumi", "pulumi up of a pool of 20, memory", () => pulumiPool());
+await step("scaling", "scaling", () => scaling(sizes ?? (quick ? [10] : [10, 50, 100, 250, 500])));
+await step("ceiling", "the idle-sandbox ceiling", () => idleCeiling(ceilingSize));
+await step("dashboard", "the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
+await step("kubernetes", "sandboxes on Kubernetes", () => kubernetesSandboxes(runs));
+
+if (only) process.exit(0); // a part of the run: BENCHMARKS.md is only ever written whole
 
 const notesPath = new URL("./notes.md", import.meta.url);
 const notes = readFileSync(notesPath, "utf8").trim().split("\n");
