@@ -65,7 +65,7 @@ export async function idleCeiling(size: number): Promise<Figure[]> {
         fails: `the kernel's OOM killer ends processes, sandboxes' or anyone's, once about ${String(Math.round(before.availableMiB / 1024))} GiB are taken`,
       },
       {
-        what: "pids",
+        what: "kernel pids",
         room: pidMax() - before.tasks,
         each: cost.tasks,
         fails: `fork and thread creation fail with EAGAIN host-wide once kernel.pid_max (${String(pidMax())}) tasks exist: new sandboxes fail to start, and so does anything else on the host`,
@@ -92,7 +92,7 @@ export async function idleCeiling(size: number): Promise<Figure[]> {
         note: `${first.what} gives first: ${first.fails}; measured for real up to ${String(ids.length)} idle members (the rest would take the machine from everyone on it)`,
       },
       ...bounds.map((b) => ({
-        name: `idle sandboxes the ${b.what} bound allows (projected)`,
+        name: `idle sandboxes within the bound of ${b.what} (projected)`,
         value: b.holds,
         unit: "sandboxes",
         note: `${b.each.toFixed(b.what === "CPU for health checks" ? 4 : 1)} ${unitOf(b.what)} each, ${b.room.toFixed(b.what === "CPU for health checks" ? 2 : 0)} free before the pool`,
@@ -109,7 +109,13 @@ export async function idleCeiling(size: number): Promise<Figure[]> {
 }
 
 function unitOf(bound: string): string {
-  return bound === "memory" ? "MiB" : bound === "pids" ? "tasks" : bound === "CPU for health checks" ? "cores" : "fds";
+  return bound === "memory"
+    ? "MiB"
+    : bound === "kernel pids"
+      ? "tasks"
+      : bound === "CPU for health checks"
+        ? "cores"
+        : "fds";
 }
 
 function average(values: number[]): number {

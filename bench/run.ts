@@ -35,7 +35,7 @@ const step = async (key: string, what: string, scenario: () => Promise<Figure[]>
   console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
   for (const f of found)
     console.log(
-      `  ${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.toFixed(1)})` : ""}`,
+      `  ${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.toFixed(1)})` : ""}${only && f.note ? ` — ${f.note}` : ""}`,
     );
 };
 
