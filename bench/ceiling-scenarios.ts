@@ -21,6 +21,8 @@ const FLOOR_GIB = 4;
 /** Seconds over which the engine's idle CPU is read: a whole health-check interval (30 s) and a bit. */
 const CPU_WINDOW_S = 33;
 const MIB = 1024 * 1024;
+/** What a member is assumed to take before it is measured, generously: to size the run. */
+const PER_MEMBER_GUESS = { memoryMiB: 8, tasks: 40 };
 
 interface HostReading {
   tasks: number;
@@ -30,8 +32,12 @@ interface HostReading {
 }
 
 export async function idleCeiling(size: number): Promise<Figure[]> {
-  const perMemberGuessMiB = 8;
-  const affordable = Math.floor((availableMiB() - FLOOR_GIB * 1024) / perMemberGuessMiB);
+  // Within what the machine affords: memory above FLOOR_GIB free, and half the pids left now
+  // (others on the machine need theirs; a member takes ~35).
+  const affordable = Math.min(
+    Math.floor((availableMiB() - FLOOR_GIB * 1024) / PER_MEMBER_GUESS.memoryMiB),
+    Math.floor((pidMax() - hostTasks()) / 2 / PER_MEMBER_GUESS.tasks),
+  );
   const members = Math.max(1, Math.min(size, affordable));
   const before = await hostReading();
   const app = benchApp();
@@ -212,15 +218,7 @@ async function hostReading(): Promise<HostReading> {
   const used = ticks() - started;
   const pid = enginePid();
   return {
-    tasks: readdirSync("/proc")
-      .filter((e) => /^\d+$/.test(e))
-      .reduce((sum, e) => {
-        try {
-          return sum + readdirSync(`/proc/${e}/task`).length;
-        } catch {
-          return sum;
-        }
-      }, 0),
+    tasks: hostTasks(),
     engineFds: pid === undefined ? 0 : readdirSync(`/proc/${String(pid)}/fd`).length,
     engineCpuCores: used / 100 / CPU_WINDOW_S,
     availableMiB: availableMiB(),
@@ -246,4 +244,9 @@ async function healthExecRate(app: string): Promise<number> {
     "{{.Action}}",
   );
   return events.split("\n").filter((line) => line.startsWith("exec_start")).length / CPU_WINDOW_S;
+}
+
+/** Every task (process or thread) on the host: each holds a pid. */
+function hostTasks(): number {
+  return Number(/^\S+ \S+ \S+ \d+\/(\d+)/.exec(readFileSync("/proc/loadavg", "utf8"))?.[1] ?? Number.NaN);
 }
