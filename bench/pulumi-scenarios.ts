@@ -35,11 +35,15 @@ export async function pulumiPool(): Promise<Figure[]> {
   const app = benchApp();
   const pool = new PulumiStack(join(stacks, "pool20"), `bench-${app}`);
   const noop = new PulumiStack(join(stacks, "noop"), `bench-${app}`);
+  const empty = new PulumiStack(join(stacks, "noop"), `bench-${app}-empty`);
   const figures: Figure[] = [];
   try {
     await pool.init({ "sandfleet:app": app });
     await noop.init();
+    await empty.init({ "sandfleet-bench-noop:count": "0" });
+    const upStartedMs = Date.now();
     const upMs = await timed(() => pool.run(["up", "--yes", "--skip-preview"]));
+    const members = await memberWindowMs(app, upStartedMs, Date.now());
     const rawIds: string[] = [];
     const rawMs = await timed(async () => {
       const ids = await Promise.all(
@@ -58,7 +62,28 @@ export async function pulumiPool(): Promise<Figure[]> {
       baseline: rawMs,
     });
 
-    await noop.run(["up", "--yes", "--skip-preview"]);
+    // Pulumi's own floor, from nothing: a program with no resource, and one with as many
+    // do-nothing dynamic resources as the pool's stack (which starts the dynamic-provider plugin).
+    const emptyUpMs = await timed(() => empty.run(["up", "--yes", "--skip-preview"]));
+    const noopUpMs = await timed(() => noop.run(["up", "--yes", "--skip-preview"]));
+    figures.push(
+      {
+        name: "pulumi up of a pool of 20, from nothing, against Pulumi's own floor",
+        value: upMs,
+        unit: "ms",
+        baselineName: "up from nothing of as many do-nothing dynamic resources",
+        baseline: noopUpMs,
+        note: `an up of a program with no resource takes ${(emptyUpMs / 1000).toFixed(1)} s; Pulumi's floor alone is ${(noopUpMs / rawMs).toFixed(2)}x the 20 docker run -d`,
+      },
+      {
+        name: "pulumi up of a pool of 20: the engine's part, first create to last member ready",
+        value: members,
+        unit: "ms",
+        baselineName: "20 docker run -d, all at once",
+        baseline: rawMs,
+        note: "from the engine's events: creates, starts and the renames that mark members ready",
+      },
+    );
     const noChange = await medianMs(5, 1, async () => {
       await pool.run(["up", "--yes", "--skip-preview"]);
     });
@@ -113,6 +138,7 @@ export async function pulumiPool(): Promise<Figure[]> {
   } finally {
     await pool.dispose();
     await noop.dispose();
+    await empty.dispose();
     await cleanupApp(app);
   }
   return figures;
@@ -124,4 +150,28 @@ function parseMiB(text: string): number {
   const value = Number(match[1]);
   const unit = match[2] ?? "MiB";
   return unit.startsWith("K") ? value / 1024 : unit.startsWith("G") ? value * 1024 : value;
+}
+
+/** From the first container the engine made for the app to the last rename (a member made ready), by its events. */
+async function memberWindowMs(app: string, sinceMs: number, untilMs: number): Promise<number> {
+  const events = await docker(
+    "events",
+    "--since",
+    (sinceMs / 1000).toFixed(3),
+    "--until",
+    (untilMs / 1000).toFixed(3),
+    "--filter",
+    `label=sandfleet.app=${app}`,
+    "--filter",
+    "type=container",
+    "--format",
+    "{{.TimeNano}} {{.Action}}",
+  );
+  const at = (action: string) =>
+    events
+      .trim()
+      .split("\n")
+      .filter((line) => line.split(" ")[1] === action)
+      .map((line) => Number(BigInt(line.split(" ")[0] ?? "0") / 1_000_000n));
+  return Math.max(...at("rename")) - Math.min(...at("create"));
 }

@@ -1,5 +1,6 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
+import { idleCeiling } from "./ceiling-scenarios.ts";
 import { cliSpeed } from "./cli-scenarios.ts";
 import { dashboardLatency } from "./dashboard-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
@@ -11,21 +12,23 @@ import { lifecycle } from "./lifecycle-scenarios.ts";
 import { installedSize } from "./package-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
 
+// `node bench/run.ts --only NAME[,NAME]` runs those scenarios alone (names: the `step` keys below) and prints
+// their figures without rewriting BENCHMARKS.md; `--sizes 10,500` picks the scaling sizes, `--ceiling 300`
+// the real pool the idle-sandbox ceiling is projected from.
+const option = (name: string) => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
 const quick = process.argv.includes("--quick");
-// `--only NAME` runs the one scenario of that name (the words of its step, hyphenated) and only prints it.
-const onlyAt = process.argv.indexOf("--only");
-const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+const only = option("--only")?.split(",");
+const sizes = option("--sizes")?.split(",").map(Number);
+const ceilingSize = Number(option("--ceiling") ?? (quick ? 20 : 300));
 const runs = quick ? 5 : 15;
 const figures: Figure[] = [];
-const stepNames: string[] = [];
-const stepName = (what: string) =>
-  what
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, "-")
-    .replace(/^-|-$/g, "");
-const step = async (what: string, scenario: () => Promise<Figure[]>) => {
-  stepNames.push(stepName(what));
-  if (only !== undefined && stepName(what) !== only) return;
+const keys: string[] = [];
+const step = async (key: string, what: string, scenario: () => Promise<Figure[]>) => {
+  keys.push(key);
+  if (only && !only.includes(key)) return;
   await settle();
   process.stdout.write(`bench: ${what}... `);
   const started = performance.now();
@@ -34,30 +37,32 @@ const step = async (what: string, scenario: () => Promise<Figure[]>) => {
   console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
   for (const f of found)
     console.log(
-      `  ${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.toFixed(1)})` : ""}`,
+      `  ${f.name}: ${f.value.toFixed(1)} ${f.unit}${f.baseline ? ` (baseline ${f.baseline.toFixed(1)})` : ""}${only && f.note ? ` — ${f.note}` : ""}`,
     );
 };
 
-await step("installed size", () => installedSize());
-await step("the CLI", () => cliSpeed(runs));
-await step("cold sandboxes", () => coldSandbox(runs));
-await step("storage", () => storageCost(runs));
-await step("warm claims", () => warmClaim(runs));
-await step("exec round trips", () => execThroughput(runs * 2));
-await step("pause and resume", () => lifecycle(runs));
-await step("egress allowlists", () => egressOverhead(runs));
-await step("pulumi up of a pool of 20, memory", () => pulumiPool());
-await step("scaling", () => scaling(quick ? [10] : [10, 50, 100, 250, 500]));
-await step("the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
-await step("Kubernetes cold sandboxes", () => kubernetesColdSandboxes(runs));
-await step("Kubernetes claims", () => kubernetesClaims(runs));
+await step("size", "installed size", () => installedSize());
+await step("cli", "the CLI", () => cliSpeed(runs));
+await step("cold", "cold sandboxes", () => coldSandbox(runs));
+await step("storage", "storage", () => storageCost(runs));
+await step("claims", "warm claims", () => warmClaim(runs));
+await step("exec", "exec round trips", () => execThroughput(runs * 2));
+await step("pause", "pause and resume", () => lifecycle(runs));
+await step("egress", "egress allowlists", () => egressOverhead(runs));
+await step("pulumi", "pulumi up of a pool of 20, memory", () => pulumiPool());
+await step("scaling", "scaling", () => scaling(sizes ?? (quick ? [10] : [10, 50, 100, 250, 500])));
+await step("ceiling", "the idle-sandbox ceiling", () => idleCeiling(ceilingSize));
+await step("dashboard", "the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
+await step("kubernetes-cold-sandboxes", "Kubernetes cold sandboxes", () => kubernetesColdSandboxes(runs));
+await step("kubernetes-claims", "Kubernetes claims", () => kubernetesClaims(runs));
 
-if (only !== undefined) {
-  if (figures.length === 0) {
-    console.error(`bench: no scenario named ${only}; the scenarios are: ${stepNames.join(", ")}`);
+if (only) {
+  const unknown = only.filter((name) => !keys.includes(name));
+  if (unknown.length > 0) {
+    console.error(`bench: no scenario named ${unknown.join(", ")}; the scenarios are: ${keys.join(", ")}`);
     process.exit(2);
   }
-  process.exit(0);
+  process.exit(0); // a part of the run: BENCHMARKS.md is only ever written whole
 }
 
 const notesPath = new URL("./notes.md", import.meta.url);

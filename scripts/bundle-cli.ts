@@ -8,7 +8,7 @@
 // Verbs and heavy packages stay lazy: each runs its module's code only when
 // used. The packages themselves (yaml, ajv, tar-fs) are not bundled; they
 // load from the package's own dependencies.
-import { writeFileSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { build } from "esbuild";
 
 await build({
@@ -29,10 +29,16 @@ await build({
   },
 });
 
-// The command itself: it turns on Node's compile cache before loading the
-// bundle, so that later runs skip compiling it (a few ms each).
-writeFileSync(
-  new URL("../dist/bin/sandfleet.cjs", import.meta.url),
-  ["#!/usr/bin/env node", 'require("node:module").enableCompileCache?.();', 'require("./cli.cjs");', ""].join("\n"),
-  { mode: 0o755 },
-);
+// The command itself, provider/cli/launcher.ts: it turns on Node's compile
+// cache, in a folder of this user's own, before it loads the bundle.
+await build({
+  entryPoints: [new URL("../provider/cli/launcher.ts", import.meta.url).pathname],
+  outfile: new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node22",
+  logLevel: "warning",
+  banner: { js: "#!/usr/bin/env node" },
+});
+chmodSync(new URL("../dist/bin/sandfleet.cjs", import.meta.url), 0o755);

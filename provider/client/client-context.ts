@@ -2,7 +2,7 @@ import { connectEngine, type EngineTarget, type KubernetesEngineOptions } from "
 import type { Engine } from "../engines/port.ts";
 import { NotFoundError } from "../errors.ts";
 import { containerName } from "../runtime/engine-state/names.ts";
-import { claimMember, type ClaimParams } from "../runtime/pools/pool.ts";
+import { claimMember, refreshWarmAhead, type ClaimParams } from "../runtime/pools/pool.ts";
 import { systemClock } from "../runtime/local/poll.ts";
 import {
   createSandbox,
@@ -87,6 +87,7 @@ export class ClientContext {
         // Its lifetime starts now. Not waited for: the connection this opens is the one the first
         // exec uses, which queues behind it, and the agent keeps the same bounds from the claim record.
         if (state.supervised) startLifetime(this.engine, state.id).catch(() => undefined);
+        refreshWarmAhead(this.engine, app, pool, this.#warm);
         return state;
       }
       // It died after it was listed as warm: it is this claimer's now, so it goes, and another is claimed.

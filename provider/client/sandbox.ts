@@ -1,6 +1,6 @@
 import { PassThrough, type Readable, type Writable } from "node:stream";
 import type { Engine } from "../engines/port.ts";
-import type { ContainerStats, ExecResult } from "../engines/port.ts";
+import type { ContainerInfo, ContainerStats, ExecResult } from "../engines/port.ts";
 import { CommandExitError, ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { readAll } from "../streams.ts";
 import { SandboxFiles } from "../runtime/commands/files.ts";
@@ -65,14 +65,20 @@ export class Sandbox {
   #detached = false;
   #mainOutput: { stdout: PassThrough; stderr: PassThrough } | undefined;
   #mainInput: Writable | undefined;
+  /** The container as read when this handle was made, for its first command only: later ones read it afresh. */
+  #inspected: ContainerInfo | undefined;
 
   /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
-  constructor(docker: Engine, state: Pick<SandboxState, "id" | "app" | "name" | "supervised">) {
+  constructor(
+    docker: Engine,
+    state: Pick<SandboxState, "id" | "app" | "name" | "supervised"> & { container?: ContainerInfo },
+  ) {
     this.#docker = docker;
     this.id = state.id;
     this.app = state.app;
     this.name = state.name;
     this.#target = { id: state.id, supervised: state.supervised };
+    this.#inspected = state.container;
   }
 
   /** Shortcut for `sandboxes.create(params)` of the default client of the engine `connect` names (one per engine, reused). */
@@ -106,7 +112,9 @@ export class Sandbox {
 
   /** Starts a command; its output streams as it comes. */
   async exec(argv: string[], params: ExecParams = {}): Promise<SandboxProcess> {
-    return SandboxProcess.start(this.#engine(), this.#target, argv, params);
+    const inspected = this.#inspected;
+    this.#inspected = undefined;
+    return SandboxProcess.start(this.#engine(), { ...this.#target, inspected }, argv, params);
   }
 
   /** Runs a command to completion and returns its exit code and output. */

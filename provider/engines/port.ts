@@ -398,7 +398,15 @@ export interface ExecClient {
    * cannot: another host, no right to join a namespace, or a runtime that
    * keeps its own network.
    */
-  startBeside?(containerId: string, argv: readonly string[]): Promise<ExecProcess | undefined>;
+  startBeside?(
+    containerId: string,
+    argv: readonly string[],
+    /**
+     * The container as the caller has just inspected it, to skip asking again. Safe when stale:
+     * the process it names is checked to be the container's before anything joins it.
+     */
+    inspected?: ContainerInfo,
+  ): Promise<ExecProcess | undefined>;
   inspect(execId: string): Promise<ExecInfo | undefined>;
   /** Sets the window size of an exec started with `tty`. */
   resize(execId: string, rows: number, cols: number): Promise<void>;
@@ -554,4 +562,9 @@ export interface Engine {
    * namespace's default-deny policy once no sandbox pod of any app is left.
    */
   releaseApp?(app: string): Promise<void>;
+  /**
+   * Whether an exec can run as a user of the caller's choosing, where that is known without asking
+   * (the same answer as info()'s capabilities.execUser): a command's start then skips that call.
+   */
+  readonly execUser?: Capability;
 }

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, PoolExhaustedError } from "../../provider/errors.ts";
-import { claimMember, listMembers, reconcilePool } from "../../provider/runtime/pools/pool.ts";
+import { claimMember, listMembers, reconcilePool, refreshWarmAhead } from "../../provider/runtime/pools/pool.ts";
 import { WarmMembers } from "../../provider/runtime/pools/warm-members.ts";
 import { memoryFleet, recordedPool } from "../support/memory-fleet.ts";
+import { until } from "../support/until.ts";
 
 // Claims on the in-memory engine: every interleaving of the claimers is one
 // the Docker engine allows (each call yields), and nothing waits on real time.
@@ -121,6 +122,28 @@ describe("claims", () => {
     await claimMember(docker, pool.app, pool.name, { clock }, warm);
     expect((docker.calls.get("containers.list") ?? 0) - listsBefore).toBe(1);
     expect((docker.calls.get("containers.rename") ?? 0) - renamesBefore).toBe(1);
+  });
+
+  it("lists again in the background once the remembered listing is past half its freshness: claimers who keep coming never wait for a listing", async () => {
+    const { clock, docker } = memoryFleet();
+    const pool = await recordedPool(docker, { replicas: 4 });
+    await reconcilePool(docker, pool, { clock });
+    const warm = new WarmMembers(clock);
+    const lists = () => docker.calls.get("containers.list") ?? 0;
+    await claimMember(docker, pool.app, pool.name, { clock }, warm); // lists: nothing remembered yet
+    await clock.advance(3000);
+    const before = lists();
+    await claimMember(docker, pool.app, pool.name, { clock }, warm);
+    expect(lists() - before).toBe(0); // the claim took a remembered member, listing nothing on its path
+    refreshWarmAhead(docker, pool.app, pool.name, warm);
+    refreshWarmAhead(docker, pool.app, pool.name, warm); // one listing at a time
+    await until("the listing in the background", async () => lists() - before === 1, 5000);
+    await clock.advance(4000); // the first listing would be stale by now; the one made in the background is not
+    const third = await claimMember(docker, pool.app, pool.name, { clock }, warm);
+    expect(lists() - before).toBe(1);
+    const claimed = (await listMembers(docker, pool.app, pool.name)).filter((m) => m.state === "claimed");
+    expect(claimed.map((m) => m.id)).toContain(third);
+    expect(new Set(claimed.map((m) => m.id)).size).toBe(3);
   });
 
   it("with waitMs, waits on the clock for a refill and takes it; without one by then, finds the pool exhausted", async () => {

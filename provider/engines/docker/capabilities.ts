@@ -2,6 +2,9 @@ import type { Capability, EngineCapabilities } from "../port.ts";
 
 const SUPPORTED: Capability = { supported: true };
 
+/** Docker runs an exec as any user it is told: known without asking the engine. */
+export const DOCKER_EXEC_USER: Capability = SUPPORTED;
+
 /** The Engine API version that mounts part of a volume (VolumeOptions.Subpath). */
 const SUBPATH_API = [1, 45] as const;
 
@@ -42,7 +45,7 @@ export function dockerCapabilities(facts: DockerFacts): EngineCapabilities {
             supported: false,
             why: `a program beside a sandbox needs this process to run as root on the host of the Docker engine at ${facts.host}`,
           },
-    execUser: SUPPORTED,
+    execUser: DOCKER_EXEC_USER,
   };
 }
 

@@ -1,4 +1,4 @@
-import { dockerCapabilities } from "./capabilities.ts";
+import { DOCKER_EXEC_USER, dockerCapabilities } from "./capabilities.ts";
 import { containerClient } from "./containers.ts";
 import { engineAddress } from "./connect.ts";
 import { engineCall, namingEngine } from "./errors.ts";
@@ -82,6 +82,7 @@ export function connectDocker(host?: string): Engine {
     supervisors: namingEngine(supervisorClient(docker, containers, images, volumes), name),
     events: namingEngine(eventClient(docker), name),
     exec: namingEngine(execClient(docker, containers), name),
+    execUser: DOCKER_EXEC_USER,
     ...engine,
   };
 }

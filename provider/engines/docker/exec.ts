@@ -72,7 +72,8 @@ export function execClient(docker: EngineHttp, containers: ContainerClient): Exe
   return {
     start,
     run,
-    startBeside: async (containerId, argv) => startBeside(await containers.inspect(containerId), argv),
+    startBeside: async (containerId, argv, inspected) =>
+      startBeside(inspected?.id === containerId ? inspected : await containers.inspect(containerId), argv),
     async signalTagged(containerId, tag, signal, user) {
       await signalTagged(await containers.inspect(containerId), tag, signal, async (script, args) => {
         await run(containerId, { argv: ["sh", "-c", script, "sh", ...args], ...(user ? { user } : {}) });

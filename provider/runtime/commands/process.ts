@@ -1,6 +1,6 @@
 import { Readable, type Writable } from "node:stream";
 import type { Engine } from "../../engines/port.ts";
-import type { ExecResult } from "../../engines/port.ts";
+import type { ContainerInfo, ExecResult } from "../../engines/port.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { ruleProblem, wholeSecondsProblem } from "../../rules.ts";
 import { readAll } from "../../streams.ts";
@@ -50,6 +50,8 @@ export interface ExecParams {
 export interface ExecTarget {
   id: string;
   supervised: boolean;
+  /** The container as just read (a handle's first command): its connection need not read it again. */
+  inspected?: ContainerInfo | undefined;
 }
 
 const DEFAULT_WINDOW: WindowSize = { rows: 24, cols: 80 };
@@ -107,7 +109,7 @@ export class SandboxProcess {
     };
     const command =
       target.supervised && params.user === undefined
-        ? startSupervisedCommand(await supervisorConnection(docker, target.id), spec)
+        ? startSupervisedCommand(await supervisorConnection(docker, target.id, target.inspected), spec)
         : await startEngineCommand(docker, target.id, { ...spec, ...(params.user ? { user: params.user } : {}) });
     const startedMs = Date.now();
     const wasOomKilled = async () => {

@@ -5,9 +5,8 @@
  * that answers once with a public address and then with 127.0.0.1 cannot
  * slip between check and connect). Redirects are never followed.
  */
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { request as httpRequest, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { LookupAddress } from "node:dns";
+import type { RequestOptions } from "node:http";
 import type { LookupFunction } from "node:net";
 import { ALLOW_PRIVATE_WORDS, isIpHost, nonPublicAddress, nonPublicHost } from "../../addresses.ts";
 
@@ -23,7 +22,7 @@ function refusal(host: string, address: string, allowPrivate: boolean): string |
 }
 
 /** A socket lookup that refuses a name if any of its addresses is inside a network (without allowPrivate). */
-function checkedLookup(allowPrivate: boolean): LookupFunction {
+function checkedLookup(dnsLookup: typeof import("node:dns").lookup, allowPrivate: boolean): LookupFunction {
   return (hostname, options, callback) => {
     dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
       if (error) {
@@ -41,8 +40,11 @@ function checkedLookup(allowPrivate: boolean): LookupFunction {
   };
 }
 
-/** POSTs a body; resolves with the status, rejects on a refusal, a network error or the time limit. */
-export function postWebhook(
+/**
+ * POSTs a body; resolves with the status, rejects on a refusal, a network error or the time limit.
+ * Node's HTTP, TLS and DNS modules load here, on the first delivery: every CLI run would pay for them otherwise.
+ */
+export async function postWebhook(
   url: string,
   headers: Record<string, string>,
   body: string,
@@ -52,8 +54,11 @@ export function postWebhook(
   const host = target.hostname.replace(/^\[|\]$/g, "");
   // An address in the URL is never looked up: check it as it is.
   const inside = options.allowPrivate ? undefined : nonPublicHost(target.hostname);
-  if (inside) return Promise.reject(new Error(`${host} is ${inside}; ${ALLOW_PRIVATE_WORDS}`));
-  const request = target.protocol === "https:" ? httpsRequest : httpRequest;
+  if (inside) throw new Error(`${host} is ${inside}; ${ALLOW_PRIVATE_WORDS}`);
+  const [{ lookup: dnsLookup }, { request }] = await Promise.all([
+    import("node:dns"),
+    target.protocol === "https:" ? import("node:https") : import("node:http"),
+  ]);
   const requestOptions: RequestOptions = {
     method: "POST",
     headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
@@ -62,7 +67,7 @@ export function postWebhook(
       : AbortSignal.timeout(options.timeoutMs),
     // A fresh connection each time: a kept-alive socket would skip the lookup and its check.
     agent: false,
-    ...(isIpHost(target.hostname) ? {} : { lookup: checkedLookup(options.allowPrivate) }),
+    ...(isIpHost(target.hostname) ? {} : { lookup: checkedLookup(dnsLookup, options.allowPrivate) }),
   };
   return new Promise((resolve, reject) => {
     const req = request(target, requestOptions, (response) => {

@@ -319,6 +319,14 @@ export async function claimMember(
   }
 }
 
+/**
+ * After a claim has its sandbox: lists the pool again in the background if the remembered
+ * listing is getting old, so that the claimers who keep coming never wait for one.
+ */
+export function refreshWarmAhead(docker: Engine, app: string, pool: string, warm: WarmMembers): void {
+  warm.refreshAhead(app, pool, () => listWarm(docker, app, pool));
+}
+
 async function listWarm(docker: Engine, app: string, pool: string): Promise<PoolMember[]> {
   return (await listMembers(docker, app, pool)).filter(isClaimable);
 }

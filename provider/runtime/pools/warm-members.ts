@@ -13,9 +13,13 @@ import type { Clock } from "../local/poll.ts";
  * Nothing here is trusted: a listed member may have been claimed by another
  * client or removed since, which its rename tells at once (the claim then
  * takes the next), and a claimed member that turns out dead is dropped by
- * the claimer. A listing older than FRESH_MS is not used.
+ * the claimer. A listing older than FRESH_MS is not used; one past half that
+ * age is listed again in the background, so that claimers who keep coming
+ * never wait for a listing (at 500 members a listing costs the engine and
+ * this process far more than a claim's rename).
  */
 const FRESH_MS = 5_000;
+const REFRESH_MS = FRESH_MS / 2;
 
 interface Listing {
   /** Members not yet handed to a claimer, in the order they are handed out. */
@@ -34,6 +38,8 @@ export class WarmMembers {
   readonly #byPool = new Map<string, Listing>();
   readonly #clock: Clock;
   #generations = 0;
+  /** Per pool, while a listing runs in the background: the members handed out since it began. */
+  readonly #ahead = new Map<string, Set<string>>();
 
   constructor(clock: Clock) {
     this.#clock = clock;
@@ -43,7 +49,35 @@ export class WarmMembers {
   next(app: string, pool: string): PoolMember | undefined {
     const entry = this.#byPool.get(key(app, pool));
     if (!entry || entry.pending || this.#clock.now() - entry.startedMs > FRESH_MS) return undefined;
-    return entry.members.shift();
+    const member = entry.members.shift();
+    if (member) this.#ahead.get(key(app, pool))?.add(member.memberId);
+    return member;
+  }
+
+  /**
+   * Lists the pool again in the background once the listing in hand is past
+   * half its freshness, one listing at a time. The new members replace the
+   * old (less those handed out meanwhile) and the listing counts as made
+   * when it began; it keeps the old one's generation, so that no claimer
+   * concludes the pool is exhausted from a listing that began before it did.
+   * A failure leaves the old listing to age out.
+   */
+  refreshAhead(app: string, pool: string, list: () => Promise<PoolMember[]>): void {
+    const at = key(app, pool);
+    const entry = this.#byPool.get(at);
+    if (!entry || entry.pending || this.#ahead.has(at) || this.#clock.now() - entry.startedMs <= REFRESH_MS) return;
+    const handedOut = new Set<string>();
+    const startedMs = this.#clock.now();
+    this.#ahead.set(at, handedOut);
+    void list()
+      .then((members) => {
+        // A claimer that listed meanwhile holds a listing at least as new.
+        if (this.#byPool.get(at) !== entry) return;
+        const fresh = members.filter((member) => !handedOut.has(member.memberId));
+        this.#byPool.set(at, { ...entry, members: shuffled(fresh), startedMs });
+      })
+      .catch(() => undefined)
+      .finally(() => this.#ahead.delete(at));
   }
 
   /** The listing a claimer starting now may not conclude from: the last one finished (0: none). */

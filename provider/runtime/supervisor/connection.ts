@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import type { Engine } from "../../engines/port.ts";
-import type { ExecProcess } from "../../engines/port.ts";
+import type { ContainerInfo, ExecProcess } from "../../engines/port.ts";
 import { EngineError, SandfleetError } from "../../errors.ts";
 import {
   authFrame,
@@ -69,15 +69,27 @@ export class SupervisorConnection {
     this.#onStall = onStall;
   }
 
-  static async open(docker: Engine, containerId: string, onClose: () => void): Promise<SupervisorConnection> {
-    const control = await controlOf(docker, containerId);
+  /** `inspected`: the container as the caller has just read it, which saves reading it again. */
+  static async open(
+    docker: Engine,
+    containerId: string,
+    onClose: () => void,
+    inspected?: ContainerInfo,
+  ): Promise<SupervisorConnection> {
+    const control = await controlOf(docker, containerId, inspected);
     // On the engine's own host, from beside the sandbox: no engine exec, a few milliseconds.
     // SANDFLEET_SUPERVISOR_CHANNEL=exec keeps to the engine's exec (which the engine logs and audits).
-    const relay = control.user && process.env.SANDFLEET_SUPERVISOR_CHANNEL !== "exec" ? hostRelay() : undefined;
-    const beside =
-      relay && control.user
-        ? await docker.exec.startBeside?.(containerId, [relay, "connect", "--as", control.user]).catch(() => undefined)
+    const { user } = control;
+    const relay = user && process.env.SANDFLEET_SUPERVISOR_CHANNEL !== "exec" ? hostRelay() : undefined;
+    const besideOf = async (container?: ContainerInfo) =>
+      relay && user
+        ? await docker.exec
+            .startBeside?.(containerId, [relay, "connect", "--as", user], container)
+            .catch(() => undefined)
         : undefined;
+    let beside = await besideOf(control.container);
+    // The caller's read may be from before a restart, naming a process the container no longer has.
+    if (!beside && inspected) beside = await besideOf();
     if (beside) {
       let kept = false;
       try {

@@ -1,4 +1,4 @@
-import type { Engine } from "../../engines/port.ts";
+import type { ContainerInfo, Engine } from "../../engines/port.ts";
 import { SupervisorConnection } from "./connection.ts";
 
 const open = new WeakMap<Engine, Map<string, Promise<SupervisorConnection>>>();
@@ -27,8 +27,13 @@ export async function connectionSettled(docker: Engine, containerId: string): Pr
 /**
  * The connection to a sandbox's supervisor, opened on first use and then
  * shared by every command and file call of this process on that sandbox.
+ * `inspected`, the container as the caller has just read it, saves reading it again.
  */
-export async function supervisorConnection(docker: Engine, containerId: string): Promise<SupervisorConnection> {
+export async function supervisorConnection(
+  docker: Engine,
+  containerId: string,
+  inspected?: ContainerInfo,
+): Promise<SupervisorConnection> {
   let byContainer = open.get(docker);
   if (!byContainer) {
     byContainer = new Map();
@@ -42,7 +47,7 @@ export async function supervisorConnection(docker: Engine, containerId: string):
   const forget = () => {
     if (byContainer.get(containerId) === opening) byContainer.delete(containerId);
   };
-  const opening = SupervisorConnection.open(docker, containerId, forget);
+  const opening = SupervisorConnection.open(docker, containerId, forget, inspected);
   byContainer.set(containerId, opening);
   opening.catch(forget);
   return opening;

@@ -1,4 +1,4 @@
-import type { Engine } from "../../engines/port.ts";
+import type { ContainerInfo, Engine } from "../../engines/port.ts";
 import { NotFoundError } from "../../errors.ts";
 import { SUPERVISOR_CONTROL_UID } from "../../rules.ts";
 import { SECRET_FLAG, supervisorBin } from "./placement.ts";
@@ -11,22 +11,32 @@ export interface SupervisorControl {
   user: string | undefined;
   /** The copy of the supervisor's binary the sandbox runs, for its runtime. */
   bin: string;
+  /** The container as read for this: its first process is where a channel from beside joins. */
+  container: ContainerInfo;
 }
 
 /**
  * Reads the secret back from the engine's record of the container (PID 1's
  * command line as it was made, which only the engine's clients see), so any
  * process that reaches the engine can connect, not only the one that made the sandbox.
+ * `inspected`, a read the caller has just made, saves one: the secret and the
+ * runtime never change once the container is made.
  */
-export async function controlOf(docker: Engine, containerId: string): Promise<SupervisorControl> {
-  const [container, info] = await Promise.all([docker.containers.inspect(containerId), docker.info()]);
+export async function controlOf(
+  docker: Engine,
+  containerId: string,
+  inspected?: ContainerInfo,
+): Promise<SupervisorControl> {
+  const [container, execUser] = await Promise.all([
+    inspected?.id === containerId ? inspected : docker.containers.inspect(containerId),
+    docker.execUser ?? docker.info().then((info) => info.capabilities.execUser),
+  ]);
   if (!container) throw new NotFoundError(`sandbox ${containerId} not found on ${docker.host}`);
   return {
     secret: secretOf([...container.entrypoint, ...container.cmd]),
     bin: supervisorBin(container.runtime),
-    user: info.capabilities.execUser.supported
-      ? `${String(SUPERVISOR_CONTROL_UID)}:${String(SUPERVISOR_CONTROL_UID)}`
-      : undefined,
+    user: execUser.supported ? `${String(SUPERVISOR_CONTROL_UID)}:${String(SUPERVISOR_CONTROL_UID)}` : undefined,
+    container,
   };
 }
 
