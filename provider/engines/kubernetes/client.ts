@@ -11,6 +11,7 @@ import { networkClient } from "./networks.ts";
 import { KUBERNETES_CAPABILITIES } from "./capabilities.ts";
 import { namespaceCapacity } from "./capacity.ts";
 import { podClient } from "./pods.ts";
+import { publishedByPods, withPublishedFallback } from "./published.ts";
 import { recordClient } from "./records.ts";
 import { volumeClient } from "./volumes.ts";
 
@@ -38,19 +39,32 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   const publisher = imagePublisher(local.images, options.registry, host);
   const exec = execClient(apis, call);
   const networks = networkClient(apis, call, lookup);
+  const published = publishedByPods(apis, call);
   const containers = podClient({
     apis,
     call,
     lookup,
     publish: async (image, layer) => {
       await networks.ensureDefaultDeny();
-      return publisher.publish(image, layer);
+      return withPublishedFallback(
+        image,
+        () => publisher.publish(image, layer),
+        async () => (await published(image, layer))?.reference,
+      );
     },
     async terminate(id, dir) {
       // The readable copy runs under every runtime (gVisor loads no other); `terminate` only signals PID 1.
       await exec.run(id, { argv: [`${dir}/${supervisorFile("runsc")}`, "terminate"] });
     },
-    imageUser: async (image) => (await local.images.inspect(image))?.user,
+    imageUser: (image) =>
+      withPublishedFallback(
+        image,
+        async () => (await local.images.inspect(image))?.user,
+        async () => {
+          const found = await published(image, undefined);
+          return found && (found.imageUser ?? "");
+        },
+      ),
     readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),
     async killAll(id) {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });

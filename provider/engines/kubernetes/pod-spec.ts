@@ -163,6 +163,8 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
           image: spec.image,
           pidsLimit: spec.pidsLimit,
           user: spec.user ?? "",
+          // Read from the maker's Docker engine; an agent in the cluster, which has none, reads it here.
+          imageUser: ctx.imageUser ?? "",
           init: spec.init,
           runtime: spec.runtime,
           networkMode: spec.networkMode,

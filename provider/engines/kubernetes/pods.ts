@@ -47,8 +47,10 @@ export interface PodDeps {
 const POD_ID = /^sf-[0-9a-f]{12}$/;
 const envSecretName = (id: string) => `${id}-env`;
 
-interface SpecNote {
+export interface SpecNote {
   image?: string;
+  /** The image's own user when the spec named none, as the maker's Docker engine read it. */
+  imageUser?: string;
   pidsLimit?: number;
   user?: string;
   init?: boolean;
@@ -59,7 +61,7 @@ interface SpecNote {
   supervisor?: { version: string; dir: string };
 }
 
-function specNote(pod: V1Pod): SpecNote {
+export function specNote(pod: V1Pod): SpecNote {
   try {
     return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
   } catch {

@@ -1,0 +1,105 @@
+// `sandfleet agent --leader-elect LEASE`: of the replicas that share a lease,
+// only the one holding it makes passes (and delivers webhooks); the others
+// wait to take over. The log and the metrics say who leads.
+import type { Agent } from "../../runtime/agent.ts";
+import type { AgentMetrics } from "../../runtime/metrics.ts";
+import { leaderElection } from "../../runtime/leader-election.ts";
+import { kubernetesFromEnvironment } from "../../engines/connect.ts";
+import { parseDuration } from "../../index.ts";
+import { stringOption, UsageError, type Values } from "../verb.ts";
+
+export interface LeaderOptions {
+  lease: string;
+  identity: string;
+  durationMs: number;
+}
+
+const LEASE_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** From 3 s (a renewal every second still fits twice) to 5 minutes (a longer one leaves pools unrefilled for long). */
+const LEASE_DURATION_MS = { min: 3_000, max: 300_000 };
+
+/** The election the options ask for, or undefined without --leader-elect. */
+export function leaderOptions(values: Values, defaultIdentity: string): LeaderOptions | undefined {
+  const lease = stringOption(values, "leader-elect");
+  const duration = stringOption(values, "lease-duration");
+  const identity = stringOption(values, "identity") ?? process.env.POD_NAME ?? defaultIdentity;
+  if (lease === undefined) {
+    if (duration !== undefined || values.identity !== undefined)
+      throw new UsageError("--lease-duration and --identity go with --leader-elect LEASE");
+    return undefined;
+  }
+  if (lease.length > 253 || !LEASE_NAME.test(lease))
+    throw new UsageError(
+      `--leader-elect ${JSON.stringify(lease)} is not a lease name (lowercase letters, digits, - and .)`,
+    );
+  const durationMs = duration === undefined ? 15_000 : parseDuration(duration);
+  if (durationMs === undefined || durationMs < LEASE_DURATION_MS.min || durationMs > LEASE_DURATION_MS.max)
+    throw new UsageError(`--lease-duration ${duration ?? ""} must be a duration from 3s to 5m`);
+  if (identity === "" || identity.length > 253 || /[\s\p{C}]/u.test(identity))
+    throw new UsageError(
+      `--identity ${JSON.stringify(identity)} must be a name without spaces, at most 253 characters`,
+    );
+  return { lease, identity, durationMs };
+}
+
+export async function electedAgent(
+  leader: LeaderOptions,
+  run: {
+    signal: AbortSignal;
+    makeAgent: () => Agent;
+    say: (event: { action: string; detail?: string }) => void;
+    metrics: AgentMetrics | undefined;
+  },
+): Promise<void> {
+  const target = kubernetesFromEnvironment();
+  if (!target)
+    throw new UsageError(
+      "--leader-elect keeps its lease in a Kubernetes namespace: set SANDFLEET_KUBERNETES=context/namespace",
+    );
+  const { kubernetesLeaseStore } = await import("../../engines/kubernetes/lease.ts");
+  const leading = run.metrics ? await leaderGauge(run.metrics, leader.identity) : undefined;
+  leading?.(false);
+  const election = leaderElection({
+    identity: leader.identity,
+    store: kubernetesLeaseStore(target, leader.lease),
+    durationMs: leader.durationMs,
+    onChange(change) {
+      switch (change.state) {
+        case "leading":
+          leading?.(true);
+          run.say({
+            action: "leading",
+            detail: `${change.identity} leads (lease ${leader.lease}, transitions ${String(change.transitions)})`,
+          });
+          break;
+        case "following":
+          run.say({
+            action: "following",
+            detail: `${change.leader} leads (lease ${leader.lease}); ${leader.identity} waits`,
+          });
+          break;
+        case "stopped-leading":
+          leading?.(false);
+          run.say({ action: "stopped-leading", detail: `${change.identity} no longer leads: ${change.reason}` });
+          break;
+        case "error":
+          run.say({ action: "error", detail: change.detail });
+      }
+    },
+  });
+  await election.run(run.signal, (term) => run.makeAgent().run(term));
+}
+
+/** sandfleet_agent_leader{identity}: 1 on the replica that leads, 0 on the others. */
+async function leaderGauge(metrics: AgentMetrics, identity: string): Promise<(leading: boolean) => void> {
+  const { Gauge } = await import("prom-client");
+  const gauge = new Gauge({
+    name: "sandfleet_agent_leader",
+    help: "1 when this agent replica holds the leader lease (and makes the passes), else 0",
+    labelNames: ["identity"],
+    registers: [metrics.registry],
+  });
+  return (leading) => {
+    gauge.set({ identity }, leading ? 1 : 0);
+  };
+}
