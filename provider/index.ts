@@ -54,3 +54,17 @@ export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sa
 export type { SandboxState, SandboxSummary } from "./runtime/sandbox-ops.ts";
 export type { ExecResult, ImageSummary, VolumeInfo } from "./engines/port.ts";
 export { parseDuration } from "./spec/units.ts";
+export { leaderElection, type LeaderChange, type Leadership, type LeaseStore } from "./runtime/leader-election.ts";
+export { kubernetesFromEnvironment } from "./engines/connect.ts";
+export {
+  agentManifests,
+  AGENT_LABELS,
+  AGENT_METRICS_PORT,
+  AGENT_METRICS_SERVICE,
+  AGENT_NAME,
+  AGENT_SCRAPER_LABEL,
+  type AgentManifestOptions,
+  type KubeObject,
+} from "./engines/kubernetes/agent-manifests.ts";
+export { kubernetesLeaseStore } from "./engines/kubernetes/lease.ts";
+export { applyAgentManifests, deleteAgentManifests } from "./engines/kubernetes/agent-apply.ts";

@@ -113,7 +113,10 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
 
   const sleep = (ms: number, signal: AbortSignal) =>
     new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
+      if (signal.aborted) {
+        resolve();
+        return;
+      }
       const timer = setTimeout(done, ms);
       signal.addEventListener("abort", done, { once: true });
       function done() {
@@ -155,9 +158,10 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
           const work = lead(term.signal);
           let renewedMs = now();
           let reason = "asked to stop";
-          while (!term.signal.aborted) {
+          const ended = () => term.signal.aborted;
+          while (!ended()) {
             await sleep(retryMs, term.signal);
-            if (term.signal.aborted) break;
+            if (ended()) break;
             if (await attempt()) {
               renewedMs = now();
               continue;

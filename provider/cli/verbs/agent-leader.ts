@@ -1,11 +1,14 @@
 // `sandfleet agent --leader-elect LEASE`: of the replicas that share a lease,
 // only the one holding it makes passes (and delivers webhooks); the others
 // wait to take over. The log and the metrics say who leads.
-import type { Agent } from "../../runtime/agent.ts";
-import type { AgentMetrics } from "../../runtime/metrics.ts";
-import { leaderElection } from "../../runtime/leader-election.ts";
-import { kubernetesFromEnvironment } from "../../engines/connect.ts";
-import { parseDuration } from "../../index.ts";
+import {
+  kubernetesFromEnvironment,
+  kubernetesLeaseStore,
+  leaderElection,
+  parseDuration,
+  type Agent,
+  type AgentMetrics,
+} from "../../index.ts";
 import { stringOption, UsageError, type Values } from "../verb.ts";
 
 export interface LeaderOptions {
@@ -56,7 +59,6 @@ export async function electedAgent(
     throw new UsageError(
       "--leader-elect keeps its lease in a Kubernetes namespace: set SANDFLEET_KUBERNETES=context/namespace",
     );
-  const { kubernetesLeaseStore } = await import("../../engines/kubernetes/lease.ts");
   const leading = run.metrics ? await leaderGauge(run.metrics, leader.identity) : undefined;
   leading?.(false);
   const election = leaderElection({

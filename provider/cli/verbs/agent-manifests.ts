@@ -1,7 +1,6 @@
 // `sandfleet agent manifests`: the agent as a workload of the cluster, printed
 // as YAML, applied, or removed.
-import { kubernetesFromEnvironment } from "../../engines/connect.ts";
-import { agentManifests } from "../../engines/kubernetes/agent-manifests.ts";
+import { agentManifests, applyAgentManifests, deleteAgentManifests, kubernetesFromEnvironment } from "../../index.ts";
 import { EXIT, stringOption, UsageError, type Values } from "../verb.ts";
 
 export const AGENT_MANIFEST_OPTIONS = {
@@ -43,7 +42,6 @@ export async function runAgentManifests(values: Values, json: boolean): Promise<
   }
   // The cluster of KUBECONFIG (its context from SANDFLEET_KUBERNETES), whatever namespace the objects name.
   const cluster = { ...target, namespace };
-  const { applyAgentManifests, deleteAgentManifests } = await import("../../engines/kubernetes/agent-apply.ts");
   const done =
     values.apply === true
       ? await applyAgentManifests(cluster, objects)

@@ -49,7 +49,7 @@ export function kubernetesLeaseStore(target: KubernetesTarget, name: string): Le
         holder: lease.spec?.holderIdentity ?? "",
         durationMs: (lease.spec?.leaseDurationSeconds ?? 15) * 1000,
         transitions: lease.spec?.leaseTransitions ?? 0,
-        renewedAt: renewed instanceof Date ? renewed.toISOString() : String(renewed ?? ""),
+        renewedAt: renewed ? new Date(renewed).toISOString() : "",
         version: lease.metadata?.resourceVersion ?? "",
       };
     },
