@@ -155,7 +155,12 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
           lastFollowed = undefined;
           const held = await store.read().catch(() => undefined);
           tell({ state: "leading", identity, transitions: held?.transitions ?? 0 });
-          const work = lead(term.signal);
+          // A term's work that fails ends the term (and, once the lease is given up, the run) at once.
+          let failure: { error: unknown } | undefined;
+          const work = lead(term.signal).catch((error: unknown) => {
+            failure = { error };
+            term.abort();
+          });
           let renewedMs = now();
           let reason = "asked to stop";
           const ended = () => term.signal.aborted;
@@ -180,8 +185,12 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
             }
           }
           signal.removeEventListener("abort", stop);
-          await work.catch(() => undefined);
+          await work;
           leading = false;
+          if (failure) {
+            tell({ state: "stopped-leading", identity, reason: "its work failed" });
+            throw failure.error;
+          }
           tell({ state: "stopped-leading", identity, reason });
         }
       } finally {

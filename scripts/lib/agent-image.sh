@@ -39,22 +39,26 @@ fi
 
 # recipe:start
 say "building $image (node $(node --version), @kubernetes/client-node $client_version)"
-root="$work/rootfs"
-mkdir -p "$root/opt/sandfleet" "$root/usr/local/bin"
-cp "$node_bin" "$root/usr/local/bin/node"
+# Two layers: Node (which changes seldom) and the package (which changes with every build).
+runtime="$work/node"
+mkdir -p "$runtime/usr/local/bin"
+cp "$node_bin" "$runtime/usr/local/bin/node"
 # The dynamic loader and each library Node links, at the paths it looks them up by.
 for lib in $(ldd "$node_bin" | grep -o '/[^ ]*'); do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
+  mkdir -p "$runtime$(dirname "$lib")"
+  cp -L "$lib" "$runtime$lib"
 done
+root="$work/app"
+mkdir -p "$root/opt/sandfleet"
 printf '{"name":"sandfleet-agent-image","private":true}\n' >"$root/opt/sandfleet/package.json"
 (cd "$root/opt/sandfleet" && npm install --offline --omit=dev --omit=peer --no-audit --no-fund --loglevel error \
   "$tarball" "@kubernetes/client-node@$client_version" >/dev/null)
 rm -f "$root/opt/sandfleet/package-lock.json"
-chmod -R a+rX,go-w "$root"
+chmod -R a+rX,go-w "$runtime" "$root"
 cat >"$work/Dockerfile" <<DOCKERFILE
 FROM sandfleet/busybox:latest
-COPY rootfs/ /
+COPY node/ /
+COPY app/ /
 ENV PATH=/usr/local/bin:/bin:/usr/bin HOME=/tmp NODE_ENV=production
 WORKDIR /opt/sandfleet
 USER 65534:65534

@@ -17,7 +17,9 @@ export const AGENT_SCRAPER_LABEL = "sandfleet.io/agent-scraper";
 /** Every object of the set carries these: what `--delete` and a reader select by. */
 export const AGENT_LABELS = { "app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "sandfleet" };
 /** The replicas' waiting webhook deliveries (an emptyDir: they go with the pod). */
-const STATE_DIR = "/var/lib/sandfleet";
+const STATE_VOLUME = "/var/lib/sandfleet";
+/** Made by the agent inside the volume, 0700: an emptyDir's own root is writable by anyone. */
+const STATE_DIR = `${STATE_VOLUME}/agent`;
 /** nobody: the base image's unprivileged user. */
 const AGENT_UID = 65534;
 
@@ -178,7 +180,7 @@ export function agentManifests(options: AgentManifestOptions): KubeObject[] {
                   capabilities: { drop: ["ALL"] },
                 },
                 volumeMounts: [
-                  { name: "state", mountPath: STATE_DIR },
+                  { name: "state", mountPath: STATE_VOLUME },
                   { name: "tmp", mountPath: "/tmp" },
                 ],
               },
