@@ -54,19 +54,24 @@ export async function deleteAgentManifests(
     );
     if (gone !== undefined) removed.push(what);
   };
-  // The Deployment goes before the role its pods use.
-  for (const object of [...objects].reverse()) await remove(object);
-  // The lease last, once no replica is left to take it again.
   const selector = Object.entries(AGENT_LABELS)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
-  const deadline = Date.now() + REPLICAS_GONE_MS;
-  while (Date.now() < deadline) {
-    const pods = await call("list the agent's pods", () =>
-      core.listNamespacedPod({ namespace, labelSelector: selector }),
-    );
-    if (pods.items.length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+  const replicasGone = async () => {
+    const deadline = Date.now() + REPLICAS_GONE_MS;
+    while (Date.now() < deadline) {
+      const pods = await call("list the agent's pods", () =>
+        core.listNamespacedPod({ namespace, labelSelector: selector }),
+      );
+      if (pods.items.length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  };
+  // The Deployment first; its replicas stop (giving the lease up, with the role still theirs)
+  // before their role goes; the lease last, once no replica is left to take it again.
+  for (const object of [...objects].reverse()) {
+    await remove(object);
+    if (object.kind === "Deployment") await replicasGone();
   }
   await remove(lease);
   return removed;
