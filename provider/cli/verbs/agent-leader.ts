@@ -13,6 +13,8 @@ import { stringOption, UsageError, type Values } from "../verb.ts";
 
 export interface LeaderOptions {
   lease: string;
+  /** Where the lease is; default the engine's namespace. */
+  namespace: string | undefined;
   identity: string;
   durationMs: number;
 }
@@ -25,10 +27,11 @@ const LEASE_DURATION_MS = { min: 3_000, max: 300_000 };
 export function leaderOptions(values: Values, defaultIdentity: string): LeaderOptions | undefined {
   const lease = stringOption(values, "leader-elect");
   const duration = stringOption(values, "lease-duration");
+  const namespace = stringOption(values, "lease-namespace");
   const identity = stringOption(values, "identity") ?? process.env.POD_NAME ?? defaultIdentity;
   if (lease === undefined) {
-    if (duration !== undefined || values.identity !== undefined)
-      throw new UsageError("--lease-duration and --identity go with --leader-elect LEASE");
+    if (duration !== undefined || namespace !== undefined || values.identity !== undefined)
+      throw new UsageError("--lease-duration, --lease-namespace and --identity go with --leader-elect LEASE");
     return undefined;
   }
   if (lease.length > 253 || !LEASE_NAME.test(lease))
@@ -42,7 +45,9 @@ export function leaderOptions(values: Values, defaultIdentity: string): LeaderOp
     throw new UsageError(
       `--identity ${JSON.stringify(identity)} must be a name without spaces, at most 253 characters`,
     );
-  return { lease, identity, durationMs };
+  if (namespace !== undefined && (namespace.length > 63 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namespace)))
+    throw new UsageError(`--lease-namespace ${JSON.stringify(namespace)} is not a namespace name`);
+  return { lease, namespace, identity, durationMs };
 }
 
 export async function electedAgent(
@@ -63,7 +68,10 @@ export async function electedAgent(
   leading?.(false);
   const election = leaderElection({
     identity: leader.identity,
-    store: kubernetesLeaseStore(target, leader.lease),
+    store: kubernetesLeaseStore(
+      { ...target, ...(leader.namespace ? { namespace: leader.namespace } : {}) },
+      leader.lease,
+    ),
     durationMs: leader.durationMs,
     onChange(change) {
       switch (change.state) {

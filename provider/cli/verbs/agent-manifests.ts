@@ -5,6 +5,7 @@ import { EXIT, stringOption, UsageError, type Values } from "../verb.ts";
 
 export const AGENT_MANIFEST_OPTIONS = {
   namespace: { type: "string" },
+  "agent-namespace": { type: "string" },
   image: { type: "string" },
   registry: { type: "string" },
   "api-server": { type: "string" },
@@ -26,6 +27,7 @@ export async function runAgentManifests(values: Values, json: boolean): Promise<
     throw new UsageError("--apply and --delete are each other's undoing: give one");
   const objects = agentManifests({
     namespace,
+    agentNamespace: stringOption(values, "agent-namespace"),
     image,
     registry: stringOption(values, "registry") ?? target.registry,
     apiServer: stringOption(values, "api-server"),
@@ -43,11 +45,9 @@ export async function runAgentManifests(values: Values, json: boolean): Promise<
   // The cluster of KUBECONFIG (its context from SANDFLEET_KUBERNETES), whatever namespace the objects name.
   const cluster = { ...target, namespace };
   const done =
-    values.apply === true
-      ? await applyAgentManifests(cluster, objects)
-      : await deleteAgentManifests(cluster, objects, namespace);
+    values.apply === true ? await applyAgentManifests(cluster, objects) : await deleteAgentManifests(cluster, objects);
   const verb = values.apply === true ? "applied" : "deleted";
   if (json) console.log(JSON.stringify({ [verb]: done }));
-  else for (const what of done) console.log(`${verb} ${what} in ${namespace}`);
+  else for (const what of done) console.log(`${verb} ${what}`);
   return EXIT.ok;
 }

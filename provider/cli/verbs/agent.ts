@@ -7,8 +7,8 @@ import { electedAgent, leaderOptions } from "./agent-leader.ts";
 
 export const agent: Verb = {
   usage:
-    "sandfleet agent [--app APP] [--interval 1s] [--metrics-addr 127.0.0.1:9464] [--state-dir DIR] [--webhook-retention 24h] [--leader-elect LEASE [--lease-duration 15s] [--identity NAME]] [--once] [--json]\n" +
-    "       sandfleet agent manifests --image IMAGE [--namespace N] [--registry R] [--api-server HOST:PORT] [--app APP] [--replicas 2] [--apply | --delete] [--json]",
+    "sandfleet agent [--app APP] [--interval 1s] [--metrics-addr 127.0.0.1:9464] [--state-dir DIR] [--webhook-retention 24h] [--leader-elect LEASE [--lease-namespace N] [--lease-duration 15s] [--identity NAME]] [--once] [--json]\n" +
+    "       sandfleet agent manifests --image IMAGE [--namespace N] [--agent-namespace N] [--registry R] [--api-server HOST:PORT] [--app APP] [--replicas 2] [--apply | --delete] [--json]",
   examples: [
     "sandfleet agent",
     "sandfleet agent --metrics-addr :9464",
@@ -27,6 +27,7 @@ export const agent: Verb = {
     "webhook-retention": { type: "string" },
     "leader-elect": { type: "string" },
     "lease-duration": { type: "string" },
+    "lease-namespace": { type: "string" },
     identity: { type: "string" },
     ...AGENT_MANIFEST_OPTIONS,
   },

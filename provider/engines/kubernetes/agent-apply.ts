@@ -16,7 +16,7 @@ export async function applyAgentManifests(target: KubernetesTarget, objects: rea
   const client = lib.KubernetesObjectApi.makeApiClient(config);
   const applied: string[] = [];
   for (const object of objects) {
-    const what = `${object.kind}/${object.metadata.name}`;
+    const what = `${object.kind}/${object.metadata.name} in ${object.metadata.namespace ?? ""}`;
     await call(`apply ${what}`, () =>
       client.patch(
         object as KubernetesObject,
@@ -36,8 +36,9 @@ export async function applyAgentManifests(target: KubernetesTarget, objects: rea
 export async function deleteAgentManifests(
   target: KubernetesTarget,
   objects: readonly KubeObject[],
-  namespace: string,
 ): Promise<string[]> {
+  // The replicas and their lease are where the Deployment is.
+  const namespace = objects.find((o) => o.kind === "Deployment")?.metadata.namespace ?? target.namespace ?? "default";
   const { lib, config, core } = await kubeApis(target)();
   const { call, lookup } = kubeCalls(kubernetesHost(target));
   const client = lib.KubernetesObjectApi.makeApiClient(config);
@@ -48,7 +49,7 @@ export async function deleteAgentManifests(
   };
   const removed: string[] = [];
   const remove = async (object: KubeObject) => {
-    const what = `${object.kind}/${object.metadata.name}`;
+    const what = `${object.kind}/${object.metadata.name} in ${object.metadata.namespace ?? namespace}`;
     const gone = await lookup(`delete ${what}`, () =>
       client.delete(object as KubernetesObject, undefined, undefined, undefined, undefined, "Foreground"),
     );

@@ -8,6 +8,8 @@ import { leaseRules, SANDFLEET_ROLE_RULES } from "./role.ts";
 
 /** The agent's objects are all of this name: service account, role, binding, deployment, lease. */
 export const AGENT_NAME = "sandfleet-agent";
+/** The Role (and its binding) of the agent's lease, where the agent runs. */
+export const AGENT_LEASE_ROLE = "sandfleet-agent-lease";
 /** The Service in front of the replicas' metrics. */
 export const AGENT_METRICS_SERVICE = "sandfleet-agent-metrics";
 /** Where each replica serves /metrics and /healthz. */
@@ -24,7 +26,15 @@ const STATE_DIR = `${STATE_VOLUME}/agent`;
 const AGENT_UID = 65534;
 
 export interface AgentManifestOptions {
+  /** The namespace of the sandboxes, which the agent reconciles. */
   namespace: string;
+  /**
+   * Where the agent itself runs (its service account, pods, lease, metrics);
+   * default `namespace`. A namespace of its own keeps the agent's service
+   * account out of reach of whoever may create pods among the sandboxes
+   * (a pod may name any service account of its namespace).
+   */
+  agentNamespace?: string | undefined;
   /** The agent's image (scripts/lib/agent-image.sh builds one offline). */
   image: string;
   /** The registry sandbox images are in (SANDFLEET_REGISTRY of the agent). */
@@ -55,8 +65,12 @@ function check(options: AgentManifestOptions): void {
   const bad = (what: string, why: string): never => {
     throw new InvalidArgumentError(`agent manifests: ${what} ${why}`);
   };
-  if (options.namespace.length > 63 || !KUBE_NAME.test(options.namespace))
-    bad(`--namespace ${JSON.stringify(options.namespace)}`, "must be a Kubernetes name like sandboxes");
+  for (const [flag, value] of [
+    ["--namespace", options.namespace],
+    ["--agent-namespace", options.agentNamespace],
+  ] as const)
+    if (value !== undefined && (value.length > 63 || !KUBE_NAME.test(value)))
+      bad(`${flag} ${JSON.stringify(value)}`, "must be a Kubernetes name like sandboxes");
   if (options.image.length > 255 || !IMAGE.test(options.image))
     bad(`--image ${JSON.stringify(options.image)}`, "must be an image reference like registry:5000/sandfleet/agent:1");
   if (options.registry !== undefined) {
@@ -78,7 +92,8 @@ function check(options: AgentManifestOptions): void {
 export function agentManifests(options: AgentManifestOptions): KubeObject[] {
   check(options);
   const { namespace } = options;
-  const metadata = (name: string) => ({ name, namespace, labels: { ...AGENT_LABELS } });
+  const home = options.agentNamespace ?? namespace;
+  const metadata = (name: string, where = home) => ({ name, namespace: where, labels: { ...AGENT_LABELS } });
   const selector = { "app.kubernetes.io/name": AGENT_NAME };
   const apiServer = options.apiServer ? HOST_PORT.exec(options.apiServer) : null;
   const env = [
@@ -104,23 +119,39 @@ export function agentManifests(options: AgentManifestOptions): KubeObject[] {
     STATE_DIR,
     "--leader-elect",
     AGENT_NAME,
+    "--lease-namespace",
+    home,
     ...(options.app ? ["--app", options.app] : []),
   ];
   const probe = (path: string) => ({ httpGet: { path, port: "metrics" } });
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(AGENT_NAME) },
+    // sandfleet's role among the sandboxes, and the lease where the agent runs: nothing cluster-wide.
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
-      metadata: metadata(AGENT_NAME),
-      rules: [...SANDFLEET_ROLE_RULES, ...leaseRules(AGENT_NAME)],
+      metadata: metadata(AGENT_NAME, namespace),
+      rules: [...SANDFLEET_ROLE_RULES],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "RoleBinding",
-      metadata: metadata(AGENT_NAME),
+      metadata: metadata(AGENT_NAME, namespace),
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: AGENT_NAME },
-      subjects: [{ kind: "ServiceAccount", name: AGENT_NAME, namespace }],
+      subjects: [{ kind: "ServiceAccount", name: AGENT_NAME, namespace: home }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: metadata(AGENT_LEASE_ROLE),
+      rules: leaseRules(AGENT_NAME),
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: metadata(AGENT_LEASE_ROLE),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: AGENT_LEASE_ROLE },
+      subjects: [{ kind: "ServiceAccount", name: AGENT_NAME, namespace: home }],
     },
     {
       apiVersion: "apps/v1",
