@@ -152,7 +152,10 @@ describe("sandfleet agent in the cluster, two replicas, one leader", () => {
     expect(Date.parse(taken.spec.acquireTime ?? "")).toBeLessThan(
       lastRenewMs + (taken.spec.leaseDurationSeconds ?? 15) * 1000,
     );
-    expect((await agentLog(namespace, await leaseHolder(namespace))).map((l) => l.action)).toContain("leading");
+    const holder = await leaseHolder(namespace);
+    await until("the new leader says so in its log", async () =>
+      (await agentLog(namespace, holder)).some((l) => l.action === "leading"),
+    );
   });
 
   it("--delete removes every object it made, and the lease, leaving nothing behind", async () => {

@@ -14,7 +14,7 @@ export const AGENT_LEASE_ROLE = "sandfleet-agent-lease";
 export const AGENT_METRICS_SERVICE = "sandfleet-agent-metrics";
 /** Where each replica serves /metrics and /healthz. */
 export const AGENT_METRICS_PORT = 9464;
-/** A pod with this label (in any namespace) may reach the agent's metrics; sandfleet never sets it on a sandbox. */
+/** A pod with this label, in a namespace with it, may reach the agent's metrics; sandfleet never sets it on a sandbox. */
 export const AGENT_SCRAPER_LABEL = "sandfleet.io/agent-scraper";
 /** Every object of the set carries these: what `--delete` and a reader select by. */
 export const AGENT_LABELS = { "app.kubernetes.io/name": AGENT_NAME, "app.kubernetes.io/managed-by": "sandfleet" };
@@ -123,6 +123,8 @@ export function agentManifests(options: AgentManifestOptions): KubeObject[] {
     home,
     ...(options.app ? ["--app", options.app] : []),
   ];
+  // Both the pod and its namespace: a tenant can label its own pods, a namespace's labels are the admin's.
+  const scraper = { [AGENT_SCRAPER_LABEL]: "true" };
   const probe = (path: string) => ({ httpGet: { path, port: "metrics" } });
   return [
     { apiVersion: "v1", kind: "ServiceAccount", metadata: metadata(AGENT_NAME) },
@@ -234,17 +236,15 @@ export function agentManifests(options: AgentManifestOptions): KubeObject[] {
       },
     },
     {
-      // Sandboxes never reach the agent: only pods labelled as scrapers do (the label is one sandfleet
-      // never puts on a sandbox). Probes come from the node, which NetworkPolicy does not govern.
+      // Sandboxes never reach the agent: only scrapers do, pods labelled so in namespaces labelled so
+      // (sandfleet never puts the label on a sandbox). Probes come from the node, which NetworkPolicy does not govern.
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
       metadata: metadata(AGENT_NAME),
       spec: {
         podSelector: { matchLabels: selector },
         policyTypes: ["Ingress"],
-        ingress: [
-          { from: [{ namespaceSelector: {}, podSelector: { matchLabels: { [AGENT_SCRAPER_LABEL]: "true" } } }] },
-        ],
+        ingress: [{ from: [{ namespaceSelector: { matchLabels: scraper }, podSelector: { matchLabels: scraper } }] }],
       },
     },
   ];
