@@ -56,14 +56,22 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
       // The readable copy runs under every runtime (gVisor loads no other); `terminate` only signals PID 1.
       await exec.run(id, { argv: [`${dir}/${supervisorFile("runsc")}`, "terminate"] });
     },
-    imageUser: (image) =>
+    imageConfig: (image) =>
       withPublishedFallback(
         image,
-        async () => (await local.images.inspect(image))?.user,
         async () => {
-          const found = await published(image, undefined);
-          return found && (found.imageUser ?? "");
+          const info = await local.images.inspect(image);
+          return (
+            info && {
+              id: info.id,
+              entrypoint: info.entrypoint,
+              cmd: info.cmd,
+              user: info.user,
+              workdir: info.workdir,
+            }
+          );
         },
+        async () => (await published(image, undefined))?.imageConfig,
       ),
     readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),
     async killAll(id) {
@@ -75,7 +83,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   return {
     host,
     containers,
-    images: kubernetesImages(local.images),
+    images: kubernetesImages(local.images, async (image) => (await published(image, undefined))?.imageConfig),
     networks,
     volumes: volumeClient(apis, call, lookup, {
       storageClass: options.storageClass,

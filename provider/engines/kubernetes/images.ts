@@ -8,6 +8,8 @@ import { binaryArchive, SUPERVISOR_FILES } from "../binary-archive.ts";
 import type { ImageClient, SupervisorClient } from "../port.ts";
 import { nameHash } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
+import type { ImageNote } from "./pod-spec.ts";
+import { withPublishedFallback } from "./published.ts";
 
 /**
  * What a pod adds to its image: the supervisor (a version placed earlier) at
@@ -115,10 +117,26 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
   };
 }
 
-/** Image operations on Kubernetes: the local engine's, except a snapshot of a pod. */
-export function kubernetesImages(local: ImageClient): ImageClient {
+/**
+ * Image operations on Kubernetes: the local engine's, except a snapshot of a
+ * pod. Without a local engine (an agent inside the cluster), an image is known
+ * by what a pod made of it noted.
+ */
+export function kubernetesImages(
+  local: ImageClient,
+  notedByPods: (image: string) => Promise<ImageNote | undefined>,
+): ImageClient {
   return {
     ...local,
+    inspect: (ref) =>
+      withPublishedFallback(
+        ref,
+        () => local.inspect(ref),
+        async () => {
+          const note = await notedByPods(ref);
+          return note && { ...note, env: [], tags: [ref], labels: {} };
+        },
+      ),
     async commit() {
       throw new InvalidArgumentError(KUBERNETES_LIMITS.snapshot);
     },

@@ -25,6 +25,17 @@ export interface PodSpecContext {
   spreadKey: string | undefined;
   /** The image's own user (its USER), which the container runs as when the spec names none. */
   imageUser?: string | undefined;
+  /** What the maker's Docker engine said of the image, noted for an agent in the cluster, which has none. */
+  imageConfig?: ImageNote | undefined;
+}
+
+/** An image's config as a pod notes it: enough to make another sandbox of it without a Docker engine. */
+export interface ImageNote {
+  id: string;
+  entrypoint: readonly string[] | undefined;
+  cmd: readonly string[] | undefined;
+  user: string;
+  workdir: string;
 }
 
 /** The spec fields only sandfleet's own daemons use: those run on Docker only. */
@@ -164,7 +175,7 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
           pidsLimit: spec.pidsLimit,
           user: spec.user ?? "",
           // Read from the maker's Docker engine; an agent in the cluster, which has none, reads it here.
-          imageUser: ctx.imageUser ?? "",
+          ...(ctx.imageConfig ? { imageConfig: ctx.imageConfig } : {}),
           init: spec.init,
           runtime: spec.runtime,
           networkMode: spec.networkMode,

@@ -19,7 +19,7 @@ import type { KubeCall, KubeLookup } from "./errors.ts";
 import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
-import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION, type ImageNote } from "./pod-spec.ts";
 import { podSecurityRefusal } from "./pod-security.ts";
 import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 import { podStats } from "./stats.ts";
@@ -34,7 +34,7 @@ export interface PodDeps {
   /** Ends a supervised sandbox as a kill does (exit 137), through its supervisor in `dir`. */
   terminate(id: string, dir: string): Promise<void>;
   /** An image's own user (its USER), as the local engine that built it says. */
-  imageUser(image: string): Promise<string | undefined>;
+  imageConfig(image: string): Promise<ImageNote | undefined>;
   /** Runs `sandfleet-supervisor stats` in a supervised pod: its usage, as JSON. */
   readUsage(id: string, dir: string): Promise<ExecResult>;
   /** Kills every process of a pod but its PID 1. */
@@ -49,8 +49,8 @@ const envSecretName = (id: string) => `${id}-env`;
 
 export interface SpecNote {
   image?: string;
-  /** The image's own user when the spec named none, as the maker's Docker engine read it. */
-  imageUser?: string;
+  /** The image's config, as the maker's Docker engine read it. */
+  imageConfig?: ImageNote;
   pidsLimit?: number;
   user?: string;
   init?: boolean;
@@ -225,7 +225,8 @@ export function podClient(deps: PodDeps): ContainerClient {
         userName: spec.user && !/^\d+(:\d+)?$/.test(spec.user) ? spec.user : undefined,
       });
       // Without a user in the spec, the image's decides whether the pod can promise it is not root.
-      const imageUser = spec.user === undefined ? await deps.imageUser(spec.image) : undefined;
+      const imageConfig = await deps.imageConfig(spec.image);
+      const imageUser = spec.user === undefined ? imageConfig?.user : undefined;
       // The environment (with secrets' values) lives in a Secret the pod reads, never in its spec.
       const hasEnv = Object.keys(spec.env).length > 0;
       if (hasEnv) {
@@ -246,6 +247,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         namespace,
         image,
         imageUser,
+        imageConfig,
         envSecret: hasEnv ? envSecretName(id) : undefined,
         spreadKey: pool ? nameHash(`${spec.labels["sandfleet.app"] ?? ""}/${pool}`).slice(0, 32) : undefined,
       });

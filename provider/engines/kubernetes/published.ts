@@ -8,12 +8,12 @@ import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import type { ImageLayer } from "./images.ts";
 import { OWNED_LABEL } from "./labels.ts";
-import { SANDBOX_CONTAINER } from "./pod-spec.ts";
+import { SANDBOX_CONTAINER, type ImageNote } from "./pod-spec.ts";
 import { specNote } from "./pods.ts";
 
 export interface PublishedImage {
   reference: string;
-  imageUser: string | undefined;
+  imageConfig: ImageNote | undefined;
 }
 
 /** The image and layer as a live pod of the namespace runs them, or undefined when none does. */
@@ -36,7 +36,7 @@ export function publishedByPods(
         if (JSON.stringify(note.supervisor ?? null) !== JSON.stringify(layer.supervisor ?? null)) continue;
       }
       const reference = pod.spec?.containers.find((c) => c.name === SANDBOX_CONTAINER)?.image;
-      if (reference) return { reference, imageUser: note.imageUser || undefined };
+      if (reference) return { reference, imageConfig: note.imageConfig };
     }
     return undefined;
   };
