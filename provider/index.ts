@@ -67,5 +67,6 @@ export {
   type AgentManifestOptions,
   type KubeObject,
 } from "./engines/kubernetes/agent-manifests.ts";
-export { kubernetesLeaseStore } from "./engines/kubernetes/lease.ts";
+export { kubernetesLeaseStore, podGone } from "./engines/kubernetes/lease.ts";
+export { markHostGone } from "./runtime/maker.ts";
 export { applyAgentManifests, deleteAgentManifests } from "./engines/kubernetes/agent-apply.ts";

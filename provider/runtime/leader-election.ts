@@ -38,7 +38,13 @@ export interface LeaderElectionOptions {
 }
 
 export type LeaderChange =
-  | { state: "leading"; identity: string; transitions: number }
+  | {
+      state: "leading";
+      identity: string;
+      transitions: number;
+      /** The holder whose lease lapsed and was taken over (not one that gave it up). */
+      previous?: string;
+    }
   | { state: "following"; leader: string }
   | { state: "stopped-leading"; identity: string; reason: string }
   | { state: "error"; detail: string };
@@ -70,6 +76,8 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
   let observed: { key: string; atMs: number } | undefined;
   let lastFollowed: string | undefined;
   let leading = false;
+  /** The holder of a lapsed lease this replica took over, told with "leading". */
+  let tookFrom: string | undefined;
 
   /** Takes or renews the lease; true when this replica holds it afterwards. */
   const acquireOrRenew = async (): Promise<boolean> => {
@@ -89,6 +97,7 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
       lastFollowed = current.holder;
       return false;
     }
+    if (!mine && current.holder !== "") tookFrom = current.holder;
     const taken = await store.replace(
       {
         holder: identity,
@@ -154,7 +163,13 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
           leading = true;
           lastFollowed = undefined;
           const held = await store.read().catch(() => undefined);
-          tell({ state: "leading", identity, transitions: held?.transitions ?? 0 });
+          tell({
+            state: "leading",
+            identity,
+            transitions: held?.transitions ?? 0,
+            ...(tookFrom ? { previous: tookFrom } : {}),
+          });
+          tookFrom = undefined;
           // A term's work that fails ends the term (and, once the lease is given up, the run) at once.
           let failure: { error: unknown } | undefined;
           const work = lead(term.signal).catch((error: unknown) => {

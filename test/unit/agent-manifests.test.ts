@@ -44,6 +44,7 @@ describe("agentManifests", () => {
         resourceNames: ["sandfleet-agent"],
       },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get"] },
     ]);
     for (const binding of objects.filter((o) => o.kind === "RoleBinding"))
       expect((binding as unknown as V1RoleBinding).subjects).toEqual([

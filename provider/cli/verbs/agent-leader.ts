@@ -5,6 +5,8 @@ import {
   kubernetesFromEnvironment,
   kubernetesLeaseStore,
   leaderElection,
+  markHostGone,
+  podGone,
   parseDuration,
   type Agent,
   type AgentMetrics,
@@ -65,13 +67,23 @@ export async function electedAgent(
       "--leader-elect keeps its lease in a Kubernetes namespace: set SANDFLEET_KUBERNETES=context/namespace",
     );
   const leading = run.metrics ? await leaderGauge(run.metrics, leader.identity) : undefined;
+  const leaseTarget = { ...target, ...(leader.namespace ? { namespace: leader.namespace } : {}) };
+  // A replica whose lease lapsed and whose pod is gone left its pool locks and pending members to
+  // nobody: once the cluster has removed its pod, they are taken over at once, not after their timeouts.
+  const watchGone = async (previous: string) => {
+    for (let look = 0; look < 150 && !run.signal.aborted; look++) {
+      if (await podGone(leaseTarget, previous).catch(() => false)) {
+        markHostGone(previous);
+        run.say({ action: "replica-gone", detail: `${previous} is gone: what it was making is taken over` });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  };
   leading?.(false);
   const election = leaderElection({
     identity: leader.identity,
-    store: kubernetesLeaseStore(
-      { ...target, ...(leader.namespace ? { namespace: leader.namespace } : {}) },
-      leader.lease,
-    ),
+    store: kubernetesLeaseStore(leaseTarget, leader.lease),
     durationMs: leader.durationMs,
     onChange(change) {
       switch (change.state) {
@@ -79,8 +91,9 @@ export async function electedAgent(
           leading?.(true);
           run.say({
             action: "leading",
-            detail: `${change.identity} leads (lease ${leader.lease}, transitions ${String(change.transitions)})`,
+            detail: `${change.identity} leads (lease ${leader.lease}, transitions ${String(change.transitions)}${change.previous ? `, after ${change.previous}, whose lease lapsed` : ""})`,
           });
+          if (change.previous) void watchGone(change.previous);
           break;
         case "following":
           run.say({

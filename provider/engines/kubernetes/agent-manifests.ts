@@ -146,7 +146,8 @@ export function agentManifests(options: AgentManifestOptions): KubeObject[] {
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: metadata(AGENT_LEASE_ROLE),
-      rules: leaseRules(AGENT_NAME),
+      // Its fellow replicas' pods, read by name: a new leader tells a killed one's half-made work by it.
+      rules: [...leaseRules(AGENT_NAME), { apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",

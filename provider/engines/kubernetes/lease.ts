@@ -8,6 +8,13 @@ import { kubeApis } from "./api.ts";
 import { kubeCalls } from "./errors.ts";
 import { kubernetesHost, type KubernetesTarget } from "./target.ts";
 
+/** Whether the pod `name` is gone from the target's namespace (removed, not merely stopping). */
+export async function podGone(target: KubernetesTarget, name: string): Promise<boolean> {
+  const { core, namespace } = await kubeApis(target)();
+  const { lookup } = kubeCalls(kubernetesHost(target));
+  return (await lookup(`read pod ${name}`, () => core.readNamespacedPod({ name, namespace }))) === undefined;
+}
+
 export function kubernetesLeaseStore(target: KubernetesTarget, name: string): LeaseStore {
   const apis = kubeApis(target);
   const { call, lookup } = kubeCalls(kubernetesHost(target));
