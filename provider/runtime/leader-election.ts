@@ -5,23 +5,9 @@
 // gave it up. A leader that cannot renew within its renew deadline, shorter
 // than the duration, stops leading before any follower may take over.
 
-/** What a lease says: who holds it, for how long after each renewal. */
-export interface LeaseRecord {
-  /** "" when nobody holds it (its last holder gave it up). */
-  holder: string;
-  durationMs: number;
-  /** Counts each change of holder. */
-  transitions: number;
-  /** The holder's renew time, as it wrote it: a follower only notices that it changed. */
-  renewedAt: string;
-}
+import type { LeaseStore } from "../engines/lease.ts";
 
-/** Where a lease is kept; each write is conditioned on the version read (a conflict returns false). */
-export interface LeaseStore {
-  read(): Promise<(LeaseRecord & { version: string }) | undefined>;
-  create(record: LeaseRecord): Promise<boolean>;
-  replace(record: LeaseRecord, version: string): Promise<boolean>;
-}
+export type { LeaseRecord, LeaseStore } from "../engines/lease.ts";
 
 export interface LeaderElectionOptions {
   identity: string;

@@ -83,7 +83,16 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   return {
     host,
     containers,
-    images: kubernetesImages(local.images, async (image) => (await published(image, undefined))?.imageConfig),
+    images: kubernetesImages(local.images, (ref) =>
+      withPublishedFallback(
+        ref,
+        () => local.images.inspect(ref),
+        async () => {
+          const note = (await published(ref, undefined))?.imageConfig;
+          return note && { ...note, env: [], tags: [ref], labels: {} };
+        },
+      ),
+    ),
     networks,
     volumes: volumeClient(apis, call, lookup, {
       storageClass: options.storageClass,

@@ -5,11 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import { binaryArchive, SUPERVISOR_FILES } from "../binary-archive.ts";
-import type { ImageClient, SupervisorClient } from "../port.ts";
+import type { ImageClient, ImageInfo, SupervisorClient } from "../port.ts";
 import { nameHash } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
-import type { ImageNote } from "./pod-spec.ts";
-import { withPublishedFallback } from "./published.ts";
 
 /**
  * What a pod adds to its image: the supervisor (a version placed earlier) at
@@ -124,19 +122,12 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
  */
 export function kubernetesImages(
   local: ImageClient,
-  notedByPods: (image: string) => Promise<ImageNote | undefined>,
+  /** The local engine's inspect, else (no local engine) what a pod noted. */
+  inspect: (ref: string) => Promise<ImageInfo | undefined>,
 ): ImageClient {
   return {
     ...local,
-    inspect: (ref) =>
-      withPublishedFallback(
-        ref,
-        () => local.inspect(ref),
-        async () => {
-          const note = await notedByPods(ref);
-          return note && { ...note, env: [], tags: [ref], labels: {} };
-        },
-      ),
+    inspect,
     async commit() {
       throw new InvalidArgumentError(KUBERNETES_LIMITS.snapshot);
     },

@@ -3,7 +3,7 @@
 // replicas that both saw it free cannot both take it.
 import type { V1Lease } from "@kubernetes/client-node";
 import { ConflictError } from "../../errors.ts";
-import type { LeaseRecord, LeaseStore } from "../../runtime/leader-election.ts";
+import type { LeaseRecord, LeaseStore } from "../lease.ts";
 import { kubeApis } from "./api.ts";
 import { kubeCalls } from "./errors.ts";
 import { kubernetesHost, type KubernetesTarget } from "./target.ts";

@@ -1,6 +1,6 @@
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
-import type { ContainerSpec } from "../port.ts";
+import type { ContainerSpec, HealthCheck, VolumeMount } from "../port.ts";
 import { kubeMetadata, kubeName, OWNED_LABEL, validLabelValue, nameHash } from "./labels.ts";
 
 /** The one container of a sandbox's pod. */
@@ -247,4 +247,27 @@ export function parseQuantity(value: string | undefined): number {
   if (!match) return 0;
   const scale: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
   return Number(match[1]) * (match[2] ? (scale[match[2]] ?? 1) : 1);
+}
+
+/** What a pod notes of its sandbox spec (SPEC_ANNOTATION). */
+export interface SpecNote {
+  image?: string;
+  /** The image's config, as the maker's Docker engine read it. */
+  imageConfig?: ImageNote;
+  pidsLimit?: number;
+  user?: string;
+  init?: boolean;
+  runtime?: string;
+  networkMode?: string;
+  mounts?: VolumeMount[];
+  healthcheck?: HealthCheck;
+  supervisor?: { version: string; dir: string };
+}
+
+export function specNote(pod: V1Pod): SpecNote {
+  try {
+    return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
+  } catch {
+    return {};
+  }
 }

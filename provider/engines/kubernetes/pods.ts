@@ -10,8 +10,6 @@ import type {
   ContainerSummary,
   ContainerTrouble,
   ExecResult,
-  HealthCheck,
-  VolumeMount,
 } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { ImageLayer } from "./images.ts";
@@ -19,7 +17,7 @@ import type { KubeCall, KubeLookup } from "./errors.ts";
 import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
-import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION, type ImageNote } from "./pod-spec.ts";
+import { parseQuantity, podFor, SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
 import { podSecurityRefusal } from "./pod-security.ts";
 import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 import { podStats } from "./stats.ts";
@@ -46,28 +44,6 @@ export interface PodDeps {
 /** Pod ids are made here: short, valid names, never reused. */
 const POD_ID = /^sf-[0-9a-f]{12}$/;
 const envSecretName = (id: string) => `${id}-env`;
-
-export interface SpecNote {
-  image?: string;
-  /** The image's config, as the maker's Docker engine read it. */
-  imageConfig?: ImageNote;
-  pidsLimit?: number;
-  user?: string;
-  init?: boolean;
-  runtime?: string;
-  networkMode?: string;
-  mounts?: VolumeMount[];
-  healthcheck?: HealthCheck;
-  supervisor?: { version: string; dir: string };
-}
-
-export function specNote(pod: V1Pod): SpecNote {
-  try {
-    return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
-  } catch {
-    return {};
-  }
-}
 
 function sandboxStatus(pod: V1Pod): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);

@@ -8,8 +8,7 @@ import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import type { ImageLayer } from "./images.ts";
 import { OWNED_LABEL } from "./labels.ts";
-import { SANDBOX_CONTAINER, type ImageNote } from "./pod-spec.ts";
-import { specNote } from "./pods.ts";
+import { SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
 
 export interface PublishedImage {
   reference: string;
