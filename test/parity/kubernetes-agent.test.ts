@@ -153,8 +153,8 @@ describe("sandfleet agent in the cluster, two replicas, one leader", () => {
       lastRenewMs + (taken.spec.leaseDurationSeconds ?? 15) * 1000,
     );
     const holder = await leaseHolder(namespace);
-    await until("the new leader says so in its log", async () =>
-      (await agentLog(namespace, holder)).some((l) => l.action === "leading"),
+    await until("the new leader says so in its metrics", async () =>
+      (await agentMetricsText(namespace, holder)).includes(`sandfleet_agent_leader{identity="${holder}"} 1`),
     );
   });
 
