@@ -369,7 +369,7 @@ describe("the agent's service-account token", () => {
         },
       }),
     );
-    await kubectl(["create", "-f", file]);
+    await kubectl(["-n", ns, "create", "-f", file]);
     await kubectl(["-n", ns, "wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
     return name;
   };
@@ -450,8 +450,9 @@ describe("the agent's service-account token", () => {
     expect(await canI("delete", "leases/sandfleet-agent", "-n", namespace)).toBe("no");
     expect(await canI("update", "leases", "-n", "kube-node-lease")).toBe("no");
     expect(await canI("list", "secrets", "-n", namespace)).toBe("no");
-    expect(await canI("create", "serviceaccounts/token", "-n", namespace)).toBe("no");
-    expect(await canI("create", "pods/ephemeralcontainers", "-n", namespace)).toBe("no");
+    expect(await canI("create", "serviceaccounts", "--subresource=token", "-n", namespace)).toBe("no");
+    expect(await canI("patch", "pods", "--subresource=ephemeralcontainers", "-n", namespace)).toBe("no");
+    expect(await canI("update", "pods", "--subresource=ephemeralcontainers", "-n", namespace)).toBe("no");
     expect(await canI("create", "rolebindings", "-n", namespace)).toBe("no");
     expect(await canI("patch", "deployments", "-n", namespace)).toBe("no");
     expect(await canI("list", "nodes")).toBe("no");
@@ -472,7 +473,8 @@ describe("the agent's service-account token", () => {
       };
       const file = join(tmpdir(), `sandfleet-agent-${home}.json`);
       writeFileSync(file, JSON.stringify({ ...list, items: list.items.filter((o) => o.kind !== "Deployment") }));
-      await kubectl(["apply", "-f", file]);
+      // Objects of two namespaces: kubectl without the helper's namespace.
+      await run(KUBECTL, ["--kubeconfig", TEST_CLUSTER.kubeconfig ?? "", "apply", "-f", file]);
       // A pod naming the agent's service account in the tenant's namespace names one that is not there.
       const asAgent = join(tmpdir(), `sandfleet-as-agent-${home}.yaml`);
       writeFileSync(
