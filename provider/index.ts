@@ -58,3 +58,26 @@ export type { SandboxParams, SandboxNetwork, SandboxRuntime } from "./runtime/sa
 export type { SandboxState, SandboxSummary } from "./runtime/sandboxes/sandbox-ops.ts";
 export type { ExecResult, ImageSummary, VolumeInfo } from "./engines/port.ts";
 export { parseDuration } from "./spec/units.ts";
+export {
+  leaderElection,
+  type LeaderChange,
+  type Leadership,
+  type LeaseStore,
+} from "./runtime/agent/leader-election.ts";
+export { kubernetesFromEnvironment } from "./engines/connect.ts";
+export { markHostGone } from "./runtime/local/maker.ts";
+export {
+  agentManifests,
+  AGENT_LABELS,
+  AGENT_METRICS_PORT,
+  AGENT_LEASE_ROLE,
+  AGENT_METRICS_SERVICE,
+  AGENT_NAME,
+  AGENT_SCRAPER_LABEL,
+  applyAgentManifests,
+  deleteAgentManifests,
+  kubernetesLeaseStore,
+  podGone,
+  type AgentManifestOptions,
+  type KubeObject,
+} from "./engines/cluster-agent.ts";

@@ -10,6 +10,11 @@ export async function serveMetrics(
   // Loaded here, not at import: every run of the CLI imports this module, few serve anything.
   const { createServer } = await import("node:http");
   const server: Server = createServer((request, response) => {
+    // What a liveness probe asks: that the process answers, without the engine reads a scrape makes.
+    if (request.method === "GET" && request.url?.split("?")[0] === "/healthz") {
+      response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+      return;
+    }
     if (request.method !== "GET" || request.url?.split("?")[0] !== "/metrics") {
       response.writeHead(404).end("not found: metrics are at /metrics\n");
       return;

@@ -7,7 +7,9 @@
 //   reading other namespaces' pods through a node's proxy, acting in another
 //   namespace, or starting a pod that mounts the node's /;
 // - a namespace that enforces Pod Security "restricted" refusing sandfleet's
-//   pods, or refusing them with an error nobody can act on.
+//   pods, or refusing them with an error nobody can act on;
+// - a sandbox, a neighbour's pod or a tenant using the agent's service-account
+//   token, or reaching its metrics port.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,6 +21,7 @@ import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
 import { createAppNetwork } from "../../provider/runtime/networks/apps.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
+import { agentImage, agentManifestsCli, readyAgentPods } from "../support/agent-in-cluster.ts";
 import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
@@ -311,5 +314,197 @@ describe("a tenant holding sandfleet's role", () => {
       ].join("\n"),
     );
     expect(await asTenant("create", "-f", file)).toMatch(/violates PodSecurity "restricted.*hostPath/);
+  });
+});
+
+describe("the agent's service-account token", () => {
+  // The sandboxes' namespace, with the agent beside them (the default layout, the nearest a sandbox gets to it).
+  const namespace = `sandfleet-agent-sec-${suffix()}`;
+  // A neighbour: another namespace's workload on the same nodes.
+  const neighbour = `sandfleet-neighbour-${suffix()}`;
+  const options = { ...TEST_CLUSTER, namespace };
+  const app = uniqueApp("k8s-agent-sec");
+  const agentUser = `system:serviceaccount:${namespace}:sandfleet-agent`;
+  let image = "";
+  beforeAll(async () => {
+    image = await agentImage();
+    for (const ns of [namespace, neighbour]) {
+      await kubectl(["create", "namespace", ns]);
+      await kubectl(["label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"]);
+    }
+    await agentManifestsCli(namespace, image, "--apply");
+    await until("both agent replicas Ready", async () => (await readyAgentPods(namespace)).length === 2, 180_000);
+  });
+  afterAll(async () => {
+    await cleanupBackend(connectEngine({ kubernetes: options }), app);
+    for (const ns of [namespace, neighbour]) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+  });
+  const canI = async (...args: string[]) => {
+    try {
+      return (await kubectl(["auth", "can-i", "--as", agentUser, ...args])).trim();
+    } catch (error) {
+      return ((error as { stdout?: string }).stdout ?? "").trim();
+    }
+  };
+  /** A pod of the agent's image that only sleeps, on `node`, as Pod Security restricted admits. */
+  const probePod = async (ns: string, node: string, labels: Record<string, string>) => {
+    const name = `probe-${suffix()}`;
+    const file = join(tmpdir(), `sandfleet-${name}.json`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name, namespace: ns, labels },
+        spec: {
+          nodeName: node,
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
+          containers: [
+            {
+              name: "probe",
+              image,
+              command: ["/bin/sleep", "600"],
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+            },
+          ],
+        },
+      }),
+    );
+    await kubectl(["-n", ns, "create", "-f", file]);
+    await kubectl(["-n", ns, "wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
+    return name;
+  };
+  const agentPlaces = async () =>
+    Promise.all(
+      (await readyAgentPods(namespace)).map(async (pod) => {
+        const json = JSON.parse(await kubectl(["-n", namespace, "get", "pod", pod, "-o", "json"])) as {
+          spec: { nodeName: string };
+          status: { podIP: string };
+        };
+        return { pod, node: json.spec.nodeName, ip: json.status.podIP };
+      }),
+    );
+  const probeReaches = async (ns: string, pod: string, url: string) =>
+    (
+      await kubectl([
+        "-n",
+        ns,
+        "exec",
+        pod,
+        "--",
+        "sh",
+        "-c",
+        `timeout 3 wget -q -O - ${url} >/dev/null 2>&1 && echo REACHED || echo NO`,
+      ])
+    ).trim() === "REACHED";
+
+  it("is not in any sandbox beside the agent, and no sandbox reaches an agent replica's metrics port", async () => {
+    const [agent] = await agentPlaces();
+    if (!agent) throw new Error("no agent replica");
+    // A sandbox on the agent replica's node (the test cluster has no route between nodes' pods).
+    const beside = new Sandfleet({ kubernetes: options });
+    const misses: Sandbox[] = [];
+    let sandbox: Sandbox | undefined;
+    for (let attempt = 0; attempt < 12 && !sandbox; attempt++) {
+      const made = await beside.sandboxes.create({ app, image: "sandfleet/busybox", user: "1000:1000", memoryMiB: 32 });
+      const json = JSON.parse(await kubectl(["-n", namespace, "get", "pod", made.id, "-o", "json"])) as {
+        spec: { nodeName: string };
+      };
+      if (json.spec.nodeName === agent.node) sandbox = made;
+      else misses.push(made);
+    }
+    await Promise.all(misses.map((miss) => miss.terminate()));
+    if (!sandbox) throw new Error(`no sandbox landed on ${agent.node}`);
+    try {
+      const token = await sandbox.run([
+        "sh",
+        "-c",
+        "ls /var/run/secrets/kubernetes.io/serviceaccount 2>&1; env | grep -c KUBERNETES_SERVICE || true",
+      ]);
+      expect(token.stdout).toMatch(/No such file or directory/);
+      expect(await reaches(sandbox, `http://${agent.ip}:9464/healthz`)).toBe(false);
+      expect(await reaches(sandbox, `http://${agent.ip}:9464/metrics`)).toBe(false);
+    } finally {
+      await sandbox.terminate();
+    }
+  });
+
+  it("keeps a neighbour's pod off the metrics port unless both it and its namespace carry the scraper label", async () => {
+    const [agent] = await agentPlaces();
+    if (!agent) throw new Error("no agent replica");
+    const url = `http://${agent.ip}:9464/healthz`;
+    // A neighbour labelling its own pod is not enough: the namespace's label is the cluster admin's to give.
+    const unlabelled = await probePod(neighbour, agent.node, {});
+    const selfLabelled = await probePod(neighbour, agent.node, { "sandfleet.io/agent-scraper": "true" });
+    expect(await probeReaches(neighbour, unlabelled, url)).toBe(false);
+    expect(await probeReaches(neighbour, selfLabelled, url)).toBe(false);
+    // The admin labels the namespace: its labelled pod scrapes (the port was open all along).
+    await kubectl(["label", "namespace", neighbour, "sandfleet.io/agent-scraper=true"]);
+    await until("the labelled scraper reaches the agent", () => probeReaches(neighbour, selfLabelled, url), 30_000);
+    expect(await probeReaches(neighbour, unlabelled, url)).toBe(false);
+  });
+
+  it("can do no more than sandfleet's role in its namespace and its one lease", async () => {
+    expect(await canI("create", "pods", "-n", namespace)).toBe("yes"); // the role is in force
+    expect(await canI("update", "leases/sandfleet-agent", "-n", namespace)).toBe("yes");
+    expect(await canI("update", "leases/kube-scheduler", "-n", namespace)).toBe("no");
+    expect(await canI("delete", "leases/sandfleet-agent", "-n", namespace)).toBe("no");
+    expect(await canI("update", "leases", "-n", "kube-node-lease")).toBe("no");
+    expect(await canI("list", "secrets", "-n", namespace)).toBe("no");
+    expect(await canI("create", "serviceaccounts", "--subresource=token", "-n", namespace)).toBe("no");
+    expect(await canI("patch", "pods", "--subresource=ephemeralcontainers", "-n", namespace)).toBe("no");
+    expect(await canI("update", "pods", "--subresource=ephemeralcontainers", "-n", namespace)).toBe("no");
+    expect(await canI("create", "rolebindings", "-n", namespace)).toBe("no");
+    expect(await canI("patch", "deployments", "-n", namespace)).toBe("no");
+    expect(await canI("list", "nodes")).toBe("no");
+    expect(await canI("get", "nodes/proxy")).toBe("no");
+    expect(await canI("list", "pods", "--all-namespaces")).toBe("no");
+    expect(await canI("get", "secrets", "-n", neighbour)).toBe("no");
+  });
+
+  it("in a namespace of its own, is out of reach of a tenant that may create pods among the sandboxes", async () => {
+    const sandboxes = `sandfleet-tenant-${suffix()}`;
+    const home = `sandfleet-system-${suffix()}`;
+    try {
+      const tenant = await sandfleetRole(sandboxes);
+      await kubectl(["create", "namespace", home]);
+      // Its service account and roles, as --apply makes them (the replicas themselves are not needed here).
+      const list = JSON.parse(await agentManifestsCli(sandboxes, image, "--agent-namespace", home, "--json")) as {
+        items: { kind: string }[];
+      };
+      const file = join(tmpdir(), `sandfleet-agent-${home}.json`);
+      writeFileSync(file, JSON.stringify({ ...list, items: list.items.filter((o) => o.kind !== "Deployment") }));
+      // Objects of two namespaces: kubectl without the helper's namespace.
+      await run(KUBECTL, ["--kubeconfig", TEST_CLUSTER.kubeconfig ?? "", "apply", "-f", file]);
+      // A pod naming the agent's service account in the tenant's namespace names one that is not there.
+      const asAgent = join(tmpdir(), `sandfleet-as-agent-${home}.yaml`);
+      writeFileSync(
+        asAgent,
+        [
+          "apiVersion: v1",
+          "kind: Pod",
+          `metadata: { name: as-agent, namespace: ${sandboxes} }`,
+          "spec:",
+          "  serviceAccountName: sandfleet-agent",
+          "  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: RuntimeDefault } }",
+          `  containers: [{ name: c, image: ${image}, command: [/bin/sleep, "60"], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } } }]`,
+        ].join("\n"),
+      );
+      const made = await run(KUBECTL, ["--kubeconfig", tenant.options.kubeconfig, "create", "-f", asAgent]).then(
+        () => "created",
+        (error: unknown) => ((error as { stderr?: string }).stderr ?? String(error)).trim(),
+      );
+      expect(made).toMatch(/serviceaccount "sandfleet-agent" not found/i);
+      expect(
+        (
+          await kubectl(["auth", "can-i", "--as", tenant.user, "create", "pods", "-n", home]).catch(
+            (error: unknown) => (error as { stdout?: string }).stdout ?? "",
+          )
+        ).trim(),
+      ).toBe("no");
+    } finally {
+      for (const ns of [sandboxes, home]) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { networkClient } from "./networks.ts";
 import { KUBERNETES_CAPABILITIES } from "./capabilities.ts";
 import { namespaceCapacity } from "./capacity.ts";
 import { podClient } from "./pods.ts";
+import { publishedByPods, withPublishedFallback } from "./published.ts";
 import { recordClient } from "./records.ts";
 import { volumeClient } from "./volumes.ts";
 
@@ -39,19 +40,40 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   const publisher = imagePublisher(local.images, options.registry, host);
   const exec = execClient(apis, call);
   const networks = networkClient(apis, call, lookup);
+  const published = publishedByPods(apis, call);
   const containers = podClient({
     apis,
     call,
     lookup,
     publish: async (image, layer) => {
       await networks.ensureDefaultDeny();
-      return publisher.publish(image, layer);
+      return withPublishedFallback(
+        image,
+        () => publisher.publish(image, layer),
+        async () => (await published(image, layer))?.reference,
+      );
     },
     async terminate(id, dir) {
       // The readable copy runs under every runtime (gVisor loads no other); `terminate` only signals PID 1.
       await exec.run(id, { argv: [`${dir}/${supervisorFile("runsc")}`, "terminate"] });
     },
-    imageUser: async (image) => (await local.images.inspect(image))?.user,
+    imageConfig: (image) =>
+      withPublishedFallback(
+        image,
+        async () => {
+          const info = await local.images.inspect(image);
+          return (
+            info && {
+              id: info.id,
+              entrypoint: info.entrypoint,
+              cmd: info.cmd,
+              user: info.user,
+              workdir: info.workdir,
+            }
+          );
+        },
+        async () => (await published(image, undefined))?.imageConfig,
+      ),
     readUsage: (id, dir) => exec.run(id, { argv: [`${dir}/sandfleet-supervisor`, "stats"] }),
     async killAll(id) {
       await exec.run(id, { argv: ["sh", "-c", "kill -9 -1"] });
@@ -63,7 +85,16 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   return {
     host,
     containers,
-    images: kubernetesImages(local.images),
+    images: kubernetesImages(local.images, (ref) =>
+      withPublishedFallback(
+        ref,
+        () => local.images.inspect(ref),
+        async () => {
+          const note = (await published(ref, undefined))?.imageConfig;
+          return note && { ...note, env: [], tags: [ref], labels: {} };
+        },
+      ),
+    ),
     networks,
     volumes: volumeClient(apis, call, lookup, {
       storageClass: options.storageClass,

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import { binaryArchive, SUPERVISOR_FILES } from "../binary-archive.ts";
-import type { ImageClient, SupervisorClient } from "../port.ts";
+import type { ImageClient, ImageInfo, SupervisorClient } from "../port.ts";
 import { nameHash } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 
@@ -142,10 +142,19 @@ export function imagePublisher(local: ImageClient, registry: string | undefined,
   };
 }
 
-/** Image operations on Kubernetes: the local engine's, except a snapshot of a pod. */
-export function kubernetesImages(local: ImageClient): ImageClient {
+/**
+ * Image operations on Kubernetes: the local engine's, except a snapshot of a
+ * pod. Without a local engine (an agent inside the cluster), an image is known
+ * by what a pod made of it noted.
+ */
+export function kubernetesImages(
+  local: ImageClient,
+  /** The local engine's inspect, else (no local engine) what a pod noted. */
+  inspect: (ref: string) => Promise<ImageInfo | undefined>,
+): ImageClient {
   return {
     ...local,
+    inspect,
     async commit() {
       throw new InvalidArgumentError(KUBERNETES_LIMITS.snapshot);
     },

@@ -1,6 +1,6 @@
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
-import type { ContainerSpec } from "../port.ts";
+import type { ContainerSpec, HealthCheck, VolumeMount } from "../port.ts";
 import { kubeMetadata, kubeName, OWNED_LABEL, validLabelValue, nameHash } from "./labels.ts";
 
 /** The one container of a sandbox's pod. */
@@ -25,6 +25,17 @@ export interface PodSpecContext {
   spreadKey: string | undefined;
   /** The image's own user (its USER), which the container runs as when the spec names none. */
   imageUser?: string | undefined;
+  /** What the maker's Docker engine said of the image, noted for an agent in the cluster, which has none. */
+  imageConfig?: ImageNote | undefined;
+}
+
+/** An image's config as a pod notes it: enough to make another sandbox of it without a Docker engine. */
+export interface ImageNote {
+  id: string;
+  entrypoint: readonly string[] | undefined;
+  cmd: readonly string[] | undefined;
+  user: string;
+  workdir: string;
 }
 
 /** The spec fields only sandfleet's own daemons use: those run on Docker only. */
@@ -163,6 +174,8 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
           image: spec.image,
           pidsLimit: spec.pidsLimit,
           user: spec.user ?? "",
+          // Read from the maker's Docker engine; an agent in the cluster, which has none, reads it here.
+          ...(ctx.imageConfig ? { imageConfig: ctx.imageConfig } : {}),
           init: spec.init,
           runtime: spec.runtime,
           networkMode: spec.networkMode,
@@ -234,4 +247,27 @@ export function parseQuantity(value: string | undefined): number {
   if (!match) return 0;
   const scale: Record<string, number> = { m: 1e-3, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1e3, M: 1e6, G: 1e9 };
   return Number(match[1]) * (match[2] ? (scale[match[2]] ?? 1) : 1);
+}
+
+/** What a pod notes of its sandbox spec (SPEC_ANNOTATION). */
+export interface SpecNote {
+  image?: string;
+  /** The image's config, as the maker's Docker engine read it. */
+  imageConfig?: ImageNote;
+  pidsLimit?: number;
+  user?: string;
+  init?: boolean;
+  runtime?: string;
+  networkMode?: string;
+  mounts?: VolumeMount[];
+  healthcheck?: HealthCheck;
+  supervisor?: { version: string; dir: string };
+}
+
+export function specNote(pod: V1Pod): SpecNote {
+  try {
+    return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
+  } catch {
+    return {};
+  }
 }

@@ -10,8 +10,6 @@ import type {
   ContainerSummary,
   ContainerTrouble,
   ExecResult,
-  HealthCheck,
-  VolumeMount,
 } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { ImageLayer } from "./images.ts";
@@ -19,7 +17,7 @@ import type { KubeCall, KubeLookup } from "./errors.ts";
 import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
-import { parseQuantity, podFor, SANDBOX_CONTAINER, SPEC_ANNOTATION } from "./pod-spec.ts";
+import { parseQuantity, podFor, SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
 import { podSecurityRefusal } from "./pod-security.ts";
 import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 import { podStats } from "./stats.ts";
@@ -34,7 +32,7 @@ export interface PodDeps {
   /** Ends a supervised sandbox as a kill does (exit 137), through its supervisor in `dir`. */
   terminate(id: string, dir: string): Promise<void>;
   /** An image's own user (its USER), as the local engine that built it says. */
-  imageUser(image: string): Promise<string | undefined>;
+  imageConfig(image: string): Promise<ImageNote | undefined>;
   /** Runs `sandfleet-supervisor stats` in a supervised pod: its usage, as JSON. */
   readUsage(id: string, dir: string): Promise<ExecResult>;
   /** Kills every process of a pod but its PID 1. */
@@ -48,26 +46,6 @@ export interface PodDeps {
 /** Pod ids are made here: short, valid names, never reused. */
 const POD_ID = /^sf-[0-9a-f]{12}$/;
 const envSecretName = (id: string) => `${id}-env`;
-
-interface SpecNote {
-  image?: string;
-  pidsLimit?: number;
-  user?: string;
-  init?: boolean;
-  runtime?: string;
-  networkMode?: string;
-  mounts?: VolumeMount[];
-  healthcheck?: HealthCheck;
-  supervisor?: { version: string; dir: string };
-}
-
-function specNote(pod: V1Pod): SpecNote {
-  try {
-    return JSON.parse(pod.metadata?.annotations?.[SPEC_ANNOTATION] ?? "{}") as SpecNote;
-  } catch {
-    return {};
-  }
-}
 
 function sandboxStatus(pod: V1Pod): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
@@ -251,7 +229,8 @@ export function podClient(deps: PodDeps): ContainerClient {
         app: spec.labels["sandfleet.app"],
       });
       // Without a user in the spec, the image's decides whether the pod can promise it is not root.
-      const imageUser = spec.user === undefined ? await deps.imageUser(spec.image) : undefined;
+      const imageConfig = await deps.imageConfig(spec.image);
+      const imageUser = spec.user === undefined ? imageConfig?.user : undefined;
       // The environment (with secrets' values) lives in a Secret the pod reads, never in its spec.
       const hasEnv = Object.keys(spec.env).length > 0;
       if (hasEnv) {
@@ -272,6 +251,7 @@ export function podClient(deps: PodDeps): ContainerClient {
         namespace,
         image,
         imageUser,
+        imageConfig,
         envSecret: hasEnv ? envSecretName(id) : undefined,
         spreadKey: pool ? nameHash(`${spec.labels["sandfleet.app"] ?? ""}/${pool}`).slice(0, 32) : undefined,
       });

@@ -69,6 +69,8 @@ export class Agent {
   readonly #recentEvents = new Set<string>();
   readonly #startedMs: number;
   readonly #seen = new ActivityRecord();
+  /** Whether the engine keeps snapshots, asked once. */
+  #snapshots: Promise<boolean> | undefined;
 
   constructor(params: AgentParams) {
     const { metrics, ...rest } = params;
@@ -119,12 +121,16 @@ export class Agent {
         detail: `egress: app "${owner}" sandbox "${sandbox}": ${problem}; it reaches nothing until its list is fixed`,
       })),
     );
-    await step("snapshots", async () =>
-      (await expireSnapshots(docker, now, app ? { app } : {})).map((snapshot) => ({
+    await step("snapshots", async () => {
+      // An engine without snapshots has none to expire (and an agent inside a cluster no Docker engine to ask).
+      this.#snapshots ??= docker.info().then((info) => info.capabilities.snapshots.supported);
+      this.#snapshots.catch(() => (this.#snapshots = undefined));
+      if (!(await this.#snapshots)) return [];
+      return (await expireSnapshots(docker, now, app ? { app } : {})).map((snapshot) => ({
         action: "expired" as const,
         detail: snapshot,
-      })),
-    );
+      }));
+    });
     for (const reconcile of reconcilers) await step("reconciler", () => reconcile(docker, now));
     for (const event of events) this.#params.onEvent?.(event);
     return events;

@@ -27,6 +27,14 @@ function processStartTicks(pid: number | "self"): string | undefined {
 
 let self: string | undefined;
 
+/** Hosts known to be gone for good (an agent replica whose pod the cluster removed): every maker there is gone. */
+const goneHosts = new Set<string>();
+
+/** Says that `host` will never run a maker again, so that what its makers left is taken over at once. */
+export function markHostGone(host: string): void {
+  if (host && host !== hostname()) goneHosts.add(host);
+}
+
 /** This process, as a maker label: `host:pid:start`. */
 export function currentMaker(): string {
   self ??= `${hostname()}:${String(process.pid)}:${processStartTicks("self") ?? "0"}`;
@@ -40,6 +48,7 @@ export function currentMaker(): string {
  */
 export function makerIsGone(label: string | undefined): boolean {
   const [host, pid, start] = (label ?? "").split(":");
+  if (host && goneHosts.has(host)) return true;
   if (!host || !pid || !start || host !== hostname()) return false;
   const now = processStartTicks(Number(pid));
   return now === undefined || (start !== "0" && now !== start);
