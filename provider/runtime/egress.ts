@@ -5,6 +5,7 @@ import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, NotFoundError, SandfleetError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
+import { egressTables } from "./egress-tables.ts";
 import { newestRecords, writeRecord } from "./sandbox-records.ts";
 import { binaryArchive, packagedBinary } from "./supervisor/placement.ts";
 
@@ -65,13 +66,16 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
 
 async function placeEgressDaemon(docker: Engine): Promise<string> {
   const { version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
+  // Its tables are this engine's own: another engine's daemon on the same host keeps its own.
+  const { dataRoot } = await docker.info();
+  const tablesKey = dataRoot === undefined ? "" : egressTables(dataRoot).engineKey;
   const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
   const upstream = process.env.SANDFLEET_EGRESS_UPSTREAM;
   const publicRanges = process.env.SANDFLEET_EGRESS_PUBLIC;
   // The daemon reads the hosts file when it starts: a changed file needs a new one.
   const hostsContent = hosts ? await readFile(hosts, "utf8") : "";
   const config = sha256Hex(
-    JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, log: DAEMON_LOG }),
+    JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, tablesKey, log: DAEMON_LOG }),
   ).slice(0, 16);
   const existing = await docker.containers.inspect(DAEMON);
   // The hosts, upstream and public ranges are hooks for a test's small internet, set only by
@@ -80,11 +84,15 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
   const hooked = [hosts, upstream, publicRanges].some(Boolean);
   const fits = hooked
     ? existing?.labels[LABEL.egressDaemon] === config
-    : existing?.labels[LABEL.egressDaemonVersion] === version;
+    : existing?.labels[LABEL.egressDaemonVersion] === version &&
+      (existing.labels[LABEL.egressDaemonTables] ?? "") === tablesKey;
   if (existing && fits) {
     if (!existing.running) await docker.containers.start(DAEMON);
     return DAEMON;
   }
+  // A daemon from before tables were per engine left its rules under the legacy names: the new
+  // one removes them in the transaction that places its own, so the host is never without them.
+  const retireLegacy = existing !== undefined && existing.labels[LABEL.egressDaemonTables] === undefined;
   if (existing) await docker.containers.remove(DAEMON);
   const image = await daemonImage(docker);
   try {
@@ -98,9 +106,16 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
         ...(hostsContent ? ["--hosts-text", hostsContent] : []),
         ...(upstream ? ["--upstream", upstream] : []),
         ...(publicRanges ? ["--public", publicRanges] : []),
+        ...(tablesKey ? ["--engine-key", tablesKey] : []),
+        ...(tablesKey && retireLegacy ? ["--retire-legacy-tables"] : []),
       ],
       env: {},
-      labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config, [LABEL.egressDaemonVersion]: version },
+      labels: {
+        [LABEL.managed]: "true",
+        [LABEL.egressDaemon]: config,
+        [LABEL.egressDaemonVersion]: version,
+        ...(tablesKey ? { [LABEL.egressDaemonTables]: tablesKey } : {}),
+      },
       nanoCpus: 500_000_000,
       memoryBytes: 128 * 1024 * 1024,
       pidsLimit: 64,
