@@ -41,3 +41,41 @@ export async function containerQuotaGroup(engine: Engine, containerId: string): 
     maxReferencedBytes: maxReferenced === "none" ? undefined : Number(maxReferenced),
   };
 }
+
+/**
+ * The quota groups of containers' writable layers, by container id, read in
+ * one listing of the engine's file system (a thousand containers in one call).
+ */
+export async function containerQuotaGroupIds(
+  engine: Engine,
+  containerIds: readonly string[],
+): Promise<Map<string, string>> {
+  const { dataRoot } = await engine.info();
+  if (dataRoot === undefined) throw new Error("the engine does not say where its data root is");
+  const byPath = await quotaGroupsByPath(dataRoot);
+  const out = new Map<string, string>();
+  for (const id of containerIds) {
+    const mountId = (await readFile(join(dataRoot, "image/btrfs/layerdb/mounts", id, "mount-id"), "utf8")).trim();
+    const group = byPath.get(`btrfs/subvolumes/${mountId}`);
+    if (group) out.set(id, group);
+  }
+  return out;
+}
+
+/** Every quota group on the engine's file system now, by id, with the path btrfs shows (`<stale>` once its subvolume is gone). */
+export async function quotaGroups(engine: Engine): Promise<Map<string, string>> {
+  const { dataRoot } = await engine.info();
+  if (dataRoot === undefined) throw new Error("the engine does not say where its data root is");
+  return new Map([...(await quotaGroupsByPath(dataRoot))].map(([path, id]) => [id, path]));
+}
+
+async function quotaGroupsByPath(dataRoot: string): Promise<Map<string, string>> {
+  const { stdout } = await mustRun("btrfs", ["qgroup", "show", "--raw", dataRoot]);
+  const out = new Map<string, string>();
+  for (const line of stdout.split("\n")) {
+    const fields = line.trim().split(/\s+/);
+    const [id = "", , , path] = fields;
+    if (/^0\/\d+$/.test(id) && path !== undefined) out.set(path === "<stale>" ? `<stale>${id}` : path, id);
+  }
+  return out;
+}

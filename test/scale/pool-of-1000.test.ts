@@ -1,0 +1,74 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { poolProvider } from "../../provider/resources/pool-provider.ts";
+import { LABEL } from "../../provider/runtime/labels.ts";
+import { listMembers, poolExists } from "../../provider/runtime/pool.ts";
+import { containerQuotaGroupIds, quotaGroups } from "../support/btrfs-quota.ts";
+import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
+import { until } from "../support/until.ts";
+
+/**
+ * The size of the drill: a pool of a thousand. SANDFLEET_SCALE_POOL may
+ * lower it while developing (each idle member holds ~20 MiB of the host's
+ * memory); it never raises it.
+ */
+const POOL_OF = 1000;
+const size = Math.min(POOL_OF, Number(process.env.SANDFLEET_SCALE_POOL ?? POOL_OF) || POOL_OF);
+
+describe(`a pool of ${String(size)} warm members`, () => {
+  const app = uniqueApp("scale");
+  afterAll(() => cleanupApp(app), 1_800_000);
+
+  /** What the app still has on the engine, by kind: containers in any state (removing too), networks, volumes. */
+  async function left() {
+    const labels = { [LABEL.managed]: "true", [LABEL.app]: app };
+    const [containers, networks, volumes] = await Promise.all([
+      docker.containers.list(labels),
+      docker.networks.list(labels),
+      docker.volumes.list(labels),
+    ]);
+    return {
+      containers: containers.map((c) => `${c.name} (${c.status})`),
+      networks: networks.map((n) => n.name),
+      volumes: volumes.map((v) => v.name),
+    };
+  }
+
+  it("is made warm, and its destroy leaves nothing: no container (none stuck in removal), network, volume or quota group", async () => {
+    // Through the pool's resource provider, as `pulumi up` and `pulumi destroy` (and so `sandfleet destroy`) call it,
+    // with sandfleet's pacing of the engine's creates, starts and removals.
+    const checked = await poolProvider.check(
+      {},
+      { app, name: "warm", replicas: size, template: { image: "sandfleet/busybox", memoryMiB: 16, diskMiB: 16 } },
+    );
+    expect(checked.failures ?? []).toEqual([]);
+    const made = await poolProvider.create(checked.inputs);
+    expect((made.outs as { readyCount: number }).readyCount).toBe(size);
+    const members = await listMembers(docker, app, "warm");
+    expect(members.filter((m) => m.state === "warm" && m.running)).toHaveLength(size);
+    // Each member's layer is bounded by a quota group of its own, which must go with it.
+    const groups = await containerQuotaGroupIds(
+      docker,
+      members.map((m) => m.id),
+    );
+    expect(groups.size).toBe(size);
+
+    let reported: Error | undefined;
+    await poolProvider.delete(made.id, made.outs).catch((error: unknown) => {
+      reported = error as Error;
+    });
+    if (reported) {
+      // Half-done removals are reported, each by name; a second destroy, as the message says, finishes them.
+      for (const container of (await left()).containers) expect(reported.message).toContain(container.split(" ")[0]);
+      await poolProvider.delete(made.id, made.outs);
+    }
+    expect(await left()).toEqual({ containers: [], networks: [], volumes: [] });
+    expect(await poolExists(docker, app, "warm")).toBe(false);
+    // The kernel drops a removed layer's quota group once its subvolume is cleaned up, in the background.
+    const memberGroups = new Set(groups.values());
+    await until(
+      "every member's quota group is gone",
+      async () => ![...(await quotaGroups(docker)).keys()].some((id) => memberGroups.has(id)),
+      600_000,
+    );
+  }, 1_800_000);
+});
