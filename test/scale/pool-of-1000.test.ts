@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { LABEL } from "../../provider/runtime/labels.ts";
@@ -13,6 +14,12 @@ import { until } from "../support/until.ts";
  */
 const POOL_OF = 1000;
 const size = Math.min(POOL_OF, Number(process.env.SANDFLEET_SCALE_POOL ?? POOL_OF) || POOL_OF);
+
+/** The host's available memory (MemAvailable), in MiB: what the drill reports it cost, never asserts. */
+function availableMiB(): number {
+  const line = /MemAvailable:\s+(\d+) kB/.exec(readFileSync("/proc/meminfo", "utf8"));
+  return Math.round(Number(line?.[1] ?? 0) / 1024);
+}
 
 describe(`a pool of ${String(size)} warm members`, () => {
   const app = uniqueApp("scale");
@@ -41,7 +48,10 @@ describe(`a pool of ${String(size)} warm members`, () => {
       { app, name: "warm", replicas: size, template: { image: "sandfleet/busybox", memoryMiB: 16, diskMiB: 16 } },
     );
     expect(checked.failures ?? []).toEqual([]);
+    const startedMs = Date.now();
     const made = await poolProvider.create(checked.inputs);
+    const madeMs = Date.now();
+    const memoryWhileWarm = availableMiB();
     expect((made.outs as { readyCount: number }).readyCount).toBe(size);
     const members = await listMembers(docker, app, "warm");
     expect(members.filter((m) => m.state === "warm" && m.running)).toHaveLength(size);
@@ -52,6 +62,7 @@ describe(`a pool of ${String(size)} warm members`, () => {
     );
     expect(groups.size).toBe(size);
 
+    const destroyStartedMs = Date.now();
     let reported: Error | undefined;
     await poolProvider.delete(made.id, made.outs).catch((error: unknown) => {
       reported = error as Error;
@@ -61,6 +72,7 @@ describe(`a pool of ${String(size)} warm members`, () => {
       for (const container of (await left()).containers) expect(reported.message).toContain(container.split(" ")[0]);
       await poolProvider.delete(made.id, made.outs);
     }
+    const destroyedMs = Date.now();
     expect(await left()).toEqual({ containers: [], networks: [], volumes: [] });
     expect(await poolExists(docker, app, "warm")).toBe(false);
     // The kernel drops a removed layer's quota group once its subvolume is cleaned up, in the background.
@@ -69,6 +81,13 @@ describe(`a pool of ${String(size)} warm members`, () => {
       "every member's quota group is gone",
       async () => ![...(await quotaGroups(docker)).keys()].some((id) => memberGroups.has(id)),
       600_000,
+    );
+    // What it took, for the operator's table in the README (measured, not asserted: the engine's host is shared).
+    console.info(
+      `pool of ${String(size)}: made warm in ${String(Math.round((madeMs - startedMs) / 1000))} s ` +
+        `(host memory available then: ${String(memoryWhileWarm)} MiB), destroyed in ` +
+        `${String(Math.round((destroyedMs - destroyStartedMs) / 1000))} s${reported ? " (twice)" : ""}, ` +
+        `quota groups gone ${String(Math.round((Date.now() - destroyedMs) / 1000))} s later`,
     );
   }, 1_800_000);
 });
