@@ -21,6 +21,9 @@ export interface EgressTables {
 /** The names every daemon used before tables were per engine; a daemon that replaces its engine's older one removes them. */
 export const LEGACY_EGRESS_TABLES = { guard: "sandfleet_guard", egress: "sandfleet_egress" } as const;
 
+/** What the daemon is told to retire (`--retire-tables`) for the legacy names. */
+export const LEGACY_TABLES_KEY = "legacy";
+
 export function egressTables(dataRoot: string): EgressTables {
   const engineKey = sha256Hex(dataRoot).slice(0, 12);
   return {

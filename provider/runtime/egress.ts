@@ -5,7 +5,7 @@ import type { ContainerInfo } from "../engines/port.ts";
 import { ConflictError, NotFoundError, SandfleetError } from "../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "./labels.ts";
 import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
-import { egressTables } from "./egress-tables.ts";
+import { egressTables, LEGACY_TABLES_KEY } from "./egress-tables.ts";
 import { newestRecords, writeRecord } from "./sandbox-records.ts";
 import { binaryArchive, packagedBinary } from "./supervisor/placement.ts";
 
@@ -90,9 +90,10 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
     if (!existing.running) await docker.containers.start(DAEMON);
     return DAEMON;
   }
-  // A daemon from before tables were per engine left its rules under the legacy names: the new
-  // one removes them in the transaction that places its own, so the host is never without them.
-  const retireLegacy = existing !== undefined && existing.labels[LABEL.egressDaemonTables] === undefined;
+  // The daemon replaced leaves its tables in the kernel: the new one removes them in the
+  // transaction that places its own (so the host is never without them) when they are not its
+  // own names, as for a daemon from before per-engine tables, or after the data root moved.
+  const replacedTables = existing ? (existing.labels[LABEL.egressDaemonTables] ?? LEGACY_TABLES_KEY) : tablesKey;
   if (existing) await docker.containers.remove(DAEMON);
   const image = await daemonImage(docker);
   try {
@@ -107,7 +108,7 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
         ...(upstream ? ["--upstream", upstream] : []),
         ...(publicRanges ? ["--public", publicRanges] : []),
         ...(tablesKey ? ["--engine-key", tablesKey] : []),
-        ...(tablesKey && retireLegacy ? ["--retire-legacy-tables"] : []),
+        ...(tablesKey && replacedTables !== tablesKey ? ["--retire-tables", replacedTables] : []),
       ],
       env: {},
       labels: {

@@ -33,7 +33,7 @@ type Rules struct {
 	conn *nftables.Conn
 	// name is this engine's egress table: the only one it replaces or removes.
 	name string
-	// retire is the legacy table of the daemon this one replaced, removed in
+	// retire is the table of the daemon this one replaced (RetiredTables), removed in
 	// the transaction that first places this one's: its sandboxes are never unguarded.
 	retire   string
 	table    *nftables.Table

@@ -42,7 +42,7 @@ type Guard struct {
 	conn *nftables.Conn
 	// name is this engine's guard table: the only one it replaces.
 	name string
-	// retire is the legacy table of the daemon this one replaced, removed in
+	// retire is the table of the daemon this one replaced (RetiredTables), removed in
 	// the transaction that first places this one's: the host is never without a guard.
 	retire string
 	// placed: this daemon put its own rules in place once. A table left by
@@ -269,14 +269,12 @@ func refuse() expr.Any {
 // reported, and the daemon goes on: egress allowlists do not depend on it,
 // and every "guard" request answers with the error, so no sandbox starts on
 // an app network while it is missing.
-func startGuard(tables Tables, retireLegacy bool, report func(error)) (*Guard, error) {
+func startGuard(tables Tables, retire string, report func(error)) (*Guard, error) {
 	guard, err := NewGuard(tables.Guard)
 	if err != nil {
 		return nil, err
 	}
-	if retireLegacy && tables != LegacyTables {
-		guard.retire = LegacyTables.Guard
-	}
+	guard.retire = retire
 	if err := guard.Place(); err != nil {
 		report(err)
 	}

@@ -22,7 +22,7 @@ const ControlSocket = "/sandfleet-egress.sock"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] [--public CIDR,...] [--engine-key KEY [--retire-legacy-tables]] | ctl < request.json (op: sync, set, forget, generation or refusals) | seal GATEWAY")
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] [--public CIDR,...] [--engine-key KEY [--retire-tables KEY|legacy]] | ctl < request.json (op: sync, set, forget, generation or refusals) | seal GATEWAY")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -63,7 +63,7 @@ func serve(args []string) int {
 	upstream := flags.String("upstream", "", "upstream DNS servers (IP:PORT,...); default the host's resolv.conf")
 	public := flags.String("public", "", "CIDRs (a,b,...) routed on this host that answers may still open, such as a test network")
 	engineKey := flags.String("engine-key", "", "names this engine's nftables tables (12 hex digits; tables.go); none keeps the legacy names")
-	retireLegacy := flags.Bool("retire-legacy-tables", false, "remove the tables of the older daemon this one replaced, once its own are in place")
+	retireKey := flags.String("retire-tables", "", "the tables of the daemon this one replaced, by its engine key (\"legacy\": the single-name tables of a daemon from before per-engine tables), removed once this one's own are in place")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -105,10 +105,13 @@ func serve(args []string) int {
 	// The host's networks are internal before the first answer is given.
 	hostNetworks.Watch(publicPrefixes, func(err error) { resolver.log(map[string]any{"error": "host networks: " + err.Error()}) })
 	// The app networks' guard first: it must hold before anything answers.
-	if *retireLegacy && tables != LegacyTables {
-		rules.retire = LegacyTables.Egress
+	retired, err := RetiredTables(*retireKey, tables)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: --retire-tables: %v\n", err)
+		return 2
 	}
-	guard, err := startGuard(tables, *retireLegacy, func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
+	rules.retire = retired.Egress
+	guard, err := startGuard(tables, retired.Guard, func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: nftables: %v\n", err)
 		return 1

@@ -33,6 +33,9 @@ type Tables struct {
 // engine: only the daemon that replaces its engine's older one removes them.
 var LegacyTables = Tables{Guard: GuardTablePrefix, Egress: EgressTablePrefix}
 
+// LegacyKey names LegacyTables in --retire-tables.
+const LegacyKey = "legacy"
+
 // TablesFor names the tables of the engine with this key; an empty key
 // (a daemon placed by an older client) keeps the legacy names.
 func TablesFor(key string) (Tables, error) {
@@ -43,6 +46,27 @@ func TablesFor(key string) (Tables, error) {
 		return Tables{}, fmt.Errorf("engine key %q is not 12 lowercase hex digits", key)
 	}
 	return Tables{Guard: GuardTablePrefix + "_" + key, Egress: EgressTablePrefix + "_" + key}, nil
+}
+
+// RetiredTables are the tables of the daemon this one replaced (its engine
+// key, or LegacyKey), which this one removes as it places its own: none when
+// it replaced none, or one of the same tables (the same engine, another
+// version), whose tables this one's replace anyway.
+func RetiredTables(key string, own Tables) (Tables, error) {
+	if key == "" {
+		return Tables{}, nil
+	}
+	retired := LegacyTables
+	if key != LegacyKey {
+		var err error
+		if retired, err = TablesFor(key); err != nil {
+			return Tables{}, err
+		}
+	}
+	if retired == own {
+		return Tables{}, nil
+	}
+	return retired, nil
 }
 
 // dropTable adds the removal of a table to c's transaction, whether or not

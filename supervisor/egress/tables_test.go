@@ -56,6 +56,31 @@ func TestAKeyThatIsNotTwelveHexDigitsIsRefused(t *testing.T) {
 	}
 }
 
+func TestTheTablesOfTheReplacedDaemonAreRetiredOnlyWhenTheyAreAnothers(t *testing.T) {
+	own, _ := TablesFor("0123456789ab")
+	moved, _ := TablesFor("ba9876543210")
+	for _, c := range []struct {
+		key  string
+		want Tables
+	}{
+		{"", Tables{}},
+		{LegacyKey, LegacyTables},
+		{"ba9876543210", moved},
+		{"0123456789ab", Tables{}}, // its own engine's: replaced by its own tables anyway
+	} {
+		got, err := RetiredTables(c.key, own)
+		if err != nil || got != c.want {
+			t.Fatalf("retire %q: got %+v, %v; want %+v", c.key, got, err, c.want)
+		}
+	}
+	if _, err := RetiredTables("sandfleet_guard_x", own); err == nil {
+		t.Fatal("a key that names no engine was taken")
+	}
+	if got, _ := RetiredTables(LegacyKey, LegacyTables); got != (Tables{}) {
+		t.Fatal("a daemon on the legacy names retired its own tables")
+	}
+}
+
 // Two engines' daemons on one host: each places, replaces and removes its
 // own tables only, and a daemon told to retire the legacy ones removes them
 // in the transaction that places its own. In a network namespace of its own.

@@ -57,8 +57,19 @@ describe("placing an engine's egress daemon", () => {
       "serve",
       "--engine-key",
       engineKey,
-      "--retire-legacy-tables",
+      "--retire-tables",
+      "legacy",
     ]);
+  });
+
+  it("replaces one whose tables were named by another data root (the engine's data moved) with one that retires them", async () => {
+    const moved = egressTables("/srv/docker").engineKey;
+    const { docker } = await engineWithDaemon({
+      [LABEL.egressDaemonVersion]: "older",
+      [LABEL.egressDaemonTables]: moved,
+    });
+    await askDaemon(docker, { op: "generation" });
+    expect((await docker.containers.inspect(DAEMON))?.entrypoint.slice(-2)).toEqual(["--retire-tables", moved]);
   });
 
   it("keeps a daemon of its version with this engine's tables, and never retires another engine's", async () => {
@@ -73,6 +84,6 @@ describe("placing an engine's egress daemon", () => {
       [LABEL.egressDaemonTables]: engineKey,
     });
     await askDaemon(newer, { op: "generation" });
-    expect((await newer.containers.inspect(DAEMON))?.entrypoint).not.toContain("--retire-legacy-tables");
+    expect((await newer.containers.inspect(DAEMON))?.entrypoint).not.toContain("--retire-tables");
   });
 });
