@@ -45,7 +45,11 @@ describe(`a pool of ${String(size)} warm members`, () => {
     // with sandfleet's pacing of the engine's creates, starts and removals.
     // A declared pool is bounded at 500 replicas (the spec's rule, which `check` applies): the
     // drill checks its template within that bound, then asks `create` for the whole thousand.
-    const declared = { app, name: "warm", template: { image: "sandfleet/busybox", memoryMiB: 16, diskMiB: 16 } };
+    const declared = {
+      app,
+      name: "warm",
+      template: { image: "sandfleet/busybox", memoryMiB: 16, diskMiB: 16, pidsLimit: 32 },
+    };
     const checked = await poolProvider.check({}, { ...declared, replicas: Math.min(size, 500) });
     expect(checked.failures ?? []).toEqual([]);
     const startedMs = Date.now();
