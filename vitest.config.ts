@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects, split by what they need: unit (nothing), integration (a
-// real Docker engine), e2e (the real pulumi CLI and a real engine).
+// Projects, split by what they need: unit (nothing), integration (a real
+// Docker engine), e2e (the real pulumi CLI and a real engine), and scale (a
+// drill of its own, minutes long: `npm run test:scale`, never in `npm test`).
 const KUBERNETES_FAULTS = "test/parity/kubernetes-faults.test.ts";
 const PARITY_SETUP = [
   "test/support/require-engine.ts",
@@ -80,6 +81,16 @@ export default defineConfig({
           testTimeout: 600_000,
           hookTimeout: 600_000,
           // Each stack has an app (or an engine) of its own, so they run side by side.
+        },
+      },
+      {
+        test: {
+          // A thousand containers made and removed: alone on the engine, after `npm test` (.ci/run).
+          name: "scale",
+          include: ["test/scale/**/*.test.ts"],
+          globalSetup: ["test/support/require-engine.ts"],
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
         },
       },
     ],

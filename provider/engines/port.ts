@@ -330,6 +330,11 @@ export interface EngineInfo {
   os: string;
   /** The newest Engine API version it speaks, e.g. "1.41". */
   apiVersion: string;
+  /**
+   * Where it keeps its data on its host (Docker's DockerRootDir): no two
+   * engines of one host share it. Undefined where the engine has no one host.
+   */
+  dataRoot?: string;
 }
 
 export interface ContainerClient {

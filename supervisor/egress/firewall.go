@@ -18,10 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TableName is sandfleet's own nftables table. It sits beside the engine's
-// (iptables-nft) rules: its chains run just before them (priority -1), and
-// a packet they reject goes no further, whatever the engine's rules say.
-const TableName = "sandfleet_egress"
+// The egress table (its name is the engine's, tables.go) sits beside the
+// engine's (iptables-nft) rules: its chains run just before them (priority
+// -1), and a packet they reject goes no further, whatever the engine's rules say.
 
 // Rules is the firewall for a set of policies: for each sandbox, traffic
 // forwarded from its address passes only to its allowed prefixes and to
@@ -30,8 +29,13 @@ const TableName = "sandfleet_egress"
 // reset, the rest with an ICMP "administratively prohibited".
 type Rules struct {
 	// One batch at a time: the connection gathers messages until a flush.
-	mu       sync.Mutex
-	conn     *nftables.Conn
+	mu   sync.Mutex
+	conn *nftables.Conn
+	// name is this engine's egress table: the only one it replaces or removes.
+	name string
+	// retire is the table of the daemon this one replaced (RetiredTables), removed in
+	// the transaction that first places this one's: its sandboxes are never unguarded.
+	retire   string
 	table    *nftables.Table
 	resolved map[string]resolvedSets // by sandbox id
 }
@@ -68,12 +72,12 @@ func largeReceiveBuffer(c *netlink.Conn) error {
 	return nil
 }
 
-func NewRules() (*Rules, error) {
-	conn, err := nftables.New(nftables.WithSockOptions(largeReceiveBuffer))
+func NewRules(name string, options ...nftables.ConnOption) (*Rules, error) {
+	conn, err := nftables.New(append([]nftables.ConnOption{nftables.WithSockOptions(largeReceiveBuffer)}, options...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &Rules{conn: conn, resolved: map[string]resolvedSets{}}, nil
+	return &Rules{conn: conn, name: name, resolved: map[string]resolvedSets{}}, nil
 }
 
 // Apply replaces the whole table in one transaction. `remembered` holds the
@@ -88,10 +92,11 @@ func (r *Rules) Apply(
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := r.conn
-	old := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	c.AddTable(old) // so that the delete below finds one
-	c.DelTable(old)
-	table := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: TableName})
+	dropTable(c, r.name)
+	if r.retire != "" {
+		dropTable(c, r.retire)
+	}
+	table := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: r.name})
 	accept := nftables.ChainPolicyAccept
 	forward := c.AddChain(&nftables.Chain{
 		Name: "forward", Table: table, Type: nftables.ChainTypeFilter,
@@ -208,6 +213,7 @@ func (r *Rules) Apply(
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	r.retire = ""
 	r.table = table
 	r.resolved = sets
 	return nil
@@ -283,12 +289,17 @@ func (r *Rules) Unlogged() map[string]uint64 {
 func (r *Rules) Remove() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: TableName}
-	r.conn.AddTable(table) // so that the delete finds one
-	r.conn.DelTable(table)
+	dropTable(r.conn, r.name)
+	if r.retire != "" {
+		dropTable(r.conn, r.retire)
+	}
 	r.resolved = map[string]resolvedSets{}
 	r.table = nil
-	return r.conn.Flush()
+	if err := r.conn.Flush(); err != nil {
+		return err
+	}
+	r.retire = ""
+	return nil
 }
 
 // intervalElements are the prefixes as a kernel interval set. The kernel

@@ -24,7 +24,6 @@ import (
 // networks, so a network made a moment ago, or while the daemon was down,
 // is guarded from its first packet.
 const (
-	GuardTableName       = "sandfleet_guard"
 	LocalBridgePrefix    = "sfl-"
 	InternetBridgePrefix = "sfi-"
 )
@@ -41,6 +40,11 @@ const metaKeyOIFKIND expr.MetaKey = 27
 type Guard struct {
 	mu   sync.Mutex
 	conn *nftables.Conn
+	// name is this engine's guard table: the only one it replaces.
+	name string
+	// retire is the table of the daemon this one replaced (RetiredTables), removed in
+	// the transaction that first places this one's: the host is never without a guard.
+	retire string
 	// placed: this daemon put its own rules in place once. A table left by
 	// another version of the daemon may have as many rules and other
 	// meanings, so the first Ensure always replaces it.
@@ -49,12 +53,12 @@ type Guard struct {
 
 // NewGuard opens its own netlink connection, apart from the egress rules', so
 // that the two never share a half-built transaction.
-func NewGuard(options ...nftables.ConnOption) (*Guard, error) {
+func NewGuard(name string, options ...nftables.ConnOption) (*Guard, error) {
 	conn, err := nftables.New(options...)
 	if err != nil {
 		return nil, err
 	}
-	return &Guard{conn: conn}, nil
+	return &Guard{conn: conn, name: name}, nil
 }
 
 // Place replaces the guard's table in one transaction: there is no moment
@@ -67,10 +71,11 @@ func (g *Guard) Place() error {
 
 func (g *Guard) place() error {
 	c := g.conn
-	old := &nftables.Table{Family: nftables.TableFamilyINet, Name: GuardTableName}
-	c.AddTable(old) // so that the delete below finds one
-	c.DelTable(old)
-	table := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: GuardTableName})
+	dropTable(c, g.name)
+	if g.retire != "" {
+		dropTable(c, g.retire)
+	}
+	table := c.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: g.name})
 	accept := nftables.ChainPolicyAccept
 	input, forward := guardRules()
 	for _, chain := range []struct {
@@ -89,6 +94,7 @@ func (g *Guard) place() error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables (guard): %w", err)
 	}
+	g.retire = ""
 	return nil
 }
 
@@ -110,7 +116,7 @@ func (g *Guard) Ensure() error {
 }
 
 func (g *Guard) whole() (bool, error) {
-	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: GuardTableName}
+	table := &nftables.Table{Family: nftables.TableFamilyINet, Name: g.name}
 	input, forward := guardRules()
 	for name, want := range map[string]int{"input": len(input), "forward": len(forward)} {
 		rules, err := g.conn.GetRules(table, &nftables.Chain{Name: name, Table: table})
@@ -263,11 +269,12 @@ func refuse() expr.Any {
 // reported, and the daemon goes on: egress allowlists do not depend on it,
 // and every "guard" request answers with the error, so no sandbox starts on
 // an app network while it is missing.
-func startGuard(report func(error)) (*Guard, error) {
-	guard, err := NewGuard()
+func startGuard(tables Tables, retire string, report func(error)) (*Guard, error) {
+	guard, err := NewGuard(tables.Guard)
 	if err != nil {
 		return nil, err
 	}
+	guard.retire = retire
 	if err := guard.Place(); err != nil {
 		report(err)
 	}

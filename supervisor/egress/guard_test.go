@@ -75,7 +75,7 @@ func TestTheKernelTakesTheGuardAndEnsurePutsItBack(t *testing.T) {
 		t.Skip("needs root for a network namespace")
 	}
 	fd := newNetNS(t)
-	guard, err := NewGuard(nftables.WithNetNSFd(fd))
+	guard, err := NewGuard("sandfleet_guard_0123456789ab", nftables.WithNetNSFd(fd))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestTheKernelTakesTheGuardAndEnsurePutsItBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: GuardTableName})
+	conn.DelTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: guard.name})
 	if err := conn.Flush(); err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ const ControlSocket = "/sandfleet-egress.sock"
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] [--public CIDR,...] | ctl < request.json (op: sync, set, forget, generation or refusals) | seal GATEWAY")
+		fmt.Fprintln(os.Stderr, "usage: sandfleet-egress serve [--hosts FILE | --hosts-text LINES] [--upstream IP:PORT,...] [--public CIDR,...] [--engine-key KEY [--retire-tables KEY|legacy]] | ctl < request.json (op: sync, set, forget, generation or refusals) | seal GATEWAY")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -62,6 +62,8 @@ func serve(args []string) int {
 	hostsText := flags.String("hosts-text", "", "static `address name` lines, as --hosts reads them from a file")
 	upstream := flags.String("upstream", "", "upstream DNS servers (IP:PORT,...); default the host's resolv.conf")
 	public := flags.String("public", "", "CIDRs (a,b,...) routed on this host that answers may still open, such as a test network")
+	engineKey := flags.String("engine-key", "", "names this engine's nftables tables (12 hex digits; tables.go); none keeps the legacy names")
+	retireKey := flags.String("retire-tables", "", "the tables of the daemon this one replaced, by its engine key (\"legacy\": the single-name tables of a daemon from before per-engine tables), removed once this one's own are in place")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
@@ -89,7 +91,12 @@ func serve(args []string) int {
 	if *upstream != "" {
 		servers = strings.Split(*upstream, ",")
 	}
-	rules, err := NewRules()
+	tables, err := TablesFor(*engineKey)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: --engine-key: %v\n", err)
+		return 2
+	}
+	rules, err := NewRules(tables.Egress)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: nftables: %v\n", err)
 		return 1
@@ -98,7 +105,13 @@ func serve(args []string) int {
 	// The host's networks are internal before the first answer is given.
 	hostNetworks.Watch(publicPrefixes, func(err error) { resolver.log(map[string]any{"error": "host networks: " + err.Error()}) })
 	// The app networks' guard first: it must hold before anything answers.
-	guard, err := startGuard(func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
+	retired, err := RetiredTables(*retireKey, tables)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "sandfleet-egress: --retire-tables: %v\n", err)
+		return 2
+	}
+	rules.retire = retired.Egress
+	guard, err := startGuard(tables, retired.Guard, func(err error) { resolver.log(map[string]any{"error": "guard: " + err.Error()}) })
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "sandfleet-egress: nftables: %v\n", err)
 		return 1

@@ -1,9 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { statfsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidArgumentError } from "../../provider/errors.ts";
 import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { Sandbox } from "../../provider/client/sandbox.ts";
+import { containerQuotaGroup } from "../support/btrfs-quota.ts";
 import { DisposableEngine } from "../support/disposable-engine.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
@@ -88,20 +88,23 @@ describe("a disk bound per sandbox", () => {
   const app = uniqueApp("disk");
   afterAll(() => cleanupApp(app));
 
-  function hostFreeBytes(): number {
-    const stat = statfsSync("/");
-    return stat.bavail * stat.bsize;
-  }
-
-  it("stops writes past the bound with a quota error while the host keeps its space", async () => {
+  it("stops writes past the bound with a quota error: the sandbox's own usage, as btrfs and the engine count it, stays within it", async () => {
+    const bound = 64 * 1024 * 1024;
     await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", diskMiB: 64 });
-    const before = hostFreeBytes();
+    expect((await docker.containers.inspect(sandbox.id))?.diskBytes).toBe(bound);
     const fill = await sandbox.run(["sh", "-c", "dd if=/dev/zero of=/fill bs=1M count=512"]);
     expect(fill.exitCode).not.toBe(0);
     expect(fill.stderr).toMatch(/Disk quota exceeded|No space left on device/);
-    // The sandbox wrote at most its 64 MiB; the host lost no more than that (and some slack).
-    expect(before - hostFreeBytes()).toBeLessThan(128 * 1024 * 1024);
-    expect((await docker.containers.inspect(sandbox.id))?.diskBytes).toBe(64 * 1024 * 1024);
+    // What the sandbox holds, counted for it alone (other processes writing to the same disk
+    // change neither): its layer's quota group, limited at the bound and filled up to it...
+    const group = await containerQuotaGroup(docker, sandbox.id);
+    expect(group.maxReferencedBytes).toBe(bound);
+    expect(group.referencedBytes).toBeLessThanOrEqual(bound);
+    expect(group.referencedBytes).toBeGreaterThan(bound - 8 * 1024 * 1024);
+    // ...and the engine's own accounting of the container's writable layer.
+    const { diskBytes } = await docker.containers.stats(sandbox.id);
+    expect(diskBytes).toBeLessThanOrEqual(bound);
+    expect(diskBytes).toBeGreaterThan(bound - 8 * 1024 * 1024);
   });
 
   it("bounds a default sandbox at 10 GiB", async () => {

@@ -9,7 +9,7 @@ import { appNetworkName } from "../../provider/runtime/engine-state/names.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { fakeSsh } from "../support/fake-ssh.ts";
-import { mustRun } from "../support/run.ts";
+import { deleteTable, tablesOf } from "../support/host-tables.ts";
 import { until } from "../support/until.ts";
 import { hostAddresses, startHostListeners, startTestHosts, type Arrival } from "../support/test-hosts.ts";
 
@@ -17,7 +17,6 @@ import { hostAddresses, startHostListeners, startTestHosts, type Arrival } from 
 // inside real sandboxes against listeners on the engine's host and against
 // hosts of the test's own in network namespaces (nothing leaves the machine).
 
-const DELETE_TABLE = new URL("../fixtures/scripts/nft_delete_table.py", import.meta.url).pathname;
 const PROBE = readFileSync(new URL("../fixtures/scripts/reach_probe.py", import.meta.url), "utf8");
 const SERVER = readFileSync(new URL("../fixtures/scripts/test_host.py", import.meta.url), "utf8");
 /** Where sandboxes and test hosts listen. */
@@ -241,7 +240,7 @@ describe("the guard after the host lost it", () => {
     listeners = await startHostListeners([gateway]);
     // What a host restart leaves: no table in the kernel. (The daemon keeps running: other
     // tests use it meanwhile. A restarted daemon places the table before it answers.)
-    await mustRun("python3", [DELETE_TABLE, "sandfleet_guard"]);
+    await deleteTable((await tablesOf(docker)).guard);
     // The sandbox's own command tries the host at once: its first packets.
     const sandbox = await sandfleet.sandboxes.create({
       app,
@@ -287,7 +286,7 @@ describe("an engine at an ssh:// address", () => {
     const gateway = (await docker.networks.inspect(network.network))?.gateway ?? "";
     listeners = await startHostListeners([gateway]);
     // No table on the engine's host: whatever guards the sandbox came through the engine.
-    await mustRun("python3", [DELETE_TABLE, "sandfleet_guard"]);
+    await deleteTable((await tablesOf(docker)).guard);
     const sandbox = await remote.sandboxes.create({ app, image: "sandfleet/python", network: "app" });
     const outcomes = await tryToReach(sandbox, [
       ...everyProtocol(gateway, { tcp: listeners.ports.tcpAny, udp: listeners.ports.udpAny }),

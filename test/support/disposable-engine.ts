@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectDocker } from "../../provider/engines/docker/client.ts";
 import type { Engine } from "../../provider/engines/port.ts";
+import { egressTables } from "../../provider/runtime/networks/egress-tables.ts";
+import { deleteTable, tablesOf } from "./host-tables.ts";
 
 /**
  * A second Docker engine that a test starts, stops, kills and restarts at
@@ -102,8 +104,18 @@ export class DisposableEngine {
     await this.startDaemon();
   }
 
-  /** Removes every container, then stops the engine and deletes its data. */
+  /** The nftables tables its egress daemon keeps on this host (named by its data root, as the engine says it). */
+  tables() {
+    return tablesOf(this.docker).catch(() => egressTables(join(this.dir, "data")));
+  }
+
+  /**
+   * Removes every container, then stops the engine and deletes its data,
+   * and the tables its egress daemon left in this host's kernel (its own
+   * only: the main engine's daemon keeps its own).
+   */
   async dispose(): Promise<void> {
+    const tables = await this.tables();
     if (this.#daemon) {
       const all = await this.docker.containers.list({}).catch(() => []);
       await Promise.all(all.map((c) => this.docker.containers.remove(c.id).catch(() => undefined)));
@@ -117,6 +129,8 @@ export class DisposableEngine {
       this.dir,
     ]);
     execFileSync("ip", ["link", "del", this.#bridge]);
+    await deleteTable(tables.guard);
+    await deleteTable(tables.egress);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ interface RawInfo {
   OSType?: string;
   MemTotal?: number;
   ExperimentalBuild?: boolean;
+  DockerRootDir?: string;
 }
 
 /**
@@ -55,6 +56,7 @@ export function connectDocker(host?: string): Engine {
               architecture: raw.Architecture ?? "",
               os: raw.OSType ?? "",
               memoryBytes: raw.MemTotal ?? 0,
+              ...(raw.DockerRootDir ? { dataRoot: raw.DockerRootDir } : {}),
             };
           })
           .catch((error: unknown) => {

@@ -33,6 +33,8 @@ export const LABEL = {
   egressNetwork: "sandfleet.egress-network",
   egressDaemon: "sandfleet.egress-daemon",
   egressDaemonVersion: "sandfleet.egress-daemon-version",
+  /** The key that names the daemon's nftables tables (egress-tables.ts); absent on an older daemon's, which used the legacy names. */
+  egressDaemonTables: "sandfleet.egress-daemon-tables",
   tokenId: "sandfleet.token-id",
   tokenHash: "sandfleet.token-sha256",
   port: "sandfleet.port",

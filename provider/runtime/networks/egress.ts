@@ -5,6 +5,7 @@ import type { ContainerInfo } from "../../engines/port.ts";
 import { ConflictError, NotFoundError, SandfleetError } from "../../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "../engine-state/labels.ts";
 import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
+import { egressTables, LEGACY_TABLES_KEY } from "./egress-tables.ts";
 import { newestRecords, writeRecord } from "../engine-state/sandbox-records.ts";
 import { binaryArchive, packagedBinary } from "../supervisor/placement.ts";
 
@@ -65,13 +66,16 @@ async function ensureEgressDaemon(docker: Engine): Promise<string> {
 
 async function placeEgressDaemon(docker: Engine): Promise<string> {
   const { version } = packagedBinary(`sandfleet-egress-linux-${await daemonArch(docker)}`);
+  // Its tables are this engine's own: another engine's daemon on the same host keeps its own.
+  const { dataRoot } = await docker.info();
+  const tablesKey = dataRoot === undefined ? "" : egressTables(dataRoot).engineKey;
   const hosts = process.env.SANDFLEET_EGRESS_HOSTS;
   const upstream = process.env.SANDFLEET_EGRESS_UPSTREAM;
   const publicRanges = process.env.SANDFLEET_EGRESS_PUBLIC;
   // The daemon reads the hosts file when it starts: a changed file needs a new one.
   const hostsContent = hosts ? await readFile(hosts, "utf8") : "";
   const config = sha256Hex(
-    JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, log: DAEMON_LOG }),
+    JSON.stringify({ version, hosts, hostsContent, upstream, publicRanges, tablesKey, log: DAEMON_LOG }),
   ).slice(0, 16);
   const existing = await docker.containers.inspect(DAEMON);
   // The hosts, upstream and public ranges are hooks for a test's small internet, set only by
@@ -80,11 +84,16 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
   const hooked = [hosts, upstream, publicRanges].some(Boolean);
   const fits = hooked
     ? existing?.labels[LABEL.egressDaemon] === config
-    : existing?.labels[LABEL.egressDaemonVersion] === version;
+    : existing?.labels[LABEL.egressDaemonVersion] === version &&
+      (existing.labels[LABEL.egressDaemonTables] ?? "") === tablesKey;
   if (existing && fits) {
     if (!existing.running) await docker.containers.start(DAEMON);
     return DAEMON;
   }
+  // The daemon replaced leaves its tables in the kernel: the new one removes them in the
+  // transaction that places its own (so the host is never without them) when they are not its
+  // own names, as for a daemon from before per-engine tables, or after the data root moved.
+  const replacedTables = existing ? (existing.labels[LABEL.egressDaemonTables] ?? LEGACY_TABLES_KEY) : tablesKey;
   if (existing) await docker.containers.remove(DAEMON);
   const image = await daemonImage(docker);
   try {
@@ -98,9 +107,16 @@ async function placeEgressDaemon(docker: Engine): Promise<string> {
         ...(hostsContent ? ["--hosts-text", hostsContent] : []),
         ...(upstream ? ["--upstream", upstream] : []),
         ...(publicRanges ? ["--public", publicRanges] : []),
+        ...(tablesKey ? ["--engine-key", tablesKey] : []),
+        ...(tablesKey && replacedTables !== tablesKey ? ["--retire-tables", replacedTables] : []),
       ],
       env: {},
-      labels: { [LABEL.managed]: "true", [LABEL.egressDaemon]: config, [LABEL.egressDaemonVersion]: version },
+      labels: {
+        [LABEL.managed]: "true",
+        [LABEL.egressDaemon]: config,
+        [LABEL.egressDaemonVersion]: version,
+        ...(tablesKey ? { [LABEL.egressDaemonTables]: tablesKey } : {}),
+      },
       nanoCpus: 500_000_000,
       memoryBytes: 128 * 1024 * 1024,
       pidsLimit: 64,

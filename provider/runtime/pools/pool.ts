@@ -2,6 +2,8 @@ import { randomHex, sha256Hex } from "../../digest.ts";
 import type { Engine } from "../../engines/port.ts";
 import {
   ConflictError,
+  EngineError,
+  EngineUnavailableError,
   InvalidArgumentError,
   NotFoundError,
   PoolExhaustedError,
@@ -250,7 +252,21 @@ async function reconcileHeld(docker: Engine, params: PoolParams, clock: Clock): 
  */
 export async function drainPool(docker: Engine, app: string, pool: string): Promise<void> {
   const members = await listMembers(docker, app, pool);
-  await Promise.all(members.map((m) => removeSandbox(docker, m.id)));
+  // Every removal runs to its end (the engine paces them), and each the engine left half-done is
+  // told by name: one failure must not hide the others, nor stop them.
+  const outcomes = await Promise.allSettled(members.map((m) => removeSandbox(docker, m.id)));
+  const failures = outcomes.flatMap((outcome, i) =>
+    outcome.status === "rejected" ? [{ member: members[i], error: outcome.reason as Error }] : [],
+  );
+  const unreachable = failures.find((f) => f.error instanceof EngineUnavailableError);
+  if (unreachable) throw unreachable.error;
+  if (failures.length > 0) {
+    throw new EngineError(
+      `${String(failures.length)} of pool ${app}/${pool}'s ${String(members.length)} members were not removed; ` +
+        `run the destroy again once the engine has finished them:\n` +
+        failures.map((f) => `  ${f.member?.containerName ?? ""}: ${f.error.message}`).join("\n"),
+    );
+  }
   await docker.records.remove(poolLockName(app, pool));
 }
 
