@@ -90,6 +90,8 @@ up() {
     clear_stale_pidfile "$PIDFILE"
     # A containerd that died with a dockerd leaves a pid file a new one would wait on.
     clear_stale_pidfile "$ENGINE_RUN_DIR/engine/containerd/containerd.pid"
+    # Its log names containers, networks and failures: for root alone.
+    touch "$ENGINE_LOG" && chmod 0600 "$ENGINE_LOG"
     setsid dockerd --config-file="$ENGINE_CONFIG" >"$ENGINE_LOG" 2>&1 </dev/null &
     wait_for_engine "$ENGINE_HOST" $!
     say "sandfleet's commands and tests use it through scripts/with-env; elsewhere: export DOCKER_HOST=$ENGINE_HOST"

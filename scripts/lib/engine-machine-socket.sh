@@ -52,6 +52,8 @@ fi
 if ! engine_answers_at "$MACHINE_DOCKER_HOST"; then
   say "starting dockerd (log: $ENGINE_LOG)"
   clear_stale_pidfile "$MACHINE_PIDFILE"
+  # Its log names containers, networks and failures: for root alone.
+  touch "$ENGINE_LOG" && chmod 0600 "$ENGINE_LOG"
   setsid dockerd >"$ENGINE_LOG" 2>&1 </dev/null &
   wait_for_engine "$MACHINE_DOCKER_HOST" $!
 fi

@@ -11,12 +11,17 @@ prepare_data_root() {
     if [[ ! -f "$STORAGE_FILE" ]]; then
       say "making a btrfs file system for the engine's data ($STORAGE_FILE, sparse)"
       mkdir -p "$(dirname "$STORAGE_FILE")"
-      truncate -s "$STORAGE_SIZE" "$STORAGE_FILE"
+      (umask 077 && truncate -s "$STORAGE_SIZE" "$STORAGE_FILE")
       quiet mkfs.btrfs -q "$STORAGE_FILE"
     fi
     mkdir -p "$DATA_ROOT"
     quiet mount -o loop "$STORAGE_FILE" "$DATA_ROOT"
   fi
+  # The file holds every container's files and environment (secrets included): the engine keeps
+  # its mounted tree 0710, and the file under it must not be a way around that. Made 0600, and
+  # put right on every run for a file an older bootstrap made 0644.
+  chmod 0600 "$STORAGE_FILE"
+  if [[ -e "$ENGINE_LOG" ]]; then chmod 0600 "$ENGINE_LOG"; fi
   if [[ "$(quota_mode)" != squota ]]; then use_simple_quotas; fi
 }
 
