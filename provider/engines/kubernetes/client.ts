@@ -109,7 +109,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
         // No local engine here (an agent inside the cluster builds nothing): no tag was made here either.
         if (!(error instanceof EngineUnavailableError)) throw error;
       });
-      await networks.releaseDefaultDeny();
+      // The namespace's default-deny policy stays: it selects sandbox pods alone, and removing it when
+      // no pod is left would race another app's pod being made (a pod without it, however briefly).
     },
     // A call in the namespace, which sandfleet's role allows (a read of the namespace itself would need more).
     async ping() {

@@ -39,7 +39,6 @@ export function networkClient(
 ): NetworkClient & {
   ensureDefaultDeny(): Promise<void>;
   confirmDefaultDeny(): Promise<void>;
-  releaseDefaultDeny(): Promise<void>;
 } {
   const info = (policy: V1NetworkPolicy): NetworkInfo => ({
     id: nameOf(policy.metadata),
@@ -67,13 +66,6 @@ export function networkClient(
       if (!(error instanceof ConflictError)) throw error;
     }
   };
-  const podsLeft = async () => {
-    const { core, namespace } = await apis();
-    const found = await call("list the sandbox pods left", () =>
-      core.listNamespacedPod({ namespace, labelSelector: `${OWNED_LABEL}=true`, limit: 1 }),
-    );
-    return found.items.length > 0;
-  };
   let denied: Promise<void> | undefined;
   const ensureDefaultDeny = () => {
     denied ??= createDefaultDeny();
@@ -83,9 +75,8 @@ export function networkClient(
   return {
     ensureDefaultDeny,
     /**
-     * After a pod is made, the policy is there. An app's end removes it when no pod is left
-     * (releaseDefaultDeny); this check after every pod's creation, and that one's look for pods after
-     * its removal, leave no order of the two in which a pod stays without it.
+     * After a pod is made, the policy is there: one removed by hand since this client made it is
+     * made again (a pod whose creation cannot confirm it is removed).
      */
     async confirmDefaultDeny() {
       const { networking, namespace } = await apis();
@@ -96,17 +87,6 @@ export function networkClient(
         denied = undefined;
         await ensureDefaultDeny();
       }
-    },
-    /** Removes the default-deny policy when no sandbox pod of any app is left in the namespace. */
-    async releaseDefaultDeny() {
-      if (await podsLeft()) return;
-      const { networking, namespace } = await apis();
-      await lookup("delete the default-deny network policy", () =>
-        networking.deleteNamespacedNetworkPolicy({ name: DEFAULT_DENY_POLICY, namespace }),
-      );
-      denied = undefined;
-      // A pod another app made meanwhile: its policy back.
-      if (await podsLeft()) await ensureDefaultDeny();
     },
     async create(spec) {
       const { networking, namespace } = await apis();

@@ -264,7 +264,13 @@ export function podClient(deps: PodDeps): ContainerClient {
         if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
         throw podSecurityRefusal(error, spec.name ?? id, namespace, spec.user, imageUser);
       }
-      await deps.confirmGuarded();
+      try {
+        await deps.confirmGuarded();
+      } catch (error) {
+        // A pod that cannot be shown to be under the default-deny policy does not stay.
+        await core.deleteNamespacedPod({ name: id, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+        throw error;
+      }
       if (hasEnv) {
         // Owned by its pod: the cluster's garbage collector removes it with the pod, whoever removes that.
         await call(`give the environment of pod ${id} to it`, () =>
