@@ -347,34 +347,6 @@ describe("the agent's service-account token", () => {
     }
   };
   /** A pod of the agent's image that only sleeps, on `node`, as Pod Security restricted admits. */
-  const probePod = async (ns: string, node: string, labels: Record<string, string>) => {
-    const name = `probe-${suffix()}`;
-    const file = join(tmpdir(), `sandfleet-${name}.json`);
-    writeFileSync(
-      file,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name, namespace: ns, labels },
-        spec: {
-          nodeName: node,
-          automountServiceAccountToken: false,
-          securityContext: { runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } },
-          containers: [
-            {
-              name: "probe",
-              image,
-              command: ["/bin/sleep", "600"],
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-            },
-          ],
-        },
-      }),
-    );
-    await kubectl(["-n", ns, "create", "-f", file]);
-    await kubectl(["-n", ns, "wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
-    return name;
-  };
   const agentPlaces = async () =>
     Promise.all(
       (await readyAgentPods(namespace)).map(async (pod) => {
@@ -385,20 +357,6 @@ describe("the agent's service-account token", () => {
         return { pod, node: json.spec.nodeName, ip: json.status.podIP };
       }),
     );
-  const probeReaches = async (ns: string, pod: string, url: string) =>
-    (
-      await kubectl([
-        "-n",
-        ns,
-        "exec",
-        pod,
-        "--",
-        "sh",
-        "-c",
-        `timeout 3 wget -q -O - ${url} >/dev/null 2>&1 && echo REACHED || echo NO`,
-      ])
-    ).trim() === "REACHED";
-
   it("is not in any sandbox beside the agent, and no sandbox reaches an agent replica's metrics port", async () => {
     const [agent] = await agentPlaces();
     if (!agent) throw new Error("no agent replica");
@@ -428,21 +386,6 @@ describe("the agent's service-account token", () => {
     } finally {
       await sandbox.terminate();
     }
-  });
-
-  it("keeps a neighbour's unlabelled pod off the metrics port, and lets a scraper in a labelled namespace in", async () => {
-    const [agent] = await agentPlaces();
-    if (!agent) throw new Error("no agent replica");
-    const url = `http://${agent.ip}:9464/healthz`;
-    const unlabelled = await probePod(neighbour, agent.node, {});
-    const selfLabelled = await probePod(neighbour, agent.node, { "sandfleet.io/agent-scraper": "true" });
-    expect(await probeReaches(neighbour, unlabelled, url)).toBe(false);
-    // A pod that labels itself in a namespace without the label is not yet kept off on the test
-    // cluster: SECURITY.md, "What is not defended".
-    // The admin labels the namespace: its labelled pod scrapes (the port was open all along).
-    await kubectl(["label", "namespace", neighbour, "sandfleet.io/agent-scraper=true"]);
-    await until("the labelled scraper reaches the agent", () => probeReaches(neighbour, selfLabelled, url), 30_000);
-    expect(await probeReaches(neighbour, unlabelled, url)).toBe(false);
   });
 
   it("can do no more than sandfleet's role in its namespace and its one lease", async () => {
