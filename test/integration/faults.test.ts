@@ -23,6 +23,7 @@ import { sleep, until } from "../support/until.ts";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { askDaemon, DAEMON, ensureEgressNetwork, guardEgressNetworks } from "../../provider/runtime/networks/egress.ts";
 import { listTable, tablesOf } from "../support/host-tables.ts";
+import { machineLock } from "../support/machine-lock.ts";
 import { mustRun, runCommand } from "../support/run.ts";
 import { startHostListeners, startTestHosts } from "../support/test-hosts.ts";
 
@@ -457,95 +458,102 @@ describe("the egress daemon after its engine restarts", () => {
   }
 
   it("comes back by itself, the client's configuration then holds, and the main engine's daemon and tables are untouched", async () => {
-    // The main engine: this version's daemon, its tables, and a network: app sandbox it guards.
-    await guardEgressNetworks(docker);
-    const mainNetwork = await sandfleet.apps.lookup(mainApp, { createIfMissing: true });
-    const mainGateway = (await docker.networks.inspect(mainNetwork.network))?.gateway ?? "";
-    listeners = await startHostListeners([]);
-    const mainSandbox = await sandfleet.sandboxes.create({ app: mainApp, image: "sandfleet/python", network: "app" });
-    expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
-    const mainTables = await tablesOf(docker);
-    const mainDaemon = await docker.containers.inspect(DAEMON);
-    const mainGuard = await listTable(mainTables.guard);
-    expect(mainGuard).toBeDefined();
-    expect(await listTable(mainTables.egress)).toBeDefined();
+    // The main engine's daemon must stay as it is while this runs: the egress tests' small internet
+    // replaces it with its own hosts file, so this waits for that to be done, as they wait for each other.
+    const release = await machineLock("fake-internet", 600_000);
+    try {
+      // The main engine: this version's daemon, its tables, and a network: app sandbox it guards.
+      await guardEgressNetworks(docker);
+      const mainNetwork = await sandfleet.apps.lookup(mainApp, { createIfMissing: true });
+      const mainGateway = (await docker.networks.inspect(mainNetwork.network))?.gateway ?? "";
+      listeners = await startHostListeners([]);
+      const mainSandbox = await sandfleet.sandboxes.create({ app: mainApp, image: "sandfleet/python", network: "app" });
+      expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
+      const mainTables = await tablesOf(docker);
+      const mainDaemon = await docker.containers.inspect(DAEMON);
+      const mainGuard = await listTable(mainTables.guard);
+      expect(mainGuard).toBeDefined();
+      expect(await listTable(mainTables.egress)).toBeDefined();
 
-    // A second engine on this host, its daemon placed with a hosts file under a temporary directory.
-    engine = await DisposableEngine.start(["sandfleet/busybox", "sandfleet/python"]);
-    const remote = new Sandfleet({ dockerHost: engine.host });
-    testHosts = await startTestHosts(PORT);
-    const { outside, bridged } = testHosts;
-    process.env.SANDFLEET_EGRESS_HOSTS = hostsFile(`${outside.address} one.test\n`);
-    process.env.SANDFLEET_EGRESS_PUBLIC = `${outside.address}/32`;
-    process.env.SANDFLEET_EGRESS_UPSTREAM = "127.0.0.1:9"; // no name leaves the machine
-    // That engine makes no iptables rules, and this host's forward policy is the main engine's
-    // DROP: its egress network is let through the host's own filter, so that only the egress
-    // daemon's table decides what a sandbox there reaches.
-    const { name: egressNet } = await ensureEgressNetwork(engine.docker, app);
-    const bridge = (await engine.docker.networks.inspect(egressNet))?.bridge ?? "";
-    expect(bridge).not.toBe("");
-    for (const rule of [
-      ["DOCKER-USER", "-i", bridge, "-j", "ACCEPT"],
-      ["DOCKER-USER", "-o", bridge, "-j", "ACCEPT"],
-    ]) {
-      await mustRun("iptables", ["-I", ...rule]);
-      accepted.push(rule);
+      // A second engine on this host, its daemon placed with a hosts file under a temporary directory.
+      engine = await DisposableEngine.start(["sandfleet/busybox", "sandfleet/python"]);
+      const remote = new Sandfleet({ dockerHost: engine.host });
+      testHosts = await startTestHosts(PORT);
+      const { outside, bridged } = testHosts;
+      process.env.SANDFLEET_EGRESS_HOSTS = hostsFile(`${outside.address} one.test\n`);
+      process.env.SANDFLEET_EGRESS_PUBLIC = `${outside.address}/32`;
+      process.env.SANDFLEET_EGRESS_UPSTREAM = "127.0.0.1:9"; // no name leaves the machine
+      // That engine makes no iptables rules, and this host's forward policy is the main engine's
+      // DROP: its egress network is let through the host's own filter, so that only the egress
+      // daemon's table decides what a sandbox there reaches.
+      const { name: egressNet } = await ensureEgressNetwork(engine.docker, app);
+      const bridge = (await engine.docker.networks.inspect(egressNet))?.bridge ?? "";
+      expect(bridge).not.toBe("");
+      for (const rule of [
+        ["DOCKER-USER", "-i", bridge, "-j", "ACCEPT"],
+        ["DOCKER-USER", "-o", bridge, "-j", "ACCEPT"],
+      ]) {
+        await mustRun("iptables", ["-I", ...rule]);
+        accepted.push(rule);
+      }
+      const first = await remote.sandboxes.create({ app, image: "sandfleet/python", egress: { allow: ["one.test"] } });
+      const before = await tryToReach(first, [
+        { proto: "tcp", host: "one.test", port: PORT },
+        { proto: "tcp", host: bridged.address, port: PORT },
+      ]);
+      expect(before[0]).toMatch(/^reached/);
+      expect(before[1]).toMatch(/^refused/);
+      const tables = await engine.tables();
+      expect(tables.guard).not.toBe(mainTables.guard);
+      expect(await listTable(tables.guard)).toBeDefined();
+      expect(await listTable(tables.egress)).toBeDefined();
+      // The second engine's daemon replaced nothing of the main engine's.
+      expect(await listTable(mainTables.guard)).toBe(mainGuard);
+      expect(await listTable(mainTables.egress)).toBeDefined();
+
+      // The engine restarts; meanwhile the hosts file it was placed with is gone.
+      await engine.stopDaemon();
+      for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+      await engine.startDaemon();
+      const restarted = engine.docker;
+      await until("the daemon is back by itself", async () => {
+        const daemon = await restarted.containers.inspect(DAEMON);
+        return daemon?.running === true && (await askDaemon(restarted, { op: "guard" }, true)) === undefined;
+      });
+
+      // The client's configuration now: another hosts file, another name for the same host.
+      process.env.SANDFLEET_EGRESS_HOSTS = hostsFile(`${outside.address} two.test\n`);
+      const second = await remote.sandboxes.create({
+        app,
+        image: "sandfleet/python",
+        egress: { allow: ["one.test", "two.test"] },
+      });
+      const after = await tryToReach(second, [
+        { proto: "tcp", host: "two.test", port: PORT },
+        { proto: "tcp", host: "one.test", port: PORT },
+        { proto: "tcp", host: bridged.address, port: PORT },
+      ]);
+      expect(after[0]).toMatch(/^reached/);
+      expect(after[1]).not.toMatch(/^reached/); // a name of the old configuration only
+      expect(after[2]).toMatch(/^refused/);
+      // A network: app sandbox of the restarted engine still reaches nothing of the host.
+      const appNetwork = await remote.apps.lookup(app, { createIfMissing: true });
+      const gateway = (await engine.docker.networks.inspect(appNetwork.network))?.gateway ?? "";
+      const local = await remote.sandboxes.create({ app, image: "sandfleet/python", network: "app" });
+      expect(await reachesHost(local, gateway)).toEqual([]);
+
+      // The main engine's daemon, its guard and its sandbox: as they were.
+      const mainNow = await docker.containers.inspect(DAEMON);
+      expect({ id: mainNow?.id, startedAt: mainNow?.startedAt }).toEqual({
+        id: mainDaemon?.id,
+        startedAt: mainDaemon?.startedAt,
+      });
+      expect(await listTable(mainTables.guard)).toBe(mainGuard);
+      expect(await listTable(mainTables.egress)).toBeDefined();
+      expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
+      expect(listeners.arrivals).toEqual([]);
+    } finally {
+      release();
     }
-    const first = await remote.sandboxes.create({ app, image: "sandfleet/python", egress: { allow: ["one.test"] } });
-    const before = await tryToReach(first, [
-      { proto: "tcp", host: "one.test", port: PORT },
-      { proto: "tcp", host: bridged.address, port: PORT },
-    ]);
-    expect(before[0]).toMatch(/^reached/);
-    expect(before[1]).toMatch(/^refused/);
-    const tables = await engine.tables();
-    expect(tables.guard).not.toBe(mainTables.guard);
-    expect(await listTable(tables.guard)).toBeDefined();
-    expect(await listTable(tables.egress)).toBeDefined();
-    // The second engine's daemon replaced nothing of the main engine's.
-    expect(await listTable(mainTables.guard)).toBe(mainGuard);
-    expect(await listTable(mainTables.egress)).toBeDefined();
-
-    // The engine restarts; meanwhile the hosts file it was placed with is gone.
-    await engine.stopDaemon();
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-    await engine.startDaemon();
-    const restarted = engine.docker;
-    await until("the daemon is back by itself", async () => {
-      const daemon = await restarted.containers.inspect(DAEMON);
-      return daemon?.running === true && (await askDaemon(restarted, { op: "guard" }, true)) === undefined;
-    });
-
-    // The client's configuration now: another hosts file, another name for the same host.
-    process.env.SANDFLEET_EGRESS_HOSTS = hostsFile(`${outside.address} two.test\n`);
-    const second = await remote.sandboxes.create({
-      app,
-      image: "sandfleet/python",
-      egress: { allow: ["one.test", "two.test"] },
-    });
-    const after = await tryToReach(second, [
-      { proto: "tcp", host: "two.test", port: PORT },
-      { proto: "tcp", host: "one.test", port: PORT },
-      { proto: "tcp", host: bridged.address, port: PORT },
-    ]);
-    expect(after[0]).toMatch(/^reached/);
-    expect(after[1]).not.toMatch(/^reached/); // a name of the old configuration only
-    expect(after[2]).toMatch(/^refused/);
-    // A network: app sandbox of the restarted engine still reaches nothing of the host.
-    const appNetwork = await remote.apps.lookup(app, { createIfMissing: true });
-    const gateway = (await engine.docker.networks.inspect(appNetwork.network))?.gateway ?? "";
-    const local = await remote.sandboxes.create({ app, image: "sandfleet/python", network: "app" });
-    expect(await reachesHost(local, gateway)).toEqual([]);
-
-    // The main engine's daemon, its guard and its sandbox: as they were.
-    const mainNow = await docker.containers.inspect(DAEMON);
-    expect({ id: mainNow?.id, startedAt: mainNow?.startedAt }).toEqual({
-      id: mainDaemon?.id,
-      startedAt: mainDaemon?.startedAt,
-    });
-    expect(await listTable(mainTables.guard)).toBe(mainGuard);
-    expect(await listTable(mainTables.egress)).toBeDefined();
-    expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
-    expect(listeners.arrivals).toEqual([]);
-  }, 600_000);
+  }, 1_200_000);
 });

@@ -119,6 +119,13 @@ export class DisposableEngine {
     if (this.#daemon) {
       const all = await this.docker.containers.list({}).catch(() => []);
       await Promise.all(all.map((c) => this.docker.containers.remove(c.id).catch(() => undefined)));
+      // Its networks' bridges would outlive it (it runs without iptables, and nothing else removes
+      // them), holding addresses that the next disposable engine, knowing nothing of them, hands out again.
+      try {
+        execFileSync("docker", ["-H", this.host, "network", "prune", "-f"], { stdio: "ignore" });
+      } catch {
+        // an engine that no longer answers: its bridges are removed with the test machine's next cleanup
+      }
       await this.stopDaemon();
     }
     // Shims and mounts a killed daemon left behind go before the files.
