@@ -14,7 +14,7 @@ import { freemem, totalmem } from "node:os";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
 import { cleanupApp } from "../test/support/engine.ts";
 import { docker, pidsMatching, type Figure } from "./measure.ts";
-import { benchApp } from "./scenarios.ts";
+import { benchApp, idlePoolInputs } from "./scenarios.ts";
 
 /** Memory the run leaves free on the machine, at least. */
 const FLOOR_GIB = 4;
@@ -42,17 +42,7 @@ export async function idleCeiling(size: number): Promise<Figure[]> {
   const before = await hostReading();
   const app = benchApp();
   try {
-    const inputs = (
-      await poolProvider.check(
-        {},
-        {
-          app,
-          name: "idle",
-          replicas: members,
-          template: { image: "sandfleet/busybox", memoryMiB: 32, readiness: { exec: ["true"], intervalMs: 20 } },
-        },
-      )
-    ).inputs as Record<string, unknown>;
+    const inputs = await idlePoolInputs(app, "idle", members);
     await poolProvider.create(inputs);
     const ids = (await docker("ps", "-q", "--no-trunc", "--filter", `label=sandfleet.app=${app}`)).trim().split("\n");
     const after = await hostReading();

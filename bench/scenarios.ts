@@ -225,22 +225,18 @@ export async function execThroughput(runs: number): Promise<Figure[]> {
   ];
 }
 
+/** A pool of small busybox members, checked as `pulumi up` checks it: its provider's inputs. */
+export async function idlePoolInputs(app: string, name: string, replicas: number): Promise<Record<string, unknown>> {
+  const template = { image: "sandfleet/busybox", memoryMiB: 32, readiness: { exec: ["true"], intervalMs: 20 } };
+  return (await poolProvider.check({}, { app, name, replicas, template })).inputs as Record<string, unknown>;
+}
+
 /** 6. Scaling: making a pool of N, and claim latency from it. */
 export async function scaling(sizes: number[]): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const size of sizes) {
     const app = benchApp();
-    const inputs = (
-      await poolProvider.check(
-        {},
-        {
-          app,
-          name: "scale",
-          replicas: size,
-          template: { image: "sandfleet/busybox", memoryMiB: 32, readiness: { exec: ["true"], intervalMs: 20 } },
-        },
-      )
-    ).inputs as Record<string, unknown>;
+    const inputs = await idlePoolInputs(app, "scale", size);
     const started = performance.now();
     await poolProvider.create(inputs);
     const createMs = performance.now() - started;

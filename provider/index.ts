@@ -66,18 +66,4 @@ export {
 } from "./runtime/agent/leader-election.ts";
 export { kubernetesFromEnvironment } from "./engines/connect.ts";
 export { markHostGone } from "./runtime/local/maker.ts";
-export {
-  agentManifests,
-  AGENT_LABELS,
-  AGENT_METRICS_PORT,
-  AGENT_LEASE_ROLE,
-  AGENT_METRICS_SERVICE,
-  AGENT_NAME,
-  AGENT_SCRAPER_LABEL,
-  applyAgentManifests,
-  deleteAgentManifests,
-  kubernetesLeaseStore,
-  podGone,
-  type AgentManifestOptions,
-  type KubeObject,
-} from "./engines/cluster-agent.ts";
+export * from "./engines/cluster-agent.ts";

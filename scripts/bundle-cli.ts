@@ -11,15 +11,14 @@
 import { chmodSync } from "node:fs";
 import { build } from "esbuild";
 
+// Both files: one CommonJS file each, for the Node versions the package supports.
+const commonJs = { bundle: true, format: "cjs", platform: "node", target: "node22", logLevel: "warning" } as const;
+
 await build({
+  ...commonJs,
   entryPoints: [new URL("../provider/cli/bin.ts", import.meta.url).pathname],
   outfile: new URL("../dist/bin/cli.cjs", import.meta.url).pathname,
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node22",
   packages: "external",
-  logLevel: "warning",
   // What import.meta gives the sources, in CommonJS terms.
   define: { "import.meta.resolve": "__resolveFromBundle", "import.meta.main": "false" },
   banner: {
@@ -32,13 +31,9 @@ await build({
 // The command itself, provider/cli/launcher.ts: it turns on Node's compile
 // cache, in a folder of this user's own, before it loads the bundle.
 await build({
+  ...commonJs,
   entryPoints: [new URL("../provider/cli/launcher.ts", import.meta.url).pathname],
   outfile: new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname,
-  bundle: true,
-  format: "cjs",
-  platform: "node",
-  target: "node22",
-  logLevel: "warning",
   banner: { js: "#!/usr/bin/env node" },
 });
 chmodSync(new URL("../dist/bin/sandfleet.cjs", import.meta.url), 0o755);
