@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandbox } from "../../provider/client/sandbox.ts";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
-import { ARTIFACTS, launchBrowser } from "../support/browser.ts";
+import { ARTIFACTS, launchBrowser, visit } from "../support/browser.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, docker, leftovers, NOTHING, warmMemberIds } from "../support/engine.ts";
 import { exampleStack as exampleStackOn } from "../support/example-stack.ts";
@@ -111,14 +111,14 @@ describe("the web-service example, through the sandfleet CLI", () => {
       expect(made.code, made.stderr).toBe(0);
       const tab = await browser.newPage();
       const origin = new URL(made.stdout.trim()).origin;
-      await tab.goto(made.stdout.trim());
+      await visit(tab, made.stdout.trim());
       // On the port's own origin, the token moved into a cookie.
       expect(tab.url()).toBe(`${origin}/`);
       expect(await tab.locator("p").textContent()).toBe("served from a sandbox");
       await tab.screenshot({ path: `${ARTIFACTS}web-service-through-gateway.png` });
       // Another browser, without the URL, gets nothing.
       const stranger = await browser.newContext();
-      const refused = await (await stranger.newPage()).goto(origin);
+      const refused = await visit(await stranger.newPage(), origin);
       expect(refused?.status()).toBe(401);
     } finally {
       await browser.close();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { serveDashboard } from "../../provider/serve/dashboard.ts";
-import { ARTIFACTS, launchBrowser } from "../support/browser.ts";
+import { ARTIFACTS, launchBrowser, visit } from "../support/browser.ts";
 import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { until } from "../support/until.ts";
@@ -103,7 +103,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
   it("shows the engine's kind, the pool's numbers, and groups its members by pool: warm apart from claimed", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(served.url);
+    await visit(page, served.url);
     await page.getByTestId("engine-kind").filter({ hasText: "Docker" }).waitFor();
     await page.getByTestId("engine").filter({ hasText: "API 1." }).waitFor();
     const pool = page.getByTestId(`pool-${app}-warm`);
@@ -126,7 +126,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
   it("searches by name, id and tag, and sorts by name, age, CPU and memory", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(served.url);
+    await visit(page, served.url);
     const rows = page.locator("tbody tr");
     await expect.poll(() => rows.count()).toBe(7);
     const search = page.getByLabel("search");
@@ -163,7 +163,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
   it("shows a CLI pause on the page as soon as the engine has it, pushed, not polled", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    await page.goto(served.url);
+    await visit(page, served.url);
     await stateOf(page, "alpha").filter({ hasText: "running" }).waitFor();
     const started = performance.now();
     const paused = await cli(["pause", `${app}/alpha`]);
@@ -182,7 +182,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
   it("pauses, resumes and extends, the header never behind; Extend moves the deadline; Terminate asks first", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    await page.goto(served.url);
+    await visit(page, served.url);
     await page.getByTestId("sandbox-web").click();
     const detail = page.getByTestId("detail");
     await detail.getByTestId("log").filter({ hasText: "hello from the sandbox" }).waitFor();
@@ -242,7 +242,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
   it("keeps CPU and memory history as small charts, and the log follows its end until scrolled up", async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
-    await page.goto(served.url);
+    await visit(page, served.url);
     await page.getByTestId("sandbox-chatty").click();
     const detail = page.getByTestId("detail");
     const log = detail.getByTestId("log");
@@ -345,7 +345,7 @@ describe("sandfleet dashboard with 200 sandboxes", () => {
     const pages = await Promise.all(
       [0, 1, 2].map(async () => {
         const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-        await page.goto(served.url);
+        await visit(page, served.url);
         await expect.poll(() => page.locator("tbody tr").count(), { timeout: 60_000 }).toBe(size);
         await stateOf(page, claimedName).filter({ hasText: "running" }).waitFor();
         return page;

@@ -57,8 +57,10 @@ describe("sandfleet agent in the cluster, two replicas, one leader", () => {
     const leader = await leaseHolder(namespace);
     const [follower] = (await readyAgentPods(namespace)).filter((pod) => pod !== leader);
     expect(follower).toBeDefined();
-    // The log and the metrics say who leads, on both replicas.
-    expect((await agentLog(namespace, leader)).map((l) => l.action)).toContain("leading");
+    // The log and the metrics say who leads, on both replicas (the log a moment after the lease is written).
+    await until("the leader's log says it leads", async () =>
+      (await agentLog(namespace, leader)).some((l) => l.action === "leading"),
+    );
     expect(await agentMetricsText(namespace, leader)).toContain(`sandfleet_agent_leader{identity="${leader}"} 1`);
     expect(await agentMetricsText(namespace, follower ?? "")).toContain(
       `sandfleet_agent_leader{identity="${follower ?? ""}"} 0`,
@@ -115,6 +117,9 @@ describe("sandfleet agent in the cluster, two replicas, one leader", () => {
     expect(members.filter(isClaimable)).toHaveLength(REPLICAS);
 
     // The new leader says so in its log, from its first pass on, and in its metrics.
+    await until("the new leader's log says it leads", async () =>
+      (await agentLog(namespace, follower ?? "")).some((l) => l.action === "leading"),
+    );
     const log = await agentLog(namespace, follower ?? "");
     const took = log.find((l) => l.action === "leading");
     expect(took?.detail).toContain(`${follower ?? ""} leads`);

@@ -3,7 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { serveDashboard } from "../../provider/serve/dashboard.ts";
-import { launchBrowser } from "../support/browser.ts";
+import { launchBrowser, visit } from "../support/browser.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 
 /**
@@ -104,7 +104,7 @@ describe("the dashboard against pages of other origins and rebound names", () =>
       page.on("response", (response) => {
         if (response.url().includes("/api/")) statuses.push(`${String(response.status())} ${response.url()}`);
       });
-      await page.goto(`${origin}/`);
+      await visit(page, `${origin}/`);
       const got = await attack(page, served.url, id);
       for (const [what, answer] of Object.entries(got)) {
         expect(answer, `${origin}: ${what}`).not.toContain("victim");
@@ -130,7 +130,7 @@ describe("the dashboard against pages of other origins and rebound names", () =>
     page.on("response", (response) => {
       if (response.url().includes("/api/")) statuses.push(`${String(response.status())} ${response.url()}`);
     });
-    await page.goto(`${origin}/attack`);
+    await visit(page, `${origin}/attack`);
     const got = await attack(page, `${origin}/`, id);
     for (const [what, answer] of Object.entries(got)) {
       expect(answer, what).not.toContain("victim");
@@ -158,7 +158,7 @@ describe("the dashboard against pages of other origins and rebound names", () =>
 
   it("its own page reads the push stream (the checks leave it working)", async () => {
     const page = await browser.newPage();
-    await page.goto(served.url);
+    await visit(page, served.url);
     await page.getByTestId("sandbox-victim").waitFor();
     const got = await page.evaluate(
       () =>

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
-import { launchBrowser } from "../support/browser.ts";
+import { launchBrowser, visit } from "../support/browser.ts";
 import { cleanupApp, docker, uniqueApp } from "../support/engine.ts";
 import { exchangeText, fetchLoopback, openStream, upgradeLoopback } from "../support/loopback-http.ts";
 import { until } from "../support/until.ts";
@@ -89,15 +89,15 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
     const context = await browser.newContext();
     try {
       const pageA = await context.newPage();
-      await pageA.goto(ta.url);
+      await visit(pageA, ta.url);
       expect(pageA.url()).toBe(`${ta.origin}/`);
       expect(await pageA.locator("h1").textContent()).toBe("A");
 
       // The browser opens B: B's app sets cookies (the gateway's names among them, some with a wide Domain),
       // and B's script sets one of its own and tries the parent domain.
       const pageB = await context.newPage();
-      await pageB.goto(tb.url);
-      await pageB.goto(`${tb.origin}/set-cookies`);
+      await visit(pageB, tb.url);
+      await visit(pageB, `${tb.origin}/set-cookies`);
       await pageB.evaluate(() => {
         const page = globalThis as unknown as PageGlobals;
         page.document.cookie = "b_script=1; Path=/";
@@ -190,9 +190,9 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       expect(new URL(ta.origin).hostname.endsWith(`.${domain}`)).toBe(true);
       const context = await siteBrowser.newContext();
       const pageA = await context.newPage();
-      await pageA.goto(ta.url);
+      await visit(pageA, ta.url);
       const pageB = await context.newPage();
-      await pageB.goto(tb.url);
+      await visit(pageB, tb.url);
       // B's script plants B's token for the whole domain, on a longer path that the browser sends first.
       await pageB.evaluate(
         ([token, parent]) => {
@@ -425,7 +425,7 @@ describe("the gateway against pages of other origins and sandboxes' apps", () =>
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       try {
         const page = await context.newPage();
-        await page.goto(ta.url);
+        await visit(page, ta.url);
         expect(page.url()).toBe(`${ta.origin}/`);
         expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).document.cookie)).toBe("");
         expect(await page.evaluate(() => fetch("/echo").then((r) => r.text()))).toMatch(

@@ -1,5 +1,5 @@
 import { mkdirSync } from "node:fs";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page, type Response } from "playwright-core";
 
 /** Debian's Chromium, which the bootstrap installs: a browser download could not work here. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -27,4 +27,21 @@ export async function launchBrowser(args: string[] = []): Promise<Browser> {
       ...args,
     ],
   });
+}
+
+/**
+ * `page.goto`, again when Chromium cancels it with net::ERR_NETWORK_CHANGED:
+ * Chromium on Linux cancels every request in flight, loopback included, when
+ * any interface on the host changes, and the engine adds and removes bridges
+ * and veths for other tests' containers all the time. Any other failure is
+ * the test's to see.
+ */
+export async function visit(page: Page, url: string): Promise<Response | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goto(url);
+    } catch (error) {
+      if (attempt >= 5 || !String(error).includes("net::ERR_NETWORK_CHANGED")) throw error;
+    }
+  }
 }
