@@ -16,14 +16,22 @@ const cluster = new URL("../scripts/cluster", import.meta.url).pathname;
 /** How many claimers claim at once in the claims-per-second figure. */
 const CLAIMERS = 50;
 
+let started: Promise<void> | undefined;
+
+/**
+ * The test cluster, started once for every Kubernetes scenario of the run: a
+ * restart would give it a new certificate authority, which this process's
+ * clients (one per target, as in any long-lived process) read once.
+ */
 async function onCluster<T>(work: () => Promise<T>): Promise<T> {
-  const reuse = Boolean(process.env.SANDFLEET_REUSE_CLUSTER);
-  if (!reuse) await run("bash", [cluster, "up"]);
-  try {
-    return await work();
-  } finally {
-    if (!reuse) await run("bash", [cluster, "down"]);
-  }
+  if (!process.env.SANDFLEET_REUSE_CLUSTER) started ??= run("bash", [cluster, "up"]).then(() => undefined);
+  await started;
+  return work();
+}
+
+/** Stops the cluster the scenarios started, if they started one. */
+export async function stopCluster(): Promise<void> {
+  if (started) await run("bash", [cluster, "down"]);
 }
 
 /** A cold sandbox against kubectl run (`node bench/run.ts --only kubernetes-cold-sandboxes`). */
