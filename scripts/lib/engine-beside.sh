@@ -17,10 +17,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/engine-firewall.sh"
 ENGINE_HOST="unix://$ENGINE_SOCKET"
 PIDFILE="$ENGINE_RUN_DIR/docker.pid"
 
-# Who may reach the socket: root, and the group that may reach the machine's
-# engine when there is one; root alone otherwise.
+# Who may reach the socket: root, and the group of the machine engine's
+# socket (whoever may reach that engine is root in effect already, and nobody
+# else gains it); where that socket cannot be read, $ENGINE_GROUP if it exists,
+# root alone otherwise.
 socket_group() {
-  if getent group "$ENGINE_GROUP" >/dev/null; then echo "$ENGINE_GROUP"; else echo root; fi
+  local machine_socket="${MACHINE_DOCKER_HOST#unix://}"
+  if [[ "$MACHINE_DOCKER_HOST" == unix://* && -S "$machine_socket" ]]; then
+    stat -c %G "$machine_socket"
+  elif getent group "$ENGINE_GROUP" >/dev/null; then
+    echo "$ENGINE_GROUP"
+  else
+    echo root
+  fi
 }
 
 # Stops at once, saying which setting to change, when a network of the host
@@ -75,6 +84,8 @@ up() {
   chown "root:$(socket_group)" "$ENGINE_RUN_DIR"
   chmod 0750 "$ENGINE_RUN_DIR"
   make_bridge
+  # Its firewall before its engine: no moment where its networks forward unjudged.
+  firewall_up
   local wanted changed=0
   wanted="$(config)"
   if [[ "$(cat "$ENGINE_CONFIG" 2>/dev/null)" != "$wanted" ]]; then
@@ -96,7 +107,6 @@ up() {
     wait_for_engine "$ENGINE_HOST" $!
     say "sandfleet's commands and tests use it through scripts/with-env; elsewhere: export DOCKER_HOST=$ENGINE_HOST"
   fi
-  firewall_up
   docker -H "$ENGINE_HOST" info --format '{{json .Runtimes}}' | grep -q runsc ||
     die "sandfleet's engine does not list runsc as a runtime"
   mkdir -p "$(dirname "$SANDFLEET_ENGINE_HOST_FILE")"

@@ -29,8 +29,12 @@ ENGINE_BRIDGE_CIDR="${SANDFLEET_ENGINE_BRIDGE_CIDR:-10.212.0.1/24}"
 ENGINE_POOL="${SANDFLEET_ENGINE_POOL:-10.213.0.0/16}"
 ENGINE_CHAIN="${SANDFLEET_ENGINE_CHAIN:-SANDFLEET-ENGINE}"
 ENGINE_NFT_TABLE="${SANDFLEET_ENGINE_NFT_TABLE:-sandfleet_engine}"
-# Who may reach its socket (root on the host, in effect): the group that may
-# reach the machine's engine, so that nobody gains a right they did not have.
+# The packet mark bit its table sets on what it lets through, which its
+# iptables chain accepts; one no Docker or kube-proxy rule uses.
+ENGINE_MARK="${SANDFLEET_ENGINE_MARK:-0x00200000}"
+# Who may reach its socket (root on the host, in effect): the group of the
+# machine engine's socket, so that nobody gains a right they did not have;
+# this group where that socket cannot be read.
 ENGINE_GROUP="${SANDFLEET_ENGINE_GROUP:-docker}"
 
 # runsc only works here without networking (this runsc fails with it, and its

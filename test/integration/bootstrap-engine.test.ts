@@ -57,6 +57,28 @@ while True:
     c.close()
 `;
 
+/** Listens on 8080 and tells the source of every TCP SYN that reaches its network namespace. */
+const SYN_LISTENER = `
+import socket, threading
+
+def tell_syns():
+    raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+    while True:
+        packet = raw.recv(65535)
+        ihl = (packet[0] & 0x0F) * 4
+        if packet[ihl + 13] & 0x12 == 0x02:
+            print("syn from", socket.inet_ntoa(packet[12:16]), flush=True)
+
+threading.Thread(target=tell_syns, daemon=True).start()
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080))
+s.listen()
+print("ready", flush=True)
+while True:
+    s.accept()[0].close()
+`;
+
 /**
  * A host outside every engine: a network namespace joined to this host by a
  * veth pair in 198.19.0.0/16 (set aside for tests), running OUTSIDE_SERVER.
@@ -130,6 +152,9 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
   /** The engine on the machine's own socket, which the other tests use (none on a machine where sandfleet's runs beside). */
   const sharedEngine = () => (existsSync("/var/run/docker.pid") ? daemonIdentity("/var/run/docker.pid") : undefined);
   let sharedBefore: ReturnType<typeof sharedEngine>;
+  const socketGroup = `sfo${suffix}`;
+  /** The engine the other tests use, with Docker's own iptables rules. */
+  const sharedHost = process.env.DOCKER_HOST;
 
   const engineStep = async (extra: NodeJS.ProcessEnv = {}): Promise<string> => {
     const { stdout, stderr } = await run("bash", [join(root, "scripts/lib/engine.sh")], {
@@ -165,6 +190,9 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     docker0Before = docker0();
     machine = await DisposableEngine.start(["sandfleet/busybox"]);
     started.push(machine);
+    // The machine's socket in a group of its own: sandfleet's socket is to take the same one, not `docker`.
+    await run("groupadd", ["--system", socketGroup]);
+    await run("chgrp", [socketGroup, machine.host.replace("unix://", "")]);
     machineContainer = await docker(machine.host, "run", "-d", "sandfleet/busybox", "sleep", "86400");
     // Short: sockets under it must fit in 108 bytes.
     dir = mkdtempSync("/tmp/sfo-");
@@ -194,6 +222,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
 
   afterAll(async () => {
     await outside.stop();
+    await run("groupdel", [socketGroup]).catch(() => undefined);
     if (dir) {
       await run("bash", [join(root, "scripts/lib/engine-beside.sh"), "down"], { env }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
@@ -223,9 +252,9 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
       '{{index .Options "com.docker.network.bridge.name"}} {{(index .IPAM.Config 0).Subnet}}',
     );
     expect(bridge).toBe(`sfo${suffix} 10.252.${octet}.0/24`);
-    // Its socket: root's, and the group that may reach the machine's engine; its directory closed to others.
+    // Its socket: root's, and the group of the machine engine's socket; its directory closed to others.
     expect((await run("stat", ["-c", "%U:%G %a", join(dir, "run", "docker.sock"), join(dir, "run")])).stdout).toBe(
-      "root:docker 660\nroot:docker 750\n",
+      `root:${socketGroup} 660\nroot:${socketGroup} 750\n`,
     );
     // with-env points the commands and tests at it.
     expect(readFileSync(join(dir, "engine-host"), "utf8")).toBe(`${own}\n`);
@@ -234,8 +263,11 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     });
     expect(withEnv.trim()).toBe(own);
     // Its firewall is a chain and a table of its own, jumped to from FORWARD.
-    expect((await run("iptables", ["-w", "-S", "FORWARD"])).stdout).toContain(`-j SFO-${suffix}`);
-    expect((await run("nft", ["list", "table", "ip", `sfo_${suffix}`])).stdout).toContain('oifkind "bridge" drop');
+    // After an administrator's DOCKER-USER, whose rules then hold for its traffic too.
+    const forward = (await run("iptables", ["-w", "-S", "FORWARD"])).stdout.split("\n");
+    const ours = forward.indexOf(`-A FORWARD -j SFO-${suffix}`);
+    expect(ours).toBeGreaterThan(forward.indexOf("-A FORWARD -j DOCKER-USER"));
+    expect((await run("nft", ["list", "table", "inet", `sfo_${suffix}`])).stdout).toContain('oifkind "bridge" drop');
   });
 
   it("runs a container of its own on its own bridge, and keeps the engine it started when run again", async () => {
@@ -372,6 +404,61 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     expect(outside.pings.filter((ping) => ping.endsWith(" 105"))).toEqual([]);
   });
 
+  it("forwards nothing from a container of its own that sends as an address outside its networks, even to a port another engine publishes", async () => {
+    // A listener on an engine with Docker's own iptables rules (the one the other tests use), published on this
+    // host's address: Docker's rules accept whatever its DNAT sends to it, whatever the source.
+    const shared = sharedHost ?? "unix:///var/run/docker.sock";
+    const listener = await docker(
+      shared,
+      "run",
+      "-d",
+      "-p",
+      `${outside.hostAddress}::8080`,
+      "sandfleet/python",
+      "python3",
+      "-u",
+      "-c",
+      SYN_LISTENER,
+    );
+    try {
+      const port = (await docker(shared, "port", listener, "8080")).split(":").pop() ?? "";
+      await until("the listener ready", async () => (await docker(shared, "logs", listener)).includes("ready"));
+      // Sent as 10.99.x.5 from its own bridge with NET_ADMIN (a plain `docker run` may have NET_RAW).
+      await docker(
+        own,
+        "run",
+        "--rm",
+        "--cap-add",
+        "NET_ADMIN",
+        "sandfleet/busybox",
+        "sh",
+        "-c",
+        `ip addr add 10.99.${octet}.5/32 dev eth0 && nc -w 2 -s 10.99.${octet}.5 ${outside.hostAddress} ${port} </dev/null; true`,
+      );
+      // This host's own connection after it, which does arrive, says when to look.
+      await run("busybox", ["nc", "-w", "2", outside.hostAddress, port]).catch(() => undefined);
+      await until("this host's connection reaching the listener", async () =>
+        (await docker(shared, "logs", listener)).includes("syn from"),
+      );
+      expect(await docker(shared, "logs", listener)).not.toContain(`syn from 10.99.${octet}.5`);
+    } finally {
+      await docker(shared, "rm", "-f", listener);
+    }
+  });
+
+  it("forwards nothing of its own once its nftables table is lost, until the bootstrap places it again", async () => {
+    const out = () =>
+      docker(own, "run", "--rm", "sandfleet/busybox", "sh", "-c", `nc -w 3 ${outside.address} 8080 </dev/null`).catch(
+        () => "",
+      );
+    expect(await out()).toBe(outside.hostAddress);
+    // As `nft flush ruleset` (which Debian's /etc/nftables.conf starts with) would leave it.
+    await run("nft", ["delete", "table", "inet", `sfo_${suffix}`]);
+    expect(await out()).toBe("");
+    await engineStep();
+    expect(await out()).toBe(outside.hostAddress);
+  });
+
   it("uses the machine's engine as it is when told to, and says what it cannot bound or run there", async () => {
     const said = await engineStep({ SANDFLEET_ENGINE: "machine" });
     expect(said).toContain(`using the machine's engine at ${machine.host} as it is`);
@@ -387,7 +474,7 @@ describe("the bootstrap's engine step beside an engine sandfleet did not start",
     await run("bash", [join(root, "scripts/lib/engine-beside.sh"), "down"], { env });
     await expect(connectDocker(own).ping()).rejects.toThrow();
     expect((await run("iptables", ["-w", "-S", "FORWARD"])).stdout).not.toContain(`SFO-${suffix}`);
-    await expect(run("nft", ["list", "table", "ip", `sfo_${suffix}`])).rejects.toThrow();
+    await expect(run("nft", ["list", "table", "inet", `sfo_${suffix}`])).rejects.toThrow();
     await expect(run("ip", ["link", "show", `sfo${suffix}`])).rejects.toThrow();
     await expect(run("mountpoint", ["-q", join(dir, "data")])).rejects.toThrow();
     expect(await machineNow()).toEqual(before);
