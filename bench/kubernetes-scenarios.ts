@@ -39,6 +39,12 @@ export async function kubernetesColdSandboxes(runs: number): Promise<Figure[]> {
   return onCluster(() => coldSandbox(runs));
 }
 
+/** A node lost under a warm pool (`node bench/run.ts --only kubernetes-node-loss`). */
+export async function kubernetesNodeLoss(runs: number): Promise<Figure[]> {
+  const { nodeLoss } = await import("./kubernetes-node-loss.ts");
+  return onCluster(() => nodeLoss(runs));
+}
+
 /** Claims from a warm pool (`node bench/run.ts --only kubernetes-claims`). */
 export async function kubernetesClaims(runs: number): Promise<Figure[]> {
   return onCluster(() => warmClaims(runs));
