@@ -1,0 +1,79 @@
+import { Duplex, PassThrough, Writable } from "node:stream";
+import type { V1Pod } from "@kubernetes/client-node";
+import { EngineError } from "../../errors.ts";
+import type { KubeApis } from "./api.ts";
+import { openExec } from "./exec-failure.ts";
+
+/** What is used of the library's WebSocket (the `ws` package's). */
+interface ForwardSocket {
+  on(event: "close", listener: () => void): void;
+  on(event: "error", listener: (error: Error) => void): void;
+  close(): void;
+  terminate?(): void;
+}
+
+/**
+ * One TCP connection to `port` of pod `podId`, through the API server's
+ * pods/portforward subresource (a WebSocket; its channel 0 carries the
+ * bytes, channel 1 the kubelet's error). The pod and port are the caller's,
+ * checked before: this only opens. The API server connects to the port on
+ * the pod's own loopback address, in its network namespace.
+ *
+ * The protocol has no half-close: the stream ends when either side closes
+ * the connection. A local end of writing (FIN) is therefore not passed on,
+ * so that a client that half-closes still hears the answer.
+ */
+export async function openPortForward(
+  apis: () => Promise<KubeApis>,
+  readPod: () => Promise<V1Pod>,
+  podId: string,
+  port: number,
+): Promise<Duplex> {
+  const { lib, config, namespace } = await apis();
+  const toPod = new PassThrough();
+  let socket: ForwardSocket | undefined;
+  const stream = new Duplex({
+    read() {
+      // Bytes are pushed as the API server sends them; the WebSocket has no pause of its own.
+    },
+    write(chunk: Buffer, _encoding, done) {
+      toPod.write(chunk, done);
+    },
+    final(done) {
+      done();
+    },
+    destroy(error, done) {
+      toPod.destroy();
+      if (socket) (socket.terminate ?? socket.close).call(socket);
+      done(error);
+    },
+  });
+  const fromPod = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      stream.push(chunk);
+      done();
+    },
+  });
+  let said = "";
+  const errors = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      said += chunk.toString("utf8");
+      done();
+    },
+  });
+  const forward = new lib.PortForward(config, true);
+  socket = (await openExec(
+    readPod,
+    podId,
+    undefined,
+    "port-forward",
+  )(() => forward.portForward(namespace, podId, [port], fromPod, errors, toPod))) as unknown as ForwardSocket;
+  socket.on("error", (error) => stream.destroy(error));
+  socket.on("close", () => {
+    // The kubelet's word on why (nothing listens there, say) ends it as an error; else it is a plain end.
+    if (said.trim()) stream.destroy(new EngineError(`port ${String(port)} of pod ${podId}: ${said.trim()}`));
+    else stream.push(null);
+  });
+  if (stream.destroyed) (socket.terminate ?? socket.close).call(socket);
+  return stream;
+}
