@@ -14,7 +14,15 @@ import type {
 import type { KubeApis } from "./api.ts";
 import type { ImageLayer } from "./images.ts";
 import type { KubeCall, KubeLookup } from "./errors.ts";
-import { kubeMetadata, labelsOf, OWNED_LABEL, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
+import {
+  kubeMetadata,
+  labelsOf,
+  OWNED_LABEL,
+  NAME_ANNOTATION,
+  NAME_HASH_LABEL,
+  nameHash,
+  selectorFor,
+} from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
