@@ -1,5 +1,3 @@
-import { connect as connectTcp } from "node:net";
-import type { Duplex } from "node:stream";
 import { InvalidArgumentError } from "../errors.ts";
 import { BOUNDS } from "../rules.ts";
 
@@ -22,16 +20,4 @@ export function servedPortProblem(id: string, port: number, served: readonly num
 export function requireServedPort(id: string, port: number, served: readonly number[]): void {
   const problem = servedPortProblem(id, port, served);
   if (problem) throw new InvalidArgumentError(problem);
-}
-
-/** A TCP connection to a port of this host's loopback address, once it is open. */
-export function connectLoopback(port: number): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp({ host: "127.0.0.1", port });
-    socket.once("connect", () => {
-      socket.off("error", reject);
-      resolve(socket);
-    });
-    socket.once("error", reject);
-  });
 }

@@ -25,13 +25,19 @@ function answers(port: number): Promise<boolean> {
       socket.destroy();
       resolve(false);
     });
-    socket.once("connect", () => socket.write("GET /whoami HTTP/1.0\r\n\r\n"));
+    socket.once("connect", () => {
+      socket.write("GET /whoami HTTP/1.0\r\n\r\n");
+    });
     socket.once("data", () => {
       socket.destroy();
       resolve(true);
     });
-    socket.once("error", () => resolve(false));
-    socket.once("close", () => resolve(false));
+    socket.once("error", () => {
+      resolve(false);
+    });
+    socket.once("close", () => {
+      resolve(false);
+    });
   });
 }
 

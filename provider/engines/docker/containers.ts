@@ -1,7 +1,8 @@
 import { PassThrough } from "node:stream";
 import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import { Limiter } from "../limiter.ts";
-import { connectLoopback, requireServedPort } from "../served-port.ts";
+import { connectLoopback } from "../loopback.ts";
+import { requireServedPort } from "../served-port.ts";
 import { readAll } from "../../streams.ts";
 import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";

@@ -10,6 +10,9 @@ interface ForwardSocket {
   on(event: "error", listener: (error: Error) => void): void;
   close(): void;
   terminate?(): void;
+  /** Stops and starts reading the API server's connection (the `ws` package's flow control). */
+  pause?(): void;
+  resume?(): void;
 }
 
 /**
@@ -31,10 +34,11 @@ export async function openPortForward(
 ): Promise<Duplex> {
   const { lib, config, namespace } = await apis();
   const toPod = new PassThrough();
-  let socket: ForwardSocket | undefined;
+  const opened: { socket?: ForwardSocket } = {};
   const stream = new Duplex({
     read() {
-      // Bytes are pushed as the API server sends them; the WebSocket has no pause of its own.
+      // The reader wants more: the API server's connection is read again.
+      opened.socket?.resume?.();
     },
     write(chunk: Buffer, _encoding, done) {
       toPod.write(chunk, done);
@@ -44,13 +48,15 @@ export async function openPortForward(
     },
     destroy(error, done) {
       toPod.destroy();
+      const { socket } = opened;
       if (socket) (socket.terminate ?? socket.close).call(socket);
       done(error);
     },
   });
   const fromPod = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      stream.push(chunk);
+      // A slow reader pauses the connection, so that a pod sending fast fills no memory of this process.
+      if (!stream.push(chunk)) opened.socket?.pause?.();
       done();
     },
   });
@@ -62,12 +68,13 @@ export async function openPortForward(
     },
   });
   const forward = new lib.PortForward(config, true);
-  socket = (await openExec(
+  const socket = (await openExec(
     readPod,
     podId,
     undefined,
     "port-forward",
   )(() => forward.portForward(namespace, podId, [port], fromPod, errors, toPod))) as unknown as ForwardSocket;
+  opened.socket = socket;
   socket.on("error", (error) => stream.destroy(error));
   socket.on("close", () => {
     // The kubelet's word on why (nothing listens there, say) ends it as an error; else it is a plain end.

@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { listenLoopback, type LoopbackListener } from "../../engines/loopback.ts";
 import type { ContainerInfo, Engine } from "../../engines/port.ts";
 
 /** A port of a sandbox reachable from this host: where to connect to reach it. */
@@ -19,8 +19,8 @@ export function servedPorts(container: ContainerInfo): number[] {
 export const TUNNEL_WATCH_MS = 1_000;
 
 interface OpenTunnels {
-  servers: Map<number, Server>;
-  sockets: Set<Socket>;
+  listeners: Map<number, LoopbackListener>;
+  connections: Set<Duplex>;
   timer: ReturnType<typeof setInterval>;
 }
 
@@ -66,7 +66,7 @@ export class TunnelListeners {
       opening.catch(() => this.#open.delete(container.id));
     }
     const open = await opening;
-    return [...open.servers].map(([port, server]) => tunnelOf(port, (server.address() as { port: number }).port));
+    return [...open.listeners].map(([port, listener]) => tunnelOf(port, listener.port));
   }
 
   /** Closes the sandbox's listeners and their connections (none is fine). */
@@ -77,54 +77,42 @@ export class TunnelListeners {
     const open = await opening.catch(() => undefined);
     if (!open) return;
     clearInterval(open.timer);
-    for (const socket of open.sockets) socket.destroy();
-    await Promise.all([...open.servers.values()].map((server) => new Promise((resolve) => server.close(resolve))));
+    for (const connection of open.connections) connection.destroy();
+    await Promise.all([...open.listeners.values()].map((listener) => listener.close()));
   }
 
   async #listen(id: string, ports: readonly number[]): Promise<OpenTunnels> {
-    const sockets = new Set<Socket>();
-    const servers = new Map<number, Server>();
-    const ended = () => {
-      void this.close(id);
-    };
+    const connections = new Set<Duplex>();
+    const listeners = new Map<number, LoopbackListener>();
     const watch = async () => {
       const container = await this.#engine.containers.inspect(id).catch(() => null);
       // An engine that does not answer for a moment ends nothing; a sandbox gone or stopped does.
-      if (container === undefined || container?.running === false) ended();
+      if (container === undefined || container?.running === false) await this.close(id);
     };
     try {
       for (const port of ports) {
-        const server = createServer((client) => {
-          sockets.add(client);
-          client.once("close", () => sockets.delete(client));
+        const listener = await listenLoopback((client) => {
+          connections.add(client);
+          client.once("close", () => connections.delete(client));
           this.#carry(id, port, client, watch);
         });
-        servers.set(port, server);
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", reject);
-          // Loopback only, as the engine's published ports are: never another address of this host.
-          server.listen({ host: "127.0.0.1", port: 0 }, () => {
-            server.off("error", reject);
-            resolve();
-          });
-        });
-        server.unref();
+        listeners.set(port, listener);
       }
     } catch (error) {
-      for (const server of servers.values()) server.close();
+      await Promise.all([...listeners.values()].map((listener) => listener.close()));
       throw error;
     }
     const timer = setInterval(() => void watch(), TUNNEL_WATCH_MS);
     timer.unref();
-    return { servers, sockets, timer };
+    return { listeners, connections, timer };
   }
 
   /** One local connection, carried both ways over a stream the engine opens to the sandbox's port. */
-  #carry(id: string, port: number, client: Socket, watch: () => Promise<void>): void {
+  #carry(id: string, port: number, client: Duplex, watch: () => Promise<void>): void {
     client.on("error", () => client.destroy());
     client.pause();
     this.#engine.containers.connect(id, port).then(
-      (stream: Duplex) => {
+      (stream) => {
         if (client.destroyed) {
           stream.destroy();
           return;
