@@ -77,10 +77,22 @@ export async function openPortForward(
   opened.socket = socket;
   socket.on("error", (error) => stream.destroy(error));
   socket.on("close", () => {
-    // The kubelet's word on why (nothing listens there, say) ends it as an error; else it is a plain end.
-    if (said.trim()) stream.destroy(new EngineError(`port ${String(port)} of pod ${podId}: ${said.trim()}`));
+    // The kubelet's word on why ends it as an error; else it is a plain end.
+    if (said.trim()) stream.destroy(new EngineError(forwardRefusal(podId, port, said)));
     else stream.push(null);
   });
   if (stream.destroyed) (socket.terminate ?? socket.close).call(socket);
   return stream;
+}
+
+/**
+ * The kubelet's refusal in a line fit for whoever holds a tunnel or a token:
+ * its own words name the node's paths and the container's ids, which say
+ * nothing useful to them.
+ */
+export function forwardRefusal(podId: string, port: number, said: string): string {
+  const where = `port ${String(port)} of sandbox pod ${podId}`;
+  if (/connection refused/i.test(said)) return `nothing listens on ${where} (connection refused)`;
+  if (/timed? ?out/i.test(said)) return `${where} did not answer in time`;
+  return `the cluster could not forward to ${where}`;
 }

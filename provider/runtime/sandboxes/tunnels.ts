@@ -59,9 +59,11 @@ export class TunnelListeners {
       await this.close(container.id);
       return [];
     }
+    const ports = servedPorts(container);
+    if (ports.length === 0) return [];
     let opening = this.#open.get(container.id);
     if (!opening) {
-      opening = this.#listen(container.id, servedPorts(container));
+      opening = this.#listen(container.id, ports);
       this.#open.set(container.id, opening);
       opening.catch(() => this.#open.delete(container.id));
     }
