@@ -13,7 +13,14 @@ interface ForwardSocket {
   /** Stops and starts reading the API server's connection (the `ws` package's flow control). */
   pause?(): void;
   resume?(): void;
+  /** Bytes sent and not yet taken by the API server's connection. */
+  readonly bufferedAmount?: number;
+  /** The connection itself, whose `drain` says the API server took what waited. */
+  readonly _socket?: { once(event: "drain" | "close", listener: () => void): void };
 }
+
+/** How much may wait for the API server before a writer is held back. */
+const SEND_HIGH_WATER_BYTES = 1 << 20;
 
 /**
  * One TCP connection to `port` of pod `podId`, through the API server's
@@ -34,20 +41,47 @@ export async function openPortForward(
 ): Promise<Duplex> {
   const { lib, config, namespace } = await apis();
   const toPod = new PassThrough();
-  const opened: { socket?: ForwardSocket } = {};
+  // The WebSocket once open; whether it has closed; writers waiting for it to take what was sent.
+  const opened: { socket?: ForwardSocket; closed: boolean; waiting: Set<() => void> } = {
+    closed: false,
+    waiting: new Set(),
+  };
   const stream = new Duplex({
     read() {
       // The reader wants more: the API server's connection is read again.
       opened.socket?.resume?.();
     },
     write(chunk: Buffer, _encoding, done) {
-      toPod.write(chunk, done);
+      toPod.write(chunk);
+      // A fast writer to a slow pod is held back here, so that what waits for the API server stays bounded.
+      let called = false;
+      const check = () => {
+        const { socket } = opened;
+        const raw = socket?._socket;
+        if (called) return;
+        if (
+          opened.closed ||
+          !socket ||
+          !raw ||
+          stream.destroyed ||
+          (socket.bufferedAmount ?? 0) < SEND_HIGH_WATER_BYTES
+        ) {
+          called = true;
+          opened.waiting.delete(check);
+          done();
+        } else {
+          opened.waiting.add(check);
+          raw.once("drain", check);
+        }
+      };
+      check();
     },
     final(done) {
       done();
     },
     destroy(error, done) {
       toPod.destroy();
+      for (const waiting of [...opened.waiting]) waiting();
       const { socket } = opened;
       if (socket) (socket.terminate ?? socket.close).call(socket);
       done(error);
@@ -77,6 +111,8 @@ export async function openPortForward(
   opened.socket = socket;
   socket.on("error", (error) => stream.destroy(error));
   socket.on("close", () => {
+    opened.closed = true;
+    for (const waiting of [...opened.waiting]) waiting();
     // The kubelet's word on why ends it as an error; else it is a plain end.
     if (said.trim()) stream.destroy(new EngineError(forwardRefusal(podId, port, said)));
     else stream.push(null);
