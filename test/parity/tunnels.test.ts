@@ -114,6 +114,25 @@ describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
     direct.socket?.destroy();
   });
 
+  it("cuts a WebSocket through the gateway once its token is revoked", async () => {
+    const sandbox = await web("revoked");
+    const token = await sandbox.createConnectToken({ ttlMs: 60_000, gatewayUrl: gateway.url });
+    const origin = new URL(token.url).origin;
+    const socket = await upgradeLoopback(`${origin}/socket`, {
+      headers: { authorization: `Bearer ${token.token}`, origin },
+    });
+    expect(socket.status).toBe(101);
+    const open = socket.socket as Socket;
+    expect(await exchangeText(open, "before")).toBe("revoked: before");
+    let closed = false;
+    open.once("close", () => (closed = true));
+    expect(await sandfleet.revokeConnectToken(token.token)).toBe(true);
+    await until("the WebSocket's cut", async () => closed, 5_000);
+    expect(
+      (await fetchLoopback(`${origin}/whoami`, { headers: { authorization: `Bearer ${token.token}` } })).status,
+    ).toBe(403);
+  });
+
   it("closes the tunnel, and the connections through it, when the sandbox ends elsewhere", async () => {
     const sandbox = await web("ending");
     const [tunnel] = await sandbox.tunnels();
