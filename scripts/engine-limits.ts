@@ -18,6 +18,7 @@ const WHAT: Record<keyof EngineCapabilities, string> = {
   pidsBound: "bound a sandbox's processes",
   hostChannel: "reach a sandbox from beside it",
   execUser: "choose an exec's user",
+  hostPorts: "publish a sandbox's ports on this host",
 };
 
 const host = process.argv[2];

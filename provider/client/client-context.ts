@@ -15,6 +15,7 @@ import {
 import type { SandboxParams } from "../runtime/sandboxes/sandbox-params.ts";
 import { startLifetime } from "../runtime/supervisor/lifetime.ts";
 import { WarmMembers } from "../runtime/pools/warm-members.ts";
+import { TunnelListeners } from "../runtime/sandboxes/tunnels.ts";
 
 // A client's hold on one engine: the engine and what the client remembers
 // from one call to the next. A Sandfleet owns one; Sandbox's static
@@ -53,9 +54,12 @@ export class ClientContext {
   readonly engine: Engine;
   /** The warm members this client last listed, per pool: a claim then costs its rename alone. */
   readonly #warm = new WarmMembers(systemClock);
+  /** The tunnels this client opened (on an engine that publishes no port on this host). */
+  readonly tunnels: TunnelListeners;
 
   constructor(engine: Engine) {
     this.engine = engine;
+    this.tunnels = new TunnelListeners(engine);
   }
 
   /** Creates and starts a sandbox made from code: it lives at most `timeoutMs`, 5 minutes unless given. */

@@ -15,6 +15,7 @@ import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "..
 import type { ClaimParams } from "../runtime/pools/pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "../runtime/commands/process.ts";
 import { defaultContext, type ClientContext, type ClientTarget, type ListParams } from "./client-context.ts";
+import type { Tunnel, TunnelListeners } from "../runtime/sandboxes/tunnels.ts";
 import {
   inspectSandbox,
   waitUntilReady,
@@ -43,13 +44,7 @@ export interface SandboxMetrics extends ContainerStats {
   sampledAt: string;
 }
 
-/** A published port: where to reach a port of the sandbox from this host. */
-export interface Tunnel {
-  containerPort: number;
-  host: "127.0.0.1";
-  hostPort: number;
-  url: string;
-}
+export type { Tunnel } from "../runtime/sandboxes/tunnels.ts";
 
 /**
  * A handle on one sandbox. What `create`, `fromId` and `fromName` return is
@@ -61,6 +56,7 @@ export class Sandbox {
   readonly app: string;
   readonly name: string;
   readonly #docker: Engine;
+  readonly #tunnels: TunnelListeners;
   readonly #target: ExecTarget;
   #detached = false;
   #mainOutput: { stdout: PassThrough; stderr: PassThrough } | undefined;
@@ -70,10 +66,11 @@ export class Sandbox {
 
   /** @internal Handles come from a Sandfleet client, or the static shortcuts below. */
   constructor(
-    docker: Engine,
+    context: ClientContext,
     state: Pick<SandboxState, "id" | "app" | "name" | "supervised"> & { container?: ContainerInfo },
   ) {
-    this.#docker = docker;
+    this.#docker = context.engine;
+    this.#tunnels = context.tunnels;
     this.id = state.id;
     this.app = state.app;
     this.name = state.name;
@@ -84,25 +81,25 @@ export class Sandbox {
   /** Shortcut for `sandboxes.create(params)` of the default client of the engine `connect` names (one per engine, reused). */
   static async create(params: SandboxParams, connect: ConnectParams = {}): Promise<Sandbox> {
     const context = client(connect, params.dockerHost);
-    return new Sandbox(context.engine, await context.create(params));
+    return new Sandbox(context, await context.create(params));
   }
 
   /** Shortcut for `sandboxes.fromId(id)` of the default client of the engine `connect` names (one per engine, reused). */
   static async fromId(id: string, connect: ConnectParams = {}): Promise<Sandbox> {
     const context = client(connect);
-    return new Sandbox(context.engine, await context.byId(id));
+    return new Sandbox(context, await context.byId(id));
   }
 
   /** Shortcut for `sandboxes.fromName(app, name)` of the default client of the engine `connect` names (one per engine, reused). */
   static async fromName(app: string, name: string, connect: ConnectParams = {}): Promise<Sandbox> {
     const context = client(connect);
-    return new Sandbox(context.engine, await context.byName(app, name));
+    return new Sandbox(context, await context.byName(app, name));
   }
 
   /** Shortcut for `sandboxes.claim(app, pool, params)` of the default client of the engine `params` names (one per engine, reused). */
   static async claim(app: string, pool: string, params: ConnectParams & ClaimParams = {}): Promise<Sandbox> {
     const context = client(params);
-    return new Sandbox(context.engine, await context.claim(app, pool, params));
+    return new Sandbox(context, await context.claim(app, pool, params));
   }
 
   /** Shortcut for `sandboxes.list(params)` of the default client of the engine `params` names (one per engine, reused). */
@@ -206,15 +203,14 @@ export class Sandbox {
     });
   }
 
-  /** Where each published port of the sandbox is reachable on this host. */
+  /**
+   * Where each port of the sandbox is reachable on this host's 127.0.0.1:
+   * the engine's published port (Docker), or a listener of this process
+   * through the API server's port-forward (Kubernetes), the same ones on
+   * every call, closed once the sandbox ends. None once it has ended.
+   */
   async tunnels(): Promise<Tunnel[]> {
-    const { ports } = await this.state();
-    return Object.entries(ports).map(([containerPort, hostPort]) => ({
-      containerPort: Number(containerPort),
-      host: "127.0.0.1",
-      hostPort,
-      url: `http://127.0.0.1:${String(hostPort)}`,
-    }));
+    return this.#tunnels.list((await this.state()).container);
   }
 
   /**
@@ -242,11 +238,13 @@ export class Sandbox {
       throw new ConflictError(`sandbox ${this.app}/${this.name} has already ended (exit code ${String(ended)})`);
     }
     await this.#engine().containers.kill(this.id, "SIGKILL");
+    await this.#tunnels.close(this.id);
     return this.wait();
   }
 
   /** Removes the sandbox's container, running or not, and the records of the tags and deadline set on it. */
   async remove(): Promise<void> {
+    await this.#tunnels.close(this.id);
     await forgetEgress(this.#engine(), this.id);
     await this.#engine().containers.remove(this.id);
     await removeRecords(this.#engine(), this.id);
@@ -300,7 +298,7 @@ export class Sandbox {
   }
 
   /**
-   * A URL that opens one published port of this sandbox through the
+   * A URL that opens one port of this sandbox through the
    * sandfleet gateway (`sandfleet gateway`), to anyone who has it, until
    * `ttlMs` has passed or it is revoked, on the port's own host name under
    * the gateway's. `gatewayUrl`, the gateway's base URL, defaults to

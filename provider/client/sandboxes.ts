@@ -54,6 +54,6 @@ export class Sandboxes {
   }
 
   #handle(state: SandboxState): Sandbox {
-    return new Sandbox(this.#context.engine, state);
+    return new Sandbox(this.#context, state);
   }
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from "node:stream";
 import { connectEngine } from "../engines/connect.ts";
 import type { Engine, EngineInfo } from "../engines/port.ts";
 import { ClientContext, type ClientTarget } from "./client-context.ts";
@@ -11,6 +12,7 @@ import {
   type TokenVerdict,
 } from "../runtime/sandboxes/connect-tokens.ts";
 import { resumeIfPaused } from "../runtime/engine-state/resume.ts";
+import { servedPorts } from "../runtime/sandboxes/tunnels.ts";
 import { readWebhooks } from "../runtime/observability/webhooks.ts";
 import { WebhookDelivery, type DeliveryOptions } from "../runtime/observability/webhook-delivery.ts";
 import { collectGarbage, type Garbage } from "../runtime/agent/gc.ts";
@@ -126,14 +128,15 @@ export class Sandfleet {
   }
 
   /**
-   * @internal Where on this host a sandbox's published port is, for the
-   * gateway; a paused sandbox is resumed first. Undefined once it has ended.
+   * @internal How the gateway reaches a sandbox's port: a stream the engine
+   * opens to it for each connection; a paused sandbox is resumed first.
+   * Undefined once it has ended, or for a port it does not serve.
    */
-  async connectTarget(sandboxId: string, port: number): Promise<{ port: number } | undefined> {
+  async connectTarget(sandboxId: string, port: number): Promise<{ open: () => Promise<Duplex> } | undefined> {
     await resumeIfPaused(this.#docker, sandboxId).catch(() => undefined);
     const container = await this.#docker.containers.inspect(sandboxId);
-    const hostPort = container?.running ? container.ports[port] : undefined;
-    return hostPort === undefined ? undefined : { port: hostPort };
+    if (!container?.running || !servedPorts(container).includes(port)) return undefined;
+    return { open: () => this.#docker.containers.connect(sandboxId, port) };
   }
 
   /** Metrics for an agent of this engine (or of one app): give them to `agent({ metrics })`. */

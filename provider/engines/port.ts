@@ -5,7 +5,7 @@
  * engines speaks an engine's own types.
  */
 
-import type { Readable, Writable } from "node:stream";
+import type { Duplex, Readable, Writable } from "node:stream";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -129,8 +129,13 @@ export interface ContainerInfo {
   health: string | undefined;
   binds: readonly string[];
   mounts: readonly VolumeMount[];
-  /** Published container port -> host port on 127.0.0.1. */
+  /** Published container port -> host port on 127.0.0.1, where the engine publishes them itself (capability hostPorts). */
   ports: Readonly<Record<number, number>>;
+  /**
+   * The TCP ports the sandbox serves (ContainerSpec.ports), published on this
+   * host or not; absent where the engine tells no more than `ports`.
+   */
+  servedPorts?: readonly number[];
   /** The container's address on each network it joined. */
   addresses: Readonly<Record<string, string>>;
   /** MAC address on each network, by network name, where the engine tells it. */
@@ -308,6 +313,12 @@ export interface EngineCapabilities {
   readonly hostChannel: Capability;
   /** Choosing the user an exec runs as (ExecSpec.user), so a sandbox can tell the host's connections by uid. */
   readonly execUser: Capability;
+  /**
+   * The engine itself publishes a sandbox's ports on this host's 127.0.0.1
+   * (ContainerInfo.ports). Where it does not, a tunnel is a listener of the
+   * process that asked, forwarding each connection over ContainerClient.connect.
+   */
+  readonly hostPorts: Capability;
 }
 
 /** What the engine says of itself that sandfleet needs to know. */
@@ -376,6 +387,14 @@ export interface ContainerClient {
   wait(id: string): Promise<number>;
   /** The main process's output so far, and on as it comes when following. */
   logs(id: string, options: { follow: boolean; tail?: number }): Promise<{ stdout: Readable; stderr: Readable }>;
+  /**
+   * A byte stream from this process to TCP port `port` of the running
+   * sandbox `id`, which must be one of the ports it serves (else refused):
+   * what tunnels and the gateway carry each connection over. Docker: its
+   * published port on 127.0.0.1. Kubernetes: the pod's port-forward through
+   * the API server. The stream ends when either side closes.
+   */
+  connect(id: string, port: number): Promise<Duplex>;
 }
 
 /** A process started inside a container, with its streams still open. */

@@ -1,5 +1,6 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ClientRequestArgs, IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Sandfleet } from "../client/sandfleet.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { connectOrigin, gatewayBase, originLabel, type TokenVerdict } from "../runtime/sandboxes/connect-tokens.ts";
@@ -37,6 +38,10 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 interface Refusal {
   status: number;
   reason: string;
+}
+interface Reached {
+  createConnection: NonNullable<ClientRequestArgs["createConnection"]>;
+  release: () => void;
 }
 
 /**
@@ -118,14 +123,28 @@ export async function serveGateway(
     return refusal ?? { status: 401, reason: "a connect token is needed" };
   };
 
-  /** The host port to forward to, or why not; the client's connection is held only while its token is valid. */
-  const reach = async (
-    admitted: Admitted,
-    socket: Socket,
-  ): Promise<{ port: number; release: () => void } | Refusal> => {
+  /**
+   * How to reach the token's one sandbox port (a stream the engine opens to it), or why not; the
+   * client's connection is held only while its token is valid.
+   */
+  const reach = async (admitted: Admitted, socket: Socket): Promise<Reached | Refusal> => {
     const target = await sandfleet.connectTarget(admitted.verdict.sandboxId, admitted.verdict.port);
     if (!target) return { status: 502, reason: "the sandbox has ended" };
-    return { port: target.port, release: connections.hold(admitted.token, admitted.verdict.expiresAtMs, socket) };
+    return {
+      // The request's connection: the engine's stream to that port, and nothing a request could name.
+      createConnection: (_options, made) => {
+        target.open().then(
+          (stream) => {
+            made(null, stream);
+          },
+          (error: unknown) => {
+            made(error instanceof Error ? error : new Error(String(error)), undefined as unknown as Duplex);
+          },
+        );
+        return undefined;
+      },
+      release: connections.hold(admitted.token, admitted.verdict.expiresAtMs, socket),
+    };
   };
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
@@ -165,8 +184,7 @@ export async function serveGateway(
     }
     const upstream = http.request(
       {
-        host: "127.0.0.1",
-        port: reached.port,
+        createConnection: reached.createConnection,
         method: request.method,
         path: withoutToken(target),
         headers: forwardedHeaders(request.headers, false, secure()),
@@ -223,13 +241,12 @@ export async function serveGateway(
         return;
       }
       const upstream = http.request({
-        host: "127.0.0.1",
-        port: reached.port,
+        createConnection: reached.createConnection,
         method: request.method,
         path: withoutToken(target),
         headers: forwardedHeaders(request.headers, true, secure()),
       });
-      upstream.on("upgrade", (answer: IncomingMessage, socket: Socket, upstreamHead: Buffer) => {
+      upstream.on("upgrade", (answer: IncomingMessage, socket: Duplex, upstreamHead: Buffer) => {
         client.write(rawHead(answer, []));
         if (upstreamHead.length > 0) client.write(upstreamHead);
         if (head.length > 0) socket.write(head);

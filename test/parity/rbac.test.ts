@@ -6,6 +6,7 @@ import { connectEngine, type KubernetesEngineOptions } from "../../provider/engi
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { refillPools } from "../../provider/runtime/agent/pool-agent.ts";
 import { listMembers } from "../../provider/runtime/pools/pool.ts";
+import { createAppNetwork } from "../../provider/runtime/networks/apps.ts";
 import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
@@ -55,5 +56,24 @@ describe("sandfleet with only the role of examples/kubernetes/rbac.yaml", () => 
     await expect(connectEngine({ kubernetes: { ...restricted, namespace: "default" } }).ping()).rejects.toThrow(
       /forbidden/,
     );
+  });
+
+  it("opens a tunnel to a sandbox's port through the API server's port-forward", async () => {
+    const sandfleet = new Sandfleet({ kubernetes: restricted });
+    await createAppNetwork(connectEngine({ kubernetes: restricted }), app, false);
+    const sandbox = await sandfleet.sandboxes.create({
+      app,
+      image: "sandfleet/busybox",
+      user: "1000:1000",
+      memoryMiB: 32,
+      network: "app",
+      ports: [8080],
+      command: ["sh", "-c", "mkdir -p /tmp/w && echo tunnelled > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w"],
+      readiness: { tcpPort: 8080, intervalMs: 50 },
+    });
+    await sandbox.waitUntilReady();
+    const [tunnel] = await sandbox.tunnels();
+    expect(await (await fetch(`${tunnel?.url ?? ""}/`)).text()).toBe("tunnelled\n");
+    await sandbox.terminate();
   });
 });

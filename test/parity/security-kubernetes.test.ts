@@ -9,23 +9,30 @@
 // - a namespace that enforces Pod Security "restricted" refusing sandfleet's
 //   pods, or refusing them with an error nobody can act on;
 // - a sandbox, a neighbour's pod or a tenant using the agent's service-account
-//   token, or reaching its metrics port.
+//   token, or reaching its metrics port;
+// - a tunnel reached from another address of this host, a connect token for
+//   one sandbox used for another, and a port-forward pointed at another pod or
+//   port than the one named.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
+import { connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
 import { createAppNetwork } from "../../provider/runtime/networks/apps.ts";
+import { serveGateway } from "../../provider/serve/gateway.ts";
+import { originLabel } from "../../provider/runtime/sandboxes/connect-tokens.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { agentImage, agentManifestsCli, readyAgentPods } from "../support/agent-in-cluster.ts";
 import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
 import { KUBECTL, kubectl } from "../support/kubectl.ts";
+import { fetchLoopback, upgradeLoopback } from "../support/loopback-http.ts";
 import { sandfleetRole } from "../support/sandfleet-role.ts";
 import { until } from "../support/until.ts";
 
@@ -289,6 +296,9 @@ describe("a tenant holding sandfleet's role", () => {
   it("reads no node's proxy and nothing outside its namespace", async () => {
     expect(await canI("create", "pods", "-n", namespace)).toBe("yes"); // the role itself is in force
     expect(await canI("get", "nodes/proxy")).toBe("no");
+    // Its port-forward reaches pods of its own namespace alone.
+    expect(await canI("create", "pods/portforward", "-n", namespace)).toBe("yes");
+    expect(await canI("create", "pods/portforward", "-n", "default")).toBe("no");
     expect(await canI("get", "nodes/stats")).toBe("no");
     expect(await canI("list", "nodes")).toBe("no");
     expect(await canI("list", "pods", "--all-namespaces")).toBe("no");
@@ -402,6 +412,9 @@ describe("the agent's service-account token", () => {
     expect(await canI("patch", "deployments", "-n", namespace)).toBe("no");
     expect(await canI("list", "nodes")).toBe("no");
     expect(await canI("get", "nodes/proxy")).toBe("no");
+    // Its port-forward reaches pods of its own namespace alone.
+    expect(await canI("create", "pods/portforward", "-n", namespace)).toBe("yes");
+    expect(await canI("create", "pods/portforward", "-n", "default")).toBe("no");
     expect(await canI("list", "pods", "--all-namespaces")).toBe("no");
     expect(await canI("get", "secrets", "-n", neighbour)).toBe("no");
   });
@@ -449,5 +462,162 @@ describe("the agent's service-account token", () => {
     } finally {
       for (const ns of [sandboxes, home]) await kubectl(["delete", "namespace", ns, "--wait=false"]);
     }
+  });
+});
+
+/** Whether a TCP connection to `host`:`port` is accepted and answers an HTTP request. */
+function answersAt(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket: Socket = connectTcp({ host, port });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("connect", () => {
+      socket.write("GET / HTTP/1.0\r\n\r\n");
+    });
+    socket.once("data", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => {
+      resolve(false);
+    });
+    socket.once("close", () => {
+      resolve(false);
+    });
+  });
+}
+
+describe("tunnels and connect tokens on Kubernetes", () => {
+  const app = uniqueApp("k8s-tun");
+  // Each serves its name on its declared port 8080, and on 9090, a port it never declared.
+  const serving = (label: string) =>
+    `mkdir -p /tmp/www && echo ${label} > /tmp/www/index.html && httpd -p 9090 -h /tmp/www && exec httpd -f -p 8080 -h /tmp/www`;
+  const make = (label: string) =>
+    sandfleet.sandboxes.create({
+      app,
+      name: label,
+      image: "sandfleet/busybox",
+      user: "1000:1000",
+      memoryMiB: 32,
+      network: "app",
+      ports: [8080],
+      command: ["sh", "-c", serving(label)],
+      readiness: { tcpPort: 8080, intervalMs: 50 },
+      timeoutMs: 15 * 60_000,
+    });
+  let a: Sandbox, b: Sandbox;
+  let gateway: Awaited<ReturnType<typeof serveGateway>>;
+  const stranger = `sf-${randomBytes(6).toString("hex")}`;
+
+  beforeAll(async () => {
+    await createAppNetwork(engine, app, false);
+    [a, b] = await Promise.all([make("A"), make("B")]);
+    await Promise.all([a.waitUntilReady(), b.waitUntilReady()]);
+    gateway = await serveGateway(sandfleet, { address: "127.0.0.1:0" });
+  });
+  afterAll(async () => {
+    await (gateway as typeof gateway | undefined)?.close();
+    await kubectl(["delete", "pod", stranger, "--ignore-not-found", "--wait=false"]);
+    await cleanupBackend(engine, app);
+  });
+
+  it("listens on 127.0.0.1 only: no other address of this host answers on a tunnel's port", async () => {
+    const [tunnel] = await a.tunnels();
+    expect(tunnel?.host).toBe("127.0.0.1");
+    const port = tunnel?.hostPort ?? 0;
+    expect(await answersAt("127.0.0.1", port)).toBe(true);
+    // Every other address of this host (link-local ones need a scope, and are no better than these).
+    const others = Object.values(networkInterfaces())
+      .flatMap((addresses) => addresses ?? [])
+      .map((address) => address.address)
+      .filter((address) => address !== "127.0.0.1" && !address.startsWith("fe80:"));
+    const reached = [];
+    for (const host of ["127.0.0.2", "::1", ...others]) if (await answersAt(host, port)) reached.push(host);
+    expect(others.length).toBeGreaterThan(0);
+    expect(reached).toEqual([]);
+  });
+
+  it("gives a token for sandbox A nothing of sandbox B, nor of another port of A", async () => {
+    const [ta, tb] = await Promise.all([
+      a.createConnectToken({ gatewayUrl: gateway.url }),
+      b.createConnectToken({ gatewayUrl: gateway.url }),
+    ]);
+    const originA = new URL(ta.url).origin;
+    const originB = new URL(tb.url).origin;
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    expect((await fetchLoopback(`${originA}/`, { headers: bearer(ta.token) })).body).toBe("A\n");
+    expect((await fetchLoopback(`${originB}/`, { headers: bearer(tb.token) })).body).toBe("B\n");
+    // A's token at B's origin, in every place a token goes: refused, never B's answer.
+    const atB = [
+      await fetchLoopback(`${originB}/`, { headers: bearer(ta.token) }),
+      await fetchLoopback(`${originB}/?sandfleet_token=${ta.token}`),
+      await fetchLoopback(`${originB}/`, { headers: { cookie: `sandfleet_connect=${ta.token}` } }),
+      await upgradeLoopback(`${originB}/`, { headers: { ...bearer(ta.token), origin: originB } }),
+    ];
+    for (const answer of atB) {
+      expect(answer.status).toBe(421);
+      expect(answer.body).not.toContain("B");
+    }
+    // A's token at the origin of A's undeclared port 9090, which answers inside the pod: refused too.
+    const port9090 = new URL(originA);
+    port9090.hostname = port9090.hostname.replace(originLabel(a.id, 8080), originLabel(a.id, 9090));
+    expect(port9090.origin).not.toBe(originA);
+    expect((await fetchLoopback(`${port9090.origin}/`, { headers: bearer(ta.token) })).status).toBe(421);
+    await expect(a.createConnectToken({ port: 9090, gatewayUrl: gateway.url })).rejects.toThrow(/not published/);
+  });
+
+  it("points a port-forward at no other pod or port than the one named", async () => {
+    // 9090 answers inside A; the forward refuses it before the API server is asked.
+    expect((await a.run(["sh", "-c", "wget -q -O - http://127.0.0.1:9090/"])).stdout).toBe("A\n");
+    await expect(engine.containers.connect(a.id, 9090)).rejects.toThrow(/port 9090 is not one that sandbox .* serves/);
+    for (const port of [0, -1, 65_536, 8080.5, Number.NaN])
+      await expect(engine.containers.connect(a.id, port), String(port)).rejects.toThrow(/not a TCP port/);
+    // Names that are not a sandbox pod's id: refused, whatever they would make of the API's path.
+    for (const id of [
+      `${a.id}/../${b.id}`,
+      `${a.id}?ports=9090`,
+      `${a.id}/portforward?ports=9090#`,
+      "../../kube-system/pods/x",
+      a.name,
+      `${app}-A`,
+      "sf-000000000000",
+    ])
+      await expect(engine.containers.connect(id, 8080), id).rejects.toThrow(/no such sandbox pod/);
+    // A pod of the namespace that sandfleet did not make, named like one of its own and serving 8080.
+    const image = (await kubectl(["get", "pod", a.id, "-o", "jsonpath={.spec.containers[0].image}"])).trim();
+    const dir = mkdtempSync(join(tmpdir(), "sf-stranger-"));
+    const file = join(dir, "pod.yaml");
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Pod",
+        `metadata: { name: ${stranger} }`,
+        "spec:",
+        "  securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: RuntimeDefault } }",
+        `  containers: [{ name: sandbox, image: "${image}", command: [sh, -c, "mkdir -p /tmp/w && echo stranger > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w"], ports: [{ containerPort: 8080 }], securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: [ALL] } } }]`,
+      ].join("\n"),
+    );
+    try {
+      await kubectl(["create", "-f", file]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await kubectl(["wait", "--for=condition=Ready", `pod/${stranger}`, "--timeout=120s"]);
+    await expect(engine.containers.connect(stranger, 8080)).rejects.toThrow(/no such sandbox pod/);
+    // The forward to A's declared port reaches A, and only A.
+    const stream = await engine.containers.connect(a.id, 8080);
+    const answer = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      stream.on("data", (chunk: Buffer) => (got += chunk.toString()));
+      stream.on("end", () => {
+        resolve(got);
+      });
+      stream.on("error", reject);
+      stream.write("GET / HTTP/1.0\r\n\r\n");
+    });
+    expect(answer).toMatch(/\r\n\r\nA\n$/);
   });
 });

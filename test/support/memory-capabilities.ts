@@ -27,4 +27,6 @@ export const MEMORY_CAPABILITIES: EngineCapabilities = {
   hostChannel: unsupported("a program beside a sandbox"),
   // The exec handler is told the user asked for.
   execUser: { supported: true },
+  // Its containers carry published ports as Docker's do (no one listens on them).
+  hostPorts: { supported: true },
 };

@@ -297,6 +297,7 @@ export class MemoryEngine implements Engine {
         return c.exited.promise;
       },
       logs: () => Promise.reject(notSupported("a container's logs")),
+      connect: () => Promise.reject(notSupported("a stream to a sandbox's port")),
     };
   }
 

@@ -46,6 +46,8 @@ export function dockerCapabilities(facts: DockerFacts): EngineCapabilities {
             why: `a program beside a sandbox needs this process to run as root on the host of the Docker engine at ${facts.host}`,
           },
     execUser: DOCKER_EXEC_USER,
+    // Each port is published on 127.0.0.1 by the engine, for as long as the container runs.
+    hostPorts: SUPPORTED,
   };
 }
 

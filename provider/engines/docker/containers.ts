@@ -1,6 +1,8 @@
 import { PassThrough } from "node:stream";
 import { ConflictError, EngineError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import { Limiter } from "../limiter.ts";
+import { connectLoopback } from "../loopback.ts";
+import { requireServedPort } from "../served-port.ts";
 import { readAll } from "../../streams.ts";
 import { demuxInto, demuxBuffer } from "./demux.ts";
 import { engineCall, engineLookup } from "./errors.ts";
@@ -172,6 +174,16 @@ export function containerClient(docker: EngineHttp): ContainerClient {
       if (options.follow) demuxInto(stream, stdout, stderr);
       else demuxBuffer(await readAll(stream), stdout, stderr);
       return { stdout, stderr };
+    },
+    async connect(id, port) {
+      const info = await engineLookup(`inspect container ${id}`, () =>
+        docker.json<RawContainer>("GET", path(id, "/json")),
+      );
+      if (!info?.State.Running) throw new InvalidArgumentError(`sandbox ${id} is not running`);
+      const published = publishedPorts(info.NetworkSettings.Ports);
+      requireServedPort(id, port, Object.keys(published).map(Number));
+      // The engine publishes each port on this host's loopback address itself.
+      return connectLoopback(published[port] ?? 0);
     },
     async wait(id) {
       const result = await engineCall(`wait for container ${id}`, () =>

@@ -19,4 +19,7 @@ export const KUBERNETES_CAPABILITIES: EngineCapabilities = {
   ),
   hostChannel: unsupported("a pod's network namespace is on its node, not on this host"),
   execUser: unsupported("an exec on Kubernetes runs as the container's user; it cannot choose another"),
+  hostPorts: unsupported(
+    "the cluster publishes no port of a pod on this host: a tunnel is a listener of this process, through the API server's port-forward",
+  ),
 };

@@ -18,13 +18,19 @@ export const EXEC_OPEN_TIMEOUT_MS = 20_000;
  * server answers 5xx when it cannot reach the pod's kubelet, so the pod is
  * read to say which node and why.
  */
-export function openExec(readPod: () => Promise<V1Pod>, podId: string, timeoutMs = EXEC_OPEN_TIMEOUT_MS) {
+export function openExec(
+  readPod: () => Promise<V1Pod>,
+  podId: string,
+  timeoutMs = EXEC_OPEN_TIMEOUT_MS,
+  /** What the WebSocket is for, in the messages: "exec", or "port-forward". */
+  what = "exec",
+) {
   return <T>(open: () => Promise<T>): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       let late = false;
       const timer = setTimeout(() => {
         late = true;
-        void unanswered(readPod, podId, timeoutMs).then(reject);
+        void unanswered(readPod, podId, timeoutMs, what).then(reject);
       }, timeoutMs);
       open().then(
         (socket) => {
@@ -37,26 +43,37 @@ export function openExec(readPod: () => Promise<V1Pod>, podId: string, timeoutMs
           clearTimeout(timer);
           if (late) return;
           const status = Number(/Unexpected server response: (\d{3})/.exec(errorText(error))?.[1] ?? 0);
-          reject(status === 0 ? asError(error) : await refusal(status, errorText(error), readPod, podId));
+          reject(status === 0 ? asError(error) : await refusal(status, errorText(error), readPod, podId, what));
         },
       );
     });
 }
 
-async function unanswered(readPod: () => Promise<V1Pod>, podId: string, timeoutMs: number): Promise<Error> {
+async function unanswered(
+  readPod: () => Promise<V1Pod>,
+  podId: string,
+  timeoutMs: number,
+  what: string,
+): Promise<Error> {
   const pod = await readPod().catch(() => undefined);
   const node = pod?.spec?.nodeName;
   const trouble = pod && podTrouble(pod);
   const lost = trouble?.reason === "node-lost" ? `; node-lost: ${trouble.detail}` : "";
   return new EngineUnavailableError(
-    `an exec in pod ${podId} did not open in ${String(timeoutMs / 1000)} s: ` +
+    `${what === "exec" ? "an" : "a"} ${what} in pod ${podId} did not open in ${String(timeoutMs / 1000)} s: ` +
       `${node ? `its node ${node}` : "its node"} does not answer${lost}`,
   );
 }
 
-async function refusal(status: number, said: string, readPod: () => Promise<V1Pod>, podId: string): Promise<Error> {
+async function refusal(
+  status: number,
+  said: string,
+  readPod: () => Promise<V1Pod>,
+  podId: string,
+  what: string,
+): Promise<Error> {
   if (status === 404) return new NotFoundError(`no such sandbox pod: ${podId}`);
-  if (status < 500) return new EngineError(`the API server refused the exec (${said})`);
+  if (status < 500) return new EngineError(`the API server refused the ${what} (${said})`);
   const pod = await readPod().catch(() => undefined);
   const node = pod?.spec?.nodeName;
   const trouble = pod && podTrouble(pod);

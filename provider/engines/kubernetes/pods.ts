@@ -14,13 +14,23 @@ import type {
 import type { KubeApis } from "./api.ts";
 import type { ImageLayer } from "./images.ts";
 import type { KubeCall, KubeLookup } from "./errors.ts";
-import { kubeMetadata, labelsOf, NAME_ANNOTATION, NAME_HASH_LABEL, nameHash, selectorFor } from "./labels.ts";
+import {
+  kubeMetadata,
+  labelsOf,
+  OWNED_LABEL,
+  NAME_ANNOTATION,
+  NAME_HASH_LABEL,
+  nameHash,
+  selectorFor,
+} from "./labels.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
 import { podSecurityRefusal } from "./pod-security.ts";
 import { LOST_EXIT_CODE, podTrouble } from "./pod-trouble.ts";
 import { podStats } from "./stats.ts";
+import { openPortForward } from "./port-forward.ts";
+import { requireServedPort } from "../served-port.ts";
 
 /** What the pod client needs besides the API: images the cluster can pull, and a way to end a sandbox. */
 export interface PodDeps {
@@ -46,6 +56,12 @@ export interface PodDeps {
 /** Pod ids are made here: short, valid names, never reused. */
 const POD_ID = /^sf-[0-9a-f]{12}$/;
 const envSecretName = (id: string) => `${id}-env`;
+
+/** The TCP ports a pod's sandbox container declares: the only ones a forward may reach. */
+function servedPortsOf(pod: V1Pod): number[] {
+  const container = pod.spec?.containers.find((c) => c.name === SANDBOX_CONTAINER);
+  return (container?.ports ?? []).filter((p) => (p.protocol ?? "TCP") === "TCP").map((p) => p.containerPort);
+}
 
 function sandboxStatus(pod: V1Pod): V1ContainerStatus | undefined {
   return pod.status?.containerStatuses?.find((c) => c.name === SANDBOX_CONTAINER);
@@ -123,7 +139,9 @@ export function podInfo(pod: V1Pod, env: Readonly<Record<string, string>>, execI
     health: note.healthcheck ? (ready ? "healthy" : "starting") : undefined,
     binds: [],
     mounts: note.mounts ?? [],
+    // The cluster publishes nothing on this host: a tunnel is this process's own listener.
     ports: {},
+    servedPorts: servedPortsOf(pod),
     addresses: pod.status?.podIP ? { [note.networkMode ?? "pod"]: pod.status.podIP } : {},
     pid: 0,
     execIds,
@@ -506,6 +524,20 @@ export function podClient(deps: PodDeps): ContainerClient {
         if (podStatus(pod) === "exited") return podExitCode(pod);
         seen = pod;
       }
+    },
+
+    /**
+     * A forward to a port the pod declares, of a running pod of sandfleet's
+     * named by its id (never by a sandfleet name, which another pod may take).
+     */
+    async connect(id, port) {
+      if (!POD_ID.test(id)) throw new NotFoundError(`no such sandbox pod: ${JSON.stringify(id)}`);
+      const readPod = () => require(id);
+      const pod = await readPod();
+      if (pod.metadata?.labels?.[OWNED_LABEL] !== "true") throw new NotFoundError(`no such sandbox pod: ${id}`);
+      if (podStatus(pod) !== "running") throw new InvalidArgumentError(`sandbox ${id} is not running`);
+      requireServedPort(id, port, servedPortsOf(pod));
+      return openPortForward(apis, readPod, id, port);
     },
 
     /** A pod's log is one stream: stdout and stderr together, as the kubelet keeps it. */

@@ -21,6 +21,9 @@ export const SANDFLEET_ROLE_RULES: readonly PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "create", "patch", "delete"] },
   { apiGroups: [""], resources: ["pods/exec"], verbs: ["get", "create"] },
   { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+  // Tunnels and the gateway reach a sandbox's declared port through the API server's port-forward.
+  // Its WebSocket is a GET that the API server authorizes as both verbs, as it does an exec's.
+  { apiGroups: [""], resources: ["pods/portforward"], verbs: ["get", "create"] },
   { apiGroups: [""], resources: ["pods/resize"], verbs: ["patch"] },
   // A sandbox's environment (secrets' values among it) is a Secret its pod reads.
   { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "patch", "delete"] },

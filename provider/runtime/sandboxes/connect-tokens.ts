@@ -4,6 +4,7 @@ import { InvalidArgumentError } from "../../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "../engine-state/labels.ts";
 import { objectName } from "../engine-state/names.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
+import { servedPorts } from "./tunnels.ts";
 
 /**
  * A connect token opens one port of one sandbox through the sandfleet
@@ -82,9 +83,9 @@ export function connectOrigin(base: URL, sandboxId: string, port: number): URL {
 /** A token's lifetime when none is given: an hour. */
 export const DEFAULT_TOKEN_TTL_MS = 60 * 60 * 1000;
 
-/** The port a token opens when none is given: the only one published, else 8080, as in Modal. */
-function defaultPort(published: readonly number[]): number {
-  return published.length === 1 ? (published[0] as number) : 8080;
+/** The port a token opens when none is given: the sandbox's only port, else 8080, as in Modal. */
+function defaultPort(served: readonly number[]): number {
+  return served.length === 1 ? (served[0] as number) : 8080;
 }
 
 export async function createConnectToken(
@@ -98,10 +99,12 @@ export async function createConnectToken(
   const base = gatewayBase(params.gatewayUrl ?? process.env.SANDFLEET_GATEWAY_URL ?? DEFAULT_GATEWAY_URL);
   const container = await docker.containers.inspect(sandbox.id);
   if (!container?.running) throw new InvalidArgumentError(`sandbox ${sandbox.id.slice(0, 12)} is not running`);
-  const port = params.port ?? defaultPort(Object.keys(container.ports).map(Number));
-  if (container.ports[port] === undefined) {
-    const published = Object.keys(container.ports).join(", ") || "none";
-    throw new InvalidArgumentError(`port ${String(port)} is not published by the sandbox (published: ${published})`);
+  const served = servedPorts(container);
+  const port = params.port ?? defaultPort(served);
+  if (!served.includes(port)) {
+    throw new InvalidArgumentError(
+      `port ${String(port)} is not published by the sandbox (published: ${served.join(", ") || "none"})`,
+    );
   }
   const id = randomHex(8);
   const secret = randomHex(32);
