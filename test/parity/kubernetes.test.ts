@@ -157,7 +157,7 @@ describe("the Kubernetes mapping", () => {
     await expect(sandbox.snapshotFilesystem()).rejects.toThrow(KUBERNETES_LIMITS.snapshot);
     await expect(
       sandfleet.sandboxes.create({ app, image: "sandfleet/busybox", egress: { allow: ["pypi.org"] } }),
-    ).rejects.toThrow(KUBERNETES_LIMITS.egress);
+    ).rejects.toThrow(KUBERNETES_LIMITS.egressNames);
   });
 
   it("is reached by the CLI through SANDFLEET_KUBERNETES, as DOCKER_HOST reaches a Docker engine", async () => {
