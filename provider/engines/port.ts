@@ -25,7 +25,7 @@ export interface ContainerSpec {
   /** Bound of the writable layer (storage-opt size); only on storage that can enforce it. */
   diskBytes?: number;
   readOnlyRootfs: boolean;
-  /** "none", or the name of a network to attach to. */
+  /** "none", or the name of a network to attach to ("none" beside `egressAllow`: the list is all it reaches). */
   networkMode: string;
   capDrop: readonly string[];
   securityOpt: readonly string[];

@@ -157,8 +157,7 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
   const name = spec.name ?? ctx.id;
   const meta = kubeMetadata(spec.labels, name);
   // A pod with an allowlist is on no network: its own policy (egress-policy.ts) selects it by its id.
-  const network =
-    spec.networkMode === "none" || spec.egressAllow ? undefined : networkLabelValue(spec.networkMode);
+  const network = spec.networkMode === "none" || spec.egressAllow ? undefined : networkLabelValue(spec.networkMode);
   const labels = {
     ...meta.labels,
     ...(network ? { [NETWORK_LABEL]: network } : {}),

@@ -79,7 +79,9 @@ export interface EgressRefusedKinds {
 }
 
 /** The kinds of entry an engine's capabilities refuse, in their words. */
-export function egressRefusedBy(capabilities: Pick<EngineCapabilities, "egressAddresses" | "egressNames">): EgressRefusedKinds {
+export function egressRefusedBy(
+  capabilities: Pick<EngineCapabilities, "egressAddresses" | "egressNames">,
+): EgressRefusedKinds {
   const why = (c: Capability) => (c.supported ? undefined : c.why);
   return { names: why(capabilities.egressNames), addresses: why(capabilities.egressAddresses) };
 }

@@ -117,8 +117,7 @@ export async function createSandbox(
   // Otherwise: the app's egress network, its resolver as the only DNS, and the daemon that keeps
   // both, told of the network before anything starts on it.
   const keptByEngine = normalized.egress && docker.egress ? egressAddressEntries(normalized.egress.allow) : undefined;
-  const egress =
-    normalized.egress && !keptByEngine ? await ensureEgressNetwork(docker, normalized.app) : undefined;
+  const egress = normalized.egress && !keptByEngine ? await ensureEgressNetwork(docker, normalized.app) : undefined;
   // Also drops the policies of addresses no running sandbox holds: whichever the new one gets is clean.
   if (egress) await guardEgressNetworks(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
@@ -132,7 +131,8 @@ export async function createSandbox(
   const labelled: ContainerSpec = {
     ...base,
     ...(egress ? { dns: [egress.gateway], macAddress: sandboxMacAddress() } : {}),
-    ...(keptByEngine ? { egressAllow: keptByEngine } : {}),
+    // On no network of sandfleet's: its list is all it reaches.
+    ...(keptByEngine ? { networkMode: "none", egressAllow: keptByEngine } : {}),
     ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
       ...base.labels,
