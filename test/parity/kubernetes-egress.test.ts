@@ -5,11 +5,8 @@
 // bridge (10.250.0.1), and a pod on each node (the test cluster routes no pod
 // to another node's pods).
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
@@ -19,6 +16,7 @@ import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
 import { kubectl } from "../support/kubectl.ts";
+import { listenerPod } from "../support/listener-pod.ts";
 import { until } from "../support/until.ts";
 
 const engine = connectEngine({ kubernetes: TEST_CLUSTER });
@@ -35,43 +33,6 @@ async function nodeOf(id: string): Promise<string> {
 async function fetchFrom(from: Sandbox, url: string): Promise<string> {
   const result = await from.run(["sh", "-c", `timeout 3 wget -q -O - ${url} 2>/dev/null || echo NO`]);
   return result.stdout.trim();
-}
-
-/**
- * A pod of the test's own on a node, answering "pod" on 8080: no sandfleet
- * policy selects it, so whatever reaches it is the sender's policy's doing.
- */
-async function listenerPod(name: string, node: string, image: string): Promise<string> {
-  const pod = {
-    apiVersion: "v1",
-    kind: "Pod",
-    metadata: { name, labels: { "sandfleet-test": "egress-listener" } },
-    spec: {
-      nodeName: node,
-      restartPolicy: "Never",
-      automountServiceAccountToken: false,
-      terminationGracePeriodSeconds: 0,
-      securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
-      containers: [
-        {
-          name: "listener",
-          image,
-          command: [
-            "sh",
-            "-c",
-            "mkdir -p /tmp/www && echo pod > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www",
-          ],
-          securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
-        },
-      ],
-    },
-  };
-  const dir = mkdtempSync(join(tmpdir(), "sf-egress-"));
-  writeFileSync(join(dir, "pod.json"), JSON.stringify(pod));
-  await kubectl(["apply", "-f", join(dir, "pod.json")]);
-  rmSync(dir, { recursive: true });
-  await kubectl(["wait", "--for=condition=Ready", `pod/${name}`, "--timeout=120s"]);
-  return (await kubectl(["get", "pod", name, "-o", "jsonpath={.status.podIP}"])).trim();
 }
 
 describe("Kubernetes egress allowlists", () => {
