@@ -64,6 +64,32 @@ export async function diskProblems(
 }
 
 /**
+ * A pids bound on an engine that cannot hold one of a sandbox's own
+ * (Kubernetes): refused, with the engine's words, when the resource names
+ * one; when it names none, `check` leaves sandfleet's default out of the
+ * inputs (`omitDefault`), so that create asks for nothing the engine would
+ * ignore. An engine out of reach is judged at create instead.
+ */
+export async function pidsBoundProblems(
+  props: Props,
+  pidsLimit: unknown,
+  property: string,
+): Promise<{ problems: { property: string; reason: string }[]; omitDefault: boolean }> {
+  let info;
+  try {
+    info = await engineOf(props).info();
+  } catch (error) {
+    if (error instanceof EngineUnavailableError) return { problems: [], omitDefault: false };
+    throw error;
+  }
+  const bound = info.capabilities.pidsBound;
+  if (bound.supported) return { problems: [], omitDefault: false };
+  return pidsLimit === undefined
+    ? { problems: [], omitDefault: true }
+    : { problems: [{ property, reason: bound.why }], omitDefault: false };
+}
+
+/**
  * After a resource of `app` went: when it was the app's last sandbox (none
  * left but ones being removed), what the engine made for the app beside its
  * objects goes too (Engine.releaseApp). Each deleter looks after its own

@@ -12,6 +12,8 @@ import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
 import { connectEngine } from "../../provider/engines/connect.ts";
 import { KUBERNETES_LIMITS } from "../../provider/engines/engine-rules.ts";
+import { poolProvider } from "../../provider/resources/pool-provider.ts";
+import { sandboxProvider } from "../../provider/resources/sandbox-provider.ts";
 import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
@@ -113,5 +115,23 @@ describe("Kubernetes egress allowlists", () => {
       const left = await kubectl(["get", "networkpolicy", "-o", "name"]);
       return !left.includes(`${gone.id}-egress`);
     });
+  });
+
+  it("a Pulumi Sandbox and SandboxPool: check refuses the pids bound they name, and asks no default of the cluster", async () => {
+    const sandbox = { app, image: "sandfleet/busybox", kubernetes: TEST_CLUSTER };
+    const refused = await sandboxProvider.check({}, { ...sandbox, pidsLimit: 64 });
+    expect(refused.failures).toEqual([{ property: "pidsLimit", reason: KUBERNETES_LIMITS.pids }]);
+    const checked = await sandboxProvider.check({}, sandbox);
+    expect(checked.failures ?? []).toEqual([]);
+    expect(checked.inputs).not.toHaveProperty("pidsLimit");
+    const pool = { app, name: "warm", replicas: 1, kubernetes: TEST_CLUSTER };
+    const refusedPool = await poolProvider.check(
+      {},
+      { ...pool, template: { image: "sandfleet/busybox", pidsLimit: 64 } },
+    );
+    expect(refusedPool.failures).toEqual([{ property: "template.pidsLimit", reason: KUBERNETES_LIMITS.pids }]);
+    const checkedPool = await poolProvider.check({}, { ...pool, template: { image: "sandfleet/busybox" } });
+    expect(checkedPool.failures ?? []).toEqual([]);
+    expect((checkedPool.inputs as { template: object }).template).not.toHaveProperty("pidsLimit");
   });
 });
