@@ -14,7 +14,7 @@ import type { FullProvider } from "./delegate.ts";
 import { engineLog } from "./engine-log.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { diskProblems, pidsBoundProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
+import { diskProblems, engineLimitProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = [
   "app",
@@ -55,11 +55,11 @@ export const poolProvider: FullProvider = withPlainErrors({
     const failures = poolParamsProblems({ ...news, template: paramsOf(news).template });
     let omitPids = false;
     if (failures.length === 0) {
-      const template = news.template as { diskMiB?: unknown; pidsLimit?: unknown };
+      const template = news.template as { diskMiB?: unknown; pidsLimit?: unknown; egress?: unknown };
       failures.push(...(await diskProblems(news, template.diskMiB, "template.diskMiB")));
-      const pids = await pidsBoundProblems(news, template.pidsLimit, "template.pidsLimit");
-      failures.push(...pids.problems);
-      omitPids = pids.omitDefault;
+      const limits = await engineLimitProblems(news, template, "template.");
+      failures.push(...limits.problems);
+      omitPids = limits.omitPids;
     }
     if (failures.length > 0) return { inputs: news, failures };
     // The template is compared with its defaults filled in, so a default spelled out is no change.

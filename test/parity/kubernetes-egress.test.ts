@@ -117,19 +117,25 @@ describe("Kubernetes egress allowlists", () => {
     });
   });
 
-  it("a Pulumi Sandbox and SandboxPool: check refuses the pids bound they name, and asks no default of the cluster", async () => {
+  it("a Pulumi Sandbox and SandboxPool: check refuses the pids bound and the names they hold, and asks no default of the cluster", async () => {
     const sandbox = { app, image: "sandfleet/busybox", kubernetes: TEST_CLUSTER };
-    const refused = await sandboxProvider.check({}, { ...sandbox, pidsLimit: 64 });
-    expect(refused.failures).toEqual([{ property: "pidsLimit", reason: KUBERNETES_LIMITS.pids }]);
+    const refused = await sandboxProvider.check({}, { ...sandbox, pidsLimit: 64, egress: { allow: ["pypi.org"] } });
+    expect(refused.failures).toEqual([
+      { property: "pidsLimit", reason: KUBERNETES_LIMITS.pids },
+      { property: "egress.allow[0]", reason: `"pypi.org": ${KUBERNETES_LIMITS.egressNames}` },
+    ]);
     const checked = await sandboxProvider.check({}, sandbox);
     expect(checked.failures ?? []).toEqual([]);
     expect(checked.inputs).not.toHaveProperty("pidsLimit");
     const pool = { app, name: "warm", replicas: 1, kubernetes: TEST_CLUSTER };
     const refusedPool = await poolProvider.check(
       {},
-      { ...pool, template: { image: "sandfleet/busybox", pidsLimit: 64 } },
+      { ...pool, template: { image: "sandfleet/busybox", pidsLimit: 64, egress: { allow: ["*.pypi.org"] } } },
     );
-    expect(refusedPool.failures).toEqual([{ property: "template.pidsLimit", reason: KUBERNETES_LIMITS.pids }]);
+    expect(refusedPool.failures).toEqual([
+      { property: "template.pidsLimit", reason: KUBERNETES_LIMITS.pids },
+      { property: "template.egress.allow[0]", reason: `"*.pypi.org": ${KUBERNETES_LIMITS.egressNames}` },
+    ]);
     const checkedPool = await poolProvider.check({}, { ...pool, template: { image: "sandfleet/busybox" } });
     expect(checkedPool.failures ?? []).toEqual([]);
     expect((checkedPool.inputs as { template: object }).template).not.toHaveProperty("pidsLimit");
