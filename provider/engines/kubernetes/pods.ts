@@ -279,6 +279,8 @@ export function podClient(deps: PodDeps): ContainerClient {
         // allowlist, does not stay.
         await core.deleteNamespacedPod({ name: id, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
         if (spec.egressAllow) await deps.forgetEgress(id).catch(() => undefined);
+        // Not yet owned by the pod, so the cluster would not remove it.
+        if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
         throw error;
       }
       if (hasEnv) {
