@@ -11,7 +11,8 @@ import type { EngineCapabilities } from "../provider/engines/port.ts";
 const WHAT: Record<keyof EngineCapabilities, string> = {
   pause: "pause a sandbox",
   checkpoint: "checkpoint a paused sandbox's memory",
-  egressAllowlist: "keep egress allowlists",
+  egressAddresses: "keep egress allowlists of addresses",
+  egressNames: "keep names in egress allowlists",
   diskBound: "bound a sandbox's disk",
   subPathMounts: "mount one folder of a volume",
   snapshots: "snapshot a sandbox",

@@ -25,7 +25,7 @@ export interface ContainerSpec {
   /** Bound of the writable layer (storage-opt size); only on storage that can enforce it. */
   diskBytes?: number;
   readOnlyRootfs: boolean;
-  /** "none", or the name of a network to attach to. */
+  /** "none", or the name of a network to attach to ("none" beside `egressAllow`: the list is all it reaches). */
   networkMode: string;
   capDrop: readonly string[];
   securityOpt: readonly string[];
@@ -47,6 +47,12 @@ export interface ContainerSpec {
   dns?: readonly string[];
   /** The MAC address on its network (a sandbox with an egress allowlist: one of its own, never reused). */
   macAddress?: string;
+  /**
+   * The IPv4 addresses and CIDRs (canonical, as provider/egress-entries.ts reads them) that are all
+   * the container may reach: only for an engine that keeps allowlists itself (Engine.egress), made
+   * with the container and removed with it.
+   */
+  egressAllow?: readonly string[];
   /** Capabilities given back after capDrop: only sandfleet's own egress daemon has any. */
   capAdd?: readonly string[];
   /** Restarted by the engine unless stopped: only sandfleet's own daemons, never a sandbox. */
@@ -299,8 +305,10 @@ export interface EngineCapabilities {
   readonly pause: Capability;
   /** Writing a sandbox's memory to disk before a pause (ContainerClient.checkpoint). */
   readonly checkpoint: Capability;
-  /** Egress allowlists: sandfleet's resolver and egress daemon on an app's own network. */
-  readonly egressAllowlist: Capability;
+  /** IPv4 addresses and CIDRs in an egress allowlist: nothing else is reachable. */
+  readonly egressAddresses: Capability;
+  /** Names and wildcards in an egress allowlist: a resolver that answers only them, and opens what it answered. */
+  readonly egressNames: Capability;
   /** A bound on a sandbox's disk (ContainerSpec.diskBytes) that the engine enforces. */
   readonly diskBound: Capability;
   /** Mounting one folder of a volume (VolumeMount.subPath) rather than all of it. */
@@ -484,6 +492,15 @@ export interface NetworkClient {
   list(labels: Labels): Promise<NetworkInfo[]>;
 }
 
+/**
+ * Egress allowlists the engine keeps itself, beside each container (Kubernetes: a NetworkPolicy per
+ * pod). An engine without one has sandfleet's egress daemon keep them (Docker).
+ */
+export interface EgressClient {
+  /** Replaces a container's allowlist (canonical addresses and CIDRs): what it drops ends at once, never later than what it adds begins. */
+  set(containerId: string, allow: readonly string[]): Promise<void>;
+}
+
 export interface EventClient {
   /** Container events the engine still holds between two times (it keeps the most recent ones only). */
   containerEvents(params: {
@@ -576,6 +593,8 @@ export interface Engine {
   readonly supervisors: SupervisorClient;
   readonly events: EventClient;
   readonly exec: ExecClient;
+  /** Present where the engine keeps egress allowlists itself (ContainerSpec.egressAllow); else the egress daemon does. */
+  readonly egress?: EgressClient;
   /** Resolves when the engine answers; throws EngineUnavailableError when it does not. */
   ping(): Promise<void>;
   /** The engine's storage, asked once per client. */

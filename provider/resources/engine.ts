@@ -1,6 +1,7 @@
 import { connectEngine } from "../engines/connect.ts";
 import type { Engine } from "../engines/port.ts";
 import { EngineUnavailableError } from "../errors.ts";
+import { egressEntriesRefused, egressRefusedBy } from "../runtime/networks/egress-rules.ts";
 import { diskBoundProblem } from "../runtime/sandboxes/disk.ts";
 import { LABEL } from "../runtime/engine-state/labels.ts";
 import { engineLog } from "./engine-log.ts";
@@ -61,6 +62,40 @@ export async function diskProblems(
   }
   const reason = diskBoundProblem(info);
   return reason ? [{ property, reason }] : [];
+}
+
+/**
+ * What a sandbox (or a pool's template) asks that its engine cannot hold, in
+ * the engine's words, at `prefix` + the property: a pids bound of its own,
+ * and allowlist entries of a kind it cannot keep (Kubernetes: names). When
+ * the resource names no pids bound and the engine has none to give, `check`
+ * leaves sandfleet's default out of the inputs (`omitPids`), so that create
+ * asks for nothing the engine would ignore. An engine out of reach is
+ * judged at create instead, with the same words.
+ */
+export async function engineLimitProblems(
+  props: Props,
+  params: { pidsLimit?: unknown; egress?: unknown },
+  prefix = "",
+): Promise<{ problems: { property: string; reason: string }[]; omitPids: boolean }> {
+  let info;
+  try {
+    info = await engineOf(props).info();
+  } catch (error) {
+    if (error instanceof EngineUnavailableError) return { problems: [], omitPids: false };
+    throw error;
+  }
+  const { pidsBound } = info.capabilities;
+  const problems: { property: string; reason: string }[] = [];
+  if (!pidsBound.supported && params.pidsLimit !== undefined)
+    problems.push({ property: `${prefix}pidsLimit`, reason: pidsBound.why });
+  const allow = (params.egress as { allow?: unknown } | undefined)?.allow;
+  for (const { index, reason } of egressEntriesRefused(
+    Array.isArray(allow) ? allow : [],
+    egressRefusedBy(info.capabilities),
+  ))
+    problems.push({ property: `${prefix}egress.allow[${String(index)}]`, reason });
+  return { problems, omitPids: !pidsBound.supported && params.pidsLimit === undefined };
 }
 
 /**

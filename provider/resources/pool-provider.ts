@@ -14,7 +14,7 @@ import type { FullProvider } from "./delegate.ts";
 import { engineLog } from "./engine-log.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { diskProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
+import { diskProblems, engineLimitProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
 
 export const POOL_INPUT_KEYS = [
   "app",
@@ -53,21 +53,33 @@ async function provision(props: Props): Promise<Props> {
 export const poolProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = poolParamsProblems({ ...news, template: paramsOf(news).template });
+    let omitPids = false;
     if (failures.length === 0) {
-      const template = news.template as { diskMiB?: unknown };
+      const template = news.template as { diskMiB?: unknown; pidsLimit?: unknown; egress?: unknown };
       failures.push(...(await diskProblems(news, template.diskMiB, "template.diskMiB")));
+      const limits = await engineLimitProblems(news, template, "template.");
+      failures.push(...limits.problems);
+      omitPids = limits.omitPids;
     }
     if (failures.length > 0) return { inputs: news, failures };
     // The template is compared with its defaults filled in, so a default spelled out is no change.
     const {
       app: _app,
       secretEnv: _secretEnv,
+      pidsLimit,
       ...template
     } = normalizeSandboxParams({
       ...(news.template as PoolParams["template"]),
       app: news.app as string,
     });
-    return { inputs: { ...news, template, rollout: news.rollout ?? "rolling" } };
+    // A default the engine cannot hold is not asked of it (templateHash fills it in again).
+    return {
+      inputs: {
+        ...news,
+        template: { ...template, ...(omitPids ? {} : { pidsLimit }) },
+        rollout: news.rollout ?? "rolling",
+      },
+    };
   },
 
   /**

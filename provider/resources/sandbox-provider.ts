@@ -14,7 +14,7 @@ import { setEgress } from "../runtime/networks/egress.ts";
 import type { FullProvider } from "./delegate.ts";
 import { withPlainErrors } from "./plain-errors.ts";
 import { changedKeys, pick } from "./diff.ts";
-import { diskProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
+import { diskProblems, engineLimitProblems, engineOf, initFailure, type Props, releaseIfLast } from "./engine.ts";
 import { engineLog } from "./engine-log.ts";
 
 /** Inputs of the Sandbox resource, in the order a preview lists them. */
@@ -102,8 +102,11 @@ export const sandboxProvider: FullProvider = withPlainErrors({
   async check(_olds: Props, news: Props) {
     const failures = sandboxParamsProblems(news);
     if (failures.length === 0) failures.push(...(await diskProblems(news, news.diskMiB, "diskMiB")));
+    const limits = failures.length === 0 ? await engineLimitProblems(news, news) : undefined;
+    failures.push(...(limits?.problems ?? []));
     if (failures.length > 0) return { inputs: news, failures };
-    return { inputs: { ...normalizeSandboxParams(news as unknown as SandboxParams), ...declaredBy(news) } };
+    const { pidsLimit, ...normalized } = normalizeSandboxParams(news as unknown as SandboxParams);
+    return { inputs: { ...normalized, ...(limits?.omitPids ? {} : { pidsLimit }), ...declaredBy(news) } };
   },
 
   async diff(id: string, olds: Props, news: Props) {

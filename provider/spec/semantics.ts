@@ -1,6 +1,7 @@
 import { dockerHostProblem } from "../addresses.ts";
 import { KUBERNETES_LIMITS } from "../engines/engine-rules.ts";
 import { kubernetesTargetProblems } from "../engines/engine-rules.ts";
+import { egressEntriesRefused } from "../runtime/networks/egress-rules.ts";
 import { webhookProblems } from "../runtime/observability/webhooks.ts";
 import { localPathProblem } from "../local-paths.ts";
 import { apiPropertyPath, sandboxRuleProblems } from "./sandbox-check.ts";
@@ -53,7 +54,11 @@ export function semanticProblems(spec: SandfleetSpec): SchemaProblem[] {
       ...Object.entries(spec.pools).map(([name, p]) => [["pools", name, "template"], p.template] as const),
     ];
     for (const [at, sandbox] of templates) {
-      if (sandbox.egress) problem([...at, "egress"], KUBERNETES_LIMITS.egress, true);
+      // The runtime refuses the same, with the same words, from the engine's capabilities.
+      const allow: readonly unknown[] = Array.isArray(sandbox.egress?.allow) ? sandbox.egress.allow : [];
+      for (const { index, reason } of egressEntriesRefused(allow, { names: KUBERNETES_LIMITS.egressNames }))
+        problem([...at, "egress", "allow", index], reason);
+      if (sandbox.pids !== undefined) problem([...at, "pids"], KUBERNETES_LIMITS.pids);
       if (sandbox.idleAction === "pause") problem([...at, "idleAction"], KUBERNETES_LIMITS.pause);
     }
   }

@@ -46,3 +46,47 @@ func TestIPBlockExcept(t *testing.T) {
 		t.Fatalf("got %v", r)
 	}
 }
+
+// A sandbox's allowlist policy (provider/engines/kubernetes/egress-policy.ts)
+// beside the namespace's default deny: its egress is exactly its ipBlocks,
+// less their excepts, and its ingress stays closed.
+func TestDecideEgressIPBlocks(t *testing.T) {
+	sandbox := netip.MustParseAddr("10.244.1.2")
+	labels := map[string]string{"sandfleet.owned": "true", "sandfleet.io/egress": "sf-1"}
+	block := func(cidr string, except ...string) Peer {
+		var p Peer
+		p.IPBlock = &struct {
+			CIDR   string   `json:"cidr"`
+			Except []string `json:"except"`
+		}{cidr, except}
+		return p
+	}
+	policies := []Policy{
+		{Namespace: "default", PodSelector: Selector{MatchLabels: map[string]string{"sandfleet.owned": "true"}}, Types: []string{"Ingress", "Egress"}},
+		{
+			Namespace: "default", PodSelector: Selector{MatchLabels: map[string]string{"sandfleet.io/egress": "sf-1"}}, Types: []string{"Egress"},
+			Egress: []Rule{{To: []Peer{block("10.250.0.1/32"), block("198.51.100.0/24", "198.51.100.128/25")}}},
+		},
+	}
+	v := Decide([]Pod{{"default", labels, sandbox}}, nil, policies)[sandbox]
+	want := Ranges{
+		{ip4(netip.MustParseAddr("10.250.0.1")), ip4(netip.MustParseAddr("10.250.0.1"))},
+		{ip4(netip.MustParseAddr("198.51.100.0")), ip4(netip.MustParseAddr("198.51.100.127"))},
+	}
+	if v.Egress == nil || len(*v.Egress) != len(want) || (*v.Egress)[0] != want[0] || (*v.Egress)[1] != want[1] {
+		t.Fatalf("egress is %v, want %v", v.Egress, want)
+	}
+	if v.Ingress == nil || len(*v.Ingress) != 0 {
+		t.Fatalf("an egress-only policy opened ingress: %v", v.Ingress)
+	}
+	// An egress-only policy with no rules (an empty list) allows nothing more than the default deny.
+	policies[1].Egress = nil
+	if v := Decide([]Pod{{"default", labels, sandbox}}, nil, policies)[sandbox]; len(*v.Egress) != 0 {
+		t.Fatalf("an empty list opened %v", *v.Egress)
+	}
+	// A rule with no peers is everything, as Kubernetes reads it: sandfleet never writes one.
+	policies[1].Egress = []Rule{{}}
+	if v := Decide([]Pod{{"default", labels, sandbox}}, nil, policies)[sandbox]; len(*v.Egress) != 1 || (*v.Egress)[0] != (Range{0, 0xffffffff}) {
+		t.Fatalf("a rule with no peers is %v, want everything", *v.Egress)
+	}
+}

@@ -19,7 +19,8 @@ export const MEMORY_CAPABILITIES: EngineCapabilities = {
   // A state, as the freezer's: a paused container refuses execs (409) until it is thawed.
   pause: { supported: true },
   checkpoint: unsupported("a checkpoint"),
-  egressAllowlist: unsupported("an egress allowlist"),
+  egressAddresses: unsupported("an egress allowlist"),
+  egressNames: unsupported("a name in an egress allowlist"),
   diskBound: unsupported("a disk bound"),
   subPathMounts: unsupported("mounting part of a volume"),
   snapshots: unsupported("a snapshot"),

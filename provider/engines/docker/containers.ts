@@ -208,6 +208,11 @@ export function labelFilters(labels: Labels): string[] {
 }
 
 function toCreateBody(spec: ContainerSpec): Record<string, unknown> {
+  // This engine keeps no allowlist itself (it has no EgressClient): the egress daemon does. One handed
+  // here anyway would be dropped without a word, so it is refused.
+  if (spec.egressAllow) {
+    throw new InvalidArgumentError("egressAllow: the Docker engine keeps no allowlist itself; the egress daemon does");
+  }
   return {
     Image: spec.image,
     ...(spec.cmd ? { Cmd: [...spec.cmd] } : {}),

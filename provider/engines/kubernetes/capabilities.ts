@@ -8,15 +8,15 @@ const unsupported = (why: string): Capability => ({ supported: false, why });
 export const KUBERNETES_CAPABILITIES: EngineCapabilities = {
   pause: unsupported(KUBERNETES_LIMITS.pause),
   checkpoint: unsupported(KUBERNETES_LIMITS.pause),
-  egressAllowlist: unsupported(KUBERNETES_LIMITS.egress),
+  // A NetworkPolicy of the pod's own, with an ipBlock per address or CIDR (egress-policy.ts).
+  egressAddresses: SUPPORTED,
+  egressNames: unsupported(KUBERNETES_LIMITS.egressNames),
   // The kubelet bounds a pod's ephemeral storage itself, on any file system.
   diskBound: SUPPORTED,
   // A volume mount's subPath is Kubernetes' own.
   subPathMounts: SUPPORTED,
   snapshots: unsupported(KUBERNETES_LIMITS.snapshot),
-  pidsBound: unsupported(
-    "the kubelet's podPidsLimit bounds every pod of a node alike; a sandbox's own pids bound is kept as a note",
-  ),
+  pidsBound: unsupported(KUBERNETES_LIMITS.pids),
   hostChannel: unsupported("a pod's network namespace is on its node, not on this host"),
   execUser: unsupported("an exec on Kubernetes runs as the container's user; it cannot choose another"),
   hostPorts: unsupported(

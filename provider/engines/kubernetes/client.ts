@@ -1,4 +1,4 @@
-import { EngineUnavailableError } from "../../errors.ts";
+import { EngineUnavailableError, InvalidArgumentError } from "../../errors.ts";
 import { supervisorFile } from "../binary-archive.ts";
 import { connectDocker } from "../docker/client.ts";
 import type { Engine, EngineInfo } from "../port.ts";
@@ -8,6 +8,7 @@ import { kubeCalls } from "./errors.ts";
 import { eventClient } from "./events.ts";
 import { execClient } from "./exec.ts";
 import { imagePublisher, kubernetesImages } from "./images.ts";
+import { EGRESS_LABEL, egressPolicies } from "./egress-policy.ts";
 import { networkClient } from "./networks.ts";
 import { KUBERNETES_CAPABILITIES } from "./capabilities.ts";
 import { namespaceCapacity } from "./capacity.ts";
@@ -41,6 +42,14 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   const exec = execClient(apis, call);
   const networks = networkClient(apis, call, lookup);
   const published = publishedByPods(apis, call);
+  const egress = egressPolicies(apis, call, lookup, async (podId) => {
+    const { core, namespace } = await apis();
+    const pod = await call(`read pod ${podId}`, () => core.readNamespacedPod({ name: podId, namespace }));
+    if (!pod.metadata?.labels?.[EGRESS_LABEL]) {
+      throw new InvalidArgumentError(`pod ${podId} was made without an egress allowlist; its network cannot change`);
+    }
+    return pod.metadata.uid ?? "";
+  });
   const containers = podClient({
     apis,
     call,
@@ -80,6 +89,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     },
     execIdsOf: (id) => exec.idsOf(id),
     confirmGuarded: () => networks.confirmDefaultDeny(),
+    allowEgress: (podId, uid, allow) => egress.create(podId, uid, allow),
+    forgetEgress: (podId) => egress.remove(podId),
   });
   let info: Promise<EngineInfo> | undefined;
   return {
@@ -104,6 +115,7 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     supervisors: publisher.supervisors(),
     events: eventClient(apis, call),
     exec,
+    egress: { set: (podId, allow) => egress.set(podId, allow) },
     async releaseApp(app) {
       await publisher.releaseApp(app).catch((error: unknown) => {
         // No local engine here (an agent inside the cluster builds nothing): no tag was made here either.

@@ -2,6 +2,7 @@ import type { V1NetworkPolicy } from "@kubernetes/client-node";
 import { ConflictError } from "../../errors.ts";
 import type { NetworkClient, NetworkInfo } from "../port.ts";
 import type { KubeApis } from "./api.ts";
+import { EGRESS_POLICY_LABEL } from "./egress-policy.ts";
 import type { KubeCall, KubeLookup } from "./errors.ts";
 import { kubeMetadata, kubeName, labelsOf, nameOf, OWNED_LABEL, selectorFor } from "./labels.ts";
 import { NETWORK_LABEL, networkLabelValue } from "./pod-spec.ts";
@@ -127,7 +128,10 @@ export function networkClient(
       const found = await call("list networks", () =>
         networking.listNamespacedNetworkPolicy({ namespace, labelSelector: selector }),
       );
-      return found.items.map(info).filter((n) => n.name !== DEFAULT_DENY_POLICY && matches(n.labels));
+      // A pod's allowlist policy (egress-policy.ts) is no app's network.
+      return found.items
+        .map(info)
+        .filter((n) => n.name !== DEFAULT_DENY_POLICY && !n.labels[EGRESS_POLICY_LABEL] && matches(n.labels));
     },
   };
 }

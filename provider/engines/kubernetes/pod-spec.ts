@@ -1,6 +1,7 @@
 import type { V1Container, V1Pod, V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { InvalidArgumentError } from "../../errors.ts";
 import type { ContainerSpec, HealthCheck, VolumeMount } from "../port.ts";
+import { EGRESS_LABEL } from "./egress-policy.ts";
 import { kubeMetadata, kubeName, OWNED_LABEL, validLabelValue, nameHash } from "./labels.ts";
 
 /** The one container of a sandbox's pod. */
@@ -155,10 +156,12 @@ export function podFor(spec: ContainerSpec, ctx: PodSpecContext): V1Pod {
   };
   const name = spec.name ?? ctx.id;
   const meta = kubeMetadata(spec.labels, name);
-  const network = spec.networkMode === "none" ? undefined : networkLabelValue(spec.networkMode);
+  // A pod with an allowlist is on no network: its own policy (egress-policy.ts) selects it by its id.
+  const network = spec.networkMode === "none" || spec.egressAllow ? undefined : networkLabelValue(spec.networkMode);
   const labels = {
     ...meta.labels,
     ...(network ? { [NETWORK_LABEL]: network } : {}),
+    ...(spec.egressAllow ? { [EGRESS_LABEL]: ctx.id } : {}),
     ...(ctx.spreadKey ? { [SPREAD_LABEL]: ctx.spreadKey } : {}),
   };
   return {

@@ -23,6 +23,7 @@ import {
   nameHash,
   selectorFor,
 } from "./labels.ts";
+import { EGRESS_LABEL } from "./egress-policy.ts";
 import { KUBERNETES_LIMITS } from "./limits.ts";
 import { podPoller } from "./pod-poll.ts";
 import { parseQuantity, podFor, SANDBOX_CONTAINER, specNote, type ImageNote } from "./pod-spec.ts";
@@ -51,6 +52,10 @@ export interface PodDeps {
   execIdsOf(id: string): string[];
   /** After a pod is made: its default-deny policy is there (an app's end may have removed it meanwhile). */
   confirmGuarded(): Promise<void>;
+  /** Makes a pod's egress allowlist policy, owned by the pod. */
+  allowEgress(podId: string, uid: string, allow: readonly string[]): Promise<void>;
+  /** Removes a pod's egress allowlist policy; absent is fine. */
+  forgetEgress(podId: string): Promise<void>;
 }
 
 /** Pod ids are made here: short, valid names, never reused. */
@@ -284,9 +289,16 @@ export function podClient(deps: PodDeps): ContainerClient {
       }
       try {
         await deps.confirmGuarded();
+        // Its allowlist comes after it (the policy is owned by the pod, so needs its uid): until then
+        // the default deny lets it reach nothing, so the order never opens more than the list.
+        if (spec.egressAllow) await deps.allowEgress(id, created.metadata?.uid ?? "", spec.egressAllow);
       } catch (error) {
-        // A pod that cannot be shown to be under the default-deny policy does not stay.
+        // A pod that cannot be shown to be under the default-deny policy, or that cannot get its
+        // allowlist, does not stay.
         await core.deleteNamespacedPod({ name: id, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+        if (spec.egressAllow) await deps.forgetEgress(id).catch(() => undefined);
+        // Not yet owned by the pod, so the cluster would not remove it.
+        if (hasEnv) await core.deleteNamespacedSecret({ name: envSecretName(id), namespace }).catch(() => undefined);
         throw error;
       }
       if (hasEnv) {
@@ -416,6 +428,8 @@ export function podClient(deps: PodDeps): ContainerClient {
       await lookup(`delete the environment of pod ${podId}`, () =>
         core.deleteNamespacedSecret({ name: envSecretName(podId), namespace }),
       );
+      // Owned by the pod, so the cluster would remove it too; removed here so nothing waits on that.
+      if (pod.metadata?.labels?.[EGRESS_LABEL]) await deps.forgetEgress(podId);
       envs.delete(podId);
       forgetWritten(podId);
     },

@@ -1,6 +1,7 @@
 // What an egress allowlist may hold, apart from how it is enforced, so that
 // the spec checks it without an engine client.
 import { parseEgressEntry } from "../../egress-entries.ts";
+import type { Capability, EngineCapabilities } from "../../engines/port.ts";
 import { nonAsciiProblem, quoted } from "../../reference-rules.ts";
 import { objectName } from "../engine-state/names.ts";
 
@@ -69,4 +70,49 @@ export function allowlistReach(entries: readonly string[]): { addresses: number;
     return text.startsWith("*.") && !text.slice(2).includes(".");
   });
   return { addresses, topLevelWildcards };
+}
+
+/** Why an engine cannot hold an allowlist's names, or its addresses: its capabilities' words; undefined where it can. */
+export interface EgressRefusedKinds {
+  names?: string | undefined;
+  addresses?: string | undefined;
+}
+
+/** The kinds of entry an engine's capabilities refuse, in their words. */
+export function egressRefusedBy(
+  capabilities: Pick<EngineCapabilities, "egressAddresses" | "egressNames">,
+): EgressRefusedKinds {
+  const why = (c: Capability) => (c.supported ? undefined : c.why);
+  return { names: why(capabilities.egressNames), addresses: why(capabilities.egressAddresses) };
+}
+
+/**
+ * The entries of a list that an engine cannot hold, by their place in the
+ * list, each with the engine's reason: the spec (which knows its engine from
+ * the file) and the runtime (which asks the engine's capabilities) judge
+ * with this one rule and the same words. Entries the grammar refuses are
+ * left to egressEntryProblem.
+ */
+export function egressEntriesRefused(
+  allow: readonly unknown[],
+  refused: EgressRefusedKinds,
+): { index: number; reason: string }[] {
+  const out: { index: number; reason: string }[] = [];
+  allow.forEach((entry, index) => {
+    if (typeof entry !== "string") return;
+    const parsed = parseEgressEntry(entry);
+    if ("problem" in parsed) return;
+    const named = parsed.kind === "domain" || parsed.kind === "wildcard";
+    const reason = named ? refused.names : refused.addresses;
+    if (reason) out.push({ index, reason: `${JSON.stringify(entry)}: ${reason}` });
+  });
+  return out;
+}
+
+/** The canonical addresses and CIDRs of a list the grammar accepts ("10.0.0.1" stays an address; the engine widens it to /32). */
+export function egressAddressEntries(allow: readonly string[]): string[] {
+  return allow.flatMap((entry) => {
+    const parsed = parseEgressEntry(entry);
+    return "problem" in parsed || (parsed.kind !== "address" && parsed.kind !== "cidr") ? [] : [parsed.canonical];
+  });
 }

@@ -2,9 +2,15 @@ import { readFile } from "node:fs/promises";
 import { sha256Hex } from "../../digest.ts";
 import type { Engine } from "../../engines/port.ts";
 import type { ContainerInfo } from "../../engines/port.ts";
-import { ConflictError, NotFoundError, SandfleetError } from "../../errors.ts";
+import { ConflictError, InvalidArgumentError, NotFoundError, SandfleetError } from "../../errors.ts";
 import { LABEL, ownershipLabels, scopeLabels } from "../engine-state/labels.ts";
-import { egressEntryProblem, egressNetworkName } from "./egress-rules.ts";
+import {
+  egressAddressEntries,
+  egressEntriesRefused,
+  egressEntryProblem,
+  egressNetworkName,
+  egressRefusedBy,
+} from "./egress-rules.ts";
 import { egressTables, LEGACY_TABLES_KEY } from "./egress-tables.ts";
 import { newestRecords, writeRecord } from "../engine-state/sandbox-records.ts";
 import { binaryArchive, packagedBinary } from "../supervisor/placement.ts";
@@ -524,13 +530,32 @@ export async function syncEgress(docker: Engine, app?: string): Promise<EgressPr
  * is not enforced. A record that cannot be written puts the old list back.
  */
 export async function setEgress(docker: Engine, sandbox: { id: string; app: string }, allow: string[]): Promise<void> {
-  await applyEgress(docker, sandbox.id, allow);
+  // What this engine cannot hold is refused before the old list is touched, in its own words.
+  const { capabilities } = await docker.info();
+  const refused = egressEntriesRefused(allow, egressRefusedBy(capabilities));
+  if (refused.length > 0) {
+    throw new InvalidArgumentError(
+      refused.map(({ index, reason }) => `egress.allow[${String(index)}]: ${reason}`).join("; "),
+    );
+  }
+  const apply = async (list?: string[]) => {
+    if (!docker.egress) return applyEgress(docker, sandbox.id, list);
+    await docker.egress.set(sandbox.id, egressAddressEntries(list ?? (await currentAllowlist(docker, sandbox))));
+  };
+  await apply(allow);
   try {
     await writeRecord(docker, "egress", sandbox, { [LABEL.egress]: JSON.stringify(allow) });
   } catch (error) {
-    await applyEgress(docker, sandbox.id).catch(() => undefined);
+    await apply().catch(() => undefined);
     throw error;
   }
+}
+
+/** The list a sandbox holds as recorded: the newest set on it live, else the one it was made with. */
+async function currentAllowlist(docker: Engine, sandbox: { id: string; app: string }): Promise<string[]> {
+  const container = await docker.containers.inspect(sandbox.id);
+  if (!container) return [];
+  return checkedAllowlist(allowlistOf(container, await allowlistsSetLater(docker, sandbox.app))).allow;
 }
 
 /** One refusal; `more` marks a summary of refusals counted but not logged one by one. */

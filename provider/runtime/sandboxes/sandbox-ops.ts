@@ -1,5 +1,5 @@
 import { randomHex } from "../../digest.ts";
-import type { Engine } from "../../engines/port.ts";
+import type { Engine, EngineCapabilities } from "../../engines/port.ts";
 import type { ContainerInfo, ContainerSpec, ContainerStatus, ContainerSummary } from "../../engines/port.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../../errors.ts";
 import { diskBound } from "./disk.ts";
@@ -12,6 +12,7 @@ import {
   guardEgressNetworks,
   prepareEgressSeal,
 } from "../networks/egress.ts";
+import { egressAddressEntries, egressEntriesRefused, egressRefusedBy } from "../networks/egress-rules.ts";
 import { requireNetworkGuard } from "../networks/network-guard.ts";
 import { openAhead } from "../supervisor/connections.ts";
 import { placeSupervisor, supervisedSpec } from "../supervisor/placement.ts";
@@ -86,6 +87,10 @@ export async function createSandbox(
     throw new InvalidArgumentError(`invalid sandbox: ${problems.map((p) => `${p.property} ${p.reason}`).join("; ")}`);
   }
   const normalized = normalizeSandboxParams(params);
+  // What this engine cannot hold is refused before anything is made, in the engine's own words.
+  const { capabilities } = await docker.info();
+  const refused = engineRefusals(params, capabilities);
+  if (refused.length > 0) throw new InvalidArgumentError(`invalid sandbox: ${refused.join("; ")}`);
   const image = await docker.images.inspect(normalized.image);
   if (!image) {
     throw new NotFoundError(
@@ -108,13 +113,11 @@ export async function createSandbox(
     }
   }
   await requireSubPathSupport(docker, normalized.volumes);
-  // An allowlist: the app's egress network, its resolver as the only DNS, and the daemon that keeps
+  // An allowlist the engine keeps itself goes with the container (Kubernetes: a policy of its pod's own).
+  // Otherwise: the app's egress network, its resolver as the only DNS, and the daemon that keeps
   // both, told of the network before anything starts on it.
-  const { capabilities } = await docker.info();
-  if (normalized.egress && !capabilities.egressAllowlist.supported) {
-    throw new InvalidArgumentError(`invalid sandbox: egress: ${capabilities.egressAllowlist.why}`);
-  }
-  const egress = normalized.egress ? await ensureEgressNetwork(docker, normalized.app) : undefined;
+  const keptByEngine = normalized.egress && docker.egress ? egressAddressEntries(normalized.egress.allow) : undefined;
+  const egress = normalized.egress && !keptByEngine ? await ensureEgressNetwork(docker, normalized.app) : undefined;
   // Also drops the policies of addresses no running sandbox holds: whichever the new one gets is clean.
   if (egress) await guardEgressNetworks(docker);
   const disk = await diskBound(docker, normalized.diskMiB);
@@ -128,6 +131,8 @@ export async function createSandbox(
   const labelled: ContainerSpec = {
     ...base,
     ...(egress ? { dns: [egress.gateway], macAddress: sandboxMacAddress() } : {}),
+    // On no network of sandfleet's: its list is all it reaches.
+    ...(keptByEngine ? { networkMode: "none", egressAllow: keptByEngine } : {}),
     ...(options.dockerName ? { name: options.dockerName } : {}),
     labels: {
       ...base.labels,
@@ -186,6 +191,23 @@ export async function createSandbox(
   const state = await inspectSandbox(docker, id);
   if (!state) throw new NotFoundError(`sandbox ${spec.name} disappeared right after it started`);
   return state;
+}
+
+/**
+ * What a sandbox asks of the engine that its capabilities refuse, each as
+ * `property: why`: a pids bound of its own, and allowlist entries of a kind
+ * the engine cannot hold. The spec refuses the same with the same words.
+ */
+function engineRefusals(params: SandboxParams, capabilities: EngineCapabilities): string[] {
+  const { pidsBound: pids, egressAddresses: lists } = capabilities;
+  const egress = !params.egress
+    ? []
+    : !lists.supported
+      ? [`egress: ${lists.why}`] // no allowlist of any kind, an empty one included
+      : egressEntriesRefused(params.egress.allow, egressRefusedBy(capabilities)).map(
+          ({ index, reason }) => `egress.allow[${String(index)}]: ${reason}`,
+        );
+  return [...(params.pidsLimit !== undefined && !pids.supported ? [`pidsLimit: ${pids.why}`] : []), ...egress];
 }
 
 /**
