@@ -62,7 +62,8 @@ config() {
   "live-restore": true,
   "iptables": false,
   "ip6tables": false,
-  "insecure-registries": $ENGINE_REGISTRIES,
+  "insecure-registries": $ENGINE_REGISTRIES,${ENGINE_EXTRA_CONFIG:+
+  $ENGINE_EXTRA_CONFIG}
   "runtimes": $ENGINE_RUNTIMES
 }
 JSON

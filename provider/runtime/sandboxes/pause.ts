@@ -1,5 +1,6 @@
 import type { Engine } from "../../engines/port.ts";
 import { ConflictError } from "../../errors.ts";
+import { CHECKPOINT_PREFIX } from "../engine-state/resume.ts";
 import { connectionSettled } from "../supervisor/connections.ts";
 
 /** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
@@ -54,22 +55,28 @@ export async function pauseSandbox(docker: Engine, id: string, describe: string)
 
 /** How a sandbox was paused. */
 export interface PauseResult {
-  /** "freezer": frozen in memory. "checkpoint": written to disk with CRIU as well, then frozen. */
+  /**
+   * "freezer": frozen in memory. "checkpoint": written to disk with CRIU and
+   * stopped, its memory freed; it is restored from disk on resume.
+   */
   mode: "freezer" | "checkpoint";
-  /** Why a checkpoint that was asked for was not made: the engine's or CRIU's own words. */
+  /** Why a checkpoint that was asked for was not made: the engine's, CRIU's or sandfleet's own words. */
   checkpointError?: string;
 }
 
 /**
- * Asks the engine to write the sandbox's memory to disk with CRIU (Docker's
- * checkpoint API), leaving it running for the freezer to pause. An engine
- * without it (not experimental, no CRIU, a CRIU that cannot read this
- * kernel) says why, and the pause falls back to the freezer alone.
+ * Has the engine write the sandbox's memory and processes to disk with CRIU
+ * (Docker's checkpoint API) and stop it. An engine that cannot (no
+ * experimental API, no CRIU known to work on its host) is not asked: the
+ * answer says why, from its capabilities, and the caller pauses with the
+ * freezer instead; so does a checkpoint the engine or CRIU refuses.
  */
 export async function checkpointSandbox(docker: Engine, id: string): Promise<string | undefined> {
+  const { checkpoint } = (await docker.info()).capabilities;
+  if (!checkpoint.supported) return `no checkpoint: ${checkpoint.why}; paused with the freezer instead`;
   await connectionSettled(docker, id);
   try {
-    await docker.containers.checkpoint(id, `sandfleet-${Date.now().toString(36)}`);
+    await docker.containers.checkpoint(id, `${CHECKPOINT_PREFIX}${Date.now().toString(36)}`);
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
