@@ -35,7 +35,8 @@ export async function checkpointRestore(runs: number): Promise<Figure[]> {
     for (let i = 0; i < runs; i++) {
       let started = performance.now();
       const result = await sandbox.pause({ checkpoint: true });
-      if (result.mode !== "checkpoint") throw new Error(`no checkpoint on ${dockerHost}: ${result.checkpointError ?? ""}`);
+      if (result.mode !== "checkpoint")
+        throw new Error(`no checkpoint on ${dockerHost}: ${result.checkpointError ?? ""}`);
       checkpoints.push(performance.now() - started);
       started = performance.now();
       await sandbox.resume();

@@ -46,7 +46,11 @@ describe("the current Docker Engine", () => {
         image: "sandfleet/busybox",
         volumes: [volume.mount("/data")],
       });
-      const wrote = await writer.run(["sh", "-c", "mkdir -p /data/part/one && echo inside > /data/part/one/kept && echo beside > /data/top"]);
+      const wrote = await writer.run([
+        "sh",
+        "-c",
+        "mkdir -p /data/part/one && echo inside > /data/part/one/kept && echo beside > /data/top",
+      ]);
       expect(wrote.exitCode).toBe(0);
     }
     await using reader = await sandfleet.sandboxes.create({
@@ -95,7 +99,11 @@ describe("the current Docker Engine", () => {
 
   it("restores a checkpointed sandbox by itself on the next exec, as a paused one thaws", async () => {
     await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox" });
-    await sandbox.run(["sh", "-c", "(i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done) >/dev/null 2>&1 &"]);
+    await sandbox.run([
+      "sh",
+      "-c",
+      "(i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.05; done) >/dev/null 2>&1 &",
+    ]);
     await until("counting", async () => Number((await sandbox.run(["cat", "/tmp/n"])).stdout) > 3);
     expect(await sandbox.pause({ checkpoint: true })).toEqual({ mode: "checkpoint" });
     expect((await docker.containers.inspect(sandbox.id))?.status).not.toBe("running");

@@ -32,7 +32,11 @@ export async function withResume<T>(docker: Engine, id: string, call: () => Prom
     return await call();
   } catch (error) {
     // Paused (the freezer), or not running (stopped by a checkpoint, which resumeIfPaused restores).
-    if (error instanceof ConflictError && /paused|not running/i.test(error.message) && (await resumeIfPaused(docker, id))) {
+    if (
+      error instanceof ConflictError &&
+      /paused|not running/i.test(error.message) &&
+      (await resumeIfPaused(docker, id))
+    ) {
       return call();
     }
     throw error;
