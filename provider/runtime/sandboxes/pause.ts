@@ -1,7 +1,7 @@
 import type { Engine } from "../../engines/port.ts";
 import { ConflictError } from "../../errors.ts";
 import { CHECKPOINT_PREFIX } from "../engine-state/resume.ts";
-import { connectionSettled } from "../supervisor/connections.ts";
+import { closeIdleConnection, connectionSettled } from "../supervisor/connections.ts";
 
 /** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
 const EXEC_START_GRACE_MS = 5000;
@@ -75,6 +75,10 @@ export async function checkpointSandbox(docker: Engine, id: string): Promise<str
   const { checkpoint } = (await docker.info()).capabilities;
   if (!checkpoint.supported) return `no checkpoint: ${checkpoint.why}; paused with the freezer instead`;
   await connectionSettled(docker, id);
+  // CRIU refuses a socket whose other end is outside the sandbox, as this process's connection is.
+  if (!(await closeIdleConnection(docker, id))) {
+    return "no checkpoint: a command or file call of this process still runs in it; paused with the freezer instead";
+  }
   try {
     await docker.containers.checkpoint(id, `${CHECKPOINT_PREFIX}${Date.now().toString(36)}`);
     return undefined;
