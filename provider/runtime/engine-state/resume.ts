@@ -49,16 +49,38 @@ export async function withResume<T>(docker: Engine, id: string, call: () => Prom
  * that stopped any other way stays stopped.
  */
 export async function restoreIfCheckpointed(docker: Engine, id: string): Promise<boolean> {
+  let byContainer = restoring.get(docker);
+  if (!byContainer) restoring.set(docker, (byContainer = new Map()));
+  const known = byContainer.get(id);
+  if (known) return known;
+  const restore = restoreNewest(docker, id).finally(() => byContainer.delete(id));
+  byContainer.set(id, restore);
+  return restore;
+}
+
+/** Restores under way, per engine client: the calls that meet a stopped sandbox at once wait on one. */
+const restoring = new WeakMap<Engine, Map<string, Promise<boolean>>>();
+
+async function restoreNewest(docker: Engine, id: string): Promise<boolean> {
   if (!(await docker.info()).capabilities.checkpoint.supported) return false;
   const ours = (await docker.containers.checkpoints(id)).filter((name) => name.startsWith(CHECKPOINT_PREFIX));
   // Base 36 of the time, at most one a millisecond: the longest, then the greatest, is the newest.
   const newest = ours.sort((a, b) => a.length - b.length || a.localeCompare(b)).at(-1);
   if (newest === undefined) return false;
-  try {
-    await docker.containers.restore(id, newest);
-  } catch (error) {
-    // Restored meanwhile by another caller: what was wanted.
-    if (!(error instanceof ConflictError) || (await docker.containers.inspect(id))?.status !== "running") throw error;
+  for (const deadline = Date.now() + RESTORE_WAIT_MS; ;) {
+    try {
+      await docker.containers.restore(id, newest);
+      return true;
+    } catch (error) {
+      // Restored meanwhile by another process: what was wanted.
+      if ((await docker.containers.inspect(id))?.status === "running") return true;
+      // Docker 29 keeps the checkpoint it just made in containerd's content store a moment longer,
+      // and refuses to upload the same again until it is gone.
+      if (!/already exists/.test(String(error)) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
-  return true;
 }
+
+/** How long a restore may wait for the engine to let go of the checkpoint it just made. */
+const RESTORE_WAIT_MS = 30_000;
