@@ -11,7 +11,7 @@ const KUBERNETES_FAULTS = "test/parity/kubernetes-faults.test.ts";
 const ON_CURRENT_ENGINE = [
   "test/current-engine/**/*.test.ts",
   "test/integration/modal-parity.test.ts",
-  "test/integration/pause.test.ts",
+  "test/integration/checkpoint.test.ts",
   "test/parity/parity.test.ts",
 ];
 const PARITY_SETUP = [

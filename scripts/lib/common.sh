@@ -25,13 +25,14 @@ TEST_NETPOL_BIN="$SANDFLEET_CACHE/test-netpol/sandfleet-test-netpol"
 # A current Docker Engine beside the main one, for the tests whose outcome
 # depends on the engine's version (scripts/lib/engine-current.sh): dockerd from
 # the Go module github.com/moby/moby/v2 (v2.0.0-beta.24 is Docker 29.8.1, the
-# newest whose every dependency the module proxy serves), its own containerd,
-# and Debian trixie's CRIU, unpacked beside its own C library. Each is rebuilt
+# newest whose every dependency the module proxy serves), its own containerd
+# and runc, and Debian trixie's CRIU, unpacked beside its own C library. Each is rebuilt
 # or fetched again only when its pin changes.
 CURRENT_DOCKER_MODULE="v2.0.0-beta.24"
 CURRENT_DOCKER_VERSION="29.8.1"
 CURRENT_CONTAINERD_VERSION="v2.4.2"
-CURRENT_ENGINE_BIN="$SANDFLEET_CACHE/docker-$CURRENT_DOCKER_VERSION-containerd-$CURRENT_CONTAINERD_VERSION/bin"
+CURRENT_RUNC_VERSION="v1.5.3"
+CURRENT_ENGINE_BIN="$SANDFLEET_CACHE/docker-$CURRENT_DOCKER_VERSION-containerd-$CURRENT_CONTAINERD_VERSION-runc-$CURRENT_RUNC_VERSION/bin"
 CRIU_DEBIAN_VERSION="4.1.1-1"
 CRIU_HOME="$SANDFLEET_CACHE/criu-$CRIU_DEBIAN_VERSION"
 # Where the current engine listens, for the test projects that run on it (vitest.config.ts).

@@ -20,12 +20,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 CRIU_BIN="$CRIU_HOME/bin"
 
 # dockerd and docker-proxy from the moby module as it was released (its own
-# go.mod and go.sum), containerd and its runc shim from the containerd module.
-# The machine's containerd (1.6) is older than Docker 29 accepts.
+# go.mod and go.sum), containerd and its runc shim from the containerd module,
+# and runc. The machine's containerd (1.6) is older than Docker 29 accepts, and
+# its runc (1.1) does not know the time namespace Docker 29's containers name.
 build_engine() {
-  [[ -x "$CURRENT_ENGINE_BIN/dockerd" && -x "$CURRENT_ENGINE_BIN/containerd" ]] && return 0
+  [[ -x "$CURRENT_ENGINE_BIN/dockerd" && -x "$CURRENT_ENGINE_BIN/containerd" && -x "$CURRENT_ENGINE_BIN/runc" ]] &&
+    return 0
   require_cmd go "Go is needed to build the current Docker Engine from Go modules; install Debian's golang-go (>= 1.26) or put go on PATH"
-  say "building Docker $CURRENT_DOCKER_VERSION and containerd $CURRENT_CONTAINERD_VERSION from Go modules (first time: about 6 minutes)"
+  say "building Docker $CURRENT_DOCKER_VERSION, containerd $CURRENT_CONTAINERD_VERSION and runc $CURRENT_RUNC_VERSION from Go modules (first time: about 8 minutes)"
   local started moby containerd out="$CURRENT_ENGINE_BIN.tmp"
   started=$(date +%s)
   quiet go mod download "github.com/moby/moby/v2@$CURRENT_DOCKER_MODULE" \
@@ -45,10 +47,17 @@ build_engine() {
     -o "$out/containerd" ./cmd/containerd)
   (cd "$containerd" && CGO_ENABLED=0 quiet nice -n 10 go build -trimpath -ldflags "-s -w" \
     -o "$out/containerd-shim-runc-v2" ./cmd/containerd-shim-runc-v2)
+  # runc filters system calls with libseccomp (cgo): Docker's default seccomp profile depends on it.
+  dpkg-query -W -f='${Status}' libseccomp-dev 2>/dev/null | grep -q 'install ok installed' || apt_install libseccomp-dev
+  quiet go mod download "github.com/opencontainers/runc@$CURRENT_RUNC_VERSION"
+  (cd "$(go env GOMODCACHE)/github.com/opencontainers/runc@$CURRENT_RUNC_VERSION" && CGO_ENABLED=1 quiet nice -n 10 \
+    go build -trimpath -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w -X main.version=${CURRENT_RUNC_VERSION#v}" \
+    -o "$out/runc" .)
+  "$out/runc" --version | grep -q libseccomp || die "the freshly built runc has no seccomp"
   "$out/dockerd" --version >/dev/null || die "the freshly built dockerd does not run"
   rm -rf "$CURRENT_ENGINE_BIN"
   mv "$out" "$CURRENT_ENGINE_BIN"
-  say "Docker $CURRENT_DOCKER_VERSION ready in $CURRENT_ENGINE_BIN ($(($(date +%s) - started))s)"
+  say "Docker $CURRENT_DOCKER_VERSION, containerd and runc ready in $CURRENT_ENGINE_BIN ($(($(date +%s) - started))s)"
 }
 
 # Debian trixie's CRIU, unpacked with the libraries it needs (trixie's C
@@ -79,11 +88,17 @@ SOURCES
   for deb in "$apt/debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
   cat >"$CRIU_HOME.tmp/bin/criu" <<'WRAPPER'
 #!/bin/sh
-# Trixie's CRIU, through the loader and libraries unpacked beside it.
-root="$(dirname "$(readlink -f "$0")")/../root"
-lib="$root/usr/lib/x86_64-linux-gnu"
-exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$root/usr/sbin/criu" "$@"
+# Trixie's CRIU, through the loader and libraries unpacked beside it. A restore (runc restore
+# runs it) uses the older mount engine: the newer one fails on a bind-mounted file, such as the
+# docker-init every container started with `init` has; a dump refuses that setting.
+here="$(dirname "$(readlink -f "$0")")"
+lib="$here/../root/usr/lib/x86_64-linux-gnu"
+case " $(tr '\0' ' ' <"/proc/$PPID/cmdline" 2>/dev/null) " in
+  *" restore "*) export CRIU_CONFIG_FILE="$here/../restore.conf" ;;
+esac
+exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$here/../root/usr/sbin/criu" "$@"
 WRAPPER
+  printf 'mntns-compat-mode\n' >"$CRIU_HOME.tmp/restore.conf"
   chmod 0755 "$CRIU_HOME.tmp/bin/criu"
   "$CRIU_HOME.tmp/bin/criu" --version >/dev/null || die "trixie's CRIU does not run through its own loader"
   rm -rf "$CRIU_HOME" "$apt"
@@ -104,7 +119,7 @@ current_engine_settings() {
   export SANDFLEET_ENGINE_CHAIN=SANDFLEET-CURRENT
   export SANDFLEET_ENGINE_NFT_TABLE=sandfleet_current
   export SANDFLEET_ENGINE_HOST_FILE="$SANDFLEET_CURRENT_ENGINE_HOST_FILE"
-  # Its own dockerd, containerd, shim and docker-proxy first; runc is the machine's; CRIU is trixie's.
+  # Its own dockerd, containerd, shim, runc and docker-proxy first; then trixie's CRIU.
   export PATH="$CURRENT_ENGINE_BIN:$CRIU_BIN:$PATH"
   # Graph drivers rather than containerd's image store: btrfs bounds each container's disk as on
   # the main engine. A label says CRIU works here, which the API cannot tell (provider/engines/docker).

@@ -52,31 +52,6 @@ describe.each([
     expect((await sandbox.state()).status).toBe("running");
   });
 
-  it("asked for a checkpoint, makes one where the engine can, else says why before asking and uses the freezer", async () => {
-    await using sandbox = await Sandbox.create({ app, image: "sandfleet/busybox", supervisor });
-    await sandbox.run(["sh", "-c", "echo kept > /tmp/kept"]);
-    const { checkpoint } = (await docker.info()).capabilities;
-    const result = await sandbox.pause({ checkpoint: true });
-    if (checkpoint.supported) {
-      // The current engine (Docker 29, experimental, with CRIU): on disk, stopped.
-      expect(result).toEqual({ mode: "checkpoint" });
-      expect((await docker.containers.inspect(sandbox.id))?.status).toBe("exited");
-    } else {
-      // The main engine (Docker 20.10 without experimental features): never asked.
-      expect(result).toEqual({
-        mode: "freezer",
-        checkpointError: `no checkpoint: ${checkpoint.why}; paused with the freezer instead`,
-      });
-      expect((await sandbox.state()).status).toBe("paused");
-    }
-    expect((await sandbox.run(["cat", "/tmp/kept"])).stdout).toBe("kept\n");
-    expect((await sandbox.state()).status).toBe("running");
-    const cli = await sandfleet(["pause", "--checkpoint", sandbox.id]);
-    expect(cli.code).toBe(0);
-    if (checkpoint.supported) expect(cli.stdout).toMatch(/checkpointed to disk/);
-    else expect(cli.stderr).toContain(checkpoint.why);
-  });
-
   it("idleAction pause: the agent pauses an idle sandbox instead of ending it, and an exec resumes it", async () => {
     await using sandbox = await Sandbox.create({
       app,
