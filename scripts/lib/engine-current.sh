@@ -16,6 +16,8 @@
 #   engine-current.sh down   stop it (its data stays in its sparse file)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+# What it builds and unpacks runs as root: no one else may change it, whatever the caller's umask.
+umask 022
 
 CRIU_BIN="$CRIU_HOME/bin"
 
