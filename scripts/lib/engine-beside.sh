@@ -87,7 +87,7 @@ up() {
     # dockerd reloads its runtimes and registries on SIGHUP.
     if ((changed)); then signal_engine "$PIDFILE" HUP; fi
   else
-    say "starting sandfleet's own dockerd at $ENGINE_HOST, beside the machine's engine, which is left as it is (log: $ENGINE_LOG)"
+    say "starting ${SANDFLEET_ENGINE_NAME:-sandfleet's own dockerd} at $ENGINE_HOST, beside the machine's engine, which is left as it is (log: $ENGINE_LOG)"
     clear_stale_pidfile "$PIDFILE"
     # A containerd that died with a dockerd leaves a pid file a new one would wait on.
     clear_stale_pidfile "$ENGINE_RUN_DIR/engine/containerd/containerd.pid"
@@ -95,7 +95,7 @@ up() {
     touch "$ENGINE_LOG" && chmod 0600 "$ENGINE_LOG"
     setsid dockerd --config-file="$ENGINE_CONFIG" >"$ENGINE_LOG" 2>&1 </dev/null &
     wait_for_engine "$ENGINE_HOST" $!
-    say "sandfleet's commands and tests use it through scripts/with-env; elsewhere: export DOCKER_HOST=$ENGINE_HOST"
+    say "${SANDFLEET_ENGINE_USED_BY:-sandfleet's commands and tests use it through scripts/with-env}; elsewhere: export DOCKER_HOST=$ENGINE_HOST"
   fi
   firewall_up
   docker -H "$ENGINE_HOST" info --format '{{json .Runtimes}}' | grep -q runsc ||

@@ -121,6 +121,8 @@ current_engine_settings() {
   export SANDFLEET_ENGINE_CHAIN=SANDFLEET-CURRENT
   export SANDFLEET_ENGINE_NFT_TABLE=sandfleet_current
   export SANDFLEET_ENGINE_HOST_FILE="$SANDFLEET_CURRENT_ENGINE_HOST_FILE"
+  export SANDFLEET_ENGINE_NAME="the current Docker Engine ($CURRENT_DOCKER_VERSION, for the tests)"
+  export SANDFLEET_ENGINE_USED_BY="the current-engine tests use it (vitest.config.ts)"
   # Its own dockerd, containerd, shim, runc and docker-proxy first; then trixie's CRIU.
   export PATH="$CURRENT_ENGINE_BIN:$CRIU_BIN:$PATH"
   # Graph drivers rather than containerd's image store: btrfs bounds each container's disk as on

@@ -96,6 +96,20 @@ describe("the current Docker Engine", () => {
     expect(await docker.containers.checkpoints(sandbox.id)).toEqual([]);
   });
 
+  it("does not checkpoint a sandbox on a network, which the engine could not restore: says so and uses the freezer", async () => {
+    await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox", network: "app" });
+    const result = await sandbox.pause({ checkpoint: true });
+    expect(result).toEqual({
+      mode: "freezer",
+      checkpointError: expect.stringMatching(
+        /cannot restore a sandbox on a network .*paused with the freezer instead/,
+      ) as unknown,
+    });
+    expect(await docker.containers.checkpoints(sandbox.id)).toEqual([]);
+    expect((await sandbox.state()).status).toBe("paused");
+    expect((await sandbox.run(["true"])).exitCode).toBe(0);
+  });
+
   it("restores a checkpointed sandbox by itself on the next exec, as a paused one thaws", async () => {
     await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox" });
     await sandbox.run([

@@ -74,6 +74,12 @@ export interface PauseResult {
 export async function checkpointSandbox(docker: Engine, id: string): Promise<string | undefined> {
   const { checkpoint } = (await docker.info()).capabilities;
   if (!checkpoint.supported) return `no checkpoint: ${checkpoint.why}; paused with the freezer instead`;
+  // Docker (29 included) cannot restore a container on a network: its restore binds a network
+  // namespace by a process id CRIU has not given yet (`bind-mount /proc/0/ns/net`). Not made, then.
+  const networkMode = (await docker.containers.inspect(id))?.networkMode ?? "none";
+  if (networkMode !== "none") {
+    return `no checkpoint: the engine cannot restore a sandbox on a network (this one is on ${networkMode}); paused with the freezer instead`;
+  }
   await connectionSettled(docker, id);
   // CRIU refuses a socket whose other end is outside the sandbox, as this process's connection is.
   if (!(await closeIdleConnection(docker, id))) {
