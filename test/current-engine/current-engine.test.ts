@@ -97,6 +97,7 @@ describe("the current Docker Engine", () => {
   });
 
   it("does not checkpoint a sandbox on a network, which the engine could not restore: says so and uses the freezer", async () => {
+    await sandfleet.apps.lookup(app, { createIfMissing: true });
     await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox", network: "app" });
     const result = await sandbox.pause({ checkpoint: true });
     expect(result).toEqual({
