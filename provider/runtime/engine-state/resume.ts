@@ -50,7 +50,7 @@ export async function withResume<T>(docker: Engine, id: string, call: () => Prom
  */
 export async function restoreIfCheckpointed(docker: Engine, id: string): Promise<boolean> {
   let byContainer = restoring.get(docker);
-  if (!byContainer) restoring.set(docker, (byContainer = new Map()));
+  if (!byContainer) restoring.set(docker, (byContainer = new Map<string, Promise<boolean>>()));
   const known = byContainer.get(id);
   if (known) return known;
   const restore = restoreNewest(docker, id).finally(() => byContainer.delete(id));
