@@ -1,9 +1,19 @@
 import { defineConfig } from "vitest/config";
+import { currentEngineHost } from "./test/support/current-engine.ts";
 
 // Projects, split by what they need: unit (nothing), integration (a real
 // Docker engine), e2e (the real pulumi CLI and a real engine), and scale (a
 // drill of its own, minutes long: `npm run test:scale`, never in `npm test`).
 const KUBERNETES_FAULTS = "test/parity/kubernetes-faults.test.ts";
+// What differs by the Docker engine's version, run once more on the current engine beside the main
+// one (Docker 29, experimental, with CRIU): subPath mounts, checkpoints, the Modal behaviours and the
+// Docker side of the parity suite.
+const ON_CURRENT_ENGINE = [
+  "test/current-engine/**/*.test.ts",
+  "test/integration/modal-parity.test.ts",
+  "test/integration/checkpoint.test.ts",
+  "test/parity/parity.test.ts",
+];
 const PARITY_SETUP = [
   "test/support/require-engine.ts",
   "test/support/require-pulumi.ts",
@@ -40,6 +50,17 @@ export default defineConfig({
           name: "security",
           include: ["test/security/**/*.test.ts"],
           globalSetup: ["test/support/require-engine.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: "current-engine",
+          include: ON_CURRENT_ENGINE,
+          globalSetup: ["test/support/require-current-engine.ts"],
+          // As a user points sandfleet at an engine; the parity suite's Kubernetes side runs in "parity".
+          env: { DOCKER_HOST: currentEngineHost(), SANDFLEET_TEST_BACKENDS: "docker" },
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

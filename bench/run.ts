@@ -1,6 +1,7 @@
 // `npm run bench`: measures sandfleet against the floor the engine and Pulumi set, and writes BENCHMARKS.md.
 import { readFileSync, writeFileSync } from "node:fs";
 import { idleCeiling } from "./ceiling-scenarios.ts";
+import { checkpointRestore } from "./checkpoint-scenarios.ts";
 import { cliSpeed } from "./cli-scenarios.ts";
 import { dashboardLatency } from "./dashboard-scenarios.ts";
 import { machine, settle, type Figure } from "./measure.ts";
@@ -48,6 +49,7 @@ await step("storage", "storage", () => storageCost(runs));
 await step("claims", "warm claims", () => warmClaim(runs));
 await step("exec", "exec round trips", () => execThroughput(runs * 2));
 await step("pause", "pause and resume", () => lifecycle(runs));
+await step("checkpoint", "checkpoint and restore on the current engine", () => checkpointRestore(quick ? 3 : 5));
 await step("egress", "egress allowlists", () => egressOverhead(runs));
 await step("pulumi", "pulumi up of a pool of 20, memory", () => pulumiPool());
 await step("scaling", "scaling", () => scaling(sizes ?? (quick ? [10] : [10, 50, 100, 250, 500])));

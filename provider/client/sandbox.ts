@@ -253,20 +253,23 @@ export class Sandbox {
   /**
    * Freezes every process of the sandbox: its memory and files stay, it uses
    * no CPU, and its lifetime keeps counting. The next exec, file
-   * call or connection resumes it by itself. `checkpoint: true` first has
-   * the engine write its memory to disk with CRIU (a restore point that
-   * outlives an engine restart); where the engine cannot, the result says
-   * why, and the freezer alone pauses it.
+   * call or connection resumes it by itself. `checkpoint: true` instead has
+   * the engine write its memory and processes to disk with CRIU and stop it,
+   * freeing its memory; the same calls, or `resume()`, restore it from disk.
+   * Where the engine cannot, the result says why, and the freezer pauses it.
    */
   async pause(options: { checkpoint?: boolean } = {}): Promise<PauseResult> {
     const docker = this.#engine();
     const checkpointError = options.checkpoint ? await checkpointSandbox(docker, this.id) : undefined;
+    if (options.checkpoint && checkpointError === undefined) return { mode: "checkpoint" };
     await pauseSandbox(docker, this.id, `${this.app}/${this.name}`);
-    if (!options.checkpoint) return { mode: "freezer" };
-    return checkpointError === undefined ? { mode: "checkpoint" } : { mode: "freezer", checkpointError };
+    return checkpointError === undefined ? { mode: "freezer" } : { mode: "freezer", checkpointError };
   }
 
-  /** Thaws a paused sandbox; one that runs is left as it is. Its idle time starts again. */
+  /**
+   * Thaws a paused sandbox, or restores one a checkpoint stopped; one that
+   * runs is left as it is. Its idle time starts again.
+   */
   async resume(): Promise<void> {
     const docker = this.#engine();
     if ((await resumeIfPaused(docker, this.id)) && this.#target.supervised) await touchSupervisor(docker, this.id);

@@ -365,9 +365,17 @@ export interface ContainerClient {
   unpause(id: string): Promise<void>;
   /**
    * Writes the container's memory and processes to disk with CRIU, as
-   * `docker checkpoint create --leave-running`: it keeps running.
+   * `docker checkpoint create`, and stops it: its memory is freed until
+   * `restore` starts it again from there.
    */
   checkpoint(id: string, checkpointId: string): Promise<void>;
+  /** The names of the checkpoints kept for the container. */
+  checkpoints(id: string): Promise<string[]>;
+  /**
+   * Starts a container that `checkpoint` stopped from that checkpoint, its
+   * processes as they were, then removes the checkpoint.
+   */
+  restore(id: string, checkpointId: string): Promise<void>;
   /**
    * One sample of what the container uses now. `disk: false` leaves out the
    * writable layer's size (`diskBytes` 0), which the engine measures by

@@ -22,6 +22,22 @@ KUBERNETES_BIN="$SANDFLEET_CACHE/kubernetes-$KUBERNETES_VERSION/bin"
 # The test cluster's NetworkPolicy enforcer (test/netpol), built from this checkout.
 TEST_NETPOL_BIN="$SANDFLEET_CACHE/test-netpol/sandfleet-test-netpol"
 
+# A current Docker Engine beside the main one, for the tests whose outcome
+# depends on the engine's version (scripts/lib/engine-current.sh): dockerd from
+# the Go module github.com/moby/moby/v2 (v2.0.0-beta.24 is Docker 29.8.1, the
+# newest whose every dependency the module proxy serves), its own containerd
+# and runc, and Debian trixie's CRIU, unpacked beside its own C library. Each is rebuilt
+# or fetched again only when its pin changes.
+CURRENT_DOCKER_MODULE="v2.0.0-beta.24"
+CURRENT_DOCKER_VERSION="29.8.1"
+CURRENT_CONTAINERD_VERSION="v2.4.2"
+CURRENT_RUNC_VERSION="v1.5.3"
+CURRENT_ENGINE_BIN="$SANDFLEET_CACHE/docker-$CURRENT_DOCKER_VERSION-containerd-$CURRENT_CONTAINERD_VERSION-runc-$CURRENT_RUNC_VERSION/bin"
+CRIU_DEBIAN_VERSION="4.1.1-1"
+CRIU_HOME="$SANDFLEET_CACHE/criu-$CRIU_DEBIAN_VERSION"
+# Where the current engine listens, for the test projects that run on it (vitest.config.ts).
+SANDFLEET_CURRENT_ENGINE_HOST_FILE="${SANDFLEET_CURRENT_ENGINE_HOST_FILE:-$SANDFLEET_CACHE/engine-current-host}"
+
 # The engine sandfleet's commands and tests use, when it is not the machine's
 # own socket: the bootstrap writes a DOCKER_HOST here when it runs an engine of
 # its own beside one it did not start (scripts/lib/engine.sh), and removes it

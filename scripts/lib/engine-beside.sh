@@ -16,6 +16,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/engine-firewall.sh"
 
 ENGINE_HOST="unix://$ENGINE_SOCKET"
 PIDFILE="$ENGINE_RUN_DIR/docker.pid"
+# What the bootstrap calls it, and who uses it: another engine started the same way says its own.
+ENGINE_NAME="${SANDFLEET_ENGINE_NAME:-}"
+[[ -n "$ENGINE_NAME" ]] || ENGINE_NAME="sandfleet's own dockerd"
+ENGINE_USED_BY="${SANDFLEET_ENGINE_USED_BY:-}"
+[[ -n "$ENGINE_USED_BY" ]] || ENGINE_USED_BY="sandfleet's commands and tests use it through scripts/with-env"
 
 # Who may reach the socket: root, and the group of the machine engine's
 # socket (whoever may reach that engine is root in effect already, and nobody
@@ -56,6 +61,8 @@ make_bridge() {
 # live-restore keeps it from that. It also keeps containers running while
 # dockerd is down, so `down` stops them first.
 config() {
+  local extra=""
+  if [[ -n "$ENGINE_EXTRA_CONFIG" ]]; then extra=$'\n  '"$ENGINE_EXTRA_CONFIG"; fi
   cat <<JSON
 {
   "hosts": ["$ENGINE_HOST"],
@@ -71,7 +78,7 @@ config() {
   "live-restore": true,
   "iptables": false,
   "ip6tables": false,
-  "insecure-registries": $ENGINE_REGISTRIES,
+  "insecure-registries": $ENGINE_REGISTRIES,$extra
   "runtimes": $ENGINE_RUNTIMES
 }
 JSON
@@ -97,7 +104,7 @@ up() {
     # dockerd reloads its runtimes and registries on SIGHUP.
     if ((changed)); then signal_engine "$PIDFILE" HUP; fi
   else
-    say "starting sandfleet's own dockerd at $ENGINE_HOST, beside the machine's engine, which is left as it is (log: $ENGINE_LOG)"
+    say "starting $ENGINE_NAME at $ENGINE_HOST, beside the machine's engine, which is left as it is (log: $ENGINE_LOG)"
     clear_stale_pidfile "$PIDFILE"
     # A containerd that died with a dockerd leaves a pid file a new one would wait on.
     clear_stale_pidfile "$ENGINE_RUN_DIR/engine/containerd/containerd.pid"
@@ -105,7 +112,7 @@ up() {
     touch "$ENGINE_LOG" && chmod 0600 "$ENGINE_LOG"
     setsid dockerd --config-file="$ENGINE_CONFIG" >"$ENGINE_LOG" 2>&1 </dev/null &
     wait_for_engine "$ENGINE_HOST" $!
-    say "sandfleet's commands and tests use it through scripts/with-env; elsewhere: export DOCKER_HOST=$ENGINE_HOST"
+    say "$ENGINE_USED_BY; elsewhere: export DOCKER_HOST=$ENGINE_HOST"
   fi
   docker -H "$ENGINE_HOST" info --format '{{json .Runtimes}}' | grep -q runsc ||
     die "sandfleet's engine does not list runsc as a runtime"

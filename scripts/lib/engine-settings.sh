@@ -46,6 +46,10 @@ ENGINE_RUNTIMES='{
     "runsc": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] }
   }'
 
+# More settings for its daemon.json, as JSON members each followed by a comma:
+# how the current engine (engine-current.sh) turns on what only it has.
+ENGINE_EXTRA_CONFIG="${SANDFLEET_ENGINE_EXTRA_CONFIG:-}"
+
 # Answers when an engine listens at a DOCKER_HOST address.
 engine_answers_at() { docker -H "$1" info >/dev/null 2>&1; }
 

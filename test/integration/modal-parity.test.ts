@@ -77,8 +77,16 @@ describe("Modal's sandbox behaviours", () => {
     );
     const { apiVersion, capabilities } = await docker.info();
     if (capabilities.subPathMounts.supported) {
+      // Docker mounts a folder that is in the volume, and refuses to start on one that is not.
+      await expect(create({ volumes: [mount] })).rejects.toThrow(/part\/one/);
+      {
+        await using writer = await create({ user: "root", volumes: [volume.mount("/mnt/all")] });
+        expect(
+          (await writer.run(["sh", "-c", "mkdir -p /mnt/all/part/one && echo in > /mnt/all/part/one/f"])).exitCode,
+        ).toBe(0);
+      }
       await using sandbox = await create({ volumes: [mount] });
-      expect((await sandbox.run(["ls", "/mnt/part"])).exitCode).toBe(0);
+      expect((await sandbox.run(["cat", "/mnt/part/f"])).stdout).toBe("in\n");
     } else {
       // This engine would mount the whole volume: refused, before anything is made.
       const before = (await sandfleet.sandboxes.list({ app, includeEnded: true })).length;

@@ -11,10 +11,15 @@ export interface Backend {
   engine: Engine;
 }
 
-export const BACKENDS: Backend[] = [
-  { name: "docker", target: {}, engine: connectEngine({}) },
-  { name: "kubernetes", target: { kubernetes: TEST_CLUSTER }, engine: connectEngine({ kubernetes: TEST_CLUSTER }) },
-];
+/** SANDFLEET_TEST_BACKENDS (e.g. "docker") keeps only those: the current engine's project runs the Docker side alone. */
+const WANTED = process.env.SANDFLEET_TEST_BACKENDS?.split(",").map((name) => name.trim());
+
+export const BACKENDS: Backend[] = (
+  [
+    { name: "docker", target: {}, engine: connectEngine({}) },
+    { name: "kubernetes", target: { kubernetes: TEST_CLUSTER }, engine: connectEngine({ kubernetes: TEST_CLUSTER }) },
+  ] satisfies Backend[]
+).filter((backend) => WANTED === undefined || WANTED.includes(backend.name));
 
 /** The local image tags a Kubernetes engine pushed an app's pods from (none on Docker). */
 async function appImageTags(engine: Engine, app: string): Promise<string[]> {

@@ -231,6 +231,8 @@ export class MemoryEngine implements Engine {
         this.#emit(c, "unpause");
       },
       checkpoint: () => Promise.reject(notSupported("a checkpoint")),
+      checkpoints: () => Promise.resolve([]),
+      restore: () => Promise.reject(notSupported("a checkpoint")),
       stats: () => Promise.reject(notSupported("a container's stats")),
       inspect: async (id) => {
         await Promise.resolve();

@@ -107,7 +107,16 @@ describe("engine capabilities", () => {
       supported: false,
       why: "needs an engine that speaks Engine API 1.45 (Docker 26) or newer; the engine at unix:///x.sock speaks 1.41",
     });
-    expect(dockerCapabilities(facts({ experimental: false })).checkpoint.supported).toBe(false);
+    expect(dockerCapabilities(facts({})).checkpoint).toEqual({ supported: true });
+    expect(dockerCapabilities(facts({ experimental: false })).checkpoint).toEqual({
+      supported: false,
+      why: "the Docker engine at unix:///x.sock runs without experimental features, which its checkpoint API needs",
+    });
+    // Experimental, but nothing says a CRIU works there: not asked, since a failed dump says so only after trying.
+    expect(dockerCapabilities(facts({ criu: undefined })).checkpoint).toEqual({
+      supported: false,
+      why: expect.stringContaining("has no CRIU known to work on its host") as unknown,
+    });
     expect(dockerCapabilities(facts({ local: false })).hostChannel.supported).toBe(false);
   });
 
@@ -143,6 +152,7 @@ function facts(overrides: Partial<DockerFacts>): DockerFacts {
     storageDriver: "btrfs",
     backingFilesystem: "btrfs",
     experimental: true,
+    criu: "4.1.1-1",
     local: true,
     ...overrides,
   };

@@ -17,6 +17,11 @@ export interface DockerFacts {
   backingFilesystem: string;
   /** Whether it runs with experimental features, which its checkpoint API needs. */
   experimental: boolean;
+  /**
+   * The CRIU its host was found to run (its `sandfleet.criu` label), undefined when none is known:
+   * the API does not say whether the engine's runtime can find a CRIU that works on its kernel.
+   */
+  criu: string | undefined;
   /** Whether it listens on a socket of this host, where a program beside a container can join its namespaces. */
   local: boolean;
 }
@@ -25,12 +30,7 @@ export interface DockerFacts {
 export function dockerCapabilities(facts: DockerFacts): EngineCapabilities {
   return {
     pause: SUPPORTED,
-    checkpoint: facts.experimental
-      ? SUPPORTED
-      : {
-          supported: false,
-          why: `the Docker engine at ${facts.host} runs without experimental features, which its checkpoint API needs`,
-        },
+    checkpoint: checkpoint(facts),
     egressAddresses: SUPPORTED,
     egressNames: SUPPORTED,
     diskBound: diskBound(facts),
@@ -68,6 +68,28 @@ function diskBound(facts: DockerFacts): Capability {
       "which cannot bound a container's disk; use btrfs or zfs storage, or overlay2 on xfs with project quotas " +
       "(scripts/bootstrap sets up btrfs)",
   };
+}
+
+/** The engine's label that names a CRIU checked on its host (scripts/lib/engine-current.sh sets it). */
+export const CRIU_LABEL = "sandfleet.criu";
+
+/** Docker checkpoints with CRIU, through its experimental API: both must be there. */
+function checkpoint(facts: DockerFacts): Capability {
+  if (!facts.experimental) {
+    return {
+      supported: false,
+      why: `the Docker engine at ${facts.host} runs without experimental features, which its checkpoint API needs`,
+    };
+  }
+  if (facts.criu === undefined) {
+    return {
+      supported: false,
+      why:
+        `the Docker engine at ${facts.host} has no CRIU known to work on its host: ` +
+        `once \`criu check\` passes there, give the engine the label ${CRIU_LABEL}=<CRIU version>`,
+    };
+  }
+  return SUPPORTED;
 }
 
 /** An older engine ignores a subPath and mounts the whole volume: it cannot be told to mount part of one. */

@@ -1,4 +1,4 @@
-import { DOCKER_EXEC_USER, dockerCapabilities } from "./capabilities.ts";
+import { CRIU_LABEL, DOCKER_EXEC_USER, dockerCapabilities } from "./capabilities.ts";
 import { containerClient } from "./containers.ts";
 import { engineAddress } from "./connect.ts";
 import { engineCall, namingEngine } from "./errors.ts";
@@ -20,6 +20,13 @@ interface RawInfo {
   MemTotal?: number;
   ExperimentalBuild?: boolean;
   DockerRootDir?: string;
+  Labels?: string[] | null;
+}
+
+/** The value of one of the engine's own labels (`key=value`, from its configuration). */
+function engineLabel(labels: readonly string[], key: string): string | undefined {
+  const found = labels.find((label) => label.startsWith(`${key}=`));
+  return found === undefined ? undefined : found.slice(key.length + 1);
 }
 
 /**
@@ -44,6 +51,7 @@ export function connectDocker(host?: string): Engine {
               storageDriver: raw.Driver ?? "",
               backingFilesystem: (raw.DriverStatus ?? []).find(([key]) => key === "Backing Filesystem")?.[1] ?? "",
               experimental: raw.ExperimentalBuild === true,
+              criu: engineLabel(raw.Labels ?? [], CRIU_LABEL),
               local: address.kind === "unix",
             };
             return {

@@ -84,7 +84,21 @@ export function containerClient(docker: EngineHttp): ContainerClient {
     },
     async checkpoint(id, checkpointId) {
       await engineCall(`checkpoint container ${id}`, () =>
-        docker.json("POST", path(id, "/checkpoints"), { body: { CheckpointID: checkpointId, Exit: false } }),
+        docker.json("POST", path(id, "/checkpoints"), { body: { CheckpointID: checkpointId, Exit: true } }),
+      );
+    },
+    async checkpoints(id) {
+      const found = await engineCall(`list the checkpoints of container ${id}`, () =>
+        docker.json<{ Name?: string }[] | null>("GET", path(id, "/checkpoints")),
+      );
+      return (found ?? []).flatMap((c) => (c.Name ? [c.Name] : []));
+    },
+    async restore(id, checkpointId) {
+      await engineCall(`restore container ${id} from checkpoint ${checkpointId}`, () =>
+        docker.json("POST", path(id, "/start"), { query: { checkpoint: checkpointId } }),
+      );
+      await engineCall(`remove checkpoint ${checkpointId} of container ${id}`, () =>
+        docker.json("DELETE", path(id, `/checkpoints/${encodeURIComponent(checkpointId)}`)),
       );
     },
     async stats(id, options = {}) {

@@ -373,6 +373,12 @@ export function podClient(deps: PodDeps): ContainerClient {
     async checkpoint() {
       throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
     },
+    async checkpoints() {
+      return Promise.resolve([]);
+    },
+    async restore() {
+      throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
+    },
 
     async stats(id) {
       const pod = await require(id);

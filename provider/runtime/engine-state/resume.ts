@@ -5,13 +5,17 @@ import { ConflictError } from "../../errors.ts";
 // call, a supervisor connection) thaws it on use, while pausing waits for those
 // very connections to settle first.
 
+/** sandfleet's checkpoints are named so: a resume restores its own, never one made by someone else. */
+export const CHECKPOINT_PREFIX = "sandfleet-";
+
 /**
- * Thaws a paused sandbox, so that whatever needed it (an exec, a file call,
- * a connection) goes on: a paused sandbox resumes by itself on use. Says
- * whether it was paused.
+ * Thaws a paused sandbox, or restores one a checkpoint stopped, so that
+ * whatever needed it (an exec, a file call, a connection) goes on: a paused
+ * sandbox resumes by itself on use. Says whether it was paused.
  */
 export async function resumeIfPaused(docker: Engine, id: string): Promise<boolean> {
   const container = await docker.containers.inspect(id);
+  if (container?.status === "exited" || container?.status === "created") return restoreIfCheckpointed(docker, id);
   if (container?.status !== "paused") return false;
   try {
     await docker.containers.unpause(id);
@@ -27,9 +31,56 @@ export async function withResume<T>(docker: Engine, id: string, call: () => Prom
   try {
     return await call();
   } catch (error) {
-    if (error instanceof ConflictError && /paused/i.test(error.message) && (await resumeIfPaused(docker, id))) {
+    // Paused (the freezer), or not running (stopped by a checkpoint, which resumeIfPaused restores).
+    if (
+      error instanceof ConflictError &&
+      /paused|not running/i.test(error.message) &&
+      (await resumeIfPaused(docker, id))
+    ) {
       return call();
     }
     throw error;
   }
 }
+
+/**
+ * Starts a sandbox that a checkpoint stopped from its newest checkpoint, its
+ * processes as they were. Says whether there was one to restore: a sandbox
+ * that stopped any other way stays stopped.
+ */
+export async function restoreIfCheckpointed(docker: Engine, id: string): Promise<boolean> {
+  let byContainer = restoring.get(docker);
+  if (!byContainer) restoring.set(docker, (byContainer = new Map<string, Promise<boolean>>()));
+  const known = byContainer.get(id);
+  if (known) return known;
+  const restore = restoreNewest(docker, id).finally(() => byContainer.delete(id));
+  byContainer.set(id, restore);
+  return restore;
+}
+
+/** Restores under way, per engine client: the calls that meet a stopped sandbox at once wait on one. */
+const restoring = new WeakMap<Engine, Map<string, Promise<boolean>>>();
+
+async function restoreNewest(docker: Engine, id: string): Promise<boolean> {
+  if (!(await docker.info()).capabilities.checkpoint.supported) return false;
+  const ours = (await docker.containers.checkpoints(id)).filter((name) => name.startsWith(CHECKPOINT_PREFIX));
+  // Base 36 of the time, at most one a millisecond: the longest, then the greatest, is the newest.
+  const newest = ours.sort((a, b) => a.length - b.length || a.localeCompare(b)).at(-1);
+  if (newest === undefined) return false;
+  for (const deadline = Date.now() + RESTORE_WAIT_MS; ;) {
+    try {
+      await docker.containers.restore(id, newest);
+      return true;
+    } catch (error) {
+      // Restored meanwhile by another process: what was wanted.
+      if ((await docker.containers.inspect(id))?.status === "running") return true;
+      // Docker 29 keeps the checkpoint it just made in containerd's content store a moment longer,
+      // and refuses to upload the same again until it is gone.
+      if (!/already exists/.test(String(error)) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
+/** How long a restore may wait for the engine to let go of the checkpoint it just made. */
+const RESTORE_WAIT_MS = 30_000;

@@ -1,6 +1,7 @@
 import type { Engine } from "../../engines/port.ts";
 import { ConflictError } from "../../errors.ts";
-import { connectionSettled } from "../supervisor/connections.ts";
+import { CHECKPOINT_PREFIX } from "../engine-state/resume.ts";
+import { closeIdleConnection, connectionSettled } from "../supervisor/connections.ts";
 
 /** An exec created but not yet started or ended for longer than this was abandoned by its client, not starting. */
 const EXEC_START_GRACE_MS = 5000;
@@ -54,22 +55,38 @@ export async function pauseSandbox(docker: Engine, id: string, describe: string)
 
 /** How a sandbox was paused. */
 export interface PauseResult {
-  /** "freezer": frozen in memory. "checkpoint": written to disk with CRIU as well, then frozen. */
+  /**
+   * "freezer": frozen in memory. "checkpoint": written to disk with CRIU and
+   * stopped, its memory freed; it is restored from disk on resume.
+   */
   mode: "freezer" | "checkpoint";
-  /** Why a checkpoint that was asked for was not made: the engine's or CRIU's own words. */
+  /** Why a checkpoint that was asked for was not made: the engine's, CRIU's or sandfleet's own words. */
   checkpointError?: string;
 }
 
 /**
- * Asks the engine to write the sandbox's memory to disk with CRIU (Docker's
- * checkpoint API), leaving it running for the freezer to pause. An engine
- * without it (not experimental, no CRIU, a CRIU that cannot read this
- * kernel) says why, and the pause falls back to the freezer alone.
+ * Has the engine write the sandbox's memory and processes to disk with CRIU
+ * (Docker's checkpoint API) and stop it. An engine that cannot (no
+ * experimental API, no CRIU known to work on its host) is not asked: the
+ * answer says why, from its capabilities, and the caller pauses with the
+ * freezer instead; so does a checkpoint the engine or CRIU refuses.
  */
 export async function checkpointSandbox(docker: Engine, id: string): Promise<string | undefined> {
+  const { checkpoint } = (await docker.info()).capabilities;
+  if (!checkpoint.supported) return `no checkpoint: ${checkpoint.why}; paused with the freezer instead`;
+  // Docker (29 included) cannot restore a container on a network: its restore binds a network
+  // namespace by a process id CRIU has not given yet (`bind-mount /proc/0/ns/net`). Not made, then.
+  const networkMode = (await docker.containers.inspect(id))?.networkMode ?? "none";
+  if (networkMode !== "none") {
+    return `no checkpoint: the engine cannot restore a sandbox on a network (this one is on ${networkMode}); paused with the freezer instead`;
+  }
   await connectionSettled(docker, id);
+  // CRIU refuses a socket whose other end is outside the sandbox, as this process's connection is.
+  if (!(await closeIdleConnection(docker, id))) {
+    return "no checkpoint: a command or file call of this process still runs in it; paused with the freezer instead";
+  }
   try {
-    await docker.containers.checkpoint(id, `sandfleet-${Date.now().toString(36)}`);
+    await docker.containers.checkpoint(id, `${CHECKPOINT_PREFIX}${Date.now().toString(36)}`);
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -206,6 +206,23 @@ export class SupervisorConnection {
     this.#transport.stdin?.destroy();
   }
 
+  /**
+   * Closes the connection when no command or file call goes through it, and
+   * waits for its transport to end: a checkpoint cannot keep a socket that
+   * leads out of the sandbox. Says whether it closed it.
+   */
+  async closeIdle(): Promise<boolean> {
+    if ([...this.#channels.keys()].some((channel) => channel !== 0)) return false;
+    // Its input ended, not cut: the supervisor then closes its side, and the transport ends whole.
+    this.#onClose();
+    this.#transport.hold(true); // an idle connection holds nothing: this wait keeps the process running
+    this.#transport.stdin?.end();
+    this.#transport.stderr.resume();
+    await this.#transport.wait().catch(() => undefined);
+    this.#fail(new Error("the connection to the supervisor was closed for a checkpoint"));
+    return true;
+  }
+
   /** Whether the connection still works. */
   get open(): boolean {
     return this.#lost === undefined;

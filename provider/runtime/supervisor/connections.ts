@@ -52,3 +52,15 @@ export async function supervisorConnection(
   opening.catch(forget);
   return opening;
 }
+
+/**
+ * Closes this process's connection to the sandbox's supervisor, once it is
+ * open and idle. Says false while a command or file call still goes through it.
+ */
+export async function closeIdleConnection(docker: Engine, containerId: string): Promise<boolean> {
+  const connection = await open
+    .get(docker)
+    ?.get(containerId)
+    ?.catch(() => undefined);
+  return connection?.open ? connection.closeIdle() : true;
+}
