@@ -39,6 +39,12 @@ export async function kubernetesColdSandboxes(runs: number): Promise<Figure[]> {
   return onCluster(() => coldSandbox(runs));
 }
 
+/** Claims from a pool the agent inside the cluster refills (`node bench/run.ts --only kubernetes-agent-claims`). */
+export async function kubernetesAgentClaims(): Promise<Figure[]> {
+  const { inClusterAgentClaims } = await import("./kubernetes-agent-claims.ts");
+  return onCluster(() => inClusterAgentClaims());
+}
+
 /** A node lost under a warm pool (`node bench/run.ts --only kubernetes-node-loss`). */
 export async function kubernetesNodeLoss(runs: number): Promise<Figure[]> {
   const { nodeLoss } = await import("./kubernetes-node-loss.ts");

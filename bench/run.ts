@@ -8,7 +8,13 @@ import { machine, settle, type Figure } from "./measure.ts";
 import { pulumiPool } from "./pulumi-scenarios.ts";
 import { benchmarksMarkdown } from "./report.ts";
 import { egressOverhead } from "./egress-scenarios.ts";
-import { kubernetesClaims, kubernetesColdSandboxes, kubernetesNodeLoss, stopCluster } from "./kubernetes-scenarios.ts";
+import {
+  kubernetesAgentClaims,
+  kubernetesClaims,
+  kubernetesColdSandboxes,
+  kubernetesNodeLoss,
+  stopCluster,
+} from "./kubernetes-scenarios.ts";
 import { lifecycle } from "./lifecycle-scenarios.ts";
 import { installedSize } from "./package-scenarios.ts";
 import { coldSandbox, execThroughput, scaling, storageCost, warmClaim } from "./scenarios.ts";
@@ -57,6 +63,7 @@ await step("ceiling", "the idle-sandbox ceiling", () => idleCeiling(ceilingSize)
 await step("dashboard", "the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
 await step("kubernetes-cold-sandboxes", "Kubernetes cold sandboxes", () => kubernetesColdSandboxes(runs));
 await step("kubernetes-claims", "Kubernetes claims", () => kubernetesClaims(runs));
+await step("kubernetes-agent-claims", "Kubernetes claims with the in-cluster agent", () => kubernetesAgentClaims());
 // Last: it takes a node away for a while.
 await step("kubernetes-node-loss", "Kubernetes node loss", () => kubernetesNodeLoss(quick ? 1 : 3));
 await stopCluster();
