@@ -111,7 +111,7 @@ describe("the current Docker Engine", () => {
     expect((await sandbox.run(["true"])).exitCode).toBe(0);
   });
 
-  it("restores a checkpointed sandbox by itself on the next exec, as a paused one thaws", async () => {
+  it("restores a checkpointed sandbox by itself on the next exec, as a paused one thaws, and no garbage collection takes it meanwhile", async () => {
     await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox" });
     await sandbox.run([
       "sh",
@@ -121,6 +121,9 @@ describe("the current Docker Engine", () => {
     await until("counting", async () => Number((await sandbox.run(["cat", "/tmp/n"])).stdout) > 3);
     expect(await sandbox.pause({ checkpoint: true })).toEqual({ mode: "checkpoint" });
     expect((await docker.containers.inspect(sandbox.id))?.status).not.toBe("running");
+    // Stopped, but paused: `sandfleet gc` (and the agent's) leaves it and its checkpoint for the resume.
+    expect((await sandfleet.gc({ app })).containers.map((c) => c.id)).not.toContain(sandbox.id);
+    expect(await docker.containers.inspect(sandbox.id)).toBeDefined();
     const n = Number((await sandbox.run(["cat", "/tmp/n"])).stdout);
     expect(n).toBeGreaterThan(3);
     expect((await sandbox.state()).status).toBe("running");

@@ -1,6 +1,7 @@
 import { SandfleetError } from "../../errors.ts";
 import type { Engine } from "../../engines/port.ts";
 import { LABEL } from "../engine-state/labels.ts";
+import { isCheckpointed } from "../engine-state/resume.ts";
 import { collectSupervisors } from "../supervisor/placement.ts";
 import { removeRecords } from "../engine-state/sandbox-records.ts";
 
@@ -22,9 +23,12 @@ export async function collectGarbage(docker: Engine, params: { app?: string; dry
     [LABEL.owner]: "runtime",
     ...(params.app ? { [LABEL.app]: params.app } : {}),
   };
-  const ended = (await docker.containers.list({ ...scope, [LABEL.kind]: "sandbox" })).filter(
+  const stopped = (await docker.containers.list({ ...scope, [LABEL.kind]: "sandbox" })).filter(
     (c) => c.status === "exited" || c.status === "dead" || c.status === "created",
   );
+  // A sandbox a checkpoint stopped is paused, its memory on disk: it waits for its resume.
+  const ended = [];
+  for (const c of stopped) if (c.status !== "exited" || !(await isCheckpointed(docker, c.id))) ended.push(c);
   const snapshots = await docker.images.list({ ...scope, [LABEL.kind]: "snapshot" });
   const garbage: Garbage = { containers: ended.map((c) => ({ id: c.id, name: c.name })), images: [], supervisors: [] };
   if (!params.dryRun) for (const c of ended) await docker.containers.remove(c.id);

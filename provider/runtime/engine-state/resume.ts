@@ -58,6 +58,15 @@ export async function restoreIfCheckpointed(docker: Engine, id: string): Promise
   return restore;
 }
 
+/**
+ * Whether a stopped sandbox waits in a checkpoint of sandfleet's to be restored
+ * (a restore removes the checkpoint it started from): paused, not ended.
+ */
+export async function isCheckpointed(docker: Engine, id: string): Promise<boolean> {
+  if (!(await docker.info()).capabilities.checkpoint.supported) return false;
+  return (await docker.containers.checkpoints(id)).some((name) => name.startsWith(CHECKPOINT_PREFIX));
+}
+
 /** Restores under way, per engine client: the calls that meet a stopped sandbox at once wait on one. */
 const restoring = new WeakMap<Engine, Map<string, Promise<boolean>>>();
 
