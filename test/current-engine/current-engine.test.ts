@@ -113,6 +113,13 @@ describe("the current Docker Engine", () => {
 
   it("restores a checkpointed sandbox by itself on the next exec, as a paused one thaws, and no garbage collection takes it meanwhile", async () => {
     await using sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox" });
+    // Its events: paused and resumed, as for the freezer; never ended, never ready again.
+    const watch = new AbortController();
+    const told: string[] = [];
+    const watching = (async () => {
+      for await (const e of sandfleet.events({ app, signal: watch.signal, sinceMs: Date.now() - 1000 }))
+        if (e.id === sandbox.id) told.push(e.kind);
+    })().catch(() => undefined);
     await sandbox.run([
       "sh",
       "-c",
@@ -127,5 +134,9 @@ describe("the current Docker Engine", () => {
     const n = Number((await sandbox.run(["cat", "/tmp/n"])).stdout);
     expect(n).toBeGreaterThan(3);
     expect((await sandbox.state()).status).toBe("running");
+    await until("the resume told", async () => Promise.resolve(told.includes("resumed")));
+    watch.abort();
+    await watching;
+    expect(told.filter((kind) => kind !== "created" && kind !== "ready")).toEqual(["paused", "resumed"]);
   });
 });

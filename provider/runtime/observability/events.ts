@@ -5,6 +5,7 @@ import { KILLED_EXIT_CODE } from "../supervisor/command-contract.ts";
 import { endReasonOf, TIMEOUT_EXIT_CODE } from "../sandboxes/lifetime.ts";
 import { parseMember } from "../pools/pool.ts";
 import { engineEndReason, type EndedReason, type SandboxEvent } from "../engine-state/event-kinds.ts";
+import { isCheckpointed } from "../engine-state/resume.ts";
 
 export type { EndedReason, EngineEndReason, SandboxEvent, SandboxEventKind } from "../engine-state/event-kinds.ts";
 export { SANDBOX_EVENT_KINDS } from "../engine-state/event-kinds.ts";
@@ -38,6 +39,10 @@ export class SandboxEventReader {
   readonly #oom = new Map<string, number>();
   /** Sandboxes already said to be ready: a later health check (or a flap back to healthy) says nothing again. */
   readonly #ready = new Set<string>();
+  /** Sandboxes a checkpoint stopped: their next start is a resume, not a new life. */
+  readonly #onDisk = new Set<string>();
+  /** Sandboxes said to be paused and not yet resumed (a checkpoint freezes before it stops). */
+  readonly #paused = new Set<string>();
 
   constructor(docker: Engine) {
     this.#docker = docker;
@@ -70,6 +75,10 @@ export class SandboxEventReader {
       case "create":
         return { ...base, kind: "created" };
       case "start":
+        if (this.#onDisk.delete(event.containerId)) {
+          this.#paused.delete(event.containerId);
+          return { ...base, kind: "resumed" };
+        }
         // A sandbox with a probe is ready when it passes; a pool member when it is warm. One
         // without a probe still has a health check (its supervisor answering), which says nothing.
         return attrs[LABEL.readiness] === undefined && pool === undefined ? this.#readyOnce(base) : undefined;
@@ -84,8 +93,10 @@ export class SandboxEventReader {
         return undefined;
       }
       case "pause":
+        this.#paused.add(event.containerId);
         return { ...base, kind: "paused" };
       case "unpause":
+        this.#paused.delete(event.containerId);
         return { ...base, kind: "resumed" };
       case "kill":
         this.#killed.add(event.containerId);
@@ -94,6 +105,13 @@ export class SandboxEventReader {
         this.#oom.set(event.containerId, event.timeMs);
         return undefined;
       case "die": {
+        // Stopped by a checkpoint, its memory on disk until its resume: paused, not ended.
+        if (await isCheckpointed(this.#docker, event.containerId).catch(() => false)) {
+          this.#onDisk.add(event.containerId);
+          if (this.#paused.has(event.containerId)) return undefined;
+          this.#paused.add(event.containerId);
+          return { ...base, kind: "paused" };
+        }
         const exitCode = Number(attrs.exitCode ?? 0);
         const reason = await this.#endReason(event, exitCode);
         const detail =
@@ -101,6 +119,7 @@ export class SandboxEventReader {
         this.#killed.delete(event.containerId);
         this.#oom.delete(event.containerId);
         this.#ready.delete(event.containerId);
+        this.#paused.delete(event.containerId);
         return {
           ...base,
           kind: "ended",
