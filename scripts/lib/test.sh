@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `npm test` after the bootstrap: the package built, then the static checks
+# (types, lint, format) beside the tests rather than before them. The tests
+# mostly wait on the engine, pulumi and the cluster, and the checks take about
+# two minutes of CPU that would otherwise be two minutes of wall time first.
+# The checks run at a lower priority, so the tests keep the CPU they need; their
+# output is printed, and their failure fails the run, when the tests are done.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$ROOT"
+
+bash scripts/lib/build.sh
+
+checks_log="$(mktemp)"
+trap 'rm -f "$checks_log"' EXIT
+nice -n 10 npm run --silent check:static >"$checks_log" 2>&1 &
+checks=$!
+
+failed=()
+npm run --silent test:supervisor || failed+=("the Go tests")
+vitest run --project '!scale' || failed+=("the vitest run")
+
+echo "Static checks (npm run check):"
+if ! wait "$checks"; then failed+=("the static checks (npm run check)"); fi
+cat "$checks_log"
+if ((${#failed[@]})); then
+  printf 'failed: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
