@@ -12,9 +12,10 @@ cd "$ROOT"
 bash scripts/lib/build.sh
 
 checks_log="$(mktemp)"
-trap 'rm -f "$checks_log"' EXIT
 nice -n 10 npm run --silent check:static >"$checks_log" 2>&1 &
 checks=$!
+# An interrupted run leaves no checks behind it.
+trap 'kill "$checks" 2>/dev/null || true; rm -f "$checks_log"' EXIT
 
 failed=()
 npm run --silent test:supervisor || failed+=("the Go tests")
