@@ -77,7 +77,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
 
     // By app: one group holding all seven.
     const byApp = page.getByTestId(`group-${app}`);
-    await expect.poll(() => byApp.locator("tbody tr").count()).toBe(7);
+    await expect.poll(() => byApp.locator("tbody tr").count(), { timeout: 30_000 }).toBe(7);
 
     await page.getByLabel("group by").selectOption("pool");
     const warm = page.getByTestId(`group-${app}/warm · warm`);
@@ -93,7 +93,8 @@ describe("sandfleet dashboard in headless Chromium", () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await visit(page, served.url);
     const rows = page.locator("tbody tr");
-    await expect.poll(() => rows.count()).toBe(7);
+    // The page's first state comes from the server: waited for as long as the page's other waits.
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(7);
     const search = page.getByLabel("search");
 
     await search.fill("team=blue");
