@@ -1,56 +1,21 @@
 // What a new user does: install the packed tarball into a project of their
 // own, outside this checkout, and use it three ways — a TypeScript Pulumi
-// program, a runtime script in plain JavaScript, and a YAML-only project
-// driven by the installed `sandfleet` command.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// program, a runtime script in plain JavaScript (here), and a YAML-only project
+// driven by the installed `sandfleet` command (package-yaml.test.ts).
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupApp, leftovers, NOTHING, uniqueApp } from "../support/engine.ts";
 import { moduleGraph, packagesIn } from "../support/module-graph.ts";
 import { PulumiStack } from "../support/pulumi.ts";
+import { packedForFile } from "../support/packed.ts";
 import { mustRun, runCommand } from "../support/run.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
-const rootPackage = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-  devDependencies: Record<string, string>;
-};
-const pulumiVersion = rootPackage.devDependencies["@pulumi/pulumi"] ?? "";
-const work = mkdtempSync(join(tmpdir(), "sandfleet-package-"));
-let tarball = "";
-
-/** A fresh project that depends on the tarball (and on Pulumi, its peer). */
-async function project(name: string, files: Record<string, string>): Promise<string> {
-  const dir = join(work, name);
-  mkdirSync(dir, { recursive: true });
-  const manifest = {
-    name,
-    private: true,
-    type: "module",
-    dependencies: { sandfleet: `file:${tarball}`, "@pulumi/pulumi": pulumiVersion },
-  };
-  writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2));
-  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
-  await mustRun("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel", "error"], { cwd: dir });
-  return dir;
-}
-
-beforeAll(async () => {
-  // dist/ is fresh (the e2e setup builds it); packing must not rebuild it under the other e2e files.
-  const packed = await mustRun("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", work], {
-    cwd: root,
-  });
-  const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
-  tarball = join(work, info?.filename ?? "");
-});
-
-afterAll(() => {
-  rmSync(work, { recursive: true, force: true });
-});
+const packed = packedForFile();
 
 describe("the packed package", () => {
   it("holds the built JavaScript, its types and the schema, and no sources or tests", async () => {
-    const listing = await mustRun("tar", ["-tzf", tarball]);
+    const listing = await mustRun("tar", ["-tzf", packed.tarball]);
     const files = listing.stdout.split("\n").filter(Boolean);
     for (const expected of [
       "package/dist/index.js",
@@ -72,7 +37,9 @@ describe("the packed package", () => {
   });
 
   it("publishes cleanly (npm publish --dry-run)", async () => {
-    const dry = await runCommand("npm", ["publish", "--dry-run", "--ignore-scripts", tarball], { cwd: work });
+    const dry = await runCommand("npm", ["publish", "--dry-run", "--ignore-scripts", packed.tarball], {
+      cwd: packed.work,
+    });
     expect(dry.code, dry.stderr).toBe(0);
     // Without a registry login npm says it would need one; anything else it warns about is a defect.
     const warnings = dry.stderr.split("\n").filter((line) => /npm warn/i.test(line) && !/logged in/.test(line));
@@ -86,7 +53,7 @@ describe("a TypeScript project that installs sandfleet", () => {
   let stack: PulumiStack;
 
   beforeAll(async () => {
-    dir = await project("ts-stack", {
+    dir = await packed.project("ts-stack", {
       "Pulumi.yaml": [
         "name: pkg-ts",
         "runtime:",
@@ -180,62 +147,5 @@ describe("a TypeScript project that installs sandfleet", () => {
     const graph = await moduleGraph("sandfleet", dir);
     expect(graph.some((url) => url.includes("/node_modules/sandfleet/dist/"))).toBe(true);
     expect(packagesIn(graph)).not.toContain("@pulumi/pulumi");
-  });
-});
-
-describe("a YAML-only project with the installed sandfleet command", () => {
-  const app = uniqueApp("pkgyaml");
-  let dir = "";
-  let env: Record<string, string> = {};
-  const bin = () => join(dir, "node_modules/.bin/sandfleet");
-
-  beforeAll(async () => {
-    dir = await project("yaml-stack", {
-      "Pulumi.yaml": ["name: pkg-yaml", "runtime: nodejs", "main: index.js", ""].join("\n"),
-      "index.js": 'export { sandfleetProgram as default } from "sandfleet/pulumi";\n',
-      "sandfleet.yaml": [
-        `app: ${app}`,
-        "pools:",
-        "  shell:",
-        "    replicas: 1",
-        "    template:",
-        "      image: sandfleet/busybox",
-        "      user: sandbox",
-        "",
-      ].join("\n"),
-    });
-    env = { PULUMI_BACKEND_URL: `file://${mkdtempSync(join(work, "state-"))}` };
-  });
-
-  afterAll(async () => {
-    await runCommand(bin(), ["destroy", "--stack", "test"], { cwd: dir, env });
-    await cleanupApp(app);
-  });
-
-  it("validates, goes up, claims and execs, previews no change and is destroyed", async () => {
-    const run = (args: string[]) => runCommand(bin(), args, { cwd: dir, env });
-    const noChange = async () => {
-      const preview = await run(["preview", "--stack", "test", "--", "--expect-no-changes"]);
-      expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-    };
-    expect((await run(["validate"])).stdout).toContain("valid");
-    const up = await run(["up", "--stack", "test"]);
-    expect(up.code, up.stdout + up.stderr).toBe(0);
-    await noChange();
-
-    const pools = JSON.parse((await run(["pools", "--app", app, "--json"])).stdout) as unknown[];
-    expect(pools).toEqual([expect.objectContaining({ app, name: "shell", replicas: 1, ready: 1 })]);
-
-    const claimed = await run(["claim", `${app}/shell`, "--wait", "30s"]);
-    expect(claimed.code, claimed.stderr).toBe(0);
-    const id = claimed.stdout.trim();
-    const exec = await run(["exec", id, "--", "sh", "-c", "echo hello from $(id -un); exit 3"]);
-    expect(exec).toMatchObject({ code: 3, stdout: "hello from sandbox\n" });
-    await run(["terminate", id, "--rm"]);
-    expect((await run(["agent", "--once", "--app", app])).code).toBe(0);
-    await noChange();
-    const destroy = await run(["destroy", "--stack", "test"]);
-    expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);
-    expect(await leftovers(app)).toEqual(NOTHING);
   });
 });

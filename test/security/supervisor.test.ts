@@ -81,36 +81,78 @@ describe("a process inside a sandbox against its supervisor", () => {
     delete process.env.SANDFLEET_SUPERVISOR_CHANNEL;
   });
 
+  // The tests that wait for a sandbox's timeout run at once (each has a sandbox of its own, and
+  // none changes the process's environment): their waits overlap instead of adding up.
   for (const { label, user, runtime } of USERS) {
-    it(`cannot use the supervisor's channel without the secret, as ${label}, and the sandbox still ends at its timeout with 124`, async () => {
-      await using sandbox = await Sandbox.create({
-        app,
-        image: "sandfleet/python",
-        timeoutMs: 30_000,
-        ...(user ? { user } : {}),
-        ...(runtime ? { runtime } : {}),
-      });
-      const results = await attack(sandbox, "clients");
-      // Every attempt, raw or through `sandfleet-supervisor connect`, got not one byte back (not
-      // even the hello), and the raw ones were closed.
-      for (const [name, result] of Object.entries(results)) {
-        expect(result, name).toMatchObject({ bytes: 0 });
-        if (name.startsWith("socket:")) expect(result, name).toMatchObject({ closed: true });
-      }
-      // The secret is nowhere a process of the sandbox can read it: not on PID 1's command line,
-      // nor in any environment or command line it can see.
-      const secret = (await sandbox.state()).container.entrypoint.at(-2) ?? "";
-      expect(secret).toMatch(/^[0-9a-f]{64}$/);
-      const seen = await sandbox.run([
-        "sh",
-        "-c",
-        "env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n'",
-      ]);
-      expect(seen.stdout).toContain("sandfleet-supervisor");
-      expect(seen.stdout).not.toContain(secret);
-      expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
-    });
+    it.concurrent(
+      `cannot use the supervisor's channel without the secret, as ${label}, and the sandbox still ends at its timeout with 124`,
+      async ({ expect }) => {
+        await using sandbox = await Sandbox.create({
+          app,
+          image: "sandfleet/python",
+          timeoutMs: 30_000,
+          ...(user ? { user } : {}),
+          ...(runtime ? { runtime } : {}),
+        });
+        const results = await attack(sandbox, "clients");
+        // Every attempt, raw or through `sandfleet-supervisor connect`, got not one byte back (not
+        // even the hello), and the raw ones were closed.
+        for (const [name, result] of Object.entries(results)) {
+          expect(result, name).toMatchObject({ bytes: 0 });
+          if (name.startsWith("socket:")) expect(result, name).toMatchObject({ closed: true });
+        }
+        // The secret is nowhere a process of the sandbox can read it: not on PID 1's command line,
+        // nor in any environment or command line it can see.
+        const secret = (await sandbox.state()).container.entrypoint.at(-2) ?? "";
+        expect(secret).toMatch(/^[0-9a-f]{64}$/);
+        const seen = await sandbox.run([
+          "sh",
+          "-c",
+          "env; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' '\\n'",
+        ]);
+        expect(seen.stdout).toContain("sandfleet-supervisor");
+        expect(seen.stdout).not.toContain(secret);
+        expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+      },
+    );
   }
+
+  it.concurrent(
+    "cannot kill the supervisor by filling its pids limit: host calls answer or fail clearly, and the timeout still ends it with 124",
+    async ({ expect }) => {
+      await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", pidsLimit: 64, timeoutMs: 30_000 });
+      await sandbox.files.write("/tmp/attacks.py", ATTACKS);
+      // A file large enough that reading it keeps the supervisor's threads in the kernel a while.
+      await sandbox.run(["sh", "-c", "head -c 16777216 /dev/urandom > /tmp/big"], { check: true });
+      const bomb = await sandbox.exec(["python3", "/tmp/attacks.py", "fork-bomb"], { stdin: false });
+      await until("the fork bomb filling the pids limit", async () =>
+        sandbox.files
+          .stat("/tmp/bomb-full")
+          .then(() => true)
+          .catch(() => false),
+      );
+      // Many calls at once, while no process (and no thread) can be made: each answers, with its
+      // output or a clear error.
+      const calls = await answers(
+        "host calls with the pids limit full",
+        Promise.all([
+          ...Array.from({ length: 10 }, () => sandbox.run(["echo", "x"])),
+          ...Array.from({ length: 24 }, () => sandbox.files.read("/tmp/big").then((data) => data.length)),
+        ]),
+      );
+      for (const call of calls) {
+        if (typeof call === "number") expect(call).toBe(16 * 1024 * 1024);
+        else if (call.exitCode === 0) expect(call.stdout).toBe("x\n");
+        else {
+          expect(call.exitCode).toBe(126);
+          expect(call.stderr).toMatch(/resource temporarily unavailable/i);
+        }
+      }
+      expect(await sandbox.poll()).toBeNull();
+      expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
+      await bomb.wait().catch(() => undefined);
+    },
+  );
 
   for (const { label, user, runtime } of USERS) {
     it(`cannot trace PID 1 or the host's connect process, nor read their memory or environment, as ${label}`, async () => {
@@ -249,40 +291,6 @@ describe("a process inside a sandbox against its supervisor", () => {
       /not a regular file/,
     );
     expect((await answers("an exec after the file calls", sandbox.run(["echo", "ok"]))).stdout).toBe("ok\n");
-  });
-
-  it("cannot kill the supervisor by filling its pids limit: host calls answer or fail clearly, and the timeout still ends it with 124", async () => {
-    await using sandbox = await Sandbox.create({ app, image: "sandfleet/python", pidsLimit: 64, timeoutMs: 30_000 });
-    await sandbox.files.write("/tmp/attacks.py", ATTACKS);
-    // A file large enough that reading it keeps the supervisor's threads in the kernel a while.
-    await sandbox.run(["sh", "-c", "head -c 16777216 /dev/urandom > /tmp/big"], { check: true });
-    const bomb = await sandbox.exec(["python3", "/tmp/attacks.py", "fork-bomb"], { stdin: false });
-    await until("the fork bomb filling the pids limit", async () =>
-      sandbox.files
-        .stat("/tmp/bomb-full")
-        .then(() => true)
-        .catch(() => false),
-    );
-    // Many calls at once, while no process (and no thread) can be made: each answers, with its
-    // output or a clear error.
-    const calls = await answers(
-      "host calls with the pids limit full",
-      Promise.all([
-        ...Array.from({ length: 10 }, () => sandbox.run(["echo", "x"])),
-        ...Array.from({ length: 24 }, () => sandbox.files.read("/tmp/big").then((data) => data.length)),
-      ]),
-    );
-    for (const call of calls) {
-      if (typeof call === "number") expect(call).toBe(16 * 1024 * 1024);
-      else if (call.exitCode === 0) expect(call.stdout).toBe("x\n");
-      else {
-        expect(call.exitCode).toBe(126);
-        expect(call.stderr).toMatch(/resource temporarily unavailable/i);
-      }
-    }
-    expect(await sandbox.poll()).toBeNull();
-    expect(await answers("the sandbox's end", sandbox.wait(), 120_000)).toBe(124);
-    await bomb.wait().catch(() => undefined);
   });
 
   it("cannot be given the host's connection uid, in any spelling, through the API", async () => {
