@@ -8,9 +8,10 @@ import { gunzipSync } from "node:zlib";
  * sandfleet checks the stack's files for what a killed `pulumi` leaves
  * behind, and says the exact recovery instead of letting pulumi fail with
  * "failed to load checkpoint: EOF":
- *   - a state file (or its `.attrs` sidecar) cut short while being written,
- *     plain or gzip-compressed; the recovery names the newest whole copy
- *     (the `.bak`, else the newest whole checkpoint in the stack's history);
+ *   - a state file cut short while being written, plain or gzip-compressed;
+ *     the recovery names the newest whole copy (the `.bak`, else the newest
+ *     whole checkpoint in the stack's history); its `.attrs` sidecar cut short
+ *     beside a whole state is removed (pulumi writes it again);
  *   - a lock whose process is gone, or whose pid now belongs to another
  *     program (removed: nothing holds it);
  *   - a lock held by a live pulumi (refused: never cancelled under it);
@@ -43,9 +44,18 @@ export function checkLocalState(backendDir: string, project: string, stack: stri
   for (const file of [`${stack}.json`, `${stack}.json.gz`]) {
     const path = join(stacksDir, file);
     if (!existsSync(path)) continue;
-    const damaged = [path, `${path}.attrs`].find(
-      (p) => existsSync(p) && !isWholeJson(p, file.endsWith(".gz") && p === path),
-    );
+    const attrs = `${path}.attrs`;
+    // The sidecar is pulumi's summary of the state, which it writes again on the next update and does
+    // without meanwhile; cut short, it stops every pulumi verb ("failed to load checkpoint").
+    if (isWholeJson(path, file.endsWith(".gz")) && existsSync(attrs) && !isWholeJson(attrs, false)) {
+      rmSync(attrs, { force: true });
+      findings.push({
+        severity: "note",
+        kind: "damaged",
+        message: `removed ${attrs}, cut short by a pulumi that was killed while writing it: the state beside it is whole, and pulumi writes its summary again on the next update.`,
+      });
+    }
+    const damaged = [path, attrs].find((p) => existsSync(p) && !isWholeJson(p, file.endsWith(".gz") && p === path));
     if (damaged)
       findings.push({
         severity: "fatal",

@@ -108,13 +108,26 @@ describe("the local backend's state, before up", () => {
     expect(finding?.message).toContain(`cp ${join(b.stacks, "dev.json.bak")} ${join(b.stacks, "dev.json")}`);
   });
 
-  it("stops at an empty .attrs sidecar", () => {
+  it("removes an .attrs sidecar cut short beside a whole state, says so, and goes on", () => {
+    for (const cut of ["", '{"resou']) {
+      const b = backend();
+      writeFileSync(join(b.stacks, "dev.json"), good);
+      writeFileSync(join(b.stacks, "dev.json.attrs"), cut);
+      const findings = checkLocalState(b.dir, "proj", "dev");
+      expect(findings).toHaveLength(1);
+      expect(findings[0]).toMatchObject({ severity: "note", kind: "damaged" });
+      expect(findings[0]?.message).toContain(`removed ${join(b.stacks, "dev.json.attrs")}, cut short`);
+      expect(existsSync(join(b.stacks, "dev.json.attrs"))).toBe(false);
+      expect(existsSync(join(b.stacks, "dev.json"))).toBe(true);
+    }
+  });
+
+  it("keeps a whole .attrs sidecar", () => {
     const b = backend();
     writeFileSync(join(b.stacks, "dev.json"), good);
-    writeFileSync(join(b.stacks, "dev.json.attrs"), "");
-    const [finding] = checkLocalState(b.dir, "proj", "dev");
-    expect(finding).toMatchObject({ severity: "fatal" });
-    expect(finding?.message).toContain("dev.json.attrs is empty");
+    writeFileSync(join(b.stacks, "dev.json.attrs"), '{"resourceCount": 2}');
+    expect(checkLocalState(b.dir, "proj", "dev")).toEqual([]);
+    expect(existsSync(join(b.stacks, "dev.json.attrs"))).toBe(true);
   });
 
   it("notes an interrupted update and goes on", () => {
