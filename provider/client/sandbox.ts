@@ -10,7 +10,7 @@ import type { EgressPolicy } from "../runtime/networks/egress-rules.ts";
 import { LABEL } from "../runtime/engine-state/labels.ts";
 import { createConnectToken, type ConnectToken } from "../runtime/sandboxes/connect-tokens.ts";
 import { checkpointSandbox, pauseSandbox, type PauseResult } from "../runtime/sandboxes/pause.ts";
-import { resumeIfPaused } from "../runtime/engine-state/resume.ts";
+import { forgetCheckpoints, resumeIfPaused } from "../runtime/engine-state/resume.ts";
 import { supervisorActivity, touchSupervisor, type SupervisorActivity } from "../runtime/supervisor/activity.ts";
 import type { ClaimParams } from "../runtime/pools/pool.ts";
 import { SandboxProcess, type ExecEndReason, type ExecParams, type ExecTarget } from "../runtime/commands/process.ts";
@@ -235,6 +235,11 @@ export class Sandbox {
   async terminate(): Promise<number> {
     const ended = reportedExitCode((await this.state()).container);
     if (ended !== undefined) {
+      // Stopped by a checkpoint, its memory on disk: ending it removes that, and no resume brings it back.
+      if (await forgetCheckpoints(this.#engine(), this.id)) {
+        await this.#tunnels.close(this.id);
+        return ended;
+      }
       throw new ConflictError(`sandbox ${this.app}/${this.name} has already ended (exit code ${String(ended)})`);
     }
     await this.#engine().containers.kill(this.id, "SIGKILL");

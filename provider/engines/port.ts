@@ -376,6 +376,8 @@ export interface ContainerClient {
    * processes as they were, then removes the checkpoint.
    */
   restore(id: string, checkpointId: string): Promise<void>;
+  /** Removes a checkpoint the container keeps (its memory on disk), without starting it. */
+  removeCheckpoint(id: string, checkpointId: string): Promise<void>;
   /**
    * One sample of what the container uses now. `disk: false` leaves out the
    * writable layer's size (`diskBytes` 0), which the engine measures by

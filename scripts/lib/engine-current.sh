@@ -67,7 +67,10 @@ build_engine() {
 # and run through that directory's own loader: nothing of the system changes.
 # bookworm's CRIU 3.17 fails on kernels as new as 6.18 before it dumps anything.
 fetch_criu() {
-  [[ -x "$CRIU_BIN/criu" ]] && return 0
+  if [[ -x "$CRIU_BIN/criu" ]]; then
+    write_criu_wrapper "$CRIU_HOME"
+    return 0
+  fi
   say "fetching Debian trixie's CRIU $CRIU_DEBIAN_VERSION into $CRIU_HOME"
   local apt="$CRIU_HOME.apt" root="$CRIU_HOME.tmp/root" packages
   rm -rf "$apt" "$CRIU_HOME.tmp"
@@ -88,23 +91,49 @@ SOURCES
   # shellcheck disable=SC2086 # one package a word
   (cd "$apt/debs" && quiet apt-get "${options[@]}" download $packages)
   for deb in "$apt/debs"/*.deb; do dpkg-deb -x "$deb" "$root"; done
-  cat >"$CRIU_HOME.tmp/bin/criu" <<'WRAPPER'
-#!/bin/sh
-# Trixie's CRIU, through the loader and libraries unpacked beside it. A restore (runc restore
-# runs it) uses the older mount engine: the newer one fails on a bind-mounted file, such as the
-# docker-init every container started with `init` has; a dump refuses that setting.
-here="$(dirname "$(readlink -f "$0")")"
-lib="$here/../root/usr/lib/x86_64-linux-gnu"
-case " $(tr '\0' ' ' <"/proc/$PPID/cmdline" 2>/dev/null) " in
-  *" restore "*) export CRIU_CONFIG_FILE="$here/../restore.conf" ;;
-esac
-exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$here/../root/usr/sbin/criu" "$@"
-WRAPPER
   printf 'mntns-compat-mode\n' >"$CRIU_HOME.tmp/restore.conf"
-  chmod 0755 "$CRIU_HOME.tmp/bin/criu"
+  write_criu_wrapper "$CRIU_HOME.tmp"
   "$CRIU_HOME.tmp/bin/criu" --version >/dev/null || die "trixie's CRIU does not run through its own loader"
   rm -rf "$CRIU_HOME" "$apt"
   mv "$CRIU_HOME.tmp" "$CRIU_HOME"
+}
+
+# The `criu` runc runs: trixie's, through the loader and libraries unpacked
+# beside it. Written again whenever its text changes.
+write_criu_wrapper() {
+  local home="$1" wanted
+  wanted="$(
+    cat <<'WRAPPER'
+#!/bin/sh
+# Trixie's CRIU, through the loader and libraries unpacked beside it. A restore (runc restore
+# runs it) uses the older mount engine: the newer one fails on a bind-mounted file, such as the
+# docker-init every container started with `init` has; a dump refuses that setting. Once a
+# restore's CRIU has ended, the images it read (the sandbox's memory, its secrets among it) are
+# removed: containerd leaves the folder it unpacked them into behind. CRIU runs as this
+# process (runc speaks to it and counts on its pid), so a watcher of its own does that.
+here="$(dirname "$(readlink -f "$0")")"
+lib="$here/../root/usr/lib/x86_64-linux-gnu"
+images=""
+parent="$(tr '\0' '\n' <"/proc/$PPID/cmdline" 2>/dev/null)"
+case " $(printf '%s' "$parent" | tr '\n' ' ') " in
+  *" restore "*)
+    export CRIU_CONFIG_FILE="$here/../restore.conf"
+    images="$(printf '%s\n' "$parent" | sed -n -e 's/^--image-path=//p' -e '/^--image-path$/{n;p;}' | head -n 1)"
+    ;;
+esac
+if [ -n "$images" ] && [ -d "$images" ]; then
+  # Once this process (CRIU, after the exec below) has ended: not a child of CRIU's, which counts its own.
+  (setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.2; done; rm -f "$2"/*.img' sh "$$" "$images" \
+    </dev/null >/dev/null 2>&1 &)
+fi
+exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$here/../root/usr/sbin/criu" "$@"
+WRAPPER
+  )"
+  if [[ "$(cat "$home/bin/criu" 2>/dev/null)" != "$wanted" ]]; then
+    printf '%s\n' "$wanted" >"$home/bin/criu.tmp"
+    chmod 0755 "$home/bin/criu.tmp"
+    mv "$home/bin/criu.tmp" "$home/bin/criu"
+  fi
 }
 
 # The current engine's settings for engine-beside.sh: every name and address its own.
@@ -167,6 +196,8 @@ case "${1:-up}" in
     )
     current_engine_settings
     copy_images
+    # Images a restore left before its wrapper removed them (a CRIU killed mid-restore, an older wrapper).
+    find "${TMPDIR:-/tmp}" -maxdepth 2 -path '*/ctrd-checkpoint*/*.img' -mmin +10 -delete 2>/dev/null || true
     ;;
   down)
     current_engine_settings

@@ -24,11 +24,12 @@
 #   - a packet with one of its addresses that did not come from the bridge
 #     that address belongs to is dropped (reverse path): a container elsewhere
 #     cannot pass for one of its own to get past the rules below;
-#   - a packet that comes from one of its bridges (its default bridge and the
-#     app networks' `sfl-`/`sfi-` bridges) with a source outside its networks
-#     is dropped: a container of its engine with NET_RAW cannot send as an
-#     address the rules below do not judge; and no IPv6 crosses those bridges
-#     (its engine runs without IPv6);
+#   - a packet that comes from its default bridge with a source outside its
+#     networks is dropped: a container there (a plain `docker run`, a build
+#     step) with NET_RAW cannot send as an address the rules below do not
+#     judge; and no IPv6 crosses that bridge (its engine runs without IPv6).
+#     Its other networks' bridges cannot be told by name from another
+#     engine's (sandfleet's app networks are `sfl-`/`sfi-` on every engine);
 #   - from its networks, anything that does not go into a bridge of the host
 #     passes (nftables knows an interface's kind; iptables does not), with
 #     NAT; a packet to another bridge (the machine engine's containers among
@@ -56,8 +57,7 @@ forward_position() {
 # The table, placed (or replaced) whole in one transaction: there is no moment
 # without it. Placed before the engine starts, and again on every bootstrap.
 firewall_table() {
-  local nets="$1" bridges
-  bridges="\"$ENGINE_BRIDGE\", \"sfl-*\", \"sfi-*\""
+  local nets="$1" bridge="\"$ENGINE_BRIDGE\""
   quiet nft -f /dev/stdin <<NFT
 table ip $ENGINE_NFT_TABLE
 delete table ip $ENGINE_NFT_TABLE
@@ -66,9 +66,9 @@ delete table inet $ENGINE_NFT_TABLE
 table inet $ENGINE_NFT_TABLE {
   chain forward {
     type filter hook forward priority -3; policy accept;
-    meta nfproto ipv6 iifname { $bridges } drop
-    meta nfproto ipv6 oifname { $bridges } drop
-    iifname { $bridges } ip saddr != { $nets } drop
+    meta nfproto ipv6 iifname $bridge drop
+    meta nfproto ipv6 oifname $bridge drop
+    iifname $bridge ip saddr != { $nets } drop
     ip saddr { $nets } fib saddr . iif oif missing drop
     ip saddr { $nets } ip daddr != { $nets } meta oifkind "bridge" drop
     ip daddr { $nets } ct state established,related meta mark set meta mark | $ENGINE_MARK accept

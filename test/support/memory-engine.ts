@@ -233,6 +233,7 @@ export class MemoryEngine implements Engine {
       checkpoint: () => Promise.reject(notSupported("a checkpoint")),
       checkpoints: () => Promise.resolve([]),
       restore: () => Promise.reject(notSupported("a checkpoint")),
+      removeCheckpoint: () => Promise.reject(notSupported("a checkpoint")),
       stats: () => Promise.reject(notSupported("a container's stats")),
       inspect: async (id) => {
         await Promise.resolve();

@@ -101,6 +101,11 @@ export function containerClient(docker: EngineHttp): ContainerClient {
         docker.json("DELETE", path(id, `/checkpoints/${encodeURIComponent(checkpointId)}`)),
       );
     },
+    async removeCheckpoint(id, checkpointId) {
+      await engineCall(`remove checkpoint ${checkpointId} of container ${id}`, () =>
+        docker.json("DELETE", path(id, `/checkpoints/${encodeURIComponent(checkpointId)}`)),
+      );
+    },
     async stats(id, options = {}) {
       const disk = options.disk !== false;
       const [raw, sized] = await engineCall(`read the stats of container ${id}`, () =>

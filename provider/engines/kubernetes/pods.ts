@@ -379,6 +379,9 @@ export function podClient(deps: PodDeps): ContainerClient {
     async restore() {
       throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
     },
+    async removeCheckpoint() {
+      throw new InvalidArgumentError(KUBERNETES_LIMITS.pause);
+    },
 
     async stats(id) {
       const pod = await require(id);

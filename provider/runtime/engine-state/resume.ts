@@ -1,4 +1,7 @@
-import type { Engine } from "../../engines/port.ts";
+import type { ContainerInfo, Engine } from "../../engines/port.ts";
+import { endedName, endReasonOf } from "./ended-names.ts";
+import { LABEL } from "./labels.ts";
+import { newestRecords } from "./sandbox-records.ts";
 import { ConflictError } from "../../errors.ts";
 
 // Thawing stands apart from pausing: every way into a sandbox (an exec, a file
@@ -15,8 +18,17 @@ export const CHECKPOINT_PREFIX = "sandfleet-";
  */
 export async function resumeIfPaused(docker: Engine, id: string): Promise<boolean> {
   const container = await docker.containers.inspect(id);
-  if (container?.status === "exited" || container?.status === "created") return restoreIfCheckpointed(docker, id);
-  if (container?.status !== "paused") return false;
+  if (!container) return false;
+  const stopped = container.status === "exited" || container.status === "created";
+  if (!stopped && container.status !== "paused") return false;
+  // Past its lifetime while paused: it ends as the timeout would have ended it, and nothing more runs in it.
+  if (await lifetimeOver(docker, container)) {
+    await endPausedByTimeout(docker, container, stopped);
+    throw new ConflictError(
+      `sandbox ${container.name} ended by its timeout while it was paused; nothing more runs in it`,
+    );
+  }
+  if (stopped) return restoreIfCheckpointed(docker, id);
   try {
     await docker.containers.unpause(id);
   } catch (error) {
@@ -56,6 +68,39 @@ export async function restoreIfCheckpointed(docker: Engine, id: string): Promise
   const restore = restoreNewest(docker, id).finally(() => byContainer.delete(id));
   byContainer.set(id, restore);
   return restore;
+}
+
+/**
+ * Removes sandfleet's checkpoints of a stopped sandbox (its memory on disk):
+ * it stays stopped, and is ended. Says whether there were any.
+ */
+export async function forgetCheckpoints(docker: Engine, id: string): Promise<boolean> {
+  if (!(await docker.info()).capabilities.checkpoint.supported) return false;
+  const ours = (await docker.containers.checkpoints(id)).filter((name) => name.startsWith(CHECKPOINT_PREFIX));
+  for (const name of ours) await docker.containers.removeCheckpoint(id, name);
+  return ours.length > 0;
+}
+
+/**
+ * Whether a sandbox's lifetime is over: its newest deadline record, else its
+ * timeout from when it was made. A pool member's lifetime starts at its claim,
+ * which its supervisor and the agent keep; it is not judged here.
+ */
+async function lifetimeOver(docker: Engine, container: ContainerInfo): Promise<boolean> {
+  if (container.labels[LABEL.pool] !== undefined) return false;
+  const app = container.labels[LABEL.app];
+  const deadline = (await newestRecords(docker, "deadline", app)).get(container.id);
+  if (deadline) return Date.now() >= Number(deadline.labels[LABEL.deadline]);
+  const timeoutMs = Number(container.labels[LABEL.timeoutMs] ?? 0);
+  return timeoutMs > 0 && Date.now() >= Date.parse(container.createdAt) + timeoutMs;
+}
+
+/** Ends a paused or checkpointed sandbox whose lifetime is over, its reason recorded as the agent records it. */
+async function endPausedByTimeout(docker: Engine, container: ContainerInfo, stopped: boolean): Promise<void> {
+  if (endReasonOf(container.name) === undefined)
+    await docker.containers.rename(container.id, endedName(container.name, "timeout"));
+  if (stopped) await forgetCheckpoints(docker, container.id);
+  else await docker.containers.kill(container.id, "SIGKILL");
 }
 
 /**

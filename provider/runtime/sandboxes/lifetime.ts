@@ -3,6 +3,7 @@ import type { ContainerInfo } from "../../engines/port.ts";
 import { ConflictError, InvalidArgumentError } from "../../errors.ts";
 import { engineEndReason, type EndedReason } from "../engine-state/event-kinds.ts";
 import { LABEL } from "../engine-state/labels.ts";
+import { endedName, endReasonOf, type EndReason } from "../engine-state/ended-names.ts";
 import { systemClock, type Clock } from "../local/poll.ts";
 import { wholeSecondsProblem } from "./sandbox-params.ts";
 import { writeRecord } from "../engine-state/sandbox-records.ts";
@@ -12,20 +13,7 @@ import { OP } from "../supervisor/protocol.ts";
 /** Exit code of a sandbox ended by its timeout or idle timeout, as timeout(1) reports it. */
 export const TIMEOUT_EXIT_CODE = 124;
 
-/** Why sandfleet ended a sandbox itself. */
-export type EndReason = "timeout" | "idle";
-
-// The reason is kept in the container's name, a fact on the engine that
-// survives restarts of whoever ended it; labels cannot change after create.
-const ENDED = /\.ended-(timeout|idle)$/;
-
-export function endedName(name: string, reason: EndReason): string {
-  return `${name.replace(ENDED, "")}.ended-${reason}`;
-}
-
-export function endReasonOf(containerName: string): EndReason | undefined {
-  return ENDED.exec(containerName)?.[1] as EndReason | undefined;
-}
+export { endedName, endReasonOf, type EndReason } from "../engine-state/ended-names.ts";
 
 /**
  * Why an ended sandbox ended, where its container alone tells: its timeout
