@@ -64,6 +64,8 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
   let leading = false;
   /** The holder of a lapsed lease this replica took over, told with "leading". */
   let tookFrom: string | undefined;
+  /** The lease's transitions as this replica last wrote them, told with "leading". */
+  let transitions = 0;
 
   /** Takes or renews the lease; true when this replica holds it afterwards. */
   const acquireOrRenew = async (): Promise<boolean> => {
@@ -72,6 +74,7 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
     if (!current) {
       const made = await store.create({ holder: identity, durationMs, transitions: 0, renewedAt: stamp });
       if (made) observed = undefined;
+      transitions = 0;
       return made;
     }
     const key = `${current.holder}|${current.renewedAt}|${current.version}`;
@@ -84,15 +87,8 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
       return false;
     }
     if (!mine && current.holder !== "") tookFrom = current.holder;
-    const taken = await store.replace(
-      {
-        holder: identity,
-        durationMs,
-        transitions: mine ? current.transitions : current.transitions + 1,
-        renewedAt: stamp,
-      },
-      current.version,
-    );
+    transitions = mine ? current.transitions : current.transitions + 1;
+    const taken = await store.replace({ holder: identity, durationMs, transitions, renewedAt: stamp }, current.version);
     return taken;
   };
 
@@ -148,11 +144,11 @@ export function leaderElection(options: LeaderElectionOptions): Leadership {
           signal.addEventListener("abort", stop, { once: true });
           leading = true;
           lastFollowed = undefined;
-          const held = await store.read().catch(() => undefined);
+          // Told at once, from what this replica just wrote: no other call to the API server before it.
           tell({
             state: "leading",
             identity,
-            transitions: held?.transitions ?? 0,
+            transitions,
             ...(tookFrom ? { previous: tookFrom } : {}),
           });
           tookFrom = undefined;
