@@ -23,7 +23,9 @@ interface NodeJson {
   spec: { taints?: { key: string }[] };
 }
 
-const nodeOf = async (podId: string) => kubectl(["get", "pod", podId, "-o", "jsonpath={.spec.nodeName}"]);
+/** The node a pod runs on; "" for one removed meanwhile (the agent replaces members as it refills). */
+const nodeOf = async (podId: string) =>
+  kubectl(["get", "pod", podId, "-o", "jsonpath={.spec.nodeName}"]).catch(() => "");
 async function nodeReady(node: string): Promise<boolean> {
   const json = JSON.parse(await kubectl(["get", "node", node, "-o", "json"])) as NodeJson;
   const ready = json.status.conditions.find((c) => c.type === "Ready")?.status === "True";
