@@ -107,25 +107,12 @@ write_criu_wrapper() {
 #!/bin/sh
 # Trixie's CRIU, through the loader and libraries unpacked beside it. A restore (runc restore
 # runs it) uses the older mount engine: the newer one fails on a bind-mounted file, such as the
-# docker-init every container started with `init` has; a dump refuses that setting. Once a
-# restore's CRIU has ended, the images it read (the sandbox's memory, its secrets among it) are
-# removed: containerd leaves the folder it unpacked them into behind. CRIU runs as this
-# process (runc speaks to it and counts on its pid), so a watcher of its own does that.
+# docker-init every container started with `init` has; a dump refuses that setting.
 here="$(dirname "$(readlink -f "$0")")"
 lib="$here/../root/usr/lib/x86_64-linux-gnu"
-images=""
-parent="$(tr '\0' '\n' <"/proc/$PPID/cmdline" 2>/dev/null)"
-case " $(printf '%s' "$parent" | tr '\n' ' ') " in
-  *" restore "*)
-    export CRIU_CONFIG_FILE="$here/../restore.conf"
-    images="$(printf '%s\n' "$parent" | sed -n -e 's/^--image-path=//p' -e '/^--image-path$/{n;p;}' | head -n 1)"
-    ;;
+case " $(tr '\0' ' ' <"/proc/$PPID/cmdline" 2>/dev/null) " in
+  *" restore "*) export CRIU_CONFIG_FILE="$here/../restore.conf" ;;
 esac
-if [ -n "$images" ] && [ -d "$images" ]; then
-  # Once this process (CRIU, after the exec below) has ended: not a child of CRIU's, which counts its own.
-  (setsid sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 0.2; done; rm -f "$2"/*.img' sh "$$" "$images" \
-    </dev/null >/dev/null 2>&1 &)
-fi
 exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "$here/../root/usr/sbin/criu" "$@"
 WRAPPER
   )"
@@ -196,7 +183,8 @@ case "${1:-up}" in
     )
     current_engine_settings
     copy_images
-    # Images a restore left before its wrapper removed them (a CRIU killed mid-restore, an older wrapper).
+    # The memory images containerd unpacks for a restore and leaves behind (root's alone): swept
+    # when they are old enough that no restore still reads them.
     find "${TMPDIR:-/tmp}" -maxdepth 2 -path '*/ctrd-checkpoint*/*.img' -mmin +10 -delete 2>/dev/null || true
     ;;
   down)
