@@ -21,7 +21,6 @@ import { randomBytes } from "node:crypto";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
-import { connect as connectTcp, type Socket } from "node:net";
 import { join } from "node:path";
 import { createServer, type Server } from "node:http";
 import { promisify } from "node:util";
@@ -37,7 +36,7 @@ import { cleanupBackend } from "../support/backends.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
 import { KUBECTL, kubectl } from "../support/kubectl.ts";
-import { fetchLoopback, upgradeLoopback } from "../support/loopback-http.ts";
+import { answersAt, fetchLoopback, upgradeLoopback } from "../support/loopback-http.ts";
 import { listenerPod } from "../support/listener-pod.ts";
 import { sandfleetRole } from "../support/sandfleet-role.ts";
 import { until } from "../support/until.ts";
@@ -470,30 +469,6 @@ describe("the agent's service-account token", () => {
     }
   });
 });
-
-/** Whether a TCP connection to `host`:`port` is accepted and answers an HTTP request. */
-function answersAt(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket: Socket = connectTcp({ host, port });
-    socket.setTimeout(5_000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("connect", () => {
-      socket.write("GET / HTTP/1.0\r\n\r\n");
-    });
-    socket.once("data", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => {
-      resolve(false);
-    });
-    socket.once("close", () => {
-      resolve(false);
-    });
-  });
-}
 
 describe("tunnels and connect tokens on Kubernetes", () => {
   const app = uniqueApp("k8s-tun");

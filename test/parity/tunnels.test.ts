@@ -4,7 +4,7 @@
 // token at the gateway, HTTP and WebSocket alike; and the tunnel's end with
 // its sandbox's.
 import { readFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import type { Sandbox } from "../../provider/client/sandbox.ts";
@@ -12,34 +12,10 @@ import { createAppNetwork } from "../../provider/runtime/networks/apps.ts";
 import { serveGateway } from "../../provider/serve/gateway.ts";
 import { BACKENDS, cleanupBackend } from "../support/backends.ts";
 import { uniqueApp } from "../support/engine.ts";
-import { exchangeText, fetchLoopback, openStream, upgradeLoopback } from "../support/loopback-http.ts";
+import { answersAt, exchangeText, fetchLoopback, openStream, upgradeLoopback } from "../support/loopback-http.ts";
 import { until } from "../support/until.ts";
 
 const APP = readFileSync(new URL("../fixtures/scripts/gateway_app.py", import.meta.url), "utf8");
-
-/** Whether a TCP connection to 127.0.0.1:port is accepted and then answered, or refused (or cut at once). */
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
-    socket.setTimeout(5_000, () => {
-      socket.destroy();
-      resolve(false);
-    });
-    socket.once("connect", () => {
-      socket.write("GET /whoami HTTP/1.0\r\n\r\n");
-    });
-    socket.once("data", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => {
-      resolve(false);
-    });
-    socket.once("close", () => {
-      resolve(false);
-    });
-  });
-}
 
 describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
   const app = uniqueApp(`tunnel-${name.slice(0, 4)}`);
@@ -137,7 +113,7 @@ describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
     const sandbox = await web("ending");
     const [tunnel] = await sandbox.tunnels();
     const hostPort = tunnel?.hostPort ?? 0;
-    expect(await answers(hostPort)).toBe(true);
+    expect(await answersAt("127.0.0.1", hostPort, "/whoami")).toBe(true);
     const stream = await openStream(`${tunnel?.url ?? ""}/stream`);
     expect(stream.status).toBe(200);
     await until("the stream's first lines", async () => stream.received().length > 0);
@@ -145,7 +121,7 @@ describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
     // Ended by another client, as a timeout or `sandfleet terminate` elsewhere ends it.
     await (await new Sandfleet(target).sandboxes.fromId(sandbox.id)).terminate();
     await until("the open stream's end", async () => stream.ended(), 20_000);
-    await until("the tunnel's port refusing", async () => !(await answers(hostPort)), 20_000);
+    await until("the tunnel's port refusing", async () => !(await answersAt("127.0.0.1", hostPort, "/whoami")), 20_000);
     expect(await sandbox.tunnels()).toEqual([]);
     // A token for an ended sandbox is refused before any is made.
     await expect(sandbox.createConnectToken({ gatewayUrl: gateway.url })).rejects.toThrow(/not running/);
@@ -154,9 +130,9 @@ describe.each(BACKENDS)("on $name", ({ name, target, engine }) => {
   it("closes the tunnel at once when the sandbox is terminated through its own handle", async () => {
     const sandbox = await web("terminated");
     const [tunnel] = await sandbox.tunnels();
-    expect(await answers(tunnel?.hostPort ?? 0)).toBe(true);
+    expect(await answersAt("127.0.0.1", tunnel?.hostPort ?? 0, "/whoami")).toBe(true);
     await sandbox.terminate();
-    expect(await answers(tunnel?.hostPort ?? 0)).toBe(false);
+    expect(await answersAt("127.0.0.1", tunnel?.hostPort ?? 0, "/whoami")).toBe(false);
     expect(await sandbox.tunnels()).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { LookupFunction, Socket } from "node:net";
+import { connect, type LookupFunction, type Socket } from "node:net";
 
 /**
  * HTTP clients for the gateway's URLs. Browsers resolve every `*.localhost`
@@ -141,5 +141,29 @@ export function exchangeText(socket: Socket, text: string): Promise<string> {
       reject(new Error("the WebSocket closed"));
     });
     socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | data.length]), mask, masked]));
+  });
+}
+
+/** Whether a TCP connection to `host`:`port` is accepted and its HTTP request answered, or refused (or cut at once). */
+export function answersAt(host: string, port: number, path = "/"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("connect", () => {
+      socket.write(`GET ${path} HTTP/1.0\r\n\r\n`);
+    });
+    socket.once("data", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => {
+      resolve(false);
+    });
+    socket.once("close", () => {
+      resolve(false);
+    });
   });
 }
