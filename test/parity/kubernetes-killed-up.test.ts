@@ -8,9 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectEngine } from "../../provider/engines/connect.ts";
-import { LABEL } from "../../provider/runtime/engine-state/labels.ts";
-import { listMembers } from "../../provider/runtime/pools/pool.ts";
 import { backendLeftovers, cleanupBackend } from "../support/backends.ts";
+import { appCensus } from "../support/fault-drill.ts";
 import { sandfleet } from "../support/cli.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { PulumiStack } from "../support/pulumi.ts";
@@ -58,20 +57,7 @@ describe("a `pulumi up` SIGKILLed while it makes pods on Kubernetes", () => {
   });
 
   /** What the app has on the cluster: its pods by role. */
-  async function census() {
-    const containers = await engine.containers.list({ [LABEL.app]: app });
-    const members = await listMembers(engine, app, "workers");
-    return {
-      total: containers.length,
-      running: containers.filter((c) => c.status === "running").length,
-      named: containers
-        .filter((c) => c.labels[LABEL.pool] === undefined)
-        .map((c) => c.labels[LABEL.name])
-        .sort(),
-      warm: members.filter((m) => m.state === "warm" && m.running).length,
-      pending: members.filter((m) => m.state === "pending").length,
-    };
-  }
+  const census = () => appCensus(engine, app);
 
   it("leaves nothing stuck: the next `sandfleet up` removes the stale lock and converges to exactly 8 pods", async () => {
     const up = stack.start(["up", "--yes", "--skip-preview"]);

@@ -1,3 +1,4 @@
+import type { Engine } from "../../provider/engines/port.ts";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -72,19 +73,8 @@ export class FaultDrill {
   }
 
   /** What the app has on the engine: running containers by role. */
-  async census() {
-    const containers = await this.engine.docker.containers.list({ [LABEL.app]: this.app });
-    const members = await listMembers(this.engine.docker, this.app, "workers");
-    return {
-      total: containers.length,
-      running: containers.filter((c) => c.status === "running").length,
-      named: containers
-        .filter((c) => c.labels[LABEL.pool] === undefined)
-        .map((c) => c.labels[LABEL.name])
-        .sort(),
-      warm: members.filter((m) => m.state === "warm" && m.running).length,
-      pending: members.filter((m) => m.state === "pending").length,
-    };
+  census() {
+    return appCensus(this.engine.docker, this.app);
   }
 
   async expectConverged() {
@@ -111,4 +101,20 @@ export class FaultDrill {
     await this.engine.dispose();
     rmSync(this.#specFile, { force: true });
   }
+}
+
+/** What an app has on an engine (Docker or Kubernetes): its sandboxes by role, and its pool's members by state. */
+export async function appCensus(engine: Engine, app: string, pool = "workers") {
+  const containers = await engine.containers.list({ [LABEL.app]: app });
+  const members = await listMembers(engine, app, pool);
+  return {
+    total: containers.length,
+    running: containers.filter((c) => c.status === "running").length,
+    named: containers
+      .filter((c) => c.labels[LABEL.pool] === undefined)
+      .map((c) => c.labels[LABEL.name])
+      .sort(),
+    warm: members.filter((m) => m.state === "warm" && m.running).length,
+    pending: members.filter((m) => m.state === "pending").length,
+  };
 }
