@@ -12,6 +12,12 @@ cd "$ROOT"
 
 bash scripts/lib/build.sh
 
+# Every Node process of the run (vitest's workers, and the pulumi language hosts and dynamic
+# providers that each `pulumi up` starts, a few hundred in all) compiles the same modules: kept
+# compiled, loading @pulumi/pulumi costs about 0.3 s of CPU instead of 0.55. The cache lives beside
+# the other caches and is checked by Node against each file's contents.
+export NODE_COMPILE_CACHE="$SANDFLEET_CACHE/node-compile-cache"
+
 checks_log="$(mktemp)"
 nice -n 10 npm run --silent check:static >"$checks_log" 2>&1 &
 checks=$!

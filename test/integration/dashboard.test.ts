@@ -5,7 +5,7 @@ import { serveDashboard } from "../../provider/serve/dashboard.ts";
 import { ARTIFACTS, launchBrowser, visit } from "../support/browser.ts";
 import { sandfleet as cli } from "../support/cli.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
-import { keepScreenshot, sandfleet, stateOf, warmPool, type Box } from "../support/dashboard-page.ts";
+import { keepScreenshot, rowNames, sandfleet, stateOf, warmPool, type Box } from "../support/dashboard-page.ts";
 import { until } from "../support/until.ts";
 
 // The page is the built one (dist/dashboard), as the package ships it.
@@ -75,9 +75,9 @@ describe("sandfleet dashboard in headless Chromium", () => {
     await pool.getByTestId("ready").filter({ hasText: "1/2" }).waitFor();
     expect(await pool.getByTestId("claimed").textContent()).toBe("1");
 
-    // By app: one group holding all seven.
+    // By app: one group holding all seven (named, so that a row too many says which it is).
     const byApp = page.getByTestId(`group-${app}`);
-    await expect.poll(() => byApp.locator("tbody tr").count(), { timeout: 30_000 }).toBe(7);
+    await expect.poll(() => rowNames(byApp.locator("tbody tr")), { timeout: 30_000 }).toHaveLength(7);
 
     await page.getByLabel("group by").selectOption("pool");
     const warm = page.getByTestId(`group-${app}/warm · warm`);
@@ -94,7 +94,7 @@ describe("sandfleet dashboard in headless Chromium", () => {
     await visit(page, served.url);
     const rows = page.locator("tbody tr");
     // The page's first state comes from the server: waited for as long as the page's other waits.
-    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(7);
+    await expect.poll(() => rowNames(rows), { timeout: 30_000 }).toHaveLength(7);
     const search = page.getByLabel("search");
 
     await search.fill("team=blue");

@@ -1,7 +1,7 @@
 // What the dashboard's browser tests share: the client they drive, a warm pool to show, and
 // what they read of the page.
 import { copyFileSync, mkdirSync } from "node:fs";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { poolProvider } from "../../provider/resources/pool-provider.ts";
 import { ARTIFACTS } from "./browser.ts";
@@ -36,6 +36,13 @@ export interface Box {
   scrollHeight: number;
   clientHeight: number;
   getAttribute: (name: string) => string | null;
+}
+
+/** The sandboxes' names in these rows, as the page shows them: what a count that is off by one is made of. */
+export function rowNames(rows: Locator): Promise<string[]> {
+  return rows.evaluateAll((found: Pick<Box, "getAttribute">[]) =>
+    found.map((row) => (row.getAttribute("data-testid") ?? "").replace(/^sandbox-/, "")),
+  );
 }
 
 export const stateOf = (page: Page, name: string) => page.getByTestId(`sandbox-${name}`).getByTestId("state");
