@@ -131,8 +131,10 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     },
     info() {
       info ??= (async (): Promise<EngineInfo> => {
-        const { core, lib, config, namespace } = await apis();
-        const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
+        const { core, http, namespace } = await apis();
+        const version = await call("ask the cluster its version", () =>
+          http.json<{ gitVersion: string }>("GET", "/version"),
+        );
         // Images are built by the local engine, so its CPU architecture is the one sandboxes run on;
         // without one (an agent inside the cluster builds nothing), this process's own.
         const builder = await local.info().catch(() => ({
