@@ -575,7 +575,7 @@ export function podClient(deps: PodDeps): ContainerClient {
       const log = await call(`read the log of pod ${id}`, () =>
         http.stream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podId)}/log`, {
           container: SANDBOX_CONTAINER,
-          follow: options.follow === true ? true : undefined,
+          follow: options.follow ? true : undefined,
           tailLines: options.tail,
         }),
       );
@@ -617,10 +617,7 @@ async function renameFrom(
   ];
   try {
     return await call(`rename pod ${podId} from ${from} to ${name}`, () =>
-      core.patchNamespacedPod(
-        { name: podId, namespace, body },
-        "json",
-      ),
+      core.patchNamespacedPod({ name: podId, namespace, body }, "json"),
     );
   } catch (error) {
     if (error instanceof InvalidArgumentError) {

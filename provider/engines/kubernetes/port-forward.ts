@@ -53,13 +53,7 @@ export async function openPortForward(
         const { socket } = opened;
         const raw = socket?._socket;
         if (called) return;
-        if (
-          opened.closed ||
-          !socket ||
-          !raw ||
-          stream.destroyed ||
-          socket.bufferedAmount < SEND_HIGH_WATER_BYTES
-        ) {
+        if (opened.closed || !socket || !raw || stream.destroyed || socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
           called = true;
           opened.waiting.delete(check);
           done();

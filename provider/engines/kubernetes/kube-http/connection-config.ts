@@ -166,7 +166,8 @@ function userSide({ name, value, folder }: Entry, where: string): UserSide {
 
 function execPlugin(exec: Record<string, unknown>, folder: string, user: string, where: string): ExecPlugin {
   const command = text(exec.command);
-  if (!command) throw new InvalidArgumentError(`kubeconfig ${where}: user ${JSON.stringify(user)}'s exec names no command`);
+  if (!command)
+    throw new InvalidArgumentError(`kubeconfig ${where}: user ${JSON.stringify(user)}'s exec names no command`);
   return {
     // As kubectl does: a command with a slash in it is a path from the kubeconfig's folder; a bare name is looked up in PATH.
     command: command.includes("/") && !isAbsolute(command) ? join(folder, command) : command,
@@ -182,7 +183,9 @@ function execPlugin(exec: Record<string, unknown>, folder: string, user: string,
 const text = (value: unknown): string => (typeof value === "string" ? value : "");
 
 function data<K extends string>(key: K, value: unknown): Partial<Record<K, Buffer>> {
-  return typeof value === "string" && value !== "" ? ({ [key]: Buffer.from(value, "base64") } as Record<K, Buffer>) : {};
+  return typeof value === "string" && value !== ""
+    ? ({ [key]: Buffer.from(value, "base64") } as Record<K, Buffer>)
+    : {};
 }
 
 function file<K extends string>(key: K, value: unknown, folder: string): Partial<Record<K, string>> {

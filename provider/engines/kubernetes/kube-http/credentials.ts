@@ -30,16 +30,20 @@ export function credentialsOf(config: ConnectionConfig): Credentials {
   let cached: Promise<ExecCredential> | undefined;
   const plugin = async (): Promise<ExecCredential | undefined> => {
     if (!user.exec) return undefined;
-    const exec = user.exec;
-    cached ??= runExecPlugin(exec, user.name);
-    const credential = await cached.catch((error: unknown) => {
-      cached = undefined;
+    const expired = (credential: ExecCredential) =>
+      credential.expiresMs !== undefined && credential.expiresMs - EXPIRY_MARGIN_MS <= Date.now();
+    if (cached) {
+      const kept = await cached.catch(() => undefined);
+      if (kept && !expired(kept)) return kept;
+    }
+    // A credential fresh from the plugin is used once even if it says it has expired (no loop of runs);
+    // the next request runs the plugin again.
+    const run = runExecPlugin(user.exec, user.name);
+    cached = run;
+    const credential = await run.catch((error: unknown) => {
+      if (cached === run) cached = undefined;
       throw error;
     });
-    if (credential.expiresMs !== undefined && credential.expiresMs - EXPIRY_MARGIN_MS <= Date.now()) {
-      cached = undefined;
-      return plugin();
-    }
     return credential;
   };
   return {

@@ -108,13 +108,17 @@ export function kubeHttp(config: ConnectionConfig): KubeHttp {
       url.protocol = secure ? "wss:" : "ws:";
       return {
         url: `${url.origin}${base}${path}${queryString(query)}`,
-        headers: identity.authorization ? { Authorization: identity.authorization } : ({} as Record<string, string>),
+        headers: authorizationHeader(identity),
         tls: identity.tls,
         agent: agents(identity.tls),
       };
     },
     refreshCredentials: () => credentials.refresh(),
   };
+}
+
+function authorizationHeader(identity: RequestIdentity): Record<string, string> {
+  return identity.authorization ? { Authorization: identity.authorization } : {};
 }
 
 /** `?a=1&b=x&b=y`: a list repeats its key, as the API reads `command`. */
@@ -133,7 +137,9 @@ function readText(response: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     response.on("data", (chunk: Buffer) => chunks.push(chunk));
-    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.on("end", () => {
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
     response.on("error", reject);
   });
 }

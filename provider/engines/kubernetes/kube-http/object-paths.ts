@@ -23,7 +23,8 @@ export function objectPath(
   namespace: string,
 ): string {
   const plural = PLURALS[`${object.apiVersion} ${object.kind}`];
-  if (!plural) throw new InvalidArgumentError(`sandfleet does not write ${object.kind} objects of ${object.apiVersion}`);
+  if (!plural)
+    throw new InvalidArgumentError(`sandfleet does not write ${object.kind} objects of ${object.apiVersion}`);
   const group = object.apiVersion.includes("/") ? `/apis/${object.apiVersion}` : `/api/${object.apiVersion}`;
   const at = encodeURIComponent(object.metadata.namespace ?? namespace);
   return `${group}/namespaces/${at}/${plural}/${encodeURIComponent(object.metadata.name)}`;

@@ -37,12 +37,7 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
       response.on("data", (chunk: Buffer) => chunks.push(chunk));
       response.on("end", () => {
         const status = response.statusCode ?? 0;
-        let said = "";
-        try {
-          said = String((JSON.parse(Buffer.concat(chunks).toString("utf8")) as { message?: unknown }).message ?? "");
-        } catch {
-          said = Buffer.concat(chunks).toString("utf8").slice(0, 300).trim();
-        }
+        const said = statusMessage(Buffer.concat(chunks).toString("utf8"));
         request.destroy();
         reject(
           Object.assign(new Error(`Unexpected server response: ${String(status)}${said ? ` (${said})` : ""}`), {
@@ -52,4 +47,15 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
       });
     });
   });
+}
+
+/** A Status object's message, else the start of the body. */
+function statusMessage(body: string): string {
+  try {
+    const { message } = JSON.parse(body) as { message?: unknown };
+    if (typeof message === "string") return message;
+  } catch {
+    // not JSON: said as it came
+  }
+  return body.slice(0, 300).trim();
 }
