@@ -4,7 +4,7 @@
 import { kubeApis } from "./api.ts";
 import { AGENT_LABELS, AGENT_NAME, type KubeObject } from "./agent-manifests.ts";
 import { kubeCalls } from "./errors.ts";
-import { PATCH_TYPES } from "./kube-http/http.ts";
+import { PATCH_TYPES } from "./kube-http/content-types.ts";
 import { objectPath } from "./kube-http/object-paths.ts";
 import { kubernetesHost, type KubernetesTarget } from "./target.ts";
 

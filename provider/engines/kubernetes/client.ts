@@ -95,6 +95,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   let info: Promise<EngineInfo> | undefined;
   return {
     host,
+    // Known without asking: a command's start (the supervisor's channel) then makes no info() calls.
+    execUser: KUBERNETES_CAPABILITIES.execUser,
     containers,
     images: kubernetesImages(local.images, (ref) =>
       withPublishedFallback(

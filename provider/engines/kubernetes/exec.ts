@@ -7,7 +7,6 @@ import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import { openExec } from "./exec-failure.ts";
 import { EXEC_PROTOCOLS, exitCodeOf, joinExecChannels } from "./kube-http/exec-channels.ts";
-import { openSocket } from "./kube-http/socket.ts";
 import { SANDBOX_CONTAINER } from "./pod-spec.ts";
 
 export { exitCodeOf };
@@ -36,7 +35,8 @@ export function execClient(
         "an exec on Kubernetes cannot choose its user, directory or environment; sandboxes there run commands through the supervisor",
       );
     }
-    const { http, namespace } = await apis();
+    // The WebSocket client loads with the first exec: a process that never execs on a cluster never loads it.
+    const [{ http, namespace }, { openSocket }] = await Promise.all([apis(), import("./kube-http/socket.ts")]);
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     const stdin = options.stdin === true ? new PassThrough() : undefined;

@@ -6,7 +6,6 @@ import { EngineError } from "../../errors.ts";
 import type { KubeApis } from "./api.ts";
 import { openExec } from "./exec-failure.ts";
 import { asBuffer, EXEC_PROTOCOLS } from "./kube-http/exec-channels.ts";
-import { openSocket } from "./kube-http/socket.ts";
 
 /** The forward's channels for its one port: the bytes, and the kubelet's error. */
 const DATA_CHANNEL = 0;
@@ -33,7 +32,7 @@ export async function openPortForward(
   podId: string,
   port: number,
 ): Promise<Duplex> {
-  const { http, namespace } = await apis();
+  const [{ http, namespace }, { openSocket }] = await Promise.all([apis(), import("./kube-http/socket.ts")]);
   // The WebSocket once open; whether it has closed; writers waiting for it to take what was sent.
   const opened: { socket?: WebSocket; closed: boolean; waiting: Set<() => void> } = {
     closed: false,

@@ -6,14 +6,6 @@ import { agentPool } from "./agents.ts";
 import { credentialsOf, type RequestIdentity } from "./credentials.ts";
 import { KubeStatusError } from "./status-error.ts";
 
-/** The content types of a PATCH, by the kind of patch its body is. */
-export const PATCH_TYPES = {
-  json: "application/json-patch+json",
-  merge: "application/merge-patch+json",
-  strategic: "application/strategic-merge-patch+json",
-  apply: "application/apply-patch+yaml",
-} as const;
-
 export type Query = Record<string, string | number | boolean | readonly string[] | undefined>;
 
 export interface RequestOptions {

@@ -18,7 +18,8 @@ import type {
   V1SecretList,
   V1Status,
 } from "@kubernetes/client-node";
-import { type KubeHttp, PATCH_TYPES, type Query } from "./http.ts";
+import { PATCH_TYPES } from "./content-types.ts";
+import type { KubeHttp, Query } from "./http.ts";
 
 /** Which kind of patch a body is: a JSON patch, a merge patch, or a strategic merge patch. */
 export type PatchKind = Exclude<keyof typeof PATCH_TYPES, "apply">;
