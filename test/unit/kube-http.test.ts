@@ -67,6 +67,13 @@ function answer(request: IncomingMessage, response: ServerResponse, body: string
     status(401, "Unauthorized", "Unauthorized");
     return;
   }
+  if (request.url === "/big") {
+    response.writeHead(200, { "Content-Type": "application/json" });
+    response.end(JSON.stringify({ items: "x".repeat(5000) }));
+    return;
+  }
+  // Answers nothing, ever: the client gives up.
+  if (request.url === "/stall") return;
   if (request.url?.startsWith("/api/v1/namespaces/ns/pods/missing")) {
     status(404, 'pods "missing" not found', "NotFound");
     return;
@@ -314,6 +321,14 @@ describe("kube-http errors and bodies", () => {
       body: '[{"op":"test","path":"/a","value":1}]',
       url: "/api/v1/namespaces/ns/pods/p?fieldManager=sandfleet&command=sh&command=-c&command=echo+a%26b",
     });
+  });
+
+  it("a server cannot fill or hold the process: a body past the bound and a silent server are refused", async () => {
+    const config = loadConnection({ kubeconfig: kubeconfig("bounds", { token: "good-token" }) });
+    const bounded = kubeHttp(config, { maxBodyBytes: 1000, idleMs: 300 });
+    await expect(bounded.json("GET", "/big")).rejects.toThrow(/larger than 1000 bytes/);
+    await expect(bounded.json("GET", "/stall")).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await expect(kubeHttp(config).json("GET", "/big")).resolves.toMatchObject({ items: "x".repeat(5000) });
   });
 
   it("a lease's times are the API's MicroTime", () => {

@@ -22,7 +22,7 @@ const MAX_OUTPUT_BYTES = 1024 * 1024;
  */
 export function runExecPlugin(plugin: ExecPlugin, user: string): Promise<ExecCredential> {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const { name, value } of plugin.env) env[name] = value;
+  for (const { name, value } of plugin.env) if (name !== "") env[name] = value;
   env.KUBERNETES_EXEC_INFO = JSON.stringify({
     apiVersion: plugin.apiVersion,
     kind: "ExecCredential",

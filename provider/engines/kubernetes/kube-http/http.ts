@@ -36,7 +36,18 @@ export interface KubeHttp {
   refreshCredentials(): boolean;
 }
 
-export function kubeHttp(config: ConnectionConfig): KubeHttp {
+/** Bounds on an answer: a server (one a kubeconfig from a pull request names) cannot hold or fill this process. */
+export interface AnswerBounds {
+  /** The largest body read whole; more is refused. */
+  readonly maxBodyBytes: number;
+  /** How long a request (not a followed log) may go without a byte from the server. */
+  readonly idleMs: number;
+}
+
+/** A list of thousands of pods is tens of megabytes; an endless answer is refused long before memory runs out. */
+const DEFAULT_BOUNDS: AnswerBounds = { maxBodyBytes: 256 * 1024 * 1024, idleMs: 120_000 };
+
+export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAULT_BOUNDS): KubeHttp {
   const credentials = credentialsOf(config);
   const agents = agentPool(config.cluster.server);
   const server = new URL(config.cluster.server);
@@ -49,6 +60,7 @@ export function kubeHttp(config: ConnectionConfig): KubeHttp {
     path: string,
     options: RequestOptions,
     retried: boolean,
+    follows = false,
   ): Promise<IncomingMessage> => {
     const identity = await credentials.identity();
     const body =
@@ -75,14 +87,23 @@ export function kubeHttp(config: ConnectionConfig): KubeHttp {
         resolve,
       );
       request.on("error", reject);
+      // A followed log is quiet as long as its pod is; anything else that stalls is given up.
+      if (!follows)
+        request.setTimeout(bounds.idleMs, () => {
+          request.destroy(
+            Object.assign(new Error(`the API server sent nothing for ${String(bounds.idleMs / 1000)} s`), {
+              code: "ETIMEDOUT",
+            }),
+          );
+        });
       request.end(body);
     });
     if (response.statusCode === 401 && !retried && credentials.refresh()) {
       response.resume();
-      return send(method, path, options, true);
+      return send(method, path, options, true, follows);
     }
     if ((response.statusCode ?? 0) >= 400) {
-      throw new KubeStatusError(method, path, response.statusCode ?? 0, await readText(response));
+      throw new KubeStatusError(method, path, response.statusCode ?? 0, await readText(response, bounds, path));
     }
     return response;
   };
@@ -90,10 +111,10 @@ export function kubeHttp(config: ConnectionConfig): KubeHttp {
   return {
     config,
     async json<T>(method: string, path: string, options: RequestOptions = {}) {
-      const text = await readText(await send(method, path, options, false));
+      const text = await readText(await send(method, path, options, false), bounds, path);
       return (text === "" ? undefined : JSON.parse(text)) as T;
     },
-    stream: (path, query) => send("GET", path, query ? { query } : {}, false),
+    stream: (path, query) => send("GET", path, query ? { query } : {}, false, query?.follow === true),
     async socketTarget(path, query) {
       const identity = await credentials.identity();
       const url = new URL(config.cluster.server);
@@ -124,11 +145,23 @@ export function queryString(query: Query | undefined): string {
   return text ? `?${text}` : "";
 }
 
-/** An answer's body, whole. */
-function readText(response: IncomingMessage): Promise<string> {
+/** An answer's body, whole, up to the bound. */
+function readText(response: IncomingMessage, bounds: AnswerBounds, path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    response.on("data", (chunk: Buffer) => chunks.push(chunk));
+    let size = 0;
+    response.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= bounds.maxBodyBytes) chunks.push(chunk);
+      else {
+        response.destroy();
+        reject(
+          new Error(
+            `the API server's answer to ${path} is larger than ${String(bounds.maxBodyBytes)} bytes, the most sandfleet reads`,
+          ),
+        );
+      }
+    });
     response.on("end", () => {
       resolve(Buffer.concat(chunks).toString("utf8"));
     });
