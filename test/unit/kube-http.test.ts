@@ -412,6 +412,43 @@ describe("kube-http exec channels (v5)", () => {
     }
   });
 
+  it("what the server says as soon as it answers is kept until the caller listens", async () => {
+    const wss = new WebSocketServer({ noServer: true, handleProtocols: () => "v5.channel.k8s.io" });
+    const upgrade = (request: IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        // A port-forward's first frames come with the answer: here, output and the closing status.
+        ws.send(Buffer.concat([Buffer.from([1]), Buffer.from("early\n")]));
+        ws.send(Buffer.concat([Buffer.from([3]), Buffer.from(JSON.stringify({ status: "Success" }))]));
+        ws.close();
+      });
+    };
+    server.on("upgrade", upgrade);
+    try {
+      const client = clientOf(kubeconfig("early", { token: "good-token" }));
+      const socket = await openSocket(
+        client,
+        "/api/v1/namespaces/ns/pods/p/exec",
+        { command: ["true"] },
+        EXEC_PROTOCOLS,
+      );
+      // The caller is slow to listen: a turn of the event loop passes.
+      await new Promise((resolve) => setImmediate(resolve));
+      const stdout = new PassThrough();
+      const out: Buffer[] = [];
+      stdout.on("data", (c: Buffer) => out.push(c));
+      const code = new Promise<number>((resolve) => {
+        joinExecChannels(socket, { stdout, stderr: new PassThrough() }, (status) => {
+          resolve(exitCodeOf(status));
+        });
+      });
+      expect(await code).toBe(0);
+      expect(Buffer.concat(out).toString()).toBe("early\n");
+    } finally {
+      server.off("upgrade", upgrade);
+      wss.close();
+    }
+  });
+
   it("a refused WebSocket says the status and the API's message", async () => {
     const client = clientOf(kubeconfig("exec-refused", { token: "bad-token" }));
     await expect(

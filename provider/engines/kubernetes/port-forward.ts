@@ -114,6 +114,8 @@ export async function openPortForward(
     if (said.trim()) stream.destroy(new EngineError(forwardRefusal(podId, port, said)));
     else stream.push(null);
   });
+  // The socket came paused (openSocket), its port frames already there: read from now on.
+  socket.resume();
   if (stream.destroyed) socket.terminate();
   return stream;
 }

@@ -56,6 +56,8 @@ export function joinExecChannels(
     else if (channel === STDERR) deliver(streams.stderr, rest);
     else if (channel === STATUS && rest.length > 0) onStatus(statusOf(rest.toString("utf8")));
   });
+  // The socket came paused (openSocket): it is read from now on, nothing it said lost.
+  socket.resume();
   const { stdin } = streams;
   if (!stdin) return;
   stdin.on("data", (chunk: Buffer | string) => {

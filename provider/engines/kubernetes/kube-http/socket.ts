@@ -2,8 +2,10 @@ import WebSocket from "ws";
 import type { KubeHttp, Query } from "./http.ts";
 
 /**
- * A WebSocket to the API server (exec, port-forward), open once it resolves.
- * A refusal rejects with "Unexpected server response: CODE" and the API's
+ * A WebSocket to the API server (exec, port-forward), open and PAUSED once
+ * it resolves: the server speaks at once (a port-forward's first frames come
+ * with its answer), and what it says before the caller listens would be lost,
+ * so the caller resumes it once its listeners are on. A refusal rejects with "Unexpected server response: CODE" and the API's
  * Status message (what exec-failure.ts reads), after one more try with a new
  * credential on a 401. The first connection of the pool may carry it, so an
  * exec after a read of its pod costs no second TLS handshake.
@@ -28,6 +30,8 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
   });
   return new Promise<WebSocket>((resolve, reject) => {
     socket.once("open", () => {
+      // Before the socket's first read (ws reads what came with the answer on a later tick).
+      socket.pause();
       socket.removeListener("error", reject);
       resolve(socket);
     });
