@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isIPv6 } from "node:net";
-import { dirname, isAbsolute, join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { InvalidArgumentError } from "../../../errors.ts";
 
 /** An exec credential plugin as a kubeconfig names it. */
@@ -196,6 +196,3 @@ function file<K extends string>(key: K, value: unknown, folder: string): Partial
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
-
-/** The folder of a kubeconfig file, from which its relative paths are read. */
-export const folderOf = (path: string): string => dirname(path);

@@ -135,7 +135,7 @@ function authorizationHeader(identity: RequestIdentity): Record<string, string> 
 }
 
 /** `?a=1&b=x&b=y`: a list repeats its key, as the API reads `command`. */
-export function queryString(query: Query | undefined): string {
+function queryString(query: Query | undefined): string {
   const params = new URLSearchParams();
   for (const [key, value] of Object.entries(query ?? {})) {
     if (value === undefined) continue;
