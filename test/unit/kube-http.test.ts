@@ -335,6 +335,56 @@ describe("kube-http errors and bodies", () => {
     expect(microTime("2026-01-02T03:04:05.678Z")).toBe("2026-01-02T03:04:05.678000Z");
   });
 
+  it("several kubeconfigs merge as kubectl merges them: the first to name a thing, or a current context, wins", () => {
+    const first = {
+      "current-context": "a",
+      clusters: [{ name: "c", cluster: { server: "https://first.test" } }],
+      contexts: [{ name: "a", context: { cluster: "c", user: "u", namespace: "one" } }],
+      users: [{ name: "u", user: { token: "first-token", tokenFile: "token" } }],
+    };
+    const second = {
+      "current-context": "b",
+      clusters: [{ name: "c", cluster: { server: "https://second.test" } }],
+      contexts: [{ name: "b", context: { cluster: "c", user: "v" } }],
+      users: [
+        { name: "u", user: { token: "second-token" } },
+        { name: "v", user: { username: "alice", password: "pw" } },
+      ],
+    };
+    const merged = connectionConfig([
+      { document: first, folder: "/one", name: "first" },
+      { document: second, folder: "/two", name: "second" },
+    ]);
+    expect(merged).toMatchObject({
+      context: "a",
+      namespace: "one",
+      cluster: { server: "https://first.test", insecure: false },
+      user: { name: "u", token: "first-token", tokenFile: "/one/token" },
+    });
+    const other = connectionConfig(
+      [
+        { document: first, folder: "/one", name: "first" },
+        { document: second, folder: "/two", name: "second" },
+      ],
+      "b",
+    );
+    expect(other).toMatchObject({ context: "b", user: { name: "v", username: "alice", password: "pw" } });
+    expect(other.namespace).toBeUndefined();
+  });
+
+  it("what sandfleet does not read is refused, naming the kubeconfig", () => {
+    const config = (cluster: Record<string, unknown>, user: Record<string, unknown> = {}) => ({
+      "current-context": "x",
+      clusters: [{ name: "c", cluster: { server: "https://api.test", ...cluster } }],
+      contexts: [{ name: "x", context: { cluster: "c", user: "u" } }],
+      users: [{ name: "u", user }],
+    });
+    const read = (document: unknown) => () => connectionConfig([{ document, folder: dir, name: "k" }]);
+    expect(read(config({ "proxy-url": "http://proxy.test:3128" }))).toThrow(/kubeconfig k: .*proxy-url/);
+    expect(read(config({}, { "auth-provider": { name: "oidc" } }))).toThrow(/kubeconfig k: .*auth-provider/);
+    expect(read(config({ server: "ftp://api.test" }))).toThrow(/must be an https:\/\/ \(or http:\/\/\) address/);
+  });
+
   it("a context that is not there is named", () => {
     expect(() => connectionConfig([{ document: { contexts: [] }, folder: dir, name: "k" }], "gone")).toThrow(
       'kubeconfig k: no context named "gone"',
