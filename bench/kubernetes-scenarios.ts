@@ -4,10 +4,12 @@
 import { Sandfleet } from "../provider/client/sandfleet.ts";
 import { connectEngine } from "../provider/engines/connect.ts";
 import { kubeApis } from "../provider/engines/kubernetes/api.ts";
+import { selectorFor } from "../provider/engines/kubernetes/labels.ts";
+import { scopeLabels } from "../provider/runtime/engine-state/labels.ts";
 import { poolProvider } from "../provider/resources/pool-provider.ts";
 import { cleanupBackend } from "../test/support/backends.ts";
 import { TEST_CLUSTER } from "../test/support/cluster.ts";
-import { kubectl } from "../test/support/kubectl.ts";
+import { KUBECTL, kubectl } from "../test/support/kubectl.ts";
 import { medianMs, run, type Figure } from "./measure.ts";
 import { benchApp } from "./scenarios.ts";
 
@@ -49,6 +51,11 @@ export async function kubernetesAgentClaims(): Promise<Figure[]> {
 export async function kubernetesNodeLoss(runs: number): Promise<Figure[]> {
   const { nodeLoss } = await import("./kubernetes-node-loss.ts");
   return onCluster(() => nodeLoss(runs));
+}
+
+/** The CLI against the cluster, beside kubectl (`node bench/run.ts --only kubernetes-cli`). */
+export async function kubernetesCli(runs: number): Promise<Figure[]> {
+  return onCluster(() => cliOnCluster(runs));
 }
 
 /** Claims from a warm pool (`node bench/run.ts --only kubernetes-claims`). */
@@ -100,6 +107,62 @@ async function coldSandbox(runs: number): Promise<Figure[]> {
   }
 }
 
+const cli = new URL("../dist/bin/sandfleet.cjs", import.meta.url).pathname;
+
+/**
+ * `sandfleet exec` and `sandfleet ls` from the built CLI, each a whole
+ * process as a user's shell starts it, against kubectl's same call: an exec
+ * in the same pod, and a listing by the same label selector.
+ */
+async function cliOnCluster(runs: number): Promise<Figure[]> {
+  const engine = connectEngine({ kubernetes: TEST_CLUSTER });
+  const sandfleet = new Sandfleet({ kubernetes: TEST_CLUSTER });
+  const app = benchApp();
+  try {
+    const sandbox = await sandfleet.sandboxes.create({ app, image: "sandfleet/busybox" });
+    await sandbox.run(["true"]);
+    const env = {
+      ...process.env,
+      KUBECONFIG: TEST_CLUSTER.kubeconfig ?? "",
+      SANDFLEET_KUBERNETES: `/${TEST_CLUSTER.namespace ?? ""}`,
+      SANDFLEET_REGISTRY: TEST_CLUSTER.registry ?? "",
+    };
+    const sandfleetCli = async (...args: string[]) => {
+      await run(process.execPath, [cli, ...args], { env });
+    };
+    const kubectlCli = async (...args: string[]) => {
+      await run(KUBECTL, ["-n", TEST_CLUSTER.namespace ?? "default", ...args], { env });
+    };
+    const exec = await medianMs(runs, 3, () => sandfleetCli("exec", sandbox.id, "--", "true"));
+    const kubectlExec = await medianMs(runs, 3, () => kubectlCli("exec", sandbox.id, "--", "true"));
+    const ls = await medianMs(runs, 3, () => sandfleetCli("ls", "--app", app));
+    const { selector } = selectorFor(scopeLabels("sandbox", app));
+    const kubectlGet = await medianMs(runs, 3, () => kubectlCli("get", "pods", "-l", selector));
+    return [
+      {
+        name: "Kubernetes: `sandfleet exec SANDBOX -- true`",
+        value: exec,
+        unit: "ms",
+        baselineName: "`kubectl exec POD -- true`",
+        baseline: kubectlExec,
+        target: 1.2,
+        note: "the built CLI, a whole process: the pod read, then the supervisor's channel (an exec) opened",
+      },
+      {
+        name: "Kubernetes: `sandfleet ls --app APP`",
+        value: ls,
+        unit: "ms",
+        baselineName: "`kubectl get pods -l <the app's selector>`",
+        baseline: kubectlGet,
+        target: 1.5,
+        note: "the built CLI, a whole process: the app's pods and its tag records, listed at once",
+      },
+    ];
+  } finally {
+    await cleanupBackend(engine, app);
+  }
+}
+
 async function warmClaims(runs: number): Promise<Figure[]> {
   const engine = connectEngine({ kubernetes: TEST_CLUSTER });
   const sandfleet = new Sandfleet({ kubernetes: TEST_CLUSTER });
@@ -132,13 +195,13 @@ async function warmClaims(runs: number): Promise<Figure[]> {
     const claimed = await Promise.all(Array.from({ length: CLAIMERS }, () => claimers.sandboxes.claim(app, "warm")));
     const perSecond = CLAIMERS / ((performance.now() - started) / 1000);
     // The API server's floor, in the same minute: as many pod writes at once, each alone, no claim around it.
-    const { lib, core, namespace } = await kubeApis(TEST_CLUSTER)();
+    const { core, namespace } = await kubeApis(TEST_CLUSTER)();
     const writesStarted = performance.now();
     await Promise.all(
       claimed.map((sandbox, i) =>
         core.patchNamespacedPod(
           { name: sandbox.id, namespace, body: { metadata: { annotations: { "sandfleet.io/bench": String(i) } } } },
-          lib.setHeaderOptions("Content-Type", lib.PatchStrategy.MergePatch),
+          "merge",
         ),
       ),
     );

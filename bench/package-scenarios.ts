@@ -1,6 +1,5 @@
 // What `npm install sandfleet` puts on a user's disk: the packed tarball with
-// its dependencies, for a Docker user (the Kubernetes client is an optional
-// peer, left out) and with the Kubernetes client added.
+// its dependencies, which serve Docker and Kubernetes alike.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,22 +27,12 @@ export async function installedSize(): Promise<Figure[]> {
     const docker = await bytesUnder(modules);
     const dockerPackages = packagesIn(modules);
     const supervisor = await bytesUnder(join(modules, "sandfleet/supervisor"));
-    await npmInstall(project, ["@kubernetes/client-node"], tarball);
-    const kubernetes = await bytesUnder(modules);
     return [
       {
-        name: "installed size of `npm install sandfleet` for Docker",
+        name: "installed size of `npm install sandfleet`, for Docker and Kubernetes",
         value: docker / MiB,
         unit: "MiB",
-        note: `node_modules, ${String(dockerPackages)} packages, ${(supervisor / MiB).toFixed(0)} MiB of it the static supervisor and egress binaries (amd64 and arm64); no \`@kubernetes/client-node\` (an optional peer)`,
-      },
-      {
-        name: "installed size with `@kubernetes/client-node` added",
-        value: kubernetes / MiB,
-        unit: "MiB",
-        baselineName: "for Docker",
-        baseline: docker / MiB,
-        note: `node_modules, ${String(packagesIn(modules))} packages`,
+        note: `node_modules, ${String(dockerPackages)} packages, ${(supervisor / MiB).toFixed(0)} MiB of it the static supervisor and egress binaries (amd64 and arm64); Kubernetes needs nothing more (sandfleet's own API client, \`ws\` for its WebSockets)`,
       },
     ];
   } finally {

@@ -11,6 +11,7 @@ import { egressOverhead } from "./egress-scenarios.ts";
 import {
   kubernetesAgentClaims,
   kubernetesClaims,
+  kubernetesCli,
   kubernetesColdSandboxes,
   kubernetesNodeLoss,
   stopCluster,
@@ -63,6 +64,7 @@ await step("ceiling", "the idle-sandbox ceiling", () => idleCeiling(ceilingSize)
 await step("dashboard", "the dashboard's update latency", () => dashboardLatency(quick ? 20 : 200, quick ? 3 : 5));
 await step("kubernetes-cold-sandboxes", "Kubernetes cold sandboxes", () => kubernetesColdSandboxes(runs));
 await step("kubernetes-claims", "Kubernetes claims", () => kubernetesClaims(runs));
+await step("kubernetes-cli", "the CLI on Kubernetes", () => kubernetesCli(runs));
 await step("kubernetes-agent-claims", "Kubernetes claims with the in-cluster agent", () => kubernetesAgentClaims());
 // Last: it takes a node away for a while.
 await step("kubernetes-node-loss", "Kubernetes node loss", () => kubernetesNodeLoss(quick ? 1 : 3));

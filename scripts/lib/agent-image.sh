@@ -3,7 +3,7 @@
 # offline from what this machine has: the offline busybox base
 # (scripts/lib/images.sh), this machine's Node binary with the shared
 # libraries it links, and the package as `npm pack` makes it, installed from
-# npm's cache with @kubernetes/client-node. It runs as nobody (65534) and
+# npm's cache. It runs as nobody (65534) and
 # writes nothing outside /tmp and its state directory, so it runs with a
 # read-only root filesystem.
 #
@@ -25,10 +25,8 @@ trap 'rm -rf "$work"' EXIT
 (cd "$ROOT" && npm pack --ignore-scripts --silent --pack-destination "$work" >/dev/null)
 tarball="$(ls "$work"/sandfleet-*.tgz)"
 node_bin="$(command -v node)"
-client_version="$(node -p 'require(process.argv[1]).version' "$ROOT/node_modules/@kubernetes/client-node/package.json")"
 recipe="$({
   sha256sum "$tarball" "$node_bin" | cut -d' ' -f1
-  echo "$client_version"
   sed -n '/^# recipe:start/,/^# recipe:end/p' "${BASH_SOURCE[0]}"
 } | sha256sum | cut -c1-16)"
 image="sandfleet/agent:$recipe"
@@ -38,7 +36,7 @@ if docker image inspect "$image" >/dev/null 2>&1; then
 fi
 
 # recipe:start
-say "building $image (node $(node --version), @kubernetes/client-node $client_version)"
+say "building $image (node $(node --version))"
 # Two layers: Node (which changes seldom) and the package (which changes with every build).
 runtime="$work/node"
 mkdir -p "$runtime/usr/local/bin"
@@ -52,7 +50,7 @@ root="$work/app"
 mkdir -p "$root/opt/sandfleet"
 printf '{"name":"sandfleet-agent-image","private":true}\n' >"$root/opt/sandfleet/package.json"
 (cd "$root/opt/sandfleet" && npm install --offline --omit=dev --omit=peer --no-audit --no-fund --loglevel error \
-  "$tarball" "@kubernetes/client-node@$client_version" >/dev/null)
+  "$tarball" >/dev/null)
 rm -f "$root/opt/sandfleet/package-lock.json"
 chmod -R a+rX,go-w "$runtime" "$root"
 cat >"$work/Dockerfile" <<DOCKERFILE

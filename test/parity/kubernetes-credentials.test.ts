@@ -6,6 +6,7 @@
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { V1SelfSubjectReview } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Sandfleet } from "../../provider/client/sandfleet.ts";
 import { connectEngine, type KubernetesEngineOptions } from "../../provider/engines/connect.ts";
@@ -24,12 +25,9 @@ const adminKey = /client-key: (\S+)/.exec(admin)?.[1] ?? "";
 
 /** Who the API server says the caller is. */
 async function whoami(target: KubernetesEngineOptions): Promise<string> {
-  const { lib, config } = await kubeApis(target)();
-  const review = await config.makeApiClient(lib.AuthenticationV1Api).createSelfSubjectReview({
-    body: Object.assign(new lib.V1SelfSubjectReview(), {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "SelfSubjectReview",
-    }),
+  const { http } = await kubeApis(target)();
+  const review = await http.json<V1SelfSubjectReview>("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", {
+    body: { apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" },
   });
   return review.status?.userInfo?.username ?? "";
 }

@@ -4,16 +4,19 @@
 // request wrote, with the deploy job's credentials. validate, preview and up
 // must all refuse it (unless the policy allows plugins), and it must never run.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectEngine } from "../../provider/engines/connect.ts";
 import { sandfleet } from "../support/cli.ts";
 import { cleanupApp, uniqueApp } from "../support/engine.ts";
 import { PulumiStack } from "../support/pulumi.ts";
+import { makeTestCa, type TestCa } from "../support/test-ca.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -242,5 +245,108 @@ describe("a kubeconfig from a pull request that hides a key from the check", () 
     await engine.ping().catch(() => undefined);
     expect(seen.join("\n")).toContain("Bearer written-token");
     expect(seen.join("\n")).not.toContain(secretText);
+  });
+});
+
+// sandfleet's own client checks the API server's certificate: a server that
+// is not the cluster's (another certificate authority's, or a name the
+// certificate does not hold) hears nothing, neither a call nor an exec's
+// WebSocket, and no credential is ever in what a refusal says.
+describe("a server that is not the cluster the kubeconfig names", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-kubetls-"));
+  const token = `deploy-token-${randomBytes(8).toString("hex")}`;
+  const heard: string[] = [];
+  let trusted: TestCa;
+  let impostor: TestCa;
+  let impostorUrl = "";
+  let trustedUrl = "";
+  const servers: HttpsServer[] = [];
+
+  /** An HTTPS server of `ca`'s that notes every request and upgrade, and refuses each with a 401 Status. */
+  const serve = async (ca: TestCa): Promise<string> => {
+    const server = createHttpsServer({ cert: ca.serverCert, key: ca.serverKey });
+    server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+      heard.push(`${request.method ?? ""} ${request.url ?? ""} ${request.headers.authorization ?? ""}`);
+      response.writeHead(401, { "content-type": "application/json" });
+      response.end(JSON.stringify({ kind: "Status", status: "Failure", message: "Unauthorized", code: 401 }));
+    });
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex) => {
+      heard.push(`UPGRADE ${request.url ?? ""} ${request.headers.authorization ?? ""}`);
+      socket.destroy();
+    });
+    await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+    servers.push(server);
+    return `https://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+  };
+  const kubeconfig = (name: string, server: string, cluster: string) => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      [
+        "apiVersion: v1",
+        "kind: Config",
+        `clusters: [{name: c, cluster: {server: "${server}", ${cluster}}}]`,
+        "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]",
+        "current-context: x",
+        `users: [{name: u, user: {token: ${token}}}]`,
+      ].join("\n"),
+    );
+    return file;
+  };
+  const refusedUnheard = async (file: string) => {
+    const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+    const before = heard.length;
+    const call = await engine.ping().then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    const exec = await engine.exec.start("sf-0123456789ab", { argv: ["true"] }).then(
+      () => undefined,
+      (error: unknown) => error as Error,
+    );
+    expect(call?.message).toMatch(/certificate|altnames|self-signed|issuer/i);
+    expect(exec).toBeInstanceOf(Error);
+    expect(heard.slice(before)).toEqual([]);
+    for (const error of [call, exec]) expect(String(error?.message)).not.toContain(token);
+  };
+
+  beforeAll(async () => {
+    mkdirSync(join(dir, "trusted"));
+    mkdirSync(join(dir, "impostor"));
+    trusted = makeTestCa(join(dir, "trusted"));
+    impostor = makeTestCa(join(dir, "impostor"));
+    impostorUrl = await serve(impostor);
+    trustedUrl = await serve(trusted);
+  });
+  afterAll(async () => {
+    for (const server of servers) await new Promise((done) => server.close(done));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("a server whose certificate another authority signed hears neither a call nor an exec", async () => {
+    await refusedUnheard(kubeconfig("impostor", impostorUrl, `certificate-authority: ${trusted.files.ca}`));
+  });
+
+  it("without a certificate-authority, the system's are the only ones trusted", async () => {
+    await refusedUnheard(kubeconfig("no-ca", trustedUrl, "tls-server-name: api.test"));
+  });
+
+  it("a tls-server-name the certificate does not hold is refused", async () => {
+    await refusedUnheard(
+      kubeconfig("wrong-name", trustedUrl, `certificate-authority: ${trusted.files.ca}, tls-server-name: other.test`),
+    );
+  });
+
+  it("the right server hears the token, and its refusal says nothing of it", async () => {
+    const file = kubeconfig("right", trustedUrl, `certificate-authority: ${trusted.files.ca}`);
+    const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+    const before = heard.length;
+    const error = await engine.ping().then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(heard.slice(before).join("\n")).toContain(`Bearer ${token}`);
+    expect(error?.message).toContain("Unauthorized");
+    expect(error?.message).not.toContain(token);
   });
 });

@@ -1,31 +1,29 @@
 // `sandfleet agent manifests --apply` and `--delete`: the manifest set sent
 // to the cluster by server-side apply (idempotent, so a second apply after an
 // upgrade rolls the Deployment), and removed with the lease the replicas made.
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { kubeApis } from "./api.ts";
 import { AGENT_LABELS, AGENT_NAME, type KubeObject } from "./agent-manifests.ts";
 import { kubeCalls } from "./errors.ts";
+import { PATCH_TYPES } from "./kube-http/content-types.ts";
+import { objectPath } from "./kube-http/object-paths.ts";
 import { kubernetesHost, type KubernetesTarget } from "./target.ts";
 
 const FIELD_MANAGER = "sandfleet";
 
 /** Applies each object in order; returns `kind/name` of each. */
 export async function applyAgentManifests(target: KubernetesTarget, objects: readonly KubeObject[]): Promise<string[]> {
-  const { lib, config } = await kubeApis(target)();
+  const { http, namespace } = await kubeApis(target)();
   const { call } = kubeCalls(kubernetesHost(target));
-  const client = lib.KubernetesObjectApi.makeApiClient(config);
   const applied: string[] = [];
   for (const object of objects) {
     const what = `${object.kind}/${object.metadata.name} in ${object.metadata.namespace ?? ""}`;
+    // Server-side apply: a PATCH whose body is the whole object (JSON is YAML), owned by sandfleet's field manager.
     await call(`apply ${what}`, () =>
-      client.patch(
-        object as KubernetesObject,
-        undefined,
-        undefined,
-        FIELD_MANAGER,
-        true,
-        lib.PatchStrategy.ServerSideApply,
-      ),
+      http.json("PATCH", objectPath(object, namespace), {
+        query: { fieldManager: FIELD_MANAGER, force: true },
+        body: object,
+        contentType: PATCH_TYPES.apply,
+      }),
     );
     applied.push(what);
   }
@@ -39,9 +37,8 @@ export async function deleteAgentManifests(
 ): Promise<string[]> {
   // The replicas and their lease are where the Deployment is.
   const namespace = objects.find((o) => o.kind === "Deployment")?.metadata.namespace ?? target.namespace ?? "default";
-  const { lib, config, core } = await kubeApis(target)();
+  const { http, core } = await kubeApis(target)();
   const { call, lookup } = kubeCalls(kubernetesHost(target));
-  const client = lib.KubernetesObjectApi.makeApiClient(config);
   const lease: KubeObject = {
     apiVersion: "coordination.k8s.io/v1",
     kind: "Lease",
@@ -51,7 +48,7 @@ export async function deleteAgentManifests(
   const remove = async (object: KubeObject) => {
     const what = `${object.kind}/${object.metadata.name} in ${object.metadata.namespace ?? namespace}`;
     const gone = await lookup(`delete ${what}`, () =>
-      client.delete(object as KubernetesObject, undefined, undefined, undefined, undefined, "Foreground"),
+      http.json("DELETE", objectPath(object, namespace), { query: { propagationPolicy: "Foreground" } }),
     );
     if (gone !== undefined) removed.push(what);
   };

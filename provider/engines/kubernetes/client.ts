@@ -95,6 +95,8 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
   let info: Promise<EngineInfo> | undefined;
   return {
     host,
+    // Known without asking: a command's start (the supervisor's channel) then makes no info() calls.
+    execUser: KUBERNETES_CAPABILITIES.execUser,
     containers,
     images: kubernetesImages(local.images, (ref) =>
       withPublishedFallback(
@@ -131,8 +133,10 @@ export function connectKubernetes(options: KubernetesEngineOptions): Engine {
     },
     info() {
       info ??= (async (): Promise<EngineInfo> => {
-        const { core, lib, config, namespace } = await apis();
-        const version = await call("ask the cluster its version", () => config.makeApiClient(lib.VersionApi).getCode());
+        const { core, http, namespace } = await apis();
+        const version = await call("ask the cluster its version", () =>
+          http.json<{ gitVersion: string }>("GET", "/version"),
+        );
         // Images are built by the local engine, so its CPU architecture is the one sandboxes run on;
         // without one (an agent inside the cluster builds nothing), this process's own.
         const builder = await local.info().catch(() => ({

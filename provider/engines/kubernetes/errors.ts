@@ -8,7 +8,7 @@ import {
 } from "../../errors.ts";
 import { type EngineCall, type EngineLookup, translatedCalls, unreachableCode } from "../calls.ts";
 
-/** The API server's own words: its Status message, else what the library said. */
+/** The API server's own words: its Status message, else what the client said. */
 function serverMessage(error: unknown): string {
   const body = (error as { body?: unknown }).body;
   if (typeof body === "string") {

@@ -13,8 +13,8 @@ export const EXEC_OPEN_TIMEOUT_MS = 20_000;
 
 /**
  * Opens an exec's WebSocket, within EXEC_OPEN_TIMEOUT_MS. A refusal reads as
- * what it is: the library rejects with the socket's error event, which is no
- * Error ("Unexpected server response: 500" in its `message`), and the API
+ * what it is: a refused WebSocket rejects with "Unexpected server response:
+ * 500" (an Error, or an event carrying one in its `message`), and the API
  * server answers 5xx when it cannot reach the pod's kubelet, so the pod is
  * read to say which node and why.
  */
@@ -86,7 +86,7 @@ async function refusal(
   );
 }
 
-/** What the library rejected with, as an Error: a socket's error event gives the error it carries (its code with it). */
+/** What the opening rejected with, as an Error: a socket's error event gives the error it carries (its code with it). */
 function asError(error: unknown): Error {
   if (error instanceof Error) return error;
   const inner = (error as { error?: unknown } | null)?.error;

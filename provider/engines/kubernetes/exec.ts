@@ -1,5 +1,4 @@
 import { PassThrough } from "node:stream";
-import type { V1Status } from "@kubernetes/client-node";
 import { randomHex } from "../../digest.ts";
 import { InvalidArgumentError } from "../../errors.ts";
 import { runToEnd } from "../calls.ts";
@@ -7,20 +6,10 @@ import type { ExecClient, ExecInfo, ExecProcess } from "../port.ts";
 import type { KubeApis } from "./api.ts";
 import type { KubeCall } from "./errors.ts";
 import { openExec } from "./exec-failure.ts";
+import { EXEC_PROTOCOLS, exitCodeOf, joinExecChannels } from "./kube-http/exec-channels.ts";
 import { SANDBOX_CONTAINER } from "./pod-spec.ts";
 
-interface ExecSocket {
-  on(event: "close", listener: () => void): void;
-  _socket?: { ref(): void; unref(): void };
-}
-
-/** The exit code in an exec's closing status: Success is 0, a failure names its code as a cause. */
-export function exitCodeOf(status: V1Status): number {
-  if (status.status === "Success") return 0;
-  const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
-  if (cause?.message !== undefined) return Number(cause.message);
-  return 126; // the command could not be run at all
-}
+export { exitCodeOf };
 
 /**
  * Execs through the API server's exec subresource (a WebSocket per exec,
@@ -46,7 +35,8 @@ export function execClient(
         "an exec on Kubernetes cannot choose its user, directory or environment; sandboxes there run commands through the supervisor",
       );
     }
-    const { lib, config, namespace } = await apis();
+    // The WebSocket client loads with the first exec: a process that never execs on a cluster never loads it.
+    const [{ http, namespace }, { openSocket }] = await Promise.all([apis(), import("./kube-http/socket.ts")]);
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     const stdin = options.stdin === true ? new PassThrough() : undefined;
@@ -57,27 +47,31 @@ export function execClient(
     const exited = new Promise<number>((resolve) => {
       settle = resolve;
     });
-    // The library's WebSocket type does not resolve here; what is used of it is this.
-    const socket = (await call(`exec in pod ${containerId}`, () =>
+    const socket = await call(`exec in pod ${containerId}`, () =>
       openExec(
         () => podOf(containerId),
         containerId,
       )(() =>
-        new lib.Exec(config).exec(
-          namespace,
-          containerId,
-          SANDBOX_CONTAINER,
-          [...spec.argv],
-          stdout,
-          stderr,
-          stdin ?? null,
-          spec.tty === true,
-          (status) => {
-            settle(exitCodeOf(status));
+        openSocket(
+          http,
+          `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(containerId)}/exec`,
+          {
+            container: SANDBOX_CONTAINER,
+            command: [...spec.argv],
+            stdin: stdin !== undefined,
+            stdout: true,
+            stderr: true,
+            tty: spec.tty === true,
           },
+          EXEC_PROTOCOLS,
         ),
       ),
-    )) as unknown as ExecSocket;
+    );
+    joinExecChannels(socket, { stdout, stderr, ...(stdin ? { stdin } : {}) }, (status) => {
+      settle(exitCodeOf(status));
+    });
+    // A connection that fails after opening ends the exec as a close does.
+    socket.on("error", () => undefined);
     socket.on("close", () => {
       settle(record.info.exitCode ?? 255); // closed without a status: the pod went away
       stdout.end();

@@ -7,9 +7,9 @@
  * may have added) is held to this check where it is loaded, and by
  * `validate`, `preview` and `up` before that.
  *
- * The check reads the file into one plain object, and the engine hands the
- * loader that object (as JSON), never the file: what was checked is what is
- * loaded, whatever another YAML parser would make of aliases or odd keys.
+ * The check reads the file into one plain object, and the engine's client
+ * uses that object, never the file again: what was checked is what is used,
+ * whatever another YAML parser would make of aliases or odd keys.
  */
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
@@ -182,7 +182,7 @@ function realPath(path: string): string {
 }
 
 /**
- * The users of a loaded kubeconfig, as @kubernetes/client-node read them,
+ * The users of a loaded kubeconfig, as the engine's client read them,
  * against the object it was given: no plugin, and no token that did not come
  * from the file itself.
  */

@@ -19,12 +19,12 @@ export function kubernetesLeaseStore(target: KubernetesTarget, name: string): Le
   const apis = kubeApis(target);
   const { call, lookup } = kubeCalls(kubernetesHost(target));
   const coordination = async () => {
-    const { lib, config, namespace } = await apis();
-    return { lib, api: config.makeApiClient(lib.CoordinationV1Api), namespace };
+    const { coordination: api, namespace } = await apis();
+    return { api, namespace };
   };
-  const body = async (record: LeaseRecord, version?: string): Promise<V1Lease> => {
-    const { lib } = await coordination();
-    const renewed = new lib.V1MicroTime(Date.parse(record.renewedAt));
+  const body = (record: LeaseRecord, version?: string): V1Lease => {
+    // The API's MicroTime: RFC 3339 with six digits of fraction (a Date in the type, a string on the wire).
+    const renewed = microTime(record.renewedAt) as unknown as Date;
     return {
       metadata: { name, ...(version ? { resourceVersion: version } : {}) },
       spec: {
@@ -62,17 +62,22 @@ export function kubernetesLeaseStore(target: KubernetesTarget, name: string): Le
     },
     async create(record) {
       const { api, namespace } = await coordination();
-      const lease = await body(record);
+      const lease = body(record);
       return unlessConflict(() =>
         call(`create lease ${name}`, () => api.createNamespacedLease({ namespace, body: lease })),
       );
     },
     async replace(record, version) {
       const { api, namespace } = await coordination();
-      const lease = await body(record, version);
+      const lease = body(record, version);
       return unlessConflict(() =>
         call(`update lease ${name}`, () => api.replaceNamespacedLease({ name, namespace, body: lease })),
       );
     },
   };
+}
+
+/** An instant as the API's MicroTime: 2026-01-02T03:04:05.678000Z. */
+export function microTime(instant: string): string {
+  return new Date(Date.parse(instant)).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
 }

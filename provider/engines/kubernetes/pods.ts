@@ -241,7 +241,7 @@ export function podClient(deps: PodDeps): ContainerClient {
 
   return {
     async create(spec: ContainerSpec) {
-      const { core, namespace, lib } = await apis();
+      const { core, namespace } = await apis();
       if (spec.name !== undefined && (await nameTaken(spec.name))) {
         throw new ConflictError(`the name "${spec.name}" is already in use by another sandbox pod in ${namespace}`);
       }
@@ -314,7 +314,7 @@ export function podClient(deps: PodDeps): ContainerClient {
                 },
               },
             },
-            mergePatch(lib),
+            "merge",
           ),
         );
       }
@@ -445,7 +445,7 @@ export function podClient(deps: PodDeps): ContainerClient {
 
     async update(id, limits) {
       forgetWritten(id);
-      const { core, namespace, lib } = await apis();
+      const { core, namespace } = await apis();
       const pod = await require(id);
       const podId = pod.metadata?.name ?? id;
       if (limits.pidsLimit !== undefined && limits.pidsLimit !== specNote(pod).pidsLimit) {
@@ -465,7 +465,7 @@ export function podClient(deps: PodDeps): ContainerClient {
             namespace,
             body: { spec: { containers: [{ name: SANDBOX_CONTAINER, resources: { limits: resources } }] } },
           },
-          strategicMergePatch(lib),
+          "strategic",
         ),
       );
     },
@@ -479,9 +479,9 @@ export function podClient(deps: PodDeps): ContainerClient {
      */
     async rename(id, name, options = {}) {
       forgetWritten(id);
-      const { core, namespace, lib } = await apis();
+      const { core, namespace } = await apis();
       if (options.from !== undefined && POD_ID.test(id)) {
-        rememberWritten(await renameFrom({ core, namespace, lib, call }, id, options.from, name));
+        rememberWritten(await renameFrom({ core, namespace, call }, id, options.from, name));
         return;
       }
       // A conflict may come from the kubelet writing the pod's status meanwhile: read again and retry,
@@ -507,7 +507,7 @@ export function podClient(deps: PodDeps): ContainerClient {
                   },
                 },
               },
-              mergePatch(lib),
+              "merge",
             ),
           );
           return;
@@ -566,17 +566,23 @@ export function podClient(deps: PodDeps): ContainerClient {
     /** A pod's log is one stream: stdout and stderr together, as the kubelet keeps it. */
     async logs(id, options) {
       const pod = await require(id);
-      const { lib, config, namespace } = await apis();
+      const { http, namespace } = await apis();
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       stderr.end();
-      const log = new lib.Log(config);
-      await call(`read the log of pod ${id}`, () =>
-        log.log(namespace, pod.metadata?.name ?? id, SANDBOX_CONTAINER, stdout, {
-          follow: options.follow,
-          ...(options.tail !== undefined ? { tailLines: options.tail } : {}),
+      const podId = pod.metadata?.name ?? id;
+      // A streaming GET: the log as the kubelet has it, and, when following, as it grows.
+      const log = await call(`read the log of pod ${id}`, () =>
+        http.stream(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podId)}/log`, {
+          container: SANDBOX_CONTAINER,
+          follow: options.follow ? true : undefined,
+          tailLines: options.tail,
         }),
       );
+      log.on("error", (error) => stdout.destroy(error));
+      // A reader that stops (a follow interrupted) ends the request, and its connection with it.
+      stdout.on("close", () => log.destroy());
+      log.pipe(stdout);
       return { stdout, stderr };
     },
   };
@@ -597,7 +603,7 @@ const pointer = (key: string) => key.replaceAll("~", "~0").replaceAll("/", "~1")
  * is a 422; here it means the member was taken, or is going.
  */
 async function renameFrom(
-  { core, namespace, lib, call }: Pick<KubeApis, "core" | "namespace" | "lib"> & { call: KubeCall },
+  { core, namespace, call }: Pick<KubeApis, "core" | "namespace"> & { call: KubeCall },
   podId: string,
   from: string,
   name: string,
@@ -611,10 +617,7 @@ async function renameFrom(
   ];
   try {
     return await call(`rename pod ${podId} from ${from} to ${name}`, () =>
-      core.patchNamespacedPod(
-        { name: podId, namespace, body },
-        lib.setHeaderOptions("Content-Type", lib.PatchStrategy.JsonPatch),
-      ),
+      core.patchNamespacedPod({ name: podId, namespace, body }, "json"),
     );
   } catch (error) {
     if (error instanceof InvalidArgumentError) {
@@ -624,13 +627,4 @@ async function renameFrom(
     }
     throw error;
   }
-}
-
-/** The options of a merge patch (client-node sends a strategic merge patch otherwise). */
-export function mergePatch(lib: KubeApis["lib"]) {
-  return lib.setHeaderOptions("Content-Type", lib.PatchStrategy.MergePatch);
-}
-
-export function strategicMergePatch(lib: KubeApis["lib"]) {
-  return lib.setHeaderOptions("Content-Type", lib.PatchStrategy.StrategicMergePatch);
 }

@@ -1,23 +1,15 @@
-import { Duplex, PassThrough, Writable } from "node:stream";
+import { Duplex } from "node:stream";
 import type { V1Pod } from "@kubernetes/client-node";
+import type WebSocket from "ws";
+import type { Data } from "ws";
 import { EngineError } from "../../errors.ts";
 import type { KubeApis } from "./api.ts";
 import { openExec } from "./exec-failure.ts";
+import { asBuffer, EXEC_PROTOCOLS } from "./kube-http/exec-channels.ts";
 
-/** What is used of the library's WebSocket (the `ws` package's). */
-interface ForwardSocket {
-  on(event: "close", listener: () => void): void;
-  on(event: "error", listener: (error: Error) => void): void;
-  close(): void;
-  terminate?(): void;
-  /** Stops and starts reading the API server's connection (the `ws` package's flow control). */
-  pause?(): void;
-  resume?(): void;
-  /** Bytes sent and not yet taken by the API server's connection. */
-  readonly bufferedAmount?: number;
-  /** The connection itself, whose `drain` says the API server took what waited. */
-  readonly _socket?: { once(event: "drain" | "close", listener: () => void): void };
-}
+/** The forward's channels for its one port: the bytes, and the kubelet's error. */
+const DATA_CHANNEL = 0;
+const ERROR_CHANNEL = 1;
 
 /** How much may wait for the API server before a writer is held back. */
 const SEND_HIGH_WATER_BYTES = 1 << 20;
@@ -25,7 +17,8 @@ const SEND_HIGH_WATER_BYTES = 1 << 20;
 /**
  * One TCP connection to `port` of pod `podId`, through the API server's
  * pods/portforward subresource (a WebSocket; its channel 0 carries the
- * bytes, channel 1 the kubelet's error). The pod and port are the caller's,
+ * bytes, channel 1 the kubelet's error, and the first frame of each starts
+ * with the port's number, two bytes little-endian, which is not the pod's). The pod and port are the caller's,
  * checked before: this only opens. The API server connects to the port on
  * the pod's own loopback address, in its network namespace.
  *
@@ -39,33 +32,27 @@ export async function openPortForward(
   podId: string,
   port: number,
 ): Promise<Duplex> {
-  const { lib, config, namespace } = await apis();
-  const toPod = new PassThrough();
+  const [{ http, namespace }, { openSocket }] = await Promise.all([apis(), import("./kube-http/socket.ts")]);
   // The WebSocket once open; whether it has closed; writers waiting for it to take what was sent.
-  const opened: { socket?: ForwardSocket; closed: boolean; waiting: Set<() => void> } = {
+  const opened: { socket?: WebSocket; closed: boolean; waiting: Set<() => void> } = {
     closed: false,
     waiting: new Set(),
   };
   const stream = new Duplex({
     read() {
       // The reader wants more: the API server's connection is read again.
-      opened.socket?.resume?.();
+      opened.socket?.resume();
     },
     write(chunk: Buffer, _encoding, done) {
-      toPod.write(chunk);
+      const { socket } = opened;
+      if (socket && !opened.closed) socket.send(Buffer.concat([Buffer.from([DATA_CHANNEL]), chunk]));
       // A fast writer to a slow pod is held back here, so that what waits for the API server stays bounded.
       let called = false;
       const check = () => {
         const { socket } = opened;
         const raw = socket?._socket;
         if (called) return;
-        if (
-          opened.closed ||
-          !socket ||
-          !raw ||
-          stream.destroyed ||
-          (socket.bufferedAmount ?? 0) < SEND_HIGH_WATER_BYTES
-        ) {
+        if (opened.closed || !socket || !raw || stream.destroyed || socket.bufferedAmount < SEND_HIGH_WATER_BYTES) {
           called = true;
           opened.waiting.delete(check);
           done();
@@ -80,35 +67,45 @@ export async function openPortForward(
       done();
     },
     destroy(error, done) {
-      toPod.destroy();
       for (const waiting of [...opened.waiting]) waiting();
-      const { socket } = opened;
-      if (socket) (socket.terminate ?? socket.close).call(socket);
+      opened.socket?.terminate();
       done(error);
     },
   });
-  const fromPod = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      // A slow reader pauses the connection, so that a pod sending fast fills no memory of this process.
-      if (!stream.push(chunk)) opened.socket?.pause?.();
-      done();
-    },
-  });
   let said = "";
-  const errors = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      said += chunk.toString("utf8");
-      done();
-    },
-  });
-  const forward = new lib.PortForward(config, true);
-  const socket = (await openExec(
+  const socket = await openExec(
     readPod,
     podId,
     undefined,
     "port-forward",
-  )(() => forward.portForward(namespace, podId, [port], fromPod, errors, toPod))) as unknown as ForwardSocket;
+  )(() =>
+    openSocket(
+      http,
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(podId)}/portforward`,
+      { ports: port },
+      EXEC_PROTOCOLS,
+    ),
+  );
   opened.socket = socket;
+  // Each channel's first two bytes are the port's number: what is left of them to skip.
+  const prefix = [2, 2];
+  socket.on("message", (data: Data) => {
+    let bytes = asBuffer(data);
+    const channel = bytes[0];
+    if (channel !== DATA_CHANNEL && channel !== ERROR_CHANNEL) {
+      // A channel of no port asked for: the kubelet's stream is not what this reads.
+      stream.destroy(new EngineError(`the cluster's forward to port ${String(port)} of ${podId} spoke out of turn`));
+      return;
+    }
+    bytes = bytes.subarray(1);
+    const skip = Math.min(prefix[channel] ?? 0, bytes.length);
+    prefix[channel] = (prefix[channel] ?? 0) - skip;
+    bytes = bytes.subarray(skip);
+    if (bytes.length === 0) return;
+    if (channel === ERROR_CHANNEL) said += bytes.toString("utf8");
+    // A slow reader pauses the connection, so that a pod sending fast fills no memory of this process.
+    else if (!stream.push(bytes)) socket.pause();
+  });
   socket.on("error", (error) => stream.destroy(error));
   socket.on("close", () => {
     opened.closed = true;
@@ -117,7 +114,9 @@ export async function openPortForward(
     if (said.trim()) stream.destroy(new EngineError(forwardRefusal(podId, port, said)));
     else stream.push(null);
   });
-  if (stream.destroyed) (socket.terminate ?? socket.close).call(socket);
+  // The socket came paused (openSocket), its port frames already there: read from now on.
+  socket.resume();
+  if (stream.destroyed) socket.terminate();
   return stream;
 }
 

@@ -1,0 +1,95 @@
+import type { Readable, Writable } from "node:stream";
+import type WebSocket from "ws";
+import type { Data } from "ws";
+
+/** The exec subresource's channel protocols, newest first: v5 carries the end of stdin, v4 does not. */
+export const EXEC_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+
+const STDIN = 0;
+const STDOUT = 1;
+const STDERR = 2;
+/** The closing status (a metav1.Status as JSON). */
+const STATUS = 3;
+/** v5: "this channel is closed", the channel's number after it. */
+const CLOSE = 255;
+
+/** How much stdin may wait for the API server before its reading pauses. */
+const STDIN_HIGH_WATER_BYTES = 1 << 20;
+
+/** A closing status of the exec subresource: Success, or Failure with the exit code as a cause. */
+export interface ExecStatus {
+  status?: string;
+  message?: string;
+  reason?: string;
+  details?: { causes?: { reason?: string; message?: string }[] };
+}
+
+/**
+ * Joins an open exec WebSocket to the caller's streams: channel 1 to
+ * stdout, 2 to stderr (each pausing the socket while its reader is behind),
+ * 3 to `onStatus`; stdin's bytes go out on channel 0, and its end, on v5, as
+ * a close of channel 0 (the command sees end of file).
+ */
+export function joinExecChannels(
+  socket: WebSocket,
+  streams: { stdout: Writable; stderr: Writable; stdin?: Readable },
+  onStatus: (status: ExecStatus) => void,
+): void {
+  let behind = 0;
+  const deliver = (into: Writable, bytes: Buffer) => {
+    if (into.destroyed || into.writableEnded) return;
+    if (!into.write(bytes)) {
+      behind++;
+      if (behind === 1) socket.pause();
+      into.once("drain", () => {
+        behind--;
+        if (behind === 0) socket.resume();
+      });
+    }
+  };
+  socket.on("message", (data: Data) => {
+    const bytes = asBuffer(data);
+    if (bytes.length === 0) return;
+    const channel = bytes[0];
+    const rest = bytes.subarray(1);
+    if (channel === STDOUT) deliver(streams.stdout, rest);
+    else if (channel === STDERR) deliver(streams.stderr, rest);
+    else if (channel === STATUS && rest.length > 0) onStatus(statusOf(rest.toString("utf8")));
+  });
+  // The socket came paused (openSocket): it is read from now on, nothing it said lost.
+  socket.resume();
+  const { stdin } = streams;
+  if (!stdin) return;
+  stdin.on("data", (chunk: Buffer | string) => {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    socket.send(Buffer.concat([Buffer.from([STDIN]), bytes]), () => {
+      if (socket.bufferedAmount < STDIN_HIGH_WATER_BYTES) stdin.resume();
+    });
+    if (socket.bufferedAmount >= STDIN_HIGH_WATER_BYTES) stdin.pause();
+  });
+  stdin.on("end", () => {
+    if (socket.protocol === EXEC_PROTOCOLS[0] && socket.readyState === 1) socket.send(Buffer.from([CLOSE, STDIN]));
+  });
+}
+
+function statusOf(text: string): ExecStatus {
+  try {
+    return JSON.parse(text) as ExecStatus;
+  } catch {
+    return { status: "Failure", message: text.slice(0, 300) };
+  }
+}
+
+/** The exit code in an exec's closing status: Success is 0, a failure names its code as a cause. */
+export function exitCodeOf(status: ExecStatus): number {
+  if (status.status === "Success") return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
+  if (cause?.message !== undefined) return Number(cause.message);
+  return 126; // the command could not be run at all
+}
+
+export function asBuffer(data: Data): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
