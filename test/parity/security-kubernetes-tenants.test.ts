@@ -38,7 +38,7 @@ describe("a namespace enforcing Pod Security restricted", () => {
   });
   afterAll(async () => {
     await cleanupBackend(connectEngine({ kubernetes: options }), app);
-    await kubectl(["delete", "namespace", namespace, "--wait=false"]);
+    await kubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
   });
 
   it("runs a sandbox whose user is a non-root uid", async () => {
@@ -100,7 +100,7 @@ describe("a tenant holding sandfleet's role", () => {
     kubeconfig = role.options.kubeconfig;
   });
   afterAll(async () => {
-    await kubectl(["delete", "namespace", namespace, "--wait=false"]);
+    await kubectl(["delete", "namespace", namespace, "--wait=false", "--ignore-not-found"]);
   });
   const canI = async (...args: string[]) => {
     try {
@@ -172,7 +172,8 @@ describe("the agent's service-account token", () => {
   });
   afterAll(async () => {
     await cleanupBackend(connectEngine({ kubernetes: options }), app);
-    for (const ns of [namespace, neighbour]) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+    for (const ns of [namespace, neighbour])
+      await kubectl(["delete", "namespace", ns, "--wait=false", "--ignore-not-found"]);
   });
   const canI = async (...args: string[]) => {
     try {
@@ -285,7 +286,8 @@ describe("the agent's service-account token", () => {
         ).trim(),
       ).toBe("no");
     } finally {
-      for (const ns of [sandboxes, home]) await kubectl(["delete", "namespace", ns, "--wait=false"]);
+      for (const ns of [sandboxes, home])
+        await kubectl(["delete", "namespace", ns, "--wait=false", "--ignore-not-found"]);
     }
   });
 });
@@ -320,7 +322,7 @@ describe("tunnels and connect tokens on Kubernetes", () => {
   });
   afterAll(async () => {
     await (gateway as typeof gateway | undefined)?.close();
-    await kubectl(["delete", "pod", stranger, "--ignore-not-found", "--wait=false"]);
+    await kubectl(["delete", "pod", stranger, "--ignore-not-found", "--wait=false", "--ignore-not-found"]);
     await cleanupBackend(engine, app);
   });
 

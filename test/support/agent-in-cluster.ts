@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { sandfleet as runCli } from "./cli.ts";
+import { machineLock } from "./machine-lock.ts";
 import { TEST_CLUSTER } from "./cluster.ts";
 import { kubectl } from "./kubectl.ts";
 
@@ -21,12 +22,19 @@ let pushed: Promise<string> | undefined;
 /** The agent's image as the test cluster's nodes pull it: built when its recipe changed, pushed once per run. */
 export function agentImage(): Promise<string> {
   pushed ??= (async () => {
-    const { stdout } = await run("bash", [withEnv, "bash", imageScript], { maxBuffer: 1 << 24 });
-    const local = stdout.trim().split("\n").pop() ?? "";
-    const remote = `${TEST_CLUSTER.registry ?? ""}/${local}`;
-    await run("docker", ["tag", local, remote]);
-    await run("docker", ["push", remote], { maxBuffer: 1 << 24 });
-    return remote;
+    // Test files that need the agent run side by side: two pushes of the same layers at once leave
+    // the registry with a manifest whose blobs it refuses ("blob unknown"), so one builds and pushes at a time.
+    const release = await machineLock("agent-image", 600_000);
+    try {
+      const { stdout } = await run("bash", [withEnv, "bash", imageScript], { maxBuffer: 1 << 24 });
+      const local = stdout.trim().split("\n").pop() ?? "";
+      const remote = `${TEST_CLUSTER.registry ?? ""}/${local}`;
+      await run("docker", ["tag", local, remote]);
+      await run("docker", ["push", remote], { maxBuffer: 1 << 24 });
+      return remote;
+    } finally {
+      release();
+    }
   })();
   return pushed;
 }
