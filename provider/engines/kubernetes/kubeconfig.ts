@@ -152,6 +152,8 @@ function identityFileProblem(document: Record<string, unknown>, folder: string):
     // A number would be read as an open file descriptor of this process.
     if (file && typeof file !== "string")
       return `names certificate-authority ${JSON.stringify(file)}, which is not a path`;
+    const notPlain = typeof file === "string" && file !== "" ? notPlainFileProblem(file, folder) : undefined;
+    if (notPlain) return `names certificate-authority ${JSON.stringify(file)}, ${notPlain}`;
   }
   for (const entry of users) {
     const user = isPlainMap(entry) && isPlainMap(entry.user) ? entry.user : {};
@@ -163,8 +165,29 @@ function identityFileProblem(document: Record<string, unknown>, folder: string):
       const inside = relative(home, realPath(path));
       if (inside === "" || inside.startsWith(`..${sep}`) || inside === ".." || isAbsolute(inside))
         return `names ${key} ${JSON.stringify(file)}, a file outside the kubeconfig's folder (a file of this machine that signs in as it): ${KUBECONFIG_ALLOW_WORDS}`;
+      const notPlain = notPlainFileProblem(file, folder);
+      if (notPlain) return `names ${key} ${JSON.stringify(file)}, ${notPlain}`;
     }
   }
+  return undefined;
+}
+
+/**
+ * Why a file the kubeconfig names would not be read as a file, or undefined:
+ * a device or a pipe (`/dev/zero`, `/dev/stdin`, a FIFO) never ends, and a
+ * huge file fills memory, where the engine's client reads it whole. A file
+ * not there is left to the client's own error.
+ */
+function notPlainFileProblem(file: string, folder: string): string | undefined {
+  let stat;
+  try {
+    stat = statSync(isAbsolute(file) ? file : join(folder, file));
+  } catch {
+    return undefined;
+  }
+  if (!stat.isFile()) return "which is not a regular file (a device or a pipe is never read to its end)";
+  if (stat.size > MAX_KUBECONFIG_BYTES)
+    return `which is ${String(stat.size)} bytes; a file a kubeconfig names may have at most ${String(MAX_KUBECONFIG_BYTES)}`;
   return undefined;
 }
 

@@ -13,6 +13,8 @@ const ERROR_CHANNEL = 1;
 
 /** How much may wait for the API server before a writer is held back. */
 const SEND_HIGH_WATER_BYTES = 1 << 20;
+/** The most of the kubelet's error that is kept (it is read only for its kind). */
+const MAX_ERROR_CHARS = 4096;
 
 /**
  * One TCP connection to `port` of pod `podId`, through the API server's
@@ -102,7 +104,8 @@ export async function openPortForward(
     prefix[channel] = (prefix[channel] ?? 0) - skip;
     bytes = bytes.subarray(skip);
     if (bytes.length === 0) return;
-    if (channel === ERROR_CHANNEL) said += bytes.toString("utf8");
+    // The kubelet's error is a line: a server that keeps talking on it fills no memory of this process.
+    if (channel === ERROR_CHANNEL) said = (said + bytes.toString("utf8")).slice(0, MAX_ERROR_CHARS);
     // A slow reader pauses the connection, so that a pod sending fast fills no memory of this process.
     else if (!stream.push(bytes)) socket.pause();
   });

@@ -21,6 +21,8 @@ export interface SocketTarget {
   readonly headers: Record<string, string>;
   readonly tls: RequestIdentity["tls"];
   readonly agent: import("node:http").Agent;
+  /** How long the server may take to answer the upgrade, or to finish a refusal: the request's idle bound. */
+  readonly idleMs: number;
 }
 
 /** The API server of one kubeconfig context, spoken to over kept-alive connections. */
@@ -46,6 +48,9 @@ export interface AnswerBounds {
 
 /** A list of thousands of pods is tens of megabytes; an endless answer is refused long before memory runs out. */
 const DEFAULT_BOUNDS: AnswerBounds = { maxBodyBytes: 256 * 1024 * 1024, idleMs: 120_000 };
+
+const REDIRECT_REFUSED =
+  "the API server answered with a redirect, which sandfleet does not follow: the kubeconfig's server must be the API server itself";
 
 export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAULT_BOUNDS): KubeHttp {
   const credentials = credentialsOf(config);
@@ -102,6 +107,11 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
       response.resume();
       return send(method, path, options, true, follows);
     }
+    if ((response.statusCode ?? 0) >= 300 && (response.statusCode ?? 0) < 400) {
+      // A redirect is never followed (the credential would go where the server says), nor read as an answer.
+      response.resume();
+      throw new KubeStatusError(method, path, response.statusCode ?? 0, JSON.stringify({ message: REDIRECT_REFUSED }));
+    }
     if ((response.statusCode ?? 0) >= 400) {
       throw new KubeStatusError(method, path, response.statusCode ?? 0, await readText(response, bounds, path));
     }
@@ -124,6 +134,7 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
         headers: authorizationHeader(identity),
         tls: identity.tls,
         agent: agents(identity.tls),
+        idleMs: bounds.idleMs,
       };
     },
     refreshCredentials: () => credentials.refresh(),
