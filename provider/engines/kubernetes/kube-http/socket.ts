@@ -42,6 +42,9 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
     });
     socket.once("error", reject);
     socket.on("unexpected-response", (request, response) => {
+      // The refusal is what is said, even when the handshake's own time runs out while it is read.
+      socket.removeListener("error", reject);
+      socket.on("error", () => undefined);
       const chunks: Buffer[] = [];
       let size = 0;
       let said = false;
