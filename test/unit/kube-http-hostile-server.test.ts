@@ -204,7 +204,7 @@ describe("an API server that holds or fills the client's WebSocket", () => {
         const flood = Buffer.concat([Buffer.from([1]), Buffer.from("x".repeat(1024))]);
         const more = () => {
           // Until the client hangs up.
-          if (ws.readyState !== ws.OPEN) return;
+          if (ws.readyState !== 1) return; // open
           ws.send(flood, more);
         };
         more();
