@@ -14,6 +14,7 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { isAlias, isScalar, LineCounter, parseAllDocuments, visit } from "yaml";
+import { clusterProblem } from "./kube-http/connection-config.ts";
 
 /** Keys of a kubeconfig that run something on, or send something from, the machine that loads it. */
 const RISKY_KEYS: Record<string, string> = {
@@ -148,7 +149,11 @@ function identityFileProblem(document: Record<string, unknown>, folder: string):
   const home = realPath(folder);
   const clusters = Array.isArray(document.clusters) ? (document.clusters as unknown[]) : [];
   for (const entry of clusters) {
-    const file = isPlainMap(entry) && isPlainMap(entry.cluster) ? entry.cluster["certificate-authority"] : undefined;
+    const cluster = isPlainMap(entry) && isPlainMap(entry.cluster) ? entry.cluster : undefined;
+    // The loader's own rule, said here too, so that validate refuses what the engine would, in its words.
+    const unreachable = cluster ? clusterProblem(cluster) : undefined;
+    if (unreachable) return `cluster ${JSON.stringify(isPlainMap(entry) ? entry.name : undefined)} ${unreachable}`;
+    const file = cluster?.["certificate-authority"];
     // A number would be read as an open file descriptor of this process.
     if (file && typeof file !== "string")
       return `names certificate-authority ${JSON.stringify(file)}, which is not a path`;
