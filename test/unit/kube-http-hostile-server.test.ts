@@ -20,7 +20,7 @@ import {
   exitCodeOf,
   joinExecChannels,
 } from "../../provider/engines/kubernetes/kube-http/exec-channels.ts";
-import { type KubeHttp, kubeHttp } from "../../provider/engines/kubernetes/kube-http/http.ts";
+import { type AnswerBounds, type KubeHttp, kubeHttp } from "../../provider/engines/kubernetes/kube-http/http.ts";
 import { loadConnection } from "../../provider/engines/kubernetes/kube-http/load.ts";
 import { openSocket } from "../../provider/engines/kubernetes/kube-http/socket.ts";
 import { openPortForward } from "../../provider/engines/kubernetes/port-forward.ts";
@@ -38,7 +38,7 @@ let url = "";
 let onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void = () => undefined;
 const wss = new WebSocketServer({ noServer: true, handleProtocols: () => "v5.channel.k8s.io" });
 
-function client(bounds = { maxBodyBytes: 1 << 20, idleMs: 500 }): KubeHttp {
+function client(bounds: AnswerBounds = { maxBodyBytes: 1 << 20, idleMs: 500 }): KubeHttp {
   const file = join(dir, "kubeconfig.json");
   writeFileSync(
     file,
@@ -85,6 +85,21 @@ beforeAll(async () => {
       const target = `http://127.0.0.1:${String((elsewhere.address() as AddressInfo).port)}/api/v1/namespaces/ns/pods/p`;
       response.writeHead(request.url === "/redirect/307" ? 307 : 302, { Location: target });
       response.end();
+      return;
+    }
+    if (request.url === "/drip") {
+      // A byte now and then, never the end: each comes before the idle bound runs out.
+      response.writeHead(200, { "Content-Type": "application/json" });
+      response.write("{");
+      const drip = setInterval(() => response.write(" "), 50);
+      response.on("close", () => {
+        clearInterval(drip);
+      });
+      return;
+    }
+    if (request.url === "/huge-header") {
+      response.writeHead(200, { "Content-Type": "application/json", "X-Filler": "a".repeat(1 << 20) });
+      response.end("{}");
       return;
     }
     response.writeHead(200, { "Content-Type": "application/json" });
@@ -218,6 +233,29 @@ describe("an API server that holds or fills the client's WebSocket", () => {
     stream.resume();
     const error = await new Promise((resolve) => stream.once("error", resolve));
     expect(String(error)).toContain("the cluster could not forward to port 80 of sandbox pod sf-000000000000");
+  });
+});
+
+describe("an API server that holds or fills a call", () => {
+  it("an answer that drips a byte before each idle bound, and never ends, is given up at the whole bound", async () => {
+    await expect(client({ maxBodyBytes: 1 << 20, idleMs: 500, wholeMs: 1000 }).json("GET", "/drip")).rejects.toThrow(
+      /the API server's answer took more than 1 s/,
+    );
+  });
+
+  it("a header of a megabyte is refused by the parser, and the process lives on", async () => {
+    await expect(client().json("GET", "/huge-header")).rejects.toMatchObject({ code: "HPE_HEADER_OVERFLOW" });
+    await expect(client().json("GET", "/ok")).resolves.toEqual({});
+  });
+
+  it("an upgrade answered with a header of a megabyte is refused", async () => {
+    onUpgrade = (_, socket) => {
+      socket.on("error", () => undefined);
+      socket.end(`HTTP/1.1 101 Switching Protocols\r\nX-Filler: ${"a".repeat(1 << 20)}\r\n\r\n`);
+    };
+    await expect(
+      openSocket(client(), "/api/v1/namespaces/ns/pods/p/exec", { command: ["x"] }, EXEC_PROTOCOLS),
+    ).rejects.toThrow(/header|overflow/i);
   });
 });
 
