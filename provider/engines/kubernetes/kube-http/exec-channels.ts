@@ -36,7 +36,7 @@ export function joinExecChannels(
   onStatus: (status: ExecStatus) => void,
 ): void {
   let behind = 0;
-  let closed = false;
+  let ended = false;
   const deliver = (into: Writable, bytes: Buffer) => {
     if (into.destroyed || into.writableEnded) return;
     if (!into.write(bytes)) {
@@ -55,9 +55,9 @@ export function joinExecChannels(
     const rest = bytes.subarray(1);
     if (channel === STDOUT) deliver(streams.stdout, rest);
     else if (channel === STDERR) deliver(streams.stderr, rest);
-    else if (channel === STATUS && rest.length > 0 && !closed) {
+    else if (channel === STATUS && rest.length > 0 && !ended) {
       // The status is the exec's last word: what the server sends after it (or never closing) is not the command's.
-      closed = true;
+      ended = true;
       streams.stdout.end();
       streams.stderr.end();
       onStatus(statusOf(rest.toString("utf8")));
