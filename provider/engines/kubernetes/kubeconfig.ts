@@ -223,7 +223,9 @@ export function loadedUsersProblem(
     return `user ${JSON.stringify(user.name)} ${user.exec ? RISKY_KEYS.exec : RISKY_KEYS["auth-provider"]}: ${KUBECONFIG_ALLOW_WORDS}`;
   const written = new Map<unknown, unknown>();
   for (const entry of Array.isArray(document.users) ? (document.users as unknown[]) : [])
-    if (isPlainMap(entry) && isPlainMap(entry.user)) written.set(entry.name, entry.user.token);
+    // The first entry of a name is the one the loader uses, as kubectl does.
+    if (isPlainMap(entry) && isPlainMap(entry.user) && !written.has(entry.name))
+      written.set(entry.name, entry.user.token);
   const fromFile = users.find((u) => u.token !== undefined && u.token !== null && u.token !== written.get(u.name));
   if (fromFile) return `user ${JSON.stringify(fromFile.name)} ${RISKY_KEYS["token-file"]}: ${KUBECONFIG_ALLOW_WORDS}`;
   return undefined;
