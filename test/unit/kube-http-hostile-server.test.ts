@@ -151,6 +151,21 @@ describe("an API server that lies in an exec's closing status", () => {
     },
   );
 
+  it("frames on channels that are not the exec's, empty ones and text ones are not the command's output", async () => {
+    const { code, out, ended } = await execAgainst((ws) => {
+      ws.send(Buffer.from([9, 65]));
+      ws.send(Buffer.from([255, 0]));
+      ws.send(Buffer.alloc(0));
+      ws.send(Buffer.from([0, 66]));
+      ws.send("\u0001text frame\n");
+      ws.send(Buffer.concat([Buffer.from([1]), Buffer.from("out\n")]));
+      ws.send(statusFrame(failure("4")));
+    });
+    expect(code).toBe(4);
+    await ended;
+    expect(Buffer.concat(out).toString()).toBe("text frame\nout\n");
+  });
+
   it("a true code is read as it is", async () => {
     const { code } = await execAgainst((ws) => {
       ws.send(statusFrame(failure("42")));
