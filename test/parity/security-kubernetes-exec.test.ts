@@ -22,7 +22,11 @@ const FORGED_CLOSE = Buffer.from([255, 0]);
 function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-  return new Promise((resolve) => stream.on("end", () => { resolve(Buffer.concat(chunks)); }));
+  return new Promise((resolve) =>
+    stream.on("end", () => {
+      resolve(Buffer.concat(chunks));
+    }),
+  );
 }
 
 describe("a process inside a sandbox on Kubernetes, against the exec channels", () => {
