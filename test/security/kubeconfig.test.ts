@@ -3,6 +3,7 @@
 // a command line: loading it on the deploy machine would run whatever the pull
 // request wrote, with the deploy job's credentials. validate, preview and up
 // must all refuse it (unless the policy allows plugins), and it must never run.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -246,6 +247,65 @@ describe("a kubeconfig from a pull request that hides a key from the check", () 
     expect(seen.join("\n")).toContain("Bearer written-token");
     expect(seen.join("\n")).not.toContain(secretText);
   });
+});
+
+// The same author names, from the kubeconfig, a file that never ends (a
+// device, a pipe) where the engine's client reads it whole, or a cluster the
+// engine cannot reach as written (a proxy-url): validate says what the engine
+// would say, in its words, and the engine reads nothing of the file.
+describe("a kubeconfig from a pull request that names a file without end, or a proxy", () => {
+  const dir = mkdtempSync(join(tmpdir(), "sandfleet-kubefiles-"));
+  const fifo = join(dir, "ca.pipe");
+
+  const kubeconfigWith = (cluster: string, user = "token: t") =>
+    [
+      "apiVersion: v1",
+      "kind: Config",
+      `clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", ${cluster}}}]`,
+      "contexts: [{name: x, context: {cluster: c, user: u, namespace: default}}]",
+      "current-context: x",
+      `users: [{name: u, user: {${user}}}]`,
+    ].join("\n");
+
+  beforeAll(() => {
+    execFileSync("mkfifo", [fifo]);
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const refusals: [string, string, string][] = [
+    ["certificate-authority /dev/zero", "certificate-authority: /dev/zero", "which is not a regular file"],
+    ["certificate-authority /dev/stdin", "certificate-authority: /dev/stdin", "which is not a regular file"],
+    ["certificate-authority a pipe in its folder", "certificate-authority: ca.pipe", "which is not a regular file"],
+    ["certificate-authority a folder", "certificate-authority: /etc", "which is not a regular file"],
+    ["a proxy-url", "proxy-url: http://127.0.0.1:3128", "names a proxy-url, which sandfleet does not use"],
+    ["a server that is not an address", 'server: "127.0.0.1:1"', "it must be an https:// (or http://) address"],
+  ];
+
+  it.each(refusals)(
+    "`sandfleet validate` and the engine refuse %s with the same words, and the engine reads nothing of it",
+    async (what, cluster, words) => {
+      const name = `${what.replaceAll(/[^a-z]+/g, "-")}.yaml`;
+      const file = join(dir, name);
+      // A later `server:` in the same flow map would be a duplicate key: the one written here replaces the default.
+      writeFileSync(
+        file,
+        cluster.startsWith("server:")
+          ? kubeconfigWith("").replace('server: "https://127.0.0.1:1", ', cluster + ", ")
+          : kubeconfigWith(cluster),
+      );
+      const specFile = join(dir, `${name}-sandfleet.yaml`);
+      writeFileSync(specFile, `app: files\nkubernetes: {kubeconfig: ${name}, registry: registry.internal:5000}\n`);
+      const result = await sandfleet(["validate", specFile]);
+      expect(result.code).not.toBe(0);
+      const said = /kubernetes\.kubeconfig: \S+ (.*)/.exec(result.stderr)?.[1];
+      expect(said).toContain(words);
+      const engine = connectEngine({ kubernetes: { kubeconfig: file, registry: "127.0.0.1:5000" } });
+      // The engine's words are validate's, after the file's name.
+      await expect(engine.ping()).rejects.toThrow(said ?? words);
+    },
+  );
 });
 
 // sandfleet's own client checks the API server's certificate: a server that

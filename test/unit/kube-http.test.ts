@@ -385,6 +385,24 @@ describe("kube-http errors and bodies", () => {
     expect(read(config({ server: "ftp://api.test" }))).toThrow(/must be an https:\/\/ \(or http:\/\/\) address/);
   });
 
+  it("a named kubeconfig with a user written twice signs in as the first, as kubectl does, and is not refused", async () => {
+    const file = join(dir, "twice.kubeconfig");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        clusters: [{ name: "c", cluster: { server: url, "certificate-authority": ca.files.ca } }],
+        contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "ns" } }],
+        "current-context": "x",
+        users: [
+          { name: "u", user: { token: "good-token" } },
+          { name: "u", user: { token: "other-token" } },
+        ],
+      }),
+    );
+    await kubeHttp(loadConnection({ kubeconfig: file })).json("GET", "/api/v1/namespaces/ns/pods/p");
+    expect(seen[0]?.authorization).toBe("Bearer good-token");
+  });
+
   it("a context that is not there is named", () => {
     expect(() => connectionConfig([{ document: { contexts: [] }, folder: dir, name: "k" }], "gone")).toThrow(
       'kubeconfig k: no context named "gone"',

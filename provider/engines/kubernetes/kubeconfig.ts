@@ -14,6 +14,7 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { isAlias, isScalar, LineCounter, parseAllDocuments, visit } from "yaml";
+import { clusterProblem } from "./kube-http/connection-config.ts";
 
 /** Keys of a kubeconfig that run something on, or send something from, the machine that loads it. */
 const RISKY_KEYS: Record<string, string> = {
@@ -148,10 +149,16 @@ function identityFileProblem(document: Record<string, unknown>, folder: string):
   const home = realPath(folder);
   const clusters = Array.isArray(document.clusters) ? (document.clusters as unknown[]) : [];
   for (const entry of clusters) {
-    const file = isPlainMap(entry) && isPlainMap(entry.cluster) ? entry.cluster["certificate-authority"] : undefined;
+    const cluster = isPlainMap(entry) && isPlainMap(entry.cluster) ? entry.cluster : undefined;
+    // The loader's own rule, said here too, so that validate refuses what the engine would, in its words.
+    const unreachable = cluster ? clusterProblem(cluster) : undefined;
+    if (unreachable) return `cluster ${JSON.stringify(isPlainMap(entry) ? entry.name : undefined)} ${unreachable}`;
+    const file = cluster?.["certificate-authority"];
     // A number would be read as an open file descriptor of this process.
     if (file && typeof file !== "string")
       return `names certificate-authority ${JSON.stringify(file)}, which is not a path`;
+    const notPlain = typeof file === "string" && file !== "" ? notPlainFileProblem(file, folder) : undefined;
+    if (notPlain) return `names certificate-authority ${JSON.stringify(file)}, ${notPlain}`;
   }
   for (const entry of users) {
     const user = isPlainMap(entry) && isPlainMap(entry.user) ? entry.user : {};
@@ -163,8 +170,29 @@ function identityFileProblem(document: Record<string, unknown>, folder: string):
       const inside = relative(home, realPath(path));
       if (inside === "" || inside.startsWith(`..${sep}`) || inside === ".." || isAbsolute(inside))
         return `names ${key} ${JSON.stringify(file)}, a file outside the kubeconfig's folder (a file of this machine that signs in as it): ${KUBECONFIG_ALLOW_WORDS}`;
+      const notPlain = notPlainFileProblem(file, folder);
+      if (notPlain) return `names ${key} ${JSON.stringify(file)}, ${notPlain}`;
     }
   }
+  return undefined;
+}
+
+/**
+ * Why a file the kubeconfig names would not be read as a file, or undefined:
+ * a device or a pipe (`/dev/zero`, `/dev/stdin`, a FIFO) never ends, and a
+ * huge file fills memory, where the engine's client reads it whole. A file
+ * not there is left to the client's own error.
+ */
+function notPlainFileProblem(file: string, folder: string): string | undefined {
+  let stat;
+  try {
+    stat = statSync(isAbsolute(file) ? file : join(folder, file));
+  } catch {
+    return undefined;
+  }
+  if (!stat.isFile()) return "which is not a regular file (a device or a pipe is never read to its end)";
+  if (stat.size > MAX_KUBECONFIG_BYTES)
+    return `which is ${String(stat.size)} bytes; a file a kubeconfig names may have at most ${String(MAX_KUBECONFIG_BYTES)}`;
   return undefined;
 }
 
@@ -195,7 +223,9 @@ export function loadedUsersProblem(
     return `user ${JSON.stringify(user.name)} ${user.exec ? RISKY_KEYS.exec : RISKY_KEYS["auth-provider"]}: ${KUBECONFIG_ALLOW_WORDS}`;
   const written = new Map<unknown, unknown>();
   for (const entry of Array.isArray(document.users) ? (document.users as unknown[]) : [])
-    if (isPlainMap(entry) && isPlainMap(entry.user)) written.set(entry.name, entry.user.token);
+    // The first entry of a name is the one the loader uses, as kubectl does.
+    if (isPlainMap(entry) && isPlainMap(entry.user) && !written.has(entry.name))
+      written.set(entry.name, entry.user.token);
   const fromFile = users.find((u) => u.token !== undefined && u.token !== null && u.token !== written.get(u.name));
   if (fromFile) return `user ${JSON.stringify(fromFile.name)} ${RISKY_KEYS["token-file"]}: ${KUBECONFIG_ALLOW_WORDS}`;
   return undefined;

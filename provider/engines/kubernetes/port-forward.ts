@@ -13,6 +13,8 @@ const ERROR_CHANNEL = 1;
 
 /** How much may wait for the API server before a writer is held back. */
 const SEND_HIGH_WATER_BYTES = 1 << 20;
+/** The most of the kubelet's error that is kept (it is read only for its kind). */
+const MAX_ERROR_CHARS = 4096;
 
 /**
  * One TCP connection to `port` of pod `podId`, through the API server's
@@ -90,6 +92,7 @@ export async function openPortForward(
   // Each channel's first two bytes are the port's number: what is left of them to skip.
   const prefix = [2, 2];
   socket.on("message", (data: Data) => {
+    if (stream.destroyed) return;
     let bytes = asBuffer(data);
     const channel = bytes[0];
     if (channel !== DATA_CHANNEL && channel !== ERROR_CHANNEL) {
@@ -102,7 +105,11 @@ export async function openPortForward(
     prefix[channel] = (prefix[channel] ?? 0) - skip;
     bytes = bytes.subarray(skip);
     if (bytes.length === 0) return;
-    if (channel === ERROR_CHANNEL) said += bytes.toString("utf8");
+    if (channel === ERROR_CHANNEL) {
+      said += bytes.toString("utf8");
+      // The kubelet's error is a line, then the end: a server that keeps talking on it is cut off there.
+      if (said.length >= MAX_ERROR_CHARS) stream.destroy(new EngineError(forwardRefusal(podId, port, said)));
+    }
     // A slow reader pauses the connection, so that a pod sending fast fills no memory of this process.
     else if (!stream.push(bytes)) socket.pause();
   });

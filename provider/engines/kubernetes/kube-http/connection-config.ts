@@ -126,16 +126,23 @@ function collect(into: Map<string, Entry>, list: unknown, key: string, folder: s
   }
 }
 
-function clusterSide({ name, value, folder }: Entry, where: string): ClusterSide {
+/**
+ * Why a kubeconfig's cluster cannot be reached as written, or undefined: the
+ * one rule for the loader and for the check `validate` runs on a named file.
+ */
+export function clusterProblem(value: Record<string, unknown>): string | undefined {
   const server = text(value.server);
   if (!/^https?:\/\/[^/]/.test(server))
-    throw new InvalidArgumentError(
-      `kubeconfig ${where}: cluster ${JSON.stringify(name)} has server ${JSON.stringify(server)}; it must be an https:// (or http://) address`,
-    );
+    return `has server ${JSON.stringify(server)}; it must be an https:// (or http://) address`;
   if (value["proxy-url"] !== undefined)
-    throw new InvalidArgumentError(
-      `kubeconfig ${where}: cluster ${JSON.stringify(name)} names a proxy-url, which sandfleet does not use; reach the server directly`,
-    );
+    return "names a proxy-url, which sandfleet does not use; reach the server directly";
+  return undefined;
+}
+
+function clusterSide({ name, value, folder }: Entry, where: string): ClusterSide {
+  const problem = clusterProblem(value);
+  if (problem) throw new InvalidArgumentError(`kubeconfig ${where}: cluster ${JSON.stringify(name)} ${problem}`);
+  const server = text(value.server);
   return {
     server: server.replace(/\/+$/, ""),
     ...data("caData", value["certificate-authority-data"]),

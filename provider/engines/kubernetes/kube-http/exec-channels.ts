@@ -36,6 +36,7 @@ export function joinExecChannels(
   onStatus: (status: ExecStatus) => void,
 ): void {
   let behind = 0;
+  let ended = false;
   const deliver = (into: Writable, bytes: Buffer) => {
     if (into.destroyed || into.writableEnded) return;
     if (!into.write(bytes)) {
@@ -54,7 +55,14 @@ export function joinExecChannels(
     const rest = bytes.subarray(1);
     if (channel === STDOUT) deliver(streams.stdout, rest);
     else if (channel === STDERR) deliver(streams.stderr, rest);
-    else if (channel === STATUS && rest.length > 0) onStatus(statusOf(rest.toString("utf8")));
+    else if (channel === STATUS && rest.length > 0 && !ended) {
+      // The status is the exec's last word: what the server sends after it (or never closing) is not the command's.
+      ended = true;
+      streams.stdout.end();
+      streams.stderr.end();
+      onStatus(statusOf(rest.toString("utf8")));
+      socket.close();
+    }
   });
   // The socket came paused (openSocket): it is read from now on, nothing it said lost.
   socket.resume();
@@ -72,20 +80,51 @@ export function joinExecChannels(
   });
 }
 
+/**
+ * The status as sandfleet reads it: whatever the server sent (null, a list,
+ * causes that are not a list), only the fields of their expected types are
+ * kept, so that reading it never throws inside the socket's listener.
+ */
 function statusOf(text: string): ExecStatus {
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as ExecStatus;
+    parsed = JSON.parse(text);
   } catch {
     return { status: "Failure", message: text.slice(0, 300) };
   }
+  const object = isRecord(parsed) ? parsed : {};
+  const details = isRecord(object.details) ? object.details : {};
+  const causes = (Array.isArray(details.causes) ? (details.causes as unknown[]) : []).filter(isRecord).map((c) => ({
+    ...(typeof c.reason === "string" ? { reason: c.reason } : {}),
+    ...(typeof c.message === "string" ? { message: c.message } : {}),
+  }));
+  return {
+    ...(typeof object.status === "string" ? { status: object.status } : {}),
+    ...(typeof object.message === "string" ? { message: object.message.slice(0, 300) } : {}),
+    ...(typeof object.reason === "string" ? { reason: object.reason } : {}),
+    details: { causes },
+  };
 }
 
-/** The exit code in an exec's closing status: Success is 0, a failure names its code as a cause. */
+/** What the command could not be run at all ends with, and what a status with no believable code is read as. */
+const NOT_RUN = 126;
+
+/**
+ * The exit code in an exec's closing status: Success is 0, a failure names
+ * its code as a cause. A code is what a process can end with, 1 to 255 in
+ * decimal digits: a failure that claims 0, a negative, a fraction or words
+ * is not a code, and is never read as success.
+ */
 export function exitCodeOf(status: ExecStatus): number {
   if (status.status === "Success") return 0;
-  const cause = status.details?.causes?.find((c) => c.reason === "ExitCode");
-  if (cause?.message !== undefined) return Number(cause.message);
-  return 126; // the command could not be run at all
+  const causes = Array.isArray(status.details?.causes) ? status.details.causes : [];
+  const cause = causes.find((c) => isRecord(c) && c.reason === "ExitCode");
+  const code = typeof cause?.message === "string" && /^[0-9]{1,3}$/.test(cause.message) ? Number(cause.message) : 0;
+  return code >= 1 && code <= 255 ? code : NOT_RUN;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 export function asBuffer(data: Data): Buffer {

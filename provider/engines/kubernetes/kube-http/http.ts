@@ -21,6 +21,8 @@ export interface SocketTarget {
   readonly headers: Record<string, string>;
   readonly tls: RequestIdentity["tls"];
   readonly agent: import("node:http").Agent;
+  /** How long the server may take to answer the upgrade, or to finish a refusal: the request's idle bound. */
+  readonly idleMs: number;
 }
 
 /** The API server of one kubeconfig context, spoken to over kept-alive connections. */
@@ -42,10 +44,21 @@ export interface AnswerBounds {
   readonly maxBodyBytes: number;
   /** How long a request (not a followed log) may go without a byte from the server. */
   readonly idleMs: number;
+  /**
+   * How long an answer read whole may take from the request to its last
+   * byte: a server that sends a byte now and then would otherwise never be
+   * given up. Default 10 minutes.
+   */
+  readonly wholeMs?: number;
 }
+
+const DEFAULT_WHOLE_MS = 600_000;
 
 /** A list of thousands of pods is tens of megabytes; an endless answer is refused long before memory runs out. */
 const DEFAULT_BOUNDS: AnswerBounds = { maxBodyBytes: 256 * 1024 * 1024, idleMs: 120_000 };
+
+const REDIRECT_REFUSED =
+  "the API server answered with a redirect, which sandfleet does not follow: the kubeconfig's server must be the API server itself";
 
 export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAULT_BOUNDS): KubeHttp {
   const credentials = credentialsOf(config);
@@ -61,6 +74,7 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
     options: RequestOptions,
     retried: boolean,
     follows = false,
+    whole = false,
   ): Promise<IncomingMessage> => {
     const identity = await credentials.identity();
     const body =
@@ -74,6 +88,7 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
       headers["Content-Length"] = String(body.length);
     }
     const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      let answer: IncomingMessage | undefined;
       const request = (secure ? httpsRequest : httpRequest)(
         {
           protocol: server.protocol,
@@ -84,9 +99,28 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
           headers,
           agent: agents(identity.tls),
         },
-        resolve,
+        (response) => {
+          answer = response;
+          response.on("close", () => {
+            clearTimeout(deadline);
+          });
+          resolve(response);
+        },
       );
-      request.on("error", reject);
+      const wholeMs = bounds.wholeMs ?? DEFAULT_WHOLE_MS;
+      const deadline = whole
+        ? setTimeout(() => {
+            const error = Object.assign(
+              new Error(`the API server's answer took more than ${String(wholeMs / 1000)} s, the most sandfleet waits`),
+              { code: "ETIMEDOUT" },
+            );
+            (answer ?? request).destroy(error);
+          }, wholeMs)
+        : undefined;
+      request.on("error", (error) => {
+        clearTimeout(deadline);
+        reject(error);
+      });
       // A followed log is quiet as long as its pod is; anything else that stalls is given up.
       if (!follows)
         request.setTimeout(bounds.idleMs, () => {
@@ -100,7 +134,12 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
     });
     if (response.statusCode === 401 && !retried && credentials.refresh()) {
       response.resume();
-      return send(method, path, options, true, follows);
+      return send(method, path, options, true, follows, whole);
+    }
+    if ((response.statusCode ?? 0) >= 300 && (response.statusCode ?? 0) < 400) {
+      // A redirect is never followed (the credential would go where the server says), nor read as an answer.
+      response.resume();
+      throw new KubeStatusError(method, path, response.statusCode ?? 0, JSON.stringify({ message: REDIRECT_REFUSED }));
     }
     if ((response.statusCode ?? 0) >= 400) {
       throw new KubeStatusError(method, path, response.statusCode ?? 0, await readText(response, bounds, path));
@@ -111,7 +150,7 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
   return {
     config,
     async json<T>(method: string, path: string, options: RequestOptions = {}) {
-      const text = await readText(await send(method, path, options, false), bounds, path);
+      const text = await readText(await send(method, path, options, false, false, true), bounds, path);
       return (text === "" ? undefined : JSON.parse(text)) as T;
     },
     stream: (path, query) => send("GET", path, query ? { query } : {}, false, query?.follow === true),
@@ -124,6 +163,7 @@ export function kubeHttp(config: ConnectionConfig, bounds: AnswerBounds = DEFAUL
         headers: authorizationHeader(identity),
         tls: identity.tls,
         agent: agents(identity.tls),
+        idleMs: bounds.idleMs,
       };
     },
     refreshCredentials: () => credentials.refresh(),

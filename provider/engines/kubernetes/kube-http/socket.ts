@@ -10,6 +10,9 @@ import type { KubeHttp, Query } from "./http.ts";
  * credential on a 401. The first connection of the pool may carry it, so an
  * exec after a read of its pod costs no second TLS handshake.
  */
+/** The most of a refusal's body that is read. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
+
 export async function openSocket(http: KubeHttp, path: string, query: Query, protocols: string[]): Promise<WebSocket> {
   try {
     return await attempt(http, path, query, protocols);
@@ -27,6 +30,8 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
     agent: target.agent,
     ...target.tls,
     perMessageDeflate: false,
+    // A server that takes the connection and never answers the upgrade would hold the exec forever.
+    handshakeTimeout: target.idleMs,
   });
   return new Promise<WebSocket>((resolve, reject) => {
     socket.once("open", () => {
@@ -37,18 +42,35 @@ async function attempt(http: KubeHttp, path: string, query: Query, protocols: st
     });
     socket.once("error", reject);
     socket.on("unexpected-response", (request, response) => {
+      // The refusal is what is said, even when the handshake's own time runs out while it is read.
+      socket.removeListener("error", reject);
+      socket.on("error", () => undefined);
       const chunks: Buffer[] = [];
-      response.on("data", (chunk: Buffer) => chunks.push(chunk));
-      response.on("end", () => {
+      let size = 0;
+      let said = false;
+      const refuse = () => {
+        if (said) return;
+        said = true;
+        clearTimeout(timer);
         const status = response.statusCode ?? 0;
-        const said = statusMessage(Buffer.concat(chunks).toString("utf8"));
+        const message = statusMessage(Buffer.concat(chunks).toString("utf8"));
         request.destroy();
         reject(
-          Object.assign(new Error(`Unexpected server response: ${String(status)}${said ? ` (${said})` : ""}`), {
+          Object.assign(new Error(`Unexpected server response: ${String(status)}${message ? ` (${message})` : ""}`), {
             status,
           }),
         );
+      };
+      // A refusal's words are a Status of a few hundred bytes: a body without end, or one that never
+      // ends, is cut where the bound or the time runs out and the refusal said with what came.
+      const timer = setTimeout(refuse, target.idleMs);
+      response.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= MAX_REFUSAL_BYTES) chunks.push(chunk);
+        else refuse();
       });
+      response.on("end", refuse);
+      response.on("error", refuse);
     });
   });
 }
