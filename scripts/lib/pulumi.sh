@@ -7,7 +7,27 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bin="$PULUMI_HOME_BIN"
-if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" ]]; then
+launcher_src="$ROOT/scripts/pulumi-nodejs-launcher"
+launcher_stamp="launcher-$(cat "$launcher_src"/go.mod "$launcher_src"/*.go | sha256sum | cut -c1-16)"
+
+# The language host reads its options only from flags, which the current CLI no longer passes:
+# `pulumi-language-nodejs` is a launcher that gives it the project's (scripts/pulumi-nodejs-launcher).
+install_launcher() {
+  [[ -e "$bin/.$launcher_stamp" ]] && return 0
+  (cd "$launcher_src" && quiet go build -trimpath -ldflags "-s -w" -o "$bin/pulumi-language-nodejs.tmp" .)
+  mv "$bin/pulumi-language-nodejs.tmp" "$bin/pulumi-language-nodejs"
+  rm -f "$bin"/.launcher-*
+  touch "$bin/.$launcher_stamp"
+}
+
+if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs-host" ]]; then
+  install_launcher
+  exit 0
+fi
+# A cache made before the launcher holds the host under the launcher's name.
+if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs" ]] && ! compgen -G "$bin/.launcher-*" >/dev/null; then
+  mv "$bin/pulumi-language-nodejs" "$bin/pulumi-language-nodejs-host"
+  install_launcher
   exit 0
 fi
 require_cmd go "Go is needed to build the Pulumi CLI from Go modules; install Debian's golang-go (>= 1.26) or put go on PATH"
@@ -41,9 +61,10 @@ mkdir -p "$bin.tmp"
 build_main pulumi "$PULUMI_VERSION" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
   "github.com/pulumi/pulumi/pkg/v3 $PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3 $PULUMI_VERSION"
 say "pulumi built in $(($(date +%s) - started))s"
-build_main pulumi-language-nodejs "$PULUMI_LANGUAGE_SDK_VERSION" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
+build_main pulumi-language-nodejs-host "$PULUMI_LANGUAGE_SDK_VERSION" github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs \
   "github.com/pulumi/pulumi/sdk/v3 $PULUMI_LANGUAGE_SDK_VERSION"
 "$bin.tmp/pulumi" version >/dev/null || die "the freshly built pulumi does not run"
 rm -rf "$bin"
 mv "$bin.tmp" "$bin"
+install_launcher
 say "Pulumi CLI $("$bin/pulumi" version) ready in $bin ($(($(date +%s) - started))s)"
