@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import type { V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
+import type { V1ContainerStateWaiting, V1ContainerStatus, V1Pod } from "@kubernetes/client-node";
 import { randomHex } from "../../digest.ts";
 import { ConflictError, EngineError, InvalidArgumentError, NotFoundError, SandboxLostError } from "../../errors.ts";
 import type {
@@ -169,6 +169,25 @@ const FATAL_WAITING = new Set([
   "RunContainerError",
   "ErrImageNeverPull",
 ]);
+
+/**
+ * The first of a pod's containers that waits for a reason that never resolves by itself, if any.
+ * A kubelet too busy to read the pod's Secret in time says CreateContainerConfigError with "failed
+ * to sync secret cache" (or configmap): that one it retries by itself within seconds, so the start
+ * waits on instead of failing a pod that would have run.
+ */
+export function fatalWaiting(pod: V1Pod): V1ContainerStateWaiting | undefined {
+  return [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+    .map((c) => c.state?.waiting)
+    .find(
+      (w) =>
+        w?.reason !== undefined &&
+        FATAL_WAITING.has(w.reason) &&
+        !(
+          w.reason === "CreateContainerConfigError" && /failed to sync (secret|configmap) cache/i.test(w.message ?? "")
+        ),
+    );
+}
 
 export function podClient(deps: PodDeps): ContainerClient {
   const { apis, call, lookup } = deps;
@@ -343,9 +362,7 @@ export function podClient(deps: PodDeps): ContainerClient {
             : (pod.status?.message ?? pod.status?.reason ?? "it failed");
           throw new EngineError(`pod ${id} ended before its sandbox started: ${why}`);
         }
-        const waiting = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-          .map((c) => c.state?.waiting)
-          .find((w) => w?.reason && FATAL_WAITING.has(w.reason));
+        const waiting = fatalWaiting(pod);
         if (waiting) {
           throw new EngineError(`pod ${id} cannot start: ${waiting.reason ?? ""}: ${waiting.message ?? ""}`.trim());
         }
