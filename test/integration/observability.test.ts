@@ -45,7 +45,12 @@ describe("sandfleet agent --metrics-addr", () => {
     url = /metrics at (\S+)/.exec(out)?.[1] ?? "";
   });
   afterAll(async () => {
-    agent.kill("SIGTERM");
+    // The agent is gone before the app is cleaned up: a pass still under way would refill the pool after it.
+    if (agent.exitCode === null && agent.signalCode === null) {
+      const exited = new Promise((resolve) => agent.once("exit", resolve));
+      agent.kill("SIGTERM");
+      await exited;
+    }
     await cleanupApp(app);
   });
 
