@@ -112,7 +112,9 @@ export default defineConfig({
       },
       {
         test: {
-          // A thousand containers made and removed: alone on the engine, after `npm test` (.ci/run).
+          // A thousand containers made and removed: alone on the engine, after `npm test` (.ci/run),
+          // one file at a time (`npm run test:scale` says --no-file-parallelism): the egress drill's
+          // second engine takes its networks from the same address pools as the pool's app network.
           name: "scale",
           include: ["test/scale/**/*.test.ts"],
           globalSetup: ["test/support/require-engine.ts"],

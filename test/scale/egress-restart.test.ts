@@ -85,7 +85,11 @@ describe("the egress daemon after its engine restarts", () => {
       expect(await listTable(mainTables.egress)).toBeDefined();
 
       // A second engine on this host, its daemon placed with a hosts file under a temporary directory.
-      engine = await DisposableEngine.start(["sandfleet/busybox", "sandfleet/python"]);
+      // Its networks from a pool of its own: the main engine's networks (this run's, or another's
+      // left behind) hold Docker's default pools, and its daemon listens on its networks' gateways.
+      engine = await DisposableEngine.start(["sandfleet/busybox", "sandfleet/python"], {
+        "default-address-pools": [{ base: "10.226.0.0/16", size: 24 }],
+      });
       const remote = new Sandfleet({ dockerHost: engine.host });
       testHosts = await startTestHosts(PORT);
       const { outside, bridged } = testHosts;

@@ -24,12 +24,12 @@ export class DisposableEngine {
   readonly #bridge: string;
   #daemon: ChildProcess | undefined;
 
-  private constructor() {
+  private constructor(settings: Record<string, unknown> = {}) {
     // Short: a unix socket path has to fit in 108 bytes.
     this.dir = mkdtempSync("/tmp/sfe-");
     this.host = `unix://${join(this.dir, "docker.sock")}`;
     this.docker = connectDocker(this.host);
-    writeFileSync(join(this.dir, "daemon.json"), "{}\n");
+    writeFileSync(join(this.dir, "daemon.json"), `${JSON.stringify(settings)}\n`);
     const suffix = randomBytes(4).toString("hex");
     this.#bridge = `sfe${suffix}`;
     execFileSync("sh", [
@@ -41,8 +41,15 @@ export class DisposableEngine {
     ]);
   }
 
-  static async start(images: readonly string[] = ["sandfleet/busybox"]): Promise<DisposableEngine> {
-    const engine = new DisposableEngine();
+  /**
+   * `settings` are its daemon.json's: `default-address-pools`, say, for a test whose networks must
+   * not take addresses the main engine's networks hold (an egress daemon listens on its gateway).
+   */
+  static async start(
+    images: readonly string[] = ["sandfleet/busybox"],
+    settings: Record<string, unknown> = {},
+  ): Promise<DisposableEngine> {
+    const engine = new DisposableEngine(settings);
     await engine.startDaemon();
     for (const image of images) {
       execFileSync("sh", ["-c", `docker save "$1" | docker -H "$2" load -q`, "sh", image, engine.host], {
