@@ -66,3 +66,28 @@ export function makeTestCa(dir: string, clientName = "test-user"): TestCa {
     files: { ca: at("ca.crt"), clientCert: at("client.crt"), clientKey: at("client.key") },
   };
 }
+
+/**
+ * Writes `file`, a kubeconfig whose one context "x" (namespace "ns") reaches `server` as the users
+ * named "u" (one, or more written twice), trusting the test CA's certificate.
+ */
+export function writeTestKubeconfig(
+  file: string,
+  server: string,
+  caFile: string,
+  users: readonly Record<string, unknown>[],
+  cluster: Record<string, unknown> = {},
+): string {
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{ name: "c", cluster: { server, "certificate-authority": caFile, ...cluster } }],
+      contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "ns" } }],
+      "current-context": "x",
+      users: users.map((user) => ({ name: "u", user })),
+    }),
+  );
+  return file;
+}

@@ -4,7 +4,7 @@
 // never closes, never answers an upgrade, refuses without end, redirects the
 // client elsewhere, or floods a port-forward's error channel. The process
 // neither crashes, nor hangs, nor fills its memory, nor sends its token on.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -24,7 +24,7 @@ import { type AnswerBounds, type KubeHttp, kubeHttp } from "../../provider/engin
 import { loadConnection } from "../../provider/engines/kubernetes/kube-http/load.ts";
 import { openSocket } from "../../provider/engines/kubernetes/kube-http/socket.ts";
 import { openPortForward } from "../../provider/engines/kubernetes/port-forward.ts";
-import { makeTestCa, type TestCa } from "../support/test-ca.ts";
+import { makeTestCa, type TestCa, writeTestKubeconfig } from "../support/test-ca.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sandfleet-kube-hostile-"));
 const TOKEN = "hostile-test-token";
@@ -39,16 +39,7 @@ let onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void 
 const wss = new WebSocketServer({ noServer: true, handleProtocols: () => "v5.channel.k8s.io" });
 
 function client(bounds: AnswerBounds = { maxBodyBytes: 1 << 20, idleMs: 500 }): KubeHttp {
-  const file = join(dir, "kubeconfig.json");
-  writeFileSync(
-    file,
-    JSON.stringify({
-      clusters: [{ name: "c", cluster: { server: url, "certificate-authority": ca.files.ca } }],
-      contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "ns" } }],
-      "current-context": "x",
-      users: [{ name: "u", user: { token: TOKEN } }],
-    }),
-  );
+  const file = writeTestKubeconfig(join(dir, "kubeconfig.json"), url, ca.files.ca, [{ token: TOKEN }]);
   return kubeHttp(loadConnection({ kubeconfig: file }), bounds);
 }
 

@@ -24,7 +24,7 @@ import { kubeHttp } from "../../provider/engines/kubernetes/kube-http/http.ts";
 import { loadConnection } from "../../provider/engines/kubernetes/kube-http/load.ts";
 import { microTime } from "../../provider/engines/kubernetes/lease.ts";
 import { openSocket } from "../../provider/engines/kubernetes/kube-http/socket.ts";
-import { makeTestCa, type TestCa } from "../support/test-ca.ts";
+import { makeTestCa, type TestCa, writeTestKubeconfig } from "../support/test-ca.ts";
 
 interface Seen {
   authorization?: string;
@@ -83,19 +83,7 @@ function answer(request: IncomingMessage, response: ServerResponse, body: string
 }
 
 function kubeconfig(name: string, user: Record<string, unknown>, cluster: Record<string, unknown> = {}): string {
-  const file = join(dir, `${name}.kubeconfig`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "c", cluster: { server: url, "certificate-authority": ca.files.ca, ...cluster } }],
-      contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "ns" } }],
-      "current-context": "x",
-      users: [{ name: "u", user }],
-    }),
-  );
-  return file;
+  return writeTestKubeconfig(join(dir, `${name}.kubeconfig`), url, ca.files.ca, [user], cluster);
 }
 
 /** A client of the kubeconfig, as the engine makes one (allowed to run plugins: the gate is tested apart). */
@@ -386,19 +374,10 @@ describe("kube-http errors and bodies", () => {
   });
 
   it("a named kubeconfig with a user written twice signs in as the first, as kubectl does, and is not refused", async () => {
-    const file = join(dir, "twice.kubeconfig");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        clusters: [{ name: "c", cluster: { server: url, "certificate-authority": ca.files.ca } }],
-        contexts: [{ name: "x", context: { cluster: "c", user: "u", namespace: "ns" } }],
-        "current-context": "x",
-        users: [
-          { name: "u", user: { token: "good-token" } },
-          { name: "u", user: { token: "other-token" } },
-        ],
-      }),
-    );
+    const file = writeTestKubeconfig(join(dir, "twice.kubeconfig"), url, ca.files.ca, [
+      { token: "good-token" },
+      { token: "other-token" },
+    ]);
     await kubeHttp(loadConnection({ kubeconfig: file })).json("GET", "/api/v1/namespaces/ns/pods/p");
     expect(seen[0]?.authorization).toBe("Bearer good-token");
   });
