@@ -1,11 +1,42 @@
 /**
- * `npm run quickstart`: provisions examples/quickstart with the real `pulumi
- * up` on the local file backend, runs commands in its sandboxes through the
- * runtime API, and says how to tear it down (`npm run quickstart -- --destroy`).
+ * `npm run quickstart` (scripts/quickstart runs it twice):
+ *   --first-sandbox  a sandbox made, used and removed through the runtime API,
+ *                    as soon as the runtime's parts are installed;
+ *   (no argument)    examples/quickstart provisioned with the real `pulumi up`
+ *                    on the local file backend, commands run in its sandboxes,
+ *                    and how to tear it down (`npm run quickstart -- --destroy`).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { Sandbox } from "../provider/index.ts";
+import { Sandbox, Sandfleet } from "../provider/index.ts";
+
+/** Seconds since `npm run quickstart` began, as the bash part recorded it. */
+function sinceStart(): string {
+  const started = Number(process.env.SANDFLEET_QUICKSTART_STARTED);
+  return Number.isFinite(started) && started > 0 ? ` (${Math.round(Date.now() / 1000 - started)} s in)` : "";
+}
+
+if (process.argv.includes("--first-sandbox")) {
+  const sandfleet = new Sandfleet();
+  const command = 'echo "hello from $(id -un) in $(hostname), network interfaces: $(ls /sys/class/net)"';
+  {
+    // Removed when the block ends, as `await using` promises.
+    await using sandbox = await sandfleet.sandboxes.create({
+      app: "quickstart-runtime",
+      image: "sandfleet/busybox",
+      user: "sandbox",
+      memoryMiB: 128,
+      timeoutMs: 120_000,
+    });
+    const { stdout } = await sandbox.run(["sh", "-c", command], { check: true });
+    console.log(`
+A first sandbox${sinceStart()}, made through the runtime (sandfleet.sandboxes.create, README "Runtime"):
+$ sh -c '${command}'
+${stdout.trimEnd()}
+`);
+  }
+  process.exit(0);
+}
 
 const root = new URL("..", import.meta.url).pathname;
 const projectDir = new URL("../examples/quickstart/", import.meta.url).pathname;
@@ -48,6 +79,7 @@ const greeting = await hello.run(["sh", "-c", helloCommand], { check: true });
 const kernel = await python.run(["python3", "-c", pythonCommand], { check: true });
 
 console.log(`
+Provisioned by pulumi up${sinceStart()}:
 hello  $ sh -c '${helloCommand}'
 ${greeting.stdout.trimEnd()}
 python $ python3 -c "${pythonCommand}"

@@ -26,7 +26,7 @@ build_busybox() {
   local image="sandfleet/busybox:latest"
   local busybox_version recipe
   busybox_version="$(dpkg-query -W -f='${Version}' busybox-static)"
-  recipe="$(printf '%s\n%s\n%s\n%s\n' "$busybox_version" "$PASSWD" "$GROUP" "$(sed -n '/^build_busybox/,/^}/p' "${BASH_SOURCE[0]}")" | recipe_hash)"
+  recipe="$(printf '%s\n%s\n%s\n%s\n' "$busybox_version" "$PASSWD" "$GROUP" "$(sed -n '/^build_busybox() {/,/^}/p' "${BASH_SOURCE[0]}")" | recipe_hash)"
   [[ "$(current_recipe "$image")" == "$recipe" ]] && return 0
 
   say "building $image (busybox $busybox_version)"
@@ -52,7 +52,7 @@ DOCKERFILE
 build_python() {
   local image="sandfleet/python:latest"
   local recipe
-  recipe="$(printf '%s\n%s\n%s\n%s\n' "$DEBIAN_SUITE" "$PASSWD" "$GROUP" "$(sed -n '/^build_python/,/^}/p' "${BASH_SOURCE[0]}")" | recipe_hash)"
+  recipe="$(printf '%s\n%s\n%s\n%s\n' "$DEBIAN_SUITE" "$PASSWD" "$GROUP" "$(sed -n '/^build_python() {/,/^}/p' "${BASH_SOURCE[0]}")" | recipe_hash)"
   [[ "$(current_recipe "$image")" == "$recipe" ]] && return 0
 
   say "building $image (debootstrap $DEBIAN_SUITE minbase + python3, about a minute)"
@@ -78,5 +78,12 @@ build_python() {
   rm -rf "$rootfs"
 }
 
-build_busybox
-build_python
+# `images.sh [busybox] [python]`: the images named, both by default.
+(($#)) || set -- busybox python
+for image in "$@"; do
+  case "$image" in
+    busybox) build_busybox ;;
+    python) build_python ;;
+    *) die "unknown base image $image; images.sh builds busybox and python" ;;
+  esac
+done

@@ -16,6 +16,7 @@ fi
 # The engine loads dynamic providers through this plugin; the script resolves
 # @pulumi/pulumi from the program's directory, so one copy serves every clone.
 shim="$ROOT/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
-if ! cmp -s "$shim" "$PULUMI_HOME_BIN/pulumi-resource-pulumi-nodejs"; then
+# (When the CLI is still building, the bootstrap's next pass puts it there.)
+if [[ -d "$PULUMI_HOME_BIN" ]] && ! cmp -s "$shim" "$PULUMI_HOME_BIN/pulumi-resource-pulumi-nodejs"; then
   install -m 0755 "$shim" "$PULUMI_HOME_BIN/pulumi-resource-pulumi-nodejs"
 fi

@@ -20,7 +20,23 @@ install_launcher() {
   touch "$bin/.$launcher_stamp"
 }
 
-if [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs-host" ]]; then
+built() { [[ -x "$bin/pulumi" && -x "$bin/pulumi-language-nodejs-host" ]]; }
+
+# `pulumi.sh --check`: whether the CLI is built, without building anything.
+if [[ "${1:-}" == --check ]]; then
+  built
+  exit
+fi
+# One build at a time on a machine: a second bootstrap (another clone, or the
+# quickstart's foreground after its background build) waits for the first and
+# then finds the CLI built.
+mkdir -p "$SANDFLEET_CACHE"
+exec 9>"$SANDFLEET_CACHE/.pulumi-build.lock"
+if ! flock -n 9; then
+  say "waiting for the Pulumi CLI build under way"
+  flock 9
+fi
+if built; then
   install_launcher
   exit 0
 fi
