@@ -27,6 +27,8 @@ export default defineConfig({
   ...(process.env.SANDFLEET_TEST_CACHE ? { cacheDir: process.env.SANDFLEET_TEST_CACHE } : {}),
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
+    // A failed assertion shows the whole value it saw (a row too many, named), never "…(5)".
+    chaiConfig: { truncateThreshold: 0 },
     // The tests mostly wait on the engine and on pulumi, not on the CPU: on a
     // 2-core machine the default of one worker would run every file in turn.
     // With three, a fifth of the run's CPU stayed idle while each waited on a
