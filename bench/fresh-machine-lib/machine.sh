@@ -40,11 +40,22 @@ loop_devices() {
 
 # Starts the machine: its home, clone, sandfleet cache and /tmp in the folder
 # $3 on this host's disk (as a machine's are on its own), everything else in
-# the container's own layer. Privileged, for its own dockerd, loop-mounted
-# btrfs and runsc; its own network namespace on the engine's default bridge.
+# the container's own layer; its own network namespace on the engine's default
+# bridge. It needs what --privileged gives (its own dockerd, a loop-mounted
+# btrfs, runsc), but this host's capability bounding set lacks
+# CAP_SYS_RESOURCE, so the engine cannot start a privileged container here:
+# every other capability, no seccomp or AppArmor profile, /proc unmasked, and
+# of the host's devices only /dev/loop-control and the loop devices free now
+# (never one that backs something of the host's), with /sys and the cgroup
+# mounts made writable once it runs (open_system_mounts).
 start_machine() {
-  local image="$1" name="$2" work="$3" path file variable
-  local args=(--name "$name" --label "$FRESH_LABEL" --hostname fresh-machine --privileged --init --network bridge)
+  local image="$1" name="$2" work="$3" path file variable device
+  local args=(--name "$name" --label "$FRESH_LABEL" --hostname fresh-machine --init --network bridge
+    --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    --security-opt systempaths=unconfined --security-opt label=disable --device /dev/loop-control)
+  for device in /dev/loop[0-9]*; do
+    if [[ -b "$device" ]] && ! losetup "$device" >/dev/null 2>&1; then args+=(--device "$device"); fi
+  done
   for path in "${FRESH_HOST_MOUNTS[@]}"; do
     [[ -e "$path" ]] || die "$path is not on this host; the fresh machine takes it from here"
     args+=(--volume "$path:$path:ro")
@@ -69,13 +80,20 @@ start_machine() {
   if [[ -d "$FRESH_CA_DIR" ]]; then quiet docker cp "$FRESH_CA_DIR/." "$name:$FRESH_CA_DIR/"; fi
   quiet docker start "$name"
   quiet docker exec "$name" update-ca-certificates
-  quiet docker exec "$name" bash -c "$(declare -f nest_cgroups); nest_cgroups"
+  quiet docker exec "$name" bash -c "$(declare -f open_system_mounts); open_system_mounts"
 }
 
+# Run inside the machine as it boots: /sys and the cgroup file systems
+# writable, as on a machine (a container gets them read-only), for its dockerd.
 # On a unified cgroup hierarchy a dockerd inside a container can hand out
-# controllers only once no process sits in the container's root cgroup.
-# (On cgroup v1 each controller is its own tree and nothing needs moving.)
-nest_cgroups() {
+# controllers only once no process sits in the container's root cgroup; on
+# cgroup v1 each controller is a tree of its own and nothing needs moving.
+open_system_mounts() {
+  mount -o remount,rw /sys
+  mount -o remount,rw /sys/fs/cgroup
+  awk '$3 == "cgroup" || $3 == "cgroup2" {print $2}' /proc/self/mounts | while read -r mount; do
+    mount -o remount,bind,rw "$mount"
+  done
   [ -f /sys/fs/cgroup/cgroup.controllers ] || return 0
   mkdir -p /sys/fs/cgroup/fresh-machine
   while read -r pid; do
