@@ -36,23 +36,20 @@ fresh_image_recipe() {
   } | sha256sum | cut -c1-16
 }
 
-# Prints the image's name, building it first when no image of this recipe is there.
+# Sets FRESH_IMAGE to the image's name, building it first (its root file system
+# in the folder $1, which the caller removes) when no image of this recipe is there.
 fresh_image() {
-  local image
-  image="sandfleet-fresh-machine:$(fresh_image_recipe)"
-  if ! docker image inspect "$image" >/dev/null 2>&1; then
-    build_fresh_image "$image" >&2
+  FRESH_IMAGE="sandfleet-fresh-machine:$(fresh_image_recipe)"
+  if ! docker image inspect "$FRESH_IMAGE" >/dev/null 2>&1; then
+    build_fresh_image "$FRESH_IMAGE" "$1"
+    remove_other_fresh_images "$FRESH_IMAGE"
   fi
-  printf '%s\n' "$image"
 }
 
-# shellcheck disable=SC2034 # FRESH_ROOTFS is the caller's, for its trap
 build_fresh_image() {
-  local image="$1" rootfs file
+  local image="$1" rootfs="$2" file
   say "building $image (debootstrap $DEBIAN_SUITE minbase from $DEBIAN_MIRROR, a few minutes, once)"
-  rootfs="$(mktemp -d /var/tmp/sandfleet-fresh-rootfs.XXXXXX)"
-  # Removed by the caller's trap if the build is cut short.
-  FRESH_ROOTFS="$rootfs"
+  mkdir -p "$rootfs"
   quiet debootstrap --variant=minbase --include="$FRESH_PACKAGES" "$DEBIAN_SUITE" "$rootfs" "$DEBIAN_MIRROR"
   # debootstrap's own sources.list gives way to the host's deb822 sources.
   rm -f "$rootfs/etc/apt/sources.list"
@@ -77,7 +74,18 @@ build_fresh_image() {
     --change "LABEL $FRESH_LABEL sandfleet.recipe=${image##*:}" \
     - "$image"
   remove_tree "$rootfs"
-  FRESH_ROOTFS=""
+}
+
+# Images of an older recipe go once a new one is built (one still in use by
+# another drill stays, as the engine refuses to remove it).
+remove_other_fresh_images() {
+  local image
+  docker image ls --filter "label=$FRESH_LABEL" --format '{{.Repository}}:{{.Tag}}' |
+    while read -r image; do
+      if [[ "$image" == sandfleet-fresh-machine:* && "$image" != "$1" ]]; then
+        docker image rm "$image" >/dev/null 2>&1 && say "removed $image, of an older recipe"
+      fi
+    done
 }
 
 # Removes a folder this tool made, first letting go of anything mounted in it

@@ -44,14 +44,17 @@ loop_devices() {
 # bridge. It needs what --privileged gives (its own dockerd, a loop-mounted
 # btrfs, runsc), but this host's capability bounding set lacks
 # CAP_SYS_RESOURCE, so the engine cannot start a privileged container here:
-# every other capability, no seccomp or AppArmor profile, /proc unmasked, and
+# every other capability but those that reach past the container to the whole
+# host and that nothing of the bootstrap uses (loading kernel modules, setting
+# the clock, rebooting or kexec, clearing the kernel's log), no seccomp or AppArmor profile, /proc unmasked, and
 # of the host's devices only /dev/loop-control and the loop devices free now
 # (never one that backs something of the host's), with /sys and the cgroup
 # mounts made writable once it runs (open_system_mounts).
 start_machine() {
   local image="$1" name="$2" work="$3" path file variable device
   local args=(--name "$name" --label "$FRESH_LABEL" --hostname fresh-machine --init --network bridge
-    --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined
+    --cap-add ALL --cap-drop SYS_RESOURCE --cap-drop SYS_MODULE --cap-drop SYS_TIME --cap-drop SYS_BOOT --cap-drop SYSLOG
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined
     --security-opt systempaths=unconfined --security-opt label=disable --device /dev/loop-control)
   for device in /dev/loop[0-9]*; do
     if [[ -b "$device" ]] && ! losetup "$device" >/dev/null 2>&1; then args+=(--device "$device"); fi
