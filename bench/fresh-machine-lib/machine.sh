@@ -27,10 +27,12 @@ FRESH_CA_DIR=/usr/local/share/ca-certificates
 FRESH_CA_VARIABLES=(NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR)
 
 now_us() { printf '%s' "${EPOCHREALTIME/./}"; }
-# Seconds, to a tenth, since a time from now_us.
+# Sets the variable $1 to the seconds, to a tenth, since $2 (a time from
+# now_us), without a subshell: it runs for every line a command prints.
 seconds_since() {
-  local tenths=$((($(now_us) - $1) / 100000))
-  printf '%d.%d' $((tenths / 10)) $((tenths % 10))
+  local now="${EPOCHREALTIME/./}"
+  local tenths=$(((now - $2) / 100000))
+  printf -v "$1" '%d.%d' $((tenths / 10)) $((tenths % 10))
 }
 
 # Every attached loop device as "name inode major:minor" of its backing file.
