@@ -5,6 +5,11 @@ ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 # (and CI's fresh clone) reuses the same toolchain and base images.
 SANDFLEET_CACHE="${SANDFLEET_CACHE:-/var/cache/sandfleet}"
 
+# The Debian suite and mirror of the images built by debootstrap (scripts/lib/images.sh,
+# bench/fresh-machine).
+DEBIAN_SUITE="bookworm"
+DEBIAN_MIRROR="${SANDFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+
 NODE_VERSION="24.22.3"
 NODE_HOME="$SANDFLEET_CACHE/node-$NODE_VERSION"
 

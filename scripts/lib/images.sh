@@ -5,9 +5,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-DEBIAN_SUITE="bookworm"
-DEBIAN_MIRROR="${SANDFLEET_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-
 # A non-root user every base image offers (uid 1000), and a world-writable /tmp.
 PASSWD='root:x:0:0:root:/root:/bin/sh
 nobody:x:65534:65534:nobody:/nonexistent:/bin/false
