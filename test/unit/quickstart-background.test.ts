@@ -1,0 +1,128 @@
+/**
+ * The quickstart's background builds (scripts/lib/background.sh), driven by a
+ * small script of stand-in steps: they stop with the quickstart however it
+ * stops, and one that fails stops it with its log instead of letting it go on
+ * or hang.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { until } from "../support/until.ts";
+
+const lib = new URL("../../scripts/lib/", import.meta.url).pathname;
+let dir = "";
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "quickstart-background-"));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Whether a process lives (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${String(pid)}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a script after common.sh and background.sh, in a process group of its own, as a terminal runs a command. */
+function script(body: string): { pid: number; done: Promise<{ code: number | null; stderr: string }> } {
+  const file = join(dir, "script.sh");
+  writeFileSync(
+    file,
+    `set -euo pipefail
+source ${lib}common.sh
+source ${lib}background.sh
+trap background_stop EXIT
+trap 'background_stop; exit 130' INT
+logs=${dir}
+${body}
+`,
+  );
+  const child = spawn("bash", [file], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stderr })),
+  );
+  return { pid: child.pid ?? 0, done };
+}
+
+/** A stand-in build: it records the pid of a long-running child of its own, then waits for it. */
+const slowBuild = (name: string): string => `bash -c 'sleep 600 & echo $! >${dir}/${name}.pid; wait'`;
+const builderPid = (name: string): number => Number(readFileSync(join(dir, `${name}.pid`), "utf8"));
+
+describe("the quickstart's background builds", () => {
+  it("Ctrl-C stops every background build and what it started, and says so", async () => {
+    const run = script(`
+background "$logs/a.log" "the first build" ${slowBuild("a")}
+background "$logs/b.log" "the second build" ${slowBuild("b")}
+touch "$logs/started"
+sleep 600`);
+    await until("both builds started", () =>
+      Promise.resolve(["a.pid", "b.pid", "started"].every((f) => existsSync(join(dir, f)))),
+    );
+    const builders = [builderPid("a"), builderPid("b")];
+    expect(builders.map(alive)).toEqual([true, true]);
+    // Ctrl-C: SIGINT to the foreground process group.
+    process.kill(-run.pid, "SIGINT");
+    const { code, stderr } = await run.done;
+    expect(code).toBe(130);
+    expect(stderr).toContain("stopped what was building in the background: the first build, the second build");
+    await until("the builds' own children gone", () => Promise.resolve(!builders.some(alive)), 10_000);
+  });
+
+  it("a foreground step that fails stops the background builds too", async () => {
+    const run = script(`
+background "$logs/a.log" "the first build" ${slowBuild("a")}
+until [[ -e "$logs/a.pid" ]]; do sleep 0.1; done
+die "the engine did not start"`);
+    const { code, stderr } = await run.done;
+    expect(code).toBe(1);
+    expect(stderr).toContain("bootstrap: error: the engine did not start");
+    await until("the build's child gone", () => Promise.resolve(!alive(builderPid("a"))), 10_000);
+  });
+
+  it("a background build that fails stops the quickstart at the next step, with its log", async () => {
+    const run = script(`
+background "$logs/a.log" "the Pulumi CLI build" bash -c 'echo "go: module lookup disabled by GOPROXY=off"; exit 3'
+until [[ -e "$logs/a.log.status" ]]; do sleep 0.1; done
+background_check
+echo "went on" >&2`);
+    const { code, stderr } = await run.done;
+    expect(code).toBe(1);
+    expect(stderr).toContain("go: module lookup disabled by GOPROXY=off");
+    expect(stderr).toContain(`bootstrap: error: the Pulumi CLI build failed in the background (exit 3; log: ${dir}/a.log)`);
+    expect(stderr).not.toContain("went on");
+  });
+
+  it("waiting for a build that was killed from outside stops instead of hanging", async () => {
+    const run = script(`
+background "$logs/a.log" "the Pulumi CLI build" ${slowBuild("a")}
+until [[ -e "$logs/a.pid" ]]; do sleep 0.1; done
+kill -KILL -- "-\${background_pids[$job]}"
+background_wait "$job" "4–6 minutes"
+echo "went on" >&2`);
+    const { code, stderr } = await run.done;
+    expect(code).toBe(1);
+    expect(stderr).toContain("bootstrap: waiting for the Pulumi CLI build");
+    expect(stderr).toContain("bootstrap: error: the Pulumi CLI build failed in the background (exit 143");
+    expect(stderr).not.toContain("went on");
+  });
+
+  it("waiting for a build that succeeds goes on", async () => {
+    const run = script(`
+background "$logs/a.log" "the python image build" bash -c 'echo built'
+background_wait "$job" "40–80 s"
+echo "went on" >&2`);
+    const { code, stderr } = await run.done;
+    expect(code).toBe(0);
+    expect(stderr).toContain("went on");
+    expect(readFileSync(join(dir, "a.log"), "utf8")).toBe("built\n");
+  });
+});
