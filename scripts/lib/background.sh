@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Steps that run in the background while the foreground goes on (the
 # quickstart's Pulumi CLI and sandfleet/python builds). Sourced, after
 # common.sh, not run.
@@ -19,7 +20,9 @@ background() { # <log> <what> <command...>
   shift 2
   rm -f "$log.status"
   # setsid: its own process group, so that it and everything it started can be stopped at once.
+  # shellcheck disable=SC2016,SC2094 # the inner script expands its own arguments; the log is only written
   setsid bash -c 'nice -n 10 "$@"; echo $? >"$0.status"' "$log" "$@" >"$log" 2>&1 </dev/null &
+  # shellcheck disable=SC2034 # read by the caller
   job=${#background_pids[@]}
   background_pids+=("$!")
   background_logs+=("$log")
@@ -86,7 +89,7 @@ background_wait() { # <index> <how long it usually takes>
   done
   background_fail_if_failed "$i"
   wait "${background_pids[$i]}" 2>/dev/null || true
-  background_pids[$i]=""
+  background_pids[i]=""
 }
 
 # Stops every step still running, with all it started.
@@ -95,7 +98,7 @@ background_stop() {
   for i in "${!background_pids[@]}"; do
     pid="${background_pids[$i]}"
     [[ -n "$pid" ]] || continue
-    background_pids[$i]=""
+    background_pids[i]=""
     if [[ -z "$(background_status "$i")" ]] && kill -TERM -- "-$pid" 2>/dev/null; then
       stopped+=("${background_names[$i]}")
     fi

@@ -46,10 +46,14 @@ ${body}
   );
   const child = spawn("bash", [file], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    child.on("close", (code) => resolve({ code, stderr })),
-  );
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on("close", (code) => {
+      resolve({ code, stderr });
+    });
+  });
   return { pid: child.pid ?? 0, done };
 }
 
@@ -97,7 +101,9 @@ echo "went on" >&2`);
     const { code, stderr } = await run.done;
     expect(code).toBe(1);
     expect(stderr).toContain("go: module lookup disabled by GOPROXY=off");
-    expect(stderr).toContain(`bootstrap: error: the Pulumi CLI build failed in the background (exit 3; log: ${dir}/a.log)`);
+    expect(stderr).toContain(
+      `bootstrap: error: the Pulumi CLI build failed in the background (exit 3; log: ${dir}/a.log)`,
+    );
     expect(stderr).not.toContain("went on");
   });
 
