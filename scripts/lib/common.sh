@@ -65,6 +65,22 @@ die() {
   exit 1
 }
 
+# Runs the calling step again under a lock of the machine's (call it with the
+# step's "$@"), unless it already holds it: two clones' quickstarts or
+# bootstraps take turns at what the machine shares (its packages, engine, base
+# images and cache), and the second finds it done. flock holds the lock (-o),
+# so a daemon the step starts (dockerd) does not keep it after the step ends.
+one_at_a_time() { # <name> <what it is> "$@"
+  local name="$1" what="$2" held="SANDFLEET_HOLDS_${1//-/_}_LOCK"
+  shift 2
+  [[ -n "${!held:-}" ]] && return 0
+  mkdir -p "$SANDFLEET_CACHE"
+  local lock="$SANDFLEET_CACHE/.$name.lock"
+  flock -n "$lock" true || say "waiting for $what under way elsewhere on this machine"
+  export "$held=1"
+  exec flock -o "$lock" bash "$0" "$@"
+}
+
 require_root() {
   if [[ $(id -u) -ne 0 ]]; then
     die "must run as root (it installs Debian packages and starts dockerd); run: sudo npm test"

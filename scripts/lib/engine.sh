@@ -17,6 +17,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/engine-settings.sh"
+one_at_a_time engine "the engine's set-up" "$@"
 
 # A dockerd holds the machine's pid file.
 machine_pidfile_is_live() {

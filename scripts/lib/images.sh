@@ -4,6 +4,7 @@
 # carries the hash of its recipe as a label and is rebuilt only when it changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+one_at_a_time images "the base images' build" "$@"
 
 # A non-root user every base image offers (uid 1000), and a world-writable /tmp.
 PASSWD='root:x:0:0:root:/root:/bin/sh

@@ -4,6 +4,7 @@
 # on whatever node comes first on PATH.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+one_at_a_time node "the installation of Node" "$@"
 
 if [[ -x "$NODE_HOME/bin/node" ]]; then
   exit 0
