@@ -51,16 +51,31 @@ function pulumi(args: string[], options: { capture?: boolean; allowFailure?: boo
     stdio: ["ignore", options.capture ? "pipe" : "inherit", "inherit"],
     encoding: "utf8",
   });
+  if (result.error) {
+    // No exit status to report: pulumi did not start (not on PATH: the quickstart builds it).
+    console.error(
+      `\npulumi ${args.join(" ")} could not start: ${result.error.message}; \`npm run quickstart\` builds the Pulumi CLI`,
+    );
+    process.exit(1);
+  }
   if (result.status !== 0 && !options.allowFailure) {
-    console.error(`\npulumi ${args.join(" ")} failed (exit ${result.status ?? "signal"})`);
+    console.error(
+      `\npulumi ${args.join(" ")} failed (${result.signal ? `killed by ${result.signal}` : `exit ${String(result.status)}`})`,
+    );
     process.exit(1);
   }
   return result.stdout;
 }
 
 if (process.argv.includes("--destroy")) {
+  const stacks = JSON.parse(pulumi(["stack", "ls", "--json"], { capture: true })) as { name: string }[];
+  if (!stacks.some(({ name }) => name === stack)) {
+    console.log(`Nothing to tear down: no ${stack} stack in ${stateDir} (npm run quickstart makes it).`);
+    process.exit(0);
+  }
   pulumi(["destroy", "--yes", "--skip-preview", "--stack", stack]);
   pulumi(["stack", "rm", "--yes", "--stack", stack]);
+  console.log(`\nThe quickstart's sandboxes are gone; npm run quickstart makes them again.`);
   process.exit(0);
 }
 
