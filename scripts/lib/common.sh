@@ -20,6 +20,8 @@ PULUMI_VERSION="v3.274.1"
 # contract with the engine is stable, and the e2e tests exercise the pairing.
 PULUMI_LANGUAGE_SDK_VERSION="v3.68.0"
 PULUMI_HOME_BIN="$SANDFLEET_CACHE/pulumi-$PULUMI_VERSION-lh-$PULUMI_LANGUAGE_SDK_VERSION/bin"
+# Held while the CLI builds (scripts/lib/pulumi.sh): one build at a time on a machine.
+PULUMI_BUILD_LOCK="$SANDFLEET_CACHE/.pulumi-build.lock"
 
 # The test cluster's Kubernetes, built from the Go module proxy.
 KUBERNETES_VERSION="v1.37.2"

@@ -31,7 +31,7 @@ fi
 # quickstart's foreground after its background build) waits for the first and
 # then finds the CLI built.
 mkdir -p "$SANDFLEET_CACHE"
-exec 9>"$SANDFLEET_CACHE/.pulumi-build.lock"
+exec 9>"$PULUMI_BUILD_LOCK"
 if ! flock -n 9; then
   say "waiting for the Pulumi CLI build under way"
   flock 9
