@@ -73,8 +73,8 @@ if (process.argv.includes("--destroy")) {
     console.log(`Nothing to tear down: no ${stack} stack in ${stateDir} (npm run quickstart makes it).`);
     process.exit(0);
   }
-  pulumi(["destroy", "--yes", "--skip-preview", "--stack", stack]);
-  pulumi(["stack", "rm", "--yes", "--stack", stack]);
+  // --remove takes the stack too (pulumi destroy alone ends by advising a `pulumi stack rm` the quickstart would have run).
+  pulumi(["destroy", "--remove", "--yes", "--skip-preview", "--stack", stack]);
   console.log(`\nThe quickstart's sandboxes are gone; npm run quickstart makes them again.`);
   process.exit(0);
 }
