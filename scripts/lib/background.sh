@@ -4,7 +4,7 @@
 # common.sh, not run.
 #
 # Each step runs at a lower priority in a process group of its own, its output
-# in a log, and records its exit status beside the log when it ends. The
+# in a log, and records its exit status when it ends. The
 # foreground stops them all when it stops, however it stops: Ctrl-C, a
 # failure of its own, or the end of the script. A background job of a script
 # ignores Ctrl-C, so without this a build would go on after the quickstart
@@ -13,15 +13,20 @@
 background_pids=()
 background_logs=()
 background_names=()
+# The steps' exit statuses, this run's own: a step left running by a run that
+# was killed outright (SIGKILL) writes its status elsewhere.
+background_statuses="$(mktemp -d)"
 
 # Starts a step in the background; its index (for background_wait) in $job.
 background() { # <log> <what> <command...>
   local log="$1" what="$2"
   shift 2
-  rm -f "$log.status"
+  local status="$background_statuses/${#background_pids[@]}"
+  # A new file: a step of a run killed outright may still write to the old one.
+  rm -f "$log"
   # setsid: its own process group, so that it and everything it started can be stopped at once.
-  # shellcheck disable=SC2016,SC2094 # the inner script expands its own arguments; the log is only written
-  setsid bash -c 'nice -n 10 "$@"; echo $? >"$0.status"' "$log" "$@" >"$log" 2>&1 </dev/null &
+  # shellcheck disable=SC2016 # the inner script expands its own arguments
+  setsid bash -c 'nice -n 10 "$@"; echo $? >"$0"' "$status" "$@" >"$log" 2>&1 </dev/null &
   # shellcheck disable=SC2034 # read by the caller
   job=${#background_pids[@]}
   background_pids+=("$!")
@@ -31,7 +36,7 @@ background() { # <log> <what> <command...>
 
 # The exit status of a step that has ended; nothing for one still running.
 background_status() { # <index>
-  cat "${background_logs[$1]}.status" 2>/dev/null || true
+  cat "$background_statuses/$1" 2>/dev/null || true
 }
 
 # Whether a process still runs (an ended child is a zombie until waited for).
@@ -78,7 +83,7 @@ background_wait() { # <index> <how long it usually takes>
   while [[ -z "$(background_status "$i")" ]]; do
     # A step killed from outside writes no status: its process is gone.
     if ! background_alive "${background_pids[$i]}"; then
-      echo 143 >"${background_logs[$i]}.status"
+      echo 143 >"$background_statuses/$i"
       break
     fi
     sleep 1
@@ -104,6 +109,7 @@ background_stop() {
     fi
     wait "$pid" 2>/dev/null || true
   done
+  rm -rf "$background_statuses"
   if ((${#stopped[@]})); then
     local IFS=,
     say "stopped what was building in the background:${stopped[*]/#/ }; what it downloaded and compiled is kept, and the next run goes on from there"

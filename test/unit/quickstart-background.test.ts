@@ -95,7 +95,7 @@ die "the engine did not start"`);
   it("a background build that fails stops the quickstart at the next step, with its log", async () => {
     const run = script(`
 background "$logs/a.log" "the Pulumi CLI build" bash -c 'echo "go: module lookup disabled by GOPROXY=off"; exit 3'
-until [[ -e "$logs/a.log.status" ]]; do sleep 0.1; done
+until [[ -n "$(background_status "$job")" ]]; do sleep 0.1; done
 background_check
 echo "went on" >&2`);
     const { code, stderr } = await run.done;
@@ -119,6 +119,31 @@ echo "went on" >&2`);
     expect(stderr).toContain("bootstrap: waiting for the Pulumi CLI build");
     expect(stderr).toContain("bootstrap: error: the Pulumi CLI build failed in the background (exit 143");
     expect(stderr).not.toContain("went on");
+  });
+
+  it("a build left running by a run killed outright writes neither into the next run's log nor its status", async () => {
+    const killed = script(`
+background "$logs/a.log" "the Pulumi CLI build" bash -c 'echo $$ >${dir}/old.pid; until [[ -e ${dir}/go-old ]]; do sleep 0.05; done; echo "the old build line"'
+sleep 600`);
+    await until("the old build started", () => Promise.resolve(existsSync(join(dir, "old.pid"))));
+    // Killed outright, with its foreground, as `kill -9` of its process group does: the build, in a group of its own, lives on.
+    process.kill(-killed.pid, "SIGKILL");
+    await killed.done;
+    const next = script(`
+background "$logs/a.log" "the Pulumi CLI build" bash -c 'echo "the new build line"; until [[ -e ${dir}/go-new ]]; do sleep 0.05; done; exit 5'
+touch "$logs/next-started"
+background_wait "$job" "4–6 minutes"`);
+    await until("the next run started", () => Promise.resolve(existsSync(join(dir, "next-started"))));
+    // The old build ends (successfully) while the next run waits for its own.
+    writeFileSync(join(dir, "go-old"), "");
+    await until("the old build gone", () =>
+      Promise.resolve(!alive(Number(readFileSync(join(dir, "old.pid"), "utf8")))),
+    );
+    writeFileSync(join(dir, "go-new"), "");
+    const { code, stderr } = await next.done;
+    expect(code).toBe(1);
+    expect(stderr).toContain("the Pulumi CLI build failed in the background (exit 5");
+    expect(readFileSync(join(dir, "a.log"), "utf8")).toBe("the new build line\n");
   });
 
   it("waiting for a build that succeeds goes on", async () => {
