@@ -81,9 +81,10 @@ background_wait() { # <index> <how long it usually takes>
     say "waiting for ${background_names[$i]} ($(background_seconds_in) s in; it usually takes $usual; log: ${background_logs[$i]})"
   fi
   while [[ -z "$(background_status "$i")" ]]; do
-    # A step killed from outside writes no status: its process is gone.
+    # A step killed from outside writes no status: its process is gone, and
+    # still no status (it may have written one since it was last read).
     if ! background_alive "${background_pids[$i]}"; then
-      echo 143 >"$background_statuses/$i"
+      [[ -n "$(background_status "$i")" ]] || echo 143 >"$background_statuses/$i"
       break
     fi
     sleep 1
