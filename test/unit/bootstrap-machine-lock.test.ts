@@ -23,7 +23,7 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A stand-in step: it notes its start, waits for `go` to exist, then notes its end; it may leave a daemon behind. */
+/** A stand-in step: it notes its start, waits for `go-<who>` to exist, then notes its end; its run as `a` may leave a daemon behind. */
 function writeStep(daemon: boolean): string {
   const step = join(dir, "step.sh");
   writeFileSync(
@@ -32,7 +32,7 @@ function writeStep(daemon: boolean): string {
 source ${common}
 one_at_a_time engine "the engine's set-up" "$@"
 echo "start $1" >>${dir}/events
-${daemon ? `sleep 600 </dev/null >/dev/null 2>&1 & echo $! >${dir}/daemon.pid` : ""}
+${daemon ? `[[ $1 != a ]] || { sleep 600 </dev/null >/dev/null 2>&1 & echo $! >${dir}/daemon.pid; }` : ""}
 until [[ -e ${dir}/go-$1 ]]; do sleep 0.05; done
 echo "end $1" >>${dir}/events
 `,
