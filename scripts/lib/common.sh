@@ -104,11 +104,21 @@ apt_install() {
   ) 9>/var/lock/sandfleet-apt
 }
 
-# Runs a command quietly; on failure prints its output and stops.
+# Runs a command quietly; on failure prints its output and stops. Stopped by
+# Ctrl-C, it stops without either: a command that handles SIGINT itself (npm,
+# apt) ends with an error of its own, which is not what went wrong.
 quiet() {
-  local log
+  local log status=0 interrupted=0 on_int
   log="$(mktemp)"
-  if ! "$@" >"$log" 2>&1; then
+  on_int="$(trap -p INT)"
+  trap 'interrupted=1' INT
+  "$@" >"$log" 2>&1 || status=$?
+  eval "${on_int:-trap - INT}"
+  if ((interrupted)); then
+    rm -f "$log"
+    exit 130
+  fi
+  if ((status)); then
     cat "$log" >&2
     rm -f "$log"
     die "failed: $*"

@@ -81,6 +81,21 @@ sleep 600`);
     await until("the builds' own children gone", () => Promise.resolve(!builders.some(alive)), 10_000);
   });
 
+  it("Ctrl-C during a quiet step whose command handles SIGINT itself (npm, apt) shows no error of that command", async () => {
+    const run = script(`
+background "$logs/a.log" "the first build" ${slowBuild("a")}
+quiet bash -c 'trap "echo npm error signal SIGINT; exit 1" INT; touch ${dir}/npm.started; while :; do sleep 0.05; done'
+echo "went on" >&2`);
+    await until("the step started", () => Promise.resolve(existsSync(join(dir, "npm.started"))));
+    process.kill(-run.pid, "SIGINT");
+    const { code, stderr } = await run.done;
+    expect(code).toBe(130);
+    expect(stderr).not.toContain("npm error");
+    expect(stderr).not.toContain("error: failed");
+    expect(stderr).not.toContain("went on");
+    expect(stderr).toContain("stopped what was building in the background: the first build");
+  });
+
   it("a foreground step that fails stops the background builds too", async () => {
     const run = script(`
 background "$logs/a.log" "the first build" ${slowBuild("a")}
