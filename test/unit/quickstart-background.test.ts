@@ -84,7 +84,13 @@ sleep 600`);
   it("Ctrl-C during a quiet step whose command handles SIGINT itself (npm, apt) shows no error of that command", async () => {
     const run = script(`
 background "$logs/a.log" "the first build" ${slowBuild("a")}
+cat >"$logs/npm-step.sh" <<'STEP'
+set -euo pipefail
+source ${lib}common.sh
 quiet bash -c 'trap "echo npm error signal SIGINT; exit 1" INT; touch ${dir}/npm.started; while :; do sleep 0.05; done'
+STEP
+# A step of its own, as scripts/lib/npm.sh is: a script with no Ctrl-C trap of its own.
+bash "$logs/npm-step.sh"
 echo "went on" >&2`);
     await until("the step started", () => Promise.resolve(existsSync(join(dir, "npm.started"))));
     process.kill(-run.pid, "SIGINT");
