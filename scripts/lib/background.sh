@@ -13,6 +13,7 @@
 background_pids=()
 background_logs=()
 background_names=()
+background_started=()
 # The steps' exit statuses, this run's own: a step left running by a run that
 # was killed outright (SIGKILL) writes its status elsewhere.
 background_statuses="$(mktemp -d)"
@@ -32,6 +33,7 @@ background() { # <log> <what> <command...>
   background_pids+=("$!")
   background_logs+=("$log")
   background_names+=("$what")
+  background_started+=("$(date +%s)")
 }
 
 # The exit status of a step that has ended; nothing for one still running.
@@ -72,13 +74,18 @@ background_check() {
   return 0
 }
 
+# How long a step has run, in seconds.
+background_ran() { # <index>
+  echo $(($(date +%s) - background_started[$1]))
+}
+
 # Waits for a step, saying every 30 s how long it has run and how long it
 # usually takes; stops with its log when it fails.
 background_wait() { # <index> <how long it usually takes>
   local i="$1" usual="$2" waited=0
   [[ -n "${background_pids[$i]}" ]] || return 0
   if [[ -z "$(background_status "$i")" ]]; then
-    say "waiting for ${background_names[$i]} ($(background_seconds_in) s in; it usually takes $usual; log: ${background_logs[$i]})"
+    say "waiting for ${background_names[$i]} ($(background_seconds_in) s in; it has run $(background_ran "$i") s and usually takes $usual; log: ${background_logs[$i]})"
   fi
   while [[ -z "$(background_status "$i")" ]]; do
     # A step killed from outside writes no status: its process is gone, and
@@ -90,7 +97,7 @@ background_wait() { # <index> <how long it usually takes>
     sleep 1
     waited=$((waited + 1))
     if ((waited % 30 == 0)); then
-      say "still waiting for ${background_names[$i]} ($(background_seconds_in) s in)"
+      say "still waiting for ${background_names[$i]} ($(background_seconds_in) s in; it has run $(background_ran "$i") s)"
     fi
   done
   background_fail_if_failed "$i"
