@@ -74,6 +74,10 @@ describe("the quickstart's claim on a machine", () => {
 
   it("the claim passes on once the first clone's stack is torn down, or the clone is gone", async () => {
     expect((await claim("one")).code).toBe(0);
+    stackUp("one");
+    expect((await claim("two")).code).toBe(1);
+    // npm run quickstart -- --destroy there: pulumi destroy --remove takes the stack's record.
+    rmSync(join(dir, "one/.pulumi-state/.pulumi/stacks/sandfleet-quickstart/quickstart.json"));
     expect((await claim("two")).code).toBe(0);
     stackUp("two");
     rmSync(join(dir, "two"), { recursive: true });
