@@ -18,7 +18,8 @@ quickstart_stack_up() { # <clone>
 
 # Whether a process is a quickstart that still runs.
 quickstart_running() { # <pid>
-  [[ "$1" =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q 'scripts/quickstart'
+  # (2>/dev/null first: a redirection's error goes to the stderr of the moment.)
+  [[ "$1" =~ ^[0-9]+$ ]] && tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -q 'scripts/quickstart'
 }
 
 # Claims the quickstart for this clone ($ROOT, this process), or stops saying whose it is.
