@@ -59,7 +59,8 @@ describe("the quickstart's claim on a machine", () => {
     // A stand-in for the first clone's running quickstart: a process whose command is scripts/quickstart.
     mkdirSync(join(dir, "one/scripts"));
     writeFileSync(join(dir, "one/scripts/quickstart"), "sleep 600\n");
-    const running = spawn("bash", [join(dir, "one/scripts/quickstart")], { stdio: "ignore" });
+    // A process group of its own, so that its sleep goes with it.
+    const running = spawn("bash", [join(dir, "one/scripts/quickstart")], { stdio: "ignore", detached: true });
     try {
       writeFileSync(join(dir, "cache/quickstart-clone"), `${dir}/one\n${String(running.pid)}\n`);
       const { code, stderr } = await claim("two");
@@ -68,7 +69,7 @@ describe("the quickstart's claim on a machine", () => {
         `the quickstart of another clone, ${dir}/one, is running on this machine (pid ${String(running.pid)})`,
       );
     } finally {
-      running.kill();
+      process.kill(-(running.pid ?? 0), "SIGKILL");
     }
   });
 
