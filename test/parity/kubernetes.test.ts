@@ -15,6 +15,7 @@ import { backendLeftovers, cleanupBackend } from "../support/backends.ts";
 import { sandfleet as runCli } from "../support/cli.ts";
 import { TEST_CLUSTER } from "../support/cluster.ts";
 import { uniqueApp } from "../support/engine.ts";
+import { until } from "../support/until.ts";
 import { exampleStack } from "../support/example-stack.ts";
 import { kubectl } from "../support/kubectl.ts";
 
@@ -145,14 +146,13 @@ describe("the Kubernetes mapping", () => {
       image: "sandfleet/busybox",
       command: ["sh", "-c", "echo started; exec sleep infinity"],
     });
-    const deadline = Date.now() + 10_000;
-    let text = "";
-    while (!text.includes("started") && Date.now() < deadline) {
+    // The kubelet serves the log once the container's runtime has written it: waited on, not timed.
+    await until("the pod's log showing its first line", async () => {
       const { stdout } = await engine.containers.logs(sandbox.id, { follow: false });
-      text = "";
+      let text = "";
       for await (const chunk of stdout) text += String(chunk);
-    }
-    expect(text).toContain("started");
+      return text.includes("started");
+    });
     await expect(sandbox.pause()).rejects.toThrow(KUBERNETES_LIMITS.pause);
     await expect(sandbox.snapshotFilesystem()).rejects.toThrow(KUBERNETES_LIMITS.snapshot);
     await expect(
