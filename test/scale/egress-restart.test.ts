@@ -2,7 +2,7 @@
 // the machine (npm run test:scale): the disposable engine hands out networks from Docker's default
 // pools, as the main engine does, and a network the main engine makes meanwhile for another test
 // can take the same addresses, which the daemons (on the host's network) cannot both listen on.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -80,6 +80,11 @@ describe("the egress daemon after its engine restarts", () => {
       expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
       const mainTables = await tablesOf(docker);
       const mainDaemon = await docker.containers.inspect(DAEMON);
+      // The host's docker0 (the machine engine's bridge), by interface index: deleted and made
+      // again, it would differ.
+      const docker0 = () =>
+        existsSync("/sys/class/net/docker0") ? readFileSync("/sys/class/net/docker0/ifindex", "utf8") : "absent";
+      const docker0Before = docker0();
       const mainGuard = await listTable(mainTables.guard);
       expect(mainGuard).toBeDefined();
       expect(await listTable(mainTables.egress)).toBeDefined();
@@ -124,6 +129,10 @@ describe("the egress daemon after its engine restarts", () => {
       expect(await listTable(mainTables.guard)).toBe(mainGuard);
       expect(await listTable(mainTables.egress)).toBeDefined();
 
+      // An app network, made before the restart (networks made after it would come from Docker's
+      // default pools, which the main engine's networks hold: see DisposableEngine.startDaemon).
+      const appNetwork = await remote.apps.lookup(app, { createIfMissing: true });
+
       // The engine restarts; meanwhile the hosts file it was placed with is gone.
       await engine.stopDaemon();
       for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -150,7 +159,6 @@ describe("the egress daemon after its engine restarts", () => {
       expect(after[1]).not.toMatch(/^reached/); // a name of the old configuration only
       expect(after[2]).toMatch(/^refused/);
       // A network: app sandbox of the restarted engine still reaches nothing of the host.
-      const appNetwork = await remote.apps.lookup(app, { createIfMissing: true });
       const gateway = (await engine.docker.networks.inspect(appNetwork.network))?.gateway ?? "";
       const local = await remote.sandboxes.create({ app, image: "sandfleet/python", network: "app" });
       expect(await reachesHost(local, gateway)).toEqual([]);
@@ -165,6 +173,7 @@ describe("the egress daemon after its engine restarts", () => {
       expect(await listTable(mainTables.egress)).toBeDefined();
       expect(await reachesHost(mainSandbox, mainGateway)).toEqual([]);
       expect(listeners.arrivals).toEqual([]);
+      expect(docker0()).toBe(docker0Before);
     } finally {
       release();
     }

@@ -22,13 +22,16 @@ export class DisposableEngine {
    * host's docker0, which belongs to the main engine.
    */
   readonly #bridge: string;
+  readonly #settings: Record<string, unknown>;
   #daemon: ChildProcess | undefined;
+  #startedBefore = false;
 
   private constructor(settings: Record<string, unknown> = {}) {
     // Short: a unix socket path has to fit in 108 bytes.
     this.dir = mkdtempSync("/tmp/sfe-");
     this.host = `unix://${join(this.dir, "docker.sock")}`;
     this.docker = connectDocker(this.host);
+    this.#settings = settings;
     writeFileSync(join(this.dir, "daemon.json"), `${JSON.stringify(settings)}\n`);
     const suffix = randomBytes(4).toString("hex");
     this.#bridge = `sfe${suffix}`;
@@ -60,6 +63,15 @@ export class DisposableEngine {
   }
 
   async startDaemon(): Promise<void> {
+    // Started again on its data root with address pools of its own (and no live-restore), dockerd
+    // clears its stale default bridge by deleting the host's docker0, whatever its own bridge is
+    // named: the main engine's. So it starts again without them; the networks it made keep the
+    // addresses they have, and networks made after a restart come from Docker's default pools.
+    if (this.#startedBefore && "default-address-pools" in this.#settings) {
+      const { "default-address-pools": _pools, ...rest } = this.#settings;
+      writeFileSync(join(this.dir, "daemon.json"), `${JSON.stringify(rest)}\n`);
+    }
+    this.#startedBefore = true;
     // After a crash the pid file of its containerd names a process that is gone, or some
     // other process by now: dockerd would wait on it instead of starting its own.
     rmSync(join(this.dir, "exec", "containerd", "containerd.pid"), { force: true });
