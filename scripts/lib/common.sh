@@ -20,8 +20,6 @@ PULUMI_VERSION="v3.274.1"
 # contract with the engine is stable, and the e2e tests exercise the pairing.
 PULUMI_LANGUAGE_SDK_VERSION="v3.68.0"
 PULUMI_HOME_BIN="$SANDFLEET_CACHE/pulumi-$PULUMI_VERSION-lh-$PULUMI_LANGUAGE_SDK_VERSION/bin"
-# Held while the CLI builds (scripts/lib/pulumi.sh): one build at a time on a machine.
-PULUMI_BUILD_LOCK="$SANDFLEET_CACHE/.pulumi-build.lock"
 
 # The test cluster's Kubernetes, built from the Go module proxy.
 KUBERNETES_VERSION="v1.37.2"
@@ -67,6 +65,11 @@ die() {
   exit 1
 }
 
+# The file of one of the machine's locks (one_at_a_time), for a step to take or to look at.
+machine_lock() { # <name>
+  printf '%s/.%s.lock' "$SANDFLEET_CACHE" "$1"
+}
+
 # Runs the calling step again under a lock of the machine's (call it with the
 # step's "$@"), unless it already holds it: two clones' quickstarts or
 # bootstraps take turns at what the machine shares (its packages, engine, base
@@ -77,7 +80,8 @@ one_at_a_time() { # <name> <what it is> "$@"
   shift 2
   [[ -n "${!held:-}" ]] && return 0
   mkdir -p "$SANDFLEET_CACHE"
-  local lock="$SANDFLEET_CACHE/.$name.lock"
+  local lock
+  lock="$(machine_lock "$name")"
   flock -n "$lock" true || say "waiting for $what under way elsewhere on this machine"
   export "$held=1"
   exec flock -o "$lock" bash "$0" "$@"

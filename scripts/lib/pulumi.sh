@@ -30,12 +30,7 @@ fi
 # One build at a time on a machine: a second bootstrap (another clone, or the
 # quickstart's foreground after its background build) waits for the first and
 # then finds the CLI built.
-mkdir -p "$SANDFLEET_CACHE"
-exec 9>"$PULUMI_BUILD_LOCK"
-if ! flock -n 9; then
-  say "waiting for the Pulumi CLI build under way"
-  flock 9
-fi
+one_at_a_time pulumi-build "the Pulumi CLI build" "$@"
 if built; then
   install_launcher
   exit 0
