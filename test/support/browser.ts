@@ -33,15 +33,20 @@ export async function launchBrowser(args: string[] = []): Promise<Browser> {
  * `page.goto`, again when Chromium cancels it with net::ERR_NETWORK_CHANGED:
  * Chromium on Linux cancels every request in flight, loopback included, when
  * any interface on the host changes, and the engine adds and removes bridges
- * and veths for other tests' containers all the time. Any other failure is
- * the test's to see.
+ * and veths for other tests' containers all the time. The cancel may also
+ * reach playwright as the load "interrupted by another navigation" to
+ * Chromium's error page. Any other failure, and one of these that lasts five
+ * loads, is the test's to see.
  */
 export async function visit(page: Page, url: string): Promise<Response | null> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await page.goto(url);
     } catch (error) {
-      if (attempt >= 5 || !String(error).includes("net::ERR_NETWORK_CHANGED")) throw error;
+      const cancelled = /net::ERR_NETWORK_CHANGED|interrupted by another navigation to "chrome-error:/.test(
+        String(error),
+      );
+      if (attempt >= 5 || !cancelled) throw error;
     }
   }
 }
